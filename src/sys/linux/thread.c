@@ -1,0 +1,307 @@
+/*
+ * src/sys/linux/thread.c - threads on the C library's pthread_create.
+ *
+ * This file is the one place in the sys layer allowed to call libc: threads
+ * must be safe for the caller's code to use libc in, which only libc's own
+ * thread creation guarantees (its TLS, stdio locks, malloc arenas). A
+ * libc-free build will start threads with clone() instead; the contract in
+ * <vllsi/sys/thread.h> stays the same.
+ *
+ * Control block lifetime. The block is freed exactly once, by whoever comes
+ * last of "the thread has finished" and "the owner gave the handle up":
+ *   - join claims the handle (JOINING), waits in pthread_join, then frees;
+ *   - detach sets DETACHED; if EXITED was already set, detach frees;
+ *   - the finishing thread sets EXITED; if DETACHED was already set, the
+ *     thread frees its own block.
+ * Both sides use one atomic read-modify-write on `state`, so exactly one of
+ * them sees the other's bit. acq_rel on those RMWs orders every earlier
+ * access to the block before the free on the other side.
+ */
+#include <vllsi/sys/thread.h>
+#include <vllsi/sys/mem.h>
+
+#include <limits.h>
+#include <pthread.h>
+#include <linux/fcntl.h>
+
+#include "internal.h"
+#include "linux/sys.h"
+
+/* State word bits; they only ever get set, never cleared. */
+enum {
+    ST_EXITED = 1u,   /* the entry function returned (or the thread exited) */
+    ST_DETACHED = 2u, /* vl_thread_detach succeeded: no joiner will come    */
+    ST_JOINING = 4u,  /* vl_thread_join claimed the handle                  */
+};
+
+struct vl_thread {
+    pthread_t pt;       /* written by pthread_create before spawn returns */
+    vl_thread_fn entry; /* immutable after spawn                          */
+    void *arg;
+    uint32_t state; /* ST_* bits, accessed atomically only              */
+    bool foreign;   /* a vl_thread_self record for a non-spawned thread */
+};
+
+/*
+ * Control blocks alive right now. Only the test suite reads it (through the
+ * static library), to prove that join, detach and a detached thread's exit
+ * each free the block exactly once; one relaxed RMW per spawn and per free.
+ */
+static int live_blocks;
+VL__HIDDEN int vl__thread_live_blocks(void);
+int vl__thread_live_blocks(void)
+{
+    return __atomic_load_n(&live_blocks, __ATOMIC_RELAXED);
+}
+
+static vl_thread *block_alloc(int *err)
+{
+    vl_thread *t = vl_os_alloc(sizeof(*t), err);
+    if (t != NULL)
+        __atomic_fetch_add(&live_blocks, 1, __ATOMIC_RELAXED);
+    return t;
+}
+
+static void block_free(vl_thread *t)
+{
+    (void)vl_os_free(t, sizeof(*t));
+    __atomic_fetch_sub(&live_blocks, 1, __ATOMIC_RELAXED);
+}
+
+/* The calling thread's handle: its control block, or t_foreign. */
+static __thread vl_thread *t_self __attribute__((tls_model("initial-exec")));
+static __thread vl_thread t_foreign __attribute__((tls_model("initial-exec")));
+
+/* Runs when entry returns, and also when the thread leaves through
+ * pthread_exit (a cleanup handler), so the block is never leaked. */
+static void thread_finish(void *p)
+{
+    vl_thread *t = p;
+    vl__tls_thread_release();
+    t_self = NULL;
+    uint32_t old = __atomic_fetch_or(&t->state, ST_EXITED, __ATOMIC_ACQ_REL);
+    if (old & ST_DETACHED)
+        block_free(t);
+}
+
+static void *trampoline(void *p)
+{
+    vl_thread *t = p;
+    t_self = t;
+    pthread_cleanup_push(thread_finish, t);
+    t->entry(t->arg);
+    pthread_cleanup_pop(1);
+    return NULL;
+}
+
+/* The stack size to ask pthread for, or -EINVAL. */
+static int stack_size_for(size_t requested, size_t *out)
+{
+    if (requested == 0) {
+        *out = VL_THREAD_STACK_DEFAULT;
+        return 0;
+    }
+    size_t s = vl_page_align_up(requested);
+    if (s == 0 || s < VL_THREAD_STACK_MIN)
+        return -EINVAL;
+    /* The C library's own floor differs per architecture (16 KiB on x86-64,
+     * 128 KiB on aarch64); a portable request is raised to it, not refused. */
+    if (s < (size_t)PTHREAD_STACK_MIN)
+        s = vl_page_align_up((size_t)PTHREAD_STACK_MIN);
+    *out = s;
+    return 0;
+}
+
+/* Since glibc 2.27 the guard comes on top of the stack size (bug 22637). */
+static int start_thread(vl_thread *t, size_t stack)
+{
+    pthread_attr_t a;
+    int rc = pthread_attr_init(&a);
+    if (rc != 0)
+        return -rc;
+    rc = pthread_attr_setstacksize(&a, stack);
+    if (rc == 0)
+        rc = pthread_attr_setguardsize(&a, vl_page_size());
+    if (rc == 0)
+        rc = pthread_create(&t->pt, &a, trampoline, t);
+    (void)pthread_attr_destroy(&a);
+    return -rc;
+}
+
+int vl_thread_spawn(vl_thread_fn entry, void *arg, size_t stack_size, vl_thread **out)
+{
+    size_t stack;
+    if (entry == NULL || out == NULL)
+        return -EINVAL;
+    int rc = stack_size_for(stack_size, &stack);
+    if (rc < 0)
+        return rc;
+    vl_thread *t = block_alloc(&rc);
+    if (t == NULL)
+        return rc;
+    t->entry = entry;
+    t->arg = arg;
+    t->state = 0;
+    t->foreign = false;
+    rc = start_thread(t, stack);
+    if (rc < 0) {
+        block_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+/* Set `bit` unless the handle was already detached or claimed by a joiner.
+ * Returns the previous state, or -EINVAL. */
+static int64_t claim(vl_thread *t, uint32_t bit)
+{
+    uint32_t old = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
+    do {
+        if (old & (ST_DETACHED | ST_JOINING))
+            return -EINVAL;
+    } while (!__atomic_compare_exchange_n(&t->state, &old, old | bit, true, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE));
+    return old;
+}
+
+int vl_thread_join(vl_thread *t)
+{
+    if (t == NULL || t->foreign)
+        return -EINVAL;
+    if (t == t_self)
+        return -EDEADLK;
+    int64_t old = claim(t, ST_JOINING);
+    if (old < 0)
+        return (int)old;
+    /* pthread_join cannot fail for a joinable thread that is not us. */
+    int rc = pthread_join(t->pt, NULL);
+    if (rc != 0)
+        return -rc;
+    block_free(t);
+    return 0;
+}
+
+int vl_thread_detach(vl_thread *t)
+{
+    if (t == NULL || t->foreign)
+        return -EINVAL;
+    /* Once DETACHED is set the thread may free t at any moment. */
+    pthread_t pt = t->pt;
+    int64_t old = claim(t, ST_DETACHED);
+    if (old < 0)
+        return (int)old;
+    (void)pthread_detach(pt);
+    if (old & ST_EXITED)
+        block_free(t);
+    return 0;
+}
+
+vl_thread *vl_thread_self(void)
+{
+    vl_thread *t = t_self;
+    if (VL_LIKELY(t != NULL))
+        return t;
+    t_foreign.foreign = true;
+    t_self = &t_foreign;
+    return &t_foreign;
+}
+
+bool vl_thread_equal(const vl_thread *a, const vl_thread *b)
+{
+    return a == b;
+}
+
+int vl_thread_yield(void)
+{
+    return vl__sys_sched_yield();
+}
+
+int vl_thread_id(void)
+{
+    return vl__sys_gettid();
+}
+
+/* Parse a decimal at s[*i]; false when there is none or it is absurd. */
+static bool parse_uint(const char *s, size_t n, size_t *i, unsigned *out)
+{
+    unsigned v = 0;
+    size_t start = *i;
+    while (*i < n && s[*i] >= '0' && s[*i] <= '9') {
+        v = v * 10 + (unsigned)(s[*i] - '0');
+        if (v > (1u << 24))
+            return false;
+        (*i)++;
+    }
+    *out = v;
+    return *i > start;
+}
+
+/* Count the CPUs in a kernel cpu list ("0-1,4,6-7\n"); -1 when malformed. */
+static int count_cpu_list(const char *s, size_t n)
+{
+    size_t i = 0;
+    int count = 0;
+    for (;;) {
+        unsigned lo, hi;
+        if (!parse_uint(s, n, &i, &lo))
+            return -1;
+        hi = lo;
+        if (i < n && s[i] == '-') {
+            i++;
+            if (!parse_uint(s, n, &i, &hi) || hi < lo)
+                return -1;
+        }
+        count += (int)(hi - lo + 1);
+        if (i < n && s[i] == ',') {
+            i++;
+            continue;
+        }
+        return (i == n || s[i] == '\n') ? count : -1;
+    }
+}
+
+static int cpus_from_sysfs(void)
+{
+    char buf[4096];
+    size_t used = 0;
+    int fd = vl__sys_openat(-100 /* AT_FDCWD */, "/sys/devices/system/cpu/online",
+                            O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    for (;;) {
+        long r = vl__sys_read(fd, buf + used, sizeof(buf) - used);
+        if (r == -EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        used += (size_t)r;
+        if (used == sizeof(buf))
+            break;
+    }
+    (void)vl__sys_close(fd);
+    /* A full buffer may be a truncated list: better to ask the affinity. */
+    if (used == 0 || used == sizeof(buf))
+        return -1;
+    return count_cpu_list(buf, used);
+}
+
+static int cpus_from_affinity(void)
+{
+    uint64_t mask[128]; /* 8192 CPUs; a bigger kernel mask gives -EINVAL */
+    int r = vl__sys_sched_getaffinity(0, sizeof(mask), mask);
+    if (r <= 0)
+        return -1;
+    int count = 0;
+    for (size_t w = 0; w < (size_t)r / sizeof(mask[0]); w++)
+        count += __builtin_popcountll(mask[w]);
+    return count;
+}
+
+int vl_num_online_cpus(void)
+{
+    int n = cpus_from_sysfs();
+    if (n < 1)
+        n = cpus_from_affinity();
+    return n < 1 ? 1 : n;
+}

@@ -1,0 +1,190 @@
+/*
+ * src/sys/tls.c - per-thread context slots, frames and their undo log.
+ *
+ * Layout of the undo log: one record per (frame, slot), indexed directly
+ * rather than appended, so a record needs no slot number and a frame's
+ * records are found through its `written` mask. Frame k (1-based depth) uses
+ * old[k-1][*]; its masks live in the block while it is the innermost frame
+ * and in written[k-1]/had[k-1] while an inner frame is open. Because a frame
+ * records each slot at most once (on its first write), pop restores at most
+ * 32 slots: O(1) in the number of operations made inside the frame.
+ */
+#include <vllsi/sys/tls.h>
+
+#include <linux/mman.h>
+#include <linux/errno.h>
+
+#include "internal.h"
+#include "linux/sys.h"
+
+struct vl__tls_log {
+    uint32_t written[VL_CONTEXT_STACK_DEPTH];
+    uint32_t had[VL_CONTEXT_STACK_DEPTH];
+    uintptr_t old[VL_CONTEXT_STACK_DEPTH][VL_MAX_CONTEXT_SLOTS];
+};
+
+__thread struct vl__tls_block vl__tls_block __attribute__((tls_model("initial-exec")));
+
+_Static_assert(VL_MAX_CONTEXT_SLOTS == 32, "slot masks are uint32_t");
+
+/*
+ * ThreadSanitizer cannot see raw mmap/munmap, so when the kernel hands one
+ * thread the address another thread's log just vacated, it reports the two
+ * threads' plain writes as a race. Under TSan only, a release before munmap
+ * and an acquire after mmap on one sync object tell it what the kernel
+ * guarantees: the old mapping is gone before the new one exists.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define VL__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define VL__TSAN 1
+#endif
+#endif
+#ifdef VL__TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+static char tsan_log_sync;
+#define TSAN_ACQUIRE() __tsan_acquire(&tsan_log_sync)
+#define TSAN_RELEASE() __tsan_release(&tsan_log_sync)
+#else
+#define TSAN_ACQUIRE() ((void)0)
+#define TSAN_RELEASE() ((void)0)
+#endif
+
+static inline bool slot_valid(int slot)
+{
+    return (unsigned)slot < VL_MAX_CONTEXT_SLOTS;
+}
+
+/* Record slot's current content in the innermost frame, once per frame. */
+static inline void record(struct vl__tls_block *b, int slot, uint32_t bit)
+{
+    if (b->depth == 0 || (b->written & bit))
+        return;
+    b->log->old[b->depth - 1][slot] = b->values[slot];
+    b->written |= bit;
+    b->had |= b->present & bit;
+}
+
+void *vl_tls_get_base(void)
+{
+    return vl__thread_pointer();
+}
+
+int vl_tls_slot_set(int slot, uintptr_t v)
+{
+    struct vl__tls_block *b = &vl__tls_block;
+    if (!slot_valid(slot))
+        return -VL_ECTX_INVALID_SLOT;
+    uint32_t bit = 1u << slot;
+    record(b, slot, bit);
+    b->values[slot] = v;
+    b->present |= bit;
+    return 0;
+}
+
+bool vl_tls_slot_get(int slot, uintptr_t *out)
+{
+    const struct vl__tls_block *b = &vl__tls_block;
+    if (!slot_valid(slot) || !(b->present & (1u << slot)))
+        return false;
+    if (out)
+        *out = b->values[slot];
+    return true;
+}
+
+int vl_tls_slot_clear(int slot)
+{
+    struct vl__tls_block *b = &vl__tls_block;
+    if (!slot_valid(slot))
+        return -VL_ECTX_INVALID_SLOT;
+    uint32_t bit = 1u << slot;
+    if (!(b->present & bit))
+        return -VL_ECTX_SLOT_EMPTY;
+    record(b, slot, bit);
+    b->values[slot] = 0;
+    b->present &= ~bit;
+    return 0;
+}
+
+bool vl_tls_slot_has(int slot)
+{
+    return slot_valid(slot) && (vl__tls_block.present & (1u << slot));
+}
+
+/* Map the log: raw mmap, no malloc, so the sys layer stays libc-free. Pages
+ * are demand-zero, so only the frames a thread actually reaches cost memory. */
+static int log_map(struct vl__tls_block *b)
+{
+    intptr_t r = vl__sys_mmap(NULL, sizeof(struct vl__tls_log), PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (r < 0 && r >= -VL_MAX_ERRNO)
+        return -ENOMEM;
+    TSAN_ACQUIRE();
+    b->log = (struct vl__tls_log *)r;
+    return 0;
+}
+
+int vl_tls_frame_push(void)
+{
+    struct vl__tls_block *b = &vl__tls_block;
+    if (b->depth >= VL_CONTEXT_STACK_DEPTH)
+        return -VL_ECTX_STACK_OVERFLOW;
+    if (VL_UNLIKELY(b->log == NULL)) {
+        int r = log_map(b);
+        if (r < 0)
+            return r;
+    }
+    if (b->depth > 0) {
+        b->log->written[b->depth - 1] = b->written;
+        b->log->had[b->depth - 1] = b->had;
+    }
+    b->depth++;
+    b->written = 0;
+    b->had = 0;
+    return 0;
+}
+
+int vl_tls_frame_pop(void)
+{
+    struct vl__tls_block *b = &vl__tls_block;
+    if (b->depth == 0)
+        return -VL_ECTX_STACK_UNDERFLOW;
+    const uintptr_t *old = b->log->old[b->depth - 1];
+    for (uint32_t m = b->written; m != 0; m &= m - 1) {
+        int s = __builtin_ctz(m);
+        b->values[s] = old[s];
+    }
+    b->present = (b->present & ~b->written) | (b->had & b->written);
+    b->depth--;
+    if (b->depth > 0) {
+        b->written = b->log->written[b->depth - 1];
+        b->had = b->log->had[b->depth - 1];
+    } else {
+        b->written = 0;
+        b->had = 0;
+    }
+    return 0;
+}
+
+int vl_tls_frame_depth(void)
+{
+    return (int)vl__tls_block.depth;
+}
+
+void vl__tls_thread_release(void)
+{
+    struct vl__tls_block *b = &vl__tls_block;
+    if (b->log != NULL) {
+        TSAN_RELEASE();
+        (void)vl__sys_munmap(b->log, sizeof(struct vl__tls_log));
+    }
+    for (int s = 0; s < VL_MAX_CONTEXT_SLOTS; s++)
+        b->values[s] = 0;
+    b->present = 0;
+    b->depth = 0;
+    b->written = 0;
+    b->had = 0;
+    b->log = NULL;
+}

@@ -1,0 +1,134 @@
+/*
+ * tests/vl_test.h - helpers shared by the CMocka suites.
+ *
+ * vl_test_in_child() runs a function in a forked child with a watchdog, for
+ * death tests (a guard page that must fault, a panic that must abort) and for
+ * anything that changes process-wide state. The child is killed if it runs
+ * past the timeout, so no test can hang the suite.
+ */
+#ifndef VLLSI_TEST_H
+#define VLLSI_TEST_H
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/*
+ * Under qemu-user (the aarch64 CI leg, where ctest sets VLLSI_TEST_EMULATOR)
+ * the "kernel" is qemu's syscall emulation, which accepts every madvise as a
+ * no-op, keeps some real-time signals for itself, reserves its own address
+ * space (so RLIMIT_AS tests cannot work) and prints its own line when a guest
+ * dies by a signal. Tests of those kernel behaviours skip there, naming why;
+ * everything the architecture code does (syscall stubs, thread pointer,
+ * barriers, clocks, futexes, threads) still runs.
+ */
+static inline int vl_test_emulated(void)
+{
+    return getenv("VLLSI_TEST_EMULATOR") != NULL;
+}
+
+#define VL_TEST_SKIP_IF_EMULATED(why)                            \
+    do {                                                         \
+        if (vl_test_emulated()) {                                \
+            print_message("skipped under qemu-user: %s\n", why); \
+            skip();                                              \
+        }                                                        \
+    } while (0)
+
+/* Drop the lines qemu-user itself adds to a dying child's stderr. */
+static inline void vl_test_strip_emulator_lines(char *out)
+{
+    char *src = out, *dst = out;
+    while (*src) {
+        char *nl = strchr(src, '\n');
+        size_t len = nl ? (size_t)(nl - src) + 1 : strlen(src);
+        if (strncmp(src, "qemu: ", 6) != 0) {
+            memmove(dst, src, len);
+            dst += len;
+        }
+        src += len;
+    }
+    *dst = '\0';
+}
+
+typedef struct vl_test_child {
+    int exited;     /* 1: exited normally, exit_code is valid          */
+    int exit_code;  /* when exited                                     */
+    int signo;      /* when killed by a signal (0 otherwise)           */
+    int timed_out;  /* the watchdog had to kill it                     */
+    char out[4096]; /* what the child wrote to stderr (truncated)      */
+} vl_test_child;
+
+/*
+ * Fork, run fn(arg) in the child (its return value is the exit code), and
+ * wait at most timeout_ms. The child's stderr is captured into r->out.
+ */
+static inline void vl_test_in_child(int (*fn)(void *), void *arg, int timeout_ms, vl_test_child *r)
+{
+    int p[2];
+    memset(r, 0, sizeof(*r));
+    if (pipe(p) != 0)
+        fail_msg("pipe failed");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        fail_msg("fork failed");
+    if (pid == 0) {
+        close(p[0]);
+        dup2(p[1], 2);
+        close(p[1]);
+        /* Death tests should not leave core files behind. */
+        signal(SIGALRM, SIG_DFL);
+        _exit(fn(arg));
+    }
+    close(p[1]);
+    size_t used = 0;
+    int status = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid)
+            break;
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        if (ms > timeout_ms) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            r->timed_out = 1;
+            break;
+        }
+        usleep(1000);
+    }
+    for (;;) {
+        if (used >= sizeof(r->out) - 1)
+            break;
+        ssize_t n = read(p[0], r->out + used, sizeof(r->out) - 1 - used);
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+    }
+    r->out[used] = '\0';
+    close(p[0]);
+    if (vl_test_emulated())
+        vl_test_strip_emulator_lines(r->out);
+    if (WIFEXITED(status)) {
+        r->exited = 1;
+        r->exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+        r->signo = WTERMSIG(status);
+    }
+}
+
+#endif
