@@ -13,7 +13,7 @@
 #include <vllsi/sys/common.h>
 
 #define VL__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define VL__HIDDEN __attribute__((visibility("hidden")))
+#define VL__HIDDEN       __attribute__((visibility("hidden")))
 
 /* Auxiliary vector lookup (AT_* types). Returns 0 and stores the value, or
  * -ENOENT when the vector has no such entry / could not be read. */

@@ -131,10 +131,10 @@ typedef enum vl_memory_order {
 } vl_memory_order;
 
 /* ---- constants ---------------------------------------------------------- */
-#define VL_MAX_CONTEXT_SLOTS 32
+#define VL_MAX_CONTEXT_SLOTS   32
 #define VL_CONTEXT_STACK_DEPTH 256
 /* The smallest page size any supported kernel uses; the real one is runtime. */
-#define VL_PAGE_SIZE_MIN 4096u
+#define VL_PAGE_SIZE_MIN       4096u
 
 /*
  * vl_page_size / vl_page_shift - the kernel's page size (4 KiB, 16 KiB or

@@ -21,20 +21,20 @@
 #endif
 
 #if defined(__GNUC__)
-#define VL_NORETURN __attribute__((noreturn))
-#define VL_LIKELY(x) __builtin_expect(!!(x), 1)
-#define VL_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define VL_NORETURN     __attribute__((noreturn))
+#define VL_LIKELY(x)    __builtin_expect(!!(x), 1)
+#define VL_UNLIKELY(x)  __builtin_expect(!!(x), 0)
 #define VL_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define VL_NORETURN
-#define VL_LIKELY(x) (x)
+#define VL_LIKELY(x)   (x)
 #define VL_UNLIKELY(x) (x)
 #define VL_PRINTF(f, a)
 #endif
 
 #ifdef __cplusplus
 #define VL_EXTERN_C_BEGIN extern "C" {
-#define VL_EXTERN_C_END }
+#define VL_EXTERN_C_END   }
 #else
 #define VL_EXTERN_C_BEGIN
 #define VL_EXTERN_C_END
