@@ -63,9 +63,11 @@ static void read_write_close(void **state)
     assert_int_equal(vl_sys_close(-1), -EBADF);
     assert_int_equal(errno, 0);
     assert_int_equal(pipe(p), 0);
+    VL_TEST_BAD_POINTERS_BEGIN();
     assert_int_equal(vl_sys_write(p[1], NULL, 4), -EFAULT);
     assert_int_equal(vl_sys_write(p[1], "x", 1), 1);
     assert_int_equal(vl_sys_read(p[0], (void *)16, 1), -EFAULT);
+    VL_TEST_BAD_POINTERS_END();
     close(p[0]);
     close(p[1]);
 }
