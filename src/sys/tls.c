@@ -9,9 +9,9 @@
  * records each slot at most once (on its first write), pop restores at most
  * 32 slots: O(1) in the number of operations made inside the frame.
  */
+#include <vllsi/sys/mem.h>
 #include <vllsi/sys/tls.h>
 
-#include <linux/mman.h>
 #include <linux/errno.h>
 
 #include "internal.h"
@@ -26,31 +26,6 @@ struct vl__tls_log {
 __thread struct vl__tls_block vl__tls_block __attribute__((tls_model("initial-exec")));
 
 _Static_assert(VL_MAX_CONTEXT_SLOTS == 32, "slot masks are uint32_t");
-
-/*
- * ThreadSanitizer cannot see raw mmap/munmap, so when the kernel hands one
- * thread the address another thread's log just vacated, it reports the two
- * threads' plain writes as a race. Under TSan only, a release before munmap
- * and an acquire after mmap on one sync object tell it what the kernel
- * guarantees: the old mapping is gone before the new one exists.
- */
-#if defined(__SANITIZE_THREAD__)
-#define VL__TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define VL__TSAN 1
-#endif
-#endif
-#ifdef VL__TSAN
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-static char tsan_log_sync;
-#define TSAN_ACQUIRE() __tsan_acquire(&tsan_log_sync)
-#define TSAN_RELEASE() __tsan_release(&tsan_log_sync)
-#else
-#define TSAN_ACQUIRE() ((void)0)
-#define TSAN_RELEASE() ((void)0)
-#endif
 
 static inline bool slot_valid(int slot)
 {
@@ -113,16 +88,16 @@ bool vl_tls_slot_has(int slot)
     return slot_valid(slot) && (vl__tls_block.present & (1u << slot));
 }
 
-/* Map the log: raw mmap, no malloc, so the sys layer stays libc-free. Pages
- * are demand-zero, so only the frames a thread actually reaches cost memory. */
+/* Map the log straight from the kernel (vl_os_alloc: no malloc, so the sys
+ * layer stays libc-free). Pages are demand-zero, so only the frames a thread
+ * actually reaches cost memory. */
 static int log_map(struct vl__tls_block *b)
 {
-    intptr_t r = vl__sys_mmap(NULL, sizeof(struct vl__tls_log), PROT_READ | PROT_WRITE,
-                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (r < 0 && r >= -VL_MAX_ERRNO)
-        return -ENOMEM;
-    TSAN_ACQUIRE();
-    b->log = (struct vl__tls_log *)r;
+    int err = 0;
+    void *p = vl_os_alloc(sizeof(struct vl__tls_log), &err);
+    if (p == NULL)
+        return err;
+    b->log = p;
     return 0;
 }
 
@@ -176,10 +151,8 @@ int vl_tls_frame_depth(void)
 void vl__tls_thread_release(void)
 {
     struct vl__tls_block *b = &vl__tls_block;
-    if (b->log != NULL) {
-        TSAN_RELEASE();
-        (void)vl__sys_munmap(b->log, sizeof(struct vl__tls_log));
-    }
+    if (b->log != NULL)
+        (void)vl_os_free(b->log, sizeof(struct vl__tls_log));
     for (int s = 0; s < VL_MAX_CONTEXT_SLOTS; s++)
         b->values[s] = 0;
     b->present = 0;
