@@ -39,26 +39,44 @@ ${CC:-cc} -static -o "$work/pc_consumer_static" "$here/consumer/consumer.c" \
 "$work/pc_consumer_static" | grep -q 'tid>0=1' || fail "static pkg-config consumer"
 
 # 3. The sys layer alone: no engine, no liburing, only vl_ exports.
+# (Outputs are captured first: with pipefail, `grep -q` closing a pipe early
+# would turn a match into a failure of the writer.)
 for bin in "$work/cm/consumer_cmake" "$work/pc_consumer"; do
-    LD_LIBRARY_PATH=$libdir ldd "$bin" | grep -q 'libvllsi-sys' || fail "$bin does not use libvllsi-sys"
-    if LD_LIBRARY_PATH=$libdir ldd "$bin" | grep -Eq 'liburing|libvllsi-engine'; then
+    deps=$(LD_LIBRARY_PATH=$libdir ldd "$bin")
+    grep -q 'libvllsi-sys' <<<"$deps" || fail "$bin does not use libvllsi-sys"
+    if grep -Eq 'liburing|libvllsi-engine' <<<"$deps"; then
         fail "$bin pulls in liburing or the engine"
     fi
 done
 for bin in "$work/cm/consumer_cmake_static" "$work/pc_consumer_static"; do
-    if nm "$bin" | grep -Eq 'vl_engine_|io_uring_'; then
+    syms=$(nm "$bin")
+    if grep -Eq 'vl_engine_|io_uring_' <<<"$syms"; then
         fail "$bin carries engine or liburing symbols"
     fi
 done
-so=$(ls "$libdir"/libvllsi-sys.so.*.*.* | head -n1)
-if nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^vl_' | grep -q .; then
-    nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^vl_' >&2
+so=$(ls "$libdir"/libvllsi-sys.so.*.*.*)
+exports=$(nm -D --defined-only "$so" | awk '{print $3}')
+if grep -v '^vl_' <<<"$exports" | grep -q .; then
+    grep -v '^vl_' <<<"$exports" >&2
     fail "libvllsi-sys exports names without the vl_ prefix"
 fi
-if nm -D --defined-only "$so" | grep -Eq 'vl_engine_|io_uring'; then
+if grep -Eq 'vl_engine_|io_uring' <<<"$exports"; then
     fail "libvllsi-sys exports engine symbols"
 fi
-if readelf -d "$so" | grep -q 'liburing'; then
+if readelf -d "$so" | grep 'NEEDED' | grep -q 'liburing'; then
     fail "libvllsi-sys depends on liburing"
+fi
+# 4. The engine, when it was built: both mechanisms give a working program.
+if [ -f "$libdir/pkgconfig/vllsi.pc" ]; then
+    [ -x "$work/cm/engine_consumer_cmake" ] || fail "find_package(vllsi) gave no vllsi::engine"
+    LD_LIBRARY_PATH=$libdir "$work/cm/engine_consumer_cmake" | grep -q 'nop=1' ||
+        fail "cmake engine consumer"
+    ${CC:-cc} -o "$work/pc_engine" "$here/consumer/engine_consumer.c" \
+        $(pkg-config --cflags vllsi) $(pkg-config --libs vllsi)
+    LD_LIBRARY_PATH=$libdir "$work/pc_engine" | grep -q 'nop=1' || fail "pkg-config engine consumer"
+    exports=$(nm -D --defined-only "$libdir"/libvllsi-engine.so.*.*.* | awk '{print $3}')
+    if grep -v '^vl_' <<<"$exports" | grep -q .; then
+        fail "libvllsi-engine exports names without the vl_ prefix"
+    fi
 fi
 echo "install.consumer: find_package and pkg-config consumers link the sys layer alone"

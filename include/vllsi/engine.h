@@ -1,0 +1,233 @@
+/*
+ * <vllsi/engine.h> - the IOEngine: completion-based asynchronous I/O.
+ *
+ * Submit an op, get an id; poll, get completions. One engine per thread
+ * (only vl_engine_wake may be called from another thread; by default the
+ * creating thread is the one that must submit and poll, see
+ * VL_ENGINE_NO_TASKRUN_FLAGS); scale across cores with one engine per thread.
+ * Link vllsi::engine (`pkg-config vllsi`).
+ *
+ * Drivers: io_uring (liburing) and epoll on Linux; AUTO picks io_uring and
+ * falls back to epoll when io_uring cannot be set up, recording why
+ * (vl_engine_driver_reason). The environment variable VLLSI_DRIVER=uring|epoll
+ * overrides an AUTO choice.
+ *
+ * Result contract (the same on every driver; the conformance suite checks it):
+ *  - submit returns the id (> 0) or a negative errno, and then no id exists
+ *    and no completion will ever come:
+ *      -EINVAL    NULL engine/op, unknown kind, length above INT32_MAX,
+ *                 negative timeout, reserved bits set (see each constructor)
+ *      -EFAULT    NULL buffer with len > 0, NULL address where one is needed
+ *      -EBUSY     max_inflight ids are alive (issued and their completion not
+ *                 yet returned by poll); the cap is exact
+ *      -ESHUTDOWN after vl_engine_shutdown
+ *  - Every id completes exactly once; ids carry a generation and are never
+ *    reused while alive.
+ *  - completion.result: >= 0 bytes transferred / new fd (ACCEPT, CLOEXEC) /
+ *    0 (NOP, CONNECT, TIMEOUT fired, CLOSE, CANCEL found its target);
+ *    < 0 a negative errno in -4095..-1:
+ *      -EBADF      bad or closed fd (found at execution)
+ *      -ENOTSOCK / -EINVAL   socket op on a non-socket / accept on a
+ *                  non-listening socket
+ *      -ESPIPE     an offset other than -1 on a non-seekable fd
+ *      -ECONNRESET / -EPIPE  peer reset (recv / send); SIGPIPE never kills
+ *                  the process: SEND adds MSG_NOSIGNAL and a WRITE to a pipe
+ *                  or socket without a reader completes with -EPIPE
+ *      -ECANCELED  the op was cancelled (CANCEL, CLOSE of its fd, shutdown)
+ *      CANCEL's own result: 0 found and cancelled; -ENOENT unknown, stale or
+ *                  already completed id; -EALREADY the target is already
+ *                  running and will complete by itself
+ *  - Length 0 completes with 0, like the kernel (it looks like EOF); EOF is 0
+ *    and repeatable.
+ *  - TIMEOUT completes with 0 no earlier than its duration after submit.
+ *  - Buffers belong to the caller from submit until poll returns the op's
+ *    completion; the engine never touches them afterwards.
+ *  - submit never blocks and makes no system call; poll hands queued ops to
+ *    the kernel and waits, in one system call where the driver allows.
+ *  - No allocation after vl_engine_create.
+ */
+#ifndef VLLSI_ENGINE_H
+#define VLLSI_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <vllsi/sys/export.h>
+
+VL_EXTERN_C_BEGIN
+
+typedef struct vl_engine vl_engine;
+
+typedef enum vl_driver_kind {
+    VL_DRIVER_AUTO = 0,
+    VL_DRIVER_URING,
+    VL_DRIVER_EPOLL,
+    VL_DRIVER_KQUEUE,
+    VL_DRIVER_IOCP,
+    VL_DRIVER_SYNC,
+} vl_driver_kind;
+
+/* Defaults for the config's 0 values. */
+#define VL_ENGINE_DEFAULT_ENTRIES      256u
+#define VL_ENGINE_DEFAULT_MAX_INFLIGHT 4096u
+/* The largest max_inflight accepted (ids keep the slot in 24 bits). */
+#define VL_ENGINE_MAX_INFLIGHT         (1u << 24)
+
+/* vl_engine_config.flags (tuning; unknown bits give -EINVAL at create). */
+/* io_uring: do not ask for SINGLE_ISSUER, DEFER_TASKRUN, COOP_TASKRUN. By
+ * default the thread that creates the engine is the only one that may submit
+ * and poll it (the kernel enforces it for SINGLE_ISSUER rings). Set this flag
+ * to create the engine on one thread and hand it to another; it costs
+ * throughput (the kernel runs completion work at any syscall boundary). */
+#define VL_ENGINE_NO_TASKRUN_FLAGS 0x1u
+#define VL_ENGINE_FLAGS_ALL        0x1u
+
+typedef struct vl_engine_config {
+    vl_driver_kind driver; /* AUTO: io_uring, else the platform's fallback  */
+    uint32_t entries;      /* kernel submission ring size; 0 = default (256) */
+    uint32_t max_inflight; /* cap on live ids; 0 = default (4096)            */
+    uint32_t flags;        /* VL_ENGINE_* tuning bits                         */
+} vl_engine_config;
+
+typedef enum vl_op_kind {
+    VL_OP_NOP = 0,
+    VL_OP_READ,
+    VL_OP_WRITE,
+    VL_OP_ACCEPT,
+    VL_OP_CONNECT,
+    VL_OP_SEND,
+    VL_OP_RECV,
+    VL_OP_TIMEOUT,
+    VL_OP_CLOSE,
+    VL_OP_CANCEL,
+    VL_OP_KIND_COUNT_ /* not an op: the number of kinds */
+} vl_op_kind;
+
+/*
+ * An op: a tagged union of the seed's CompletionOp. Build it with the
+ * constructors below; the struct is copied by submit, so it may live on the
+ * caller's stack. Buffers and addresses it points to must stay valid until
+ * the op's completion is returned by poll.
+ */
+typedef struct vl_op {
+    vl_op_kind kind;
+    uint32_t reserved; /* must be 0 */
+    union {
+        struct {
+            int fd;
+            void *buf;
+            size_t len;
+            int64_t offset; /* -1: the fd's current position */
+        } rw;               /* READ, WRITE (WRITE's buf is not written) */
+        struct {
+            int fd;
+            struct sockaddr *addr; /* may be NULL (then addrlen is ignored) */
+            socklen_t *addrlen;
+        } accept;
+        struct {
+            int fd;
+            const struct sockaddr *addr;
+            socklen_t addrlen;
+        } connect;
+        struct {
+            int fd;
+            void *buf;
+            size_t len;
+            int flags; /* MSG_* flags; SEND always adds MSG_NOSIGNAL */
+        } msg;         /* SEND, RECV */
+        struct {
+            int64_t duration_ns;
+        } timeout;
+        struct {
+            int fd;
+        } close;
+        struct {
+            uint64_t target_id;
+        } cancel;
+    } u;
+} vl_op;
+
+/* Constructors: the portable way to build ops. */
+VL_API vl_op vl_op_nop(void);
+VL_API vl_op vl_op_read(int fd, void *buf, size_t len, int64_t offset);
+VL_API vl_op vl_op_write(int fd, const void *buf, size_t len, int64_t offset);
+VL_API vl_op vl_op_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
+VL_API vl_op vl_op_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
+VL_API vl_op vl_op_send(int fd, const void *buf, size_t len, int flags);
+VL_API vl_op vl_op_recv(int fd, void *buf, size_t len, int flags);
+VL_API vl_op vl_op_timeout(int64_t duration_ns);
+VL_API vl_op vl_op_close(int fd);
+VL_API vl_op vl_op_cancel(uint64_t target_id);
+
+/* vl_completion.flags */
+#define VL_CQE_MORE 0x1u /* more completions follow for this id (multishot) */
+
+typedef struct vl_completion {
+    uint64_t id;     /* the id submit returned                          */
+    int64_t result;  /* >= 0: bytes / new fd / 0; < 0: -errno            */
+    uint32_t flags;  /* VL_CQE_*                                         */
+    void *user_data; /* what the caller passed to submit                 */
+} vl_completion;
+
+/*
+ * vl_engine_create - make an engine. cfg may be NULL (all defaults). On
+ * success stores the engine in *out and returns 0. Errors: -EINVAL (NULL out,
+ * unknown driver or flags, max_inflight above VL_ENGINE_MAX_INFLIGHT),
+ * -ENOMEM, -EMFILE; for an explicitly chosen driver, what its setup said
+ * (-ENOSYS / -EPERM when io_uring is unavailable or forbidden, -EOPNOTSUPP
+ * for a driver this platform does not have). AUTO falls back instead.
+ * The engine owns every resource it creates; vl_engine_destroy frees them.
+ */
+VL_API int vl_engine_create(const vl_engine_config *cfg, vl_engine **out);
+
+/*
+ * vl_engine_submit - queue op (copied) and return its id (> 0), or a negative
+ * errno (see the contract above). Never blocks, makes no system call and
+ * allocates nothing: ops reach the kernel at the next vl_engine_poll.
+ */
+VL_API int64_t vl_engine_submit(vl_engine *e, const vl_op *op, void *user_data);
+
+/*
+ * vl_engine_poll - hand queued ops to the kernel, then wait up to timeout_ns
+ * (< 0: forever; 0: do not wait) for completions, and store up to cap of them
+ * in out. Returns how many (0 on timeout, on a wake, or when a signal
+ * interrupted the wait), or -EINVAL for a NULL engine or out or cap <= 0
+ * (nothing is consumed). After vl_engine_shutdown it never blocks.
+ */
+VL_API int vl_engine_poll(vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap);
+
+/*
+ * vl_engine_shutdown - refuse new work (-ESHUTDOWN), cancel everything in
+ * flight and wait until the kernel has let go of every buffer. The -ECANCELED
+ * (or final) completions wait for vl_engine_poll, which no longer blocks.
+ * Idempotent; NULL is ignored.
+ */
+VL_API void vl_engine_shutdown(vl_engine *e);
+
+/* vl_engine_destroy - shutdown if needed, then free everything. NULL is ignored. */
+VL_API void vl_engine_destroy(vl_engine *e);
+
+/*
+ * vl_engine_wake - make a blocked (or the next) vl_engine_poll return. Safe
+ * from any thread. 0, or -EINVAL for NULL.
+ */
+VL_API int vl_engine_wake(vl_engine *e);
+
+/* The driver in use ("io_uring", "epoll"); "" for NULL. */
+VL_API const char *vl_engine_driver_name(const vl_engine *e);
+VL_API vl_driver_kind vl_engine_driver_kind(const vl_engine *e);
+
+/*
+ * Why this driver: for AUTO after a fallback, what the preferred driver's
+ * setup said (e.g. "io_uring_setup: Operation not permitted (EPERM)"), else
+ * "requested" / "preferred" / "VLLSI_DRIVER=epoll". Static per engine; "" for NULL.
+ */
+VL_API const char *vl_engine_driver_reason(const vl_engine *e);
+
+/* How many ids are alive (issued, completion not yet returned by poll). */
+VL_API uint32_t vl_engine_inflight(const vl_engine *e);
+
+VL_EXTERN_C_END
+
+#endif /* VLLSI_ENGINE_H */

@@ -1,0 +1,236 @@
+/*
+ * src/drivers/epoll.c - the epoll driver: the readiness core
+ * (src/engine/reactor.c) over epoll, plus an eventfd for wake.
+ *
+ * Every fd is registered with EPOLLONESHOT: a notification disarms it until
+ * the reactor re-arms it for what its parked ops still need, so one
+ * readiness edge never runs the same parked op twice and an fd nobody waits
+ * on costs nothing. The wake eventfd is the one level-triggered member.
+ *
+ * The wait uses epoll_pwait2 (Linux 5.11) for a nanosecond timeout, and
+ * epoll_wait with the timeout rounded up to whole milliseconds where the
+ * kernel lacks it, so neither a poll timeout nor a TIMEOUT ends early.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reactor.h"
+
+#define MAX_EVENTS 64
+/* epoll_event.data of the wake eventfd: never an fd number. */
+#define WAKE_TAG   UINT64_MAX
+
+struct epoll_drv {
+    struct vl__reactor r;
+    int epfd;
+    int wakefd;
+    bool no_pwait2; /* the kernel said ENOSYS once: use epoll_wait */
+    struct epoll_event events[MAX_EVENTS];
+};
+
+static struct epoll_drv *drv_of(vl_engine *e)
+{
+    return *vl__engine_drv(e);
+}
+
+/* ---- the reactor's backend --------------------------------------------------- */
+
+static int ctl(int epfd, int op, int fd, unsigned want)
+{
+    struct epoll_event ev = {.events = EPOLLONESHOT, .data.u64 = (uint32_t)fd};
+    if (want & VL__REACTOR_READ)
+        ev.events |= EPOLLIN;
+    if (want & VL__REACTOR_WRITE)
+        ev.events |= EPOLLOUT;
+    return epoll_ctl(epfd, op, fd, &ev) < 0 ? -errno : 0;
+}
+
+/*
+ * A first arm ADDs; EEXIST means the fd kept a disarmed registration from
+ * ops that finished earlier, so MOD it. Later arms MOD; ENOENT means the
+ * file behind the number changed (closed and reused) and needs an ADD.
+ * EPERM (a regular file) tells the reactor the fd is always ready.
+ */
+/*
+ * MOD first, ADD on ENOENT, whether or not the reactor knows the fd: a fd
+ * whose lists emptied stays registered (disarmed by ONESHOT), so a server's
+ * "recv parks, completes, parks again" cycle costs one epoll_ctl, not two.
+ * Only a brand-new fd pays the second call. A closed fd's registration went
+ * with its file, so a reused number gets ENOENT and a fresh ADD.
+ */
+static int backend_arm(void *ctx, int fd, unsigned want, bool known)
+{
+    (void)known;
+    int epfd = ((struct epoll_drv *)ctx)->epfd;
+    int rc = ctl(epfd, EPOLL_CTL_MOD, fd, want);
+    if (rc == -ENOENT)
+        rc = ctl(epfd, EPOLL_CTL_ADD, fd, want);
+    return rc;
+}
+
+/* Errors do not matter here: the fd may already be closed, and then the
+ * kernel has removed it from the set itself. */
+static void backend_disarm(void *ctx, int fd)
+{
+    epoll_ctl(((struct epoll_drv *)ctx)->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+static const struct vl__reactor_backend epoll_backend = {
+    .arm = backend_arm,
+    .disarm = backend_disarm,
+    .event_disarms_all = true,
+};
+
+/* ---- init / fini ------------------------------------------------------------- */
+
+static void drv_free(struct epoll_drv *d)
+{
+    if (d->epfd >= 0)
+        close(d->epfd);
+    if (d->wakefd >= 0)
+        close(d->wakefd);
+    vl__reactor_fini(&d->r);
+    free(d);
+}
+
+static int drv_open(struct epoll_drv *d)
+{
+    d->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (d->epfd < 0)
+        return -errno;
+    d->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (d->wakefd < 0)
+        return -errno;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE_TAG};
+    return epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->wakefd, &ev) < 0 ? -errno : 0;
+}
+
+static int epoll_init(vl_engine *e, const vl_engine_config *cfg, char *reason, size_t len)
+{
+    struct epoll_drv *d = calloc(1, sizeof(*d));
+    if (d == NULL)
+        return -ENOMEM;
+    d->epfd = -1;
+    d->wakefd = -1;
+    int rc = vl__reactor_init(&d->r, e, cfg->max_inflight, &epoll_backend, d);
+    if (rc == 0)
+        rc = drv_open(d);
+    if (rc < 0) {
+        snprintf(reason, len, "epoll setup: %s", strerror(-rc));
+        drv_free(d);
+        return rc;
+    }
+    *vl__engine_drv(e) = d;
+    return 0;
+}
+
+static void epoll_fini(vl_engine *e)
+{
+    drv_free(drv_of(e));
+    *vl__engine_drv(e) = NULL;
+}
+
+/* ---- submit / cancel / wake ---------------------------------------------------- */
+
+static int epoll_submit(vl_engine *e, uint32_t slot)
+{
+    vl__reactor_submit(&drv_of(e)->r, slot);
+    return 0;
+}
+
+static int epoll_cancel(vl_engine *e, uint32_t slot)
+{
+    return vl__reactor_cancel(&drv_of(e)->r, slot);
+}
+
+static int epoll_wake(vl_engine *e)
+{
+    uint64_t one = 1;
+    /* EAGAIN: the counter is saturated, so a wake is pending anyway. */
+    if (write(drv_of(e)->wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        return -errno;
+    return 0;
+}
+
+/* ---- wait ---------------------------------------------------------------------- */
+
+/* One kernel wait of up to timeout_ns (< 0 forever). Event count or -errno. */
+static int epoll_block(struct epoll_drv *d, int64_t timeout_ns)
+{
+#ifdef SYS_epoll_pwait2
+    if (!d->no_pwait2) {
+        struct timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
+        long n = syscall(SYS_epoll_pwait2, d->epfd, d->events, MAX_EVENTS,
+                         timeout_ns < 0 ? NULL : &ts, NULL, 0);
+        if (n >= 0 || errno != ENOSYS)
+            return n >= 0 ? (int)n : -errno;
+        d->no_pwait2 = true;
+    }
+#endif
+    int ms = -1;
+    if (timeout_ns >= 0) {
+        int64_t up = timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
+        ms = up > INT_MAX ? INT_MAX : (int)up;
+    }
+    int n = epoll_wait(d->epfd, d->events, MAX_EVENTS, ms);
+    return n >= 0 ? n : -errno;
+}
+
+/* Reset the eventfd (level-triggered: it would fire again) and tell the
+ * core, so that poll returns instead of waiting again. */
+static void take_wake(vl_engine *e, struct epoll_drv *d)
+{
+    uint64_t v;
+    while (read(d->wakefd, &v, sizeof(v)) < 0 && errno == EINTR)
+        ;
+    vl__engine_note_wake(e);
+}
+
+/* Errors and hangups wake both directions: the ops then report them. */
+static unsigned ready_mask(uint32_t ev)
+{
+    unsigned m = 0;
+    if (ev & (EPOLLIN | EPOLLRDHUP))
+        m |= VL__REACTOR_READ;
+    if (ev & EPOLLOUT)
+        m |= VL__REACTOR_WRITE;
+    if (ev & (EPOLLERR | EPOLLHUP))
+        m |= VL__REACTOR_READ | VL__REACTOR_WRITE;
+    return m;
+}
+
+static int epoll_wait_drv(vl_engine *e, int64_t timeout_ns)
+{
+    struct epoll_drv *d = drv_of(e);
+    int n = epoll_block(d, vl__reactor_timeout(&d->r, timeout_ns));
+    for (int k = 0; k < n; k++) {
+        struct epoll_event *ev = &d->events[k];
+        if (ev->data.u64 == WAKE_TAG)
+            take_wake(e, d);
+        else
+            vl__reactor_ready(&d->r, (int)ev->data.u64, ready_mask(ev->events));
+    }
+    /* Timers fire even after a signal: their deadline may be what passed. */
+    vl__reactor_expire(&d->r);
+    return n < 0 ? n : 0;
+}
+
+const struct vl_driver vl__driver_epoll = {
+    .name = "epoll",
+    .kind = VL_DRIVER_EPOLL,
+    .init = epoll_init,
+    .fini = epoll_fini,
+    .submit = epoll_submit,
+    .cancel = epoll_cancel,
+    .wait = epoll_wait_drv,
+    .wake = epoll_wake,
+};

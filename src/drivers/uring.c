@@ -1,0 +1,615 @@
+/*
+ * src/drivers/uring.c - the io_uring driver (liburing 2.3).
+ *
+ * Every op is one SQE whose user_data is the op's id, so a CQE maps straight
+ * back to its slot and a cancel names its target by id. Driver-private
+ * requests carry VL__INTERNAL_TAG (bit 63, never set in an id):
+ *
+ *   WAKE_TAG    an 8-byte READ of the wake eventfd, always armed; its CQE ends
+ *               a wait and the read is armed again
+ *   DROP_TAG    cancels issued by shutdown and fini; their CQEs mean nothing
+ *   PROBE_TAG   the RWF_NOSIGNAL probe at init
+ *
+ * The CQ is sized to hold every CQE that can be outstanding (one per slot, one
+ * per shutdown cancel, the wake read), so it does not overflow in normal
+ * operation; if it does anyway (IORING_FEAT_NODROP keeps the surplus in the
+ * kernel) the reaper flushes and reaps again, and nothing is lost.
+ *
+ * SIGPIPE: a WRITE to a pipe or socket without a reader makes the kernel send
+ * SIGPIPE to the task that runs it, which for io_uring is the polling thread
+ * (inline at submission, or in task work when a full pipe is retried), or an
+ * io-wq worker, which blocks every signal and so never acts on it. Three
+ * ways to keep it from the default handler, best first (enum sigpipe_mode):
+ *  - Linux 6.18+: WRITE takes RWF_NOSIGNAL in sqe->rw_flags (probed at init).
+ *  - DEFER_TASKRUN (6.1+): task work runs only inside io_uring_enter, so
+ *    blocking SIGPIPE around each enter while a WRITE is in flight, and
+ *    swallowing a SIGPIPE that became pending during it, covers every path.
+ *  - Otherwise task work may run at the exit of any system call the thread
+ *    makes, so no window around io_uring_enter suffices: WRITEs go to io-wq
+ *    (IOSQE_ASYNC), whose workers block all signals.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <sys/stat.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <vllsi/sys/common.h>
+
+#include "driver.h"
+
+#define WAKE_TAG  (VL__INTERNAL_TAG | 1u)
+#define DROP_TAG  (VL__INTERNAL_TAG | 2u)
+#define PROBE_TAG (VL__INTERNAL_TAG | 3u)
+
+/* From Linux 6.18 <linux/fs.h>; the installed uapi headers may predate it. */
+#ifndef RWF_NOSIGNAL
+#define RWF_NOSIGNAL 0x00000100
+#endif
+
+/* The kernel copies a TIMEOUT's timespec out of the slot at submission. */
+_Static_assert(sizeof(((struct vl__slot *)0)->drv_data.ts) == sizeof(struct __kernel_timespec),
+               "slot timespec must match __kernel_timespec");
+
+enum sigpipe_mode {
+    SIGPIPE_NOSIGNAL, /* RWF_NOSIGNAL                          */
+    SIGPIPE_GUARD,    /* sigmask around io_uring_enter         */
+    SIGPIPE_ASYNC,    /* WRITE with IOSQE_ASYNC: runs in io-wq */
+};
+
+struct uring {
+    struct io_uring ring;
+    int efd;         /* wake eventfd                                        */
+    bool wake_armed; /* the wake READ is in the SQ or in the kernel         */
+    bool closing;    /* fini: do not arm the wake read again               */
+    enum sigpipe_mode sigpipe;
+    uint32_t writes;   /* WRITEs in flight (SIGPIPE_GUARD only) */
+    uint64_t wake_buf; /* the wake READ's buffer: lives as long as the ring */
+};
+
+/* CQEs whose user_data named no live slot. Always a bug; kept for debuggers. */
+static uint64_t vl__uring_stray_cqes;
+
+static struct uring *state(vl_engine *e)
+{
+    return *vl__engine_drv(e);
+}
+
+static void say(char *reason, size_t len, const char *what, int err)
+{
+    snprintf(reason, len, "%s: %s (%s)", what, vl_strerror(err), vl_errname(err));
+}
+
+/* ---- SIGPIPE guard (SIGPIPE_GUARD) ------------------------------------------- */
+
+struct sigpipe_guard {
+    bool on;
+    bool was_pending;
+    sigset_t old;
+};
+
+static void guard_begin(const struct uring *d, struct sigpipe_guard *g)
+{
+    g->on = d->sigpipe == SIGPIPE_GUARD && d->writes > 0;
+    if (!g->on)
+        return;
+    sigset_t pipe, pending;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, &g->old);
+    sigpending(&pending);
+    g->was_pending = sigismember(&pending, SIGPIPE) == 1;
+}
+
+/* Swallow the SIGPIPE our WRITE raised, but never one that was already
+ * pending: that one belongs to someone else. */
+static void guard_end(const struct sigpipe_guard *g)
+{
+    if (!g->on)
+        return;
+    sigset_t pipe, pending;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    sigpending(&pending);
+    if (!g->was_pending && sigismember(&pending, SIGPIPE) == 1) {
+        const struct timespec zero = {0, 0};
+        sigtimedwait(&pipe, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* Every io_uring_enter that may run a WRITE goes through one of these. */
+static int ring_submit(struct uring *d)
+{
+    struct sigpipe_guard g;
+    guard_begin(d, &g);
+    int rc = io_uring_submit(&d->ring);
+    guard_end(&g);
+    return rc;
+}
+
+static int ring_get_events(struct uring *d, bool submit)
+{
+    struct sigpipe_guard g;
+    guard_begin(d, &g);
+    int rc = submit ? io_uring_submit_and_get_events(&d->ring) : io_uring_get_events(&d->ring);
+    guard_end(&g);
+    return rc;
+}
+
+static int ring_wait(struct uring *d, struct __kernel_timespec *ts)
+{
+    struct io_uring_cqe *cqe;
+    struct sigpipe_guard g;
+    guard_begin(d, &g);
+    int rc = io_uring_submit_and_wait_timeout(&d->ring, &cqe, 1, ts, NULL);
+    guard_end(&g);
+    return rc;
+}
+
+/* An SQE, submitting what is queued once to make room if the SQ is full. */
+static struct io_uring_sqe *get_sqe(struct uring *d)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+    if (sqe == NULL && ring_submit(d) >= 0)
+        sqe = io_uring_get_sqe(&d->ring);
+    return sqe;
+}
+
+static void arm_wake(struct uring *d)
+{
+    if (d->wake_armed || d->closing)
+        return;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+    if (sqe == NULL)
+        return; /* the SQ is full: the next wait tries again */
+    io_uring_prep_read(sqe, d->efd, &d->wake_buf, sizeof(d->wake_buf), (uint64_t)-1);
+    sqe->user_data = WAKE_TAG;
+    d->wake_armed = true;
+}
+
+/* ---- setup ------------------------------------------------------------------ */
+
+/*
+ * Ask for the task-run flags newest first and step down on -EINVAL, which is
+ * how a kernel says it does not know a setup flag: DEFER_TASKRUN (6.1) runs
+ * completions only inside io_uring_enter, on our thread, with no IPIs;
+ * COOP_TASKRUN (5.19) at least avoids the IPIs. TASKRUN_FLAG lets a zero
+ * wait skip the system call when the kernel has nothing for us.
+ */
+static const unsigned taskrun_ladder[] = {
+    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+    IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+    0,
+};
+
+static int setup_ring(struct uring *d, const vl_engine_config *cfg)
+{
+    /* Room for a CQE per slot, one per shutdown cancel and the wake read.
+     * CLAMP caps it at the kernel's maximum instead of failing; the CQ must
+     * also be at least as large as the SQ. */
+    uint32_t cq = 2 * cfg->max_inflight + 2;
+    if (cq < cfg->entries)
+        cq = cfg->entries;
+    const unsigned base = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+    size_t first = (cfg->flags & VL_ENGINE_NO_TASKRUN_FLAGS) ? 2 : 0;
+    int rc = -EINVAL;
+    for (size_t i = first; i < sizeof(taskrun_ladder) / sizeof(taskrun_ladder[0]); i++) {
+        /* SUBMIT_ALL (5.18) keeps submitting past a failing SQE, so one bad
+         * op never leaves the ones behind it stranded in the SQ. */
+        for (unsigned all = 0; all < 2 && rc == -EINVAL; all++) {
+            struct io_uring_params p;
+            memset(&p, 0, sizeof(p));
+            p.flags = base | taskrun_ladder[i] | (all == 0 ? IORING_SETUP_SUBMIT_ALL : 0);
+            p.cq_entries = cq;
+            rc = io_uring_queue_init_params(cfg->entries, &d->ring, &p);
+        }
+        if (rc != -EINVAL)
+            break;
+    }
+    return rc;
+}
+
+static const struct {
+    uint8_t op;
+    const char *name;
+} needed_ops[] = {
+    {IORING_OP_NOP, "NOP"},         {IORING_OP_READ, "READ"},
+    {IORING_OP_WRITE, "WRITE"},     {IORING_OP_ACCEPT, "ACCEPT"},
+    {IORING_OP_CONNECT, "CONNECT"}, {IORING_OP_SEND, "SEND"},
+    {IORING_OP_RECV, "RECV"},       {IORING_OP_TIMEOUT, "TIMEOUT"},
+    {IORING_OP_CLOSE, "CLOSE"},     {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+};
+
+static int probe_ops(struct uring *d, char *reason, size_t len)
+{
+    struct io_uring_probe *p = io_uring_get_probe_ring(&d->ring);
+    if (p == NULL) {
+        snprintf(reason, len, "io_uring: the kernel cannot list its opcodes (before 5.6)");
+        return -EOPNOTSUPP;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < sizeof(needed_ops) / sizeof(needed_ops[0]) && rc == 0; i++) {
+        if (!io_uring_opcode_supported(p, needed_ops[i].op)) {
+            snprintf(reason, len, "io_uring: IORING_OP_%s is not supported", needed_ops[i].name);
+            rc = -EOPNOTSUPP;
+        }
+    }
+    io_uring_free_probe(p);
+    return rc;
+}
+
+/*
+ * Does WRITE take RWF_NOSIGNAL? The kernel checks rw flags before it looks at
+ * the file, and a pipe answers a zero-length write with 0 before it looks for
+ * readers, so this write can neither block nor raise SIGPIPE: 0 means yes,
+ * -EOPNOTSUPP (an unknown flag) means no.
+ */
+static bool probe_nosignal(struct uring *d)
+{
+#ifdef VL__URING_NO_RWF_NOSIGNAL
+    (void)d;
+    return false; /* test hook: exercise the sigmask guard on any kernel */
+#else
+    int p[2];
+    static char byte;
+    bool ok = false;
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return false;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+    if (sqe != NULL) {
+        io_uring_prep_write(sqe, p[1], &byte, 0, (uint64_t)-1);
+        sqe->rw_flags = RWF_NOSIGNAL;
+        sqe->user_data = PROBE_TAG;
+        struct io_uring_cqe *cqe;
+        if (io_uring_submit_and_wait(&d->ring, 1) >= 0 && io_uring_peek_cqe(&d->ring, &cqe) == 0) {
+            ok = cqe->user_data == PROBE_TAG && cqe->res == 0;
+            io_uring_cqe_seen(&d->ring, cqe);
+        }
+    }
+    close(p[0]);
+    close(p[1]);
+    return ok;
+#endif
+}
+
+static int uring_init(vl_engine *e, const vl_engine_config *cfg, char *reason, size_t len)
+{
+    struct uring *d = calloc(1, sizeof(*d));
+    if (d == NULL)
+        return -ENOMEM;
+    int rc = setup_ring(d, cfg);
+    if (rc < 0) {
+        say(reason, len, "io_uring_setup", rc);
+        free(d);
+        return rc;
+    }
+    rc = probe_ops(d, reason, len);
+    if (rc == 0) {
+        d->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (d->efd < 0) {
+            rc = -errno;
+            say(reason, len, "eventfd", rc);
+        }
+    }
+    if (rc < 0) {
+        io_uring_queue_exit(&d->ring);
+        free(d);
+        return rc;
+    }
+    if (probe_nosignal(d))
+        d->sigpipe = SIGPIPE_NOSIGNAL;
+    else if (d->ring.flags & IORING_SETUP_DEFER_TASKRUN)
+        d->sigpipe = SIGPIPE_GUARD;
+    else
+        d->sigpipe = SIGPIPE_ASYNC;
+    arm_wake(d);
+    /* A registered ring fd saves an fdget per io_uring_enter, but it belongs
+     * to the registering thread; without SINGLE_ISSUER the engine may move
+     * between threads, so only register when it cannot. Failure is fine. */
+    if (d->ring.flags & IORING_SETUP_SINGLE_ISSUER)
+        io_uring_register_ring_fd(&d->ring);
+    *vl__engine_drv(e) = d;
+    return 0;
+}
+
+/* Called after every op completed (rule 3); only the wake read is left. */
+static void uring_fini(vl_engine *e)
+{
+    struct uring *d = state(e);
+    d->closing = true;
+    /* Cancel the wake read and see its CQE before freeing its buffer, so no
+     * late eventfd write can land in freed memory. Bounded: a broken ring
+     * must not hang destroy. */
+    struct io_uring_sqe *sqe = d->wake_armed ? get_sqe(d) : NULL;
+    if (sqe != NULL) {
+        io_uring_prep_cancel64(sqe, WAKE_TAG, 0);
+        sqe->user_data = DROP_TAG;
+    }
+    for (int i = 0; i < 50 && d->wake_armed; i++) {
+        struct __kernel_timespec ts = {0, 100 * 1000 * 1000};
+        int rc = ring_wait(d, &ts);
+        unsigned head, n = 0;
+        struct io_uring_cqe *cqe;
+        io_uring_for_each_cqe(&d->ring, head, cqe)
+        {
+            if (cqe->user_data == WAKE_TAG)
+                d->wake_armed = false;
+            n++;
+        }
+        io_uring_cq_advance(&d->ring, n);
+        if (rc < 0 && rc != -ETIME && rc != -EINTR)
+            break;
+    }
+    io_uring_queue_exit(&d->ring);
+    close(d->efd);
+    free(d);
+    *vl__engine_drv(e) = NULL;
+}
+
+/* ---- ops -------------------------------------------------------------------- */
+
+typedef void prep_fn(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe);
+
+static void prep_nop(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
+{
+    (void)d, (void)s, (void)e;
+    io_uring_prep_nop(sqe);
+}
+
+/* An offset of -1 becomes (u64)-1, which the kernel reads as "the file
+ * position" (and the only offset a pipe or socket accepts). */
+static void prep_read(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
+{
+    (void)d, (void)e;
+    io_uring_prep_read(sqe, s->op.u.rw.fd, s->op.u.rw.buf, (unsigned)s->op.u.rw.len,
+                       (uint64_t)s->op.u.rw.offset);
+}
+
+static void prep_write(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
+{
+    (void)e;
+    io_uring_prep_write(sqe, s->op.u.rw.fd, s->op.u.rw.buf, (unsigned)s->op.u.rw.len,
+                        (uint64_t)s->op.u.rw.offset);
+    if (d->sigpipe == SIGPIPE_NOSIGNAL)
+        sqe->rw_flags = RWF_NOSIGNAL;
+    else if (d->sigpipe == SIGPIPE_GUARD)
+        d->writes++;
+    else
+        io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
+}
+
+static void prep_accept(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
+{
+    (void)d, (void)e;
+    struct sockaddr *addr = s->op.u.accept.addr;
+    io_uring_prep_accept(sqe, s->op.u.accept.fd, addr, addr ? s->op.u.accept.addrlen : NULL,
+                         SOCK_CLOEXEC);
+}
+
+static void prep_connect(struct uring *d, struct vl__slot *s, vl_engine *e,
+                         struct io_uring_sqe *sqe)
+{
+    (void)d, (void)e;
+    io_uring_prep_connect(sqe, s->op.u.connect.fd, s->op.u.connect.addr, s->op.u.connect.addrlen);
+}
+
+static void prep_send(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
+{
+    (void)d, (void)e;
+    io_uring_prep_send(sqe, s->op.u.msg.fd, s->op.u.msg.buf, s->op.u.msg.len,
+                       s->op.u.msg.flags | MSG_NOSIGNAL);
+}
+
+static void prep_recv(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
+{
+    (void)d, (void)e;
+    io_uring_prep_recv(sqe, s->op.u.msg.fd, s->op.u.msg.buf, s->op.u.msg.len, s->op.u.msg.flags);
+}
+
+/* An absolute CLOCK_MONOTONIC deadline (io_uring's default clock), fixed by
+ * the core at submit, so a late flush never stretches the timeout. The
+ * timespec lives in the slot until the kernel copies it at submission. */
+static void prep_timeout(struct uring *d, struct vl__slot *s, vl_engine *e,
+                         struct io_uring_sqe *sqe)
+{
+    (void)d, (void)e;
+    s->drv_data.ts.tv_sec = (int64_t)(s->deadline_ns / 1000000000u);
+    s->drv_data.ts.tv_nsec = (long long)(s->deadline_ns % 1000000000u);
+    io_uring_prep_timeout(sqe, (struct __kernel_timespec *)&s->drv_data.ts, 0, IORING_TIMEOUT_ABS);
+}
+
+static void prep_close(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
+{
+    (void)d, (void)e;
+    io_uring_prep_close(sqe, s->op.u.close.fd);
+}
+
+/* The kernel answers for us: 0 cancelled, -ENOENT not found (already done),
+ * -EALREADY running and will complete by itself. */
+static void prep_cancel(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
+{
+    (void)d;
+    io_uring_prep_cancel64(sqe, vl__engine_slot_id(e, s->target), 0);
+}
+
+static prep_fn *const prep_table[] = {
+    [VL_OP_NOP] = prep_nop,       [VL_OP_READ] = prep_read,       [VL_OP_WRITE] = prep_write,
+    [VL_OP_ACCEPT] = prep_accept, [VL_OP_CONNECT] = prep_connect, [VL_OP_SEND] = prep_send,
+    [VL_OP_RECV] = prep_recv,     [VL_OP_TIMEOUT] = prep_timeout, [VL_OP_CLOSE] = prep_close,
+    [VL_OP_CANCEL] = prep_cancel,
+};
+_Static_assert(sizeof(prep_table) / sizeof(prep_table[0]) == VL_OP_KIND_COUNT_,
+               "one io_uring prep per op kind");
+
+/*
+ * io_uring ignores an explicit offset on a pipe, FIFO or socket and reads the
+ * stream, where pread(2) answers -ESPIPE. The contract (and the epoll driver)
+ * follow pread, so explicit offsets are checked here: one fstat per op that
+ * names an offset, which is how files are read; the common offset -1 pays
+ * nothing. A bad fd is left to the kernel, which answers -EBADF.
+ */
+static bool offset_on_stream(const struct vl__slot *s)
+{
+    if ((s->op.kind != VL_OP_READ && s->op.kind != VL_OP_WRITE) || s->op.u.rw.offset < 0)
+        return false;
+    struct stat st;
+    if (fstat(s->op.u.rw.fd, &st) != 0)
+        return false;
+    return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
+}
+
+static int uring_submit(vl_engine *e, uint32_t slot)
+{
+    struct uring *d = state(e);
+    struct vl__slot *s = vl__engine_slot(e, slot);
+    if (VL_UNLIKELY(offset_on_stream(s))) {
+        vl__engine_complete(e, slot, -ESPIPE, 0);
+        return 0;
+    }
+    struct io_uring_sqe *sqe = get_sqe(d);
+    if (sqe == NULL)
+        return -EBUSY;
+    prep_table[s->op.kind](d, s, e, sqe);
+    io_uring_sqe_set_data64(sqe, vl__engine_slot_id(e, slot));
+    return 0;
+}
+
+/* ---- completions ------------------------------------------------------------ */
+
+static void on_internal(vl_engine *e, struct uring *d, const struct io_uring_cqe *cqe)
+{
+    if (cqe->user_data != WAKE_TAG)
+        return; /* DROP_TAG: a shutdown cancel's own result is of no interest */
+    d->wake_armed = false;
+    /* Only a real read is a wake: -ECANCELED comes from fini, and an old
+     * kernel that answers -EAGAIN for a non-blocking eventfd must not turn
+     * every wait into a wake. */
+    if (cqe->res == (int)sizeof(d->wake_buf))
+        vl__engine_note_wake(e);
+}
+
+static void on_cqe(vl_engine *e, struct uring *d, const struct io_uring_cqe *cqe)
+{
+    if (cqe->user_data & VL__INTERNAL_TAG) {
+        on_internal(e, d, cqe);
+        return;
+    }
+    uint32_t i;
+    if (!vl__engine_id_slot(e, cqe->user_data, &i) ||
+        vl__engine_slot(e, i)->state != VL__SLOT_INFLIGHT) {
+        vl__uring_stray_cqes++;
+        return;
+    }
+    const struct vl__slot *s = vl__engine_slot(e, i);
+    int64_t res = cqe->res;
+    if (s->op.kind == VL_OP_TIMEOUT && res == -ETIME)
+        res = 0; /* the timer fired: that is a TIMEOUT's success */
+    else if (s->op.kind == VL_OP_WRITE && d->sigpipe == SIGPIPE_GUARD)
+        d->writes--;
+    vl__engine_complete(e, i, res, 0);
+}
+
+/* Reap every CQE. If the CQ overflowed, the kernel holds the surplus
+ * (IORING_FEAT_NODROP); a GETEVENTS enter moves it into the ring. */
+static void reap(vl_engine *e, struct uring *d)
+{
+    for (int flushed = 0;; flushed++) {
+        unsigned head, n = 0;
+        struct io_uring_cqe *cqe;
+        io_uring_for_each_cqe(&d->ring, head, cqe)
+        {
+            on_cqe(e, d, cqe);
+            n++;
+        }
+        io_uring_cq_advance(&d->ring, n);
+        if (!io_uring_cq_has_overflow(&d->ring) || (n == 0 && flushed > 0))
+            break;
+        ring_get_events(d, false);
+    }
+    arm_wake(d);
+}
+
+/* The kernel has work for us only if something is queued, or it flagged
+ * task work or an overflow (IORING_SETUP_TASKRUN_FLAG); otherwise a zero
+ * wait needs no system call. */
+static int enter_nowait(struct uring *d)
+{
+    if (io_uring_sq_ready(&d->ring) > 0)
+        return ring_get_events(d, true);
+    if (IO_URING_READ_ONCE(*d->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW))
+        return ring_get_events(d, false);
+    return 0;
+}
+
+static int uring_wait(vl_engine *e, int64_t timeout_ns)
+{
+    struct uring *d = state(e);
+    arm_wake(d);
+    int rc;
+    if (timeout_ns == 0) {
+        rc = enter_nowait(d);
+    } else {
+        struct __kernel_timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
+        rc = ring_wait(d, timeout_ns < 0 ? NULL : &ts);
+    }
+    reap(e, d);
+    /* -EBUSY: submission refused while the CQ overflowed (older kernels).
+     * The reap made room; what is still in the SQ goes now. */
+    if (rc == -EBUSY || rc == -EAGAIN) {
+        rc = ring_submit(d);
+        reap(e, d);
+    }
+    if (rc == -EINTR)
+        return -EINTR;
+    return rc < 0 && rc != -ETIME && rc != -EBUSY && rc != -EAGAIN ? rc : 0;
+}
+
+/* Shutdown may cancel more ops than the SQ holds, so make room by submitting
+ * and, if the kernel refuses (-EBUSY on an overflowed CQ), by reaping. */
+static int uring_cancel(vl_engine *e, uint32_t slot)
+{
+    struct uring *d = state(e);
+    struct io_uring_sqe *sqe = get_sqe(d);
+    for (int i = 0; sqe == NULL && i < 3; i++) {
+        reap(e, d);
+        sqe = get_sqe(d);
+    }
+    if (sqe == NULL)
+        return -EBUSY;
+    io_uring_prep_cancel64(sqe, vl__engine_slot_id(e, slot), 0);
+    io_uring_sqe_set_data64(sqe, DROP_TAG);
+    return 0;
+}
+
+/* Any thread: only the eventfd write touches shared state. A full counter
+ * (-EAGAIN) means a wake is already pending, which is all we want. */
+static int uring_wake(vl_engine *e)
+{
+    const struct uring *d = state(e);
+    uint64_t one = 1;
+    if (write(d->efd, &one, sizeof(one)) < 0) {
+        int err = errno;
+        return err == EAGAIN ? 0 : -err;
+    }
+    return 0;
+}
+
+const struct vl_driver vl__driver_uring = {
+    .name = "io_uring",
+    .kind = VL_DRIVER_URING,
+    .init = uring_init,
+    .fini = uring_fini,
+    .submit = uring_submit,
+    .cancel = uring_cancel,
+    .wait = uring_wait,
+    .wake = uring_wake,
+};

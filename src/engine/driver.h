@@ -1,0 +1,197 @@
+/*
+ * src/engine/driver.h - what a driver implements and what the engine core
+ * gives it. One const struct vl_driver per file in src/drivers/; everything
+ * else in a driver is static.
+ *
+ * The core owns the op table, the ids, the submission queue and the
+ * completion queue. A driver only ever sees slot indices: the core hands it
+ * ops in submission order (submit), asks it to cancel one (cancel), and lets
+ * it block in the kernel (wait). The driver reports every finished op exactly
+ * once with vl__engine_complete(). Multishot ops (a later issue) will report
+ * several times with VL_CQE_MORE; only the last one frees the slot.
+ */
+#ifndef VLLSI_ENGINE_DRIVER_H
+#define VLLSI_ENGINE_DRIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vllsi/engine.h>
+
+/* Internal user_data for driver-private kernel requests (wake reads, cancels
+ * issued by shutdown): never a valid id, because ids never have bit 63 set. */
+#define VL__INTERNAL_TAG (1ull << 63)
+
+struct vl_driver {
+    const char *name;
+    vl_driver_kind kind;
+    /*
+     * Set the driver up for e (store its state in e->drv). 0, or a negative
+     * errno; on failure write a one-line reason into reason[len] and leave
+     * nothing behind. cfg has been validated and its defaults filled in.
+     */
+    int (*init)(vl_engine *e, const vl_engine_config *cfg, char *reason, size_t len);
+    /* Release everything init made. Called once, after the last op completed. */
+    void (*fini)(vl_engine *e);
+    /*
+     * Take slot (the op is in vl__engine_op(e, slot)). The driver may finish
+     * it at once (vl__engine_complete) or later. 0, or -EBUSY when it cannot
+     * take more right now (the core keeps the op queued and retries after
+     * the next wait).
+     */
+    int (*submit)(vl_engine *e, uint32_t slot);
+    /*
+     * Cancel slot, which the driver holds (shutdown, CLOSE of its fd). The
+     * target must still complete exactly once (-ECANCELED, or its real result
+     * if it had already finished). Returns 0 when the cancellation is under
+     * way or done.
+     */
+    int (*cancel)(vl_engine *e, uint32_t slot);
+    /*
+     * Push what the driver has buffered to the kernel, then wait up to
+     * timeout_ns (<0 forever, 0 not at all) for at least one completion or a
+     * wake, and report completions. Returns 0 or a negative errno; -EINTR
+     * when a signal cut the wait short.
+     */
+    int (*wait)(vl_engine *e, int64_t timeout_ns);
+    /* Make a blocked wait return. Called from any thread. */
+    int (*wake)(vl_engine *e);
+};
+
+/* The op table entry, shared by the core and the drivers. */
+enum vl__slot_state {
+    VL__SLOT_FREE = 0,
+    VL__SLOT_QUEUED,   /* in the engine's submission queue     */
+    VL__SLOT_INFLIGHT, /* handed to the driver                  */
+    VL__SLOT_DONE,     /* completion waiting in the core's CQ   */
+};
+
+/* vl__slot.core_flags */
+#define VL__SLOT_CANCEL_REQUESTED 0x1u /* a CANCEL for this slot went to the driver */
+
+struct vl__slot {
+    vl_op op;
+    void *user_data;
+    int64_t result;
+    uint64_t deadline_ns; /* TIMEOUT: the monotonic time it may fire      */
+    uint32_t gen;         /* generation: the id's upper half               */
+    uint32_t state;       /* enum vl__slot_state                            */
+    uint32_t cqe_flags;
+    uint32_t target;     /* CANCEL: the target slot, or UINT32_MAX if none */
+    uint32_t core_flags; /* VL__SLOT_* bits the core keeps                  */
+    /* Scratch the driver owns while the slot is INFLIGHT (links, indices). */
+    uint32_t drv_next;
+    uint32_t drv_prev;
+    uint32_t drv_index;
+    uint32_t drv_flags;
+    union {
+        uint64_t u64[2];
+        struct {
+            int64_t tv_sec;
+            long long tv_nsec;
+        } ts; /* io_uring TIMEOUT keeps its timespec here until submitted */
+    } drv_data;
+};
+
+/* A completion waiting for poll: multishot ops may queue several per slot. */
+struct vl__cqe {
+    uint32_t slot;
+    uint32_t flags;
+    int64_t result;
+};
+
+/*
+ * The engine object. Drivers read it only through the inline accessors
+ * below; it is defined here so those compile to a load or two on the hot
+ * path (a call across files per op cost ~10% of NOP throughput).
+ */
+struct vl_engine {
+    const struct vl_driver *drv;
+    void *drv_state;
+    struct vl__slot *slots;
+    uint32_t cap;       /* max_inflight: number of slots                            */
+    uint32_t alive;     /* ids issued whose final completion poll has not returned */
+    uint32_t in_driver; /* slots the driver holds (INFLIGHT)                         */
+    uint32_t *free;     /* stack of free slot indices                                */
+    uint32_t nfree;
+    /* Submission queue: slot indices, in submit order. A slot is in it at
+     * most once, so a ring of cap (rounded to a power of two) never fills. */
+    uint32_t *sq;
+    uint32_t sq_mask, sq_head, sq_tail;
+    /* Completion queue. Single-shot ops queue one entry per slot, so it never
+     * fills either. */
+    struct vl__cqe *cq;
+    uint32_t cq_mask, cq_head, cq_tail;
+    bool shut;
+    bool woken;
+    vl_driver_kind kind;
+    char reason[160];
+};
+
+/* Generations wrap below 2^31, so ids never have bit 63 set. */
+#define VL__GEN_MAX 0x7fffffffu
+
+static inline struct vl__slot *vl__engine_slot(vl_engine *e, uint32_t slot)
+{
+    return &e->slots[slot];
+}
+
+/* The driver's state pointer. */
+static inline void **vl__engine_drv(vl_engine *e)
+{
+    return &e->drv_state;
+}
+
+static inline uint32_t vl__engine_capacity(const vl_engine *e)
+{
+    return e->cap;
+}
+
+/* The id of slot (for io_uring user_data): (generation << 32) | slot. */
+static inline uint64_t vl__engine_slot_id(vl_engine *e, uint32_t slot)
+{
+    return ((uint64_t)e->slots[slot].gen << 32) | slot;
+}
+
+/* id -> slot for a live id; false for stale, internal or unknown ids. */
+static inline bool vl__engine_id_slot(vl_engine *e, uint64_t id, uint32_t *slot)
+{
+    uint32_t i = (uint32_t)id;
+    uint64_t gen = id >> 32;
+    if (gen == 0 || gen > VL__GEN_MAX || i >= e->cap)
+        return false;
+    if (e->slots[i].gen != gen || e->slots[i].state == VL__SLOT_FREE)
+        return false;
+    *slot = i;
+    return true;
+}
+
+/* Report the op in slot finished with result (a negative errno or >= 0).
+ * Exactly once per slot; VL_CQE_MORE marks a non-final (multishot) one. */
+static inline void vl__engine_complete(vl_engine *e, uint32_t slot, int64_t result, uint32_t flags)
+{
+    struct vl__slot *s = &e->slots[slot];
+    struct vl__cqe *c = &e->cq[e->cq_tail++ & e->cq_mask];
+    c->slot = slot;
+    c->flags = flags;
+    c->result = result;
+    if (flags & VL_CQE_MORE)
+        return;
+    if (s->state == VL__SLOT_INFLIGHT)
+        e->in_driver--;
+    s->state = VL__SLOT_DONE;
+}
+
+/* Tell the core a vl_engine_wake arrived, so poll returns instead of waiting
+ * on (drivers call it from wait, on the polling thread). */
+static inline void vl__engine_note_wake(vl_engine *e)
+{
+    e->woken = true;
+}
+
+/* The drivers this build has (one file each in src/drivers). */
+extern const struct vl_driver vl__driver_uring;
+extern const struct vl_driver vl__driver_epoll;
+
+#endif

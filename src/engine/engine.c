@@ -1,0 +1,388 @@
+/*
+ * The engine core: the op table, ids, the submission and completion queues,
+ * driver choice and shutdown. Drivers plug in through src/engine/driver.h.
+ *
+ * Ids: (generation << 32) | slot. The generation starts at 1 and grows every
+ * time a slot is reused, wrapping below 2^31, so an id is never 0, never has
+ * bit 63 set (drivers use that bit for internal requests), and a stale id
+ * (its slot since reused) never matches: cancelling it answers -ENOENT and
+ * touches nothing else (rule 2).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vllsi/sys/common.h>
+#include <vllsi/sys/time.h>
+
+#include "engine_internal.h"
+
+/* ---- create / destroy ------------------------------------------------------- */
+
+static uint32_t pow2_at_least(uint32_t n)
+{
+    uint32_t p = 1;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+static int engine_alloc(vl_engine *e, uint32_t cap)
+{
+    uint32_t ring = pow2_at_least(cap);
+    e->cap = cap;
+    e->slots = calloc(cap, sizeof(*e->slots));
+    e->free = calloc(cap, sizeof(*e->free));
+    e->sq = calloc(ring, sizeof(*e->sq));
+    e->cq = calloc(ring, sizeof(*e->cq));
+    if (!e->slots || !e->free || !e->sq || !e->cq)
+        return -ENOMEM;
+    e->sq_mask = ring - 1;
+    e->cq_mask = ring - 1;
+    /* Hand out low slots first: the table's hot end stays in cache. */
+    for (uint32_t i = 0; i < cap; i++)
+        e->free[i] = cap - 1 - i;
+    e->nfree = cap;
+    return 0;
+}
+
+static void engine_free(vl_engine *e)
+{
+    free(e->slots);
+    free(e->free);
+    free(e->sq);
+    free(e->cq);
+    free(e);
+}
+
+static int check_config(const vl_engine_config *in, vl_engine_config *cfg)
+{
+    vl_engine_config def = {VL_DRIVER_AUTO, 0, 0, 0};
+    *cfg = in ? *in : def;
+    if ((unsigned)cfg->driver > VL_DRIVER_SYNC || (cfg->flags & ~VL_ENGINE_FLAGS_ALL))
+        return -EINVAL;
+    if (cfg->max_inflight > VL_ENGINE_MAX_INFLIGHT || cfg->entries > 32768)
+        return -EINVAL;
+    if (cfg->entries == 0)
+        cfg->entries = VL_ENGINE_DEFAULT_ENTRIES;
+    if (cfg->max_inflight == 0)
+        cfg->max_inflight = VL_ENGINE_DEFAULT_MAX_INFLIGHT;
+    return 0;
+}
+
+static const struct vl_driver *driver_for(vl_driver_kind kind)
+{
+    switch (kind) {
+    case VL_DRIVER_URING:
+        return &vl__driver_uring;
+    case VL_DRIVER_EPOLL:
+        return &vl__driver_epoll;
+    default:
+        return NULL;
+    }
+}
+
+/* io_uring errors that mean "not here" (fall back) rather than "out of
+ * resources" (report): missing syscall, forbidden by seccomp or sysctl,
+ * a kernel without the ops or flags we need. */
+static bool means_unavailable(int err)
+{
+    return err == -ENOSYS || err == -EPERM || err == -EACCES || err == -EOPNOTSUPP ||
+           err == -EINVAL;
+}
+
+static int try_driver(vl_engine *e, const struct vl_driver *d, const vl_engine_config *cfg)
+{
+    char why[sizeof(e->reason)] = "";
+    int rc = d->init(e, cfg, why, sizeof(why));
+    if (rc == 0) {
+        e->drv = d;
+        e->kind = d->kind;
+        return 0;
+    }
+    if (why[0] == '\0')
+        snprintf(why, sizeof(why), "%s setup: %s (%s)", d->name, vl_strerror(rc), vl_errname(rc));
+    memcpy(e->reason, why, sizeof(why));
+    return rc;
+}
+
+/* VLLSI_DRIVER in the environment overrides AUTO; an unknown value is an error. */
+static int env_choice(vl_driver_kind *kind)
+{
+    const char *v = getenv("VLLSI_DRIVER");
+    if (v == NULL || v[0] == '\0')
+        return 0;
+    if (strcmp(v, "uring") == 0 || strcmp(v, "io_uring") == 0)
+        *kind = VL_DRIVER_URING;
+    else if (strcmp(v, "epoll") == 0)
+        *kind = VL_DRIVER_EPOLL;
+    else
+        return -EINVAL;
+    return 1;
+}
+
+static int choose_driver(vl_engine *e, const vl_engine_config *cfg)
+{
+    vl_driver_kind kind = cfg->driver;
+    if (kind == VL_DRIVER_AUTO) {
+        int env = env_choice(&kind);
+        if (env < 0)
+            return env;
+        if (env > 0) {
+            int rc = try_driver(e, driver_for(kind), cfg);
+            if (rc == 0)
+                snprintf(e->reason, sizeof(e->reason), "VLLSI_DRIVER=%s", getenv("VLLSI_DRIVER"));
+            return rc;
+        }
+        int rc = try_driver(e, &vl__driver_uring, cfg);
+        if (rc == 0) {
+            snprintf(e->reason, sizeof(e->reason), "preferred");
+            return 0;
+        }
+        if (!means_unavailable(rc))
+            return rc;
+        /* e->reason keeps what io_uring said; the fallback adds nothing. */
+        return try_driver(e, &vl__driver_epoll, cfg);
+    }
+    const struct vl_driver *d = driver_for(kind);
+    if (d == NULL)
+        return -EOPNOTSUPP;
+    int rc = try_driver(e, d, cfg);
+    if (rc == 0)
+        snprintf(e->reason, sizeof(e->reason), "requested");
+    return rc;
+}
+
+int vl_engine_create(const vl_engine_config *in, vl_engine **out)
+{
+    vl_engine_config cfg;
+    if (out == NULL)
+        return -EINVAL;
+    int rc = check_config(in, &cfg);
+    if (rc < 0)
+        return rc;
+    vl_engine *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return -ENOMEM;
+    rc = engine_alloc(e, cfg.max_inflight);
+    if (rc == 0)
+        rc = choose_driver(e, &cfg);
+    if (rc < 0) {
+        engine_free(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+void vl_engine_destroy(vl_engine *e)
+{
+    if (e == NULL)
+        return;
+    vl_engine_shutdown(e);
+    e->drv->fini(e);
+    engine_free(e);
+}
+
+/* ---- submit ----------------------------------------------------------------- */
+
+int64_t vl_engine_submit(vl_engine *e, const vl_op *op, void *user_data)
+{
+    if (VL_UNLIKELY(e == NULL || op == NULL))
+        return -EINVAL;
+    if (VL_UNLIKELY(e->shut))
+        return -ESHUTDOWN;
+    int rc = vl__op_validate(op);
+    if (VL_UNLIKELY(rc < 0))
+        return rc;
+    if (VL_UNLIKELY(e->nfree == 0))
+        return -EBUSY;
+    uint32_t i = e->free[--e->nfree];
+    struct vl__slot *s = &e->slots[i];
+    uint32_t gen = s->gen >= VL__GEN_MAX ? 1 : s->gen + 1;
+    s->gen = gen;
+    s->op = *op;
+    s->user_data = user_data;
+    s->state = VL__SLOT_QUEUED;
+    s->target = UINT32_MAX;
+    s->core_flags = 0;
+    if (op->kind == VL_OP_TIMEOUT) {
+        /* The deadline is fixed now, from a fresh clock read (the vDSO, no
+         * system call), so a TIMEOUT never fires before its duration. */
+        int64_t now = vl_time_monotonic_ns();
+        int64_t d = op->u.timeout.duration_ns;
+        s->deadline_ns = (uint64_t)(d > INT64_MAX - now ? INT64_MAX : now + d);
+    }
+    e->sq[e->sq_tail++ & e->sq_mask] = i;
+    e->alive++;
+    return (int64_t)(((uint64_t)gen << 32) | i);
+}
+
+/* ---- poll --------------------------------------------------------------------- */
+
+/* Complete a queued op in the core, without the driver (it never got it). */
+static void complete_queued(vl_engine *e, uint32_t i, int64_t result)
+{
+    e->slots[i].state = VL__SLOT_INFLIGHT;
+    e->in_driver++;
+    vl__engine_complete(e, i, result, 0);
+}
+
+/*
+ * Resolve a CANCEL's target. A target the driver no longer holds (unknown,
+ * stale, completed) answers -ENOENT at once. A second CANCEL of the same op
+ * answers -EALREADY: the first one owns the outcome, and io_uring would
+ * otherwise report both as found. Returns true when the driver must act.
+ */
+static bool resolve_cancel(vl_engine *e, uint32_t i)
+{
+    struct vl__slot *s = &e->slots[i];
+    uint32_t t;
+    if (!vl__engine_id_slot(e, s->op.u.cancel.target_id, &t) ||
+        e->slots[t].state != VL__SLOT_INFLIGHT) {
+        complete_queued(e, i, -ENOENT);
+        return false;
+    }
+    if (e->slots[t].core_flags & VL__SLOT_CANCEL_REQUESTED) {
+        complete_queued(e, i, -EALREADY);
+        return false;
+    }
+    e->slots[t].core_flags |= VL__SLOT_CANCEL_REQUESTED;
+    s->target = t;
+    return true;
+}
+
+/* Hand queued ops to the driver, in order. Stops early if the driver is full
+ * (-EBUSY); the rest stay queued for the next poll. Returns how many went. */
+static uint32_t flush(vl_engine *e)
+{
+    uint32_t n = 0;
+    while (e->sq_head != e->sq_tail) {
+        uint32_t i = e->sq[e->sq_head & e->sq_mask];
+        struct vl__slot *s = &e->slots[i];
+        if (s->op.kind == VL_OP_CANCEL && !resolve_cancel(e, i)) {
+            e->sq_head++;
+            continue;
+        }
+        s->state = VL__SLOT_INFLIGHT;
+        e->in_driver++;
+        if (e->drv->submit(e, i) == -EBUSY) {
+            if (s->state == VL__SLOT_INFLIGHT) {
+                s->state = VL__SLOT_QUEUED;
+                e->in_driver--;
+            }
+            break;
+        }
+        e->sq_head++;
+        n++;
+    }
+    return n;
+}
+
+/* Move completions to the caller; a final completion frees its slot. */
+static int drain(vl_engine *e, vl_completion *out, int cap)
+{
+    int n = 0;
+    while (n < cap && e->cq_head != e->cq_tail) {
+        struct vl__cqe *c = &e->cq[e->cq_head++ & e->cq_mask];
+        struct vl__slot *s = &e->slots[c->slot];
+        out[n].id = ((uint64_t)s->gen << 32) | c->slot;
+        out[n].result = c->result;
+        out[n].flags = c->flags;
+        out[n].user_data = s->user_data;
+        n++;
+        if (!(c->flags & VL_CQE_MORE)) {
+            s->state = VL__SLOT_FREE;
+            e->free[e->nfree++] = c->slot;
+            e->alive--;
+        }
+    }
+    return n;
+}
+
+static int64_t remaining(int64_t deadline)
+{
+    int64_t left = deadline - vl_time_monotonic_ns();
+    return left > 0 ? left : 0;
+}
+
+int vl_engine_poll(vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap)
+{
+    if (VL_UNLIKELY(e == NULL || out == NULL || cap <= 0))
+        return -EINVAL;
+    if (e->shut)
+        return drain(e, out, cap);
+    uint32_t sent = flush(e);
+    if (e->cq_head != e->cq_tail) {
+        /* Completions are ready: reap without waiting, but push what was
+         * just queued and is still held by the driver to the kernel now. */
+        if (sent && e->in_driver > 0)
+            e->drv->wait(e, 0);
+        return drain(e, out, cap);
+    }
+    int64_t deadline = timeout_ns > 0 && timeout_ns < INT64_MAX - vl_time_monotonic_ns()
+                           ? vl_time_monotonic_ns() + timeout_ns
+                           : -1;
+    e->woken = false;
+    for (;;) {
+        int64_t t = timeout_ns <= 0 ? timeout_ns : (deadline < 0 ? -1 : remaining(deadline));
+        int rc = e->drv->wait(e, t);
+        if (e->sq_head != e->sq_tail)
+            flush(e); /* the driver had no room before the wait */
+        /* A signal (-EINTR) or a wake ends the wait with what we have. */
+        if (e->cq_head != e->cq_tail || e->woken || rc == -EINTR || t == 0)
+            break;
+        if (rc < 0 && rc != -ETIME && rc != -ETIMEDOUT)
+            break;
+        if (deadline >= 0 && remaining(deadline) == 0)
+            break;
+    }
+    return drain(e, out, cap);
+}
+
+/* ---- shutdown, wake, names ------------------------------------------------------ */
+
+void vl_engine_shutdown(vl_engine *e)
+{
+    if (e == NULL || e->shut)
+        return;
+    e->shut = true;
+    /* Queued ops never reached the kernel: they are cancelled here. */
+    while (e->sq_head != e->sq_tail)
+        complete_queued(e, e->sq[e->sq_head++ & e->sq_mask], -ECANCELED);
+    for (uint32_t i = 0; i < e->cap; i++)
+        if (e->slots[i].state == VL__SLOT_INFLIGHT)
+            e->drv->cancel(e, i);
+    /* Rule 3: return only when no kernel operation can still write into user
+     * memory, i.e. when the driver has reported every op it held. */
+    while (e->in_driver > 0)
+        e->drv->wait(e, 100 * VL_NS_PER_MS);
+}
+
+int vl_engine_wake(vl_engine *e)
+{
+    if (e == NULL)
+        return -EINVAL;
+    return e->drv->wake(e);
+}
+
+const char *vl_engine_driver_name(const vl_engine *e)
+{
+    return e ? e->drv->name : "";
+}
+
+vl_driver_kind vl_engine_driver_kind(const vl_engine *e)
+{
+    return e ? e->kind : VL_DRIVER_AUTO;
+}
+
+const char *vl_engine_driver_reason(const vl_engine *e)
+{
+    return e ? e->reason : "";
+}
+
+uint32_t vl_engine_inflight(const vl_engine *e)
+{
+    return e ? e->alive : 0;
+}

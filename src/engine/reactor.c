@@ -1,0 +1,728 @@
+/*
+ * src/engine/reactor.c - the readiness core (see reactor.h).
+ *
+ * Nothing here may block the thread, even on fds the user left in blocking
+ * mode: sockets are driven with MSG_DONTWAIT, pipes and other special files
+ * with RWF_NOWAIT, regular files inline (they are never "not ready"), and
+ * the few calls that have no per-call non-blocking flag (accept4 on a
+ * blocking listener, plain read/write where RWF_NOWAIT is unsupported) run
+ * only after the backend reported readiness, one per notification.
+ *
+ * Slot scratch while the reactor holds a slot:
+ *   drv_flags  where it is (WHERE_*), the READ/WRITE I/O mode (MODE_*) and
+ *              the F_* bits below;
+ *   drv_next, drv_prev   its fd list links (UINT32_MAX ends a list);
+ *   drv_index, drv_data  the timer heap's (TIMEOUT only).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vllsi/sys/time.h>
+
+#include "reactor.h"
+
+#define NONE UINT32_MAX
+
+/* Op results that are not results: the op waits (PARK) or is held elsewhere. */
+#define PARK INT64_MIN
+#define HELD (INT64_MIN + 1)
+
+/* drv_flags: where the slot is. */
+#define WHERE_MASK  0x3u
+#define WHERE_NONE  0x0u
+#define WHERE_READ  0x1u /* on its fd's read list  */
+#define WHERE_WRITE 0x2u /* on its fd's write list */
+#define WHERE_HEAP  0x3u /* in the timer heap      */
+
+/* drv_flags: how a READ/WRITE reaches its fd, decided once per op. */
+#define MODE_SHIFT  2
+#define MODE_MASK   (0x7u << MODE_SHIFT)
+#define MODE_NONE   (0u << MODE_SHIFT) /* not classified yet                 */
+#define MODE_FILE   (1u << MODE_SHIFT) /* regular file, block device: inline */
+#define MODE_SOCK   (2u << MODE_SHIFT) /* recv/send with MSG_DONTWAIT        */
+#define MODE_NOWAIT (3u << MODE_SHIFT) /* preadv2/pwritev2 with RWF_NOWAIT   */
+#define MODE_PLAIN  (4u << MODE_SHIFT) /* read/write after readiness only    */
+
+/* A CONNECT has started (EINPROGRESS): readiness means "look at SO_ERROR". */
+#define F_CONNECTING   0x20u
+/* The op may block if run without a fresh readiness notification, so a
+ * notification runs at most one such op. */
+#define F_ONE_PER_WAKE 0x40u
+/* ACCEPT: the listener's blocking mode has been looked at. */
+#define F_CHECKED      0x80u
+
+/* The fd table has 2 * max_inflight entries: keep each one small. */
+_Static_assert(sizeof(struct vl__reactor_fd) == 24, "struct vl__reactor_fd grew");
+
+typedef int64_t (*run_fn)(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready);
+
+static struct vl__slot *slot_of(struct vl__reactor *r, uint32_t i)
+{
+    return vl__engine_slot(r->e, i);
+}
+
+static int64_t sys_result(ssize_t n)
+{
+    return n >= 0 ? (int64_t)n : -(int64_t)errno;
+}
+
+static bool would_block(int64_t res)
+{
+    return res == -EAGAIN || res == -EWOULDBLOCK;
+}
+
+/* ---- the fd table ---------------------------------------------------------- */
+
+/* Identity hashing: fd numbers are small and dense, so they spread evenly. */
+static uint32_t home(const struct vl__reactor *r, int fd)
+{
+    return (uint32_t)fd & r->mask;
+}
+
+static struct vl__reactor_fd *fd_find(struct vl__reactor *r, int fd)
+{
+    if (fd < 0)
+        return NULL;
+    for (uint32_t i = home(r, fd);; i = (i + 1) & r->mask) {
+        if (r->tab[i].fd == fd)
+            return &r->tab[i];
+        if (r->tab[i].fd < 0)
+            return NULL;
+    }
+}
+
+/* The entry for fd, made if needed. There is always room: entries exist only
+ * for fds with a parked op, at most max_inflight of them in a table twice as
+ * large. */
+static struct vl__reactor_fd *fd_get(struct vl__reactor *r, int fd)
+{
+    uint32_t i = home(r, fd);
+    while (r->tab[i].fd >= 0) {
+        if (r->tab[i].fd == fd)
+            return &r->tab[i];
+        i = (i + 1) & r->mask;
+    }
+    struct vl__reactor_fd *f = &r->tab[i];
+    *f = (struct vl__reactor_fd){.fd = fd, .head = {NONE, NONE}, .tail = {NONE, NONE}};
+    return f;
+}
+
+/* Remove an entry by backward shifting (no tombstones, so lookups of absent
+ * fds stay short). Entries after it move: pointers into the table die. */
+static void fd_drop(struct vl__reactor *r, struct vl__reactor_fd *f)
+{
+    uint32_t hole = (uint32_t)(f - r->tab);
+    for (uint32_t j = (hole + 1) & r->mask; r->tab[j].fd >= 0; j = (j + 1) & r->mask) {
+        /* The entry at j may fill the hole unless its home lies cyclically
+         * in (hole, j]: then it would move in front of its home. */
+        uint32_t k = home(r, r->tab[j].fd);
+        bool stays = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
+        if (!stays) {
+            r->tab[hole] = r->tab[j];
+            hole = j;
+        }
+    }
+    r->tab[hole].fd = -1;
+}
+
+static unsigned fd_wants(const struct vl__reactor_fd *f)
+{
+    return (f->head[0] != NONE ? VL__REACTOR_READ : 0) |
+           (f->head[1] != NONE ? VL__REACTOR_WRITE : 0);
+}
+
+static void list_push(struct vl__reactor *r, struct vl__reactor_fd *f, int dir, uint32_t i)
+{
+    struct vl__slot *s = slot_of(r, i);
+    s->drv_next = NONE;
+    s->drv_prev = f->tail[dir];
+    if (f->tail[dir] == NONE)
+        f->head[dir] = i;
+    else
+        slot_of(r, f->tail[dir])->drv_next = i;
+    f->tail[dir] = i;
+    s->drv_flags = (s->drv_flags & ~WHERE_MASK) | (dir ? WHERE_WRITE : WHERE_READ);
+}
+
+static void list_unlink(struct vl__reactor *r, struct vl__reactor_fd *f, int dir, uint32_t i)
+{
+    struct vl__slot *s = slot_of(r, i);
+    if (s->drv_prev == NONE)
+        f->head[dir] = s->drv_next;
+    else
+        slot_of(r, s->drv_prev)->drv_next = s->drv_next;
+    if (s->drv_next == NONE)
+        f->tail[dir] = s->drv_prev;
+    else
+        slot_of(r, s->drv_next)->drv_prev = s->drv_prev;
+    s->drv_flags &= ~WHERE_MASK;
+}
+
+/* ---- executing ops --------------------------------------------------------- */
+
+static int op_fd(const vl_op *op)
+{
+    switch (op->kind) {
+    case VL_OP_READ:
+    case VL_OP_WRITE:
+        return op->u.rw.fd;
+    case VL_OP_ACCEPT:
+        return op->u.accept.fd;
+    case VL_OP_CONNECT:
+        return op->u.connect.fd;
+    case VL_OP_SEND:
+    case VL_OP_RECV:
+        return op->u.msg.fd;
+    case VL_OP_CLOSE:
+        return op->u.close.fd;
+    default:
+        return -1;
+    }
+}
+
+/* Decide once per op how a READ/WRITE reaches its fd. 0 or -errno (-EBADF). */
+static int classify(struct vl__slot *s)
+{
+    struct stat st;
+    if (fstat(s->op.u.rw.fd, &st) < 0)
+        return -errno;
+    unsigned mode = MODE_NOWAIT; /* pipes, FIFOs, ttys, eventfds, ... */
+    if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode))
+        mode = MODE_FILE;
+    else if (S_ISSOCK(st.st_mode))
+        mode = MODE_SOCK;
+    s->drv_flags = (s->drv_flags & ~MODE_MASK) | mode;
+    return 0;
+}
+
+static int64_t file_read(const struct vl__slot *s)
+{
+    const vl_op *op = &s->op;
+    ssize_t n;
+    do {
+        n = op->u.rw.offset < 0 ? read(op->u.rw.fd, op->u.rw.buf, op->u.rw.len)
+                                : pread(op->u.rw.fd, op->u.rw.buf, op->u.rw.len, op->u.rw.offset);
+    } while (n < 0 && errno == EINTR);
+    return sys_result(n);
+}
+
+static int64_t file_write(const struct vl__slot *s)
+{
+    const vl_op *op = &s->op;
+    ssize_t n;
+    do {
+        n = op->u.rw.offset < 0 ? write(op->u.rw.fd, op->u.rw.buf, op->u.rw.len)
+                                : pwrite(op->u.rw.fd, op->u.rw.buf, op->u.rw.len, op->u.rw.offset);
+    } while (n < 0 && errno == EINTR);
+    return sys_result(n);
+}
+
+#ifdef RWF_NOWAIT
+/* preadv2/pwritev2 take offset -1 as "the current position", like the op. */
+static int64_t nowait_rw(const struct vl__slot *s, bool write)
+{
+    struct iovec iov = {s->op.u.rw.buf, s->op.u.rw.len};
+    off_t off = s->op.u.rw.offset < 0 ? -1 : (off_t)s->op.u.rw.offset;
+    ssize_t n = write ? pwritev2(s->op.u.rw.fd, &iov, 1, off, RWF_NOWAIT)
+                      : preadv2(s->op.u.rw.fd, &iov, 1, off, RWF_NOWAIT);
+    return sys_result(n);
+}
+#else
+static int64_t nowait_rw(const struct vl__slot *s, bool write)
+{
+    (void)s;
+    (void)write;
+    return -EOPNOTSUPP;
+}
+#endif
+
+/*
+ * A write to a pipe without a reader raises SIGPIPE in the writing thread,
+ * and its default action kills the process. Block SIGPIPE around the write
+ * and, if the write failed with EPIPE, consume the signal it raised, unless
+ * one was already pending (it then merged with ours and is not ours to
+ * take). If SIGPIPE was unblocked before, nothing of it can be pending for
+ * this thread: it would have been delivered on the way here.
+ */
+static int64_t write_nosigpipe(const struct vl__slot *s, bool nowait)
+{
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    bool was_pending =
+        sigismember(&old, SIGPIPE) && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+    int64_t res = nowait ? nowait_rw(s, true) : file_write(s);
+    if (res == -EPIPE && !was_pending) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return res;
+}
+
+/* READ and WRITE on a pipe, tty, eventfd, ...: RWF_NOWAIT when the kernel
+ * supports it for this file, else the plain call after readiness. */
+static int64_t special_rw(struct vl__slot *s, bool write, bool ready)
+{
+    if ((s->drv_flags & MODE_MASK) == MODE_NOWAIT) {
+        int64_t res = write ? write_nosigpipe(s, true) : nowait_rw(s, false);
+        if (res != -EOPNOTSUPP)
+            return would_block(res) ? PARK : res;
+        s->drv_flags = (s->drv_flags & ~MODE_MASK) | MODE_PLAIN | F_ONE_PER_WAKE;
+    }
+    if (!ready)
+        return PARK;
+    int64_t res = write ? write_nosigpipe(s, false) : file_read(s);
+    return would_block(res) ? PARK : res;
+}
+
+static int64_t sock_rw(const struct vl__slot *s, bool write)
+{
+    const vl_op *op = &s->op;
+    if (op->u.rw.offset != -1)
+        return -ESPIPE;
+    ssize_t n = write ? send(op->u.rw.fd, op->u.rw.buf, op->u.rw.len, MSG_DONTWAIT | MSG_NOSIGNAL)
+                      : recv(op->u.rw.fd, op->u.rw.buf, op->u.rw.len, MSG_DONTWAIT);
+    int64_t res = sys_result(n);
+    return would_block(res) ? PARK : res;
+}
+
+static int64_t run_rw(struct vl__slot *s, bool write, bool ready)
+{
+    if ((s->drv_flags & MODE_MASK) == MODE_NONE) {
+        int rc = classify(s);
+        if (rc < 0)
+            return rc;
+    }
+    switch (s->drv_flags & MODE_MASK) {
+    case MODE_FILE:
+        return write ? file_write(s) : file_read(s);
+    case MODE_SOCK:
+        return sock_rw(s, write);
+    default:
+        return special_rw(s, write, ready);
+    }
+}
+
+static int64_t run_read(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)r;
+    (void)i;
+    return run_rw(s, false, ready);
+}
+
+static int64_t run_write(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)r;
+    (void)i;
+    return run_rw(s, true, ready);
+}
+
+static int64_t run_recv(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)r;
+    (void)i;
+    (void)ready;
+    const vl_op *op = &s->op;
+    int64_t res = sys_result(
+        recv(op->u.msg.fd, op->u.msg.buf, op->u.msg.len, op->u.msg.flags | MSG_DONTWAIT));
+    return would_block(res) ? PARK : res;
+}
+
+static int64_t run_send(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)r;
+    (void)i;
+    (void)ready;
+    const vl_op *op = &s->op;
+    int64_t res = sys_result(send(op->u.msg.fd, op->u.msg.buf, op->u.msg.len,
+                                  op->u.msg.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
+    return would_block(res) ? PARK : res;
+}
+
+/*
+ * accept4 has no per-call non-blocking flag. On a blocking listener it runs
+ * only after readiness, one per notification; it can still block if another
+ * process or engine takes the connection first (a thundering herd): give
+ * listeners shared between engines O_NONBLOCK. A blocking fd that is not a
+ * listening socket fails at once rather than waiting for a readiness that
+ * may never mean "acceptable". Returns 0 or -errno.
+ */
+static int64_t accept_check(struct vl__slot *s)
+{
+    int fd = s->op.u.accept.fd;
+    s->drv_flags |= F_CHECKED;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -errno;
+    if (fl & O_NONBLOCK)
+        return 0;
+    int listening = 0;
+    socklen_t len = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0)
+        return -errno;
+    if (!listening)
+        return -EINVAL;
+    s->drv_flags |= F_ONE_PER_WAKE;
+    return 0;
+}
+
+static int64_t run_accept(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)r;
+    (void)i;
+    if (!(s->drv_flags & F_CHECKED)) {
+        int64_t rc = accept_check(s);
+        if (rc < 0)
+            return rc;
+    }
+    if (!ready && (s->drv_flags & F_ONE_PER_WAKE))
+        return PARK;
+    const vl_op *op = &s->op;
+    socklen_t *lenp = op->u.accept.addr ? op->u.accept.addrlen : NULL;
+    int64_t res = sys_result(accept4(op->u.accept.fd, op->u.accept.addr, lenp, SOCK_CLOEXEC));
+    return would_block(res) ? PARK : res;
+}
+
+/*
+ * connect has no per-call non-blocking flag either. On a blocking socket the
+ * reactor sets O_NONBLOCK for the call and restores the user's flags right
+ * after it: the handshake then goes on in the kernel whatever the flag, and
+ * writability plus SO_ERROR report its end. (Another thread using the same
+ * socket during that window would see O_NONBLOCK.) EAGAIN (a full AF_UNIX
+ * backlog) is reported as is.
+ */
+static int64_t connect_start(struct vl__slot *s)
+{
+    const vl_op *op = &s->op;
+    int fd = op->u.connect.fd;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -errno;
+    if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -errno;
+    int64_t res = sys_result(connect(fd, op->u.connect.addr, op->u.connect.addrlen));
+    if (!(fl & O_NONBLOCK))
+        fcntl(fd, F_SETFL, fl);
+    if (res != -EINPROGRESS)
+        return res;
+    s->drv_flags |= F_CONNECTING;
+    return PARK;
+}
+
+static int64_t run_connect(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)r;
+    (void)i;
+    (void)ready;
+    if (!(s->drv_flags & F_CONNECTING))
+        return connect_start(s);
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(s->op.u.connect.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return -errno;
+    return -(int64_t)err;
+}
+
+static int64_t run_nop(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)r;
+    (void)i;
+    (void)s;
+    (void)ready;
+    return 0;
+}
+
+static int64_t run_timeout(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)ready;
+    vl__timer_heap_insert(&r->timers, i);
+    s->drv_flags = WHERE_HEAP;
+    return HELD;
+}
+
+static void cancel_list(struct vl__reactor *r, struct vl__reactor_fd *f, int dir)
+{
+    uint32_t i;
+    while ((i = f->head[dir]) != NONE) {
+        list_unlink(r, f, dir, i);
+        vl__engine_complete(r->e, i, -ECANCELED, 0);
+    }
+}
+
+/*
+ * CLOSE cancels every op parked on the fd first, each exactly once, and
+ * stops watching it, so no parked op can ever run against a later file that
+ * reuses the number. An fd with nothing parked may keep a disarmed epoll
+ * registration; the kernel drops it with the file's last reference, and
+ * while a dup keeps the file alive it never fires.
+ */
+static int64_t run_close(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)i;
+    (void)ready;
+    int fd = s->op.u.close.fd;
+    struct vl__reactor_fd *f = fd_find(r, fd);
+    if (f != NULL) {
+        cancel_list(r, f, 0);
+        cancel_list(r, f, 1);
+        if (f->armed)
+            r->be->disarm(r->ctx, fd);
+        fd_drop(r, f);
+    }
+    return sys_result(close(fd));
+}
+
+static bool take(struct vl__reactor *r, uint32_t i);
+
+static int64_t run_cancel(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)i;
+    (void)ready;
+    if (s->target == UINT32_MAX || !take(r, s->target))
+        return -ENOENT;
+    vl__engine_complete(r->e, s->target, -ECANCELED, 0);
+    return 0;
+}
+
+/* Per-op behaviour: the direction an op waits for, and how to run it. */
+static const struct {
+    uint8_t dir; /* VL__REACTOR_*, or 0: never parks */
+    run_fn run;
+} op_table[] = {
+    [VL_OP_NOP] = {0, run_nop},
+    [VL_OP_READ] = {VL__REACTOR_READ, run_read},
+    [VL_OP_WRITE] = {VL__REACTOR_WRITE, run_write},
+    [VL_OP_ACCEPT] = {VL__REACTOR_READ, run_accept},
+    [VL_OP_CONNECT] = {VL__REACTOR_WRITE, run_connect},
+    [VL_OP_SEND] = {VL__REACTOR_WRITE, run_send},
+    [VL_OP_RECV] = {VL__REACTOR_READ, run_recv},
+    [VL_OP_TIMEOUT] = {0, run_timeout},
+    [VL_OP_CLOSE] = {0, run_close},
+    [VL_OP_CANCEL] = {0, run_cancel},
+};
+_Static_assert(sizeof(op_table) / sizeof(op_table[0]) == VL_OP_KIND_COUNT_,
+               "reactor op_table must cover every op kind");
+
+static int op_dir_index(const struct vl__slot *s)
+{
+    return op_table[s->op.kind].dir == VL__REACTOR_WRITE;
+}
+
+/* ---- parking and readiness ------------------------------------------------- */
+
+/* Complete every op parked on f with err and forget f (the backend failed). */
+static void fd_fail(struct vl__reactor *r, struct vl__reactor_fd *f, int err)
+{
+    for (int dir = 0; dir < 2; dir++) {
+        uint32_t i;
+        while ((i = f->head[dir]) != NONE) {
+            list_unlink(r, f, dir, i);
+            vl__engine_complete(r->e, i, err, 0);
+        }
+    }
+    fd_drop(r, f);
+}
+
+/* Make the backend watch what f's lists need; forget f when they are empty.
+ * Returns 0 or the backend's error (f is then untouched). */
+static int fd_settle(struct vl__reactor *r, struct vl__reactor_fd *f)
+{
+    unsigned want = fd_wants(f);
+    if (want == 0) {
+        if (f->armed)
+            r->be->disarm(r->ctx, f->fd);
+        fd_drop(r, f);
+        return 0;
+    }
+    if ((want & ~f->armed) == 0)
+        return 0; /* watching too much at worst: a spurious wakeup */
+    int rc = r->be->arm(r->ctx, f->fd, want, f->known);
+    if (rc < 0)
+        return rc;
+    f->armed = (uint8_t)want;
+    f->known = 1;
+    return 0;
+}
+
+/* The fd cannot be polled (-EPERM: a regular file or /dev/null): it is
+ * always ready, so the op runs now and may block only as such files do. */
+static void run_always_ready(struct vl__reactor *r, uint32_t i, struct vl__slot *s)
+{
+    if ((s->drv_flags & MODE_MASK) == MODE_NOWAIT)
+        s->drv_flags = (s->drv_flags & ~MODE_MASK) | MODE_PLAIN;
+    int64_t res = op_table[s->op.kind].run(r, i, s, true);
+    vl__engine_complete(r->e, i, res == PARK ? -EAGAIN : res, 0);
+}
+
+static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s)
+{
+    int fd = op_fd(&s->op);
+    int dir = op_dir_index(s);
+    struct vl__reactor_fd *f = fd_get(r, fd);
+    list_push(r, f, dir, i);
+    int rc = fd_settle(r, f);
+    if (rc == 0)
+        return;
+    list_unlink(r, f, dir, i);
+    if (fd_wants(f) == 0)
+        fd_drop(r, f);
+    if (rc == -EPERM)
+        run_always_ready(r, i, s);
+    else
+        vl__engine_complete(r->e, i, rc, 0);
+}
+
+void vl__reactor_submit(struct vl__reactor *r, uint32_t i)
+{
+    struct vl__slot *s = slot_of(r, i);
+    unsigned dir = op_table[s->op.kind].dir;
+    s->drv_flags = 0;
+    /* Ops queued behind others on the same fd and direction wait their turn,
+     * so two SENDs on a stream are never reordered. */
+    if (dir != 0) {
+        struct vl__reactor_fd *f = fd_find(r, op_fd(&s->op));
+        if (f != NULL && (fd_wants(f) & dir)) {
+            park(r, i, s);
+            return;
+        }
+    }
+    int64_t res = op_table[s->op.kind].run(r, i, s, false);
+    if (res == PARK)
+        park(r, i, s);
+    else if (res != HELD)
+        vl__engine_complete(r->e, i, res, 0);
+}
+
+/*
+ * Run f's parked ops for one direction in order until one would block. Only
+ * the first op run may count on the notification's readiness (ready): ops
+ * that would block without it (F_ONE_PER_WAKE) stop the run, and a later one
+ * waits for the next notification, which comes at once if the fd is still
+ * ready (re-arming re-checks the level).
+ */
+static void run_list(struct vl__reactor *r, struct vl__reactor_fd *f, int dir)
+{
+    uint32_t i;
+    bool first = true;
+    while ((i = f->head[dir]) != NONE) {
+        struct vl__slot *s = slot_of(r, i);
+        int64_t res = op_table[s->op.kind].run(r, i, s, first);
+        if (res == PARK)
+            return;
+        bool one = s->drv_flags & F_ONE_PER_WAKE;
+        list_unlink(r, f, dir, i);
+        vl__engine_complete(r->e, i, res, 0);
+        if (one)
+            return;
+        first = false;
+    }
+}
+
+void vl__reactor_ready(struct vl__reactor *r, int fd, unsigned ready)
+{
+    struct vl__reactor_fd *f = fd_find(r, fd);
+    if (f == NULL)
+        return; /* a stale event: its ops were cancelled or closed */
+    f->armed = r->be->event_disarms_all ? 0 : (uint8_t)(f->armed & ~ready);
+    if (ready & VL__REACTOR_READ)
+        run_list(r, f, 0);
+    if (ready & VL__REACTOR_WRITE)
+        run_list(r, f, 1);
+    int rc = fd_settle(r, f);
+    if (rc < 0)
+        fd_fail(r, f, rc);
+}
+
+/* Take slot i out of wherever the reactor holds it; false if it holds it not. */
+static bool take(struct vl__reactor *r, uint32_t i)
+{
+    struct vl__slot *s = slot_of(r, i);
+    unsigned where = s->drv_flags & WHERE_MASK;
+    if (where == WHERE_HEAP) {
+        vl__timer_heap_remove(&r->timers, i);
+        s->drv_flags &= ~WHERE_MASK;
+        return true;
+    }
+    if (where == WHERE_NONE)
+        return false;
+    struct vl__reactor_fd *f = fd_find(r, op_fd(&s->op));
+    if (f == NULL)
+        return false;
+    list_unlink(r, f, where == WHERE_WRITE, i);
+    if (fd_wants(f) == 0)
+        fd_settle(r, f); /* cannot fail: it only disarms and drops */
+    return true;
+}
+
+int vl__reactor_cancel(struct vl__reactor *r, uint32_t i)
+{
+    if (!take(r, i))
+        return -ENOENT;
+    vl__engine_complete(r->e, i, -ECANCELED, 0);
+    return 0;
+}
+
+/* ---- timers ---------------------------------------------------------------- */
+
+int64_t vl__reactor_timeout(const struct vl__reactor *r, int64_t timeout_ns)
+{
+    uint32_t i;
+    if (timeout_ns == 0 || !vl__timer_heap_peek(&r->timers, &i))
+        return timeout_ns;
+    int64_t left = (int64_t)vl__engine_slot(r->e, i)->deadline_ns - vl_time_monotonic_ns();
+    if (left < 0)
+        left = 0;
+    return timeout_ns < 0 || left < timeout_ns ? left : timeout_ns;
+}
+
+void vl__reactor_expire(struct vl__reactor *r)
+{
+    uint32_t i;
+    int64_t now = vl_time_monotonic_ns();
+    while (vl__timer_heap_peek(&r->timers, &i) && (int64_t)slot_of(r, i)->deadline_ns <= now) {
+        vl__timer_heap_remove(&r->timers, i);
+        slot_of(r, i)->drv_flags = WHERE_NONE;
+        vl__engine_complete(r->e, i, 0, 0);
+    }
+}
+
+/* ---- setup ----------------------------------------------------------------- */
+
+int vl__reactor_init(struct vl__reactor *r, vl_engine *e, uint32_t max_inflight,
+                     const struct vl__reactor_backend *be, void *ctx)
+{
+    uint32_t cap = 2;
+    while (cap < 2 * (uint64_t)max_inflight)
+        cap <<= 1;
+    *r = (struct vl__reactor){.e = e, .be = be, .ctx = ctx, .mask = cap - 1};
+    r->tab = malloc((size_t)cap * sizeof(*r->tab));
+    if (r->tab == NULL)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < cap; i++)
+        r->tab[i].fd = -1;
+    int rc = vl__timer_heap_init(&r->timers, e, max_inflight);
+    if (rc < 0) {
+        free(r->tab);
+        r->tab = NULL;
+    }
+    return rc;
+}
+
+void vl__reactor_fini(struct vl__reactor *r)
+{
+    vl__timer_heap_fini(&r->timers);
+    free(r->tab);
+    r->tab = NULL;
+}

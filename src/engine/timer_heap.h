@@ -1,0 +1,40 @@
+/*
+ * src/engine/timer_heap.h - a binary min-heap of slot indices keyed by
+ * slot->deadline_ns, for drivers that keep their own timers (epoll, kqueue).
+ *
+ * The heap is intrusive: a slot's position in the array lives in its
+ * drv_index, so removing an arbitrary timer (CANCEL, shutdown) is O(log n)
+ * without a search. Slots with equal deadlines leave in the order they were
+ * inserted: drv_data.u64[0] holds an insertion sequence number that breaks
+ * ties. The array is allocated once, at init, with room for every slot.
+ */
+#ifndef VLLSI_ENGINE_TIMER_HEAP_H
+#define VLLSI_ENGINE_TIMER_HEAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "driver.h"
+
+struct vl__timer_heap {
+    vl_engine *e;
+    uint32_t *idx; /* slot indices; idx[0] has the earliest deadline */
+    uint32_t n;
+    uint32_t cap;
+    uint64_t seq; /* next insertion number, for FIFO order among equal deadlines */
+};
+
+/* Room for cap slots (the engine's max_inflight). 0 or -ENOMEM. */
+int vl__timer_heap_init(struct vl__timer_heap *h, vl_engine *e, uint32_t cap);
+void vl__timer_heap_fini(struct vl__timer_heap *h);
+
+/* Add slot (its deadline_ns set). Never fails: the heap has room for every slot. */
+void vl__timer_heap_insert(struct vl__timer_heap *h, uint32_t slot);
+
+/* Take slot out of the heap; it must be in it. */
+void vl__timer_heap_remove(struct vl__timer_heap *h, uint32_t slot);
+
+/* The earliest slot without removing it; false when the heap is empty. */
+bool vl__timer_heap_peek(const struct vl__timer_heap *h, uint32_t *slot);
+
+#endif
