@@ -29,14 +29,17 @@
  *      -EBADF      bad or closed fd (found at execution)
  *      -ENOTSOCK / -EINVAL   socket op on a non-socket / accept on a
  *                  non-listening socket
- *      -ESPIPE     an offset other than -1 on a non-seekable fd
+ *      -ESPIPE     an offset other than -1 on a pipe, FIFO or socket (io_uring
+ *                  itself would ignore the offset; its driver checks with one
+ *                  fstat per op that names an offset)
  *      -ECONNRESET / -EPIPE  peer reset (recv / send); SIGPIPE never kills
  *                  the process: SEND adds MSG_NOSIGNAL and a WRITE to a pipe
  *                  or socket without a reader completes with -EPIPE
  *      -ECANCELED  the op was cancelled (CANCEL, CLOSE of its fd, shutdown)
  *      CANCEL's own result: 0 found and cancelled; -ENOENT unknown, stale or
  *                  already completed id; -EALREADY the target is already
- *                  running and will complete by itself
+ *                  running and will complete by itself, or another CANCEL
+ *                  of the same op came first (that one reports the outcome)
  *  - Length 0 completes with 0, like the kernel (it looks like EOF); EOF is 0
  *    and repeatable.
  *  - TIMEOUT completes with 0 no earlier than its duration after submit.
