@@ -541,6 +541,8 @@ static void create_names_the_driver(void **state)
     /* NULL is refused or ignored, never a crash. */
     assert_string_equal(vl_engine_driver_name(NULL), "");
     assert_string_equal(vl_engine_driver_reason(NULL), "");
+    assert_int_equal(vl_engine_driver_kind(NULL), VL_DRIVER_AUTO);
+    assert_int_equal(vl_engine_inflight(NULL), 0);
     assert_int_equal(vl_engine_wake(NULL), -EINVAL);
     vl_engine_shutdown(NULL);
     vl_engine_destroy(NULL);

@@ -217,7 +217,8 @@ VL_API void vl_engine_destroy(vl_engine *e);
  */
 VL_API int vl_engine_wake(vl_engine *e);
 
-/* The driver in use ("io_uring", "epoll"); "" for NULL. */
+/* The driver in use: its name ("io_uring", "epoll"; "" for NULL) and kind
+ * (VL_DRIVER_URING, VL_DRIVER_EPOLL; VL_DRIVER_AUTO for NULL). */
 VL_API const char *vl_engine_driver_name(const vl_engine *e);
 VL_API vl_driver_kind vl_engine_driver_kind(const vl_engine *e);
 
@@ -228,7 +229,7 @@ VL_API vl_driver_kind vl_engine_driver_kind(const vl_engine *e);
  */
 VL_API const char *vl_engine_driver_reason(const vl_engine *e);
 
-/* How many ids are alive (issued, completion not yet returned by poll). */
+/* How many ids are alive (issued, completion not yet returned by poll); 0 for NULL. */
 VL_API uint32_t vl_engine_inflight(const vl_engine *e);
 
 VL_EXTERN_C_END
