@@ -1,0 +1,35 @@
+/*
+ * bench/micro/micro.h - the micro-benchmark cases. Each vllsi case has a peer
+ * with the same shape (same loop, same work per iteration); main.cc registers
+ * them side by side and prints the vllsi/peer ratio of the medians.
+ */
+#ifndef VLLSI_BENCH_MICRO_H
+#define VLLSI_BENCH_MICRO_H
+
+#include <benchmark/benchmark.h>
+
+namespace vb
+{
+
+/* engine_nop.cc: one iteration = submit state.range(0) NOPs, reap them all. */
+void nop_uring_vllsi(benchmark::State &state);
+void nop_uring_liburing(benchmark::State &state);
+void nop_epoll_vllsi(benchmark::State &state);
+void nop_epoll_raw(benchmark::State &state);
+
+/* sys.cc */
+void ctx_get_vllsi(benchmark::State &state);
+void tls_slot_get_vllsi(benchmark::State &state);
+void getspecific_pthread(benchmark::State &state);
+void mutex_vllsi(benchmark::State &state);
+void mutex_pthread(benchmark::State &state);
+void spin_vllsi(benchmark::State &state);
+void spin_pthread(benchmark::State &state);
+void clock_vllsi(benchmark::State &state);
+void clock_libc(benchmark::State &state);
+void mem_vllsi(benchmark::State &state);
+void mem_mmap(benchmark::State &state);
+
+} // namespace vb
+
+#endif /* VLLSI_BENCH_MICRO_H */
