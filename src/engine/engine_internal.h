@@ -5,13 +5,66 @@
 #ifndef VLLSI_ENGINE_INTERNAL_H
 #define VLLSI_ENGINE_INTERNAL_H
 
+#include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <vllsi/engine.h>
+#include <vllsi/sys/export.h>
 
 #include "driver.h"
 
-int vl__op_validate(const vl_op *op);
+/* A buffer and its length: the kernel's limits, checked the same everywhere. */
+static inline int vl__check_buffer(const void *buf, size_t len)
+{
+    if (len > INT32_MAX)
+        return -EINVAL;
+    if (buf == NULL && len > 0)
+        return -EFAULT;
+    return 0;
+}
+
+/*
+ * Validate an op in vl_engine_submit, before an id exists, so every
+ * synchronous error leaves no trace: no id, no completion (rule 6).
+ * A switch rather than STYLE's table of checkers: it inlines into submit
+ * (callgrind: the table's out-of-line indirect call cost 10 of the ~280
+ * user-space instructions a NOP takes), and -Wswitch still names any kind
+ * left out.
+ */
+static inline int vl__op_validate(const vl_op *op)
+{
+    if (VL_UNLIKELY(op->reserved != 0))
+        return -EINVAL;
+    switch (op->kind) {
+    case VL_OP_NOP:
+    case VL_OP_CLOSE:
+    case VL_OP_CANCEL:
+        return 0;
+    case VL_OP_READ:
+    case VL_OP_WRITE:
+        if (op->u.rw.offset < -1)
+            return -EINVAL;
+        return vl__check_buffer(op->u.rw.buf, op->u.rw.len);
+    case VL_OP_SEND:
+    case VL_OP_RECV:
+        return vl__check_buffer(op->u.msg.buf, op->u.msg.len);
+    case VL_OP_ACCEPT:
+        return op->u.accept.addr != NULL && op->u.accept.addrlen == NULL ? -EFAULT : 0;
+    case VL_OP_CONNECT:
+        if (op->u.connect.addr == NULL)
+            return -EFAULT;
+        if (op->u.connect.addrlen == 0 || op->u.connect.addrlen > sizeof(struct sockaddr_storage))
+            return -EINVAL;
+        return 0;
+    case VL_OP_TIMEOUT:
+        return op->u.timeout.duration_ns < 0 ? -EINVAL : 0;
+    case VL_OP_KIND_COUNT_:
+        break;
+    }
+    return -EINVAL; /* unknown kind, including values outside the enum */
+}
 
 #endif
