@@ -271,12 +271,42 @@ static int64_t write_nosigpipe(const struct vl__slot *s, bool nowait)
     return res;
 }
 
+#ifndef RWF_NOSIGNAL
+#define RWF_NOSIGNAL 0x00000100 /* Linux 6.18: no SIGPIPE for this write */
+#endif
+
+/* 1 while the kernel may know RWF_NOSIGNAL; 0 once it refused the flag. */
+static int nosignal_known = 1;
+
+/*
+ * A non-blocking write that cannot raise SIGPIPE: on Linux 6.18+ one
+ * pwritev2(RWF_NOWAIT | RWF_NOSIGNAL), with no signal-mask system calls;
+ * older kernels refuse the flag (-EOPNOTSUPP, remembered process-wide) and
+ * get the masked write. -EOPNOTSUPP can also mean "no RWF_NOWAIT for this
+ * file", so the masked path runs once more to tell the two apart.
+ */
+static int64_t write_nowait_nosignal(const struct vl__slot *s)
+{
+    if (__atomic_load_n(&nosignal_known, __ATOMIC_RELAXED)) {
+        struct iovec iov = {s->op.u.rw.buf, s->op.u.rw.len};
+        off_t off = s->op.u.rw.offset < 0 ? -1 : (off_t)s->op.u.rw.offset;
+        int64_t res = sys_result(pwritev2(s->op.u.rw.fd, &iov, 1, off, RWF_NOWAIT | RWF_NOSIGNAL));
+        if (res != -EOPNOTSUPP && res != -EINVAL)
+            return res;
+        int64_t plain = write_nosigpipe(s, true);
+        if (plain != -EOPNOTSUPP && plain != -EINVAL)
+            __atomic_store_n(&nosignal_known, 0, __ATOMIC_RELAXED);
+        return plain;
+    }
+    return write_nosigpipe(s, true);
+}
+
 /* READ and WRITE on a pipe, tty, eventfd, ...: RWF_NOWAIT when the kernel
  * supports it for this file, else the plain call after readiness. */
 static int64_t special_rw(struct vl__slot *s, bool write, bool ready)
 {
     if ((s->drv_flags & MODE_MASK) == MODE_NOWAIT) {
-        int64_t res = write ? write_nosigpipe(s, true) : nowait_rw(s, false);
+        int64_t res = write ? write_nowait_nosignal(s) : nowait_rw(s, false);
         if (res != -EOPNOTSUPP)
             return would_block(res) ? PARK : res;
         s->drv_flags = (s->drv_flags & ~MODE_MASK) | MODE_PLAIN | F_ONE_PER_WAKE;
