@@ -1,0 +1,374 @@
+/*
+ * <vllsi/loop.h> - the callback loop: ops with callbacks, timers, cross-thread
+ * wake, signals and embedding, over one vl_engine.
+ *
+ * A vl_loop owns one engine (<vllsi/engine.h>) and turns its completions into
+ * callbacks. Link vllsi::engine (`pkg-config vllsi`).
+ *
+ * Ownership. Every per-operation record is the caller's: vl_loop_op,
+ * vl_timer, vl_async and vl_signal are plain structs the caller embeds where
+ * it likes (in a connection object, on the heap, statically). The loop only
+ * links them; it allocates nothing after vl_loop_init, whatever the number of
+ * ops, timers, asyncs or signals. A record is "active" from the call that
+ * starts it until the loop is done with it (described per type below); while
+ * active it must stay valid and must not be moved, and its internal fields
+ * (those ending in `_`) belong to the loop. Before first use a record must be
+ * zeroed (`vl_timer t = {0}`, calloc, memset) or set up with its *_init
+ * helper; after that it may be reused freely once inactive.
+ *
+ * Threading. A loop belongs to one thread: the one that created it (the
+ * io_uring driver's default flags require the creating thread to poll; see
+ * VL_ENGINE_NO_TASKRUN_FLAGS). Every function here must be called on that
+ * thread, except vl_async_send, which any thread may call. Callbacks run on
+ * the loop thread, inside vl_loop_run, one at a time.
+ *
+ * Errors. Functions return 0 (or a count where documented) on success and a
+ * negative errno on failure, never touching errno: -EINVAL for NULL or
+ * out-of-range arguments, -EBUSY for a record that is already active (ops) or
+ * a re-entrant vl_loop_run, and whatever the engine or the kernel said
+ * otherwise (-EBUSY when the engine's max_inflight ids are alive, -ENOMEM,
+ * -EMFILE ...).
+ *
+ * Liveness. vl_loop_run(VL_RUN_DEFAULT) runs while the loop is "alive": some
+ * op submitted through the loop has not had its callback yet (this includes
+ * the reads of started signal watchers and internal cancel requests), some
+ * timer is active, or some async handle is open. vl_loop_alive() tells.
+ *
+ * Time. Timer deadlines are CLOCK_MONOTONIC nanoseconds
+ * (vl_time_monotonic_ns, <vllsi/sys/time.h>). A timer's callback never runs
+ * before its deadline; it may run later (scheduling, the kernel's timer
+ * slack, other callbacks running first).
+ */
+#ifndef VLLSI_LOOP_H
+#define VLLSI_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vllsi/engine.h>
+#include <vllsi/sys/export.h>
+
+VL_EXTERN_C_BEGIN
+
+typedef struct vl_loop vl_loop;
+typedef struct vl_loop_op vl_loop_op;
+typedef struct vl_timer vl_timer;
+typedef struct vl_async vl_async;
+typedef struct vl_signal vl_signal;
+
+/* ---- the loop ---------------------------------------------------------------- */
+
+/*
+ * vl_loop_init - create a loop and its engine (cfg is passed to
+ * vl_engine_create; NULL means all defaults). On success stores the loop in
+ * *out and returns 0. Errors: -EINVAL (NULL out), -ENOMEM, and whatever
+ * vl_engine_create said. This is the loop's only allocation.
+ */
+VL_API int vl_loop_init(vl_loop **out, const vl_engine_config *cfg);
+
+/*
+ * vl_loop_destroy - shut the engine down (cancelling every op in flight and
+ * waiting until the kernel has let go of every buffer), stop every timer,
+ * signal watcher and async handle, restore the signal masks the watchers
+ * changed, close the loop's descriptors and free it. No callback runs: the
+ * records still active become inactive and may be reused or freed once this
+ * returns. Must not be called from a callback (it is then ignored). NULL is
+ * ignored.
+ */
+VL_API void vl_loop_destroy(vl_loop *loop);
+
+/* The loop's engine, for what the loop does not wrap (driver name, inflight
+ * counts). Submitting to it directly with a user_data the loop does not know
+ * is not allowed: the loop treats every completion's user_data as its own
+ * record. NULL for NULL. */
+VL_API vl_engine *vl_loop_engine(const vl_loop *loop);
+
+typedef enum vl_run_mode {
+    /* Run until vl_loop_stop is called or the loop is no longer alive. */
+    VL_RUN_DEFAULT = 0,
+    /* Wait until at least one callback has run (or the loop is not alive, or
+     * it was stopped), run what is ready, return. */
+    VL_RUN_ONCE,
+    /* Run what is ready now without blocking (flushes queued ops to the
+     * kernel): the call to make when the backend fd is readable. */
+    VL_RUN_NOWAIT,
+} vl_run_mode;
+
+/*
+ * vl_loop_run - wait for completions, due timers, async sends and signals,
+ * and run their callbacks. Returns the number of callbacks it ran (saturating
+ * at INT32_MAX; 0 is normal, e.g. for VL_RUN_NOWAIT with nothing ready or a
+ * loop with nothing alive), or a negative errno: -EINVAL (NULL loop, unknown
+ * mode), -EBUSY (called from one of this loop's callbacks), or an error of
+ * vl_engine_poll. A pending vl_loop_stop makes run return before waiting;
+ * run clears the stop request when it returns.
+ */
+VL_API int vl_loop_run(vl_loop *loop, vl_run_mode mode);
+
+/*
+ * vl_loop_stop - make vl_loop_run return after the callback that is running
+ * (or, if called outside run, at once from the next run). Only on the loop
+ * thread; from another thread send a vl_async whose callback calls this. Ops
+ * and timers stay as they are. NULL is ignored.
+ */
+VL_API void vl_loop_stop(vl_loop *loop);
+
+/* Whether vl_loop_run(VL_RUN_DEFAULT) would have something to wait for
+ * (see "Liveness" above). false for NULL. */
+VL_API bool vl_loop_alive(const vl_loop *loop);
+
+/* The loop's clock: vl_time_monotonic_ns() read after the latest poll (or at
+ * init). Cheap; for timestamps inside callbacks. 0 for NULL. */
+VL_API int64_t vl_loop_now(const vl_loop *loop);
+
+/* ---- ops with callbacks ----------------------------------------------------------- */
+
+/*
+ * Called once per completion of rec, on the loop thread. result is the
+ * engine's (bytes, new fd, 0, or a negative errno such as -ECANCELED); flags
+ * are VL_CQE_* bits. Unless VL_CQE_MORE is set, rec is inactive when the
+ * callback runs: it may be resubmitted, reused or freed from inside it.
+ */
+typedef void (*vl_loop_op_cb)(vl_loop *loop, vl_loop_op *rec, int64_t result, uint32_t flags);
+
+struct vl_loop_op {
+    vl_op op;         /* what to submit (built with the vl_op_* constructors)  */
+    vl_loop_op_cb cb; /* required                                                */
+    void *ctx;        /* the caller's, untouched by the loop                     */
+    /* Internal: the engine id while active, 0 when not. */
+    uint64_t id_;
+};
+
+/* Fill rec (op, callback, context; inactive). No failure; rec must be non-NULL. */
+static inline void vl_loop_op_init(vl_loop_op *rec, vl_op op, vl_loop_op_cb cb, void *ctx)
+{
+    rec->op = op;
+    rec->cb = cb;
+    rec->ctx = ctx;
+    rec->id_ = 0;
+}
+
+/*
+ * vl_loop_submit - submit rec->op with rec as its user_data; rec->cb runs
+ * when it completes (exactly once for single-shot ops; after that rec is
+ * inactive). rec (and the buffers its op points to) must stay valid while
+ * active. Like vl_engine_submit it makes no system call: the op reaches the
+ * kernel at the loop's next poll. 0, or -EINVAL (NULL loop, rec or rec->cb),
+ * -EBUSY (rec already active, or the engine's max_inflight ids are alive),
+ * or what vl_engine_submit said about the op (-EINVAL, -EFAULT, -ESHUTDOWN);
+ * on error no callback will come.
+ */
+VL_API int vl_loop_submit(vl_loop *loop, vl_loop_op *rec);
+
+/*
+ * vl_loop_cancel - ask for rec's op to be cancelled. rec's callback still
+ * runs exactly once: with -ECANCELED, or with the op's real result if it
+ * finished first. The cancel request itself uses one engine id until its
+ * own (internal) completion. 0, -EINVAL (NULL), -ENOENT (rec is not active),
+ * -EBUSY (no engine id free for the request).
+ */
+VL_API int vl_loop_cancel(vl_loop *loop, vl_loop_op *rec);
+
+/* Whether rec is active (submitted, final callback not yet run). */
+static inline bool vl_loop_op_active(const vl_loop_op *rec)
+{
+    return rec->id_ != 0;
+}
+
+/* ---- timers ----------------------------------------------------------------------- */
+
+/*
+ * Timers live in the loop, not in the engine: a binary min-heap built from
+ * links inside the caller's vl_timer (no array, no allocation, no limit on
+ * how many), ordered by deadline and, for equal deadlines, by start order.
+ * start, stop and the firing of the earliest timer cost O(log n). The loop
+ * polls the engine with a timeout reaching the earliest deadline, then runs
+ * the timers that are due: never before their deadline, in deadline order.
+ */
+typedef void (*vl_timer_cb)(vl_loop *loop, vl_timer *t);
+
+struct vl_timer_node_ {
+    struct vl_timer_node_ *left, *right, *parent;
+};
+
+struct vl_timer {
+    vl_timer_cb cb; /* required at start */
+    void *ctx;      /* the caller's      */
+    /* Internal. */
+    struct vl_timer_node_ node_;
+    vl_loop *loop_;
+    int64_t deadline_;
+    int64_t timeout_;
+    int64_t repeat_;
+    uint64_t seq_;
+    uint32_t active_;
+    uint32_t started_;
+};
+
+/* Zero t and set its callback and context. No failure; t must be non-NULL. */
+VL_API void vl_timer_init(vl_timer *t, vl_timer_cb cb, void *ctx);
+
+/*
+ * vl_timer_start - run t->cb once timeout_ns has passed (deadline =
+ * vl_time_monotonic_ns() + timeout_ns, saturating), then, if repeat_ns > 0,
+ * every repeat_ns after that: a repeating timer is re-armed before its
+ * callback runs, to the time the loop fired it plus repeat_ns (so a late
+ * firing delays the next one instead of bunching them up). Starting a timer
+ * that is already active restarts it with the new values (it is not an
+ * error). A timer started or re-armed from inside a timer callback does not
+ * fire in the same pass, even with timeout 0. 0, or -EINVAL (NULL loop, t or
+ * t->cb; negative timeout or repeat; t active on another loop).
+ */
+VL_API int vl_timer_start(vl_loop *loop, vl_timer *t, int64_t timeout_ns, int64_t repeat_ns);
+
+/*
+ * vl_timer_stop - make t inactive; its callback will not run (even if it was
+ * due in the current pass). Stopping an inactive timer is a no-op. t may be
+ * freed afterwards. 0, or -EINVAL (NULL).
+ */
+VL_API int vl_timer_stop(vl_timer *t);
+
+/*
+ * vl_timer_again - restart t with the timeout and repeat of its latest
+ * vl_timer_start, counting from now (active or not): the idle-timeout
+ * pattern. 0, or -EINVAL (NULL, or t was never started).
+ */
+VL_API int vl_timer_again(vl_timer *t);
+
+/* Whether t is waiting to fire. false for NULL. */
+VL_API bool vl_timer_active(const vl_timer *t);
+
+/* ---- cross-thread wake ------------------------------------------------------------ */
+
+/*
+ * An async handle: any thread calls vl_async_send; the loop thread runs the
+ * callback. Sends coalesce: many sends before the loop gets to the handle
+ * give one callback, but a send is never lost (every send is followed by at
+ * least one callback that starts after it). An open handle keeps the loop
+ * alive (VL_RUN_DEFAULT does not return) until vl_async_close.
+ */
+typedef void (*vl_async_cb)(vl_loop *loop, vl_async *a);
+
+struct vl_async {
+    vl_async_cb cb; /* set by vl_async_init */
+    void *ctx;      /* the caller's         */
+    /* Internal. */
+    vl_loop *loop_;
+    vl_async *next_, *prev_;
+    uint32_t pending_; /* atomic: a send not yet seen by the loop */
+    uint32_t open_;
+};
+
+/*
+ * vl_async_init - open a on loop (loop thread only). a->ctx is left as the
+ * caller set it. 0, or -EINVAL (NULL loop, a or cb), -EBUSY (a already open).
+ */
+VL_API int vl_async_init(vl_loop *loop, vl_async *a, vl_async_cb cb);
+
+/*
+ * vl_async_send - wake the loop and have a's callback run on its thread. Safe
+ * from any thread: an atomic exchange plus, for the first send of a batch,
+ * the engine's wake (an eventfd write) and, once vl_loop_backend_fd was
+ * called, one more eventfd write. It allocates and locks nothing, so a signal
+ * handler may call it too if it saves and restores errno around the call.
+ * 0, or -EINVAL (NULL, or a not open), or what vl_engine_wake said. The
+ * caller must not send after (or while) closing a.
+ */
+VL_API int vl_async_send(vl_async *a);
+
+/*
+ * vl_async_close - close a (loop thread only): no callback will run after
+ * this, even for a send that is pending. a may be freed afterwards. 0 or
+ * -EINVAL (NULL); closing a closed handle is a no-op.
+ */
+VL_API int vl_async_close(vl_async *a);
+
+/* ---- signals ---------------------------------------------------------------------- */
+
+/*
+ * A signal watcher delivers a signal as a callback on the loop thread. On
+ * Linux: the signal is blocked in the calling thread (pthread_sigmask) and
+ * read from a signalfd through an engine READ op that the loop re-arms after
+ * every delivery. Several arrivals of the same standard signal before the
+ * read coalesce into one callback (the kernel keeps one pending instance).
+ *
+ * Process-directed signals (kill, the terminal's ^C) go to any thread that
+ * does not block them: start watchers before creating other threads (they
+ * inherit the mask), or block the signal there too, or such a signal may hit
+ * its old disposition in another thread. One watcher per signal number per
+ * process: two signalfds for one signal would race for it.
+ */
+typedef void (*vl_signal_cb)(vl_loop *loop, vl_signal *s, int signum);
+
+struct vl_signal {
+    vl_signal_cb cb; /* set by vl_signal_start */
+    void *ctx;       /* the caller's           */
+    /* Internal. */
+    vl_loop_op read_;
+    vl_loop *loop_;
+    vl_signal *next_, *prev_;
+    int fd_;
+    int signum_;
+    uint32_t state_; /* 0 idle, 1 watching, 2 stopping (read being cancelled) */
+    uint32_t was_blocked_;
+    uint64_t info_[16]; /* one struct signalfd_siginfo (128 bytes) */
+};
+
+/*
+ * vl_signal_start - watch signum (1..64 except SIGKILL and SIGSTOP) on loop,
+ * calling cb(loop, s, signum) for each delivery. Should reading the
+ * signalfd fail (not expected), the watcher stops itself, restores the mask
+ * and calls cb once with the negative errno as signum. The watcher is an op in
+ * flight, so it keeps the loop alive. 0, or -EINVAL (NULL loop, s or cb; bad
+ * signum), -EBUSY (s is active or still stopping), -ENOMEM/-EMFILE (signalfd),
+ * or what vl_loop_submit said.
+ */
+VL_API int vl_signal_start(vl_loop *loop, vl_signal *s, int signum, vl_signal_cb cb);
+
+/*
+ * vl_signal_stop - stop delivering: no callback runs after this. The
+ * signal's blocked state in the calling thread is restored to what it was
+ * before vl_signal_start (an instance already pending in the signalfd is
+ * consumed first, so it does not hit the old disposition). The watcher's read
+ * op is cancelled; s stays in use by the loop until that completes, at the
+ * loop's next poll: s may be reused or freed once vl_signal_active(s) is
+ * false (or after vl_loop_destroy). 0, or -EINVAL (NULL); stopping an
+ * inactive watcher is a no-op.
+ */
+VL_API int vl_signal_stop(vl_signal *s);
+
+/* Whether the loop still uses s (watching or stopping). false for NULL. */
+VL_API bool vl_signal_active(const vl_signal *s);
+
+/* ---- embedding -------------------------------------------------------------------- */
+
+/* While ops are in flight, how often the backend fd turns readable to let the
+ * host poll them (see vl_loop_backend_fd). */
+#define VL_LOOP_EMBED_TICK_NS INT64_C(1000000)
+
+/*
+ * vl_loop_backend_fd - a descriptor the host's own loop (GLib, Qt, epoll...)
+ * watches for readability; when it is readable, call
+ * vl_loop_run(loop, VL_RUN_NOWAIT) on the loop thread. The loop owns it
+ * (closed by vl_loop_destroy); the host must not read it. Made at the first
+ * call (an epoll fd watching a timerfd and an eventfd); later calls return
+ * the same fd. Returns the fd, or -EINVAL (NULL), -EMFILE, -ENOMEM.
+ *
+ * It becomes readable when: a timer is due (the timerfd is armed to the
+ * earliest deadline); an async send arrives; a watched signal is pending (its
+ * signalfd is in the set); ops were submitted that the next run must hand to
+ * the kernel; and, while ops are in flight, every VL_LOOP_EMBED_TICK_NS.
+ *
+ * That tick is the honest limit of doing this on the public engine API: the
+ * engine does not expose a descriptor that turns readable when one of its
+ * completions is ready (the io_uring ring fd or an eventfd registered with
+ * io_uring_register_eventfd; the epoll driver's epoll fd plus a timerfd for
+ * its TIMEOUT heap). With such a driver hook the tick goes away. Until then a
+ * completion reaches the host at most one tick late, and a host whose loop
+ * has ops in flight wakes up to 1000 times a second.
+ */
+VL_API int vl_loop_backend_fd(vl_loop *loop);
+
+VL_EXTERN_C_END
+
+#endif /* VLLSI_LOOP_H */

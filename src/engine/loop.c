@@ -1,0 +1,798 @@
+/*
+ * src/engine/loop.c - the callback loop over one engine (see <vllsi/loop.h>).
+ *
+ * One iteration: poll the engine with a timeout reaching the earliest timer
+ * (0 when an async send is pending), dispatch the completions to their
+ * records' callbacks, run the async handles that were sent, then the timers
+ * that are due. The records are the caller's; the loop keeps only counters,
+ * the root of the timer heap and two intrusive lists (async handles, signal
+ * watchers), so nothing is allocated after vl_loop_init.
+ *
+ * Invariants:
+ *  - live counts the engine ids this loop submitted whose completion it has
+ *    not dispatched yet (user ops, signal reads, internal cancel requests).
+ *  - A vl_loop_op is active (id_ != 0) exactly while its id is alive; the id
+ *    is cleared before the final callback, so the callback may resubmit.
+ *  - Every active timer is in the heap; a timer's seq_ is unique and grows
+ *    with every insertion, which orders equal deadlines and lets one firing
+ *    pass skip timers (re)started during that pass.
+ */
+#define _GNU_SOURCE /* signalfd, timerfd, eventfd, epoll */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vllsi/loop.h>
+#include <vllsi/sys/time.h>
+
+_Static_assert(sizeof(struct signalfd_siginfo) == sizeof(((vl_signal *)0)->info_),
+               "vl_signal.info_ holds exactly one signalfd_siginfo");
+
+#if UINTPTR_MAX == UINT64_MAX
+/* Pinned on LP64: an op record is one cache line; a timer stays small enough
+ * to embed by the hundred thousand. A change here is an ABI change. */
+_Static_assert(sizeof(vl_loop_op) == 64, "vl_loop_op is one cache line");
+_Static_assert(sizeof(vl_timer) == 88, "vl_timer size");
+_Static_assert(sizeof(vl_async) == 48, "vl_async size");
+#endif
+
+#define BATCH        64 /* completions taken per engine poll                   */
+#define EXTRA_ROUNDS 16 /* extra non-blocking polls while batches come back full */
+
+struct vl_loop {
+    vl_engine *e;
+    uint32_t live;    /* see the invariants above                         */
+    uint32_t running; /* inside vl_loop_run                                */
+    uint64_t ncb;     /* callbacks run by the current vl_loop_run          */
+    int64_t now;      /* monotonic time read after the latest poll         */
+    bool stop;
+    bool dirty; /* ops submitted since the latest poll (not yet in the kernel) */
+    /* Timers: a heap of links inside the caller's vl_timer. */
+    struct vl_timer_node_ *tmin;
+    uint64_t tcount;
+    uint64_t tseq;
+    /* Async handles. async_pending is set by senders on any thread. */
+    vl_async *asyncs;
+    uint32_t nasync;
+    uint32_t async_closes; /* bumped by every close, to restart a list walk */
+    uint32_t async_pending;
+    /* Signal watchers, and the one whose callback is running (cleared when
+     * that callback stops it, so the loop never touches it afterwards). */
+    vl_signal *signals;
+    vl_signal *sig_dispatching;
+    /* Embedding: -1 until vl_loop_backend_fd. embed_efd is read by senders. */
+    int embed_epfd, embed_tfd, embed_efd;
+    bool embed_signalled;
+    /* The user_data of internal cancel requests: its completions are dropped. */
+    char cancel_tag;
+};
+
+static void embed_update(vl_loop *loop);
+static void embed_signal(vl_loop *loop);
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+/* ---- the timer heap -------------------------------------------------------------
+ *
+ * A binary min-heap built from the links in each vl_timer (as libuv's
+ * heap-inl.h): the position of the k-th node follows from the bits of k, so
+ * inserting at the end and removing the last node need no array. Invariant:
+ * every node's key (deadline_, seq_) is below its children's.
+ */
+
+typedef struct vl_timer_node_ tnode;
+
+static vl_timer *timer_of(tnode *n)
+{
+    return (vl_timer *)(void *)((char *)n - offsetof(vl_timer, node_));
+}
+
+static bool tless(tnode *a, tnode *b)
+{
+    const vl_timer *ta = timer_of(a), *tb = timer_of(b);
+    if (ta->deadline_ != tb->deadline_)
+        return ta->deadline_ < tb->deadline_;
+    return ta->seq_ < tb->seq_;
+}
+
+/* Swap child with its parent (only the links move). */
+static void tswap(vl_loop *loop, tnode *parent, tnode *child)
+{
+    tnode *sibling, t = *parent;
+    *parent = *child;
+    *child = t;
+    parent->parent = child;
+    if (child->left == child) {
+        child->left = parent;
+        sibling = child->right;
+    } else {
+        child->right = parent;
+        sibling = child->left;
+    }
+    if (sibling != NULL)
+        sibling->parent = child;
+    if (parent->left != NULL)
+        parent->left->parent = parent;
+    if (parent->right != NULL)
+        parent->right->parent = parent;
+    if (child->parent == NULL)
+        loop->tmin = child;
+    else if (child->parent->left == parent)
+        child->parent->left = child;
+    else
+        child->parent->right = child;
+}
+
+/* The link that holds (or will hold) the node at 1-based position pos. */
+static tnode **tslot(vl_loop *loop, uint64_t pos, tnode **parent)
+{
+    uint64_t path = 0;
+    unsigned k = 0;
+    for (uint64_t n = pos; n >= 2; n /= 2, k++)
+        path = (path << 1) | (n & 1);
+    tnode **link = &loop->tmin;
+    *parent = NULL;
+    for (; k > 0; k--, path >>= 1) {
+        *parent = *link;
+        link = (path & 1) ? &(*link)->right : &(*link)->left;
+    }
+    return link;
+}
+
+static void theap_insert(vl_loop *loop, vl_timer *t)
+{
+    tnode *n = &t->node_, *parent;
+    n->left = n->right = NULL;
+    t->seq_ = loop->tseq++;
+    tnode **link = tslot(loop, loop->tcount + 1, &parent);
+    n->parent = parent;
+    *link = n;
+    loop->tcount++;
+    while (n->parent != NULL && tless(n, n->parent))
+        tswap(loop, n->parent, n);
+}
+
+static void theap_remove(vl_loop *loop, vl_timer *t)
+{
+    tnode *n = &t->node_, *parent;
+    tnode **link = tslot(loop, loop->tcount, &parent);
+    tnode *last = *link;
+    *link = NULL;
+    loop->tcount--;
+    if (last == n)
+        return;
+    /* Put the last node where n was, then restore the order around it. */
+    last->left = n->left;
+    last->right = n->right;
+    last->parent = n->parent;
+    if (last->left != NULL)
+        last->left->parent = last;
+    if (last->right != NULL)
+        last->right->parent = last;
+    if (n->parent == NULL)
+        loop->tmin = last;
+    else if (n->parent->left == n)
+        n->parent->left = last;
+    else
+        n->parent->right = last;
+    for (;;) {
+        tnode *m = last;
+        if (last->left != NULL && tless(last->left, m))
+            m = last->left;
+        if (last->right != NULL && tless(last->right, m))
+            m = last->right;
+        if (m == last)
+            break;
+        tswap(loop, last, m);
+    }
+    while (last->parent != NULL && tless(last, last->parent))
+        tswap(loop, last->parent, last);
+}
+
+/* ---- timers ---------------------------------------------------------------------- */
+
+void vl_timer_init(vl_timer *t, vl_timer_cb cb, void *ctx)
+{
+    memset(t, 0, sizeof(*t));
+    t->cb = cb;
+    t->ctx = ctx;
+}
+
+static void timer_arm(vl_loop *loop, vl_timer *t, int64_t base)
+{
+    t->deadline_ = sat_add(base, t->timeout_);
+    theap_insert(loop, t);
+    t->active_ = 1;
+    /* A host watching the backend fd must learn about a new earliest timer. */
+    if (loop->embed_epfd >= 0 && !loop->running && loop->tmin == &t->node_)
+        embed_update(loop);
+}
+
+int vl_timer_start(vl_loop *loop, vl_timer *t, int64_t timeout_ns, int64_t repeat_ns)
+{
+    if (loop == NULL || t == NULL || t->cb == NULL || timeout_ns < 0 || repeat_ns < 0)
+        return -EINVAL;
+    if (t->active_ && t->loop_ != loop)
+        return -EINVAL;
+    if (t->active_)
+        theap_remove(loop, t);
+    t->loop_ = loop;
+    t->timeout_ = timeout_ns;
+    t->repeat_ = repeat_ns;
+    t->started_ = 1;
+    timer_arm(loop, t, vl_time_monotonic_ns());
+    return 0;
+}
+
+int vl_timer_stop(vl_timer *t)
+{
+    if (t == NULL)
+        return -EINVAL;
+    if (t->active_) {
+        theap_remove(t->loop_, t);
+        t->active_ = 0;
+    }
+    return 0;
+}
+
+int vl_timer_again(vl_timer *t)
+{
+    if (t == NULL || !t->started_ || t->cb == NULL)
+        return -EINVAL;
+    return vl_timer_start(t->loop_, t, t->timeout_, t->repeat_);
+}
+
+bool vl_timer_active(const vl_timer *t)
+{
+    return t != NULL && t->active_;
+}
+
+/* Run the timers due at loop->now, earliest first, skipping those started in
+ * this pass (a timer that restarts itself with timeout 0 cannot spin here). */
+static void run_timers(vl_loop *loop)
+{
+    uint64_t pass = loop->tseq;
+    int64_t now = loop->now;
+    while (loop->tmin != NULL) {
+        vl_timer *t = timer_of(loop->tmin);
+        if (t->deadline_ > now || t->seq_ >= pass)
+            break;
+        theap_remove(loop, t);
+        if (t->repeat_ > 0) {
+            t->deadline_ = sat_add(now, t->repeat_);
+            theap_insert(loop, t);
+        } else {
+            t->active_ = 0;
+        }
+        loop->ncb++;
+        t->cb(loop, t);
+    }
+}
+
+/* The poll timeout: until the earliest timer, 0 if one is due or an async
+ * send is waiting, -1 (forever) if there is no timer. */
+static int64_t next_timeout(vl_loop *loop)
+{
+    if (__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE))
+        return 0;
+    if (loop->tmin == NULL)
+        return -1;
+    int64_t d = timer_of(loop->tmin)->deadline_ - vl_time_monotonic_ns();
+    return d > 0 ? d : 0;
+}
+
+/* ---- ops ------------------------------------------------------------------------- */
+
+static void signal_read_cb(vl_loop *loop, vl_loop_op *rec, int64_t result, uint32_t flags);
+
+int vl_loop_submit(vl_loop *loop, vl_loop_op *rec)
+{
+    if (loop == NULL || rec == NULL || rec->cb == NULL)
+        return -EINVAL;
+    if (rec->id_ != 0)
+        return -EBUSY;
+    int64_t id = vl_engine_submit(loop->e, &rec->op, rec);
+    if (id < 0)
+        return (int)id;
+    rec->id_ = (uint64_t)id;
+    loop->live++;
+    loop->dirty = true;
+    /* Outside run, a host watching the backend fd must come back to flush. */
+    if (loop->embed_epfd >= 0 && !loop->running)
+        embed_signal(loop);
+    return 0;
+}
+
+int vl_loop_cancel(vl_loop *loop, vl_loop_op *rec)
+{
+    if (loop == NULL || rec == NULL)
+        return -EINVAL;
+    if (rec->id_ == 0)
+        return -ENOENT;
+    vl_op op = vl_op_cancel(rec->id_);
+    int64_t id = vl_engine_submit(loop->e, &op, &loop->cancel_tag);
+    if (id < 0)
+        return (int)id;
+    loop->live++;
+    loop->dirty = true;
+    if (loop->embed_epfd >= 0 && !loop->running)
+        embed_signal(loop);
+    return 0;
+}
+
+static void dispatch(vl_loop *loop, const vl_completion *c, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (c[i].user_data == &loop->cancel_tag) {
+            loop->live--;
+            continue;
+        }
+        vl_loop_op *rec = c[i].user_data;
+        if (!(c[i].flags & VL_CQE_MORE)) {
+            rec->id_ = 0;
+            loop->live--;
+        }
+        if (rec->cb != signal_read_cb)
+            loop->ncb++;
+        rec->cb(loop, rec, c[i].result, c[i].flags);
+    }
+}
+
+/* ---- async handles ---------------------------------------------------------------- */
+
+int vl_async_init(vl_loop *loop, vl_async *a, vl_async_cb cb)
+{
+    if (loop == NULL || a == NULL || cb == NULL)
+        return -EINVAL;
+    if (a->open_)
+        return -EBUSY;
+    a->cb = cb;
+    a->loop_ = loop;
+    __atomic_store_n(&a->pending_, 0, __ATOMIC_RELAXED);
+    a->prev_ = NULL;
+    a->next_ = loop->asyncs;
+    if (loop->asyncs != NULL)
+        loop->asyncs->prev_ = a;
+    loop->asyncs = a;
+    loop->nasync++;
+    __atomic_store_n(&a->open_, 1, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* The pending flag of a is the handoff: the sender's exchange (release) and
+ * the loop's (acquire) order everything the sender wrote before the send
+ * before the callback. The loop clears its own flag before scanning the
+ * handles, so a send that lands after a handle was scanned sets the loop's
+ * flag again and is seen by the next iteration: never lost. */
+int vl_async_send(vl_async *a)
+{
+    if (a == NULL || !__atomic_load_n(&a->open_, __ATOMIC_ACQUIRE))
+        return -EINVAL;
+    if (__atomic_exchange_n(&a->pending_, 1, __ATOMIC_ACQ_REL) != 0)
+        return 0; /* coalesced: the loop has not taken the previous send yet */
+    vl_loop *loop = a->loop_;
+    __atomic_store_n(&loop->async_pending, 1, __ATOMIC_RELEASE);
+    int efd = __atomic_load_n(&loop->embed_efd, __ATOMIC_ACQUIRE);
+    if (efd >= 0) {
+        uint64_t one = 1;
+        (void)!write(efd, &one, sizeof(one));
+    }
+    return vl_engine_wake(loop->e);
+}
+
+int vl_async_close(vl_async *a)
+{
+    if (a == NULL)
+        return -EINVAL;
+    if (!a->open_)
+        return 0;
+    vl_loop *loop = a->loop_;
+    if (a->prev_ != NULL)
+        a->prev_->next_ = a->next_;
+    else
+        loop->asyncs = a->next_;
+    if (a->next_ != NULL)
+        a->next_->prev_ = a->prev_;
+    a->next_ = a->prev_ = NULL;
+    __atomic_store_n(&a->open_, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&a->pending_, 0, __ATOMIC_RELAXED);
+    loop->nasync--;
+    loop->async_closes++;
+    return 0;
+}
+
+/* A callback may close any handle, so after one that did the walk restarts
+ * from the head (handles already taken have their flag cleared). */
+static void run_asyncs(vl_loop *loop)
+{
+    if (!__atomic_exchange_n(&loop->async_pending, 0, __ATOMIC_ACQ_REL))
+        return;
+    uint32_t closes = loop->async_closes;
+    for (vl_async *a = loop->asyncs; a != NULL;) {
+        vl_async *next = a->next_;
+        if (__atomic_exchange_n(&a->pending_, 0, __ATOMIC_ACQ_REL)) {
+            loop->ncb++;
+            a->cb(loop, a);
+            if (loop->async_closes != closes) {
+                closes = loop->async_closes;
+                next = loop->asyncs;
+            }
+        }
+        a = next;
+    }
+}
+
+/* ---- signals ---------------------------------------------------------------------- */
+
+static void signal_unlink(vl_loop *loop, vl_signal *s)
+{
+    if (s->prev_ != NULL)
+        s->prev_->next_ = s->next_;
+    else
+        loop->signals = s->next_;
+    if (s->next_ != NULL)
+        s->next_->prev_ = s->prev_;
+    s->next_ = s->prev_ = NULL;
+}
+
+/* Take any instance of s's signal still pending (so unblocking it cannot
+ * deliver it to the old disposition), then restore the blocked state. */
+static void signal_restore_mask(vl_signal *s)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, s->signum_);
+    if (s->was_blocked_)
+        return;
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&set, NULL, &zero) == s->signum_)
+        ;
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+/* The read op is over: release the fd and the record. */
+static void signal_finish(vl_loop *loop, vl_signal *s)
+{
+    close(s->fd_);
+    s->fd_ = -1;
+    signal_unlink(loop, s);
+    s->state_ = 0;
+}
+
+static void signal_read_cb(vl_loop *loop, vl_loop_op *rec, int64_t result, uint32_t flags)
+{
+    vl_signal *s = rec->ctx;
+    (void)flags;
+    if (s->state_ == 1 && result == (int64_t)sizeof(struct signalfd_siginfo)) {
+        const struct signalfd_siginfo *si = (const void *)s->info_;
+        loop->sig_dispatching = s;
+        loop->ncb++;
+        s->cb(loop, s, (int)si->ssi_signo);
+        if (loop->sig_dispatching != s)
+            return; /* stopped (and perhaps freed) inside its callback */
+        loop->sig_dispatching = NULL;
+    }
+    if (s->state_ == 1) {
+        int rc = result < 0 && result != -EAGAIN && result != -EINTR ? (int)result : 0;
+        if (rc == 0)
+            rc = vl_loop_submit(loop, &s->read_);
+        if (rc == 0)
+            return;
+        /* The watcher cannot go on: stop it and say why. */
+        signal_restore_mask(s);
+        signal_finish(loop, s);
+        loop->ncb++;
+        s->cb(loop, s, rc);
+        return;
+    }
+    if (s->state_ == 2)
+        signal_finish(loop, s);
+}
+
+int vl_signal_start(vl_loop *loop, vl_signal *s, int signum, vl_signal_cb cb)
+{
+    if (loop == NULL || s == NULL || cb == NULL || signum < 1 || signum > 64 || signum == SIGKILL ||
+        signum == SIGSTOP)
+        return -EINVAL;
+    if (s->state_ != 0)
+        return -EBUSY;
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, signum);
+    int rc = pthread_sigmask(SIG_BLOCK, &set, &old);
+    if (rc != 0)
+        return -rc;
+    s->signum_ = signum;
+    s->was_blocked_ = sigismember(&old, signum) == 1;
+    s->fd_ = signalfd(-1, &set, SFD_CLOEXEC);
+    if (s->fd_ < 0) {
+        rc = -errno;
+        signal_restore_mask(s);
+        return rc;
+    }
+    s->cb = cb;
+    s->loop_ = loop;
+    vl_loop_op_init(&s->read_, vl_op_read(s->fd_, s->info_, sizeof(s->info_), -1), signal_read_cb,
+                    s);
+    rc = vl_loop_submit(loop, &s->read_);
+    if (rc != 0) {
+        close(s->fd_);
+        signal_restore_mask(s);
+        return rc;
+    }
+    s->state_ = 1;
+    s->prev_ = NULL;
+    s->next_ = loop->signals;
+    if (loop->signals != NULL)
+        loop->signals->prev_ = s;
+    loop->signals = s;
+    if (loop->embed_epfd >= 0) {
+        struct epoll_event ev = {.events = EPOLLIN};
+        epoll_ctl(loop->embed_epfd, EPOLL_CTL_ADD, s->fd_, &ev);
+    }
+    return 0;
+}
+
+int vl_signal_stop(vl_signal *s)
+{
+    if (s == NULL)
+        return -EINVAL;
+    if (s->state_ != 1)
+        return 0;
+    vl_loop *loop = s->loop_;
+    if (loop->sig_dispatching == s)
+        loop->sig_dispatching = NULL;
+    signal_restore_mask(s);
+    if (vl_loop_op_active(&s->read_) && vl_loop_cancel(loop, &s->read_) == 0) {
+        s->state_ = 2; /* signal_read_cb finishes when the read completes */
+        return 0;
+    }
+    if (vl_loop_op_active(&s->read_)) {
+        /* No engine id for the cancel: the read completes at destroy at the
+         * latest; until then the record stays in use. */
+        s->state_ = 2;
+        return 0;
+    }
+    signal_finish(loop, s);
+    return 0;
+}
+
+bool vl_signal_active(const vl_signal *s)
+{
+    return s != NULL && s->state_ != 0;
+}
+
+/* ---- embedding -------------------------------------------------------------------- */
+
+static void embed_signal(vl_loop *loop)
+{
+    if (loop->embed_signalled)
+        return;
+    uint64_t one = 1;
+    (void)!write(loop->embed_efd, &one, sizeof(one));
+    loop->embed_signalled = true;
+}
+
+/* Consume what made the backend fd readable; run re-arms it when it ends. */
+static void embed_drain(vl_loop *loop)
+{
+    uint64_t v;
+    (void)!read(loop->embed_tfd, &v, sizeof(v));
+    (void)!read(loop->embed_efd, &v, sizeof(v));
+    loop->embed_signalled = false;
+}
+
+/* Ops whose completion only a poll can reveal: every live id except the
+ * reads of watching signal watchers, whose signalfd is in the set itself. */
+static uint32_t embed_blind_ops(const vl_loop *loop)
+{
+    uint32_t n = loop->live;
+    for (const vl_signal *s = loop->signals; s != NULL; s = s->next_)
+        if (s->state_ == 1 && vl_loop_op_active(&s->read_))
+            n--;
+    return n;
+}
+
+/* Arm the backend fd for what the loop will need next (see loop.h). */
+static void embed_update(vl_loop *loop)
+{
+    if (loop->dirty || __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE))
+        embed_signal(loop);
+    int64_t deadline = loop->tmin != NULL ? timer_of(loop->tmin)->deadline_ : INT64_MAX;
+    if (embed_blind_ops(loop) > 0) {
+        int64_t tick = sat_add(vl_time_monotonic_ns(), VL_LOOP_EMBED_TICK_NS);
+        deadline = tick < deadline ? tick : deadline;
+    }
+    struct itimerspec its;
+    memset(&its, 0, sizeof(its));
+    if (deadline != INT64_MAX) {
+        int64_t d = deadline > 0 ? deadline : 1; /* 0 would disarm it */
+        its.it_value.tv_sec = (time_t)(d / VL_NS_PER_SEC);
+        its.it_value.tv_nsec = (long)(d % VL_NS_PER_SEC);
+    }
+    timerfd_settime(loop->embed_tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static int embed_add(int epfd, int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN};
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
+}
+
+int vl_loop_backend_fd(vl_loop *loop)
+{
+    if (loop == NULL)
+        return -EINVAL;
+    if (loop->embed_epfd >= 0)
+        return loop->embed_epfd;
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    int rc = epfd < 0 || tfd < 0 || efd < 0 ? -errno : 0;
+    if (rc == 0)
+        rc = embed_add(epfd, tfd);
+    if (rc == 0)
+        rc = embed_add(epfd, efd);
+    for (vl_signal *s = loop->signals; rc == 0 && s != NULL; s = s->next_)
+        if (s->state_ == 1)
+            rc = embed_add(epfd, s->fd_);
+    if (rc != 0) {
+        int fds[3] = {epfd, tfd, efd};
+        for (int i = 0; i < 3; i++)
+            if (fds[i] >= 0)
+                close(fds[i]);
+        return rc;
+    }
+    loop->embed_epfd = epfd;
+    loop->embed_tfd = tfd;
+    __atomic_store_n(&loop->embed_efd, efd, __ATOMIC_RELEASE);
+    embed_update(loop);
+    return epfd;
+}
+
+/* ---- the loop --------------------------------------------------------------------- */
+
+int vl_loop_init(vl_loop **out, const vl_engine_config *cfg)
+{
+    if (out == NULL)
+        return -EINVAL;
+    *out = NULL;
+    vl_loop *loop = calloc(1, sizeof(*loop));
+    if (loop == NULL)
+        return -ENOMEM;
+    int rc = vl_engine_create(cfg, &loop->e);
+    if (rc != 0) {
+        free(loop);
+        return rc;
+    }
+    loop->embed_epfd = loop->embed_tfd = loop->embed_efd = -1;
+    loop->now = vl_time_monotonic_ns();
+    *out = loop;
+    return 0;
+}
+
+/* Take every completion still owed after shutdown (poll no longer blocks):
+ * records become inactive, no callback runs. */
+static void drain_after_shutdown(vl_loop *loop)
+{
+    vl_completion c[BATCH];
+    int n;
+    while ((n = vl_engine_poll(loop->e, 0, c, BATCH)) > 0)
+        for (int i = 0; i < n; i++)
+            if (c[i].user_data != &loop->cancel_tag && !(c[i].flags & VL_CQE_MORE))
+                ((vl_loop_op *)c[i].user_data)->id_ = 0;
+}
+
+void vl_loop_destroy(vl_loop *loop)
+{
+    if (loop == NULL || loop->running)
+        return;
+    for (vl_signal *s = loop->signals; s != NULL; s = s->next_)
+        if (s->state_ == 1)
+            signal_restore_mask(s);
+    vl_engine_shutdown(loop->e);
+    drain_after_shutdown(loop);
+    while (loop->signals != NULL)
+        signal_finish(loop, loop->signals);
+    while (loop->tmin != NULL) {
+        vl_timer *t = timer_of(loop->tmin);
+        theap_remove(loop, t);
+        t->active_ = 0;
+    }
+    while (loop->asyncs != NULL)
+        vl_async_close(loop->asyncs);
+    int fds[3] = {loop->embed_epfd, loop->embed_tfd, loop->embed_efd};
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    vl_engine_destroy(loop->e);
+    free(loop);
+}
+
+vl_engine *vl_loop_engine(const vl_loop *loop)
+{
+    return loop != NULL ? loop->e : NULL;
+}
+
+void vl_loop_stop(vl_loop *loop)
+{
+    if (loop != NULL)
+        loop->stop = true;
+}
+
+bool vl_loop_alive(const vl_loop *loop)
+{
+    return loop != NULL && (loop->live > 0 || loop->tcount > 0 || loop->nasync > 0);
+}
+
+int64_t vl_loop_now(const vl_loop *loop)
+{
+    return loop != NULL ? loop->now : 0;
+}
+
+/* One iteration: poll (flushing queued ops), dispatch, asyncs, timers. */
+static int iterate(vl_loop *loop, int64_t timeout_ns)
+{
+    vl_completion c[BATCH];
+    int n = vl_engine_poll(loop->e, timeout_ns, c, BATCH);
+    if (n < 0)
+        return n;
+    loop->dirty = false;
+    loop->now = vl_time_monotonic_ns();
+    dispatch(loop, c, n);
+    /* A full batch may mean more are ready: take them now, boundedly. */
+    for (int round = 0; n == BATCH && round < EXTRA_ROUNDS; round++) {
+        n = vl_engine_poll(loop->e, 0, c, BATCH);
+        if (n < 0)
+            return n;
+        dispatch(loop, c, n);
+    }
+    run_asyncs(loop);
+    loop->now = vl_time_monotonic_ns();
+    run_timers(loop);
+    return 0;
+}
+
+int vl_loop_run(vl_loop *loop, vl_run_mode mode)
+{
+    if (loop == NULL || (unsigned)mode > VL_RUN_NOWAIT)
+        return -EINVAL;
+    if (loop->running)
+        return -EBUSY;
+    loop->running = 1;
+    loop->ncb = 0;
+    if (loop->embed_epfd >= 0)
+        embed_drain(loop);
+    int rc = 0;
+    while (!loop->stop) {
+        int64_t timeout = 0;
+        if (mode != VL_RUN_NOWAIT) {
+            if (!vl_loop_alive(loop))
+                break;
+            timeout = next_timeout(loop);
+        }
+        rc = iterate(loop, timeout);
+        if (rc < 0 || mode == VL_RUN_NOWAIT || (mode == VL_RUN_ONCE && loop->ncb > 0))
+            break;
+    }
+    loop->stop = false;
+    loop->running = 0;
+    if (loop->embed_epfd >= 0)
+        embed_update(loop);
+    if (rc < 0)
+        return rc;
+    return loop->ncb > INT32_MAX ? INT32_MAX : (int)loop->ncb;
+}

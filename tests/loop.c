@@ -1,0 +1,1006 @@
+/*
+ * loop.<driver>: the callback loop of <vllsi/loop.h>, once per driver
+ * (argv[1] "uring" or "epoll"; ctest runs `loop_suite uring` and
+ * `loop_suite epoll`). A driver this kernel cannot run makes every test skip.
+ * Every test arms a watchdog (alarm) naming the test; tests that change
+ * process-wide signal state for good run in a forked child.
+ */
+#define _GNU_SOURCE /* pipe2 */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vl_test.h"
+#include "conformance_util.h"
+#include <vllsi/loop.h>
+#include <vllsi/sys/time.h>
+
+static vl_driver_kind g_kind;
+static const char *g_drv;
+static int g_slow = 1;
+static uint64_t g_seed;
+static vl_loop *L;
+
+static const char *volatile g_test = "(setup)";
+
+static void on_watchdog(int sig)
+{
+    static const char pre[] = "\nloop: watchdog: test ";
+    static const char post[] = " hung; ending the suite\n";
+    const char *name = g_test;
+    (void)sig;
+    (void)!write(2, pre, sizeof(pre) - 1);
+    (void)!write(2, name, strlen(name));
+    (void)!write(2, post, sizeof(post) - 1);
+    _exit(1);
+}
+
+#define WATCH(secs) (g_test = __func__, alarm((secs) * (unsigned)g_slow))
+
+static int open_loop(vl_loop **out)
+{
+    vl_engine_config cfg = {g_kind, 0, 0, 0};
+    return vl_loop_init(out, &cfg);
+}
+
+static void need_loop(void)
+{
+    int rc = open_loop(&L);
+    if (rc == -ENOSYS || rc == -EPERM || rc == -EOPNOTSUPP) {
+        L = NULL;
+        print_message("skipped: driver %s unavailable: %d\n", g_drv, rc);
+        skip();
+    }
+    assert_int_equal(rc, 0);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    L = NULL;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    vl_loop_destroy(L);
+    L = NULL;
+    alarm(0);
+    g_test = "(between tests)";
+    return 0;
+}
+
+static void mk_pipe(int p[2])
+{
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+}
+
+/* ---- ops -------------------------------------------------------------------------- */
+
+struct opctx {
+    int calls;
+    int64_t result;
+    vl_loop_op *rec;
+    int resubmits; /* resubmit this many more times from the callback */
+};
+
+static void op_cb(vl_loop *loop, vl_loop_op *rec, int64_t result, uint32_t flags)
+{
+    struct opctx *c = rec->ctx;
+    assert_ptr_equal(loop, L);
+    assert_int_equal(flags, 0);
+    assert_false(vl_loop_op_active(rec));
+    c->calls++;
+    c->result = result;
+    c->rec = rec;
+    if (c->resubmits > 0) {
+        c->resubmits--;
+        assert_int_equal(vl_loop_submit(loop, rec), 0);
+    }
+}
+
+static void callbacks_fire_once_with_result_and_ctx(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_loop();
+    enum { N = 16 };
+    vl_loop_op rec[N];
+    struct opctx c[N];
+    memset(c, 0, sizeof(c));
+    for (int i = 0; i < N; i++) {
+        vl_loop_op_init(&rec[i], vl_op_nop(), op_cb, &c[i]);
+        assert_int_equal(vl_loop_submit(L, &rec[i]), 0);
+        assert_true(vl_loop_op_active(&rec[i]));
+    }
+    assert_true(vl_loop_alive(L));
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), N);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(c[i].calls, 1);
+        assert_int_equal(c[i].result, 0);
+        assert_ptr_equal(c[i].rec, &rec[i]);
+    }
+    assert_false(vl_loop_alive(L));
+
+    /* A read with a real result: bytes, into the caller's buffer. */
+    int p[2];
+    mk_pipe(p);
+    char buf[16] = {0};
+    struct opctx rc = {0};
+    vl_loop_op rd;
+    vl_loop_op_init(&rd, vl_op_read(p[0], buf, sizeof(buf), -1), op_cb, &rc);
+    assert_int_equal(vl_loop_submit(L, &rd), 0);
+    assert_int_equal(write(p[1], "hello", 5), 5);
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 1);
+    assert_int_equal(rc.calls, 1);
+    assert_int_equal(rc.result, 5);
+    assert_memory_equal(buf, "hello", 5);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void resubmission_from_callback(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_loop();
+    struct opctx c = {.resubmits = 999};
+    vl_loop_op rec;
+    vl_loop_op_init(&rec, vl_op_nop(), op_cb, &c);
+    assert_int_equal(vl_loop_submit(L, &rec), 0);
+    assert_int_equal(vl_loop_submit(L, &rec), -EBUSY); /* active */
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 1000);
+    assert_int_equal(c.calls, 1000);
+    assert_false(vl_loop_op_active(&rec));
+}
+
+static int g_fired;
+
+static void count_timer_cb(vl_loop *loop, vl_timer *t)
+{
+    (void)loop;
+    (void)t;
+    g_fired++;
+}
+
+static void run_modes(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_loop();
+    /* Nothing alive: every mode returns at once with 0. */
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_ONCE), 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 0);
+
+    int p[2];
+    mk_pipe(p);
+    char buf[8];
+    struct opctx c = {0};
+    vl_loop_op rd;
+    vl_loop_op_init(&rd, vl_op_read(p[0], buf, sizeof(buf), -1), op_cb, &c);
+    assert_int_equal(vl_loop_submit(L, &rd), 0);
+
+    /* NOWAIT with a read that cannot complete: returns without blocking. */
+    int64_t t0 = ct_now_ns();
+    assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 0);
+    assert_true(ct_now_ns() - t0 < 200 * CT_MS * g_slow);
+    assert_int_equal(c.calls, 0);
+
+    /* ONCE blocks until one callback ran (the timer), not for the read. */
+    g_fired = 0;
+    vl_timer t;
+    vl_timer_init(&t, count_timer_cb, NULL);
+    t0 = ct_now_ns();
+    assert_int_equal(vl_timer_start(L, &t, 20 * CT_MS, 0), 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_ONCE), 1);
+    assert_true(ct_now_ns() - t0 >= 20 * CT_MS);
+    assert_int_equal(g_fired, 1);
+    assert_int_equal(c.calls, 0);
+    assert_true(vl_loop_op_active(&rd));
+
+    /* ONCE again: now the read. */
+    assert_int_equal(write(p[1], "x", 1), 1);
+    assert_int_equal(vl_loop_run(L, VL_RUN_ONCE), 1);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(c.result, 1);
+    assert_false(vl_loop_alive(L));
+    close(p[0]);
+    close(p[1]);
+}
+
+static void stop_timer_cb(vl_loop *loop, vl_timer *t)
+{
+    if (++g_fired == 5)
+        vl_loop_stop(loop);
+    (void)t;
+}
+
+static void stop_from_callback(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_loop();
+    g_fired = 0;
+    vl_timer t;
+    vl_timer_init(&t, stop_timer_cb, NULL);
+    assert_int_equal(vl_timer_start(L, &t, 1 * CT_MS, 1 * CT_MS), 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 5);
+    assert_int_equal(g_fired, 5);
+    assert_true(vl_timer_active(&t)); /* stop leaves timers as they are */
+    assert_true(vl_loop_alive(L));
+
+    /* A stop requested outside run makes the next run return at once, once. */
+    vl_loop_stop(L);
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 0);
+    assert_int_equal(g_fired, 5);
+    assert_int_equal(vl_loop_run(L, VL_RUN_ONCE), 1);
+    assert_int_equal(g_fired, 6);
+    assert_int_equal(vl_timer_stop(&t), 0);
+    assert_false(vl_loop_alive(L));
+}
+
+static vl_loop_op g_reent;
+
+static void reentrant_cb(vl_loop *loop, vl_loop_op *rec, int64_t result, uint32_t flags)
+{
+    (void)rec;
+    (void)result;
+    (void)flags;
+    assert_int_equal(vl_loop_run(loop, VL_RUN_NOWAIT), -EBUSY);
+    vl_loop_destroy(loop); /* ignored from a callback */
+    g_fired++;
+}
+
+static void run_returns_when_nothing_is_pending(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_loop();
+    int p[2];
+    mk_pipe(p);
+    char in[4], out[4] = "abc";
+    struct opctx rc = {0}, wc = {0};
+    vl_loop_op rd, wr;
+    vl_loop_op_init(&rd, vl_op_read(p[0], in, 3, -1), op_cb, &rc);
+    vl_loop_op_init(&wr, vl_op_write(p[1], out, 3, -1), op_cb, &wc);
+    vl_timer t;
+    g_fired = 0;
+    vl_timer_init(&t, count_timer_cb, NULL);
+    int64_t t0 = ct_now_ns();
+    assert_int_equal(vl_timer_start(L, &t, 30 * CT_MS, 0), 0);
+    assert_int_equal(vl_loop_submit(L, &rd), 0);
+    assert_int_equal(vl_loop_submit(L, &wr), 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 3);
+    assert_true(ct_now_ns() - t0 >= 30 * CT_MS);
+    assert_int_equal(rc.result, 3);
+    assert_int_equal(wc.result, 3);
+    assert_int_equal(g_fired, 1);
+    assert_false(vl_loop_alive(L));
+
+    /* run from a callback: -EBUSY. */
+    g_fired = 0;
+    vl_loop_op_init(&g_reent, vl_op_nop(), reentrant_cb, NULL);
+    assert_int_equal(vl_loop_submit(L, &g_reent), 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 1);
+    assert_int_equal(g_fired, 1);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void cancel_gives_ecanceled(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_loop();
+    int p[2];
+    mk_pipe(p);
+    char buf[4];
+    struct opctx c = {0};
+    vl_loop_op rd;
+    vl_loop_op_init(&rd, vl_op_read(p[0], buf, sizeof(buf), -1), op_cb, &c);
+    assert_int_equal(vl_loop_cancel(L, &rd), -ENOENT);
+    assert_int_equal(vl_loop_submit(L, &rd), 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 0);
+    assert_int_equal(vl_loop_cancel(L, &rd), 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 1);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(c.result, -ECANCELED);
+    assert_false(vl_loop_alive(L));
+    close(p[0]);
+    close(p[1]);
+}
+
+/* ---- timers ------------------------------------------------------------------------ */
+
+struct tctx {
+    int64_t start;   /* clock read before vl_timer_start */
+    int64_t timeout; /* asked for                         */
+    int64_t fired;   /* clock in the callback             */
+    int calls;
+};
+
+static int64_t g_last_deadline;
+static int g_order_errors, g_early;
+
+static void order_cb(vl_loop *loop, vl_timer *t)
+{
+    struct tctx *c = t->ctx;
+    (void)loop;
+    c->fired = vl_time_monotonic_ns();
+    c->calls++;
+    if (c->fired < c->start + c->timeout)
+        g_early++;
+    if (t->deadline_ < g_last_deadline)
+        g_order_errors++;
+    g_last_deadline = t->deadline_;
+}
+
+static void run_random_timers(int n, int64_t max_ns)
+{
+    vl_timer *t = calloc((size_t)n, sizeof(*t));
+    struct tctx *c = calloc((size_t)n, sizeof(*c));
+    assert_non_null(t);
+    assert_non_null(c);
+    uint64_t s = g_seed;
+    g_last_deadline = INT64_MIN;
+    g_order_errors = g_early = 0;
+    for (int i = 0; i < n; i++) {
+        vl_timer_init(&t[i], order_cb, &c[i]);
+        c[i].timeout = (int64_t)(ct_rand(&s) % (uint64_t)max_ns);
+        c[i].start = vl_time_monotonic_ns();
+        assert_int_equal(vl_timer_start(L, &t[i], c[i].timeout, 0), 0);
+    }
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), n);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(c[i].calls, 1);
+    assert_int_equal(g_early, 0);
+    assert_int_equal(g_order_errors, 0);
+    assert_false(vl_loop_alive(L));
+    free(t);
+    free(c);
+}
+
+static void timers_fire_in_order_never_early(void **state)
+{
+    (void)state;
+    WATCH(20);
+    need_loop();
+    run_random_timers(1000, 100 * CT_MS);
+}
+
+static void repeat_cb(vl_loop *loop, vl_timer *t)
+{
+    struct tctx *c = t->ctx;
+    int64_t now = vl_time_monotonic_ns();
+    /* A repeat is re-armed at the loop's time of the previous firing + repeat. */
+    if (c->calls > 0 && now < c->fired + c->timeout)
+        g_early++;
+    c->fired = vl_loop_now(loop);
+    if (++c->calls == 5)
+        vl_timer_stop(t);
+}
+
+static void timer_repeat(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_loop();
+    g_early = 0;
+    struct tctx c = {.timeout = 5 * CT_MS};
+    vl_timer t;
+    vl_timer_init(&t, repeat_cb, &c);
+    int64_t t0 = ct_now_ns();
+    assert_int_equal(vl_timer_start(L, &t, 2 * CT_MS, 5 * CT_MS), 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 5);
+    assert_int_equal(c.calls, 5);
+    assert_int_equal(g_early, 0);
+    assert_true(ct_now_ns() - t0 >= 22 * CT_MS);
+    assert_false(vl_timer_active(&t));
+}
+
+static vl_timer g_target;
+
+static void again_cb(vl_loop *loop, vl_timer *t)
+{
+    (void)loop;
+    (void)t;
+    assert_int_equal(vl_timer_again(&g_target), 0);
+}
+
+static void timer_restart(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_loop();
+    struct tctx c = {0};
+    vl_timer_init(&g_target, order_cb, &c);
+    assert_int_equal(vl_timer_again(&g_target), -EINVAL); /* never started */
+
+    /* Starting an active timer restarts it with the new values. */
+    g_last_deadline = INT64_MIN;
+    g_early = 0;
+    c.start = vl_time_monotonic_ns();
+    c.timeout = 40 * CT_MS;
+    assert_int_equal(vl_timer_start(L, &g_target, 5 * CT_MS, 0), 0);
+    assert_int_equal(vl_timer_start(L, &g_target, 40 * CT_MS, 0), 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 1);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(g_early, 0);
+
+    /* vl_timer_again at 20 ms pushes a 40 ms timer to >= 60 ms. */
+    vl_timer pusher;
+    vl_timer_init(&pusher, again_cb, NULL);
+    c.calls = 0;
+    c.start = vl_time_monotonic_ns();
+    c.timeout = 60 * CT_MS;
+    assert_int_equal(vl_timer_start(L, &g_target, 40 * CT_MS, 0), 0);
+    assert_int_equal(vl_timer_start(L, &pusher, 20 * CT_MS, 0), 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 2);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(g_early, 0);
+}
+
+static vl_timer g_victim;
+
+static void stopper_cb(vl_loop *loop, vl_timer *t)
+{
+    (void)loop;
+    (void)t;
+    g_fired++;
+    assert_int_equal(vl_timer_stop(&g_victim), 0);
+}
+
+static void victim_cb(vl_loop *loop, vl_timer *t)
+{
+    (void)loop;
+    (void)t;
+    fail_msg("a stopped timer fired");
+}
+
+static void timer_stop_before_firing(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_loop();
+    vl_timer_init(&g_victim, victim_cb, NULL);
+    assert_int_equal(vl_timer_stop(&g_victim), 0); /* inactive: no-op */
+    assert_int_equal(vl_timer_start(L, &g_victim, 10 * CT_MS, 0), 0);
+    assert_int_equal(vl_timer_stop(&g_victim), 0);
+    assert_false(vl_timer_active(&g_victim));
+    assert_false(vl_loop_alive(L));
+
+    /* Both due in the same pass; the first stops the second. */
+    vl_timer stopper;
+    g_fired = 0;
+    vl_timer_init(&stopper, stopper_cb, NULL);
+    assert_int_equal(vl_timer_start(L, &stopper, 0, 0), 0);
+    assert_int_equal(vl_timer_start(L, &g_victim, 0, 0), 0);
+    ct_sleep_ns(2 * CT_MS);
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 1);
+    assert_int_equal(g_fired, 1);
+}
+
+static void many_live_timers(void **state)
+{
+    (void)state;
+    WATCH(60);
+    need_loop();
+    enum { N = 100000 };
+    vl_timer *t = calloc(N, sizeof(*t));
+    uint32_t *perm = calloc(N, sizeof(*perm));
+    assert_non_null(t);
+    assert_non_null(perm);
+    uint64_t s = g_seed;
+    int64_t t0 = ct_now_ns();
+    for (uint32_t i = 0; i < N; i++) {
+        vl_timer_init(&t[i], victim_cb, NULL);
+        int64_t timeout = VL_NS_PER_SEC * 10 + (int64_t)(ct_rand(&s) % (uint64_t)VL_NS_PER_SEC);
+        assert_int_equal(vl_timer_start(L, &t[i], timeout, 0), 0);
+        perm[i] = i;
+    }
+    /* Restart a third of them, then stop all in a random order. */
+    for (uint32_t i = 0; i < N / 3; i++)
+        assert_int_equal(vl_timer_start(L, &t[ct_below(&s, N)], 20 * VL_NS_PER_SEC, 0), 0);
+    for (uint32_t i = N - 1; i > 0; i--) {
+        uint32_t j = ct_below(&s, i + 1), x = perm[i];
+        perm[i] = perm[j];
+        perm[j] = x;
+    }
+    assert_true(vl_loop_alive(L));
+    assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 0);
+    for (uint32_t i = 0; i < N; i++) {
+        assert_int_equal(vl_timer_stop(&t[perm[i]]), 0);
+        assert_false(vl_timer_active(&t[perm[i]]));
+    }
+    assert_false(vl_loop_alive(L));
+    int64_t ms = (ct_now_ns() - t0) / CT_MS;
+    print_message("100k timers started, 33k restarted, all stopped: %lld ms\n", (long long)ms);
+    assert_true(ms < 5000 * g_slow);
+    free(t);
+    free(perm);
+
+    /* And 100k that all fire, in deadline order, none early. */
+    run_random_timers(N, 50 * CT_MS);
+}
+
+static void no_allocation_per_op_or_timer(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_loop();
+    if (!vl_test_alloc_available()) {
+        print_message("skipped: the allocator belongs to a sanitizer here\n");
+        skip();
+    }
+    enum { N = 256 };
+    static vl_loop_op rec[N];
+    static vl_timer t[N];
+    static struct opctx c[N];
+    memset(c, 0, sizeof(c));
+    /* Warm up once (first poll, first clock read). */
+    assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 0);
+    long calls, net;
+    vl_test_alloc_begin();
+    for (int i = 0; i < N; i++) {
+        vl_loop_op_init(&rec[i], vl_op_nop(), op_cb, &c[i]);
+        vl_loop_submit(L, &rec[i]);
+        vl_timer_init(&t[i], count_timer_cb, NULL);
+        vl_timer_start(L, &t[i], (i % 3) * CT_MS, 0);
+    }
+    int n = vl_loop_run(L, VL_RUN_DEFAULT);
+    vl_test_alloc_end(&calls, &net);
+    assert_int_equal(n, 2 * N);
+    assert_int_equal(calls, 0);
+    assert_int_equal(net, 0);
+}
+
+/* ---- async ------------------------------------------------------------------------- */
+
+struct async_state {
+    vl_async a;
+    uint32_t sent;  /* atomic: sends done by the thread       */
+    uint32_t seen;  /* the largest `sent` a callback observed */
+    uint32_t acked; /* atomic: ping-pong acknowledgements    */
+    int callbacks;
+    int total;
+    int pingpong;
+};
+
+static void async_cb(vl_loop *loop, vl_async *a)
+{
+    struct async_state *st = a->ctx;
+    st->callbacks++;
+    st->seen = __atomic_load_n(&st->sent, __ATOMIC_ACQUIRE);
+    if (st->pingpong)
+        __atomic_store_n(&st->acked, st->seen, __ATOMIC_RELEASE);
+    /* Not closed here: the sender may still be inside its last send. */
+    if ((int)st->seen == st->total)
+        vl_loop_stop(loop);
+}
+
+static void *sender(void *arg)
+{
+    struct async_state *st = arg;
+    for (int i = 0; i < st->total; i++) {
+        __atomic_add_fetch(&st->sent, 1, __ATOMIC_RELEASE);
+        if (vl_async_send(&st->a) != 0)
+            abort();
+        if (st->pingpong)
+            while (__atomic_load_n(&st->acked, __ATOMIC_ACQUIRE) < (uint32_t)i + 1)
+                sched_yield(); /* let the loop thread run (valgrind serialises threads) */
+    }
+    return NULL;
+}
+
+static void run_async(struct async_state *st)
+{
+    memset(&st->a, 0, sizeof(st->a));
+    st->a.ctx = st;
+    assert_int_equal(vl_async_init(L, &st->a, async_cb), 0);
+    assert_int_equal(vl_async_init(L, &st->a, async_cb), -EBUSY);
+    assert_true(vl_loop_alive(L)); /* an open handle keeps the loop alive */
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, sender, st), 0);
+    int rc = vl_loop_run(L, VL_RUN_DEFAULT); /* stopped when the last send was seen */
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_true(rc >= 1);
+    assert_int_equal(st->seen, (uint32_t)st->total);
+    assert_int_equal(vl_async_close(&st->a), 0);
+    assert_false(vl_loop_alive(L));
+    assert_int_equal(vl_async_send(&st->a), -EINVAL); /* closed */
+}
+
+/*
+ * valgrind 3.19 keeps its thread lock (and every signal blocked) while the
+ * loop thread waits in io_uring_enter, so no sender thread and no watchdog
+ * can run: the cross-thread tests skip under valgrind for the uring driver,
+ * as in the conformance suite.
+ */
+static void skip_if_valgrind_blocks_uring(void)
+{
+#ifdef VL_TEST_HAVE_VALGRIND
+    if (RUNNING_ON_VALGRIND && g_kind == VL_DRIVER_URING) {
+        print_message("skipped: valgrind holds its thread lock across io_uring_enter\n");
+        skip();
+    }
+#endif
+}
+
+static void async_from_another_thread(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_if_valgrind_blocks_uring();
+    need_loop();
+    /* Many sends coalesce: at least one callback, at most one per send,
+     * and the last send is always seen. */
+    static struct async_state st;
+    memset(&st, 0, sizeof(st));
+    st.total = 200000;
+    run_async(&st);
+    print_message("%d sends -> %d callbacks\n", st.total, st.callbacks);
+    assert_true(st.callbacks >= 1 && st.callbacks <= st.total);
+
+    /* Ping-pong: each send waits for its callback, so none may be lost. */
+    memset(&st, 0, sizeof(st));
+    st.total = 2000;
+    st.pingpong = 1;
+    run_async(&st);
+    assert_int_equal(st.callbacks, st.total);
+}
+
+/* ---- signals ----------------------------------------------------------------------- */
+
+static int g_signo_seen[65];
+
+static void sig_cb(vl_loop *loop, vl_signal *s, int signum)
+{
+    (void)loop;
+    (void)s;
+    if (signum > 0 && signum <= 64)
+        g_signo_seen[signum]++;
+}
+
+static bool blocked(int signum)
+{
+    sigset_t cur;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    return sigismember(&cur, signum) == 1;
+}
+
+static void signal_delivered_as_callback(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_loop();
+    memset(g_signo_seen, 0, sizeof(g_signo_seen));
+    vl_signal s;
+    memset(&s, 0, sizeof(s));
+    assert_false(blocked(SIGUSR1));
+    assert_int_equal(vl_signal_start(L, &s, SIGUSR1, sig_cb), 0);
+    assert_int_equal(vl_signal_start(L, &s, SIGUSR1, sig_cb), -EBUSY);
+    assert_true(blocked(SIGUSR1));
+    for (int round = 1; round <= 3; round++) {
+        assert_int_equal(raise(SIGUSR1), 0);
+        while (g_signo_seen[SIGUSR1] < round)
+            assert_true(vl_loop_run(L, VL_RUN_ONCE) >= 0);
+    }
+    assert_int_equal(g_signo_seen[SIGUSR1], 3);
+    assert_int_equal(vl_signal_stop(&s), 0);
+    assert_false(blocked(SIGUSR1));                      /* the mask is restored */
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 0); /* the read's cancellation */
+    assert_false(vl_signal_active(&s));
+    assert_false(vl_loop_alive(L));
+}
+
+static vl_signal g_sint, g_sterm;
+
+static void shutdown_cb(vl_loop *loop, vl_signal *s, int signum)
+{
+    g_signo_seen[signum]++;
+    vl_signal_stop(s);
+    if (signum == SIGTERM)
+        vl_loop_stop(loop);
+}
+
+/* In a child: SIGINT and SIGTERM (process-directed, as from a terminal or a
+ * supervisor) arrive as callbacks; SIGTERM stops the loop gracefully. */
+static int child_graceful_shutdown(void *arg)
+{
+    (void)arg;
+    vl_loop *loop;
+    CK(open_loop(&loop) == 0);
+    memset(g_signo_seen, 0, sizeof(g_signo_seen));
+    CK(vl_signal_start(loop, &g_sint, SIGINT, shutdown_cb) == 0);
+    CK(vl_signal_start(loop, &g_sterm, SIGTERM, shutdown_cb) == 0);
+    vl_timer keep;
+    vl_timer_init(&keep, count_timer_cb, NULL);
+    CK(vl_timer_start(loop, &keep, 60 * VL_NS_PER_SEC, 0) == 0);
+    CK(kill(getpid(), SIGINT) == 0);
+    while (g_signo_seen[SIGINT] == 0)
+        CK(vl_loop_run(loop, VL_RUN_ONCE) >= 0);
+    CK(kill(getpid(), SIGTERM) == 0);
+    CK(vl_loop_run(loop, VL_RUN_DEFAULT) >= 1); /* returns: stopped by SIGTERM */
+    CK(g_signo_seen[SIGINT] == 1 && g_signo_seen[SIGTERM] == 1);
+    CK(vl_timer_active(&keep));
+    vl_loop_destroy(loop);
+    CK(!blocked(SIGINT) && !blocked(SIGTERM));
+    return 0;
+}
+
+static void sigint_sigterm_graceful_shutdown(void **state)
+{
+    (void)state;
+    WATCH(20);
+    vl_loop *probe;
+    int rc = open_loop(&probe);
+    if (rc == -ENOSYS || rc == -EPERM || rc == -EOPNOTSUPP)
+        skip();
+    vl_loop_destroy(probe);
+    vl_test_child r;
+    vl_test_in_child(child_graceful_shutdown, NULL, 10000 * g_slow, &r);
+    if (!r.exited || r.exit_code != 0)
+        fail_msg("child: exited %d code %d signal %d timed out %d\n%s", r.exited, r.exit_code,
+                 r.signo, r.timed_out, r.out);
+}
+
+/* ---- embedding --------------------------------------------------------------------- */
+
+static int readable(int fd, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n = poll(&p, 1, ms);
+    return n == 1 && (p.revents & POLLIN);
+}
+
+static void embedding_backend_fd(void **state)
+{
+    (void)state;
+    WATCH(20);
+    need_loop();
+    int fd = vl_loop_backend_fd(L);
+    assert_true(fd >= 0);
+    assert_int_equal(vl_loop_backend_fd(L), fd);
+    assert_false(readable(fd, 20)); /* nothing to do */
+
+    /* A timer: readable when due (never before), then NOWAIT runs it. */
+    g_fired = 0;
+    vl_timer t;
+    vl_timer_init(&t, count_timer_cb, NULL);
+    int64_t t0 = ct_now_ns();
+    assert_int_equal(vl_timer_start(L, &t, 30 * CT_MS, 0), 0);
+    assert_true(readable(fd, 5000));
+    assert_true(ct_now_ns() - t0 >= 30 * CT_MS);
+    assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 1);
+    assert_int_equal(g_fired, 1);
+    assert_false(readable(fd, 10));
+
+    /* An op: the host's loop sees it finish and NOWAIT delivers it. */
+    int p[2];
+    mk_pipe(p);
+    char buf[4];
+    struct opctx c = {0};
+    vl_loop_op rd;
+    vl_loop_op_init(&rd, vl_op_read(p[0], buf, sizeof(buf), -1), op_cb, &c);
+    assert_int_equal(vl_loop_submit(L, &rd), 0);
+    assert_true(readable(fd, 0)); /* the op must be handed to the kernel */
+    assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 0);
+    assert_int_equal(write(p[1], "z", 1), 1);
+    int wakes = 0;
+    while (c.calls == 0 && wakes < 1000) {
+        assert_true(readable(fd, 5000));
+        wakes++;
+        assert_true(vl_loop_run(L, VL_RUN_NOWAIT) >= 0);
+    }
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(c.result, 1);
+    print_message("read delivered after %d host wake-ups\n", wakes);
+    assert_false(readable(fd, 20)); /* idle again: no tick without ops */
+
+    /* An async send from another thread. */
+    static struct async_state st;
+    memset(&st, 0, sizeof(st));
+    st.a.ctx = &st;
+    st.total = 1;
+    assert_int_equal(vl_async_init(L, &st.a, async_cb), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, sender, &st), 0);
+    assert_true(readable(fd, 5000));
+    assert_int_equal(pthread_join(th, NULL), 0);
+    while (st.callbacks == 0) {
+        assert_true(vl_loop_run(L, VL_RUN_NOWAIT) >= 0);
+        if (st.callbacks == 0)
+            assert_true(readable(fd, 5000));
+    }
+    assert_int_equal(st.seen, 1);
+    assert_int_equal(vl_async_close(&st.a), 0);
+
+    /* A watched signal. */
+    memset(g_signo_seen, 0, sizeof(g_signo_seen));
+    vl_signal s;
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(vl_signal_start(L, &s, SIGUSR2, sig_cb), 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 0);
+    assert_int_equal(raise(SIGUSR2), 0);
+    for (int i = 0; g_signo_seen[SIGUSR2] == 0 && i < 1000; i++) {
+        assert_true(readable(fd, 5000));
+        assert_true(vl_loop_run(L, VL_RUN_NOWAIT) >= 0);
+    }
+    assert_int_equal(g_signo_seen[SIGUSR2], 1);
+    assert_int_equal(vl_signal_stop(&s), 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 0);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* ---- bad input --------------------------------------------------------------------- */
+
+static void bad_inputs(void **state)
+{
+    (void)state;
+    WATCH(10);
+    assert_int_equal(vl_loop_init(NULL, NULL), -EINVAL);
+    need_loop();
+    vl_loop_op rec;
+    vl_loop_op_init(&rec, vl_op_nop(), NULL, NULL);
+    assert_int_equal(vl_loop_submit(NULL, &rec), -EINVAL);
+    assert_int_equal(vl_loop_submit(L, NULL), -EINVAL);
+    assert_int_equal(vl_loop_submit(L, &rec), -EINVAL); /* no callback */
+    rec.cb = op_cb;
+    rec.op.kind = (vl_op_kind)99;
+    assert_int_equal(vl_loop_submit(L, &rec), -EINVAL); /* the engine's answer */
+    assert_false(vl_loop_op_active(&rec));
+    assert_int_equal(vl_loop_cancel(NULL, &rec), -EINVAL);
+    assert_int_equal(vl_loop_cancel(L, NULL), -EINVAL);
+    assert_int_equal(vl_loop_run(NULL, VL_RUN_DEFAULT), -EINVAL);
+    assert_int_equal(vl_loop_run(L, (vl_run_mode)7), -EINVAL);
+    assert_null(vl_loop_engine(NULL));
+    assert_non_null(vl_loop_engine(L));
+    assert_false(vl_loop_alive(NULL));
+    vl_loop_stop(NULL);
+    vl_loop_destroy(NULL);
+
+    vl_timer t;
+    vl_timer_init(&t, NULL, NULL);
+    assert_int_equal(vl_timer_start(L, &t, 1, 0), -EINVAL); /* no callback */
+    t.cb = count_timer_cb;
+    assert_int_equal(vl_timer_start(NULL, &t, 1, 0), -EINVAL);
+    assert_int_equal(vl_timer_start(L, NULL, 1, 0), -EINVAL);
+    assert_int_equal(vl_timer_start(L, &t, -1, 0), -EINVAL);
+    assert_int_equal(vl_timer_start(L, &t, 1, -1), -EINVAL);
+    assert_int_equal(vl_timer_stop(NULL), -EINVAL);
+    assert_int_equal(vl_timer_again(NULL), -EINVAL);
+    assert_false(vl_timer_active(NULL));
+    /* INT64_MAX timeout saturates instead of wrapping into the past. */
+    assert_int_equal(vl_timer_start(L, &t, INT64_MAX, 0), 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 0);
+    assert_int_equal(vl_timer_stop(&t), 0);
+
+    vl_async a;
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(vl_async_init(NULL, &a, async_cb), -EINVAL);
+    assert_int_equal(vl_async_init(L, NULL, async_cb), -EINVAL);
+    assert_int_equal(vl_async_init(L, &a, NULL), -EINVAL);
+    assert_int_equal(vl_async_send(NULL), -EINVAL);
+    assert_int_equal(vl_async_send(&a), -EINVAL); /* not open */
+    assert_int_equal(vl_async_close(NULL), -EINVAL);
+    assert_int_equal(vl_async_close(&a), 0);
+
+    vl_signal s;
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(vl_signal_start(NULL, &s, SIGUSR1, sig_cb), -EINVAL);
+    assert_int_equal(vl_signal_start(L, NULL, SIGUSR1, sig_cb), -EINVAL);
+    assert_int_equal(vl_signal_start(L, &s, SIGUSR1, NULL), -EINVAL);
+    assert_int_equal(vl_signal_start(L, &s, 0, sig_cb), -EINVAL);
+    assert_int_equal(vl_signal_start(L, &s, 65, sig_cb), -EINVAL);
+    assert_int_equal(vl_signal_start(L, &s, SIGKILL, sig_cb), -EINVAL);
+    assert_int_equal(vl_signal_start(L, &s, SIGSTOP, sig_cb), -EINVAL);
+    assert_int_equal(vl_signal_stop(NULL), -EINVAL);
+    assert_int_equal(vl_signal_stop(&s), 0);
+    assert_false(vl_signal_active(NULL));
+    assert_int_equal(vl_loop_backend_fd(NULL), -EINVAL);
+}
+
+static void fail_op_cb(vl_loop *loop, vl_loop_op *rec, int64_t result, uint32_t flags)
+{
+    (void)loop;
+    (void)rec;
+    (void)result;
+    (void)flags;
+    fail_msg("a callback ran at destroy");
+}
+
+/* Records still active at destroy become inactive, without callbacks; the
+ * signal mask is restored. */
+static void destroy_with_work_in_flight(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_loop();
+    int p[2];
+    mk_pipe(p);
+    char buf[4];
+    vl_loop_op rd;
+    vl_loop_op_init(&rd, vl_op_read(p[0], buf, sizeof(buf), -1), fail_op_cb, NULL);
+    assert_int_equal(vl_loop_submit(L, &rd), 0);
+    vl_timer t;
+    vl_timer_init(&t, victim_cb, NULL);
+    assert_int_equal(vl_timer_start(L, &t, 60 * VL_NS_PER_SEC, 0), 0);
+    vl_signal s;
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(vl_signal_start(L, &s, SIGUSR1, sig_cb), 0);
+    assert_true(vl_loop_backend_fd(L) >= 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 0);
+    vl_loop_destroy(L);
+    L = NULL;
+    assert_false(vl_loop_op_active(&rd));
+    assert_false(vl_timer_active(&t));
+    assert_false(vl_signal_active(&s));
+    assert_false(blocked(SIGUSR1));
+    close(p[0]);
+    close(p[1]);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(int argc, char **argv)
+{
+    const char *drv = argc > 1 ? argv[1] : "uring";
+    if (strcmp(drv, "uring") == 0) {
+        g_kind = VL_DRIVER_URING;
+    } else if (strcmp(drv, "epoll") == 0) {
+        g_kind = VL_DRIVER_EPOLL;
+    } else {
+        fprintf(stderr, "usage: %s uring|epoll\n", argv[0]);
+        return 2;
+    }
+    g_drv = drv;
+#ifdef VL_TEST_HAVE_VALGRIND
+    if (RUNNING_ON_VALGRIND)
+        g_slow = 6;
+#endif
+    const char *seed = getenv("VLLSI_TEST_SEED");
+    g_seed = seed ? strtoull(seed, NULL, 0) : (uint64_t)ct_now_ns() ^ ((uint64_t)getpid() << 32);
+    if (g_seed == 0)
+        g_seed = 1;
+    printf("loop.%s: seed %llu (set VLLSI_TEST_SEED to repeat)\n", drv, (unsigned long long)g_seed);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_watchdog;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+
+    const struct CMUnitTest tests[] = {
+        T(callbacks_fire_once_with_result_and_ctx),
+        T(resubmission_from_callback),
+        T(run_modes),
+        T(stop_from_callback),
+        T(run_returns_when_nothing_is_pending),
+        T(cancel_gives_ecanceled),
+        T(timers_fire_in_order_never_early),
+        T(timer_repeat),
+        T(timer_restart),
+        T(timer_stop_before_firing),
+        T(many_live_timers),
+        T(no_allocation_per_op_or_timer),
+        T(async_from_another_thread),
+        T(signal_delivered_as_callback),
+        T(sigint_sigterm_graceful_shutdown),
+        T(embedding_backend_fd),
+        T(bad_inputs),
+        T(destroy_with_work_in_flight),
+    };
+    return cmocka_run_group_tests_name(drv, tests, NULL, NULL);
+}
