@@ -2484,34 +2484,14 @@ static void env_overrides_auto(void **state)
 
 int main(int argc, char **argv)
 {
-    const char *drv = argc > 1 ? argv[1] : "uring";
-    if (strcmp(drv, "uring") == 0) {
-        g_kind = VL_DRIVER_URING;
-        g_drv_name = "io_uring";
-    } else if (strcmp(drv, "epoll") == 0) {
-        g_kind = VL_DRIVER_EPOLL;
-        g_drv_name = "epoll";
-    } else {
-        fprintf(stderr, "usage: %s uring|epoll\n", argv[0]);
+    struct ct_suite suite;
+    if (ct_suite_init(&suite, "conformance", argc, argv, on_watchdog) != 0)
         return 2;
-    }
-    g_drv = drv;
-#ifdef VL_TEST_HAVE_VALGRIND
-    if (RUNNING_ON_VALGRIND)
-        g_slow = 6;
-#endif
-    const char *seed = getenv("VLLSI_TEST_SEED");
-    g_seed = seed ? strtoull(seed, NULL, 0) : (uint64_t)ct_now_ns() ^ ((uint64_t)getpid() << 32);
-    if (g_seed == 0)
-        g_seed = 1;
-    printf("conformance.%s: seed %llu (set VLLSI_TEST_SEED to repeat)\n", drv,
-           (unsigned long long)g_seed);
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_watchdog;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, NULL);
+    g_kind = suite.kind;
+    g_drv = suite.drv;
+    g_slow = suite.slow;
+    g_seed = suite.seed;
+    g_drv_name = g_kind == VL_DRIVER_URING ? "io_uring" : "epoll";
 
     const struct CMUnitTest tests[] = {
         T(create_rejects_bad_config),
@@ -2565,6 +2545,6 @@ int main(int argc, char **argv)
         T(env_overrides_auto),
     };
     char group[64];
-    snprintf(group, sizeof(group), "conformance.%s", drv);
+    snprintf(group, sizeof(group), "conformance.%s", g_drv);
     return cmocka_run_group_tests_name(group, tests, NULL, NULL);
 }

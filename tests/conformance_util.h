@@ -1,17 +1,23 @@
 /*
- * tests/conformance_util.h - small helpers of the engine conformance suite
- * that need no engine: clocks, descriptor counting, a seeded PRNG, checks
- * for code that runs in a forked child, and the allocation counter of
- * tests/alloc_count.c.
+ * tests/conformance_util.h - small helpers the per-driver suites share (the
+ * engine conformance suite and the loop suite): clocks, descriptor counting,
+ * a seeded PRNG, checks for code that runs in a forked child, the allocation
+ * counter of tests/alloc_count.c, and the suite start-up (driver from argv,
+ * seed, valgrind slow-down, watchdog). Include it after vl_test.h.
  */
 #ifndef VLLSI_CONFORMANCE_UTIL_H
 #define VLLSI_CONFORMANCE_UTIL_H
 
 #include <dirent.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <vllsi/engine.h>
 
 /*
  * tests/alloc_count.c: while a window is open, count calls to malloc,
@@ -89,5 +95,50 @@ static inline uint32_t ct_below(uint64_t *s, uint32_t n)
             return 1;                                                                           \
         }                                                                                       \
     } while (0)
+
+/* What a per-driver suite takes from its command line and environment. */
+struct ct_suite {
+    vl_driver_kind kind;
+    const char *drv; /* "uring" or "epoll", as on the command line     */
+    int slow;        /* watchdog multiplier: 6 under valgrind, else 1 */
+    uint64_t seed;   /* VLLSI_TEST_SEED, else the time and the pid     */
+};
+
+/*
+ * Start a per-driver suite: the driver from argv[1] ("uring" | "epoll",
+ * default "uring"), the seed (printed, so a failure can be repeated), the
+ * valgrind slow-down, and on_watchdog for SIGALRM. 0, or 2 after printing
+ * the usage.
+ */
+static inline int ct_suite_init(struct ct_suite *s, const char *suite, int argc, char **argv,
+                                void (*on_watchdog)(int))
+{
+    s->drv = argc > 1 ? argv[1] : "uring";
+    if (strcmp(s->drv, "uring") == 0) {
+        s->kind = VL_DRIVER_URING;
+    } else if (strcmp(s->drv, "epoll") == 0) {
+        s->kind = VL_DRIVER_EPOLL;
+    } else {
+        fprintf(stderr, "usage: %s uring|epoll\n", argv[0]);
+        return 2;
+    }
+    s->slow = 1;
+#ifdef VL_TEST_HAVE_VALGRIND
+    if (RUNNING_ON_VALGRIND)
+        s->slow = 6;
+#endif
+    const char *seed = getenv("VLLSI_TEST_SEED");
+    s->seed = seed ? strtoull(seed, NULL, 0) : (uint64_t)ct_now_ns() ^ ((uint64_t)getpid() << 32);
+    if (s->seed == 0)
+        s->seed = 1;
+    printf("%s.%s: seed %llu (set VLLSI_TEST_SEED to repeat)\n", suite, s->drv,
+           (unsigned long long)s->seed);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_watchdog;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    return 0;
+}
 
 #endif
