@@ -66,28 +66,8 @@ static uint64_t g_seed;
 
 /* ---- watchdog ------------------------------------------------------------------- */
 
-static const char *volatile g_test = "(setup)";
-
-static void on_watchdog(int sig)
-{
-    static const char pre[] = "\nconformance: watchdog: test ";
-    static const char post[] = " hung; ending the suite\n";
-    const char *name = g_test;
-    (void)sig;
-    (void)!write(2, pre, sizeof(pre) - 1);
-    (void)!write(2, name, strlen(name));
-    (void)!write(2, post, sizeof(post) - 1);
-    _exit(1);
-}
-
 /* Every test starts with WATCH: no test can hang the suite. */
 #define WATCH(secs) ct_watch(__func__, secs)
-
-static void ct_watch(const char *name, unsigned secs)
-{
-    g_test = name;
-    alarm(secs * (unsigned)g_slow);
-}
 
 /* ---- the harness: every submission and completion is accounted for ---------------- */
 
@@ -425,7 +405,7 @@ static int test_teardown(void **state)
     while (H.nfds > 0)
         close(H.fds[--H.nfds]);
     alarm(0);
-    g_test = "(between tests)";
+    ct_watch_test = "(between tests)";
     return 0;
 }
 
@@ -2485,7 +2465,7 @@ static void env_overrides_auto(void **state)
 int main(int argc, char **argv)
 {
     struct ct_suite suite;
-    if (ct_suite_init(&suite, "conformance", argc, argv, on_watchdog) != 0)
+    if (ct_suite_init(&suite, "conformance", argc, argv) != 0)
         return 2;
     g_kind = suite.kind;
     g_drv = suite.drv;

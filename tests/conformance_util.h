@@ -104,14 +104,39 @@ struct ct_suite {
     uint64_t seed;   /* VLLSI_TEST_SEED, else the time and the pid     */
 };
 
+/* The watchdog: every test arms it (CT_WATCH), so no test can hang a suite. */
+static const char *volatile ct_watch_test = "(setup)";
+static const char *ct_watch_suite = "suite";
+static int ct_watch_slow = 1;
+
+static void ct_on_watchdog(int sig)
+{
+    static const char pre[] = ": watchdog: test ";
+    static const char post[] = " hung; ending the suite\n";
+    const char *name = ct_watch_test;
+    (void)sig;
+    (void)!write(2, "\n", 1);
+    (void)!write(2, ct_watch_suite, strlen(ct_watch_suite));
+    (void)!write(2, pre, sizeof(pre) - 1);
+    (void)!write(2, name, strlen(name));
+    (void)!write(2, post, sizeof(post) - 1);
+    _exit(1);
+}
+
+/* Name the running test and give it secs (times the valgrind slow-down). */
+static inline void ct_watch(const char *test, unsigned secs)
+{
+    ct_watch_test = test;
+    alarm(secs * (unsigned)ct_watch_slow);
+}
+
 /*
  * Start a per-driver suite: the driver from argv[1] ("uring" | "epoll",
  * default "uring"), the seed (printed, so a failure can be repeated), the
- * valgrind slow-down, and on_watchdog for SIGALRM. 0, or 2 after printing
- * the usage.
+ * valgrind slow-down, and the SIGALRM watchdog. 0, or 2 after printing the
+ * usage.
  */
-static inline int ct_suite_init(struct ct_suite *s, const char *suite, int argc, char **argv,
-                                void (*on_watchdog)(int))
+static inline int ct_suite_init(struct ct_suite *s, const char *suite, int argc, char **argv)
 {
     s->drv = argc > 1 ? argv[1] : "uring";
     if (strcmp(s->drv, "uring") == 0) {
@@ -133,9 +158,11 @@ static inline int ct_suite_init(struct ct_suite *s, const char *suite, int argc,
         s->seed = 1;
     printf("%s.%s: seed %llu (set VLLSI_TEST_SEED to repeat)\n", suite, s->drv,
            (unsigned long long)s->seed);
+    ct_watch_suite = suite;
+    ct_watch_slow = s->slow;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_watchdog;
+    sa.sa_handler = ct_on_watchdog;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGALRM, &sa, NULL);
     return 0;

@@ -30,21 +30,7 @@ static int g_slow = 1;
 static uint64_t g_seed;
 static vl_loop *L;
 
-static const char *volatile g_test = "(setup)";
-
-static void on_watchdog(int sig)
-{
-    static const char pre[] = "\nloop: watchdog: test ";
-    static const char post[] = " hung; ending the suite\n";
-    const char *name = g_test;
-    (void)sig;
-    (void)!write(2, pre, sizeof(pre) - 1);
-    (void)!write(2, name, strlen(name));
-    (void)!write(2, post, sizeof(post) - 1);
-    _exit(1);
-}
-
-#define WATCH(secs) (g_test = __func__, alarm((secs) * (unsigned)g_slow))
+#define WATCH(secs) ct_watch(__func__, secs)
 
 static int open_loop(vl_loop **out)
 {
@@ -76,7 +62,7 @@ static int teardown(void **state)
     vl_loop_destroy(L);
     L = NULL;
     alarm(0);
-    g_test = "(between tests)";
+    ct_watch_test = "(between tests)";
     return 0;
 }
 
@@ -957,7 +943,7 @@ static void destroy_with_work_in_flight(void **state)
 int main(int argc, char **argv)
 {
     struct ct_suite suite;
-    if (ct_suite_init(&suite, "loop", argc, argv, on_watchdog) != 0)
+    if (ct_suite_init(&suite, "loop", argc, argv) != 0)
         return 2;
     g_kind = suite.kind;
     g_drv = suite.drv;
