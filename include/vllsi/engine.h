@@ -104,8 +104,19 @@ typedef enum vl_op_kind {
     VL_OP_TIMEOUT,
     VL_OP_CLOSE,
     VL_OP_CANCEL,
-    VL_OP_KIND_COUNT_ /* not an op: the number of kinds */
+    VL_OP_RECV_MULTI,   /* multishot RECV into buffers from a vl_bufpool */
+    VL_OP_ACCEPT_MULTI, /* multishot ACCEPT                              */
+    VL_OP_KIND_COUNT_   /* not an op: the number of kinds */
 } vl_op_kind;
+
+/*
+ * A buffer pool: count buffers of size bytes each, owned by one engine, that
+ * RECV_MULTI ops fill. On io_uring it is a provided-buffer ring
+ * (io_uring_register_buf_ring): the kernel picks a buffer only when data
+ * arrives, so idle connections hold none. On epoll the driver picks one at
+ * read time, the same way. See vl_bufpool_create.
+ */
+typedef struct vl_bufpool vl_bufpool;
 
 /*
  * An op: a tagged union of the seed's CompletionOp. Build it with the
@@ -148,6 +159,11 @@ typedef struct vl_op {
         struct {
             uint64_t target_id;
         } cancel;
+        struct {
+            int fd;
+            vl_bufpool *pool;
+            int flags; /* MSG_* flags for recv */
+        } multi;       /* RECV_MULTI; ACCEPT_MULTI uses fd only */
     } u;
 } vl_op;
 
@@ -163,8 +179,44 @@ VL_API vl_op vl_op_timeout(int64_t duration_ns);
 VL_API vl_op vl_op_close(int fd);
 VL_API vl_op vl_op_cancel(uint64_t target_id);
 
+/*
+ * Multishot ops: armed once, they complete again and again with VL_CQE_MORE
+ * set, and end with one final completion (VL_CQE_MORE clear) on an error,
+ * on EOF (RECV_MULTI: result 0), on cancel (-ECANCELED) or on pool
+ * exhaustion (-ENOBUFS). They hold one id the whole time. Until the final
+ * completion the id is alive and counts against max_inflight.
+ *
+ * vl_op_recv_multi: each completion with result > 0 carries VL_CQE_BUFFER
+ * and a buffer id (vl_cqe_buffer(flags)) of pool; the first result bytes of
+ * vl_bufpool_buf(pool, id) hold the data, and the buffer belongs to the
+ * caller until vl_bufpool_release. When data arrives and the pool is empty,
+ * the op ends with -ENOBUFS and the data stays in the socket: release
+ * buffers and submit the op again, nothing is lost. submit errors: -EINVAL
+ * (NULL pool, or a pool of another engine). Completions of one op arrive in
+ * stream order.
+ *
+ * vl_op_accept_multi: each completion with result >= 0 is a new connection
+ * (CLOEXEC). An accept error (e.g. -EMFILE) ends the op: it is reported once
+ * and the caller re-arms when it sees fit (after freeing descriptors).
+ *
+ * Backpressure: a RECV_MULTI keeps reading as long as the pool has buffers.
+ * To pause a connection, cancel its op (CANCEL, or vl_loop_cancel); data
+ * that arrives meanwhile waits in the socket; submit a new RECV_MULTI to
+ * resume. Completions already delivered before the cancel took effect
+ * still arrive (with VL_CQE_MORE), then the final -ECANCELED.
+ */
+VL_API vl_op vl_op_recv_multi(int fd, vl_bufpool *pool, int flags);
+VL_API vl_op vl_op_accept_multi(int fd);
+
 /* vl_completion.flags */
-#define VL_CQE_MORE 0x1u /* more completions follow for this id (multishot) */
+#define VL_CQE_MORE   0x1u /* more completions follow for this id (multishot) */
+#define VL_CQE_BUFFER 0x2u /* the completion names a pool buffer: vl_cqe_buffer() */
+
+/* The buffer id of a completion with VL_CQE_BUFFER (bits 16..31 of flags). */
+static inline uint32_t vl_cqe_buffer(uint32_t flags)
+{
+    return flags >> 16;
+}
 
 typedef struct vl_completion {
     uint64_t id;     /* the id submit returned                          */
@@ -231,6 +283,54 @@ VL_API const char *vl_engine_driver_reason(const vl_engine *e);
 
 /* How many ids are alive (issued, completion not yet returned by poll); 0 for NULL. */
 VL_API uint32_t vl_engine_inflight(const vl_engine *e);
+
+/* ---- buffer pools ------------------------------------------------------------- */
+
+/* The largest count a pool may have (io_uring's buffer ids are 16 bits and
+ * its rings hold at most 2^15 entries). */
+#define VL_BUFPOOL_MAX_COUNT 32768u
+
+/*
+ * vl_bufpool_create - make a pool of count buffers of size bytes for e and
+ * store it in *out. count is a power of two in 1..VL_BUFPOOL_MAX_COUNT; size
+ * in 1..INT32_MAX (count * size bytes are mapped at once; buffers are
+ * size-aligned to 64 bytes at least). All buffers start in the pool. The
+ * engine owns the pool (vl_engine_destroy frees what is left).
+ * Errors: -EINVAL (NULL e or out, count not a power of two or too large,
+ * size 0 or too large), -ENOMEM, -ESHUTDOWN (after vl_engine_shutdown),
+ * -ENOSPC (the engine already has 64 pools); on io_uring what the kernel said
+ * when registering the ring, if it was not "unsupported" (then the pool
+ * works in user space and multishot is emulated, see docs/engine.md).
+ *
+ * Sizing: on io_uring the kernel hands buffers out in ring order, one per
+ * recv completion; with C connections receiving at once, count below C
+ * gives -ENOBUFS floods, and count * size far above the L2 cache costs cache
+ * misses. docs/guide.md has the measured choice (count 2 * C, size 4 KiB
+ * for small messages).
+ */
+VL_API int vl_bufpool_create(vl_engine *e, uint32_t count, uint32_t size, vl_bufpool **out);
+
+/*
+ * vl_bufpool_destroy - free p and its memory. -EINVAL for NULL, -EBUSY while
+ * an op using p is alive (cancel it and poll its final completion first).
+ * Buffers the caller still held are gone with it.
+ */
+VL_API int vl_bufpool_destroy(vl_bufpool *p);
+
+/* The address of buffer id of p, or NULL (NULL p, id out of range). */
+VL_API void *vl_bufpool_buf(const vl_bufpool *p, uint32_t id);
+
+/*
+ * vl_bufpool_release - give buffer id back to p after a RECV_MULTI
+ * completion handed it to the caller. 0; -EINVAL (NULL p, id out of range);
+ * -EALREADY (the buffer is in the pool: released twice, or never handed out).
+ */
+VL_API int vl_bufpool_release(vl_bufpool *p, uint32_t id);
+
+/* Buffers in p now (not held by the caller); count and size as created. 0 for NULL. */
+VL_API uint32_t vl_bufpool_available(const vl_bufpool *p);
+VL_API uint32_t vl_bufpool_count(const vl_bufpool *p);
+VL_API uint32_t vl_bufpool_size(const vl_bufpool *p);
 
 VL_EXTERN_C_END
 

@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <sys/stat.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@
 #include <unistd.h>
 
 #include <vllsi/sys/common.h>
+#include <vllsi/sys/mem.h>
 
 #include "driver.h"
 
@@ -65,11 +67,39 @@ enum sigpipe_mode {
     SIGPIPE_ASYNC,    /* WRITE with IOSQE_ASYNC: runs in io-wq */
 };
 
+/*
+ * Multishot modes, best first. RECV_MULTI on a native pool (a registered
+ * provided-buffer ring, 5.19+) is one IORING_RECV_MULTISHOT recv (6.0+), or
+ * on 5.19 a single-shot recv with IOSQE_BUFFER_SELECT re-armed by the
+ * driver after each completion. On a pool the kernel could not take
+ * (before 5.19) the driver takes a buffer from the pool's free list when it
+ * arms the recv, or, the pool being empty, arms a POLL_ADD and looks again
+ * when data arrives. ACCEPT_MULTI is IORING_ACCEPT_MULTISHOT (5.19+) or a
+ * re-armed single accept. Either way the caller sees one id that completes
+ * with VL_CQE_MORE until its final completion.
+ *
+ * Slot scratch (drv_flags) for these ops: */
+#define U_SINGLE  0x1u /* armed as a single-shot request: re-arm after each CQE */
+#define U_REARM   0x2u /* on the re-arm list, not in the kernel                 */
+#define U_POLLING 0x4u /* user-space pool was empty: a POLL_ADD waits for data  */
+#define U_BID     0x8u /* user-space pool: drv_index is the buffer it holds     */
+
+/* A native pool's provided-buffer ring. */
+struct uring_pool {
+    struct io_uring_buf_ring *br;
+    size_t len;
+    int mask;
+};
+
 struct uring {
     struct io_uring ring;
-    int efd;         /* wake eventfd                                        */
-    bool wake_armed; /* the wake READ is in the SQ or in the kernel         */
-    bool closing;    /* fini: do not arm the wake read again               */
+    bool ms_recv;                    /* IORING_RECV_MULTISHOT usable                       */
+    bool ms_accept;                  /* IORING_ACCEPT_MULTISHOT usable                     */
+    bool bufring;                    /* try to register pools as provided-buffer rings     */
+    uint32_t rearm_head, rearm_tail; /* slots to arm again (drv_next)      */
+    int efd;                         /* wake eventfd                                        */
+    bool wake_armed;                 /* the wake READ is in the SQ or in the kernel         */
+    bool closing;                    /* fini: do not arm the wake read again               */
     enum sigpipe_mode sigpipe;
     uint32_t writes;   /* WRITEs in flight (SIGPIPE_GUARD only) */
     uint64_t wake_buf; /* the wake READ's buffer: lives as long as the ring */
@@ -237,6 +267,12 @@ static int probe_ops(struct uring *d, char *reason, size_t len)
         return -EOPNOTSUPP;
     }
     int rc = 0;
+    /* Multishot accept and provided-buffer rings came with 5.19, multishot
+     * recv with 6.0; the probe lists opcodes, not flags, so the opcodes
+     * that came with the same releases (SOCKET, SEND_ZC) stand for them. */
+    d->ms_accept = io_uring_opcode_supported(p, IORING_OP_SOCKET);
+    d->ms_recv = io_uring_opcode_supported(p, IORING_OP_SEND_ZC);
+    d->bufring = d->ms_accept;
     for (size_t i = 0; i < sizeof(needed_ops) / sizeof(needed_ops[0]) && rc == 0; i++) {
         if (!io_uring_opcode_supported(p, needed_ops[i].op)) {
             snprintf(reason, len, "io_uring: IORING_OP_%s is not supported", needed_ops[i].name);
@@ -281,6 +317,23 @@ static bool probe_nosignal(struct uring *d)
 #endif
 }
 
+/*
+ * Test knob: VLLSI_URING_FALLBACK=multishot runs multishot ops as re-armed
+ * single-shot requests (what a 5.19 kernel gets), =all also keeps pools in
+ * user space (what a kernel before 5.19 gets), so the suites can check those
+ * paths on any kernel.
+ */
+static void fallback_knob(struct uring *d)
+{
+    const char *v = getenv("VLLSI_URING_FALLBACK");
+    if (v == NULL)
+        return;
+    if (strcmp(v, "multishot") == 0 || strcmp(v, "all") == 0)
+        d->ms_recv = d->ms_accept = false;
+    if (strcmp(v, "all") == 0)
+        d->bufring = false;
+}
+
 static int uring_init(vl_engine *e, const vl_engine_config *cfg, char *reason, size_t len)
 {
     struct uring *d = calloc(1, sizeof(*d));
@@ -305,6 +358,8 @@ static int uring_init(vl_engine *e, const vl_engine_config *cfg, char *reason, s
         free(d);
         return rc;
     }
+    fallback_knob(d);
+    d->rearm_head = d->rearm_tail = UINT32_MAX;
     if (probe_nosignal(d))
         d->sigpipe = SIGPIPE_NOSIGNAL;
     else if (d->ring.flags & IORING_SETUP_DEFER_TASKRUN)
@@ -441,11 +496,62 @@ static void prep_cancel(struct uring *d, struct vl__slot *s, vl_engine *e, struc
     io_uring_prep_cancel64(sqe, vl__engine_slot_id(e, s->target), 0);
 }
 
+static void prep_recv_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
+                            struct io_uring_sqe *sqe)
+{
+    (void)e;
+    struct vl_bufpool *p = s->op.u.multi.pool;
+    int fd = s->op.u.multi.fd, flags = s->op.u.multi.flags;
+    s->drv_flags &= ~(U_SINGLE | U_POLLING | U_BID);
+    if (p->native) {
+        if (d->ms_recv) {
+            io_uring_prep_recv_multishot(sqe, fd, NULL, 0, flags);
+        } else {
+            io_uring_prep_recv(sqe, fd, NULL, p->size, flags);
+            s->drv_flags |= U_SINGLE;
+        }
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = p->group;
+        return;
+    }
+    uint32_t bid;
+    s->drv_flags |= U_SINGLE;
+    if (vl__pool_take(p, &bid)) {
+        s->drv_flags |= U_BID;
+        s->drv_index = bid;
+        io_uring_prep_recv(sqe, fd, vl__pool_buf(p, bid), p->size, flags);
+    } else {
+        s->drv_flags |= U_POLLING;
+        io_uring_prep_poll_add(sqe, fd, POLLIN);
+    }
+}
+
+static void prep_accept_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
+                              struct io_uring_sqe *sqe)
+{
+    (void)e;
+    s->drv_flags &= ~U_SINGLE;
+    if (d->ms_accept) {
+        io_uring_prep_multishot_accept(sqe, s->op.u.multi.fd, NULL, NULL, SOCK_CLOEXEC);
+    } else {
+        io_uring_prep_accept(sqe, s->op.u.multi.fd, NULL, NULL, SOCK_CLOEXEC);
+        s->drv_flags |= U_SINGLE;
+    }
+}
+
 static prep_fn *const prep_table[] = {
-    [VL_OP_NOP] = prep_nop,       [VL_OP_READ] = prep_read,       [VL_OP_WRITE] = prep_write,
-    [VL_OP_ACCEPT] = prep_accept, [VL_OP_CONNECT] = prep_connect, [VL_OP_SEND] = prep_send,
-    [VL_OP_RECV] = prep_recv,     [VL_OP_TIMEOUT] = prep_timeout, [VL_OP_CLOSE] = prep_close,
+    [VL_OP_NOP] = prep_nop,
+    [VL_OP_READ] = prep_read,
+    [VL_OP_WRITE] = prep_write,
+    [VL_OP_ACCEPT] = prep_accept,
+    [VL_OP_CONNECT] = prep_connect,
+    [VL_OP_SEND] = prep_send,
+    [VL_OP_RECV] = prep_recv,
+    [VL_OP_TIMEOUT] = prep_timeout,
+    [VL_OP_CLOSE] = prep_close,
     [VL_OP_CANCEL] = prep_cancel,
+    [VL_OP_RECV_MULTI] = prep_recv_multi,
+    [VL_OP_ACCEPT_MULTI] = prep_accept_multi,
 };
 _Static_assert(sizeof(prep_table) / sizeof(prep_table[0]) == VL_OP_KIND_COUNT_,
                "one io_uring prep per op kind");
@@ -467,10 +573,18 @@ static bool offset_on_stream(const struct vl__slot *s)
     return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
 }
 
+static bool rearm_take(vl_engine *e, struct uring *d, uint32_t slot);
+
 static int uring_submit(vl_engine *e, uint32_t slot)
 {
     struct uring *d = state(e);
     struct vl__slot *s = vl__engine_slot(e, slot);
+    /* A multishot op between two arms is not in the kernel: cancel it here. */
+    if (VL_UNLIKELY(s->op.kind == VL_OP_CANCEL) && rearm_take(e, d, s->target)) {
+        vl__engine_complete(e, s->target, -ECANCELED, 0);
+        vl__engine_complete(e, slot, 0, 0);
+        return 0;
+    }
     if (VL_UNLIKELY(offset_on_stream(s))) {
         vl__engine_complete(e, slot, -ESPIPE, 0);
         return 0;
@@ -497,6 +611,144 @@ static void on_internal(vl_engine *e, struct uring *d, const struct io_uring_cqe
         vl__engine_note_wake(e);
 }
 
+/* ---- multishot: re-arming ----------------------------------------------------- */
+
+static void rearm_push(vl_engine *e, struct uring *d, uint32_t i)
+{
+    struct vl__slot *s = vl__engine_slot(e, i);
+    s->drv_flags |= U_REARM;
+    s->drv_next = UINT32_MAX;
+    if (d->rearm_tail == UINT32_MAX)
+        d->rearm_head = i;
+    else
+        vl__engine_slot(e, d->rearm_tail)->drv_next = i;
+    d->rearm_tail = i;
+}
+
+/* Take slot off the re-arm list; false if it is not on it. */
+static bool rearm_take(vl_engine *e, struct uring *d, uint32_t slot)
+{
+    if (slot == UINT32_MAX || !(vl__engine_slot(e, slot)->drv_flags & U_REARM))
+        return false;
+    uint32_t prev = UINT32_MAX;
+    for (uint32_t i = d->rearm_head; i != UINT32_MAX;
+         prev = i, i = vl__engine_slot(e, i)->drv_next) {
+        if (i != slot)
+            continue;
+        uint32_t next = vl__engine_slot(e, i)->drv_next;
+        if (prev == UINT32_MAX)
+            d->rearm_head = next;
+        else
+            vl__engine_slot(e, prev)->drv_next = next;
+        if (d->rearm_tail == i)
+            d->rearm_tail = prev;
+        vl__engine_slot(e, i)->drv_flags &= ~U_REARM;
+        return true;
+    }
+    return false;
+}
+
+/* Arm the listed slots again, in order, as far as the SQ has room. */
+static void rearm_flush(vl_engine *e, struct uring *d)
+{
+    while (d->rearm_head != UINT32_MAX) {
+        uint32_t i = d->rearm_head;
+        struct vl__slot *s = vl__engine_slot(e, i);
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+        if (sqe == NULL)
+            return; /* the next wait submits and tries again */
+        d->rearm_head = s->drv_next;
+        if (d->rearm_head == UINT32_MAX)
+            d->rearm_tail = UINT32_MAX;
+        s->drv_flags &= ~U_REARM;
+        prep_table[s->op.kind](d, s, e, sqe);
+        io_uring_sqe_set_data64(sqe, vl__engine_slot_id(e, i));
+    }
+}
+
+/* The kernel ended a multishot request that the caller did not: arm it
+ * again, unless a cancel or shutdown is on its way, which it then answers. */
+static void rearm_or_end(vl_engine *e, struct uring *d, uint32_t i)
+{
+    if ((vl__engine_slot(e, i)->core_flags & VL__SLOT_CANCEL_REQUESTED) || e->shut)
+        vl__engine_complete(e, i, -ECANCELED, 0);
+    else
+        rearm_push(e, d, i);
+}
+
+/* The user-space pool was empty and data (or EOF, or an error) arrived. */
+static void recv_multi_polled(vl_engine *e, struct uring *d, uint32_t i, int res)
+{
+    struct vl__slot *s = vl__engine_slot(e, i);
+    if (res < 0) {
+        vl__engine_complete(e, i, res, 0);
+        return;
+    }
+    if (s->op.u.multi.pool->nfree > 0) {
+        rearm_or_end(e, d, i);
+        return;
+    }
+    char byte;
+    ssize_t n = recv(s->op.u.multi.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        rearm_or_end(e, d, i);
+    else
+        vl__engine_complete(e, i, n > 0 ? -ENOBUFS : n == 0 ? 0 : -errno, 0);
+}
+
+/*
+ * A RECV_MULTI CQE. Data is a VL_CQE_MORE completion naming its buffer;
+ * without IORING_CQE_F_MORE the kernel stopped (a single-shot arm, or a CQ
+ * overflow), so the driver arms again. 0 (EOF), -ENOBUFS and errors end
+ * the op. After shutdown, data that finds no room in the core's queue is
+ * dropped and its buffer goes back: the op is being cancelled anyway.
+ */
+static void on_recv_multi(vl_engine *e, struct uring *d, uint32_t i, const struct io_uring_cqe *cqe)
+{
+    struct vl__slot *s = vl__engine_slot(e, i);
+    struct vl_bufpool *p = s->op.u.multi.pool;
+    bool more = cqe->flags & IORING_CQE_F_MORE;
+    if (s->drv_flags & U_POLLING) {
+        recv_multi_polled(e, d, i, cqe->res);
+        return;
+    }
+    bool has_buf =
+        p->native ? (cqe->flags & IORING_CQE_F_BUFFER) != 0 : (s->drv_flags & U_BID) != 0;
+    uint32_t bid = p->native ? cqe->flags >> IORING_CQE_BUFFER_SHIFT : s->drv_index;
+    if (cqe->res > 0 && has_buf && (vl__engine_cq_room(e) || !e->shut)) {
+        vl__pool_mark_out(p, bid);
+        vl__engine_complete(e, i, cqe->res, VL_CQE_MORE | VL_CQE_BUFFER | (bid << 16));
+    } else if (has_buf) {
+        if (p->native)
+            e->drv->pool_put(e, p, bid);
+        else
+            vl__pool_untake(p, bid);
+    }
+    if (more)
+        return;
+    if (cqe->res > 0)
+        rearm_or_end(e, d, i);
+    else
+        vl__engine_complete(e, i, cqe->res, 0);
+}
+
+/* An ACCEPT_MULTI CQE: a connection, or (without F_MORE) the end. */
+static void on_accept_multi(vl_engine *e, struct uring *d, uint32_t i,
+                            const struct io_uring_cqe *cqe)
+{
+    bool more = cqe->flags & IORING_CQE_F_MORE;
+    int res = cqe->res;
+    if (res >= 0)
+        vl__engine_complete(e, i, res, VL_CQE_MORE);
+    if (more)
+        return;
+    /* A connection that died in the backlog is not the listener's error. */
+    if (res >= 0 || res == -ECONNABORTED || res == -EINTR)
+        rearm_or_end(e, d, i);
+    else
+        vl__engine_complete(e, i, res, 0);
+}
+
 static void on_cqe(vl_engine *e, struct uring *d, const struct io_uring_cqe *cqe)
 {
     if (cqe->user_data & VL__INTERNAL_TAG) {
@@ -511,6 +763,14 @@ static void on_cqe(vl_engine *e, struct uring *d, const struct io_uring_cqe *cqe
     }
     const struct vl__slot *s = vl__engine_slot(e, i);
     int64_t res = cqe->res;
+    if (s->op.kind == VL_OP_RECV_MULTI) {
+        on_recv_multi(e, d, i, cqe);
+        return;
+    }
+    if (s->op.kind == VL_OP_ACCEPT_MULTI) {
+        on_accept_multi(e, d, i, cqe);
+        return;
+    }
     if (s->op.kind == VL_OP_TIMEOUT && res == -ETIME)
         res = 0; /* the timer fired: that is a TIMEOUT's success */
     else if (s->op.kind == VL_OP_WRITE && d->sigpipe == SIGPIPE_GUARD)
@@ -525,16 +785,25 @@ static void reap(vl_engine *e, struct uring *d)
     for (int flushed = 0;; flushed++) {
         unsigned head, n = 0;
         struct io_uring_cqe *cqe;
+        bool full = false;
         io_uring_for_each_cqe(&d->ring, head, cqe)
         {
+            /* A multishot completion needs room in the core's queue; when
+             * there is none, it waits in the kernel's CQ for the next poll.
+             * Shutdown never stops here (it drops such data instead). */
+            if (!e->shut && !vl__engine_cq_room(e)) {
+                full = true;
+                break;
+            }
             on_cqe(e, d, cqe);
             n++;
         }
         io_uring_cq_advance(&d->ring, n);
-        if (!io_uring_cq_has_overflow(&d->ring) || (n == 0 && flushed > 0))
+        if (full || !io_uring_cq_has_overflow(&d->ring) || (n == 0 && flushed > 0))
             break;
         ring_get_events(d, false);
     }
+    rearm_flush(e, d);
     arm_wake(d);
 }
 
@@ -578,6 +847,10 @@ static int uring_wait(vl_engine *e, int64_t timeout_ns)
 static int uring_cancel(vl_engine *e, uint32_t slot)
 {
     struct uring *d = state(e);
+    if (rearm_take(e, d, slot)) {
+        vl__engine_complete(e, slot, -ECANCELED, 0);
+        return 0;
+    }
     struct io_uring_sqe *sqe = get_sqe(d);
     for (int i = 0; sqe == NULL && i < 3; i++) {
         reap(e, d);
@@ -603,6 +876,70 @@ static int uring_wake(vl_engine *e)
     return 0;
 }
 
+/* ---- buffer pools -------------------------------------------------------------- */
+
+/*
+ * Register p as a provided-buffer ring (group p->group) holding every
+ * buffer, low ids first. A kernel without buffer rings (-EINVAL before 5.19)
+ * leaves p in user space (p->native false), which the RECV_MULTI fallback
+ * serves; other failures (-ENOMEM: locked-memory limits) are reported.
+ */
+static int uring_pool_add(vl_engine *e, struct vl_bufpool *p)
+{
+    struct uring *d = state(e);
+    if (!d->bufring)
+        return 0;
+    struct uring_pool *up = calloc(1, sizeof(*up));
+    if (up == NULL)
+        return -ENOMEM;
+    int err = 0;
+    up->len = (size_t)p->count * sizeof(struct io_uring_buf);
+    up->br = vl_os_alloc(up->len, &err);
+    if (up->br == NULL) {
+        free(up);
+        return err < 0 ? err : -ENOMEM;
+    }
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof(reg));
+    reg.ring_addr = (uint64_t)(uintptr_t)up->br;
+    reg.ring_entries = p->count;
+    reg.bgid = p->group;
+    int rc = io_uring_register_buf_ring(&d->ring, &reg, 0);
+    if (rc < 0) {
+        vl_os_free(up->br, up->len);
+        free(up);
+        return rc == -EINVAL ? 0 : rc;
+    }
+    io_uring_buf_ring_init(up->br);
+    up->mask = io_uring_buf_ring_mask(p->count);
+    for (uint32_t b = 0; b < p->count; b++)
+        io_uring_buf_ring_add(up->br, vl__pool_buf(p, b), p->size, (unsigned short)b, up->mask,
+                              (int)b);
+    io_uring_buf_ring_advance(up->br, (int)p->count);
+    p->drv = up;
+    p->native = true;
+    return 0;
+}
+
+static void uring_pool_put(vl_engine *e, struct vl_bufpool *p, uint32_t bid)
+{
+    (void)e;
+    struct uring_pool *up = p->drv;
+    io_uring_buf_ring_add(up->br, vl__pool_buf(p, bid), p->size, (unsigned short)bid, up->mask, 0);
+    io_uring_buf_ring_advance(up->br, 1);
+}
+
+static void uring_pool_remove(vl_engine *e, struct vl_bufpool *p)
+{
+    struct uring *d = state(e);
+    struct uring_pool *up = p->drv;
+    io_uring_unregister_buf_ring(&d->ring, p->group);
+    vl_os_free(up->br, up->len);
+    free(up);
+    p->drv = NULL;
+    p->native = false;
+}
+
 const struct vl_driver vl__driver_uring = {
     .name = "io_uring",
     .kind = VL_DRIVER_URING,
@@ -612,4 +949,7 @@ const struct vl_driver vl__driver_uring = {
     .cancel = uring_cancel,
     .wait = uring_wait,
     .wake = uring_wake,
+    .pool_add = uring_pool_add,
+    .pool_put = uring_pool_put,
+    .pool_remove = uring_pool_remove,
 };

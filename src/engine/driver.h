@@ -7,8 +7,9 @@
  * completion queue. A driver only ever sees slot indices: the core hands it
  * ops in submission order (submit), asks it to cancel one (cancel), and lets
  * it block in the kernel (wait). The driver reports every finished op exactly
- * once with vl__engine_complete(). Multishot ops (a later issue) will report
- * several times with VL_CQE_MORE; only the last one frees the slot.
+ * once with vl__engine_complete(). Multishot ops report several times with
+ * VL_CQE_MORE (room permitting, vl__engine_cq_room); only the last one frees
+ * the slot.
  */
 #ifndef VLLSI_ENGINE_DRIVER_H
 #define VLLSI_ENGINE_DRIVER_H
@@ -57,7 +58,70 @@ struct vl_driver {
     int (*wait)(vl_engine *e, int64_t timeout_ns);
     /* Make a blocked wait return. Called from any thread. */
     int (*wake)(vl_engine *e);
+    /*
+     * Buffer pools (optional: NULL means the core's user-space free list
+     * serves every pool). pool_add: take p over natively (e.g. register a
+     * provided-buffer ring) and set p->native; 0 also when the driver
+     * declines (p->native stays false), a negative errno to fail the
+     * create. pool_put: the caller released buffer bid of a native pool.
+     * pool_remove: undo pool_add (no op uses p any more).
+     */
+    int (*pool_add)(vl_engine *e, struct vl_bufpool *p);
+    void (*pool_put)(vl_engine *e, struct vl_bufpool *p, uint32_t bid);
+    void (*pool_remove)(vl_engine *e, struct vl_bufpool *p);
 };
+
+/*
+ * A buffer pool. Buffers are in the pool or held by the caller (out[] bit
+ * set). A non-native pool keeps its free buffers on a stack (LIFO: the
+ * buffer used last is the warmest in cache) that drivers take from at read
+ * time; a native pool's free buffers are with the kernel.
+ */
+struct vl_bufpool {
+    vl_engine *e;
+    uint8_t *mem;    /* count * stride bytes                         */
+    size_t map_len;  /* what vl_os_alloc mapped                      */
+    uint32_t count;  /* a power of two                               */
+    uint32_t size;   /* the caller's buffer size                     */
+    uint32_t stride; /* size rounded up to 64 bytes                 */
+    uint32_t avail;  /* buffers not held by the caller               */
+    uint32_t users;  /* live ops naming this pool                    */
+    uint16_t group;  /* the engine's index for it (io_uring bgid)    */
+    bool native;     /* the driver owns the free buffers             */
+    uint32_t nfree;  /* non-native: free stack depth                 */
+    uint32_t *free;  /* non-native: free stack of buffer ids         */
+    uint64_t *out;   /* one bit per buffer: held by the caller       */
+    void *drv;       /* the driver's per-pool state (native pools)   */
+};
+
+#define VL__MAX_POOLS 64u
+
+static inline uint8_t *vl__pool_buf(const struct vl_bufpool *p, uint32_t bid)
+{
+    return p->mem + (size_t)bid * p->stride;
+}
+
+/* Hand buffer bid to the caller (a completion names it). */
+static inline void vl__pool_mark_out(struct vl_bufpool *p, uint32_t bid)
+{
+    p->out[bid >> 6] |= 1ull << (bid & 63);
+    p->avail--;
+}
+
+/* Non-native pools: take a free buffer for a read (false: the pool is empty). */
+static inline bool vl__pool_take(struct vl_bufpool *p, uint32_t *bid)
+{
+    if (p->nfree == 0)
+        return false;
+    *bid = p->free[--p->nfree];
+    return true;
+}
+
+/* Non-native pools: put back a buffer taken but not handed out (EAGAIN, EOF). */
+static inline void vl__pool_untake(struct vl_bufpool *p, uint32_t bid)
+{
+    p->free[p->nfree++] = bid;
+}
 
 /* The op table entry, shared by the core and the drivers. */
 enum vl__slot_state {
@@ -94,7 +158,8 @@ struct vl__slot {
     } drv_data;
 };
 
-/* A completion waiting for poll: multishot ops may queue several per slot. */
+/* A completion waiting for poll: multishot ops may queue several per slot.
+ * flags carries the public VL_CQE_* bits and the buffer id in bits 16..31. */
 struct vl__cqe {
     uint32_t slot;
     uint32_t flags;
@@ -119,10 +184,13 @@ struct vl_engine {
      * most once, so a ring of cap (rounded to a power of two) never fills. */
     uint32_t *sq;
     uint32_t sq_mask, sq_head, sq_tail;
-    /* Completion queue. Single-shot ops queue one entry per slot, so it never
-     * fills either. */
+    /* Completion queue, twice the slot ring: single-shot ops queue one entry
+     * per slot, so half of it always holds every final completion; multishot
+     * ops queue VL_CQE_MORE entries only while vl__engine_cq_room says so. */
     struct vl__cqe *cq;
     uint32_t cq_mask, cq_head, cq_tail;
+    uint32_t cq_reserve; /* entries kept for final completions (the slot ring) */
+    struct vl_bufpool *pools[VL__MAX_POOLS];
     bool shut;
     bool woken;
     vl_driver_kind kind;
@@ -181,6 +249,14 @@ static inline void vl__engine_complete(vl_engine *e, uint32_t slot, int64_t resu
     if (s->state == VL__SLOT_INFLIGHT)
         e->in_driver--;
     s->state = VL__SLOT_DONE;
+}
+
+/* Whether a multishot op may queue one more VL_CQE_MORE completion now.
+ * When not, the driver leaves the data where it is (the kernel's CQ, the
+ * socket) and delivers it after the caller's next poll drained the queue. */
+static inline bool vl__engine_cq_room(const vl_engine *e)
+{
+    return e->cq_tail - e->cq_head + e->cq_reserve < e->cq_mask + 1;
 }
 
 /* Tell the core a vl_engine_wake arrived, so poll returns instead of waiting

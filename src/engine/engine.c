@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <vllsi/sys/common.h>
+#include <vllsi/sys/mem.h>
 #include <vllsi/sys/time.h>
 
 #include "engine_internal.h"
@@ -35,11 +36,12 @@ static int engine_alloc(vl_engine *e, uint32_t cap)
     e->slots = calloc(cap, sizeof(*e->slots));
     e->free = calloc(cap, sizeof(*e->free));
     e->sq = calloc(ring, sizeof(*e->sq));
-    e->cq = calloc(ring, sizeof(*e->cq));
+    e->cq = calloc(2 * (size_t)ring, sizeof(*e->cq));
     if (!e->slots || !e->free || !e->sq || !e->cq)
         return -ENOMEM;
     e->sq_mask = ring - 1;
-    e->cq_mask = ring - 1;
+    e->cq_mask = 2 * ring - 1;
+    e->cq_reserve = ring;
     /* Hand out low slots first: the table's hot end stays in cache. */
     for (uint32_t i = 0; i < cap; i++)
         e->free[i] = cap - 1 - i;
@@ -47,8 +49,13 @@ static int engine_alloc(vl_engine *e, uint32_t cap)
     return 0;
 }
 
+static void pool_free(vl_engine *e, struct vl_bufpool *p);
+
 static void engine_free(vl_engine *e)
 {
+    for (uint32_t g = 0; g < VL__MAX_POOLS; g++)
+        if (e->pools[g] != NULL)
+            pool_free(e, e->pools[g]);
     free(e->slots);
     free(e->free);
     free(e->sq);
@@ -181,6 +188,10 @@ void vl_engine_destroy(vl_engine *e)
     if (e == NULL)
         return;
     vl_engine_shutdown(e);
+    /* Pools first: a native pool is unregistered from a ring still alive. */
+    for (uint32_t g = 0; g < VL__MAX_POOLS; g++)
+        if (e->pools[g] != NULL)
+            pool_free(e, e->pools[g]);
     e->drv->fini(e);
     engine_free(e);
 }
@@ -198,6 +209,12 @@ int64_t vl_engine_submit(vl_engine *e, const vl_op *op, void *user_data)
         return rc;
     if (VL_UNLIKELY(e->nfree == 0))
         return -EBUSY;
+    if (op->kind == VL_OP_RECV_MULTI) {
+        struct vl_bufpool *p = op->u.multi.pool;
+        if (p->e != e)
+            return -EINVAL;
+        p->users++;
+    }
     uint32_t i = e->free[--e->nfree];
     struct vl__slot *s = &e->slots[i];
     uint32_t gen = s->gen >= VL__GEN_MAX ? 1 : s->gen + 1;
@@ -293,6 +310,8 @@ static int drain(vl_engine *e, vl_completion *out, int cap)
         out[n].user_data = s->user_data;
         n++;
         if (!(c->flags & VL_CQE_MORE)) {
+            if (s->op.kind == VL_OP_RECV_MULTI)
+                s->op.u.multi.pool->users--;
             s->state = VL__SLOT_FREE;
             e->free[e->nfree++] = c->slot;
             e->alive--;
@@ -385,4 +404,118 @@ const char *vl_engine_driver_reason(const vl_engine *e)
 uint32_t vl_engine_inflight(const vl_engine *e)
 {
     return e ? e->alive : 0;
+}
+
+/* ---- buffer pools ------------------------------------------------------------- */
+
+static void pool_free(vl_engine *e, struct vl_bufpool *p)
+{
+    if (p->native && e->drv != NULL && e->drv->pool_remove != NULL)
+        e->drv->pool_remove(e, p);
+    e->pools[p->group] = NULL;
+    if (p->mem != NULL)
+        vl_os_free(p->mem, p->map_len);
+    free(p->free);
+    free(p->out);
+    free(p);
+}
+
+static int pool_alloc(struct vl_bufpool *p, uint32_t count, uint32_t size)
+{
+    int err = 0;
+    p->count = count;
+    p->size = size;
+    p->stride = (uint32_t)(((uint64_t)size + 63) & ~(uint64_t)63);
+    p->map_len = (size_t)count * p->stride;
+    p->mem = vl_os_alloc(p->map_len, &err);
+    p->free = malloc((size_t)count * sizeof(*p->free));
+    p->out = calloc((count + 63) / 64, sizeof(*p->out));
+    if (p->mem == NULL || p->free == NULL || p->out == NULL)
+        return err < 0 ? err : -ENOMEM;
+    /* Low ids on top of the stack: they are handed out first. */
+    for (uint32_t i = 0; i < count; i++)
+        p->free[i] = count - 1 - i;
+    p->nfree = count;
+    p->avail = count;
+    return 0;
+}
+
+int vl_bufpool_create(vl_engine *e, uint32_t count, uint32_t size, vl_bufpool **out)
+{
+    if (e == NULL || out == NULL || count == 0 || count > VL_BUFPOOL_MAX_COUNT ||
+        (count & (count - 1)) != 0 || size == 0 || size > INT32_MAX)
+        return -EINVAL;
+    if ((uint64_t)count * (((uint64_t)size + 63) & ~(uint64_t)63) > SIZE_MAX / 2)
+        return -ENOMEM;
+    if (e->shut)
+        return -ESHUTDOWN;
+    uint32_t g = 0;
+    while (g < VL__MAX_POOLS && e->pools[g] != NULL)
+        g++;
+    if (g == VL__MAX_POOLS)
+        return -ENOSPC;
+    struct vl_bufpool *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return -ENOMEM;
+    p->e = e;
+    p->group = (uint16_t)g;
+    e->pools[g] = p;
+    int rc = pool_alloc(p, count, size);
+    if (rc == 0 && e->drv->pool_add != NULL)
+        rc = e->drv->pool_add(e, p);
+    if (rc < 0) {
+        p->native = false;
+        pool_free(e, p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+int vl_bufpool_destroy(vl_bufpool *p)
+{
+    if (p == NULL)
+        return -EINVAL;
+    if (p->users > 0)
+        return -EBUSY;
+    pool_free(p->e, p);
+    return 0;
+}
+
+void *vl_bufpool_buf(const vl_bufpool *p, uint32_t id)
+{
+    if (p == NULL || id >= p->count)
+        return NULL;
+    return vl__pool_buf(p, id);
+}
+
+int vl_bufpool_release(vl_bufpool *p, uint32_t id)
+{
+    if (VL_UNLIKELY(p == NULL || id >= p->count))
+        return -EINVAL;
+    uint64_t bit = 1ull << (id & 63);
+    if (VL_UNLIKELY(!(p->out[id >> 6] & bit)))
+        return -EALREADY;
+    p->out[id >> 6] &= ~bit;
+    p->avail++;
+    if (p->native)
+        p->e->drv->pool_put(p->e, p, id);
+    else
+        vl__pool_untake(p, id);
+    return 0;
+}
+
+uint32_t vl_bufpool_available(const vl_bufpool *p)
+{
+    return p ? p->avail : 0;
+}
+
+uint32_t vl_bufpool_count(const vl_bufpool *p)
+{
+    return p ? p->count : 0;
+}
+
+uint32_t vl_bufpool_size(const vl_bufpool *p)
+{
+    return p ? p->size : 0;
 }

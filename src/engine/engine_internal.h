@@ -61,6 +61,10 @@ static inline int vl__op_validate(const vl_op *op)
         return 0;
     case VL_OP_TIMEOUT:
         return op->u.timeout.duration_ns < 0 ? -EINVAL : 0;
+    case VL_OP_RECV_MULTI:
+        return op->u.multi.pool == NULL ? -EINVAL : 0;
+    case VL_OP_ACCEPT_MULTI:
+        return 0;
     case VL_OP_KIND_COUNT_:
         break;
     }

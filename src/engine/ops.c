@@ -96,3 +96,21 @@ vl_op vl_op_cancel(uint64_t target_id)
     op.u.cancel.target_id = target_id;
     return op;
 }
+
+vl_op vl_op_recv_multi(int fd, vl_bufpool *pool, int flags)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_RECV_MULTI;
+    op.u.multi.fd = fd;
+    op.u.multi.pool = pool;
+    op.u.multi.flags = flags;
+    return op;
+}
+
+vl_op vl_op_accept_multi(int fd)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_ACCEPT_MULTI;
+    op.u.multi.fd = fd;
+    return op;
+}

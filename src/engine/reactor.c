@@ -184,6 +184,9 @@ static int op_fd(const vl_op *op)
         return op->u.msg.fd;
     case VL_OP_CLOSE:
         return op->u.close.fd;
+    case VL_OP_RECV_MULTI:
+    case VL_OP_ACCEPT_MULTI:
+        return op->u.multi.fd;
     default:
         return -1;
     }
@@ -389,9 +392,8 @@ static int64_t run_send(struct vl__reactor *r, uint32_t i, struct vl__slot *s, b
  * listening socket fails at once rather than waiting for a readiness that
  * may never mean "acceptable". Returns 0 or -errno.
  */
-static int64_t accept_check(struct vl__slot *s)
+static int64_t accept_check(struct vl__slot *s, int fd)
 {
-    int fd = s->op.u.accept.fd;
     s->drv_flags |= F_CHECKED;
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0)
@@ -413,7 +415,7 @@ static int64_t run_accept(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
     (void)r;
     (void)i;
     if (!(s->drv_flags & F_CHECKED)) {
-        int64_t rc = accept_check(s);
+        int64_t rc = accept_check(s, s->op.u.accept.fd);
         if (rc < 0)
             return rc;
     }
@@ -423,6 +425,76 @@ static int64_t run_accept(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
     socklen_t *lenp = op->u.accept.addr ? op->u.accept.addrlen : NULL;
     int64_t res = sys_result(accept4(op->u.accept.fd, op->u.accept.addr, lenp, SOCK_CLOEXEC));
     return would_block(res) ? PARK : res;
+}
+
+/* Multishot ops read at most this many times per readiness notification, so
+ * one busy connection cannot starve the others in the same wait. */
+#define MULTI_BURST 8
+
+/* The pool is empty: end the op with -ENOBUFS only if data is waiting (the
+ * data stays in the socket), else keep waiting; EOF and errors end it too. */
+static int64_t recv_multi_empty(const struct vl__slot *s)
+{
+    char byte;
+    int64_t res = sys_result(recv(s->op.u.multi.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT));
+    if (would_block(res))
+        return PARK;
+    return res > 0 ? -ENOBUFS : res;
+}
+
+/*
+ * RECV_MULTI emulated the way io_uring's provided buffers work: a buffer is
+ * taken from the pool only when the read happens, so idle connections hold
+ * none. Every read with data is a VL_CQE_MORE completion naming its buffer;
+ * the op stays parked for the next readiness. EOF, an error or an empty
+ * pool with data waiting end it.
+ */
+static int64_t run_recv_multi(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)ready;
+    struct vl_bufpool *p = s->op.u.multi.pool;
+    for (int k = 0; k < MULTI_BURST && vl__engine_cq_room(r->e); k++) {
+        uint32_t bid;
+        if (!vl__pool_take(p, &bid))
+            return recv_multi_empty(s);
+        int64_t res = sys_result(recv(s->op.u.multi.fd, vl__pool_buf(p, bid), p->size,
+                                      s->op.u.multi.flags | MSG_DONTWAIT));
+        if (res <= 0) {
+            vl__pool_untake(p, bid);
+            return would_block(res) ? PARK : res;
+        }
+        vl__pool_mark_out(p, bid);
+        vl__engine_complete(r->e, i, res, VL_CQE_MORE | VL_CQE_BUFFER | (bid << 16));
+        if (res < (int64_t)p->size)
+            return PARK; /* the socket is most likely drained */
+    }
+    return PARK;
+}
+
+/* ACCEPT_MULTI: every accepted connection is a VL_CQE_MORE completion; an
+ * error other than a connection that died in the backlog ends the op. */
+static int64_t run_accept_multi(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    int fd = s->op.u.multi.fd;
+    if (!(s->drv_flags & F_CHECKED)) {
+        int64_t rc = accept_check(s, fd);
+        if (rc < 0)
+            return rc;
+    }
+    for (int k = 0; k < MULTI_BURST && vl__engine_cq_room(r->e); k++) {
+        if (!ready && (s->drv_flags & F_ONE_PER_WAKE))
+            return PARK;
+        int64_t res = sys_result(accept4(fd, NULL, NULL, SOCK_CLOEXEC));
+        if (would_block(res))
+            return PARK;
+        if (res == -ECONNABORTED || res == -EINTR)
+            continue;
+        if (res < 0)
+            return res;
+        vl__engine_complete(r->e, i, res, VL_CQE_MORE);
+        ready = false; /* a blocking listener accepts once per notification */
+    }
+    return PARK;
 }
 
 /*
@@ -541,6 +613,8 @@ static const struct {
     [VL_OP_TIMEOUT] = {0, run_timeout},
     [VL_OP_CLOSE] = {0, run_close},
     [VL_OP_CANCEL] = {0, run_cancel},
+    [VL_OP_RECV_MULTI] = {VL__REACTOR_READ, run_recv_multi},
+    [VL_OP_ACCEPT_MULTI] = {VL__REACTOR_READ, run_accept_multi},
 };
 _Static_assert(sizeof(op_table) / sizeof(op_table[0]) == VL_OP_KIND_COUNT_,
                "reactor op_table must cover every op kind");

@@ -1,0 +1,630 @@
+/*
+ * bufpool.<driver>: buffer pools and the multishot ops (RECV_MULTI,
+ * ACCEPT_MULTI) on every driver. argv[1] is the driver ("uring" | "epoll");
+ * ctest also runs the io_uring driver with VLLSI_URING_FALLBACK=multishot
+ * (re-armed single-shot requests, what a 5.19 kernel gets) and =all (pools
+ * in user space too, what older kernels get), so each path the engine may
+ * take on some kernel is checked on this one.
+ *
+ * What every test checks besides its subject: each id's final completion
+ * comes once and last, every byte arrives once and in order, every buffer
+ * handed out is released exactly once and the pool is whole at the end.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "vl_test.h"
+#include "conformance_util.h"
+#include <vllsi/engine.h>
+#include <vllsi/sys/time.h>
+
+static struct ct_suite S;
+static vl_engine *E;
+
+#define WATCH(secs) ct_watch(__func__, secs)
+
+static void need_engine(uint32_t max_inflight)
+{
+    vl_engine_config cfg = {S.kind, 0, max_inflight, 0};
+    int rc = vl_engine_create(&cfg, &E);
+    if (rc == -ENOSYS || rc == -EPERM || rc == -EOPNOTSUPP) {
+        E = NULL;
+        print_message("skipped: driver %s unavailable: %d\n", S.drv, rc);
+        skip();
+    }
+    assert_int_equal(rc, 0);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    vl_engine_destroy(E);
+    E = NULL;
+    alarm(0);
+    return 0;
+}
+
+static void nonblocking(int fd)
+{
+    assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+}
+
+static void make_pair(int sv[2])
+{
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    nonblocking(sv[0]);
+    nonblocking(sv[1]);
+}
+
+/* Poll once (up to 200 ms); store completions in c[cap]. */
+static int poll_some(vl_completion *c, int cap)
+{
+    int n = vl_engine_poll(E, 200 * VL_NS_PER_MS, c, cap);
+    assert_true(n >= 0);
+    return n;
+}
+
+/*
+ * The receiving side of one RECV_MULTI: appends each completion's bytes to
+ * got[] (checking the buffer flag and id), releases the buffer, and notes
+ * the final result.
+ */
+struct sink {
+    vl_bufpool *pool;
+    uint64_t id;
+    uint8_t *got;
+    size_t len, cap;
+    bool done;
+    int64_t final;
+    bool keep; /* hold buffers instead of releasing them */
+    uint32_t held[64];
+    int nheld;
+};
+
+static void sink_take(struct sink *k, const vl_completion *c)
+{
+    assert_int_equal(c->id, k->id);
+    assert_false(k->done); /* nothing after the final completion */
+    if (!(c->flags & VL_CQE_MORE)) {
+        assert_false(c->flags & VL_CQE_BUFFER);
+        k->done = true;
+        k->final = c->result;
+        return;
+    }
+    assert_true(c->result > 0);
+    assert_true(c->flags & VL_CQE_BUFFER);
+    uint32_t bid = vl_cqe_buffer(c->flags);
+    assert_true(bid < vl_bufpool_count(k->pool));
+    assert_true((uint64_t)c->result <= vl_bufpool_size(k->pool));
+    assert_true(k->len + (size_t)c->result <= k->cap);
+    memcpy(k->got + k->len, vl_bufpool_buf(k->pool, bid), (size_t)c->result);
+    k->len += (size_t)c->result;
+    if (k->keep) {
+        assert_true(k->nheld < 64);
+        k->held[k->nheld++] = bid;
+    } else {
+        assert_int_equal(vl_bufpool_release(k->pool, bid), 0);
+    }
+}
+
+static void sink_release_held(struct sink *k)
+{
+    for (int i = 0; i < k->nheld; i++)
+        assert_int_equal(vl_bufpool_release(k->pool, k->held[i]), 0);
+    k->nheld = 0;
+}
+
+static int64_t arm_recv(struct sink *k, int fd)
+{
+    vl_op op = vl_op_recv_multi(fd, k->pool, 0);
+    int64_t id = vl_engine_submit(E, &op, k);
+    assert_true(id > 0);
+    k->id = (uint64_t)id;
+    k->done = false;
+    return id;
+}
+
+/* Poll until the sink got want bytes or its final completion (or ~5 s). */
+static void pump(struct sink *k, size_t want)
+{
+    vl_completion c[16];
+    for (int spins = 0; spins < 25 && !k->done && k->len < want; spins++) {
+        int n = poll_some(c, 16);
+        for (int i = 0; i < n; i++)
+            sink_take(c[i].user_data, &c[i]);
+    }
+}
+
+static void fill_pattern(uint8_t *b, size_t n, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        b[i] = (uint8_t)(seed >> 56);
+    }
+}
+
+/* ---- pool API ------------------------------------------------------------------------ */
+
+static void test_pool_bad_inputs(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_engine(0);
+    vl_bufpool *p = NULL;
+    assert_int_equal(vl_bufpool_create(NULL, 8, 64, &p), -EINVAL);
+    assert_int_equal(vl_bufpool_create(E, 8, 64, NULL), -EINVAL);
+    assert_int_equal(vl_bufpool_create(E, 0, 64, &p), -EINVAL);
+    assert_int_equal(vl_bufpool_create(E, 3, 64, &p), -EINVAL);
+    assert_int_equal(vl_bufpool_create(E, VL_BUFPOOL_MAX_COUNT * 2, 64, &p), -EINVAL);
+    assert_int_equal(vl_bufpool_create(E, 8, 0, &p), -EINVAL);
+    assert_int_equal(vl_bufpool_create(E, 8, (uint32_t)INT32_MAX + 1, &p), -EINVAL);
+    assert_null(p);
+    assert_int_equal(vl_bufpool_destroy(NULL), -EINVAL);
+    assert_int_equal(vl_bufpool_release(NULL, 0), -EINVAL);
+    assert_null(vl_bufpool_buf(NULL, 0));
+    assert_int_equal(vl_bufpool_available(NULL), 0);
+    assert_int_equal(vl_bufpool_count(NULL), 0);
+    assert_int_equal(vl_bufpool_size(NULL), 0);
+
+    assert_int_equal(vl_bufpool_create(E, 8, 100, &p), 0);
+    assert_int_equal(vl_bufpool_count(p), 8);
+    assert_int_equal(vl_bufpool_size(p), 100);
+    assert_int_equal(vl_bufpool_available(p), 8);
+    assert_null(vl_bufpool_buf(p, 8));
+    /* Buffers do not overlap and are writable to their full size. */
+    for (uint32_t b = 0; b < 8; b++) {
+        uint8_t *x = vl_bufpool_buf(p, b);
+        assert_non_null(x);
+        assert_int_equal((uintptr_t)x % 64, 0);
+        memset(x, (int)b, 100);
+    }
+    for (uint32_t b = 0; b < 8; b++)
+        assert_int_equal(((uint8_t *)vl_bufpool_buf(p, b))[99], b);
+    /* Buffers still in the pool cannot be released. */
+    assert_int_equal(vl_bufpool_release(p, 0), -EALREADY);
+    assert_int_equal(vl_bufpool_release(p, 8), -EINVAL);
+    assert_int_equal(vl_bufpool_destroy(p), 0);
+
+    /* 64 pools per engine; the 65th is refused, and freeing one makes room. */
+    vl_bufpool *many[64];
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(vl_bufpool_create(E, 1, 16, &many[i]), 0);
+    assert_int_equal(vl_bufpool_create(E, 1, 16, &p), -ENOSPC);
+    assert_int_equal(vl_bufpool_destroy(many[10]), 0);
+    assert_int_equal(vl_bufpool_create(E, 1, 16, &many[10]), 0);
+    for (int i = 0; i < 32; i++)
+        assert_int_equal(vl_bufpool_destroy(many[i]), 0);
+    /* The other 32 are left for vl_engine_destroy to free (LSan/valgrind check it). */
+
+    vl_engine_shutdown(E);
+    assert_int_equal(vl_bufpool_create(E, 8, 64, &p), -ESHUTDOWN);
+}
+
+static void test_submit_bad_inputs(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_engine(0);
+    vl_engine *other = NULL;
+    vl_engine_config cfg = {S.kind, 0, 0, 0};
+    assert_int_equal(vl_engine_create(&cfg, &other), 0);
+    vl_bufpool *theirs = NULL;
+    assert_int_equal(vl_bufpool_create(other, 4, 64, &theirs), 0);
+
+    vl_op op = vl_op_recv_multi(0, NULL, 0);
+    assert_int_equal(vl_engine_submit(E, &op, NULL), -EINVAL);
+    op = vl_op_recv_multi(0, theirs, 0);
+    assert_int_equal(vl_engine_submit(E, &op, NULL), -EINVAL);
+    op = vl_op_accept_multi(0);
+    op.reserved = 1;
+    assert_int_equal(vl_engine_submit(E, &op, NULL), -EINVAL);
+    assert_int_equal(vl_engine_inflight(E), 0);
+    vl_engine_destroy(other);
+
+    /* A bad fd is an execution error: one final completion, no MORE. */
+    vl_bufpool *p;
+    assert_int_equal(vl_bufpool_create(E, 4, 64, &p), 0);
+    struct sink k = {.pool = p};
+    uint8_t got[16];
+    k.got = got, k.cap = sizeof(got);
+    arm_recv(&k, 1000000);
+    pump(&k, 1);
+    assert_true(k.done);
+    assert_int_equal(k.final, -EBADF);
+    op = vl_op_accept_multi(1000000);
+    int64_t id = vl_engine_submit(E, &op, NULL);
+    assert_true(id > 0);
+    vl_completion c;
+    int n = 0;
+    for (int i = 0; i < 25 && n == 0; i++)
+        n = poll_some(&c, 1);
+    assert_int_equal(n, 1);
+    assert_int_equal(c.id, (uint64_t)id);
+    assert_int_equal(c.result, -EBADF);
+    assert_int_equal(c.flags & VL_CQE_MORE, 0);
+    assert_int_equal(vl_bufpool_available(p), 4);
+    assert_int_equal(vl_engine_inflight(E), 0);
+}
+
+/* ---- RECV_MULTI ------------------------------------------------------------------------ */
+
+/* Several writes, one armed op: many completions, then EOF ends it. */
+static void test_recv_multi_stream(void **state)
+{
+    (void)state;
+    WATCH(20);
+    need_engine(0);
+    vl_bufpool *p;
+    assert_int_equal(vl_bufpool_create(E, 8, 4096, &p), 0);
+    int sv[2];
+    make_pair(sv);
+    enum { TOTAL = 1 << 20 };
+    uint8_t *want = malloc(TOTAL), *got = malloc(TOTAL);
+    assert_non_null(want);
+    assert_non_null(got);
+    fill_pattern(want, TOTAL, S.seed);
+    struct sink k = {.pool = p, .got = got, .cap = TOTAL};
+    arm_recv(&k, sv[0]);
+    size_t sent = 0;
+    vl_completion c[16];
+    uint64_t rng = S.seed;
+    int completions = 0;
+    while (k.len < TOTAL) {
+        if (sent < TOTAL) {
+            size_t chunk = 1 + ct_below(&rng, 20000);
+            if (chunk > TOTAL - sent)
+                chunk = TOTAL - sent;
+            ssize_t w = write(sv[1], want + sent, chunk);
+            if (w > 0)
+                sent += (size_t)w;
+            else
+                assert_int_equal(errno, EAGAIN);
+        }
+        int n = vl_engine_poll(E, sent < TOTAL ? 0 : 200 * VL_NS_PER_MS, c, 16);
+        assert_true(n >= 0);
+        for (int i = 0; i < n; i++)
+            sink_take(&k, &c[i]);
+        completions += n;
+        assert_false(k.done);
+    }
+    assert_memory_equal(got, want, TOTAL);
+    assert_true(completions >= TOTAL / 4096);
+    close(sv[1]);
+    pump(&k, TOTAL + 1);
+    assert_true(k.done);
+    assert_int_equal(k.final, 0);
+    assert_int_equal(vl_bufpool_available(p), 8);
+    assert_int_equal(vl_engine_inflight(E), 0);
+    assert_int_equal(vl_bufpool_destroy(p), 0);
+    close(sv[0]);
+    free(want);
+    free(got);
+}
+
+/*
+ * The pool runs dry: the op ends with -ENOBUFS, nothing is lost (the rest
+ * waits in the socket), and a new op after the release delivers it.
+ */
+static void test_recv_multi_enobufs(void **state)
+{
+    (void)state;
+    WATCH(20);
+    need_engine(0);
+    vl_bufpool *p;
+    assert_int_equal(vl_bufpool_create(E, 2, 16, &p), 0);
+    int sv[2];
+    make_pair(sv);
+    uint8_t want[200], got[200];
+    fill_pattern(want, sizeof(want), S.seed);
+    struct sink k = {.pool = p, .got = got, .cap = sizeof(got), .keep = true};
+    arm_recv(&k, sv[0]);
+    assert_int_equal(write(sv[1], want, sizeof(want)), (ssize_t)sizeof(want));
+    int rounds = 0;
+    for (;;) {
+        pump(&k, sizeof(want));
+        if (k.len == sizeof(want))
+            break;
+        assert_true(k.done);
+        assert_int_equal(k.final, -ENOBUFS);
+        assert_int_equal(vl_bufpool_available(p), 0);
+        assert_int_equal(k.nheld, 2);
+        assert_int_equal(k.len % 16, 0);
+        sink_release_held(&k);
+        assert_int_equal(vl_bufpool_available(p), 2);
+        arm_recv(&k, sv[0]);
+        assert_true(++rounds < 20);
+    }
+    assert_true(rounds >= 6); /* 200 bytes through two 16-byte buffers */
+    assert_memory_equal(got, want, sizeof(want));
+    sink_release_held(&k);
+    close(sv[1]);
+    pump(&k, sizeof(want) + 1);
+    assert_true(k.done);
+    assert_int_equal(k.final, 0);
+    assert_int_equal(vl_bufpool_available(p), 2);
+    assert_int_equal(vl_engine_inflight(E), 0);
+    /* Released twice is caught. */
+    assert_int_equal(vl_bufpool_release(p, 0), -EALREADY);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* Pause (cancel) and resume (re-arm): data sent while paused waits. */
+static void test_recv_multi_pause_resume(void **state)
+{
+    (void)state;
+    WATCH(20);
+    need_engine(0);
+    vl_bufpool *p;
+    assert_int_equal(vl_bufpool_create(E, 4, 64, &p), 0);
+    int sv[2];
+    make_pair(sv);
+    uint8_t got[64];
+    struct sink k = {.pool = p, .got = got, .cap = sizeof(got)};
+    int64_t id = arm_recv(&k, sv[0]);
+    assert_int_equal(write(sv[1], "abc", 3), 3);
+    pump(&k, 3);
+    assert_int_equal(k.len, 3);
+
+    /* The pool is busy while the op lives. */
+    assert_int_equal(vl_bufpool_destroy(p), -EBUSY);
+    vl_op cancel = vl_op_cancel((uint64_t)id);
+    int64_t cid = vl_engine_submit(E, &cancel, NULL);
+    assert_true(cid > 0);
+    bool cancel_done = false;
+    vl_completion c[8];
+    for (int spins = 0; spins < 25 && !(k.done && cancel_done); spins++) {
+        int n = poll_some(c, 8);
+        for (int i = 0; i < n; i++) {
+            if (c[i].id == (uint64_t)cid) {
+                assert_int_equal(c[i].result, 0);
+                cancel_done = true;
+            } else {
+                sink_take(&k, &c[i]);
+            }
+        }
+    }
+    assert_true(k.done && cancel_done);
+    assert_int_equal(k.final, -ECANCELED);
+    /* Paused: what arrives now stays in the socket. */
+    assert_int_equal(write(sv[1], "defgh", 5), 5);
+    int n = vl_engine_poll(E, 50 * VL_NS_PER_MS, c, 8);
+    assert_int_equal(n, 0);
+    assert_int_equal(k.len, 3);
+    arm_recv(&k, sv[0]);
+    pump(&k, 8);
+    assert_int_equal(k.len, 8);
+    assert_memory_equal(got, "abcdefgh", 8);
+    close(sv[1]);
+    pump(&k, 9);
+    assert_int_equal(k.final, 0);
+    assert_int_equal(vl_bufpool_destroy(p), 0);
+    close(sv[0]);
+}
+
+/*
+ * Many connections, one pool, several messages each, polled one completion
+ * at a time: completions are never lost or mixed, whatever the order.
+ */
+static void test_recv_multi_many(void **state)
+{
+    (void)state;
+    WATCH(60);
+    enum { CONNS = 128, MSGS = 6, SZ = 100 };
+    need_engine(1024);
+    vl_bufpool *p;
+    assert_int_equal(vl_bufpool_create(E, 256, SZ, &p), 0);
+    static int fds[CONNS][2];
+    static struct sink k[CONNS];
+    static uint8_t want[CONNS][MSGS * SZ], got[CONNS][MSGS * SZ];
+    for (int i = 0; i < CONNS; i++) {
+        make_pair(fds[i]);
+        fill_pattern(want[i], sizeof(want[i]), S.seed + (uint64_t)i);
+        k[i] = (struct sink){.pool = p, .got = got[i], .cap = sizeof(got[i])};
+        arm_recv(&k[i], fds[i][0]);
+    }
+    size_t total = 0;
+    for (int m = 0; m < MSGS; m++) {
+        for (int i = 0; i < CONNS; i++)
+            assert_int_equal(write(fds[i][1], want[i] + m * SZ, SZ), SZ);
+        /* One at a time: the engine keeps the rest queued or in the kernel. */
+        vl_completion c;
+        size_t expect = (size_t)(m + 1) * CONNS * SZ;
+        for (int spins = 0; spins < 20000 && total < expect; spins++) {
+            int n = vl_engine_poll(E, 100 * VL_NS_PER_MS, &c, 1);
+            assert_true(n >= 0);
+            if (n == 1) {
+                struct sink *s = c.user_data;
+                size_t before = s->len;
+                sink_take(s, &c);
+                total += s->len - before;
+            }
+        }
+        assert_int_equal(total, expect);
+    }
+    for (int i = 0; i < CONNS; i++) {
+        assert_memory_equal(got[i], want[i], sizeof(want[i]));
+        assert_false(k[i].done);
+        close(fds[i][1]);
+    }
+    for (int i = 0; i < CONNS; i++) {
+        pump(&k[i], sizeof(want[i]) + 1);
+        assert_true(k[i].done);
+        assert_int_equal(k[i].final, 0);
+        close(fds[i][0]);
+    }
+    assert_int_equal(vl_bufpool_available(p), 256);
+    assert_int_equal(vl_engine_inflight(E), 0);
+}
+
+/* ---- ACCEPT_MULTI ---------------------------------------------------------------------- */
+
+static int listener(struct sockaddr_in *addr)
+{
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    assert_true(l >= 0);
+    memset(addr, 0, sizeof(*addr));
+    addr->sin_family = AF_INET;
+    addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(l, (struct sockaddr *)addr, sizeof(*addr)), 0);
+    socklen_t len = sizeof(*addr);
+    assert_int_equal(getsockname(l, (struct sockaddr *)addr, &len), 0);
+    assert_int_equal(listen(l, 64), 0);
+    return l;
+}
+
+static void test_accept_multi(void **state)
+{
+    (void)state;
+    WATCH(20);
+    need_engine(0);
+    struct sockaddr_in addr;
+    int l = listener(&addr);
+    vl_op op = vl_op_accept_multi(l);
+    int64_t id = vl_engine_submit(E, &op, &addr);
+    assert_true(id > 0);
+    enum { N = 20 };
+    int clients[N], accepted[N], na = 0;
+    for (int i = 0; i < N; i++) {
+        clients[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_int_equal(connect(clients[i], (struct sockaddr *)&addr, sizeof(addr)), 0);
+    }
+    vl_completion c[8];
+    for (int spins = 0; spins < 50 && na < N; spins++) {
+        int n = poll_some(c, 8);
+        for (int i = 0; i < n; i++) {
+            assert_int_equal(c[i].id, (uint64_t)id);
+            assert_ptr_equal(c[i].user_data, &addr);
+            assert_true(c[i].flags & VL_CQE_MORE);
+            assert_false(c[i].flags & VL_CQE_BUFFER);
+            assert_true(c[i].result >= 0);
+            assert_true(fcntl((int)c[i].result, F_GETFD) & FD_CLOEXEC);
+            accepted[na++] = (int)c[i].result;
+        }
+    }
+    assert_int_equal(na, N);
+    /* Each accepted fd is a distinct, connected socket: a byte goes through. */
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(write(clients[i], "x", 1), 1);
+        char b;
+        bool found = false;
+        for (int j = 0; j < N && !found; j++)
+            found = recv(accepted[j], &b, 1, MSG_DONTWAIT) == 1;
+        assert_true(found);
+    }
+    vl_op cancel = vl_op_cancel((uint64_t)id);
+    int64_t cid = vl_engine_submit(E, &cancel, NULL);
+    assert_true(cid > 0);
+    int finals = 0;
+    for (int spins = 0; spins < 25 && finals < 2; spins++) {
+        int n = poll_some(c, 8);
+        for (int i = 0; i < n; i++) {
+            assert_false(c[i].flags & VL_CQE_MORE);
+            if (c[i].id == (uint64_t)id)
+                assert_int_equal(c[i].result, -ECANCELED);
+            else
+                assert_int_equal(c[i].result, 0);
+            finals++;
+        }
+    }
+    assert_int_equal(finals, 2);
+    assert_int_equal(vl_engine_inflight(E), 0);
+    for (int i = 0; i < N; i++) {
+        close(clients[i]);
+        close(accepted[i]);
+    }
+    close(l);
+}
+
+/* A socket that does not listen: one final error, never MORE. */
+static void test_accept_multi_not_listening(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_engine(0);
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    vl_op op = vl_op_accept_multi(s);
+    int64_t id = vl_engine_submit(E, &op, NULL);
+    assert_true(id > 0);
+    vl_completion c;
+    int n = 0;
+    for (int i = 0; i < 25 && n == 0; i++)
+        n = poll_some(&c, 1);
+    assert_int_equal(n, 1);
+    assert_int_equal(c.result, -EINVAL);
+    assert_int_equal(c.flags, 0);
+    close(s);
+}
+
+/* ---- shutdown -------------------------------------------------------------------------- */
+
+/* Shutdown with multishot ops armed: they end with -ECANCELED, no hang,
+ * no buffer leaked, and a pool with a held buffer still frees. */
+static void test_shutdown_with_multishot(void **state)
+{
+    (void)state;
+    WATCH(20);
+    need_engine(0);
+    vl_bufpool *p;
+    assert_int_equal(vl_bufpool_create(E, 4, 32, &p), 0);
+    int sv[2];
+    make_pair(sv);
+    struct sockaddr_in addr;
+    int l = listener(&addr);
+    uint8_t got[64];
+    struct sink k = {.pool = p, .got = got, .cap = sizeof(got), .keep = true};
+    arm_recv(&k, sv[0]);
+    vl_op op = vl_op_accept_multi(l);
+    int64_t aid = vl_engine_submit(E, &op, NULL);
+    assert_true(aid > 0);
+    assert_int_equal(write(sv[1], "hello", 5), 5);
+    pump(&k, 5);
+    assert_int_equal(k.len, 5);
+    assert_int_equal(k.nheld, 1);
+    vl_engine_shutdown(E);
+    vl_completion c[8];
+    int n = vl_engine_poll(E, -1, c, 8);
+    int finals = 0;
+    for (int i = 0; i < n; i++) {
+        assert_false(c[i].flags & VL_CQE_MORE);
+        assert_int_equal(c[i].result, -ECANCELED);
+        finals++;
+    }
+    assert_int_equal(finals, 2);
+    assert_int_equal(vl_engine_inflight(E), 0);
+    sink_release_held(&k);
+    assert_int_equal(vl_bufpool_available(p), 4);
+    close(sv[0]);
+    close(sv[1]);
+    close(l);
+}
+
+int main(int argc, char **argv)
+{
+    if (ct_suite_init(&S, "bufpool", argc, argv) != 0)
+        return 2;
+    const char *fb = getenv("VLLSI_URING_FALLBACK");
+    if (fb != NULL)
+        printf("bufpool.%s: VLLSI_URING_FALLBACK=%s\n", S.drv, fb);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_pool_bad_inputs, teardown),
+        cmocka_unit_test_teardown(test_submit_bad_inputs, teardown),
+        cmocka_unit_test_teardown(test_recv_multi_stream, teardown),
+        cmocka_unit_test_teardown(test_recv_multi_enobufs, teardown),
+        cmocka_unit_test_teardown(test_recv_multi_pause_resume, teardown),
+        cmocka_unit_test_teardown(test_recv_multi_many, teardown),
+        cmocka_unit_test_teardown(test_accept_multi, teardown),
+        cmocka_unit_test_teardown(test_accept_multi_not_listening, teardown),
+        cmocka_unit_test_teardown(test_shutdown_with_multishot, teardown),
+    };
+    return cmocka_run_group_tests_name("bufpool", tests, NULL, NULL);
+}
