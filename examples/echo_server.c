@@ -1,33 +1,38 @@
 /*
  * echo_server - a TCP echo server written directly on the vllsi engine API
- * (<vllsi/engine.h>): submit single-shot ACCEPT / RECV / SEND / CLOSE /
- * CANCEL / TIMEOUT ops, poll completions, dispatch on user_data.
+ * (<vllsi/engine.h>): multishot ACCEPT and RECV into a buffer pool, SEND
+ * straight from the pool's buffers, CLOSE / CANCEL / TIMEOUT; poll
+ * completions, dispatch on user_data.
  *
  *   echo_server [--port P] [--bind ADDR] [--driver auto|uring|epoll]
  *               [--threads N] [--max-conns N] [--backlog-bytes B] [--grace-ms MS]
+ *               [--buffers N] [--buffer-size S]
  *
  * Design (docs/echo.md has the long version):
  *  - One engine per thread, each with its own SO_REUSEPORT listening socket
  *    (the kernel spreads new connections); nothing is shared on the hot path.
- *  - A connection table preallocated per thread (with a free list) and one
- *    ring buffer of --backlog-bytes per connection, allocated once at start:
- *    no allocation per connection or per message.
- *  - Per connection at most one RECV and one SEND are in flight. RECV fills
- *    the ring's free space while SEND drains the filled part; a partial send
- *    resubmits the rest. When the ring is full (the peer does not read its
- *    echoes), no RECV is submitted until a SEND frees space: backpressure,
- *    bounded memory.
- *  - ACCEPT is single-shot and only armed while a connection slot is free.
- *    EMFILE/ENFILE/ENOBUFS/ENOMEM re-arm it through a 100 ms TIMEOUT op.
+ *  - Per thread one buffer pool (--buffers x --buffer-size, a provided-buffer
+ *    ring on io_uring) that every connection's RECV_MULTI fills: a buffer is
+ *    taken only when data arrives, so idle connections hold no memory.
+ *    Received buffers queue on their connection (a linked list through the
+ *    pool's buffer ids) and are sent as they are, zero copy; a buffer goes
+ *    back to the pool when its last byte is sent. No allocation per
+ *    connection or per message: the connection table and pool are made once.
+ *  - Per connection one RECV_MULTI armed for its lifetime and at most one
+ *    SEND in flight. Backpressure: when a connection's queued output passes
+ *    --backlog-bytes (the peer does not read its echoes), its RECV_MULTI is
+ *    cancelled (paused) and armed again once the queue drained to half. When
+ *    the whole pool is out (-ENOBUFS), the connection waits on a starved
+ *    list and is re-armed as soon as buffers come back; nothing is lost, the
+ *    data waits in the socket.
+ *  - One ACCEPT_MULTI per thread, paused (cancelled) while every connection
+ *    slot is taken. EMFILE/ENFILE/ENOBUFS/ENOMEM end it; it is re-armed
+ *    through a 100 ms TIMEOUT op, so descriptor exhaustion never spins.
  *  - SIGINT/SIGTERM are blocked in every thread; the main thread waits for
  *    them with sigtimedwait, sets a flag and wakes every engine. Each worker
  *    then stops accepting, closes its listener, lets connections run for the
  *    grace period, closes what is left, waits for its last completion and
  *    prints its statistics. A second signal ends the grace period at once.
- *
- * Seam for multishot ops: arm_accept() and conn_arm_recv() are the only
- * places that submit ACCEPT and RECV; a multishot ACCEPT / buffer-pool RECV
- * would replace them and make on_accept()/on_recv() handle VL_CQE_MORE.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -50,6 +55,7 @@
 
 #define ACCEPT_RETRY_NS (100 * 1000 * 1000LL)
 #define CQ_BATCH        256
+#define NO_BUF          UINT32_MAX
 
 /* user_data of connection ops: the conn pointer with the op kind in its low bits. */
 enum { TAG_RECV = 1, TAG_SEND = 2, TAG_CLOSE = 3, TAG_MASK = 3 };
@@ -62,16 +68,19 @@ struct conn {
     bool closing;  /* no new RECV/SEND; cancel what is pending, then CLOSE */
     bool peer_eof; /* the peer shut its side: echo what is left, then close */
     bool close_submitted;
-    uint8_t *buf; /* ring of w->budget bytes */
-    uint32_t head, len;
-    uint32_t send_len; /* bytes of the SEND in flight */
+    bool paused;           /* RECV_MULTI cancelled for backpressure            */
+    bool starved;          /* RECV_MULTI ended with -ENOBUFS: on w's starved list */
+    uint32_t qhead, qtail; /* queued buffers (pool ids), NO_BUF: empty   */
+    uint32_t head_off;     /* bytes of qhead already sent                 */
+    uint32_t queued;       /* bytes received, not yet echoed              */
     uint64_t recv_id, send_id;
     struct conn *next_free;
+    struct conn *starved_prev, *starved_next;
 };
 
 struct stats {
     uint64_t accepted, closed, peak, msgs, bytes_in, bytes_out;
-    uint64_t errors, stalls, accept_retries;
+    uint64_t errors, stalls, accept_retries, enobufs, rejected;
 };
 
 struct worker {
@@ -80,12 +89,16 @@ struct worker {
     vl_engine *_Atomic engine; /* published for the signal thread's wake */
     vl_driver_kind driver;
     uint32_t nslots, budget;
+    uint32_t nbufs, bufsize;
+    vl_bufpool *pool;
+    uint32_t *buf_next; /* per pool buffer: the next one in its connection's queue */
+    uint32_t *buf_len;  /* per pool buffer: bytes received into it                 */
     struct conn *conns;
-    uint8_t *arena;
     struct conn *free_list;
+    struct conn *starved; /* connections waiting for pool buffers */
     uint32_t active;
     uint64_t accept_id, retry_id, grace_id;
-    bool stopping, forced, listener_closed;
+    bool stopping, forced, listener_closed, accept_paused;
     int exit_code;
     struct stats st;
     /* Distinct addresses used as user_data of the worker's own ops. */
@@ -117,35 +130,72 @@ static void cancel(struct worker *w, uint64_t id)
         (void)submit(w, vl_op_cancel(id), NULL); /* its own completion is ignored */
 }
 
+/* ---- the starved list: connections whose RECV_MULTI found the pool empty ---- */
+
+static void starved_add(struct worker *w, struct conn *c)
+{
+    c->starved = true;
+    c->starved_prev = NULL;
+    c->starved_next = w->starved;
+    if (w->starved)
+        w->starved->starved_prev = c;
+    w->starved = c;
+}
+
+static void starved_remove(struct worker *w, struct conn *c)
+{
+    if (!c->starved)
+        return;
+    c->starved = false;
+    if (c->starved_prev)
+        c->starved_prev->starved_next = c->starved_next;
+    else
+        w->starved = c->starved_next;
+    if (c->starved_next)
+        c->starved_next->starved_prev = c->starved_prev;
+}
+
 /* ---- connections ---------------------------------------------------------- */
 
 static void conn_try_close(struct worker *w, struct conn *c);
+static void conn_arm_recv(struct worker *w, struct conn *c);
 
 static void conn_begin_close(struct worker *w, struct conn *c)
 {
     if (c->closing)
         return;
     c->closing = true;
+    starved_remove(w, c);
     cancel(w, c->recv_id);
     cancel(w, c->send_id);
     conn_try_close(w, c);
 }
 
-/* Multishot seam: a buffer-pool RECV would be armed once here. */
+/* Buffers came back to the pool: re-arm starved connections, a few per
+ * released buffer so one release does not wake a thundering herd. */
+static void kick_starved(struct worker *w)
+{
+    while (w->starved && vl_bufpool_available(w->pool) > 0) {
+        struct conn *c = w->starved;
+        starved_remove(w, c);
+        conn_arm_recv(w, c);
+    }
+}
+
+static void release_buf(struct worker *w, uint32_t bid)
+{
+    int rc = vl_bufpool_release(w->pool, bid);
+    if (rc < 0)
+        fprintf(stderr, "thread %d: release %u: %s\n", w->index, bid, vl_strerror(-rc));
+}
+
+/* Armed once per connection; again only after a pause, -ENOBUFS or a final
+ * completion the connection survives. */
 static void conn_arm_recv(struct worker *w, struct conn *c)
 {
-    if (c->closing || c->peer_eof || c->recv_id || w->forced)
+    if (c->closing || c->peer_eof || c->recv_id || c->paused || c->starved || w->forced)
         return;
-    uint32_t cap = w->budget;
-    if (c->len == cap) {
-        w->st.stalls++; /* backpressure: wait for the SEND to drain */
-        return;
-    }
-    if (c->len == 0)
-        c->head = 0;
-    uint32_t tail = (c->head + c->len) % cap;
-    uint32_t n = tail >= c->head ? cap - tail : c->head - tail;
-    int64_t id = submit(w, vl_op_recv(c->fd, c->buf + tail, n, 0), tag(c, TAG_RECV));
+    int64_t id = submit(w, vl_op_recv_multi(c->fd, w->pool, 0), tag(c, TAG_RECV));
     if (id < 0) {
         conn_begin_close(w, c);
         return;
@@ -153,24 +203,31 @@ static void conn_arm_recv(struct worker *w, struct conn *c)
     c->recv_id = (uint64_t)id;
 }
 
+/* SEND the unsent part of the first queued buffer. */
 static void conn_arm_send(struct worker *w, struct conn *c)
 {
-    if (c->closing || c->send_id || c->len == 0)
+    if (c->closing || c->send_id || c->qhead == NO_BUF)
         return;
-    uint32_t n = c->len < w->budget - c->head ? c->len : w->budget - c->head;
-    int64_t id = submit(w, vl_op_send(c->fd, c->buf + c->head, n, 0), tag(c, TAG_SEND));
+    uint8_t *b = vl_bufpool_buf(w->pool, c->qhead);
+    uint32_t n = w->buf_len[c->qhead] - c->head_off;
+    int64_t id = submit(w, vl_op_send(c->fd, b + c->head_off, n, 0), tag(c, TAG_SEND));
     if (id < 0) {
         conn_begin_close(w, c);
         return;
     }
     c->send_id = (uint64_t)id;
-    c->send_len = n;
 }
 
 static void arm_accept(struct worker *w);
 
 static void conn_free(struct worker *w, struct conn *c)
 {
+    /* Whatever was never echoed goes back to the pool. */
+    for (uint32_t b = c->qhead, next; b != NO_BUF; b = next) {
+        next = w->buf_next[b];
+        release_buf(w, b);
+    }
+    starved_remove(w, c);
     c->active = false;
     c->fd = -1;
     c->next_free = w->free_list;
@@ -179,7 +236,8 @@ static void conn_free(struct worker *w, struct conn *c)
     w->st.closed++;
     if (w->stopping && w->active == 0)
         cancel(w, w->grace_id); /* nothing left to wait for */
-    arm_accept(w);              /* a slot is free again */
+    kick_starved(w);
+    arm_accept(w); /* a slot is free again */
 }
 
 static void conn_try_close(struct worker *w, struct conn *c)
@@ -196,27 +254,64 @@ static void conn_try_close(struct worker *w, struct conn *c)
 /* The peer closed its side and every byte was echoed: close. */
 static void conn_check_done(struct worker *w, struct conn *c)
 {
-    if (c->peer_eof && c->len == 0 && !c->send_id)
+    if (c->peer_eof && c->queued == 0 && !c->send_id)
         conn_begin_close(w, c);
     else if (w->forced)
         conn_begin_close(w, c);
 }
 
-static void on_recv(struct worker *w, struct conn *c, int64_t res)
+/* Resume a paused connection once its queue drained to half the budget. */
+static void conn_maybe_resume(struct worker *w, struct conn *c)
 {
-    c->recv_id = 0;
-    if (res > 0) {
-        c->len += (uint32_t)res;
+    if (c->paused && !c->recv_id && c->queued <= w->budget / 2) {
+        c->paused = false;
+        conn_arm_recv(w, c);
+    }
+}
+
+static void conn_queue(struct worker *w, struct conn *c, uint32_t bid, uint32_t n)
+{
+    w->buf_len[bid] = n;
+    w->buf_next[bid] = NO_BUF;
+    if (c->qhead == NO_BUF)
+        c->qhead = bid;
+    else
+        w->buf_next[c->qtail] = bid;
+    c->qtail = bid;
+    c->queued += n;
+}
+
+static void on_recv(struct worker *w, struct conn *c, int64_t res, uint32_t flags)
+{
+    if (flags & VL_CQE_MORE) {
+        /* Data in a pool buffer: queue it for the SEND side. */
+        conn_queue(w, c, vl_cqe_buffer(flags), (uint32_t)res);
         w->st.msgs++;
         w->st.bytes_in += (uint64_t)res;
         conn_arm_send(w, c);
-        conn_arm_recv(w, c);
-    } else if (res == 0) {
+        if (c->queued > w->budget && !c->paused && !c->closing) {
+            c->paused = true; /* backpressure: stop reading until it drains */
+            w->st.stalls++;
+            cancel(w, c->recv_id);
+        }
+        return;
+    }
+    c->recv_id = 0;
+    if (res == 0) {
         c->peer_eof = true;
-    } else {
+    } else if (res == -ENOBUFS) {
+        w->st.enobufs++; /* the data waits in the socket until buffers return */
+        if (!c->closing)
+            starved_add(w, c);
+        kick_starved(w);
+    } else if (res == -ECANCELED && c->paused) {
+        conn_maybe_resume(w, c);
+    } else if (res < 0) {
         if (res != -ECANCELED)
             w->st.errors++; /* -ECONNRESET and friends: the client vanished */
         conn_begin_close(w, c);
+    } else {
+        conn_arm_recv(w, c); /* the engine ended it with data: keep reading */
     }
     conn_check_done(w, c);
     conn_try_close(w, c);
@@ -226,11 +321,20 @@ static void on_send(struct worker *w, struct conn *c, int64_t res)
 {
     c->send_id = 0;
     if (res > 0) {
-        c->head = (c->head + (uint32_t)res) % w->budget;
-        c->len -= (uint32_t)res;
+        c->head_off += (uint32_t)res;
+        c->queued -= (uint32_t)res;
         w->st.bytes_out += (uint64_t)res;
-        conn_arm_send(w, c); /* the rest of a partial send, or what arrived meanwhile */
-        conn_arm_recv(w, c); /* resumes reading if backpressure had stopped it */
+        if (c->head_off == w->buf_len[c->qhead]) {
+            uint32_t done = c->qhead;
+            c->qhead = w->buf_next[done];
+            if (c->qhead == NO_BUF)
+                c->qtail = NO_BUF;
+            c->head_off = 0;
+            release_buf(w, done);
+            kick_starved(w);
+        }
+        conn_arm_send(w, c); /* the rest of a partial send, or the next buffer */
+        conn_maybe_resume(w, c);
     } else {
         if (res != -ECANCELED)
             w->st.errors++; /* -EPIPE / -ECONNRESET: the reader is gone */
@@ -251,32 +355,51 @@ static void maybe_close_listener(struct worker *w)
         close(w->lfd);
 }
 
-/* Multishot seam: a multishot ACCEPT would be armed once here. */
+/* One ACCEPT_MULTI, armed while a connection slot is free. */
 static void arm_accept(struct worker *w)
 {
     if (w->stopping || w->accept_id || w->retry_id || !w->free_list)
         return;
-    int64_t id = submit(w, vl_op_accept(w->lfd, NULL, NULL), &w->tag_accept);
-    if (id > 0)
+    int64_t id = submit(w, vl_op_accept_multi(w->lfd), &w->tag_accept);
+    if (id > 0) {
         w->accept_id = (uint64_t)id;
+        w->accept_paused = false;
+    }
 }
 
-static void on_accept(struct worker *w, int64_t res)
+static void on_accepted(struct worker *w, int fd)
 {
+    struct conn *c = w->free_list;
+    if (c == NULL) {
+        close(fd); /* accepted before the pause took effect: no slot */
+        w->st.rejected++;
+        return;
+    }
+    w->free_list = c->next_free;
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    *c = (struct conn){.fd = fd, .active = true, .qhead = NO_BUF, .qtail = NO_BUF};
+    w->active++;
+    w->st.accepted++;
+    if (w->active > w->st.peak)
+        w->st.peak = w->active;
+    conn_arm_recv(w, c);
+    conn_check_done(w, c); /* accepted after the grace period: close it */
+    if (w->free_list == NULL && w->accept_id && !w->accept_paused) {
+        w->accept_paused = true; /* every slot taken: stop accepting for now */
+        cancel(w, w->accept_id);
+    }
+}
+
+static void on_accept(struct worker *w, int64_t res, uint32_t flags)
+{
+    if (flags & VL_CQE_MORE) {
+        on_accepted(w, (int)res);
+        return;
+    }
     w->accept_id = 0;
     if (res >= 0) {
-        struct conn *c = w->free_list; /* ACCEPT is armed only while one is free */
-        w->free_list = c->next_free;
-        int fd = (int)res;
-        int one = 1;
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        *c = (struct conn){.fd = fd, .active = true, .buf = c->buf};
-        w->active++;
-        w->st.accepted++;
-        if (w->active > w->st.peak)
-            w->st.peak = w->active;
-        conn_arm_recv(w, c);
-        conn_check_done(w, c); /* accepted after the grace period: close it */
+        on_accepted(w, (int)res);
     } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
         /* Out of descriptors or memory: keep serving, retry later, never spin. */
         w->st.accept_retries++;
@@ -325,7 +448,7 @@ static void dispatch(struct worker *w, const vl_completion *cq)
     if (ud == NULL)
         return; /* a CANCEL's own completion */
     if (ud == &w->tag_accept) {
-        on_accept(w, cq->result);
+        on_accept(w, cq->result, cq->flags);
     } else if (ud == &w->tag_retry) {
         w->retry_id = 0;
         arm_accept(w);
@@ -340,7 +463,7 @@ static void dispatch(struct worker *w, const vl_completion *cq)
         struct conn *c = (struct conn *)((uintptr_t)ud & ~(uintptr_t)TAG_MASK);
         switch ((uintptr_t)ud & TAG_MASK) {
         case TAG_RECV:
-            on_recv(w, c, cq->result);
+            on_recv(w, c, cq->result, cq->flags);
             break;
         case TAG_SEND:
             on_send(w, c, cq->result);
@@ -369,6 +492,18 @@ static void worker_main(void *arg)
     }
     printf("thread %d: driver %s (%s)\n", w->index, vl_engine_driver_name(e),
            vl_engine_driver_reason(e));
+    rc = vl_bufpool_create(e, w->nbufs, w->bufsize, &w->pool);
+    if (rc < 0) {
+        fprintf(stderr, "thread %d: vl_bufpool_create(%u x %u): %s\n", w->index, w->nbufs,
+                w->bufsize, vl_strerror(-rc));
+        vl_engine_destroy(e);
+        close(w->lfd);
+        w->exit_code = 1;
+        atomic_store(&g_stop, 1);
+        atomic_store(&g_force, 1);
+        atomic_fetch_add(&g_done, 1);
+        return;
+    }
     atomic_store(&w->engine, e);
 
     arm_accept(w);
@@ -395,7 +530,8 @@ static void usage(void)
     fprintf(stderr, "usage: echo_server [--port P (0: any)] [--bind ADDR (127.0.0.1; ::1)]\n"
                     "                   [--driver auto|uring|epoll] [--threads N]\n"
                     "                   [--max-conns N (total)] [--backlog-bytes B (per conn)]\n"
-                    "                   [--grace-ms MS]\n");
+                    "                   [--grace-ms MS] [--buffers N (power of 2, per thread)]\n"
+                    "                   [--buffer-size S]\n");
     exit(2);
 }
 
@@ -431,6 +567,7 @@ int main(int argc, char **argv)
 {
     const char *bind_addr = "127.0.0.1";
     long port = 7777, threads = 1, max_conns = 10000, budget = 16384;
+    long nbufs = 1024, bufsize = 4096;
     vl_driver_kind driver = VL_DRIVER_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -447,6 +584,10 @@ int main(int argc, char **argv)
             max_conns = parse_num(v, 1, 1000000);
         else if (!strcmp(a, "--backlog-bytes"))
             budget = parse_num(v, 1, 1L << 30);
+        else if (!strcmp(a, "--buffers"))
+            nbufs = parse_num(v, 1, VL_BUFPOOL_MAX_COUNT);
+        else if (!strcmp(a, "--buffer-size"))
+            bufsize = parse_num(v, 1, 1L << 24);
         else if (!strcmp(a, "--grace-ms"))
             g_grace_ns = parse_num(v, 0, 3600000) * 1000000LL;
         else if (!strcmp(a, "--driver")) {
@@ -460,6 +601,10 @@ int main(int argc, char **argv)
                 usage();
         } else
             usage();
+    }
+    if (nbufs & (nbufs - 1)) {
+        fprintf(stderr, "echo_server: --buffers must be a power of two\n");
+        return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
 
@@ -510,11 +655,12 @@ int main(int argc, char **argv)
     }
     unsigned bound = ntohs(ss.ss_family == AF_INET ? sin->sin_port : sin6->sin6_port);
     printf("echo_server: listening on %s port %u (threads %ld, max-conns %u per thread, "
-           "backlog %ld B per conn)\n",
-           bind_addr, bound, threads, per, budget);
+           "backlog %ld B per conn, pool %ld x %ld B per thread)\n",
+           bind_addr, bound, threads, per, budget, nbufs, bufsize);
 
-    /* Everything a worker needs, allocated once: the connection table and one
-     * ring buffer per slot (pages are touched only when a slot is used). */
+    /* Everything a worker needs, allocated once: the connection table and
+     * the pool's per-buffer queue links (the pool itself belongs to the
+     * worker's engine). */
     vl_thread **th = calloc((size_t)threads, sizeof *th);
     for (long t = 0; t < threads; t++) {
         struct worker *w = &ws[t];
@@ -522,15 +668,17 @@ int main(int argc, char **argv)
         w->driver = driver;
         w->nslots = per;
         w->budget = (uint32_t)budget;
+        w->nbufs = (uint32_t)nbufs;
+        w->bufsize = (uint32_t)bufsize;
         w->conns = calloc(per, sizeof *w->conns);
-        w->arena = calloc(per, (size_t)budget);
-        if (!th || !w->conns || !w->arena) {
+        w->buf_next = calloc((size_t)nbufs, sizeof *w->buf_next);
+        w->buf_len = calloc((size_t)nbufs, sizeof *w->buf_len);
+        if (!th || !w->conns || !w->buf_next || !w->buf_len) {
             fprintf(stderr, "echo_server: out of memory for %u connections\n", per);
             return 1;
         }
         for (uint32_t i = per; i-- > 0;) {
             w->conns[i].fd = -1;
-            w->conns[i].buf = w->arena + (size_t)i * (size_t)budget;
             w->conns[i].next_free = w->free_list;
             w->free_list = &w->conns[i];
         }
@@ -572,16 +720,18 @@ int main(int argc, char **argv)
         struct stats *s = &ws[t].st;
         printf("thread %ld: conns %" PRIu64 " (peak %" PRIu64 ", closed %" PRIu64 ") msgs %" PRIu64
                " bytes in %" PRIu64 " echoed %" PRIu64 " errors %" PRIu64
-               " backpressure-stalls %" PRIu64 " accept-retries %" PRIu64 "\n",
+               " backpressure-stalls %" PRIu64 " accept-retries %" PRIu64 " enobufs %" PRIu64
+               " rejected %" PRIu64 "\n",
                t, s->accepted, s->peak, s->closed, s->msgs, s->bytes_in, s->bytes_out, s->errors,
-               s->stalls, s->accept_retries);
+               s->stalls, s->accept_retries, s->enobufs, s->rejected);
         tot.accepted += s->accepted;
         tot.msgs += s->msgs;
         tot.bytes_out += s->bytes_out;
         tot.errors += s->errors;
         code |= ws[t].exit_code;
         free(ws[t].conns);
-        free(ws[t].arena);
+        free(ws[t].buf_next);
+        free(ws[t].buf_len);
     }
     printf("total: conns %" PRIu64 " msgs %" PRIu64 " bytes echoed %" PRIu64
            " client errors %" PRIu64 "\n",
