@@ -283,6 +283,42 @@ VL_API int vl_async_send(vl_async *a);
  */
 VL_API int vl_async_close(vl_async *a);
 
+/* ---- messages between loops ---------------------------------------------------------- */
+
+/*
+ * A message: a caller-owned record that any thread hands to a loop, whose
+ * thread then runs m->cb(loop, m). The way to pass work between loops on
+ * different threads (an acceptor handing connections to workers, a worker
+ * returning results): no lock, no allocation, FIFO per sending thread, and
+ * every message is delivered exactly once (none coalesce, unlike async
+ * sends). The message (and what its ctx points to) belongs to the loop from
+ * vl_loop_post until its callback runs; the callback may free or post it
+ * again.
+ */
+typedef struct vl_msg vl_msg;
+typedef void (*vl_msg_cb)(vl_loop *loop, vl_msg *m);
+
+struct vl_msg {
+    vl_msg_cb cb; /* required */
+    void *ctx;    /* the caller's */
+    /* Internal. */
+    vl_msg *next_;
+};
+
+/*
+ * vl_loop_post - hand m to loop; m->cb runs on loop's thread in a following
+ * iteration, after the completions of that iteration's poll. Safe from any
+ * thread, including loop's own: one compare-and-swap on the loop's inbox
+ * plus, when the inbox was empty, the engine's wake (an eventfd write) and,
+ * once vl_loop_backend_fd was called, the embedding eventfd. Messages do not
+ * keep a loop alive: keep the receiving loop running (an armed op, a timer
+ * or an open vl_async) for as long as others may post to it. Messages still
+ * queued when the loop is destroyed are dropped without their callback.
+ * 0, or -EINVAL (NULL loop, m or m->cb), or what vl_engine_wake said (the
+ * message is queued even then).
+ */
+VL_API int vl_loop_post(vl_loop *loop, vl_msg *m);
+
 /* ---- signals ---------------------------------------------------------------------- */
 
 /*

@@ -66,6 +66,8 @@ struct vl_loop {
     uint32_t nasync;
     uint32_t async_closes; /* bumped by every close, to restart a list walk */
     uint32_t async_pending;
+    /* Messages posted by any thread: a LIFO stack swapped out whole. */
+    vl_msg *inbox;
     /* Signal watchers, and the one whose callback is running (cleared when
      * that callback stops it, so the loop never touches it afterwards). */
     vl_signal *signals;
@@ -78,6 +80,7 @@ struct vl_loop {
 };
 
 static void embed_update(vl_loop *loop);
+static int wake_loop(vl_loop *loop);
 static void embed_signal(vl_loop *loop);
 
 static int64_t sat_add(int64_t a, int64_t b)
@@ -283,10 +286,11 @@ static void run_timers(vl_loop *loop)
 }
 
 /* The poll timeout: until the earliest timer, 0 if one is due or an async
- * send is waiting, -1 (forever) if there is no timer. */
+ * send or a message is waiting, -1 (forever) if there is no timer. */
 static int64_t next_timeout(vl_loop *loop)
 {
-    if (__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE))
+    if (__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&loop->inbox, __ATOMIC_ACQUIRE) != NULL)
         return 0;
     if (loop->tmin == NULL)
         return -1;
@@ -385,12 +389,7 @@ int vl_async_send(vl_async *a)
         return 0; /* coalesced: the loop has not taken the previous send yet */
     vl_loop *loop = a->loop_;
     __atomic_store_n(&loop->async_pending, 1, __ATOMIC_RELEASE);
-    int efd = __atomic_load_n(&loop->embed_efd, __ATOMIC_ACQUIRE);
-    if (efd >= 0) {
-        uint64_t one = 1;
-        (void)!write(efd, &one, sizeof(one));
-    }
-    return vl_engine_wake(loop->e);
+    return wake_loop(loop);
 }
 
 int vl_async_close(vl_async *a)
@@ -416,6 +415,59 @@ int vl_async_close(vl_async *a)
 
 /* A callback may close any handle, so after one that did the walk restarts
  * from the head (handles already taken have their flag cleared). */
+/* ---- messages ----------------------------------------------------------------------- */
+
+/* The wake that follows a message or an async send (any thread). */
+static int wake_loop(vl_loop *loop)
+{
+    int efd = __atomic_load_n(&loop->embed_efd, __ATOMIC_ACQUIRE);
+    if (efd >= 0) {
+        uint64_t one = 1;
+        (void)!write(efd, &one, sizeof(one));
+    }
+    return vl_engine_wake(loop->e);
+}
+
+/*
+ * A Treiber push. Only the poster that finds the inbox empty wakes the loop:
+ * a non-empty inbox means an earlier poster's wake is still ahead of the
+ * loop's next swap (the loop swaps the inbox out whole, so the next post
+ * after the swap finds it empty again). The release CAS orders everything
+ * the poster wrote before the post before the callback (the loop's swap is
+ * an acquire).
+ */
+int vl_loop_post(vl_loop *loop, vl_msg *m)
+{
+    if (loop == NULL || m == NULL || m->cb == NULL)
+        return -EINVAL;
+    vl_msg *old = __atomic_load_n(&loop->inbox, __ATOMIC_RELAXED);
+    do
+        m->next_ = old;
+    while (!__atomic_compare_exchange_n(&loop->inbox, &old, m, true, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED));
+    return old == NULL ? wake_loop(loop) : 0;
+}
+
+/* Take the whole inbox, put it back in posting order, run the callbacks. */
+static void run_msgs(vl_loop *loop)
+{
+    vl_msg *stack = __atomic_exchange_n(&loop->inbox, NULL, __ATOMIC_ACQUIRE);
+    vl_msg *fifo = NULL;
+    while (stack != NULL) {
+        vl_msg *next = stack->next_;
+        stack->next_ = fifo;
+        fifo = stack;
+        stack = next;
+    }
+    while (fifo != NULL) {
+        vl_msg *m = fifo;
+        fifo = m->next_; /* the callback may free or repost m */
+        m->next_ = NULL;
+        loop->ncb++;
+        m->cb(loop, m);
+    }
+}
+
 static void run_asyncs(vl_loop *loop)
 {
     if (!__atomic_exchange_n(&loop->async_pending, 0, __ATOMIC_ACQ_REL))
@@ -609,7 +661,8 @@ static uint32_t embed_blind_ops(const vl_loop *loop)
 /* Arm the backend fd for what the loop will need next (see loop.h). */
 static void embed_update(vl_loop *loop)
 {
-    if (loop->dirty || __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE))
+    if (loop->dirty || __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&loop->inbox, __ATOMIC_ACQUIRE) != NULL)
         embed_signal(loop);
     int64_t deadline = loop->tmin != NULL ? timer_of(loop->tmin)->deadline_ : INT64_MAX;
     if (embed_blind_ops(loop) > 0) {
@@ -761,6 +814,7 @@ static int iterate(vl_loop *loop, int64_t timeout_ns)
         dispatch(loop, c, n);
     }
     run_asyncs(loop);
+    run_msgs(loop);
     loop->now = vl_time_monotonic_ns();
     run_timers(loop);
     return 0;
