@@ -34,6 +34,29 @@ static void auxv_store(unsigned long type, unsigned long val)
     }
 }
 
+#if VLLSI_NOLIBC
+/*
+ * Without libc the program's own _start (src/sys/linux/nolibc/start.c) hands
+ * over the vector it found on the initial stack, before any other thread
+ * exists; reading it needs no system call and works without /proc.
+ */
+static const unsigned long *stack_vector;
+
+VL__HIDDEN void vl__auxv_set_vector(const unsigned long *auxv);
+void vl__auxv_set_vector(const unsigned long *auxv)
+{
+    stack_vector = auxv;
+}
+
+static int auxv_read(void)
+{
+    if (stack_vector == NULL)
+        return -ENOENT;
+    for (const unsigned long *v = stack_vector; v[0] != AT_NULL; v += 2)
+        auxv_store(v[0], v[1]);
+    return 0;
+}
+#else
 static int auxv_read(void)
 {
     int fd = vl__sys_openat(AT_FDCWD, "/proc/self/auxv", O_RDONLY | O_CLOEXEC, 0);
@@ -70,6 +93,7 @@ out:
     vl__sys_close(fd);
     return rc;
 }
+#endif
 
 static void auxv_load(void)
 {

@@ -20,12 +20,16 @@
 #include <vllsi/sys/thread.h>
 #include <vllsi/sys/mem.h>
 
-#include <limits.h>
-#include <pthread.h>
 #include <linux/fcntl.h>
 
 #include "internal.h"
 #include "linux/sys.h"
+
+/* The libc-free build (VLLSI_NOLIBC) spawns, joins and detaches with raw
+ * clone() in src/sys/linux/nolibc/thread_clone.c; the rest is shared. */
+#if !VLLSI_NOLIBC
+#include <limits.h>
+#include <pthread.h>
 
 /* State word bits; they only ever get set, never cleared. */
 enum {
@@ -211,6 +215,7 @@ bool vl_thread_equal(const vl_thread *a, const vl_thread *b)
 {
     return a == b;
 }
+#endif /* !VLLSI_NOLIBC */
 
 int vl_thread_yield(void)
 {

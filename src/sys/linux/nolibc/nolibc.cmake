@@ -1,0 +1,64 @@
+# src/sys/linux/nolibc/nolibc.cmake - the freestanding sys layer
+# (VLLSI_NOLIBC), included from the top-level CMakeLists.txt. See
+# docs/nolibc.md for what each target gives and costs.
+#
+#   vllsi_sys_nolibc            the whole sys layer, hosted runtime (mmap)
+#   vllsi_sys_nolibc_embedded   the same, heap from the stack arena only
+#   vllsi_sys_nolibc_noruntime  the kernel-free part, heap ops -ENOSYS
+#   vllsi_nolibc_crt            _start and the TLS layout (start.c, tls_setup.c):
+#                               every nolibc program links it; thread_clone.c
+#                               uses its TLS functions for new threads
+#
+# Everything is compiled -ffreestanding -fno-builtin and linked -nostdlib
+# -static: the only library a program links besides ours is libgcc, the
+# compiler's own runtime (e.g. __popcountdi2 for __builtin_popcountll without
+# POPCNT); the ctest nolibc.static check proves that no libc symbol got in.
+
+set(VLLSI_NOLIBC_CFLAGS -ffreestanding -fno-builtin -fno-stack-protector
+    -fno-asynchronous-unwind-tables -fno-unwind-tables -ffunction-sections -fdata-sections)
+if(CMAKE_C_COMPILER_ID STREQUAL "GNU")
+  # Stops gcc turning support.c's byte loops back into memset/memcpy calls.
+  list(APPEND VLLSI_NOLIBC_CFLAGS -fno-tree-loop-distribute-patterns)
+endif()
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64)$")
+  # Outline atomics call libgcc helpers that probe the CPU through libc's
+  # getauxval in a constructor nobody runs here: inline LL/SC instead.
+  list(APPEND VLLSI_NOLIBC_CFLAGS -mno-outline-atomics)
+endif()
+set(VLLSI_NOLIBC_LDFLAGS -nostdlib -static -no-pie -Wl,--gc-sections)
+
+set(VLLSI_NL_COMMON ${VLLSI_NL_DIR}/support.c)
+set(VLLSI_NL_THREADS ${VLLSI_NL_DIR}/thread_clone.c)
+
+# vllsi_nolibc_library(<target> <sources...>): a freestanding static library.
+function(vllsi_nolibc_library name)
+  add_library(${name} STATIC ${ARGN})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/include)
+  target_compile_options(${name} PRIVATE ${VLLSI_WARNINGS}
+      "SHELL:-iquote ${PROJECT_SOURCE_DIR}/src/sys" "SHELL:-iquote ${PROJECT_SOURCE_DIR}/src")
+  target_compile_options(${name} PUBLIC ${VLLSI_NOLIBC_CFLAGS})
+  target_compile_definitions(${name} PRIVATE VLLSI_BUILDING VLLSI_NOLIBC=1)
+  set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE OFF)
+  target_link_options(${name} INTERFACE ${VLLSI_NOLIBC_LDFLAGS})
+  target_link_libraries(${name} INTERFACE gcc)
+endfunction()
+
+vllsi_nolibc_library(vllsi_sys_nolibc
+    ${VLLSI_SYS_SOURCES_HOSTED} ${VLLSI_NL_THREADS} ${VLLSI_NL_COMMON})
+vllsi_nolibc_library(vllsi_sys_nolibc_embedded
+    ${VLLSI_SYS_SOURCES_EMBEDDED} ${VLLSI_NL_THREADS} ${VLLSI_NL_COMMON})
+vllsi_nolibc_library(vllsi_sys_nolibc_noruntime
+    ${VLLSI_SYS_SOURCES_NO_RUNTIME} ${VLLSI_NL_COMMON})
+
+add_library(vllsi_nolibc_crt OBJECT ${VLLSI_NL_DIR}/start.c ${VLLSI_NL_DIR}/tls_setup.c)
+target_include_directories(vllsi_nolibc_crt PRIVATE ${PROJECT_SOURCE_DIR}/include)
+target_compile_options(vllsi_nolibc_crt PRIVATE ${VLLSI_WARNINGS} ${VLLSI_NOLIBC_CFLAGS}
+    "SHELL:-iquote ${PROJECT_SOURCE_DIR}/src/sys" "SHELL:-iquote ${PROJECT_SOURCE_DIR}/src")
+target_compile_definitions(vllsi_nolibc_crt PRIVATE VLLSI_BUILDING VLLSI_NOLIBC=1)
+set_target_properties(vllsi_nolibc_crt PROPERTIES POSITION_INDEPENDENT_CODE OFF)
+
+# The test programs and their ctest registration (tests/nolibc). ctest reads
+# only what add_test registers after enable_testing(), which the top level
+# calls later, so it is called here too (a second call is harmless).
+enable_testing()
+add_subdirectory(${PROJECT_SOURCE_DIR}/tests/nolibc ${PROJECT_BINARY_DIR}/tests/nolibc)
