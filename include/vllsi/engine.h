@@ -69,6 +69,7 @@ typedef enum vl_driver_kind {
     VL_DRIVER_KQUEUE,
     VL_DRIVER_IOCP,
     VL_DRIVER_SYNC,
+    VL_DRIVER_SIM, /* simulation: virtual clock and descriptors, <vllsi/sim.h> */
 } vl_driver_kind;
 
 /* Defaults for the config's 0 values. */

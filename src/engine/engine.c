@@ -67,7 +67,7 @@ static int check_config(const vl_engine_config *in, vl_engine_config *cfg)
 {
     vl_engine_config def = {VL_DRIVER_AUTO, 0, 0, 0};
     *cfg = in ? *in : def;
-    if ((unsigned)cfg->driver > VL_DRIVER_SYNC || (cfg->flags & ~VL_ENGINE_FLAGS_ALL))
+    if ((unsigned)cfg->driver > VL_DRIVER_SIM || (cfg->flags & ~VL_ENGINE_FLAGS_ALL))
         return -EINVAL;
     if (cfg->max_inflight > VL_ENGINE_MAX_INFLIGHT || cfg->entries > 32768)
         return -EINVAL;
@@ -78,6 +78,8 @@ static int check_config(const vl_engine_config *in, vl_engine_config *cfg)
     return 0;
 }
 
+extern const struct vl_driver vl__driver_sim; /* src/drivers/sim.c */
+
 static const struct vl_driver *driver_for(vl_driver_kind kind)
 {
     switch (kind) {
@@ -85,6 +87,8 @@ static const struct vl_driver *driver_for(vl_driver_kind kind)
         return &vl__driver_uring;
     case VL_DRIVER_EPOLL:
         return &vl__driver_epoll;
+    case VL_DRIVER_SIM:
+        return &vl__driver_sim;
     default:
         return NULL;
     }

@@ -1,0 +1,1142 @@
+/*
+ * src/drivers/sim.c - the simulation driver (VL_DRIVER_SIM): the engine over
+ * a virtual clock and in-memory sockets, pipes and files (see <vllsi/sim.h>).
+ *
+ * The driver keeps every op the core hands it on one pending list (linked
+ * through slot->drv_next/drv_prev; slot->drv_data.u64[0] is the virtual time
+ * the op may run from). A wait runs rounds: it collects the pending ops that
+ * are due, shuffles them with the seeded generator and tries each once, in
+ * that order; an op either finishes (reported exactly once), delivers one
+ * multishot completion, or stays parked because it would block. Rounds repeat
+ * until one finishes nothing, because one op's effect (a write) may unblock
+ * another (a read). When nothing is due, the virtual clock jumps to the next
+ * due time (a TIMEOUT, a delayed op) if the wait's timeout allows it.
+ *
+ * Nothing here reads the real clock, an address or any other input than the
+ * seed and the calls the program makes, so a run is a pure function of them.
+ * All memory is allocated at create, except file contents (vl_sim_file).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <vllsi/sim.h>
+
+#include "driver.h"
+#include "fault.h"
+
+#define NONE      UINT32_MAX
+#define FIRST_FD  3u
+/* Results of a step that are not a final result. */
+#define PARK      INT64_MIN       /* would block: stays pending, nothing happened */
+#define PROGRESS  (INT64_MIN + 1) /* delivered a VL_CQE_MORE completion          */
+/* slot->drv_flags */
+#define P_PENDING 0x1u
+
+enum obj_type {
+    O_FREE = 0,
+    O_EMBRYO, /* a connection in a listener's backlog: no descriptor yet */
+    O_STREAM, /* a connected stream socket end                           */
+    O_UNCONN, /* a stream socket not connected yet                       */
+    O_LISTEN,
+    O_PIPE_R,
+    O_PIPE_W,
+    O_FILE,
+};
+
+/* obj.flags */
+#define OF_WR_SHUT 0x1u /* this end writes no more: its peer reads EOF after the data */
+#define OF_RD_SHUT 0x2u /* reads here give EOF; what arrives is discarded              */
+#define OF_RESET   0x4u /* a reset arrived: the next transfer fails with ECONNRESET    */
+
+struct obj {
+    uint8_t type;
+    uint8_t flags;
+    uint32_t peer; /* the other end (stream, pipe); NONE once it is gone */
+    uint32_t head; /* inbound ring: first byte and byte count            */
+    uint32_t used;
+    uint32_t next; /* embryo: the next one in its listener's backlog     */
+    /* listener */
+    uint32_t bl_head, bl_tail, bl_count, bl_max;
+    socklen_t addrlen;
+    struct sockaddr_storage addr;
+    /* file */
+    uint8_t *data;
+    size_t size, cap;
+    size_t pos;
+};
+
+struct sim {
+    struct vl__fault f;
+    vl_sim_config cfg;
+    int64_t now;
+    uint64_t trace; /* FNV-1a over the completions reported */
+    uint64_t ncomp;
+    uint64_t stalls;
+    uint32_t nopen; /* descriptors open (embryos do not count) */
+    uint32_t pend_head, pend_tail;
+    uint32_t *run; /* one round's due ops: capacity entries */
+    atomic_bool wake;
+    uint8_t *bufs; /* VL_SIM_MAX_FDS inbound rings of VL_SIM_BUF_SIZE */
+    struct obj objs[VL_SIM_MAX_FDS];
+};
+
+extern const struct vl_driver vl__driver_sim;
+
+static struct sim *sim_of(vl_engine *e)
+{
+    return *vl__engine_drv(e);
+}
+
+/* The sim state of a public call's engine, or NULL for NULL / another driver. */
+static struct sim *sim_get(const vl_engine *e)
+{
+    return e != NULL && e->drv == &vl__driver_sim ? e->drv_state : NULL;
+}
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    return b > INT64_MAX - a ? INT64_MAX : a + b;
+}
+
+static int64_t *ready_at(vl_engine *e, uint32_t slot)
+{
+    return (int64_t *)&vl__engine_slot(e, slot)->drv_data.u64[0];
+}
+
+/* ---- the trace and completions ------------------------------------------------ */
+
+static void trace_mix(struct sim *s, uint64_t v)
+{
+    for (int k = 0; k < 8; k++) {
+        s->trace ^= (v >> (8 * k)) & 0xff;
+        s->trace *= 0x100000001b3ull;
+    }
+}
+
+static void sim_complete(struct sim *s, vl_engine *e, uint32_t slot, int64_t res, uint32_t flags)
+{
+    trace_mix(s, (uint64_t)s->now);
+    trace_mix(s, vl__engine_slot_id(e, slot));
+    trace_mix(s, (uint64_t)res);
+    trace_mix(s, flags);
+    s->ncomp++;
+    vl__engine_complete(e, slot, res, flags);
+}
+
+/* ---- the pending list ------------------------------------------------------------ */
+
+static void pend_link(struct sim *s, vl_engine *e, uint32_t i)
+{
+    struct vl__slot *sl = vl__engine_slot(e, i);
+    sl->drv_next = NONE;
+    sl->drv_prev = s->pend_tail;
+    sl->drv_flags = P_PENDING;
+    if (s->pend_tail == NONE)
+        s->pend_head = i;
+    else
+        vl__engine_slot(e, s->pend_tail)->drv_next = i;
+    s->pend_tail = i;
+}
+
+static void pend_unlink(struct sim *s, vl_engine *e, uint32_t i)
+{
+    struct vl__slot *sl = vl__engine_slot(e, i);
+    if (sl->drv_prev == NONE)
+        s->pend_head = sl->drv_next;
+    else
+        vl__engine_slot(e, sl->drv_prev)->drv_next = sl->drv_next;
+    if (sl->drv_next == NONE)
+        s->pend_tail = sl->drv_prev;
+    else
+        vl__engine_slot(e, sl->drv_next)->drv_prev = sl->drv_prev;
+    sl->drv_flags = 0;
+}
+
+/* Finish a pending op: off the list, reported once. */
+static void finish(struct sim *s, vl_engine *e, uint32_t i, int64_t res)
+{
+    pend_unlink(s, e, i);
+    sim_complete(s, e, i, res, 0);
+}
+
+/* ---- objects ------------------------------------------------------------------ */
+
+static struct obj *lookup(struct sim *s, int fd)
+{
+    if (fd < (int)FIRST_FD || fd >= VL_SIM_MAX_FDS)
+        return NULL;
+    struct obj *o = &s->objs[fd];
+    return o->type == O_FREE || o->type == O_EMBRYO ? NULL : o;
+}
+
+static uint32_t fd_limit(const struct sim *s)
+{
+    return s->cfg.fd_limit ? s->cfg.fd_limit : VL_SIM_MAX_FDS;
+}
+
+/* The lowest free entry (like the kernel's lowest free descriptor), or NONE. */
+static uint32_t obj_alloc(struct sim *s, uint8_t type)
+{
+    for (uint32_t i = FIRST_FD; i < VL_SIM_MAX_FDS; i++) {
+        struct obj *o = &s->objs[i];
+        if (o->type == O_FREE) {
+            memset(o, 0, sizeof(*o));
+            o->type = type;
+            o->peer = NONE;
+            o->next = NONE;
+            return i;
+        }
+    }
+    return NONE;
+}
+
+/* Room for n more open descriptors and entries more table entries (an
+ * embryo takes an entry but is no descriptor): 0, -EMFILE, -ENFILE,
+ * -ESHUTDOWN. */
+static int room_for(struct sim *s, vl_engine *e, uint32_t n, uint32_t entries)
+{
+    if (e->shut)
+        return -ESHUTDOWN;
+    if (s->nopen + n > fd_limit(s))
+        return -EMFILE;
+    uint32_t free_entries = 0;
+    for (uint32_t i = FIRST_FD; i < VL_SIM_MAX_FDS && free_entries < entries; i++)
+        free_entries += s->objs[i].type == O_FREE;
+    return free_entries < entries ? -ENFILE : 0;
+}
+
+static uint32_t open_obj(struct sim *s, uint8_t type)
+{
+    uint32_t i = obj_alloc(s, type);
+    s->nopen++;
+    return i;
+}
+
+static uint8_t *ring(struct sim *s, uint32_t i)
+{
+    return s->bufs + (size_t)i * VL_SIM_BUF_SIZE;
+}
+
+static void ring_put(struct sim *s, uint32_t i, const uint8_t *src, uint32_t n)
+{
+    struct obj *o = &s->objs[i];
+    uint32_t tail = (o->head + o->used) % VL_SIM_BUF_SIZE;
+    uint32_t first = n < VL_SIM_BUF_SIZE - tail ? n : VL_SIM_BUF_SIZE - tail;
+    memcpy(ring(s, i) + tail, src, first);
+    memcpy(ring(s, i), src + first, n - first);
+    o->used += n;
+}
+
+static void ring_get(struct sim *s, uint32_t i, uint8_t *dst, uint32_t n, bool consume)
+{
+    struct obj *o = &s->objs[i];
+    uint32_t first = n < VL_SIM_BUF_SIZE - o->head ? n : VL_SIM_BUF_SIZE - o->head;
+    memcpy(dst, ring(s, i) + o->head, first);
+    memcpy(dst + first, ring(s, i), n - first);
+    if (consume) {
+        o->head = (o->head + n) % VL_SIM_BUF_SIZE;
+        o->used -= n;
+    }
+}
+
+static uint32_t idx_of(struct sim *s, const struct obj *o)
+{
+    return (uint32_t)(o - s->objs);
+}
+
+/* Whether reading o has reached the end: the writer is gone or shut. */
+static bool at_eof(struct sim *s, const struct obj *o)
+{
+    return o->peer == NONE || (s->objs[o->peer].flags & OF_WR_SHUT);
+}
+
+/* Reset o's connection: both ends lose their data and each other; the peer
+ * learns it at its next transfer (OF_RESET). */
+static void reset_conn(struct sim *s, struct obj *o)
+{
+    if (o->peer != NONE) {
+        struct obj *p = &s->objs[o->peer];
+        p->flags |= OF_RESET;
+        p->used = 0;
+        p->peer = NONE;
+    }
+    o->used = 0;
+    o->peer = NONE;
+}
+
+static void free_backlog(struct sim *s, struct obj *l)
+{
+    for (uint32_t k = l->bl_head; k != NONE;) {
+        struct obj *emb = &s->objs[k];
+        uint32_t next = emb->next;
+        /* A connection never accepted is refused: its client is reset. */
+        if (emb->peer != NONE) {
+            struct obj *c = &s->objs[emb->peer];
+            c->flags |= OF_RESET;
+            c->used = 0;
+            c->peer = NONE;
+        }
+        emb->type = O_FREE;
+        k = next;
+    }
+    l->bl_head = l->bl_tail = NONE;
+    l->bl_count = 0;
+}
+
+static void obj_close(struct sim *s, struct obj *o)
+{
+    if (o->peer != NONE)
+        s->objs[o->peer].peer = NONE;
+    if (o->type == O_LISTEN)
+        free_backlog(s, o);
+    free(o->data);
+    memset(o, 0, sizeof(*o));
+    s->nopen--;
+}
+
+/* ---- transfers ------------------------------------------------------------------ */
+
+/* An injected EAGAIN: the op goes back to wait for up to max_delay_ns. Only
+ * engine ops (slot != NONE) meet faults; the vl_sim_* calls never do. */
+static bool fault_again(struct sim *s, vl_engine *e, uint32_t slot)
+{
+    if (slot == NONE || !vl__fault_hit(&s->f, VL__FAULT_EAGAIN))
+        return false;
+    int64_t d = 1000 + (int64_t)vl__fault_below(&s->f, (uint64_t)s->cfg.max_delay_ns);
+    *ready_at(e, slot) = sat_add(s->now, d);
+    return true;
+}
+
+static bool fault_reset(struct sim *s, uint32_t slot, struct obj *o)
+{
+    if (slot == NONE || o->type != O_STREAM || !vl__fault_hit(&s->f, VL__FAULT_RESET))
+        return false;
+    reset_conn(s, o);
+    return true;
+}
+
+static size_t shorten(struct sim *s, uint32_t slot, size_t n)
+{
+    return slot == NONE ? n : vl__fault_shorten(&s->f, n);
+}
+
+static int64_t stream_recv(struct sim *s, vl_engine *e, uint32_t slot, struct obj *o, void *buf,
+                           size_t len, int flags)
+{
+    if (o->flags & OF_RESET) {
+        o->flags &= ~OF_RESET;
+        return -ECONNRESET;
+    }
+    if (len == 0 || (o->flags & OF_RD_SHUT))
+        return 0;
+    bool eof = at_eof(s, o);
+    bool nowait = (flags & MSG_DONTWAIT) || slot == NONE;
+    if (o->used == 0)
+        return eof ? 0 : nowait ? -EAGAIN : PARK;
+    /* MSG_WAITALL waits for len bytes unless the stream ends first. */
+    if ((flags & MSG_WAITALL) && o->used < len && !eof && !nowait)
+        return PARK;
+    if (fault_again(s, e, slot))
+        return PARK;
+    if (fault_reset(s, slot, o))
+        return -ECONNRESET;
+    size_t n = len < o->used ? len : o->used;
+    n = shorten(s, slot, n);
+    ring_get(s, idx_of(s, o), buf, (uint32_t)n, !(flags & MSG_PEEK));
+    return (int64_t)n;
+}
+
+static int64_t stream_send(struct sim *s, vl_engine *e, uint32_t slot, struct obj *o,
+                           const void *buf, size_t len, int flags)
+{
+    if (o->flags & OF_RESET) {
+        o->flags &= ~OF_RESET;
+        return -ECONNRESET;
+    }
+    if ((o->flags & OF_WR_SHUT) || o->peer == NONE)
+        return -EPIPE;
+    if (len == 0)
+        return 0;
+    struct obj *p = &s->objs[o->peer];
+    if (p->flags & OF_RD_SHUT)
+        return (int64_t)len; /* the reader discards what arrives */
+    uint32_t room = VL_SIM_BUF_SIZE - p->used;
+    if (room == 0)
+        return (flags & MSG_DONTWAIT) || slot == NONE ? -EAGAIN : PARK;
+    if (fault_again(s, e, slot))
+        return PARK;
+    if (fault_reset(s, slot, o))
+        return -ECONNRESET;
+    size_t n = len < room ? len : room;
+    n = shorten(s, slot, n);
+    ring_put(s, o->peer, buf, (uint32_t)n);
+    return (int64_t)n;
+}
+
+static int64_t file_read(struct sim *s, uint32_t slot, struct obj *o, void *buf, size_t len,
+                         int64_t off)
+{
+    size_t pos = off < 0 ? o->pos : (size_t)off;
+    if (len == 0 || pos >= o->size)
+        return 0;
+    size_t n = len < o->size - pos ? len : o->size - pos;
+    n = shorten(s, slot, n);
+    memcpy(buf, o->data + pos, n);
+    if (off < 0)
+        o->pos += n;
+    return (int64_t)n;
+}
+
+static int64_t file_write(struct sim *s, uint32_t slot, struct obj *o, const void *buf, size_t len,
+                          int64_t off)
+{
+    size_t pos = off < 0 ? o->pos : (size_t)off;
+    if (len == 0)
+        return 0;
+    if (pos >= o->cap)
+        return -ENOSPC;
+    size_t n = len < o->cap - pos ? len : o->cap - pos;
+    n = shorten(s, slot, n);
+    memcpy(o->data + pos, buf, n);
+    if (pos + n > o->size)
+        o->size = pos + n;
+    if (off < 0)
+        o->pos += n;
+    return (int64_t)n;
+}
+
+/* READ/RECV (sock: RECV's checks) on fd. */
+static int64_t do_read(struct sim *s, vl_engine *e, uint32_t slot, int fd, void *buf, size_t len,
+                       int64_t off, int flags, bool sock)
+{
+    struct obj *o = lookup(s, fd);
+    if (o == NULL)
+        return -EBADF;
+    switch (o->type) {
+    case O_FILE:
+        return sock ? -ENOTSOCK : file_read(s, slot, o, buf, len, off);
+    case O_PIPE_W:
+        return sock ? -ENOTSOCK : -EBADF;
+    case O_PIPE_R:
+        if (sock)
+            return -ENOTSOCK;
+        /* fall through */
+    case O_STREAM:
+        return off != -1 ? -ESPIPE : stream_recv(s, e, slot, o, buf, len, flags);
+    default:
+        return off != -1 ? -ESPIPE : -ENOTCONN;
+    }
+}
+
+static int64_t do_write(struct sim *s, vl_engine *e, uint32_t slot, int fd, const void *buf,
+                        size_t len, int64_t off, int flags, bool sock)
+{
+    struct obj *o = lookup(s, fd);
+    if (o == NULL)
+        return -EBADF;
+    switch (o->type) {
+    case O_FILE:
+        return sock ? -ENOTSOCK : file_write(s, slot, o, buf, len, off);
+    case O_PIPE_R:
+        return sock ? -ENOTSOCK : -EBADF;
+    case O_PIPE_W:
+        if (sock)
+            return -ENOTSOCK;
+        /* fall through */
+    case O_STREAM:
+        return off != -1 ? -ESPIPE : stream_send(s, e, slot, o, buf, len, flags);
+    default:
+        return off != -1 ? -ESPIPE : -ENOTCONN;
+    }
+}
+
+/* ---- connections ------------------------------------------------------------------- */
+
+static uint32_t find_listener(struct sim *s, const struct sockaddr *addr, socklen_t len)
+{
+    for (uint32_t i = FIRST_FD; i < VL_SIM_MAX_FDS; i++) {
+        const struct obj *o = &s->objs[i];
+        if (o->type == O_LISTEN && o->addrlen == len && memcmp(&o->addr, addr, len) == 0)
+            return i;
+    }
+    return NONE;
+}
+
+/* Connect the unconnected socket c to the listener at addr: an embryo end
+ * joins the backlog. 0, PARK (backlog full, engine op), or -errno. */
+static int64_t connect_to(struct sim *s, vl_engine *e, uint32_t slot, struct obj *c,
+                          const struct sockaddr *addr, socklen_t len)
+{
+    uint32_t li = find_listener(s, addr, len);
+    if (li == NONE)
+        return -ECONNREFUSED;
+    struct obj *l = &s->objs[li];
+    if (l->bl_count >= l->bl_max)
+        return slot == NONE ? -EAGAIN : PARK;
+    if (fault_again(s, e, slot))
+        return PARK;
+    uint32_t ei = obj_alloc(s, O_EMBRYO);
+    if (ei == NONE)
+        return -ENOBUFS;
+    struct obj *emb = &s->objs[ei];
+    c->type = O_STREAM;
+    c->peer = ei;
+    emb->peer = idx_of(s, c);
+    if (l->bl_tail == NONE)
+        l->bl_head = ei;
+    else
+        s->objs[l->bl_tail].next = ei;
+    l->bl_tail = ei;
+    l->bl_count++;
+    return 0;
+}
+
+static int64_t do_connect(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    struct obj *o = lookup(s, op->u.connect.fd);
+    if (o == NULL)
+        return -EBADF;
+    switch (o->type) {
+    case O_UNCONN:
+        return connect_to(s, e, slot, o, op->u.connect.addr, op->u.connect.addrlen);
+    case O_STREAM:
+        return -EISCONN;
+    case O_LISTEN:
+        return -EINVAL;
+    default:
+        return -ENOTSOCK;
+    }
+}
+
+static void fill_peer_addr(struct sockaddr *addr, socklen_t *addrlen)
+{
+    if (addr == NULL)
+        return;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    ss.ss_family = AF_UNSPEC;
+    socklen_t full = (socklen_t)sizeof(sa_family_t);
+    memcpy(addr, &ss, *addrlen < full ? *addrlen : full);
+    *addrlen = full;
+}
+
+/* Take the first connection of listener l: its embryo becomes a descriptor. */
+static int64_t accept_one(struct sim *s, struct obj *l, struct sockaddr *addr, socklen_t *alen)
+{
+    if (s->nopen >= fd_limit(s))
+        return -EMFILE;
+    uint32_t ei = l->bl_head;
+    struct obj *emb = &s->objs[ei];
+    l->bl_head = emb->next;
+    if (l->bl_head == NONE)
+        l->bl_tail = NONE;
+    l->bl_count--;
+    emb->next = NONE;
+    emb->type = O_STREAM;
+    s->nopen++;
+    fill_peer_addr(addr, alen);
+    return ei;
+}
+
+/* The listener an ACCEPT names, or a negative errno. */
+static int64_t listener_of(struct sim *s, int fd, struct obj **out)
+{
+    struct obj *o = lookup(s, fd);
+    if (o == NULL)
+        return -EBADF;
+    if (o->type == O_STREAM || o->type == O_UNCONN)
+        return -EINVAL;
+    if (o->type != O_LISTEN)
+        return -ENOTSOCK;
+    *out = o;
+    return 0;
+}
+
+static int64_t do_accept(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    struct obj *l;
+    int64_t rc = listener_of(s, op->u.accept.fd, &l);
+    if (rc < 0)
+        return rc;
+    if (l->bl_count == 0 || fault_again(s, e, slot))
+        return PARK;
+    return accept_one(s, l, op->u.accept.addr, op->u.accept.addrlen);
+}
+
+/* ---- multishot ------------------------------------------------------------------------ */
+
+#ifdef VL_CQE_BUFFER
+static int64_t do_accept_multi(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    struct obj *l;
+    int64_t rc = listener_of(s, op->u.multi.fd, &l);
+    if (rc < 0)
+        return rc;
+    if (l->bl_count == 0 || !vl__engine_cq_room(e) || fault_again(s, e, slot))
+        return PARK;
+    rc = accept_one(s, l, NULL, NULL);
+    if (rc < 0)
+        return rc;
+    sim_complete(s, e, slot, rc, VL_CQE_MORE);
+    return PROGRESS;
+}
+
+/* One RECV_MULTI delivery: data into a pool buffer, or the final result. */
+static int64_t do_recv_multi(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    struct obj *o = lookup(s, op->u.multi.fd);
+    if (o == NULL)
+        return -EBADF;
+    if (o->type != O_STREAM)
+        return o->type == O_UNCONN || o->type == O_LISTEN ? -ENOTCONN : -ENOTSOCK;
+    if (o->flags & OF_RESET) {
+        o->flags &= ~OF_RESET;
+        return -ECONNRESET;
+    }
+    if (o->flags & OF_RD_SHUT)
+        return 0;
+    if (o->used == 0)
+        return at_eof(s, o) ? 0 : PARK;
+    if (!vl__engine_cq_room(e) || fault_again(s, e, slot))
+        return PARK;
+    if (fault_reset(s, slot, o))
+        return -ECONNRESET;
+    struct vl_bufpool *p = op->u.multi.pool;
+    uint32_t bid;
+    if (!vl__pool_take(p, &bid))
+        return -ENOBUFS;
+    size_t n = o->used < p->size ? o->used : p->size;
+    n = shorten(s, slot, n);
+    ring_get(s, idx_of(s, o), vl__pool_buf(p, bid), (uint32_t)n, true);
+    vl__pool_mark_out(p, bid);
+    sim_complete(s, e, slot, (int64_t)n, VL_CQE_MORE | VL_CQE_BUFFER | (bid << 16));
+    return PROGRESS;
+}
+#endif
+
+/* ---- close and cancel ---------------------------------------------------------------- */
+
+static int op_fd(const vl_op *op)
+{
+    switch (op->kind) {
+    case VL_OP_READ:
+    case VL_OP_WRITE:
+        return op->u.rw.fd;
+    case VL_OP_ACCEPT:
+        return op->u.accept.fd;
+    case VL_OP_CONNECT:
+        return op->u.connect.fd;
+    case VL_OP_SEND:
+    case VL_OP_RECV:
+        return op->u.msg.fd;
+#ifdef VL_CQE_BUFFER
+    case VL_OP_RECV_MULTI:
+    case VL_OP_ACCEPT_MULTI:
+        return op->u.multi.fd;
+#endif
+    default:
+        return -1;
+    }
+}
+
+/* Close fd: every op pending on it (but CLOSEs, which then find it gone)
+ * completes with -ECANCELED, once, before the number can be reused. */
+static int close_fd(struct sim *s, vl_engine *e, int fd)
+{
+    struct obj *o = lookup(s, fd);
+    if (o == NULL)
+        return -EBADF;
+    for (uint32_t i = s->pend_head; i != NONE;) {
+        struct vl__slot *sl = vl__engine_slot(e, i);
+        uint32_t next = sl->drv_next;
+        if (sl->op.kind != VL_OP_CLOSE && op_fd(&sl->op) == fd)
+            finish(s, e, i, -ECANCELED);
+        i = next;
+    }
+    obj_close(s, o);
+    return 0;
+}
+
+static int64_t do_cancel(struct sim *s, vl_engine *e, const vl_op *op)
+{
+    uint32_t t;
+    if (!vl__engine_id_slot(e, op->u.cancel.target_id, &t) ||
+        !(vl__engine_slot(e, t)->drv_flags & P_PENDING))
+        return -ENOENT;
+    finish(s, e, t, -ECANCELED);
+    return 0;
+}
+
+/* ---- the step: try one op once ---------------------------------------------------------- */
+
+static int64_t step(struct sim *s, vl_engine *e, uint32_t i)
+{
+    const vl_op *op = &vl__engine_slot(e, i)->op;
+    switch (op->kind) {
+    case VL_OP_NOP:
+    case VL_OP_TIMEOUT:
+        return 0;
+    case VL_OP_READ:
+        return do_read(s, e, i, op->u.rw.fd, op->u.rw.buf, op->u.rw.len, op->u.rw.offset, 0, false);
+    case VL_OP_WRITE:
+        return do_write(s, e, i, op->u.rw.fd, op->u.rw.buf, op->u.rw.len, op->u.rw.offset, 0,
+                        false);
+    case VL_OP_RECV:
+        return do_read(s, e, i, op->u.msg.fd, op->u.msg.buf, op->u.msg.len, -1, op->u.msg.flags,
+                       true);
+    case VL_OP_SEND:
+        return do_write(s, e, i, op->u.msg.fd, op->u.msg.buf, op->u.msg.len, -1, op->u.msg.flags,
+                        true);
+    case VL_OP_ACCEPT:
+        return do_accept(s, e, i, op);
+    case VL_OP_CONNECT:
+        return do_connect(s, e, i, op);
+    case VL_OP_CLOSE:
+        return close_fd(s, e, op->u.close.fd);
+    case VL_OP_CANCEL:
+        return do_cancel(s, e, op);
+#ifdef VL_CQE_BUFFER
+    case VL_OP_RECV_MULTI:
+        return do_recv_multi(s, e, i, op);
+    case VL_OP_ACCEPT_MULTI:
+        return do_accept_multi(s, e, i, op);
+#endif
+    default:
+        return -EINVAL;
+    }
+}
+
+/* ---- rounds and the wait ------------------------------------------------------------- */
+
+/* One round: the due ops in a seeded random order, each tried once.
+ * Returns how many completions it reported. */
+static uint32_t run_round(struct sim *s, vl_engine *e)
+{
+    uint32_t n = 0, done = 0;
+    for (uint32_t i = s->pend_head; i != NONE; i = vl__engine_slot(e, i)->drv_next)
+        if (*ready_at(e, i) <= s->now)
+            s->run[n++] = i;
+    for (uint32_t k = n; k > 1; k--) {
+        uint32_t j = (uint32_t)vl__fault_below(&s->f, k);
+        uint32_t t = s->run[k - 1];
+        s->run[k - 1] = s->run[j];
+        s->run[j] = t;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = s->run[k];
+        /* An op finished earlier in this round (CLOSE, CANCEL) is skipped. */
+        if (!(vl__engine_slot(e, i)->drv_flags & P_PENDING) || *ready_at(e, i) > s->now)
+            continue;
+        int64_t r = step(s, e, i);
+        if (r == PARK)
+            continue;
+        done++;
+        if (r != PROGRESS)
+            finish(s, e, i, r);
+    }
+    return done;
+}
+
+static uint32_t run_until_quiet(struct sim *s, vl_engine *e)
+{
+    uint32_t total = 0, done;
+    while ((done = run_round(s, e)) > 0)
+        total += done;
+    return total;
+}
+
+/* The earliest time a pending op becomes due, INT64_MAX if none waits for time. */
+static int64_t next_due(struct sim *s, vl_engine *e)
+{
+    int64_t next = INT64_MAX;
+    for (uint32_t i = s->pend_head; i != NONE; i = vl__engine_slot(e, i)->drv_next) {
+        int64_t t = *ready_at(e, i);
+        if (t > s->now && t < next)
+            next = t;
+    }
+    return next;
+}
+
+/*
+ * Returns 0 when it reported completions (or a wake came, or timeout_ns is
+ * 0). When nothing can complete within the timeout it moves the clock to
+ * the end of it and returns -EAGAIN, which tells the core to stop waiting
+ * (unlike -ETIME, which would make it wait again for the real-time rest of
+ * the poll's timeout): in the simulation that time has passed already.
+ */
+static int sim_wait(vl_engine *e, int64_t timeout_ns)
+{
+    struct sim *s = sim_of(e);
+    int64_t limit = timeout_ns < 0 ? INT64_MAX : sat_add(s->now, timeout_ns);
+    for (;;) {
+        bool woke = atomic_exchange(&s->wake, false);
+        if (woke)
+            vl__engine_note_wake(e);
+        if (run_until_quiet(s, e) > 0 || woke || timeout_ns == 0)
+            return 0;
+        int64_t next = next_due(s, e);
+        if (next == INT64_MAX && timeout_ns < 0) {
+            s->stalls++;
+            return -EAGAIN;
+        }
+        if (next > limit) {
+            s->now = limit;
+            return -EAGAIN;
+        }
+        s->now = next;
+    }
+}
+
+/* ---- the driver interface ---------------------------------------------------------------- */
+
+static int sim_submit(vl_engine *e, uint32_t slot)
+{
+    struct sim *s = sim_of(e);
+    const vl_op *op = &vl__engine_slot(e, slot)->op;
+    int64_t due = s->now;
+    if (op->kind == VL_OP_TIMEOUT)
+        due = sat_add(s->now, op->u.timeout.duration_ns);
+    else if (vl__fault_hit(&s->f, VL__FAULT_DELAY))
+        due = sat_add(s->now, 1 + (int64_t)vl__fault_below(&s->f, (uint64_t)s->cfg.max_delay_ns));
+    *ready_at(e, slot) = due;
+    pend_link(s, e, slot);
+    return 0;
+}
+
+static int sim_cancel(vl_engine *e, uint32_t slot)
+{
+    struct sim *s = sim_of(e);
+    if (!(vl__engine_slot(e, slot)->drv_flags & P_PENDING))
+        return -ENOENT;
+    finish(s, e, slot, -ECANCELED);
+    return 0;
+}
+
+static int sim_wake(vl_engine *e)
+{
+    atomic_store(&sim_of(e)->wake, true);
+    return 0;
+}
+
+static void sim_free(struct sim *s)
+{
+    for (uint32_t i = 0; i < VL_SIM_MAX_FDS; i++)
+        free(s->objs[i].data);
+    free(s->bufs);
+    free(s->run);
+    free(s);
+}
+
+static int sim_init(vl_engine *e, const vl_engine_config *cfg, char *reason, size_t len)
+{
+    struct sim *s = calloc(1, sizeof(*s));
+    if (s != NULL) {
+        s->bufs = calloc(VL_SIM_MAX_FDS, VL_SIM_BUF_SIZE);
+        s->run = calloc(cfg->max_inflight, sizeof(*s->run));
+    }
+    if (s == NULL || s->bufs == NULL || s->run == NULL) {
+        if (s != NULL)
+            sim_free(s);
+        snprintf(reason, len, "sim setup: out of memory");
+        return -ENOMEM;
+    }
+    vl__fault_init(&s->f, vl_sim_env_seed(1));
+    s->cfg.seed = s->f.seed;
+    s->cfg.max_delay_ns = 1000000;
+    s->pend_head = s->pend_tail = NONE;
+    atomic_init(&s->wake, false);
+    *vl__engine_drv(e) = s;
+    return 0;
+}
+
+static void sim_fini(vl_engine *e)
+{
+    sim_free(sim_of(e));
+    *vl__engine_drv(e) = NULL;
+}
+
+const struct vl_driver vl__driver_sim = {
+    .name = "sim",
+    .kind = VL_DRIVER_SIM,
+    .init = sim_init,
+    .fini = sim_fini,
+    .submit = sim_submit,
+    .cancel = sim_cancel,
+    .wait = sim_wait,
+    .wake = sim_wake,
+};
+
+/* ---- the public API: configuration and time ---------------------------------------------- */
+
+uint64_t vl_sim_env_seed(uint64_t fallback)
+{
+    const char *v = getenv("VLLSI_SIM_SEED");
+    if (v == NULL || v[0] == '\0')
+        return fallback;
+    char *end;
+    errno = 0;
+    unsigned long long seed = strtoull(v, &end, 0);
+    if (errno != 0 || *end != '\0' || seed == 0)
+        return fallback;
+    return seed;
+}
+
+int vl_sim_configure(vl_engine *e, const vl_sim_config *cfg)
+{
+    struct sim *s = sim_get(e);
+    if (s == NULL || cfg == NULL)
+        return -EINVAL;
+    if (cfg->short_ppm > VL_SIM_PPM || cfg->eagain_ppm >= VL_SIM_PPM ||
+        cfg->reset_ppm > VL_SIM_PPM || cfg->delay_ppm > VL_SIM_PPM || cfg->max_delay_ns < 0 ||
+        cfg->fd_limit > VL_SIM_MAX_FDS)
+        return -EINVAL;
+    uint64_t seed = cfg->seed ? cfg->seed : s->cfg.seed;
+    s->cfg = *cfg;
+    s->cfg.seed = seed;
+    if (s->cfg.max_delay_ns == 0)
+        s->cfg.max_delay_ns = 1000000;
+    s->f.ppm[VL__FAULT_SHORT] = cfg->short_ppm;
+    s->f.ppm[VL__FAULT_EAGAIN] = cfg->eagain_ppm;
+    s->f.ppm[VL__FAULT_RESET] = cfg->reset_ppm;
+    s->f.ppm[VL__FAULT_DELAY] = cfg->delay_ppm;
+    if (cfg->seed != 0)
+        vl__fault_reseed(&s->f, cfg->seed);
+    return 0;
+}
+
+int vl_sim_get_config(const vl_engine *e, vl_sim_config *out)
+{
+    struct sim *s = sim_get(e);
+    if (s == NULL || out == NULL)
+        return -EINVAL;
+    *out = s->cfg;
+    return 0;
+}
+
+int vl_sim_describe(const vl_engine *e, char *buf, size_t len)
+{
+    struct sim *s = sim_get(e);
+    if (s == NULL || (buf == NULL && len > 0))
+        return -EINVAL;
+    const vl_sim_config *c = &s->cfg;
+    return snprintf(buf, len,
+                    "VLLSI_SIM_SEED=0x%llx short_ppm=%u eagain_ppm=%u reset_ppm=%u "
+                    "delay_ppm=%u max_delay_ns=%lld fd_limit=%u now_ns=%lld completions=%llu "
+                    "trace=0x%016llx",
+                    (unsigned long long)c->seed, c->short_ppm, c->eagain_ppm, c->reset_ppm,
+                    c->delay_ppm, (long long)c->max_delay_ns, fd_limit(s), (long long)s->now,
+                    (unsigned long long)s->ncomp, (unsigned long long)s->trace);
+}
+
+int64_t vl_sim_now(const vl_engine *e)
+{
+    struct sim *s = sim_get(e);
+    return s ? s->now : 0;
+}
+
+int vl_sim_advance(vl_engine *e, int64_t ns)
+{
+    struct sim *s = sim_get(e);
+    if (s == NULL || ns < 0)
+        return -EINVAL;
+    s->now = sat_add(s->now, ns);
+    return 0;
+}
+
+uint64_t vl_sim_trace_hash(const vl_engine *e)
+{
+    struct sim *s = sim_get(e);
+    return s ? s->trace : 0;
+}
+
+uint64_t vl_sim_completions(const vl_engine *e)
+{
+    struct sim *s = sim_get(e);
+    return s ? s->ncomp : 0;
+}
+
+uint64_t vl_sim_stalls(const vl_engine *e)
+{
+    struct sim *s = sim_get(e);
+    return s ? s->stalls : 0;
+}
+
+/* ---- the public API: descriptors ---------------------------------------------------------- */
+
+/* Two connected ends of type ta / tb into fds. */
+static int make_pair(vl_engine *e, int fds[2], uint8_t ta, uint8_t tb)
+{
+    struct sim *s = sim_get(e);
+    if (s == NULL || fds == NULL)
+        return -EINVAL;
+    int rc = room_for(s, e, 2, 2);
+    if (rc < 0)
+        return rc;
+    uint32_t a = open_obj(s, ta);
+    uint32_t b = open_obj(s, tb);
+    s->objs[a].peer = b;
+    s->objs[b].peer = a;
+    fds[0] = (int)a;
+    fds[1] = (int)b;
+    return 0;
+}
+
+int vl_sim_socketpair(vl_engine *e, int fds[2])
+{
+    return make_pair(e, fds, O_STREAM, O_STREAM);
+}
+
+int vl_sim_pipe(vl_engine *e, int fds[2])
+{
+    return make_pair(e, fds, O_PIPE_R, O_PIPE_W);
+}
+
+int vl_sim_socket(vl_engine *e)
+{
+    struct sim *s = sim_get(e);
+    if (s == NULL)
+        return -EINVAL;
+    int rc = room_for(s, e, 1, 1);
+    return rc < 0 ? rc : (int)open_obj(s, O_UNCONN);
+}
+
+int vl_sim_listen(vl_engine *e, const struct sockaddr *addr, socklen_t addrlen, int backlog)
+{
+    struct sim *s = sim_get(e);
+    if (s == NULL || addr == NULL || addrlen == 0 || addrlen > sizeof(struct sockaddr_storage) ||
+        backlog < 1 || backlog > 4096)
+        return -EINVAL;
+    if (find_listener(s, addr, addrlen) != NONE)
+        return -EADDRINUSE;
+    int rc = room_for(s, e, 1, 1);
+    if (rc < 0)
+        return rc;
+    uint32_t i = open_obj(s, O_LISTEN);
+    struct obj *l = &s->objs[i];
+    memcpy(&l->addr, addr, addrlen);
+    l->addrlen = addrlen;
+    l->bl_head = l->bl_tail = NONE;
+    l->bl_max = (uint32_t)backlog;
+    return (int)i;
+}
+
+int vl_sim_connect(vl_engine *e, const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct sim *s = sim_get(e);
+    if (s == NULL || addr == NULL || addrlen == 0 || addrlen > sizeof(struct sockaddr_storage))
+        return -EINVAL;
+    int rc = room_for(s, e, 1, 2);
+    if (rc < 0)
+        return rc;
+    uint32_t c = open_obj(s, O_UNCONN);
+    int64_t r = connect_to(s, e, NONE, &s->objs[c], addr, addrlen);
+    if (r < 0) {
+        obj_close(s, &s->objs[c]);
+        return (int)r;
+    }
+    return (int)c;
+}
+
+int vl_sim_file(vl_engine *e, const void *data, size_t len, size_t capacity)
+{
+    struct sim *s = sim_get(e);
+    if (s == NULL || (data == NULL && len > 0) || capacity < len || capacity > INT32_MAX)
+        return -EINVAL;
+    int rc = room_for(s, e, 1, 1);
+    if (rc < 0)
+        return rc;
+    uint8_t *mem = calloc(capacity ? capacity : 1, 1);
+    if (mem == NULL)
+        return -ENOMEM;
+    if (len > 0)
+        memcpy(mem, data, len);
+    uint32_t i = open_obj(s, O_FILE);
+    s->objs[i].data = mem;
+    s->objs[i].size = len;
+    s->objs[i].cap = capacity;
+    return (int)i;
+}
+
+ssize_t vl_sim_write(vl_engine *e, int fd, const void *buf, size_t len)
+{
+    struct sim *s = sim_get(e);
+    if (s == NULL || (buf == NULL && len > 0))
+        return -EINVAL;
+    struct obj *o = lookup(s, fd);
+    if (o != NULL && o->type == O_LISTEN)
+        return -EINVAL;
+    return (ssize_t)do_write(s, e, NONE, fd, buf, len, -1, 0, false);
+}
+
+ssize_t vl_sim_read(vl_engine *e, int fd, void *buf, size_t len)
+{
+    struct sim *s = sim_get(e);
+    if (s == NULL || (buf == NULL && len > 0))
+        return -EINVAL;
+    struct obj *o = lookup(s, fd);
+    if (o != NULL && o->type == O_LISTEN)
+        return -EINVAL;
+    return (ssize_t)do_read(s, e, NONE, fd, buf, len, -1, 0, false);
+}
+
+ssize_t vl_sim_readable(const vl_engine *e, int fd)
+{
+    struct sim *s = sim_get(e);
+    if (s == NULL)
+        return -EINVAL;
+    struct obj *o = lookup(s, fd);
+    if (o == NULL)
+        return -EBADF;
+    if (o->type == O_FILE)
+        return o->pos < o->size ? (ssize_t)(o->size - o->pos) : 0;
+    return o->type == O_STREAM || o->type == O_PIPE_R ? (ssize_t)o->used : 0;
+}
+
+int vl_sim_shutdown(vl_engine *e, int fd, int how)
+{
+    struct sim *s = sim_get(e);
+    if (s == NULL || (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR))
+        return -EINVAL;
+    struct obj *o = lookup(s, fd);
+    if (o == NULL)
+        return -EBADF;
+    if (o->type == O_UNCONN || o->type == O_LISTEN)
+        return -ENOTCONN;
+    if (o->type != O_STREAM)
+        return -ENOTSOCK;
+    if (how != SHUT_RD)
+        o->flags |= OF_WR_SHUT;
+    if (how != SHUT_WR) {
+        o->flags |= OF_RD_SHUT;
+        o->used = 0;
+    }
+    return 0;
+}
+
+int vl_sim_reset(vl_engine *e, int fd)
+{
+    struct sim *s = sim_get(e);
+    if (s == NULL)
+        return -EINVAL;
+    struct obj *o = lookup(s, fd);
+    if (o == NULL)
+        return -EBADF;
+    if (o->type != O_STREAM && o->type != O_UNCONN && o->type != O_LISTEN)
+        return -ENOTSOCK;
+    if (o->type == O_STREAM)
+        reset_conn(s, o);
+    return close_fd(s, e, fd);
+}
+
+int vl_sim_close(vl_engine *e, int fd)
+{
+    struct sim *s = sim_get(e);
+    if (s == NULL)
+        return -EINVAL;
+    return close_fd(s, e, fd);
+}

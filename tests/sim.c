@@ -1,0 +1,911 @@
+/*
+ * tests/sim.c - the simulation driver (VL_DRIVER_SIM, <vllsi/sim.h>) and the
+ * seeded fault injector under it (src/engine/fault.h).
+ *
+ * Every op kind on every kind of virtual descriptor, the virtual clock, the
+ * public API's bad inputs, and the properties the driver exists for: the same
+ * seed gives the same completion trace, another seed another one; faults
+ * (short transfers, internal EAGAIN, delays) never lose or duplicate a byte
+ * end to end, and resets only ever cut a stream short; a printed seed
+ * replays a run exactly. The suite prints its seed (VLLSI_SIM_SEED repeats
+ * it).
+ */
+#include "vl_test.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+
+#include <vllsi/sim.h>
+
+#include "conformance_util.h"
+#include "fault.h"
+
+static uint64_t g_seed;
+
+static vl_engine *mk(void)
+{
+    vl_engine_config c = {.driver = VL_DRIVER_SIM};
+    vl_engine *e = NULL;
+    assert_int_equal(vl_engine_create(&c, &e), 0);
+    return e;
+}
+
+static int64_t sub(vl_engine *e, vl_op op, void *ud)
+{
+    int64_t id = vl_engine_submit(e, &op, ud);
+    assert_true(id > 0);
+    return id;
+}
+
+/* Submit op and poll (without waiting) until its completion; its result. */
+static int64_t run_op(vl_engine *e, vl_op op)
+{
+    int64_t id = sub(e, op, NULL);
+    vl_completion c;
+    assert_int_equal(vl_engine_poll(e, 0, &c, 1), 1);
+    assert_int_equal(c.id, id);
+    assert_int_equal(c.flags, 0);
+    return c.result;
+}
+
+/* Nothing completes now. */
+static void assert_idle(vl_engine *e)
+{
+    vl_completion c;
+    assert_int_equal(vl_engine_poll(e, 0, &c, 1), 0);
+}
+
+static struct sockaddr_in addr_v4(uint16_t port)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(0x0a000001);
+    return a;
+}
+
+/* ---- create, names, bad inputs ------------------------------------------------ */
+
+static void create_names_sim(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    assert_string_equal(vl_engine_driver_name(e), "sim");
+    assert_int_equal(vl_engine_driver_kind(e), VL_DRIVER_SIM);
+    assert_string_equal(vl_engine_driver_reason(e), "requested");
+    assert_int_equal(vl_sim_now(e), 0);
+    vl_engine_destroy(e);
+}
+
+static void api_rejects_other_engines_and_bad_args(void **state)
+{
+    (void)state;
+    vl_engine_config ec = {.driver = VL_DRIVER_EPOLL};
+    vl_engine *ep = NULL;
+    assert_int_equal(vl_engine_create(&ec, &ep), 0);
+    int fds[2];
+    char b[4];
+    vl_sim_config cfg = {0};
+    vl_engine *none[2] = {NULL, ep};
+    for (int k = 0; k < 2; k++) {
+        vl_engine *x = none[k];
+        assert_int_equal(vl_sim_configure(x, &cfg), -EINVAL);
+        assert_int_equal(vl_sim_get_config(x, &cfg), -EINVAL);
+        assert_int_equal(vl_sim_describe(x, b, sizeof(b)), -EINVAL);
+        assert_int_equal(vl_sim_now(x), 0);
+        assert_int_equal(vl_sim_advance(x, 1), -EINVAL);
+        assert_int_equal(vl_sim_trace_hash(x), 0);
+        assert_int_equal(vl_sim_completions(x), 0);
+        assert_int_equal(vl_sim_stalls(x), 0);
+        assert_int_equal(vl_sim_socketpair(x, fds), -EINVAL);
+        assert_int_equal(vl_sim_pipe(x, fds), -EINVAL);
+        assert_int_equal(vl_sim_socket(x), -EINVAL);
+        assert_int_equal(vl_sim_file(x, NULL, 0, 0), -EINVAL);
+        assert_int_equal(vl_sim_write(x, 3, b, 1), -EINVAL);
+        assert_int_equal(vl_sim_read(x, 3, b, 1), -EINVAL);
+        assert_int_equal(vl_sim_readable(x, 3), -EINVAL);
+        assert_int_equal(vl_sim_shutdown(x, 3, SHUT_WR), -EINVAL);
+        assert_int_equal(vl_sim_reset(x, 3), -EINVAL);
+        assert_int_equal(vl_sim_close(x, 3), -EINVAL);
+    }
+    vl_engine_destroy(ep);
+
+    vl_engine *e = mk();
+    struct sockaddr_in a = addr_v4(80);
+    assert_int_equal(vl_sim_configure(e, NULL), -EINVAL);
+    assert_int_equal(vl_sim_get_config(e, NULL), -EINVAL);
+    vl_sim_config bad = {.short_ppm = VL_SIM_PPM + 1};
+    assert_int_equal(vl_sim_configure(e, &bad), -EINVAL);
+    bad = (vl_sim_config){.eagain_ppm = VL_SIM_PPM};
+    assert_int_equal(vl_sim_configure(e, &bad), -EINVAL);
+    bad = (vl_sim_config){.max_delay_ns = -1};
+    assert_int_equal(vl_sim_configure(e, &bad), -EINVAL);
+    bad = (vl_sim_config){.fd_limit = VL_SIM_MAX_FDS + 1};
+    assert_int_equal(vl_sim_configure(e, &bad), -EINVAL);
+    assert_int_equal(vl_sim_describe(e, NULL, 5), -EINVAL);
+    assert_true(vl_sim_describe(e, NULL, 0) > 0);
+    assert_int_equal(vl_sim_advance(e, -1), -EINVAL);
+    assert_int_equal(vl_sim_socketpair(e, NULL), -EINVAL);
+    assert_int_equal(vl_sim_pipe(e, NULL), -EINVAL);
+    assert_int_equal(vl_sim_listen(e, NULL, sizeof(a), 1), -EINVAL);
+    assert_int_equal(vl_sim_listen(e, (struct sockaddr *)&a, 0, 1), -EINVAL);
+    assert_int_equal(vl_sim_listen(e, (struct sockaddr *)&a, sizeof(a), 0), -EINVAL);
+    assert_int_equal(vl_sim_listen(e, (struct sockaddr *)&a, sizeof(a), 5000), -EINVAL);
+    assert_int_equal(vl_sim_connect(e, NULL, sizeof(a)), -EINVAL);
+    assert_int_equal(vl_sim_file(e, NULL, 3, 3), -EINVAL);
+    assert_int_equal(vl_sim_file(e, "abc", 3, 2), -EINVAL);
+    assert_int_equal(vl_sim_write(e, 3, NULL, 1), -EINVAL);
+    assert_int_equal(vl_sim_read(e, 3, NULL, 1), -EINVAL);
+    assert_int_equal(vl_sim_write(e, 3, b, 1), -EBADF);
+    assert_int_equal(vl_sim_read(e, -1, b, 1), -EBADF);
+    assert_int_equal(vl_sim_readable(e, 1), -EBADF);
+    assert_int_equal(vl_sim_close(e, 3), -EBADF);
+    assert_int_equal(vl_sim_reset(e, 99), -EBADF);
+    assert_int_equal(vl_sim_shutdown(e, 3, SHUT_WR), -EBADF);
+    assert_int_equal(vl_sim_socketpair(e, fds), 0);
+    assert_int_equal(vl_sim_shutdown(e, fds[0], 42), -EINVAL);
+    assert_int_equal(vl_engine_inflight(e), 0);
+    vl_engine_destroy(e);
+}
+
+/* ---- streams, pipes, files --------------------------------------------------------- */
+
+static void socketpair_every_transfer(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    int fds[2];
+    char buf[16];
+    assert_int_equal(vl_sim_socketpair(e, fds), 0);
+    assert_int_equal(fds[0], 3);
+    assert_int_equal(fds[1], 4);
+    assert_int_equal(run_op(e, vl_op_send(fds[0], "hello", 5, 0)), 5);
+    assert_int_equal(vl_sim_readable(e, fds[1]), 5);
+    assert_int_equal(run_op(e, vl_op_recv(fds[1], buf, 2, MSG_PEEK)), 2);
+    assert_int_equal(run_op(e, vl_op_read(fds[1], buf, sizeof(buf), -1)), 5);
+    assert_memory_equal(buf, "hello", 5);
+    assert_int_equal(run_op(e, vl_op_write(fds[1], "back", 4, -1)), 4);
+    assert_int_equal(vl_sim_read(e, fds[0], buf, sizeof(buf)), 4);
+    assert_memory_equal(buf, "back", 4);
+    /* Length 0 completes with 0; an offset on a socket is -ESPIPE. */
+    assert_int_equal(run_op(e, vl_op_recv(fds[0], NULL, 0, 0)), 0);
+    assert_int_equal(run_op(e, vl_op_read(fds[0], buf, 1, 0)), -ESPIPE);
+    /* A pending recv completes when the peer (the test) writes. */
+    int64_t id = sub(e, vl_op_recv(fds[0], buf, sizeof(buf), 0), NULL);
+    assert_idle(e);
+    assert_int_equal(vl_sim_write(e, fds[1], "xy", 2), 2);
+    vl_completion c;
+    assert_int_equal(vl_engine_poll(e, -1, &c, 1), 1);
+    assert_int_equal(c.id, id);
+    assert_int_equal(c.result, 2);
+    /* MSG_DONTWAIT on an empty socket, MSG_WAITALL waits for the whole. */
+    assert_int_equal(run_op(e, vl_op_recv(fds[0], buf, 4, MSG_DONTWAIT)), -EAGAIN);
+    id = sub(e, vl_op_recv(fds[0], buf, 4, MSG_WAITALL), NULL);
+    assert_int_equal(vl_sim_write(e, fds[1], "ab", 2), 2);
+    assert_idle(e);
+    assert_int_equal(vl_sim_write(e, fds[1], "cd", 2), 2);
+    assert_int_equal(vl_engine_poll(e, 0, &c, 1), 1);
+    assert_int_equal(c.result, 4);
+    assert_memory_equal(buf, "abcd", 4);
+    /* Half-close: EOF after the data, repeatable; writing there is -EPIPE. */
+    assert_int_equal(vl_sim_write(e, fds[1], "z", 1), 1);
+    assert_int_equal(vl_sim_shutdown(e, fds[1], SHUT_WR), 0);
+    assert_int_equal(vl_sim_write(e, fds[1], "z", 1), -EPIPE);
+    assert_int_equal(run_op(e, vl_op_recv(fds[0], buf, 8, 0)), 1);
+    assert_int_equal(run_op(e, vl_op_recv(fds[0], buf, 8, 0)), 0);
+    assert_int_equal(run_op(e, vl_op_recv(fds[0], buf, 8, 0)), 0);
+    /* The other direction still works after the half-close. */
+    assert_int_equal(run_op(e, vl_op_send(fds[0], "ok", 2, 0)), 2);
+    assert_int_equal(vl_sim_read(e, fds[1], buf, 8), 2);
+    /* Peer closed: EOF; sending is -EPIPE. */
+    assert_int_equal(run_op(e, vl_op_close(fds[1])), 0);
+    assert_int_equal(run_op(e, vl_op_send(fds[0], "x", 1, 0)), -EPIPE);
+    assert_int_equal(run_op(e, vl_op_close(fds[1])), -EBADF);
+    vl_engine_destroy(e);
+}
+
+static void stream_full_buffer_blocks_writer(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    int fds[2];
+    static char big[VL_SIM_BUF_SIZE + 100];
+    static char sink[VL_SIM_BUF_SIZE + 100];
+    memset(big, 'q', sizeof(big));
+    assert_int_equal(vl_sim_socketpair(e, fds), 0);
+    /* One write moves what fits: a short write, as the kernel does. */
+    assert_int_equal(run_op(e, vl_op_send(fds[0], big, sizeof(big), 0)), VL_SIM_BUF_SIZE);
+    assert_int_equal(vl_sim_write(e, fds[0], "x", 1), -EAGAIN);
+    assert_int_equal(run_op(e, vl_op_send(fds[0], big, 1, MSG_DONTWAIT)), -EAGAIN);
+    int64_t id = sub(e, vl_op_send(fds[0], big, 100, 0), NULL);
+    assert_idle(e);
+    assert_int_equal(vl_sim_read(e, fds[1], sink, 50), 50);
+    vl_completion c;
+    assert_int_equal(vl_engine_poll(e, 0, &c, 1), 1);
+    assert_int_equal(c.id, id);
+    assert_int_equal(c.result, 50);
+    vl_engine_destroy(e);
+}
+
+static void pipe_ends_and_errors(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    int p[2];
+    char buf[8];
+    assert_int_equal(vl_sim_pipe(e, p), 0);
+    assert_int_equal(run_op(e, vl_op_write(p[1], "pipe", 4, -1)), 4);
+    assert_int_equal(run_op(e, vl_op_read(p[1], buf, 4, -1)), -EBADF);
+    assert_int_equal(run_op(e, vl_op_write(p[0], "x", 1, -1)), -EBADF);
+    assert_int_equal(run_op(e, vl_op_recv(p[0], buf, 4, 0)), -ENOTSOCK);
+    assert_int_equal(run_op(e, vl_op_send(p[1], buf, 4, 0)), -ENOTSOCK);
+    assert_int_equal(run_op(e, vl_op_read(p[0], buf, 4, 3)), -ESPIPE);
+    assert_int_equal(run_op(e, vl_op_read(p[0], buf, sizeof(buf), -1)), 4);
+    assert_memory_equal(buf, "pipe", 4);
+    assert_int_equal(vl_sim_shutdown(e, p[0], SHUT_WR), -ENOTSOCK);
+    assert_int_equal(vl_sim_reset(e, p[0]), -ENOTSOCK);
+    /* A pending read sees EOF when the writer closes. */
+    int64_t id = sub(e, vl_op_read(p[0], buf, sizeof(buf), -1), NULL);
+    assert_idle(e);
+    assert_int_equal(vl_sim_close(e, p[1]), 0);
+    vl_completion c;
+    assert_int_equal(vl_engine_poll(e, 0, &c, 1), 1);
+    assert_int_equal(c.id, id);
+    assert_int_equal(c.result, 0);
+    /* No reader: -EPIPE. */
+    assert_int_equal(vl_sim_pipe(e, p), 0);
+    assert_int_equal(vl_sim_close(e, p[0]), 0);
+    assert_int_equal(run_op(e, vl_op_write(p[1], "x", 1, -1)), -EPIPE);
+    vl_engine_destroy(e);
+}
+
+static void file_offsets_position_capacity(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    char buf[16] = {0};
+    int f = vl_sim_file(e, "0123456789", 10, 12);
+    assert_true(f >= 3);
+    assert_int_equal(vl_sim_readable(e, f), 10);
+    assert_int_equal(run_op(e, vl_op_read(f, buf, 4, -1)), 4);
+    assert_memory_equal(buf, "0123", 4);
+    assert_int_equal(run_op(e, vl_op_read(f, buf, 3, 7)), 3);
+    assert_memory_equal(buf, "789", 3);
+    assert_int_equal(run_op(e, vl_op_read(f, buf, 2, -1)), 2); /* position kept */
+    assert_memory_equal(buf, "45", 2);
+    assert_int_equal(run_op(e, vl_op_read(f, buf, 4, 20)), 0);    /* past the end */
+    assert_int_equal(run_op(e, vl_op_write(f, "abcd", 4, 9)), 3); /* capacity 12 */
+    assert_int_equal(run_op(e, vl_op_write(f, "z", 1, 12)), -ENOSPC);
+    assert_int_equal(run_op(e, vl_op_read(f, buf, 16, 0)), 12);
+    assert_memory_equal(buf, "012345678abc", 12);
+    assert_int_equal(run_op(e, vl_op_recv(f, buf, 1, 0)), -ENOTSOCK);
+    assert_int_equal(run_op(e, vl_op_accept(f, NULL, NULL)), -ENOTSOCK);
+    assert_int_equal(vl_sim_shutdown(e, f, SHUT_WR), -ENOTSOCK);
+    int empty = vl_sim_file(e, NULL, 0, 0);
+    assert_true(empty > f);
+    assert_int_equal(run_op(e, vl_op_write(empty, "x", 1, -1)), -ENOSPC);
+    vl_engine_destroy(e);
+}
+
+/* ---- listen, connect, accept ------------------------------------------------------- */
+
+static void listen_connect_accept(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    struct sockaddr_in a = addr_v4(8080), other = addr_v4(9);
+    int l = vl_sim_listen(e, (struct sockaddr *)&a, sizeof(a), 2);
+    assert_true(l >= 3);
+    assert_int_equal(vl_sim_listen(e, (struct sockaddr *)&a, sizeof(a), 2), -EADDRINUSE);
+    assert_int_equal(vl_sim_connect(e, (struct sockaddr *)&other, sizeof(other)), -ECONNREFUSED);
+    /* An ACCEPT waits for a connection; a CONNECT op makes one. */
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof(peer);
+    int64_t acc = sub(e, vl_op_accept(l, (struct sockaddr *)&peer, &plen), NULL);
+    assert_idle(e);
+    int s = vl_sim_socket(e);
+    assert_true(s > l);
+    assert_int_equal(run_op(e, vl_op_recv(s, &peer, 1, 0)), -ENOTCONN);
+    int64_t con = sub(e, vl_op_connect(s, (struct sockaddr *)&a, sizeof(a)), NULL);
+    vl_completion c[2];
+    int n = 0;
+    while (n < 2)
+        n += vl_engine_poll(e, 0, c + n, 2 - n);
+    int64_t srv = -1;
+    for (int k = 0; k < 2; k++) {
+        if ((int64_t)c[k].id == acc)
+            srv = c[k].result;
+        else
+            assert_int_equal(c[k].id, con);
+    }
+    assert_true(srv >= 3);
+    assert_int_equal(plen, sizeof(sa_family_t));
+    assert_int_equal(peer.ss_family, AF_UNSPEC);
+    assert_int_equal(run_op(e, vl_op_connect(s, (struct sockaddr *)&a, sizeof(a))), -EISCONN);
+    assert_int_equal(run_op(e, vl_op_connect(l, (struct sockaddr *)&a, sizeof(a))), -EINVAL);
+    assert_int_equal(run_op(e, vl_op_accept(s, NULL, NULL)), -EINVAL);
+    char buf[4];
+    assert_int_equal(run_op(e, vl_op_send(s, "hi", 2, 0)), 2);
+    assert_int_equal(run_op(e, vl_op_recv((int)srv, buf, 4, 0)), 2);
+    /* The backlog holds 2: the third synchronous connect is -EAGAIN, a
+     * CONNECT op waits until an accept makes room. */
+    int c1 = vl_sim_connect(e, (struct sockaddr *)&a, sizeof(a));
+    int c2 = vl_sim_connect(e, (struct sockaddr *)&a, sizeof(a));
+    assert_true(c1 >= 3 && c2 >= 3);
+    assert_int_equal(vl_sim_connect(e, (struct sockaddr *)&a, sizeof(a)), -EAGAIN);
+    int s3 = vl_sim_socket(e);
+    int64_t con3 = sub(e, vl_op_connect(s3, (struct sockaddr *)&a, sizeof(a)), NULL);
+    assert_idle(e);
+    assert_true(run_op(e, vl_op_accept(l, NULL, NULL)) >= 3);
+    assert_int_equal(vl_engine_poll(e, 0, c, 1), 1);
+    assert_int_equal(c[0].id, con3);
+    assert_int_equal(c[0].result, 0);
+    /* Closing the listener resets the connections never accepted. */
+    assert_int_equal(vl_sim_close(e, l), 0);
+    assert_int_equal(vl_sim_read(e, c2, buf, 4), -ECONNRESET);
+    assert_int_equal(vl_sim_read(e, c2, buf, 4), 0);
+    assert_int_equal(run_op(e, vl_op_connect(vl_sim_socket(e), (struct sockaddr *)&a, sizeof(a))),
+                     -ECONNREFUSED);
+    vl_engine_destroy(e);
+}
+
+static void fd_limit_gives_emfile_and_recovers(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    vl_sim_config cfg = {.fd_limit = 3};
+    assert_int_equal(vl_sim_configure(e, &cfg), 0);
+    struct sockaddr_in a = addr_v4(1);
+    int l = vl_sim_listen(e, (struct sockaddr *)&a, sizeof(a), 8);
+    int c1 = vl_sim_connect(e, (struct sockaddr *)&a, sizeof(a));
+    int c2 = vl_sim_connect(e, (struct sockaddr *)&a, sizeof(a));
+    assert_true(l >= 3 && c1 >= 3 && c2 >= 3);
+    assert_int_equal(vl_sim_socket(e), -EMFILE);
+    int fds[2];
+    assert_int_equal(vl_sim_socketpair(e, fds), -EMFILE);
+    /* Both connections wait in the backlog; accepting one needs a descriptor. */
+    assert_int_equal(run_op(e, vl_op_accept(l, NULL, NULL)), -EMFILE);
+    assert_int_equal(vl_sim_close(e, c1), 0);
+    int64_t s = run_op(e, vl_op_accept(l, NULL, NULL));
+    assert_true(s >= 3);
+    char b;
+    /* The first connection's client is gone: its server end reads EOF. */
+    assert_int_equal(vl_sim_read(e, (int)s, &b, 1), 0);
+    vl_engine_destroy(e);
+}
+
+/* ---- time --------------------------------------------------------------------------- */
+
+static void virtual_clock_and_timeouts(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    vl_completion c[2];
+    int64_t t0 = ct_now_ns();
+    /* An idle poll(T) moves the clock by exactly T, in no real time. */
+    assert_int_equal(vl_engine_poll(e, 3600 * 1000 * CT_MS, c, 2), 0);
+    assert_in_range(vl_sim_now(e), 3599 * 1000 * CT_MS, 3600 * 1000 * CT_MS);
+    int64_t base = vl_sim_now(e);
+    int64_t late = sub(e, vl_op_timeout(5000 * CT_MS), NULL);
+    int64_t early = sub(e, vl_op_timeout(2000 * CT_MS), NULL);
+    assert_int_equal(vl_engine_poll(e, 1000 * CT_MS, c, 2), 0);
+    /* The core hands the driver what is left of the timeout after its own
+     * (real) bookkeeping, a few microseconds less than T. */
+    assert_in_range(vl_sim_now(e), base + 990 * CT_MS, base + 1000 * CT_MS);
+    /* poll(-1) jumps to the earliest deadline and no further. */
+    assert_int_equal(vl_engine_poll(e, -1, c, 2), 1);
+    assert_int_equal(c[0].id, early);
+    assert_int_equal(c[0].result, 0);
+    assert_int_equal(vl_sim_now(e), base + 2000 * CT_MS);
+    assert_int_equal(vl_sim_advance(e, 2999 * CT_MS), 0);
+    assert_idle(e);
+    assert_int_equal(vl_sim_advance(e, CT_MS), 0);
+    assert_int_equal(vl_engine_poll(e, 0, c, 2), 1);
+    assert_int_equal(c[0].id, late);
+    assert_int_equal(vl_sim_now(e), base + 5000 * CT_MS);
+    assert_true(ct_now_ns() - t0 < 2000 * CT_MS);
+    /* TIMEOUT 0 fires at the next poll. */
+    assert_int_equal(run_op(e, vl_op_timeout(0)), 0);
+    vl_engine_destroy(e);
+}
+
+static void stall_is_counted_not_hung(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    int fds[2];
+    char b;
+    vl_completion c;
+    assert_int_equal(vl_sim_socketpair(e, fds), 0);
+    int64_t id = sub(e, vl_op_recv(fds[0], &b, 1, 0), NULL);
+    assert_int_equal(vl_engine_poll(e, -1, &c, 1), 0);
+    assert_int_equal(vl_sim_stalls(e), 1);
+    /* A wake makes the next poll return too. */
+    assert_int_equal(vl_engine_wake(e), 0);
+    assert_int_equal(vl_engine_poll(e, -1, &c, 1), 0);
+    assert_int_equal(vl_sim_stalls(e), 1);
+    assert_int_equal(vl_sim_write(e, fds[1], "!", 1), 1);
+    assert_int_equal(vl_engine_poll(e, -1, &c, 1), 1);
+    assert_int_equal(c.id, id);
+    vl_engine_destroy(e);
+}
+
+/* ---- cancel, close, reset, shutdown ---------------------------------------------------- */
+
+static void cancel_and_close_pending(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    int fds[2];
+    char b[4];
+    vl_completion c[4];
+    assert_int_equal(vl_sim_socketpair(e, fds), 0);
+    int64_t r = sub(e, vl_op_recv(fds[0], b, 4, 0), NULL);
+    assert_idle(e);
+    int64_t k = sub(e, vl_op_cancel((uint64_t)r), NULL);
+    int n = vl_engine_poll(e, 0, c, 4);
+    assert_int_equal(n, 2);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(c[i].result, (int64_t)c[i].id == r ? -ECANCELED : 0);
+    (void)k;
+    assert_int_equal(run_op(e, vl_op_cancel((uint64_t)r)), -ENOENT); /* stale */
+    assert_int_equal(run_op(e, vl_op_cancel(12345)), -ENOENT);
+    /* CLOSE with two ops pending on the fd: each completes once, cancelled. */
+    int64_t r1 = sub(e, vl_op_recv(fds[0], b, 4, 0), NULL);
+    int64_t r2 = sub(e, vl_op_read(fds[0], b, 4, -1), NULL);
+    assert_idle(e);
+    int64_t cl = sub(e, vl_op_close(fds[0]), NULL);
+    n = 0;
+    while (n < 3)
+        n += vl_engine_poll(e, 0, c + n, 4 - n);
+    for (int i = 0; i < 3; i++) {
+        if ((int64_t)c[i].id == cl)
+            assert_int_equal(c[i].result, 0);
+        else
+            assert_true(((int64_t)c[i].id == r1 || (int64_t)c[i].id == r2) &&
+                        c[i].result == -ECANCELED);
+    }
+    assert_idle(e);
+    assert_int_equal(vl_engine_inflight(e), 0);
+    vl_engine_destroy(e);
+}
+
+static void reset_reports_econnreset_once(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    int fds[2];
+    char b[4];
+    assert_int_equal(vl_sim_socketpair(e, fds), 0);
+    assert_int_equal(vl_sim_write(e, fds[0], "lost", 4), 4);
+    int64_t id = sub(e, vl_op_send(fds[1], "x", 1, 0), NULL);
+    (void)id;
+    assert_int_equal(vl_engine_poll(e, 0, &(vl_completion){0}, 1), 1);
+    assert_int_equal(vl_sim_reset(e, fds[0]), 0);
+    assert_int_equal(run_op(e, vl_op_recv(fds[1], b, 4, 0)), -ECONNRESET);
+    assert_int_equal(run_op(e, vl_op_recv(fds[1], b, 4, 0)), 0);
+    assert_int_equal(run_op(e, vl_op_send(fds[1], b, 4, 0)), -EPIPE);
+    /* A reset while a send is pending: the send fails, once. */
+    assert_int_equal(vl_sim_socketpair(e, fds), 0);
+    assert_int_equal(vl_sim_reset(e, fds[1]), 0);
+    assert_int_equal(run_op(e, vl_op_send(fds[0], "x", 1, 0)), -ECONNRESET);
+    assert_int_equal(run_op(e, vl_op_send(fds[0], "x", 1, 0)), -EPIPE);
+    vl_engine_destroy(e);
+}
+
+static void shutdown_cancels_and_refuses(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    int fds[2];
+    char b[4];
+    assert_int_equal(vl_sim_socketpair(e, fds), 0);
+    int64_t r = sub(e, vl_op_recv(fds[0], b, 4, 0), NULL);
+    int64_t t = sub(e, vl_op_timeout(1000 * CT_MS), NULL);
+    assert_idle(e);
+    int64_t q = sub(e, vl_op_nop(), NULL); /* queued, never reached the driver */
+    vl_engine_shutdown(e);
+    vl_completion c[4];
+    assert_int_equal(vl_engine_poll(e, -1, c, 4), 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(c[i].result, -ECANCELED);
+        assert_true((int64_t)c[i].id == r || (int64_t)c[i].id == t || (int64_t)c[i].id == q);
+    }
+    assert_int_equal(vl_engine_poll(e, -1, c, 4), 0);
+    vl_op nop = vl_op_nop();
+    assert_int_equal(vl_engine_submit(e, &nop, NULL), -ESHUTDOWN);
+    assert_int_equal(vl_sim_socketpair(e, fds), -ESHUTDOWN);
+    assert_int_equal(vl_sim_socket(e), -ESHUTDOWN);
+    vl_engine_destroy(e);
+}
+
+#ifdef VL_CQE_BUFFER
+static void multishot_recv_and_accept(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    vl_bufpool *p = NULL;
+    assert_int_equal(vl_bufpool_create(e, 4, 8, &p), 0);
+    int fds[2];
+    assert_int_equal(vl_sim_socketpair(e, fds), 0);
+    int64_t id = sub(e, vl_op_recv_multi(fds[0], p, 0), NULL);
+    assert_int_equal(vl_sim_write(e, fds[1], "0123456789abc", 13), 13);
+    vl_completion c[8];
+    int n = vl_engine_poll(e, 0, c, 8);
+    assert_int_equal(n, 2); /* 8 + 5 bytes: one buffer each */
+    char got[16];
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(c[i].id, id);
+        assert_true(c[i].flags & VL_CQE_MORE);
+        assert_true(c[i].flags & VL_CQE_BUFFER);
+        uint32_t bid = vl_cqe_buffer(c[i].flags);
+        memcpy(got + off, vl_bufpool_buf(p, bid), (size_t)c[i].result);
+        off += (size_t)c[i].result;
+        assert_int_equal(vl_bufpool_release(p, bid), 0);
+    }
+    assert_int_equal(off, 13);
+    assert_memory_equal(got, "0123456789abc", 13);
+    assert_int_equal(vl_sim_close(e, fds[1]), 0);
+    assert_int_equal(vl_engine_poll(e, 0, c, 8), 1);
+    assert_int_equal(c[0].flags & VL_CQE_MORE, 0);
+    assert_int_equal(c[0].result, 0);
+
+    struct sockaddr_in a = addr_v4(7);
+    int l = vl_sim_listen(e, (struct sockaddr *)&a, sizeof(a), 8);
+    int64_t acc = sub(e, vl_op_accept_multi(l), NULL);
+    assert_true(vl_sim_connect(e, (struct sockaddr *)&a, sizeof(a)) >= 3);
+    assert_true(vl_sim_connect(e, (struct sockaddr *)&a, sizeof(a)) >= 3);
+    assert_int_equal(vl_engine_poll(e, 0, c, 8), 2);
+    assert_true((c[0].flags & VL_CQE_MORE) && c[0].result >= 3 && c[1].result >= 3);
+    int64_t k = sub(e, vl_op_cancel((uint64_t)acc), NULL);
+    assert_int_equal(vl_engine_poll(e, 0, c, 8), 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(c[i].flags, 0);
+        assert_true(((int64_t)c[i].id == acc && c[i].result == -ECANCELED) ||
+                    ((int64_t)c[i].id == k && c[i].result == 0));
+    }
+    vl_engine_destroy(e);
+}
+#endif
+
+/* ---- the workload: determinism, no loss, replay ---------------------------------------- */
+
+#define FLOWS      6
+#define FLOW_BYTES 60000
+
+struct flow {
+    int wfd, rfd;
+    bool sock; /* SEND/RECV (else WRITE/READ)          */
+    bool wbusy, rbusy, wdone, rdone;
+    size_t sent, got;
+    bool reset_seen; /* the stream was cut by a reset      */
+    uint8_t wbuf[3000], rbuf[3000];
+};
+
+static uint8_t pattern(int f, size_t pos)
+{
+    return (uint8_t)(pos * 131 + pos / 251 + (size_t)f * 17);
+}
+
+struct run_result {
+    uint64_t sim_hash, own_hash, completions;
+    bool intact; /* every byte received is the byte sent there, in order */
+    bool complete;
+};
+
+static void own_mix(uint64_t *h, uint64_t v)
+{
+    *h = (*h ^ v) * 0x100000001b3ull;
+}
+
+static void submit_flow_ops(vl_engine *e, struct flow *fl, int f, uint64_t *rng)
+{
+    if (!fl->wbusy && !fl->wdone) {
+        if (fl->sent == FLOW_BYTES) {
+            sub(e, vl_op_close(fl->wfd), (void *)(uintptr_t)(f * 4 + 2));
+            fl->wbusy = true;
+        } else {
+            size_t n = 1 + ct_below(rng, sizeof(fl->wbuf));
+            if (n > FLOW_BYTES - fl->sent)
+                n = FLOW_BYTES - fl->sent;
+            for (size_t k = 0; k < n; k++)
+                fl->wbuf[k] = pattern(f, fl->sent + k);
+            vl_op op = fl->sock ? vl_op_send(fl->wfd, fl->wbuf, n, 0)
+                                : vl_op_write(fl->wfd, fl->wbuf, n, -1);
+            sub(e, op, (void *)(uintptr_t)(f * 4 + 0));
+            fl->wbusy = true;
+        }
+    }
+    if (!fl->rbusy && !fl->rdone) {
+        size_t n = 1 + ct_below(rng, sizeof(fl->rbuf));
+        vl_op op =
+            fl->sock ? vl_op_recv(fl->rfd, fl->rbuf, n, 0) : vl_op_read(fl->rfd, fl->rbuf, n, -1);
+        sub(e, op, (void *)(uintptr_t)(f * 4 + 1));
+        fl->rbusy = true;
+    }
+}
+
+static void on_completion(struct flow *fls, const vl_completion *c, struct run_result *rr)
+{
+    uintptr_t tag = (uintptr_t)c->user_data;
+    if (tag == 99)
+        return; /* a TIMEOUT, a NOP or a CANCEL sprinkled in */
+    struct flow *fl = &fls[tag / 4];
+    switch (tag % 4) {
+    case 0:
+        fl->wbusy = false;
+        if (c->result > 0)
+            fl->sent += (size_t)c->result;
+        else if (c->result < 0) /* -ECONNRESET / -EPIPE after a reset */
+            fl->wdone = fl->reset_seen = true;
+        break;
+    case 1:
+        fl->rbusy = false;
+        if (c->result <= 0) {
+            fl->rdone = true;
+            fl->reset_seen |= c->result < 0;
+            break;
+        }
+        for (int64_t k = 0; k < c->result; k++)
+            if (fl->rbuf[k] != pattern((int)(tag / 4), fl->got + (size_t)k))
+                rr->intact = false;
+        fl->got += (size_t)c->result;
+        break;
+    default:
+        fl->wbusy = false;
+        fl->wdone = true;
+        break;
+    }
+}
+
+/* Stream FLOWS byte-checked flows (socketpairs and pipes) at once under the
+ * given faults, with timeouts and cancels mixed in; every result feeds a
+ * hash of our own besides the driver's. */
+static struct run_result run_workload(uint64_t seed, const vl_sim_config *faults)
+{
+    struct run_result rr = {.intact = true};
+    static struct flow fls[FLOWS];
+    vl_engine *e = mk();
+    vl_sim_config cfg = *faults;
+    cfg.seed = seed;
+    assert_int_equal(vl_sim_configure(e, &cfg), 0);
+    uint64_t rng = seed;
+    memset(fls, 0, sizeof(fls));
+    for (int f = 0; f < FLOWS; f++) {
+        int p[2];
+        fls[f].sock = f % 2 == 0;
+        assert_int_equal(fls[f].sock ? vl_sim_socketpair(e, p) : vl_sim_pipe(e, p), 0);
+        fls[f].rfd = p[0];
+        fls[f].wfd = p[1];
+    }
+    uint64_t own = 1469598103934665603ull;
+    for (int iter = 0; iter < 200000; iter++) {
+        bool all = true;
+        for (int f = 0; f < FLOWS; f++) {
+            submit_flow_ops(e, &fls[f], f, &rng);
+            all &= fls[f].rdone && fls[f].wdone;
+        }
+        if (all)
+            break;
+        if (ct_below(&rng, 8) == 0) {
+            int64_t t = sub(e, vl_op_timeout((int64_t)ct_below(&rng, 2000000)), (void *)99);
+            if (ct_below(&rng, 2) == 0)
+                sub(e, vl_op_cancel((uint64_t)t), (void *)99);
+        }
+        vl_completion c[16];
+        int n = vl_engine_poll(e, -1, c, 16);
+        assert_true(n >= 0);
+        for (int k = 0; k < n; k++) {
+            own_mix(&own, c[k].id);
+            own_mix(&own, (uint64_t)c[k].result);
+            on_completion(fls, &c[k], &rr);
+        }
+    }
+    /* Drain the sprinkled timeouts, then check every flow's totals. */
+    vl_completion c[16];
+    for (int k = 0; k < 100 && vl_engine_inflight(e) > 0; k++)
+        vl_engine_poll(e, -1, c, 16);
+    assert_int_equal(vl_engine_inflight(e), 0);
+    rr.complete = true;
+    for (int f = 0; f < FLOWS; f++) {
+        if (!fls[f].reset_seen && (fls[f].got != FLOW_BYTES || fls[f].sent != FLOW_BYTES))
+            rr.complete = false;
+        if (fls[f].got > fls[f].sent)
+            rr.intact = false;
+    }
+    rr.sim_hash = vl_sim_trace_hash(e);
+    rr.own_hash = own;
+    rr.completions = vl_sim_completions(e);
+    if (!rr.intact || !rr.complete) {
+        char d[256];
+        vl_sim_describe(e, d, sizeof(d));
+        print_message("workload failed: %s\n", d);
+    }
+    vl_engine_destroy(e);
+    return rr;
+}
+
+static const vl_sim_config g_faults = {
+    .short_ppm = 300000, .eagain_ppm = 200000, .delay_ppm = 200000, .max_delay_ns = 50000};
+
+static void same_seed_same_trace(void **state)
+{
+    (void)state;
+    struct run_result a = run_workload(g_seed, &g_faults);
+    struct run_result b = run_workload(g_seed, &g_faults);
+    assert_true(a.intact && a.complete);
+    assert_int_equal(a.sim_hash, b.sim_hash);
+    assert_int_equal(a.own_hash, b.own_hash);
+    assert_int_equal(a.completions, b.completions);
+    assert_true(a.completions > 100);
+}
+
+static void other_seed_other_trace(void **state)
+{
+    (void)state;
+    struct run_result a = run_workload(g_seed, &g_faults);
+    struct run_result b = run_workload(g_seed + 1, &g_faults);
+    struct run_result c = run_workload(g_seed, &(vl_sim_config){0});
+    assert_true(b.intact && b.complete && c.intact && c.complete);
+    assert_true(a.sim_hash != b.sim_hash);
+    assert_true(a.sim_hash != c.sim_hash);
+}
+
+/* Faults change order, sizes and timing, never the bytes: over many seeds,
+ * every flow arrives whole and in order. With resets, a stream may end
+ * early, but what arrived is exactly a prefix of what was sent. */
+static void faults_never_lose_or_duplicate(void **state)
+{
+    (void)state;
+    for (uint64_t k = 0; k < 12; k++) {
+        struct run_result r = run_workload(g_seed * 31 + k, &g_faults);
+        assert_true(r.intact);
+        assert_true(r.complete);
+    }
+    vl_sim_config resets = g_faults;
+    resets.reset_ppm = 2000;
+    for (uint64_t k = 0; k < 12; k++) {
+        struct run_result r = run_workload(g_seed * 37 + k, &resets);
+        assert_true(r.intact);
+        assert_true(r.complete); /* flows not cut by a reset are whole */
+    }
+}
+
+/* The seed a failure prints replays the run: parse it back out of
+ * vl_sim_describe, and through VLLSI_SIM_SEED for a fresh engine. */
+static void printed_seed_replays(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    vl_sim_config cfg = g_faults;
+    cfg.seed = g_seed;
+    assert_int_equal(vl_sim_configure(e, &cfg), 0);
+    char d[256];
+    assert_true(vl_sim_describe(e, d, sizeof(d)) > 0);
+    unsigned long long printed = 0;
+    assert_int_equal(sscanf(d, "VLLSI_SIM_SEED=%llx", &printed), 1);
+    assert_int_equal(printed, g_seed);
+    vl_engine_destroy(e);
+    struct run_result a = run_workload(g_seed, &g_faults);
+    struct run_result b = run_workload((uint64_t)printed, &g_faults);
+    assert_int_equal(a.sim_hash, b.sim_hash);
+
+    char env[32];
+    snprintf(env, sizeof(env), "0x%llx", printed);
+    setenv("VLLSI_SIM_SEED", env, 1);
+    assert_int_equal(vl_sim_env_seed(7), g_seed);
+    e = mk();
+    vl_sim_config got;
+    assert_int_equal(vl_sim_get_config(e, &got), 0);
+    assert_int_equal(got.seed, g_seed);
+    vl_engine_destroy(e);
+    setenv("VLLSI_SIM_SEED", "not-a-number", 1);
+    assert_int_equal(vl_sim_env_seed(7), 7);
+    unsetenv("VLLSI_SIM_SEED");
+    assert_int_equal(vl_sim_env_seed(7), 7);
+}
+
+/* ---- the fault injector itself ------------------------------------------------------------ */
+
+static void fault_injector_rates_and_parse(void **state)
+{
+    (void)state;
+    struct vl__fault f, g;
+    vl__fault_init(&f, 42);
+    vl__fault_init(&g, 42);
+    for (int k = 0; k < 100; k++)
+        assert_int_equal(vl__fault_next(&f), vl__fault_next(&g));
+    /* Off never fires and draws nothing; certain always fires. */
+    uint64_t before = f.state;
+    assert_false(vl__fault_hit(&f, VL__FAULT_EAGAIN));
+    assert_int_equal(f.state, before);
+    f.ppm[VL__FAULT_EAGAIN] = VL__FAULT_PPM;
+    assert_true(vl__fault_hit(&f, VL__FAULT_EAGAIN));
+    /* 10%: within 9..11% over 100000 draws (the stream is fixed, so this
+     * is a check of the arithmetic, not a flaky statistic). */
+    f.ppm[VL__FAULT_SHORT] = 100000;
+    int hits = 0;
+    for (int k = 0; k < 100000; k++)
+        hits += vl__fault_hit(&f, VL__FAULT_SHORT);
+    assert_in_range(hits, 9000, 11000);
+    f.ppm[VL__FAULT_SHORT] = VL__FAULT_PPM;
+    assert_int_equal(vl__fault_shorten(&f, 1), 1);
+    assert_int_equal(vl__fault_shorten(&f, 0), 0);
+    for (int k = 0; k < 1000; k++) {
+        size_t n = vl__fault_shorten(&f, 10);
+        assert_in_range(n, 1, 9);
+    }
+    assert_int_equal(vl__fault_below(&f, 0), 0);
+
+    assert_int_equal(vl__fault_parse(&f, "seed=0x10,short=5,eagain=6,eintr=7,ebusy=8,"
+                                         "enomem=9,sqfull=10,reset=11,delay=12"),
+                     0);
+    assert_int_equal(f.seed, 16);
+    assert_int_equal(f.ppm[VL__FAULT_SHORT], 5);
+    assert_int_equal(f.ppm[VL__FAULT_DELAY], 12);
+    assert_int_equal(f.ppm[VL__FAULT_SQ_FULL], 10);
+    assert_int_equal(vl__fault_parse(&f, ""), 0);
+    assert_int_equal(vl__fault_parse(&f, "bogus=1"), -EINVAL);
+    assert_int_equal(vl__fault_parse(&f, "short=1000001"), -EINVAL);
+    assert_int_equal(vl__fault_parse(&f, "short=x"), -EINVAL);
+    assert_int_equal(vl__fault_parse(&f, "short"), -EINVAL);
+    assert_int_equal(vl__fault_parse(&f, "short=1;"), -EINVAL);
+    assert_int_equal(vl__fault_parse(NULL, "short=1"), -EINVAL);
+    assert_int_equal(vl__fault_parse(&f, NULL), -EINVAL);
+#ifdef VLLSI_FAULT_INJECTION
+    assert_int_equal(vl__fault_install(&f), 0);
+    assert_int_equal(vl__fault_install(NULL), 0);
+#else
+    assert_int_equal(vl__fault_install(&f), -EOPNOTSUPP);
+    assert_int_equal(vl__fault_install_env(), -EOPNOTSUPP);
+#endif
+}
+
+/* The injector drives the sim: its counters show each kind of fault hit. */
+static void sim_faults_are_exercised(void **state)
+{
+    (void)state;
+    vl_sim_config cfg = g_faults;
+    cfg.reset_ppm = 1000;
+    struct run_result r = run_workload(g_seed ^ 0x55, &cfg);
+    assert_true(r.intact);
+    /* A run with every fault on completes more ops than the bytes need
+     * without faults (short transfers split them). */
+    struct run_result clean = run_workload(g_seed ^ 0x55, &(vl_sim_config){0});
+    assert_true(clean.intact && clean.complete);
+    assert_true(r.completions != clean.completions || r.sim_hash != clean.sim_hash);
+}
+
+int main(void)
+{
+    g_seed = vl_sim_env_seed((uint64_t)ct_now_ns() ^ ((uint64_t)getpid() << 32));
+    printf("sim: seed 0x%llx (set VLLSI_SIM_SEED to repeat)\n", (unsigned long long)g_seed);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(create_names_sim),
+        cmocka_unit_test(api_rejects_other_engines_and_bad_args),
+        cmocka_unit_test(socketpair_every_transfer),
+        cmocka_unit_test(stream_full_buffer_blocks_writer),
+        cmocka_unit_test(pipe_ends_and_errors),
+        cmocka_unit_test(file_offsets_position_capacity),
+        cmocka_unit_test(listen_connect_accept),
+        cmocka_unit_test(fd_limit_gives_emfile_and_recovers),
+        cmocka_unit_test(virtual_clock_and_timeouts),
+        cmocka_unit_test(stall_is_counted_not_hung),
+        cmocka_unit_test(cancel_and_close_pending),
+        cmocka_unit_test(reset_reports_econnreset_once),
+        cmocka_unit_test(shutdown_cancels_and_refuses),
+#ifdef VL_CQE_BUFFER
+        cmocka_unit_test(multishot_recv_and_accept),
+#endif
+        cmocka_unit_test(same_seed_same_trace),
+        cmocka_unit_test(other_seed_other_trace),
+        cmocka_unit_test(faults_never_lose_or_duplicate),
+        cmocka_unit_test(printed_seed_replays),
+        cmocka_unit_test(fault_injector_rates_and_parse),
+        cmocka_unit_test(sim_faults_are_exercised),
+    };
+    alarm(120);
+    return cmocka_run_group_tests_name("sim", tests, NULL, NULL);
+}
