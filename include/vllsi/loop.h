@@ -352,7 +352,9 @@ struct vl_signal {
 
 /*
  * vl_signal_start - watch signum (1..64 except SIGKILL and SIGSTOP) on loop,
- * calling cb(loop, s, signum) for each delivery. Should reading the
+ * calling cb(loop, s, signum) for each delivery. s must be zero-filled before
+ * its first start (e.g. `vl_signal s = {0};`); a stopped watcher may be
+ * started again. Should reading the
  * signalfd fail (not expected), the watcher stops itself, restores the mask
  * and calls cb once with the negative errno as signum. The watcher is an op in
  * flight, so it keeps the loop alive. 0, or -EINVAL (NULL loop, s or cb; bad

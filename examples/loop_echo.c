@@ -1,0 +1,129 @@
+/*
+ * loop_echo - the smallest complete server on the callback loop
+ * (<vllsi/loop.h>), the one docs/guide.md walks through: a multishot ACCEPT,
+ * per connection a RECV into its own buffer and a SEND of what came (the
+ * next RECV waits for the SEND, so a peer that does not read is not read
+ * either), SIGINT/SIGTERM stop it. `loop_echo [PORT]` (0: any, printed).
+ */
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <vllsi/loop.h>
+
+struct conn {
+    vl_loop_op op; /* one op at a time: RECV, then SEND, then RECV... */
+    int fd;
+    size_t len, sent;
+    struct conn *prev, *next; /* every open connection, for the exit */
+    char buf[4096];
+};
+
+static struct conn *conns;
+
+static void conn_free(struct conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    close(c->fd);
+    free(c);
+}
+
+static void on_io(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags);
+
+static void conn_recv(vl_loop *loop, struct conn *c)
+{
+    vl_loop_op_init(&c->op, vl_op_recv(c->fd, c->buf, sizeof c->buf, 0), on_io, c);
+    if (vl_loop_submit(loop, &c->op) < 0)
+        conn_free(c);
+}
+
+static void on_io(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags)
+{
+    struct conn *c = op->ctx;
+    (void)flags;
+    if (res <= 0) { /* EOF or reset */
+        conn_free(c);
+        return;
+    }
+    if (op->op.kind == VL_OP_RECV) {
+        c->len = (size_t)res;
+        c->sent = 0;
+    } else {
+        c->sent += (size_t)res;
+    }
+    if (c->sent == c->len) {
+        conn_recv(loop, c);
+        return;
+    }
+    vl_loop_op_init(&c->op, vl_op_send(c->fd, c->buf + c->sent, c->len - c->sent, 0), on_io, c);
+    if (vl_loop_submit(loop, &c->op) < 0)
+        conn_free(c);
+}
+
+static void on_accept(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags)
+{
+    (void)op;
+    if (res < 0 || !(flags & VL_CQE_MORE)) {
+        fprintf(stderr, "loop_echo: accept ended: %lld\n", (long long)res);
+        vl_loop_stop(loop);
+        return;
+    }
+    struct conn *c = malloc(sizeof *c);
+    if (c == NULL) {
+        close((int)res);
+        return;
+    }
+    c->fd = (int)res;
+    c->prev = NULL;
+    c->next = conns;
+    if (conns)
+        conns->prev = c;
+    conns = c;
+    conn_recv(loop, c);
+}
+
+static void on_signal(vl_loop *loop, vl_signal *s, int signum)
+{
+    (void)s;
+    printf("loop_echo: signal %d, stopping\n", signum);
+    vl_loop_stop(loop);
+}
+
+int main(int argc, char **argv)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    a.sin_port = htons((uint16_t)(argc > 1 ? atoi(argv[1]) : 7777));
+    socklen_t alen = sizeof a;
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 1024) < 0 ||
+        getsockname(lfd, (struct sockaddr *)&a, &alen) < 0) {
+        perror("loop_echo: listen");
+        return 1;
+    }
+    vl_loop *loop;
+    vl_signal sigint = {0}, sigterm = {0}; /* zero-filled before the first start */
+    vl_loop_op acc;
+    if (vl_loop_init(&loop, NULL) < 0)
+        return 1;
+    vl_signal_start(loop, &sigint, SIGINT, on_signal);
+    vl_signal_start(loop, &sigterm, SIGTERM, on_signal);
+    vl_loop_op_init(&acc, vl_op_accept_multi(lfd), on_accept, NULL);
+    vl_loop_submit(loop, &acc);
+    printf("loop_echo: listening on 127.0.0.1 port %u (driver %s)\n", ntohs(a.sin_port),
+           vl_engine_driver_name(vl_loop_engine(loop)));
+    fflush(stdout);
+    int rc = vl_loop_run(loop, VL_RUN_DEFAULT);
+    vl_loop_destroy(loop); /* cancels what is left, without callbacks */
+    while (conns)
+        conn_free(conns);
+    close(lfd);
+    return rc < 0 ? 1 : 0;
+}
