@@ -1018,6 +1018,81 @@ static void messages_between_threads(void **state)
     free(g_msg.recs);
 }
 
+/*
+ * Two loops on two threads bounce one message between them: every post
+ * comes from inside the other loop's run, the path where the io_uring
+ * driver wakes the target with MSG_RING instead of its eventfd. A lost wake
+ * would stall the bounce (the watchdog names the test).
+ */
+enum { BOUNCES = 20000 };
+
+struct bounce {
+    vl_loop *loops[2];
+    vl_async keep[2];
+    vl_msg msg;
+    int count;
+    int side; /* the loop the message is on */
+    int ready;
+};
+
+static struct bounce g_bounce;
+
+static void bounce_cb(vl_loop *loop, vl_msg *m)
+{
+    struct bounce *b = m->ctx;
+    assert_ptr_equal(loop, b->loops[b->side]);
+    if (++b->count == BOUNCES) {
+        vl_loop_stop(b->loops[0]);
+        vl_loop_stop(b->loops[1]);
+        vl_async_send(&b->keep[1 - b->side]); /* wake the other one to see its stop */
+        return;
+    }
+    b->side = 1 - b->side;
+    assert_int_equal(vl_loop_post(b->loops[b->side], m), 0);
+}
+
+static void *bounce_thread(void *arg)
+{
+    struct bounce *b = arg;
+    vl_engine_config cfg = {g_kind, 0, 0, 0};
+    if (vl_loop_init(&b->loops[1], &cfg) != 0 ||
+        vl_async_init(b->loops[1], &b->keep[1], noop_async))
+        abort();
+    __atomic_store_n(&b->ready, 1, __ATOMIC_RELEASE);
+    vl_loop_run(b->loops[1], VL_RUN_DEFAULT);
+    vl_async_close(&b->keep[1]);
+    return NULL;
+}
+
+static void messages_bounce_between_loops(void **state)
+{
+    (void)state;
+    WATCH(60);
+    skip_if_valgrind_blocks_uring();
+    need_loop();
+    memset(&g_bounce, 0, sizeof(g_bounce));
+    struct bounce *b = &g_bounce;
+    b->loops[0] = L;
+    assert_int_equal(vl_async_init(L, &b->keep[0], noop_async), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, bounce_thread, b), 0);
+    while (!__atomic_load_n(&b->ready, __ATOMIC_ACQUIRE))
+        sched_yield();
+    b->msg.cb = bounce_cb;
+    b->msg.ctx = b;
+    b->side = 1;
+    int64_t t0 = ct_now_ns();
+    assert_int_equal(vl_loop_post(b->loops[1], &b->msg), 0);
+    assert_true(vl_loop_run(L, VL_RUN_DEFAULT) >= 1);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    int64_t t1 = ct_now_ns();
+    assert_int_equal(b->count, BOUNCES);
+    print_message("%d bounces in %.1f ms (%.2f us per hand-off)\n", BOUNCES, (t1 - t0) / 1e6,
+                  (t1 - t0) / 1e3 / BOUNCES);
+    assert_int_equal(vl_async_close(&b->keep[0]), 0);
+    vl_loop_destroy(b->loops[1]);
+}
+
 /* Posting from the loop's own thread (and from inside a message callback)
  * works too, and bad inputs are refused without side effects. */
 static int g_repost_left;
@@ -1138,6 +1213,7 @@ int main(int argc, char **argv)
         T(async_from_another_thread),
         T(messages_between_threads),
         T(messages_same_thread_and_bad_inputs),
+        T(messages_bounce_between_loops),
         T(multishot_recv_on_the_loop),
         T(signal_delivered_as_callback),
         T(sigint_sigterm_graceful_shutdown),

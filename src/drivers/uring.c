@@ -48,9 +48,13 @@
 
 #include "driver.h"
 
-#define WAKE_TAG  (VL__INTERNAL_TAG | 1u)
-#define DROP_TAG  (VL__INTERNAL_TAG | 2u)
-#define PROBE_TAG (VL__INTERNAL_TAG | 3u)
+#define WAKE_TAG     (VL__INTERNAL_TAG | 1u)
+#define DROP_TAG     (VL__INTERNAL_TAG | 2u)
+#define PROBE_TAG    (VL__INTERNAL_TAG | 3u)
+#define MSG_TAG      (VL__INTERNAL_TAG | 4u) /* a MSG_RING wake from another engine */
+/* The sender's side of a MSG_RING wake: the target engine's address with
+ * this bit, so a failed MSG_RING can fall back to the target's eventfd. */
+#define MSG_SENT_BIT (1ull << 62)
 
 /* From Linux 6.18 <linux/fs.h>; the installed uapi headers may predate it. */
 #ifndef RWF_NOSIGNAL
@@ -96,6 +100,7 @@ struct uring {
     bool ms_recv;                    /* IORING_RECV_MULTISHOT usable                       */
     bool ms_accept;                  /* IORING_ACCEPT_MULTISHOT usable                     */
     bool bufring;                    /* try to register pools as provided-buffer rings     */
+    bool msg_ring;                   /* IORING_OP_MSG_RING usable (5.18+)                  */
     uint32_t rearm_head, rearm_tail; /* slots to arm again (drv_next)      */
     int efd;                         /* wake eventfd                                        */
     bool wake_armed;                 /* the wake READ is in the SQ or in the kernel         */
@@ -273,6 +278,7 @@ static int probe_ops(struct uring *d, char *reason, size_t len)
     d->ms_accept = io_uring_opcode_supported(p, IORING_OP_SOCKET);
     d->ms_recv = io_uring_opcode_supported(p, IORING_OP_SEND_ZC);
     d->bufring = d->ms_accept;
+    d->msg_ring = io_uring_opcode_supported(p, IORING_OP_MSG_RING);
     for (size_t i = 0; i < sizeof(needed_ops) / sizeof(needed_ops[0]) && rc == 0; i++) {
         if (!io_uring_opcode_supported(p, needed_ops[i].op)) {
             snprintf(reason, len, "io_uring: IORING_OP_%s is not supported", needed_ops[i].name);
@@ -319,9 +325,10 @@ static bool probe_nosignal(struct uring *d)
 
 /*
  * Test knob: VLLSI_URING_FALLBACK=multishot runs multishot ops as re-armed
- * single-shot requests (what a 5.19 kernel gets), =all also keeps pools in
- * user space (what a kernel before 5.19 gets), so the suites can check those
- * paths on any kernel.
+ * single-shot requests (what a 5.19 kernel gets), =msgring wakes other
+ * engines through their eventfd instead of MSG_RING (before 5.18), =all does
+ * all of that and keeps pools in user space (before 5.19), so the suites can
+ * check those paths on any kernel.
  */
 static void fallback_knob(struct uring *d)
 {
@@ -332,6 +339,8 @@ static void fallback_knob(struct uring *d)
         d->ms_recv = d->ms_accept = false;
     if (strcmp(v, "all") == 0)
         d->bufring = false;
+    if (strcmp(v, "msgring") == 0 || strcmp(v, "all") == 0)
+        d->msg_ring = false;
 }
 
 static int uring_init(vl_engine *e, const vl_engine_config *cfg, char *reason, size_t len)
@@ -599,8 +608,22 @@ static int uring_submit(vl_engine *e, uint32_t slot)
 
 /* ---- completions ------------------------------------------------------------ */
 
+static int uring_wake(vl_engine *e);
+
 static void on_internal(vl_engine *e, struct uring *d, const struct io_uring_cqe *cqe)
 {
+    if (cqe->user_data == MSG_TAG) {
+        vl__engine_note_wake(e); /* another engine's MSG_RING */
+        return;
+    }
+    if (cqe->user_data & MSG_SENT_BIT) {
+        /* Our MSG_RING failed (the target's CQ full on an old kernel, say):
+         * the wake must not be lost, so take the target's eventfd. */
+        if (cqe->res < 0)
+            uring_wake(
+                (vl_engine *)(uintptr_t)(cqe->user_data & ~(VL__INTERNAL_TAG | MSG_SENT_BIT)));
+        return;
+    }
     if (cqe->user_data != WAKE_TAG)
         return; /* DROP_TAG: a shutdown cancel's own result is of no interest */
     d->wake_armed = false;
@@ -876,6 +899,24 @@ static int uring_wake(vl_engine *e)
     return 0;
 }
 
+/* From's thread: queue a MSG_RING that posts a MSG_TAG CQE into to's ring.
+ * from's next poll submits it (one io_uring_enter for everything queued),
+ * and to's wait returns on the CQE: no eventfd write, no eventfd read to
+ * re-arm. */
+static int uring_wake_from(vl_engine *from, vl_engine *to)
+{
+    struct uring *src = state(from);
+    const struct uring *dst = state(to);
+    if (!src->msg_ring)
+        return -EOPNOTSUPP;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&src->ring);
+    if (sqe == NULL)
+        return -EBUSY;
+    io_uring_prep_msg_ring(sqe, dst->ring.ring_fd, 0, MSG_TAG, 0);
+    io_uring_sqe_set_data64(sqe, VL__INTERNAL_TAG | MSG_SENT_BIT | (uint64_t)(uintptr_t)to);
+    return 0;
+}
+
 /* ---- buffer pools -------------------------------------------------------------- */
 
 /*
@@ -949,6 +990,7 @@ const struct vl_driver vl__driver_uring = {
     .cancel = uring_cancel,
     .wait = uring_wait,
     .wake = uring_wake,
+    .wake_from = uring_wake_from,
     .pool_add = uring_pool_add,
     .pool_put = uring_pool_put,
     .pool_remove = uring_pool_remove,

@@ -67,6 +67,13 @@ struct vl_driver {
      * pool_remove: undo pool_add (no op uses p any more).
      */
     int (*pool_add)(vl_engine *e, struct vl_bufpool *p);
+    /*
+     * Optional: make to's poll return, through from (an engine of the same
+     * driver, used on its own thread), without a system call now: io_uring
+     * queues an IORING_OP_MSG_RING that from's next poll submits. 0, or a
+     * negative errno (the core then uses to's wake).
+     */
+    int (*wake_from)(vl_engine *from, vl_engine *to);
     void (*pool_put)(vl_engine *e, struct vl_bufpool *p, uint32_t bid);
     void (*pool_remove)(vl_engine *e, struct vl_bufpool *p);
 };
@@ -193,6 +200,7 @@ struct vl_engine {
     struct vl_bufpool *pools[VL__MAX_POOLS];
     bool shut;
     bool woken;
+    bool kick; /* the driver queued an internal request: enter the kernel at the next poll */
     vl_driver_kind kind;
     char reason[160];
 };

@@ -340,10 +340,13 @@ int vl_engine_poll(vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap
     if (e->cq_head != e->cq_tail) {
         /* Completions are ready: reap without waiting, but push what was
          * just queued and is still held by the driver to the kernel now. */
-        if (sent && e->in_driver > 0)
+        if ((sent && e->in_driver > 0) || e->kick) {
+            e->kick = false;
             e->drv->wait(e, 0);
+        }
         return drain(e, out, cap);
     }
+    e->kick = false; /* the wait below enters the kernel anyway */
     int64_t deadline = timeout_ns > 0 && timeout_ns < INT64_MAX - vl_time_monotonic_ns()
                            ? vl_time_monotonic_ns() + timeout_ns
                            : -1;
@@ -370,6 +373,7 @@ void vl_engine_shutdown(vl_engine *e)
 {
     if (e == NULL || e->shut)
         return;
+    vl__engine_push(e); /* wakes queued for other engines go out first */
     e->shut = true;
     /* Queued ops never reached the kernel: they are cancelled here. */
     while (e->sq_head != e->sq_tail)
@@ -381,6 +385,26 @@ void vl_engine_shutdown(vl_engine *e)
      * memory, i.e. when the driver has reported every op it held. */
     while (e->in_driver > 0)
         e->drv->wait(e, 100 * VL_NS_PER_MS);
+}
+
+void vl__engine_push(vl_engine *e)
+{
+    if (e != NULL && e->kick) {
+        e->kick = false;
+        e->drv->wait(e, 0); /* submits; what it reaps waits in the core's queue */
+    }
+}
+
+int vl__engine_wake_from(vl_engine *from, vl_engine *to)
+{
+    if (to == NULL)
+        return -EINVAL;
+    if (from != NULL && from != to && from->drv == to->drv && from->drv->wake_from != NULL &&
+        !from->shut && from->drv->wake_from(from, to) == 0) {
+        from->kick = true;
+        return 0;
+    }
+    return vl_engine_wake(to);
 }
 
 int vl_engine_wake(vl_engine *e)

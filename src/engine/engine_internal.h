@@ -71,4 +71,16 @@ static inline int vl__op_validate(const vl_op *op)
     return -EINVAL; /* unknown kind, including values outside the enum */
 }
 
+/*
+ * Make to's poll return, from the thread that polls from (the loop's
+ * messages between loops): through the driver's wake_from when both use the
+ * same driver and it has one (io_uring: MSG_RING, no system call until
+ * from's next poll), else vl_engine_wake(to). 0 or a negative errno.
+ */
+int vl__engine_wake_from(vl_engine *from, vl_engine *to);
+
+/* Submit what wake_from queued now, without waiting (a loop leaving
+ * vl_loop_run may not poll again for a long time). */
+void vl__engine_push(vl_engine *e);
+
 #endif

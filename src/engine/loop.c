@@ -35,6 +35,8 @@
 #include <vllsi/loop.h>
 #include <vllsi/sys/time.h>
 
+#include "engine_internal.h"
+
 _Static_assert(sizeof(struct signalfd_siginfo) == sizeof(((vl_signal *)0)->info_),
                "vl_signal.info_ holds exactly one signalfd_siginfo");
 
@@ -81,6 +83,9 @@ struct vl_loop {
 
 static void embed_update(vl_loop *loop);
 static int wake_loop(vl_loop *loop);
+
+/* The loop this thread is running (inside vl_loop_run), for vl_loop_post. */
+static __thread vl_loop *tl_running;
 static void embed_signal(vl_loop *loop);
 
 static int64_t sat_add(int64_t a, int64_t b)
@@ -417,7 +422,9 @@ int vl_async_close(vl_async *a)
  * from the head (handles already taken have their flag cleared). */
 /* ---- messages ----------------------------------------------------------------------- */
 
-/* The wake that follows a message or an async send (any thread). */
+/* The wake that follows a message or an async send (any thread). From
+ * inside another loop's run, the engine may wake through that loop's
+ * engine (io_uring: MSG_RING, sent with the sender's next poll). */
 static int wake_loop(vl_loop *loop)
 {
     int efd = __atomic_load_n(&loop->embed_efd, __ATOMIC_ACQUIRE);
@@ -425,6 +432,9 @@ static int wake_loop(vl_loop *loop)
         uint64_t one = 1;
         (void)!write(efd, &one, sizeof(one));
     }
+    vl_loop *from = tl_running;
+    if (from != NULL && from != loop)
+        return vl__engine_wake_from(from->e, loop->e);
     return vl_engine_wake(loop->e);
 }
 
@@ -828,6 +838,8 @@ int vl_loop_run(vl_loop *loop, vl_run_mode mode)
         return -EBUSY;
     loop->running = 1;
     loop->ncb = 0;
+    vl_loop *outer = tl_running;
+    tl_running = loop;
     if (loop->embed_epfd >= 0)
         embed_drain(loop);
     int rc = 0;
@@ -842,6 +854,8 @@ int vl_loop_run(vl_loop *loop, vl_run_mode mode)
         if (rc < 0 || mode == VL_RUN_NOWAIT || (mode == VL_RUN_ONCE && loop->ncb > 0))
             break;
     }
+    tl_running = outer;
+    vl__engine_push(loop->e); /* wakes this run queued for other loops */
     loop->stop = false;
     loop->running = 0;
     if (loop->embed_epfd >= 0)
