@@ -43,6 +43,14 @@ struct vl_driver {
      */
     int (*submit)(vl_engine *e, uint32_t slot);
     /*
+     * Optional fast path, called from vl_engine_submit when nothing is
+     * queued before the op: take slot now if that needs no system call and
+     * cannot complete it (io_uring: write its SQE, which the next poll's
+     * io_uring_enter submits with the rest). 0 taken; -EBUSY not now (the
+     * core queues the op and hands it to submit at the next poll).
+     */
+    int (*try_submit)(vl_engine *e, uint32_t slot);
+    /*
      * Cancel slot, which the driver holds (shutdown, CLOSE of its fd). The
      * target must still complete exactly once (-ECANCELED, or its real result
      * if it had already finished). Returns 0 when the cancellation is under

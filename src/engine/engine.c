@@ -235,8 +235,19 @@ int64_t vl_engine_submit(vl_engine *e, const vl_op *op, void *user_data)
         int64_t d = op->u.timeout.duration_ns;
         s->deadline_ns = (uint64_t)(d > INT64_MAX - now ? INT64_MAX : now + d);
     }
-    e->sq[e->sq_tail++ & e->sq_mask] = i;
     e->alive++;
+    /* With nothing queued before it, the driver may take the op at once
+     * (order is kept: anything queued goes through flush first). */
+    if (e->drv->try_submit != NULL && e->sq_head == e->sq_tail && op->kind != VL_OP_CANCEL) {
+        s->state = VL__SLOT_INFLIGHT;
+        if (VL_LIKELY(e->drv->try_submit(e, i) == 0)) {
+            e->in_driver++;
+            e->kick = true; /* the kernel has not seen it yet */
+            return (int64_t)(((uint64_t)gen << 32) | i);
+        }
+        s->state = VL__SLOT_QUEUED;
+    }
+    e->sq[e->sq_tail++ & e->sq_mask] = i;
     return (int64_t)(((uint64_t)gen << 32) | i);
 }
 
