@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "reactor.h"
 
 #define MAX_EVENTS 64
@@ -116,7 +117,7 @@ static int drv_open(struct epoll_drv *d)
 
 static int epoll_init(vl_engine *e, const vl_engine_config *cfg, char *reason, size_t len)
 {
-    struct epoll_drv *d = calloc(1, sizeof(*d));
+    struct epoll_drv *d = VL__FAULT(VL__FAULT_ENOMEM) ? NULL : calloc(1, sizeof(*d));
     if (d == NULL)
         return -ENOMEM;
     d->epfd = -1;
@@ -166,6 +167,8 @@ static int epoll_wake(vl_engine *e)
 /* One kernel wait of up to timeout_ns (< 0 forever). Event count or -errno. */
 static int epoll_block(struct epoll_drv *d, int64_t timeout_ns)
 {
+    if (VL__FAULT(VL__FAULT_EINTR))
+        return -EINTR; /* test builds: a signal cut the wait short */
 #ifdef SYS_epoll_pwait2
     if (!d->no_pwait2) {
         struct timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};

@@ -47,6 +47,7 @@
 #include <vllsi/sys/mem.h>
 
 #include "driver.h"
+#include "fault.h"
 
 #define WAKE_TAG     (VL__INTERNAL_TAG | 1u)
 #define DROP_TAG     (VL__INTERNAL_TAG | 2u)
@@ -345,7 +346,7 @@ static void fallback_knob(struct uring *d)
 
 static int uring_init(vl_engine *e, const vl_engine_config *cfg, char *reason, size_t len)
 {
-    struct uring *d = calloc(1, sizeof(*d));
+    struct uring *d = VL__FAULT(VL__FAULT_ENOMEM) ? NULL : calloc(1, sizeof(*d));
     if (d == NULL)
         return -ENOMEM;
     int rc = setup_ring(d, cfg);
@@ -434,15 +435,15 @@ static void prep_nop(struct uring *d, struct vl__slot *s, vl_engine *e, struct i
 static void prep_read(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
     (void)d, (void)e;
-    io_uring_prep_read(sqe, s->op.u.rw.fd, s->op.u.rw.buf, (unsigned)s->op.u.rw.len,
-                       (uint64_t)s->op.u.rw.offset);
+    io_uring_prep_read(sqe, s->op.u.rw.fd, s->op.u.rw.buf,
+                       (unsigned)VL__FAULT_SHORTEN(s->op.u.rw.len), (uint64_t)s->op.u.rw.offset);
 }
 
 static void prep_write(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
     (void)e;
-    io_uring_prep_write(sqe, s->op.u.rw.fd, s->op.u.rw.buf, (unsigned)s->op.u.rw.len,
-                        (uint64_t)s->op.u.rw.offset);
+    io_uring_prep_write(sqe, s->op.u.rw.fd, s->op.u.rw.buf,
+                        (unsigned)VL__FAULT_SHORTEN(s->op.u.rw.len), (uint64_t)s->op.u.rw.offset);
     if (d->sigpipe == SIGPIPE_NOSIGNAL)
         sqe->rw_flags = RWF_NOSIGNAL;
     else if (d->sigpipe == SIGPIPE_GUARD)
@@ -469,14 +470,15 @@ static void prep_connect(struct uring *d, struct vl__slot *s, vl_engine *e,
 static void prep_send(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
     (void)d, (void)e;
-    io_uring_prep_send(sqe, s->op.u.msg.fd, s->op.u.msg.buf, s->op.u.msg.len,
+    io_uring_prep_send(sqe, s->op.u.msg.fd, s->op.u.msg.buf, VL__FAULT_SHORTEN(s->op.u.msg.len),
                        s->op.u.msg.flags | MSG_NOSIGNAL);
 }
 
 static void prep_recv(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
     (void)d, (void)e;
-    io_uring_prep_recv(sqe, s->op.u.msg.fd, s->op.u.msg.buf, s->op.u.msg.len, s->op.u.msg.flags);
+    io_uring_prep_recv(sqe, s->op.u.msg.fd, s->op.u.msg.buf, VL__FAULT_SHORTEN(s->op.u.msg.len),
+                       s->op.u.msg.flags);
 }
 
 /* An absolute CLOCK_MONOTONIC deadline (io_uring's default clock), fixed by
@@ -598,7 +600,8 @@ static int uring_submit(vl_engine *e, uint32_t slot)
         vl__engine_complete(e, slot, -ESPIPE, 0);
         return 0;
     }
-    struct io_uring_sqe *sqe = get_sqe(d);
+    /* Test builds may pretend the ring is full: the op stays queued. */
+    struct io_uring_sqe *sqe = VL__FAULT(VL__FAULT_SQ_FULL) ? NULL : get_sqe(d);
     if (sqe == NULL)
         return -EBUSY;
     prep_table[s->op.kind](d, s, e, sqe);
@@ -615,7 +618,7 @@ static int uring_try_submit(vl_engine *e, uint32_t slot)
     struct vl__slot *s = vl__engine_slot(e, slot);
     if ((s->op.kind == VL_OP_READ || s->op.kind == VL_OP_WRITE) && s->op.u.rw.offset >= 0)
         return -EBUSY;
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+    struct io_uring_sqe *sqe = VL__FAULT(VL__FAULT_SQ_FULL) ? NULL : io_uring_get_sqe(&d->ring);
     if (VL_UNLIKELY(sqe == NULL))
         return -EBUSY;
     prep_table[s->op.kind](d, s, e, sqe);
@@ -866,6 +869,10 @@ static int uring_wait(vl_engine *e, int64_t timeout_ns)
     int rc;
     if (timeout_ns == 0) {
         rc = enter_nowait(d);
+    } else if (VL__FAULT(VL__FAULT_EINTR)) {
+        rc = -EINTR; /* test builds: a signal cut the wait short */
+    } else if (VL__FAULT(VL__FAULT_EBUSY)) {
+        rc = -EBUSY; /* test builds: the kernel refused (CQ overflow) */
     } else {
         struct __kernel_timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
         rc = ring_wait(d, timeout_ns < 0 ? NULL : &ts);
@@ -947,7 +954,7 @@ static int uring_pool_add(vl_engine *e, struct vl_bufpool *p)
     struct uring *d = state(e);
     if (!d->bufring)
         return 0;
-    struct uring_pool *up = calloc(1, sizeof(*up));
+    struct uring_pool *up = VL__FAULT(VL__FAULT_ENOMEM) ? NULL : calloc(1, sizeof(*up));
     if (up == NULL)
         return -ENOMEM;
     int err = 0;

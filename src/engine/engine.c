@@ -18,6 +18,21 @@
 #include <vllsi/sys/time.h>
 
 #include "engine_internal.h"
+#include "fault.h"
+
+#ifdef VLLSI_FAULT_INJECTION
+#include <pthread.h>
+
+/* Test builds: the injector named by VLLSI_FAULT (src/engine/fault.h) is
+ * installed once, before the first engine exists. */
+static pthread_once_t fault_once = PTHREAD_ONCE_INIT;
+
+static void fault_from_env(void)
+{
+    if (vl__fault_install_env() < 0)
+        fprintf(stderr, "vllsi: VLLSI_FAULT: bad spec, no faults injected\n");
+}
+#endif
 
 /* ---- create / destroy ------------------------------------------------------- */
 
@@ -173,7 +188,10 @@ int vl_engine_create(const vl_engine_config *in, vl_engine **out)
     int rc = check_config(in, &cfg);
     if (rc < 0)
         return rc;
-    vl_engine *e = calloc(1, sizeof(*e));
+#ifdef VLLSI_FAULT_INJECTION
+    pthread_once(&fault_once, fault_from_env);
+#endif
+    vl_engine *e = VL__FAULT(VL__FAULT_ENOMEM) ? NULL : calloc(1, sizeof(*e));
     if (e == NULL)
         return -ENOMEM;
     rc = engine_alloc(e, cfg.max_inflight);
@@ -303,6 +321,13 @@ static uint32_t flush(vl_engine *e)
             if (s->state == VL__SLOT_INFLIGHT) {
                 s->state = VL__SLOT_QUEUED;
                 e->in_driver--;
+                /* The CANCEL is resolved again when it is retried: until then
+                 * its target is not being cancelled (a second CANCEL queued
+                 * behind it must not answer -EALREADY for it). */
+                if (s->op.kind == VL_OP_CANCEL && s->target != UINT32_MAX) {
+                    e->slots[s->target].core_flags &= ~VL__SLOT_CANCEL_REQUESTED;
+                    s->target = UINT32_MAX;
+                }
             }
             break;
         }
@@ -364,9 +389,12 @@ int vl_engine_poll(vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap
     e->woken = false;
     for (;;) {
         int64_t t = timeout_ns <= 0 ? timeout_ns : (deadline < 0 ? -1 : remaining(deadline));
-        int rc = e->drv->wait(e, t);
-        if (e->sq_head != e->sq_tail)
-            flush(e); /* the driver had no room before the wait */
+        /* Ops the driver had no room for must reach it before we block:
+         * nothing the kernel holds may ever complete to wake us. */
+        bool held_back = e->sq_head != e->sq_tail;
+        int rc = e->drv->wait(e, held_back ? 0 : t);
+        if (held_back)
+            flush(e);
         /* A signal (-EINTR) or a wake ends the wait with what we have. */
         if (e->cq_head != e->cq_tail || e->woken || rc == -EINTR || t == 0)
             break;
@@ -466,7 +494,7 @@ static int pool_alloc(struct vl_bufpool *p, uint32_t count, uint32_t size)
     p->size = size;
     p->stride = (uint32_t)(((uint64_t)size + 63) & ~(uint64_t)63);
     p->map_len = (size_t)count * p->stride;
-    p->mem = vl_os_alloc(p->map_len, &err);
+    p->mem = VL__FAULT(VL__FAULT_ENOMEM) ? NULL : vl_os_alloc(p->map_len, &err);
     p->free = malloc((size_t)count * sizeof(*p->free));
     p->out = calloc((count + 63) / 64, sizeof(*p->out));
     if (p->mem == NULL || p->free == NULL || p->out == NULL)

@@ -28,6 +28,7 @@
 
 #include <vllsi/sys/time.h>
 
+#include "fault.h"
 #include "reactor.h"
 
 #define NONE UINT32_MAX
@@ -320,13 +321,27 @@ static int64_t special_rw(struct vl__slot *s, bool write, bool ready)
     return would_block(res) ? PARK : res;
 }
 
+/*
+ * Fault injection (builds with VLLSI_FAULT_INJECTION, src/engine/fault.h):
+ * before a socket transfer the "kernel" may answer EAGAIN, and the op then
+ * waits for the next readiness, which the level-triggered re-arm reports at
+ * once; and a transfer may move fewer bytes than asked, as the kernel may.
+ * Neither happens for an fd epoll refuses (run inline: no readiness to wait
+ * for). In other builds both are constants and cost nothing.
+ */
+static bool fault_eagain(const struct vl__reactor *r)
+{
+    return !r->inline_run && VL__FAULT(VL__FAULT_EAGAIN);
+}
+
 static int64_t sock_rw(const struct vl__slot *s, bool write)
 {
     const vl_op *op = &s->op;
     if (op->u.rw.offset != -1)
         return -ESPIPE;
-    ssize_t n = write ? send(op->u.rw.fd, op->u.rw.buf, op->u.rw.len, MSG_DONTWAIT | MSG_NOSIGNAL)
-                      : recv(op->u.rw.fd, op->u.rw.buf, op->u.rw.len, MSG_DONTWAIT);
+    size_t len = VL__FAULT_SHORTEN(op->u.rw.len);
+    ssize_t n = write ? send(op->u.rw.fd, op->u.rw.buf, len, MSG_DONTWAIT | MSG_NOSIGNAL)
+                      : recv(op->u.rw.fd, op->u.rw.buf, len, MSG_DONTWAIT);
     int64_t res = sys_result(n);
     return would_block(res) ? PARK : res;
 }
@@ -350,36 +365,40 @@ static int64_t run_rw(struct vl__slot *s, bool write, bool ready)
 
 static int64_t run_read(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
-    (void)r;
     (void)i;
+    if ((s->drv_flags & MODE_MASK) == MODE_SOCK && fault_eagain(r))
+        return PARK;
     return run_rw(s, false, ready);
 }
 
 static int64_t run_write(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
-    (void)r;
     (void)i;
+    if ((s->drv_flags & MODE_MASK) == MODE_SOCK && fault_eagain(r))
+        return PARK;
     return run_rw(s, true, ready);
 }
 
 static int64_t run_recv(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
-    (void)r;
     (void)i;
     (void)ready;
+    if (fault_eagain(r))
+        return PARK;
     const vl_op *op = &s->op;
-    int64_t res = sys_result(
-        recv(op->u.msg.fd, op->u.msg.buf, op->u.msg.len, op->u.msg.flags | MSG_DONTWAIT));
+    int64_t res = sys_result(recv(op->u.msg.fd, op->u.msg.buf, VL__FAULT_SHORTEN(op->u.msg.len),
+                                  op->u.msg.flags | MSG_DONTWAIT));
     return would_block(res) ? PARK : res;
 }
 
 static int64_t run_send(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
-    (void)r;
     (void)i;
     (void)ready;
+    if (fault_eagain(r))
+        return PARK;
     const vl_op *op = &s->op;
-    int64_t res = sys_result(send(op->u.msg.fd, op->u.msg.buf, op->u.msg.len,
+    int64_t res = sys_result(send(op->u.msg.fd, op->u.msg.buf, VL__FAULT_SHORTEN(op->u.msg.len),
                                   op->u.msg.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
     return would_block(res) ? PARK : res;
 }
@@ -412,14 +431,13 @@ static int64_t accept_check(struct vl__slot *s, int fd)
 
 static int64_t run_accept(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
-    (void)r;
     (void)i;
     if (!(s->drv_flags & F_CHECKED)) {
         int64_t rc = accept_check(s, s->op.u.accept.fd);
         if (rc < 0)
             return rc;
     }
-    if (!ready && (s->drv_flags & F_ONE_PER_WAKE))
+    if ((!ready && (s->drv_flags & F_ONE_PER_WAKE)) || fault_eagain(r))
         return PARK;
     const vl_op *op = &s->op;
     socklen_t *lenp = op->u.accept.addr ? op->u.accept.addrlen : NULL;
@@ -455,10 +473,13 @@ static int64_t run_recv_multi(struct vl__reactor *r, uint32_t i, struct vl__slot
     struct vl_bufpool *p = s->op.u.multi.pool;
     for (int k = 0; k < MULTI_BURST && vl__engine_cq_room(r->e); k++) {
         uint32_t bid;
+        if (fault_eagain(r))
+            return PARK;
         if (!vl__pool_take(p, &bid))
             return recv_multi_empty(s);
-        int64_t res = sys_result(recv(s->op.u.multi.fd, vl__pool_buf(p, bid), p->size,
-                                      s->op.u.multi.flags | MSG_DONTWAIT));
+        int64_t res =
+            sys_result(recv(s->op.u.multi.fd, vl__pool_buf(p, bid), VL__FAULT_SHORTEN(p->size),
+                            s->op.u.multi.flags | MSG_DONTWAIT));
         if (res <= 0) {
             vl__pool_untake(p, bid);
             return would_block(res) ? PARK : res;
@@ -666,7 +687,9 @@ static void run_always_ready(struct vl__reactor *r, uint32_t i, struct vl__slot 
 {
     if ((s->drv_flags & MODE_MASK) == MODE_NOWAIT)
         s->drv_flags = (s->drv_flags & ~MODE_MASK) | MODE_PLAIN;
+    r->inline_run = true;
     int64_t res = op_table[s->op.kind].run(r, i, s, true);
+    r->inline_run = false;
     vl__engine_complete(r->e, i, res == PARK ? -EAGAIN : res, 0);
 }
 

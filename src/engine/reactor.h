@@ -71,6 +71,7 @@ struct vl__reactor {
     struct vl__reactor_fd *tab;
     uint32_t mask; /* table capacity - 1 */
     struct vl__timer_heap timers;
+    bool inline_run; /* running an op on an fd epoll refuses (no faults there) */
 };
 
 /* Allocate for max_inflight slots. 0 or -ENOMEM (nothing left behind). */
