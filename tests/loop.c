@@ -1030,6 +1030,7 @@ struct bounce {
     vl_loop *loops[2];
     vl_async keep[2];
     vl_msg msg;
+    vl_msg stop_msg;
     int count;
     int side; /* the loop the message is on */
     int ready;
@@ -1037,14 +1038,22 @@ struct bounce {
 
 static struct bounce g_bounce;
 
+static void bounce_stop_cb(vl_loop *loop, vl_msg *m)
+{
+    (void)m;
+    vl_loop_stop(loop);
+}
+
 static void bounce_cb(vl_loop *loop, vl_msg *m)
 {
     struct bounce *b = m->ctx;
     assert_ptr_equal(loop, b->loops[b->side]);
     if (++b->count == BOUNCES) {
-        vl_loop_stop(b->loops[0]);
-        vl_loop_stop(b->loops[1]);
-        vl_async_send(&b->keep[1 - b->side]); /* wake the other one to see its stop */
+        /* Each loop stops itself on its own thread: this one now, the other
+         * through a last message (vl_loop_stop is loop-thread only). */
+        vl_loop_stop(loop);
+        b->stop_msg.cb = bounce_stop_cb;
+        assert_int_equal(vl_loop_post(b->loops[1 - b->side], &b->stop_msg), 0);
         return;
     }
     b->side = 1 - b->side;
