@@ -14,10 +14,8 @@
  * seccomp, the environment) run in a forked child.
  */
 #define _GNU_SOURCE /* pipe2, accept4, dup3, posix_openpt */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -26,19 +24,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+/* Windows (conformance.iocp): the POSIX calls the tests make on their side
+ * of a descriptor come from tests/ct_platform.h, through conformance_util.h. */
+#ifndef _WIN32
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <termios.h>
-#include <unistd.h>
 
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#endif
 
 #include "vl_test.h"
 #include "conformance_util.h"
@@ -185,6 +189,18 @@ static vl_engine *h_open(uint32_t max_inflight, uint32_t entries)
     return H.e;
 }
 
+/* The sync driver runs every op to completion inside submit, blocking, so a
+ * test that keeps an op waiting for something the test thread itself does
+ * later, or that cancels an op in flight, cannot run there: it skips, saying
+ * why (tests/nolibc/sync_driver.c covers those behaviours for sync). */
+static void skip_on_sync(const char *why)
+{
+    if (g_kind == VL_DRIVER_SYNC) {
+        print_message("skipped on sync: %s\n", why);
+        skip();
+    }
+}
+
 static void h_close(void)
 {
     vl_engine_destroy(H.e);
@@ -300,8 +316,9 @@ static void mark_output(const vl_op *op, int64_t res)
     else if (op->kind == VL_OP_ACCEPT && op->u.accept.addr != NULL) {
         CT_MARK_DEFINED(op->u.accept.addrlen, sizeof(socklen_t));
         socklen_t n = *op->u.accept.addrlen;
-        CT_MARK_DEFINED(op->u.accept.addr,
-                        n < sizeof(struct sockaddr_storage) ? n : sizeof(struct sockaddr_storage));
+        CT_MARK_DEFINED(op->u.accept.addr, (size_t)n < sizeof(struct sockaddr_storage)
+                                               ? (size_t)n
+                                               : sizeof(struct sockaddr_storage));
     }
 }
 
@@ -677,6 +694,7 @@ static void pipe_read_write(void **state)
 {
     (void)state;
     WATCH(20);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
     int p[2];
     char in[100], out[16] = "0123456789";
     mk_pipe(p);
@@ -709,6 +727,7 @@ static void pipe_pending_read_sees_eof(void **state)
 {
     (void)state;
     WATCH(20);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
     int p[2];
     char in[32];
     mk_pipe(p);
@@ -779,6 +798,7 @@ static void pipe_partial_write(void **state)
 {
     (void)state;
     WATCH(30);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
     enum { LEN = 1 << 20 };
     static char out[LEN], got[LEN];
     int p[2];
@@ -900,6 +920,7 @@ static void unix_stream_send_recv(void **state)
 {
     (void)state;
     WATCH(20);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
     int sv[2];
     mk_socketpair(sv);
     h_open(64, 0);
@@ -911,12 +932,18 @@ static void unix_stream_partial_send(void **state)
 {
     (void)state;
     WATCH(30);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
     enum { LEN = 1 << 20 };
     static char out[LEN], got[LEN];
     int sv[2], small = 4096;
     mk_socketpair(sv);
     setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+#ifndef _WIN32
+    /* Windows: the sender's small buffer alone makes the SEND wait for the
+     * reader; with the receiver's shrunk too, Wine 8's overlapped send
+     * stalls for good after ~270 KiB (a Wine flow-control bug). */
     setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+#endif
     fill(out, LEN, 5);
     h_open(64, 0);
     uint64_t id = h_sub(vl_op_send(sv[0], out, LEN, 0));
@@ -990,6 +1017,7 @@ static void tcp_v4_round_trip(void **state)
 {
     (void)state;
     WATCH(20);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
     tcp_round_trip(AF_INET);
 }
 
@@ -997,6 +1025,7 @@ static void tcp_v6_round_trip(void **state)
 {
     (void)state;
     WATCH(20);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
     tcp_round_trip(AF_INET6);
 }
 
@@ -1005,6 +1034,7 @@ static void tcp_many_accepts(void **state)
 {
     (void)state;
     WATCH(20);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
     enum { N = 16 };
     struct sockaddr_storage ls;
     int l = tcp_bound(AF_INET, true, &ls);
@@ -1125,6 +1155,7 @@ static void close_really_closes(void **state)
 {
     (void)state;
     WATCH(20);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
     int p[2];
     char in[8];
     mk_pipe(p);
@@ -1183,10 +1214,16 @@ static void close_with_pending_read(bool use_pipe)
     else
         mk_socketpair(nv);
     if (nv[0] != a) {
+#ifdef _WIN32
+        /* No dup3: Windows cannot put a handle at a chosen value. */
+        print_message("skipped on Windows: the new handle did not reuse the old value\n");
+        skip();
+#else
         assert_int_equal(dup3(nv[0], a, O_CLOEXEC), a);
         xclose(nv[0]);
         track(a);
         nv[0] = a;
+#endif
     }
     assert_int_equal(write(nv[1], "SECRET", 6), 6);
     for (int i = 0; i < 10; i++)
@@ -1222,6 +1259,7 @@ static void close_with_pending_recv(void **state)
 {
     (void)state;
     WATCH(30);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
     close_with_pending_read(false);
 }
 
@@ -1229,6 +1267,7 @@ static void close_with_pending_pipe_read(void **state)
 {
     (void)state;
     WATCH(30);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
     close_with_pending_read(true);
 }
 
@@ -1238,6 +1277,7 @@ static void same_fd_both_directions(void **state)
 {
     (void)state;
     WATCH(30);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
     static char junk[65536], sink[65536];
     int sv[2], small = 4096;
     char in[16];
@@ -1275,6 +1315,10 @@ static void high_fd_numbers(void **state)
 {
     (void)state;
     WATCH(20);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
+#ifdef _WIN32
+    VL_TEST_SKIP_ON_WINDOWS("handle values are the system's to choose (no RLIMIT_NOFILE, no dup3)");
+#else
     struct rlimit rl;
     assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
     int high = rl.rlim_cur > 70000 ? 65539 : (int)rl.rlim_cur - 1;
@@ -1302,6 +1346,7 @@ static void high_fd_numbers(void **state)
     assert_int_equal(h_run(vl_op_close(high)), 0);
     untrack(high);
     h_quiet();
+#endif
 }
 
 /*
@@ -1313,6 +1358,10 @@ static void tty_reads_never_block_the_thread(void **state)
 {
     (void)state;
     WATCH(30);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
+#ifdef _WIN32
+    VL_TEST_SKIP_ON_WINDOWS("no pseudo-terminals (a console handle cannot be overlapped)");
+#else
     int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0) {
         print_message("skipped: no pseudo-terminal: %s\n", strerror(errno));
@@ -1356,6 +1405,7 @@ static void tty_reads_never_block_the_thread(void **state)
     int64_t res = h_wait(other);
     assert_true(res == -ECANCELED || res == 1 || res == -EINTR);
     h_quiet();
+#endif
 }
 
 /* ---- peer reset and SIGPIPE (children: SIGPIPE stays SIG_DFL) ----------------------------- */
@@ -1497,6 +1547,7 @@ static bool reset_error(int64_t r)
 static int sigpipe_child(void *arg)
 {
     enum sigpipe_case which = (enum sigpipe_case)(intptr_t)arg;
+#ifndef _WIN32
     sigset_t pipe_only, mask;
     /* The default action, unblocked: a stray SIGPIPE ends this child. */
     signal(SIGPIPE, SIG_DFL);
@@ -1504,6 +1555,7 @@ static int sigpipe_child(void *arg)
     sigaddset(&pipe_only, SIGPIPE);
     sigprocmask(SIG_UNBLOCK, &pipe_only, NULL);
     sigprocmask(SIG_BLOCK, NULL, &mask);
+#endif
     vl_engine *e = child_engine();
     CK(e != NULL);
     int64_t second = 0;
@@ -1512,6 +1564,12 @@ static int sigpipe_child(void *arg)
     fprintf(stderr, "results %lld, %lld\n", (long long)r, (long long)second);
     switch (which) {
     case CASE_RECV_RESET:
+#ifdef _WIN32
+        /* Wine (8.0) usually completes a RECV pending at the reset with 0
+         * (EOF): its emulation sees the host socket's hang-up first. */
+        if (ct_under_wine() && r == 0)
+            break;
+#endif
         CK_EQ(r, -ECONNRESET);
         break;
     case CASE_SEND_RESET:
@@ -1520,11 +1578,22 @@ static int sigpipe_child(void *arg)
         CK(reset_error(second));
         break;
     default:
+#ifdef _WIN32
+        /* ct_platform's socketpair is loopback TCP: the first SEND after the
+         * peer's close is accepted (TCP learns of the close only from the
+         * RST it provokes), the next one fails. Pipes behave as on Linux. */
+        if (which != CASE_WRITE_PIPE_NO_READER) {
+            CK(r == 16 || r == -EPIPE);
+            CK(reset_error(second));
+            break;
+        }
+#endif
         CK_EQ(r, -EPIPE);
         CK_EQ(second, -EPIPE);
         break;
     }
     vl_engine_destroy(e);
+#ifndef _WIN32
     /* The engine may hold SIGPIPE off while it writes, but none may be left
      * pending for the user's own mask to deliver later. */
     sigset_t pending;
@@ -1534,6 +1603,7 @@ static int sigpipe_child(void *arg)
         return 3;
     }
     sigprocmask(SIG_SETMASK, &mask, NULL);
+#endif
     return 0;
 }
 
@@ -1543,6 +1613,12 @@ static void run_sigpipe_case(enum sigpipe_case which, const char *what)
     /* Probe in the parent so an unavailable driver skips instead of failing. */
     h_open(8, 0);
     h_close();
+#ifdef _WIN32
+    /* Windows has no SIGPIPE to die of: the results are checked in-process. */
+    (void)r;
+    if (sigpipe_child((void *)(intptr_t)which) != 0)
+        fail_msg("%s: wrong results (see above)", what);
+#else
     vl_test_in_child(sigpipe_child, (void *)(intptr_t)which, 15000 * g_slow, &r);
     if (r.signo == SIGPIPE)
         fail_msg("%s: the process was killed by SIGPIPE\n%s", what, r.out);
@@ -1550,12 +1626,14 @@ static void run_sigpipe_case(enum sigpipe_case which, const char *what)
         fail_msg("%s: the child hung\n%s", what, r.out);
     if (!r.exited || r.exit_code != 0)
         fail_msg("%s: child exit %d signal %d\n%s", what, r.exit_code, r.signo, r.out);
+#endif
 }
 
 static void peer_reset_recv_econnreset(void **state)
 {
     (void)state;
     WATCH(30);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
     run_sigpipe_case(CASE_RECV_RESET, "RECV pending when the peer resets");
 }
 
@@ -1600,6 +1678,7 @@ static void max_inflight_is_exact(void **state)
 {
     (void)state;
     WATCH(20);
+    skip_on_sync("it cancels ops in flight, and sync never has one");
     enum { CAP = 8 };
     int sv[2];
     char bufs[4][8];
@@ -1641,6 +1720,7 @@ static void small_ring_overflow(void **state)
 {
     (void)state;
     WATCH(30);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
     enum { RECVS = 100, NOPS = 300 };
     int sv[2];
     static char bufs[RECVS];
@@ -1674,6 +1754,7 @@ static void cancel_basics(void **state)
 {
     (void)state;
     WATCH(20);
+    skip_on_sync("it cancels ops in flight, and sync never has one");
     int sv[2], p[2];
     char b1[8], b2[8], b3[8];
     struct sockaddr_storage ls;
@@ -1844,6 +1925,7 @@ static void stress_exactly_once(void **state)
 {
     (void)state;
     WATCH(60);
+    skip_on_sync("it cancels ops in flight, and sync never has one");
     static char bufs[H_MAX][8];
     int sv[ST_PAIRS][2];
     uint64_t rng = g_seed;
@@ -1885,6 +1967,7 @@ static void timeout_never_early(void **state)
 {
     (void)state;
     WATCH(30);
+    skip_on_sync("it cancels ops in flight, and sync never has one");
     const int64_t ds[] = {1 * CT_MS, 5 * CT_MS, 20 * CT_MS, 50 * CT_MS, 3 * CT_MS / 2};
     h_open(64, 0);
     for (size_t i = 0; i < sizeof(ds) / sizeof(ds[0]); i++) {
@@ -1911,6 +1994,7 @@ static void timeouts_fire_in_order(void **state)
 {
     (void)state;
     WATCH(30);
+    skip_on_sync("sync runs TIMEOUTs one after another in submit order");
     enum { N = 50 };
     int order[N];
     uint64_t ids[N];
@@ -1942,6 +2026,7 @@ static void timeout_cancel_before_and_after(void **state)
 {
     (void)state;
     WATCH(20);
+    skip_on_sync("it cancels ops in flight, and sync never has one");
     h_open(64, 0);
     /* In the kernel, then cancelled. */
     uint64_t t = h_sub(vl_op_timeout(10000 * CT_MS));
@@ -1976,6 +2061,7 @@ static void poll_timeout_is_honoured(void **state)
 {
     (void)state;
     WATCH(30);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
     const int64_t ts[] = {1 * CT_MS, 5 * CT_MS, 20 * CT_MS, 60 * CT_MS};
     int sv[2];
     char buf[8];
@@ -2051,6 +2137,7 @@ static void wake_from_another_thread(void **state)
 {
     (void)state;
     WATCH(60);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
     skip_if_valgrind_blocks_uring();
     int sv[2];
     char buf[8];
@@ -2089,6 +2176,7 @@ static void wake_from_another_thread(void **state)
     h_quiet();
 }
 
+#ifndef _WIN32 /* Windows has no signals to interrupt a wait with */
 static volatile sig_atomic_t g_usr1;
 
 static void on_usr1(int sig)
@@ -2112,6 +2200,7 @@ static void *pester_main(void *arg)
     }
     return NULL;
 }
+#endif
 
 /* Signals during poll: a count >= 0, never -EINTR; the wait is recomputed,
  * not restarted, so a stream of signals cannot stretch it much. */
@@ -2119,6 +2208,10 @@ static void signals_during_poll(void **state)
 {
     (void)state;
     WATCH(30);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
+#ifdef _WIN32
+    VL_TEST_SKIP_ON_WINDOWS("no asynchronous signals interrupt GetQueuedCompletionStatusEx");
+#else
     skip_if_valgrind_blocks_uring();
     int sv[2];
     char buf[8];
@@ -2154,6 +2247,7 @@ static void signals_during_poll(void **state)
     h_sub(vl_op_cancel(H.rec[0].id));
     h_wait_all();
     h_quiet();
+#endif
 }
 
 /* ---- shutdown and leaks ------------------------------------------------------------------- */
@@ -2162,6 +2256,7 @@ static void shutdown_cancels_everything(void **state)
 {
     (void)state;
     WATCH(30);
+    skip_on_sync("it cancels ops in flight, and sync never has one");
     enum { PAIRS = 4, RECVS = 64 };
     static char bufs[RECVS][16];
     char pbuf[8];
@@ -2220,6 +2315,7 @@ static void destroy_leaves_nothing_behind(void **state)
 {
     (void)state;
     WATCH(60);
+    skip_on_sync("it cancels ops in flight, and sync never has one");
     int fds0 = ct_count_fds();
     h_open(64, 0); /* skips if the driver is missing */
     h_close();
@@ -2473,7 +2569,10 @@ int main(int argc, char **argv)
     g_drv = suite.drv;
     g_slow = suite.slow;
     g_seed = suite.seed;
-    g_drv_name = g_kind == VL_DRIVER_URING ? "io_uring" : "epoll";
+    g_drv_name = g_kind == VL_DRIVER_URING  ? "io_uring"
+                 : g_kind == VL_DRIVER_SYNC ? "sync"
+                 : g_kind == VL_DRIVER_IOCP ? "iocp"
+                                            : "epoll";
 
     const struct CMUnitTest tests[] = {
         T(create_rejects_bad_config),

@@ -19,6 +19,8 @@
 
 #include <vllsi/engine.h>
 
+#include "ct_platform.h"
+
 /*
  * tests/alloc_count.c: while a window is open, count calls to malloc,
  * calloc, realloc and the aligned allocators (calls) and blocks allocated
@@ -45,9 +47,14 @@ static inline void ct_sleep_ns(int64_t ns)
         ;
 }
 
-/* Open descriptors of this process, not counting the one used to count. */
+/* Open descriptors of this process, not counting the one used to count.
+ * Windows: the process's handle count (every kind of handle). */
 static inline int ct_count_fds(void)
 {
+#ifdef _WIN32
+    DWORD n = 0;
+    return GetProcessHandleCount(GetCurrentProcess(), &n) ? (int)n : -1;
+#else
     DIR *d = opendir("/proc/self/fd");
     int n = 0;
     if (d == NULL)
@@ -57,6 +64,7 @@ static inline int ct_count_fds(void)
             n++;
     closedir(d);
     return n - 1;
+#endif
 }
 
 /* xorshift64*: a reproducible stream from the printed seed. */
@@ -115,12 +123,19 @@ static void ct_on_watchdog(int sig)
     static const char post[] = " hung; ending the suite\n";
     const char *name = ct_watch_test;
     (void)sig;
+#ifdef _WIN32
+    /* The watchdog thread of tests/ct_platform.h, not a signal handler. */
+    fprintf(stderr, "\n%s%s%s%s", ct_watch_suite, pre, name, post);
+    fflush(stderr);
+    ExitProcess(1);
+#else
     (void)!write(2, "\n", 1);
     (void)!write(2, ct_watch_suite, strlen(ct_watch_suite));
     (void)!write(2, pre, sizeof(pre) - 1);
     (void)!write(2, name, strlen(name));
     (void)!write(2, post, sizeof(post) - 1);
     _exit(1);
+#endif
 }
 
 /* Name the running test and give it secs (times the valgrind slow-down). */
@@ -143,8 +158,12 @@ static inline int ct_suite_init(struct ct_suite *s, const char *suite, int argc,
         s->kind = VL_DRIVER_URING;
     } else if (strcmp(s->drv, "epoll") == 0) {
         s->kind = VL_DRIVER_EPOLL;
+    } else if (strcmp(s->drv, "sync") == 0) {
+        s->kind = VL_DRIVER_SYNC;
+    } else if (strcmp(s->drv, "iocp") == 0) {
+        s->kind = VL_DRIVER_IOCP;
     } else {
-        fprintf(stderr, "usage: %s uring|epoll\n", argv[0]);
+        fprintf(stderr, "usage: %s uring|epoll|sync\n", argv[0]);
         return 2;
     }
     s->slow = 1;
@@ -160,11 +179,14 @@ static inline int ct_suite_init(struct ct_suite *s, const char *suite, int argc,
            (unsigned long long)s->seed);
     ct_watch_suite = suite;
     ct_watch_slow = s->slow;
+    ct_platform_init();
+#ifndef _WIN32 /* Windows: the watchdog is ct_alarm's thread */
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = ct_on_watchdog;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGALRM, &sa, NULL);
+#endif
     return 0;
 }
 

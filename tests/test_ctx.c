@@ -5,8 +5,13 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#else
+#include <sys/mman.h>
+#endif
 
 #include "vl_test.h"
 #include <vllsi/sys/ctx.h>
@@ -348,6 +353,25 @@ static void per_thread_isolation(void **state)
     assert_false(vl_ctx_has(1));
 }
 
+#ifdef _WIN32
+/* No /proc/self/maps on Windows: count reservations, and ask whether a
+ * page is committed, with VirtualQuery. */
+static int count_maps(void)
+{
+    MEMORY_BASIC_INFORMATION mi;
+    int n = 0;
+    for (char *q = NULL; VirtualQuery(q, &mi, sizeof(mi)) != 0;
+         q = (char *)mi.BaseAddress + mi.RegionSize)
+        n += mi.State != MEM_FREE && mi.BaseAddress == mi.AllocationBase;
+    return n;
+}
+
+static bool in_maps(const void *p)
+{
+    MEMORY_BASIC_INFORMATION mi;
+    return VirtualQuery(p, &mi, sizeof(mi)) != 0 && mi.State == MEM_COMMIT;
+}
+#else
 static int count_maps(void)
 {
     FILE *f = fopen("/proc/self/maps", "r");
@@ -374,6 +398,7 @@ static bool in_maps(const void *p)
     fclose(f);
     return found;
 }
+#endif
 
 struct rel {
     void *log;

@@ -6,9 +6,16 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#define test_tid() ((int)GetCurrentThreadId())
+#else
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <unistd.h>
+#define test_tid() ((int)syscall(SYS_gettid))
+#endif
 
 #include "vl_test.h"
 #include <vllsi/sys/ctx.h>
@@ -195,6 +202,22 @@ struct shared {
 };
 static struct shared *sh;
 
+#ifdef _WIN32
+/* No forked children on Windows: the record only needs to outlive a call. */
+static int setup_shared(void **state)
+{
+    static struct shared mem;
+    (void)state;
+    sh = &mem;
+    return 0;
+}
+
+static int teardown_shared(void **state)
+{
+    (void)state;
+    return 0;
+}
+#else
 static int setup_shared(void **state)
 {
     (void)state;
@@ -208,6 +231,7 @@ static int teardown_shared(void **state)
     munmap(sh, sizeof(*sh));
     return 0;
 }
+#endif
 
 static void copy_str(char *dst, size_t cap, const char *src)
 {
@@ -233,12 +257,14 @@ static void panic_here(const char *msg)
 
 static int child_default_panic(void *arg)
 {
-    sh->tid = (int)syscall(SYS_gettid);
+    sh->tid = test_tid();
+#ifndef _WIN32
     /* A blocked SIGABRT must not keep the panic from killing the process. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGABRT);
     sigprocmask(SIG_BLOCK, &set, NULL);
+#endif
     panic_here(arg);
     return 3; /* not reached */
 }
@@ -322,7 +348,7 @@ static void exiting_handler(const vl_panic_info *info)
 static int child_custom_handler(void *arg)
 {
     (void)arg;
-    sh->tid = (int)syscall(SYS_gettid);
+    sh->tid = test_tid();
     vl_set_panic_handler(exiting_handler);
     panic_here("custom");
     return 3;
@@ -353,7 +379,7 @@ static void returning_handler(const vl_panic_info *info)
 static int child_handler_returns(void *arg)
 {
     (void)arg;
-    sh->tid = (int)syscall(SYS_gettid);
+    sh->tid = test_tid();
     vl_set_panic_handler(returning_handler);
     panic_here("handler returned");
     return 3;
@@ -379,7 +405,7 @@ static void recursive_handler(const vl_panic_info *info)
 static int child_recursive(void *arg)
 {
     (void)arg;
-    sh->tid = (int)syscall(SYS_gettid);
+    sh->tid = test_tid();
     vl_set_panic_handler(recursive_handler);
     panic_here("outer");
     return 3;
@@ -409,7 +435,7 @@ static void jumping_handler(const vl_panic_info *info)
 static int child_longjmp(void *arg)
 {
     int rearm = *(int *)arg;
-    sh->tid = (int)syscall(SYS_gettid);
+    sh->tid = test_tid();
     vl_set_panic_handler(jumping_handler);
     if (setjmp(jb) == 0)
         panic_here("first");
@@ -441,6 +467,70 @@ static void longjmp_handler_and_recovered(void **state)
     expect_line(&r, "second", sh->tid);
 }
 
+#ifdef _WIN32
+/*
+ * The default panic on Windows, as a death test without fork(): the suite
+ * runs itself again with VLLSI_TEST_PANIC_CHILD set (see main), stderr on a
+ * pipe. The child must print exactly the one line and end the way abort()
+ * ends a Windows process: exit code 3.
+ */
+static void windows_default_panic_in_child_process(void **state)
+{
+    (void)state;
+    char exe[MAX_PATH];
+    assert_true(GetModuleFileNameA(NULL, exe, sizeof(exe)) > 0);
+    SECURITY_ATTRIBUTES sa = {sizeof(sa), NULL, TRUE};
+    HANDLE rd, wr;
+    assert_true(CreatePipe(&rd, &wr, &sa, 0));
+    assert_true(SetHandleInformation(rd, HANDLE_FLAG_INHERIT, 0));
+    STARTUPINFOA si;
+    memset(&si, 0, sizeof(si));
+    si.cb = sizeof(si);
+    si.dwFlags = STARTF_USESTDHANDLES;
+    si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+    si.hStdOutput = wr;
+    si.hStdError = wr;
+    PROCESS_INFORMATION pi;
+    assert_true(SetEnvironmentVariableA("VLLSI_TEST_PANIC_CHILD", "1"));
+    BOOL ok = CreateProcessA(exe, NULL, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi);
+    SetEnvironmentVariableA("VLLSI_TEST_PANIC_CHILD", NULL);
+    CloseHandle(wr);
+    assert_true(ok);
+    vl_test_child r;
+    memset(&r, 0, sizeof(r));
+    DWORD used = 0, n;
+    while (used < sizeof(r.out) - 1 &&
+           ReadFile(rd, r.out + used, (DWORD)(sizeof(r.out) - 1 - used), &n, NULL) && n > 0)
+        used += n;
+    r.out[used] = '\0';
+    CloseHandle(rd);
+    assert_int_equal(WaitForSingleObject(pi.hProcess, 10000), WAIT_OBJECT_0);
+    DWORD code = 0;
+    assert_true(GetExitCodeProcess(pi.hProcess, &code));
+    CloseHandle(pi.hProcess);
+    CloseHandle(pi.hThread);
+    assert_int_equal(code, 3);
+    int tid = 0;
+    const char *t = strstr(r.out, "[thread ");
+    assert_non_null(t);
+    assert_int_equal(sscanf(t, "[thread %d]", &tid), 1);
+    assert_true(tid > 0);
+    expect_line(&r, "the message", tid);
+}
+
+/* A handler that leaves with longjmp needs no child process. */
+static void windows_longjmp_handler_in_process(void **state)
+{
+    (void)state;
+    int rearm = 1;
+    memset(sh, 0, sizeof(*sh));
+    assert_int_equal(child_longjmp(&rearm), 0);
+    assert_int_equal(sh->calls, 2);
+    assert_int_equal(sh->thread_id, test_tid());
+    vl_panic_recovered();
+}
+#endif
+
 static void set_handler_returns_previous(void **state)
 {
     (void)state;
@@ -448,7 +538,7 @@ static void set_handler_returns_previous(void **state)
     assert_ptr_equal(vl_set_panic_handler(returning_handler), exiting_handler);
     assert_ptr_equal(vl_set_panic_handler(NULL), returning_handler);
     assert_null(vl_set_panic_handler(NULL));
-    assert_true(vl_panic_thread_id() == (int)syscall(SYS_gettid));
+    assert_true(vl_panic_thread_id() == test_tid());
 }
 
 int main(void)
@@ -469,6 +559,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(recursive_panic_aborts, reset, reset),
         cmocka_unit_test_setup_teardown(longjmp_handler_and_recovered, reset, reset),
         cmocka_unit_test_setup_teardown(set_handler_returns_previous, reset, reset),
+#ifdef _WIN32
+        cmocka_unit_test_setup_teardown(windows_default_panic_in_child_process, reset, reset),
+        cmocka_unit_test_setup_teardown(windows_longjmp_handler_in_process, reset, reset),
+#endif
     };
+#ifdef _WIN32
+    if (getenv("VLLSI_TEST_PANIC_CHILD") != NULL && setup_shared(NULL) == 0)
+        (void)child_default_panic("the message");
+#endif
     return cmocka_run_group_tests_name("sys.init", tests, setup_shared, teardown_shared);
 }

@@ -3,11 +3,108 @@
 #include "vl_test.h"
 
 #include <errno.h>
+
+#include <vllsi/sys/irq.h>
+
+#ifdef _WIN32
+/*
+ * Windows has no signal mask (src/sys/windows/irq.c): the guard comes back
+ * inactive and enabling answers -EOPNOTSUPP. Exception frames come from a
+ * vectored exception handler's EXCEPTION_POINTERS.
+ */
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+
+#include <vllsi/sys/mem.h>
+
+static void test_windows_no_mask(void **state)
+{
+    (void)state;
+    vl_critical_section cs = vl_disable_interrupts();
+    assert_int_equal(cs.active, 0);
+    assert_int_equal(vl_critical_section_release(&cs), -EINVAL);
+    assert_int_equal(vl_critical_section_release(NULL), -EINVAL);
+    assert_int_equal(vl_enable_interrupts(), -EOPNOTSUPP);
+    assert_true(vl_interrupts_enabled());
+}
+
+static void *fault_page;
+static vl_exception_frame fault_frame;
+static int fault_rc = -1;
+
+/* Record the frame, make the page writable and retry the faulting store. */
+static LONG CALLBACK on_fault(EXCEPTION_POINTERS *ep)
+{
+    if (ep->ExceptionRecord->ExceptionCode != EXCEPTION_ACCESS_VIOLATION)
+        return EXCEPTION_CONTINUE_SEARCH;
+    fault_rc =
+        vl_exception_frame_from(SIGSEGV, ep->ExceptionRecord, ep->ContextRecord, &fault_frame);
+    DWORD old;
+    VirtualProtect(fault_page, vl_page_size(), PAGE_READWRITE, &old);
+    return EXCEPTION_CONTINUE_EXECUTION;
+}
+
+static void test_windows_exception_frame_fault(void **state)
+{
+    (void)state;
+    fault_page = vl_os_alloc(vl_page_size(), NULL);
+    assert_non_null(fault_page);
+    assert_int_equal(vl_os_protect(fault_page, vl_page_size(), VL_PROT_NONE), 0);
+    void *h = AddVectoredExceptionHandler(1, on_fault);
+    assert_non_null(h);
+    volatile char *target = (char *)fault_page + 24;
+    *target = 5;
+    RemoveVectoredExceptionHandler(h);
+    assert_int_equal(*target, 5);
+    assert_int_equal(fault_rc, 0);
+    assert_int_equal(fault_frame.signo, SIGSEGV);
+    assert_int_equal((DWORD)fault_frame.code, EXCEPTION_ACCESS_VIOLATION);
+    assert_ptr_equal(fault_frame.fault_addr, (void *)target);
+    assert_int_not_equal(fault_frame.pc, 0);
+    /* The interrupted stack pointer lies in this thread's stack. */
+    assert_true(fault_frame.sp <= (uintptr_t)&h + 65536 && fault_frame.sp > 0);
+    assert_int_equal(vl_os_free(fault_page, vl_page_size()), 0);
+}
+
+static void test_windows_exception_frame_bad_inputs(void **state)
+{
+    (void)state;
+    vl_exception_frame f = {99, 99, &f, 99, 99};
+    assert_int_equal(vl_exception_frame_from(SIGSEGV, NULL, NULL, NULL), -EINVAL);
+    assert_int_equal(vl_exception_frame_from(0, NULL, NULL, &f), -EINVAL);
+    assert_int_equal(vl_exception_frame_from(65, NULL, NULL, &f), -EINVAL);
+    assert_int_equal(f.signo, 99); /* untouched on failure */
+    assert_int_equal(vl_exception_frame_from(SIGSEGV, NULL, NULL, &f), 0);
+    assert_int_equal(f.signo, SIGSEGV);
+    assert_int_equal(f.code, 0);
+    assert_null(f.fault_addr);
+    assert_int_equal(f.pc, 0);
+    assert_int_equal(f.sp, 0);
+    /* Only access violations carry an address. */
+    EXCEPTION_RECORD er;
+    memset(&er, 0, sizeof(er));
+    er.ExceptionCode = EXCEPTION_INT_DIVIDE_BY_ZERO;
+    er.NumberParameters = 2;
+    er.ExceptionInformation[1] = 0x1234;
+    assert_int_equal(vl_exception_frame_from(SIGFPE, &er, NULL, &f), 0);
+    assert_int_equal((DWORD)f.code, EXCEPTION_INT_DIVIDE_BY_ZERO);
+    assert_null(f.fault_addr);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_windows_no_mask),
+        cmocka_unit_test(test_windows_exception_frame_fault),
+        cmocka_unit_test(test_windows_exception_frame_bad_inputs),
+    };
+    return cmocka_run_group_tests_name("sys.irq", tests, NULL, NULL);
+}
+
+#else /* Linux: interrupts are POSIX signals */
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
-
-#include <vllsi/sys/irq.h>
 
 #define BIT(n) (1ull << ((n)-1))
 
@@ -331,3 +428,4 @@ int main(void)
     };
     return cmocka_run_group_tests_name("sys.irq", tests, NULL, NULL);
 }
+#endif /* _WIN32 */

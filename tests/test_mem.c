@@ -2,13 +2,50 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#else
 #include <sys/mman.h>
+#endif
 
 #include "vl_test.h"
 
 #include <vllsi/sys/common.h>
+#ifndef _WIN32
 #include <vllsi/sys/linux.h>
+#endif
 #include <vllsi/sys/mem.h>
+
+#ifdef _WIN32
+/* Windows has no /proc/self/maps: count the reservations (allocation bases)
+ * in the address space instead; a leaked mapping shows up the same way. */
+static int maps_lines(void)
+{
+    MEMORY_BASIC_INFORMATION mi;
+    int n = 0;
+    for (char *q = NULL; VirtualQuery(q, &mi, sizeof(mi)) != 0;
+         q = (char *)mi.BaseAddress + mi.RegionSize)
+        n += mi.State != MEM_FREE && mi.BaseAddress == mi.AllocationBase;
+    return n;
+}
+
+/* Freed pages are decommitted at once (the reservation goes when its last
+ * page does): a page is "mapped" while it is committed. */
+static bool is_mapped(void *addr)
+{
+    MEMORY_BASIC_INFORMATION mi;
+    return VirtualQuery(addr, &mi, sizeof(mi)) != 0 && mi.State == MEM_COMMIT;
+}
+
+/* The page protection VirtualQuery reports for addr. */
+static DWORD protection_of(void *addr)
+{
+    MEMORY_BASIC_INFORMATION mi;
+    assert_int_not_equal(VirtualQuery(addr, &mi, sizeof(mi)), 0);
+    return mi.Protect;
+}
+#else
 
 /* Lines in /proc/self/maps, counted with plain read() so that counting
  * allocates nothing (stdio or a sanitizer's malloc could add mappings). */
@@ -24,34 +61,6 @@ static int maps_lines(void)
             lines += buf[i] == '\n';
     close(fd);
     return lines;
-}
-
-/*
- * Valgrind's memcheck maps shadow memory as the client touches new address
- * ranges, and its mmap emulation refuses absurd lengths with -EINVAL where
- * the kernel says -ENOMEM: the few checks that depend on either know.
- */
-static bool under_valgrind(void)
-{
-    const char *p = getenv("LD_PRELOAD");
-    return p != NULL && strstr(p, "vgpreload") != NULL;
-}
-
-/* /proc/self/maps has exactly `base` lines again (not checked under
- * valgrind, whose own mappings come and go). */
-static void assert_maps_back_to(int base)
-{
-    if (!under_valgrind())
-        assert_int_equal(maps_lines(), base);
-}
-
-/* The error the kernel gives for a length no address space can hold. */
-static void assert_too_big(int err)
-{
-    if (under_valgrind())
-        assert_true(err == -ENOMEM || err == -EINVAL);
-    else
-        assert_int_equal(err, -ENOMEM);
 }
 
 /* True when the page at addr is mapped at all (mincore answers -ENOMEM
@@ -86,6 +95,35 @@ static bool has_vmflag(void *addr, const char *flag)
     }
     fclose(f);
     return found;
+}
+#endif /* _WIN32 */
+
+/*
+ * Valgrind's memcheck maps shadow memory as the client touches new address
+ * ranges, and its mmap emulation refuses absurd lengths with -EINVAL where
+ * the kernel says -ENOMEM: the few checks that depend on either know.
+ */
+static bool under_valgrind(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    return p != NULL && strstr(p, "vgpreload") != NULL;
+}
+
+/* /proc/self/maps has exactly `base` lines again (not checked under
+ * valgrind, whose own mappings come and go). */
+static void assert_maps_back_to(int base)
+{
+    if (!under_valgrind())
+        assert_int_equal(maps_lines(), base);
+}
+
+/* The error the kernel gives for a length no address space can hold. */
+static void assert_too_big(int err)
+{
+    if (under_valgrind())
+        assert_true(err == -ENOMEM || err == -EINVAL);
+    else
+        assert_int_equal(err, -ENOMEM);
 }
 
 static void test_alloc_free(void **state)
@@ -242,8 +280,10 @@ static void test_huge_fallback(void **state)
     (void)state;
     size_t page = vl_page_size();
     size_t def = page * (page / 8); /* 2 MiB with 4 KiB pages */
+#ifndef _WIN32
     /* Warm stdio (and a sanitizer's allocator) up before the baseline. */
     (void)has_vmflag(&page, "rd");
+#endif
     int base = maps_lines();
 
     /* What the kernel says to MADV_HUGEPAGE decides THP vs NONE. */
@@ -262,8 +302,10 @@ static void test_huge_fallback(void **state)
     assert_int_equal((uintptr_t)p & (def - 1), 0);
     if (info.kind != VL_HUGE_HUGETLB) {
         assert_int_equal(info.kind, thp == 0 ? VL_HUGE_THP : VL_HUGE_NONE);
+#ifndef _WIN32
         if (info.kind == VL_HUGE_THP && !vl_test_emulated()) /* qemu: madvise is a no-op */
             assert_true(has_vmflag(p, "hg"));
+#endif
     }
     p[0] = 1;
     p[info.size - 1] = 2;
@@ -332,6 +374,37 @@ static void test_huge_bad(void **state)
 }
 
 /* ---- protection: death tests run in a child ------------------------------ */
+#ifdef _WIN32
+/* No fork() for death tests: VirtualQuery shows each page's protection. */
+static void test_protect(void **state)
+{
+    (void)state;
+    size_t page = vl_page_size();
+    unsigned char *p = vl_os_alloc(2 * page, NULL);
+    assert_non_null(p);
+    p[0] = 42;
+    assert_int_equal(vl_os_protect(p, page, VL_PROT_READ), 0);
+    assert_int_equal(p[0], 42);
+    assert_int_equal(protection_of(p), PAGE_READONLY);
+    /* Only the first page changed: the second is still writable. */
+    assert_int_equal(protection_of(p + page), PAGE_READWRITE);
+    p[page] = 1;
+    assert_int_equal(vl_os_protect(p, page, VL_PROT_NONE), 0);
+    assert_int_equal(protection_of(p), PAGE_NOACCESS);
+    assert_int_equal(vl_os_protect(p, page, VL_PROT_WRITE), 0);
+    assert_int_equal(protection_of(p), PAGE_READWRITE); /* W implies R */
+    assert_int_equal(vl_os_protect(p, page, VL_PROT_READ | VL_PROT_EXEC), 0);
+    assert_int_equal(protection_of(p), PAGE_EXECUTE_READ);
+    assert_int_equal(vl_os_protect(p, 2 * page, VL_PROT_READ | VL_PROT_WRITE), 0);
+    assert_int_equal(p[0], 42);
+    p[0] = 43;
+    /* A size that is not a page multiple covers the partial page too. */
+    assert_int_equal(vl_os_protect(p, 1, VL_PROT_READ), 0);
+    assert_int_equal(protection_of(p), PAGE_READONLY);
+    assert_int_equal(protection_of(p + page), PAGE_READWRITE);
+    assert_int_equal(vl_os_free(p, 2 * page), 0);
+}
+#else
 
 static int child_write(void *arg)
 {
@@ -378,6 +451,7 @@ static void test_protect(void **state)
     assert_int_equal(r.signo, SIGSEGV);
     assert_int_equal(vl_os_free(p, 2 * page), 0);
 }
+#endif
 
 static void test_protect_bad(void **state)
 {
@@ -433,6 +507,7 @@ static void test_advise_each_value(void **state)
         else
             assert_int_equal(rc, 0);
     }
+#ifndef _WIN32
     /* The table maps each value to the right MADV_*: smaps shows the flags. */
     assert_int_equal(vl_os_advise(p, len, VL_ADV_SEQUENTIAL), 0);
     assert_true(has_vmflag(p, "sr"));
@@ -449,6 +524,7 @@ static void test_advise_each_value(void **state)
         assert_true(has_vmflag(p, "nh"));
         assert_false(has_vmflag(p, "hg"));
     }
+#endif
     /* FREE: the contents are either kept or read back as zero. */
     memset(p, 9, len);
     assert_int_equal(vl_os_advise(p, len, VL_ADV_FREE), 0);
@@ -459,6 +535,9 @@ static void test_advise_each_value(void **state)
 static void test_advise_remove_shared(void **state)
 {
     (void)state;
+#ifdef _WIN32
+    VL_TEST_SKIP_ON_WINDOWS("shared anonymous memory comes from vl_sys_mmap (Linux only)");
+#else
     size_t len = 2 * vl_page_size();
     VL_TEST_SKIP_IF_EMULATED("qemu-user accepts every madvise as a no-op");
     intptr_t r = vl_sys_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -472,6 +551,7 @@ static void test_advise_remove_shared(void **state)
     /* ... but not FREE, which is for private anonymous memory only. */
     assert_int_equal(vl_os_advise(p, len, VL_ADV_FREE), -EINVAL);
     assert_int_equal(vl_sys_munmap(p, len), 0);
+#endif
 }
 
 static void test_advise_dontfork(void **state)
@@ -483,6 +563,11 @@ static void test_advise_dontfork(void **state)
     assert_non_null(p);
     p[0] = 0xff;
     assert_int_equal(vl_os_advise(p, page, VL_ADV_DONTFORK), 0);
+#ifdef _WIN32
+    /* Nothing is ever inherited on Windows: accepted, the page unchanged. */
+    assert_int_equal(p[0], 0xff);
+    assert_int_equal(vl_os_free(p, page), 0);
+#else
     assert_true(has_vmflag(p, "dc"));
     /* The child does not inherit the page: touching it faults there. */
     vl_test_child r;
@@ -491,6 +576,7 @@ static void test_advise_dontfork(void **state)
     assert_int_equal(vl_os_advise(p, page, VL_ADV_NORMAL), 0);
     assert_int_equal(p[0], 0xff);
     assert_int_equal(vl_os_free(p, page), 0);
+#endif
 }
 
 static void test_advise_bad(void **state)

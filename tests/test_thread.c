@@ -4,9 +4,14 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#else
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#endif
 
 #include "vl_test.h"
 
@@ -127,6 +132,19 @@ static void __attribute__((noinline)) use_stack(size_t n, int *ok)
     *ok = good;
 }
 
+#ifdef _WIN32
+/* The reserved stack is what the thread got; Windows keeps its own guard
+ * page below the committed part, which no API reports as a size. */
+static void probe_stack(void *arg)
+{
+    struct stack_probe *p = arg;
+    ULONG_PTR lo = 0, hi = 0;
+    GetCurrentThreadStackLimits(&lo, &hi);
+    p->stacksize = (size_t)(hi - lo);
+    p->guardsize = vl_page_size();
+    use_stack(p->want, &p->used_ok);
+}
+#else
 static void probe_stack(void *arg)
 {
     struct stack_probe *p = arg;
@@ -138,12 +156,17 @@ static void probe_stack(void *arg)
     }
     use_stack(p->want, &p->used_ok);
 }
+#endif
 
 static void test_stack_sizes(void **state)
 {
     (void)state;
     size_t page = vl_page_size();
+#ifdef _WIN32
+    size_t libc_min = 0; /* _beginthreadex takes any size; Windows rounds up */
+#else
     size_t libc_min = (size_t)PTHREAD_STACK_MIN;
+#endif
 #define AT_LEAST_LIBC(x) ((x) > libc_min ? (x) : libc_min)
     struct {
         size_t req, expect, use;
@@ -227,6 +250,19 @@ static void wait_for_go(void *arg)
         vl_thread_yield();
 }
 
+#ifdef _WIN32
+/* A thread id stops naming a thread object once the thread has ended and
+ * its last handle is closed; until then the object is signalled. */
+static bool task_gone(void *arg)
+{
+    HANDLE h = OpenThread(SYNCHRONIZE, FALSE, (DWORD) * (int *)arg);
+    if (h == NULL)
+        return true;
+    bool ended = WaitForSingleObject(h, 0) == WAIT_OBJECT_0;
+    CloseHandle(h);
+    return ended;
+}
+#else
 static bool task_gone(void *arg)
 {
     char path[64];
@@ -234,6 +270,7 @@ static bool task_gone(void *arg)
     snprintf(path, sizeof(path), "/proc/self/task/%d", *(int *)arg);
     return stat(path, &st) != 0 && errno == ENOENT;
 }
+#endif
 
 static bool started(void *arg)
 {
@@ -418,11 +455,17 @@ static void test_tls_released_at_exit(void **state)
     assert_int_equal(vl_thread_spawn(use_tls_frames, &log, 0, &t), 0);
     assert_int_equal(vl_thread_join(t), 0);
     assert_non_null(log);
+#ifdef _WIN32
+    /* The trampoline released the thread's log: no longer committed. */
+    MEMORY_BASIC_INFORMATION mi;
+    assert_true(VirtualQuery(log, &mi, sizeof(mi)) == 0 || mi.State != MEM_COMMIT);
+#else
     /* The trampoline released the thread's log (mincore: -ENOMEM when the
      * address is no longer mapped). */
     unsigned char vec[1];
     assert_int_equal(mincore(log, 1, vec), -1);
     assert_int_equal(errno, ENOMEM);
+#endif
 }
 
 /* ---- ids, yield, CPUs ------------------------------------------------------------- */
@@ -431,15 +474,24 @@ static void record_ids(void *arg)
 {
     int *ids = arg;
     ids[0] = vl_thread_id();
+#ifdef _WIN32
+    ids[1] = (int)GetCurrentThreadId();
+#else
     ids[1] = (int)syscall(SYS_gettid);
+#endif
 }
 
 static void test_thread_id(void **state)
 {
     (void)state;
+#ifdef _WIN32
+    /* Windows thread ids are not process ids, even in the main thread. */
+    assert_int_equal(vl_thread_id(), (int)GetCurrentThreadId());
+#else
     assert_int_equal(vl_thread_id(), (int)syscall(SYS_gettid));
     /* In the main thread the TID is the PID. */
     assert_int_equal(vl_thread_id(), getpid());
+#endif
     int ids[2] = {0, 0};
     vl_thread *t;
     assert_int_equal(vl_thread_spawn(record_ids, ids, 0, &t), 0);
@@ -460,7 +512,13 @@ static void test_num_online_cpus(void **state)
     (void)state;
     int n = vl_num_online_cpus();
     assert_true(n >= 1);
+#ifdef _WIN32
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    assert_int_equal(n, (int)si.dwNumberOfProcessors);
+#else
     assert_int_equal(n, (int)sysconf(_SC_NPROCESSORS_ONLN));
+#endif
 }
 
 /* ---- libc inside spawned threads -------------------------------------------------- */

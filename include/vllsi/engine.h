@@ -54,7 +54,29 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#ifdef _WIN32
+/*
+ * Windows (the IOCP driver, docs/windows.md): the socket API is Winsock's,
+ * and every `int fd` below carries a SOCKET or HANDLE truncated to 32 bits,
+ * (int)(intptr_t)h. Windows keeps handle values below 2^32 so that 32- and
+ * 64-bit processes can share them, and sign extension gives -1 back as
+ * INVALID_HANDLE_VALUE, so the conversion loses nothing; convert back with
+ * (SOCKET)(intptr_t)fd. Handles must be opened for overlapped I/O (sockets
+ * are; files and pipes need FILE_FLAG_OVERLAPPED). ACCEPT's result is the new
+ * SOCKET the same way. Error numbers are <errno.h>'s, plus the Linux names
+ * from <vllsi/sys/windows.h> (ESHUTDOWN...).
+ * Where the contract below differs on Windows: there is no SIGPIPE (nothing
+ * to suppress); a stream socket learns of a closed peer only from the RST
+ * its next send provokes, so the first SEND after the peer's close may
+ * succeed and the next fails with -EPIPE or -ECONNRESET.
+ */
+#include <winsock2.h>
+#include <ws2tcpip.h>
+
+#include <vllsi/sys/windows.h>
+#else
 #include <sys/socket.h>
+#endif
 
 #include <vllsi/sys/export.h>
 

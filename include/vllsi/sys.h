@@ -20,6 +20,8 @@
 #include <vllsi/sys/embedded.h>
 #if defined(__linux__)
 #include <vllsi/sys/linux.h>
+#elif defined(_WIN32)
+#include <vllsi/sys/windows.h>
 #endif
 
 #endif /* VLLSI_SYS_H */

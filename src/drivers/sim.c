@@ -25,17 +25,19 @@
 #include <sys/socket.h>
 
 #include <vllsi/sim.h>
+#include <vllsi/sys/mem.h>
 
 #include "driver.h"
 #include "fault.h"
 
-#define NONE      UINT32_MAX
-#define FIRST_FD  3u
+#define NONE       UINT32_MAX
+#define FIRST_FD   3u
 /* Results of a step that are not a final result. */
-#define PARK      INT64_MIN       /* would block: stays pending, nothing happened */
-#define PROGRESS  (INT64_MIN + 1) /* delivered a VL_CQE_MORE completion          */
+#define PARK       INT64_MIN       /* would block: stays pending, nothing happened */
+#define PROGRESS   (INT64_MIN + 1) /* delivered a VL_CQE_MORE completion          */
+#define BUFS_BYTES ((size_t)VL_SIM_MAX_FDS * VL_SIM_BUF_SIZE)
 /* slot->drv_flags */
-#define P_PENDING 0x1u
+#define P_PENDING  0x1u
 
 enum obj_type {
     O_FREE = 0,
@@ -827,7 +829,8 @@ static void sim_free(struct sim *s)
 {
     for (uint32_t i = 0; i < VL_SIM_MAX_FDS; i++)
         free(s->objs[i].data);
-    free(s->bufs);
+    if (s->bufs != NULL)
+        vl_os_free(s->bufs, BUFS_BYTES);
     free(s->run);
     free(s);
 }
@@ -836,7 +839,10 @@ static int sim_init(vl_engine *e, const vl_engine_config *cfg, char *reason, siz
 {
     struct sim *s = calloc(1, sizeof(*s));
     if (s != NULL) {
-        s->bufs = calloc(VL_SIM_MAX_FDS, VL_SIM_BUF_SIZE);
+        /* Fresh zero pages straight from the kernel: only the rings that
+         * carry data are ever touched, and create costs no 16 MiB memset. */
+        int err = 0;
+        s->bufs = vl_os_alloc(BUFS_BYTES, &err);
         s->run = calloc(cfg->max_inflight, sizeof(*s->run));
     }
     if (s == NULL || s->bufs == NULL || s->run == NULL) {

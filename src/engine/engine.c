@@ -95,9 +95,23 @@ static int check_config(const vl_engine_config *in, vl_engine_config *cfg)
 
 extern const struct vl_driver vl__driver_sim; /* src/drivers/sim.c */
 
+/* src/drivers/sync.c: every op runs to completion inside submit. */
+extern const struct vl_driver vl__driver_sync;
+
+#ifdef _WIN32
+/* Windows has one driver: the I/O completion port (src/drivers/iocp.c). */
+extern const struct vl_driver vl__driver_iocp;
+
+static const struct vl_driver *driver_for(vl_driver_kind kind)
+{
+    return kind == VL_DRIVER_IOCP ? &vl__driver_iocp : NULL;
+}
+#else
 static const struct vl_driver *driver_for(vl_driver_kind kind)
 {
     switch (kind) {
+    case VL_DRIVER_SYNC:
+        return &vl__driver_sync;
     case VL_DRIVER_URING:
         return &vl__driver_uring;
     case VL_DRIVER_EPOLL:
@@ -108,7 +122,9 @@ static const struct vl_driver *driver_for(vl_driver_kind kind)
         return NULL;
     }
 }
+#endif
 
+#ifndef _WIN32
 /* io_uring errors that mean "not here" (fall back) rather than "out of
  * resources" (report): missing syscall, forbidden by seccomp or sysctl,
  * a kernel without the ops or flags we need. */
@@ -117,10 +133,13 @@ static bool means_unavailable(int err)
     return err == -ENOSYS || err == -EPERM || err == -EACCES || err == -EOPNOTSUPP ||
            err == -EINVAL;
 }
+#endif
 
 static int try_driver(vl_engine *e, const struct vl_driver *d, const vl_engine_config *cfg)
 {
     char why[sizeof(e->reason)] = "";
+    if (d == NULL)
+        return -EOPNOTSUPP; /* a driver this platform does not have */
     int rc = d->init(e, cfg, why, sizeof(why));
     if (rc == 0) {
         e->drv = d;
@@ -143,6 +162,10 @@ static int env_choice(vl_driver_kind *kind)
         *kind = VL_DRIVER_URING;
     else if (strcmp(v, "epoll") == 0)
         *kind = VL_DRIVER_EPOLL;
+#ifdef _WIN32
+    else if (strcmp(v, "iocp") == 0)
+        *kind = VL_DRIVER_IOCP;
+#endif
     else
         return -EINVAL;
     return 1;
@@ -161,6 +184,12 @@ static int choose_driver(vl_engine *e, const vl_engine_config *cfg)
                 snprintf(e->reason, sizeof(e->reason), "VLLSI_DRIVER=%s", getenv("VLLSI_DRIVER"));
             return rc;
         }
+#ifdef _WIN32
+        int rc = try_driver(e, &vl__driver_iocp, cfg);
+        if (rc == 0)
+            snprintf(e->reason, sizeof(e->reason), "preferred");
+        return rc;
+#else
         int rc = try_driver(e, &vl__driver_uring, cfg);
         if (rc == 0) {
             snprintf(e->reason, sizeof(e->reason), "preferred");
@@ -170,6 +199,7 @@ static int choose_driver(vl_engine *e, const vl_engine_config *cfg)
             return rc;
         /* e->reason keeps what io_uring said; the fallback adds nothing. */
         return try_driver(e, &vl__driver_epoll, cfg);
+#endif
     }
     const struct vl_driver *d = driver_for(kind);
     if (d == NULL)

@@ -9,7 +9,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
+#ifndef _WIN32
+#include <sys/socket.h> /* Windows: <vllsi/engine.h> brings Winsock */
+#endif
 
 #include <vllsi/engine.h>
 #include <vllsi/sys/export.h>
@@ -56,7 +58,9 @@ static inline int vl__op_validate(const vl_op *op)
     case VL_OP_CONNECT:
         if (op->u.connect.addr == NULL)
             return -EFAULT;
-        if (op->u.connect.addrlen == 0 || op->u.connect.addrlen > sizeof(struct sockaddr_storage))
+        /* size_t: socklen_t is a signed int on Windows. */
+        if (op->u.connect.addrlen == 0 ||
+            (size_t)op->u.connect.addrlen > sizeof(struct sockaddr_storage))
             return -EINVAL;
         return 0;
     case VL_OP_TIMEOUT:

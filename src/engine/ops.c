@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/socket.h>
+#ifndef _WIN32
+#include <sys/socket.h> /* Windows: <vllsi/engine.h> brings Winsock */
+#endif
 
 #include "engine_internal.h"
 

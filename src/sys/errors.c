@@ -163,7 +163,8 @@ static const struct vl__errdesc init_table[] = {
 
 static const struct vl__errdesc *lookup(int err)
 {
-    unsigned code = err < 0 ? (unsigned)-(long)err : (unsigned)err;
+    /* int64_t, not long: long is 32 bits on Windows, where -INT_MIN overflows. */
+    unsigned code = err < 0 ? (unsigned)-(int64_t)err : (unsigned)err;
     const struct vl__errdesc *d = NULL;
     if (code < VL__ARRAY_LEN(errno_table))
         d = &errno_table[code];

@@ -67,6 +67,12 @@ static void check_tls_here(void)
     NL_CHECK_EQ(t_seeded, 0x5eed);
     NL_CHECK_EQ(t_zeroed, 0);
     NL_CHECK(vl_tls_get_base() != NULL);
+#if defined(__x86_64__)
+    /* The stack-protector canary from AT_RANDOM, low byte 0, in every TCB. */
+    uintptr_t canary;
+    __asm__("mov %%fs:0x28, %0" : "=r"(canary));
+    NL_CHECK(canary != 0 && (canary & 0xff) == 0);
+#endif
 }
 
 /* One thread's context work: frames restore what they changed. */
@@ -203,7 +209,10 @@ static void test_threads_detach(void)
         (void)vl_thread_yield();
     (void)vl_sleep_ns(vl_duration_from_ms(5));
     NL_CHECK_EQ(vl_thread_detach(t), 0);
-    NL_CHECK_EQ(vl_nolibc_thread_mappings(), base);
+    /* Almost always the thread has exited by now and detach reaped it; on a
+     * loaded machine it may still be before its EXITED mark, and then it
+     * unmaps itself a moment later. Both are right. */
+    NL_CHECK_EQ(mappings_settle(base), base);
 }
 
 static void test_threads_bad_input(void)

@@ -56,9 +56,3 @@ target_compile_options(vllsi_nolibc_crt PRIVATE ${VLLSI_WARNINGS} ${VLLSI_NOLIBC
     "SHELL:-iquote ${PROJECT_SOURCE_DIR}/src/sys" "SHELL:-iquote ${PROJECT_SOURCE_DIR}/src")
 target_compile_definitions(vllsi_nolibc_crt PRIVATE VLLSI_BUILDING VLLSI_NOLIBC=1)
 set_target_properties(vllsi_nolibc_crt PROPERTIES POSITION_INDEPENDENT_CODE OFF)
-
-# The test programs and their ctest registration (tests/nolibc). ctest reads
-# only what add_test registers after enable_testing(), which the top level
-# calls later, so it is called here too (a second call is harmless).
-enable_testing()
-add_subdirectory(${PROJECT_SOURCE_DIR}/tests/nolibc ${PROJECT_BINARY_DIR}/tests/nolibc)

@@ -45,6 +45,11 @@ VL__NOLIBC_HIDDEN size_t vl__nolibc_tls_area_size(void);
  */
 VL__NOLIBC_HIDDEN void *vl__nolibc_tls_install(void *area);
 
+/* The stack-protector canary every new TCB gets (x86-64 %fs:0x28), from the
+ * kernel's AT_RANDOM bytes; its low byte is 0 so a string overflow that
+ * copies up to a NUL cannot reproduce it. */
+VL__NOLIBC_HIDDEN extern uintptr_t vl__nolibc_canary;
+
 /* Make tp the calling thread's thread pointer (arch_prctl / TPIDR_EL0). */
 VL__NOLIBC_HIDDEN int vl__nolibc_set_thread_pointer(void *tp);
 

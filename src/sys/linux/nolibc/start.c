@@ -68,6 +68,8 @@ static void setup_main_tls(const unsigned long *auxv)
             phdr = v[1];
         else if (v[0] == AT_PHNUM)
             phnum = v[1];
+        else if (v[0] == AT_RANDOM && v[1] != 0)
+            vl__nolibc_canary = *(const uintptr_t *)v[1] & ~(uintptr_t)0xff;
     }
     static const char no_phdr[] = "nolibc start: no AT_PHDR in the auxiliary vector\n";
     static const char no_mem[] = "nolibc start: cannot map the main thread's TLS\n";

@@ -39,6 +39,8 @@ void *memset(void *dst, int c, size_t n);
 #define TLS_ABOVE_TP 1
 #endif
 
+uintptr_t vl__nolibc_canary;
+
 static struct {
     uintptr_t image; /* .tdata's initial contents */
     size_t filesz;   /* bytes to copy             */
@@ -104,6 +106,10 @@ void *vl__nolibc_tls_install(void *area)
     uintptr_t data = tp - g_tls.offset;
     memset((void *)tp, 0, TCB_SIZE);
     *(uintptr_t *)tp = tp;
+    /* %fs:0x28 is where gcc's -fstack-protector code reads its canary; our
+     * code is built without it, but prebuilt objects linked in (Debian's
+     * liburing.a) are not. */
+    *(uintptr_t *)(tp + 0x28) = vl__nolibc_canary;
 #endif
     memcpy((void *)data, (const void *)g_tls.image, g_tls.filesz);
     memset((void *)(data + g_tls.filesz), 0, g_tls.memsz - g_tls.filesz);

@@ -1,0 +1,886 @@
+/*
+ * src/drivers/iocp.c - the Windows driver: overlapped I/O on one I/O
+ * completion port per engine (AcceptEx, ConnectEx, WSARecv, WSASend,
+ * ReadFile/WriteFile), TIMEOUT on the OS-neutral timer heap driving
+ * GetQueuedCompletionStatusEx's timeout, CANCEL with CancelIoEx, wake with
+ * PostQueuedCompletionStatus.
+ *
+ * Descriptors: vl_op's `int fd` carries a SOCKET or HANDLE truncated to 32
+ * bits. Windows keeps handle values below 2^32 so that 32- and 64-bit
+ * processes can share them ("only the lower 32 bits are significant"), and
+ * sign extension turns -1 back into INVALID_HANDLE_VALUE. Handles must be
+ * opened for overlapped I/O (sockets from socket() are; files and pipes need
+ * FILE_FLAG_OVERLAPPED): a synchronous handle would block the engine thread.
+ *
+ * Every op owns one request (an OVERLAPPED plus what its completion needs),
+ * preallocated per slot at init, so nothing is allocated on the hot path. A
+ * handle is associated with the port by the first op that uses it; the
+ * association lasts until the handle is closed, and a second one fails with
+ * ERROR_INVALID_PARAMETER, which is taken to mean "already ours". A handle
+ * therefore serves one engine for its life. Completions are always delivered
+ * through the port (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is not used: it is
+ * unsafe on sockets with a non-IFS layered provider and would split every op
+ * into two completion paths), so each op reaches vl__engine_complete exactly
+ * once, from one place.
+ */
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <mswsock.h>
+#include <windows.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vllsi/sys/mem.h>
+#include <vllsi/sys/time.h>
+#include <vllsi/sys/windows.h>
+
+#include "driver.h"
+#include "timer_heap.h"
+
+#define KEY_IO      0u /* a completion of an op's overlapped request */
+#define KEY_WAKE    1u /* vl_engine_wake                              */
+#define MAX_ENTRIES 64
+#define ADDR_ROOM   (sizeof(SOCKADDR_STORAGE) + 16) /* AcceptEx: per address */
+#define NONE        UINT32_MAX
+
+/* vl__slot.drv_flags while the driver holds a slot. HELD_DEFER: a multishot
+ * op waiting for room in the completion queue; HELD_ENDED: a multishot op
+ * that ended inside submit (its final completion is made). */
+enum { HELD_IO = 1, HELD_TIMER, HELD_CANCEL, HELD_DEFER, HELD_ENDED };
+
+/* Multishot: at most this many completions per op per turn. */
+#define MULTI_BURST 16
+
+/* NTSTATUS values a completion can carry that need more than the map. */
+#define ST_END_OF_FILE ((int32_t)0xC0000011)
+#define ST_PIPE_BROKEN ((int32_t)0xC000014B)
+
+struct iocp_req {
+    OVERLAPPED ov;        /* first: a completion names its request by it   */
+    HANDLE h;             /* the handle the request was issued on          */
+    SOCKET accept_sock;   /* ACCEPT: the socket AcceptEx connects          */
+    uint32_t cancel_slot; /* a CANCEL waiting for this op's outcome        */
+    bool advance;         /* file op at the current position: move it after */
+    bool stop;            /* multishot: cancelled, end at the next packet  */
+    char addrs[2 * ADDR_ROOM];
+};
+
+struct iocp_drv {
+    HANDLE port;
+    struct iocp_req *reqs;
+    size_t reqs_len;
+    struct vl__timer_heap timers;
+    LPFN_ACCEPTEX accept_ex;
+    LPFN_CONNECTEX connect_ex;
+    LPFN_GETACCEPTEXSOCKADDRS accept_addrs;
+    uint32_t defer_head, defer_tail; /* HELD_DEFER slots, linked by drv_next */
+    bool wsa_started;
+    OVERLAPPED_ENTRY entries[MAX_ENTRIES];
+};
+
+static struct iocp_drv *drv_of(vl_engine *e)
+{
+    return *vl__engine_drv(e);
+}
+
+static HANDLE handle_of(int fd)
+{
+    return (HANDLE)(intptr_t)fd;
+}
+
+static int wsa_errno(void)
+{
+    return vl_win_error_to_errno((unsigned long)WSAGetLastError());
+}
+
+/* ---- handles ---------------------------------------------------------------- */
+
+/* -EBADF for a value that names no open handle (closed, never opened, -1):
+ * GetFileType answers FILE_TYPE_UNKNOWN with ERROR_INVALID_HANDLE then. */
+static int check_handle(HANDLE h, DWORD *type)
+{
+    if (h == INVALID_HANDLE_VALUE || h == NULL)
+        return -EBADF;
+    SetLastError(NO_ERROR);
+    *type = GetFileType(h);
+    if (*type == FILE_TYPE_UNKNOWN && GetLastError() != NO_ERROR)
+        return -EBADF;
+    return 0;
+}
+
+static bool is_socket(HANDLE h)
+{
+    int type = 0, len = sizeof(type);
+    return getsockopt((SOCKET)h, SOL_SOCKET, SO_TYPE, (char *)&type, &len) == 0;
+}
+
+static int associate(struct iocp_drv *d, HANDLE h)
+{
+    if (CreateIoCompletionPort(h, d->port, KEY_IO, 0) != NULL)
+        return 0;
+    DWORD err = GetLastError();
+    return err == ERROR_INVALID_PARAMETER ? 0 : vl_win_error_to_errno(err);
+}
+
+/* ---- requests -------------------------------------------------------------- */
+
+static struct iocp_req *req_of(struct iocp_drv *d, uint32_t slot)
+{
+    return &d->reqs[slot];
+}
+
+static void req_reset(struct iocp_req *q, HANDLE h)
+{
+    memset(&q->ov, 0, sizeof(q->ov));
+    q->h = h;
+    q->accept_sock = INVALID_SOCKET;
+    q->cancel_slot = NONE;
+    q->advance = false;
+    q->stop = false;
+}
+
+/*
+ * An overlapped call returned. Success or ERROR_IO_PENDING: a packet will
+ * reach the port (also for an immediate success), so the op is held until
+ * then. Any other error: no packet will come, the op ends now.
+ */
+static int64_t issued(vl_engine *e, uint32_t slot, bool ok, int err)
+{
+    if (ok || err == -EINPROGRESS) {
+        vl__engine_slot(e, slot)->drv_flags = HELD_IO;
+        return 0;
+    }
+    return err;
+}
+
+/* ---- starting each kind ------------------------------------------------------ */
+
+/* Offsets: -1 on a disk file means its current position, which overlapped
+ * I/O does not keep: read it now and move it when the op completes. Other
+ * handles have no position (-ESPIPE for an explicit offset, as on Linux). */
+static int set_offset(struct iocp_req *q, DWORD type, int64_t offset)
+{
+    if (type != FILE_TYPE_DISK)
+        return offset == -1 ? 0 : -ESPIPE;
+    if (offset == -1) {
+        LARGE_INTEGER zero = {.QuadPart = 0}, pos;
+        if (!SetFilePointerEx(q->h, zero, &pos, FILE_CURRENT))
+            return vl_win_error_to_errno(GetLastError());
+        offset = pos.QuadPart;
+        q->advance = true;
+    }
+    q->ov.Offset = (DWORD)offset;
+    q->ov.OffsetHigh = (DWORD)((uint64_t)offset >> 32);
+    return 0;
+}
+
+static int64_t start_wsa(vl_engine *e, uint32_t slot, struct iocp_req *q, void *buf, size_t len,
+                         int flags, bool send)
+{
+    WSABUF b = {(ULONG)len, buf};
+    DWORD fl = (DWORD)flags;
+    int r = send ? WSASend((SOCKET)q->h, &b, 1, NULL, fl, &q->ov, NULL)
+                 : WSARecv((SOCKET)q->h, &b, 1, NULL, &fl, &q->ov, NULL);
+    return issued(e, slot, r == 0, r == 0 ? 0 : wsa_errno());
+}
+
+/*
+ * Length 0 completes with 0 at once, as the Linux kernel answers it: on
+ * Windows a zero-byte read of a pipe or socket is the readiness probe, which
+ * waits until data arrives.
+ */
+static int64_t start_rw(vl_engine *e, uint32_t slot, const vl_op *op, bool write)
+{
+    struct iocp_drv *d = drv_of(e);
+    struct iocp_req *q = req_of(d, slot);
+    DWORD type;
+    req_reset(q, handle_of(op->u.rw.fd));
+    int rc = check_handle(q->h, &type);
+    if (rc == 0 && type == FILE_TYPE_PIPE && is_socket(q->h)) {
+        if (op->u.rw.offset != -1)
+            return -ESPIPE;
+        if (op->u.rw.len == 0)
+            return 0;
+        rc = associate(d, q->h);
+        return rc < 0 ? rc : start_wsa(e, slot, q, op->u.rw.buf, op->u.rw.len, 0, write);
+    }
+    if (rc == 0)
+        rc = set_offset(q, type, op->u.rw.offset);
+    if (rc == 0 && op->u.rw.len == 0)
+        return 0;
+    if (rc == 0)
+        rc = associate(d, q->h);
+    if (rc < 0)
+        return rc;
+    DWORD n = (DWORD)op->u.rw.len;
+    BOOL ok = write ? WriteFile(q->h, op->u.rw.buf, n, NULL, &q->ov)
+                    : ReadFile(q->h, op->u.rw.buf, n, NULL, &q->ov);
+    DWORD err = ok ? 0 : GetLastError();
+    /* A read at a file's end or of a pipe whose writer is gone: EOF, 0. */
+    if (!write && (err == ERROR_HANDLE_EOF || err == ERROR_BROKEN_PIPE))
+        return 0;
+    return issued(e, slot, ok, ok ? 0 : vl_win_error_to_errno(err));
+}
+
+static int64_t start_msg(vl_engine *e, uint32_t slot, const vl_op *op, bool send)
+{
+    struct iocp_drv *d = drv_of(e);
+    struct iocp_req *q = req_of(d, slot);
+    DWORD type;
+    req_reset(q, handle_of(op->u.msg.fd));
+    int rc = check_handle(q->h, &type);
+    /* Asked first: Winsock's answer for a pipe or file varies (Wine says
+     * WSAEOPNOTSUPP), recv(2)'s is ENOTSOCK. */
+    if (rc == 0 && !is_socket(q->h))
+        return -ENOTSOCK;
+    if (rc == 0 && op->u.msg.len == 0)
+        return 0; /* the zero-byte probe would wait for data (see start_rw) */
+    if (rc == 0)
+        rc = associate(d, q->h);
+    if (rc < 0)
+        return rc;
+    return start_wsa(e, slot, q, op->u.msg.buf, op->u.msg.len, op->u.msg.flags, send);
+}
+
+/* A listening socket, associated with the port: 0 or the ACCEPT's error. */
+static int accept_check(struct iocp_drv *d, struct iocp_req *q, int fd)
+{
+    DWORD type;
+    req_reset(q, handle_of(fd));
+    int rc = check_handle(q->h, &type);
+    if (rc < 0)
+        return rc;
+    /* Not listening: -EINVAL, as accept(2) says. Windows' AcceptEx would say
+     * WSAEINVAL too, but Wine leaves such an AcceptEx pending forever. */
+    BOOL listening = FALSE;
+    int len = sizeof(listening);
+    if (getsockopt((SOCKET)q->h, SOL_SOCKET, SO_ACCEPTCONN, (char *)&listening, &len) != 0)
+        return wsa_errno();
+    return listening ? associate(d, q->h) : -EINVAL;
+}
+
+/* AcceptEx needs the connection's socket made in advance, of the listener's
+ * own family, type and protocol. */
+static int64_t accept_issue(vl_engine *e, uint32_t slot)
+{
+    struct iocp_drv *d = drv_of(e);
+    struct iocp_req *q = req_of(d, slot);
+    WSAPROTOCOL_INFOW info;
+    int len = sizeof(info);
+    memset(&q->ov, 0, sizeof(q->ov));
+    if (getsockopt((SOCKET)q->h, SOL_SOCKET, SO_PROTOCOL_INFOW, (char *)&info, &len) != 0)
+        return wsa_errno();
+    q->accept_sock = WSASocketW(info.iAddressFamily, info.iSocketType, info.iProtocol, NULL, 0,
+                                WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    if (q->accept_sock == INVALID_SOCKET)
+        return wsa_errno();
+    DWORD got = 0;
+    int rc = 0;
+    if (!d->accept_ex((SOCKET)q->h, q->accept_sock, q->addrs, 0, ADDR_ROOM, ADDR_ROOM, &got,
+                      &q->ov))
+        rc = wsa_errno();
+    rc = (int)issued(e, slot, rc == 0, rc);
+    if (rc < 0) {
+        closesocket(q->accept_sock);
+        q->accept_sock = INVALID_SOCKET;
+    }
+    return rc;
+}
+
+static int64_t start_accept(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    int rc = accept_check(drv_of(e), req_of(drv_of(e), slot), op->u.accept.fd);
+    return rc < 0 ? rc : accept_issue(e, slot);
+}
+
+/* ConnectEx wants a bound socket: bind the wildcard address of the target's
+ * family unless the caller bound it already (WSAEINVAL then). */
+static int bind_any(SOCKET s, int family)
+{
+    SOCKADDR_STORAGE any;
+    memset(&any, 0, sizeof(any));
+    any.ss_family = (ADDRESS_FAMILY)family;
+    int len =
+        family == AF_INET6 ? (int)sizeof(struct sockaddr_in6) : (int)sizeof(struct sockaddr_in);
+    if (bind(s, (struct sockaddr *)&any, len) == 0 || WSAGetLastError() == WSAEINVAL)
+        return 0;
+    return wsa_errno();
+}
+
+static int64_t start_connect(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    struct iocp_drv *d = drv_of(e);
+    struct iocp_req *q = req_of(d, slot);
+    DWORD type;
+    req_reset(q, handle_of(op->u.connect.fd));
+    int rc = check_handle(q->h, &type);
+    if (rc == 0 && !is_socket(q->h))
+        return -ENOTSOCK; /* as for RECV/SEND: Wine's bind says WSAEOPNOTSUPP */
+    if (rc == 0)
+        rc = bind_any((SOCKET)q->h, op->u.connect.addr->sa_family);
+    if (rc == 0)
+        rc = associate(d, q->h);
+    if (rc < 0)
+        return rc;
+    BOOL ok = d->connect_ex((SOCKET)q->h, op->u.connect.addr, (int)op->u.connect.addrlen, NULL, 0,
+                            NULL, &q->ov);
+    return issued(e, slot, ok, ok ? 0 : wsa_errno());
+}
+
+/* Closing a handle ends the I/O pending on it; those ops still complete
+ * through the port (cancelled), each once. CancelIoEx first makes that so
+ * for files too, where CloseHandle alone may let pending I/O finish. */
+static int64_t run_close(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)e;
+    (void)slot;
+    HANDLE h = handle_of(op->u.close.fd);
+    DWORD type;
+    int rc = check_handle(h, &type);
+    if (rc < 0)
+        return rc;
+    if (type == FILE_TYPE_PIPE && is_socket(h))
+        return closesocket((SOCKET)h) == 0 ? 0 : wsa_errno();
+    (void)CancelIoEx(h, NULL);
+    return CloseHandle(h) ? 0 : vl_win_error_to_errno(GetLastError());
+}
+
+static int64_t run_timeout(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)op;
+    vl__timer_heap_insert(&drv_of(e)->timers, slot);
+    vl__engine_slot(e, slot)->drv_flags = HELD_TIMER;
+    return 0;
+}
+
+static int64_t run_nop(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)e;
+    (void)slot;
+    (void)op;
+    return 0;
+}
+
+/* ---- cancel ------------------------------------------------------------------ */
+
+static void undefer(vl_engine *e, uint32_t slot);
+static void multi_end(vl_engine *e, uint32_t slot, int64_t r);
+
+/*
+ * CANCEL of an op with I/O in the kernel answers only once the target has
+ * completed: 0 when the target ended cancelled, -EALREADY when it finished
+ * with its own result first (CancelIoEx can succeed while the I/O is
+ * completing). So CANCEL's result is always exact.
+ */
+static int64_t run_cancel(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)op;
+    struct iocp_drv *d = drv_of(e);
+    uint32_t t = vl__engine_slot(e, slot)->target;
+    struct vl__slot *ts = vl__engine_slot(e, t);
+    if (ts->drv_flags == HELD_TIMER) {
+        vl__timer_heap_remove(&d->timers, t);
+        vl__engine_complete(e, t, -ECANCELED, 0);
+        return 0;
+    }
+    if (ts->drv_flags == HELD_DEFER) {
+        undefer(e, t);
+        multi_end(e, t, -ECANCELED);
+        return 0;
+    }
+    if (ts->drv_flags != HELD_IO)
+        return -EALREADY; /* a CANCEL itself: it ends with its own target */
+    struct iocp_req *q = req_of(d, t);
+    bool multi = ts->op.kind == VL_OP_RECV_MULTI || ts->op.kind == VL_OP_ACCEPT_MULTI;
+    /* A multishot op whose request already completed still ends at its
+     * packet (multi_done sees cancel_slot), so the CANCEL waits for it. */
+    if (!CancelIoEx(q->h, &q->ov) && !multi)
+        return GetLastError() == ERROR_NOT_FOUND ? -EALREADY
+                                                 : vl_win_error_to_errno(GetLastError());
+    q->cancel_slot = slot;
+    vl__engine_slot(e, slot)->drv_flags = HELD_CANCEL;
+    return 0;
+}
+
+static int iocp_cancel(vl_engine *e, uint32_t slot)
+{
+    struct iocp_drv *d = drv_of(e);
+    struct vl__slot *s = vl__engine_slot(e, slot);
+    if (s->drv_flags == HELD_TIMER) {
+        vl__timer_heap_remove(&d->timers, slot);
+        vl__engine_complete(e, slot, -ECANCELED, 0);
+    } else if (s->drv_flags == HELD_DEFER) {
+        undefer(e, slot);
+        multi_end(e, slot, -ECANCELED);
+    } else if (s->drv_flags == HELD_IO) {
+        struct iocp_req *q = req_of(d, slot);
+        q->stop = true; /* a multishot op must not re-arm after this */
+        /* ERROR_NOT_FOUND: the I/O finished and its packet is queued. */
+        (void)CancelIoEx(q->h, &q->ov);
+    }
+    return 0;
+}
+
+/* ---- submit ------------------------------------------------------------------ */
+
+typedef int64_t (*start_fn)(vl_engine *e, uint32_t slot, const vl_op *op);
+
+static int64_t start_read(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    return start_rw(e, slot, op, false);
+}
+
+static int64_t start_write(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    return start_rw(e, slot, op, true);
+}
+
+static int64_t start_send(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    return start_msg(e, slot, op, true);
+}
+
+static int64_t start_recv(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    return start_msg(e, slot, op, false);
+}
+
+static int64_t start_recv_multi(vl_engine *e, uint32_t slot, const vl_op *op);
+static int64_t start_accept_multi(vl_engine *e, uint32_t slot, const vl_op *op);
+
+static const start_fn op_table[] = {
+    [VL_OP_NOP] = run_nop,
+    [VL_OP_READ] = start_read,
+    [VL_OP_WRITE] = start_write,
+    [VL_OP_ACCEPT] = start_accept,
+    [VL_OP_CONNECT] = start_connect,
+    [VL_OP_SEND] = start_send,
+    [VL_OP_RECV] = start_recv,
+    [VL_OP_TIMEOUT] = run_timeout,
+    [VL_OP_CLOSE] = run_close,
+    [VL_OP_CANCEL] = run_cancel,
+    [VL_OP_RECV_MULTI] = start_recv_multi,
+    [VL_OP_ACCEPT_MULTI] = start_accept_multi,
+};
+_Static_assert(sizeof(op_table) / sizeof(op_table[0]) == VL_OP_KIND_COUNT_,
+               "iocp op_table must cover every op kind");
+
+static int iocp_submit(vl_engine *e, uint32_t slot)
+{
+    struct vl__slot *s = vl__engine_slot(e, slot);
+    s->drv_flags = 0;
+    int64_t r = (unsigned)s->op.kind < VL_OP_KIND_COUNT_ && op_table[s->op.kind] != NULL
+                    ? op_table[s->op.kind](e, slot, &s->op)
+                    : -EOPNOTSUPP;
+    if (s->drv_flags == 0)
+        vl__engine_complete(e, slot, r, 0);
+    else if (s->drv_flags == HELD_ENDED)
+        s->drv_flags = 0;
+    return 0;
+}
+
+/* ---- completions ------------------------------------------------------------- */
+
+static int64_t accept_done(struct iocp_drv *d, struct iocp_req *q, struct sockaddr *addr,
+                           socklen_t *addrlen)
+{
+    SOCKET s = q->accept_sock;
+    SOCKET listener = (SOCKET)q->h;
+    q->accept_sock = INVALID_SOCKET;
+    if (setsockopt(s, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (char *)&listener, sizeof(listener)) !=
+        0) {
+        int err = wsa_errno();
+        closesocket(s);
+        return err;
+    }
+    if (addr != NULL) {
+        struct sockaddr *local, *remote;
+        int llen = 0, rlen = 0;
+        d->accept_addrs(q->addrs, 0, ADDR_ROOM, ADDR_ROOM, &local, &llen, &remote, &rlen);
+        socklen_t n = *addrlen < rlen ? *addrlen : rlen;
+        memcpy(addr, remote, (size_t)n);
+        *addrlen = rlen;
+    }
+    return (int64_t)(intptr_t)s;
+}
+
+/* The op's result from its request's final status and byte count. */
+static int64_t io_result(struct iocp_drv *d, struct iocp_req *q, const vl_op *op)
+{
+    int32_t status = (int32_t)q->ov.Internal;
+    int64_t bytes = (int64_t)q->ov.InternalHigh;
+    bool reading = op->kind == VL_OP_READ || op->kind == VL_OP_RECV;
+    if (status < 0) {
+        if (q->accept_sock != INVALID_SOCKET) {
+            closesocket(q->accept_sock);
+            q->accept_sock = INVALID_SOCKET;
+        }
+        /* A pipe whose writer is gone, or a file's end: EOF is 0. */
+        if (reading && (status == ST_END_OF_FILE || status == ST_PIPE_BROKEN))
+            return 0;
+        return vl_ntstatus_to_errno(status);
+    }
+    if (op->kind == VL_OP_ACCEPT)
+        return accept_done(d, q, op->u.accept.addr, op->u.accept.addrlen);
+    if (op->kind == VL_OP_CONNECT) {
+        setsockopt((SOCKET)q->h, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, NULL, 0);
+        return 0;
+    }
+    if (q->advance) {
+        LARGE_INTEGER by = {.QuadPart = bytes};
+        (void)SetFilePointerEx(q->h, by, NULL, FILE_CURRENT);
+    }
+    return bytes;
+}
+
+/* The op's final completion, and the answer of a CANCEL waiting for it. */
+static void finish(vl_engine *e, uint32_t slot, int64_t r)
+{
+    struct iocp_req *q = req_of(drv_of(e), slot);
+    vl__engine_complete(e, slot, r, 0);
+    if (q->cancel_slot != NONE) {
+        vl__engine_complete(e, q->cancel_slot, r == -ECANCELED ? 0 : -EALREADY, 0);
+        q->cancel_slot = NONE;
+    }
+}
+
+/* ---- multishot ------------------------------------------------------------------
+ *
+ * RECV_MULTI arms a zero-byte WSARecv: it completes when data, EOF or an
+ * error arrives, without holding a pool buffer, so idle connections hold
+ * none (io_uring's provided buffers behave the same). Then what the socket
+ * holds (FIONREAD) is read into pool buffers, one VL_CQE_MORE completion
+ * each, and the probe is armed again. EOF (the probe fires with nothing to
+ * read), an error, or data with the pool empty (-ENOBUFS; the data stays in
+ * the socket) end the op. ACCEPT_MULTI chains AcceptEx calls; a connection
+ * that died in the backlog is skipped, any other error ends the op. When
+ * the completion queue is full an op waits on the deferred list (HELD_DEFER)
+ * until the caller's next poll has drained it.
+ */
+
+static void defer(vl_engine *e, uint32_t slot)
+{
+    struct iocp_drv *d = drv_of(e);
+    struct vl__slot *s = vl__engine_slot(e, slot);
+    s->drv_flags = HELD_DEFER;
+    s->drv_next = NONE;
+    if (d->defer_tail == NONE)
+        d->defer_head = slot;
+    else
+        vl__engine_slot(e, d->defer_tail)->drv_next = slot;
+    d->defer_tail = slot;
+}
+
+/* Take slot off the deferred list (cancel); the list is short. */
+static void undefer(vl_engine *e, uint32_t slot)
+{
+    struct iocp_drv *d = drv_of(e);
+    uint32_t prev = NONE;
+    for (uint32_t i = d->defer_head; i != NONE; prev = i, i = vl__engine_slot(e, i)->drv_next) {
+        if (i != slot)
+            continue;
+        uint32_t next = vl__engine_slot(e, i)->drv_next;
+        if (prev == NONE)
+            d->defer_head = next;
+        else
+            vl__engine_slot(e, prev)->drv_next = next;
+        if (d->defer_tail == slot)
+            d->defer_tail = prev;
+        return;
+    }
+}
+
+static void multi_end(vl_engine *e, uint32_t slot, int64_t r)
+{
+    vl__engine_slot(e, slot)->drv_flags = HELD_ENDED;
+    finish(e, slot, r);
+}
+
+static int64_t recv_probe(vl_engine *e, uint32_t slot)
+{
+    struct iocp_req *q = req_of(drv_of(e), slot);
+    WSABUF b = {0, NULL};
+    DWORD fl = 0;
+    memset(&q->ov, 0, sizeof(q->ov));
+    int r = WSARecv((SOCKET)q->h, &b, 1, NULL, &fl, &q->ov, NULL);
+    return issued(e, slot, r == 0, r == 0 ? 0 : wsa_errno());
+}
+
+/* Read what the socket holds into pool buffers, then probe again. After a
+ * probe fired (probed), nothing to read means EOF. */
+static void recv_multi_run(vl_engine *e, uint32_t slot, bool probed)
+{
+    struct vl__slot *s = vl__engine_slot(e, slot);
+    struct vl_bufpool *p = s->op.u.multi.pool;
+    SOCKET sock = (SOCKET)req_of(drv_of(e), slot)->h;
+    for (int k = 0; k < MULTI_BURST; k++) {
+        u_long avail = 0;
+        if (!vl__engine_cq_room(e))
+            return defer(e, slot);
+        if (ioctlsocket(sock, FIONREAD, &avail) != 0)
+            return multi_end(e, slot, wsa_errno());
+        if (avail == 0 && probed && k == 0)
+            return multi_end(e, slot, 0);
+        if (avail == 0)
+            break;
+        uint32_t bid;
+        if (!vl__pool_take(p, &bid))
+            return multi_end(e, slot, -ENOBUFS);
+        int want = (int)(avail < p->size ? avail : p->size);
+        int n = recv(sock, (char *)vl__pool_buf(p, bid), want, s->op.u.multi.flags);
+        if (n <= 0) {
+            vl__pool_untake(p, bid);
+            return multi_end(e, slot, n == 0 ? 0 : wsa_errno());
+        }
+        vl__pool_mark_out(p, bid);
+        vl__engine_complete(e, slot, n, VL_CQE_MORE | VL_CQE_BUFFER | (bid << 16));
+    }
+    int64_t r = recv_probe(e, slot);
+    if (r < 0)
+        multi_end(e, slot, r);
+}
+
+static int64_t start_recv_multi(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    struct iocp_drv *d = drv_of(e);
+    struct iocp_req *q = req_of(d, slot);
+    DWORD type;
+    req_reset(q, handle_of(op->u.multi.fd));
+    int rc = check_handle(q->h, &type);
+    if (rc == 0 && !is_socket(q->h))
+        return -ENOTSOCK;
+    if (rc == 0)
+        rc = associate(d, q->h);
+    if (rc < 0)
+        return rc;
+    recv_multi_run(e, slot, false);
+    return 0;
+}
+
+/* Chain the next AcceptEx, or wait for room in the completion queue. */
+static void accept_multi_next(vl_engine *e, uint32_t slot)
+{
+    if (!vl__engine_cq_room(e))
+        return defer(e, slot);
+    int64_t r = accept_issue(e, slot);
+    if (r < 0)
+        multi_end(e, slot, r);
+}
+
+static int64_t start_accept_multi(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    int rc = accept_check(drv_of(e), req_of(drv_of(e), slot), op->u.multi.fd);
+    if (rc < 0)
+        return rc;
+    accept_multi_next(e, slot);
+    return 0;
+}
+
+/* A multishot op's request completed. */
+static void multi_done(vl_engine *e, uint32_t slot, struct iocp_req *q)
+{
+    struct iocp_drv *d = drv_of(e);
+    int32_t status = (int32_t)q->ov.Internal;
+    bool accepting = vl__engine_slot(e, slot)->op.kind == VL_OP_ACCEPT_MULTI;
+    if (status < 0 || q->stop || q->cancel_slot != NONE) {
+        if (q->accept_sock != INVALID_SOCKET) {
+            closesocket(q->accept_sock);
+            q->accept_sock = INVALID_SOCKET;
+        }
+        int64_t err = status < 0 ? vl_ntstatus_to_errno(status) : -ECANCELED;
+        /* A CANCEL that found the op between two requests still ends it. */
+        if (q->stop || q->cancel_slot != NONE)
+            err = -ECANCELED;
+        if (accepting && (err == -ECONNRESET || err == -ECONNABORTED))
+            return accept_multi_next(e, slot);
+        return multi_end(e, slot, err);
+    }
+    if (!accepting)
+        return recv_multi_run(e, slot, true);
+    int64_t fd = accept_done(d, q, NULL, NULL);
+    if (fd >= 0)
+        vl__engine_complete(e, slot, fd, VL_CQE_MORE);
+    accept_multi_next(e, slot);
+}
+
+/* The deferred ops go on once the caller's poll made room. */
+static void resume_deferred(vl_engine *e)
+{
+    struct iocp_drv *d = drv_of(e);
+    while (d->defer_head != NONE && vl__engine_cq_room(e)) {
+        uint32_t slot = d->defer_head;
+        d->defer_head = vl__engine_slot(e, slot)->drv_next;
+        if (d->defer_head == NONE)
+            d->defer_tail = NONE;
+        if (vl__engine_slot(e, slot)->op.kind == VL_OP_RECV_MULTI)
+            recv_multi_run(e, slot, false);
+        else
+            accept_multi_next(e, slot);
+    }
+}
+
+static void io_done(vl_engine *e, OVERLAPPED *ov)
+{
+    struct iocp_drv *d = drv_of(e);
+    struct iocp_req *q = CONTAINING_RECORD(ov, struct iocp_req, ov);
+    uint32_t slot = (uint32_t)(q - d->reqs);
+    vl_op_kind kind = vl__engine_slot(e, slot)->op.kind;
+    if (kind == VL_OP_RECV_MULTI || kind == VL_OP_ACCEPT_MULTI)
+        return multi_done(e, slot, q);
+    finish(e, slot, io_result(d, q, &vl__engine_slot(e, slot)->op));
+}
+
+static void expire(vl_engine *e)
+{
+    struct iocp_drv *d = drv_of(e);
+    uint32_t i;
+    int64_t now = vl_time_monotonic_ns();
+    while (vl__timer_heap_peek(&d->timers, &i) &&
+           (int64_t)vl__engine_slot(e, i)->deadline_ns <= now) {
+        vl__timer_heap_remove(&d->timers, i);
+        vl__engine_complete(e, i, 0, 0);
+    }
+}
+
+/* The wait in whole milliseconds, rounded up so it never ends early, and
+ * cut to the earliest TIMEOUT's deadline. */
+static DWORD wait_ms(vl_engine *e, int64_t timeout_ns)
+{
+    uint32_t i;
+    if (vl__timer_heap_peek(&drv_of(e)->timers, &i)) {
+        int64_t left = (int64_t)vl__engine_slot(e, i)->deadline_ns - vl_time_monotonic_ns();
+        left = left < 0 ? 0 : left;
+        if (timeout_ns < 0 || left < timeout_ns)
+            timeout_ns = left;
+    }
+    if (timeout_ns < 0)
+        return INFINITE;
+    int64_t ms = (timeout_ns + VL_NS_PER_MS - 1) / VL_NS_PER_MS;
+    return ms >= (int64_t)INFINITE ? INFINITE - 1 : (DWORD)ms;
+}
+
+static int iocp_wait(vl_engine *e, int64_t timeout_ns)
+{
+    struct iocp_drv *d = drv_of(e);
+    ULONG n = 0;
+    uint32_t before = e->cq_tail;
+    resume_deferred(e);
+    if (e->cq_tail != before)
+        timeout_ns = 0; /* the deferred ops delivered: do not sleep */
+    if (!GetQueuedCompletionStatusEx(d->port, d->entries, MAX_ENTRIES, &n, wait_ms(e, timeout_ns),
+                                     FALSE)) {
+        DWORD err = GetLastError();
+        if (err != WAIT_TIMEOUT)
+            return vl_win_error_to_errno(err);
+        n = 0;
+    }
+    for (ULONG k = 0; k < n; k++) {
+        if (d->entries[k].lpCompletionKey == KEY_WAKE)
+            vl__engine_note_wake(e);
+        else
+            io_done(e, d->entries[k].lpOverlapped);
+    }
+    expire(e);
+    return 0;
+}
+
+static int iocp_wake(vl_engine *e)
+{
+    if (!PostQueuedCompletionStatus(drv_of(e)->port, 0, KEY_WAKE, NULL))
+        return vl_win_error_to_errno(GetLastError());
+    return 0;
+}
+
+/* ---- init / fini --------------------------------------------------------------- */
+
+static int load_fn(SOCKET s, GUID guid, void *fn, size_t size)
+{
+    DWORD got = 0;
+    if (WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof(guid), fn, (DWORD)size, &got,
+                 NULL, NULL) != 0)
+        return wsa_errno();
+    return 0;
+}
+
+/* AcceptEx, ConnectEx and GetAcceptExSockaddrs are Winsock extensions,
+ * reached through a pointer asked of a socket of the provider. */
+static int load_extensions(struct iocp_drv *d)
+{
+    SOCKET s = WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED);
+    if (s == INVALID_SOCKET)
+        return wsa_errno();
+    GUID acc = WSAID_ACCEPTEX, con = WSAID_CONNECTEX, addrs = WSAID_GETACCEPTEXSOCKADDRS;
+    int rc = load_fn(s, acc, &d->accept_ex, sizeof(d->accept_ex));
+    if (rc == 0)
+        rc = load_fn(s, con, &d->connect_ex, sizeof(d->connect_ex));
+    if (rc == 0)
+        rc = load_fn(s, addrs, &d->accept_addrs, sizeof(d->accept_addrs));
+    closesocket(s);
+    return rc;
+}
+
+static void drv_free(struct iocp_drv *d)
+{
+    if (d->port != NULL)
+        CloseHandle(d->port);
+    if (d->reqs != NULL)
+        (void)vl_os_free(d->reqs, d->reqs_len);
+    vl__timer_heap_fini(&d->timers);
+    if (d->wsa_started)
+        WSACleanup();
+    free(d);
+}
+
+static int drv_open(struct iocp_drv *d, vl_engine *e, uint32_t cap)
+{
+    WSADATA w;
+    int rc = WSAStartup(MAKEWORD(2, 2), &w);
+    if (rc != 0)
+        return vl_win_error_to_errno((unsigned long)rc);
+    d->wsa_started = true;
+    d->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
+    if (d->port == NULL)
+        return vl_win_error_to_errno(GetLastError());
+    /* Demand-zero pages: only the requests of slots in use cost memory. */
+    d->reqs_len = (size_t)cap * sizeof(*d->reqs);
+    d->reqs = vl_os_alloc(d->reqs_len, &rc);
+    if (d->reqs == NULL)
+        return rc;
+    rc = vl__timer_heap_init(&d->timers, e, cap);
+    return rc < 0 ? rc : load_extensions(d);
+}
+
+static int iocp_init(vl_engine *e, const vl_engine_config *cfg, char *reason, size_t len)
+{
+    struct iocp_drv *d = calloc(1, sizeof(*d));
+    if (d == NULL)
+        return -ENOMEM;
+    d->defer_head = d->defer_tail = NONE;
+    int rc = drv_open(d, e, cfg->max_inflight);
+    if (rc < 0) {
+        snprintf(reason, len, "iocp setup: %s (%s)", vl_strerror(rc), vl_errname(rc));
+        drv_free(d);
+        return rc;
+    }
+    *vl__engine_drv(e) = d;
+    return 0;
+}
+
+static void iocp_fini(vl_engine *e)
+{
+    drv_free(drv_of(e));
+    *vl__engine_drv(e) = NULL;
+}
+
+const struct vl_driver vl__driver_iocp = {
+    .name = "iocp",
+    .kind = VL_DRIVER_IOCP,
+    .init = iocp_init,
+    .fini = iocp_fini,
+    .submit = iocp_submit,
+    .cancel = iocp_cancel,
+    .wait = iocp_wait,
+    .wake = iocp_wake,
+};

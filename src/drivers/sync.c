@@ -1,0 +1,348 @@
+/*
+ * src/drivers/sync.c - the sync driver: the seed's "async compiles to
+ * blocking execution", for targets with no readiness or completion
+ * mechanism (the embedded runtime) and as the simplest reference for what a
+ * driver must report.
+ *
+ * Every op runs to completion inside submit, with a blocking system call,
+ * and its completion waits in the core's queue for poll. Nothing is ever in
+ * flight in the driver, which shapes the rest:
+ *   - an op on a non-blocking fd that answers EAGAIN (or a connect that
+ *     answers EINPROGRESS) is waited for with ppoll on that one fd and
+ *     retried, so the op still completes with the kernel's real result;
+ *   - TIMEOUT sleeps (clock_nanosleep, absolute) until the deadline the core
+ *     fixed at submit, so it never fires early;
+ *   - CANCEL can never find its target running: the core resolves it first
+ *     (-ENOENT for an op that already completed, -EALREADY for a second
+ *     CANCEL), and cancel() has nothing to do;
+ *   - wait only sleeps until the timeout or a wake (a futex word), because no
+ *     completion can arrive by itself; a wake cannot interrupt an op that is
+ *     blocked in the kernel, only the wait between ops;
+ *   - multishot ops (RECV_MULTI, ACCEPT_MULTI) would never return from
+ *     submit while the peer stays connected, so they complete -EOPNOTSUPP.
+ * The price: an op that waits for a peer the same thread drives (a RECV
+ * before the matching SEND is submitted) blocks for ever. Programs on this
+ * driver order their ops the way blocking code would.
+ *
+ * The driver calls the kernel only through the sys layer's raw system calls
+ * and allocates its state with vl_os_alloc, so it needs no libc and, in the
+ * embedded runtime, draws its one page from the stack arena.
+ */
+#include <asm/unistd.h>
+#include <linux/errno.h>
+#include <linux/poll.h>
+
+#include <vllsi/sys/linux.h>
+#include <vllsi/sys/mem.h>
+#include <vllsi/sys/time.h>
+
+#include "driver.h"
+
+/* Signal numbers and sigprocmask's `how`: the same on x86-64 and aarch64. */
+#define SIG_BLOCK_HOW      0
+#define SIG_SETMASK_HOW    2
+#define SIGPIPE_NUM        13
+/* The clock ids and flag of clock_nanosleep(2) (kernel ABI values). */
+#define CLOCK_MONOTONIC_ID 1
+#define TIMER_ABSTIME_FLAG 1
+#ifndef RWF_NOSIGNAL
+#define RWF_NOSIGNAL 0x00000100 /* Linux 6.18: this write raises no SIGPIPE */
+#endif
+
+struct sync_drv {
+    uint32_t wake_pending; /* futex word: 1 after vl_engine_wake, until taken */
+    int nosignal_known;    /* 0 once the kernel refused RWF_NOSIGNAL          */
+};
+
+static struct sync_drv *drv_of(vl_engine *e)
+{
+    return *vl__engine_drv(e);
+}
+
+static long sys6(long n, long a, long b, long c, long d, long e, long f)
+{
+    return vl_syscall6(n, a, b, c, d, e, f);
+}
+
+/* ---- blocking helpers -------------------------------------------------------- */
+
+/* Block until fd is ready for events (POLLIN / POLLOUT); 0 or -errno. Errors
+ * and hangups count as ready: the retried op then reports them. */
+static long wait_fd(int fd, short events)
+{
+    struct pollfd p = {fd, events, 0};
+    long r;
+    do
+        r = sys6(__NR_ppoll, (long)&p, 1, 0, 0, 0, 0);
+    while (r == -EINTR);
+    if (r >= 0 && (p.revents & POLLNVAL))
+        return -EBADF;
+    return r < 0 ? r : 0;
+}
+
+/* Run a call until it stops answering EINTR, and (non-blocking fds) until it
+ * stops answering EAGAIN, waiting for `events` in between. */
+#define RETRY(call, fd, events)           \
+    ({                                    \
+        long r_;                          \
+        for (;;) {                        \
+            r_ = (call);                  \
+            if (r_ == -EINTR)             \
+                continue;                 \
+            if (r_ != -EAGAIN)            \
+                break;                    \
+            r_ = wait_fd((fd), (events)); \
+            if (r_ < 0)                   \
+                break;                    \
+        }                                 \
+        r_;                               \
+    })
+
+/* ---- the ops ------------------------------------------------------------------- */
+
+static long do_read(const vl_op *op)
+{
+    int fd = op->u.rw.fd;
+    long buf = (long)op->u.rw.buf, len = (long)op->u.rw.len;
+    if (op->u.rw.offset < 0)
+        return RETRY(sys6(__NR_read, fd, buf, len, 0, 0, 0), fd, POLLIN);
+    return RETRY(sys6(__NR_pread64, fd, buf, len, op->u.rw.offset, 0, 0), fd, POLLIN);
+}
+
+/* pwritev2 takes offset -1 as "the current position", like the op. */
+static long pwrite2(const vl_op *op, int flags)
+{
+    struct iovec iov = {(void *)op->u.rw.buf, op->u.rw.len};
+    int fd = op->u.rw.fd;
+    return RETRY(sys6(__NR_pwritev2, fd, (long)&iov, 1, op->u.rw.offset, 0, flags), fd, POLLOUT);
+}
+
+/*
+ * A write to a pipe or socket with no reader raises SIGPIPE, whose default
+ * action kills the process. Block it around the write and, when the write
+ * failed with EPIPE, take the signal it raised, unless one was pending
+ * before (then it merged with ours and is the program's to handle).
+ */
+static long write_masked(const vl_op *op)
+{
+    uint64_t pipe_set = 1ull << (SIGPIPE_NUM - 1), old = 0, pending = 0;
+    sys6(__NR_rt_sigprocmask, SIG_BLOCK_HOW, (long)&pipe_set, (long)&old, 8, 0, 0);
+    bool was_pending = (old & pipe_set) &&
+                       sys6(__NR_rt_sigpending, (long)&pending, 8, 0, 0, 0, 0) == 0 &&
+                       (pending & pipe_set);
+    long r = pwrite2(op, 0);
+    if (r == -EPIPE && !was_pending) {
+        vl_timespec zero = {0, 0};
+        while (sys6(__NR_rt_sigtimedwait, (long)&pipe_set, 0, (long)&zero, 8, 0, 0) == -EINTR)
+            ;
+    }
+    sys6(__NR_rt_sigprocmask, SIG_SETMASK_HOW, (long)&old, 0, 8, 0, 0);
+    return r;
+}
+
+/* One pwritev2(RWF_NOSIGNAL) where the kernel knows the flag (6.18+); the
+ * masked write otherwise, remembered once the kernel refused the flag. */
+static long do_write(struct sync_drv *d, const vl_op *op)
+{
+    if (__atomic_load_n(&d->nosignal_known, __ATOMIC_RELAXED)) {
+        long r = pwrite2(op, RWF_NOSIGNAL);
+        if (r != -EOPNOTSUPP && r != -EINVAL)
+            return r;
+        r = write_masked(op);
+        if (r != -EOPNOTSUPP && r != -EINVAL)
+            __atomic_store_n(&d->nosignal_known, 0, __ATOMIC_RELAXED);
+        return r;
+    }
+    return write_masked(op);
+}
+
+static long do_send(const vl_op *op)
+{
+    int fd = op->u.msg.fd;
+    return RETRY(sys6(__NR_sendto, fd, (long)op->u.msg.buf, (long)op->u.msg.len,
+                      op->u.msg.flags | MSG_NOSIGNAL, 0, 0),
+                 fd, POLLOUT);
+}
+
+static long do_recv(const vl_op *op)
+{
+    int fd = op->u.msg.fd;
+    return RETRY(
+        sys6(__NR_recvfrom, fd, (long)op->u.msg.buf, (long)op->u.msg.len, op->u.msg.flags, 0, 0),
+        fd, POLLIN);
+}
+
+static long do_accept(const vl_op *op)
+{
+    int fd = op->u.accept.fd;
+    return RETRY(sys6(__NR_accept4, fd, (long)op->u.accept.addr, (long)op->u.accept.addrlen,
+                      SOCK_CLOEXEC, 0, 0),
+                 fd, POLLIN);
+}
+
+/*
+ * A connect that the kernel continues in the background (EINPROGRESS on a
+ * non-blocking socket; EINTR on a blocking one, after which a second connect
+ * would say EALREADY) is finished by waiting for writability and reading
+ * SO_ERROR, which is the connection's result.
+ */
+static long do_connect(const vl_op *op)
+{
+    int fd = op->u.connect.fd;
+    long r = sys6(__NR_connect, fd, (long)op->u.connect.addr, op->u.connect.addrlen, 0, 0, 0);
+    if (r != -EINPROGRESS && r != -EINTR)
+        return r;
+    r = wait_fd(fd, POLLOUT);
+    if (r < 0)
+        return r;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    r = sys6(__NR_getsockopt, fd, SOL_SOCKET, SO_ERROR, (long)&err, (long)&len, 0);
+    return r < 0 ? r : -err;
+}
+
+/* Linux releases the fd even when close reports EINTR: that is success. */
+static long do_close(const vl_op *op)
+{
+    long r = sys6(__NR_close, op->u.close.fd, 0, 0, 0, 0, 0);
+    return r == -EINTR ? 0 : r;
+}
+
+/* Sleep until the deadline the core fixed at submit (absolute, so a signal
+ * only shortens one round, never the total). */
+static long do_timeout(const struct vl__slot *s)
+{
+    vl_timespec ts = vl_ns_to_timespec((int64_t)s->deadline_ns);
+    long r;
+    do
+        r = sys6(__NR_clock_nanosleep, CLOCK_MONOTONIC_ID, TIMER_ABSTIME_FLAG, (long)&ts, 0, 0, 0);
+    while (r == -EINTR);
+    return r;
+}
+
+static long run(struct sync_drv *d, struct vl__slot *s)
+{
+    const vl_op *op = &s->op;
+    switch (op->kind) {
+    case VL_OP_NOP:
+        return 0;
+    case VL_OP_READ:
+        return do_read(op);
+    case VL_OP_WRITE:
+        return do_write(d, op);
+    case VL_OP_SEND:
+        return do_send(op);
+    case VL_OP_RECV:
+        return do_recv(op);
+    case VL_OP_ACCEPT:
+        return do_accept(op);
+    case VL_OP_CONNECT:
+        return do_connect(op);
+    case VL_OP_CLOSE:
+        return do_close(op);
+    case VL_OP_TIMEOUT:
+        return do_timeout(s);
+    case VL_OP_CANCEL:
+        /* Only reached if the core let one through: its target, having run
+         * to completion inside its own submit, is not there to cancel. */
+        return -ENOENT;
+    default:
+        return -EOPNOTSUPP;
+    }
+}
+
+/* ---- the driver ---------------------------------------------------------------- */
+
+static int sync_init(vl_engine *e, const vl_engine_config *cfg, char *reason, size_t len)
+{
+    (void)cfg;
+    int err = 0;
+    struct sync_drv *d = vl_os_alloc(sizeof(*d), &err);
+    if (d == NULL) {
+        static const char msg[] = "sync: no memory for the driver state";
+        size_t n = len == 0 ? 0 : (len - 1 < sizeof(msg) - 1 ? len - 1 : sizeof(msg) - 1);
+        for (size_t i = 0; i < n; i++)
+            reason[i] = msg[i];
+        if (len > 0)
+            reason[n] = '\0';
+        return err < 0 ? err : -ENOMEM;
+    }
+    d->wake_pending = 0;
+    d->nosignal_known = 1;
+    *vl__engine_drv(e) = d;
+    return 0;
+}
+
+static void sync_fini(vl_engine *e)
+{
+    (void)vl_os_free(drv_of(e), sizeof(struct sync_drv));
+    *vl__engine_drv(e) = NULL;
+}
+
+static int sync_submit(vl_engine *e, uint32_t slot)
+{
+    struct vl__slot *s = vl__engine_slot(e, slot);
+    vl__engine_complete(e, slot, run(drv_of(e), s), 0);
+    return 0;
+}
+
+/* Nothing is ever held: every op completed inside its submit. */
+static int sync_cancel(vl_engine *e, uint32_t slot)
+{
+    (void)e;
+    (void)slot;
+    return -ENOENT;
+}
+
+static int sync_wake(vl_engine *e)
+{
+    struct sync_drv *d = drv_of(e);
+    __atomic_store_n(&d->wake_pending, 1, __ATOMIC_RELEASE);
+    int r = vl_sys_futex_wake(&d->wake_pending, 1);
+    return r < 0 ? r : 0;
+}
+
+/* Take a pending wake, telling the core; true if there was one. */
+static bool take_wake(vl_engine *e, struct sync_drv *d)
+{
+    if (!__atomic_exchange_n(&d->wake_pending, 0, __ATOMIC_ACQUIRE))
+        return false;
+    vl__engine_note_wake(e);
+    return true;
+}
+
+/* Sleep up to timeout_ns (< 0 forever) or until a wake. -EINTR after a
+ * signal, as the contract asks; 0 otherwise. */
+static int sync_wait(vl_engine *e, int64_t timeout_ns)
+{
+    struct sync_drv *d = drv_of(e);
+    if (take_wake(e, d) || timeout_ns == 0)
+        return 0;
+    int64_t deadline = timeout_ns < 0 ? -1 : vl__time_sat_add(vl_time_monotonic_ns(), timeout_ns);
+    for (;;) {
+        vl_timespec rel, *tp = NULL;
+        if (deadline >= 0) {
+            int64_t left = deadline - vl_time_monotonic_ns();
+            if (left <= 0)
+                return 0;
+            rel = vl_ns_to_timespec(left);
+            tp = &rel;
+        }
+        int r = vl_sys_futex_wait(&d->wake_pending, 0, tp);
+        if (take_wake(e, d))
+            return 0;
+        if (r == -EINTR)
+            return r;
+    }
+}
+
+const struct vl_driver vl__driver_sync = {
+    .name = "sync",
+    .kind = VL_DRIVER_SYNC,
+    .init = sync_init,
+    .fini = sync_fini,
+    .submit = sync_submit,
+    .cancel = sync_cancel,
+    .wait = sync_wait,
+    .wake = sync_wake,
+};

@@ -1,0 +1,459 @@
+/*
+ * tests/fuzz/engine_fuzz.c - a libFuzzer target for the IOEngine.
+ *
+ * The input is a program. Byte 0 picks the driver (sim, epoll, io_uring);
+ * for sim, bytes 1..3 pick the fault rates and the seed; for the real
+ * drivers bytes 1..2 pick injected faults (builds with VLLSI_FAULT_INJECTION). The rest is a
+ * sequence of actions, each an opcode byte and its operand bytes (missing
+ * bytes read as 0): submit an op (RECV, SEND, READ, WRITE, TIMEOUT, NOP,
+ * CLOSE, multishot RECV into a buffer pool) on one of six descriptors (two socket pairs and a
+ * pipe), cancel a live or stale id, poll, act as the peer outside the engine (write into, read
+ * from, half-close or close the other end), or shut the engine down. Every engine call goes through
+ * tests/invariants.h, which checks exactly-once delivery, result domains, user_data, and buffer
+ * ownership (buffers are mmap'd and sealed PROT_NONE once their completion is harvested); after
+ * destroy the descriptor count must be back where it was. A violation prints what broke and aborts,
+ * so libFuzzer keeps the input.
+ *
+ * Real drivers never block here: polls wait at most 1 ms, TIMEOUTs last at
+ * most 2.55 ms, direct peer I/O uses MSG_DONTWAIT on sockets and writes to
+ * the pipe only while its (enlarged) buffer cannot fill.
+ *
+ * Build: cmake -DVLLSI_FUZZ=ON -DVLLSI_SANITIZE=address,undefined with
+ * CC=clang-14 (scripts/ci/fuzz.sh does it), then
+ *   engine_fuzz tests/fuzz/corpus -max_total_time=60
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vllsi/engine.h>
+#include <vllsi/sim.h>
+
+#include "fault.h"
+#include "invariants.h"
+
+#define NFD        6 /* [0]<->[1], [2]<->[3] socket pairs, [4] pipe read, [5] write */
+#define MAX_ACTS   200
+#define MAX_IDS    64
+#define MAX_LEN    512
+#define PIPE_BYTES (1 << 20)
+
+struct prog {
+    const uint8_t *p;
+    size_t n, at;
+};
+
+static uint8_t next_byte(struct prog *g)
+{
+    return g->at < g->n ? g->p[g->at++] : 0;
+}
+
+struct world {
+    vl_driver_kind kind;
+    vl_engine *e;
+    struct inv v;
+    int fd[NFD];
+    bool closed[NFD]; /* closed directly by the harness (a peer action) */
+    uint64_t ids[MAX_IDS];
+    unsigned nids;
+    size_t pipe_queued; /* bytes the pipe may hold at most, for direct writes */
+    vl_bufpool *pool;   /* RECV_MULTI's buffers (4 x 64 bytes)                 */
+    bool shut;
+};
+
+static void die(struct world *w, const char *what)
+{
+    char d[320] = "";
+    if (w->kind == VL_DRIVER_SIM)
+        vl_sim_describe(w->e, d, sizeof(d));
+    fprintf(stderr, "engine_fuzz: %s (driver %s) %s\n", what, vl_engine_driver_name(w->e), d);
+    abort();
+}
+
+static void check(struct world *w)
+{
+    if (!inv_ok(&w->v))
+        die(w, inv_why(&w->v));
+}
+
+static int make_fds(struct world *w)
+{
+    if (w->kind == VL_DRIVER_SIM) {
+        int p[2];
+        if (vl_sim_socketpair(w->e, w->fd) < 0 || vl_sim_socketpair(w->e, w->fd + 2) < 0 ||
+            vl_sim_pipe(w->e, p) < 0)
+            return -1;
+        w->fd[4] = p[0];
+        w->fd[5] = p[1];
+        return 0;
+    }
+    int p[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, w->fd) < 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, w->fd + 2) < 0 ||
+        pipe2(p, O_CLOEXEC) < 0)
+        return -1;
+    w->fd[4] = p[0];
+    w->fd[5] = p[1];
+    /* A pipe that no harness write can fill: direct writes never block. */
+    fcntl(p[1], F_SETPIPE_SZ, PIPE_BYTES);
+    return 0;
+}
+
+static void remember(struct world *w, int64_t id)
+{
+    if (id > 0)
+        w->ids[w->nids++ % MAX_IDS] = (uint64_t)id;
+}
+
+static void submit(struct world *w, const vl_op *op, void *ud)
+{
+    remember(w, inv_submit(&w->v, w->e, op, ud));
+    check(w);
+}
+
+static void fill(uint8_t *b, size_t len, uint8_t seed)
+{
+    for (size_t k = 0; k < len; k++)
+        b[k] = (uint8_t)(seed + k * 7);
+}
+
+/* A transfer op on one of the descriptors with a guarded buffer. */
+static void act_transfer(struct world *w, struct prog *g, unsigned kind)
+{
+    int fd = w->fd[next_byte(g) % NFD];
+    size_t len = 1 + (size_t)next_byte(g) * 2;
+    uint8_t flags = next_byte(g);
+    if (len > MAX_LEN)
+        len = MAX_LEN;
+    uint8_t *buf = inv_buf(&w->v, len);
+    if (buf == NULL)
+        die(w, "inv_buf failed");
+    fill(buf, len, flags);
+    vl_op op;
+    int64_t off = (flags & 0x80) ? 0 : -1; /* an offset on a stream: -ESPIPE */
+    switch (kind) {
+    case 0:
+        op = vl_op_recv(fd, buf, len, (flags & 1) ? MSG_DONTWAIT : 0);
+        break;
+    case 1:
+        op = vl_op_send(fd, buf, len, 0);
+        break;
+    case 2:
+        op = vl_op_read(fd, buf, len, off);
+        break;
+    default:
+        op = vl_op_write(fd, buf, len, off);
+        if (fd == w->fd[5])
+            w->pipe_queued += len;
+        break;
+    }
+    submit(w, &op, (void *)(uintptr_t)(w->v.issued + 1));
+}
+
+static void act_cancel(struct world *w, struct prog *g)
+{
+    uint8_t b = next_byte(g);
+    uint64_t target = w->nids && b < 200 ? w->ids[b % (w->nids < MAX_IDS ? w->nids : MAX_IDS)]
+                                         : ((uint64_t)b << 32) | 1; /* likely stale */
+    vl_op op = vl_op_cancel(target);
+    submit(w, &op, NULL);
+}
+
+/* A RECV_MULTI completion hands a pool buffer to us: it must be one the
+ * pool had lent out (released exactly once), and it goes back at once. */
+static void give_back(struct world *w, const vl_completion *c)
+{
+#ifdef VL_CQE_BUFFER
+    if (!(c->flags & VL_CQE_BUFFER))
+        return;
+    uint32_t bid = vl_cqe_buffer(c->flags);
+    int rc = w->pool ? vl_bufpool_release(w->pool, bid) : -EINVAL;
+    if (rc != 0)
+        inv_fail(&w->v, "id %llx: buffer %u handed out but release says %d",
+                 (unsigned long long)c->id, bid, rc);
+#else
+    (void)w;
+    (void)c;
+#endif
+}
+
+static void act_poll(struct world *w, struct prog *g, bool wait)
+{
+    vl_completion c[16];
+    uint8_t b = next_byte(g);
+    int64_t t = 0;
+    if (wait)
+        t = w->kind == VL_DRIVER_SIM ? (int64_t)b * 1000000 : (int64_t)b * 4000;
+    int n = inv_poll(&w->v, w->e, t, c, 1 + b % 16);
+    if (n < 0)
+        die(w, "poll failed");
+    for (int k = 0; k < n; k++)
+        give_back(w, &c[k]);
+    check(w);
+}
+
+/* A multishot RECV into the input's buffer pool (made on first use). */
+static void act_recv_multi(struct world *w, struct prog *g)
+{
+    int fd = w->fd[next_byte(g) % NFD];
+#ifdef VL_CQE_BUFFER
+    if (w->pool == NULL && vl_bufpool_create(w->e, 4, 64, &w->pool) != 0) {
+        w->pool = NULL;
+        return; /* after shutdown, or an injected ENOMEM */
+    }
+    vl_op op = vl_op_recv_multi(fd, w->pool, 0);
+    submit(w, &op, NULL);
+#else
+    (void)w;
+    (void)fd;
+#endif
+}
+
+/* A direct write to the pipe, whose reader may be gone: SIGPIPE is blocked
+ * for it and a pending one taken, so only the engine's own writes can
+ * raise one (which must never happen). */
+static void pipe_write(struct world *w, int fd, const void *buf, size_t len)
+{
+    sigset_t pipe_only, old;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    w->pipe_queued += len;
+    if (write(fd, buf, len) < 0 && errno == EPIPE) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&pipe_only, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* The other end, outside the engine. */
+static void act_peer(struct world *w, struct prog *g)
+{
+    uint8_t b = next_byte(g);
+    unsigned i = (b >> 2) % NFD;
+    int fd = w->fd[i];
+    uint8_t tmp[MAX_LEN];
+    size_t len = 1 + next_byte(g) * 2u;
+    fill(tmp, sizeof(tmp), b);
+    if (w->kind == VL_DRIVER_SIM) {
+        switch (b & 3) {
+        case 0:
+            vl_sim_write(w->e, fd, tmp, len);
+            break;
+        case 1:
+            vl_sim_read(w->e, fd, tmp, len);
+            break;
+        case 2:
+            vl_sim_shutdown(w->e, fd, SHUT_WR);
+            break;
+        default:
+            if (!w->closed[i] && vl_sim_close(w->e, fd) == 0)
+                w->closed[i] = true;
+            break;
+        }
+        return;
+    }
+    if (w->closed[i])
+        return;
+    switch (b & 3) {
+    case 0:
+        if (i < 4)
+            (void)!send(fd, tmp, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        else if (i == 5 && w->pipe_queued + len < PIPE_BYTES / 2)
+            pipe_write(w, fd, tmp, len);
+        break;
+    case 1:
+        if (i < 4)
+            (void)!recv(fd, tmp, len, MSG_DONTWAIT);
+        break;
+    case 2:
+        if (i < 4)
+            shutdown(fd, SHUT_WR);
+        break;
+    default:
+        close(fd);
+        w->closed[i] = true;
+        break;
+    }
+}
+
+static void act(struct world *w, struct prog *g)
+{
+    uint8_t op = next_byte(g) % 13;
+    vl_op o;
+    switch (op) {
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+        act_transfer(w, g, op);
+        break;
+    case 4:
+        o = vl_op_timeout((int64_t)next_byte(g) * 10000);
+        submit(w, &o, NULL);
+        break;
+    case 5:
+        o = vl_op_nop();
+        submit(w, &o, NULL);
+        break;
+    case 6:
+        act_cancel(w, g);
+        break;
+    case 7: {
+        unsigned i = next_byte(g) % NFD;
+        o = vl_op_close(w->fd[i]);
+        submit(w, &o, NULL);
+        break;
+    }
+    case 8:
+        act_poll(w, g, false);
+        break;
+    case 9:
+        act_poll(w, g, true);
+        break;
+    case 10:
+        act_peer(w, g);
+        break;
+    case 12:
+        act_recv_multi(w, g);
+        break;
+    default:
+        if (next_byte(g) < 16 && !w->shut) {
+            vl_engine_shutdown(w->e);
+            w->shut = true;
+        }
+        break;
+    }
+}
+
+static void configure_sim(struct world *w, struct prog *g)
+{
+    uint8_t f = next_byte(g);
+    vl_sim_config cfg = {
+        .seed = 1 + next_byte(g) + 256u * next_byte(g),
+        .short_ppm = (f & 3) * 150000u,
+        .eagain_ppm = ((f >> 2) & 3) * 150000u,
+        .delay_ppm = ((f >> 4) & 3) * 150000u,
+        .reset_ppm = ((f >> 6) & 1) * 20000u,
+        .max_delay_ns = 100000,
+    };
+    if (vl_sim_configure(w->e, &cfg) != 0)
+        die(w, "vl_sim_configure failed");
+}
+
+/*
+ * Real drivers: bytes 1..2 choose the faults the engine's hooks inject
+ * (src/engine/fault.h) in a build with VLLSI_FAULT_INJECTION: short
+ * transfers, EAGAIN from the kernel, EINTR and EBUSY from the wait, a full
+ * submission ring, ENOMEM at create. In other builds the bytes are read and
+ * ignored, so a corpus means the same program in both.
+ */
+static struct vl__fault g_faults;
+
+static void configure_real_faults(struct prog *g)
+{
+    uint8_t f = next_byte(g), seed = next_byte(g);
+    vl__fault_init(&g_faults, 1 + seed);
+    g_faults.ppm[VL__FAULT_SHORT] = (f & 3) * 100000u;
+    g_faults.ppm[VL__FAULT_EAGAIN] = ((f >> 2) & 3) * 100000u;
+    g_faults.ppm[VL__FAULT_EINTR] = ((f >> 4) & 1) * 100000u;
+    g_faults.ppm[VL__FAULT_EBUSY] = ((f >> 5) & 1) * 50000u;
+    g_faults.ppm[VL__FAULT_SQ_FULL] = ((f >> 6) & 1) * 100000u;
+    g_faults.ppm[VL__FAULT_ENOMEM] = ((f >> 7) & 1) * 300000u;
+    (void)vl__fault_install(f ? &g_faults : NULL);
+}
+
+/* Close what the engine's CLOSE ops and the peer actions left open. No
+ * other descriptor is made during a run, so an open number is still ours. */
+static void close_leftovers(struct world *w)
+{
+    if (w->kind == VL_DRIVER_SIM)
+        return; /* the engine owns virtual descriptors */
+    for (int i = 0; i < NFD; i++)
+        if (!w->closed[i] && fcntl(w->fd[i], F_GETFD) >= 0)
+            close(w->fd[i]);
+}
+
+/* VLLSI_FUZZ_DRIVER=sim|epoll|uring pins the driver (byte 0 is then
+ * ignored), so that each driver gets a fuzzing session of its own. */
+static int pinned_driver(vl_driver_kind *kind)
+{
+    const char *v = getenv("VLLSI_FUZZ_DRIVER");
+    if (v == NULL || v[0] == '\0')
+        return 0;
+    if (strcmp(v, "sim") == 0)
+        *kind = VL_DRIVER_SIM;
+    else if (strcmp(v, "epoll") == 0)
+        *kind = VL_DRIVER_EPOLL;
+    else if (strcmp(v, "uring") == 0)
+        *kind = VL_DRIVER_URING;
+    else {
+        fprintf(stderr, "engine_fuzz: VLLSI_FUZZ_DRIVER=%s: want sim, epoll or uring\n", v);
+        return -1;
+    }
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const vl_driver_kind kinds[3] = {VL_DRIVER_SIM, VL_DRIVER_EPOLL, VL_DRIVER_URING};
+    struct prog g = {data, size, 0};
+    struct world w;
+    memset(&w, 0, sizeof(w));
+    w.kind = kinds[next_byte(&g) % 3];
+    if (pinned_driver(&w.kind) < 0)
+        abort();
+    signal(SIGPIPE, SIG_DFL); /* the engine must never let one through */
+    int fds_before = inv_count_fds();
+    if (w.kind != VL_DRIVER_SIM)
+        configure_real_faults(&g);
+    vl_engine_config cfg = {.driver = w.kind, .max_inflight = 128};
+    int rc = vl_engine_create(&cfg, &w.e);
+    if (rc != 0) {
+        (void)vl__fault_install(NULL);
+        if (inv_count_fds() != fds_before) {
+            fprintf(stderr, "engine_fuzz: a failed create (%d) leaked a descriptor\n", rc);
+            abort();
+        }
+        if (rc == -ENOMEM && g_faults.ppm[VL__FAULT_ENOMEM] > 0)
+            return 0; /* the injected ENOMEM, reported cleanly */
+        if (w.kind == VL_DRIVER_URING)
+            return 0; /* io_uring may be unavailable here; nothing to test */
+        fprintf(stderr, "engine_fuzz: cannot create a %d engine: %d\n", (int)w.kind, rc);
+        abort();
+    }
+    if (inv_init(&w.v, w.kind, cfg.max_inflight) != 0 || make_fds(&w) != 0)
+        die(&w, "setup failed");
+    if (w.kind == VL_DRIVER_SIM)
+        configure_sim(&w, &g);
+    for (int k = 0; k < MAX_ACTS && g.at < g.n; k++)
+        act(&w, &g);
+    if (!inv_finish(&w.v, w.e))
+        die(&w, inv_why(&w.v));
+    if (w.pool != NULL && vl_bufpool_destroy(w.pool) != 0)
+        die(&w, "vl_bufpool_destroy refused after the last op completed");
+    vl_engine_destroy(w.e);
+    (void)vl__fault_install(NULL);
+    close_leftovers(&w);
+    inv_fini(&w.v);
+    /* Descriptors only: the fuzzer's own allocator maps and unmaps memory,
+     * and io_uring's workers linger; the suites check maps and threads. */
+    int fds_after = inv_count_fds();
+    if (fds_after != fds_before) {
+        fprintf(stderr, "engine_fuzz: fd leak: %d open after destroy, %d before\n", fds_after,
+                fds_before);
+        abort();
+    }
+    return 0;
+}

@@ -1,0 +1,466 @@
+/*
+ * tests/invariants.c - the invariant checks of tests/invariants.h.
+ */
+#define _GNU_SOURCE
+#include "invariants.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_BUFS    65536u
+#define MAX_BUF_LEN (1u << 20)
+/* Sealed buffers kept mapped at once; older ones are unmapped, which keeps
+ * the mapping count far below vm.max_map_count in long runs. */
+#define QUARANTINE  2048u
+
+enum { B_FRESH = 0, B_CLAIMED, B_SEALED, B_UNMAPPED };
+
+struct inv_buf {
+    uint8_t *map;
+    size_t maplen;
+    uint8_t *p;
+    size_t len;
+    int state;
+};
+
+struct inv_rec {
+    uint64_t id; /* 0: empty */
+    void *ud;
+    vl_op op;
+    int64_t deadline; /* TIMEOUT: real monotonic ns it may fire from */
+    int32_t buf;      /* index in v->bufs, -1 none */
+};
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void inv_fail(struct inv *v, const char *fmt, ...)
+{
+    if (v->violations++ == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(v->why, sizeof(v->why), fmt, ap);
+        va_end(ap);
+    }
+}
+
+int inv_init(struct inv *v, vl_driver_kind kind, uint32_t max_live)
+{
+    memset(v, 0, sizeof(*v));
+    uint32_t cap = 16;
+    while (cap < 2 * (max_live ? max_live : VL_ENGINE_DEFAULT_MAX_INFLIGHT))
+        cap <<= 1;
+    v->recs = calloc(cap, sizeof(*v->recs));
+    if (v->recs == NULL)
+        return -ENOMEM;
+    v->rec_mask = cap - 1;
+    v->real_fds = kind != VL_DRIVER_SIM;
+    v->check_time = kind != VL_DRIVER_SIM;
+    return 0;
+}
+
+static void buf_unmap(struct inv_buf *b)
+{
+    if (b->state != B_UNMAPPED && b->map != NULL)
+        munmap(b->map, b->maplen);
+    b->state = B_UNMAPPED;
+}
+
+void inv_fini(struct inv *v)
+{
+    for (uint32_t i = 0; i < v->nbufs; i++)
+        buf_unmap(&v->bufs[i]);
+    free(v->bufs);
+    free(v->recs);
+    v->bufs = NULL;
+    v->recs = NULL;
+}
+
+/* ---- guarded buffers ----------------------------------------------------------- */
+
+void *inv_buf(struct inv *v, size_t len)
+{
+    if (len == 0 || len > MAX_BUF_LEN || v->nbufs >= MAX_BUFS)
+        return NULL;
+    if (v->nbufs == v->buf_cap) {
+        uint32_t cap = v->buf_cap ? 2 * v->buf_cap : 64;
+        struct inv_buf *nb = realloc(v->bufs, cap * sizeof(*nb));
+        if (nb == NULL)
+            return NULL;
+        v->bufs = nb;
+        v->buf_cap = cap;
+    }
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t body = (len + page - 1) / page * page;
+    uint8_t *map =
+        mmap(NULL, body + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED)
+        return NULL;
+    if (mprotect(map + body, page, PROT_NONE) != 0) {
+        munmap(map, body + page);
+        return NULL;
+    }
+    struct inv_buf *b = &v->bufs[v->nbufs++];
+    b->map = map;
+    b->maplen = body + page;
+    b->len = len;
+    b->p = map + body - len; /* ends at the guard page */
+    b->state = B_FRESH;
+    return b->p;
+}
+
+/* The fresh buffer p points into (searching back from the newest: a test
+ * takes a buffer right before it submits the op using it), or -1. */
+static int32_t buf_claim(struct inv *v, const void *p, size_t len)
+{
+    if (p == NULL)
+        return -1;
+    for (uint32_t k = v->nbufs; k-- > 0 && v->nbufs - k <= 4096;) {
+        struct inv_buf *b = &v->bufs[k];
+        if (b->state == B_FRESH && (const uint8_t *)p >= b->p &&
+            (const uint8_t *)p + len <= b->p + b->len) {
+            b->state = B_CLAIMED;
+            return (int32_t)k;
+        }
+    }
+    return -1;
+}
+
+static void buf_seal(struct inv *v, int32_t k)
+{
+    struct inv_buf *b = &v->bufs[k];
+    if (mprotect(b->map, b->maplen, PROT_NONE) != 0)
+        inv_fail(v, "mprotect(PROT_NONE) failed: %s", strerror(errno));
+    b->state = B_SEALED;
+    v->sealed++;
+    /* Keep the newest QUARANTINE sealed buffers mapped. */
+    if (v->sealed > QUARANTINE) {
+        for (uint32_t i = 0; i < v->nbufs; i++) {
+            if (v->bufs[i].state == B_SEALED) {
+                buf_unmap(&v->bufs[i]);
+                v->sealed--;
+                break;
+            }
+        }
+    }
+}
+
+/* ---- the live-id table (linear probing, backward-shift deletion) ------------------ */
+
+static uint32_t rec_hash(const struct inv *v, uint64_t id)
+{
+    return (uint32_t)((id * 0x9e3779b97f4a7c15ull) >> 32) & v->rec_mask;
+}
+
+static struct inv_rec *rec_find(struct inv *v, uint64_t id)
+{
+    for (uint32_t i = rec_hash(v, id);; i = (i + 1) & v->rec_mask) {
+        if (v->recs[i].id == id)
+            return &v->recs[i];
+        if (v->recs[i].id == 0)
+            return NULL;
+    }
+}
+
+static struct inv_rec *rec_add(struct inv *v, uint64_t id)
+{
+    if (v->live >= (v->rec_mask + 1) / 2)
+        return NULL;
+    uint32_t i = rec_hash(v, id);
+    while (v->recs[i].id != 0)
+        i = (i + 1) & v->rec_mask;
+    v->recs[i].id = id;
+    v->live++;
+    return &v->recs[i];
+}
+
+static void rec_del(struct inv *v, struct inv_rec *r)
+{
+    uint32_t i = (uint32_t)(r - v->recs);
+    v->recs[i].id = 0;
+    v->live--;
+    /* Shift later members of the run back so lookups never stop early. */
+    for (uint32_t j = (i + 1) & v->rec_mask; v->recs[j].id != 0; j = (j + 1) & v->rec_mask) {
+        uint32_t h = rec_hash(v, v->recs[j].id);
+        bool between = i <= j ? (h > i && h <= j) : (h > i || h <= j);
+        if (!between) {
+            v->recs[i] = v->recs[j];
+            v->recs[j].id = 0;
+            i = j;
+        }
+    }
+}
+
+/* ---- submit -------------------------------------------------------------------------- */
+
+static void op_buffer(const vl_op *op, const void **p, size_t *len)
+{
+    *p = NULL;
+    *len = 0;
+    if (op->kind == VL_OP_READ || op->kind == VL_OP_WRITE) {
+        *p = op->u.rw.buf;
+        *len = op->u.rw.len;
+    } else if (op->kind == VL_OP_SEND || op->kind == VL_OP_RECV) {
+        *p = op->u.msg.buf;
+        *len = op->u.msg.len;
+    }
+}
+
+int64_t inv_submit(struct inv *v, vl_engine *e, const vl_op *op, void *ud)
+{
+    uint32_t before = vl_engine_inflight(e);
+    /* Read the clock before submit does: the engine's deadline is then at
+     * or after ours. Read after, a preemption between the two reads would
+     * make a punctual TIMEOUT look early (the fuzzer found exactly that). */
+    int64_t t0 = op != NULL && op->kind == VL_OP_TIMEOUT ? mono_ns() : 0;
+    int64_t id = vl_engine_submit(e, op, ud);
+    uint32_t after = vl_engine_inflight(e);
+    if (id <= 0) {
+        v->sync_errors++;
+        if (id == 0 || id < -4095)
+            inv_fail(v, "submit returned %lld: neither an id nor an errno", (long long)id);
+        if (after != before)
+            inv_fail(v, "submit failed (%lld) but the live count went %u -> %u", (long long)id,
+                     before, after);
+        return id;
+    }
+    if (after != before + 1)
+        inv_fail(v, "submit issued id %llx but the live count went %u -> %u",
+                 (unsigned long long)id, before, after);
+    if (rec_find(v, (uint64_t)id) != NULL) {
+        inv_fail(v, "submit issued id %llx, which is still alive", (unsigned long long)id);
+        return id;
+    }
+    struct inv_rec *r = rec_add(v, (uint64_t)id);
+    if (r == NULL) {
+        inv_fail(v, "more live ids than max_live");
+        return id;
+    }
+    v->issued++;
+    r->ud = ud;
+    r->op = *op;
+    r->deadline = op->kind == VL_OP_TIMEOUT ? t0 + op->u.timeout.duration_ns : 0;
+    const void *p;
+    size_t len;
+    op_buffer(op, &p, &len);
+    r->buf = buf_claim(v, p, len);
+    return id;
+}
+
+/* ---- completions ----------------------------------------------------------------------- */
+
+static bool is_multishot(vl_op_kind k)
+{
+#ifdef VL_CQE_BUFFER
+    return k == VL_OP_RECV_MULTI || k == VL_OP_ACCEPT_MULTI;
+#else
+    (void)k;
+    return false;
+#endif
+}
+
+static void check_accepted_fd(struct inv *v, int64_t r)
+{
+    if (!v->real_fds || r < 0)
+        return;
+    int fl = fcntl((int)r, F_GETFD);
+    if (fl < 0 || !(fl & FD_CLOEXEC))
+        inv_fail(v, "accepted fd %lld is not open and CLOEXEC", (long long)r);
+}
+
+/* The result domain of one completion of rec (see invariants.h). */
+static void check_domain(struct inv *v, const struct inv_rec *rec, const vl_completion *c)
+{
+    int64_t r = c->result;
+    const vl_op *op = &rec->op;
+    unsigned long long id = (unsigned long long)c->id;
+    if (r < -4095 || r == -EINTR)
+        inv_fail(v, "id %llx: result %lld outside the contract", id, (long long)r);
+    if (r == -EFAULT)
+        inv_fail(v, "id %llx (kind %d): -EFAULT: a kernel access to a sealed or foreign buffer", id,
+                 op->kind);
+    switch (op->kind) {
+    case VL_OP_READ:
+    case VL_OP_WRITE:
+        if (r > (int64_t)op->u.rw.len)
+            inv_fail(v, "id %llx: %lld bytes for a length of %zu", id, (long long)r, op->u.rw.len);
+        break;
+    case VL_OP_SEND:
+    case VL_OP_RECV:
+        if (r > (int64_t)op->u.msg.len)
+            inv_fail(v, "id %llx: %lld bytes for a length of %zu", id, (long long)r, op->u.msg.len);
+        break;
+    case VL_OP_NOP:
+    case VL_OP_CONNECT:
+    case VL_OP_CLOSE:
+        if (r > 0)
+            inv_fail(v, "id %llx (kind %d): result %lld > 0", id, op->kind, (long long)r);
+        break;
+    case VL_OP_TIMEOUT:
+        if (r != 0 && r != -ECANCELED)
+            inv_fail(v, "id %llx: TIMEOUT completed with %lld", id, (long long)r);
+        if (r == 0 && v->check_time && mono_ns() < rec->deadline)
+            inv_fail(v, "id %llx: TIMEOUT fired %lld ns early", id,
+                     (long long)(rec->deadline - mono_ns()));
+        break;
+    case VL_OP_CANCEL:
+        /* A CANCEL is an op too: shutdown may cancel it before it ran. */
+        if (r != 0 && r != -ENOENT && r != -EALREADY && r != -ECANCELED)
+            inv_fail(v, "id %llx: CANCEL completed with %lld", id, (long long)r);
+        break;
+    case VL_OP_ACCEPT:
+        check_accepted_fd(v, r);
+        break;
+#ifdef VL_CQE_BUFFER
+    case VL_OP_RECV_MULTI:
+        /* Data comes in a pool buffer with MORE; the end is EOF or an error. */
+        if ((c->flags & VL_CQE_MORE) ? (r <= 0 || !(c->flags & VL_CQE_BUFFER)) : r > 0)
+            inv_fail(v, "id %llx: RECV_MULTI completion %lld with flags %x", id, (long long)r,
+                     c->flags);
+        break;
+    case VL_OP_ACCEPT_MULTI:
+        if ((c->flags & VL_CQE_MORE) ? r < 0 : r >= 0)
+            inv_fail(v, "id %llx: ACCEPT_MULTI completion %lld with flags %x", id, (long long)r,
+                     c->flags);
+        check_accepted_fd(v, r);
+        break;
+#endif
+    default:
+        inv_fail(v, "id %llx: a completion for an op of unknown kind %d", id, op->kind);
+        break;
+    }
+}
+
+void inv_harvest(struct inv *v, const vl_completion *c)
+{
+    struct inv_rec *rec = rec_find(v, c->id);
+    if (rec == NULL) {
+        inv_fail(v,
+                 "completion for id %llx (result %lld), which is not alive: never issued "
+                 "or completed already",
+                 (unsigned long long)c->id, (long long)c->result);
+        return;
+    }
+    if (rec->ud != c->user_data)
+        inv_fail(v, "id %llx: user_data %p, submitted with %p", (unsigned long long)c->id,
+                 c->user_data, rec->ud);
+    check_domain(v, rec, c);
+    if (c->flags & VL_CQE_MORE) {
+        if (!is_multishot(rec->op.kind))
+            inv_fail(v, "id %llx: VL_CQE_MORE on a single-shot op (kind %d)",
+                     (unsigned long long)c->id, rec->op.kind);
+        v->mores++;
+        return;
+    }
+    /* The final completion: from now on the op's buffer is the caller's
+     * alone, so any access by the engine or the kernel must fault. */
+    if (rec->buf >= 0)
+        buf_seal(v, rec->buf);
+    v->finals++;
+    rec_del(v, rec);
+}
+
+int inv_poll(struct inv *v, vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap)
+{
+    int n = vl_engine_poll(e, timeout_ns, out, cap);
+    if (n < 0) {
+        if (out != NULL && cap > 0)
+            inv_fail(v, "poll failed with %d on valid arguments", n);
+        return n;
+    }
+    if (n > cap)
+        inv_fail(v, "poll returned %d completions for room for %d", n, cap);
+    for (int k = 0; k < n && k < cap; k++)
+        inv_harvest(v, &out[k]);
+    return n;
+}
+
+bool inv_finish(struct inv *v, vl_engine *e)
+{
+    vl_completion c[64];
+    vl_engine_shutdown(e);
+    int n, rounds = 0;
+    int64_t t0 = mono_ns();
+    while ((n = inv_poll(v, e, -1, c, 64)) > 0)
+        rounds++;
+    if (mono_ns() - t0 > 5000000000ll)
+        inv_fail(v, "polls after shutdown took %lld ms: one blocked",
+                 (long long)((mono_ns() - t0) / 1000000));
+    if (v->live != 0)
+        inv_fail(v, "%u ids never had their final completion (%llu issued, %llu final)", v->live,
+                 (unsigned long long)v->issued, (unsigned long long)v->finals);
+    if (vl_engine_inflight(e) != 0)
+        inv_fail(v, "the engine still counts %u live ids after shutdown and drain",
+                 vl_engine_inflight(e));
+    (void)rounds;
+    return inv_ok(v);
+}
+
+/* ---- process resources ------------------------------------------------------------------- */
+
+static int count_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    int n = 0;
+    if (d == NULL)
+        return -1;
+    for (struct dirent *de; (de = readdir(d)) != NULL;)
+        if (de->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+static int count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    int n = 0, ch;
+    if (f == NULL)
+        return -1;
+    while ((ch = fgetc(f)) != EOF)
+        n += ch == '\n';
+    fclose(f);
+    return n;
+}
+
+int inv_count_fds(void)
+{
+    return count_dir("/proc/self/fd");
+}
+
+void inv_baseline_take(struct inv_baseline *b)
+{
+    /* The directory stream's own descriptor is counted in every reading. */
+    b->fds = count_dir("/proc/self/fd");
+    b->maps = count_lines("/proc/self/maps");
+    b->tasks = count_dir("/proc/self/task");
+}
+
+int inv_baseline_check(const struct inv_baseline *b, int wait_ms, char *why, size_t len)
+{
+    struct inv_baseline now;
+    for (int waited = 0;; waited += 10) {
+        inv_baseline_take(&now);
+        if (now.fds == b->fds && (b->maps < 0 || now.maps == b->maps) && now.tasks == b->tasks)
+            return 0;
+        if (waited >= wait_ms)
+            break;
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    snprintf(why, len, "after destroy: fds %d (baseline %d), maps %d (%d), tasks %d (%d)", now.fds,
+             b->fds, now.maps, b->maps, now.tasks, b->tasks);
+    return -1;
+}

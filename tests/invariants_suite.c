@@ -1,0 +1,294 @@
+/*
+ * tests/invariants_suite.c - random op mixes through one driver, every engine
+ * call checked by tests/invariants.h; run once per driver (ctest
+ * invariants.uring, invariants.epoll, invariants.sim).
+ *
+ * The mixes are programs for the fuzz target's interpreter
+ * (tests/fuzz/engine_fuzz.c, linked in without libFuzzer): socket pairs and
+ * a pipe, RECV/SEND/READ/WRITE with guarded buffers, TIMEOUTs, NOPs,
+ * CANCELs of live and stale ids, CLOSE ops, direct peer writes, reads,
+ * half-closes and closes, polls, and shutdown at a random point. A violation
+ * aborts with its description. After all programs, the process's
+ * descriptors, mappings and threads must be back at their baseline.
+ *
+ * The checker itself is tested too, so that a silent checker cannot pass
+ * for a correct engine: each kind of violation is fed to it and must be
+ * reported, and a sealed buffer must really fault.
+ */
+#define _GNU_SOURCE
+#include "vl_test.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+
+#include "conformance_util.h"
+#include "invariants.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static vl_driver_kind g_kind;
+static const char *g_drv;
+static uint8_t g_drv_byte; /* the interpreter's driver selector */
+static uint64_t g_seed;
+
+/* Sanitizer allocators map memory lazily: /proc/self/maps then grows
+ * without a leak, so the mapping count is only compared without them. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
+static vl_engine *mk(void)
+{
+    vl_engine_config c = {.driver = g_kind, .max_inflight = 64};
+    vl_engine *e = NULL;
+    int rc = vl_engine_create(&c, &e);
+    if (rc != 0 && g_kind == VL_DRIVER_URING) {
+        print_message("io_uring unavailable here (%d): skipped\n", rc);
+        skip();
+    }
+    assert_int_equal(rc, 0);
+    return e;
+}
+
+static void run_programs(int count, size_t len, uint64_t seed)
+{
+    static uint8_t prog[4096];
+    for (int k = 0; k < count; k++) {
+        for (size_t i = 0; i < len; i++)
+            prog[i] = (uint8_t)ct_rand(&seed);
+        prog[0] = g_drv_byte;
+        LLVMFuzzerTestOneInput(prog, len);
+    }
+}
+
+static void random_mixes_keep_every_invariant(void **state)
+{
+    (void)state;
+    vl_engine *probe = mk();
+    vl_engine_destroy(probe);
+    ct_watch("random_mixes_keep_every_invariant", 240);
+    /* A warm-up program first: lazily made process state (the allocator's
+     * arenas, io_uring's first worker) is not a leak. */
+    run_programs(2, 600, g_seed ^ 0xabcdef);
+    struct inv_baseline base;
+    inv_baseline_take(&base);
+    if (SANITIZED)
+        base.maps = -1;
+    int count = g_kind == VL_DRIVER_SIM ? 3000 : 1500;
+    run_programs(count, 800, g_seed);
+    char why[256];
+    int rc = inv_baseline_check(&base, 2000, why, sizeof(why));
+    if (rc != 0)
+        fail_msg("%s", why);
+}
+
+/* ---- the checker can fail ------------------------------------------------------ */
+
+static void checker_reports_each_violation(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    struct inv v;
+    assert_int_equal(inv_init(&v, g_kind, 64), 0);
+    vl_op nop = vl_op_nop();
+    int64_t id = inv_submit(&v, e, &nop, (void *)1);
+    assert_true(id > 0);
+    vl_completion c[4];
+    int n = 0;
+    for (int k = 0; k < 100 && n == 0; k++)
+        n = vl_engine_poll(e, CT_MS, c, 4); /* raw: the checker does not see it */
+    assert_int_equal(n, 1);
+    inv_harvest(&v, &c[0]);
+    assert_true(inv_ok(&v));
+    inv_harvest(&v, &c[0]); /* a second completion of the same id */
+    assert_false(inv_ok(&v));
+    assert_non_null(strstr(inv_why(&v), "not alive"));
+    inv_fini(&v);
+
+    /* Wrong user_data, an out-of-domain result, MORE on a single-shot op. */
+    static const struct {
+        int64_t result;
+        uint32_t flags;
+        void *ud;
+        const char *what;
+    } bad[] = {
+        {0, 0, (void *)2, "user_data"},
+        {5, 0, (void *)1, "result 5 > 0"},
+        {-EINTR, 0, (void *)1, "outside the contract"},
+        {-EFAULT, 0, (void *)1, "sealed"},
+        {0, VL_CQE_MORE, (void *)1, "single-shot"},
+    };
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        assert_int_equal(inv_init(&v, g_kind, 64), 0);
+        id = inv_submit(&v, e, &nop, (void *)1);
+        assert_true(id > 0);
+        vl_completion fake = {(uint64_t)id, bad[k].result, bad[k].flags, bad[k].ud};
+        inv_harvest(&v, &fake);
+        assert_false(inv_ok(&v));
+        assert_non_null(strstr(inv_why(&v), bad[k].what));
+        inv_fini(&v);
+        while (vl_engine_inflight(e) > 0)
+            vl_engine_poll(e, CT_MS, c, 4);
+    }
+    /* An id never drained: inv_finish reports it. */
+    assert_int_equal(inv_init(&v, g_kind, 64), 0);
+    uint8_t *buf = inv_buf(&v, 16);
+    assert_non_null(buf);
+    vl_op rd = vl_op_read(-1, buf, 16, -1);
+    assert_true(inv_submit(&v, e, &rd, NULL) > 0);
+    assert_true(inv_finish(&v, e)); /* -EBADF, then drained: fine */
+    vl_completion ghost = {12345, 0, 0, NULL};
+    inv_harvest(&v, &ghost);
+    assert_false(inv_ok(&v));
+    inv_fini(&v);
+    vl_engine_destroy(e);
+}
+
+static void sync_errors_issue_no_id(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    struct inv v;
+    assert_int_equal(inv_init(&v, g_kind, 64), 0);
+    vl_op bad = vl_op_read(0, NULL, 10, -1);
+    assert_int_equal(inv_submit(&v, e, &bad, NULL), -EFAULT);
+    bad = vl_op_timeout(-1);
+    assert_int_equal(inv_submit(&v, e, &bad, NULL), -EINVAL);
+    bad = vl_op_nop();
+    bad.kind = (vl_op_kind)999;
+    assert_int_equal(inv_submit(&v, e, &bad, NULL), -EINVAL);
+    assert_int_equal(v.sync_errors, 3);
+    assert_int_equal(v.issued, 0);
+    assert_true(inv_finish(&v, e));
+    bad = vl_op_nop();
+    assert_int_equal(inv_submit(&v, e, &bad, NULL), -ESHUTDOWN);
+    assert_true(inv_ok(&v));
+    inv_fini(&v);
+    vl_engine_destroy(e);
+}
+
+static int write_sealed(void *arg)
+{
+    signal(SIGSEGV, SIG_DFL); /* cmocka's handler would turn the fault into abort */
+    memset(arg, 1, 1);
+    return 0; /* not reached: the store faults */
+}
+
+/* The ownership check is real: after its completion a buffer faults for a
+ * user-space store, and the kernel refuses it (-EFAULT). */
+static void sealed_buffer_really_faults(void **state)
+{
+    (void)state;
+    /* The mechanism is the same for every driver; epoll runs everywhere. */
+    vl_engine_config cfg = {.driver = VL_DRIVER_EPOLL};
+    vl_engine *e = NULL;
+    assert_int_equal(vl_engine_create(&cfg, &e), 0);
+    struct inv v;
+    assert_int_equal(inv_init(&v, VL_DRIVER_EPOLL, 64), 0);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    uint8_t *buf = inv_buf(&v, 100);
+    assert_non_null(buf);
+    buf[99] = 7; /* the last byte is usable; the next page is the guard */
+    vl_op rv = vl_op_recv(sv[0], buf, 100, 0);
+    assert_true(inv_submit(&v, e, &rv, NULL) > 0);
+    assert_int_equal(send(sv[1], "abc", 3, 0), 3);
+    vl_completion c;
+    int n = 0;
+    for (int k = 0; k < 1000 && n == 0; k++)
+        n = inv_poll(&v, e, CT_MS, &c, 1);
+    assert_int_equal(n, 1);
+    assert_int_equal(c.result, 3);
+    assert_true(inv_ok(&v));
+    assert_int_equal(send(sv[1], "late", 4, 0), 4);
+    errno = 0;
+    VL_TEST_BAD_POINTERS_BEGIN();
+    ssize_t r = recv(sv[0], buf, 100, MSG_DONTWAIT);
+    VL_TEST_BAD_POINTERS_END();
+    assert_int_equal(r, -1);
+    assert_int_equal(errno, EFAULT);
+    vl_test_child ch;
+    vl_test_in_child(write_sealed, buf, 5000, &ch);
+    assert_int_equal(ch.signo, SIGSEGV);
+    close(sv[0]);
+    close(sv[1]);
+    assert_true(inv_finish(&v, e));
+    vl_engine_destroy(e);
+    inv_fini(&v);
+}
+
+static void baseline_sees_a_leak(void **state)
+{
+    (void)state;
+    struct inv_baseline b;
+    char why[256];
+    inv_baseline_take(&b);
+    assert_int_equal(inv_baseline_check(&b, 0, why, sizeof(why)), 0);
+    int fd = dup(1);
+    assert_true(fd >= 0);
+    assert_int_equal(inv_baseline_check(&b, 20, why, sizeof(why)), -1);
+    assert_non_null(strstr(why, "fds"));
+    close(fd);
+    assert_int_equal(inv_baseline_check(&b, 0, why, sizeof(why)), 0);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    ct_watch("(a checker test)", 60);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    alarm(0);
+    return 0;
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(int argc, char **argv)
+{
+    g_drv = argc > 1 ? argv[1] : "uring";
+    if (strcmp(g_drv, "sim") == 0) {
+        g_kind = VL_DRIVER_SIM;
+        g_drv_byte = 0;
+    } else if (strcmp(g_drv, "epoll") == 0) {
+        g_kind = VL_DRIVER_EPOLL;
+        g_drv_byte = 1;
+    } else if (strcmp(g_drv, "uring") == 0) {
+        g_kind = VL_DRIVER_URING;
+        g_drv_byte = 2;
+    } else {
+        fprintf(stderr, "usage: %s uring|epoll|sim\n", argv[0]);
+        return 2;
+    }
+    const char *seed = getenv("VLLSI_TEST_SEED");
+    g_seed = seed ? strtoull(seed, NULL, 0) : (uint64_t)ct_now_ns() ^ ((uint64_t)getpid() << 32);
+    if (g_seed == 0)
+        g_seed = 1;
+    printf("invariants.%s: seed %llu (set VLLSI_TEST_SEED to repeat)\n", g_drv,
+           (unsigned long long)g_seed);
+    ct_watch_suite = "invariants";
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = ct_on_watchdog;
+    sigaction(SIGALRM, &sa, NULL);
+    ct_watch("(setup)", 30);
+    const struct CMUnitTest tests[] = {
+        T(checker_reports_each_violation),    T(sync_errors_issue_no_id),
+        T(sealed_buffer_really_faults),       T(baseline_sees_a_leak),
+        T(random_mixes_keep_every_invariant),
+    };
+    char group[64];
+    snprintf(group, sizeof(group), "invariants.%s", g_drv);
+    return cmocka_run_group_tests_name(group, tests, NULL, NULL);
+}
