@@ -2519,7 +2519,9 @@ static int env_child(void *arg)
     vl_engine *e = NULL;
     CK(setenv("VLLSI_DRIVER", value, 1) == 0);
     CK_EQ(vl_engine_create(NULL, &e), 0);
-    const char *want = strcmp(value, "epoll") == 0 ? "epoll" : "io_uring";
+    const char *want = strcmp(value, "epoll") == 0  ? "epoll"
+                       : strcmp(value, "sync") == 0 ? "sync"
+                                                    : "io_uring";
     fprintf(stderr, "VLLSI_DRIVER=%s: %s (%s)\n", value, vl_engine_driver_name(e),
             vl_engine_driver_reason(e));
     CK(strcmp(vl_engine_driver_name(e), want) == 0);
@@ -2545,8 +2547,8 @@ static void env_overrides_auto(void **state)
     }
     h_open(8, 0); /* with io_uring missing, only the fallback test applies */
     h_close();
-    const char *values[] = {"epoll", "uring"};
-    for (int i = 0; i < 2; i++) {
+    const char *values[] = {"epoll", "uring", "sync"};
+    for (int i = 0; i < 3; i++) {
         vl_test_child r;
         vl_test_in_child(env_child, (void *)(uintptr_t)values[i], 15000 * g_slow, &r);
         if (r.timed_out || !r.exited || r.exit_code != 0)

@@ -9,7 +9,7 @@
  *
  * Drivers: io_uring (liburing) and epoll on Linux; AUTO picks io_uring and
  * falls back to epoll when io_uring cannot be set up, recording why
- * (vl_engine_driver_reason). The environment variable VLLSI_DRIVER=uring|epoll
+ * (vl_engine_driver_reason). The environment variable VLLSI_DRIVER=uring|epoll|sync
  * overrides an AUTO choice.
  *
  * Result contract (the same on every driver; the conformance suite checks it):

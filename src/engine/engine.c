@@ -162,6 +162,10 @@ static int env_choice(vl_driver_kind *kind)
         *kind = VL_DRIVER_URING;
     else if (strcmp(v, "epoll") == 0)
         *kind = VL_DRIVER_EPOLL;
+#ifndef _WIN32
+    else if (strcmp(v, "sync") == 0)
+        *kind = VL_DRIVER_SYNC;
+#endif
 #ifdef _WIN32
     else if (strcmp(v, "iocp") == 0)
         *kind = VL_DRIVER_IOCP;
