@@ -277,7 +277,7 @@ static void test_recv_multi_stream(void **state)
     size_t sent = 0;
     vl_completion c[16];
     uint64_t rng = S.seed;
-    int completions = 0;
+    int completions = 0, rearms = 0;
     while (k.len < TOTAL) {
         if (sent < TOTAL) {
             size_t chunk = 1 + ct_below(&rng, 20000);
@@ -294,8 +294,16 @@ static void test_recv_multi_stream(void **state)
         for (int i = 0; i < n; i++)
             sink_take(&k, &c[i]);
         completions += n;
-        assert_false(k.done);
+        if (k.done) {
+            /* The writer outran us and the 8 buffers ran out: the op ends
+             * with -ENOBUFS (the rest waits in the socket); re-arm. */
+            assert_int_equal(k.final, -ENOBUFS);
+            arm_recv(&k, sv[0]);
+            rearms++;
+        }
     }
+    if (rearms > 0)
+        print_message("re-armed %d times after -ENOBUFS\n", rearms);
     assert_memory_equal(got, want, TOTAL);
     assert_true(completions >= TOTAL / 4096);
     close(sv[1]);

@@ -814,7 +814,9 @@ static void on_cqe(vl_engine *e, struct uring *d, const struct io_uring_cqe *cqe
         on_accept_multi(e, d, i, cqe);
         return;
     }
-    if (s->op.kind == VL_OP_TIMEOUT && res == -ETIME)
+    if (res == -EINTR && ((s->core_flags & VL__SLOT_CANCEL_REQUESTED) || e->shut))
+        res = -ECANCELED; /* a blocking op in io-wq interrupted by its cancel */
+    else if (s->op.kind == VL_OP_TIMEOUT && res == -ETIME)
         res = 0; /* the timer fired: that is a TIMEOUT's success */
     else if (s->op.kind == VL_OP_WRITE && d->sigpipe == SIGPIPE_GUARD)
         d->writes--;
@@ -1008,6 +1010,7 @@ static void uring_pool_remove(vl_engine *e, struct vl_bufpool *p)
 const struct vl_driver vl__driver_uring = {
     .name = "io_uring",
     .kind = VL_DRIVER_URING,
+    .buffers_submissions = true,
     .init = uring_init,
     .fini = uring_fini,
     .submit = uring_submit,

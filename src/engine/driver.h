@@ -27,6 +27,11 @@
 struct vl_driver {
     const char *name;
     vl_driver_kind kind;
+    /* submit only queues for the kernel (io_uring's SQ): poll must enter the
+     * kernel even when completions are already waiting. false: submit acts
+     * at once (epoll, IOCP, sync), and that extra wait would be a wasted
+     * system call. */
+    bool buffers_submissions;
     /*
      * Set the driver up for e (store its state in e->drv). 0, or a negative
      * errno; on failure write a one-line reason into reason[len] and leave

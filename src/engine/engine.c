@@ -410,7 +410,7 @@ int vl_engine_poll(vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap
     if (e->cq_head != e->cq_tail) {
         /* Completions are ready: reap without waiting, but push what was
          * just queued and is still held by the driver to the kernel now. */
-        if ((sent && e->in_driver > 0) || e->kick) {
+        if ((sent && e->in_driver > 0 && e->drv->buffers_submissions) || e->kick) {
             e->kick = false;
             e->drv->wait(e, 0);
         }
@@ -455,9 +455,18 @@ void vl_engine_shutdown(vl_engine *e)
         if (e->slots[i].state == VL__SLOT_INFLIGHT)
             e->drv->cancel(e, i);
     /* Rule 3: return only when no kernel operation can still write into user
-     * memory, i.e. when the driver has reported every op it held. */
-    while (e->in_driver > 0)
+     * memory, i.e. when the driver has reported every op it held. A cancel
+     * can miss: io_uring (6.18, DEFER_TASKRUN) answers -ENOENT for a
+     * blocking CONNECT still on its way to an io-wq worker. So after every
+     * wait that brought nothing, the ops still held are cancelled again. */
+    while (e->in_driver > 0) {
+        uint32_t before = e->in_driver;
         e->drv->wait(e, 100 * VL_NS_PER_MS);
+        if (e->in_driver == before)
+            for (uint32_t i = 0; i < e->cap; i++)
+                if (e->slots[i].state == VL__SLOT_INFLIGHT)
+                    e->drv->cancel(e, i);
+    }
 }
 
 void vl__engine_push(vl_engine *e)
