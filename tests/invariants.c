@@ -276,8 +276,10 @@ static void check_accepted_fd(struct inv *v, int64_t r)
     if (!v->real_fds || r < 0)
         return;
     int fl = fcntl((int)r, F_GETFD);
-    if (fl < 0 || !(fl & FD_CLOEXEC))
-        inv_fail(v, "accepted fd %lld is not open and CLOEXEC", (long long)r);
+    if (fl < 0)
+        inv_fail(v, "accepted fd %lld is not open (%s)", (long long)r, strerror(errno));
+    else if (!(fl & FD_CLOEXEC))
+        inv_fail(v, "accepted fd %lld is not CLOEXEC", (long long)r);
 }
 
 /* The result domain of one completion of rec (see invariants.h). */
@@ -357,6 +359,8 @@ void inv_harvest(struct inv *v, const vl_completion *c)
         inv_fail(v, "id %llx: user_data %p, submitted with %p", (unsigned long long)c->id,
                  c->user_data, rec->ud);
     check_domain(v, rec, c);
+    if (v->on_completion != NULL)
+        v->on_completion(v->on_completion_ctx, &rec->op, c);
     if (c->flags & VL_CQE_MORE) {
         if (!is_multishot(rec->op.kind))
             inv_fail(v, "id %llx: VL_CQE_MORE on a single-shot op (kind %d)",

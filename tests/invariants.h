@@ -52,6 +52,10 @@ struct inv {
     uint64_t sealed;
     int violations;
     char why[512];
+    /* Optional: called with every completion harvested and its op, e.g. to
+     * take ownership of accepted descriptors. */
+    void (*on_completion)(void *ctx, const vl_op *op, const vl_completion *c);
+    void *on_completion_ctx;
 };
 
 /*

@@ -19,7 +19,9 @@
 #include "vl_test.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "conformance_util.h"
 #include "invariants.h"
@@ -224,6 +226,63 @@ static void sealed_buffer_really_faults(void **state)
     inv_fini(&v);
 }
 
+/*
+ * Regression (found by the fuzzer): CONNECTs on blocking AF_UNIX sockets past
+ * a full listen backlog, then shutdown. On io_uring with DEFER_TASKRUN
+ * (Linux 6.18) an ASYNC_CANCEL issued before the kernel has punted the
+ * connect to io-wq answers -ENOENT although the op is still pending, and a
+ * shutdown that cancels only once waits forever. Run in a child with a
+ * deadline, so a hang fails this test and not the whole suite.
+ */
+static int connect_past_backlog_child(void *arg)
+{
+    vl_engine_config cfg = {.driver = *(vl_driver_kind *)arg, .max_inflight = 64};
+    vl_engine *e = NULL;
+    if (vl_engine_create(&cfg, &e) != 0)
+        return 77;
+    struct inv v;
+    CK_EQ(inv_init(&v, cfg.driver, 64), 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int n = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "vllsi-inv-%d", (int)getpid());
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CK(l >= 0 && bind(l, (struct sockaddr *)&a, len) == 0 && listen(l, 1) == 0);
+    int c[6];
+    for (int k = 0; k < 6; k++) {
+        c[k] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        vl_op op = vl_op_connect(c[k], (struct sockaddr *)&a, len);
+        CK(inv_submit(&v, e, &op, NULL) > 0);
+    }
+    vl_completion out[8];
+    CK(inv_poll(&v, e, 50 * CT_MS, out, 8) >= 0);
+    if (!inv_finish(&v, e)) {
+        fprintf(stderr, "%s\n", inv_why(&v));
+        return 1;
+    }
+    vl_engine_destroy(e);
+    inv_fini(&v);
+    for (int k = 0; k < 6; k++)
+        close(c[k]);
+    close(l);
+    return 0;
+}
+
+static void connect_past_backlog_then_shutdown(void **state)
+{
+    (void)state;
+    if (g_kind == VL_DRIVER_SIM)
+        skip(); /* no kernel queue to race with; tests/sim.c covers the backlog */
+    vl_test_child ch;
+    vl_driver_kind kind = g_kind;
+    vl_test_in_child(connect_past_backlog_child, &kind, 10000, &ch);
+    if (ch.exited && ch.exit_code == 77)
+        skip();
+    if (ch.timed_out)
+        fail_msg("shutdown hung with CONNECTs blocked on a full backlog");
+    if (!ch.exited || ch.exit_code != 0)
+        fail_msg("child failed: %s", ch.out);
+}
+
 static void baseline_sees_a_leak(void **state)
 {
     (void)state;
@@ -284,9 +343,9 @@ int main(int argc, char **argv)
     sigaction(SIGALRM, &sa, NULL);
     ct_watch("(setup)", 30);
     const struct CMUnitTest tests[] = {
-        T(checker_reports_each_violation),    T(sync_errors_issue_no_id),
-        T(sealed_buffer_really_faults),       T(baseline_sees_a_leak),
-        T(random_mixes_keep_every_invariant),
+        T(checker_reports_each_violation),     T(sync_errors_issue_no_id),
+        T(sealed_buffer_really_faults),        T(baseline_sees_a_leak),
+        T(connect_past_backlog_then_shutdown), T(random_mixes_keep_every_invariant),
     };
     char group[64];
     snprintf(group, sizeof(group), "invariants.%s", g_drv);

@@ -6,7 +6,8 @@
  * drivers bytes 1..2 pick injected faults (builds with VLLSI_FAULT_INJECTION). The rest is a
  * sequence of actions, each an opcode byte and its operand bytes (missing
  * bytes read as 0): submit an op (RECV, SEND, READ, WRITE, TIMEOUT, NOP,
- * CLOSE, multishot RECV into a buffer pool) on one of six descriptors (two socket pairs and a
+ * CLOSE, multishot RECV into a buffer pool; ACCEPT, ACCEPT_MULTI and CONNECT
+ * on a listening socket of the input's own) on one of six descriptors (two socket pairs and a
  * pipe), cancel a live or stale id, poll, act as the peer outside the engine (write into, read
  * from, half-close or close the other end), or shut the engine down. Every engine call goes through
  * tests/invariants.h, which checks exactly-once delivery, result domains, user_data, and buffer
@@ -31,7 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +49,7 @@
 #define MAX_IDS    64
 #define MAX_LEN    512
 #define PIPE_BYTES (1 << 20)
+#define MAX_EXTRA  64 /* client sockets and accepted descriptors per input */
 
 struct prog {
     const uint8_t *p;
@@ -62,12 +66,18 @@ struct world {
     vl_engine *e;
     struct inv v;
     int fd[NFD];
-    bool closed[NFD]; /* closed directly by the harness (a peer action) */
+    bool closed[NFD];     /* closed directly by the harness (a peer action) */
+    bool close_sent[NFD]; /* a CLOSE op named it: the number may be reused  */
     uint64_t ids[MAX_IDS];
     unsigned nids;
     size_t pipe_queued; /* bytes the pipe may hold at most, for direct writes */
     vl_bufpool *pool;   /* RECV_MULTI's buffers (4 x 64 bytes)                 */
     bool shut;
+    int lfd; /* a listening AF_UNIX socket (abstract name) for ACCEPT/CONNECT */
+    struct sockaddr_un laddr;
+    socklen_t laddr_len;
+    int extra[MAX_EXTRA]; /* client sockets and accepted fds the harness owns */
+    unsigned nextra;
 };
 
 static void die(struct world *w, const char *what)
@@ -106,6 +116,51 @@ static int make_fds(struct world *w)
     /* A pipe that no harness write can fill: direct writes never block. */
     fcntl(p[1], F_SETPIPE_SZ, PIPE_BYTES);
     return 0;
+}
+
+/* A listener per input, at a name no other input or process uses. */
+static int make_listener(struct world *w)
+{
+    static unsigned counter;
+    memset(&w->laddr, 0, sizeof(w->laddr));
+    w->laddr.sun_family = AF_UNIX;
+    int n = snprintf(w->laddr.sun_path + 1, sizeof(w->laddr.sun_path) - 1, "vllsi-fuzz-%d-%u",
+                     (int)getpid(), counter++);
+    w->laddr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    if (w->kind == VL_DRIVER_SIM) {
+        w->lfd = vl_sim_listen(w->e, (struct sockaddr *)&w->laddr, w->laddr_len, 8);
+        return w->lfd < 0 ? -1 : 0;
+    }
+    w->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (w->lfd < 0 || bind(w->lfd, (struct sockaddr *)&w->laddr, w->laddr_len) < 0 ||
+        listen(w->lfd, 8) < 0)
+        return -1;
+    return 0;
+}
+
+/* Take ownership of a descriptor made during the run (closed at the end). */
+static void own_fd(struct world *w, int fd)
+{
+    if (w->nextra < MAX_EXTRA) {
+        w->extra[w->nextra++] = fd;
+        return;
+    }
+    if (w->kind == VL_DRIVER_SIM)
+        vl_sim_close(w->e, fd);
+    else
+        close(fd);
+}
+
+/* Accepted descriptors become the harness's, whenever they are harvested
+ * (inv_finish's drain included). */
+static void on_completion(void *ctx, const vl_op *op, const vl_completion *c)
+{
+    bool accept = op->kind == VL_OP_ACCEPT;
+#ifdef VL_CQE_BUFFER
+    accept |= op->kind == VL_OP_ACCEPT_MULTI;
+#endif
+    if (accept && c->result >= 0)
+        own_fd(ctx, (int)c->result);
 }
 
 static void remember(struct world *w, int64_t id)
@@ -201,6 +256,31 @@ static void act_poll(struct world *w, struct prog *g, bool wait)
     check(w);
 }
 
+/* ACCEPT / ACCEPT_MULTI on the listener, or CONNECT a new socket to it. */
+static void act_conn(struct world *w, unsigned kind)
+{
+    vl_op op;
+    if (kind == 0) {
+        op = vl_op_accept(w->lfd, NULL, NULL);
+    } else if (kind == 2) {
+#ifdef VL_CQE_BUFFER
+        op = vl_op_accept_multi(w->lfd);
+#else
+        return;
+#endif
+    } else {
+        if (w->nextra >= MAX_EXTRA)
+            return;
+        int c = w->kind == VL_DRIVER_SIM ? vl_sim_socket(w->e)
+                                         : socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (c < 0)
+            return; /* after shutdown (sim), or out of descriptors */
+        own_fd(w, c);
+        op = vl_op_connect(c, (struct sockaddr *)&w->laddr, w->laddr_len);
+    }
+    submit(w, &op, NULL);
+}
+
 /* A multishot RECV into the input's buffer pool (made on first use). */
 static void act_recv_multi(struct world *w, struct prog *g)
 {
@@ -256,14 +336,14 @@ static void act_peer(struct world *w, struct prog *g)
             vl_sim_shutdown(w->e, fd, SHUT_WR);
             break;
         default:
-            if (!w->closed[i] && vl_sim_close(w->e, fd) == 0)
+            if (!w->closed[i] && !w->close_sent[i] && vl_sim_close(w->e, fd) == 0)
                 w->closed[i] = true;
             break;
         }
         return;
     }
-    if (w->closed[i])
-        return;
+    if (w->closed[i] || (w->close_sent[i] && (b & 3) == 3))
+        return; /* never close a number that may have been reused */
     switch (b & 3) {
     case 0:
         if (i < 4)
@@ -288,7 +368,7 @@ static void act_peer(struct world *w, struct prog *g)
 
 static void act(struct world *w, struct prog *g)
 {
-    uint8_t op = next_byte(g) % 13;
+    uint8_t op = next_byte(g) % 16;
     vl_op o;
     switch (op) {
     case 0:
@@ -309,8 +389,13 @@ static void act(struct world *w, struct prog *g)
         act_cancel(w, g);
         break;
     case 7: {
+        /* Once a number may belong to a descriptor made since (an accepted
+         * one), closing it again would close that one behind the engine's
+         * back: the second CLOSE names -1 instead (-EBADF). */
         unsigned i = next_byte(g) % NFD;
-        o = vl_op_close(w->fd[i]);
+        bool again = w->close_sent[i] || w->closed[i];
+        o = vl_op_close(again ? -1 : w->fd[i]);
+        w->close_sent[i] = true;
         submit(w, &o, NULL);
         break;
     }
@@ -325,6 +410,11 @@ static void act(struct world *w, struct prog *g)
         break;
     case 12:
         act_recv_multi(w, g);
+        break;
+    case 13:
+    case 14:
+    case 15:
+        act_conn(w, op - 13u);
         break;
     default:
         if (next_byte(g) < 16 && !w->shut) {
@@ -378,9 +468,16 @@ static void close_leftovers(struct world *w)
 {
     if (w->kind == VL_DRIVER_SIM)
         return; /* the engine owns virtual descriptors */
+    /* A number closed by a CLOSE op may have been reused by a socket made
+     * later; closing it twice then gives EBADF, which is harmless here. */
     for (int i = 0; i < NFD; i++)
         if (!w->closed[i] && fcntl(w->fd[i], F_GETFD) >= 0)
             close(w->fd[i]);
+    for (unsigned k = 0; k < w->nextra; k++)
+        if (fcntl(w->extra[k], F_GETFD) >= 0)
+            close(w->extra[k]);
+    if (w->lfd >= 0)
+        close(w->lfd);
 }
 
 /* VLLSI_FUZZ_DRIVER=sim|epoll|uring pins the driver (byte 0 is then
@@ -411,6 +508,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct prog g = {data, size, 0};
     struct world w;
     memset(&w, 0, sizeof(w));
+    w.lfd = -1;
     w.kind = kinds[next_byte(&g) % 3];
     if (pinned_driver(&w.kind) < 0)
         abort();
@@ -433,8 +531,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "engine_fuzz: cannot create a %d engine: %d\n", (int)w.kind, rc);
         abort();
     }
-    if (inv_init(&w.v, w.kind, cfg.max_inflight) != 0 || make_fds(&w) != 0)
+    if (inv_init(&w.v, w.kind, cfg.max_inflight) != 0 || make_fds(&w) != 0 ||
+        make_listener(&w) != 0)
         die(&w, "setup failed");
+    w.v.on_completion = on_completion;
+    w.v.on_completion_ctx = &w;
     if (w.kind == VL_DRIVER_SIM)
         configure_sim(&w, &g);
     for (int k = 0; k < MAX_ACTS && g.at < g.n; k++)

@@ -71,7 +71,7 @@ struct conn {
 };
 
 static struct {
-    uint64_t sent, echoed, mismatched, failed, closed_early, connected, cycles;
+    uint64_t sent, echoed, mismatched, failed, closed_early, connected, cycles, connect_failed;
     int64_t max_rtt_ms;
 } g_stat;
 
@@ -161,6 +161,8 @@ static void conn_close(struct conn *c, bool reset)
 
 static void conn_fail(struct conn *c)
 {
+    if (c->state == C_CONNECTING)
+        g_stat.connect_failed++;
     if (c->state != C_FAILED && c->state != C_DONE)
         g_stat.failed++;
     c->state = C_FAILED;
@@ -353,7 +355,7 @@ static int64_t round_trip(struct conn *c, long max_ms)
 static int run_probe(const struct opts *o, struct conn *c)
 {
     int64_t end = now_ms() + o->duration_s * 1000;
-    long trips = 0, bad = 0;
+    long trips = 0, bad = 0, slow = 0, dropped = 0;
     bool fresh = o->kind == K_RECONNECT;
     while (now_ms() < end) {
         if (c->state != C_OPEN || fresh) {
@@ -363,15 +365,22 @@ static int run_probe(const struct opts *o, struct conn *c)
         }
         int64_t rtt = c->state == C_OPEN ? round_trip(c, o->max_rtt_ms) : -1;
         trips++;
-        if (rtt < 0)
+        if (rtt < 0) {
             bad++;
-        else if (rtt > g_stat.max_rtt_ms)
+            /* Tell a slow answer from a connection that failed or never came. */
+            if (c->state == C_OPEN)
+                slow++;
+            else
+                dropped++;
+        } else if (rtt > g_stat.max_rtt_ms)
             g_stat.max_rtt_ms = rtt;
         struct timespec ts = {0, 100 * 1000000};
         nanosleep(&ts, NULL);
     }
-    printf("soak_client: probe trips=%ld failed=%ld max_rtt_ms=%lld mismatched=%llu\n", trips, bad,
-           (long long)g_stat.max_rtt_ms, (unsigned long long)g_stat.mismatched);
+    printf("soak_client: probe trips=%ld failed=%ld (slow %ld, connection lost %ld) "
+           "max_rtt_ms=%lld mismatched=%llu\n",
+           trips, bad, slow, dropped, (long long)g_stat.max_rtt_ms,
+           (unsigned long long)g_stat.mismatched);
     return bad > 0 || g_stat.mismatched > 0;
 }
 
@@ -458,10 +467,11 @@ static int run_hostile(const struct opts *o, struct conn *cs)
     /* A server closing a hostile connection is its right (e.g. a reset one),
      * but a halfclose or slowread one must have been served correctly. */
     printf("soak_client: hostile kind=%d conns=%ld cycles=%llu sent=%llu echoed=%llu "
-           "mismatched=%llu failed=%llu\n",
+           "mismatched=%llu failed=%llu (connect failed %llu, closed early %llu)\n",
            (int)o->kind, o->conns, (unsigned long long)g_stat.cycles,
            (unsigned long long)g_stat.sent, (unsigned long long)g_stat.echoed,
-           (unsigned long long)g_stat.mismatched, (unsigned long long)g_stat.failed);
+           (unsigned long long)g_stat.mismatched, (unsigned long long)g_stat.failed,
+           (unsigned long long)g_stat.connect_failed, (unsigned long long)g_stat.closed_early);
     bool checked = o->kind == K_HALFCLOSE || o->kind == K_SLOWREAD;
     return checked && (g_stat.mismatched > 0 || g_stat.failed > 0 || g_stat.echoed == 0);
 }
