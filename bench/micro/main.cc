@@ -154,6 +154,31 @@ void register_all()
         Shape shape = [size](benchmark::internal::Benchmark *b) { b->Arg(size)->UseRealTime(); };
         pair("mem.alloc_free", "vllsi", vb::mem_vllsi, "mmap", vb::mem_mmap, shape);
     }
+
+    /* Timers: 10^3..10^6 live timers on the loop, against libev's ev_timer. */
+    for (int live : {1000, 10000, 100000, 1000000}) {
+        Shape shape = [live](benchmark::internal::Benchmark *b) { b->Arg(live)->UseRealTime(); };
+        pair("timer.start_stop", "vllsi", vb::timer_start_stop_vllsi, "libev",
+             vb::timer_start_stop_libev, shape);
+        pair("timer.restart", "vllsi", vb::timer_restart_vllsi, "libev", vb::timer_restart_libev,
+             shape);
+    }
+
+    /* In-process ping-pong, one thread (libuv's benchmark-ping-pongs shape):
+     * arg 0 = AF_UNIX socketpair, 1 = loopback TCP; one op = a round trip. */
+    for (int tcp : {0, 1}) {
+        Shape shape = [tcp](benchmark::internal::Benchmark *b) { b->Arg(tcp)->UseRealTime(); };
+#ifdef VLLSI_BENCH_HAVE_LIBUV
+        pair("pingpong.vs_libuv", "vllsi", vb::pingpong_vllsi_auto, "libuv", vb::pingpong_libuv,
+             shape);
+#endif
+#ifdef VLLSI_BENCH_HAVE_LIBEV
+        pair("pingpong.vs_libev", "vllsi", vb::pingpong_vllsi_auto, "libev", vb::pingpong_libev,
+             shape);
+        pair("pingpong.epoll_vs_libev", "vllsi_epoll", vb::pingpong_vllsi_epoll, "libev",
+             vb::pingpong_libev, shape);
+#endif
+    }
 }
 
 } // namespace

@@ -30,6 +30,20 @@ void clock_libc(benchmark::State &state);
 void mem_vllsi(benchmark::State &state);
 void mem_mmap(benchmark::State &state);
 
+/* timers.cc: state.range(0) live timers; one iteration = start + stop of one
+ * more timer, or the restart of a live one. */
+void timer_start_stop_vllsi(benchmark::State &state);
+void timer_start_stop_libev(benchmark::State &state);
+void timer_restart_vllsi(benchmark::State &state);
+void timer_restart_libev(benchmark::State &state);
+
+/* pingpong.cc: state.range(0) 0 = socketpair, 1 = loopback TCP; one
+ * iteration = one 64-byte round trip inside one thread's loop. */
+void pingpong_vllsi_auto(benchmark::State &state);
+void pingpong_vllsi_epoll(benchmark::State &state);
+void pingpong_libuv(benchmark::State &state);
+void pingpong_libev(benchmark::State &state);
+
 } // namespace vb
 
 #endif /* VLLSI_BENCH_MICRO_H */

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# scripts/ci/bench.sh [build-dir] - CI leg for bench/: builds the echo
+# benchmark (load generator, kernel floor, libev/libuv/liburing servers,
+# examples/echo_server) and the micro-benchmarks with -Werror, then proves
+# they work, in about a minute:
+#  1. a tiny matrix (7 cells: 16 and 256 connections, 64 B and 64 KiB,
+#     ping-pong and depth 16, without the 256 MiB cell; every server, one
+#     0.5 s run each, plus the floor): every server echoes every byte;
+#  2. the load generator's byte check catches a corrupted byte and lost
+#     bytes (ev_server and uring_server with --corrupt-after/--stall-after):
+#     loadgen must fail, saying why;
+#  3. the timer and in-process ping-pong micro-benchmarks run once each,
+#     briefly (a case that reports an error fails the leg).
+# The figures are not checked (the machine is shared; speed is not asserted).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$root/build}
+source "$root/scripts/deps.sh"
+vl_need_packages cmake make gcc g++ pkg-config liburing-dev libbenchmark-dev libev-dev libuv1-dev
+cmake -S "$root" -B "$build" -DVLLSI_WERROR=ON >/dev/null
+cmake --build "$build" -j"$(nproc)" --target bench_echo_loadgen bench_echo_floor \
+    bench_echo_ev_server bench_echo_uv_server bench_echo_uring_server echo_server vllsi_micro
+bin=$build/bench/echo
+
+echo "== bench/echo: smoke matrix"
+"$root/scripts/bench-echo" --bin "$bin" --vllsi "$build/examples/echo_server" \
+    --conns "16 256" --sizes "64 65536" --depths "1 16" --max-inflight $((64 << 20)) \
+    --reps 1 --duration 0.5 --warmup 0.2 --servers "libev libuv uring vllsi vllsi-epoll" 2>&1 |
+    sed -n '/^bench-echo: /p;/^==/,/^$/p'
+
+echo "== bench/echo: the load generator catches corruption and loss"
+tmp=$(mktemp -d)
+spid=
+cleanup() {
+    [ -n "$spid" ] && kill -KILL "$spid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+# expect_fail SERVER FAULT WORD: the load generator must exit 1 and say WORD.
+expect_fail() {
+    local server=$1 fault=$2 word=$3 port='' rc=0
+    # shellcheck disable=SC2086 # the fault is two words on purpose
+    "$bin/$server" --port 0 $fault >"$tmp/server.log" 2>&1 &
+    spid=$!
+    for _ in $(seq 100); do
+        port=$(sed -n 's/.*port \([0-9][0-9]*\).*/\1/p' "$tmp/server.log")
+        [ -n "$port" ] && break
+        sleep 0.05
+    done
+    [ -n "$port" ] || { cat "$tmp/server.log"; echo "FAIL: $server did not start"; exit 1; }
+    timeout 30 "$bin/loadgen" --port "$port" --conns 4 --size 4096 --depth 4 --duration 0.5 \
+        --warmup 0.1 --quiet >"$tmp/lg.log" 2>&1 || rc=$?
+    kill -TERM "$spid" 2>/dev/null
+    wait "$spid" 2>/dev/null || true
+    spid=
+    if [ "$rc" -ne 1 ] || ! grep -q "$word" "$tmp/lg.log"; then
+        cat "$tmp/lg.log"
+        echo "FAIL: loadgen against $server $fault: exit $rc, expected 1 and '$word'"
+        exit 1
+    fi
+    echo "ok: $server $fault -> $(grep FAIL "$tmp/lg.log" | head -1)"
+}
+expect_fail ev_server "--corrupt-after 100000" "corrupt echo"
+expect_fail uring_server "--corrupt-after 100000" "corrupt echo"
+expect_fail ev_server "--stall-after 100000" "loss"
+# And the same servers without faults pass (the check is not failing everything).
+"$bin/ev_server" --port 0 >"$tmp/server.log" 2>&1 &
+spid=$!
+sleep 0.3
+port=$(sed -n 's/.*port \([0-9][0-9]*\).*/\1/p' "$tmp/server.log")
+"$bin/loadgen" --port "$port" --conns 4 --size 4096 --depth 4 --duration 0.5 --warmup 0.1 --quiet
+kill -TERM "$spid"
+wait "$spid"
+spid=
+
+echo "== bench/micro: timers and in-process ping-pong, one short run each"
+out=$("$build/bench/vllsi_micro" --benchmark_filter='^(timer|pingpong)\.' --benchmark_min_time=0.01 2>&1)
+printf '%s\n' "$out" | sed -n '/^vllsi vs peer/,$p'
+if printf '%s\n' "$out" | grep -q 'ERROR OCCURRED'; then
+    printf '%s\n' "$out" | grep 'ERROR OCCURRED' >&2
+    echo "bench: a micro-benchmark case failed" >&2
+    exit 1
+fi
+echo "bench: all green"
