@@ -566,8 +566,8 @@ static int make_listener(const struct sockaddr_storage *ss, socklen_t len)
 int main(int argc, char **argv)
 {
     const char *bind_addr = "127.0.0.1";
-    long port = 7777, threads = 1, max_conns = 10000, budget = 65536;
-    long nbufs = 1024, bufsize = 16384;
+    long port = 7777, threads = 1, max_conns = 10000, budget = 262144;
+    long nbufs = 512, bufsize = 65536;
     vl_driver_kind driver = VL_DRIVER_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
