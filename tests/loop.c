@@ -535,9 +535,21 @@ static void no_allocation_per_op_or_timer(void **state)
     static vl_timer t[N];
     static struct opctx c[N];
     memset(c, 0, sizeof(c));
-    /* Warm up once (first poll, first clock read). */
+    /* Warm up once (first poll, first clock read), and let the timer heap
+     * reach its high-water mark: it allocates only when more timers are
+     * live than ever before on this loop (two doublings from 64 to 256). */
     assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 0);
     long calls, net;
+    vl_test_alloc_begin();
+    for (int i = 0; i < N; i++) {
+        vl_timer_init(&t[i], count_timer_cb, NULL);
+        assert_int_equal(vl_timer_start(L, &t[i], CT_MS, 0), 0);
+    }
+    for (int i = 0; i < N; i++)
+        assert_int_equal(vl_timer_stop(&t[i]), 0);
+    vl_test_alloc_end(&calls, &net);
+    if (vl_test_alloc_available())
+        assert_int_equal(calls, 2); /* 64 -> 128 -> 256 entries */
     vl_test_alloc_begin();
     for (int i = 0; i < N; i++) {
         vl_loop_op_init(&rec[i], vl_op_nop(), op_cb, &c[i]);

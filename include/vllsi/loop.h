@@ -62,7 +62,8 @@ typedef struct vl_signal vl_signal;
  * vl_loop_init - create a loop and its engine (cfg is passed to
  * vl_engine_create; NULL means all defaults). On success stores the loop in
  * *out and returns 0. Errors: -EINVAL (NULL out), -ENOMEM, and whatever
- * vl_engine_create said. This is the loop's only allocation.
+ * vl_engine_create said. It allocates the loop and room for 64 timers (the timer heap grows only
+ * when more are live).
  */
 VL_API int vl_loop_init(vl_loop **out, const vl_engine_config *cfg);
 
@@ -178,24 +179,23 @@ static inline bool vl_loop_op_active(const vl_loop_op *rec)
 /* ---- timers ----------------------------------------------------------------------- */
 
 /*
- * Timers live in the loop, not in the engine: a binary min-heap built from
- * links inside the caller's vl_timer (no array, no allocation, no limit on
- * how many), ordered by deadline and, for equal deadlines, by start order.
- * start, stop and the firing of the earliest timer cost O(log n). The loop
- * polls the engine with a timeout reaching the earliest deadline, then runs
- * the timers that are due: never before their deadline, in deadline order.
+ * Timers live in the loop, not in the engine: a 4-ary min-heap of (deadline,
+ * start order, timer) entries in an array the loop owns, ordered by
+ * deadline and, for equal deadlines, by start order; each vl_timer (the
+ * caller's memory) keeps its index. start and stop cost O(log n) (a restart
+ * re-sifts in place); the array starts with room for 64 timers and doubles
+ * when more are live than ever before, so only a new high-water mark
+ * allocates. The loop polls the engine with a timeout reaching the earliest
+ * deadline, then runs the timers that are due: never before their deadline,
+ * in deadline order.
  */
 typedef void (*vl_timer_cb)(vl_loop *loop, vl_timer *t);
-
-struct vl_timer_node_ {
-    struct vl_timer_node_ *left, *right, *parent;
-};
 
 struct vl_timer {
     vl_timer_cb cb; /* required at start */
     void *ctx;      /* the caller's      */
     /* Internal. */
-    struct vl_timer_node_ node_;
+    uint32_t index_; /* its position in the loop's heap while active */
     vl_loop *loop_;
     int64_t deadline_;
     int64_t timeout_;
@@ -217,7 +217,9 @@ VL_API void vl_timer_init(vl_timer *t, vl_timer_cb cb, void *ctx);
  * that is already active restarts it with the new values (it is not an
  * error). A timer started or re-armed from inside a timer callback does not
  * fire in the same pass, even with timeout 0. 0, or -EINVAL (NULL loop, t or
- * t->cb; negative timeout or repeat; t active on another loop).
+ * t->cb; negative timeout or repeat; t active on another loop), -ENOMEM
+ * (more timers live than ever before on this loop and the heap could not
+ * grow; t is left as it was).
  */
 VL_API int vl_timer_start(vl_loop *loop, vl_timer *t, int64_t timeout_ns, int64_t repeat_ns);
 

@@ -44,7 +44,7 @@ _Static_assert(sizeof(struct signalfd_siginfo) == sizeof(((vl_signal *)0)->info_
 /* Pinned on LP64: an op record is one cache line; a timer stays small enough
  * to embed by the hundred thousand. A change here is an ABI change. */
 _Static_assert(sizeof(vl_loop_op) == 64, "vl_loop_op is one cache line");
-_Static_assert(sizeof(vl_timer) == 88, "vl_timer size");
+_Static_assert(sizeof(vl_timer) == 72, "vl_timer size");
 _Static_assert(sizeof(vl_async) == 48, "vl_async size");
 #endif
 
@@ -60,8 +60,8 @@ struct vl_loop {
     bool stop;
     bool dirty; /* ops submitted since the latest poll (not yet in the kernel) */
     /* Timers: a heap of links inside the caller's vl_timer. */
-    struct vl_timer_node_ *tmin;
-    uint64_t tcount;
+    struct theap_ent *theap; /* the timer heap: a 4-ary min-heap in an array */
+    uint32_t tcount, tcap;
     uint64_t tseq;
     /* Async handles. async_pending is set by senders on any thread. */
     vl_async *asyncs;
@@ -95,119 +95,113 @@ static int64_t sat_add(int64_t a, int64_t b)
 
 /* ---- the timer heap -------------------------------------------------------------
  *
- * A binary min-heap built from the links in each vl_timer (as libuv's
- * heap-inl.h): the position of the k-th node follows from the bits of k, so
- * inserting at the end and removing the last node need no array. Invariant:
- * every node's key (deadline_, seq_) is below its children's.
+ * A 4-ary min-heap in an array, as libev's: children of i are 4i+1..4i+4, so
+ * the heap is half as deep as a binary one and the four children of a node
+ * share a cache line or two. Each entry caches its timer's key (deadline,
+ * start sequence), so sifting compares array entries without touching the
+ * timers; the timer keeps its index, so stop and restart find it in O(1).
+ * The array grows by doubling (and never shrinks), so an allocation happens
+ * only when more timers are live than ever before on this loop.
  */
 
-typedef struct vl_timer_node_ tnode;
+struct theap_ent {
+    int64_t deadline;
+    uint64_t seq;
+    vl_timer *t;
+};
 
-static vl_timer *timer_of(tnode *n)
+#define THEAP_INITIAL 64u
+
+static bool tent_less(const struct theap_ent *a, const struct theap_ent *b)
 {
-    return (vl_timer *)(void *)((char *)n - offsetof(vl_timer, node_));
+    return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
 }
 
-static bool tless(tnode *a, tnode *b)
+static void th_place(vl_loop *loop, uint32_t i, struct theap_ent e)
 {
-    const vl_timer *ta = timer_of(a), *tb = timer_of(b);
-    if (ta->deadline_ != tb->deadline_)
-        return ta->deadline_ < tb->deadline_;
-    return ta->seq_ < tb->seq_;
+    loop->theap[i] = e;
+    e.t->index_ = i;
 }
 
-/* Swap child with its parent (only the links move). */
-static void tswap(vl_loop *loop, tnode *parent, tnode *child)
+static void th_up(vl_loop *loop, uint32_t i, struct theap_ent e)
 {
-    tnode *sibling, t = *parent;
-    *parent = *child;
-    *child = t;
-    parent->parent = child;
-    if (child->left == child) {
-        child->left = parent;
-        sibling = child->right;
-    } else {
-        child->right = parent;
-        sibling = child->left;
+    while (i > 0) {
+        uint32_t p = (i - 1) / 4;
+        if (!tent_less(&e, &loop->theap[p]))
+            break;
+        th_place(loop, i, loop->theap[p]);
+        i = p;
     }
-    if (sibling != NULL)
-        sibling->parent = child;
-    if (parent->left != NULL)
-        parent->left->parent = parent;
-    if (parent->right != NULL)
-        parent->right->parent = parent;
-    if (child->parent == NULL)
-        loop->tmin = child;
-    else if (child->parent->left == parent)
-        child->parent->left = child;
+    th_place(loop, i, e);
+}
+
+static void th_down(vl_loop *loop, uint32_t i, struct theap_ent e)
+{
+    for (;;) {
+        uint32_t c = 4 * i + 1;
+        if (c >= loop->tcount)
+            break;
+        uint32_t end = loop->tcount - c < 4 ? loop->tcount : c + 4;
+        uint32_t m = c;
+        for (uint32_t k = c + 1; k < end; k++)
+            if (tent_less(&loop->theap[k], &loop->theap[m]))
+                m = k;
+        if (!tent_less(&loop->theap[m], &e))
+            break;
+        th_place(loop, i, loop->theap[m]);
+        i = m;
+    }
+    th_place(loop, i, e);
+}
+
+/* Put entry e at position i (vacated or re-keyed) where it belongs. */
+static void th_fix(vl_loop *loop, uint32_t i, struct theap_ent e)
+{
+    if (i > 0 && tent_less(&e, &loop->theap[(i - 1) / 4]))
+        th_up(loop, i, e);
     else
-        child->parent->right = child;
+        th_down(loop, i, e);
 }
 
-/* The link that holds (or will hold) the node at 1-based position pos. */
-static tnode **tslot(vl_loop *loop, uint64_t pos, tnode **parent)
+static struct theap_ent th_key(vl_loop *loop, vl_timer *t)
 {
-    uint64_t path = 0;
-    unsigned k = 0;
-    for (uint64_t n = pos; n >= 2; n /= 2, k++)
-        path = (path << 1) | (n & 1);
-    tnode **link = &loop->tmin;
-    *parent = NULL;
-    for (; k > 0; k--, path >>= 1) {
-        *parent = *link;
-        link = (path & 1) ? &(*link)->right : &(*link)->left;
-    }
-    return link;
-}
-
-static void theap_insert(vl_loop *loop, vl_timer *t)
-{
-    tnode *n = &t->node_, *parent;
-    n->left = n->right = NULL;
     t->seq_ = loop->tseq++;
-    tnode **link = tslot(loop, loop->tcount + 1, &parent);
-    n->parent = parent;
-    *link = n;
+    return (struct theap_ent){t->deadline_, t->seq_, t};
+}
+
+/* 0, or -ENOMEM when the array had to grow and could not. */
+static int theap_insert(vl_loop *loop, vl_timer *t)
+{
+    if (loop->tcount == loop->tcap) {
+        uint32_t cap = loop->tcap ? 2 * loop->tcap : THEAP_INITIAL;
+        struct theap_ent *a = cap > loop->tcap ? realloc(loop->theap, cap * sizeof(*a)) : NULL;
+        if (a == NULL)
+            return -ENOMEM;
+        loop->theap = a;
+        loop->tcap = cap;
+    }
     loop->tcount++;
-    while (n->parent != NULL && tless(n, n->parent))
-        tswap(loop, n->parent, n);
+    th_up(loop, loop->tcount - 1, th_key(loop, t));
+    return 0;
 }
 
 static void theap_remove(vl_loop *loop, vl_timer *t)
 {
-    tnode *n = &t->node_, *parent;
-    tnode **link = tslot(loop, loop->tcount, &parent);
-    tnode *last = *link;
-    *link = NULL;
-    loop->tcount--;
-    if (last == n)
-        return;
-    /* Put the last node where n was, then restore the order around it. */
-    last->left = n->left;
-    last->right = n->right;
-    last->parent = n->parent;
-    if (last->left != NULL)
-        last->left->parent = last;
-    if (last->right != NULL)
-        last->right->parent = last;
-    if (n->parent == NULL)
-        loop->tmin = last;
-    else if (n->parent->left == n)
-        n->parent->left = last;
-    else
-        n->parent->right = last;
-    for (;;) {
-        tnode *m = last;
-        if (last->left != NULL && tless(last->left, m))
-            m = last->left;
-        if (last->right != NULL && tless(last->right, m))
-            m = last->right;
-        if (m == last)
-            break;
-        tswap(loop, last, m);
-    }
-    while (last->parent != NULL && tless(last, last->parent))
-        tswap(loop, last->parent, last);
+    uint32_t i = t->index_;
+    struct theap_ent last = loop->theap[--loop->tcount];
+    if (i != loop->tcount)
+        th_fix(loop, i, last);
+}
+
+/* t is in the heap and its deadline changed: a new start sequence, re-sift. */
+static void theap_rekey(vl_loop *loop, vl_timer *t)
+{
+    th_fix(loop, t->index_, th_key(loop, t));
+}
+
+static vl_timer *theap_min(const vl_loop *loop)
+{
+    return loop->tcount > 0 ? loop->theap[0].t : NULL;
 }
 
 /* ---- timers ---------------------------------------------------------------------- */
@@ -219,14 +213,22 @@ void vl_timer_init(vl_timer *t, vl_timer_cb cb, void *ctx)
     t->ctx = ctx;
 }
 
-static void timer_arm(vl_loop *loop, vl_timer *t, int64_t base)
+/* Start or restart t (restart: re-key it in place, which cannot fail). */
+static int timer_arm(vl_loop *loop, vl_timer *t, int64_t base)
 {
     t->deadline_ = sat_add(base, t->timeout_);
-    theap_insert(loop, t);
-    t->active_ = 1;
+    if (t->active_) {
+        theap_rekey(loop, t);
+    } else {
+        int rc = theap_insert(loop, t);
+        if (rc < 0)
+            return rc;
+        t->active_ = 1;
+    }
     /* A host watching the backend fd must learn about a new earliest timer. */
-    if (loop->embed_epfd >= 0 && !loop->running && loop->tmin == &t->node_)
+    if (loop->embed_epfd >= 0 && !loop->running && t->index_ == 0)
         embed_update(loop);
+    return 0;
 }
 
 int vl_timer_start(vl_loop *loop, vl_timer *t, int64_t timeout_ns, int64_t repeat_ns)
@@ -235,14 +237,11 @@ int vl_timer_start(vl_loop *loop, vl_timer *t, int64_t timeout_ns, int64_t repea
         return -EINVAL;
     if (t->active_ && t->loop_ != loop)
         return -EINVAL;
-    if (t->active_)
-        theap_remove(loop, t);
     t->loop_ = loop;
     t->timeout_ = timeout_ns;
     t->repeat_ = repeat_ns;
     t->started_ = 1;
-    timer_arm(loop, t, vl_time_monotonic_ns());
-    return 0;
+    return timer_arm(loop, t, vl_time_monotonic_ns());
 }
 
 int vl_timer_stop(vl_timer *t)
@@ -274,15 +273,15 @@ static void run_timers(vl_loop *loop)
 {
     uint64_t pass = loop->tseq;
     int64_t now = loop->now;
-    while (loop->tmin != NULL) {
-        vl_timer *t = timer_of(loop->tmin);
+    vl_timer *t;
+    while ((t = theap_min(loop)) != NULL) {
         if (t->deadline_ > now || t->seq_ >= pass)
             break;
-        theap_remove(loop, t);
         if (t->repeat_ > 0) {
             t->deadline_ = sat_add(now, t->repeat_);
-            theap_insert(loop, t);
+            theap_rekey(loop, t);
         } else {
+            theap_remove(loop, t);
             t->active_ = 0;
         }
         loop->ncb++;
@@ -297,9 +296,9 @@ static int64_t next_timeout(vl_loop *loop)
     if (__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE) ||
         __atomic_load_n(&loop->inbox, __ATOMIC_ACQUIRE) != NULL)
         return 0;
-    if (loop->tmin == NULL)
+    if (loop->tcount == 0)
         return -1;
-    int64_t d = timer_of(loop->tmin)->deadline_ - vl_time_monotonic_ns();
+    int64_t d = loop->theap[0].deadline - vl_time_monotonic_ns();
     return d > 0 ? d : 0;
 }
 
@@ -674,7 +673,7 @@ static void embed_update(vl_loop *loop)
     if (loop->dirty || __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE) ||
         __atomic_load_n(&loop->inbox, __ATOMIC_ACQUIRE) != NULL)
         embed_signal(loop);
-    int64_t deadline = loop->tmin != NULL ? timer_of(loop->tmin)->deadline_ : INT64_MAX;
+    int64_t deadline = loop->tcount > 0 ? loop->theap[0].deadline : INT64_MAX;
     if (embed_blind_ops(loop) > 0) {
         int64_t tick = sat_add(vl_time_monotonic_ns(), VL_LOOP_EMBED_TICK_NS);
         deadline = tick < deadline ? tick : deadline;
@@ -736,8 +735,11 @@ int vl_loop_init(vl_loop **out, const vl_engine_config *cfg)
     vl_loop *loop = calloc(1, sizeof(*loop));
     if (loop == NULL)
         return -ENOMEM;
-    int rc = vl_engine_create(cfg, &loop->e);
+    loop->theap = malloc(THEAP_INITIAL * sizeof(*loop->theap));
+    loop->tcap = THEAP_INITIAL;
+    int rc = loop->theap == NULL ? -ENOMEM : vl_engine_create(cfg, &loop->e);
     if (rc != 0) {
+        free(loop->theap);
         free(loop);
         return rc;
     }
@@ -770,11 +772,10 @@ void vl_loop_destroy(vl_loop *loop)
     drain_after_shutdown(loop);
     while (loop->signals != NULL)
         signal_finish(loop, loop->signals);
-    while (loop->tmin != NULL) {
-        vl_timer *t = timer_of(loop->tmin);
-        theap_remove(loop, t);
-        t->active_ = 0;
-    }
+    for (uint32_t i = 0; i < loop->tcount; i++)
+        loop->theap[i].t->active_ = 0;
+    loop->tcount = 0;
+    free(loop->theap);
     while (loop->asyncs != NULL)
         vl_async_close(loop->asyncs);
     int fds[3] = {loop->embed_epfd, loop->embed_tfd, loop->embed_efd};
