@@ -12,7 +12,8 @@ set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$root/build}
 jobs=${VLLSI_JOBS:-2}
-# Only the sys layer: the engine, the hosted suites and bench are other legs.
+# The sys layer and the libc-free engine (epoll, sync, the loop; nolibc.nl_engine);
+# the hosted engine, the hosted suites and bench are other legs.
 common="-DVLLSI_WERROR=ON -DVLLSI_NOLIBC=ON -DVLLSI_BUILD_TESTS=OFF -DVLLSI_BUILD_ENGINE=OFF
         -DVLLSI_BUILD_EXAMPLES=OFF -DVLLSI_BUILD_BENCH=OFF"
 

@@ -109,12 +109,23 @@ static long do_read(const vl_op *op)
     return RETRY(sys6(__NR_pread64, fd, buf, len, op->u.rw.offset, 0, 0), fd, POLLIN);
 }
 
-/* pwritev2 takes offset -1 as "the current position", like the op. */
+/* pwritev2 takes offset -1 as "the current position", like the op. A kernel
+ * without it (before 4.6, and qemu-user 7.2) answers -ENOSYS: flags then
+ * cannot be honoured (-EOPNOTSUPP, as glibc says), and without flags a plain
+ * write or pwrite does the same. */
 static long pwrite2(const vl_op *op, int flags)
 {
     struct iovec iov = {(void *)op->u.rw.buf, op->u.rw.len};
     int fd = op->u.rw.fd;
-    return RETRY(sys6(__NR_pwritev2, fd, (long)&iov, 1, op->u.rw.offset, 0, flags), fd, POLLOUT);
+    long r = RETRY(sys6(__NR_pwritev2, fd, (long)&iov, 1, op->u.rw.offset, 0, flags), fd, POLLOUT);
+    if (r != -ENOSYS)
+        return r;
+    if (flags != 0)
+        return -EOPNOTSUPP;
+    long buf = (long)op->u.rw.buf, len = (long)op->u.rw.len;
+    if (op->u.rw.offset < 0)
+        return RETRY(sys6(__NR_write, fd, buf, len, 0, 0, 0), fd, POLLOUT);
+    return RETRY(sys6(__NR_pwrite64, fd, buf, len, op->u.rw.offset, 0, 0), fd, POLLOUT);
 }
 
 /*

@@ -6,6 +6,9 @@
 #   check.sh static   NM READELF OBJDUMP AR BINARY...
 #       each BINARY is a static executable with no undefined symbol, no
 #       PT_INTERP, no dynamic section and none of libc's symbols.
+#   check.sh static-ours NM READELF OBJDUMP AR BINARY...
+#       the same for a binary with our own libc-named functions (the nolibc
+#       engine): static, and its link map names no C library.
 #   check.sh syscalls NM READELF OBJDUMP AR NORUNTIME_BIN NORUNTIME_LIB FULL_BIN FULL_LIB
 #       the library members NORUNTIME_BIN's link map (NORUNTIME_BIN.map) pulled
 #       from NORUNTIME_LIB contain no system call instruction, while those
@@ -64,6 +67,21 @@ count_syscall_members() {
 case $mode in
 static)
     for b in "$@"; do check_static "$b"; done
+    ;;
+static-ours)
+    # A binary that carries our own build of some libc function names
+    # (src/sys/linux/nolibc/engine_libc.c): static like the others, and its
+    # link map names no C library archive or shared object at all.
+    for b in "$@"; do
+        und=$("$NM" -u "$b")
+        [ -z "$und" ] || bad "$b has undefined symbols: $und"
+        ! "$READELF" -lW "$b" | grep -q 'INTERP' || bad "$b has PT_INTERP"
+        "$READELF" -dW "$b" | grep -q 'no dynamic section' || bad "$b has a dynamic section"
+        [ -f "$b.map" ] || bad "$b.map is missing"
+        ! grep -Eq '/libc\.(a|so)|libc_nonshared|ld-linux' "$b.map" || bad "$b links from a C library"
+        grep -q 'engine_libc' "$b.map" || bad "$b.map does not show engine_libc: wrong map?"
+        [ $fail -eq 0 ] && echo "ok: $b is static and took nothing from a C library"
+    done
     ;;
 syscalls)
     n=$(count_syscall_members "$1.map" "$2")

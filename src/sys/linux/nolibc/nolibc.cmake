@@ -56,3 +56,22 @@ target_compile_options(vllsi_nolibc_crt PRIVATE ${VLLSI_WARNINGS} ${VLLSI_NOLIBC
     "SHELL:-iquote ${PROJECT_SOURCE_DIR}/src/sys" "SHELL:-iquote ${PROJECT_SOURCE_DIR}/src")
 target_compile_definitions(vllsi_nolibc_crt PRIVATE VLLSI_BUILDING VLLSI_NOLIBC=1)
 set_target_properties(vllsi_nolibc_crt PROPERTIES POSITION_INDEPENDENT_CODE OFF)
+
+# The engine without libc: the core, the reactor, the epoll and sync drivers
+# and the callback loop, from their hosted sources unchanged, over
+# engine_libc.c (the C library functions they call, made from raw system
+# calls) and engine_drivers.c (io_uring and sim answer "not here", so AUTO
+# falls back to epoll). A program links it instead of vllsi_sys_nolibc.
+if(TRUE) # needs no liburing: built whenever VLLSI_NOLIBC is
+  add_library(vllsi_engine_nolibc STATIC
+      src/engine/engine.c src/engine/ops.c src/engine/reactor.c src/engine/timer_heap.c
+      src/engine/loop.c src/drivers/epoll.c src/drivers/sync.c
+      ${VLLSI_NL_DIR}/engine_libc.c ${VLLSI_NL_DIR}/engine_drivers.c)
+  target_include_directories(vllsi_engine_nolibc PUBLIC ${PROJECT_SOURCE_DIR}/include)
+  target_compile_options(vllsi_engine_nolibc PRIVATE ${VLLSI_WARNINGS} ${VLLSI_NOLIBC_CFLAGS}
+      "SHELL:-iquote ${PROJECT_SOURCE_DIR}/src/engine" "SHELL:-iquote ${PROJECT_SOURCE_DIR}/src/sys"
+      "SHELL:-iquote ${PROJECT_SOURCE_DIR}/src")
+  target_compile_definitions(vllsi_engine_nolibc PRIVATE VLLSI_BUILDING VLLSI_NOLIBC=1)
+  set_target_properties(vllsi_engine_nolibc PROPERTIES POSITION_INDEPENDENT_CODE OFF)
+  target_link_libraries(vllsi_engine_nolibc PUBLIC vllsi_sys_nolibc)
+endif()
