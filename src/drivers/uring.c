@@ -63,13 +63,20 @@
 #define VL__MARK_DEFINED(p, n) ((void)(p), (void)(n))
 #endif
 
-#define WAKE_TAG     (VL__INTERNAL_TAG | 1u)
-#define DROP_TAG     (VL__INTERNAL_TAG | 2u)
-#define PROBE_TAG    (VL__INTERNAL_TAG | 3u)
-#define MSG_TAG      (VL__INTERNAL_TAG | 4u) /* a MSG_RING wake from another engine */
+#define WAKE_TAG        (VL__INTERNAL_TAG | 1u)
+#define DROP_TAG        (VL__INTERNAL_TAG | 2u)
+#define PROBE_TAG       (VL__INTERNAL_TAG | 3u)
+#define MSG_TAG         (VL__INTERNAL_TAG | 4u) /* a MSG_RING wake from another engine */
 /* The sender's side of a MSG_RING wake: the target engine's address with
  * this bit, so a failed MSG_RING can fall back to the target's eventfd. */
-#define MSG_SENT_BIT (1ull << 62)
+#define MSG_SENT_BIT    (1ull << 62)
+/* A CANCEL waiting to be sent again (see cancel_retry): this base | its slot. */
+#define RETRY_TAG       (VL__INTERNAL_TAG | (1ull << 40))
+#define RETRY_MASK      0xffffffull
+/* How often, and how far apart, a cancel that found nothing is sent again
+ * while its target is still running (up to about 100 ms). */
+#define CANCEL_RETRIES  100u
+#define CANCEL_RETRY_NS (1000 * 1000)
 
 /* From Linux 6.18 <linux/fs.h>; the installed uapi headers may predate it. */
 #ifndef RWF_NOSIGNAL
@@ -518,7 +525,10 @@ static void prep_close(struct uring *d, struct vl__slot *s, vl_engine *e, struct
 static void prep_cancel(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
     (void)d;
-    io_uring_prep_cancel64(sqe, vl__engine_slot_id(e, s->target), 0);
+    (void)e;
+    /* The id the caller named (the core checked it was live): never the
+     * target slot's current id, which a retry much later could find reused. */
+    io_uring_prep_cancel64(sqe, s->op.u.cancel.target_id, 0);
 }
 
 static void prep_recv_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
@@ -605,10 +615,13 @@ static int uring_submit(vl_engine *e, uint32_t slot)
     struct uring *d = state(e);
     struct vl__slot *s = vl__engine_slot(e, slot);
     /* A multishot op between two arms is not in the kernel: cancel it here. */
-    if (VL_UNLIKELY(s->op.kind == VL_OP_CANCEL) && rearm_take(e, d, s->target)) {
-        vl__engine_complete(e, s->target, -ECANCELED, 0);
-        vl__engine_complete(e, slot, 0, 0);
-        return 0;
+    if (VL_UNLIKELY(s->op.kind == VL_OP_CANCEL)) {
+        if (rearm_take(e, d, s->target)) {
+            vl__engine_complete(e, s->target, -ECANCELED, 0);
+            vl__engine_complete(e, slot, 0, 0);
+            return 0;
+        }
+        s->drv_index = 0; /* cancel retries so far */
     }
     if (VL_UNLIKELY(offset_on_stream(s))) {
         vl__engine_complete(e, slot, -ESPIPE, 0);
@@ -643,6 +656,51 @@ static int uring_try_submit(vl_engine *e, uint32_t slot)
 /* ---- completions ------------------------------------------------------------ */
 
 static int uring_wake(vl_engine *e);
+static void rearm_push(vl_engine *e, struct uring *d, uint32_t i);
+
+/*
+ * A CANCEL the kernel answered -ENOENT while its target is still running:
+ * io_uring (6.18, DEFER_TASKRUN) says that of a blocking CONNECT on its way
+ * to an io-wq worker, and the CONNECT then goes on. Send the cancel again
+ * after CANCEL_RETRY_NS (a TIMEOUT whose completion re-issues it), up to
+ * CANCEL_RETRIES times; the CANCEL stays in flight meanwhile. true when a
+ * retry is under way, false when the -ENOENT stands.
+ */
+static bool cancel_retry(vl_engine *e, struct uring *d, uint32_t i)
+{
+    struct vl__slot *s = vl__engine_slot(e, i);
+    uint32_t t;
+    if (e->shut || s->drv_index >= CANCEL_RETRIES ||
+        !vl__engine_id_slot(e, s->op.u.cancel.target_id, &t) ||
+        vl__engine_slot(e, t)->state != VL__SLOT_INFLIGHT)
+        return false;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+    if (sqe == NULL)
+        return false;
+    s->drv_index++;
+    s->drv_data.ts.tv_sec = 0;
+    s->drv_data.ts.tv_nsec = CANCEL_RETRY_NS;
+    io_uring_prep_timeout(sqe, (struct __kernel_timespec *)&s->drv_data.ts, 0, 0);
+    io_uring_sqe_set_data64(sqe, RETRY_TAG | i);
+    return true;
+}
+
+/* The retry delay is over: send the CANCEL again (or queue it to be). */
+static void cancel_resend(vl_engine *e, struct uring *d, uint32_t i)
+{
+    if (i >= vl__engine_capacity(e))
+        return;
+    struct vl__slot *s = vl__engine_slot(e, i);
+    if (s->state != VL__SLOT_INFLIGHT || s->op.kind != VL_OP_CANCEL)
+        return;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+    if (sqe == NULL) {
+        rearm_push(e, d, i);
+        return;
+    }
+    prep_cancel(d, s, e, sqe);
+    io_uring_sqe_set_data64(sqe, vl__engine_slot_id(e, i));
+}
 
 static void on_internal(vl_engine *e, struct uring *d, const struct io_uring_cqe *cqe)
 {
@@ -656,6 +714,10 @@ static void on_internal(vl_engine *e, struct uring *d, const struct io_uring_cqe
         if (cqe->res < 0)
             uring_wake(
                 (vl_engine *)(uintptr_t)(cqe->user_data & ~(VL__INTERNAL_TAG | MSG_SENT_BIT)));
+        return;
+    }
+    if ((cqe->user_data & ~RETRY_MASK) == RETRY_TAG) {
+        cancel_resend(e, d, (uint32_t)(cqe->user_data & RETRY_MASK));
         return;
     }
     if (cqe->user_data != WAKE_TAG)
@@ -830,6 +892,8 @@ static void on_cqe(vl_engine *e, struct uring *d, const struct io_uring_cqe *cqe
         on_accept_multi(e, d, i, cqe);
         return;
     }
+    if (s->op.kind == VL_OP_CANCEL && res == -ENOENT && cancel_retry(e, d, i))
+        return;
     if (res > 0 && s->op.kind == VL_OP_READ)
         VL__MARK_DEFINED(s->op.u.rw.buf, (size_t)res);
     else if (res > 0 && s->op.kind == VL_OP_RECV)
