@@ -133,11 +133,12 @@ static int64_t arm_recv(struct sink *k, int fd)
     return id;
 }
 
-/* Poll until the sink got want bytes or its final completion (or ~5 s). */
+/* Poll until the sink got want bytes or its final completion (or 5 s). */
 static void pump(struct sink *k, size_t want)
 {
     vl_completion c[16];
-    for (int spins = 0; spins < 25 && !k->done && k->len < want; spins++) {
+    int64_t end = ct_now_ns() + 5 * VL_NS_PER_SEC;
+    while (!k->done && k->len < want && ct_now_ns() < end) {
         int n = poll_some(c, 16);
         for (int i = 0; i < n; i++)
             sink_take(c[i].user_data, &c[i]);
@@ -616,6 +617,138 @@ static void test_shutdown_with_multishot(void **state)
     close(l);
 }
 
+/*
+ * Data that is all there before the op is armed, more than one burst of
+ * reads can take, and nothing more ever arrives: every byte must still be
+ * delivered (a readiness driver that stops reading before EAGAIN must have
+ * the fd looked at again; no new edge will come).
+ */
+static void test_recv_multi_queued_stream(void **state)
+{
+    (void)state;
+    WATCH(20);
+    need_engine(0);
+    vl_bufpool *p;
+    assert_int_equal(vl_bufpool_create(E, 64, 512, &p), 0);
+    int sv[2];
+    make_pair(sv);
+    enum { TOTAL = 40 * 512 }; /* fits a socketpair's buffer: one write */
+    uint8_t want[TOTAL], got[TOTAL + 1];
+    fill_pattern(want, TOTAL, S.seed);
+    assert_int_equal(write(sv[1], want, TOTAL), TOTAL);
+    struct sink k = {.pool = p, .got = got, .cap = sizeof(got)};
+    arm_recv(&k, sv[0]);
+    pump(&k, TOTAL);
+    assert_false(k.done);
+    assert_int_equal(k.len, TOTAL);
+    assert_memory_equal(got, want, TOTAL);
+    close(sv[1]);
+    pump(&k, TOTAL + 1);
+    assert_true(k.done);
+    assert_int_equal(k.final, 0);
+    assert_int_equal(vl_bufpool_available(p), 64);
+    assert_int_equal(vl_engine_inflight(E), 0);
+    assert_int_equal(vl_bufpool_destroy(p), 0);
+    close(sv[0]);
+}
+
+/*
+ * Datagrams queued before the op is armed: each read returns one datagram,
+ * shorter than a buffer, with more behind it (a short read proves nothing
+ * here, unlike on a stream). All of them arrive, each whole, in order.
+ */
+static void test_recv_multi_queued_datagrams(void **state)
+{
+    (void)state;
+    WATCH(20);
+    need_engine(0);
+    vl_bufpool *p;
+    assert_int_equal(vl_bufpool_create(E, 64, 256, &p), 0);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+    enum { N = 30 };
+    uint8_t want[N][100], got[N * 100];
+    size_t lens[N], total = 0;
+    for (int i = 0; i < N; i++) {
+        lens[i] = 1 + (size_t)(i * 7) % 100;
+        fill_pattern(want[i], lens[i], S.seed + (uint64_t)i);
+        assert_int_equal(send(sv[1], want[i], lens[i], 0), (ssize_t)lens[i]);
+        total += lens[i];
+    }
+    struct sink k = {.pool = p, .got = got, .cap = sizeof(got)};
+    arm_recv(&k, sv[0]);
+    vl_completion c[8];
+    int seen = 0;
+    size_t at = 0;
+    int64_t end = ct_now_ns() + 5 * VL_NS_PER_SEC;
+    while (seen < N && ct_now_ns() < end) {
+        int n = poll_some(c, 8);
+        for (int i = 0; i < n; i++, seen++) {
+            assert_true(seen < N);
+            assert_int_equal(c[i].result, (int64_t)lens[seen]); /* whole datagrams */
+            sink_take(&k, &c[i]);
+            assert_memory_equal(got + at, want[seen], lens[seen]); /* in order */
+            at += lens[seen];
+        }
+    }
+    assert_int_equal(seen, N);
+    assert_int_equal(k.len, total);
+    vl_op cancel = vl_op_cancel(k.id);
+    assert_true(vl_engine_submit(E, &cancel, &k) > 0);
+    for (int spins = 0; spins < 25 && vl_engine_inflight(E) > 0; spins++) {
+        int n = poll_some(c, 8);
+        for (int i = 0; i < n; i++)
+            if (c[i].user_data != &k || c[i].id == k.id)
+                assert_false(c[i].flags & VL_CQE_MORE);
+    }
+    assert_int_equal(vl_engine_inflight(E), 0);
+    assert_int_equal(vl_bufpool_available(p), 64);
+    assert_int_equal(vl_bufpool_destroy(p), 0);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* Connections that wait in the backlog before ACCEPT_MULTI is armed, more
+ * than one burst, and no more come: all of them are accepted. */
+static void test_accept_multi_queued_backlog(void **state)
+{
+    (void)state;
+    WATCH(20);
+    need_engine(0);
+    struct sockaddr_in addr;
+    int l = listener(&addr);
+    enum { N = 20 };
+    int clients[N];
+    for (int i = 0; i < N; i++) {
+        clients[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_int_equal(connect(clients[i], (struct sockaddr *)&addr, sizeof(addr)), 0);
+    }
+    vl_op op = vl_op_accept_multi(l);
+    int64_t id = vl_engine_submit(E, &op, NULL);
+    assert_true(id > 0);
+    vl_completion c[8];
+    int na = 0;
+    for (int spins = 0; spins < 25 && na < N; spins++) {
+        int n = poll_some(c, 8);
+        for (int i = 0; i < n; i++) {
+            assert_int_equal(c[i].id, (uint64_t)id);
+            assert_true(c[i].flags & VL_CQE_MORE);
+            assert_true(c[i].result >= 0);
+            close((int)c[i].result);
+            na++;
+        }
+    }
+    assert_int_equal(na, N);
+    vl_op cancel = vl_op_cancel((uint64_t)id);
+    assert_true(vl_engine_submit(E, &cancel, NULL) > 0);
+    for (int spins = 0; spins < 25 && vl_engine_inflight(E) > 0; spins++)
+        poll_some(c, 8);
+    assert_int_equal(vl_engine_inflight(E), 0);
+    for (int i = 0; i < N; i++)
+        close(clients[i]);
+    close(l);
+}
+
 int main(int argc, char **argv)
 {
     if (ct_suite_init(&S, "bufpool", argc, argv) != 0)
@@ -633,6 +766,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_accept_multi, teardown),
         cmocka_unit_test_teardown(test_accept_multi_not_listening, teardown),
         cmocka_unit_test_teardown(test_shutdown_with_multishot, teardown),
+        cmocka_unit_test_teardown(test_recv_multi_queued_stream, teardown),
+        cmocka_unit_test_teardown(test_recv_multi_queued_datagrams, teardown),
+        cmocka_unit_test_teardown(test_accept_multi_queued_backlog, teardown),
     };
     return cmocka_run_group_tests_name("bufpool", tests, NULL, NULL);
 }

@@ -1311,6 +1311,140 @@ static void same_fd_both_directions(void **state)
     h_quiet();
 }
 
+/*
+ * Several RECVs parked on one fd, then one write that satisfies them all:
+ * a single readiness edge must finish every one of them (a readiness
+ * driver runs the list until EAGAIN; an edge-triggered one gets no second
+ * notification for data that is already there).
+ */
+static void queued_recvs_one_edge(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
+    enum { N = 8, PIECE = 16 };
+    static char in[N][PIECE];
+    char out[N * PIECE];
+    int sv[2];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    uint64_t ids[N];
+    for (int i = 0; i < N; i++)
+        ids[i] = h_sub(vl_op_recv(sv[0], in[i], PIECE, 0));
+    assert_int_equal(h_poll(20 * CT_MS, 256), 0);
+    fill(out, sizeof(out), 7);
+    assert_int_equal(send(sv[1], out, sizeof(out), 0), (ssize_t)sizeof(out));
+    /* Which RECV gets which piece is not promised (io_uring may wake them in
+     * any order): each gets a whole piece, and every piece arrives once. */
+    bool seen[N] = {false};
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(h_wait(ids[i]), PIECE);
+        int k = 0;
+        while (k < N && (seen[k] || memcmp(in[i], out + k * PIECE, PIECE) != 0))
+            k++;
+        if (k == N)
+            fail_msg("RECV %d got bytes that are no piece, or a piece twice", i);
+        seen[k] = true;
+    }
+    h_quiet();
+}
+
+#ifndef _WIN32
+/* Take every byte waiting on fd (non-blocking). */
+static void drain_fd(int fd)
+{
+    static char sink[65536];
+    while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+        ;
+}
+
+/*
+ * A listener whose accept queue is full (backlog 0 holds one connection),
+ * so a further CONNECT stays in progress: its SYNs are dropped. Returns the
+ * listener; *held is the connection that fills the queue.
+ */
+static int full_listener(struct sockaddr_storage *ss, int *held)
+{
+    int l = tcp_bound(AF_INET, false, ss);
+    assert_true(l >= 0);
+    assert_int_equal(listen(l, 0), 0);
+    *held = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(*held >= 0);
+    track(*held);
+    assert_int_equal(connect(*held, (struct sockaddr *)ss, sa_len(AF_INET)), 0);
+    return l;
+}
+#endif
+
+/*
+ * Events of a file the engine has moved on from must not reach ops on a new
+ * file with the same number. The old file watched both directions, a dup
+ * keeps it (and any registration of it) alive after its number is closed
+ * and reused by a socket whose CONNECT stays in progress; then the old file
+ * turns readable and writable. The CONNECT must not complete on that: it
+ * would report success for a socket that is not connected.
+ */
+static void stale_events_of_a_dup_are_ignored(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
+#ifdef _WIN32
+    print_message("skipped on Windows: no dup3 to put a new socket on the old handle value\n");
+    skip();
+#else
+    static char junk[65536], in[16];
+    int sv[2], small = 4096;
+    mk_socketpair(sv);
+    int n = sv[0];
+    setsockopt(n, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    while (send(n, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+        ;
+    h_open(64, 0);
+    /* Both directions park on the old file, then are cancelled. */
+    uint64_t r = h_sub(vl_op_recv(n, in, sizeof(in), 0));
+    uint64_t w = h_sub(vl_op_send(n, "x", 1, 0));
+    assert_int_equal(h_poll(20 * CT_MS, 256), 0);
+    assert_int_equal(h_run(vl_op_cancel(r)), 0);
+    assert_int_equal(h_run(vl_op_cancel(w)), 0);
+    assert_int_equal(h_wait(r), -ECANCELED);
+    assert_int_equal(h_wait(w), -ECANCELED);
+
+    int keep = dup(n); /* the old file lives on */
+    assert_true(keep >= 0);
+    track(keep);
+    struct sockaddr_storage ss;
+    int held;
+    int l = full_listener(&ss, &held);
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    assert_true(s >= 0);
+    assert_int_equal(dup3(s, n, O_CLOEXEC), n); /* closes the old number's file reference */
+    close(s);
+    uint64_t c = h_sub(vl_op_connect(n, (struct sockaddr *)&ss, sa_len(AF_INET)));
+    assert_int_equal(h_poll(20 * CT_MS, 256), 0);
+
+    /* The old file becomes readable and writable. */
+    assert_int_equal(send(sv[1], "wake", 4, 0), 4);
+    drain_fd(sv[1]);
+    for (int i = 0; i < 5; i++)
+        h_poll(20 * CT_MS, 256);
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof(peer);
+    bool connected = getpeername(n, (struct sockaddr *)&peer, &plen) == 0;
+    if (connected)
+        fail_msg("setup: the full backlog did not hold the CONNECT (it connected)");
+    if (h_rec_of(c)->done)
+        fail_msg("CONNECT on the reused number completed with %lld while not connected: "
+                 "an event of the old file reached it",
+                 (long long)h_rec_of(c)->result);
+    assert_int_equal(h_run(vl_op_cancel(c)), 0);
+    assert_int_equal(h_wait(c), -ECANCELED);
+    h_quiet();
+    (void)l;
+    (void)held;
+#endif
+}
+
 /* Ops on fd numbers near RLIMIT_NOFILE work like any other. */
 static void high_fd_numbers(void **state)
 {
@@ -2618,6 +2752,8 @@ int main(int argc, char **argv)
         T(close_with_pending_recv),
         T(close_with_pending_pipe_read),
         T(same_fd_both_directions),
+        T(queued_recvs_one_edge),
+        T(stale_events_of_a_dup_are_ignored),
         T(high_fd_numbers),
         T(tty_reads_never_block_the_thread),
         T(peer_reset_recv_econnreset),

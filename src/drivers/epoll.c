@@ -2,10 +2,14 @@
  * src/drivers/epoll.c - the epoll driver: the readiness core
  * (src/engine/reactor.c) over epoll, plus an eventfd for wake.
  *
- * Every fd is registered with EPOLLONESHOT: a notification disarms it until
- * the reactor re-arms it for what its parked ops still need, so one
- * readiness edge never runs the same parked op twice and an fd nobody waits
- * on costs nothing. The wake eventfd is the one level-triggered member.
+ * Every fd is registered edge-triggered (EPOLLET) and stays registered: a
+ * notification does not disarm it, so a connection with a RECV_MULTI parked
+ * costs no epoll_ctl per message (with EPOLLONESHOT it cost one re-arm per
+ * notification). The reactor runs parked ops until EAGAIN, and asks for a
+ * MOD, which re-checks the level, when it had to stop earlier. Each
+ * registration's events carry the tag of its latest arm next to the fd, so
+ * events of a registration the reactor has moved on from are ignored. The
+ * wake eventfd is the one level-triggered member.
  *
  * The wait uses epoll_pwait2 (Linux 5.11) for a nanosecond timeout, and
  * epoll_wait with the timeout rounded up to whole milliseconds where the
@@ -27,7 +31,8 @@
 #include "reactor.h"
 
 #define MAX_EVENTS 64
-/* epoll_event.data of the wake eventfd: never an fd number. */
+/* epoll_event.data of the wake eventfd: never an fd number. Other members
+ * carry (tag << 32) | fd. */
 #define WAKE_TAG   UINT64_MAX
 
 struct epoll_drv {
@@ -45,9 +50,9 @@ static struct epoll_drv *drv_of(vl_engine *e)
 
 /* ---- the reactor's backend --------------------------------------------------- */
 
-static int ctl(int epfd, int op, int fd, unsigned want)
+static int ctl(int epfd, int op, int fd, unsigned want, uint32_t tag)
 {
-    struct epoll_event ev = {.events = EPOLLONESHOT, .data.u64 = (uint32_t)fd};
+    struct epoll_event ev = {.events = EPOLLET, .data.u64 = ((uint64_t)tag << 32) | (uint32_t)fd};
     if (want & VL__REACTOR_READ)
         ev.events |= EPOLLIN;
     if (want & VL__REACTOR_WRITE)
@@ -56,25 +61,19 @@ static int ctl(int epfd, int op, int fd, unsigned want)
 }
 
 /*
- * A first arm ADDs; EEXIST means the fd kept a disarmed registration from
- * ops that finished earlier, so MOD it. Later arms MOD; ENOENT means the
- * file behind the number changed (closed and reused) and needs an ADD.
+ * MOD first, ADD on ENOENT: an fd whose ops finished stays registered, so a
+ * server's "recv parks, completes, parks again" cycle costs one epoll_ctl,
+ * and only a brand-new fd pays the second call. A closed fd's registration
+ * went with its file, so a reused number gets ENOENT and a fresh ADD. Both
+ * look at the file's state, so an fd that is ready already reports at once.
  * EPERM (a regular file) tells the reactor the fd is always ready.
  */
-/*
- * MOD first, ADD on ENOENT, whether or not the reactor knows the fd: a fd
- * whose lists emptied stays registered (disarmed by ONESHOT), so a server's
- * "recv parks, completes, parks again" cycle costs one epoll_ctl, not two.
- * Only a brand-new fd pays the second call. A closed fd's registration went
- * with its file, so a reused number gets ENOENT and a fresh ADD.
- */
-static int backend_arm(void *ctx, int fd, unsigned want, bool known)
+static int backend_arm(void *ctx, int fd, unsigned want, uint32_t tag)
 {
-    (void)known;
     int epfd = ((struct epoll_drv *)ctx)->epfd;
-    int rc = ctl(epfd, EPOLL_CTL_MOD, fd, want);
+    int rc = ctl(epfd, EPOLL_CTL_MOD, fd, want, tag);
     if (rc == -ENOENT)
-        rc = ctl(epfd, EPOLL_CTL_ADD, fd, want);
+        rc = ctl(epfd, EPOLL_CTL_ADD, fd, want, tag);
     return rc;
 }
 
@@ -88,7 +87,6 @@ static void backend_disarm(void *ctx, int fd)
 static const struct vl__reactor_backend epoll_backend = {
     .arm = backend_arm,
     .disarm = backend_disarm,
-    .event_disarms_all = true,
 };
 
 /* ---- init / fini ------------------------------------------------------------- */
@@ -220,7 +218,8 @@ static int epoll_wait_drv(vl_engine *e, int64_t timeout_ns)
         if (ev->data.u64 == WAKE_TAG)
             take_wake(e, d);
         else
-            vl__reactor_ready(&d->r, (int)ev->data.u64, ready_mask(ev->events));
+            vl__reactor_ready(&d->r, (int)(uint32_t)ev->data.u64, (uint32_t)(ev->data.u64 >> 32),
+                              ready_mask(ev->events));
     }
     /* Timers fire even after a signal: their deadline may be what passed. */
     vl__reactor_expire(&d->r);

@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -33,9 +34,15 @@
 
 #define NONE UINT32_MAX
 
-/* Op results that are not results: the op waits (PARK) or is held elsewhere. */
-#define PARK INT64_MIN
-#define HELD (INT64_MIN + 1)
+/*
+ * Op results that are not results. PARK: the op met EAGAIN, so it may wait
+ * for the next readiness edge. RECHECK: it stopped without knowing whether
+ * the fd is still ready, so the backend must look at the level again when it
+ * parks. HELD: the op is held elsewhere (the timer heap).
+ */
+#define PARK    INT64_MIN
+#define HELD    (INT64_MIN + 1)
+#define RECHECK (INT64_MIN + 2)
 
 /* drv_flags: where the slot is. */
 #define WHERE_MASK  0x3u
@@ -58,11 +65,15 @@
 /* The op may block if run without a fresh readiness notification, so a
  * notification runs at most one such op. */
 #define F_ONE_PER_WAKE 0x40u
-/* ACCEPT: the listener's blocking mode has been looked at. */
+/* ACCEPT: the listener's blocking mode has been looked at; RECV_MULTI: the
+ * socket's type has. */
 #define F_CHECKED      0x80u
+/* RECV_MULTI on a byte stream (TCP, AF_UNIX stream): a short read means the
+ * receive queue was empty, as good as EAGAIN. */
+#define F_STREAM       0x100u
 
 /* The fd table has 2 * max_inflight entries: keep each one small. */
-_Static_assert(sizeof(struct vl__reactor_fd) == 24, "struct vl__reactor_fd grew");
+_Static_assert(sizeof(struct vl__reactor_fd) == 28, "struct vl__reactor_fd grew");
 
 typedef int64_t (*run_fn)(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready);
 
@@ -316,16 +327,17 @@ static int64_t special_rw(struct vl__slot *s, bool write, bool ready)
         s->drv_flags = (s->drv_flags & ~MODE_MASK) | MODE_PLAIN | F_ONE_PER_WAKE;
     }
     if (!ready)
-        return PARK;
+        return RECHECK;
     int64_t res = write ? write_nosigpipe(s, false) : file_read(s);
     return would_block(res) ? PARK : res;
 }
 
 /*
  * Fault injection (builds with VLLSI_FAULT_INJECTION, src/engine/fault.h):
- * before a socket transfer the "kernel" may answer EAGAIN, and the op then
- * waits for the next readiness, which the level-triggered re-arm reports at
- * once; and a transfer may move fewer bytes than asked, as the kernel may.
+ * before a socket transfer the "kernel" may answer EAGAIN; the op then
+ * parks with RECHECK (no real EAGAIN consumed the edge), so the backend
+ * reports the fd at once if it is ready; and a transfer may move fewer
+ * bytes than asked, as the kernel may.
  * Neither happens for an fd epoll refuses (run inline: no readiness to wait
  * for). In other builds both are constants and cost nothing.
  */
@@ -367,7 +379,7 @@ static int64_t run_read(struct vl__reactor *r, uint32_t i, struct vl__slot *s, b
 {
     (void)i;
     if ((s->drv_flags & MODE_MASK) == MODE_SOCK && fault_eagain(r))
-        return PARK;
+        return RECHECK;
     return run_rw(s, false, ready);
 }
 
@@ -375,7 +387,7 @@ static int64_t run_write(struct vl__reactor *r, uint32_t i, struct vl__slot *s, 
 {
     (void)i;
     if ((s->drv_flags & MODE_MASK) == MODE_SOCK && fault_eagain(r))
-        return PARK;
+        return RECHECK;
     return run_rw(s, true, ready);
 }
 
@@ -384,7 +396,7 @@ static int64_t run_recv(struct vl__reactor *r, uint32_t i, struct vl__slot *s, b
     (void)i;
     (void)ready;
     if (fault_eagain(r))
-        return PARK;
+        return RECHECK;
     const vl_op *op = &s->op;
     int64_t res = sys_result(recv(op->u.msg.fd, op->u.msg.buf, VL__FAULT_SHORTEN(op->u.msg.len),
                                   op->u.msg.flags | MSG_DONTWAIT));
@@ -396,7 +408,7 @@ static int64_t run_send(struct vl__reactor *r, uint32_t i, struct vl__slot *s, b
     (void)i;
     (void)ready;
     if (fault_eagain(r))
-        return PARK;
+        return RECHECK;
     const vl_op *op = &s->op;
     int64_t res = sys_result(send(op->u.msg.fd, op->u.msg.buf, VL__FAULT_SHORTEN(op->u.msg.len),
                                   op->u.msg.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
@@ -438,7 +450,7 @@ static int64_t run_accept(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
             return rc;
     }
     if ((!ready && (s->drv_flags & F_ONE_PER_WAKE)) || fault_eagain(r))
-        return PARK;
+        return RECHECK;
     const vl_op *op = &s->op;
     socklen_t *lenp = op->u.accept.addr ? op->u.accept.addrlen : NULL;
     int64_t res = sys_result(accept4(op->u.accept.fd, op->u.accept.addr, lenp, SOCK_CLOEXEC));
@@ -461,35 +473,59 @@ static int64_t recv_multi_empty(const struct vl__slot *s)
 }
 
 /*
+ * Whether a RECV_MULTI socket is a byte stream whose short read proves the
+ * queue empty: TCP and AF_UNIX SOCK_STREAM. Not SCTP's one-to-one style,
+ * also SOCK_STREAM, whose reads stop at message ends. Looked at once per op;
+ * an fd that is no socket is left to recv to report.
+ */
+static void recv_multi_type(struct vl__slot *s)
+{
+    int type = 0, proto = -1;
+    socklen_t len = sizeof(type);
+    s->drv_flags |= F_CHECKED;
+    if (getsockopt(s->op.u.multi.fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
+        return;
+    len = sizeof(proto);
+    if (getsockopt(s->op.u.multi.fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0)
+        return;
+    if (proto == 0 || proto == IPPROTO_TCP)
+        s->drv_flags |= F_STREAM;
+}
+
+/*
  * RECV_MULTI emulated the way io_uring's provided buffers work: a buffer is
  * taken from the pool only when the read happens, so idle connections hold
  * none. Every read with data is a VL_CQE_MORE completion naming its buffer;
- * the op stays parked for the next readiness. EOF, an error or an empty
- * pool with data waiting end it.
+ * the op stays parked for the next readiness. It reads until EAGAIN (or a
+ * short read of a stream), or MULTI_BURST times, or until the completion
+ * queue has no room; the last two park with RECHECK. EOF, an error or an
+ * empty pool with data waiting end it.
  */
 static int64_t run_recv_multi(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
     (void)ready;
+    if (!(s->drv_flags & F_CHECKED))
+        recv_multi_type(s);
     struct vl_bufpool *p = s->op.u.multi.pool;
-    for (int k = 0; k < MULTI_BURST && vl__engine_cq_room(r->e); k++) {
+    for (int k = 0; k < MULTI_BURST; k++) {
         uint32_t bid;
-        if (fault_eagain(r))
-            return PARK;
+        if (!vl__engine_cq_room(r->e) || fault_eagain(r))
+            return RECHECK;
         if (!vl__pool_take(p, &bid))
             return recv_multi_empty(s);
-        int64_t res =
-            sys_result(recv(s->op.u.multi.fd, vl__pool_buf(p, bid), VL__FAULT_SHORTEN(p->size),
-                            s->op.u.multi.flags | MSG_DONTWAIT));
+        size_t len = VL__FAULT_SHORTEN(p->size);
+        int64_t res = sys_result(
+            recv(s->op.u.multi.fd, vl__pool_buf(p, bid), len, s->op.u.multi.flags | MSG_DONTWAIT));
         if (res <= 0) {
             vl__pool_untake(p, bid);
             return would_block(res) ? PARK : res;
         }
         vl__pool_mark_out(p, bid);
         vl__engine_complete(r->e, i, res, VL_CQE_MORE | VL_CQE_BUFFER | (bid << 16));
-        if (res < (int64_t)p->size)
-            return PARK; /* the socket is most likely drained */
+        if (res < (int64_t)len && (s->drv_flags & F_STREAM))
+            return PARK; /* the stream is drained */
     }
-    return PARK;
+    return RECHECK;
 }
 
 /* ACCEPT_MULTI: every accepted connection is a VL_CQE_MORE completion; an
@@ -502,9 +538,9 @@ static int64_t run_accept_multi(struct vl__reactor *r, uint32_t i, struct vl__sl
         if (rc < 0)
             return rc;
     }
-    for (int k = 0; k < MULTI_BURST && vl__engine_cq_room(r->e); k++) {
-        if (!ready && (s->drv_flags & F_ONE_PER_WAKE))
-            return PARK;
+    for (int k = 0; k < MULTI_BURST; k++) {
+        if (!vl__engine_cq_room(r->e) || (!ready && (s->drv_flags & F_ONE_PER_WAKE)))
+            return RECHECK;
         int64_t res = sys_result(accept4(fd, NULL, NULL, SOCK_CLOEXEC));
         if (would_block(res))
             return PARK;
@@ -515,7 +551,7 @@ static int64_t run_accept_multi(struct vl__reactor *r, uint32_t i, struct vl__sl
         vl__engine_complete(r->e, i, res, VL_CQE_MORE);
         ready = false; /* a blocking listener accepts once per notification */
     }
-    return PARK;
+    return RECHECK;
 }
 
 /*
@@ -587,9 +623,10 @@ static void cancel_list(struct vl__reactor *r, struct vl__reactor_fd *f, int dir
 /*
  * CLOSE cancels every op parked on the fd first, each exactly once, and
  * stops watching it, so no parked op can ever run against a later file that
- * reuses the number. An fd with nothing parked may keep a disarmed epoll
- * registration; the kernel drops it with the file's last reference, and
- * while a dup keeps the file alive it never fires.
+ * reuses the number. An fd with nothing parked may keep its registration;
+ * the kernel drops it with the file's last reference, and while a dup keeps
+ * the file alive its events carry a tag no later entry for the number has,
+ * so they are ignored.
  */
 static int64_t run_close(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
@@ -660,24 +697,32 @@ static void fd_fail(struct vl__reactor *r, struct vl__reactor_fd *f, int err)
     fd_drop(r, f);
 }
 
-/* Make the backend watch what f's lists need; forget f when they are empty.
- * Returns 0 or the backend's error (f is then untouched). */
+/*
+ * Make the backend watch what f's lists need, and look again at directions
+ * in recheck; forget f when its lists are empty. The registration itself
+ * stays when f goes: the next op on the fd re-arms it (one MOD) rather than
+ * paying a DEL now and an ADD then; its events meanwhile are stale (no
+ * entry, or an older tag) and ignored. Interest only grows while f lives:
+ * an edge-triggered direction nobody waits on costs a wakeup at most.
+ * Returns 0 or the backend's error (f is then untouched).
+ */
 static int fd_settle(struct vl__reactor *r, struct vl__reactor_fd *f)
 {
     unsigned want = fd_wants(f);
     if (want == 0) {
-        if (f->armed)
-            r->be->disarm(r->ctx, f->fd);
         fd_drop(r, f);
         return 0;
     }
-    if ((want & ~f->armed) == 0)
-        return 0; /* watching too much at worst: a spurious wakeup */
-    int rc = r->be->arm(r->ctx, f->fd, want, f->known);
+    if ((want & ~f->armed) == 0 && (want & f->recheck) == 0)
+        return 0;
+    unsigned watch = want | f->armed;
+    uint32_t tag = r->next_tag++;
+    int rc = r->be->arm(r->ctx, f->fd, watch, tag);
     if (rc < 0)
         return rc;
-    f->armed = (uint8_t)want;
-    f->known = 1;
+    f->armed = (uint8_t)watch;
+    f->recheck = 0;
+    f->tag = tag;
     return 0;
 }
 
@@ -693,12 +738,16 @@ static void run_always_ready(struct vl__reactor *r, uint32_t i, struct vl__slot 
     vl__engine_complete(r->e, i, res == PARK ? -EAGAIN : res, 0);
 }
 
-static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s)
+/* Put an op that could not finish on its fd's list. recheck: it did not meet
+ * EAGAIN (RECHECK), so the backend must look at the fd's level again. */
+static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool recheck)
 {
     int fd = op_fd(&s->op);
     int dir = op_dir_index(s);
     struct vl__reactor_fd *f = fd_get(r, fd);
     list_push(r, f, dir, i);
+    if (recheck)
+        f->recheck |= (uint8_t)(1u << dir);
     int rc = fd_settle(r, f);
     if (rc == 0)
         return;
@@ -707,6 +756,8 @@ static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s)
         fd_drop(r, f);
     if (rc == -EPERM)
         run_always_ready(r, i, s);
+    /* A failed arm leaves f's other direction as it was: any recheck it
+     * asked for stays for its next settle. */
     else
         vl__engine_complete(r->e, i, rc, 0);
 }
@@ -721,23 +772,24 @@ void vl__reactor_submit(struct vl__reactor *r, uint32_t i)
     if (dir != 0) {
         struct vl__reactor_fd *f = fd_find(r, op_fd(&s->op));
         if (f != NULL && (fd_wants(f) & dir)) {
-            park(r, i, s);
+            park(r, i, s, false);
             return;
         }
     }
     int64_t res = op_table[s->op.kind].run(r, i, s, false);
-    if (res == PARK)
-        park(r, i, s);
+    if (res == PARK || res == RECHECK)
+        park(r, i, s, res == RECHECK);
     else if (res != HELD)
         vl__engine_complete(r->e, i, res, 0);
 }
 
 /*
- * Run f's parked ops for one direction in order until one would block. Only
- * the first op run may count on the notification's readiness (ready): ops
- * that would block without it (F_ONE_PER_WAKE) stop the run, and a later one
- * waits for the next notification, which comes at once if the fd is still
- * ready (re-arming re-checks the level).
+ * Run f's parked ops for one direction in order until one meets EAGAIN: the
+ * registration is edge-triggered, so stopping earlier with ops still parked
+ * must leave the direction in recheck. Only the first op run may count on
+ * the notification's readiness (ready): ops that would block without it
+ * (F_ONE_PER_WAKE) stop the run after one, and the recheck reports the fd
+ * again at once if it is still ready.
  */
 static void run_list(struct vl__reactor *r, struct vl__reactor_fd *f, int dir)
 {
@@ -748,21 +800,26 @@ static void run_list(struct vl__reactor *r, struct vl__reactor_fd *f, int dir)
         int64_t res = op_table[s->op.kind].run(r, i, s, first);
         if (res == PARK)
             return;
+        if (res == RECHECK) {
+            f->recheck |= (uint8_t)(1u << dir);
+            return;
+        }
         bool one = s->drv_flags & F_ONE_PER_WAKE;
         list_unlink(r, f, dir, i);
         vl__engine_complete(r->e, i, res, 0);
-        if (one)
+        if (one) {
+            f->recheck |= (uint8_t)(1u << dir);
             return;
+        }
         first = false;
     }
 }
 
-void vl__reactor_ready(struct vl__reactor *r, int fd, unsigned ready)
+void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned ready)
 {
     struct vl__reactor_fd *f = fd_find(r, fd);
-    if (f == NULL)
-        return; /* a stale event: its ops were cancelled or closed */
-    f->armed = r->be->event_disarms_all ? 0 : (uint8_t)(f->armed & ~ready);
+    if (f == NULL || f->tag != tag)
+        return; /* stale: its ops finished or were cancelled, or an old file's */
     if (ready & VL__REACTOR_READ)
         run_list(r, f, 0);
     if (ready & VL__REACTOR_WRITE)
@@ -789,7 +846,7 @@ static bool take(struct vl__reactor *r, uint32_t i)
         return false;
     list_unlink(r, f, where == WHERE_WRITE, i);
     if (fd_wants(f) == 0)
-        fd_settle(r, f); /* cannot fail: it only disarms and drops */
+        fd_settle(r, f); /* cannot fail: it only drops */
     return true;
 }
 

@@ -5,7 +5,7 @@
  * The rule is TigerBeetle's: try the op at once without blocking; when the
  * kernel says EAGAIN, park the op on its fd's wait list for the direction it
  * needs (read: READ, RECV, ACCEPT; write: WRITE, SEND, a CONNECT in
- * progress) and ask the backend for one readiness notification; when it
+ * progress) and have the backend watch the fd, edge-triggered; when an edge
  * comes, run the parked ops in order until one would block again.
  *
  * The core owns, sized once at init from max_inflight:
@@ -13,7 +13,7 @@
  *    least 2 * max_inflight, so the load stays at or below one half: an entry
  *    exists only while an op is parked on its fd), each entry holding two
  *    intrusive FIFO lists of slots (linked through slot->drv_next/drv_prev)
- *    and the interest mask the backend currently watches;
+ *    and the interest mask the backend watches;
  *  - the timer heap for TIMEOUT (slot->drv_index is the heap position).
  *
  * It calls the OS only for the ops themselves (recv, send, accept4, connect,
@@ -35,30 +35,36 @@
 
 struct vl__reactor_backend {
     /*
-     * Ask for one notification when fd is ready for any direction in want
-     * (VL__REACTOR_*). known is false the first time the reactor arms fd
-     * since it started tracking it, so the backend may still hold an old,
-     * disarmed registration of it (epoll: ADD, and MOD on EEXIST), and true
-     * afterwards (epoll: MOD, and ADD on ENOENT). Returns 0; -EPERM when fd
-     * cannot be polled at all (a regular file: "always ready", the reactor
-     * then runs the op inline); another negative errno fails the ops.
+     * Make the backend watch fd for the directions in want (VL__REACTOR_*)
+     * with an edge-triggered registration that stays until the file closes
+     * or disarm: a notification does not disarm it, so an fd with a
+     * long-lived op (RECV_MULTI) is registered once. Tag the fd's events
+     * with tag from now on, and look at the fd's state now, so that one
+     * already ready reports at once (epoll: MOD, and ADD on ENOENT, whether
+     * or not the fd was registered before). Returns 0; -EPERM when fd cannot
+     * be polled at all (a regular file: "always ready", the reactor then
+     * runs the op inline); another negative errno fails the ops.
      */
-    int (*arm)(void *ctx, int fd, unsigned want, bool known);
-    /* Stop watching fd (nothing waits on it any more, or it is closing). */
+    int (*arm)(void *ctx, int fd, unsigned want, uint32_t tag);
+    /* Stop watching fd (it is closing). */
     void (*disarm)(void *ctx, int fd);
-    /*
-     * true when a notification disarms every direction of the fd (epoll's
-     * EPOLLONESHOT); false when only the reported directions are disarmed
-     * (kqueue's per-filter EV_ONESHOT).
-     */
-    bool event_disarms_all;
 };
 
-/* One fd with parked ops. fd < 0 marks a free table entry. */
+/*
+ * One fd with parked ops. fd < 0 marks a free table entry.
+ *
+ * Edge-triggered, a notification means "something changed": the parked ops
+ * run until one meets EAGAIN, and only then may they wait for the next edge
+ * without help. An op that stops without having seen EAGAIN (a burst limit,
+ * a full completion queue, a blocking fd that may be read once per
+ * notification, an injected fault) leaves its direction in recheck, and the
+ * next settle has the backend look at the level again.
+ */
 struct vl__reactor_fd {
     int32_t fd;
-    uint8_t armed; /* directions the backend watches now                */
-    uint8_t known; /* armed at least once since this entry was made      */
+    uint32_t tag;    /* the tag of the latest arm: other events are stale  */
+    uint8_t armed;   /* directions the registration watches (only grows)   */
+    uint8_t recheck; /* directions whose readiness is unknown: arm again   */
     uint16_t unused_;
     uint32_t head[2]; /* [0] read list, [1] write list; UINT32_MAX: empty */
     uint32_t tail[2];
@@ -71,7 +77,8 @@ struct vl__reactor {
     struct vl__reactor_fd *tab;
     uint32_t mask; /* table capacity - 1 */
     struct vl__timer_heap timers;
-    bool inline_run; /* running an op on an fd epoll refuses (no faults there) */
+    uint32_t next_tag; /* tags registrations, so stale events are told apart */
+    bool inline_run;   /* running an op on an fd epoll refuses (no faults there) */
 };
 
 /* Allocate for max_inflight slots. 0 or -ENOMEM (nothing left behind). */
@@ -87,9 +94,13 @@ int vl__reactor_cancel(struct vl__reactor *r, uint32_t slot);
 
 /*
  * The backend saw fd ready for the directions in ready (errors and hangups
- * count as both: the ops then report them). Runs the parked ops, re-arms.
+ * count as both: the ops then report them), on the registration armed with
+ * tag. Runs the parked ops. An event whose tag is not the fd's latest is
+ * ignored: it comes from a registration the reactor has moved on from (one
+ * left on a file that a dup kept open after its number was closed and
+ * reused), and the state it reports is not this fd's.
  */
-void vl__reactor_ready(struct vl__reactor *r, int fd, unsigned ready);
+void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned ready);
 
 /* How long a wait may block: timeout_ns (< 0 forever) cut to the earliest timer. */
 int64_t vl__reactor_timeout(const struct vl__reactor *r, int64_t timeout_ns);
