@@ -438,6 +438,71 @@ static void timer_restart(void **state)
     assert_int_equal(g_early, 0);
 }
 
+/*
+ * The base of a timer started from a callback is the loop's time (read once
+ * per iteration), not a fresh clock read; vl_loop_update_now moves it to the
+ * real now. A callback busy for 30 ms starts two 20 ms timers: the one
+ * started after vl_loop_update_now fires no earlier than 20 ms after its
+ * start; the other no earlier than 20 ms after the iteration began.
+ */
+struct base_case {
+    vl_timer busy, plain, updated;
+    int64_t iter_now, update_ret, real_start;
+    struct tctx plain_c, updated_c;
+};
+
+static void fire_cb(vl_loop *loop, vl_timer *t)
+{
+    struct tctx *c = t->ctx;
+    (void)loop;
+    c->fired = vl_time_monotonic_ns();
+    c->calls++;
+}
+
+static void busy_cb(vl_loop *loop, vl_timer *t)
+{
+    struct base_case *b = t->ctx;
+    b->iter_now = vl_loop_now(loop);
+    while (vl_time_monotonic_ns() - b->iter_now < 30 * CT_MS)
+        ; /* a callback that works for 30 ms */
+    assert_int_equal(vl_timer_start(loop, &b->plain, 20 * CT_MS, 0), 0);
+    b->real_start = vl_time_monotonic_ns();
+    b->update_ret = vl_loop_update_now(loop);
+    assert_true(b->update_ret >= b->real_start);
+    assert_int_equal(vl_loop_now(loop), b->update_ret);
+    assert_int_equal(vl_timer_start(loop, &b->updated, 20 * CT_MS, 0), 0);
+    /* The bases, exactly (the deadline is internal; tests may look). */
+    assert_int_equal(b->plain.deadline_, b->iter_now + 20 * CT_MS);
+    assert_int_equal(b->updated.deadline_, b->update_ret + 20 * CT_MS);
+}
+
+static void timer_base_is_the_loop_time(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_loop();
+    assert_int_equal(vl_loop_update_now(NULL), 0);
+    struct base_case b = {0};
+    vl_timer_init(&b.busy, busy_cb, &b);
+    vl_timer_init(&b.plain, fire_cb, &b.plain_c);
+    vl_timer_init(&b.updated, fire_cb, &b.updated_c);
+    /* Outside vl_loop_run the clock is read: after 30 ms of "setup" a 10 ms
+     * timer still waits its 10 ms. */
+    int64_t before = vl_time_monotonic_ns();
+    while (vl_time_monotonic_ns() - before < 30 * CT_MS)
+        ;
+    int64_t setup_start = vl_time_monotonic_ns();
+    assert_int_equal(vl_timer_start(L, &b.busy, 10 * CT_MS, 0), 0);
+    assert_true(vl_loop_now(L) >= setup_start);
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 3);
+    assert_true(b.iter_now >= setup_start + 10 * CT_MS);
+    assert_int_equal(b.plain_c.calls, 1);
+    assert_int_equal(b.updated_c.calls, 1);
+    assert_true(b.plain_c.fired >= b.iter_now + 20 * CT_MS);
+    assert_true(b.updated_c.fired >= b.real_start + 20 * CT_MS);
+    assert_false(vl_loop_alive(L));
+}
+
 static vl_timer g_victim;
 
 static void stopper_cb(vl_loop *loop, vl_timer *t)
@@ -1228,6 +1293,7 @@ int main(int argc, char **argv)
         T(timers_fire_in_order_never_early),
         T(timer_repeat),
         T(timer_restart),
+        T(timer_base_is_the_loop_time),
         T(timer_stop_before_firing),
         T(many_live_timers),
         T(no_allocation_per_op_or_timer),

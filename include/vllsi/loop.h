@@ -118,9 +118,17 @@ VL_API void vl_loop_stop(vl_loop *loop);
  * (see "Liveness" above). false for NULL. */
 VL_API bool vl_loop_alive(const vl_loop *loop);
 
-/* The loop's clock: vl_time_monotonic_ns() read after the latest poll (or at
- * init). Cheap; for timestamps inside callbacks. 0 for NULL. */
+/* The loop's time: vl_time_monotonic_ns() read after the latest poll (or at
+ * init, or by the latest vl_loop_update_now or vl_timer_start outside
+ * vl_loop_run). Cheap; for timestamps inside callbacks, and the base of
+ * timers started from them. 0 for NULL. */
 VL_API int64_t vl_loop_now(const vl_loop *loop);
+
+/* Read the clock into the loop's time now and return it: for a callback
+ * that ran long (blocked, or worked for many milliseconds) before it starts
+ * a timer that must count from the real now. 0 for NULL (nothing else can
+ * fail). */
+VL_API int64_t vl_loop_update_now(vl_loop *loop);
 
 /* ---- ops with callbacks ----------------------------------------------------------- */
 
@@ -209,14 +217,21 @@ struct vl_timer {
 VL_API void vl_timer_init(vl_timer *t, vl_timer_cb cb, void *ctx);
 
 /*
- * vl_timer_start - run t->cb once timeout_ns has passed (deadline =
- * vl_time_monotonic_ns() + timeout_ns, saturating), then, if repeat_ns > 0,
+ * vl_timer_start - run t->cb once timeout_ns has passed, then, if repeat_ns > 0,
  * every repeat_ns after that: a repeating timer is re-armed before its
  * callback runs, to the time the loop fired it plus repeat_ns (so a late
  * firing delays the next one instead of bunching them up). Starting a timer
  * that is already active restarts it with the new values (it is not an
  * error). A timer started or re-armed from inside a timer callback does not
- * fire in the same pass, even with timeout 0. 0, or -EINVAL (NULL loop, t or
+ * fire in the same pass, even with timeout 0.
+ *
+ * The deadline is the loop's time + timeout_ns (saturating). Called from a
+ * callback (inside vl_loop_run), the loop's time is vl_loop_now(loop), read
+ * once per iteration after the poll, not a fresh clock read: starting a
+ * timer costs no clock read, as in libev and libuv, and a callback that ran
+ * long before starting one calls vl_loop_update_now first, or its timer
+ * counts from when the iteration began. Called outside vl_loop_run, the
+ * clock is read (and becomes the loop's time). 0, or -EINVAL (NULL loop, t or
  * t->cb; negative timeout or repeat; t active on another loop), -ENOMEM
  * (more timers live than ever before on this loop and the heap could not
  * grow; t is left as it was).
@@ -232,8 +247,8 @@ VL_API int vl_timer_stop(vl_timer *t);
 
 /*
  * vl_timer_again - restart t with the timeout and repeat of its latest
- * vl_timer_start, counting from now (active or not): the idle-timeout
- * pattern. 0, or -EINVAL (NULL, or t was never started).
+ * vl_timer_start, counting from the loop's time as vl_timer_start does
+ * (active or not): the idle-timeout pattern. 0, or -EINVAL (NULL, or t was never started).
  */
 VL_API int vl_timer_again(vl_timer *t);
 

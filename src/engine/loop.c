@@ -112,18 +112,24 @@ struct theap_ent {
 
 #define THEAP_INITIAL 64u
 
-static bool tent_less(const struct theap_ent *a, const struct theap_ent *b)
+/* The sifting helpers are forced inline: out of line, each call passes its
+ * 24-byte entry through memory (the ABI passes structs over 16 bytes on
+ * the stack), and start+stop took 19.6 ns instead of 9 (bench/micro
+ * timer.start_stop, 1000 timers). */
+#define TH_INLINE inline __attribute__((always_inline))
+
+static TH_INLINE bool tent_less(const struct theap_ent *a, const struct theap_ent *b)
 {
     return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
 }
 
-static void th_place(vl_loop *loop, uint32_t i, struct theap_ent e)
+static TH_INLINE void th_place(vl_loop *loop, uint32_t i, struct theap_ent e)
 {
     loop->theap[i] = e;
     e.t->index_ = i;
 }
 
-static void th_up(vl_loop *loop, uint32_t i, struct theap_ent e)
+static TH_INLINE void th_up(vl_loop *loop, uint32_t i, struct theap_ent e)
 {
     while (i > 0) {
         uint32_t p = (i - 1) / 4;
@@ -135,7 +141,7 @@ static void th_up(vl_loop *loop, uint32_t i, struct theap_ent e)
     th_place(loop, i, e);
 }
 
-static void th_down(vl_loop *loop, uint32_t i, struct theap_ent e)
+static TH_INLINE void th_down(vl_loop *loop, uint32_t i, struct theap_ent e)
 {
     for (;;) {
         uint32_t c = 4 * i + 1;
@@ -155,7 +161,7 @@ static void th_down(vl_loop *loop, uint32_t i, struct theap_ent e)
 }
 
 /* Put entry e at position i (vacated or re-keyed) where it belongs. */
-static void th_fix(vl_loop *loop, uint32_t i, struct theap_ent e)
+static TH_INLINE void th_fix(vl_loop *loop, uint32_t i, struct theap_ent e)
 {
     if (i > 0 && tent_less(&e, &loop->theap[(i - 1) / 4]))
         th_up(loop, i, e);
@@ -163,7 +169,7 @@ static void th_fix(vl_loop *loop, uint32_t i, struct theap_ent e)
         th_down(loop, i, e);
 }
 
-static struct theap_ent th_key(vl_loop *loop, vl_timer *t)
+static TH_INLINE struct theap_ent th_key(vl_loop *loop, vl_timer *t)
 {
     t->seq_ = loop->tseq++;
     return (struct theap_ent){t->deadline_, t->seq_, t};
@@ -241,7 +247,12 @@ int vl_timer_start(vl_loop *loop, vl_timer *t, int64_t timeout_ns, int64_t repea
     t->timeout_ = timeout_ns;
     t->repeat_ = repeat_ns;
     t->started_ = 1;
-    return timer_arm(loop, t, vl_time_monotonic_ns());
+    /* Inside vl_loop_run the loop's time (read after every poll) is the
+     * base, as libev's ev_now and libuv's uv_now are: no clock read per
+     * start. Outside it a long setup may have passed since, so read. */
+    if (!loop->running)
+        loop->now = vl_time_monotonic_ns();
+    return timer_arm(loop, t, loop->now);
 }
 
 int vl_timer_stop(vl_timer *t)
@@ -805,6 +816,14 @@ bool vl_loop_alive(const vl_loop *loop)
 int64_t vl_loop_now(const vl_loop *loop)
 {
     return loop != NULL ? loop->now : 0;
+}
+
+int64_t vl_loop_update_now(vl_loop *loop)
+{
+    if (loop == NULL)
+        return 0;
+    loop->now = vl_time_monotonic_ns();
+    return loop->now;
 }
 
 /* One iteration: poll (flushing queued ops), dispatch, asyncs, timers. */
