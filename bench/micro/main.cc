@@ -169,14 +169,19 @@ void register_all()
     for (int tcp : {0, 1}) {
         Shape shape = [tcp](benchmark::internal::Benchmark *b) { b->Arg(tcp)->UseRealTime(); };
 #ifdef VLLSI_BENCH_HAVE_LIBUV
-        pair("pingpong.vs_libuv", "vllsi", vb::pingpong_vllsi_auto, "libuv", vb::pingpong_libuv,
-             shape);
+        pair("pingpong.vs_libuv", "vllsi", vb::pingpong_vllsi_multi_auto, "libuv",
+             vb::pingpong_libuv, shape);
 #endif
 #ifdef VLLSI_BENCH_HAVE_LIBEV
-        pair("pingpong.vs_libev", "vllsi", vb::pingpong_vllsi_auto, "libev", vb::pingpong_libev,
-             shape);
-        pair("pingpong.epoll_vs_libev", "vllsi_epoll", vb::pingpong_vllsi_epoll, "libev",
+        pair("pingpong.vs_libev", "vllsi", vb::pingpong_vllsi_multi_auto, "libev",
              vb::pingpong_libev, shape);
+        pair("pingpong.epoll_vs_libev", "vllsi_epoll", vb::pingpong_vllsi_multi_epoll, "libev",
+             vb::pingpong_libev, shape);
+        /* The same with a single-shot RECV re-submitted per message. */
+        pair("pingpong.single_vs_libev", "vllsi_single", vb::pingpong_vllsi_auto, "libev",
+             vb::pingpong_libev, shape);
+        pair("pingpong.single_epoll_vs_libev", "vllsi_single_epoll", vb::pingpong_vllsi_epoll,
+             "libev", vb::pingpong_libev, shape);
 #endif
     }
 }

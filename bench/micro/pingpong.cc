@@ -7,9 +7,12 @@
  * the loop once at a time until the pong is in.
  *
  * Each library does it its idiomatic way:
- *  - vllsi: the callback loop (<vllsi/loop.h>) with caller-owned op records;
- *    the server keeps a RECV armed, the client submits its SEND and its RECV
- *    together (both reach the kernel in the loop's one io_uring_enter);
+ *  - vllsi: the callback loop (<vllsi/loop.h>) with caller-owned op records,
+ *    two ways: "vllsi" keeps a RECV_MULTI armed on each end (a buffer pool,
+ *    the persistent read that libuv's uv_read_start and libev's ev_io are),
+ *    the client sends each ping with a SEND; "vllsi_single" re-submits a
+ *    single-shot RECV per message on each end (the server keeps one armed,
+ *    the client submits its SEND and its RECV together);
  *  - libuv: uv_read_start on both ends, uv_try_write for the replies (what
  *    libuv's own benchmark does with uv_write; try_write skips a request);
  *  - libev: ev_io watchers on both ends, read/write system calls.
@@ -151,10 +154,103 @@ void pingpong_vllsi(benchmark::State &state, vl_driver_kind driver)
     close(p.fds[1]);
 }
 
+/* The multishot way: a RECV_MULTI on each end for the whole run. */
+struct VlMulti {
+    vl_loop *loop = nullptr;
+    vl_bufpool *pool = nullptr;
+    int fds[2] = {-1, -1};
+    char ping[kMsg], sbuf[kMsg];
+    vl_loop_op c_send, c_recv, s_recv, s_send;
+    size_t c_got = 0;
+    bool done = false, failed = false;
+};
+
+/* A RECV_MULTI completion: the bytes, with the buffer released; -1 when the
+ * op ended (an error, EOF or a drained pool: the run fails). */
+int64_t vl_multi_take(VlMulti *p, int64_t res, uint32_t flags, char *copy_to)
+{
+    if (res <= 0 || !(flags & VL_CQE_MORE) || !(flags & VL_CQE_BUFFER)) {
+        p->failed = true;
+        return -1;
+    }
+    uint32_t bid = vl_cqe_buffer(flags);
+    if (copy_to != nullptr)
+        memcpy(copy_to, vl_bufpool_buf(p->pool, bid), static_cast<size_t>(res));
+    vl_bufpool_release(p->pool, bid);
+    return res;
+}
+
+void vl_m_c_recv_cb(vl_loop *, vl_loop_op *rec, int64_t res, uint32_t flags)
+{
+    auto *p = static_cast<VlMulti *>(rec->ctx);
+    if (vl_multi_take(p, res, flags, nullptr) < 0)
+        return;
+    p->c_got += static_cast<size_t>(res);
+    p->done = p->c_got >= kMsg;
+}
+
+void vl_m_send_cb(vl_loop *, vl_loop_op *rec, int64_t res, uint32_t)
+{
+    if (res <= 0)
+        static_cast<VlMulti *>(rec->ctx)->failed = true;
+}
+
+void vl_m_s_recv_cb(vl_loop *loop, vl_loop_op *rec, int64_t res, uint32_t flags)
+{
+    auto *p = static_cast<VlMulti *>(rec->ctx);
+    if (vl_multi_take(p, res, flags, p->sbuf) < 0)
+        return;
+    /* One ping is in flight, so one SEND at a time suffices. */
+    vl_loop_op_init(&p->s_send, vl_op_send(p->fds[1], p->sbuf, static_cast<size_t>(res), 0),
+                    vl_m_send_cb, p);
+    vl_loop_submit(loop, &p->s_send);
+}
+
+void pingpong_vllsi_multi(benchmark::State &state, vl_driver_kind driver)
+{
+    VlMulti p;
+    vl_engine_config cfg = {driver, 0, 0, 0};
+    if (vl_loop_init(&p.loop, &cfg) != 0 || !make_pair(state.range(0) != 0, p.fds) ||
+        vl_bufpool_create(vl_loop_engine(p.loop), 16, 4096, &p.pool) != 0) {
+        state.SkipWithError("setup failed");
+        return;
+    }
+    memset(p.ping, 'p', sizeof(p.ping));
+    vl_loop_op_init(&p.s_recv, vl_op_recv_multi(p.fds[1], p.pool, 0), vl_m_s_recv_cb, &p);
+    vl_loop_op_init(&p.c_recv, vl_op_recv_multi(p.fds[0], p.pool, 0), vl_m_c_recv_cb, &p);
+    vl_loop_submit(p.loop, &p.s_recv);
+    vl_loop_submit(p.loop, &p.c_recv);
+    for (auto _ : state) {
+        p.done = false;
+        p.c_got = 0;
+        vl_loop_op_init(&p.c_send, vl_op_send(p.fds[0], p.ping, kMsg, 0), vl_m_send_cb, &p);
+        vl_loop_submit(p.loop, &p.c_send);
+        while (!p.done && !p.failed)
+            vl_loop_run(p.loop, VL_RUN_ONCE);
+        if (p.failed) {
+            state.SkipWithError("ping-pong failed");
+            break;
+        }
+    }
+    vl_loop_destroy(p.loop); /* cancels both RECV_MULTIs, then frees the pool */
+    close(p.fds[0]);
+    close(p.fds[1]);
+}
+
 } // namespace
 
 namespace vb
 {
+
+void pingpong_vllsi_multi_auto(benchmark::State &state)
+{
+    pingpong_vllsi_multi(state, VL_DRIVER_AUTO);
+}
+
+void pingpong_vllsi_multi_epoll(benchmark::State &state)
+{
+    pingpong_vllsi_multi(state, VL_DRIVER_EPOLL);
+}
 
 void pingpong_vllsi_auto(benchmark::State &state)
 {
