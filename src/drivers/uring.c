@@ -57,10 +57,12 @@
 #if __has_include(<valgrind/memcheck.h>)
 #include <valgrind/memcheck.h>
 #define VL__MARK_DEFINED(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
+#define VL__ON_VALGRIND()      (RUNNING_ON_VALGRIND != 0)
 #endif
 #endif
 #ifndef VL__MARK_DEFINED
 #define VL__MARK_DEFINED(p, n) ((void)(p), (void)(n))
+#define VL__ON_VALGRIND()      false
 #endif
 
 #define WAKE_TAG        (VL__INTERNAL_TAG | 1u)
@@ -130,6 +132,9 @@ struct uring {
     enum sigpipe_mode sigpipe;
     uint32_t writes;   /* WRITEs in flight (SIGPIPE_GUARD only) */
     uint64_t wake_buf; /* the wake READ's buffer: lives as long as the ring */
+    /* One bit per op kind whose CQE is its result as it stands (see
+     * plain_kinds): the reaper's fast path delivers those directly. */
+    uint32_t plain;
 };
 
 /* CQEs whose user_data named no live slot. Always a bug; kept for debuggers. */
@@ -207,7 +212,14 @@ static int ring_wait(struct uring *d, struct __kernel_timespec *ts)
     struct io_uring_cqe *cqe;
     struct sigpipe_guard g;
     guard_begin(d, &g);
-    int rc = io_uring_submit_and_wait_timeout(&d->ring, &cqe, 1, ts, NULL);
+    int rc;
+    /* Waiting without a timeout for a CQ that is empty: one io_uring_enter
+     * that submits and waits, without the CQ peeks around it (callgrind: a
+     * few instructions per op of a batch). */
+    if (ts == NULL && io_uring_cq_ready(&d->ring) == 0)
+        rc = io_uring_submit_and_wait(&d->ring, 1);
+    else
+        rc = io_uring_submit_and_wait_timeout(&d->ring, &cqe, 1, ts, NULL);
     guard_end(&g);
     return rc;
 }
@@ -365,6 +377,23 @@ static void fallback_knob(struct uring *d)
         d->msg_ring = false;
 }
 
+/*
+ * The op kinds whose CQE needs nothing from on_cqe beyond its result (apart
+ * from -EINTR, which the reaper always sends there): not CANCEL (-ENOENT may
+ * be retried), TIMEOUT (-ETIME is success), the multishot kinds, WRITE while
+ * the SIGPIPE guard counts writes, and, under valgrind only, the kinds whose
+ * kernel-filled memory must be marked defined.
+ */
+static uint32_t plain_kinds(const struct uring *d)
+{
+    uint32_t m = 1u << VL_OP_NOP | 1u << VL_OP_CONNECT | 1u << VL_OP_SEND | 1u << VL_OP_CLOSE;
+    if (d->sigpipe != SIGPIPE_GUARD)
+        m |= 1u << VL_OP_WRITE;
+    if (!VL__ON_VALGRIND())
+        m |= 1u << VL_OP_READ | 1u << VL_OP_RECV | 1u << VL_OP_ACCEPT;
+    return m;
+}
+
 static int uring_init(vl_engine *e, const vl_engine_config *cfg, char *reason, size_t len)
 {
     struct uring *d = VL__FAULT(VL__FAULT_ENOMEM) ? NULL : calloc(1, sizeof(*d));
@@ -398,6 +427,7 @@ static int uring_init(vl_engine *e, const vl_engine_config *cfg, char *reason, s
     else
         d->sigpipe = SIGPIPE_ASYNC;
     arm_wake(d);
+    d->plain = plain_kinds(d);
     /* A registered ring fd saves an fdget per io_uring_enter, but it belongs
      * to the registering thread; without SINGLE_ISSUER the engine may move
      * between threads, so only register when it cannot. Failure is fine. */
@@ -442,8 +472,6 @@ static void uring_fini(vl_engine *e)
 }
 
 /* ---- ops -------------------------------------------------------------------- */
-
-typedef void prep_fn(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe);
 
 static void prep_nop(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
@@ -574,22 +602,69 @@ static void prep_accept_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
     }
 }
 
-static prep_fn *const prep_table[] = {
-    [VL_OP_NOP] = prep_nop,
-    [VL_OP_READ] = prep_read,
-    [VL_OP_WRITE] = prep_write,
-    [VL_OP_ACCEPT] = prep_accept,
-    [VL_OP_CONNECT] = prep_connect,
-    [VL_OP_SEND] = prep_send,
-    [VL_OP_RECV] = prep_recv,
-    [VL_OP_TIMEOUT] = prep_timeout,
-    [VL_OP_CLOSE] = prep_close,
-    [VL_OP_CANCEL] = prep_cancel,
-    [VL_OP_RECV_MULTI] = prep_recv_multi,
-    [VL_OP_ACCEPT_MULTI] = prep_accept_multi,
-};
-_Static_assert(sizeof(prep_table) / sizeof(prep_table[0]) == VL_OP_KIND_COUNT_,
-               "one io_uring prep per op kind");
+/*
+ * Prepare sqe for s's op. A switch rather than a table of pointers: the
+ * preps inline into their callers (callgrind: the indirect call and the
+ * register saves around it were a tenth of a NOP's submit), and -Wswitch
+ * names any kind left out. fast (a constant in each caller): the submit fast
+ * path, which leaves a READ or WRITE at an explicit offset to uring_submit
+ * (false, sqe untouched); otherwise always true.
+ */
+static inline bool prep_op(struct uring *d, struct vl__slot *s, vl_engine *e,
+                           struct io_uring_sqe *sqe, bool fast)
+{
+    switch (s->op.kind) {
+    case VL_OP_NOP:
+        prep_nop(d, s, e, sqe);
+        return true;
+    case VL_OP_READ:
+        if (fast && s->op.u.rw.offset >= 0)
+            return false;
+        prep_read(d, s, e, sqe);
+        return true;
+    case VL_OP_WRITE:
+        if (fast && s->op.u.rw.offset >= 0)
+            return false;
+        prep_write(d, s, e, sqe);
+        return true;
+    case VL_OP_ACCEPT:
+        prep_accept(d, s, e, sqe);
+        return true;
+    case VL_OP_CONNECT:
+        prep_connect(d, s, e, sqe);
+        return true;
+    case VL_OP_SEND:
+        prep_send(d, s, e, sqe);
+        return true;
+    case VL_OP_RECV:
+        prep_recv(d, s, e, sqe);
+        return true;
+    case VL_OP_TIMEOUT:
+        prep_timeout(d, s, e, sqe);
+        return true;
+    case VL_OP_CLOSE:
+        prep_close(d, s, e, sqe);
+        return true;
+    case VL_OP_CANCEL:
+        prep_cancel(d, s, e, sqe);
+        return true;
+    case VL_OP_RECV_MULTI:
+        prep_recv_multi(d, s, e, sqe);
+        return true;
+    case VL_OP_ACCEPT_MULTI:
+        prep_accept_multi(d, s, e, sqe);
+        return true;
+    case VL_OP_KIND_COUNT_:
+        break;
+    }
+    io_uring_prep_nop(sqe); /* never: the core validated the kind */
+    return true;
+}
+
+static inline void prep(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
+{
+    (void)prep_op(d, s, e, sqe, false);
+}
 
 /*
  * io_uring ignores an explicit offset on a pipe, FIFO or socket and reads the
@@ -617,40 +692,49 @@ static int uring_submit(vl_engine *e, uint32_t slot)
     /* A multishot op between two arms is not in the kernel: cancel it here. */
     if (VL_UNLIKELY(s->op.kind == VL_OP_CANCEL)) {
         if (rearm_take(e, d, s->target)) {
-            vl__engine_complete(e, s->target, -ECANCELED, 0);
-            vl__engine_complete(e, slot, 0, 0);
+            vl__engine_deliver(e, s->target, -ECANCELED, 0);
+            vl__engine_deliver(e, slot, 0, 0);
             return 0;
         }
         s->drv_index = 0; /* cancel retries so far */
     }
     if (VL_UNLIKELY(offset_on_stream(s))) {
-        vl__engine_complete(e, slot, -ESPIPE, 0);
+        vl__engine_deliver(e, slot, -ESPIPE, 0);
         return 0;
     }
     /* Test builds may pretend the ring is full: the op stays queued. */
     struct io_uring_sqe *sqe = VL__FAULT(VL__FAULT_SQ_FULL) ? NULL : get_sqe(d);
     if (sqe == NULL)
         return -EBUSY;
-    prep_table[s->op.kind](d, s, e, sqe);
+    prep(d, s, e, sqe);
     io_uring_sqe_set_data64(sqe, vl__engine_slot_id(e, slot));
     return 0;
 }
 
-/* The submit-time fast path: an SQE if one is free, no system call (get_sqe
+/*
+ * The submit-time fast path: an SQE if one is free, no system call (get_sqe
  * would submit to make room) and nothing that needs one (an explicit offset
- * is checked with fstat in uring_submit). */
-static int uring_try_submit(vl_engine *e, uint32_t slot)
+ * is checked with fstat in uring_submit). The SQE is taken as
+ * io_uring_get_sqe does, on the same liburing fields, without its tests of
+ * ring flags this driver never sets up (setup_ring asks for neither SQPOLL,
+ * whose kernel thread would move the head concurrently, nor SQE128): half
+ * the instructions.
+ */
+static int64_t uring_try_submit(vl_engine *e, struct vl__slot *s, uint32_t slot, int64_t id)
 {
     struct uring *d = state(e);
-    struct vl__slot *s = vl__engine_slot(e, slot);
-    if ((s->op.kind == VL_OP_READ || s->op.kind == VL_OP_WRITE) && s->op.u.rw.offset >= 0)
-        return -EBUSY;
-    struct io_uring_sqe *sqe = VL__FAULT(VL__FAULT_SQ_FULL) ? NULL : io_uring_get_sqe(&d->ring);
-    if (VL_UNLIKELY(sqe == NULL))
-        return -EBUSY;
-    prep_table[s->op.kind](d, s, e, sqe);
-    io_uring_sqe_set_data64(sqe, vl__engine_slot_id(e, slot));
-    return 0;
+    struct io_uring_sq *sq = &d->ring.sq;
+    unsigned tail = sq->sqe_tail;
+    if (VL_UNLIKELY(tail - IO_URING_READ_ONCE(*sq->khead) >= sq->ring_entries) ||
+        VL__FAULT(VL__FAULT_SQ_FULL))
+        return vl__engine_requeue(e, slot, id);
+    /* The SQE is ours only once sqe_tail moves past it. */
+    struct io_uring_sqe *sqe = &sq->sqes[tail & sq->ring_mask];
+    if (VL_UNLIKELY(!prep_op(d, s, e, sqe, true)))
+        return vl__engine_requeue(e, slot, id);
+    sq->sqe_tail = tail + 1;
+    io_uring_sqe_set_data64(sqe, (uint64_t)id);
+    return id;
 }
 
 /* ---- completions ------------------------------------------------------------ */
@@ -781,7 +865,7 @@ static void rearm_flush(vl_engine *e, struct uring *d)
         if (d->rearm_head == UINT32_MAX)
             d->rearm_tail = UINT32_MAX;
         s->drv_flags &= ~U_REARM;
-        prep_table[s->op.kind](d, s, e, sqe);
+        prep(d, s, e, sqe);
         io_uring_sqe_set_data64(sqe, vl__engine_slot_id(e, i));
     }
 }
@@ -791,7 +875,7 @@ static void rearm_flush(vl_engine *e, struct uring *d)
 static void rearm_or_end(vl_engine *e, struct uring *d, uint32_t i)
 {
     if ((vl__engine_slot(e, i)->core_flags & VL__SLOT_CANCEL_REQUESTED) || e->shut)
-        vl__engine_complete(e, i, -ECANCELED, 0);
+        vl__engine_deliver(e, i, -ECANCELED, 0);
     else
         rearm_push(e, d, i);
 }
@@ -801,7 +885,7 @@ static void recv_multi_polled(vl_engine *e, struct uring *d, uint32_t i, int res
 {
     struct vl__slot *s = vl__engine_slot(e, i);
     if (res < 0) {
-        vl__engine_complete(e, i, res, 0);
+        vl__engine_deliver(e, i, res, 0);
         return;
     }
     if (s->op.u.multi.pool->nfree > 0) {
@@ -813,7 +897,7 @@ static void recv_multi_polled(vl_engine *e, struct uring *d, uint32_t i, int res
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         rearm_or_end(e, d, i);
     else
-        vl__engine_complete(e, i, n > 0 ? -ENOBUFS : n == 0 ? 0 : -errno, 0);
+        vl__engine_deliver(e, i, n > 0 ? -ENOBUFS : n == 0 ? 0 : -errno, 0);
 }
 
 /*
@@ -838,7 +922,7 @@ static void on_recv_multi(vl_engine *e, struct uring *d, uint32_t i, const struc
     if (cqe->res > 0 && has_buf && (vl__engine_cq_room(e) || !e->shut)) {
         VL__MARK_DEFINED(vl__pool_buf(p, bid), (size_t)cqe->res);
         vl__pool_mark_out(p, bid);
-        vl__engine_complete(e, i, cqe->res, VL_CQE_MORE | VL_CQE_BUFFER | (bid << 16));
+        vl__engine_deliver(e, i, cqe->res, VL_CQE_MORE | VL_CQE_BUFFER | (bid << 16));
     } else if (has_buf) {
         if (p->native)
             e->drv->pool_put(e, p, bid);
@@ -850,7 +934,7 @@ static void on_recv_multi(vl_engine *e, struct uring *d, uint32_t i, const struc
     if (cqe->res > 0)
         rearm_or_end(e, d, i);
     else
-        vl__engine_complete(e, i, cqe->res, 0);
+        vl__engine_deliver(e, i, cqe->res, 0);
 }
 
 /* An ACCEPT_MULTI CQE: a connection, or (without F_MORE) the end. */
@@ -860,14 +944,14 @@ static void on_accept_multi(vl_engine *e, struct uring *d, uint32_t i,
     bool more = cqe->flags & IORING_CQE_F_MORE;
     int res = cqe->res;
     if (res >= 0)
-        vl__engine_complete(e, i, res, VL_CQE_MORE);
+        vl__engine_deliver(e, i, res, VL_CQE_MORE);
     if (more)
         return;
     /* A connection that died in the backlog is not the listener's error. */
     if (res >= 0 || res == -ECONNABORTED || res == -EINTR)
         rearm_or_end(e, d, i);
     else
-        vl__engine_complete(e, i, res, 0);
+        vl__engine_deliver(e, i, res, 0);
 }
 
 static void on_cqe(vl_engine *e, struct uring *d, const struct io_uring_cqe *cqe)
@@ -908,7 +992,63 @@ static void on_cqe(vl_engine *e, struct uring *d, const struct io_uring_cqe *cqe
         res = 0; /* the timer fired: that is a TIMEOUT's success */
     else if (s->op.kind == VL_OP_WRITE && d->sigpipe == SIGPIPE_GUARD)
         d->writes--;
-    vl__engine_complete(e, i, res, 0);
+    vl__engine_deliver(e, i, res, 0);
+}
+
+/*
+ * The reaper's fast path, from head up to tail: a live op of a plain kind
+ * (see plain_kinds) whose result stands as the kernel gave it, while the
+ * caller's array has room. Its completion is final and goes straight to
+ * the caller. Returns where it stopped: tail, or a CQE for on_cqe. A loop of
+ * its own, so that nothing the slow path needs is live in it.
+ */
+static unsigned reap_plain(vl_engine *e, const struct io_uring_cqe *cqes, unsigned mask,
+                           unsigned head, unsigned tail, uint32_t plain)
+{
+    struct vl__direct run;
+    vl__direct_begin(e, &run);
+    for (; head != tail && vl__direct_room(&run); head++) {
+        const struct io_uring_cqe *cqe = &cqes[head & mask];
+        uint32_t i;
+        struct vl__slot *s = vl__direct_slot(&run, cqe->user_data, &i);
+        if (s == NULL || !((plain >> s->op.kind) & 1u) || cqe->res == -EINTR)
+            break;
+        vl__direct_final(&run, s, i, cqe->user_data, cqe->res);
+    }
+    vl__direct_end(e, &run);
+    return head;
+}
+
+/*
+ * One pass over the CQEs the kernel has posted (its tail is read once; the
+ * ring never has CQE32): plain ones in runs through reap_plain, the rest
+ * one at a time through on_cqe. A multishot completion needs room in the
+ * core's queue when it cannot go straight to the caller; when there is
+ * none, it and everything after it wait in the kernel's CQ for the next
+ * poll (shutdown never stops here: it drops such data instead). A final
+ * completion always has room (cq_reserve). Returns false when it stopped
+ * for room.
+ */
+static bool reap_pass(vl_engine *e, struct uring *d, unsigned *seen)
+{
+    struct io_uring_cq *cq = &d->ring.cq;
+    const unsigned first = *cq->khead, tail = io_uring_smp_load_acquire(cq->ktail);
+    unsigned head = first;
+    bool room = true;
+    while (head != tail) {
+        head = reap_plain(e, cq->cqes, cq->ring_mask, head, tail, d->plain);
+        if (head == tail)
+            break;
+        if (!e->shut && vl__engine_direct_room(e) == 0 && !vl__engine_cq_room(e)) {
+            room = false;
+            break;
+        }
+        on_cqe(e, d, &cq->cqes[head & cq->ring_mask]);
+        head++;
+    }
+    io_uring_cq_advance(&d->ring, head - first);
+    *seen = head - first;
+    return room;
 }
 
 /* Reap every CQE. If the CQ overflowed, the kernel holds the surplus
@@ -916,23 +1056,9 @@ static void on_cqe(vl_engine *e, struct uring *d, const struct io_uring_cqe *cqe
 static void reap(vl_engine *e, struct uring *d)
 {
     for (int flushed = 0;; flushed++) {
-        unsigned head, n = 0;
-        struct io_uring_cqe *cqe;
-        bool full = false;
-        io_uring_for_each_cqe(&d->ring, head, cqe)
-        {
-            /* A multishot completion needs room in the core's queue; when
-             * there is none, it waits in the kernel's CQ for the next poll.
-             * Shutdown never stops here (it drops such data instead). */
-            if (!e->shut && !vl__engine_cq_room(e)) {
-                full = true;
-                break;
-            }
-            on_cqe(e, d, cqe);
-            n++;
-        }
-        io_uring_cq_advance(&d->ring, n);
-        if (full || !io_uring_cq_has_overflow(&d->ring) || (n == 0 && flushed > 0))
+        unsigned n;
+        bool room = reap_pass(e, d, &n);
+        if (!room || !io_uring_cq_has_overflow(&d->ring) || (n == 0 && flushed > 0))
             break;
         ring_get_events(d, false);
     }
@@ -985,7 +1111,7 @@ static int uring_cancel(vl_engine *e, uint32_t slot)
 {
     struct uring *d = state(e);
     if (rearm_take(e, d, slot)) {
-        vl__engine_complete(e, slot, -ECANCELED, 0);
+        vl__engine_deliver(e, slot, -ECANCELED, 0);
         return 0;
     }
     struct io_uring_sqe *sqe = get_sqe(d);

@@ -7,9 +7,11 @@
  * completion queue. A driver only ever sees slot indices: the core hands it
  * ops in submission order (submit), asks it to cancel one (cancel), and lets
  * it block in the kernel (wait). The driver reports every finished op exactly
- * once with vl__engine_complete(). Multishot ops report several times with
- * VL_CQE_MORE (room permitting, vl__engine_cq_room); only the last one frees
- * the slot.
+ * once with vl__engine_complete() (or, reaping inside wait, with
+ * vl__engine_deliver() or a vl__direct run, which may hand the completion
+ * straight to the caller of vl_engine_poll). Multishot ops report several
+ * times with VL_CQE_MORE (room permitting, vl__engine_cq_room); only the last
+ * one frees the slot.
  */
 #ifndef VLLSI_ENGINE_DRIVER_H
 #define VLLSI_ENGINE_DRIVER_H
@@ -17,12 +19,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <vllsi/engine.h>
 
 /* Internal user_data for driver-private kernel requests (wake reads, cancels
  * issued by shutdown): never a valid id, because ids never have bit 63 set. */
 #define VL__INTERNAL_TAG (1ull << 63)
+
+struct vl__slot;
 
 struct vl_driver {
     const char *name;
@@ -48,13 +53,17 @@ struct vl_driver {
      */
     int (*submit)(vl_engine *e, uint32_t slot);
     /*
-     * Optional fast path, called from vl_engine_submit when nothing is
-     * queued before the op: take slot now if that needs no system call and
-     * cannot complete it (io_uring: write its SQE, which the next poll's
-     * io_uring_enter submits with the rest). 0 taken; -EBUSY not now (the
-     * core queues the op and hands it to submit at the next poll).
+     * Optional fast path, vl_engine_submit's last act (a tail call, so the
+     * submit pays for no register saves) when nothing is queued before the
+     * op. The core has already done what taking the op means: slot is
+     * INFLIGHT and counted in in_driver, and kick is set. Take slot now if
+     * that needs no system call and cannot complete it (io_uring: write its
+     * SQE, which the next poll's io_uring_enter submits with the rest) and
+     * return id, which vl_engine_submit returns. Otherwise return
+     * vl__engine_requeue(e, slot, id): the op waits in the core's queue for
+     * submit at the next poll. s is vl__engine_slot(e, slot).
      */
-    int (*try_submit)(vl_engine *e, uint32_t slot);
+    int64_t (*try_submit)(vl_engine *e, struct vl__slot *s, uint32_t slot, int64_t id);
     /*
      * Cancel slot, which the driver holds (shutdown, CLOSE of its fd). The
      * target must still complete exactly once (-ECANCELED, or its real result
@@ -176,7 +185,16 @@ struct vl__slot {
             long long tv_nsec;
         } ts; /* io_uring TIMEOUT keeps its timespec here until submitted */
     } drv_data;
+    /* Pads the slot to 128 bytes (64-bit hosts): indexing the table is then
+     * a shift, on every submit and completion. */
+    uint64_t pad_;
 };
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(struct vl__slot) == 128, "a slot is 128 bytes on 64-bit hosts");
+#endif
+/* vl__direct_slot reads gen and state as one 64-bit word. */
+_Static_assert(offsetof(struct vl__slot, state) == offsetof(struct vl__slot, gen) + 4,
+               "state follows gen");
 
 /* A completion waiting for poll: multishot ops may queue several per slot.
  * flags carries the public VL_CQE_* bits and the buffer id in bits 16..31. */
@@ -193,6 +211,8 @@ struct vl__cqe {
  */
 struct vl_engine {
     const struct vl_driver *drv;
+    /* drv->try_submit, one load closer for vl_engine_submit */
+    int64_t (*try_submit)(vl_engine *e, struct vl__slot *s, uint32_t slot, int64_t id);
     void *drv_state;
     struct vl__slot *slots;
     uint32_t cap;       /* max_inflight: number of slots                            */
@@ -210,6 +230,11 @@ struct vl_engine {
     struct vl__cqe *cq;
     uint32_t cq_mask, cq_head, cq_tail;
     uint32_t cq_reserve; /* entries kept for final completions (the slot ring) */
+    /* The caller's completion array while vl_engine_poll waits in the driver
+     * (out_cap 0 otherwise): vl__engine_deliver writes into it directly while
+     * the core's CQ is empty, which saves a copy through the CQ per op. */
+    vl_completion *out;
+    uint32_t out_n, out_cap;
     struct vl_bufpool *pools[VL__MAX_POOLS];
     bool shut;
     bool woken;
@@ -256,6 +281,16 @@ static inline bool vl__engine_id_slot(vl_engine *e, uint64_t id, uint32_t *slot)
     return true;
 }
 
+/* try_submit declined slot: undo the take and queue the op for the next
+ * poll (nothing can be queued before it). Returns id, for the tail call. */
+static inline int64_t vl__engine_requeue(vl_engine *e, uint32_t slot, int64_t id)
+{
+    e->slots[slot].state = VL__SLOT_QUEUED;
+    e->in_driver--;
+    e->sq[e->sq_tail++ & e->sq_mask] = slot;
+    return id;
+}
+
 /* Report the op in slot finished with result (a negative errno or >= 0).
  * Exactly once per slot; VL_CQE_MORE marks a non-final (multishot) one. */
 static inline void vl__engine_complete(vl_engine *e, uint32_t slot, int64_t result, uint32_t flags)
@@ -270,6 +305,137 @@ static inline void vl__engine_complete(vl_engine *e, uint32_t slot, int64_t resu
     if (s->state == VL__SLOT_INFLIGHT)
         e->in_driver--;
     s->state = VL__SLOT_DONE;
+}
+
+/*
+ * The slot's final completion has reached the caller: free the slot (its id
+ * goes stale) and put it back on the free stack, hot end first.
+ */
+static inline void vl__engine_release(vl_engine *e, uint32_t slot)
+{
+    struct vl__slot *s = &e->slots[slot];
+    if (VL_UNLIKELY(s->op.kind == VL_OP_RECV_MULTI))
+        s->op.u.multi.pool->users--;
+    s->state = VL__SLOT_FREE;
+    e->free[e->nfree++] = slot;
+    e->alive--;
+}
+
+/* How many completions vl__engine_deliver can write straight into the
+ * caller's array now: none unless poll lent one and the core's CQ is empty
+ * (anything queued there came first and must reach the caller first). */
+static inline uint32_t vl__engine_direct_room(const vl_engine *e)
+{
+    return e->cq_head == e->cq_tail ? e->out_cap - e->out_n : 0;
+}
+
+/*
+ * vl__engine_complete for a driver reaping inside its wait: the same report
+ * (exactly once, VL_CQE_MORE for a non-final one), but written straight into
+ * the array the caller gave vl_engine_poll when vl__engine_direct_room allows,
+ * so the completion skips the core's CQ; a final one then frees its slot at
+ * once, as drain would. Otherwise it queues, exactly as vl__engine_complete.
+ */
+static inline void vl__engine_deliver(vl_engine *e, uint32_t slot, int64_t result, uint32_t flags)
+{
+    if (vl__engine_direct_room(e) == 0) {
+        vl__engine_complete(e, slot, result, flags);
+        return;
+    }
+    struct vl__slot *s = &e->slots[slot];
+    vl_completion *c = &e->out[e->out_n++];
+    c->id = ((uint64_t)s->gen << 32) | slot;
+    c->result = result;
+    c->flags = flags;
+    c->user_data = s->user_data;
+    if (flags & VL_CQE_MORE)
+        return;
+    if (s->state == VL__SLOT_INFLIGHT)
+        e->in_driver--;
+    vl__engine_release(e, slot);
+}
+
+/*
+ * A run of direct deliveries, for a reaper that hands over many final
+ * completions of single-shot ops in a row (io_uring's CQ after a batch).
+ * The run keeps the free stack's top and the caller's array position in
+ * locals, so between vl__direct_begin and vl__direct_end nothing else may
+ * touch the engine: end the run first.
+ */
+struct vl__direct {
+    struct vl__slot *slots;
+    uint32_t *free_top;   /* the free stack's next entry              */
+    vl_completion *start; /* the caller's array at the run's start    */
+    vl_completion *out;   /* its next entry                           */
+    vl_completion *end;   /* the end of what the run may fill         */
+    uint32_t cap;         /* slots                                    */
+};                        /* start, out and end are NULL without room */
+
+static inline void vl__direct_begin(vl_engine *e, struct vl__direct *r)
+{
+    uint32_t room = vl__engine_direct_room(e);
+    r->slots = e->slots;
+    r->free_top = e->free + e->nfree;
+    r->start = room > 0 ? e->out + e->out_n : NULL;
+    r->out = r->start;
+    r->end = room > 0 ? r->start + room : NULL;
+    r->cap = e->cap;
+}
+
+/* Every completion the run wrote was final and freed an INFLIGHT slot. */
+static inline void vl__direct_end(vl_engine *e, const struct vl__direct *r)
+{
+    if (r->out == r->start)
+        return;
+    uint32_t done = (uint32_t)(r->out - r->start);
+    e->out_n += done;
+    e->nfree = (uint32_t)(r->free_top - e->free);
+    e->alive -= done;
+    e->in_driver -= done;
+}
+
+/* The slot of a live id whose op the driver holds (INFLIGHT), or NULL:
+ * stale, internal and unknown ids (a generation that matches proves the id
+ * well formed, since slot generations are always 1..VL__GEN_MAX). */
+static inline struct vl__slot *vl__direct_slot(const struct vl__direct *r, uint64_t id,
+                                               uint32_t *slot)
+{
+    uint32_t i = (uint32_t)id;
+    if (i >= r->cap)
+        return NULL;
+    struct vl__slot *s = &r->slots[i];
+    /* gen and state, compared as one word (any byte order) */
+    const uint32_t live[2] = {(uint32_t)(id >> 32), VL__SLOT_INFLIGHT};
+    uint64_t have, want;
+    memcpy(&have, (const unsigned char *)s + offsetof(struct vl__slot, gen), sizeof(have));
+    memcpy(&want, live, sizeof(want));
+    if (have != want)
+        return NULL;
+    *slot = i;
+    return s;
+}
+
+/* Room for one more completion in this run? */
+static inline bool vl__direct_room(const struct vl__direct *r)
+{
+    return r->out != r->end;
+}
+
+/*
+ * The final completion of the single-shot op in s (slot, id its current id,
+ * INFLIGHT) straight into the caller's array, freeing the slot. Only when
+ * vl__direct_room said so.
+ */
+static inline void vl__direct_final(struct vl__direct *r, struct vl__slot *s, uint32_t slot,
+                                    uint64_t id, int64_t result)
+{
+    vl_completion *c = r->out++;
+    c->id = id;
+    c->result = result;
+    c->flags = 0;
+    c->user_data = s->user_data;
+    s->state = VL__SLOT_FREE;
+    *r->free_top++ = slot;
 }
 
 /* Whether a multishot op may queue one more VL_CQE_MORE completion now.
