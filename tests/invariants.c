@@ -215,6 +215,11 @@ static void op_buffer(const vl_op *op, const void **p, size_t *len)
     } else if (op->kind == VL_OP_SEND || op->kind == VL_OP_RECV) {
         *p = op->u.msg.buf;
         *len = op->u.msg.len;
+    } else if (op->kind == VL_OP_SENDV) {
+        /* The array; a caller that wants the data sealed too puts it in
+         * the same inv_buf, before the array (tests/fuzz does). */
+        *p = op->u.vec.iov;
+        *len = (size_t)op->u.vec.iovcnt * sizeof(vl_iovec);
     }
 }
 
@@ -304,6 +309,16 @@ static void check_domain(struct inv *v, const struct inv_rec *rec, const vl_comp
         if (r > (int64_t)op->u.msg.len)
             inv_fail(v, "id %llx: %lld bytes for a length of %zu", id, (long long)r, op->u.msg.len);
         break;
+    case VL_OP_SENDV: {
+        /* Read before the seal: the checker runs ahead of it. */
+        uint64_t total = 0;
+        for (uint32_t k = 0; k < op->u.vec.iovcnt; k++)
+            total += op->u.vec.iov[k].len;
+        if (r > (int64_t)total)
+            inv_fail(v, "id %llx: SENDV of %llu bytes reported %lld", id, (unsigned long long)total,
+                     (long long)r);
+        break;
+    }
     case VL_OP_NOP:
     case VL_OP_CONNECT:
     case VL_OP_CLOSE:

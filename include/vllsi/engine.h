@@ -78,6 +78,7 @@
 #include <sys/socket.h>
 #endif
 
+#include <vllsi/sys/common.h> /* vl_iovec */
 #include <vllsi/sys/export.h>
 
 VL_EXTERN_C_BEGIN
@@ -129,6 +130,7 @@ typedef enum vl_op_kind {
     VL_OP_CANCEL,
     VL_OP_RECV_MULTI,   /* multishot RECV into buffers from a vl_bufpool */
     VL_OP_ACCEPT_MULTI, /* multishot ACCEPT                              */
+    VL_OP_SENDV,        /* SEND gathering several buffers (sendmsg)      */
     VL_OP_KIND_COUNT_   /* not an op: the number of kinds */
 } vl_op_kind;
 
@@ -187,6 +189,12 @@ typedef struct vl_op {
             vl_bufpool *pool;
             int flags; /* MSG_* flags for recv */
         } multi;       /* RECV_MULTI; ACCEPT_MULTI uses fd only */
+        struct {
+            int fd;
+            const vl_iovec *iov; /* the caller's array, read until completion */
+            uint32_t iovcnt;     /* 1..VL_IOV_MAX */
+            int flags;           /* MSG_* flags; SENDV always adds MSG_NOSIGNAL */
+        } vec;                   /* SENDV */
     } u;
 } vl_op;
 
@@ -230,6 +238,24 @@ VL_API vl_op vl_op_cancel(uint64_t target_id);
  */
 VL_API vl_op vl_op_recv_multi(int fd, vl_bufpool *pool, int flags);
 VL_API vl_op vl_op_accept_multi(int fd);
+
+/* The most buffers one SENDV gathers (Linux's UIO_MAXIOV). */
+#define VL_IOV_MAX 1024
+
+/*
+ * vl_op_sendv - one SEND of iovcnt buffers, in order, as sendmsg(2) with
+ * msg_iov: a server that has several buffers queued for one connection
+ * sends them with one op (one system call or SQE, and fewer, larger TCP
+ * segments) instead of one SEND each. The result is the number of bytes
+ * sent, which may stop short inside any buffer, as a SEND's may; the caller
+ * sends the rest. Both the array iov and the buffers it points to belong to
+ * the caller and must stay valid and unchanged until the completion is
+ * returned. submit errors: -EINVAL (iovcnt 0 or above VL_IOV_MAX, or the
+ * lengths add up to more than INT32_MAX), -EFAULT (iov NULL, or an entry
+ * with a NULL base and a non-zero length). Like SEND it adds MSG_NOSIGNAL:
+ * a peer that is gone gives -EPIPE, never SIGPIPE.
+ */
+VL_API vl_op vl_op_sendv(int fd, const vl_iovec *iov, uint32_t iovcnt, int flags);
 
 /* vl_completion.flags */
 #define VL_CQE_MORE   0x1u /* more completions follow for this id (multishot) */

@@ -13,15 +13,16 @@
  * FILE_FLAG_OVERLAPPED): a synchronous handle would block the engine thread.
  *
  * Every op owns one request (an OVERLAPPED plus what its completion needs),
- * preallocated per slot at init, so nothing is allocated on the hot path. A
- * handle is associated with the port by the first op that uses it; the
- * association lasts until the handle is closed, and a second one fails with
- * ERROR_INVALID_PARAMETER, which is taken to mean "already ours". A handle
- * therefore serves one engine for its life. Completions are always delivered
- * through the port (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is not used: it is
- * unsafe on sockets with a non-IFS layered provider and would split every op
- * into two completion paths), so each op reaches vl__engine_complete exactly
- * once, from one place.
+ * preallocated per slot at init, so nothing is allocated on the hot path
+ * (one exception: a SENDV of more buffers than the request holds, see
+ * vec_fill). A handle is associated with the port by the first op that uses
+ * it; the association lasts until the handle is closed, and a second one
+ * fails with ERROR_INVALID_PARAMETER, which is taken to mean "already ours".
+ * A handle therefore serves one engine for its life. Completions are always
+ * delivered through the port (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is not
+ * used: it is unsafe on sockets with a non-IFS layered provider and would
+ * split every op into two completion paths), so each op reaches
+ * vl__engine_complete exactly once, from one place.
  */
 #include <winsock2.h>
 #include <ws2tcpip.h>
@@ -57,6 +58,10 @@ enum { HELD_IO = 1, HELD_TIMER, HELD_CANCEL, HELD_DEFER, HELD_ENDED };
 #define ST_END_OF_FILE ((int32_t)0xC0000011)
 #define ST_PIPE_BROKEN ((int32_t)0xC000014B)
 
+/* SENDV: list entries kept inside the request, in the room ACCEPT's
+ * addresses use (an op is one kind at a time); longer lists go to the heap. */
+#define VEC_INLINE (2 * ADDR_ROOM / sizeof(WSABUF))
+
 struct iocp_req {
     OVERLAPPED ov;        /* first: a completion names its request by it   */
     HANDLE h;             /* the handle the request was issued on          */
@@ -64,7 +69,12 @@ struct iocp_req {
     uint32_t cancel_slot; /* a CANCEL waiting for this op's outcome        */
     bool advance;         /* file op at the current position: move it after */
     bool stop;            /* multishot: cancelled, end at the next packet  */
-    char addrs[2 * ADDR_ROOM];
+    union {
+        char addrs[2 * ADDR_ROOM]; /* ACCEPT: AcceptEx's two addresses        */
+        WSABUF vec[VEC_INLINE];    /* SENDV: the converted list when it fits  */
+    };
+    WSABUF *vec_heap; /* SENDV: a longer list's array, NULL otherwise; freed
+                       * once, when the op ends (vec_free) */
 };
 
 struct iocp_drv {
@@ -242,6 +252,77 @@ static int64_t start_msg(vl_engine *e, uint32_t slot, const vl_op *op, bool send
     if (rc < 0)
         return rc;
     return start_wsa(e, slot, q, op->u.msg.buf, op->u.msg.len, op->u.msg.flags, send);
+}
+
+/*
+ * SENDV's list as Winsock's WSABUF {ULONG len; char *buf}, which is not
+ * vl_iovec's layout, so it is converted. WSASend's documentation asks that
+ * the array stay valid for the whole send, so it lives in the request (or
+ * on the heap for more than VEC_INLINE entries) until the op's packet. Each
+ * length fits a ULONG: submit refused totals above INT32_MAX. NULL: no
+ * memory for a long list.
+ */
+static WSABUF *vec_fill(struct iocp_req *q, const vl_iovec *iov, uint32_t n)
+{
+    WSABUF *w = q->vec;
+    if (n > VEC_INLINE) {
+        w = malloc(n * sizeof(*w));
+        if (w == NULL)
+            return NULL;
+        q->vec_heap = w;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        w[k].len = (ULONG)iov[k].len;
+        w[k].buf = iov[k].base;
+    }
+    return w;
+}
+
+/* The end of a SENDV's request: its heap array, if any, goes. Every other
+ * request has none, so this is a no-op for them. */
+static void vec_free(struct iocp_req *q)
+{
+    free(q->vec_heap);
+    q->vec_heap = NULL;
+}
+
+static size_t vec_total(const vl_iovec *iov, uint32_t n)
+{
+    size_t total = 0;
+    for (uint32_t k = 0; k < n; k++)
+        total += iov[k].len;
+    return total;
+}
+
+/*
+ * SENDV: one WSASend of the whole list, answered like SEND (-ENOTSOCK for a
+ * pipe or file, a total of 0 completes with 0 at once). A start that fails
+ * has no packet to come, so it frees the list here; otherwise io_done does.
+ */
+static int64_t start_sendv(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    struct iocp_drv *d = drv_of(e);
+    struct iocp_req *q = req_of(d, slot);
+    uint32_t n = op->u.vec.iovcnt;
+    DWORD type;
+    req_reset(q, handle_of(op->u.vec.fd));
+    int rc = check_handle(q->h, &type);
+    if (rc == 0 && !is_socket(q->h))
+        return -ENOTSOCK;
+    if (rc == 0 && vec_total(op->u.vec.iov, n) == 0)
+        return 0;
+    if (rc == 0)
+        rc = associate(d, q->h);
+    if (rc < 0)
+        return rc;
+    WSABUF *w = vec_fill(q, op->u.vec.iov, n);
+    if (w == NULL)
+        return -ENOMEM;
+    int r = WSASend((SOCKET)q->h, w, n, NULL, (DWORD)op->u.vec.flags, &q->ov, NULL);
+    int64_t res = issued(e, slot, r == 0, r == 0 ? 0 : wsa_errno());
+    if (res < 0)
+        vec_free(q);
+    return res;
 }
 
 /* A listening socket, associated with the port: 0 or the ACCEPT's error. */
@@ -463,6 +544,7 @@ static const start_fn op_table[] = {
     [VL_OP_CANCEL] = run_cancel,
     [VL_OP_RECV_MULTI] = start_recv_multi,
     [VL_OP_ACCEPT_MULTI] = start_accept_multi,
+    [VL_OP_SENDV] = start_sendv,
 };
 _Static_assert(sizeof(op_table) / sizeof(op_table[0]) == VL_OP_KIND_COUNT_,
                "iocp op_table must cover every op kind");
@@ -729,6 +811,10 @@ static void io_done(vl_engine *e, OVERLAPPED *ov)
     vl_op_kind kind = vl__engine_slot(e, slot)->op.kind;
     if (kind == VL_OP_RECV_MULTI || kind == VL_OP_ACCEPT_MULTI)
         return multi_done(e, slot, q);
+    /* The one packet of a single-shot op, also a cancelled or closed one:
+     * the one place a pending SENDV's list is freed. */
+    if (q->vec_heap != NULL)
+        vec_free(q);
     finish(e, slot, io_result(d, q, &vl__engine_slot(e, slot)->op));
 }
 

@@ -636,6 +636,8 @@ static int op_fd(const vl_op *op)
     case VL_OP_SEND:
     case VL_OP_RECV:
         return op->u.msg.fd;
+    case VL_OP_SENDV:
+        return op->u.vec.fd;
 #ifdef VL_CQE_BUFFER
     case VL_OP_RECV_MULTI:
     case VL_OP_ACCEPT_MULTI:
@@ -676,6 +678,29 @@ static int64_t do_cancel(struct sim *s, vl_engine *e, const vl_op *op)
 
 /* ---- the step: try one op once ---------------------------------------------------------- */
 
+/*
+ * SENDV: the buffers in order, as one send. Only the first non-empty one
+ * may park the op (or meet a fault); the rest go without waiting, and the
+ * op stops at the first buffer that did not go whole, as sendmsg does.
+ */
+static int64_t do_sendv(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+{
+    int64_t total = 0;
+    for (uint32_t k = 0; k < op->u.vec.iovcnt; k++) {
+        const vl_iovec *v = &op->u.vec.iov[k];
+        if (v->len == 0)
+            continue;
+        int64_t r = do_write(s, e, total == 0 ? i : NONE, op->u.vec.fd, v->base, v->len, -1,
+                             op->u.vec.flags | (total > 0 ? MSG_DONTWAIT : 0), true);
+        if (r < 0)
+            return total > 0 ? total : r;
+        total += r;
+        if ((size_t)r < v->len)
+            break;
+    }
+    return total;
+}
+
 static int64_t step(struct sim *s, vl_engine *e, uint32_t i)
 {
     const vl_op *op = &vl__engine_slot(e, i)->op;
@@ -694,6 +719,8 @@ static int64_t step(struct sim *s, vl_engine *e, uint32_t i)
     case VL_OP_SEND:
         return do_write(s, e, i, op->u.msg.fd, op->u.msg.buf, op->u.msg.len, -1, op->u.msg.flags,
                         true);
+    case VL_OP_SENDV:
+        return do_sendv(s, e, i, op);
     case VL_OP_ACCEPT:
         return do_accept(s, e, i, op);
     case VL_OP_CONNECT:

@@ -175,6 +175,17 @@ static long do_send(const vl_op *op)
                  fd, POLLOUT);
 }
 
+/* vl_iovec is laid out as struct iovec (tests/test_common.c checks it). */
+static long do_sendv(const vl_op *op)
+{
+    int fd = op->u.vec.fd;
+    struct msghdr m = {0};
+    m.msg_iov = (struct iovec *)(uintptr_t)op->u.vec.iov;
+    m.msg_iovlen = op->u.vec.iovcnt;
+    return RETRY(sys6(__NR_sendmsg, fd, (long)&m, op->u.vec.flags | MSG_NOSIGNAL, 0, 0, 0), fd,
+                 POLLOUT);
+}
+
 static long do_recv(const vl_op *op)
 {
     int fd = op->u.msg.fd;
@@ -243,6 +254,8 @@ static long run(struct sync_drv *d, struct vl__slot *s)
         return do_write(d, op);
     case VL_OP_SEND:
         return do_send(op);
+    case VL_OP_SENDV:
+        return do_sendv(op);
     case VL_OP_RECV:
         return do_recv(op);
     case VL_OP_ACCEPT:

@@ -135,6 +135,15 @@ struct uring {
     /* One bit per op kind whose CQE is its result as it stands (see
      * plain_kinds): the reaper's fast path delivers those directly. */
     uint32_t plain;
+    /* SENDV: per slot, the msghdr the kernel reads (until the SQE is
+     * submitted, or the op's end on kernels without SUBMIT_STABLE). calloc'd
+     * at init for every slot: pages no SENDV touches are never backed. */
+    struct uring_msg *msgs;
+};
+
+struct uring_msg {
+    struct msghdr m;
+    struct iovec head; /* a fault-injected short SENDV sends part of iov[0] */
 };
 
 /* CQEs whose user_data named no live slot. Always a bug; kept for debuggers. */
@@ -386,7 +395,8 @@ static void fallback_knob(struct uring *d)
  */
 static uint32_t plain_kinds(const struct uring *d)
 {
-    uint32_t m = 1u << VL_OP_NOP | 1u << VL_OP_CONNECT | 1u << VL_OP_SEND | 1u << VL_OP_CLOSE;
+    uint32_t m = 1u << VL_OP_NOP | 1u << VL_OP_CONNECT | 1u << VL_OP_SEND | 1u << VL_OP_SENDV |
+                 1u << VL_OP_CLOSE;
     if (d->sigpipe != SIGPIPE_GUARD)
         m |= 1u << VL_OP_WRITE;
     if (!VL__ON_VALGRIND())
@@ -397,11 +407,19 @@ static uint32_t plain_kinds(const struct uring *d)
 static int uring_init(vl_engine *e, const vl_engine_config *cfg, char *reason, size_t len)
 {
     struct uring *d = VL__FAULT(VL__FAULT_ENOMEM) ? NULL : calloc(1, sizeof(*d));
+    if (d != NULL) {
+        d->msgs = calloc(vl__engine_capacity(e), sizeof(*d->msgs));
+        if (d->msgs == NULL) {
+            free(d);
+            d = NULL;
+        }
+    }
     if (d == NULL)
         return -ENOMEM;
     int rc = setup_ring(d, cfg);
     if (rc < 0) {
         say(reason, len, "io_uring_setup", rc);
+        free(d->msgs);
         free(d);
         return rc;
     }
@@ -415,6 +433,7 @@ static int uring_init(vl_engine *e, const vl_engine_config *cfg, char *reason, s
     }
     if (rc < 0) {
         io_uring_queue_exit(&d->ring);
+        free(d->msgs);
         free(d);
         return rc;
     }
@@ -467,6 +486,7 @@ static void uring_fini(vl_engine *e)
     }
     io_uring_queue_exit(&d->ring);
     close(d->efd);
+    free(d->msgs);
     free(d);
     *vl__engine_drv(e) = NULL;
 }
@@ -521,6 +541,21 @@ static void prep_send(struct uring *d, struct vl__slot *s, vl_engine *e, struct 
     (void)d, (void)e;
     io_uring_prep_send(sqe, s->op.u.msg.fd, s->op.u.msg.buf, VL__FAULT_SHORTEN(s->op.u.msg.len),
                        s->op.u.msg.flags | MSG_NOSIGNAL);
+}
+
+/* SENDV: a SENDMSG over the caller's array (vl_iovec is a struct iovec). */
+static void prep_sendv(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
+{
+    struct uring_msg *u = &d->msgs[s - vl__engine_slot(e, 0)];
+    const vl_op *op = &s->op;
+    u->m = (struct msghdr){.msg_iov = (struct iovec *)(uintptr_t)op->u.vec.iov,
+                           .msg_iovlen = op->u.vec.iovcnt};
+    u->head = (struct iovec){op->u.vec.iov[0].base, VL__FAULT_SHORTEN(op->u.vec.iov[0].len)};
+    if (u->head.iov_len < op->u.vec.iov[0].len) {
+        u->m.msg_iov = &u->head;
+        u->m.msg_iovlen = 1;
+    }
+    io_uring_prep_sendmsg(sqe, op->u.vec.fd, &u->m, (unsigned)(op->u.vec.flags | MSG_NOSIGNAL));
 }
 
 static void prep_recv(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
@@ -653,6 +688,9 @@ static inline bool prep_op(struct uring *d, struct vl__slot *s, vl_engine *e,
         return true;
     case VL_OP_ACCEPT_MULTI:
         prep_accept_multi(d, s, e, sqe);
+        return true;
+    case VL_OP_SENDV:
+        prep_sendv(d, s, e, sqe);
         return true;
     case VL_OP_KIND_COUNT_:
         break;

@@ -35,6 +35,24 @@ static inline int vl__check_buffer(const void *buf, size_t len)
     return 0;
 }
 
+/* A SENDV's gather list: the same limits as vl__check_buffer, on the sum. */
+static inline int vl__check_iov(const vl_iovec *iov, uint32_t iovcnt)
+{
+    if (iovcnt == 0 || iovcnt > VL_IOV_MAX)
+        return -EINVAL;
+    if (iov == NULL)
+        return -EFAULT;
+    uint64_t total = 0;
+    for (uint32_t k = 0; k < iovcnt; k++) {
+        if (iov[k].base == NULL && iov[k].len > 0)
+            return -EFAULT;
+        total += iov[k].len;
+        if (iov[k].len > INT32_MAX || total > INT32_MAX)
+            return -EINVAL;
+    }
+    return 0;
+}
+
 /*
  * Validate an op in vl_engine_submit, before an id exists, so every
  * synchronous error leaves no trace: no id, no completion (rule 6).
@@ -81,6 +99,8 @@ static inline int vl__op_validate(const vl_op *op)
         return op->u.multi.pool == NULL ? -EINVAL : 0;
     case VL_OP_ACCEPT_MULTI:
         return 0;
+    case VL_OP_SENDV:
+        return vl__check_iov(op->u.vec.iov, op->u.vec.iovcnt);
     case VL_OP_KIND_COUNT_:
         break;
     }

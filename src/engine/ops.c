@@ -116,3 +116,14 @@ vl_op vl_op_accept_multi(int fd)
     op.u.multi.fd = fd;
     return op;
 }
+
+vl_op vl_op_sendv(int fd, const vl_iovec *iov, uint32_t iovcnt, int flags)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_SENDV;
+    op.u.vec.fd = fd;
+    op.u.vec.iov = iov;
+    op.u.vec.iovcnt = iovcnt;
+    op.u.vec.flags = flags;
+    return op;
+}

@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -199,6 +200,8 @@ static int op_fd(const vl_op *op)
     case VL_OP_RECV_MULTI:
     case VL_OP_ACCEPT_MULTI:
         return op->u.multi.fd;
+    case VL_OP_SENDV:
+        return op->u.vec.fd;
     default:
         return -1;
     }
@@ -412,6 +415,32 @@ static int64_t run_send(struct vl__reactor *r, uint32_t i, struct vl__slot *s, b
     const vl_op *op = &s->op;
     int64_t res = sys_result(send(op->u.msg.fd, op->u.msg.buf, VL__FAULT_SHORTEN(op->u.msg.len),
                                   op->u.msg.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
+    return would_block(res) ? PARK : res;
+}
+
+_Static_assert(sizeof(vl_iovec) == sizeof(struct iovec) &&
+                   offsetof(vl_iovec, len) == offsetof(struct iovec, iov_len),
+               "vl_iovec must be laid out as struct iovec");
+
+/* SENDV: one sendmsg of the caller's array (vl_iovec is a struct iovec).
+ * A fault-injected short transfer sends part of the first buffer only. */
+static int64_t run_sendv(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)i;
+    (void)ready;
+    if (fault_eagain(r))
+        return RECHECK;
+    const vl_op *op = &s->op;
+    struct msghdr m = {0};
+    m.msg_iov = (struct iovec *)(uintptr_t)op->u.vec.iov;
+    m.msg_iovlen = op->u.vec.iovcnt;
+    struct iovec head = {op->u.vec.iov[0].base, VL__FAULT_SHORTEN(op->u.vec.iov[0].len)};
+    if (head.iov_len < op->u.vec.iov[0].len) {
+        m.msg_iov = &head;
+        m.msg_iovlen = 1;
+    }
+    int64_t res =
+        sys_result(sendmsg(op->u.vec.fd, &m, op->u.vec.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
     return would_block(res) ? PARK : res;
 }
 
@@ -673,6 +702,7 @@ static const struct {
     [VL_OP_CANCEL] = {0, run_cancel},
     [VL_OP_RECV_MULTI] = {VL__REACTOR_READ, run_recv_multi},
     [VL_OP_ACCEPT_MULTI] = {VL__REACTOR_READ, run_accept_multi},
+    [VL_OP_SENDV] = {VL__REACTOR_WRITE, run_sendv},
 };
 _Static_assert(sizeof(op_table) / sizeof(op_table[0]) == VL_OP_KIND_COUNT_,
                "reactor op_table must cover every op kind");

@@ -182,6 +182,31 @@ static void fill(uint8_t *b, size_t len, uint8_t seed)
 }
 
 /* A transfer op on one of the descriptors with a guarded buffer. */
+/*
+ * A SENDV of len bytes in 1..4 pieces (some may be empty): the data and
+ * the iov array share one guarded buffer, so the checker seals both when
+ * the op is harvested and a driver touching either afterwards faults. The
+ * array goes last: the buffer ends at a page boundary, so it is aligned
+ * there (and reading past it faults).
+ */
+static void act_sendv(struct world *w, int fd, size_t len, uint8_t flags)
+{
+    uint32_t n = 1 + ((flags >> 2) & 3);
+    uint8_t *data = inv_buf(&w->v, len + n * sizeof(vl_iovec));
+    if (data == NULL)
+        die(w, "inv_buf failed");
+    vl_iovec *iov = (vl_iovec *)(void *)(data + len);
+    fill(data, len, flags);
+    size_t at = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        size_t piece = k + 1 == n ? len - at : (len - at) * ((flags >> (k + 4)) & 1) / 2;
+        iov[k] = (vl_iovec){data + at, piece};
+        at += piece;
+    }
+    vl_op op = vl_op_sendv(fd, iov, n, 0);
+    submit(w, &op, (void *)(uintptr_t)(w->v.issued + 1));
+}
+
 static void act_transfer(struct world *w, struct prog *g, unsigned kind)
 {
     int fd = w->fd[next_byte(g) % NFD];
@@ -189,6 +214,10 @@ static void act_transfer(struct world *w, struct prog *g, unsigned kind)
     uint8_t flags = next_byte(g);
     if (len > MAX_LEN)
         len = MAX_LEN;
+    if (kind == 1 && (flags & 0x40)) {
+        act_sendv(w, fd, len, flags);
+        return;
+    }
     uint8_t *buf = inv_buf(&w->v, len);
     if (buf == NULL)
         die(w, "inv_buf failed");
