@@ -19,7 +19,10 @@
  *    back to the pool when its last byte is sent. No allocation per
  *    connection or per message: the connection table and pool are made once.
  *  - Per connection one RECV_MULTI armed for its lifetime and at most one
- *    SEND in flight. Backpressure: when a connection's queued output passes
+ *    SEND in flight; when several buffers are queued, that SEND is a SENDV
+ *    gathering up to IOV_BATCH of them (one system call or SQE, and larger
+ *    TCP segments, instead of one SEND and one round trip each). Backpressure: when a connection's
+ * queued output passes
  *    --backlog-bytes (the peer does not read its echoes), its RECV_MULTI is
  *    cancelled (paused) and armed again once the queue drained to half. When
  *    the whole pool is out (-ENOBUFS), the connection waits on a starved
@@ -60,6 +63,9 @@
 /* user_data of connection ops: the conn pointer with the op kind in its low bits. */
 enum { TAG_RECV = 1, TAG_SEND = 2, TAG_CLOSE = 3, TAG_MASK = 3 };
 
+/* The most queued buffers one SENDV gathers. */
+#define IOV_BATCH 16
+
 struct worker;
 
 struct conn {
@@ -74,6 +80,7 @@ struct conn {
     uint32_t head_off;     /* bytes of qhead already sent                 */
     uint32_t queued;       /* bytes received, not yet echoed              */
     uint64_t recv_id, send_id;
+    vl_iovec iov[IOV_BATCH]; /* the SENDV in flight reads it until it completes */
     struct conn *next_free;
     struct conn *starved_prev, *starved_next;
 };
@@ -203,14 +210,20 @@ static void conn_arm_recv(struct worker *w, struct conn *c)
     c->recv_id = (uint64_t)id;
 }
 
-/* SEND the unsent part of the first queued buffer. */
+/* SEND what is queued: the unsent part of the first buffer and up to
+ * IOV_BATCH - 1 buffers after it, as one SENDV when there are several. */
 static void conn_arm_send(struct worker *w, struct conn *c)
 {
     if (c->closing || c->send_id || c->qhead == NO_BUF)
         return;
-    uint8_t *b = vl_bufpool_buf(w->pool, c->qhead);
-    uint32_t n = w->buf_len[c->qhead] - c->head_off;
-    int64_t id = submit(w, vl_op_send(c->fd, b + c->head_off, n, 0), tag(c, TAG_SEND));
+    uint32_t n = 0;
+    for (uint32_t b = c->qhead; b != NO_BUF && n < IOV_BATCH; b = w->buf_next[b], n++) {
+        uint32_t off = n == 0 ? c->head_off : 0;
+        c->iov[n] = (vl_iovec){(uint8_t *)vl_bufpool_buf(w->pool, b) + off, w->buf_len[b] - off};
+    }
+    vl_op op = n == 1 ? vl_op_send(c->fd, c->iov[0].base, c->iov[0].len, 0)
+                      : vl_op_sendv(c->fd, c->iov, n, 0);
+    int64_t id = submit(w, op, tag(c, TAG_SEND));
     if (id < 0) {
         conn_begin_close(w, c);
         return;
@@ -321,19 +334,29 @@ static void on_send(struct worker *w, struct conn *c, int64_t res)
 {
     c->send_id = 0;
     if (res > 0) {
-        c->head_off += (uint32_t)res;
         c->queued -= (uint32_t)res;
         w->st.bytes_out += (uint64_t)res;
-        if (c->head_off == w->buf_len[c->qhead]) {
+        /* Buffers the send finished go back to the pool; it may end inside
+         * any of them. */
+        bool released = false;
+        for (uint32_t left = (uint32_t)res; left > 0;) {
+            uint32_t avail = w->buf_len[c->qhead] - c->head_off;
+            if (left < avail) {
+                c->head_off += left;
+                break;
+            }
+            left -= avail;
             uint32_t done = c->qhead;
             c->qhead = w->buf_next[done];
             if (c->qhead == NO_BUF)
                 c->qtail = NO_BUF;
             c->head_off = 0;
             release_buf(w, done);
-            kick_starved(w);
+            released = true;
         }
-        conn_arm_send(w, c); /* the rest of a partial send, or the next buffer */
+        if (released)
+            kick_starved(w);
+        conn_arm_send(w, c); /* the rest of a partial send, or what queued since */
         conn_maybe_resume(w, c);
     } else {
         if (res != -ECANCELED)
