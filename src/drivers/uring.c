@@ -981,8 +981,14 @@ static void on_accept_multi(vl_engine *e, struct uring *d, uint32_t i,
 {
     bool more = cqe->flags & IORING_CQE_F_MORE;
     int res = cqe->res;
-    if (res >= 0)
+    /* While shutting down, the reaper drains every CQE whether or not the
+     * core's CQ has room (the final completions must get in): a connection
+     * accepted then without room is closed rather than overrunning the CQ,
+     * as on_recv_multi drops data then. */
+    if (res >= 0 && (vl__engine_cq_room(e) || !e->shut))
         vl__engine_deliver(e, i, res, VL_CQE_MORE);
+    else if (res >= 0)
+        close(res);
     if (more)
         return;
     /* A connection that died in the backlog is not the listener's error. */
