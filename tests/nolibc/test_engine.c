@@ -105,6 +105,12 @@ static void pipe_and_socket_io(void)
     NL_CHECK_EQ(c.result, 5);
     NL_CHECK(buf[0] == 'h' && buf[4] == 'o');
 
+    /* SENDV (sendmsg from raw system calls): two buffers, one send. */
+    vl_iovec iov[2] = {{"wor", 3}, {"ld", 2}};
+    NL_CHECK_EQ(run(e, vl_op_sendv(sv[1], iov, 2, 0)), 5);
+    NL_CHECK_EQ(run(e, vl_op_recv(sv[0], buf, sizeof(buf), 0)), 5);
+    NL_CHECK(buf[0] == 'w' && buf[2] == 'r' && buf[3] == 'l' && buf[4] == 'd');
+
     /* CANCEL of a parked RECV: the RECV ends with -ECANCELED, the CANCEL with 0. */
     rid = vl_engine_submit(e, &rv, NULL);
     vl_op cancel = vl_op_cancel((uint64_t)rid);
