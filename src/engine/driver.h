@@ -112,7 +112,7 @@ struct vl_bufpool {
     size_t map_len;  /* what vl_os_alloc mapped                      */
     uint32_t count;  /* a power of two                               */
     uint32_t size;   /* the caller's buffer size                     */
-    uint32_t stride; /* size rounded up to 64 bytes                 */
+    uint32_t stride; /* size rounded up to 64 bytes, + 64 if pages  */
     uint32_t avail;  /* buffers not held by the caller               */
     uint32_t users;  /* live ops naming this pool                    */
     uint16_t group;  /* the engine's index for it (io_uring bgid)    */

@@ -557,7 +557,17 @@ static int pool_alloc(struct vl_bufpool *p, uint32_t count, uint32_t size)
     int err = 0;
     p->count = count;
     p->size = size;
-    p->stride = (uint32_t)(((uint64_t)size + 63) & ~(uint64_t)63);
+    /*
+     * Buffers lie one cache line apart beyond their rounded size when that
+     * size is a whole number of pages: at a page-multiple stride every
+     * buffer starts at page offset 0 and on the same cache sets, and the
+     * kernel's copies out of them (send) ran three times slower. perf on
+     * echo_server, 16 connections x 4 KiB x depth 16, 64 KiB buffers:
+     * _copy_from_iter 42 % of the server core before, 8-15 % after (libev,
+     * one static buffer: 14 %).
+     */
+    uint64_t rounded = ((uint64_t)size + 63) & ~(uint64_t)63;
+    p->stride = (uint32_t)(rounded % 4096 == 0 ? rounded + 64 : rounded);
     p->map_len = (size_t)count * p->stride;
     p->mem = VL__FAULT(VL__FAULT_ENOMEM) ? NULL : vl_os_alloc(p->map_len, &err);
     p->free = malloc((size_t)count * sizeof(*p->free));
