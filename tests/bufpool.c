@@ -35,7 +35,7 @@ static vl_engine *E;
 
 static void need_engine(uint32_t max_inflight)
 {
-    vl_engine_config cfg = {S.kind, 0, max_inflight, 0};
+    vl_engine_config cfg = {S.kind, 0, max_inflight, S.flags};
     int rc = vl_engine_create(&cfg, &E);
     if (rc == -ENOSYS || rc == -EPERM || rc == -EOPNOTSUPP) {
         E = NULL;

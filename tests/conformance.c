@@ -63,6 +63,7 @@
 /* ---- the driver under test ------------------------------------------------------ */
 
 static vl_driver_kind g_kind;        /* the driver the engines run on             */
+static uint32_t g_flags;             /* vl_engine_config.flags (uring-notaskrun)  */
 static vl_driver_kind g_create_kind; /* what they are created with: g_kind, or AUTO */
 static const char *g_drv;            /* "uring", "epoll", "auto"... as on the command line */
 static const char *g_drv_name;       /* what vl_engine_driver_name reports for it  */
@@ -177,7 +178,7 @@ static void h_index(uint64_t id, int idx)
 
 static vl_engine *h_open(uint32_t max_inflight, uint32_t entries)
 {
-    vl_engine_config cfg = {g_create_kind, entries, max_inflight, 0};
+    vl_engine_config cfg = {g_create_kind, entries, max_inflight, g_flags};
     int rc = vl_engine_create(&cfg, &H.e);
     if (rc == -ENOSYS || rc == -EPERM || rc == -EOPNOTSUPP) {
         H.e = NULL;
@@ -2732,7 +2733,7 @@ static void auto_falls_back_under_seccomp(void **state)
 {
     (void)state;
     WATCH(40);
-    if (g_kind != VL_DRIVER_URING) {
+    if (g_kind != VL_DRIVER_URING || g_flags != 0) {
         print_message("skipped: the fallback test runs once, in conformance.uring\n");
         skip();
     }
@@ -2782,7 +2783,7 @@ static void env_overrides_auto(void **state)
 {
     (void)state;
     WATCH(30);
-    if (g_kind != VL_DRIVER_URING) {
+    if (g_kind != VL_DRIVER_URING || g_flags != 0) {
         print_message("skipped: the VLLSI_DRIVER test runs once, in conformance.uring\n");
         skip();
     }
@@ -2809,6 +2810,7 @@ int main(int argc, char **argv)
     if (ct_suite_init(&suite, "conformance", argc, argv) != 0)
         return 2;
     g_kind = g_create_kind = suite.kind;
+    g_flags = suite.flags;
     g_drv = suite.drv;
     g_slow = suite.slow;
     g_seed = suite.seed;

@@ -107,6 +107,7 @@ static inline uint32_t ct_below(uint64_t *s, uint32_t n)
 /* What a per-driver suite takes from its command line and environment. */
 struct ct_suite {
     vl_driver_kind kind;
+    uint32_t flags;  /* vl_engine_config.flags for the suite's engines */
     const char *drv; /* "uring" or "epoll", as on the command line     */
     int slow;        /* watchdog multiplier: 6 under valgrind, else 1 */
     uint64_t seed;   /* VLLSI_TEST_SEED, else the time and the pid     */
@@ -147,15 +148,21 @@ static inline void ct_watch(const char *test, unsigned secs)
 
 /*
  * Start a per-driver suite: the driver from argv[1] ("uring" | "epoll",
- * default "uring"), the seed (printed, so a failure can be repeated), the
+ * default "uring"; "uring-notaskrun" is io_uring with
+ * VL_ENGINE_NO_TASKRUN_FLAGS, the ring without DEFER_TASKRUN and
+ * SINGLE_ISSUER), the seed (printed, so a failure can be repeated), the
  * valgrind slow-down, and the SIGALRM watchdog. 0, or 2 after printing the
  * usage.
  */
 static inline int ct_suite_init(struct ct_suite *s, const char *suite, int argc, char **argv)
 {
     s->drv = argc > 1 ? argv[1] : "uring";
+    s->flags = 0;
     if (strcmp(s->drv, "uring") == 0) {
         s->kind = VL_DRIVER_URING;
+    } else if (strcmp(s->drv, "uring-notaskrun") == 0) {
+        s->kind = VL_DRIVER_URING;
+        s->flags = VL_ENGINE_NO_TASKRUN_FLAGS;
     } else if (strcmp(s->drv, "epoll") == 0) {
         s->kind = VL_DRIVER_EPOLL;
     } else if (strcmp(s->drv, "sync") == 0) {
@@ -165,7 +172,7 @@ static inline int ct_suite_init(struct ct_suite *s, const char *suite, int argc,
     } else if (strcmp(s->drv, "iocp") == 0) {
         s->kind = VL_DRIVER_IOCP;
     } else {
-        fprintf(stderr, "usage: %s uring|epoll|sync\n", argv[0]);
+        fprintf(stderr, "usage: %s uring|uring-notaskrun|epoll|sync|auto|iocp\n", argv[0]);
         return 2;
     }
     s->slow = 1;

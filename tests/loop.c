@@ -26,6 +26,7 @@
 #include <vllsi/sys/time.h>
 
 static vl_driver_kind g_kind;
+static uint32_t g_flags; /* vl_engine_config.flags (uring-notaskrun) */
 static const char *g_drv;
 static int g_slow = 1;
 static uint64_t g_seed;
@@ -35,7 +36,7 @@ static vl_loop *L;
 
 static int open_loop(vl_loop **out)
 {
-    vl_engine_config cfg = {g_kind, 0, 0, 0};
+    vl_engine_config cfg = {g_kind, 0, 0, g_flags};
     return vl_loop_init(out, &cfg);
 }
 
@@ -1140,7 +1141,7 @@ static void bounce_cb(vl_loop *loop, vl_msg *m)
 static void *bounce_thread(void *arg)
 {
     struct bounce *b = arg;
-    vl_engine_config cfg = {g_kind, 0, 0, 0};
+    vl_engine_config cfg = {g_kind, 0, 0, g_flags};
     if (vl_loop_init(&b->loops[1], &cfg) != 0 ||
         vl_async_init(b->loops[1], &b->keep[1], noop_async))
         abort();
@@ -1279,6 +1280,7 @@ int main(int argc, char **argv)
     if (ct_suite_init(&suite, "loop", argc, argv) != 0)
         return 2;
     g_kind = suite.kind;
+    g_flags = suite.flags;
     g_drv = suite.drv;
     g_slow = suite.slow;
     g_seed = suite.seed;

@@ -447,6 +447,7 @@ static int uring_init(vl_engine *e, const vl_engine_config *cfg, char *reason, s
         d->sigpipe = SIGPIPE_ASYNC;
     arm_wake(d);
     d->plain = plain_kinds(d);
+    e->completes_outside_poll = !(d->ring.flags & IORING_SETUP_DEFER_TASKRUN);
     /* A registered ring fd saves an fdget per io_uring_enter, but it belongs
      * to the registering thread; without SINGLE_ISSUER the engine may move
      * between threads, so only register when it cannot. Failure is fine. */

@@ -239,6 +239,10 @@ struct vl_engine {
     bool shut;
     bool woken;
     bool kick; /* the driver queued an internal request: enter the kernel at the next poll */
+    /* Completions may land while no poll runs (io_uring without
+     * DEFER_TASKRUN: task work runs at any system call's return), so an fd
+     * turning readable does not mean the next poll sees its op complete. */
+    bool completes_outside_poll;
     vl_driver_kind kind;
     char reason[160];
 };

@@ -667,11 +667,19 @@ static void embed_drain(vl_loop *loop)
     loop->embed_signalled = false;
 }
 
-/* Ops whose completion only a poll can reveal: every live id except the
- * reads of watching signal watchers, whose signalfd is in the set itself. */
+/*
+ * Ops whose completion only a poll can reveal: every live id except the
+ * reads of watching signal watchers, whose signalfd is in the set itself.
+ * That exception holds only where ops complete inside poll: on io_uring
+ * without DEFER_TASKRUN (VL_ENGINE_NO_TASKRUN_FLAGS) the read may take the
+ * signal at any system call the host makes, leaving the signalfd empty and
+ * a completion nobody is told about, so there the reads count as blind too.
+ */
 static uint32_t embed_blind_ops(const vl_loop *loop)
 {
     uint32_t n = loop->live;
+    if (loop->e->completes_outside_poll)
+        return n;
     for (const vl_signal *s = loop->signals; s != NULL; s = s->next_)
         if (s->state_ == 1 && vl_loop_op_active(&s->read_))
             n--;
