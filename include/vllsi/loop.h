@@ -412,7 +412,10 @@ VL_API bool vl_signal_active(const vl_signal *s);
  * It becomes readable when: a timer is due (the timerfd is armed to the
  * earliest deadline); an async send arrives; a watched signal is pending (its
  * signalfd is in the set); ops were submitted that the next run must hand to
- * the kernel; and, while ops are in flight, every VL_LOOP_EMBED_TICK_NS.
+ * the kernel; and, while ops are in flight, every VL_LOOP_EMBED_TICK_NS
+ * (a signal watcher's own read does not count as one, except on io_uring
+ * with VL_ENGINE_NO_TASKRUN_FLAGS, where that read may complete while the
+ * host is in any system call and empty the signalfd first).
  *
  * That tick is the honest limit of doing this on the public engine API: the
  * engine does not expose a descriptor that turns readable when one of its
