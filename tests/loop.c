@@ -750,7 +750,7 @@ static void signal_delivered_as_callback(void **state)
     WATCH(10);
     need_loop();
     memset(g_signo_seen, 0, sizeof(g_signo_seen));
-    vl_signal s;
+    static vl_signal s; /* static: a failed assert leaves it on the loop until teardown */
     memset(&s, 0, sizeof(s));
     assert_false(blocked(SIGUSR1));
     assert_int_equal(vl_signal_start(L, &s, SIGUSR1, sig_cb), 0);
@@ -893,7 +893,7 @@ static void embedding_backend_fd(void **state)
 
     /* A watched signal. */
     memset(g_signo_seen, 0, sizeof(g_signo_seen));
-    vl_signal s;
+    static vl_signal s; /* static: a failed assert leaves it on the loop until teardown */
     memset(&s, 0, sizeof(s));
     assert_int_equal(vl_signal_start(L, &s, SIGUSR2, sig_cb), 0);
     assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 0);
@@ -962,7 +962,7 @@ static void bad_inputs(void **state)
     assert_int_equal(vl_async_close(NULL), -EINVAL);
     assert_int_equal(vl_async_close(&a), 0);
 
-    vl_signal s;
+    static vl_signal s; /* static: a failed assert leaves it on the loop until teardown */
     memset(&s, 0, sizeof(s));
     assert_int_equal(vl_signal_start(NULL, &s, SIGUSR1, sig_cb), -EINVAL);
     assert_int_equal(vl_signal_start(L, NULL, SIGUSR1, sig_cb), -EINVAL);
@@ -1002,7 +1002,7 @@ static void destroy_with_work_in_flight(void **state)
     vl_timer t;
     vl_timer_init(&t, victim_cb, NULL);
     assert_int_equal(vl_timer_start(L, &t, 60 * VL_NS_PER_SEC, 0), 0);
-    vl_signal s;
+    static vl_signal s; /* static: a failed assert leaves it on the loop until teardown */
     memset(&s, 0, sizeof(s));
     assert_int_equal(vl_signal_start(L, &s, SIGUSR1, sig_cb), 0);
     assert_true(vl_loop_backend_fd(L) >= 0);
