@@ -47,6 +47,7 @@
 #include <vllsi/sys/mem.h>
 
 #include "driver.h"
+#include "engine_internal.h"
 #include "fault.h"
 
 /* Under valgrind, memory the kernel fills through io_uring looks never
@@ -544,18 +545,12 @@ static void prep_send(struct uring *d, struct vl__slot *s, vl_engine *e, struct 
                        s->op.u.msg.flags | MSG_NOSIGNAL);
 }
 
-/* SENDV: a SENDMSG over the caller's array (vl_iovec is a struct iovec). */
+/* SENDV: a SENDMSG over the caller's array (vl__sendv_msghdr). */
 static void prep_sendv(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
     struct uring_msg *u = &d->msgs[s - vl__engine_slot(e, 0)];
     const vl_op *op = &s->op;
-    u->m = (struct msghdr){.msg_iov = (struct iovec *)(uintptr_t)op->u.vec.iov,
-                           .msg_iovlen = op->u.vec.iovcnt};
-    u->head = (struct iovec){op->u.vec.iov[0].base, VL__FAULT_SHORTEN(op->u.vec.iov[0].len)};
-    if (u->head.iov_len < op->u.vec.iov[0].len) {
-        u->m.msg_iov = &u->head;
-        u->m.msg_iovlen = 1;
-    }
+    vl__sendv_msghdr(op, &u->m, &u->head);
     io_uring_prep_sendmsg(sqe, op->u.vec.fd, &u->m, (unsigned)(op->u.vec.flags | MSG_NOSIGNAL));
 }
 

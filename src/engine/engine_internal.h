@@ -17,6 +17,7 @@
 #include <vllsi/sys/export.h>
 
 #include "driver.h"
+#include "fault.h"
 
 /* Keep a cold path out of its caller (whose register saves it would raise). */
 #if defined(__GNUC__)
@@ -52,6 +53,31 @@ static inline int vl__check_iov(const vl_iovec *iov, uint32_t iovcnt)
     }
     return 0;
 }
+
+#ifndef _WIN32
+#include <sys/uio.h>
+
+_Static_assert(sizeof(vl_iovec) == sizeof(struct iovec) &&
+                   offsetof(vl_iovec, len) == offsetof(struct iovec, iov_len),
+               "vl_iovec must be laid out as struct iovec");
+
+/*
+ * The msghdr a SENDV sends: the caller's array itself (vl_iovec is a struct
+ * iovec), or, when fault injection shortens the transfer, part of its first
+ * buffer through head. m and head must live as long as the kernel may read
+ * them (io_uring: until the SQE is submitted).
+ */
+static inline void vl__sendv_msghdr(const vl_op *op, struct msghdr *m, struct iovec *head)
+{
+    *m = (struct msghdr){.msg_iov = (struct iovec *)(uintptr_t)op->u.vec.iov,
+                         .msg_iovlen = op->u.vec.iovcnt};
+    *head = (struct iovec){op->u.vec.iov[0].base, VL__FAULT_SHORTEN(op->u.vec.iov[0].len)};
+    if (head->iov_len < op->u.vec.iov[0].len) {
+        m->msg_iov = head;
+        m->msg_iovlen = 1;
+    }
+}
+#endif
 
 /*
  * Validate an op in vl_engine_submit, before an id exists, so every

@@ -30,6 +30,7 @@
 
 #include <vllsi/sys/time.h>
 
+#include "engine_internal.h"
 #include "fault.h"
 #include "reactor.h"
 
@@ -418,12 +419,7 @@ static int64_t run_send(struct vl__reactor *r, uint32_t i, struct vl__slot *s, b
     return would_block(res) ? PARK : res;
 }
 
-_Static_assert(sizeof(vl_iovec) == sizeof(struct iovec) &&
-                   offsetof(vl_iovec, len) == offsetof(struct iovec, iov_len),
-               "vl_iovec must be laid out as struct iovec");
-
-/* SENDV: one sendmsg of the caller's array (vl_iovec is a struct iovec).
- * A fault-injected short transfer sends part of the first buffer only. */
+/* SENDV: one sendmsg of the caller's array (vl__sendv_msghdr). */
 static int64_t run_sendv(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
     (void)i;
@@ -431,14 +427,9 @@ static int64_t run_sendv(struct vl__reactor *r, uint32_t i, struct vl__slot *s, 
     if (fault_eagain(r))
         return RECHECK;
     const vl_op *op = &s->op;
-    struct msghdr m = {0};
-    m.msg_iov = (struct iovec *)(uintptr_t)op->u.vec.iov;
-    m.msg_iovlen = op->u.vec.iovcnt;
-    struct iovec head = {op->u.vec.iov[0].base, VL__FAULT_SHORTEN(op->u.vec.iov[0].len)};
-    if (head.iov_len < op->u.vec.iov[0].len) {
-        m.msg_iov = &head;
-        m.msg_iovlen = 1;
-    }
+    struct msghdr m;
+    struct iovec head;
+    vl__sendv_msghdr(op, &m, &head);
     int64_t res =
         sys_result(sendmsg(op->u.vec.fd, &m, op->u.vec.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
     return would_block(res) ? PARK : res;
