@@ -29,11 +29,18 @@ struct echo_opts {
      * flip one byte of the echo once this many bytes were echoed, or stop
      * echoing altogether after this many. 0: off. */
     unsigned long long corrupt_after, stall_after;
+    /* ev_server only (--drain 1): after echoing a read, read the same
+     * connection again until EAGAIN instead of going back to the loop: the
+     * read pattern of a multishot RECV and of libuv. An experiment
+     * (docs/benchmarks.md), not what the benchmark's libev server does. */
+    int drain;
 };
 
 static inline void echo_usage(const char *name)
 {
-    fprintf(stderr, "usage: %s [--port P (0: any)] [--corrupt-after BYTES] [--stall-after BYTES]\n",
+    fprintf(stderr,
+            "usage: %s [--port P (0: any)] [--corrupt-after BYTES] [--stall-after BYTES]"
+            " [--drain 0|1 (ev_server)]\n",
             name);
     exit(2);
 }
@@ -61,6 +68,8 @@ static inline struct echo_opts echo_parse(int argc, char **argv, const char *nam
             o.corrupt_after = echo_num(name, v);
         else if (!strcmp(a, "--stall-after"))
             o.stall_after = echo_num(name, v);
+        else if (!strcmp(a, "--drain") && echo_num(name, v) <= 1)
+            o.drain = (int)echo_num(name, v);
         else
             echo_usage(name);
     }

@@ -3,12 +3,13 @@
  * default loop on epoll, one ev_io read watcher and one write watcher per
  * connection, as libev's documentation recommends.
  *
- *   ev_server [--port P] [--corrupt-after BYTES] [--stall-after BYTES]
+ *   ev_server [--port P] [--corrupt-after BYTES] [--stall-after BYTES] [--drain 0|1]
  *
  * Readable: one recv of up to 64 KiB into a shared buffer, one send of what
  * came. What the socket does not take is copied to the connection's backlog;
  * the read watcher stops and the write watcher starts until the backlog is
- * sent. SIGINT/SIGTERM end the loop.
+ * sent. SIGINT/SIGTERM end the loop. --drain 1 reads the connection again
+ * after each echo until EAGAIN (an experiment, see common.h).
  */
 #define _GNU_SOURCE
 #include <ev.h>
@@ -64,12 +65,19 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)revents;
     struct conn *c = (struct conn *)w;
-    ssize_t n = recv(w->fd, g_buf, sizeof g_buf, 0);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    size_t out = n > 0 ? echo_faults(&g_opts, &g_echoed, g_buf, (size_t)n) : 0;
-    if (n <= 0 || conn_send(loop, c, g_buf, out) < 0)
-        conn_close(loop, c);
+    for (;;) {
+        ssize_t n = recv(w->fd, g_buf, sizeof g_buf, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        size_t out = n > 0 ? echo_faults(&g_opts, &g_echoed, g_buf, (size_t)n) : 0;
+        if (n <= 0 || conn_send(loop, c, g_buf, out) < 0) {
+            conn_close(loop, c);
+            return;
+        }
+        /* --drain: again until EAGAIN, unless the send left a backlog. */
+        if (!g_opts.drain || c->plen > 0)
+            return;
+    }
 }
 
 static void on_write(struct ev_loop *loop, ev_io *w, int revents)
