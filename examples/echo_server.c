@@ -67,7 +67,7 @@
 #define BURST_BYTES (64 * 1024)
 #endif
 #define CQ_BATCH_MIN 2
-#define NO_BUF          UINT32_MAX
+#define NO_BUF       UINT32_MAX
 
 /* user_data of connection ops: the conn pointer with the op kind in its low bits. */
 enum { TAG_RECV = 1, TAG_SEND = 2, TAG_CLOSE = 3, TAG_MASK = 3 };
