@@ -1456,6 +1456,31 @@ static void queued_recvs_one_edge(void **state)
     h_quiet();
 }
 
+/*
+ * A RECV that took everything there was (a short read) lets the epoll driver
+ * park the next RECV on that stream without trying to read (the drained
+ * hint, docs/engine.md). That RECV must still get data that came before it
+ * was submitted, with no poll in between, every time.
+ */
+static void recv_after_short_read_gets_earlier_data(void **state)
+{
+    (void)state;
+    WATCH(20);
+    char in[64], out[16];
+    int sv[2];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    for (int round = 0; round < 4; round++) {
+        size_t n = 5 + (size_t)round;
+        fill(out, n, (unsigned)round);
+        assert_int_equal(send(sv[1], out, n, 0), (ssize_t)n);
+        uint64_t id = h_sub(vl_op_recv(sv[0], in, sizeof(in), 0));
+        assert_int_equal(h_wait(id), (int64_t)n);
+        assert_memory_equal(in, out, n);
+    }
+    h_quiet();
+}
+
 #ifndef _WIN32
 /* Take every byte waiting on fd (non-blocking). */
 static void drain_fd(int fd)
@@ -1463,6 +1488,91 @@ static void drain_fd(int fd)
     static char sink[65536];
     while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
         ;
+}
+
+/*
+ * The same after RECVs that parked first, so the fd stays registered
+ * between ops; and with a SEND parked on the fd meanwhile, so the reactor
+ * keeps its entry and read interest (the next RECV then waits for the edge
+ * the new data raised instead of re-arming).
+ */
+static void recv_after_parked_short_read_gets_earlier_data(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
+    static char junk[65536];
+    char in[64];
+    int sv[2], small = 4096;
+    mk_socketpair(sv);
+    h_open(64, 0);
+
+    uint64_t id = h_sub(vl_op_recv(sv[0], in, sizeof(in), 0));
+    assert_int_equal(h_poll(20 * CT_MS, 256), 0);
+    assert_int_equal(send(sv[1], "1234567", 7, 0), 7);
+    assert_int_equal(h_wait(id), 7); /* short: the stream is drained */
+    assert_int_equal(send(sv[1], "abc", 3, 0), 3);
+    id = h_sub(vl_op_recv(sv[0], in, sizeof(in), 0));
+    assert_int_equal(h_wait(id), 3);
+    assert_memory_equal(in, "abc", 3);
+
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    while (send(sv[0], junk, sizeof(junk), MSG_DONTWAIT) > 0)
+        ;
+    uint64_t w = h_sub(vl_op_send(sv[0], "x", 1, 0));
+    id = h_sub(vl_op_recv(sv[0], in, sizeof(in), 0));
+    assert_int_equal(h_poll(20 * CT_MS, 256), 0); /* both parked */
+    assert_int_equal(send(sv[1], "defg", 4, 0), 4);
+    assert_int_equal(h_wait(id), 4);
+    assert_int_equal(send(sv[1], "hi", 2, 0), 2);
+    id = h_sub(vl_op_recv(sv[0], in, sizeof(in), 0));
+    assert_int_equal(h_wait(id), 2);
+    assert_memory_equal(in, "hi", 2);
+    /* Data whose read event a poll takes while no RECV waits: the next
+     * RECV must not wait for another edge. */
+    assert_int_equal(send(sv[1], "jkl", 3, 0), 3);
+    assert_int_equal(h_poll(20 * CT_MS, 256), 0);
+    id = h_sub(vl_op_recv(sv[0], in, sizeof(in), 0));
+    assert_int_equal(h_wait(id), 3);
+    assert_memory_equal(in, "jkl", 3);
+    assert_false(h_rec_of(w)->done);
+
+    drain_fd(sv[1]);
+    int64_t sent = h_wait(w);
+    if (sent != 1)
+        fail_msg("the parked SEND ended with %lld", (long long)sent);
+    h_quiet();
+}
+
+/*
+ * The hint belongs to a number, and a plain close(2) plus a new file on the
+ * same number is invisible to the engine: a RECV on the new file, whose data
+ * is already there, must complete although the old file's last RECV was
+ * short.
+ */
+static void recv_after_short_read_on_a_reused_number(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
+    char in[64];
+    int sv[2], t[2];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    uint64_t id = h_sub(vl_op_recv(sv[0], in, sizeof(in), 0));
+    assert_int_equal(h_poll(20 * CT_MS, 256), 0);
+    assert_int_equal(send(sv[1], "old", 3, 0), 3);
+    assert_int_equal(h_wait(id), 3); /* short: the old stream was drained */
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, t), 0);
+    track(t[1]);
+    assert_int_equal(dup3(t[0], sv[0], O_CLOEXEC), sv[0]); /* the old file goes */
+    close(t[0]);
+    assert_int_equal(send(t[1], "new!", 4, 0), 4);
+    id = h_sub(vl_op_recv(sv[0], in, sizeof(in), 0));
+    assert_int_equal(h_wait(id), 4);
+    assert_memory_equal(in, "new!", 4);
+    h_quiet();
 }
 
 /*
@@ -2861,6 +2971,11 @@ int main(int argc, char **argv)
         T(close_with_pending_pipe_read),
         T(same_fd_both_directions),
         T(queued_recvs_one_edge),
+        T(recv_after_short_read_gets_earlier_data),
+#ifndef _WIN32
+        T(recv_after_parked_short_read_gets_earlier_data),
+        T(recv_after_short_read_on_a_reused_number),
+#endif
         T(sendv_gathers_in_order),
         T(sendv_without_reader_epipe),
         T(stale_events_of_a_dup_are_ignored),

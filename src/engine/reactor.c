@@ -395,6 +395,53 @@ static int64_t run_write(struct vl__reactor *r, uint32_t i, struct vl__slot *s, 
     return run_rw(s, true, ready);
 }
 
+/* ---- the drained hint (struct vl__reactor_hint) ----------------------------- */
+
+static struct vl__reactor_hint *hint_at(struct vl__reactor *r, int fd)
+{
+    return &r->hints[(uint32_t)fd & r->mask];
+}
+
+/*
+ * Whether fd is a byte stream whose short read proves its queue empty: TCP
+ * and AF_UNIX SOCK_STREAM. Not SCTP's one-to-one style, also SOCK_STREAM,
+ * whose reads stop at message ends. False for an fd that is no socket.
+ */
+static bool fd_is_stream(int fd)
+{
+    int type = 0, proto = -1;
+    socklen_t len = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
+        return false;
+    len = sizeof(proto);
+    if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0)
+        return false;
+    return proto == 0 || proto == IPPROTO_TCP;
+}
+
+/* A RECV on fd took less than it asked for: on a stream, everything. */
+static void hint_short_read(struct vl__reactor *r, int fd)
+{
+    struct vl__reactor_hint *h = hint_at(r, fd);
+    if (h->fd != fd)
+        *h = (struct vl__reactor_hint){.fd = fd, .stream = fd_is_stream(fd)};
+    h->drained = h->stream;
+}
+
+static bool hint_drained(struct vl__reactor *r, int fd)
+{
+    const struct vl__reactor_hint *h = hint_at(r, fd);
+    return h->fd == fd && h->drained;
+}
+
+/* A read event for the number (of whichever registration): data may wait. */
+static void hint_readable(struct vl__reactor *r, int fd)
+{
+    struct vl__reactor_hint *h = hint_at(r, fd);
+    if (h->fd == fd)
+        h->drained = 0;
+}
+
 static int64_t run_recv(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
     (void)i;
@@ -402,8 +449,11 @@ static int64_t run_recv(struct vl__reactor *r, uint32_t i, struct vl__slot *s, b
     if (fault_eagain(r))
         return RECHECK;
     const vl_op *op = &s->op;
-    int64_t res = sys_result(recv(op->u.msg.fd, op->u.msg.buf, VL__FAULT_SHORTEN(op->u.msg.len),
-                                  op->u.msg.flags | MSG_DONTWAIT));
+    size_t len = VL__FAULT_SHORTEN(op->u.msg.len);
+    int64_t res =
+        sys_result(recv(op->u.msg.fd, op->u.msg.buf, len, op->u.msg.flags | MSG_DONTWAIT));
+    if (res > 0 && (size_t)res < len && !(op->u.msg.flags & MSG_PEEK))
+        hint_short_read(r, op->u.msg.fd);
     return would_block(res) ? PARK : res;
 }
 
@@ -492,23 +542,11 @@ static int64_t recv_multi_empty(const struct vl__slot *s)
     return res > 0 ? -ENOBUFS : res;
 }
 
-/*
- * Whether a RECV_MULTI socket is a byte stream whose short read proves the
- * queue empty: TCP and AF_UNIX SOCK_STREAM. Not SCTP's one-to-one style,
- * also SOCK_STREAM, whose reads stop at message ends. Looked at once per op;
- * an fd that is no socket is left to recv to report.
- */
+/* Whether a RECV_MULTI's socket is a stream (fd_is_stream), looked at once per op. */
 static void recv_multi_type(struct vl__slot *s)
 {
-    int type = 0, proto = -1;
-    socklen_t len = sizeof(type);
     s->drv_flags |= F_CHECKED;
-    if (getsockopt(s->op.u.multi.fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
-        return;
-    len = sizeof(proto);
-    if (getsockopt(s->op.u.multi.fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0)
-        return;
-    if (proto == 0 || proto == IPPROTO_TCP)
+    if (fd_is_stream(s->op.u.multi.fd))
         s->drv_flags |= F_STREAM;
 }
 
@@ -653,6 +691,9 @@ static int64_t run_close(struct vl__reactor *r, uint32_t i, struct vl__slot *s, 
     (void)i;
     (void)ready;
     int fd = s->op.u.close.fd;
+    struct vl__reactor_hint *h = hint_at(r, fd);
+    if (h->fd == fd)
+        h->fd = -1; /* the number's next file starts unknown */
     struct vl__reactor_fd *f = fd_find(r, fd);
     if (f != NULL) {
         cancel_list(r, f, 0);
@@ -796,6 +837,12 @@ void vl__reactor_submit(struct vl__reactor *r, uint32_t i)
             park(r, i, s, false);
             return;
         }
+        /* A stream its last RECV drained, with no read event since: the
+         * read would say EAGAIN, so park at once. */
+        if (s->op.kind == VL_OP_RECV && hint_drained(r, s->op.u.msg.fd)) {
+            park(r, i, s, false);
+            return;
+        }
     }
     int64_t res = op_table[s->op.kind].run(r, i, s, false);
     if (res == PARK || res == RECHECK)
@@ -838,6 +885,8 @@ static void run_list(struct vl__reactor *r, struct vl__reactor_fd *f, int dir)
 
 void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned ready)
 {
+    if (ready & VL__REACTOR_READ)
+        hint_readable(r, fd);
     struct vl__reactor_fd *f = fd_find(r, fd);
     if (f == NULL || f->tag != tag)
         return; /* stale: its ops finished or were cancelled, or an old file's */
@@ -913,15 +962,18 @@ int vl__reactor_init(struct vl__reactor *r, vl_engine *e, uint32_t max_inflight,
         cap <<= 1;
     *r = (struct vl__reactor){.e = e, .be = be, .ctx = ctx, .mask = cap - 1};
     r->tab = malloc((size_t)cap * sizeof(*r->tab));
-    if (r->tab == NULL)
+    r->hints = malloc((size_t)cap * sizeof(*r->hints));
+    if (r->tab == NULL || r->hints == NULL) {
+        vl__reactor_fini(r);
         return -ENOMEM;
-    for (uint32_t i = 0; i < cap; i++)
-        r->tab[i].fd = -1;
-    int rc = vl__timer_heap_init(&r->timers, e, max_inflight);
-    if (rc < 0) {
-        free(r->tab);
-        r->tab = NULL;
     }
+    for (uint32_t i = 0; i < cap; i++) {
+        r->tab[i].fd = -1;
+        r->hints[i].fd = -1;
+    }
+    int rc = vl__timer_heap_init(&r->timers, e, max_inflight);
+    if (rc < 0)
+        vl__reactor_fini(r);
     return rc;
 }
 
@@ -929,5 +981,7 @@ void vl__reactor_fini(struct vl__reactor *r)
 {
     vl__timer_heap_fini(&r->timers);
     free(r->tab);
+    free(r->hints);
     r->tab = NULL;
+    r->hints = NULL;
 }

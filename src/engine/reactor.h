@@ -70,12 +70,29 @@ struct vl__reactor_fd {
     uint32_t tail[2];
 };
 
+/*
+ * What the reactor remembers of an fd number between ops (direct-mapped by
+ * number, so another number may take the entry): whether it is a stream
+ * socket (asked once), and whether its last single-shot RECV came back short,
+ * i.e. took everything there was, with no read event for the number since.
+ * A RECV submitted while that holds parks without trying a read that could
+ * only say EAGAIN. Safe whatever the hint says: a parked op's registration
+ * is armed (or re-armed) as always, and arming reports an fd that is ready.
+ */
+struct vl__reactor_hint {
+    int32_t fd;      /* -1: empty                                   */
+    uint8_t stream;  /* SOCK_STREAM: a short read means drained      */
+    uint8_t drained; /* short RECV, no read event since              */
+    uint16_t unused_;
+};
+
 struct vl__reactor {
     vl_engine *e;
     const struct vl__reactor_backend *be;
     void *ctx; /* the backend's first argument */
     struct vl__reactor_fd *tab;
-    uint32_t mask; /* table capacity - 1 */
+    struct vl__reactor_hint *hints; /* mask + 1 entries, by fd number */
+    uint32_t mask;                  /* table capacity - 1 */
     struct vl__timer_heap timers;
     uint32_t next_tag; /* tags registrations, so stale events are told apart */
     bool inline_run;   /* running an op on an fd epoll refuses (no faults there) */
