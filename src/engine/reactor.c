@@ -430,6 +430,8 @@ static void hint_short_read(struct vl__reactor *r, int fd)
 
 static bool hint_drained(struct vl__reactor *r, int fd)
 {
+    if (fd < 0)
+        return false; /* -1 marks an empty entry */
     const struct vl__reactor_hint *h = hint_at(r, fd);
     return h->fd == fd && h->drained;
 }
@@ -969,7 +971,7 @@ int vl__reactor_init(struct vl__reactor *r, vl_engine *e, uint32_t max_inflight,
     }
     for (uint32_t i = 0; i < cap; i++) {
         r->tab[i].fd = -1;
-        r->hints[i].fd = -1;
+        r->hints[i] = (struct vl__reactor_hint){.fd = -1};
     }
     int rc = vl__timer_heap_init(&r->timers, e, max_inflight);
     if (rc < 0)
