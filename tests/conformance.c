@@ -1490,6 +1490,16 @@ static void drain_fd(int fd)
         ;
 }
 
+/* Shrink fd's send buffer and fill it, so a SEND on fd parks. */
+static void fill_send_buffer(int fd)
+{
+    static char junk[65536];
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    while (send(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+        ;
+}
+
 /*
  * The same after RECVs that parked first, so the fd stays registered
  * between ops; and with a SEND parked on the fd meanwhile, so the reactor
@@ -1501,9 +1511,8 @@ static void recv_after_parked_short_read_gets_earlier_data(void **state)
     (void)state;
     WATCH(20);
     skip_on_sync("an op waits for a peer this thread drives after submitting it");
-    static char junk[65536];
     char in[64];
-    int sv[2], small = 4096;
+    int sv[2];
     mk_socketpair(sv);
     h_open(64, 0);
 
@@ -1516,9 +1525,7 @@ static void recv_after_parked_short_read_gets_earlier_data(void **state)
     assert_int_equal(h_wait(id), 3);
     assert_memory_equal(in, "abc", 3);
 
-    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-    while (send(sv[0], junk, sizeof(junk), MSG_DONTWAIT) > 0)
-        ;
+    fill_send_buffer(sv[0]);
     uint64_t w = h_sub(vl_op_send(sv[0], "x", 1, 0));
     id = h_sub(vl_op_recv(sv[0], in, sizeof(in), 0));
     assert_int_equal(h_poll(20 * CT_MS, 256), 0); /* both parked */
@@ -1610,13 +1617,11 @@ static void stale_events_of_a_dup_are_ignored(void **state)
     print_message("skipped on Windows: no dup3 to put a new socket on the old handle value\n");
     skip();
 #else
-    static char junk[65536], in[16];
-    int sv[2], small = 4096;
+    static char in[16];
+    int sv[2];
     mk_socketpair(sv);
     int n = sv[0];
-    setsockopt(n, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-    while (send(n, junk, sizeof(junk), MSG_DONTWAIT) > 0)
-        ;
+    fill_send_buffer(n);
     h_open(64, 0);
     /* Both directions park on the old file, then are cancelled. */
     uint64_t r = h_sub(vl_op_recv(n, in, sizeof(in), 0));
