@@ -63,11 +63,9 @@
  * (completions per vl_engine_poll) shrinks when a batch brought more, and
  * grows back when it brought less than half. See next_batch.
  */
-#ifndef BURST_BYTES
-#define BURST_BYTES (64 * 1024)
-#endif
-#define CQ_BATCH_MIN 2
-#define NO_BUF       UINT32_MAX
+#define BURST_BYTES     (64 * 1024)
+#define CQ_BATCH_MIN    2
+#define NO_BUF          UINT32_MAX
 
 /* user_data of connection ops: the conn pointer with the op kind in its low bits. */
 enum { TAG_RECV = 1, TAG_SEND = 2, TAG_CLOSE = 3, TAG_MASK = 3 };
