@@ -4,6 +4,7 @@
  *   loadgen --port P [--host 127.0.0.1] [--conns N] [--size B] [--depth D]
  *           [--duration S] [--warmup S] [--threads T] [--cpu C[,C...]]
  *           [--server-pid PID] [--server-cpu C] [--label NAME] [--quiet]
+ *   loadgen --probe --cpu C --server-cpu C2
  *
  * N TCP connections to an echo server, spread over T threads, each thread an
  * epoll loop over non-blocking sockets. Every connection keeps D messages of B
@@ -28,6 +29,18 @@
  * the server's cost without other tenants' processes that ran on its core.
  * --server-cpu together with --server-pid also pins every thread of the
  * server to that core; --cpu pins this program's threads.
+ *
+ * Placement. On a VM the two cores can be two vCPUs that the host moves
+ * between physical cores: sometimes they share a last-level cache, sometimes
+ * not, and that changes what every byte crossing loopback costs (on the
+ * machine of docs/benchmarks.md a cache line's round trip is about 55 ns or
+ * about 335 ns, for seconds to minutes at a time). With --server-cpu and
+ * --cpu, the round trip of one cache line between a thread on the server core
+ * and one on the first --cpu core is measured (median of 9 x 1024 round trips)
+ * right before the connections open and right after they drain; RESULT
+ * reports both (xcpu_ns_before, xcpu_ns_after; -1 when not measured), so a
+ * script can tell which placement each run had. --probe only measures it,
+ * prints "RESULT xcpu_ns=N" and exits.
  *
  * Output: a human-readable summary, then one line "RESULT key=value ..." for
  * scripts. Exit status: 0 ok, 1 corruption, loss or a socket error, 2 usage.
@@ -78,7 +91,7 @@ struct opts {
     double duration, warmup;
     int cpus[64], ncpus;
     int server_pid, server_cpu;
-    bool quiet;
+    bool quiet, probe_only;
 };
 
 struct conn {
@@ -395,6 +408,80 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* ---- placement: a cache line's round trip between two cores -------------------------- */
+
+#define PROBE_TRIPS   1024
+#define PROBE_BATCHES 9
+
+struct probe {
+    _Alignas(64) _Atomic uint64_t line; /* the line that travels */
+    _Alignas(64) _Atomic int stop;
+    int cpu;
+};
+
+/* The far end: answers every odd value with the next even one. */
+static void *probe_peer(void *arg)
+{
+    struct probe *p = arg;
+    pin_self(p->cpu);
+    for (uint64_t v = 1; !atomic_load_explicit(&p->stop, memory_order_relaxed);) {
+        if (atomic_load_explicit(&p->line, memory_order_acquire) == v) {
+            atomic_store_explicit(&p->line, v + 1, memory_order_release);
+            v += 2;
+        }
+    }
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median ns per round trip of one cache line between a thread on cpu a (the
+ * caller's, pinned for the duration) and one on cpu b; -1 if a batch does not
+ * finish within 50 ms (the far core is busy with something else). */
+static double probe_xcpu(int a, int b)
+{
+    static struct probe p;
+    cpu_set_t old;
+    pthread_t th;
+    double ns[PROBE_BATCHES], res = -1;
+    atomic_store(&p.line, 0);
+    atomic_store(&p.stop, 0);
+    p.cpu = b;
+    if (pthread_getaffinity_np(pthread_self(), sizeof old, &old) != 0 ||
+        pthread_create(&th, NULL, probe_peer, &p) != 0)
+        return -1;
+    pin_self(a);
+    uint64_t v = 0;
+    int i;
+    for (i = 0; i < PROBE_BATCHES; i++) {
+        uint64_t t0 = now_ns(), deadline = t0 + 50000000u;
+        for (int k = 0; k < PROBE_TRIPS; k++, v += 2) {
+            atomic_store_explicit(&p.line, v + 1, memory_order_release);
+            for (unsigned spin = 1; atomic_load_explicit(&p.line, memory_order_acquire) != v + 2;
+                 spin++)
+                if (spin % 4096 == 0 && now_ns() > deadline)
+                    goto out;
+        }
+        ns[i] = (double)(now_ns() - t0) / PROBE_TRIPS;
+    }
+    qsort(ns, PROBE_BATCHES, sizeof ns[0], cmp_double);
+    res = ns[PROBE_BATCHES / 2];
+out:
+    atomic_store(&p.stop, 1);
+    pthread_join(th, NULL);
+    pthread_setaffinity_np(pthread_self(), sizeof old, &old);
+    return res;
+}
+
+static bool probe_wanted(void)
+{
+    return g_o.server_cpu >= 0 && g_o.ncpus > 0 && g_o.cpus[0] != g_o.server_cpu;
+}
+
 /* ---- CPU accounting and pinning ----------------------------------------------------- */
 
 struct cpu_sample {
@@ -482,7 +569,8 @@ static void usage(void)
             "usage: loadgen --port P [--host 127.0.0.1] [--conns N (1)] [--size B (64)]\n"
             "               [--depth D (1: ping-pong)] [--duration S (1)] [--warmup S (0.5)]\n"
             "               [--threads T (1)] [--cpu C[,C...]] [--server-pid PID]\n"
-            "               [--server-cpu C] [--label NAME] [--quiet]\n");
+            "               [--server-cpu C] [--label NAME] [--quiet]\n"
+            "       loadgen --probe --cpu C --server-cpu C2\n");
     exit(2);
 }
 
@@ -525,6 +613,10 @@ static void parse_args(int argc, char **argv)
             g_o.quiet = true;
             continue;
         }
+        if (!strcmp(a, "--probe")) {
+            g_o.probe_only = true;
+            continue;
+        }
         if (i + 1 >= argc)
             usage();
         const char *v = argv[++i];
@@ -555,7 +647,7 @@ static void parse_args(int argc, char **argv)
         else
             usage();
     }
-    if (g_o.port == 0)
+    if (g_o.probe_only ? !probe_wanted() : g_o.port == 0)
         usage();
     if (g_o.threads > g_o.conns)
         g_o.threads = g_o.conns;
@@ -610,7 +702,7 @@ static void sleep_s(double s)
 }
 
 static void report(struct worker *ws, uint64_t t0, uint64_t t1, const struct cpu_sample *a,
-                   const struct cpu_sample *b)
+                   const struct cpu_sample *b, double xcpu_before, double xcpu_after)
 {
     static uint64_t hist[HIST_SIZE];
     uint64_t msgs = 0, bytes = 0;
@@ -652,9 +744,10 @@ static void report(struct worker *ws, uint64_t t0, uint64_t t1, const struct cpu
     printf("RESULT label=%s conns=%d size=%d depth=%d secs=%.3f msgs=%" PRIu64
            " msgs_per_s=%.0f mb_per_s=%.2f p50_us=%.1f p99_us=%.1f p999_us=%.1f"
            " srv_core_us_per_msg=%.3f srv_irq_us_per_msg=%.3f srv_proc_us_per_msg=%.3f"
-           " srv_task_us_per_msg=%.3f srv_core_busy=%.3f errors=0\n",
+           " srv_task_us_per_msg=%.3f srv_core_busy=%.3f xcpu_ns_before=%.0f xcpu_ns_after=%.0f"
+           " errors=0\n",
            g_o.label, g_o.conns, g_o.size, g_o.depth, secs, msgs, rate, mbps, p50, p99, p999,
-           core_us, irq_us, proc_us, task_us, busy);
+           core_us, irq_us, proc_us, task_us, busy, xcpu_before, xcpu_after);
 }
 
 int main(int argc, char **argv)
@@ -662,6 +755,11 @@ int main(int argc, char **argv)
     parse_args(argc, argv);
     setvbuf(stdout, NULL, _IOLBF, 0);
     raise_nofile();
+    if (g_o.probe_only) {
+        double ns = probe_xcpu(g_o.cpus[0], g_o.server_cpu);
+        printf("RESULT xcpu_ns=%.0f\n", ns);
+        return ns < 0;
+    }
     pattern_init();
     if (g_o.server_pid > 0 && g_o.server_cpu >= 0) {
         int rc = pin_server(g_o.server_pid, g_o.server_cpu);
@@ -671,6 +769,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    double xcpu_before = probe_wanted() ? probe_xcpu(g_o.cpus[0], g_o.server_cpu) : -1;
     struct worker *ws = make_workers();
     pthread_barrier_init(&g_ready, NULL, (unsigned)g_o.threads + 1);
     for (int t = 0; t < g_o.threads; t++)
@@ -702,7 +801,8 @@ int main(int argc, char **argv)
         }
     }
     if (code == 0)
-        report(ws, t0, t1, &a, &b);
+        report(ws, t0, t1, &a, &b, xcpu_before,
+               probe_wanted() ? probe_xcpu(g_o.cpus[0], g_o.server_cpu) : -1);
     for (int i = 0; i < g_o.conns; i++) {
         if (ws[0].conns[i].fd >= 0)
             close(ws[0].conns[i].fd);
