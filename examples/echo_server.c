@@ -517,11 +517,19 @@ static void dispatch(struct worker *w, const vl_completion *cq)
  * brought more than BURST_BYTES shrinks the next one to what would have
  * stayed under it (at least CQ_BATCH_MIN); one that brought less than half
  * grows it back, so small messages keep the full CQ_BATCH. Measured at
- * 16 x 4 KiB x depth 16 (docs/benchmarks.md): 0.56x -> 0.66x libev's
- * throughput, server CPU per message (task) 0.89x -> 0.99x libev's.
+ * 16 x 64 KiB ping-pong (docs/benchmarks.md): 0.55x -> 0.81x libev's
+ * throughput, server CPU per message (task) 0.86x -> 0.95x libev's.
+ *
+ * Not while completions queue up (pool_low: more than half the pool is
+ * out, e.g. 1000 connections x 4 KiB x 16): small batches there only add
+ * polls and leave connections waiting (p99 40 -> 135 ms, task 0.96x ->
+ * 0.78x libev's at 1000 x 4 KiB x 16), so then the batch is the full
+ * CQ_BATCH.
  */
-static int next_batch(int cap, int n, size_t bytes)
+static int next_batch(int cap, int n, size_t bytes, bool pool_low)
 {
+    if (pool_low)
+        return CQ_BATCH;
     if (bytes > BURST_BYTES) {
         size_t fit = (size_t)BURST_BYTES * (size_t)n / bytes;
         return fit < CQ_BATCH_MIN ? CQ_BATCH_MIN : (int)fit;
@@ -576,7 +584,7 @@ static void worker_main(void *arg)
         w->batch_bytes = 0;
         for (int i = 0; i < n; i++)
             dispatch(w, &cq[i]);
-        cap = next_batch(cap, n, w->batch_bytes);
+        cap = next_batch(cap, n, w->batch_bytes, vl_bufpool_available(w->pool) < w->nbufs / 2);
     }
     vl_engine_destroy(e);
     atomic_fetch_add(&g_done, 1);
