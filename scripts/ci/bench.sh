@@ -28,6 +28,20 @@ echo "== bench/echo: smoke matrix"
     --reps 1 --duration 0.5 --warmup 0.2 --servers "libev libuv uring vllsi vllsi-epoll" 2>&1 |
     sed -n '/^bench-echo: /p;/^==/,/^$/p'
 
+echo "== bench/echo: the placement probe"
+# A cache line's round trip between two CPUs: a positive figure; a probe
+# without two distinct CPUs is a usage error.
+if [ "$(nproc)" -ge 2 ]; then
+    probe=$("$bin/loadgen" --probe --cpu 1 --server-cpu 0)
+    case $probe in
+    "RESULT xcpu_ns="[1-9]*) echo "ok: $probe" ;;
+    *) echo "FAIL: loadgen --probe said '$probe'"; exit 1 ;;
+    esac
+fi
+rc=0
+"$bin/loadgen" --probe --cpu 0 --server-cpu 0 >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 2 ] || { echo "FAIL: loadgen --probe on one CPU: exit $rc, expected 2"; exit 1; }
+
 echo "== bench/echo: the load generator catches corruption and loss"
 tmp=$(mktemp -d)
 spid=
