@@ -24,9 +24,6 @@
 #include "linux/sys.h"
 #endif
 
-/* About 100 pause instructions: long enough to ride out a short critical
- * section on another core, short next to a sleep round trip (~1-2 us). */
-#define MUTEX_SPIN       100
 /* Spinlock backoff: pauses per round double up to this cap ... */
 #define SPIN_BACKOFF_MAX 1024u
 /* ... and after this many rounds every round also yields the CPU. */
@@ -150,21 +147,14 @@ int vl__mutex_lock_slow(vl_mutex *m)
     if (!m)
         return -EINVAL;
     uint32_t c;
-    /* Spin only while the holder has no sleepers queued behind it: once the
-     * word is 2, others already sleep and spinning would only jump the queue
-     * for a lock that is plainly held for longer than a spin. */
-    for (int i = 0; i < MUTEX_SPIN; i++) {
-        c = __atomic_load_n(&m->state, __ATOMIC_RELAXED);
-        if (c == 0) {
-            if (__atomic_compare_exchange_n(&m->state, &c, 1, 0, __ATOMIC_ACQUIRE,
-                                            __ATOMIC_RELAXED))
-                return 0;
-        }
-        if (c == 2)
-            break;
-        os_relax();
-    }
-    /* Taking the lock through this exchange leaves the word at 2 even when
+    /* No spin before sleeping (glibc's default mutex does not spin either).
+     * Under contention a spinner keeps the lock's cache line moving between
+     * the cores on every acquisition, while a sleeper leaves the holder to
+     * run on with the line in its cache: with 100 pause instructions of
+     * spin, 2 threads on one mutex took 1.14-1.16x pthread_mutex's time per
+     * lock+unlock; without, 0.82-0.85x (bench/micro mutex/threads:2,
+     * docs/benchmarks.md). With work between the locks the two were alike.
+     * Taking the lock through this exchange leaves the word at 2 even when
      * nobody else waits; that costs at most one spurious FUTEX_WAKE and keeps
      * the invariant that a sleeper is never missed. */
     while ((c = __atomic_exchange_n(&m->state, 2, __ATOMIC_ACQUIRE)) != 0)

@@ -58,8 +58,8 @@ typedef struct vl_mutex {
 VL_API int vl_mutex_init(vl_mutex *m);
 
 /*
- * vl_mutex_lock - acquire m, sleeping in the kernel when it is held. After a
- * short spin (about 100 pause instructions) the caller sleeps on a futex.
+ * vl_mutex_lock - acquire m, sleeping in the kernel when it is held: a caller
+ * that finds it held sleeps on a futex at once (no spin; see sync.c).
  * Returns 0, or -EINVAL for NULL. Locking a mutex the caller already holds
  * deadlocks (the mutex is not recursive).
  */
