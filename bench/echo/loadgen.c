@@ -40,7 +40,15 @@
  * right before the connections open and right after they drain; RESULT
  * reports both (xcpu_ns_before, xcpu_ns_after; -1 when not measured), so a
  * script can tell which placement each run had. --probe only measures it,
- * prints "RESULT xcpu_ns=N" and exits.
+ * prints "RESULT xcpu_ns=N sys_ns=N" and exits.
+ *
+ * System calls. What one system call costs on this VM also moves (about
+ * 150 ns at some times, 220 ns at others on the machine of
+ * docs/benchmarks.md), and with it every server's CPU per message, the more
+ * the more system calls a server makes per message. So with --server-cpu the
+ * cost of a minimal system call (getppid; median of 9 x 4096) on the server
+ * core is measured before the run too: RESULT's sys_ns (-1 when not
+ * measured).
  *
  * Memory. The pattern and the receive buffers, the bytes every message
  * touches, live in one region on 2 MiB transparent huge pages where the
@@ -76,6 +84,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -541,6 +550,31 @@ out:
     return res;
 }
 
+/* Median ns of one getppid system call on cpu c, the caller pinned there for
+ * the duration; -1 when the caller cannot be pinned there. */
+static double probe_syscall(int c)
+{
+    enum { CALLS = 4096 };
+    cpu_set_t old;
+    double ns[PROBE_BATCHES];
+    if (c < 0 || pthread_getaffinity_np(pthread_self(), sizeof old, &old) != 0)
+        return -1;
+    pin_self(c);
+    if (sched_getcpu() != c) {
+        pthread_setaffinity_np(pthread_self(), sizeof old, &old);
+        return -1;
+    }
+    for (int i = 0; i < PROBE_BATCHES; i++) {
+        uint64_t t0 = now_ns();
+        for (int k = 0; k < CALLS; k++)
+            syscall(SYS_getppid);
+        ns[i] = (double)(now_ns() - t0) / CALLS;
+    }
+    pthread_setaffinity_np(pthread_self(), sizeof old, &old);
+    qsort(ns, PROBE_BATCHES, sizeof ns[0], cmp_double);
+    return ns[PROBE_BATCHES / 2];
+}
+
 static bool probe_wanted(void)
 {
     return g_o.server_cpu >= 0 && g_o.ncpus > 0 && g_o.cpus[0] != g_o.server_cpu;
@@ -762,7 +796,7 @@ static void sleep_s(double s)
 }
 
 static void report(struct worker *ws, uint64_t t0, uint64_t t1, const struct cpu_sample *a,
-                   const struct cpu_sample *b, double xcpu_before, double xcpu_after)
+                   const struct cpu_sample *b, double xcpu_before, double xcpu_after, double sys_ns)
 {
     static uint64_t hist[HIST_SIZE];
     uint64_t msgs = 0, bytes = 0;
@@ -805,9 +839,9 @@ static void report(struct worker *ws, uint64_t t0, uint64_t t1, const struct cpu
            " msgs_per_s=%.0f mb_per_s=%.2f p50_us=%.1f p99_us=%.1f p999_us=%.1f"
            " srv_core_us_per_msg=%.3f srv_irq_us_per_msg=%.3f srv_proc_us_per_msg=%.3f"
            " srv_task_us_per_msg=%.3f srv_core_busy=%.3f xcpu_ns_before=%.0f xcpu_ns_after=%.0f"
-           " lg_huge=%d errors=0\n",
+           " sys_ns=%.0f lg_huge=%d errors=0\n",
            g_o.label, g_o.conns, g_o.size, g_o.depth, secs, msgs, rate, mbps, p50, p99, p999,
-           core_us, irq_us, proc_us, task_us, busy, xcpu_before, xcpu_after, g_region_huge);
+           core_us, irq_us, proc_us, task_us, busy, xcpu_before, xcpu_after, sys_ns, g_region_huge);
 }
 
 int main(int argc, char **argv)
@@ -817,7 +851,7 @@ int main(int argc, char **argv)
     raise_nofile();
     if (g_o.probe_only) {
         double ns = probe_xcpu(g_o.cpus[0], g_o.server_cpu);
-        printf("RESULT xcpu_ns=%.0f\n", ns);
+        printf("RESULT xcpu_ns=%.0f sys_ns=%.0f\n", ns, probe_syscall(g_o.server_cpu));
         return ns < 0;
     }
     region_init(2 * PAT_LEN + (size_t)g_o.threads * RX_BUF + 64 * (size_t)(g_o.threads + 1));
@@ -831,6 +865,7 @@ int main(int argc, char **argv)
         }
     }
     double xcpu_before = probe_wanted() ? probe_xcpu(g_o.cpus[0], g_o.server_cpu) : -1;
+    double sys_ns = probe_syscall(g_o.server_cpu);
     struct worker *ws = make_workers();
     pthread_barrier_init(&g_ready, NULL, (unsigned)g_o.threads + 1);
     for (int t = 0; t < g_o.threads; t++)
@@ -863,7 +898,7 @@ int main(int argc, char **argv)
     }
     if (code == 0)
         report(ws, t0, t1, &a, &b, xcpu_before,
-               probe_wanted() ? probe_xcpu(g_o.cpus[0], g_o.server_cpu) : -1);
+               probe_wanted() ? probe_xcpu(g_o.cpus[0], g_o.server_cpu) : -1, sys_ns);
     for (int i = 0; i < g_o.conns; i++) {
         if (ws[0].conns[i].fd >= 0)
             close(ws[0].conns[i].fd);

@@ -29,12 +29,13 @@ echo "== bench/echo: smoke matrix"
     sed -n '/^bench-echo: /p;/^==/,/^$/p'
 
 echo "== bench/echo: the placement probe"
-# A cache line's round trip between two CPUs: a positive figure; a probe
-# without two distinct CPUs is a usage error.
+# A cache line's round trip between two CPUs and a system call's cost on the
+# server CPU: positive figures; a probe without two distinct CPUs is a usage
+# error.
 if [ "$(nproc)" -ge 2 ]; then
     probe=$("$bin/loadgen" --probe --cpu 1 --server-cpu 0)
     case $probe in
-    "RESULT xcpu_ns="[1-9]*) echo "ok: $probe" ;;
+    "RESULT xcpu_ns="[1-9]*" sys_ns="[1-9]*) echo "ok: $probe" ;;
     *) echo "FAIL: loadgen --probe said '$probe'"; exit 1 ;;
     esac
 fi
