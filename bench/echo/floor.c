@@ -18,16 +18,19 @@
  * blocked in send would deadlock).
  *
  * Reported: CPU time per message over the measurement window (the process's
- * own CPU time plus, pinned with --cpu C, the irq+softirq time of core C from
- * /proc/stat), for the whole exchange and for its server part: what an echo
- * server's core can at best spend per message.
+ * own CPU time, CLOCK_PROCESS_CPUTIME_ID), for the whole exchange and for its
+ * server part: what an echo server's core can at best spend per message.
+ * The thread never sleeps, so the softirq work that runs on its core runs
+ * while it is the current task, and the kernel counts that time in the
+ * task's CPU time (as user+sys of a 2 s run = its wall time shows). Until
+ * session 6 the core's irq+softirq time (/proc/stat) was added on top: that
+ * counted the same time twice and overstated the floor by 30-35 %.
  * The server part is the exchange's busy time times the share of wall time
  * spent in the server phase (receive and send back). That share is read with
  * the vDSO clock around the phase, once per round: the thread never sleeps,
  * and on loopback the softirq work of a send (the receiving end's TCP
  * processing) runs inline in that send, so wall time in a phase is the CPU
- * time of that phase, softirqs included (the thread's own CPU clock would
- * miss them: this kernel accounts softirq time to the core, not the task).
+ * time of that phase, softirqs included.
  * At depth 1 both ends make one send and one recv of the same bytes and the
  * server part comes out at about half; at depth D the client makes D sends
  * for the server's one recv, so it is less.
@@ -102,35 +105,13 @@ static void recv_all(int fd, unsigned char *buf, size_t n, int echo_fd)
     }
 }
 
-/* CPU time in clock ticks: the process's own (CLOCK_PROCESS_CPUTIME_ID, all
- * of its user and system time) plus, with cpu >= 0, the irq and softirq time
- * of that core from /proc/stat, which this kernel charges to the core rather
- * than to the task. Other processes that run on the core are left out, so
- * the figure holds on a shared machine too (the load generator's
- * srv_task_us_per_msg is the same sum for a server). */
-static double busy_ticks(int cpu)
+/* The process's CPU time in seconds: all of its user and system time,
+ * softirqs that ran while it was the current task included. */
+static double cpu_secs(void)
 {
-    double hz = (double)sysconf(_SC_CLK_TCK);
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    double busy = ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9) * hz;
-    if (cpu < 0)
-        return busy;
-    FILE *f = fopen("/proc/stat", "r");
-    char line[512], want[16];
-    snprintf(want, sizeof want, "cpu%d ", cpu);
-    while (f && fgets(line, sizeof line, f)) {
-        unsigned long long v[7];
-        if (strncmp(line, want, strlen(want)) == 0 &&
-            sscanf(line + strlen(want), "%llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
-                   &v[3], &v[4], &v[5], &v[6]) == 7) {
-            busy += (double)(v[5] + v[6]);
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
-    return busy;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void make_pairs(int *cli, int *srv)
@@ -253,12 +234,12 @@ int main(int argc, char **argv)
         round_trip(cli, srv, per, msg, buf);
     uint64_t msgs = 0;
     g_srv_secs = 0;
-    double b0 = busy_ticks(g_o.cpu), t0 = now_s(), t1;
+    double b0 = cpu_secs(), t0 = now_s(), t1;
     do {
         msgs += round_trip(cli, srv, per, msg, buf);
     } while ((t1 = now_s()) < t0 + g_o.duration);
-    double b1 = busy_ticks(g_o.cpu);
-    double us = (b1 - b0) / (double)sysconf(_SC_CLK_TCK) / (double)msgs * 1e6;
+    double b1 = cpu_secs();
+    double us = (b1 - b0) / (double)msgs * 1e6;
     double srv_us = us * g_srv_secs / (t1 - t0);
     printf("floor %s: %d conns x %d B, %d per round, %.2f s: %.0f msgs/s, %.2f us/msg for the "
            "exchange, %.2f us/msg server part\n",

@@ -23,10 +23,15 @@
  * (user+nice+system+irq+softirq of "cpuC" in /proc/stat) over the measurement
  * window is divided by the messages echoed in it: the server's CPU per
  * message, including the kernel work its system calls and softirqs do. With
- * --server-pid, the process's utime+stime (/proc/PID/stat) is the cross-check
- * (it misses softirq time that the kernel charges to the core, not the task);
- * with both, srv_task_us_per_msg = that plus the core's irq+softirq time:
- * the server's cost without other tenants' processes that ran on its core.
+ * --server-pid, the process's utime+stime (/proc/PID/stat) is reported too
+ * (srv_proc_us_per_msg). It holds the softirq work that ran while the server
+ * was the current task (the kernel counts that in the task's time as well as
+ * in the core's softirq time), but not the softirq work the core did while
+ * the server slept (e.g. freeing the server's sent skbs when the load
+ * generator's core asks it to), so it is not the server's whole cost. Until
+ * session 6 RESULT also had srv_task_us_per_msg = srv_proc + the core's
+ * irq+softirq: that counted the in-task softirq time twice (20-30 % too
+ * much, more for a server that sleeps less) and is gone.
  * --server-cpu together with --server-pid also pins every thread of the
  * server to that core; --cpu pins this program's threads.
  *
@@ -47,8 +52,8 @@
  * docs/benchmarks.md), and with it every server's CPU per message, the more
  * the more system calls a server makes per message. So with --server-cpu the
  * cost of a minimal system call (getppid; median of 9 x 4096) on the server
- * core is measured before the run too: RESULT's sys_ns (-1 when not
- * measured).
+ * core is measured before and after the run too: RESULT's sys_ns_before and
+ * sys_ns_after (-1 when not measured).
  *
  * Memory. The pattern and the receive buffers, the bytes every message
  * touches, live in one region on 2 MiB transparent huge pages where the
@@ -796,7 +801,8 @@ static void sleep_s(double s)
 }
 
 static void report(struct worker *ws, uint64_t t0, uint64_t t1, const struct cpu_sample *a,
-                   const struct cpu_sample *b, double xcpu_before, double xcpu_after, double sys_ns)
+                   const struct cpu_sample *b, double xcpu_before, double xcpu_after,
+                   double sys_before, double sys_after)
 {
     static uint64_t hist[HIST_SIZE];
     uint64_t msgs = 0, bytes = 0;
@@ -811,7 +817,7 @@ static void report(struct worker *ws, uint64_t t0, uint64_t t1, const struct cpu
     double p50 = hist_quantile(hist, msgs, 0.5) / 1e3, p99 = hist_quantile(hist, msgs, 0.99) / 1e3,
            p999 = hist_quantile(hist, msgs, 0.999) / 1e3;
     /* Server CPU per message in µs: ticks / hz / msgs * 1e6; -1 when not measured. */
-    double core_us = -1, proc_us = -1, busy = -1, irq_us = -1, task_us = -1;
+    double core_us = -1, proc_us = -1, busy = -1, irq_us = -1;
     if (g_o.server_cpu >= 0 && msgs && b->core_total > a->core_total) {
         core_us = (double)(b->core_busy - a->core_busy) / hz / (double)msgs * 1e6;
         irq_us = (double)(b->core_irq - a->core_irq) / hz / (double)msgs * 1e6;
@@ -819,12 +825,6 @@ static void report(struct worker *ws, uint64_t t0, uint64_t t1, const struct cpu
     }
     if (g_o.server_pid > 0 && msgs)
         proc_us = (double)(b->proc - a->proc) / hz / (double)msgs * 1e6;
-    /* The server's own time plus the core's interrupt time: on a shared
-     * machine this leaves out other tenants' processes that ran on the core
-     * (their user/sys time), which core_us includes. This kernel charges
-     * softirq time to the core, not to the task that was running. */
-    if (proc_us >= 0 && irq_us >= 0)
-        task_us = proc_us + irq_us;
     if (!g_o.quiet) {
         printf("loadgen %s: %d conns x %d B, depth %d, %.2f s: %" PRIu64 " msgs\n", g_o.label,
                g_o.conns, g_o.size, g_o.depth, secs, msgs);
@@ -838,10 +838,11 @@ static void report(struct worker *ws, uint64_t t0, uint64_t t1, const struct cpu
     printf("RESULT label=%s conns=%d size=%d depth=%d secs=%.3f msgs=%" PRIu64
            " msgs_per_s=%.0f mb_per_s=%.2f p50_us=%.1f p99_us=%.1f p999_us=%.1f"
            " srv_core_us_per_msg=%.3f srv_irq_us_per_msg=%.3f srv_proc_us_per_msg=%.3f"
-           " srv_task_us_per_msg=%.3f srv_core_busy=%.3f xcpu_ns_before=%.0f xcpu_ns_after=%.0f"
-           " sys_ns=%.0f lg_huge=%d errors=0\n",
+           " srv_core_busy=%.3f xcpu_ns_before=%.0f xcpu_ns_after=%.0f"
+           " sys_ns_before=%.0f sys_ns_after=%.0f lg_huge=%d errors=0\n",
            g_o.label, g_o.conns, g_o.size, g_o.depth, secs, msgs, rate, mbps, p50, p99, p999,
-           core_us, irq_us, proc_us, task_us, busy, xcpu_before, xcpu_after, sys_ns, g_region_huge);
+           core_us, irq_us, proc_us, busy, xcpu_before, xcpu_after, sys_before, sys_after,
+           g_region_huge);
 }
 
 int main(int argc, char **argv)
@@ -865,7 +866,7 @@ int main(int argc, char **argv)
         }
     }
     double xcpu_before = probe_wanted() ? probe_xcpu(g_o.cpus[0], g_o.server_cpu) : -1;
-    double sys_ns = probe_syscall(g_o.server_cpu);
+    double sys_before = probe_syscall(g_o.server_cpu);
     struct worker *ws = make_workers();
     pthread_barrier_init(&g_ready, NULL, (unsigned)g_o.threads + 1);
     for (int t = 0; t < g_o.threads; t++)
@@ -898,7 +899,8 @@ int main(int argc, char **argv)
     }
     if (code == 0)
         report(ws, t0, t1, &a, &b, xcpu_before,
-               probe_wanted() ? probe_xcpu(g_o.cpus[0], g_o.server_cpu) : -1, sys_ns);
+               probe_wanted() ? probe_xcpu(g_o.cpus[0], g_o.server_cpu) : -1, sys_before,
+               probe_syscall(g_o.server_cpu));
     for (int i = 0; i < g_o.conns; i++) {
         if (ws[0].conns[i].fd >= 0)
             close(ws[0].conns[i].fd);

@@ -4,7 +4,8 @@
 # four --buffers x --buffer-size (--backlog-bytes) settings against four load
 # cells, interleaved, 3 repetitions of 1.5 s; the server is pinned to CPU 0 and
 # bench/echo/loadgen to CPU 1. Prints msgs/s and the server's CPU per echoed
-# message (loadgen's srv_task_us_per_msg) for every run.
+# message (loadgen's srv_core_us_per_msg; until session 6 its srv_task_us_per_msg,
+# which counted softirq time twice) for every run.
 # Build first: cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release && cmake --build build-bench
 set -uo pipefail
 B=${1:-build-bench}
@@ -12,7 +13,7 @@ cfgs=("1024 4096 16384" "1024 16384 65536" "512 65536 262144" "1024 65536 262144
 cells=("1000 64 1" "256 64 1" "16 4096 16" "256 4096 1")
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-for rep in 1 2 3; do
+for _ in 1 2 3; do
     for cell in "${cells[@]}"; do
         read -r conns size depth <<<"$cell"
         for cfg in "${cfgs[@]}"; do
@@ -32,7 +33,7 @@ for rep in 1 2 3; do
             kill -TERM "$pid"
             wait "$pid" 2>/dev/null
             rate=$(sed -n 's/.* msgs_per_s=\([0-9]*\).*/\1/p' <<<"$r")
-            cpu=$(sed -n 's/.* srv_task_us_per_msg=\([0-9.]*\).*/\1/p' <<<"$r")
+            cpu=$(sed -n 's/.* srv_core_us_per_msg=\([0-9.]*\).*/\1/p' <<<"$r")
             echo "cell=$conns/$size/$depth pool=${nb}x$bs backlog=$bl msgs_per_s=$rate server_us_per_msg=$cpu"
         done
     done
