@@ -137,6 +137,7 @@ void register_all()
          plain);
     pair("tls.slot_get", "vllsi", vb::tls_slot_get_vllsi, "pthread_getspecific",
          vb::getspecific_pthread, plain);
+    pair("ctx.scope", "vllsi", vb::ctx_scope_vllsi, "pthread_specific", vb::scope_pthread, plain);
 
     /* Locks: uncontended (1 thread), then 2 threads on the same lock. With
      * threads the time is wall time per lock+unlock across both threads. */

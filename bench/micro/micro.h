@@ -21,6 +21,8 @@ void nop_epoll_raw(benchmark::State &state);
 void ctx_get_vllsi(benchmark::State &state);
 void tls_slot_get_vllsi(benchmark::State &state);
 void getspecific_pthread(benchmark::State &state);
+void ctx_scope_vllsi(benchmark::State &state);
+void scope_pthread(benchmark::State &state);
 void mutex_vllsi(benchmark::State &state);
 void mutex_pthread(benchmark::State &state);
 void spin_vllsi(benchmark::State &state);

@@ -83,6 +83,52 @@ void getspecific_pthread(benchmark::State &state)
     pthread_setspecific(g_key, nullptr);
 }
 
+/* ---- ctx: a scope that provides a value ------------------------------------ */
+
+/* One scope: open a frame, provide a value in a slot that the enclosing
+ * scope also holds (shadowing it), read it, close the frame (which brings the
+ * enclosing value back). */
+void ctx_scope_vllsi(benchmark::State &state)
+{
+    vl_ctx_set(kSlot, 42);
+    uintptr_t v = 0, i = 0;
+    for (auto _ : state) {
+        if (vl_ctx_push_frame() != 0 || vl_ctx_provide(kSlot, ++i) != 0) {
+            state.SkipWithError("vl_ctx_push_frame / vl_ctx_provide failed");
+            break;
+        }
+        bool ok = vl_ctx_get(kSlot, &v);
+        benchmark::DoNotOptimize(ok);
+        benchmark::DoNotOptimize(v);
+        if (vl_ctx_pop_frame() != 0) {
+            state.SkipWithError("vl_ctx_pop_frame failed");
+            break;
+        }
+    }
+    if (!vl_ctx_get(kSlot, &v) || v != 42)
+        state.SkipWithError("the enclosing value did not come back");
+    vl_ctx_clear(kSlot);
+}
+
+/* The same with a pthread key: save the enclosing value, set ours, read it,
+ * put the saved one back. */
+void scope_pthread(benchmark::State &state)
+{
+    pthread_once(&g_key_once, make_key);
+    pthread_setspecific(g_key, reinterpret_cast<void *>(uintptr_t{42}));
+    uintptr_t i = 0;
+    for (auto _ : state) {
+        void *saved = pthread_getspecific(g_key);
+        pthread_setspecific(g_key, reinterpret_cast<void *>(++i));
+        void *p = pthread_getspecific(g_key);
+        benchmark::DoNotOptimize(p);
+        pthread_setspecific(g_key, saved);
+    }
+    if (pthread_getspecific(g_key) != reinterpret_cast<void *>(uintptr_t{42}))
+        state.SkipWithError("the enclosing value did not come back");
+    pthread_setspecific(g_key, nullptr);
+}
+
 /* ---- locks: lock, one increment, unlock ----------------------------------- */
 
 void mutex_vllsi(benchmark::State &state)
