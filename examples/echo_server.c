@@ -6,7 +6,7 @@
  *
  *   echo_server [--port P] [--bind ADDR] [--driver auto|uring|epoll]
  *               [--threads N] [--max-conns N] [--backlog-bytes B] [--grace-ms MS]
- *               [--buffers N] [--buffer-size S]
+ *               [--buffers N] [--buffer-size S] [--gather-us US]
  *
  * Design (docs/echo.md has the long version):
  *  - One engine per thread, each with its own SO_REUSEPORT listening socket
@@ -56,16 +56,19 @@
 #include <vllsi/engine.h>
 #include <vllsi/sys.h>
 
-#define ACCEPT_RETRY_NS (100 * 1000 * 1000LL)
-#define CQ_BATCH        256
+#define ACCEPT_RETRY_NS   (100 * 1000 * 1000LL)
+#define CQ_BATCH          256
 /*
  * Received bytes one poll's batch should carry, at most: the batch size
  * (completions per vl_engine_poll) shrinks when a batch brought more, and
  * grows back when it brought less than half. See next_batch.
  */
-#define BURST_BYTES     (64 * 1024)
-#define CQ_BATCH_MIN    2
-#define NO_BUF          UINT32_MAX
+#define BURST_BYTES       (64 * 1024)
+#define CQ_BATCH_MIN      2
+/* The most completions a poll waits to gather, and how long by default. */
+#define GATHER_MAX        16
+#define GATHER_NS_DEFAULT 0
+#define NO_BUF            UINT32_MAX
 
 /* user_data of connection ops: the conn pointer with the op kind in its low bits. */
 enum { TAG_RECV = 1, TAG_SEND = 2, TAG_CLOSE = 3, TAG_MASK = 3 };
@@ -124,6 +127,9 @@ static atomic_int g_stop;  /* first signal: stop accepting, grace period */
 static atomic_int g_force; /* second signal or grace over: close everything */
 static atomic_int g_done;  /* workers that have finished */
 static int64_t g_grace_ns = 2000LL * 1000 * 1000;
+/* --gather-us: under load a poll waits up to this long for half the last
+ * batch (vl_engine_poll_batch); 0: every poll returns at the first completion. */
+static int64_t g_gather_ns = GATHER_NS_DEFAULT;
 
 static void *tag(struct conn *c, int t)
 {
@@ -572,7 +578,7 @@ static void worker_main(void *arg)
 
     arm_accept(w);
     vl_completion cq[CQ_BATCH];
-    int cap = CQ_BATCH;
+    int cap = CQ_BATCH, last = 0;
     while (!(w->stopping && vl_engine_inflight(e) == 0)) {
         if (atomic_load(&g_stop) && !w->stopping)
             begin_stop(w);
@@ -580,7 +586,13 @@ static void worker_main(void *arg)
             force_close(w);
         if (w->stopping && vl_engine_inflight(e) == 0)
             break;
-        int n = vl_engine_poll(e, -1, cq, cap);
+        /* Under load (the last poll brought several), let half as many
+         * gather before waking; one at a time never waits. */
+        int want = last / 2 < GATHER_MAX ? last / 2 : GATHER_MAX;
+        int n = g_gather_ns > 0 && want >= 2 && want <= cap && !w->stopping
+                    ? vl_engine_poll_batch(e, -1, want, g_gather_ns, cq, cap)
+                    : vl_engine_poll(e, -1, cq, cap);
+        last = n > 0 ? n : 0;
         w->batch_bytes = 0;
         for (int i = 0; i < n; i++)
             dispatch(w, &cq[i]);
@@ -598,7 +610,7 @@ static void usage(void)
                     "                   [--driver auto|uring|epoll] [--threads N]\n"
                     "                   [--max-conns N (total)] [--backlog-bytes B (per conn)]\n"
                     "                   [--grace-ms MS] [--buffers N (power of 2, per thread)]\n"
-                    "                   [--buffer-size S]\n");
+                    "                   [--buffer-size S] [--gather-us US (0: off)]\n");
     exit(2);
 }
 
@@ -655,6 +667,8 @@ int main(int argc, char **argv)
             nbufs = parse_num(v, 1, VL_BUFPOOL_MAX_COUNT);
         else if (!strcmp(a, "--buffer-size"))
             bufsize = parse_num(v, 1, 1L << 24);
+        else if (!strcmp(a, "--gather-us"))
+            g_gather_ns = parse_num(v, 0, 100000) * 1000LL;
         else if (!strcmp(a, "--grace-ms"))
             g_grace_ns = parse_num(v, 0, 3600000) * 1000000LL;
         else if (!strcmp(a, "--driver")) {

@@ -369,6 +369,22 @@ static int h_poll(int64_t timeout_ns, int cap)
     return n;
 }
 
+/* h_poll through vl_engine_poll_batch. */
+static int h_poll_batch(int64_t timeout_ns, int want, int64_t gather_ns, int cap)
+{
+    vl_completion out[256];
+    int n = vl_engine_poll_batch(H.e, timeout_ns, want, gather_ns, out, cap);
+    int64_t now = ct_now_ns();
+    if (n < 0)
+        fail_msg("vl_engine_poll_batch(%lld, %d, %lld) = %d (%s)", (long long)timeout_ns, want,
+                 (long long)gather_ns, n, strerror(-n));
+    if (n > cap)
+        fail_msg("vl_engine_poll_batch returned %d completions for cap %d", n, cap);
+    for (int i = 0; i < n; i++)
+        h_process(&out[i], now);
+    return n;
+}
+
 static int64_t h_limit_ns(void)
 {
     return (int64_t)10000 * CT_MS * g_slow;
@@ -674,6 +690,78 @@ static void poll_rejects_bad_args(void **state)
     /* Nothing was consumed: the ready completion is still there. */
     assert_false(h_rec_of(left)->done);
     assert_int_equal(h_wait(left), 0);
+    h_quiet();
+}
+
+/* vl_engine_poll_batch: the same -EINVAL as poll, and for a bad want or
+ * gather window; nothing consumed. */
+static void poll_batch_rejects_bad_args(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    vl_completion c[4];
+    uint64_t a = h_sub(vl_op_nop());
+    assert_int_equal(vl_engine_poll_batch(NULL, 0, 1, 0, c, 4), -EINVAL);
+    assert_int_equal(vl_engine_poll_batch(H.e, 0, 1, 0, NULL, 4), -EINVAL);
+    assert_int_equal(vl_engine_poll_batch(H.e, -1, 1, 0, c, 0), -EINVAL);
+    assert_int_equal(vl_engine_poll_batch(H.e, -1, 0, 0, c, 4), -EINVAL);
+    assert_int_equal(vl_engine_poll_batch(H.e, -1, -3, 0, c, 4), -EINVAL);
+    assert_int_equal(vl_engine_poll_batch(H.e, -1, 5, 0, c, 4), -EINVAL);
+    assert_int_equal(vl_engine_poll_batch(H.e, -1, 2, -1, c, 4), -EINVAL);
+    assert_int_equal(vl_engine_poll_batch(H.e, -1, 2, INT64_MIN, c, 4), -EINVAL);
+    assert_false(h_rec_of(a)->done);
+    /* Still there for a good call, which returns it. */
+    while (!h_rec_of(a)->done)
+        h_poll_batch(-1, 2, CT_MS, 4);
+    assert_int_equal(h_rec_of(a)->result, 0);
+    h_quiet();
+}
+
+/* Completions that are ready come back: the full batch when `want` are, and
+ * every op completes through batch polls alone. */
+static void poll_batch_returns_the_batch(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(256, 0);
+    for (int i = 0; i < 64; i++)
+        h_sub(vl_op_nop());
+    int64_t start = ct_now_ns();
+    while (H.ndone < 64) {
+        if (ct_now_ns() - start > h_limit_ns())
+            fail_msg("only %d of 64 NOPs completed", H.ndone);
+        h_poll_batch(-1, 16, 10 * CT_MS, 16); /* the harness fails a batch above 16 */
+    }
+    h_quiet();
+}
+
+/* Fewer than `want` come: once the gather window has passed, one completion
+ * ends the wait (it does not run to the timeout or block for ever). */
+static void poll_batch_window_ends_the_wait(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_sync("a TIMEOUT runs to its end inside submit there");
+    h_open(64, 0);
+    uint64_t t = h_sub(vl_op_timeout(5 * CT_MS));
+    int64_t start = ct_now_ns();
+    int n = 0;
+    while (!h_rec_of(t)->done) {
+        n += h_poll_batch(-1, 8, 30 * CT_MS, 8);
+        if (ct_now_ns() - start > h_limit_ns())
+            fail_msg("a batch poll with a 30 ms window never returned the TIMEOUT");
+    }
+    assert_int_equal(n, 1);
+    assert_int_equal(h_rec_of(t)->result, 0);
+    /* Nothing at all: a timeout still ends it, with 0. */
+    start = ct_now_ns();
+    assert_int_equal(h_poll_batch(20 * CT_MS, 8, 5 * CT_MS, 8), 0);
+    assert_true(ct_now_ns() - start >= 15 * CT_MS);
+    /* timeout 0 never waits, whatever the window. */
+    start = ct_now_ns();
+    assert_int_equal(h_poll_batch(0, 8, 1000 * CT_MS, 8), 0);
+    assert_true(ct_now_ns() - start < 500 * CT_MS * g_slow);
     h_quiet();
 }
 
@@ -2957,6 +3045,9 @@ int main(int argc, char **argv)
         T(poll_rejects_bad_args),
         T(nop_round_trips_user_data),
         T(poll_respects_cap),
+        T(poll_batch_rejects_bad_args),
+        T(poll_batch_returns_the_batch),
+        T(poll_batch_window_ends_the_wait),
         T(pipe_read_write),
         T(pipe_pending_read_sees_eof),
         T(pipe_offset_is_espipe),

@@ -302,6 +302,27 @@ VL_API int64_t vl_engine_submit(vl_engine *e, const vl_op *op, void *user_data);
 VL_API int vl_engine_poll(vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap);
 
 /*
+ * vl_engine_poll_batch - vl_engine_poll that lets completions gather before
+ * it returns, to save wake-ups under load: it waits up to gather_ns for
+ * `want` completions; once gather_ns has passed it returns as soon as at
+ * least one is ready (waiting on for the first up to timeout_ns, as
+ * vl_engine_poll does). Completions that are ready when it is called come
+ * back at once, as from vl_engine_poll. So a caller that asks for half its
+ * last batch pays at most gather_ns of latency under load and none when one
+ * completion at a time arrives.
+ *
+ * The io_uring driver has the kernel do it (IORING_FEAT_MIN_TIMEOUT, Linux
+ * 6.12+): the task is not even woken before `want` completions are there
+ * or gather_ns has passed. Elsewhere (other drivers, older kernels) it is
+ * vl_engine_poll: it returns at the first completion, which the contract
+ * above allows. Returns what vl_engine_poll returns; -EINVAL as
+ * vl_engine_poll, or for want < 1, want > cap or gather_ns < 0 (nothing is
+ * consumed).
+ */
+VL_API int vl_engine_poll_batch(vl_engine *e, int64_t timeout_ns, int want, int64_t gather_ns,
+                                vl_completion *out, int cap);
+
+/*
  * vl_engine_shutdown - refuse new work (-ESHUTDOWN), cancel everything in
  * flight and wait until the kernel has let go of every buffer. The -ECANCELED
  * (or final) completions wait for vl_engine_poll, which no longer blocks.

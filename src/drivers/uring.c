@@ -41,6 +41,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <vllsi/sys/common.h>
@@ -86,6 +87,24 @@
 #define RWF_NOSIGNAL 0x00000100
 #endif
 
+/* Linux 6.12: io_uring_getevents_arg's pad is min_wait_usec (the uapi
+ * headers of liburing 2.3 predate it). */
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15)
+#endif
+struct gather_arg {
+    uint64_t sigmask;
+    uint32_t sigmask_sz;
+    uint32_t min_wait_usec;
+    uint64_t ts;
+};
+_Static_assert(sizeof(struct gather_arg) == sizeof(struct io_uring_getevents_arg),
+               "gather_arg must be io_uring_getevents_arg");
+
+/* A gathering wait without a timeout still passes one (the kernel would end
+ * the whole wait when min_wait_usec runs out, completions or not): a day. */
+#define GATHER_FOREVER_NS (86400LL * 1000000000LL)
+
 /* The kernel copies a TIMEOUT's timespec out of the slot at submission. */
 _Static_assert(sizeof(((struct vl__slot *)0)->drv_data.ts) == sizeof(struct __kernel_timespec),
                "slot timespec must match __kernel_timespec");
@@ -126,6 +145,8 @@ struct uring {
     bool ms_accept;                  /* IORING_ACCEPT_MULTISHOT usable                     */
     bool bufring;                    /* try to register pools as provided-buffer rings     */
     bool msg_ring;                   /* IORING_OP_MSG_RING usable (5.18+)                  */
+    bool min_timeout;                /* IORING_FEAT_MIN_TIMEOUT: gathering waits (6.12+)   */
+    bool reg_ring;                   /* the ring fd is registered (enter_ring_fd)          */
     uint32_t rearm_head, rearm_tail; /* slots to arm again (drv_next)      */
     int efd;                         /* wake eventfd                                        */
     bool wake_armed;                 /* the wake READ is in the SQ or in the kernel         */
@@ -232,6 +253,41 @@ static int ring_wait(struct uring *d, struct __kernel_timespec *ts)
         rc = io_uring_submit_and_wait_timeout(&d->ring, &cqe, 1, ts, NULL);
     guard_end(&g);
     return rc;
+}
+
+/*
+ * vl_engine_poll_batch's wait: submit what is queued and wait for `want`
+ * CQEs, or once gather_ns has passed for one (the kernel's min_wait_usec).
+ * liburing 2.3 cannot pass min_wait_usec, so this is our own io_uring_enter:
+ * it publishes the SQ tail as liburing's submit does (the SQ array is
+ * liburing's identity map) and enters with the same ring fd.
+ */
+static int ring_wait_gather(struct uring *d, unsigned want, int64_t gather_ns, int64_t timeout_ns)
+{
+    struct io_uring_sq *sq = &d->ring.sq;
+    unsigned tail = sq->sqe_tail;
+    if (sq->sqe_head != tail) {
+        sq->sqe_head = tail;
+        io_uring_smp_store_release(sq->ktail, tail);
+    }
+    unsigned to_submit = tail - IO_URING_READ_ONCE(*sq->khead);
+    int64_t t = timeout_ns < 0 ? GATHER_FOREVER_NS : timeout_ns;
+    struct __kernel_timespec ts = {t / 1000000000, t % 1000000000};
+    uint64_t us = ((uint64_t)gather_ns + 999) / 1000;
+    struct gather_arg arg = {0, _NSIG / 8, us > UINT32_MAX ? UINT32_MAX : (uint32_t)us,
+                             (uint64_t)(uintptr_t)&ts};
+    unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+    int fd = d->ring.ring_fd;
+    if (d->reg_ring) {
+        flags |= IORING_ENTER_REGISTERED_RING;
+        fd = d->ring.enter_ring_fd;
+    }
+    struct sigpipe_guard g;
+    guard_begin(d, &g);
+    long rc = syscall(__NR_io_uring_enter, fd, to_submit, want, flags, &arg, sizeof arg);
+    int err = errno;
+    guard_end(&g);
+    return rc < 0 ? -err : (int)rc;
 }
 
 /* An SQE, submitting what is queued once to make room if the SQ is full. */
@@ -453,7 +509,8 @@ static int uring_init(vl_engine *e, const vl_engine_config *cfg, char *reason, s
      * to the registering thread; without SINGLE_ISSUER the engine may move
      * between threads, so only register when it cannot. Failure is fine. */
     if (d->ring.flags & IORING_SETUP_SINGLE_ISSUER)
-        io_uring_register_ring_fd(&d->ring);
+        d->reg_ring = io_uring_register_ring_fd(&d->ring) == 1;
+    d->min_timeout = (d->ring.features & IORING_FEAT_MIN_TIMEOUT) != 0;
     *vl__engine_drv(e) = d;
     return 0;
 }
@@ -1131,7 +1188,11 @@ static int uring_wait(vl_engine *e, int64_t timeout_ns)
         rc = -EBUSY; /* test builds: the kernel refused (CQ overflow) */
     } else {
         struct __kernel_timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
-        rc = ring_wait(d, timeout_ns < 0 ? NULL : &ts);
+        if (e->gather_want > 1 && e->gather_ns > 0 && d->min_timeout &&
+            io_uring_cq_ready(&d->ring) == 0)
+            rc = ring_wait_gather(d, e->gather_want, e->gather_ns, timeout_ns);
+        else
+            rc = ring_wait(d, timeout_ns < 0 ? NULL : &ts);
     }
     reap(e, d);
     /* -EBUSY: submission refused while the CQ overflowed (older kernels).

@@ -235,6 +235,10 @@ struct vl_engine {
      * the core's CQ is empty, which saves a copy through the CQ per op. */
     vl_completion *out;
     uint32_t out_n, out_cap;
+    /* vl_engine_poll_batch's request while it runs (want 0 otherwise): a
+     * driver that can may wait for gather_want completions up to gather_ns. */
+    uint32_t gather_want;
+    int64_t gather_ns;
     struct vl_bufpool *pools[VL__MAX_POOLS];
     bool shut;
     bool woken;

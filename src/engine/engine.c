@@ -462,6 +462,20 @@ int vl_engine_poll(vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap
     return e->cq_head != e->cq_tail ? n + drain(e, out + n, cap - n) : n;
 }
 
+int vl_engine_poll_batch(vl_engine *e, int64_t timeout_ns, int want, int64_t gather_ns,
+                         vl_completion *out, int cap)
+{
+    if (VL_UNLIKELY(e == NULL || out == NULL || cap <= 0 || want < 1 || want > cap ||
+                    gather_ns < 0))
+        return -EINVAL;
+    e->gather_want = (uint32_t)want;
+    e->gather_ns = gather_ns;
+    int n = vl_engine_poll(e, timeout_ns, out, cap);
+    e->gather_want = 0;
+    e->gather_ns = 0;
+    return n;
+}
+
 /* ---- shutdown, wake, names ------------------------------------------------------ */
 
 void vl_engine_shutdown(vl_engine *e)
