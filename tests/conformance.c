@@ -353,20 +353,27 @@ static void h_process(const vl_completion *c, int64_t now)
 }
 
 /* One poll; every completion goes through h_process. Returns the count. */
+/* What a poll returned: fail on an error or a batch above cap, else hand
+ * every completion to the harness. */
+static int h_took(const char *call, int64_t timeout_ns, int n, int cap, const vl_completion *out)
+{
+    int64_t now = ct_now_ns();
+    if (n < 0)
+        fail_msg("%s(%lld) = %d (%s)", call, (long long)timeout_ns, n, strerror(-n));
+    if (n > cap)
+        fail_msg("%s returned %d completions for cap %d", call, n, cap);
+    for (int i = 0; i < n; i++)
+        h_process(&out[i], now);
+    return n;
+}
+
 static int h_poll(int64_t timeout_ns, int cap)
 {
     vl_completion out[256];
     if (cap > 256)
         cap = 256;
-    int n = vl_engine_poll(H.e, timeout_ns, out, cap);
-    int64_t now = ct_now_ns();
-    if (n < 0)
-        fail_msg("vl_engine_poll(%lld) = %d (%s)", (long long)timeout_ns, n, strerror(-n));
-    if (n > cap)
-        fail_msg("vl_engine_poll returned %d completions for cap %d", n, cap);
-    for (int i = 0; i < n; i++)
-        h_process(&out[i], now);
-    return n;
+    return h_took("vl_engine_poll", timeout_ns, vl_engine_poll(H.e, timeout_ns, out, cap), cap,
+                  out);
 }
 
 /* h_poll through vl_engine_poll_batch. */
@@ -374,15 +381,7 @@ static int h_poll_batch(int64_t timeout_ns, int want, int64_t gather_ns, int cap
 {
     vl_completion out[256];
     int n = vl_engine_poll_batch(H.e, timeout_ns, want, gather_ns, out, cap);
-    int64_t now = ct_now_ns();
-    if (n < 0)
-        fail_msg("vl_engine_poll_batch(%lld, %d, %lld) = %d (%s)", (long long)timeout_ns, want,
-                 (long long)gather_ns, n, strerror(-n));
-    if (n > cap)
-        fail_msg("vl_engine_poll_batch returned %d completions for cap %d", n, cap);
-    for (int i = 0; i < n; i++)
-        h_process(&out[i], now);
-    return n;
+    return h_took("vl_engine_poll_batch", timeout_ns, n, cap, out);
 }
 
 static int64_t h_limit_ns(void)
