@@ -257,13 +257,16 @@ static int ring_wait(struct uring *d, struct __kernel_timespec *ts)
 
 /*
  * vl_engine_poll_batch's wait: submit what is queued and wait for `want`
- * CQEs, or once gather_ns has passed for one (the kernel's min_wait_usec).
+ * CQEs, or once gather_ns has passed for one (the kernel's min_wait_usec),
+ * at most until ts (NULL: no timeout).
  * liburing 2.3 cannot pass min_wait_usec, so this is our own io_uring_enter:
  * it publishes the SQ tail as liburing's submit does (the SQ array is
  * liburing's identity map) and enters with the same ring fd.
  */
-static int ring_wait_gather(struct uring *d, unsigned want, int64_t gather_ns, int64_t timeout_ns)
+static int ring_wait_gather(struct uring *d, unsigned want, int64_t gather_ns,
+                            const struct __kernel_timespec *ts)
 {
+    static const struct __kernel_timespec forever = {GATHER_FOREVER_NS / 1000000000, 0};
     struct io_uring_sq *sq = &d->ring.sq;
     unsigned tail = sq->sqe_tail;
     if (sq->sqe_head != tail) {
@@ -271,11 +274,9 @@ static int ring_wait_gather(struct uring *d, unsigned want, int64_t gather_ns, i
         io_uring_smp_store_release(sq->ktail, tail);
     }
     unsigned to_submit = tail - IO_URING_READ_ONCE(*sq->khead);
-    int64_t t = timeout_ns < 0 ? GATHER_FOREVER_NS : timeout_ns;
-    struct __kernel_timespec ts = {t / 1000000000, t % 1000000000};
     uint64_t us = ((uint64_t)gather_ns + 999) / 1000;
     struct gather_arg arg = {0, _NSIG / 8, us > UINT32_MAX ? UINT32_MAX : (uint32_t)us,
-                             (uint64_t)(uintptr_t)&ts};
+                             (uint64_t)(uintptr_t)(ts != NULL ? ts : &forever)};
     unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
     int fd = d->ring.ring_fd;
     if (d->reg_ring) {
@@ -1188,11 +1189,12 @@ static int uring_wait(vl_engine *e, int64_t timeout_ns)
         rc = -EBUSY; /* test builds: the kernel refused (CQ overflow) */
     } else {
         struct __kernel_timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
+        struct __kernel_timespec *tsp = timeout_ns < 0 ? NULL : &ts;
         if (e->gather_want > 1 && e->gather_ns > 0 && d->min_timeout &&
             io_uring_cq_ready(&d->ring) == 0)
-            rc = ring_wait_gather(d, e->gather_want, e->gather_ns, timeout_ns);
+            rc = ring_wait_gather(d, e->gather_want, e->gather_ns, tsp);
         else
-            rc = ring_wait(d, timeout_ns < 0 ? NULL : &ts);
+            rc = ring_wait(d, tsp);
     }
     reap(e, d);
     /* -EBUSY: submission refused while the CQ overflowed (older kernels).
