@@ -48,7 +48,7 @@
  * prints "RESULT xcpu_ns=N sys_ns=N" and exits.
  *
  * System calls. What one system call costs on this VM also moves (about
- * 150 ns at some times, 220 ns at others on the machine of
+ * 165 ns at some times, 205-255 ns at others on the machine of
  * docs/benchmarks.md), and with it every server's CPU per message, the more
  * the more system calls a server makes per message. So with --server-cpu the
  * cost of a minimal system call (getppid; median of 9 x 4096) on the server
@@ -517,6 +517,13 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The median of the PROBE_BATCHES figures of a probe (sorts them). */
+static double probe_median(double *ns)
+{
+    qsort(ns, PROBE_BATCHES, sizeof ns[0], cmp_double);
+    return ns[PROBE_BATCHES / 2];
+}
+
 /* Median ns per round trip of one cache line between a thread on cpu a (the
  * caller's, pinned for the duration) and one on cpu b; -1 if a batch does not
  * finish within 50 ms (the far core is busy with something else). */
@@ -546,8 +553,7 @@ static double probe_xcpu(int a, int b)
         }
         ns[i] = (double)(now_ns() - t0) / PROBE_TRIPS;
     }
-    qsort(ns, PROBE_BATCHES, sizeof ns[0], cmp_double);
-    res = ns[PROBE_BATCHES / 2];
+    res = probe_median(ns);
 out:
     atomic_store(&p.stop, 1);
     pthread_join(th, NULL);
@@ -576,8 +582,7 @@ static double probe_syscall(int c)
         ns[i] = (double)(now_ns() - t0) / CALLS;
     }
     pthread_setaffinity_np(pthread_self(), sizeof old, &old);
-    qsort(ns, PROBE_BATCHES, sizeof ns[0], cmp_double);
-    return ns[PROBE_BATCHES / 2];
+    return probe_median(ns);
 }
 
 static bool probe_wanted(void)
