@@ -255,6 +255,13 @@ static uint64_t h_sub(vl_op op)
     return (uint64_t)id;
 }
 
+/* Submit n NOPs. */
+static void h_nops(int n)
+{
+    for (int i = 0; i < n; i++)
+        h_sub(vl_op_nop());
+}
+
 static struct h_rec *h_rec_of(uint64_t id)
 {
     int i = h_find(id);
@@ -574,8 +581,7 @@ static void create_default_cap_is_exact(void **state)
     (void)state;
     WATCH(30);
     h_open(0, 0);
-    for (unsigned i = 0; i < VL_ENGINE_DEFAULT_MAX_INFLIGHT; i++)
-        h_sub(vl_op_nop());
+    h_nops(VL_ENGINE_DEFAULT_MAX_INFLIGHT);
     vl_op nop = vl_op_nop();
     assert_int_equal(vl_engine_submit(H.e, &nop, NULL), -EBUSY);
     assert_int_equal(vl_engine_inflight(H.e), VL_ENGINE_DEFAULT_MAX_INFLIGHT);
@@ -724,8 +730,7 @@ static void poll_batch_returns_the_batch(void **state)
     (void)state;
     WATCH(20);
     h_open(256, 0);
-    for (int i = 0; i < 64; i++)
-        h_sub(vl_op_nop());
+    h_nops(64);
     int64_t start = ct_now_ns();
     while (H.ndone < 64) {
         if (ct_now_ns() - start > h_limit_ns())
@@ -792,8 +797,7 @@ static void poll_respects_cap(void **state)
     (void)state;
     WATCH(20);
     h_open(256, 0);
-    for (int i = 0; i < 100; i++)
-        h_sub(vl_op_nop());
+    h_nops(100);
     while (H.ndone < 100)
         h_poll(-1, 7); /* the harness fails any batch above 7 */
     h_quiet();
@@ -2131,8 +2135,7 @@ static void max_inflight_is_exact(void **state)
     uint64_t recvs[4];
     for (int i = 0; i < 4; i++)
         recvs[i] = h_sub(vl_op_recv(sv[0], bufs[i], sizeof(bufs[i]), 0));
-    for (int i = 0; i < 4; i++)
-        h_sub(vl_op_nop());
+    h_nops(4);
     vl_op nop = vl_op_nop(), cancel = vl_op_cancel(recvs[0]), tmo = vl_op_timeout(0);
     expect_sync(vl_engine_submit(H.e, &nop, NULL), -EBUSY, "NOP over the cap");
     expect_sync(vl_engine_submit(H.e, &cancel, NULL), -EBUSY, "CANCEL over the cap");
