@@ -372,11 +372,11 @@ VL_API uint32_t vl_engine_inflight(const vl_engine *e);
  * when registering the ring, if it was not "unsupported" (then the pool
  * works in user space and multishot is emulated, see docs/engine.md).
  *
- * Sizing: on io_uring the kernel hands buffers out in ring order, one per
- * recv completion; with C connections receiving at once, count below C
- * gives -ENOBUFS floods, and count * size far above the L2 cache costs cache
- * misses. docs/guide.md has the measured choice (count 2 * C, size 4 KiB
- * for small messages).
+ * Sizing: one buffer per recv completion; with C connections receiving at
+ * once, count below C gives -ENOBUFS floods. On io_uring the kernel's ring
+ * holds about 1 MiB worth of the free buffers, the last released first, and
+ * grows when connections outrun it, so a large pool costs memory, not
+ * cache (docs/engine.md). docs/guide.md has the measured choice.
  */
 VL_API int vl_bufpool_create(vl_engine *e, uint32_t count, uint32_t size, vl_bufpool **out);
 

@@ -117,8 +117,8 @@ struct vl_bufpool {
     uint32_t users;  /* live ops naming this pool                    */
     uint16_t group;  /* the engine's index for it (io_uring bgid)    */
     bool native;     /* the driver owns the free buffers             */
-    uint32_t nfree;  /* non-native: free stack depth                 */
-    uint32_t *free;  /* non-native: free stack of buffer ids         */
+    uint32_t nfree;  /* free stack depth (io_uring: the spares)     */
+    uint32_t *free;  /* free stack of buffer ids                     */
     uint64_t *out;   /* one bit per buffer: held by the caller       */
     void *drv;       /* the driver's per-pool state (native pools)   */
 };
@@ -137,7 +137,9 @@ static inline void vl__pool_mark_out(struct vl_bufpool *p, uint32_t bid)
     p->avail--;
 }
 
-/* Non-native pools: take a free buffer for a read (false: the pool is empty). */
+/* Non-native pools: take a free buffer for a read (false: the pool is empty).
+ * (The io_uring driver keeps a native pool's spare buffers on the same
+ * stack, see struct uring_pool.) */
 static inline bool vl__pool_take(struct vl_bufpool *p, uint32_t *bid)
 {
     if (p->nfree == 0)
@@ -146,7 +148,8 @@ static inline bool vl__pool_take(struct vl_bufpool *p, uint32_t *bid)
     return true;
 }
 
-/* Non-native pools: put back a buffer taken but not handed out (EAGAIN, EOF). */
+/* Put a free buffer on the stack (non-native pools: one taken but not handed
+ * out, EAGAIN or EOF; io_uring native pools: a released spare). */
 static inline void vl__pool_untake(struct vl_bufpool *p, uint32_t bid)
 {
     p->free[p->nfree++] = bid;
