@@ -148,8 +148,9 @@ enum sigpipe_mode {
  * the window and is armed again without a word (ring_starved); after 64
  * windows' worth of reads without that, the window shrinks by an eighth of
  * what it has over its start. It cannot help where one pass of the kernel
- * fills more buffers than the cache holds (256 connections x 4 KiB x 16):
- * all of them are written before the caller sees the first.
+ * fills more than the cache holds: a wait runs the receives of up to 20
+ * ready sockets, each draining its socket, before the caller sees the
+ * first (256 connections x 4 KiB x 16: about 57 KB each).
  */
 struct uring_pool {
     struct io_uring_buf_ring *br;
