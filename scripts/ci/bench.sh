@@ -103,6 +103,21 @@ kill -TERM "$spid"
 wait "$spid"
 spid=
 
+echo "== scripts/profile-echo: one ungated 1 s run against ev_server (when perf can sample)"
+if command -v perf >/dev/null && perf record -q -C 0 -o "$tmp/probe.perf" -- true >/dev/null 2>&1; then
+    out=$("$root/scripts/profile-echo" --bin "$bin" --runs 1 --seconds 1 --conns 4 --size 64 \
+        --depth 1 --near-ns 1000000 --dear-ns 1000000 --top 5 "libev=$bin/ev_server" 2>&1) || {
+        printf '%s\n' "$out"
+        echo "FAIL: scripts/profile-echo"
+        exit 1
+    }
+    printf '%s\n' "$out" | sed -n '/^ns per message/,$p'
+    busy=$(printf '%s\n' "$out" | awk '/^all but idle/ { print int($4) }')
+    [ "${busy:-0}" -gt 0 ] || { echo "FAIL: profile-echo counted no busy time"; exit 1; }
+else
+    echo "skipped: perf is missing or may not sample CPU 0 here"
+fi
+
 echo "== bench/micro: timers and in-process ping-pong, one short run each"
 out=$("$build/bench/vllsi_micro" --benchmark_filter='^(timer|pingpong)\.' --benchmark_min_time=0.01 2>&1)
 printf '%s\n' "$out" | sed -n '/^vllsi vs peer/,$p'
