@@ -147,10 +147,9 @@ enum sigpipe_mode {
  * A RECV_MULTI that the kernel ends with -ENOBUFS while spares wait grows
  * the window and is armed again without a word (ring_starved); after 64
  * windows' worth of reads without that, the window shrinks by an eighth of
- * what it has over its start. It cannot help where one pass of the kernel
- * fills more than the cache holds: a wait runs the receives of up to 20
- * ready sockets, each draining its socket, before the caller sees the
- * first (256 connections x 4 KiB x 16: about 57 KB each).
+ * what it has over its start. (At 256 connections x 4 KiB x 16 the copy
+ * stays dear with it; docs/benchmarks.md, session 7, says what was ruled
+ * out.)
  */
 struct uring_pool {
     struct io_uring_buf_ring *br;
