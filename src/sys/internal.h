@@ -21,6 +21,10 @@ VL__HIDDEN int vl__auxv_get(unsigned long type, unsigned long *out);
 
 /* Eager setup run by vl_init(): page size and vDSO resolution. */
 VL__HIDDEN void vl__page_init(void);
+/* src/sys/page.c: whether the page size is cached yet, and cache it (each
+ * OS's vl__page_init finds it). */
+VL__HIDDEN bool vl__page_known(void);
+VL__HIDDEN void vl__page_publish(size_t ps);
 VL__HIDDEN void vl__time_init(int no_vdso);
 
 /* Called by vl_shutdown / thread exit to release a thread's context log. */
