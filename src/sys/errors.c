@@ -190,3 +190,11 @@ const char *vl_errname(int err)
     const struct vl__errdesc *d = lookup(err);
     return d ? d->name : "UNKNOWN";
 }
+
+vl_os_error vl_os_error_from(int err)
+{
+    vl_os_error e;
+    e.code = err > 0 ? -err : err;
+    e.message = vl_strerror(e.code);
+    return e;
+}
