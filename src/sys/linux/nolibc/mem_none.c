@@ -48,14 +48,6 @@ bool vl_is_page_aligned(size_t x)
     return (x & (VLLSI_NO_RUNTIME_PAGE_SIZE - 1)) == 0;
 }
 
-vl_os_error vl_os_error_from(int err)
-{
-    vl_os_error e;
-    e.code = err > 0 ? -err : err;
-    e.message = vl_strerror(e.code);
-    return e;
-}
-
 static void *fail(int *err, int e)
 {
     if (err)
