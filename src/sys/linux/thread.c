@@ -7,15 +7,11 @@
  * libc-free build will start threads with clone() instead; the contract in
  * <vllsi/sys/thread.h> stays the same.
  *
- * Control block lifetime. The block is freed exactly once, by whoever comes
- * last of "the thread has finished" and "the owner gave the handle up":
+ * Control block lifetime (the state machine is src/sys/thread_common.h's):
  *   - join claims the handle (JOINING), waits in pthread_join, then frees;
  *   - detach sets DETACHED; if EXITED was already set, detach frees;
  *   - the finishing thread sets EXITED; if DETACHED was already set, the
  *     thread frees its own block.
- * Both sides use one atomic read-modify-write on `state`, so exactly one of
- * them sees the other's bit. acq_rel on those RMWs orders every earlier
- * access to the block before the free on the other side.
  */
 #include <vllsi/sys/thread.h>
 #include <vllsi/sys/mem.h>
@@ -31,13 +27,6 @@
 #include <limits.h>
 #include <pthread.h>
 
-/* State word bits; they only ever get set, never cleared. */
-enum {
-    ST_EXITED = 1u,   /* the entry function returned (or the thread exited) */
-    ST_DETACHED = 2u, /* vl_thread_detach succeeded: no joiner will come    */
-    ST_JOINING = 4u,  /* vl_thread_join claimed the handle                  */
-};
-
 struct vl_thread {
     pthread_t pt;       /* written by pthread_create before spawn returns */
     vl_thread_fn entry; /* immutable after spawn                          */
@@ -45,6 +34,9 @@ struct vl_thread {
     uint32_t state; /* ST_* bits, accessed atomically only              */
     bool foreign;   /* a vl_thread_self record for a non-spawned thread */
 };
+
+#define VL__THREAD_TLS __thread __attribute__((tls_model("initial-exec")))
+#include "thread_common.h"
 
 /*
  * Control blocks alive right now. Only the test suite reads it (through the
@@ -72,19 +64,13 @@ static void block_free(vl_thread *t)
     __atomic_fetch_sub(&live_blocks, 1, __ATOMIC_RELAXED);
 }
 
-/* The calling thread's handle: its control block, or t_foreign. */
-static __thread vl_thread *t_self __attribute__((tls_model("initial-exec")));
-static __thread vl_thread t_foreign __attribute__((tls_model("initial-exec")));
-
 /* Runs when entry returns, and also when the thread leaves through
  * pthread_exit (a cleanup handler), so the block is never leaked. */
 static void thread_finish(void *p)
 {
     vl_thread *t = p;
     vl__tls_thread_release();
-    t_self = NULL;
-    uint32_t old = __atomic_fetch_or(&t->state, ST_EXITED, __ATOMIC_ACQ_REL);
-    if (old & ST_DETACHED)
+    if (thread_finished(t))
         block_free(t);
 }
 
@@ -101,19 +87,12 @@ static void *trampoline(void *p)
 /* The stack size to ask pthread for, or -EINVAL. */
 static int stack_size_for(size_t requested, size_t *out)
 {
-    if (requested == 0) {
-        *out = VL_THREAD_STACK_DEFAULT;
-        return 0;
-    }
-    size_t s = vl_page_align_up(requested);
-    if (s == 0 || s < VL_THREAD_STACK_MIN)
-        return -EINVAL;
+    int rc = thread_stack_size(requested, out);
     /* The C library's own floor differs per architecture (16 KiB on x86-64,
      * 128 KiB on aarch64); a portable request is raised to it, not refused. */
-    if (s < (size_t)PTHREAD_STACK_MIN)
-        s = vl_page_align_up((size_t)PTHREAD_STACK_MIN);
-    *out = s;
-    return 0;
+    if (rc == 0 && *out < (size_t)PTHREAD_STACK_MIN)
+        *out = vl_page_align_up((size_t)PTHREAD_STACK_MIN);
+    return rc;
 }
 
 /* Since glibc 2.27 the guard comes on top of the stack size (bug 22637). */
@@ -156,26 +135,9 @@ int vl_thread_spawn(vl_thread_fn entry, void *arg, size_t stack_size, vl_thread 
     return 0;
 }
 
-/* Set `bit` unless the handle was already detached or claimed by a joiner.
- * Returns the previous state, or -EINVAL. */
-static int64_t claim(vl_thread *t, uint32_t bit)
-{
-    uint32_t old = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
-    do {
-        if (old & (ST_DETACHED | ST_JOINING))
-            return -EINVAL;
-    } while (!__atomic_compare_exchange_n(&t->state, &old, old | bit, true, __ATOMIC_ACQ_REL,
-                                          __ATOMIC_ACQUIRE));
-    return old;
-}
-
 int vl_thread_join(vl_thread *t)
 {
-    if (t == NULL || t->foreign)
-        return -EINVAL;
-    if (t == t_self)
-        return -EDEADLK;
-    int64_t old = claim(t, ST_JOINING);
+    int64_t old = thread_join_claim(t);
     if (old < 0)
         return (int)old;
     /* pthread_join cannot fail for a joinable thread that is not us. */
@@ -188,11 +150,8 @@ int vl_thread_join(vl_thread *t)
 
 int vl_thread_detach(vl_thread *t)
 {
-    if (t == NULL || t->foreign)
-        return -EINVAL;
-    /* Once DETACHED is set the thread may free t at any moment. */
-    pthread_t pt = t->pt;
-    int64_t old = claim(t, ST_DETACHED);
+    pthread_t pt = t != NULL ? t->pt : (pthread_t)0;
+    int64_t old = thread_detach_claim(t);
     if (old < 0)
         return (int)old;
     (void)pthread_detach(pt);
@@ -201,20 +160,6 @@ int vl_thread_detach(vl_thread *t)
     return 0;
 }
 
-vl_thread *vl_thread_self(void)
-{
-    vl_thread *t = t_self;
-    if (VL_LIKELY(t != NULL))
-        return t;
-    t_foreign.foreign = true;
-    t_self = &t_foreign;
-    return &t_foreign;
-}
-
-bool vl_thread_equal(const vl_thread *a, const vl_thread *b)
-{
-    return a == b;
-}
 #endif /* !VLLSI_NOLIBC */
 
 int vl_thread_yield(void)

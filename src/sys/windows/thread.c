@@ -23,12 +23,6 @@
 
 #include "win.h"
 
-enum {
-    ST_EXITED = 1u,
-    ST_DETACHED = 2u,
-    ST_JOINING = 4u,
-};
-
 struct vl_thread {
     HANDLE handle;      /* written before spawn returns; closed by join/detach */
     vl_thread_fn entry; /* immutable after spawn                               */
@@ -36,6 +30,10 @@ struct vl_thread {
     uint32_t state; /* ST_* bits, accessed atomically only              */
     bool foreign;   /* a vl_thread_self record for a non-spawned thread */
 };
+
+/* mingw-w64 implements __thread with emulated TLS (see docs/windows.md). */
+#define VL__THREAD_TLS __thread
+#include "thread_common.h"
 
 /* Control blocks alive right now, for the test suite (as on Linux). */
 static int live_blocks;
@@ -59,10 +57,6 @@ static void block_free(vl_thread *t)
     __atomic_fetch_sub(&live_blocks, 1, __ATOMIC_RELAXED);
 }
 
-/* mingw-w64 implements __thread with emulated TLS (see docs/windows.md). */
-static __thread vl_thread *t_self;
-static __thread vl_thread t_foreign;
-
 /* The thread may not touch t after setting ST_EXITED unless it frees it. */
 static unsigned __stdcall trampoline(void *p)
 {
@@ -70,24 +64,16 @@ static unsigned __stdcall trampoline(void *p)
     t_self = t;
     t->entry(t->arg);
     vl__tls_thread_release();
-    t_self = NULL;
-    uint32_t old = __atomic_fetch_or(&t->state, ST_EXITED, __ATOMIC_ACQ_REL);
-    if (old & ST_DETACHED)
+    if (thread_finished(t))
         block_free(t);
     return 0;
 }
 
+/* _beginthreadex takes the size as an unsigned int. */
 static int stack_size_for(size_t requested, size_t *out)
 {
-    if (requested == 0) {
-        *out = VL_THREAD_STACK_DEFAULT;
-        return 0;
-    }
-    size_t s = vl_page_align_up(requested);
-    if (s == 0 || s < VL_THREAD_STACK_MIN || s > 0xffffffffu)
-        return -EINVAL;
-    *out = s;
-    return 0;
+    int rc = thread_stack_size(requested, out);
+    return rc == 0 && *out > 0xffffffffu ? -EINVAL : rc;
 }
 
 int vl_thread_spawn(vl_thread_fn entry, void *arg, size_t stack_size, vl_thread **out)
@@ -120,24 +106,9 @@ int vl_thread_spawn(vl_thread_fn entry, void *arg, size_t stack_size, vl_thread 
     return 0;
 }
 
-static int64_t claim(vl_thread *t, uint32_t bit)
-{
-    uint32_t old = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
-    do {
-        if (old & (ST_DETACHED | ST_JOINING))
-            return -EINVAL;
-    } while (!__atomic_compare_exchange_n(&t->state, &old, old | bit, true, __ATOMIC_ACQ_REL,
-                                          __ATOMIC_ACQUIRE));
-    return old;
-}
-
 int vl_thread_join(vl_thread *t)
 {
-    if (t == NULL || t->foreign)
-        return -EINVAL;
-    if (t == t_self)
-        return -EDEADLK;
-    int64_t old = claim(t, ST_JOINING);
+    int64_t old = thread_join_claim(t);
     if (old < 0)
         return (int)old;
     /* The handle is ours alone until closed, so the wait cannot fail. */
@@ -150,32 +121,14 @@ int vl_thread_join(vl_thread *t)
 
 int vl_thread_detach(vl_thread *t)
 {
-    if (t == NULL || t->foreign)
-        return -EINVAL;
-    /* Once DETACHED is set the thread may free t at any moment. */
-    HANDLE h = t->handle;
-    int64_t old = claim(t, ST_DETACHED);
+    HANDLE h = t != NULL ? t->handle : NULL;
+    int64_t old = thread_detach_claim(t);
     if (old < 0)
         return (int)old;
     CloseHandle(h);
     if (old & ST_EXITED)
         block_free(t);
     return 0;
-}
-
-vl_thread *vl_thread_self(void)
-{
-    vl_thread *t = t_self;
-    if (VL_LIKELY(t != NULL))
-        return t;
-    t_foreign.foreign = true;
-    t_self = &t_foreign;
-    return &t_foreign;
-}
-
-bool vl_thread_equal(const vl_thread *a, const vl_thread *b)
-{
-    return a == b;
 }
 
 /* SwitchToThread's "nothing else was ready" answer is not a failure. */

@@ -37,12 +37,6 @@
 #include "linux/nolibc/nolibc.h"
 #include "linux/sys.h"
 
-enum {
-    ST_EXITED = 1u,   /* the entry function returned                       */
-    ST_DETACHED = 2u, /* vl_thread_detach succeeded: no joiner will come    */
-    ST_JOINING = 4u,  /* vl_thread_join claimed the handle                  */
-};
-
 #define SIG_BLOCK_HOW   0
 #define SIG_SETMASK_HOW 2
 
@@ -57,15 +51,15 @@ struct vl_thread {
     bool foreign;     /* a vl_thread_self record for a non-spawned thread */
 };
 
+#define VL__THREAD_TLS __thread __attribute__((tls_model("initial-exec")))
+#include "thread_common.h"
+
 static int live_maps;
 
 int vl_nolibc_thread_mappings(void)
 {
     return __atomic_load_n(&live_maps, __ATOMIC_RELAXED);
 }
-
-static __thread vl_thread *t_self __attribute__((tls_model("initial-exec")));
-static __thread vl_thread t_foreign __attribute__((tls_model("initial-exec")));
 
 /* clone, with the child starting in fn(arg) on stack_top; the parent gets the
  * child's tid or -errno. Per-architecture assembly because the child wakes
@@ -153,9 +147,7 @@ static VL_NORETURN void thread_exit(vl_thread *t)
     void *map = t->map;
     size_t len = t->map_len;
     vl__tls_thread_release();
-    t_self = NULL;
-    uint32_t old = __atomic_fetch_or(&t->state, ST_EXITED, __ATOMIC_ACQ_REL);
-    if (old & ST_DETACHED) {
+    if (thread_finished(t)) {
         /* From here on the stack may vanish: no signal handler may run on
          * it, and the kernel must not write t->tid into memory that another
          * thread's mmap may already own. */
@@ -176,21 +168,6 @@ static void thread_main(void *p)
     (void)vl__sys_rt_sigprocmask(SIG_SETMASK_HOW, &t->sigmask, NULL);
     t->entry(t->arg);
     thread_exit(t);
-}
-
-/* The stack size for a request, or -EINVAL (the same rule as the pthread
- * build, minus the C library's own floor, which this build does not have). */
-static int stack_size_for(size_t requested, size_t *out)
-{
-    if (requested == 0) {
-        *out = VL_THREAD_STACK_DEFAULT;
-        return 0;
-    }
-    size_t s = vl_page_align_up(requested);
-    if (s == 0 || s < VL_THREAD_STACK_MIN)
-        return -EINVAL;
-    *out = s;
-    return 0;
 }
 
 /* Map guard + stack + TLS + control block; the block, or NULL and *err. */
@@ -227,7 +204,7 @@ int vl_thread_spawn(vl_thread_fn entry, void *arg, size_t stack_size, vl_thread 
     size_t stack;
     if (entry == NULL || out == NULL)
         return -EINVAL;
-    int rc = stack_size_for(stack_size, &stack);
+    int rc = thread_stack_size(stack_size, &stack); /* no C library floor here */
     if (rc < 0)
         return rc;
     vl_thread *t = map_thread(stack, &rc);
@@ -259,19 +236,6 @@ int vl_thread_spawn(vl_thread_fn entry, void *arg, size_t stack_size, vl_thread 
     return 0;
 }
 
-/* Set `bit` unless the handle was already detached or claimed by a joiner.
- * Returns the previous state, or -EINVAL. */
-static int64_t claim(vl_thread *t, uint32_t bit)
-{
-    uint32_t old = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
-    do {
-        if (old & (ST_DETACHED | ST_JOINING))
-            return -EINVAL;
-    } while (!__atomic_compare_exchange_n(&t->state, &old, old | bit, true, __ATOMIC_ACQ_REL,
-                                          __ATOMIC_ACQUIRE));
-    return old;
-}
-
 /* Wait until the kernel has zeroed t->tid (the thread is gone), then free
  * the mapping. */
 static void reap(vl_thread *t)
@@ -285,11 +249,7 @@ static void reap(vl_thread *t)
 
 int vl_thread_join(vl_thread *t)
 {
-    if (t == NULL || t->foreign)
-        return -EINVAL;
-    if (t == t_self)
-        return -EDEADLK;
-    int64_t old = claim(t, ST_JOINING);
+    int64_t old = thread_join_claim(t);
     if (old < 0)
         return (int)old;
     reap(t);
@@ -298,27 +258,10 @@ int vl_thread_join(vl_thread *t)
 
 int vl_thread_detach(vl_thread *t)
 {
-    if (t == NULL || t->foreign)
-        return -EINVAL;
-    int64_t old = claim(t, ST_DETACHED);
+    int64_t old = thread_detach_claim(t);
     if (old < 0)
         return (int)old;
     if (old & ST_EXITED)
         reap(t);
     return 0;
-}
-
-vl_thread *vl_thread_self(void)
-{
-    vl_thread *t = t_self;
-    if (VL_LIKELY(t != NULL))
-        return t;
-    t_foreign.foreign = true;
-    t_self = &t_foreign;
-    return &t_foreign;
-}
-
-bool vl_thread_equal(const vl_thread *a, const vl_thread *b)
-{
-    return a == b;
 }

@@ -1,0 +1,110 @@
+/*
+ * src/sys/thread_common.h - what the three thread implementations share
+ * (src/sys/linux/thread.c on pthread, src/sys/linux/nolibc/thread_clone.c on
+ * raw clone, src/sys/windows/thread.c on _beginthreadex): the handle's state
+ * machine, the checks of join and detach, the calling thread's handle, and
+ * the stack size rule. Exactly one of them is built, and it includes this
+ * after defining its struct vl_thread, which must have the fields
+ *
+ *     uint32_t state;   ST_* bits, accessed atomically only
+ *     bool foreign;     a vl_thread_self record for a thread not spawned here
+ *
+ * and before defining VL__THREAD_TLS, the storage class of the two
+ * thread-local pointers below (a TLS model where the platform has one).
+ *
+ * Handle lifetime: the control block is freed exactly once, by whoever comes
+ * last of "the thread has finished" (thread_finished) and "the owner gave the
+ * handle up" (join, or detach). Both sides make one atomic read-modify-write
+ * on `state` (acq_rel), so exactly one of them sees the other's bit, and
+ * every earlier access to the block is ordered before the free.
+ */
+#ifndef VLLSI_SYS_THREAD_COMMON_H
+#define VLLSI_SYS_THREAD_COMMON_H
+
+#include <vllsi/sys/thread.h>
+
+/* State word bits; they only ever get set, never cleared. */
+enum {
+    ST_EXITED = 1u,   /* the entry function returned (or the thread exited) */
+    ST_DETACHED = 2u, /* vl_thread_detach succeeded: no joiner will come    */
+    ST_JOINING = 4u,  /* vl_thread_join claimed the handle                  */
+};
+
+/* The calling thread's handle: its control block, or t_foreign. */
+static VL__THREAD_TLS vl_thread *t_self;
+static VL__THREAD_TLS vl_thread t_foreign;
+
+/* Set `bit` unless the handle was already detached or claimed by a joiner.
+ * Returns the previous state, or -EINVAL. */
+static inline int64_t thread_claim(vl_thread *t, uint32_t bit)
+{
+    uint32_t old = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
+    do {
+        if (old & (ST_DETACHED | ST_JOINING))
+            return -EINVAL;
+    } while (!__atomic_compare_exchange_n(&t->state, &old, old | bit, true, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE));
+    return old;
+}
+
+/* vl_thread_join's checks and claim: the previous state, or -EINVAL (NULL, a
+ * foreign handle, already detached or joined) or -EDEADLK (the caller). */
+static inline int64_t thread_join_claim(vl_thread *t)
+{
+    if (t == NULL || t->foreign)
+        return -EINVAL;
+    if (t == t_self)
+        return -EDEADLK;
+    return thread_claim(t, ST_JOINING);
+}
+
+/* vl_thread_detach's: the previous state (ST_EXITED set: the caller frees
+ * the block), or -EINVAL. Once DETACHED is set the thread may free t at any
+ * moment, so read what the OS side needs from t before calling this. */
+static inline int64_t thread_detach_claim(vl_thread *t)
+{
+    if (t == NULL || t->foreign)
+        return -EINVAL;
+    return thread_claim(t, ST_DETACHED);
+}
+
+/* The finishing thread: after this it may not touch t unless the result is
+ * true (the handle was detached), and then it must free the block. */
+static inline bool thread_finished(vl_thread *t)
+{
+    t_self = NULL;
+    return __atomic_fetch_or(&t->state, ST_EXITED, __ATOMIC_ACQ_REL) & ST_DETACHED;
+}
+
+/* The stack a spawn asks for: the default for 0, otherwise the request in
+ * whole pages, at least VL_THREAD_STACK_MIN (else -EINVAL). Each OS then
+ * applies its own limits. */
+static inline int thread_stack_size(size_t requested, size_t *out)
+{
+    if (requested == 0) {
+        *out = VL_THREAD_STACK_DEFAULT;
+        return 0;
+    }
+    size_t s = vl_page_align_up(requested);
+    if (s == 0 || s < VL_THREAD_STACK_MIN)
+        return -EINVAL;
+    *out = s;
+    return 0;
+}
+
+vl_thread *vl_thread_self(void)
+{
+    vl_thread *t = t_self;
+    if (VL_LIKELY(t != NULL))
+        return t;
+    t_foreign.foreign = true;
+    t_self = &t_foreign;
+    return &t_foreign;
+}
+
+bool vl_thread_equal(const vl_thread *a, const vl_thread *b)
+{
+    return a == b;
+}
+
+#endif
