@@ -10,7 +10,9 @@
  *     bool foreign;     a vl_thread_self record for a thread not spawned here
  *
  * and before defining VL__THREAD_TLS, the storage class of the two
- * thread-local pointers below (a TLS model where the platform has one).
+ * thread-local pointers below (a TLS model where the platform has one), and
+ * VL__THREAD_OWN_BLOCKS if it does not allocate its control blocks with
+ * block_alloc/block_free.
  *
  * Handle lifetime: the control block is freed exactly once, by whoever comes
  * last of "the thread has finished" (thread_finished) and "the owner gave the
@@ -21,6 +23,7 @@
 #ifndef VLLSI_SYS_THREAD_COMMON_H
 #define VLLSI_SYS_THREAD_COMMON_H
 
+#include <vllsi/sys/mem.h>
 #include <vllsi/sys/thread.h>
 
 /* State word bits; they only ever get set, never cleared. */
@@ -33,6 +36,34 @@ enum {
 /* The calling thread's handle: its control block, or t_foreign. */
 static VL__THREAD_TLS vl_thread *t_self;
 static VL__THREAD_TLS vl_thread t_foreign;
+
+#ifndef VL__THREAD_OWN_BLOCKS /* nolibc: the block lives in the thread's mapping */
+/*
+ * Control blocks alive right now. Only the test suite reads it (through the
+ * static library), to prove that join, detach and a detached thread's exit
+ * each free the block exactly once; one relaxed RMW per spawn and per free.
+ */
+static int live_blocks;
+VL__HIDDEN int vl__thread_live_blocks(void);
+int vl__thread_live_blocks(void)
+{
+    return __atomic_load_n(&live_blocks, __ATOMIC_RELAXED);
+}
+
+static vl_thread *block_alloc(int *err)
+{
+    vl_thread *t = vl_os_alloc(sizeof(*t), err);
+    if (t != NULL)
+        __atomic_fetch_add(&live_blocks, 1, __ATOMIC_RELAXED);
+    return t;
+}
+
+static void block_free(vl_thread *t)
+{
+    (void)vl_os_free(t, sizeof(*t));
+    __atomic_fetch_sub(&live_blocks, 1, __ATOMIC_RELAXED);
+}
+#endif
 
 /* Set `bit` unless the handle was already detached or claimed by a joiner.
  * Returns the previous state, or -EINVAL. */

@@ -38,32 +38,6 @@ struct vl_thread {
 #define VL__THREAD_TLS __thread __attribute__((tls_model("initial-exec")))
 #include "thread_common.h"
 
-/*
- * Control blocks alive right now. Only the test suite reads it (through the
- * static library), to prove that join, detach and a detached thread's exit
- * each free the block exactly once; one relaxed RMW per spawn and per free.
- */
-static int live_blocks;
-VL__HIDDEN int vl__thread_live_blocks(void);
-int vl__thread_live_blocks(void)
-{
-    return __atomic_load_n(&live_blocks, __ATOMIC_RELAXED);
-}
-
-static vl_thread *block_alloc(int *err)
-{
-    vl_thread *t = vl_os_alloc(sizeof(*t), err);
-    if (t != NULL)
-        __atomic_fetch_add(&live_blocks, 1, __ATOMIC_RELAXED);
-    return t;
-}
-
-static void block_free(vl_thread *t)
-{
-    (void)vl_os_free(t, sizeof(*t));
-    __atomic_fetch_sub(&live_blocks, 1, __ATOMIC_RELAXED);
-}
-
 /* Runs when entry returns, and also when the thread leaves through
  * pthread_exit (a cleanup handler), so the block is never leaked. */
 static void thread_finish(void *p)

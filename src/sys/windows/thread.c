@@ -35,28 +35,6 @@ struct vl_thread {
 #define VL__THREAD_TLS __thread
 #include "thread_common.h"
 
-/* Control blocks alive right now, for the test suite (as on Linux). */
-static int live_blocks;
-int vl__thread_live_blocks(void);
-int vl__thread_live_blocks(void)
-{
-    return __atomic_load_n(&live_blocks, __ATOMIC_RELAXED);
-}
-
-static vl_thread *block_alloc(int *err)
-{
-    vl_thread *t = vl_os_alloc(sizeof(*t), err);
-    if (t != NULL)
-        __atomic_fetch_add(&live_blocks, 1, __ATOMIC_RELAXED);
-    return t;
-}
-
-static void block_free(vl_thread *t)
-{
-    (void)vl_os_free(t, sizeof(*t));
-    __atomic_fetch_sub(&live_blocks, 1, __ATOMIC_RELAXED);
-}
-
 /* The thread may not touch t after setting ST_EXITED unless it frees it. */
 static unsigned __stdcall trampoline(void *p)
 {

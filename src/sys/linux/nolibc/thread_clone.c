@@ -52,6 +52,7 @@ struct vl_thread {
 };
 
 #define VL__THREAD_TLS __thread __attribute__((tls_model("initial-exec")))
+#define VL__THREAD_OWN_BLOCKS
 #include "thread_common.h"
 
 static int live_maps;
