@@ -9,9 +9,9 @@
  *     uint32_t state;   ST_* bits, accessed atomically only
  *     bool foreign;     a vl_thread_self record for a thread not spawned here
  *
- * and before defining VL__THREAD_TLS, the storage class of the two
- * thread-local pointers below (a TLS model where the platform has one), and
- * VL__THREAD_OWN_BLOCKS if it does not allocate its control blocks with
+ * and after defining VL__THREAD_TLS, the storage class of the two
+ * thread-local pointers below (with a TLS model where the platform has one),
+ * and VL__THREAD_OWN_BLOCKS if it does not allocate its control blocks with
  * block_alloc/block_free.
  *
  * Handle lifetime: the control block is freed exactly once, by whoever comes
