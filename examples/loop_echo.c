@@ -5,6 +5,7 @@
  * next RECV waits for the SEND, so a peer that does not read is not read
  * either), SIGINT/SIGTERM stop it. `loop_echo [PORT]` (0: any, printed).
  */
+#include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include <vllsi/loop.h>
+#include <vllsi/sys/time.h>
 
 struct conn {
     vl_loop_op op; /* one op at a time: RECV, then SEND, then RECV... */
@@ -68,11 +70,32 @@ static void on_io(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags)
         conn_free(c);
 }
 
+/* The multishot accept ends on errors that pass (out of descriptors or
+ * memory): the server keeps its connections and arms it again after a
+ * pause, rather than at once (the error would come straight back) or never
+ * (one EMFILE would stop the server). */
+#define ACCEPT_RETRY_NS (100 * VL_NS_PER_MS)
+
+static vl_loop_op acc;
+static vl_timer acc_retry;
+
+static void on_accept_retry(vl_loop *loop, vl_timer *t)
+{
+    (void)t;
+    if (vl_loop_submit(loop, &acc) < 0)
+        vl_loop_stop(loop);
+}
+
 static void on_accept(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags)
 {
     (void)op;
-    if (res < 0 || !(flags & VL_CQE_MORE)) {
-        fprintf(stderr, "loop_echo: accept ended: %lld\n", (long long)res);
+    if (!(flags & VL_CQE_MORE)) { /* the final completion: never a connection */
+        if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
+            fprintf(stderr, "loop_echo: accept: %s, again in 100 ms\n", vl_errname((int)res));
+            if (vl_timer_start(loop, &acc_retry, ACCEPT_RETRY_NS, 0) == 0)
+                return;
+        }
+        fprintf(stderr, "loop_echo: accept ended: %s\n", vl_errname((int)res));
         vl_loop_stop(loop);
         return;
     }
@@ -110,7 +133,7 @@ int main(int argc, char **argv)
     }
     vl_loop *loop;
     vl_signal sigint = {0}, sigterm = {0}; /* zero-filled before the first start */
-    vl_loop_op acc;
+    vl_timer_init(&acc_retry, on_accept_retry, NULL);
     if (vl_loop_init(&loop, NULL) < 0)
         return 1;
     vl_signal_start(loop, &sigint, SIGINT, on_signal);

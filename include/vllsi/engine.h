@@ -217,18 +217,30 @@ VL_API vl_op vl_op_cancel(uint64_t target_id);
  * exhaustion (-ENOBUFS). They hold one id the whole time. Until the final
  * completion the id is alive and counts against max_inflight.
  *
+ * The final completion never carries data or a connection, on every driver:
+ * only completions with VL_CQE_MORE do. Its result is 0 or a negative errno,
+ * VL_CQE_BUFFER is clear, and everything before it was delivered.
+ *
  * vl_op_recv_multi: each completion with result > 0 carries VL_CQE_BUFFER
  * and a buffer id (vl_cqe_buffer(flags)) of pool; the first result bytes of
  * vl_bufpool_buf(pool, id) hold the data, and the buffer belongs to the
- * caller until vl_bufpool_release. When data arrives and the pool is empty,
- * the op ends with -ENOBUFS and the data stays in the socket: release
- * buffers and submit the op again, nothing is lost. submit errors: -EINVAL
+ * caller until vl_bufpool_release. When data or EOF is waiting and the pool
+ * is empty, the op ends with -ENOBUFS and what waits stays in the socket:
+ * release buffers and submit the op again, nothing is lost (the new op
+ * reports the data, then the EOF as its final 0). submit errors: -EINVAL
  * (NULL pool, or a pool of another engine). Completions of one op arrive in
- * stream order.
+ * stream order. Final results: 0 (EOF: the peer shut its side and every
+ * byte before it was delivered), -ENOBUFS, -ECANCELED, or the socket's
+ * error (-ECONNRESET, -ENOTCONN, -EBADF, ...).
  *
  * vl_op_accept_multi: each completion with result >= 0 is a new connection
- * (CLOEXEC). An accept error (e.g. -EMFILE) ends the op: it is reported once
- * and the caller re-arms when it sees fit (after freeing descriptors).
+ * (CLOEXEC). A connection that died in the backlog (-ECONNABORTED) is
+ * skipped, never reported. Any other accept error ends the op as its final
+ * result: -EMFILE / -ENFILE (out of descriptors), -ENOBUFS / -ENOMEM (out of
+ * memory) are transient, so a server re-arms (after freeing descriptors, or
+ * after a short timer, so as not to spin) and the connections waiting in
+ * the backlog are accepted then; -EINVAL (not listening), -EBADF, -ENOTSOCK
+ * are not. -ECANCELED after a cancel.
  *
  * Backpressure: a RECV_MULTI keeps reading as long as the pool has buffers.
  * To pause a connection, cancel its op (CANCEL, or vl_loop_cancel); data

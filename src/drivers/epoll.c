@@ -8,8 +8,10 @@
  * notification). The reactor runs parked ops until EAGAIN, and asks for a
  * MOD, which re-checks the level, when it had to stop earlier. Each
  * registration's events carry the tag of its latest arm next to the fd, so
- * events of a registration the reactor has moved on from are ignored. The
- * wake eventfd is the one level-triggered member.
+ * events of a registration the reactor has moved on from are ignored.
+ * EPOLLRDHUP is registered too: it tells the reactor that an EOF waits
+ * behind the data (VL__REACTOR_HUP). The wake eventfd is the one
+ * level-triggered member.
  *
  * The wait uses epoll_pwait2 (Linux 5.11) for a nanosecond timeout, and
  * epoll_wait with the timeout rounded up to whole milliseconds where the
@@ -52,7 +54,8 @@ static struct epoll_drv *drv_of(vl_engine *e)
 
 static int ctl(int epfd, int op, int fd, unsigned want, uint32_t tag)
 {
-    struct epoll_event ev = {.events = EPOLLET, .data.u64 = ((uint64_t)tag << 32) | (uint32_t)fd};
+    struct epoll_event ev = {.events = EPOLLET | EPOLLRDHUP,
+                             .data.u64 = ((uint64_t)tag << 32) | (uint32_t)fd};
     if (want & VL__REACTOR_READ)
         ev.events |= EPOLLIN;
     if (want & VL__REACTOR_WRITE)
@@ -196,7 +199,9 @@ static void take_wake(vl_engine *e, struct epoll_drv *d)
     vl__engine_note_wake(e);
 }
 
-/* Errors and hangups wake both directions: the ops then report them. */
+/* Errors and hangups wake both directions: the ops then report them. A
+ * peer that shut its side (EPOLLRDHUP, registered for that) or a hangup is
+ * VL__REACTOR_HUP as well. */
 static unsigned ready_mask(uint32_t ev)
 {
     unsigned m = 0;
@@ -206,6 +211,8 @@ static unsigned ready_mask(uint32_t ev)
         m |= VL__REACTOR_WRITE;
     if (ev & (EPOLLERR | EPOLLHUP))
         m |= VL__REACTOR_READ | VL__REACTOR_WRITE;
+    if (ev & (EPOLLRDHUP | EPOLLHUP))
+        m |= VL__REACTOR_HUP;
     return m;
 }
 

@@ -635,8 +635,8 @@ static void finish(vl_engine *e, uint32_t slot, int64_t r)
  * none (io_uring's provided buffers behave the same). Then what the socket
  * holds (FIONREAD) is read into pool buffers, one VL_CQE_MORE completion
  * each, and the probe is armed again. EOF (the probe fires with nothing to
- * read), an error, or data with the pool empty (-ENOBUFS; the data stays in
- * the socket) end the op. ACCEPT_MULTI chains AcceptEx calls; a connection
+ * read), an error, or data or EOF with the pool empty (-ENOBUFS; they stay
+ * in the socket) end the op. ACCEPT_MULTI chains AcceptEx calls; a connection
  * that died in the backlog is skipped, any other error ends the op. When
  * the completion queue is full an op waits on the deferred list (HELD_DEFER)
  * until the caller's next poll has drained it.
@@ -703,8 +703,8 @@ static void recv_multi_run(vl_engine *e, uint32_t slot, bool probed)
             return defer(e, slot);
         if (ioctlsocket(sock, FIONREAD, &avail) != 0)
             return multi_end(e, slot, wsa_errno());
-        if (avail == 0 && probed && k == 0)
-            return multi_end(e, slot, 0);
+        if (avail == 0 && probed && k == 0) /* EOF; with the pool empty as data is */
+            return multi_end(e, slot, p->nfree > 0 ? 0 : -ENOBUFS);
         if (avail == 0)
             break;
         uint32_t bid;

@@ -602,13 +602,15 @@ static int64_t do_recv_multi(struct sim *s, vl_engine *e, uint32_t slot, const v
     }
     if (o->flags & OF_RD_SHUT)
         return 0;
+    struct vl_bufpool *p = op->u.multi.pool;
+    /* EOF with the pool empty is -ENOBUFS, as data then is: the op
+     * submitted again after a release reports it. */
     if (o->used == 0)
-        return at_eof(s, o) ? 0 : PARK;
+        return !at_eof(s, o) ? PARK : p->nfree > 0 ? 0 : -ENOBUFS;
     if (!vl__engine_cq_room(e) || fault_again(s, e, slot))
         return PARK;
     if (fault_reset(s, slot, o))
         return -ECONNRESET;
-    struct vl_bufpool *p = op->u.multi.pool;
     uint32_t bid;
     if (!vl__pool_take(p, &bid))
         return -ENOBUFS;

@@ -1057,7 +1057,7 @@ static void recv_multi_polled(vl_engine *e, struct uring *d, uint32_t i, int res
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         rearm_or_end(e, d, i);
     else
-        vl__engine_deliver(e, i, n > 0 ? -ENOBUFS : n == 0 ? 0 : -errno, 0);
+        vl__engine_deliver(e, i, n >= 0 ? -ENOBUFS : -errno, 0); /* data or EOF wait */
 }
 
 /*

@@ -419,13 +419,21 @@ static bool fd_is_stream(int fd)
     return proto == 0 || proto == IPPROTO_TCP;
 }
 
-/* A RECV on fd took less than it asked for: on a stream, everything. */
+/* Whether a notification for fd's parked ops reported VL__REACTOR_HUP. */
+static bool peer_done(struct vl__reactor *r, int fd)
+{
+    const struct vl__reactor_fd *f = fd_find(r, fd);
+    return f != NULL && f->hup;
+}
+
+/* A RECV on fd took less than it asked for: on a stream, everything, but
+ * not the EOF of a peer known to be done (the next read finds it at once). */
 static void hint_short_read(struct vl__reactor *r, int fd)
 {
     struct vl__reactor_hint *h = hint_at(r, fd);
     if (h->fd != fd)
         *h = (struct vl__reactor_hint){.fd = fd, .stream = fd_is_stream(fd)};
-    h->drained = h->stream;
+    h->drained = h->stream && !peer_done(r, fd);
 }
 
 static bool hint_drained(struct vl__reactor *r, int fd)
@@ -533,15 +541,16 @@ static int64_t run_accept(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
  * one busy connection cannot starve the others in the same wait. */
 #define MULTI_BURST 8
 
-/* The pool is empty: end the op with -ENOBUFS only if data is waiting (the
- * data stays in the socket), else keep waiting; EOF and errors end it too. */
+/* The pool is empty: end the op with -ENOBUFS only if data or EOF is
+ * waiting (it stays in the socket for the op submitted again, as on
+ * io_uring), else keep waiting; an error ends it as such. */
 static int64_t recv_multi_empty(const struct vl__slot *s)
 {
     char byte;
     int64_t res = sys_result(recv(s->op.u.multi.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT));
     if (would_block(res))
         return PARK;
-    return res > 0 ? -ENOBUFS : res;
+    return res >= 0 ? -ENOBUFS : res;
 }
 
 /* Whether a RECV_MULTI's socket is a stream (fd_is_stream), looked at once per op. */
@@ -557,9 +566,9 @@ static void recv_multi_type(struct vl__slot *s)
  * taken from the pool only when the read happens, so idle connections hold
  * none. Every read with data is a VL_CQE_MORE completion naming its buffer;
  * the op stays parked for the next readiness. It reads until EAGAIN (or a
- * short read of a stream), or MULTI_BURST times, or until the completion
- * queue has no room; the last two park with RECHECK. EOF, an error or an
- * empty pool with data waiting end it.
+ * short read of a stream whose peer was not reported done), or MULTI_BURST
+ * times, or until the completion queue has no room; the last two park with
+ * RECHECK. EOF, an error or an empty pool with data or EOF waiting end it.
  */
 static int64_t run_recv_multi(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
@@ -582,8 +591,10 @@ static int64_t run_recv_multi(struct vl__reactor *r, uint32_t i, struct vl__slot
         }
         vl__pool_mark_out(p, bid);
         vl__engine_complete(r->e, i, res, VL_CQE_MORE | VL_CQE_BUFFER | (bid << 16));
-        if (res < (int64_t)len && (s->drv_flags & F_STREAM))
-            return PARK; /* the stream is drained */
+        /* A short read drained the stream's data, but an EOF queued behind
+         * it made its edge already: read on to find it. */
+        if (res < (int64_t)len && (s->drv_flags & F_STREAM) && !peer_done(r, s->op.u.multi.fd))
+            return PARK;
     }
     return RECHECK;
 }
@@ -892,6 +903,8 @@ void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned rea
     struct vl__reactor_fd *f = fd_find(r, fd);
     if (f == NULL || f->tag != tag)
         return; /* stale: its ops finished or were cancelled, or an old file's */
+    if (ready & VL__REACTOR_HUP)
+        f->hup = 1; /* for good: a peer that is done stays done */
     if (ready & VL__REACTOR_READ)
         run_list(r, f, 0);
     if (ready & VL__REACTOR_WRITE)

@@ -32,6 +32,15 @@
 /* Directions, as a mask. */
 #define VL__REACTOR_READ  0x1u
 #define VL__REACTOR_WRITE 0x2u
+/*
+ * Only in what a backend reports to vl__reactor_ready: the peer will send
+ * nothing more (epoll EPOLLRDHUP/EPOLLHUP, kqueue EV_EOF), so a read past
+ * the queued data finds EOF. Edge-triggered, the FIN that queued the EOF
+ * made its edge once: an op that reads a stream short (its data is gone)
+ * may wait for the next edge only while this was never reported, or the
+ * EOF behind the data would never be seen.
+ */
+#define VL__REACTOR_HUP   0x4u
 
 struct vl__reactor_backend {
     /*
@@ -65,7 +74,8 @@ struct vl__reactor_fd {
     uint32_t tag;    /* the tag of the latest arm: other events are stale  */
     uint8_t armed;   /* directions the registration watches (only grows)   */
     uint8_t recheck; /* directions whose readiness is unknown: arm again   */
-    uint16_t unused_;
+    uint8_t hup;     /* VL__REACTOR_HUP was reported: EOF follows the data */
+    uint8_t unused_;
     uint32_t head[2]; /* [0] read list, [1] write list; UINT32_MAX: empty */
     uint32_t tail[2];
 };
@@ -111,11 +121,11 @@ int vl__reactor_cancel(struct vl__reactor *r, uint32_t slot);
 
 /*
  * The backend saw fd ready for the directions in ready (errors and hangups
- * count as both: the ops then report them), on the registration armed with
- * tag. Runs the parked ops. An event whose tag is not the fd's latest is
- * ignored: it comes from a registration the reactor has moved on from (one
- * left on a file that a dup kept open after its number was closed and
- * reused), and the state it reports is not this fd's.
+ * count as both: the ops then report them; VL__REACTOR_HUP besides when the
+ * peer will send no more), on the registration armed with tag. Runs the parked ops. An event whose
+ * tag is not the fd's latest is ignored: it comes from a registration the reactor has moved on from
+ * (one left on a file that a dup kept open after its number was closed and reused), and the state
+ * it reports is not this fd's.
  */
 void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned ready);
 
