@@ -909,6 +909,209 @@ static void embedding_backend_fd(void **state)
     close(p[1]);
 }
 
+/* ---- hooks ------------------------------------------------------------------------- */
+
+static char g_log[64];
+static int g_nlog;
+
+static void log_ev(char ev)
+{
+    assert_true(g_nlog < (int)sizeof(g_log) - 1);
+    g_log[g_nlog++] = ev;
+    g_log[g_nlog] = 0;
+}
+
+static void log_hook_cb(vl_loop *loop, vl_hook *h)
+{
+    (void)loop;
+    log_ev(*(const char *)h->ctx);
+}
+
+static void log_op_cb(vl_loop *loop, vl_loop_op *rec, int64_t result, uint32_t flags)
+{
+    (void)loop;
+    (void)flags;
+    assert_int_equal(result, 0);
+    log_ev(*(const char *)rec->ctx);
+}
+
+/* IDLE counts to 5, then stops itself. */
+static int g_idle_calls;
+static void idle_five_cb(vl_loop *loop, vl_hook *h)
+{
+    (void)loop;
+    log_ev('I');
+    if (++g_idle_calls == 5)
+        assert_int_equal(vl_hook_stop(h), 0);
+}
+
+/* PREPARE runs before the wait, CHECK after the callbacks of what it
+ * brought; IDLE first. Hooks count as callbacks. */
+static void hooks_run_around_each_wait(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_loop();
+    g_nlog = 0;
+    static const char P = 'P', C = 'C', O = 'O';
+    vl_hook prep, check;
+    vl_hook_init(&prep, VL_HOOK_PREPARE, log_hook_cb, (void *)&P);
+    vl_hook_init(&check, VL_HOOK_CHECK, log_hook_cb, (void *)&C);
+    assert_int_equal(vl_hook_start(L, &prep), 0);
+    assert_int_equal(vl_hook_start(L, &check), 0);
+    assert_true(vl_hook_active(&prep) && vl_hook_active(&check));
+    /* PREPARE and CHECK alone keep nothing alive: run returns at once. */
+    assert_false(vl_loop_alive(L));
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 0);
+    assert_int_equal(g_nlog, 0);
+    /* One op: P, its callback, C. */
+    vl_loop_op nop;
+    vl_loop_op_init(&nop, vl_op_nop(), log_op_cb, (void *)&O);
+    assert_int_equal(vl_loop_submit(L, &nop), 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 3);
+    assert_string_equal(g_log, "POC");
+    /* VL_RUN_NOWAIT is one iteration, hooks included. */
+    g_nlog = 0;
+    assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 2);
+    assert_string_equal(g_log, "PC");
+    /* An IDLE hook keeps the loop alive, five iterations of I, P, C. */
+    g_nlog = 0;
+    g_idle_calls = 0;
+    vl_hook idle;
+    vl_hook_init(&idle, VL_HOOK_IDLE, idle_five_cb, NULL);
+    assert_int_equal(vl_hook_start(L, &idle), 0);
+    assert_true(vl_loop_alive(L));
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 15);
+    assert_string_equal(g_log, "IPCIPCIPCIPCIPC");
+    assert_false(vl_hook_active(&idle));
+    assert_false(vl_loop_alive(L));
+    assert_int_equal(vl_hook_stop(&prep), 0);
+    assert_int_equal(vl_hook_stop(&check), 0);
+    assert_false(vl_hook_active(&prep));
+    g_nlog = 0;
+    assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 0);
+    assert_int_equal(g_nlog, 0);
+}
+
+/* IDLE keeps the loop from blocking although an op waits for ever. */
+static int g_spins;
+static void idle_stop_cb(vl_loop *loop, vl_hook *h)
+{
+    (void)h;
+    if (++g_spins == 3)
+        vl_loop_stop(loop);
+}
+
+static void idle_keeps_the_loop_from_blocking(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_loop();
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    char buf[8];
+    struct opctx rc = {0};
+    vl_loop_op rd;
+    vl_loop_op_init(&rd, vl_op_recv(sv[0], buf, sizeof(buf), 0), op_cb, &rc);
+    assert_int_equal(vl_loop_submit(L, &rd), 0);
+    vl_hook idle;
+    vl_hook_init(&idle, VL_HOOK_IDLE, idle_stop_cb, NULL);
+    assert_int_equal(vl_hook_start(L, &idle), 0);
+    g_spins = 0;
+    int64_t t0 = ct_now_ns();
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 3);
+    assert_int_equal(g_spins, 3);
+    assert_int_equal(rc.calls, 0);
+    /* Not a timing check: "never blocked" only has to beat a wait that
+     * would never end, under the watchdog. */
+    print_message("three idle iterations in %lld us\n", (long long)((ct_now_ns() - t0) / 1000));
+    /* Once it stops, the loop waits for the op again. */
+    assert_int_equal(vl_hook_stop(&idle), 0);
+    assert_int_equal(write(sv[1], "x", 1), 1);
+    assert_int_equal(vl_loop_run(L, VL_RUN_ONCE), 1);
+    assert_int_equal(rc.calls, 1);
+    assert_int_equal(rc.result, 1);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* Start and stop from hook callbacks: a hook stopped later in the same pass
+ * does not run; one started in a pass first runs in the next. */
+static vl_hook g_ha, g_hb, g_hc;
+static void hook_a_cb(vl_loop *loop, vl_hook *h)
+{
+    (void)h;
+    log_ev('A');
+    assert_int_equal(vl_hook_stop(&g_hb), 0);
+    assert_int_equal(vl_hook_start(loop, &g_hc), 0);
+    assert_int_equal(vl_hook_stop(&g_ha), 0); /* itself */
+}
+
+static void hooks_started_and_stopped_from_callbacks(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_loop();
+    static const char B = 'B', Cc = 'c';
+    g_nlog = 0;
+    vl_hook_init(&g_hb, VL_HOOK_CHECK, log_hook_cb, (void *)&B);
+    vl_hook_init(&g_ha, VL_HOOK_CHECK, hook_a_cb, NULL);
+    vl_hook_init(&g_hc, VL_HOOK_CHECK, log_hook_cb, (void *)&Cc);
+    assert_int_equal(vl_hook_start(L, &g_hb), 0);
+    assert_int_equal(vl_hook_start(L, &g_ha), 0); /* newest first: A, then B */
+    assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 1);
+    assert_string_equal(g_log, "A");
+    assert_false(vl_hook_active(&g_ha));
+    assert_false(vl_hook_active(&g_hb));
+    assert_true(vl_hook_active(&g_hc));
+    assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 1);
+    assert_string_equal(g_log, "Ac");
+    /* vl_loop_destroy leaves hooks inactive, their records the caller's. */
+    vl_loop_destroy(L);
+    L = NULL;
+    assert_false(vl_hook_active(&g_hc));
+}
+
+static void hooks_bad_inputs(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_loop();
+    static const char X = 'X';
+    vl_hook h;
+    vl_hook_init(&h, VL_HOOK_PREPARE, log_hook_cb, (void *)&X);
+    assert_int_equal(vl_hook_start(NULL, &h), -EINVAL);
+    assert_int_equal(vl_hook_start(L, NULL), -EINVAL);
+    vl_hook nocb;
+    vl_hook_init(&nocb, VL_HOOK_CHECK, NULL, NULL);
+    assert_int_equal(vl_hook_start(L, &nocb), -EINVAL);
+    vl_hook badkind;
+    vl_hook_init(&badkind, (vl_hook_kind)7, log_hook_cb, (void *)&X);
+    assert_int_equal(vl_hook_start(L, &badkind), -EINVAL);
+    assert_false(vl_hook_active(&badkind));
+    assert_int_equal(vl_hook_stop(NULL), -EINVAL);
+    assert_false(vl_hook_active(NULL));
+    assert_int_equal(vl_hook_stop(&h), 0); /* inactive: a no-op */
+    /* Started twice: still once per iteration. */
+    assert_int_equal(vl_hook_start(L, &h), 0);
+    assert_int_equal(vl_hook_start(L, &h), 0);
+    g_nlog = 0;
+    assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 1);
+    assert_string_equal(g_log, "X");
+    /* Active on one loop: another loop cannot take it. */
+    vl_loop *other;
+    assert_int_equal(open_loop(&other), 0);
+    assert_int_equal(vl_hook_start(other, &h), -EINVAL);
+    assert_int_equal(vl_hook_stop(&h), 0);
+    assert_int_equal(vl_hook_start(other, &h), 0);
+    g_nlog = 0;
+    assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 0);
+    assert_int_equal(vl_loop_run(other, VL_RUN_NOWAIT), 1);
+    assert_string_equal(g_log, "X");
+    vl_loop_destroy(other);
+    assert_false(vl_hook_active(&h));
+}
+
 /* ---- bad input --------------------------------------------------------------------- */
 
 static void bad_inputs(void **state)
@@ -1307,6 +1510,10 @@ int main(int argc, char **argv)
         T(signal_delivered_as_callback),
         T(sigint_sigterm_graceful_shutdown),
         T(embedding_backend_fd),
+        T(hooks_run_around_each_wait),
+        T(idle_keeps_the_loop_from_blocking),
+        T(hooks_started_and_stopped_from_callbacks),
+        T(hooks_bad_inputs),
         T(bad_inputs),
         T(destroy_with_work_in_flight),
     };

@@ -32,7 +32,8 @@
  * Liveness. vl_loop_run(VL_RUN_DEFAULT) runs while the loop is "alive": some
  * op submitted through the loop has not had its callback yet (this includes
  * the reads of started signal watchers and internal cancel requests), some
- * timer is active, or some async handle is open. vl_loop_alive() tells.
+ * timer is active, some async handle is open, or some idle hook is active.
+ * vl_loop_alive() tells.
  *
  * Time. Timer deadlines are CLOCK_MONOTONIC nanoseconds
  * (vl_time_monotonic_ns, <vllsi/sys/time.h>). A timer's callback never runs
@@ -55,6 +56,7 @@ typedef struct vl_loop_op vl_loop_op;
 typedef struct vl_timer vl_timer;
 typedef struct vl_async vl_async;
 typedef struct vl_signal vl_signal;
+typedef struct vl_hook vl_hook;
 
 /* ---- the loop ---------------------------------------------------------------- */
 
@@ -70,7 +72,7 @@ VL_API int vl_loop_init(vl_loop **out, const vl_engine_config *cfg);
 /*
  * vl_loop_destroy - shut the engine down (cancelling every op in flight and
  * waiting until the kernel has let go of every buffer), stop every timer,
- * signal watcher and async handle, restore the signal masks the watchers
+ * signal watcher, async handle and hook, restore the signal masks the watchers
  * changed, close the loop's descriptors and free it. No callback runs: the
  * records still active become inactive and may be reused or freed once this
  * returns. Must not be called from a callback (it is then ignored). NULL is
@@ -394,6 +396,76 @@ VL_API int vl_signal_stop(vl_signal *s);
 
 /* Whether the loop still uses s (watching or stopping). false for NULL. */
 VL_API bool vl_signal_active(const vl_signal *s);
+
+/* ---- hooks: prepare, check, idle ----------------------------------------------------- */
+
+/*
+ * Callbacks run at fixed points of every loop iteration, as libuv's
+ * uv_prepare / uv_check / uv_idle and libev's ev_prepare / ev_check /
+ * ev_idle. An iteration of vl_loop_run is:
+ *
+ *   1. IDLE hooks, if any is active;
+ *   2. PREPARE hooks: the last code before the loop waits. Ops submitted and
+ *      timers started here are part of this wait (a server re-arms the
+ *      RECV_MULTIs that ended -ENOBUFS once buffers came back; a foreign
+ *      library registers what it wants to wait for);
+ *   3. the wait (no wait at all while an IDLE hook is active), then the
+ *      callbacks of completions, async sends, messages and due timers;
+ *   4. CHECK hooks: the first code after them (a foreign library looks at
+ *      what became ready; a server flushes what the callbacks queued).
+ *
+ * Hooks of one kind run in the reverse order of their start. A hook started
+ * from a callback first runs at its point of the next iteration; a hook
+ * stopped from a callback (any hook, including itself and ones later in the
+ * same pass) does not run again. Hook callbacks count as callbacks in
+ * vl_loop_run's result and for VL_RUN_ONCE.
+ *
+ * Liveness: an active IDLE hook keeps the loop alive and keeps it from
+ * blocking (so it spins: stop it when there is nothing to do). PREPARE and
+ * CHECK hooks do not keep a loop alive: they observe iterations that
+ * something else causes, and a loop with only them would wait for ever.
+ *
+ * A vl_hook is the caller's record (see "Ownership" above): zero it or
+ * vl_hook_init it before first use; while active it must stay valid.
+ */
+typedef enum vl_hook_kind {
+    VL_HOOK_PREPARE = 0,
+    VL_HOOK_CHECK,
+    VL_HOOK_IDLE,
+} vl_hook_kind;
+
+typedef void (*vl_hook_cb)(vl_loop *loop, vl_hook *h);
+
+struct vl_hook {
+    vl_hook_cb cb;     /* required at start */
+    void *ctx;         /* the caller's      */
+    vl_hook_kind kind; /* when it runs      */
+    /* Internal. */
+    uint32_t active_;
+    vl_loop *loop_;
+    vl_hook *next_, *prev_;
+};
+
+/* Zero h and set its kind, callback and context. No failure; h must be
+ * non-NULL. */
+VL_API void vl_hook_init(vl_hook *h, vl_hook_kind kind, vl_hook_cb cb, void *ctx);
+
+/*
+ * vl_hook_start - run h->cb at h->kind's point of every iteration of loop
+ * from the next one on, until vl_hook_stop. Starting an active hook again is
+ * a no-op (it keeps its place). Allocates nothing. 0, or -EINVAL (NULL loop
+ * or h, NULL h->cb, a kind that is none of VL_HOOK_*, h active on another
+ * loop).
+ */
+VL_API int vl_hook_start(vl_loop *loop, vl_hook *h);
+
+/* vl_hook_stop - make h inactive; its callback does not run again, even
+ * later in the pass that is running. Stopping an inactive hook is a no-op.
+ * h may be freed afterwards. 0, or -EINVAL (NULL). */
+VL_API int vl_hook_stop(vl_hook *h);
+
+/* Whether h is active. false for NULL. */
+VL_API bool vl_hook_active(const vl_hook *h);
 
 /* ---- embedding -------------------------------------------------------------------- */
 

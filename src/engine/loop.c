@@ -77,6 +77,11 @@ struct vl_loop {
     /* Embedding: -1 until vl_loop_backend_fd. embed_efd is read by senders. */
     int embed_epfd, embed_tfd, embed_efd;
     bool embed_signalled;
+    /* Hooks, a list per vl_hook_kind, newest first, and the next one of the
+     * pass that is running (vl_hook_stop moves it past a hook it stops). */
+    vl_hook *hooks[3];
+    vl_hook *hook_next;
+    uint32_t nidle; /* active IDLE hooks */
     /* The user_data of internal cancel requests: its completions are dropped. */
     char cancel_tag;
 };
@@ -300,11 +305,12 @@ static void run_timers(vl_loop *loop)
     }
 }
 
-/* The poll timeout: until the earliest timer, 0 if one is due or an async
- * send or a message is waiting, -1 (forever) if there is no timer. */
+/* The poll timeout: until the earliest timer, 0 if one is due, an async
+ * send or a message is waiting or an IDLE hook is active, -1 (forever) if
+ * there is no timer. */
 static int64_t next_timeout(vl_loop *loop)
 {
-    if (__atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE) ||
+    if (loop->nidle > 0 || __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE) ||
         __atomic_load_n(&loop->inbox, __ATOMIC_ACQUIRE) != NULL)
         return 0;
     if (loop->tcount == 0)
@@ -797,6 +803,9 @@ void vl_loop_destroy(vl_loop *loop)
     free(loop->theap);
     while (loop->asyncs != NULL)
         vl_async_close(loop->asyncs);
+    for (int k = 0; k < 3; k++)
+        while (loop->hooks[k] != NULL)
+            vl_hook_stop(loop->hooks[k]);
     int fds[3] = {loop->embed_epfd, loop->embed_tfd, loop->embed_efd};
     for (int i = 0; i < 3; i++)
         if (fds[i] >= 0)
@@ -818,7 +827,8 @@ void vl_loop_stop(vl_loop *loop)
 
 bool vl_loop_alive(const vl_loop *loop)
 {
-    return loop != NULL && (loop->live > 0 || loop->tcount > 0 || loop->nasync > 0);
+    return loop != NULL &&
+           (loop->live > 0 || loop->tcount > 0 || loop->nasync > 0 || loop->nidle > 0);
 }
 
 int64_t vl_loop_now(const vl_loop *loop)
@@ -832,6 +842,74 @@ int64_t vl_loop_update_now(vl_loop *loop)
         return 0;
     loop->now = vl_time_monotonic_ns();
     return loop->now;
+}
+
+/* ---- hooks ---------------------------------------------------------------------- */
+
+void vl_hook_init(vl_hook *h, vl_hook_kind kind, vl_hook_cb cb, void *ctx)
+{
+    *h = (vl_hook){.cb = cb, .ctx = ctx, .kind = kind};
+}
+
+int vl_hook_start(vl_loop *loop, vl_hook *h)
+{
+    if (loop == NULL || h == NULL || h->cb == NULL || (unsigned)h->kind > VL_HOOK_IDLE)
+        return -EINVAL;
+    if (h->active_)
+        return h->loop_ == loop ? 0 : -EINVAL;
+    h->loop_ = loop;
+    h->prev_ = NULL;
+    h->next_ = loop->hooks[h->kind];
+    if (h->next_ != NULL)
+        h->next_->prev_ = h;
+    loop->hooks[h->kind] = h;
+    h->active_ = 1;
+    if (h->kind == VL_HOOK_IDLE)
+        loop->nidle++;
+    return 0;
+}
+
+int vl_hook_stop(vl_hook *h)
+{
+    if (h == NULL)
+        return -EINVAL;
+    if (!h->active_)
+        return 0;
+    vl_loop *loop = h->loop_;
+    if (loop->hook_next == h)
+        loop->hook_next = h->next_;
+    if (h->prev_ != NULL)
+        h->prev_->next_ = h->next_;
+    else
+        loop->hooks[h->kind] = h->next_;
+    if (h->next_ != NULL)
+        h->next_->prev_ = h->prev_;
+    h->next_ = h->prev_ = NULL;
+    h->active_ = 0;
+    if (h->kind == VL_HOOK_IDLE)
+        loop->nidle--;
+    return 0;
+}
+
+bool vl_hook_active(const vl_hook *h)
+{
+    return h != NULL && h->active_;
+}
+
+/* Run the hooks of one kind. New hooks go in at the head, so one started
+ * now waits for the next pass; hook_next survives any stop. A stop request
+ * ends the pass (as it ends a batch of completions). Passes do not nest:
+ * run never re-enters. */
+static void run_hooks(vl_loop *loop, vl_hook_kind kind)
+{
+    loop->hook_next = loop->hooks[kind];
+    while (loop->hook_next != NULL && !loop->stop) {
+        vl_hook *h = loop->hook_next;
+        loop->hook_next = h->next_;
+        loop->ncb++;
+        h->cb(loop, h);
+    }
+    loop->hook_next = NULL;
 }
 
 /* One iteration: poll (flushing queued ops), dispatch, asyncs, timers. */
@@ -872,13 +950,21 @@ int vl_loop_run(vl_loop *loop, vl_run_mode mode)
         embed_drain(loop);
     int rc = 0;
     while (!loop->stop) {
+        if (mode != VL_RUN_NOWAIT && !vl_loop_alive(loop))
+            break;
+        if (loop->nidle > 0)
+            run_hooks(loop, VL_HOOK_IDLE);
+        if (loop->hooks[VL_HOOK_PREPARE] != NULL)
+            run_hooks(loop, VL_HOOK_PREPARE);
+        if (loop->stop)
+            break;
+        /* The hooks may have ended the last reason to wait. */
         int64_t timeout = 0;
-        if (mode != VL_RUN_NOWAIT) {
-            if (!vl_loop_alive(loop))
-                break;
+        if (mode != VL_RUN_NOWAIT && vl_loop_alive(loop))
             timeout = next_timeout(loop);
-        }
         rc = iterate(loop, timeout);
+        if (rc == 0 && loop->hooks[VL_HOOK_CHECK] != NULL)
+            run_hooks(loop, VL_HOOK_CHECK);
         if (rc < 0 || mode == VL_RUN_NOWAIT || (mode == VL_RUN_ONCE && loop->ncb > 0))
             break;
     }
