@@ -88,9 +88,30 @@ bool vl_tls_slot_has(int slot)
     return slot_valid(slot) && (vl__tls_block.present & (1u << slot));
 }
 
+/*
+ * Logs mapped right now, over every thread. Only the test suites read it
+ * (through the static library), to prove that a thread's log is unmapped
+ * exactly once however the thread ends; one relaxed RMW per map and unmap.
+ */
+static int live_logs;
+VL__HIDDEN int vl__tls_live_logs(void);
+int vl__tls_live_logs(void)
+{
+    return __atomic_load_n(&live_logs, __ATOMIC_RELAXED);
+}
+
+static void log_unmap(struct vl__tls_block *b)
+{
+    (void)vl_os_free(b->log, sizeof(struct vl__tls_log));
+    b->log = NULL;
+    __atomic_fetch_sub(&live_logs, 1, __ATOMIC_RELAXED);
+}
+
 /* Map the log straight from the kernel (vl_os_alloc: no malloc, so the sys
  * layer stays libc-free). Pages are demand-zero, so only the frames a thread
- * actually reaches cost memory. */
+ * actually reaches cost memory. Then have the thread's end release it, so a
+ * thread that never calls vl_cleanup_thread() (one made with pthread_create,
+ * say) does not leak it. */
 static int log_map(struct vl__tls_block *b)
 {
     int err = 0;
@@ -98,7 +119,11 @@ static int log_map(struct vl__tls_block *b)
     if (p == NULL)
         return err;
     b->log = p;
-    return 0;
+    __atomic_fetch_add(&live_logs, 1, __ATOMIC_RELAXED);
+    err = vl__thread_exit_arm(p);
+    if (err < 0)
+        log_unmap(b);
+    return err;
 }
 
 int vl_tls_frame_push(void)
@@ -152,7 +177,7 @@ void vl__tls_thread_release(void)
 {
     struct vl__tls_block *b = &vl__tls_block;
     if (b->log != NULL)
-        (void)vl_os_free(b->log, sizeof(struct vl__tls_log));
+        log_unmap(b);
     for (int s = 0; s < VL_MAX_CONTEXT_SLOTS; s++)
         b->values[s] = 0;
     b->present = 0;
