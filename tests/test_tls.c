@@ -15,6 +15,7 @@
 #endif
 
 #include "vl_test.h"
+#include <vllsi/sys/ctx.h>
 #include <vllsi/sys/init.h>
 #include <vllsi/sys/tls.h>
 #include "internal.h"
@@ -274,6 +275,102 @@ static void log_released(void **state)
     assert_int_equal(vl_tls_frame_pop(), 0);
 }
 
+/* ---- slot reservation ------------------------------------------------------ */
+
+static void slot_reservation(void **state)
+{
+    (void)state;
+    int got[VL_MAX_CONTEXT_SLOTS];
+    /* Highest first, every slot once, then none left. */
+    for (int i = 0; i < VL_MAX_CONTEXT_SLOTS; i++) {
+        got[i] = vl_tls_slot_alloc();
+        assert_int_equal(got[i], VL_MAX_CONTEXT_SLOTS - 1 - i);
+    }
+    assert_int_equal(vl_tls_slot_alloc(), -ENOSPC);
+    assert_int_equal(vl_ctx_slot_alloc(), -ENOSPC);
+    assert_int_equal(vl_tls_slot_reserve(0), -EBUSY);
+    for (int i = 0; i < VL_MAX_CONTEXT_SLOTS; i++)
+        assert_int_equal(vl_tls_slot_free(got[i]), 0);
+    /* A double free, and a free of a slot never reserved. */
+    assert_int_equal(vl_tls_slot_free(got[0]), -EINVAL);
+    assert_int_equal(vl_ctx_slot_free(4), -EINVAL);
+    for (size_t i = 0; i < sizeof(bad_slots) / sizeof(bad_slots[0]); i++) {
+        assert_int_equal(vl_tls_slot_reserve(bad_slots[i]), -EINVAL);
+        assert_int_equal(vl_tls_slot_free(bad_slots[i]), -EINVAL);
+        assert_int_equal(vl_ctx_slot_reserve(bad_slots[i]), -EINVAL);
+        assert_int_equal(vl_ctx_slot_free(bad_slots[i]), -EINVAL);
+    }
+    /* A fixed number: reserved once, a second claim reports the collision,
+     * through either vocabulary (one map), and alloc steps around it. */
+    assert_int_equal(vl_ctx_slot_reserve(31), 0);
+    assert_int_equal(vl_tls_slot_reserve(31), -EBUSY);
+    assert_int_equal(vl_ctx_slot_reserve(31), -EBUSY);
+    int s = vl_ctx_slot_alloc();
+    assert_int_equal(s, 30);
+    /* Reservation is advisory and touches no value. */
+    assert_int_equal(vl_tls_slot_set(s, 77), 0);
+    assert_int_equal(vl_tls_slot_free(s), 0);
+    uintptr_t v = 0;
+    assert_true(vl_tls_slot_get(s, &v));
+    assert_int_equal(v, 77);
+    assert_int_equal(vl_tls_slot_set(0, 1), 0); /* never reserved: still usable */
+    assert_int_equal(vl_tls_slot_free(31), 0);
+    /* Everything given back: the whole range is free again. */
+    assert_int_equal(vl_tls_slot_alloc(), 31);
+    assert_int_equal(vl_tls_slot_free(31), 0);
+}
+
+#define RESERVE_THREADS 8
+#define RESERVE_EACH    (VL_MAX_CONTEXT_SLOTS / RESERVE_THREADS)
+#define RESERVE_ROUNDS  2000
+
+/* Bit s set while some thread holds slot s: a second holder is a failure. */
+static uint32_t held_by_someone;
+static int reserve_failures;
+
+static void *reserve_thread(void *arg)
+{
+    (void)arg;
+    for (int r = 0; r < RESERVE_ROUNDS; r++) {
+        int mine[RESERVE_EACH];
+        for (int i = 0; i < RESERVE_EACH; i++) {
+            /* The threads never hold more than 32 between them: no -ENOSPC. */
+            mine[i] = (r & 1) ? vl_ctx_slot_alloc() : vl_tls_slot_alloc();
+            if (mine[i] < 0 || mine[i] >= VL_MAX_CONTEXT_SLOTS) {
+                __atomic_fetch_add(&reserve_failures, 1, __ATOMIC_RELAXED);
+                return NULL;
+            }
+            uint32_t bit = 1u << mine[i];
+            if (__atomic_fetch_or(&held_by_someone, bit, __ATOMIC_RELAXED) & bit)
+                __atomic_fetch_add(&reserve_failures, 1, __ATOMIC_RELAXED);
+        }
+        for (int i = 0; i < RESERVE_EACH; i++) {
+            __atomic_fetch_and(&held_by_someone, ~(1u << mine[i]), __ATOMIC_RELAXED);
+            if (vl_tls_slot_free(mine[i]) != 0)
+                __atomic_fetch_add(&reserve_failures, 1, __ATOMIC_RELAXED);
+        }
+    }
+    return NULL;
+}
+
+/* Concurrent alloc and free never hand one slot to two holders (and run
+ * under TSan with the rest of the threads label). */
+static void slot_reservation_threads(void **state)
+{
+    (void)state;
+    pthread_t t[RESERVE_THREADS];
+    for (int i = 0; i < RESERVE_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, reserve_thread, NULL), 0);
+    for (int i = 0; i < RESERVE_THREADS; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    assert_int_equal(reserve_failures, 0);
+    assert_int_equal(held_by_someone, 0);
+    for (int i = 0; i < VL_MAX_CONTEXT_SLOTS; i++)
+        assert_int_equal(vl_tls_slot_reserve(i), 0);
+    for (int i = 0; i < VL_MAX_CONTEXT_SLOTS; i++)
+        assert_int_equal(vl_tls_slot_free(i), 0);
+}
+
 /* ---- foreign threads: the log goes when the thread ends --------------------- */
 
 int vl__tls_live_logs(void);
@@ -466,6 +563,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(log_released, reset, reset),
         cmocka_unit_test_setup_teardown(push_enomem, reset, reset),
         cmocka_unit_test_setup_teardown(foreign_threads_release_log, reset, reset),
+        cmocka_unit_test_setup_teardown(slot_reservation, reset, reset),
+        cmocka_unit_test_setup_teardown(slot_reservation_threads, reset, reset),
     };
     return cmocka_run_group_tests_name("sys.tls", tests, NULL, NULL);
 }

@@ -42,6 +42,44 @@ static inline void record(struct vl__tls_block *b, int slot, uint32_t bit)
     b->had |= b->present & bit;
 }
 
+/* ---- reservation -------------------------------------------------------- */
+
+/* Bit s set: slot s is reserved. Every change is one CAS (acq_rel), so two
+ * reservations of one slot cannot both succeed. */
+static uint32_t reserved;
+
+int vl_tls_slot_alloc(void)
+{
+    uint32_t old = __atomic_load_n(&reserved, __ATOMIC_RELAXED);
+    int s;
+    do {
+        uint32_t avail = ~old;
+        if (avail == 0)
+            return -ENOSPC;
+        s = 31 - __builtin_clz(avail); /* the highest free slot */
+    } while (!__atomic_compare_exchange_n(&reserved, &old, old | (1u << s), true, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_RELAXED));
+    return s;
+}
+
+int vl_tls_slot_reserve(int slot)
+{
+    if (!slot_valid(slot))
+        return -EINVAL;
+    uint32_t bit = 1u << slot;
+    return (__atomic_fetch_or(&reserved, bit, __ATOMIC_ACQ_REL) & bit) ? -EBUSY : 0;
+}
+
+int vl_tls_slot_free(int slot)
+{
+    if (!slot_valid(slot))
+        return -EINVAL;
+    uint32_t bit = 1u << slot;
+    return (__atomic_fetch_and(&reserved, ~bit, __ATOMIC_ACQ_REL) & bit) ? 0 : -EINVAL;
+}
+
+/* ---- slots ---------------------------------------------------------------- */
+
 void *vl_tls_get_base(void)
 {
     return vl__thread_pointer();
