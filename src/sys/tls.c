@@ -138,11 +138,17 @@ int vl__tls_live_logs(void)
     return __atomic_load_n(&live_logs, __ATOMIC_RELAXED);
 }
 
+void vl__tls_log_unmap(void *log)
+{
+    (void)vl_os_free(log, sizeof(struct vl__tls_log));
+    __atomic_fetch_sub(&live_logs, 1, __ATOMIC_RELAXED);
+}
+
 static void log_unmap(struct vl__tls_block *b)
 {
-    (void)vl_os_free(b->log, sizeof(struct vl__tls_log));
+    vl__thread_exit_disarm();
+    vl__tls_log_unmap(b->log);
     b->log = NULL;
-    __atomic_fetch_sub(&live_logs, 1, __ATOMIC_RELAXED);
 }
 
 /* Map the log straight from the kernel (vl_os_alloc: no malloc, so the sys

@@ -74,9 +74,9 @@ static int stack_size_for(size_t requested, size_t *out)
  * trampoline to release their context log when they end. A pthread key
  * destructor does it instead: tls.c arms the key with the log's address when
  * it maps a thread's log, and the C library runs the destructor as the
- * thread exits (after its cleanup handlers, so a spawned thread has released
- * the log already and the destructor finds nothing to do; release is
- * idempotent, which also covers vl_cleanup_thread followed by the exit).
+ * thread exits. A thread that released its log before (a spawned thread's
+ * trampoline, vl_cleanup_thread) cleared the key, so the destructor does
+ * not run; it would find nothing to free anyway, as release is idempotent.
  * Code in a later key destructor that pushes a frame again re-arms the key,
  * and the C library then runs this destructor once more (up to
  * PTHREAD_DESTRUCTOR_ITERATIONS rounds).
@@ -125,6 +125,15 @@ int vl__thread_exit_arm(void *log)
     if (rc != 0 && __atomic_load_n(&exit_key_gone, __ATOMIC_ACQUIRE))
         return 0;
     return -rc;
+}
+
+/* The log was released before the end: the destructor need not run. Only
+ * a thread that armed the key gets here (it has or had a log). */
+void vl__thread_exit_disarm(void)
+{
+    if (__atomic_load_n(&exit_key_made, __ATOMIC_ACQUIRE) &&
+        !__atomic_load_n(&exit_key_gone, __ATOMIC_ACQUIRE))
+        (void)pthread_setspecific(exit_key, NULL);
 }
 
 /* Since glibc 2.27 the guard comes on top of the stack size (bug 22637). */

@@ -105,3 +105,7 @@ int vl__thread_exit_arm(void *log)
     (void)log;
     return 0;
 }
+
+void vl__thread_exit_disarm(void)
+{
+}

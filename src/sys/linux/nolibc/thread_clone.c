@@ -66,6 +66,10 @@ int vl__thread_exit_arm(void *log)
     return 0;
 }
 
+void vl__thread_exit_disarm(void)
+{
+}
+
 int vl_nolibc_thread_mappings(void)
 {
     return __atomic_load_n(&live_maps, __ATOMIC_RELAXED);
