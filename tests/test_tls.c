@@ -17,6 +17,7 @@
 #include "vl_test.h"
 #include <vllsi/sys/ctx.h>
 #include <vllsi/sys/init.h>
+#include <vllsi/sys/thread.h>
 #include <vllsi/sys/tls.h>
 #include "internal.h"
 
@@ -460,6 +461,13 @@ static int maps_comparable(void)
 }
 #endif
 
+static void spawned_pusher(void *arg)
+{
+    (void)arg;
+    if (vl_tls_frame_push() == 0)
+        (void)vl_tls_frame_push();
+}
+
 /* A thread made with pthread_create that pushes a frame and ends without
  * vl_cleanup_thread (by returning, or through pthread_exit) unmaps its log;
  * one that calls vl_cleanup_thread first releases it once, not twice. */
@@ -490,6 +498,14 @@ static void foreign_threads_release_log(void **state)
             assert_int_equal(map_count(), base_maps);
 #endif
     }
+    /* vl_thread_spawn's threads release their log themselves and disarm
+     * the exit hook: once, joined or detached. */
+    vl_thread *vt[8];
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(vl_thread_spawn(spawned_pusher, NULL, 0, &vt[i]), 0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(vl_thread_join(vt[i]), 0);
+    assert_int_equal(vl__tls_live_logs(), base_logs);
     /* The calling thread's own slots were never touched. */
     assert_false(vl_tls_slot_has(3));
     assert_int_equal(vl_tls_frame_depth(), 0);
