@@ -318,8 +318,17 @@ static void condvar_timed_wait_times_out(void **state)
     /* Zero polls. */
     assert_int_equal(vl_condvar_timed_wait(&cv, &m, 0), -ETIMEDOUT);
     assert_int_equal(vl_mutex_trylock(&m), -EBUSY);
+    /* -EINVAL does nothing: the mutex the caller holds stays held. */
+    uint32_t seq0 = cv.seq;
     assert_int_equal(vl_condvar_timed_wait(&cv, &m, -1), -EINVAL);
-    assert_int_equal(vl_mutex_trylock(&m), -EBUSY); /* untouched */
+    assert_int_equal(vl_mutex_trylock(&m), -EBUSY);
+    assert_int_equal(vl_condvar_timed_wait(&cv, &m, INT64_MIN), -EINVAL);
+    assert_int_equal(vl_mutex_trylock(&m), -EBUSY);
+    assert_int_equal(vl_condvar_timed_wait(NULL, &m, 1000000), -EINVAL);
+    assert_int_equal(vl_mutex_trylock(&m), -EBUSY);
+    assert_int_equal(vl_condvar_wait(NULL, &m), -EINVAL);
+    assert_int_equal(vl_mutex_trylock(&m), -EBUSY);
+    assert_int_equal(cv.seq, seq0); /* and the condvar was not touched */
     assert_int_equal(vl_mutex_unlock(&m), 0);
     /* Waiting without holding the mutex is refused and waits for nothing. */
     assert_int_equal(vl_condvar_timed_wait(&cv, &m, 1000000000), -EPERM);

@@ -111,6 +111,31 @@ static void test_spawn_bad(void **state)
     assert_int_equal(vl__thread_live_blocks(), base);
 }
 
+/* VL_THREAD_STACK_MIN bounds the size after rounding up to whole pages, as
+ * thread.h says: a request one page short of it is refused where pages are
+ * smaller than it, a request that rounds up to it is accepted. */
+static void test_stack_min_after_rounding(void **state)
+{
+    (void)state;
+    size_t ps = vl_page_size();
+    vl_thread *t = NULL;
+    if (ps < VL_THREAD_STACK_MIN) {
+        assert_int_equal(vl_thread_spawn(nothing, NULL, VL_THREAD_STACK_MIN - ps, &t), -EINVAL);
+        assert_null(t);
+    } else {
+        /* 16 or 64 KiB pages: the smallest request already rounds to one page. */
+        assert_int_equal(vl_thread_spawn(nothing, NULL, 1, &t), 0);
+        assert_int_equal(vl_thread_join(t), 0);
+    }
+    const size_t ok[] = {VL_THREAD_STACK_MIN - ps + 1, VL_THREAD_STACK_MIN - 1,
+                         VL_THREAD_STACK_MIN};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        t = NULL;
+        assert_int_equal(vl_thread_spawn(nothing, NULL, ok[i], &t), 0);
+        assert_int_equal(vl_thread_join(t), 0);
+    }
+}
+
 /* ---- stacks -------------------------------------------------------------------- */
 
 struct stack_probe {
@@ -569,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_spawn_join_many),
         cmocka_unit_test(test_spawn_bad),
         cmocka_unit_test(test_stack_sizes),
+        cmocka_unit_test(test_stack_min_after_rounding),
         cmocka_unit_test(test_guard_page_faults),
         cmocka_unit_test(test_detach_running),
         cmocka_unit_test(test_detach_after_exit),

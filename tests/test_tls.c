@@ -15,6 +15,9 @@
 #endif
 
 #include "vl_test.h"
+#include <vllsi/sys/ctx.h>
+#include <vllsi/sys/init.h>
+#include <vllsi/sys/thread.h>
 #include <vllsi/sys/tls.h>
 #include "internal.h"
 
@@ -273,6 +276,241 @@ static void log_released(void **state)
     assert_int_equal(vl_tls_frame_pop(), 0);
 }
 
+/* ---- slot reservation ------------------------------------------------------ */
+
+static void slot_reservation(void **state)
+{
+    (void)state;
+    int got[VL_MAX_CONTEXT_SLOTS];
+    /* Highest first, every slot once, then none left. */
+    for (int i = 0; i < VL_MAX_CONTEXT_SLOTS; i++) {
+        got[i] = vl_tls_slot_alloc();
+        assert_int_equal(got[i], VL_MAX_CONTEXT_SLOTS - 1 - i);
+    }
+    assert_int_equal(vl_tls_slot_alloc(), -ENOSPC);
+    assert_int_equal(vl_ctx_slot_alloc(), -ENOSPC);
+    assert_int_equal(vl_tls_slot_reserve(0), -EBUSY);
+    for (int i = 0; i < VL_MAX_CONTEXT_SLOTS; i++)
+        assert_int_equal(vl_tls_slot_free(got[i]), 0);
+    /* A double free, and a free of a slot never reserved. */
+    assert_int_equal(vl_tls_slot_free(got[0]), -EINVAL);
+    assert_int_equal(vl_ctx_slot_free(4), -EINVAL);
+    for (size_t i = 0; i < sizeof(bad_slots) / sizeof(bad_slots[0]); i++) {
+        assert_int_equal(vl_tls_slot_reserve(bad_slots[i]), -EINVAL);
+        assert_int_equal(vl_tls_slot_free(bad_slots[i]), -EINVAL);
+        assert_int_equal(vl_ctx_slot_reserve(bad_slots[i]), -EINVAL);
+        assert_int_equal(vl_ctx_slot_free(bad_slots[i]), -EINVAL);
+    }
+    /* A fixed number: reserved once, a second claim reports the collision,
+     * through either vocabulary (one map), and alloc steps around it. */
+    assert_int_equal(vl_ctx_slot_reserve(31), 0);
+    assert_int_equal(vl_tls_slot_reserve(31), -EBUSY);
+    assert_int_equal(vl_ctx_slot_reserve(31), -EBUSY);
+    int s = vl_ctx_slot_alloc();
+    assert_int_equal(s, 30);
+    /* Reservation is advisory and touches no value. */
+    assert_int_equal(vl_tls_slot_set(s, 77), 0);
+    assert_int_equal(vl_tls_slot_free(s), 0);
+    uintptr_t v = 0;
+    assert_true(vl_tls_slot_get(s, &v));
+    assert_int_equal(v, 77);
+    assert_int_equal(vl_tls_slot_set(0, 1), 0); /* never reserved: still usable */
+    assert_int_equal(vl_tls_slot_free(31), 0);
+    /* Everything given back: the whole range is free again. */
+    assert_int_equal(vl_tls_slot_alloc(), 31);
+    assert_int_equal(vl_tls_slot_free(31), 0);
+}
+
+#define RESERVE_THREADS 8
+#define RESERVE_EACH    (VL_MAX_CONTEXT_SLOTS / RESERVE_THREADS)
+#define RESERVE_ROUNDS  2000
+
+/* Bit s set while some thread holds slot s: a second holder is a failure. */
+static uint32_t held_by_someone;
+static int reserve_failures;
+
+static void *reserve_thread(void *arg)
+{
+    (void)arg;
+    for (int r = 0; r < RESERVE_ROUNDS; r++) {
+        int mine[RESERVE_EACH];
+        for (int i = 0; i < RESERVE_EACH; i++) {
+            /* The threads never hold more than 32 between them: no -ENOSPC. */
+            mine[i] = (r & 1) ? vl_ctx_slot_alloc() : vl_tls_slot_alloc();
+            if (mine[i] < 0 || mine[i] >= VL_MAX_CONTEXT_SLOTS) {
+                __atomic_fetch_add(&reserve_failures, 1, __ATOMIC_RELAXED);
+                return NULL;
+            }
+            uint32_t bit = 1u << mine[i];
+            if (__atomic_fetch_or(&held_by_someone, bit, __ATOMIC_RELAXED) & bit)
+                __atomic_fetch_add(&reserve_failures, 1, __ATOMIC_RELAXED);
+        }
+        for (int i = 0; i < RESERVE_EACH; i++) {
+            __atomic_fetch_and(&held_by_someone, ~(1u << mine[i]), __ATOMIC_RELAXED);
+            if (vl_tls_slot_free(mine[i]) != 0)
+                __atomic_fetch_add(&reserve_failures, 1, __ATOMIC_RELAXED);
+        }
+    }
+    return NULL;
+}
+
+/* Concurrent alloc and free never hand one slot to two holders (and run
+ * under TSan with the rest of the threads label). */
+static void slot_reservation_threads(void **state)
+{
+    (void)state;
+    pthread_t t[RESERVE_THREADS];
+    for (int i = 0; i < RESERVE_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, reserve_thread, NULL), 0);
+    for (int i = 0; i < RESERVE_THREADS; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    assert_int_equal(reserve_failures, 0);
+    assert_int_equal(held_by_someone, 0);
+    for (int i = 0; i < VL_MAX_CONTEXT_SLOTS; i++)
+        assert_int_equal(vl_tls_slot_reserve(i), 0);
+    for (int i = 0; i < VL_MAX_CONTEXT_SLOTS; i++)
+        assert_int_equal(vl_tls_slot_free(i), 0);
+}
+
+/* ---- foreign threads: the log goes when the thread ends --------------------- */
+
+int vl__tls_live_logs(void);
+
+#define FOREIGN_THREADS 100
+
+struct foreign_run {
+    pthread_barrier_t all_pushed; /* every log is mapped before any goes */
+    void *log[FOREIGN_THREADS];
+    int how;  /* 0: return, 1: pthread_exit, 2: vl_cleanup_thread then return */
+    int push; /* 0: a warm-up round that maps nothing */
+};
+
+struct foreign_arg {
+    struct foreign_run *run;
+    int i;
+};
+
+static void *foreign_thread(void *p)
+{
+    struct foreign_arg *a = p;
+    struct foreign_run *run = a->run;
+    if (run->push) {
+        if (vl_tls_frame_push() != 0 || vl_tls_slot_set(3, (uintptr_t)a->i) != 0)
+            return NULL;
+        run->log[a->i] = vl__tls_block.log;
+    }
+    (void)pthread_barrier_wait(&run->all_pushed);
+    if (run->how == 2)
+        vl_cleanup_thread();
+    if (run->how == 1)
+        pthread_exit(NULL);
+    return NULL;
+}
+
+/* Small stacks so glibc's stack cache keeps all of them between rounds and
+ * the second round maps no new stack. */
+static void foreign_round(struct foreign_run *run)
+{
+    pthread_t t[FOREIGN_THREADS];
+    struct foreign_arg arg[FOREIGN_THREADS];
+    pthread_attr_t attr;
+    assert_int_equal(pthread_attr_init(&attr), 0);
+    assert_int_equal(pthread_attr_setstacksize(&attr, 256 << 10), 0);
+    assert_int_equal(pthread_barrier_init(&run->all_pushed, NULL, FOREIGN_THREADS), 0);
+    for (int i = 0; i < FOREIGN_THREADS; i++) {
+        arg[i].run = run;
+        arg[i].i = i;
+        run->log[i] = NULL;
+        assert_int_equal(pthread_create(&t[i], &attr, foreign_thread, &arg[i]), 0);
+    }
+    for (int i = 0; i < FOREIGN_THREADS; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    assert_int_equal(pthread_barrier_destroy(&run->all_pushed), 0);
+    assert_int_equal(pthread_attr_destroy(&attr), 0);
+}
+
+#if defined(__linux__)
+/* The number of mappings the process has (lines of /proc/self/maps). */
+static int map_count(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    assert_non_null(f);
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* Sanitizers and valgrind map shadow and bookkeeping memory of their own as
+ * threads come and go, so only a plain build can compare mapping counts. */
+static int maps_comparable(void)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return 0;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+    return 0;
+#endif
+#endif
+#ifdef VL_TEST_HAVE_VALGRIND
+    if (RUNNING_ON_VALGRIND)
+        return 0;
+#endif
+    return !vl_test_emulated();
+}
+#endif
+
+static void spawned_pusher(void *arg)
+{
+    (void)arg;
+    if (vl_tls_frame_push() == 0)
+        (void)vl_tls_frame_push();
+}
+
+/* A thread made with pthread_create that pushes a frame and ends without
+ * vl_cleanup_thread (by returning, or through pthread_exit) unmaps its log;
+ * one that calls vl_cleanup_thread first releases it once, not twice. */
+static void foreign_threads_release_log(void **state)
+{
+    (void)state;
+    static struct foreign_run run;
+    int base_logs = vl__tls_live_logs();
+    /* Warm-up: the same threads without a push fill the C library's stack
+     * cache, and pthread_exit loads the unwinder (libgcc_s, with a malloc
+     * arena), so what the rounds below leave behind is theirs alone. */
+    run.push = 0;
+    for (run.how = 0; run.how < 3; run.how++)
+        foreign_round(&run);
+#if defined(__linux__)
+    int base_maps = map_count();
+#endif
+    run.push = 1;
+    for (run.how = 0; run.how < 3; run.how++) {
+        foreign_round(&run);
+        for (int i = 0; i < FOREIGN_THREADS; i++) {
+            assert_non_null(run.log[i]);
+            assert_false(mapped(run.log[i]));
+        }
+        assert_int_equal(vl__tls_live_logs(), base_logs);
+#if defined(__linux__)
+        if (maps_comparable())
+            assert_int_equal(map_count(), base_maps);
+#endif
+    }
+    /* vl_thread_spawn's threads release their log themselves and disarm
+     * the exit hook: once, joined or detached. */
+    vl_thread *vt[8];
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(vl_thread_spawn(spawned_pusher, NULL, 0, &vt[i]), 0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(vl_thread_join(vt[i]), 0);
+    assert_int_equal(vl__tls_live_logs(), base_logs);
+    /* The calling thread's own slots were never touched. */
+    assert_false(vl_tls_slot_has(3));
+    assert_int_equal(vl_tls_frame_depth(), 0);
+}
+
 #ifndef _WIN32
 static int enomem_child(void *arg)
 {
@@ -340,6 +578,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(thread_pointer, reset, reset),
         cmocka_unit_test_setup_teardown(log_released, reset, reset),
         cmocka_unit_test_setup_teardown(push_enomem, reset, reset),
+        cmocka_unit_test_setup_teardown(foreign_threads_release_log, reset, reset),
+        cmocka_unit_test_setup_teardown(slot_reservation, reset, reset),
+        cmocka_unit_test_setup_teardown(slot_reservation_threads, reset, reset),
     };
     return cmocka_run_group_tests_name("sys.tls", tests, NULL, NULL);
 }

@@ -10,6 +10,21 @@
 
 #include "internal.h"
 
+int vl_ctx_slot_alloc(void)
+{
+    return vl_tls_slot_alloc();
+}
+
+int vl_ctx_slot_reserve(int slot)
+{
+    return vl_tls_slot_reserve(slot);
+}
+
+int vl_ctx_slot_free(int slot)
+{
+    return vl_tls_slot_free(slot);
+}
+
 uintptr_t *vl_ctx_get_mut(int slot)
 {
     struct vl__tls_block *b = &vl__tls_block;

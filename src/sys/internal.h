@@ -30,4 +30,24 @@ VL__HIDDEN void vl__time_init(int no_vdso);
 /* Called by vl_shutdown / thread exit to release a thread's context log. */
 VL__HIDDEN void vl__tls_thread_release(void);
 
+/*
+ * Arrange for the calling thread's context log to be released when the
+ * thread ends, whoever created it: tls.c calls this right after mapping a
+ * thread's log (`log`, non-NULL), so a thread made with pthread_create that
+ * never calls vl_cleanup_thread() does not leak it, and calls
+ * vl__thread_exit_disarm() when it releases the log itself. arm returns 0,
+ * or a negative errno (the log is then unmapped again and the push fails).
+ * Each thread implementation defines both: a pthread key destructor
+ * (src/sys/linux/thread.c), a fiber-local-storage callback
+ * (src/sys/windows/thread.c), nothing where every thread is the library's
+ * own (src/sys/linux/nolibc/thread_clone.c) or no log can be mapped
+ * (src/sys/linux/nolibc/mem_none.c).
+ */
+VL__HIDDEN int vl__thread_exit_arm(void *log);
+VL__HIDDEN void vl__thread_exit_disarm(void);
+
+/* Unmap a context log by its address alone, for an exit hook that cannot
+ * reach the thread's TLS block any more (Windows: see thread.c). */
+VL__HIDDEN void vl__tls_log_unmap(void *log);
+
 #endif

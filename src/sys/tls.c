@@ -42,6 +42,44 @@ static inline void record(struct vl__tls_block *b, int slot, uint32_t bit)
     b->had |= b->present & bit;
 }
 
+/* ---- reservation -------------------------------------------------------- */
+
+/* Bit s set: slot s is reserved. Every change is one CAS (acq_rel), so two
+ * reservations of one slot cannot both succeed. */
+static uint32_t reserved;
+
+int vl_tls_slot_alloc(void)
+{
+    uint32_t old = __atomic_load_n(&reserved, __ATOMIC_RELAXED);
+    int s;
+    do {
+        uint32_t avail = ~old;
+        if (avail == 0)
+            return -ENOSPC;
+        s = 31 - __builtin_clz(avail); /* the highest free slot */
+    } while (!__atomic_compare_exchange_n(&reserved, &old, old | (1u << s), true, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_RELAXED));
+    return s;
+}
+
+int vl_tls_slot_reserve(int slot)
+{
+    if (!slot_valid(slot))
+        return -EINVAL;
+    uint32_t bit = 1u << slot;
+    return (__atomic_fetch_or(&reserved, bit, __ATOMIC_ACQ_REL) & bit) ? -EBUSY : 0;
+}
+
+int vl_tls_slot_free(int slot)
+{
+    if (!slot_valid(slot))
+        return -EINVAL;
+    uint32_t bit = 1u << slot;
+    return (__atomic_fetch_and(&reserved, ~bit, __ATOMIC_ACQ_REL) & bit) ? 0 : -EINVAL;
+}
+
+/* ---- slots ---------------------------------------------------------------- */
+
 void *vl_tls_get_base(void)
 {
     return vl__thread_pointer();
@@ -88,9 +126,36 @@ bool vl_tls_slot_has(int slot)
     return slot_valid(slot) && (vl__tls_block.present & (1u << slot));
 }
 
+/*
+ * Logs mapped right now, over every thread. Only the test suites read it
+ * (through the static library), to prove that a thread's log is unmapped
+ * exactly once however the thread ends; one relaxed RMW per map and unmap.
+ */
+static int live_logs;
+VL__HIDDEN int vl__tls_live_logs(void);
+int vl__tls_live_logs(void)
+{
+    return __atomic_load_n(&live_logs, __ATOMIC_RELAXED);
+}
+
+void vl__tls_log_unmap(void *log)
+{
+    (void)vl_os_free(log, sizeof(struct vl__tls_log));
+    __atomic_fetch_sub(&live_logs, 1, __ATOMIC_RELAXED);
+}
+
+static void log_unmap(struct vl__tls_block *b)
+{
+    vl__thread_exit_disarm();
+    vl__tls_log_unmap(b->log);
+    b->log = NULL;
+}
+
 /* Map the log straight from the kernel (vl_os_alloc: no malloc, so the sys
  * layer stays libc-free). Pages are demand-zero, so only the frames a thread
- * actually reaches cost memory. */
+ * actually reaches cost memory. Then have the thread's end release it, so a
+ * thread that never calls vl_cleanup_thread() (one made with pthread_create,
+ * say) does not leak it. */
 static int log_map(struct vl__tls_block *b)
 {
     int err = 0;
@@ -98,7 +163,11 @@ static int log_map(struct vl__tls_block *b)
     if (p == NULL)
         return err;
     b->log = p;
-    return 0;
+    __atomic_fetch_add(&live_logs, 1, __ATOMIC_RELAXED);
+    err = vl__thread_exit_arm(p);
+    if (err < 0)
+        log_unmap(b);
+    return err;
 }
 
 int vl_tls_frame_push(void)
@@ -152,7 +221,7 @@ void vl__tls_thread_release(void)
 {
     struct vl__tls_block *b = &vl__tls_block;
     if (b->log != NULL)
-        (void)vl_os_free(b->log, sizeof(struct vl__tls_log));
+        log_unmap(b);
     for (int s = 0; s < VL_MAX_CONTEXT_SLOTS; s++)
         b->values[s] = 0;
     b->present = 0;

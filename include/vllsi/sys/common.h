@@ -44,14 +44,16 @@ typedef enum vl_init_error vl_init_error;
 
 /*
  * vl_strerror - a human-readable message for a negative (or positive) error
- * code: errno values and the VL_E* codes above. Never NULL; unknown codes give
- * "Unknown error". The string is static; the caller must not free it.
+ * code: errno values and the VL_E* codes above; 0 (success) gives "Success".
+ * Never NULL; unknown codes give "Unknown error". The string is static; the
+ * caller must not free it.
  */
 VL_API const char *vl_strerror(int err);
 
 /*
  * vl_errname - the symbolic name ("EINVAL", "VL_ECTX_STACK_OVERFLOW") for a
- * negative or positive code; "UNKNOWN" when the code has no name. Static string.
+ * negative or positive code; "OK" for 0 (success, which has no errno name);
+ * "UNKNOWN" when the code has no name. Never NULL; static string.
  */
 VL_API const char *vl_errname(int err);
 

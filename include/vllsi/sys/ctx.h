@@ -11,10 +11,15 @@
  * The "root" scope is the thread itself: with no frame open, changes are
  * permanent until cleared (or until vl_cleanup_thread()).
  *
+ * Slot numbers are shared by the whole process: reserve them (below) rather
+ * than picking them, so two libraries never provide into the same slot.
+ *
  * Errors are the negated vl_context_error codes: -VL_ECTX_INVALID_SLOT (slot
  * outside 0..VL_MAX_CONTEXT_SLOTS-1), -VL_ECTX_SLOT_EMPTY,
  * -VL_ECTX_SLOT_OCCUPIED, -VL_ECTX_STACK_OVERFLOW, -VL_ECTX_STACK_UNDERFLOW,
- * plus -ENOMEM from the first push when the undo log cannot be mapped.
+ * plus -ENOMEM (or -EAGAIN) from a thread's first push when its undo log
+ * cannot be set up (see vl_tls_frame_push). The slot reservation calls
+ * return plain errno values (-ENOSPC, -EBUSY, -EINVAL).
  */
 #ifndef VLLSI_SYS_CTX_H
 #define VLLSI_SYS_CTX_H
@@ -26,6 +31,20 @@
 #include <vllsi/sys/tls.h>
 
 VL_EXTERN_C_BEGIN
+
+/*
+ * vl_ctx_slot_alloc / vl_ctx_slot_reserve / vl_ctx_slot_free - reserve a
+ * slot for a context (a free one, or a given number) and give it back: the
+ * same calls, and the same process-wide reservation map, as
+ * vl_tls_slot_alloc / vl_tls_slot_reserve / vl_tls_slot_free in
+ * <vllsi/sys/tls.h> (a context slot is a TLS slot). alloc returns the slot
+ * or -ENOSPC; reserve returns 0, -EBUSY when taken or -EINVAL out of range;
+ * free returns 0 or -EINVAL (out of range, or not reserved). vllsi itself
+ * reserves no slot.
+ */
+VL_API int vl_ctx_slot_alloc(void);
+VL_API int vl_ctx_slot_reserve(int slot);
+VL_API int vl_ctx_slot_free(int slot);
 
 /*
  * vl_ctx_get - true and *out = the slot's value when it has one; false when
@@ -85,7 +104,7 @@ VL_API int vl_ctx_require(int slot, uintptr_t *out);
 
 /* vl_ctx_push_frame / vl_ctx_pop_frame - open / close a scope; the same as
  * vl_tls_frame_push / vl_tls_frame_pop (0, -VL_ECTX_STACK_OVERFLOW at the
- * 257th push, -ENOMEM, -VL_ECTX_STACK_UNDERFLOW). */
+ * 257th push, -ENOMEM or -EAGAIN, -VL_ECTX_STACK_UNDERFLOW). */
 VL_API int vl_ctx_push_frame(void);
 VL_API int vl_ctx_pop_frame(void);
 

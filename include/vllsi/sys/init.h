@@ -7,8 +7,9 @@
  * first use. vl_init only does that work eagerly, once, at a moment the
  * program chooses (before starting threads, say), applies the configuration
  * (VL_INIT_NO_VDSO) and installs a panic handler. Likewise vl_init_thread is
- * a marker, not a requirement; vl_cleanup_thread releases what a thread
- * allocated (its context log) and is worth calling before a thread exits.
+ * a marker, not a requirement. What a thread allocated (its context log) is
+ * released when the thread ends, however it was created; vl_cleanup_thread
+ * releases it earlier, for a thread that lives on but is done with frames.
  *
  * Errors: -VL_EINIT_ALREADY_INITIALIZED, -VL_EINIT_INVALID_CONFIG (with
  * vl_init_error_detail() naming the field), -EPERM from vl_init_thread before
@@ -124,7 +125,8 @@ VL_API const char *vl_init_error_detail(void);
  * (vl_cleanup_thread), restore the default panic handler and mark the library
  * uninitialized, so vl_init may run again. Safe when not initialized (then it
  * only cleans up the calling thread). Must not race with vl_init. Other
- * threads' context logs stay theirs until they call vl_cleanup_thread.
+ * threads' context logs stay theirs until they call vl_cleanup_thread or
+ * end.
  */
 VL_API void vl_shutdown(void);
 
@@ -142,7 +144,10 @@ VL_API int vl_init_thread(void);
 /*
  * vl_cleanup_thread - release the calling thread's state: its context slots
  * are emptied, its frames dropped and its undo log unmapped; the thread may
- * call vl_init_thread again. Safe to call at any time, any number of times.
+ * call vl_init_thread again. Safe to call at any time, any number of times,
+ * and before the thread ends (the end then finds nothing left to release).
+ * Not required before a thread ends: the log is released then anyway (see
+ * <vllsi/sys/tls.h>).
  */
 VL_API void vl_cleanup_thread(void);
 

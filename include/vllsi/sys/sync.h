@@ -59,7 +59,10 @@ VL_API int vl_mutex_init(vl_mutex *m);
 
 /*
  * vl_mutex_lock - acquire m, sleeping in the kernel when it is held: a caller
- * that finds it held sleeps on a futex at once (no spin; see sync.c).
+ * that finds it held sleeps on a futex at once, without spinning first (as
+ * glibc's default mutex: under contention a spinner keeps the lock's cache
+ * line bouncing between cores, while a sleeper lets the holder run on with
+ * it; docs/benchmarks.md has the measurement).
  * Returns 0, or -EINVAL for NULL. Locking a mutex the caller already holds
  * deadlocks (the mutex is not recursive).
  */
@@ -128,8 +131,9 @@ VL_API int vl_condvar_init(vl_condvar *c);
  * Wakeups can be spurious (a signal meant for another waiter, a signal that
  * raced with the sleep, an interrupted wait): always wait in a loop that
  * re-checks the predicate under m.
- * Returns 0 (with m held), -EINVAL for a NULL argument, or -EPERM when m was
- * not locked (nothing waited; m stays unlocked).
+ * Returns 0 (with m held), -EINVAL for a NULL argument (nothing is done: m
+ * is left as the caller had it, so still held), or -EPERM when m was not
+ * locked (nothing waited; m stays unlocked).
  */
 VL_API int vl_condvar_wait(vl_condvar *c, vl_mutex *m);
 
@@ -139,7 +143,10 @@ VL_API int vl_condvar_wait(vl_condvar *c, vl_mutex *m);
  * running in between does not extend or restart the deadline.
  * Returns 0 when woken (possibly spuriously), -ETIMEDOUT when the deadline
  * passed, -EINVAL for a NULL argument or a negative timeout, -EPERM when m was
- * not locked. m is held again on return in the 0 and -ETIMEDOUT cases.
+ * not locked. On return m is held in the 0 and -ETIMEDOUT cases (it was
+ * released and re-acquired) and in the -EINVAL case (the arguments are
+ * checked before anything is done, so m is left as the caller had it, held);
+ * after -EPERM it is unlocked, as it was.
  * A timeout of 0 polls: it returns -ETIMEDOUT at once unless a signal arrived.
  */
 VL_API int vl_condvar_timed_wait(vl_condvar *c, vl_mutex *m, int64_t timeout_ns);

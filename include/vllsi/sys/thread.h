@@ -37,14 +37,21 @@ typedef void (*vl_thread_fn)(void *arg);
 
 /* The stack a thread gets when vl_thread_spawn is passed stack_size 0. */
 #define VL_THREAD_STACK_DEFAULT ((size_t)2 << 20)
-/* The smallest stack_size accepted (smaller requests get -EINVAL). */
+/*
+ * The smallest stack a request may come to. vl_thread_spawn first rounds a
+ * nonzero stack_size up to whole pages and refuses (-EINVAL) only a result
+ * below this: with 4 KiB pages, requests of 1 to 12 KiB are refused and
+ * anything from 12 KiB + 1 byte up is accepted (it rounds up to 16 KiB);
+ * with 16 or 64 KiB pages every nonzero request passes.
+ */
 #define VL_THREAD_STACK_MIN     ((size_t)16 << 10)
 
 /*
  * vl_thread_spawn - start a thread running entry(arg) and store its handle
  * in *out (only on success). stack_size 0 means VL_THREAD_STACK_DEFAULT
- * (2 MiB); any other size is rounded up to the page size and must be at least
- * VL_THREAD_STACK_MIN (16 KiB). Where the C library needs more
+ * (2 MiB); any other size is rounded up to the page size, and the rounded
+ * size must be at least VL_THREAD_STACK_MIN (16 KiB). Where the C library
+ * needs more
  * (PTHREAD_STACK_MIN: 16 KiB on x86-64, 128 KiB on aarch64), the stack is
  * raised to that, so one stack_size works on every architecture.
  * Below the stack sits one guard page, so running off the end faults
@@ -52,8 +59,8 @@ typedef void (*vl_thread_fn)(void *arg);
  * the C library keeps its thread descriptor and static TLS (a few KiB) at the
  * top of the same mapping.
  *
- * Returns 0; -EINVAL for a NULL entry or out, or a stack_size below the
- * minimum or too large to round; -ENOMEM when the control block cannot be
+ * Returns 0; -EINVAL for a NULL entry or out, or a stack_size that rounds
+ * to less than the minimum or is too large to round; -ENOMEM when the control block cannot be
  * mapped; otherwise pthread_create's error negated (-EAGAIN at the thread
  * limit or out of memory for the stack, -EPERM...).
  */

@@ -17,14 +17,33 @@
  * Memory: the slots themselves live in a static thread-local block (about
  * 300 bytes; glibc's static TLS in a hosted build, which is intended). The
  * undo log (about 66 KiB of address space, touched a page at a time) is
- * mapped on a thread's first push with a raw anonymous mmap and released by
- * vl_cleanup_thread()/vl_shutdown() (see <vllsi/sys/init.h>); a thread that
- * never pushes a frame never maps it. Nothing here needs vl_init().
+ * mapped on a thread's first push with a raw anonymous mmap and unmapped
+ * when the thread ends, whoever created it (vl_thread_spawn, pthread_create,
+ * CreateThread) and however it ends (returning, pthread_exit, ExitThread):
+ * the first push registers a thread-exit cleanup (a pthread key destructor;
+ * on Windows a fiber-local-storage callback). vl_cleanup_thread() and
+ * vl_shutdown() (see <vllsi/sys/init.h>) release it earlier; the exit
+ * cleanup then finds nothing left to free. A thread that never pushes a
+ * frame never maps it. The libc-free build (docs/nolibc.md) has no foreign
+ * threads: its threads are vl_thread_spawn's, which release the log as they
+ * end. Nothing here needs vl_init().
+ *
+ * Slot numbers are process-wide names: slot 5 means the same thing in every
+ * thread, so two libraries in one process that both pick 5 collide. Reserve
+ * slots instead of picking them: vl_tls_slot_alloc() hands out a free one,
+ * vl_tls_slot_reserve() claims a given number (and reports a collision),
+ * vl_tls_slot_free() gives it back. The reservation map is shared with
+ * <vllsi/sys/ctx.h> (the same slots). vllsi itself uses no slot: all 32
+ * belong to the application and the libraries it links. Reservation is
+ * advisory, as with any allocator: the slot functions below accept any valid
+ * number, reserved or not.
  *
  * Errors are the negated vl_context_error codes of <vllsi/sys/common.h>:
  * -VL_ECTX_INVALID_SLOT for a slot outside 0..31, -VL_ECTX_SLOT_EMPTY,
  * -VL_ECTX_STACK_OVERFLOW / -VL_ECTX_STACK_UNDERFLOW, and -ENOMEM when the
- * undo log cannot be mapped.
+ * undo log cannot be mapped (or another negative errno when its thread-exit
+ * cleanup cannot be registered: -EAGAIN when the C library has no key left).
+ * The reservation calls use plain errno values: -ENOSPC, -EBUSY, -EINVAL.
  */
 #ifndef VLLSI_SYS_TLS_H
 #define VLLSI_SYS_TLS_H
@@ -43,6 +62,36 @@ VL_EXTERN_C_BEGIN
  * thread set up by the C library or vl_thread_spawn().
  */
 VL_API void *vl_tls_get_base(void);
+
+/*
+ * vl_tls_slot_alloc - reserve a free slot for the caller, process-wide, and
+ * return its number (0..VL_MAX_CONTEXT_SLOTS-1); -ENOSPC when all 32 are
+ * reserved. Slots are handed out from the highest number down, so code that
+ * still uses small fixed numbers without reserving them meets an allocated
+ * slot as late as possible. Thread-safe (one atomic compare-and-swap loop):
+ * concurrent callers never get the same slot. The slot is empty in every
+ * thread that never set it; see vl_tls_slot_free for the others.
+ */
+VL_API int vl_tls_slot_alloc(void);
+
+/*
+ * vl_tls_slot_reserve - reserve the given slot, for code whose slot number is
+ * fixed. Returns 0; -EBUSY when it is already reserved (by alloc or reserve:
+ * the collision two libraries would otherwise meet silently); -EINVAL for a
+ * slot outside 0..VL_MAX_CONTEXT_SLOTS-1. Thread-safe.
+ */
+VL_API int vl_tls_slot_reserve(int slot);
+
+/*
+ * vl_tls_slot_free - give back a slot from vl_tls_slot_alloc or
+ * vl_tls_slot_reserve, so a later alloc may hand it out again. Returns 0, or
+ * -EINVAL for a slot outside the range or one that is not reserved (a double
+ * free). Thread-safe. Freeing touches no thread's value: a value left in the
+ * slot by any thread stays there and is what the slot's next owner would
+ * read in that thread, so clear it (vl_tls_slot_clear) in every thread that
+ * set it before freeing.
+ */
+VL_API int vl_tls_slot_free(int slot);
 
 /*
  * vl_tls_slot_set - store v in `slot` (which then has a value). Returns 0, or
@@ -68,8 +117,9 @@ VL_API bool vl_tls_slot_has(int slot);
 /*
  * vl_tls_frame_push - open a frame. Returns 0; -VL_ECTX_STACK_OVERFLOW when
  * VL_CONTEXT_STACK_DEPTH frames are already open (the 257th push); -ENOMEM
- * when the thread's undo log could not be mapped (first push only). On
- * failure nothing changes.
+ * when the thread's undo log could not be mapped, or -EAGAIN / -ENOMEM when
+ * its thread-exit cleanup could not be registered (first push of a thread
+ * only). On failure nothing changes.
  */
 VL_API int vl_tls_frame_push(void);
 

@@ -69,6 +69,73 @@ static int stack_size_for(size_t requested, size_t *out)
     return rc;
 }
 
+/*
+ * Foreign threads (made with pthread_create, or by another library) have no
+ * trampoline to release their context log when they end. A pthread key
+ * destructor does it instead: tls.c arms the key with the log's address when
+ * it maps a thread's log, and the C library runs the destructor as the
+ * thread exits. A thread that released its log before (a spawned thread's
+ * trampoline, vl_cleanup_thread) cleared the key, so the destructor does
+ * not run; it would find nothing to free anyway, as release is idempotent.
+ * Code in a later key destructor that pushes a frame again re-arms the key,
+ * and the C library then runs this destructor once more (up to
+ * PTHREAD_DESTRUCTOR_ITERATIONS rounds).
+ *
+ * The key is created on the first arm, so a program that never pushes a
+ * frame uses none. It is deleted when the library is unloaded (or at exit),
+ * so no thread can call into unmapped code; after that, arming does nothing.
+ */
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+static int exit_key_err;   /* pthread_key_create's answer, set once     */
+static bool exit_key_made; /* the key exists (atomic)                   */
+static bool exit_key_gone; /* exit_key_delete ran (atomic)              */
+
+static void exit_key_destructor(void *log)
+{
+    (void)log;
+    vl__tls_thread_release();
+}
+
+static void exit_key_create(void)
+{
+    exit_key_err = pthread_key_create(&exit_key, exit_key_destructor);
+    if (exit_key_err == 0)
+        __atomic_store_n(&exit_key_made, true, __ATOMIC_RELEASE);
+}
+
+__attribute__((destructor)) static void exit_key_delete(void)
+{
+    __atomic_store_n(&exit_key_gone, true, __ATOMIC_RELEASE);
+    if (__atomic_load_n(&exit_key_made, __ATOMIC_ACQUIRE))
+        (void)pthread_key_delete(exit_key);
+}
+
+int vl__thread_exit_arm(void *log)
+{
+    (void)pthread_once(&exit_once, exit_key_create);
+    if (exit_key_err != 0)
+        return -exit_key_err;
+    /* Once the key is deleted (unload or exit) the thread keeps its log
+     * until vl_cleanup_thread or the process ends; a set racing with the
+     * deletion fails with EINVAL, which is not the caller's fault either. */
+    if (__atomic_load_n(&exit_key_gone, __ATOMIC_ACQUIRE))
+        return 0;
+    int rc = pthread_setspecific(exit_key, log);
+    if (rc != 0 && __atomic_load_n(&exit_key_gone, __ATOMIC_ACQUIRE))
+        return 0;
+    return -rc;
+}
+
+/* The log was released before the end: the destructor need not run. Only
+ * a thread that armed the key gets here (it has or had a log). */
+void vl__thread_exit_disarm(void)
+{
+    if (__atomic_load_n(&exit_key_made, __ATOMIC_ACQUIRE) &&
+        !__atomic_load_n(&exit_key_gone, __ATOMIC_ACQUIRE))
+        (void)pthread_setspecific(exit_key, NULL);
+}
+
 /* Since glibc 2.27 the guard comes on top of the stack size (bug 22637). */
 static int start_thread(vl_thread *t, size_t stack)
 {

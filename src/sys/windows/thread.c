@@ -14,7 +14,8 @@
  * (STACK_SIZE_PARAM_IS_A_RESERVATION), committed on demand through Windows'
  * own guard page; running off the end raises EXCEPTION_STACK_OVERFLOW instead
  * of SIGSEGV. A thread that leaves through ExitThread/_endthreadex instead of
- * returning from entry skips the release of its block and context log.
+ * returning from entry skips the release of its control block; its context
+ * log is still released, like any thread's, by the FLS callback below.
  */
 #include <vllsi/sys/mem.h>
 #include <vllsi/sys/thread.h>
@@ -34,6 +35,63 @@ struct vl_thread {
 /* mingw-w64 implements __thread with emulated TLS (see docs/windows.md). */
 #define VL__THREAD_TLS __thread
 #include "thread_common.h"
+
+/*
+ * Every thread's context log is released when the thread ends, whoever made
+ * it (_beginthreadex here, CreateThread or winpthreads elsewhere) and however
+ * it ends (ExitThread included): tls.c arms a fiber-local-storage slot with
+ * the log's address when it maps the log, and Windows calls fls_cleanup with
+ * that value as the thread exits. The callback unmaps the log by that
+ * address alone and does not touch the thread's __thread block: mingw-w64
+ * emulates __thread with heap blocks that the C runtime may already have
+ * freed by then (winpthreads runs its key destructors first). A log released
+ * earlier (vl_cleanup_thread, the trampoline below) clears the slot, so the
+ * callback only ever sees a live log. FlsFree (at unload) calls the callback
+ * on the calling thread for every thread's value; those logs are left alone,
+ * as the library is going away.
+ */
+static DWORD fls_index = FLS_OUT_OF_INDEXES;
+static INIT_ONCE fls_once = INIT_ONCE_STATIC_INIT;
+static bool fls_freeing; /* fls_delete is running (atomic) */
+
+static void WINAPI fls_cleanup(void *log)
+{
+    if (log != NULL && !__atomic_load_n(&fls_freeing, __ATOMIC_ACQUIRE))
+        vl__tls_log_unmap(log);
+}
+
+static BOOL CALLBACK fls_create(PINIT_ONCE once, void *param, void **ctx)
+{
+    (void)once;
+    (void)param;
+    (void)ctx;
+    fls_index = FlsAlloc(fls_cleanup);
+    return TRUE;
+}
+
+/* At unload (or exit), so no thread's exit calls into unmapped code. */
+__attribute__((destructor)) static void fls_delete(void)
+{
+    __atomic_store_n(&fls_freeing, true, __ATOMIC_RELEASE);
+    if (fls_index != FLS_OUT_OF_INDEXES)
+        (void)FlsFree(fls_index);
+}
+
+int vl__thread_exit_arm(void *log)
+{
+    (void)InitOnceExecuteOnce(&fls_once, fls_create, NULL, NULL);
+    if (fls_index == FLS_OUT_OF_INDEXES)
+        return -EAGAIN; /* FlsAlloc: every index is taken */
+    if (__atomic_load_n(&fls_freeing, __ATOMIC_ACQUIRE))
+        return 0;
+    return FlsSetValue(fls_index, log) ? 0 : vl__win_last_errno();
+}
+
+void vl__thread_exit_disarm(void)
+{
+    if (fls_index != FLS_OUT_OF_INDEXES && !__atomic_load_n(&fls_freeing, __ATOMIC_ACQUIRE))
+        (void)FlsSetValue(fls_index, NULL);
+}
 
 /* The thread may not touch t after setting ST_EXITED unless it frees it. */
 static unsigned __stdcall trampoline(void *p)

@@ -97,3 +97,15 @@ int vl_os_advise(void *addr, size_t size, vl_mem_advice advice)
         return -EINVAL;
     return range_only(addr, size);
 }
+
+/* No heap means no context log (the first frame push fails with -ENOSYS)
+ * and no thread module: there is never a log to release at a thread's end. */
+int vl__thread_exit_arm(void *log)
+{
+    (void)log;
+    return 0;
+}
+
+void vl__thread_exit_disarm(void)
+{
+}

@@ -57,6 +57,19 @@ struct vl_thread {
 
 static int live_maps;
 
+/* Every thread of a libc-free program is either the initial one (whose end
+ * is the process's) or one of vl_thread_spawn's, whose thread_exit releases
+ * the context log: there are no foreign threads to clean up after. */
+int vl__thread_exit_arm(void *log)
+{
+    (void)log;
+    return 0;
+}
+
+void vl__thread_exit_disarm(void)
+{
+}
+
 int vl_nolibc_thread_mappings(void)
 {
     return __atomic_load_n(&live_maps, __ATOMIC_RELAXED);
