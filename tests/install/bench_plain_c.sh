@@ -23,7 +23,7 @@ cmake --build "$work" -j2 --target bench_echo_loadgen bench_echo_floor >/dev/nul
 # floor does a short byte-checked exchange over loopback (exit 0).
 rc=0
 out=$("$work/bench/echo/loadgen" 2>&1) || rc=$?
-[ "$rc" -eq 2 ] && grep -q 'usage: loadgen' <<<"$out" || fail "loadgen: exit $rc: $out"
+if [ "$rc" -ne 2 ] || ! grep -q 'usage: loadgen' <<<"$out"; then fail "loadgen: exit $rc: $out"; fi
 out=$("$work/bench/echo/floor" --conns 2 --size 64 --duration 0.2 --warmup 0.05 2>&1) ||
     fail "floor: $out"
 grep -q '^RESULT' <<<"$out" || fail "floor printed: $out"

@@ -35,13 +35,14 @@ engine=0
 run() {
     local out rc=0
     out=$("$2" 2>&1) || rc=$?
-    [ "$rc" -eq 0 ] && grep -q "$3" <<<"$out" || fail "$1: exit $rc: $out"
+    if [ "$rc" -ne 0 ] || ! grep -q "$3" <<<"$out"; then fail "$1: exit $rc: $out"; fi
     echo "ok: $1 runs"
 }
 
 # The installed shared libraries find each other by themselves.
 for so in "$libdir"/libvllsi-*.so.*.*.*; do
     dyn=$(readelf -d "$so")
+    # shellcheck disable=SC2016 # a literal $ORIGIN
     grep -Eq '(RUNPATH|RPATH).*\[\$ORIGIN\]' <<<"$dyn" ||
         fail "$(basename "$so") has no RUNPATH \$ORIGIN"
 done
@@ -67,6 +68,7 @@ fi
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 pclib=$(pkg-config --variable=libdir vllsi-sys)
 [ "$pclib" -ef "$libdir" ] || fail "vllsi-sys.pc libdir is $pclib, not $libdir"
+# shellcheck disable=SC2054 # linker options, one per word
 rpath=(-Wl,--enable-new-dtags -Wl,-rpath,"$pclib")
 # shellcheck disable=SC2046 # pkg-config output is a list of flags
 "$cc" -o "$work/pc_consumer" "$here/consumer/consumer.c" \
