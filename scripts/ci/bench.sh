@@ -16,7 +16,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
 source "$root/scripts/deps.sh"
-vl_need_packages cmake make gcc g++ pkg-config liburing-dev libbenchmark-dev libev-dev libuv1-dev
+vl_need_packages cmake make gcc libc6-dev g++ pkg-config libcmocka-dev liburing-dev \
+    libbenchmark-dev libev-dev libuv1-dev
 cmake -S "$root" -B "$build" -DVLLSI_WERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" --target bench_echo_loadgen bench_echo_floor \
     bench_echo_ev_server bench_echo_uv_server bench_echo_uring_server echo_server vllsi_micro

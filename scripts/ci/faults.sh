@@ -12,6 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build-fault}
+source scripts/deps.sh
+vl_need_packages cmake make gcc libc6-dev pkg-config libcmocka-dev liburing-dev
 seeds=${VLLSI_FAULT_SEEDS:-"1 2 3"}
 cmake -S . -B "$build" -DVLLSI_WERROR=ON -DVLLSI_FAULT_INJECTION=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null

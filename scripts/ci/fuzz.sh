@@ -21,6 +21,11 @@ secs=${1:-${FUZZ_SECONDS:-15}}
 build=${BUILD_DIR:-$root/build-fuzz}
 cc=${CC:-clang-14}
 drivers=${FUZZ_DRIVERS:-sim epoll uring}
+source "$root/scripts/deps.sh"
+# libclang-rt-14-dev: libFuzzer and the sanitizer runtimes, a package of
+# its own that clang-14 neither depends on nor recommends.
+vl_need_packages cmake make clang-14 libclang-rt-14-dev libc6-dev pkg-config libcmocka-dev \
+    liburing-dev
 
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER="$cc" -DVLLSI_FUZZ=ON \
       -DVLLSI_SANITIZE=address,undefined -DVLLSI_FAULT_INJECTION=ON -DVLLSI_WERROR=ON \

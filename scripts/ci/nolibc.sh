@@ -6,10 +6,15 @@
 # three runtime programs and checks with nm/readelf/objdump that they are
 # static and libc-free and that no_runtime's library code has no system call;
 # then compile the hosted library in the embedded and no_runtime runtimes.
-# Needs gcc, gcc-aarch64-linux-gnu, binutils-aarch64-linux-gnu and
-# qemu-user-static. Usage: scripts/ci/nolibc.sh [build-root] (default: build).
+# Installs what it needs (scripts/deps.sh): gcc, libc6-dev (the kernel
+# headers), gcc-aarch64-linux-gnu with libc6-dev-arm64-cross (its C library
+# and kernel headers, which it only recommends) and qemu-user-static.
+# Usage: scripts/ci/nolibc.sh [build-root] (default: build).
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# scripts/deps.sh is bash.
+bash -c '. "$1/scripts/deps.sh" && shift && vl_need_packages "$@"' deps "$root" \
+    cmake make gcc libc6-dev binutils gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
 out=${1:-$root/build}
 jobs=${VLLSI_JOBS:-2}
 # The sys layer and the libc-free engine (epoll, sync, the loop; nolibc.nl_engine);

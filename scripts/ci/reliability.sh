@@ -11,6 +11,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build-reliability}
+source "$root/scripts/deps.sh"
+vl_need_packages cmake make gcc libc6-dev pkg-config libcmocka-dev liburing-dev
 cmake -S "$root" -B "$build" -DVLLSI_WERROR=ON >/dev/null
 cmake --build "$build" -j"${JOBS:-2}" --target sim_suite invariants_suite soak_client echo_server
 ctest --test-dir "$build" --output-on-failure -R '^(sim|invariants\..*)$'
