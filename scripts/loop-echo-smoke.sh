@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# scripts/loop-echo-smoke.sh SERVER CLIENT DRIVER - the guide's loop server
-# (examples/loop_echo.c; ctest loop_echo.uring / loop_echo.epoll): start it on
-# an ephemeral port with VLLSI_DRIVER=DRIVER, run echo_client (which checks
-# every echoed byte) for 1 s with 32 connections, SIGTERM, exit status 0.
+# scripts/loop-echo-smoke.sh SERVER CLIENT DRIVER [--embed] - the guide's
+# loop server (examples/loop_echo.c; ctest loop_echo.uring / loop_echo.epoll,
+# and loop_echo_embed.* with --embed, where it runs inside a plain epoll host
+# loop): start it on an ephemeral port with VLLSI_DRIVER=DRIVER, run
+# echo_client (which checks every echoed byte) for 1 s with 32 connections,
+# SIGTERM, exit status 0.
 set -uo pipefail
 server=${1:?server binary} client=${2:?client binary} driver=${3:?uring|epoll}
+embed=${4:-}
 log=$(mktemp)
 pid=
 cleanup() {
@@ -17,7 +20,7 @@ fail() {
     cat "$log" >&2
     exit 1
 }
-VLLSI_DRIVER=$driver "$server" 0 >"$log" 2>&1 &
+VLLSI_DRIVER=$driver "$server" 0 $embed >"$log" 2>&1 &
 pid=$!
 port=
 for _ in $(seq 100); do
@@ -40,4 +43,5 @@ wait "$pid" || rc=$?
 pid=
 [ "$rc" -eq 0 ] || fail "server exit status $rc"
 grep -q "stopping" "$log" || fail "no stop message"
-echo "loop-echo-smoke ($driver): ok"
+[ -z "$embed" ] || grep -q "embedded" "$log" || fail "not embedded"
+echo "loop-echo-smoke ($driver${embed:+ $embed}): ok"
