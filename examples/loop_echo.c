@@ -157,7 +157,10 @@ int main(int argc, char **argv)
     vl_loop *loop;
     vl_signal sigint = {0}, sigterm = {0}; /* zero-filled before the first start */
     vl_loop_op acc;
-    if (vl_loop_init(&loop, NULL) < 0)
+    /* A loop a host embeds asks for the kernel flags that wake the host at
+     * once (io_uring: COOP_TASKRUN rather than DEFER_TASKRUN; loop.h). */
+    vl_engine_config cfg = {VL_DRIVER_AUTO, 0, 0, embed ? VL_ENGINE_EMBEDDED : 0};
+    if (vl_loop_init(&loop, &cfg) < 0)
         return 1;
     vl_signal_start(loop, &sigint, SIGINT, on_signal);
     vl_signal_start(loop, &sigterm, SIGTERM, on_signal);

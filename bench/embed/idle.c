@@ -3,7 +3,7 @@
  * (docs/guide.md, "Inside another event loop"; docs/benchmarks.md).
  *
  *   embed_idle [--driver uring|epoll|auto] [--ops N] [--seconds S] [--pings K]
- *              [--notaskrun 1]
+ *              [--flags default|embedded|notaskrun]
  *
  * A plain epoll host holds the loop's backend fd (vl_loop_backend_fd) and
  * calls vl_loop_run(VL_RUN_NOWAIT) whenever epoll_wait returns. N RECVs wait
@@ -14,8 +14,9 @@
  * sleeps, and the time from the write to the RECV's callback is measured
  * (median and maximum).
  *
- * --notaskrun 1 creates the loop with VL_ENGINE_NO_TASKRUN_FLAGS (io_uring
- * without DEFER_TASKRUN; see loop.h, vl_loop_backend_fd).
+ * --flags picks the engine flags: VL_ENGINE_EMBEDDED (io_uring with
+ * COOP_TASKRUN rather than DEFER_TASKRUN, what an embedded loop should ask
+ * for; see loop.h, vl_loop_backend_fd) or VL_ENGINE_NO_TASKRUN_FLAGS.
  *
  * One line of output: driver, ops, seconds, wake-ups, wake-ups/s, cpu_ms,
  * ping median/max in microseconds.
@@ -108,12 +109,14 @@ int main(int argc, char **argv)
             seconds = atof(argv[i + 1]);
         else if (strcmp(argv[i], "--pings") == 0)
             pings = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--notaskrun") == 0 && atoi(argv[i + 1]) != 0)
-            cfg.flags |= VL_ENGINE_NO_TASKRUN_FLAGS;
+        else if (strcmp(argv[i], "--flags") == 0)
+            cfg.flags = strcmp(argv[i + 1], "embedded") == 0    ? VL_ENGINE_EMBEDDED
+                        : strcmp(argv[i + 1], "notaskrun") == 0 ? VL_ENGINE_NO_TASKRUN_FLAGS
+                                                                : 0;
     }
     if (nops < 1 || pings < 1 || seconds <= 0) {
         fprintf(stderr, "usage: embed_idle [--driver uring|epoll|auto] [--ops N] [--seconds S] "
-                        "[--pings K] [--notaskrun 1]\n");
+                        "[--pings K] [--flags default|embedded|notaskrun]\n");
         return 2;
     }
     struct rlimit rl;
@@ -180,8 +183,10 @@ int main(int argc, char **argv)
     printf("driver %s%s ops %d seconds %.2f wakeups %ld wakeups_per_s %.1f cpu_ms %.2f "
            "ping_us_median %.1f ping_us_max %.1f\n",
            vl_engine_driver_name(vl_loop_engine(loop)),
-           (cfg.flags & VL_ENGINE_NO_TASKRUN_FLAGS) ? "-notaskrun" : "", nops, elapsed, wakes,
-           (double)wakes / elapsed, cpu_ms, (double)lat[pings / 2] / 1e3,
+           (cfg.flags & VL_ENGINE_NO_TASKRUN_FLAGS) ? "-notaskrun"
+           : (cfg.flags & VL_ENGINE_EMBEDDED)       ? "-embedded"
+                                                    : "",
+           nops, elapsed, wakes, (double)wakes / elapsed, cpu_ms, (double)lat[pings / 2] / 1e3,
            (double)lat[pings - 1] / 1e3);
     vl_loop_destroy(loop);
     for (int i = 0; i < nops; i++) {

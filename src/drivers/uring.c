@@ -403,7 +403,9 @@ static int setup_ring(struct uring *d, const vl_engine_config *cfg)
     if (cq < cfg->entries)
         cq = cfg->entries;
     const unsigned base = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
-    size_t first = (cfg->flags & VL_ENGINE_NO_TASKRUN_FLAGS) ? 2 : 0;
+    size_t first = (cfg->flags & VL_ENGINE_NO_TASKRUN_FLAGS) ? 2
+                   : (cfg->flags & VL_ENGINE_EMBEDDED)       ? 1
+                                                             : 0;
     int rc = -EINVAL;
     for (size_t i = first; i < sizeof(taskrun_ladder) / sizeof(taskrun_ladder[0]); i++) {
         /* SUBMIT_ALL (5.18) keeps submitting past a failing SQE, so one bad
