@@ -994,7 +994,7 @@ static void idle_timer_cb(vl_loop *loop, vl_timer *t)
  * Nothing to do means no wake-up, however much is in flight: 1,000 RECVs
  * on idle sockets, an ACCEPT, a TIMEOUT op and a loop timer an hour away, a
  * signal watcher. Over 1 s the host may wake a handful of times at most
- * (a driver that ticked every 1 ms woke it about 930 times).
+ * (a 1 ms tick woke it about 930 times).
  */
 #define IDLE_PAIRS      250
 #define IDLE_PER_SOCKET 4

@@ -424,21 +424,22 @@ VL_API bool vl_signal_active(const vl_signal *s);
  *    earliest TIMEOUT op.
  *  - io_uring: an eventfd registered with IORING_REGISTER_EVENTFD when this
  *    is first called (from then on the kernel signals it at every batch of
- *    completions; before, nothing is paid for it). On a ring with
- *    DEFER_TASKRUN (the default flags) a completion is task work that only
- *    the loop's next run executes; the kernel signals the eventfd when it
- *    queues it, but on Linux 6.18 that signal came 12-35 ms after a socket
- *    turned readable (a TIMEOUT op's, at once). A host that needs
- *    completions sooner creates the loop with VL_ENGINE_NO_TASKRUN_FLAGS:
- *    completions then arrive within a fraction of a millisecond, and each
- *    one may interrupt the host's wait first (epoll_wait and poll return
- *    EINTR once, then the descriptor is readable).
+ *    completions; before, nothing is paid for it). Create a loop meant to
+ *    be embedded with VL_ENGINE_EMBEDDED in its config's flags
+ *    (<vllsi/engine.h>): the ring then runs completion work when the thread
+ *    leaves the kernel (COOP_TASKRUN), so a completion wakes the host within
+ *    a fraction of a millisecond; the host's wait may first return EINTR
+ *    once (epoll_wait and poll do not restart), then the descriptor is
+ *    readable. With the default flags (DEFER_TASKRUN) a completion is task
+ *    work that only the loop's next run executes; the kernel still signals
+ *    the eventfd when it queues it, but through a deferred path: on Linux
+ *    6.18, 12-35 ms after a socket turned readable (a TIMEOUT op, at once).
+ *    Nothing is lost either way.
  *  - sync: none needed: every op completes inside submit, so nothing is
  *    ever held where the loop cannot see it.
  *  - sim: none (its ops move only inside a wait, on a virtual clock): while
- *    ops are in flight the backend fd turns readable every
- *    VL_LOOP_EMBED_TICK_NS, as it did for every driver before the engine
- *    had descriptors.
+ *    the driver holds ops the backend fd turns readable every
+ *    VL_LOOP_EMBED_TICK_NS.
  * (Windows has no vl_loop: a Windows host runs vl_engine_poll with a zero
  * timeout from its own loop, or the engine on a thread of its own; see
  * docs/windows.md.)
