@@ -19,6 +19,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -1341,6 +1342,51 @@ static void embedding_without_driver_descriptor_ticks(void **state)
     host_close(&h);
 }
 
+/*
+ * Each descriptor vl_loop_backend_fd makes (its epoll set, timerfd and
+ * eventfd, then the engine's own: io_uring's eventfd, epoll's timerfd) may
+ * be the one the process has no room for: the call says -EMFILE and leaves
+ * nothing open, and a later call with room succeeds. The limit is set so
+ * that exactly 0, 1, 2, 3, then 4 more descriptors fit.
+ */
+static void embedding_backend_fd_out_of_descriptors(void **state)
+{
+    (void)state;
+    WATCH(10);
+#ifdef VL_TEST_HAVE_VALGRIND
+    if (RUNNING_ON_VALGRIND) {
+        print_message("skipped: valgrind keeps descriptors of its own under the limit\n");
+        skip();
+    }
+#endif
+    need_loop();
+    int spare[5]; /* the next five descriptor numbers the kernel hands out */
+    for (int i = 0; i < 5; i++)
+        spare[i] = dup(0);
+    for (int i = 0; i < 5; i++) {
+        assert_true(spare[i] >= 0);
+        close(spare[i]);
+    }
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int before = ct_count_fds(), fails = 0, fd = -1;
+    for (int room = 0; room < 5 && fd < 0; room++) {
+        struct rlimit lim = {(rlim_t)spare[room], old.rlim_max};
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+        fd = vl_loop_backend_fd(L);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+        if (fd < 0) {
+            assert_int_equal(fd, -EMFILE);
+            assert_int_equal(ct_count_fds(), before);
+            fails++;
+        }
+    }
+    assert_true(fd >= 0);
+    assert_int_equal(fails, 4);
+    assert_int_equal(vl_loop_backend_fd(L), fd);
+    assert_false(readable(fd, 20)); /* nothing to do */
+}
+
 /* ---- bad input --------------------------------------------------------------------- */
 
 static void bad_inputs(void **state)
@@ -1747,6 +1793,7 @@ int main(int argc, char **argv)
         T(embedding_wakes_on_posted_message),
         T(embedding_wakes_on_signal),
         T(embedding_without_driver_descriptor_ticks),
+        T(embedding_backend_fd_out_of_descriptors),
         T(bad_inputs),
         T(destroy_with_work_in_flight),
     };

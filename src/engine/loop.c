@@ -685,7 +685,7 @@ static void embed_drain(vl_loop *loop)
 static uint32_t embed_blind_ops(const vl_loop *loop)
 {
     uint32_t n = loop->live;
-    if (vl_engine_inflight(loop->e) == 0 || loop->e->in_driver == 0)
+    if (loop->e->in_driver == 0)
         return 0; /* every completion is in the core already (the sync driver) */
     if (loop->e->completes_outside_poll)
         return n;
