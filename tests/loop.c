@@ -959,10 +959,13 @@ static int64_t host_until(struct host *h, volatile int *done)
     return ct_now_ns();
 }
 
-/* Let what setting up queued reach the kernel, until the host is quiet. */
+/* Let what setting up queued reach the kernel, until the host is quiet for
+ * 20 ms (at most 5 s: under injected SQ-full faults the ops go over a few
+ * per run). */
 static void host_settle(struct host *h)
 {
-    for (int i = 0; i < 20 && host_step(h, 20 * g_slow); i++)
+    int64_t end = ct_now_ns() + 5 * VL_NS_PER_SEC * g_slow;
+    while (host_step(h, 20 * g_slow) && ct_now_ns() < end)
         ;
     h->wakes = 0;
 }
