@@ -429,7 +429,7 @@ VL_API bool vl_signal_active(const vl_signal *s);
  *    (<vllsi/engine.h>): the ring then runs completion work when the thread
  *    leaves the kernel (COOP_TASKRUN), so a completion wakes the host within
  *    a fraction of a millisecond; the host's wait may first return EINTR
- *    once (epoll_wait and poll do not restart), then the descriptor is
+ *    (epoll_wait and poll do not restart), then the descriptor is
  *    readable. With the default flags (DEFER_TASKRUN) a completion is task
  *    work that only the loop's next run executes; the kernel still signals
  *    the eventfd when it queues it, but through a deferred path: on Linux
