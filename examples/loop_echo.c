@@ -3,13 +3,20 @@
  * (<vllsi/loop.h>), the one docs/guide.md walks through: a multishot ACCEPT,
  * per connection a RECV into its own buffer and a SEND of what came (the
  * next RECV waits for the SEND, so a peer that does not read is not read
- * either), SIGINT/SIGTERM stop it. `loop_echo [PORT]` (0: any, printed).
+ * either), SIGINT/SIGTERM stop it. `loop_echo [PORT] [--embed]` (port 0:
+ * any, printed). --embed runs the same loop inside a plain epoll host loop
+ * (the guide's "Inside another event loop"): the host sleeps in its own
+ * epoll_wait on vl_loop_backend_fd and calls vl_loop_run(VL_RUN_NOWAIT)
+ * when it turns readable.
  */
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,6 +32,7 @@ struct conn {
 };
 
 static struct conn *conns;
+static bool stopping; /* for the embedding host: the loop asked to stop */
 
 static void conn_free(struct conn *c)
 {
@@ -96,6 +104,7 @@ static void on_accept(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags
                 return;
         }
         fprintf(stderr, "loop_echo: accept ended: %s\n", vl_errname((int)res));
+        stopping = true;
         vl_loop_stop(loop);
         return;
     }
@@ -117,13 +126,49 @@ static void on_signal(vl_loop *loop, vl_signal *s, int signum)
 {
     (void)s;
     printf("loop_echo: signal %d, stopping\n", signum);
+    stopping = true;
     vl_loop_stop(loop);
+}
+
+/* A host loop of its own (GLib, Qt, libev... would do the same): the loop
+ * is one descriptor among the host's, run without blocking when it is
+ * readable. It is not readable while the loop has nothing to do, however
+ * many ops are in flight. */
+static int host_run(vl_loop *loop)
+{
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    int fd = vl_loop_backend_fd(loop);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    if (ep < 0 || fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        fprintf(stderr, "loop_echo: host setup: %s\n", strerror(fd < 0 ? -fd : errno));
+        return -1;
+    }
+    int rc = 0;
+    while (!stopping && rc >= 0) {
+        struct epoll_event out[16];
+        int n = epoll_wait(ep, out, 16, -1);
+        if (n < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < n; i++)
+            if (out[i].data.fd == fd)
+                rc = vl_loop_run(loop, VL_RUN_NOWAIT);
+    }
+    close(ep);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    a.sin_port = htons((uint16_t)(argc > 1 ? atoi(argv[1]) : 7777));
+    int port = 7777;
+    bool embed = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--embed") == 0)
+            embed = true;
+        else
+            port = atoi(argv[i]);
+    }
+    a.sin_port = htons((uint16_t)port);
     socklen_t alen = sizeof a;
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 1024) < 0 ||
@@ -134,16 +179,21 @@ int main(int argc, char **argv)
     vl_loop *loop;
     vl_signal sigint = {0}, sigterm = {0}; /* zero-filled before the first start */
     vl_timer_init(&acc_retry, on_accept_retry, NULL);
-    if (vl_loop_init(&loop, NULL) < 0)
+    /* A loop a host embeds asks for the kernel flags that wake the host at
+     * once (io_uring: COOP_TASKRUN rather than DEFER_TASKRUN; loop.h). */
+    vl_engine_config cfg = {VL_DRIVER_AUTO, 0, 0, embed ? VL_ENGINE_EMBEDDED : 0};
+    if (vl_loop_init(&loop, &cfg) < 0)
         return 1;
     vl_signal_start(loop, &sigint, SIGINT, on_signal);
     vl_signal_start(loop, &sigterm, SIGTERM, on_signal);
     vl_loop_op_init(&acc, vl_op_accept_multi(lfd), on_accept, NULL);
     vl_loop_submit(loop, &acc);
+    if (embed)
+        printf("loop_echo: embedded in a plain epoll host loop\n");
     printf("loop_echo: listening on 127.0.0.1 port %u (driver %s)\n", ntohs(a.sin_port),
            vl_engine_driver_name(vl_loop_engine(loop)));
     fflush(stdout);
-    int rc = vl_loop_run(loop, VL_RUN_DEFAULT);
+    int rc = embed ? host_run(loop) : vl_loop_run(loop, VL_RUN_DEFAULT);
     vl_loop_destroy(loop); /* cancels what is left, without callbacks */
     while (conns)
         conn_free(conns);

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# scripts/loop-echo-smoke.sh SERVER CLIENT DRIVER - the guide's loop server
-# (examples/loop_echo.c; ctest loop_echo.uring / loop_echo.epoll): start it on
-# an ephemeral port with VLLSI_DRIVER=DRIVER, run echo_client (which checks
-# every echoed byte) for 1 s with 32 connections, SIGTERM, exit status 0.
-# Then again with 20 descriptors (ulimit -n): 32 connections exhaust them,
-# the multishot ACCEPT ends with EMFILE and the server re-arms it after a
-# pause instead of stopping; it must still serve a client after that.
+# scripts/loop-echo-smoke.sh SERVER CLIENT DRIVER [--embed] - the guide's
+# loop server (examples/loop_echo.c; ctest loop_echo.uring / loop_echo.epoll,
+# and loop_echo_embed.* with --embed, where it runs inside a plain epoll host
+# loop): start it on an ephemeral port with VLLSI_DRIVER=DRIVER, run
+# echo_client (which checks every echoed byte) for 1 s with 32 connections,
+# SIGTERM, exit status 0. Then again with 20 descriptors (ulimit -n): 32
+# connections exhaust them, the multishot ACCEPT ends with EMFILE and the
+# server re-arms it after a pause instead of stopping; it must still serve a
+# client after that.
 set -uo pipefail
 server=${1:?server binary} client=${2:?client binary} driver=${3:?uring|epoll}
+embed=${4:-}
 log=$(mktemp)
 pid=
 cleanup() {
@@ -25,7 +28,7 @@ start_server() {
     : >"$log"
     (
         [ $# -gt 0 ] && ulimit -n "$1"
-        VLLSI_DRIVER=$driver exec "$server" 0
+        VLLSI_DRIVER=$driver exec "$server" 0 $embed
     ) >"$log" 2>&1 &
     pid=$!
     port=
@@ -50,6 +53,7 @@ stop_server() {
     pid=
     [ "$rc" -eq 0 ] || fail "server exit status $rc"
     grep -q "stopping" "$log" || fail "no stop message"
+    [ -z "$embed" ] || grep -q "embedded" "$log" || fail "not embedded"
 }
 
 start_server
@@ -65,4 +69,4 @@ grep -q "accept: EMFILE, again in" "$log" || fail "no EMFILE with 20 descriptors
 kill -0 "$pid" 2>/dev/null || fail "server stopped after EMFILE"
 timeout 30 "$client" --port "$port" --conns 4 --size 512 --depth 1 --duration 1 || fail "client run after EMFILE"
 stop_server
-echo "loop-echo-smoke ($driver): ok"
+echo "loop-echo-smoke ($driver${embed:+ $embed}): ok"

@@ -556,6 +556,33 @@ static void create_rejects_bad_config(void **state)
     assert_int_equal(ct_count_fds(), fds);
 }
 
+/* Every flag is accepted by every driver (those it does not concern ignore
+ * it), alone and together, and the engine it makes works. */
+static void create_accepts_every_flag(void **state)
+{
+    (void)state;
+    WATCH(20);
+    const uint32_t sets[] = {VL_ENGINE_NO_TASKRUN_FLAGS, VL_ENGINE_EMBEDDED, VL_ENGINE_FLAGS_ALL};
+    for (size_t k = 0; k < sizeof(sets) / sizeof(sets[0]); k++) {
+        vl_engine_config cfg = {g_create_kind, 0, 0, sets[k]};
+        vl_engine *e = NULL;
+        int rc = vl_engine_create(&cfg, &e);
+        if (rc == -ENOSYS || rc == -EPERM || rc == -EOPNOTSUPP) {
+            print_message("skipped: driver %s unavailable here: %d\n", g_drv, rc);
+            skip();
+        }
+        assert_int_equal(rc, 0);
+        vl_op op = vl_op_nop();
+        int64_t id = vl_engine_submit(e, &op, NULL);
+        assert_true(id > 0);
+        vl_completion c;
+        assert_int_equal(vl_engine_poll(e, -1, &c, 1), 1);
+        assert_int_equal((int64_t)c.id, id);
+        assert_int_equal(c.result, 0);
+        vl_engine_destroy(e);
+    }
+}
+
 static void create_names_the_driver(void **state)
 {
     (void)state;
@@ -3041,6 +3068,7 @@ int main(int argc, char **argv)
 
     const struct CMUnitTest tests[] = {
         T(create_rejects_bad_config),
+        T(create_accepts_every_flag),
         T(create_names_the_driver),
         T(create_default_cap_is_exact),
         T(submit_rejects_bad_ops),

@@ -150,7 +150,8 @@ static inline void ct_watch(const char *test, unsigned secs)
  * Start a per-driver suite: the driver from argv[1] ("uring" | "epoll",
  * default "uring"; "uring-notaskrun" is io_uring with
  * VL_ENGINE_NO_TASKRUN_FLAGS, the ring without DEFER_TASKRUN and
- * SINGLE_ISSUER), the seed (printed, so a failure can be repeated), the
+ * SINGLE_ISSUER; "uring-embedded" with VL_ENGINE_EMBEDDED, COOP_TASKRUN
+ * instead of DEFER_TASKRUN), the seed (printed, so a failure can be repeated), the
  * valgrind slow-down, and the SIGALRM watchdog. 0, or 2 after printing the
  * usage.
  */
@@ -163,6 +164,9 @@ static inline int ct_suite_init(struct ct_suite *s, const char *suite, int argc,
     } else if (strcmp(s->drv, "uring-notaskrun") == 0) {
         s->kind = VL_DRIVER_URING;
         s->flags = VL_ENGINE_NO_TASKRUN_FLAGS;
+    } else if (strcmp(s->drv, "uring-embedded") == 0) {
+        s->kind = VL_DRIVER_URING;
+        s->flags = VL_ENGINE_EMBEDDED;
     } else if (strcmp(s->drv, "epoll") == 0) {
         s->kind = VL_DRIVER_EPOLL;
     } else if (strcmp(s->drv, "sync") == 0) {
@@ -172,7 +176,8 @@ static inline int ct_suite_init(struct ct_suite *s, const char *suite, int argc,
     } else if (strcmp(s->drv, "iocp") == 0) {
         s->kind = VL_DRIVER_IOCP;
     } else {
-        fprintf(stderr, "usage: %s uring|uring-notaskrun|epoll|sync|auto|iocp\n", argv[0]);
+        fprintf(stderr, "usage: %s uring|uring-notaskrun|uring-embedded|epoll|sync|auto|iocp\n",
+                argv[0]);
         return 2;
     }
     s->slow = 1;

@@ -17,12 +17,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "vl_test.h"
 #include "conformance_util.h"
 #include <vllsi/loop.h>
+#include <vllsi/sim.h>
 #include <vllsi/sys/time.h>
 
 static vl_driver_kind g_kind;
@@ -909,6 +913,483 @@ static void embedding_backend_fd(void **state)
     close(p[1]);
 }
 
+/*
+ * A host loop as an embedding program has one: an epoll set holding the
+ * backend fd, vl_loop_run(VL_RUN_NOWAIT) each time epoll_wait returns. The
+ * tests below count its wake-ups (every return of epoll_wait, a signal's
+ * EINTR included) and time how long a cause takes to reach a callback.
+ */
+struct host {
+    int ep;
+    int fd;
+    int wakes;
+};
+
+static void host_open(struct host *h)
+{
+    h->fd = vl_loop_backend_fd(L);
+    assert_true(h->fd >= 0);
+    h->ep = epoll_create1(EPOLL_CLOEXEC);
+    assert_true(h->ep >= 0);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = h->fd};
+    assert_int_equal(epoll_ctl(h->ep, EPOLL_CTL_ADD, h->fd, &ev), 0);
+    h->wakes = 0;
+}
+
+/* Sleep in epoll_wait up to ms and run the loop if woken; true if woken. */
+static bool host_step(struct host *h, int ms)
+{
+    struct epoll_event ev;
+    int n = epoll_wait(h->ep, &ev, 1, ms);
+    assert_true(n >= 0 || errno == EINTR);
+    if (n == 0)
+        return false;
+    h->wakes++;
+    assert_true(vl_loop_run(L, VL_RUN_NOWAIT) >= 0);
+    return true;
+}
+
+/* Run the host until *done is set (at most 5 s); the time it was seen. */
+static int64_t host_until(struct host *h, volatile int *done)
+{
+    int64_t end = ct_now_ns() + 5 * VL_NS_PER_SEC * g_slow;
+    while (!*done && ct_now_ns() < end)
+        host_step(h, 100);
+    assert_true(*done);
+    return ct_now_ns();
+}
+
+/* Let what setting up queued reach the kernel, until the host is quiet for
+ * 20 ms (at most 5 s: under injected SQ-full faults the ops go over a few
+ * per run). */
+static void host_settle(struct host *h)
+{
+    int64_t end = ct_now_ns() + 5 * VL_NS_PER_SEC * g_slow;
+    while (host_step(h, 20 * g_slow) && ct_now_ns() < end)
+        ;
+    h->wakes = 0;
+}
+
+static void host_close(struct host *h)
+{
+    close(h->ep);
+}
+
+/* How late a cause may reach its callback: against a 1 ms tick or never,
+ * not a speed test (the machine is shared; valgrind is slower still). */
+#define EMBED_BOUND_NS (200 * CT_MS)
+
+static void idle_op_cb(vl_loop *loop, vl_loop_op *rec, int64_t result, uint32_t flags)
+{
+    (void)loop;
+    (void)rec;
+    (void)flags;
+    fail_msg("an idle op completed: %lld", (long long)result);
+}
+
+static void idle_timer_cb(vl_loop *loop, vl_timer *t)
+{
+    (void)loop;
+    (void)t;
+    fail_msg("a timer an hour away fired");
+}
+
+/*
+ * Nothing to do means no wake-up, however much is in flight: 1,000 RECVs
+ * on idle sockets, an ACCEPT, a TIMEOUT op and a loop timer an hour away, a
+ * signal watcher. Over 1 s the host may wake a handful of times at most
+ * (a 1 ms tick woke it about 930 times).
+ */
+#define IDLE_PAIRS      250
+#define IDLE_PER_SOCKET 4
+
+static void embedding_idle_ops_do_not_wake_the_host(void **state)
+{
+    (void)state;
+    WATCH(30);
+    need_loop();
+    static int sv[IDLE_PAIRS][2];
+    static vl_loop_op rd[IDLE_PAIRS][IDLE_PER_SOCKET];
+    static char buf[IDLE_PAIRS][IDLE_PER_SOCKET][8];
+    for (int i = 0; i < IDLE_PAIRS; i++) {
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv[i]), 0);
+        for (int k = 0; k < IDLE_PER_SOCKET; k++) {
+            vl_loop_op_init(&rd[i][k], vl_op_recv(sv[i][0], buf[i][k], 8, 0), idle_op_cb, NULL);
+            assert_int_equal(vl_loop_submit(L, &rd[i][k]), 0);
+        }
+    }
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(lfd, 8), 0);
+    vl_loop_op acc, tmo;
+    vl_loop_op_init(&acc, vl_op_accept(lfd, NULL, NULL), idle_op_cb, NULL);
+    vl_loop_op_init(&tmo, vl_op_timeout(3600 * VL_NS_PER_SEC), idle_op_cb, NULL);
+    assert_int_equal(vl_loop_submit(L, &acc), 0);
+    assert_int_equal(vl_loop_submit(L, &tmo), 0);
+    vl_timer t;
+    vl_timer_init(&t, idle_timer_cb, NULL);
+    assert_int_equal(vl_timer_start(L, &t, 3600 * VL_NS_PER_SEC, 0), 0);
+    static vl_signal s; /* static: a failed assert leaves it on the loop until teardown */
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(vl_signal_start(L, &s, SIGUSR2, sig_cb), 0);
+
+    struct host h;
+    host_open(&h);
+    host_settle(&h);
+    assert_true(vl_engine_inflight(vl_loop_engine(L)) >= IDLE_PAIRS * IDLE_PER_SOCKET + 3);
+    int64_t end = ct_now_ns() + VL_NS_PER_SEC;
+    for (int64_t now = ct_now_ns(); now < end; now = ct_now_ns())
+        host_step(&h, (int)((end - now) / CT_MS) + 1);
+    print_message("%d ops in flight: %d host wake-ups in 1 s\n",
+                  (int)vl_engine_inflight(vl_loop_engine(L)), h.wakes);
+    assert_true(h.wakes <= 5);
+
+    assert_int_equal(vl_signal_stop(&s), 0);
+    host_close(&h);
+    vl_loop_destroy(L); /* cancels every op without a callback */
+    L = NULL;
+    for (int i = 0; i < IDLE_PAIRS; i++) {
+        close(sv[i][0]);
+        close(sv[i][1]);
+    }
+    close(lfd);
+}
+
+/* ---- each cause wakes the host promptly ------------------------------------------ */
+
+/* A helper thread that does something to the loop after the host fell asleep. */
+struct later {
+    void (*act)(struct later *);
+    int fd;
+    vl_async *async;
+    vl_msg *msg;
+    pthread_t target;
+    int64_t at; /* when it acted (atomic) */
+};
+
+static void *later_main(void *arg)
+{
+    struct later *l = arg;
+    usleep(30 * 1000);
+    __atomic_store_n(&l->at, ct_now_ns(), __ATOMIC_RELEASE);
+    l->act(l);
+    return NULL;
+}
+
+static int g_cause_done;
+static int64_t g_cause_at;
+
+static void mark_done(void)
+{
+    g_cause_at = ct_now_ns();
+    g_cause_done = 1;
+}
+
+/* Run the host until the cause's callback ran; check how late it came. */
+static void expect_prompt(struct host *h, struct later *l, const char *what)
+{
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, later_main, l), 0);
+    host_until(h, &g_cause_done);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    int64_t late = g_cause_at - __atomic_load_n(&l->at, __ATOMIC_ACQUIRE);
+    print_message("%s reached its callback %.3f ms after it happened (%d host wake-ups)\n", what,
+                  (double)late / CT_MS, h->wakes);
+    assert_true(late >= 0);
+    assert_true(late <= EMBED_BOUND_NS * g_slow);
+}
+
+/* Every cause test keeps an unrelated idle RECV in flight: a loop with
+ * nothing in flight never ticked, and the tests are about the loop that did. */
+static int g_idle_sv[2];
+static vl_loop_op g_idle_rd;
+static char g_idle_buf[8];
+
+static void cause_setup(struct host *h)
+{
+    need_loop();
+    g_cause_done = 0;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, g_idle_sv), 0);
+    vl_loop_op_init(&g_idle_rd, vl_op_recv(g_idle_sv[0], g_idle_buf, 8, 0), idle_op_cb, NULL);
+    assert_int_equal(vl_loop_submit(L, &g_idle_rd), 0);
+    host_open(h);
+}
+
+static void cause_teardown(struct host *h)
+{
+    host_close(h);
+    vl_loop_destroy(L);
+    L = NULL;
+    close(g_idle_sv[0]);
+    close(g_idle_sv[1]);
+}
+
+static void done_op_cb(vl_loop *loop, vl_loop_op *rec, int64_t result, uint32_t flags)
+{
+    (void)loop;
+    (void)rec;
+    (void)flags;
+    assert_int_equal(result, 1);
+    mark_done();
+}
+
+static void act_write(struct later *l)
+{
+    if (write(l->fd, "x", 1) != 1)
+        abort();
+}
+
+/* A RECV completes (io_uring with DEFER_TASKRUN: the completion is task
+ * work that only our next io_uring_enter runs; the kernel must still tell
+ * the descriptor). */
+static void embedding_wakes_on_completion(void **state)
+{
+    (void)state;
+    WATCH(30);
+    struct host h;
+    cause_setup(&h);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    char b[4];
+    vl_loop_op rd;
+    vl_loop_op_init(&rd, vl_op_recv(sv[0], b, sizeof(b), 0), done_op_cb, NULL);
+    assert_int_equal(vl_loop_submit(L, &rd), 0);
+    host_settle(&h);
+    struct later l = {.act = act_write, .fd = sv[1]};
+    expect_prompt(&h, &l, "a completion");
+    cause_teardown(&h);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void done_timer_cb(vl_loop *loop, vl_timer *t)
+{
+    (void)loop;
+    (void)t;
+    mark_done();
+}
+
+/* A timer's callback came after its deadline, never before, and promptly. */
+static void expect_after_deadline(const struct host *h, int64_t deadline, const char *what)
+{
+    int64_t late = g_cause_at - deadline;
+    print_message("%s reached its callback %.3f ms after its deadline (%d host wake-ups)\n", what,
+                  (double)late / CT_MS, h->wakes);
+    assert_true(late >= 0);
+    assert_true(late <= EMBED_BOUND_NS * g_slow);
+}
+
+/* A loop timer falls due (the loop's own timerfd). */
+static void embedding_wakes_on_due_timer(void **state)
+{
+    (void)state;
+    WATCH(30);
+    struct host h;
+    cause_setup(&h);
+    host_settle(&h);
+    vl_timer t;
+    vl_timer_init(&t, done_timer_cb, NULL);
+    int64_t t0 = ct_now_ns();
+    assert_int_equal(vl_timer_start(L, &t, 30 * CT_MS, 0), 0);
+    host_until(&h, &g_cause_done);
+    expect_after_deadline(&h, t0 + 30 * CT_MS, "a due timer");
+    cause_teardown(&h);
+}
+
+static void done_timeout_cb(vl_loop *loop, vl_loop_op *rec, int64_t result, uint32_t flags)
+{
+    (void)loop;
+    (void)rec;
+    (void)flags;
+    assert_int_equal(result, 0);
+    mark_done();
+}
+
+/* An engine TIMEOUT op fires (epoll: the driver's timerfd; io_uring: the
+ * kernel's timer). */
+static void embedding_wakes_on_timeout_op(void **state)
+{
+    (void)state;
+    WATCH(30);
+    struct host h;
+    cause_setup(&h);
+    vl_loop_op to;
+    vl_loop_op_init(&to, vl_op_timeout(30 * CT_MS), done_timeout_cb, NULL);
+    int64_t t0 = ct_now_ns();
+    assert_int_equal(vl_loop_submit(L, &to), 0);
+    host_until(&h, &g_cause_done);
+    expect_after_deadline(&h, t0 + 30 * CT_MS, "a TIMEOUT op");
+    cause_teardown(&h);
+}
+
+static void done_async_cb(vl_loop *loop, vl_async *a)
+{
+    (void)loop;
+    (void)a;
+    mark_done();
+}
+
+static void act_async(struct later *l)
+{
+    if (vl_async_send(l->async) != 0)
+        abort();
+}
+
+/* An async send from another thread. */
+static void embedding_wakes_on_async_send(void **state)
+{
+    (void)state;
+    WATCH(30);
+    struct host h;
+    cause_setup(&h);
+    vl_async a;
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(vl_async_init(L, &a, done_async_cb), 0);
+    host_settle(&h);
+    struct later l = {.act = act_async, .async = &a};
+    expect_prompt(&h, &l, "an async send");
+    assert_int_equal(vl_async_close(&a), 0);
+    cause_teardown(&h);
+}
+
+static void done_msg_cb(vl_loop *loop, vl_msg *m)
+{
+    (void)loop;
+    (void)m;
+    mark_done();
+}
+
+static void act_post(struct later *l)
+{
+    if (vl_loop_post(L, l->msg) != 0)
+        abort();
+}
+
+/* A message posted from another thread. */
+static void embedding_wakes_on_posted_message(void **state)
+{
+    (void)state;
+    WATCH(30);
+    struct host h;
+    cause_setup(&h);
+    host_settle(&h);
+    vl_msg m = {.cb = done_msg_cb};
+    struct later l = {.act = act_post, .msg = &m};
+    expect_prompt(&h, &l, "a posted message");
+    cause_teardown(&h);
+}
+
+static void done_sig_cb(vl_loop *loop, vl_signal *s, int signum)
+{
+    (void)loop;
+    (void)s;
+    assert_int_equal(signum, SIGUSR2);
+    mark_done();
+}
+
+static void act_signal(struct later *l)
+{
+    if (pthread_kill(l->target, SIGUSR2) != 0)
+        abort();
+}
+
+/* A watched signal sent to the loop thread by another thread (created after
+ * the watcher started, so it blocks the signal too). */
+static void embedding_wakes_on_signal(void **state)
+{
+    (void)state;
+    WATCH(30);
+    struct host h;
+    cause_setup(&h);
+    static vl_signal s; /* static: a failed assert leaves it on the loop until teardown */
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(vl_signal_start(L, &s, SIGUSR2, done_sig_cb), 0);
+    host_settle(&h);
+    struct later l = {.act = act_signal, .target = pthread_self()};
+    expect_prompt(&h, &l, "a signal");
+    assert_int_equal(vl_signal_stop(&s), 0);
+    cause_teardown(&h);
+}
+
+/*
+ * A driver without an event descriptor (the simulation driver: its ops move
+ * only inside a wait, on a virtual clock) keeps the tick: data that arrives
+ * while the host sleeps still reaches the callback, at the next tick. Every
+ * suite runs it, whatever its driver, since the sim driver needs no kernel.
+ */
+static void embedding_without_driver_descriptor_ticks(void **state)
+{
+    (void)state;
+    WATCH(30);
+    vl_engine_config cfg = {VL_DRIVER_SIM, 0, 0, 0};
+    assert_int_equal(vl_loop_init(&L, &cfg), 0);
+    vl_engine *e = vl_loop_engine(L);
+    int sv[2];
+    assert_int_equal(vl_sim_socketpair(e, sv), 0);
+    char b[4];
+    vl_loop_op rd;
+    g_cause_done = 0;
+    vl_loop_op_init(&rd, vl_op_recv(sv[0], b, sizeof(b), 0), done_op_cb, NULL);
+    assert_int_equal(vl_loop_submit(L, &rd), 0);
+    struct host h;
+    host_open(&h);
+    assert_true(host_step(&h, 1000)); /* the submit: hand the RECV over */
+    assert_int_equal(g_cause_done, 0);
+    int64_t t0 = ct_now_ns();
+    assert_int_equal(vl_sim_write(e, sv[1], "x", 1), 1);
+    host_until(&h, &g_cause_done);
+    print_message("sim: the data reached its callback %.3f ms later, at a tick\n",
+                  (double)(g_cause_at - t0) / CT_MS);
+    assert_true(g_cause_at - t0 <= EMBED_BOUND_NS * g_slow);
+    host_close(&h);
+}
+
+/*
+ * Each descriptor vl_loop_backend_fd makes (its epoll set, timerfd and
+ * eventfd, then the engine's own: io_uring's eventfd, epoll's timerfd) may
+ * be the one the process has no room for: the call says -EMFILE and leaves
+ * nothing open, and a later call with room succeeds. The limit is set so
+ * that exactly 0, 1, 2, 3, then 4 more descriptors fit.
+ */
+static void embedding_backend_fd_out_of_descriptors(void **state)
+{
+    (void)state;
+    WATCH(10);
+#ifdef VL_TEST_HAVE_VALGRIND
+    if (RUNNING_ON_VALGRIND) {
+        print_message("skipped: valgrind keeps descriptors of its own under the limit\n");
+        skip();
+    }
+#endif
+    need_loop();
+    int spare[5]; /* the next five descriptor numbers the kernel hands out */
+    for (int i = 0; i < 5; i++)
+        spare[i] = dup(0);
+    for (int i = 0; i < 5; i++) {
+        assert_true(spare[i] >= 0);
+        close(spare[i]);
+    }
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int before = ct_count_fds(), fails = 0, fd = -1;
+    for (int room = 0; room < 5 && fd < 0; room++) {
+        struct rlimit lim = {(rlim_t)spare[room], old.rlim_max};
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+        fd = vl_loop_backend_fd(L);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+        if (fd < 0) {
+            assert_int_equal(fd, -EMFILE);
+            assert_int_equal(ct_count_fds(), before);
+            fails++;
+        }
+    }
+    assert_true(fd >= 0);
+    assert_int_equal(fails, 4);
+    assert_int_equal(vl_loop_backend_fd(L), fd);
+    assert_false(readable(fd, 20)); /* nothing to do */
+}
+
 /* ---- hooks ------------------------------------------------------------------------- */
 
 static char g_log[64];
@@ -1070,6 +1551,30 @@ static void hooks_started_and_stopped_from_callbacks(void **state)
     vl_loop_destroy(L);
     L = NULL;
     assert_false(vl_hook_active(&g_hc));
+}
+
+/* An embedded loop with an IDLE hook asks its host to run it again and
+ * again: the backend fd stays readable until the hook stops. */
+static void idle_hook_keeps_the_backend_fd_readable(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_loop();
+    int fd = vl_loop_backend_fd(L);
+    assert_true(fd >= 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 0);
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 0), 0);
+    vl_hook idle;
+    vl_hook_init(&idle, VL_HOOK_IDLE, idle_stop_cb, NULL);
+    assert_int_equal(vl_hook_start(L, &idle), 0);
+    assert_int_equal(poll(&pfd, 1, 1000), 1);
+    g_spins = 0;
+    assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 1);
+    assert_int_equal(poll(&pfd, 1, 1000), 1);
+    assert_int_equal(vl_hook_stop(&idle), 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 0);
+    assert_int_equal(poll(&pfd, 1, 0), 0);
 }
 
 static void hooks_bad_inputs(void **state)
@@ -1510,10 +2015,20 @@ int main(int argc, char **argv)
         T(signal_delivered_as_callback),
         T(sigint_sigterm_graceful_shutdown),
         T(embedding_backend_fd),
+        T(embedding_idle_ops_do_not_wake_the_host),
+        T(embedding_wakes_on_completion),
+        T(embedding_wakes_on_due_timer),
+        T(embedding_wakes_on_timeout_op),
+        T(embedding_wakes_on_async_send),
+        T(embedding_wakes_on_posted_message),
+        T(embedding_wakes_on_signal),
+        T(embedding_without_driver_descriptor_ticks),
+        T(embedding_backend_fd_out_of_descriptors),
         T(hooks_run_around_each_wait),
         T(idle_keeps_the_loop_from_blocking),
         T(hooks_started_and_stopped_from_callbacks),
         T(hooks_bad_inputs),
+        T(idle_hook_keeps_the_backend_fd_readable),
         T(bad_inputs),
         T(destroy_with_work_in_flight),
     };

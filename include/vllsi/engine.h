@@ -108,7 +108,16 @@ typedef enum vl_driver_kind {
  * to create the engine on one thread and hand it to another; it costs
  * throughput (the kernel runs completion work at any syscall boundary). */
 #define VL_ENGINE_NO_TASKRUN_FLAGS 0x1u
-#define VL_ENGINE_FLAGS_ALL        0x1u
+/* io_uring: ask for COOP_TASKRUN instead of DEFER_TASKRUN, for an engine
+ * whose thread sleeps in another event loop (vl_loop_backend_fd). With
+ * DEFER_TASKRUN a completion is task work that runs only inside our own
+ * io_uring_enter, and the kernel tells a host that sleeps elsewhere late
+ * (through a deferred eventfd signal: 12-35 ms on Linux 6.18, see loop.h);
+ * with COOP_TASKRUN it runs when the thread next leaves the kernel, which
+ * wakes the host at once (and costs the host's wait an EINTR first).
+ * NO_TASKRUN_FLAGS, if also set, wins. */
+#define VL_ENGINE_EMBEDDED         0x2u
+#define VL_ENGINE_FLAGS_ALL        0x3u
 
 typedef struct vl_engine_config {
     vl_driver_kind driver; /* AUTO: io_uring, else the platform's fallback  */

@@ -421,7 +421,8 @@ VL_API bool vl_signal_active(const vl_signal *s);
  * vl_loop_run's result and for VL_RUN_ONCE.
  *
  * Liveness: an active IDLE hook keeps the loop alive and keeps it from
- * blocking (so it spins: stop it when there is nothing to do). PREPARE and
+ * blocking (so it spins: stop it when there is nothing to do; an embedded
+ * loop's backend fd stays readable meanwhile). PREPARE and
  * CHECK hooks do not keep a loop alive: they observe iterations that
  * something else causes, and a loop with only them would wait for ever.
  *
@@ -469,8 +470,9 @@ VL_API bool vl_hook_active(const vl_hook *h);
 
 /* ---- embedding -------------------------------------------------------------------- */
 
-/* While ops are in flight, how often the backend fd turns readable to let the
- * host poll them (see vl_loop_backend_fd). */
+/* How often the backend fd turns readable while ops are in flight, on a
+ * driver that has no event descriptor of its own (see vl_loop_backend_fd):
+ * only the simulation driver. */
 #define VL_LOOP_EMBED_TICK_NS INT64_C(1000000)
 
 /*
@@ -478,24 +480,42 @@ VL_API bool vl_hook_active(const vl_hook *h);
  * watches for readability; when it is readable, call
  * vl_loop_run(loop, VL_RUN_NOWAIT) on the loop thread. The loop owns it
  * (closed by vl_loop_destroy); the host must not read it. Made at the first
- * call (an epoll fd watching a timerfd and an eventfd); later calls return
- * the same fd. Returns the fd, or -EINVAL (NULL), -EMFILE, -ENOMEM.
+ * call (an epoll fd watching a timerfd, an eventfd, the signal watchers'
+ * signalfds and the engine's own event descriptor); later calls return the
+ * same fd. Returns the fd, or -EINVAL (NULL), -EMFILE, -ENOMEM, or what the
+ * kernel said when the engine's descriptor could not be made.
  *
- * It becomes readable when: a timer is due (the timerfd is armed to the
- * earliest deadline); an async send arrives; a watched signal is pending (its
- * signalfd is in the set); ops were submitted that the next run must hand to
- * the kernel; and, while ops are in flight, every VL_LOOP_EMBED_TICK_NS
- * (a signal watcher's own read does not count as one, except on io_uring
- * with VL_ENGINE_NO_TASKRUN_FLAGS, where that read may complete while the
- * host is in any system call and empty the signalfd first).
+ * It becomes readable when: a completion is ready (the engine's descriptor,
+ * below); a timer is due (the timerfd is armed to the earliest deadline); an
+ * async send or a message arrives; a watched signal is pending; ops were
+ * submitted that the next run must hand to the kernel. Otherwise it stays
+ * quiet, however many ops are in flight: an idle loop costs its host no
+ * wake-up (docs/guide.md has the measurement).
  *
- * That tick is the honest limit of doing this on the public engine API: the
- * engine does not expose a descriptor that turns readable when one of its
- * completions is ready (the io_uring ring fd or an eventfd registered with
- * io_uring_register_eventfd; the epoll driver's epoll fd plus a timerfd for
- * its TIMEOUT heap). With such a driver hook the tick goes away. Until then a
- * completion reaches the host at most one tick late, and a host whose loop
- * has ops in flight wakes up to 1000 times a second.
+ * The engine's descriptor, per driver:
+ *  - epoll: the driver's epoll fd, with a timerfd in its set armed to the
+ *    earliest TIMEOUT op.
+ *  - io_uring: an eventfd registered with IORING_REGISTER_EVENTFD when this
+ *    is first called (from then on the kernel signals it at every batch of
+ *    completions; before, nothing is paid for it). Create a loop meant to
+ *    be embedded with VL_ENGINE_EMBEDDED in its config's flags
+ *    (<vllsi/engine.h>): the ring then runs completion work when the thread
+ *    leaves the kernel (COOP_TASKRUN), so a completion wakes the host within
+ *    a fraction of a millisecond; the host's wait may first return EINTR
+ *    (epoll_wait and poll do not restart), then the descriptor is
+ *    readable. With the default flags (DEFER_TASKRUN) a completion is task
+ *    work that only the loop's next run executes; the kernel still signals
+ *    the eventfd when it queues it, but through a deferred path: on Linux
+ *    6.18, 12-35 ms after a socket turned readable (a TIMEOUT op, at once).
+ *    Nothing is lost either way.
+ *  - sync: none needed: every op completes inside submit, so nothing is
+ *    ever held where the loop cannot see it.
+ *  - sim: none (its ops move only inside a wait, on a virtual clock): while
+ *    the driver holds ops the backend fd turns readable every
+ *    VL_LOOP_EMBED_TICK_NS.
+ * (Windows has no vl_loop: a Windows host runs vl_engine_poll with a zero
+ * timeout from its own loop, or the engine on a thread of its own; see
+ * docs/windows.md.)
  */
 VL_API int vl_loop_backend_fd(vl_loop *loop);
 

@@ -16,6 +16,11 @@
  * The wait uses epoll_pwait2 (Linux 5.11) for a nanosecond timeout, and
  * epoll_wait with the timeout rounded up to whole milliseconds where the
  * kernel lacks it, so neither a poll timeout nor a TIMEOUT ends early.
+ *
+ * A host loop (vl_loop_backend_fd) sleeps on the epoll fd itself, which
+ * polls readable while the set has events ready. TIMEOUTs live in the
+ * reactor's heap, not in the kernel, so for a host the driver adds a
+ * timerfd to the set, armed to the earliest deadline (epoll_event_fd).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,6 +31,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,12 +42,17 @@
 /* epoll_event.data of the wake eventfd: never an fd number. Other members
  * carry (tag << 32) | fd. */
 #define WAKE_TAG   UINT64_MAX
+/* The host's timerfd: fd (uint32_t)-2 is never a descriptor either. */
+#define TIMER_TAG  (UINT64_MAX - 1)
+#define NO_TIMER   INT64_MAX
 
 struct epoll_drv {
     struct vl__reactor r;
     int epfd;
     int wakefd;
-    bool no_pwait2; /* the kernel said ENOSYS once: use epoll_wait */
+    bool no_pwait2;   /* the kernel said ENOSYS once: use epoll_wait */
+    int timerfd;      /* for a host loop (epoll_event_fd); -1 until asked    */
+    int64_t timer_at; /* the deadline timerfd is armed to, NO_TIMER: none */
     struct epoll_event events[MAX_EVENTS];
 };
 
@@ -100,6 +111,8 @@ static void drv_free(struct epoll_drv *d)
         close(d->epfd);
     if (d->wakefd >= 0)
         close(d->wakefd);
+    if (d->timerfd >= 0)
+        close(d->timerfd);
     vl__reactor_fini(&d->r);
     free(d);
 }
@@ -123,6 +136,8 @@ static int epoll_init(vl_engine *e, const vl_engine_config *cfg, char *reason, s
         return -ENOMEM;
     d->epfd = -1;
     d->wakefd = -1;
+    d->timerfd = -1;
+    d->timer_at = NO_TIMER;
     int rc = vl__reactor_init(&d->r, e, cfg->max_inflight, &epoll_backend, d);
     if (rc == 0)
         rc = drv_open(d);
@@ -199,6 +214,15 @@ static void take_wake(vl_engine *e, struct epoll_drv *d)
     vl__engine_note_wake(e);
 }
 
+/* The host's timerfd fired: reset its level (the reactor's expiry, right
+ * after, completes the TIMEOUTs that are due). */
+static void take_timer(struct epoll_drv *d)
+{
+    uint64_t v;
+    if (read(d->timerfd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+        d->timer_at = NO_TIMER; /* a one-shot timer is disarmed once it fired */
+}
+
 /* Errors and hangups wake both directions: the ops then report them. A
  * peer that shut its side (EPOLLRDHUP, registered for that) or a hangup is
  * VL__REACTOR_HUP as well. */
@@ -224,6 +248,8 @@ static int epoll_wait_drv(vl_engine *e, int64_t timeout_ns)
         struct epoll_event *ev = &d->events[k];
         if (ev->data.u64 == WAKE_TAG)
             take_wake(e, d);
+        else if (ev->data.u64 == TIMER_TAG)
+            take_timer(d);
         else
             vl__reactor_ready(&d->r, (int)(uint32_t)ev->data.u64, (uint32_t)(ev->data.u64 >> 32),
                               ready_mask(ev->events));
@@ -231,6 +257,59 @@ static int epoll_wait_drv(vl_engine *e, int64_t timeout_ns)
     /* Timers fire even after a signal: their deadline may be what passed. */
     vl__reactor_expire(&d->r);
     return n < 0 ? n : 0;
+}
+
+/* ---- a descriptor for a host loop ---------------------------------------------- */
+
+static int timer_open(struct epoll_drv *d)
+{
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TIMER_TAG};
+    if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    d->timerfd = fd;
+    return 0;
+}
+
+/*
+ * The epoll fd, with the timerfd (made at the first call) armed to the
+ * earliest TIMEOUT, or disarmed when there is none: everything else the
+ * driver waits for is already in the set, and an event the last wait left
+ * (more than MAX_EVENTS, or a direction the reactor re-armed to look at its
+ * level again) keeps the set readable. Re-arming costs a system call only
+ * when the earliest deadline changed.
+ */
+static int epoll_event_fd(vl_engine *e, bool *ready)
+{
+    struct epoll_drv *d = drv_of(e);
+    (void)ready;
+    if (d->timerfd < 0) {
+        int rc = timer_open(d);
+        if (rc < 0)
+            return rc;
+    }
+    uint32_t i;
+    int64_t at = NO_TIMER;
+    if (vl__timer_heap_peek(&d->r.timers, &i))
+        at = (int64_t)vl__engine_slot(e, i)->deadline_ns;
+    if (at != d->timer_at) {
+        struct itimerspec its;
+        memset(&its, 0, sizeof(its));
+        if (at != NO_TIMER) {
+            int64_t t = at > 0 ? at : 1; /* 0 would disarm it */
+            its.it_value.tv_sec = (time_t)(t / 1000000000);
+            its.it_value.tv_nsec = (long)(t % 1000000000);
+        }
+        if (timerfd_settime(d->timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+            return -errno;
+        d->timer_at = at;
+    }
+    return d->epfd;
 }
 
 const struct vl_driver vl__driver_epoll = {
@@ -242,4 +321,5 @@ const struct vl_driver vl__driver_epoll = {
     .cancel = epoll_cancel,
     .wait = epoll_wait_drv,
     .wake = epoll_wake,
+    .event_fd = epoll_event_fd,
 };

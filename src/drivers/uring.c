@@ -215,8 +215,9 @@ struct uring {
     bool reg_ring;                   /* the ring fd is registered (enter_ring_fd)          */
     uint32_t rearm_head, rearm_tail; /* slots to arm again (drv_next)      */
     int efd;                         /* wake eventfd                                        */
-    bool wake_armed;                 /* the wake READ is in the SQ or in the kernel         */
-    bool closing;                    /* fini: do not arm the wake read again               */
+    int host_efd;    /* registered eventfd for a host loop (uring_event_fd), -1 until asked */
+    bool wake_armed; /* the wake READ is in the SQ or in the kernel         */
+    bool closing;    /* fini: do not arm the wake read again               */
     enum sigpipe_mode sigpipe;
     uint32_t writes;   /* WRITEs in flight (SIGPIPE_GUARD only) */
     uint64_t wake_buf; /* the wake READ's buffer: lives as long as the ring */
@@ -402,7 +403,9 @@ static int setup_ring(struct uring *d, const vl_engine_config *cfg)
     if (cq < cfg->entries)
         cq = cfg->entries;
     const unsigned base = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
-    size_t first = (cfg->flags & VL_ENGINE_NO_TASKRUN_FLAGS) ? 2 : 0;
+    size_t first = (cfg->flags & VL_ENGINE_NO_TASKRUN_FLAGS) ? 2
+                   : (cfg->flags & VL_ENGINE_EMBEDDED)       ? 1
+                                                             : 0;
     int rc = -EINVAL;
     for (size_t i = first; i < sizeof(taskrun_ladder) / sizeof(taskrun_ladder[0]); i++) {
         /* SUBMIT_ALL (5.18) keeps submitting past a failing SQE, so one bad
@@ -562,6 +565,7 @@ static int uring_init(vl_engine *e, const vl_engine_config *cfg, char *reason, s
         return rc;
     }
     fallback_knob(d);
+    d->host_efd = -1;
     d->rearm_head = d->rearm_tail = UINT32_MAX;
     if (probe_nosignal(d))
         d->sigpipe = SIGPIPE_NOSIGNAL;
@@ -612,6 +616,8 @@ static void uring_fini(vl_engine *e)
     }
     io_uring_queue_exit(&d->ring);
     close(d->efd);
+    if (d->host_efd >= 0)
+        close(d->host_efd); /* the ring's exit unregistered it */
     free(d->msgs);
     free(d);
     *vl__engine_drv(e) = NULL;
@@ -1339,6 +1345,49 @@ static int uring_wake_from(vl_engine *from, vl_engine *to)
     return 0;
 }
 
+/* ---- a descriptor for a host loop ----------------------------------------------- */
+
+/*
+ * An eventfd registered with IORING_REGISTER_EVENTFD, made when a host first
+ * asks (the kernel signals it on every CQ commit from then on, which the
+ * default path need not pay for). It turns readable when the kernel posts a
+ * CQE, and, on a DEFER_TASKRUN ring, when it queues task work that only our
+ * io_uring_enter will run (the kernel signals a registered eventfd then too:
+ * a completion that is still task work wakes the host, whose next poll
+ * enters and runs it). The ring fd itself would not do: polling it does not
+ * wake on deferred task work. An eventfd is a counter, so each call resets
+ * it; what was posted before the reset is then seen in the CQ or the
+ * TASKRUN flag instead (the kernel makes a CQE or the flag visible before it
+ * signals, and the counter's lock orders that before our read), which sets
+ * *ready.
+ */
+static int uring_event_fd(vl_engine *e, bool *ready)
+{
+    struct uring *d = state(e);
+    if (d->host_efd < 0) {
+        int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (efd < 0)
+            return -errno;
+        int rc = io_uring_register_eventfd(&d->ring, efd);
+        if (rc < 0) {
+            close(efd);
+            return rc;
+        }
+        d->host_efd = efd;
+    }
+    /* Nothing may wait in the SQ (a re-armed multishot, the wake read)
+     * while the host sleeps: the kernel would never see it. */
+    arm_wake(d);
+    if (io_uring_sq_ready(&d->ring) > 0 && ring_submit(d) < 0)
+        *ready = true; /* refused (an overflowed CQ): the next poll retries */
+    uint64_t v;
+    (void)!read(d->host_efd, &v, sizeof(v));
+    if (io_uring_cq_ready(&d->ring) > 0 || d->rearm_head != UINT32_MAX ||
+        (IO_URING_READ_ONCE(*d->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
+        *ready = true;
+    return d->host_efd;
+}
+
 /* ---- buffer pools -------------------------------------------------------------- */
 
 /*
@@ -1418,4 +1467,5 @@ const struct vl_driver vl__driver_uring = {
     .pool_add = uring_pool_add,
     .pool_put = uring_pool_put,
     .pool_remove = uring_pool_remove,
+    .event_fd = uring_event_fd,
 };

@@ -98,6 +98,22 @@ struct vl_driver {
     int (*wake_from)(vl_engine *from, vl_engine *to);
     void (*pool_put)(vl_engine *e, struct vl_bufpool *p, uint32_t bid);
     void (*pool_remove)(vl_engine *e, struct vl_bufpool *p);
+    /*
+     * Optional (embedding: vl_loop_backend_fd): a descriptor that polls
+     * readable while a wait(e, 0) would find something the driver holds: a
+     * completion, a wake, a due TIMEOUT, work the kernel runs only inside a
+     * wait (io_uring's DEFER_TASKRUN task work). Made at the first call,
+     * closed by fini; nothing of it exists, and the hot path pays nothing
+     * for it, until a host asks. Every call, on the polling thread between
+     * polls, also brings it up to date for a host about to sleep on it:
+     * pushes what the driver still buffers to the kernel, re-arms what
+     * must be re-armed (epoll: its timerfd to the earliest TIMEOUT), and
+     * sets *ready when a wait would find something the descriptor cannot
+     * show (io_uring: CQEs posted before the eventfd was reset). Returns
+     * the descriptor or a negative errno. NULL: no such descriptor (the
+     * loop then falls back to a tick; see loop.h).
+     */
+    int (*event_fd)(vl_engine *e, bool *ready);
 };
 
 /*

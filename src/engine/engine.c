@@ -513,6 +513,17 @@ void vl__engine_push(vl_engine *e)
     }
 }
 
+int vl__engine_event_fd(vl_engine *e, bool *ready)
+{
+    *ready = false;
+    if (e->drv->event_fd == NULL)
+        return -EOPNOTSUPP;
+    int fd = e->drv->event_fd(e, ready);
+    if (e->cq_head != e->cq_tail || e->sq_head != e->sq_tail || e->kick)
+        *ready = true;
+    return fd;
+}
+
 int vl__engine_wake_from(vl_engine *from, vl_engine *to)
 {
     if (to == NULL)

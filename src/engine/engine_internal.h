@@ -145,4 +145,14 @@ int vl__engine_wake_from(vl_engine *from, vl_engine *to);
  * vl_loop_run may not poll again for a long time). */
 void vl__engine_push(vl_engine *e);
 
+/*
+ * The engine's event descriptor for a host loop (the loop's backend fd),
+ * brought up to date for a host about to sleep on it: the driver's
+ * event_fd (see driver.h). *ready is set when the next poll has something
+ * the descriptor may not show: completions or queued ops waiting in the
+ * core, or what the driver said. Returns the descriptor, -EOPNOTSUPP when
+ * the driver has none, or the driver's error.
+ */
+int vl__engine_event_fd(vl_engine *e, bool *ready);
+
 #endif

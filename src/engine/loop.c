@@ -77,6 +77,10 @@ struct vl_loop {
     /* Embedding: -1 until vl_loop_backend_fd. embed_efd is read by senders. */
     int embed_epfd, embed_tfd, embed_efd;
     bool embed_signalled;
+    /* The engine's event descriptor is in the set (vl__engine_event_fd); false:
+     * its driver has none, and the backend fd ticks while ops are in flight. */
+    bool embed_engine;
+    int64_t embed_timer_at; /* what embed_tfd is armed to; INT64_MAX: nothing */
     /* Hooks, a list per vl_hook_kind, newest first, and the next one of the
      * pass that is running (vl_hook_stop moves it past a hook it stops). */
     vl_hook *hooks[3];
@@ -664,26 +668,31 @@ static void embed_signal(vl_loop *loop)
     loop->embed_signalled = true;
 }
 
-/* Consume what made the backend fd readable; run re-arms it when it ends. */
+/* Consume what made the backend fd readable; run re-arms it when it ends
+ * (the engine's descriptor included: vl__engine_event_fd resets it). */
 static void embed_drain(vl_loop *loop)
 {
     uint64_t v;
-    (void)!read(loop->embed_tfd, &v, sizeof(v));
+    if (read(loop->embed_tfd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+        loop->embed_timer_at = INT64_MAX; /* a one-shot timer is disarmed once it fired */
     (void)!read(loop->embed_efd, &v, sizeof(v));
     loop->embed_signalled = false;
 }
 
 /*
- * Ops whose completion only a poll can reveal: every live id except the
- * reads of watching signal watchers, whose signalfd is in the set itself.
- * That exception holds only where ops complete inside poll: on io_uring
- * without DEFER_TASKRUN (VL_ENGINE_NO_TASKRUN_FLAGS) the read may take the
- * signal at any system call the host makes, leaving the signalfd empty and
- * a completion nobody is told about, so there the reads count as blind too.
+ * Without the engine's event descriptor (a driver without one): the ops
+ * whose completion only a poll can reveal, for which the backend fd ticks.
+ * Every live id the driver may still hold, except the reads of watching
+ * signal watchers, whose signalfd is in the set itself. That exception holds
+ * only where ops complete inside poll: where they may complete at any system
+ * call the host makes (io_uring without DEFER_TASKRUN), the read may take
+ * the signal and leave the signalfd empty, so there the reads count too.
  */
 static uint32_t embed_blind_ops(const vl_loop *loop)
 {
     uint32_t n = loop->live;
+    if (loop->e->in_driver == 0)
+        return 0; /* every completion is in the core already (the sync driver) */
     if (loop->e->completes_outside_poll)
         return n;
     for (const vl_signal *s = loop->signals; s != NULL; s = s->next_)
@@ -692,17 +701,32 @@ static uint32_t embed_blind_ops(const vl_loop *loop)
     return n;
 }
 
-/* Arm the backend fd for what the loop will need next (see loop.h). */
+/*
+ * Arm the backend fd for what the loop will need next (see loop.h): the
+ * engine's descriptor brought up to date (or, without one, the tick), the
+ * timerfd to the earliest timer, and the eventfd written when the next run
+ * has work at once.
+ */
 static void embed_update(vl_loop *loop)
 {
-    if (loop->dirty || __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE) ||
-        __atomic_load_n(&loop->inbox, __ATOMIC_ACQUIRE) != NULL)
-        embed_signal(loop);
+    bool ready = loop->dirty || loop->nidle > 0 ||
+                 __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE) ||
+                 __atomic_load_n(&loop->inbox, __ATOMIC_ACQUIRE) != NULL;
     int64_t deadline = loop->tcount > 0 ? loop->theap[0].deadline : INT64_MAX;
-    if (embed_blind_ops(loop) > 0) {
+    if (loop->embed_engine) {
+        bool engine_ready;
+        /* An error (a timerfd the kernel would not arm) must not leave a
+         * completion unseen: the host comes back and the next run polls. */
+        if (vl__engine_event_fd(loop->e, &engine_ready) < 0 || engine_ready)
+            ready = true;
+    } else if (embed_blind_ops(loop) > 0) {
         int64_t tick = sat_add(vl_time_monotonic_ns(), VL_LOOP_EMBED_TICK_NS);
         deadline = tick < deadline ? tick : deadline;
     }
+    if (ready)
+        embed_signal(loop);
+    if (deadline == loop->embed_timer_at)
+        return;
     struct itimerspec its;
     memset(&its, 0, sizeof(its));
     if (deadline != INT64_MAX) {
@@ -710,7 +734,10 @@ static void embed_update(vl_loop *loop)
         its.it_value.tv_sec = (time_t)(d / VL_NS_PER_SEC);
         its.it_value.tv_nsec = (long)(d % VL_NS_PER_SEC);
     }
-    timerfd_settime(loop->embed_tfd, TFD_TIMER_ABSTIME, &its, NULL);
+    if (timerfd_settime(loop->embed_tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+        loop->embed_timer_at = deadline;
+    else
+        embed_signal(loop); /* not armed: the host comes back to look again */
 }
 
 static int embed_add(int epfd, int fd)
@@ -736,6 +763,14 @@ int vl_loop_backend_fd(vl_loop *loop)
     for (vl_signal *s = loop->signals; rc == 0 && s != NULL; s = s->next_)
         if (s->state_ == 1)
             rc = embed_add(epfd, s->fd_);
+    /* The engine's own descriptor (the driver's, which keeps it). A driver
+     * without one leaves the loop to tick. */
+    bool ready;
+    int engine_fd = rc == 0 ? vl__engine_event_fd(loop->e, &ready) : -EOPNOTSUPP;
+    if (engine_fd >= 0)
+        rc = embed_add(epfd, engine_fd);
+    else if (engine_fd != -EOPNOTSUPP)
+        rc = engine_fd;
     if (rc != 0) {
         int fds[3] = {epfd, tfd, efd};
         for (int i = 0; i < 3; i++)
@@ -745,6 +780,8 @@ int vl_loop_backend_fd(vl_loop *loop)
     }
     loop->embed_epfd = epfd;
     loop->embed_tfd = tfd;
+    loop->embed_engine = engine_fd >= 0;
+    loop->embed_timer_at = INT64_MAX;
     __atomic_store_n(&loop->embed_efd, efd, __ATOMIC_RELEASE);
     embed_update(loop);
     return epfd;
@@ -864,8 +901,11 @@ int vl_hook_start(vl_loop *loop, vl_hook *h)
         h->next_->prev_ = h;
     loop->hooks[h->kind] = h;
     h->active_ = 1;
-    if (h->kind == VL_HOOK_IDLE)
+    if (h->kind == VL_HOOK_IDLE) {
         loop->nidle++;
+        if (loop->embed_epfd >= 0 && !loop->running)
+            embed_signal(loop); /* the host must run the loop again */
+    }
     return 0;
 }
 
