@@ -389,8 +389,9 @@ VL_API uint32_t vl_engine_inflight(const vl_engine *e);
  * sync driver blocks in it; the simulator; io_uring's re-armed single shots
  * and user-space buffer pools on kernels without multishot or buffer rings;
  * IOCP's NOP, TIMEOUT, CLOSE, CANCEL and RECV_MULTI), or answered it without
- * the kernel (a CANCEL whose target had already completed, an op still
- * queued at shutdown). native + emulated is the sum of submitted[].
+ * the kernel (a CANCEL the core resolved itself: its target unknown,
+ * completed or being cancelled already; an op still queued at shutdown). native + emulated is the
+ * sum of submitted[].
  */
 typedef struct vl_engine_statistics {
     /* In: sizeof(vl_engine_statistics) as the caller was compiled. Out: the bytes
@@ -460,8 +461,8 @@ typedef struct vl_engine_statistics {
  * e or out, or out->size below VL_ENGINE_STATS_SIZE_V1 (nothing written).
  * Call it from the thread that polls e (any time, also after
  * vl_engine_shutdown). Cold: completed[] is derived by a scan of the op
- * table (max_inflight entries), so counting costs submit and poll nothing
- * but submitted[]'s increment.
+ * table (max_inflight entries), so that counting costs submit one
+ * increment and poll a counter or two per system call, nothing per op.
  */
 VL_API int vl_engine_stats(const vl_engine *e, vl_engine_statistics *out);
 
