@@ -3118,7 +3118,10 @@ static void stats_count_ops(void **state)
     assert_true(s.kernel_waits >= 1);
     if (g_kind == VL_DRIVER_URING)
         assert_true(s.kernel_completions >= 4); /* a CQE each */
-    assert_true(s.driver_busy == 0 && s.cq_overflow == 0 && s.cq_dropped == 0);
+    /* A full SQ (VLLSI_FAULT's sqfull, scripts/ci/faults.sh) is a driver refusal. */
+    if (getenv("VLLSI_FAULT") == NULL)
+        assert_int_equal(s.driver_busy, 0);
+    assert_true(s.cq_overflow == 0 && s.cq_dropped == 0);
     assert_true(s.pool_starved == 0 && s.pool_rearmed == 0 && s.cq_deferred == 0);
     for (unsigned k = 0; k < VL_STATS_KINDS; k++)
         if (k != VL_OP_NOP && k != VL_OP_TIMEOUT && s.submitted[k] != 0)
@@ -3210,7 +3213,8 @@ static void stats_count_multishot(void **state)
     if (g_kind == VL_DRIVER_URING && fb != NULL &&
         (strcmp(fb, "multishot") == 0 || strcmp(fb, "all") == 0))
         assert_int_equal(s.emulated, 1);
-    if (g_kind != VL_DRIVER_URING || s.emulated == 0)
+    /* Injected EAGAINs (VLLSI_FAULT) may spread the reads over polls. */
+    if ((g_kind != VL_DRIVER_URING || s.emulated == 0) && getenv("VLLSI_FAULT") == NULL)
         assert_true(s.cq_deferred >= 1);
     assert_int_equal(s.submitted[VL_OP_RECV_MULTI], 1);
     assert_int_equal(s.completed[VL_OP_RECV_MULTI], 1);
