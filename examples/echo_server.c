@@ -35,7 +35,8 @@
  *    them with sigtimedwait, sets a flag and wakes every engine. Each worker
  *    then stops accepting, closes its listener, lets connections run for the
  *    grace period, closes what is left, waits for its last completion and
- *    prints its statistics. A second signal ends the grace period at once.
+ *    prints its statistics, its own and its engine's (vl_engine_stats). A
+ *    second signal ends the grace period at once.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -118,7 +119,8 @@ struct worker {
     bool stopping, forced, listener_closed, accept_paused;
     int exit_code;
     struct stats st;
-    size_t batch_bytes; /* bytes the current batch's RECV completions brought */
+    vl_engine_statistics es; /* the engine's, taken before it is destroyed */
+    size_t batch_bytes;      /* bytes the current batch's RECV completions brought */
     /* Distinct addresses used as user_data of the worker's own ops. */
     char tag_accept, tag_retry, tag_grace, tag_lclose;
 };
@@ -598,11 +600,39 @@ static void worker_main(void *arg)
             dispatch(w, &cq[i]);
         cap = next_batch(cap, n, w->batch_bytes, vl_bufpool_available(w->pool) < w->nbufs / 2);
     }
+    w->es.size = sizeof(w->es);
+    if (vl_engine_stats(e, &w->es) < 0)
+        w->es.size = 0;
     vl_engine_destroy(e);
     atomic_fetch_add(&g_done, 1);
 }
 
 /* ---- setup ---------------------------------------------------------------- */
+
+/* The engine's statistics in two lines: what it did, then the op kinds it
+ * ran (submitted/completed). */
+static void print_engine_stats(long t, const vl_engine_statistics *s)
+{
+    static const char *const kinds[VL_OP_KIND_COUNT_] = {
+        "nop",     "read",  "write",  "accept",     "connect",      "send", "recv",
+        "timeout", "close", "cancel", "recv_multi", "accept_multi", "sendv"};
+    if (s->size == 0)
+        return;
+    printf("thread %ld: engine %s: ops %" PRIu64 " (native %" PRIu64 ") completions %" PRIu64
+           " syscalls %" PRIu64 " (waits %" PRIu64 ", %.1f completions each) ebusy %" PRIu64
+           " cq-overflow %" PRIu64 " cq-deferred %" PRIu64 " pool-starved %" PRIu64
+           " pool-rearmed %" PRIu64 "\n",
+           t, s->driver_name, s->native + s->emulated, s->native, s->completions, s->kernel_enters,
+           s->kernel_waits,
+           s->kernel_enters ? (double)s->kernel_completions / (double)s->kernel_enters : 0.0,
+           s->busy_refusals, s->cq_overflow + s->cq_dropped, s->cq_deferred, s->pool_starved,
+           s->pool_rearmed);
+    printf("thread %ld: ops", t);
+    for (int k = 0; k < VL_OP_KIND_COUNT_; k++)
+        if (s->submitted[k] > 0)
+            printf(" %s %" PRIu64 "/%" PRIu64, kinds[k], s->submitted[k], s->completed[k]);
+    printf("\n");
+}
 
 static void usage(void)
 {
@@ -805,6 +835,7 @@ int main(int argc, char **argv)
                " rejected %" PRIu64 "\n",
                t, s->accepted, s->peak, s->closed, s->msgs, s->bytes_in, s->bytes_out, s->errors,
                s->stalls, s->accept_retries, s->enobufs, s->rejected);
+        print_engine_stats(t, &ws[t].es);
         tot.accepted += s->accepted;
         tot.msgs += s->msgs;
         tot.bytes_out += s->bytes_out;

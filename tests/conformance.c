@@ -3031,6 +3031,351 @@ static void env_overrides_auto(void **state)
     }
 }
 
+/* ---- statistics (vl_engine_stats) ------------------------------------------------------------ */
+
+static vl_engine_statistics stats_of(vl_engine *e)
+{
+    vl_engine_statistics s;
+    memset(&s, 0, sizeof(s));
+    s.size = sizeof(s);
+    assert_int_equal(vl_engine_stats(e, &s), 0);
+    assert_int_equal(s.size, sizeof(s));
+    assert_int_equal(s.version, VL_ENGINE_STATS_VERSION);
+    uint64_t total = 0;
+    for (unsigned k = 0; k < VL_STATS_KINDS; k++) {
+        if (k >= VL_OP_KIND_COUNT_ && (s.submitted[k] != 0 || s.completed[k] != 0))
+            fail_msg("stats: counts for kind %u, which does not exist", k);
+        if (s.completed[k] > s.submitted[k])
+            fail_msg("stats: %s completed %llu > submitted %llu", kname((vl_op_kind)k),
+                     (unsigned long long)s.completed[k], (unsigned long long)s.submitted[k]);
+        total += s.submitted[k];
+    }
+    if (s.native + s.emulated != total)
+        fail_msg("stats: native %llu + emulated %llu != submitted %llu",
+                 (unsigned long long)s.native, (unsigned long long)s.emulated,
+                 (unsigned long long)total);
+    assert_true(s.kernel_waits <= s.kernel_enters);
+    return s;
+}
+
+/* Bad arguments get -EINVAL and leave *out alone; a caller built against
+ * a larger struct gets this library's part filled and the rest untouched. */
+static void stats_rejects_bad_args(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(8, 0);
+    union {
+        vl_engine_statistics s;
+        unsigned char b[sizeof(vl_engine_statistics) + 64];
+    } u, pristine;
+    memset(&u, 0xa5, sizeof(u));
+    u.s.size = sizeof(u.s);
+    assert_int_equal(vl_engine_stats(NULL, &u.s), -EINVAL);
+    assert_int_equal(vl_engine_stats(H.e, NULL), -EINVAL);
+    assert_int_equal(vl_engine_stats(NULL, NULL), -EINVAL);
+    const uint32_t small[] = {0, 4, 8, VL_ENGINE_STATS_SIZE_V1 - 1};
+    for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
+        memset(&u, 0xa5, sizeof(u));
+        u.s.size = small[i];
+        pristine = u;
+        assert_int_equal(vl_engine_stats(H.e, &u.s), -EINVAL);
+        if (memcmp(&u, &pristine, sizeof(u)) != 0)
+            fail_msg("vl_engine_stats(size %u) wrote into *out", (unsigned)small[i]);
+    }
+    /* A newer caller's larger struct. */
+    memset(&u, 0xa5, sizeof(u));
+    u.s.size = (uint32_t)sizeof(u.b);
+    assert_int_equal(vl_engine_stats(H.e, &u.s), 0);
+    assert_int_equal(u.s.size, sizeof(vl_engine_statistics));
+    assert_int_equal(u.s.version, VL_ENGINE_STATS_VERSION);
+    for (size_t i = sizeof(vl_engine_statistics); i < sizeof(u.b); i++)
+        if (u.b[i] != 0xa5)
+            fail_msg("vl_engine_stats wrote byte %zu, past its struct", i);
+    /* A fresh engine: names and nothing counted. */
+    vl_engine_statistics s = stats_of(H.e);
+    assert_int_equal(s.driver, (uint32_t)vl_engine_driver_kind(H.e));
+    assert_string_equal(s.driver_name, vl_engine_driver_name(H.e));
+    assert_string_equal(s.driver_reason, vl_engine_driver_reason(H.e));
+    assert_true(s.driver_reason[0] != '\0');
+    assert_int_equal(s.inflight, 0);
+    for (unsigned k = 0; k < VL_STATS_KINDS; k++)
+        assert_true(s.submitted[k] == 0 && s.completed[k] == 0);
+    assert_true(s.completions == 0 && s.native == 0 && s.emulated == 0);
+    assert_true(s.busy_refusals == 0 && s.pool_starved == 0 && s.cq_deferred == 0);
+    /* The version-1 layout is fixed (fields are only ever appended). */
+    assert_int_equal(sizeof(vl_engine_statistics), VL_ENGINE_STATS_SIZE_V1);
+    assert_int_equal(offsetof(vl_engine_statistics, submitted), 192);
+    assert_int_equal(offsetof(vl_engine_statistics, completed), 448);
+    assert_int_equal(offsetof(vl_engine_statistics, completions), 704);
+    assert_int_equal(offsetof(vl_engine_statistics, pool_rearmed), 800);
+    h_quiet();
+}
+
+/* NOPs and a TIMEOUT, an -EBUSY refusal, then an idle poll: each count. */
+static void stats_count_ops(void **state)
+{
+    (void)state;
+    WATCH(20);
+    enum { CAP = 4 };
+    h_open(CAP, 0);
+    h_nops(3);
+    h_sub(vl_op_timeout(CT_MS));
+    vl_op nop = vl_op_nop();
+    expect_sync(vl_engine_submit(H.e, &nop, NULL), -EBUSY, "NOP over the cap");
+    vl_op bad = vl_op_timeout(-1);
+    expect_sync(vl_engine_submit(H.e, &bad, NULL), -EINVAL, "negative TIMEOUT");
+    vl_engine_statistics s = stats_of(H.e);
+    assert_int_equal(s.submitted[VL_OP_NOP], 3);
+    assert_int_equal(s.submitted[VL_OP_TIMEOUT], 1);
+    assert_int_equal(s.busy_refusals, 1);
+    assert_int_equal(s.inflight, CAP);
+    assert_int_equal(s.completions, 0);
+    assert_int_equal(s.completed[VL_OP_NOP] + s.completed[VL_OP_TIMEOUT], 0);
+    h_wait_all();
+    assert_int_equal(h_poll(CT_MS, 256), 0); /* idle: every driver waits in the kernel */
+    s = stats_of(H.e);
+    assert_int_equal(s.completed[VL_OP_NOP], 3);
+    assert_int_equal(s.completed[VL_OP_TIMEOUT], 1);
+    assert_int_equal(s.completions, 4);
+    assert_int_equal(s.inflight, 0);
+    assert_int_equal(s.busy_refusals, 1);
+    /* NOP and TIMEOUT are io_uring opcodes; the other drivers run them. */
+    assert_int_equal(s.native, g_kind == VL_DRIVER_URING ? 4 : 0);
+    assert_true(s.kernel_waits >= 1);
+    if (g_kind == VL_DRIVER_URING)
+        assert_true(s.kernel_completions >= 4); /* a CQE each */
+    /* A full SQ (VLLSI_FAULT's sqfull, scripts/ci/faults.sh) is a driver refusal. */
+    if (getenv("VLLSI_FAULT") == NULL)
+        assert_int_equal(s.driver_busy, 0);
+    assert_true(s.cq_overflow == 0 && s.cq_dropped == 0);
+    assert_true(s.pool_starved == 0 && s.pool_rearmed == 0 && s.cq_deferred == 0);
+    for (unsigned k = 0; k < VL_STATS_KINDS; k++)
+        if (k != VL_OP_NOP && k != VL_OP_TIMEOUT && s.submitted[k] != 0)
+            fail_msg("stats: %s submitted %llu, none were", kname((vl_op_kind)k),
+                     (unsigned long long)s.submitted[k]);
+    h_quiet();
+}
+
+/* Poll one completion at a time until id's final one; count the buffers
+ * (released at once) and id's completions; others go to the harness.
+ * Returns the final result. */
+static int64_t stats_multi_run(vl_bufpool *pool, uint64_t id, int *completions, size_t *bytes)
+{
+    int64_t start = ct_now_ns();
+    for (;;) {
+        if (ct_now_ns() - start > h_limit_ns())
+            fail_msg("RECV_MULTI never ended");
+        vl_completion c;
+        int n = vl_engine_poll(H.e, 50 * CT_MS, &c, 1);
+        assert_true(n >= 0 && n <= 1);
+        if (n == 0)
+            continue;
+        if (c.id != id) {
+            h_process(&c, ct_now_ns());
+            continue;
+        }
+        ++*completions;
+        if (c.flags & VL_CQE_BUFFER) {
+            assert_true(c.result > 0);
+            *bytes += (size_t)c.result;
+            assert_int_equal(vl_bufpool_release(pool, vl_cqe_buffer(c.flags)), 0);
+        }
+        if (!(c.flags & VL_CQE_MORE))
+            return c.result;
+    }
+}
+
+/*
+ * A RECV_MULTI whose data outruns the engine's completion queue (a
+ * deferral, then every VL_CQE_MORE completion counted), and one that
+ * starves its one-buffer pool (-ENOBUFS: pool_starved).
+ */
+static void stats_count_multishot(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_on_sync("sync answers multishot ops with -EOPNOTSUPP");
+    enum { CAP = 2, LEN = 128, BUF = 16 };
+    char data[LEN];
+    int sv[2];
+    mk_socketpair(sv);
+    fill(data, LEN, 7);
+    h_open(CAP, 0);
+    vl_bufpool *pool = NULL, *one = NULL;
+    assert_int_equal(vl_bufpool_create(H.e, 8, BUF, &pool), 0);
+    assert_int_equal(vl_bufpool_create(H.e, 1, BUF, &one), 0);
+    /* Everything waits in the socket before the op starts, so the driver
+     * finds eight buffers' worth at once; a poll that takes one completion
+     * at a time leaves the rest to the engine's queue, which holds two. */
+    assert_int_equal(send(sv[1], data, LEN, 0), LEN);
+    struct pollfd pf = {sv[0], POLLIN, 0};
+    assert_int_equal(poll(&pf, 1, 5000), 1);
+    vl_op op = vl_op_recv_multi(sv[0], pool, 0);
+    int64_t id = vl_engine_submit(H.e, &op, NULL);
+    assert_true(id > 0);
+    int got = 0;
+    size_t bytes = 0;
+    while (bytes < LEN) {
+        vl_completion c;
+        int n = vl_engine_poll(H.e, 50 * CT_MS, &c, 1);
+        assert_true(n >= 0);
+        if (n == 0)
+            continue;
+        assert_int_equal(c.id, (uint64_t)id);
+        assert_true((c.flags & VL_CQE_MORE) && (c.flags & VL_CQE_BUFFER) && c.result > 0);
+        got++;
+        bytes += (size_t)c.result;
+        assert_int_equal(vl_bufpool_release(pool, vl_cqe_buffer(c.flags)), 0);
+    }
+    assert_int_equal(bytes, LEN);
+    assert_int_equal(shutdown(sv[1], SHUT_WR), 0); /* EOF ends the op with 0 */
+    assert_int_equal(stats_multi_run(pool, (uint64_t)id, &got, &bytes), 0);
+    vl_engine_statistics s = stats_of(H.e);
+    /* io_uring runs the op as a multishot recv on a buffer ring where the
+     * kernel has both (native); else (VLLSI_URING_FALLBACK, old kernels) as
+     * single recvs re-armed one CQE at a time, which never outrun the
+     * queue. */
+    const char *fb = getenv("VLLSI_URING_FALLBACK");
+    if (g_kind == VL_DRIVER_URING && fb != NULL &&
+        (strcmp(fb, "multishot") == 0 || strcmp(fb, "all") == 0))
+        assert_int_equal(s.emulated, 1);
+    /* Injected EAGAINs (VLLSI_FAULT) may spread the reads over polls. */
+    if ((g_kind != VL_DRIVER_URING || s.emulated == 0) && getenv("VLLSI_FAULT") == NULL)
+        assert_true(s.cq_deferred >= 1);
+    assert_int_equal(s.submitted[VL_OP_RECV_MULTI], 1);
+    assert_int_equal(s.completed[VL_OP_RECV_MULTI], 1);
+    assert_int_equal(s.completions, (uint64_t)got);
+    assert_true(got >= LEN / BUF + 1);
+    assert_int_equal(s.pool_starved, 0);
+
+    /* One buffer for two buffers' worth: the first is delivered, then the
+     * op ends with -ENOBUFS (the rest waits in the socket). */
+    int sw[2];
+    mk_socketpair(sw);
+    assert_int_equal(send(sw[1], data, 2 * BUF, 0), 2 * BUF);
+    pf.fd = sw[0];
+    assert_int_equal(poll(&pf, 1, 5000), 1);
+    op = vl_op_recv_multi(sw[0], one, 0);
+    id = vl_engine_submit(H.e, &op, NULL);
+    assert_true(id > 0);
+    int before = got;
+    bytes = 0;
+    /* The buffer is released only after the op ended: release at once
+     * would let the op go on. */
+    int64_t start = ct_now_ns();
+    vl_completion c;
+    uint32_t held = UINT32_MAX;
+    for (;;) {
+        if (ct_now_ns() - start > h_limit_ns())
+            fail_msg("the starved RECV_MULTI never ended");
+        int n = vl_engine_poll(H.e, 50 * CT_MS, &c, 1);
+        assert_true(n >= 0);
+        if (n == 0)
+            continue;
+        got++;
+        if (c.flags & VL_CQE_BUFFER) {
+            assert_int_equal(held, UINT32_MAX);
+            held = vl_cqe_buffer(c.flags);
+            assert_int_equal(c.result, BUF);
+        }
+        if (!(c.flags & VL_CQE_MORE))
+            break;
+    }
+    assert_int_equal(c.result, -ENOBUFS);
+    assert_int_equal(got - before, 2);
+    assert_int_equal(vl_bufpool_release(one, held), 0);
+    s = stats_of(H.e);
+    assert_int_equal(s.pool_starved, 1);
+    assert_int_equal(s.submitted[VL_OP_RECV_MULTI], 2);
+    assert_int_equal(s.completed[VL_OP_RECV_MULTI], 2);
+    assert_int_equal(s.completions, (uint64_t)got);
+    assert_int_equal(s.inflight, 0);
+    assert_int_equal(s.busy_refusals, 0);
+    if (g_kind != VL_DRIVER_URING)
+        assert_int_equal(s.native, 0); /* RECV_MULTI is emulated on IOCP too */
+    assert_true(s.cq_dropped == 0);
+    h_quiet();
+}
+
+/*
+ * io_uring keeps a window of a pool's free buffers in its provided-buffer
+ * ring (docs/engine.md); when the kernel ends a RECV_MULTI with -ENOBUFS
+ * while spares wait outside the window, the driver grows it and re-arms the
+ * op without telling the caller (pool_rearmed). Datagrams make it
+ * deterministic: the kernel reads one per recv, so nine waiting datagrams
+ * take nine buffers in one pass, one more than the window's eight. Every
+ * driver must deliver all of them; only io_uring's native multishot counts
+ * a re-arm. (Windows has no AF_UNIX datagram socketpair: not on IOCP.)
+ */
+static void stats_count_pool_rearm(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_on_sync("sync answers multishot ops with -EOPNOTSUPP");
+#ifdef _WIN32
+    print_message("skipped on Windows: no AF_UNIX datagram socketpair\n");
+    skip();
+#else
+    /* 256 KiB buffers: io_uring's ring starts with 8 of the 16. */
+    enum { COUNT = 16, SIZE = 256 * 1024, DGRAMS = 12 };
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+    track(sv[0]);
+    track(sv[1]);
+    h_open(4, 0);
+    vl_bufpool *pool = NULL;
+    assert_int_equal(vl_bufpool_create(H.e, COUNT, SIZE, &pool), 0);
+    for (int k = 0; k < DGRAMS; k++) {
+        char b = (char)k;
+        assert_int_equal(send(sv[1], &b, 1, 0), 1);
+    }
+    vl_op op = vl_op_recv_multi(sv[0], pool, 0);
+    int64_t id = vl_engine_submit(H.e, &op, NULL);
+    assert_true(id > 0);
+    uint32_t held[DGRAMS];
+    int64_t start = ct_now_ns();
+    for (int k = 0; k < DGRAMS;) {
+        if (ct_now_ns() - start > h_limit_ns())
+            fail_msg("%d of %d datagrams arrived", k, DGRAMS);
+        vl_completion c[DGRAMS];
+        int n = vl_engine_poll(H.e, 50 * CT_MS, c, DGRAMS - k);
+        assert_true(n >= 0);
+        for (int j = 0; j < n; j++, k++) {
+            assert_int_equal(c[j].id, (uint64_t)id);
+            if (!(c[j].flags & VL_CQE_MORE) || !(c[j].flags & VL_CQE_BUFFER) || c[j].result != 1)
+                fail_msg("datagram %d: result %lld flags %x", k, (long long)c[j].result,
+                         c[j].flags);
+            held[k] = vl_cqe_buffer(c[j].flags);
+            CT_MARK_DEFINED(vl_bufpool_buf(pool, held[k]), 1);
+            assert_int_equal(*(char *)vl_bufpool_buf(pool, held[k]), (char)k);
+        }
+    }
+    vl_engine_statistics s = stats_of(H.e);
+    if (g_kind == VL_DRIVER_URING && s.emulated == 0)
+        assert_int_equal(s.pool_rearmed, 1); /* the 9th datagram found the ring empty */
+    else
+        assert_int_equal(s.pool_rearmed, 0);
+    assert_int_equal(s.pool_starved, 0);
+    assert_int_equal(s.completions, DGRAMS);
+    assert_int_equal(s.completed[VL_OP_RECV_MULTI], 0);
+    assert_int_equal(s.inflight, 1);
+    for (int k = 0; k < DGRAMS; k++)
+        assert_int_equal(vl_bufpool_release(pool, held[k]), 0);
+    h_sub(vl_op_cancel((uint64_t)id));
+    int got = 0;
+    size_t bytes = 0;
+    int64_t end = stats_multi_run(pool, (uint64_t)id, &got, &bytes);
+    assert_int_equal(end, -ECANCELED);
+    h_wait_all(); /* the CANCEL */
+    s = stats_of(H.e);
+    assert_int_equal(s.completed[VL_OP_RECV_MULTI], 1);
+    assert_int_equal(s.completed[VL_OP_CANCEL], 1);
+    assert_int_equal(s.completions, (uint64_t)(DGRAMS + got + 1));
+    h_quiet();
+#endif
+}
+
 /* ---- main --------------------------------------------------------------------------------------
  */
 
@@ -3129,6 +3474,10 @@ int main(int argc, char **argv)
         T(no_malloc_on_hot_path),
         T(auto_falls_back_under_seccomp),
         T(env_overrides_auto),
+        T(stats_rejects_bad_args),
+        T(stats_count_ops),
+        T(stats_count_multishot),
+        T(stats_count_pool_rearm),
     };
     char group[64];
     snprintf(group, sizeof(group), "conformance.%s", g_drv);

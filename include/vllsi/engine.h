@@ -375,6 +375,106 @@ VL_API const char *vl_engine_driver_reason(const vl_engine *e);
 /* How many ids are alive (issued, completion not yet returned by poll); 0 for NULL. */
 VL_API uint32_t vl_engine_inflight(const vl_engine *e);
 
+/* ---- statistics ------------------------------------------------------------------ */
+
+/* The layout vl_engine_stats fills in this library (see vl_engine_stats). */
+#define VL_ENGINE_STATS_VERSION 1u
+/* Entries of the per-kind arrays, indexed by vl_op_kind: room for op kinds
+ * yet to come, so adding one does not move the fields after them. */
+#define VL_STATS_KINDS          32u
+
+/*
+ * What an engine has done since vl_engine_create: a versioned struct whose
+ * fields are only ever appended, so a program built against an older or a
+ * newer <vllsi/engine.h> can ask any library (see vl_engine_stats). Counters
+ * never go back; every count is of this engine alone.
+ *
+ * Native and emulated: an op is native when the kernel carried it out
+ * asynchronously as that op (an io_uring SQE of the op's own opcode,
+ * multishot included; a Windows overlapped request: READ, WRITE, SEND,
+ * SENDV, RECV, ACCEPT, CONNECT, ACCEPT_MULTI's AcceptEx). Every other
+ * submitted op is emulated: the engine carried it out itself (the readiness
+ * core behind epoll tries the op and parks it until the fd is ready; the
+ * sync driver blocks in it; the simulator; io_uring's re-armed single shots
+ * and user-space buffer pools on kernels without multishot or buffer rings;
+ * IOCP's NOP, TIMEOUT, CLOSE, CANCEL and RECV_MULTI), or answered it without
+ * the kernel (a CANCEL the core resolved itself: its target unknown,
+ * completed or being cancelled already; an op still queued at shutdown). native + emulated is the
+ * sum of submitted[].
+ */
+typedef struct vl_engine_statistics {
+    /* In: sizeof(vl_engine_statistics) as the caller was compiled. Out: the bytes
+     * the library filled, min(that, its own sizeof). */
+    uint32_t size;
+    uint32_t version;        /* out: VL_ENGINE_STATS_VERSION of the library        */
+    uint32_t driver;         /* the vl_driver_kind in use                          */
+    uint32_t inflight;       /* ids alive now, as vl_engine_inflight               */
+    char driver_name[16];    /* vl_engine_driver_name, NUL-terminated        */
+    char driver_reason[160]; /* vl_engine_driver_reason (why this driver:
+                              * "preferred", "requested", or what the
+                              * preferred driver's setup said), NUL-terminated */
+    /* Per op kind (index vl_op_kind): ids submit issued, and ids whose final
+     * completion poll has returned (a multishot op counts once, at its end).
+     * Ops refused synchronously (submit < 0) are in neither. */
+    uint64_t submitted[VL_STATS_KINDS];
+    uint64_t completed[VL_STATS_KINDS];
+    uint64_t completions; /* completions poll has returned, VL_CQE_MORE ones too */
+    uint64_t native;      /* submitted ops the kernel ran as such (above)       */
+    uint64_t emulated;    /* submitted ops the engine carried out (above)       */
+    /*
+     * System calls the driver made to hand ops to the kernel or to collect
+     * completions: io_uring_enter, epoll_pwait2 / epoll_wait,
+     * GetQueuedCompletionStatusEx, the sync driver's futex wait. Not the
+     * system calls that are ops themselves (the readiness core's recv and
+     * send, the sync driver's blocking calls). The simulator makes none.
+     */
+    uint64_t kernel_enters;
+    uint64_t kernel_waits;       /* those that could block (a timeout other than 0) */
+    uint64_t kernel_completions; /* what they collected: io_uring CQEs, epoll events,
+                                  * IOCP packets (wakes included), so
+                                  * kernel_completions / kernel_enters is the
+                                  * completions per system call */
+    uint64_t busy_refusals;      /* submit returned -EBUSY (max_inflight ids alive) */
+    uint64_t driver_busy;        /* the driver refused a queued op for now (io_uring:
+                                  * its SQ full and the kernel not taking more); the
+                                  * op stayed queued for the next poll */
+    uint64_t cq_overflow;        /* io_uring: times the kernel held CQEs back because
+                                  * its CQ ring was full (IORING_SQ_CQ_OVERFLOW),
+                                  * and the driver had them flushed; nothing is
+                                  * lost. 0 elsewhere */
+    uint64_t cq_dropped;         /* io_uring: CQEs the kernel dropped (the ring's
+                                  * overflow counter: it could not even keep them
+                                  * aside). Never expected. 0 elsewhere */
+    uint64_t cq_deferred;        /* times a multishot op's completions waited in
+                                  * the kernel or the socket because the engine's
+                                  * completion queue was full (delivered after
+                                  * the next poll) */
+    uint64_t pool_starved;       /* RECV_MULTI ops that ended with -ENOBUFS: the
+                                  * pool was empty with data waiting */
+    uint64_t pool_rearmed;       /* io_uring: RECV_MULTI ops the kernel ended with
+                                  * -ENOBUFS while the pool had buffers outside its
+                                  * provided-buffer ring, armed again by the driver
+                                  * without a word to the caller. 0 elsewhere */
+} vl_engine_statistics;
+
+/* The size of the version-1 struct, the smallest vl_engine_stats accepts. */
+#define VL_ENGINE_STATS_SIZE_V1 808u
+
+/*
+ * vl_engine_stats - fill *out with e's statistics. Set out->size to
+ * sizeof(*out) first: the library fills min(out->size, its own size) bytes,
+ * sets out->size to that and out->version to its VL_ENGINE_STATS_VERSION;
+ * bytes beyond what it filled are not touched. A caller built against a
+ * newer header reads only the fields of out->version; one built against an
+ * older header gets its own layout, filled. Returns 0, or -EINVAL for a NULL
+ * e or out, or out->size below VL_ENGINE_STATS_SIZE_V1 (nothing written).
+ * Call it from the thread that polls e (any time, also after
+ * vl_engine_shutdown). Cold: completed[] is derived by a scan of the op
+ * table (max_inflight entries), so that counting costs submit one
+ * increment and poll a counter or two per system call, nothing per op.
+ */
+VL_API int vl_engine_stats(const vl_engine *e, vl_engine_statistics *out);
+
 /* ---- buffer pools ------------------------------------------------------------- */
 
 /* The largest count a pool may have (io_uring's buffer ids are 16 bits and

@@ -243,7 +243,15 @@ static unsigned ready_mask(uint32_t ev)
 static int epoll_wait_drv(vl_engine *e, int64_t timeout_ns)
 {
     struct epoll_drv *d = drv_of(e);
-    int n = epoll_block(d, vl__reactor_timeout(&d->r, timeout_ns));
+    struct vl__stats *st = vl__engine_stats(e);
+    int64_t t = vl__reactor_timeout(&d->r, timeout_ns);
+    int n = epoll_block(d, t);
+    /* per system call, for vl_engine_stats */
+    if (t != 0)
+        st->kernel_waits++;
+    else
+        st->kernel_nowait++;
+    st->kernel_completions += n > 0 ? (uint64_t)n : 0;
     for (int k = 0; k < n; k++) {
         struct epoll_event *ev = &d->events[k];
         if (ev->data.u64 == WAKE_TAG)

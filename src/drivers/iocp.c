@@ -646,6 +646,7 @@ static void defer(vl_engine *e, uint32_t slot)
 {
     struct iocp_drv *d = drv_of(e);
     struct vl__slot *s = vl__engine_slot(e, slot);
+    vl__engine_stats(e)->cq_deferred++; /* for vl_engine_stats */
     s->drv_flags = HELD_DEFER;
     s->drv_next = NONE;
     if (d->defer_tail == NONE)
@@ -855,13 +856,20 @@ static int iocp_wait(vl_engine *e, int64_t timeout_ns)
     resume_deferred(e);
     if (e->cq_tail != before)
         timeout_ns = 0; /* the deferred ops delivered: do not sleep */
-    if (!GetQueuedCompletionStatusEx(d->port, d->entries, MAX_ENTRIES, &n, wait_ms(e, timeout_ns),
-                                     FALSE)) {
+    DWORD ms = wait_ms(e, timeout_ns);
+    struct vl__stats *st = vl__engine_stats(e);
+    /* per system call, for vl_engine_stats */
+    if (ms != 0)
+        st->kernel_waits++;
+    else
+        st->kernel_nowait++;
+    if (!GetQueuedCompletionStatusEx(d->port, d->entries, MAX_ENTRIES, &n, ms, FALSE)) {
         DWORD err = GetLastError();
         if (err != WAIT_TIMEOUT)
             return vl_win_error_to_errno(err);
         n = 0;
     }
+    st->kernel_completions += n;
     for (ULONG k = 0; k < n; k++) {
         if (d->entries[k].lpCompletionKey == KEY_WAKE)
             vl__engine_note_wake(e);
@@ -963,6 +971,11 @@ static void iocp_fini(vl_engine *e)
 const struct vl_driver vl__driver_iocp = {
     .name = "iocp",
     .kind = VL_DRIVER_IOCP,
+    /* Overlapped requests; RECV_MULTI reads in user space after a
+     * zero-byte WSARecv, and NOP, TIMEOUT, CLOSE and CANCEL run here. */
+    .native_kinds = 1u << VL_OP_READ | 1u << VL_OP_WRITE | 1u << VL_OP_ACCEPT |
+                    1u << VL_OP_CONNECT | 1u << VL_OP_SEND | 1u << VL_OP_RECV | 1u << VL_OP_SENDV |
+                    1u << VL_OP_ACCEPT_MULTI,
     .init = iocp_init,
     .fini = iocp_fini,
     .submit = iocp_submit,

@@ -579,7 +579,13 @@ static int64_t do_accept_multi(struct sim *s, vl_engine *e, uint32_t slot, const
     int64_t rc = listener_of(s, op->u.multi.fd, &l);
     if (rc < 0)
         return rc;
-    if (l->bl_count == 0 || !vl__engine_cq_room(e) || fault_again(s, e, slot))
+    if (l->bl_count == 0)
+        return PARK;
+    if (!vl__engine_cq_room(e)) {
+        vl__engine_stats(e)->cq_deferred++; /* for vl_engine_stats */
+        return PARK;
+    }
+    if (fault_again(s, e, slot))
         return PARK;
     rc = accept_one(s, l, NULL, NULL);
     if (rc < 0)
@@ -607,7 +613,11 @@ static int64_t do_recv_multi(struct sim *s, vl_engine *e, uint32_t slot, const v
      * submitted again after a release reports it. */
     if (o->used == 0)
         return !at_eof(s, o) ? PARK : p->nfree > 0 ? 0 : -ENOBUFS;
-    if (!vl__engine_cq_room(e) || fault_again(s, e, slot))
+    if (!vl__engine_cq_room(e)) {
+        vl__engine_stats(e)->cq_deferred++;
+        return PARK;
+    }
+    if (fault_again(s, e, slot))
         return PARK;
     if (fault_reset(s, slot, o))
         return -ECONNRESET;

@@ -352,6 +352,8 @@ static int sync_wait(vl_engine *e, int64_t timeout_ns)
             rel = vl_ns_to_timespec(left);
             tp = &rel;
         }
+        struct vl__stats *st = vl__engine_stats(e);
+        st->kernel_waits++; /* for vl_engine_stats: each futex wait */
         int r = vl_sys_futex_wait(&d->wake_pending, 0, tp);
         if (take_wake(e, d))
             return 0;

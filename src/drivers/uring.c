@@ -228,6 +228,7 @@ struct uring {
      * submitted, or the op's end on kernels without SUBMIT_STABLE). calloc'd
      * at init for every slot: pages no SENDV touches are never backed. */
     struct uring_msg *msgs;
+    struct vl__stats *st; /* the engine's counters (vl__engine_stats) */
 };
 
 struct uring_msg {
@@ -286,10 +287,23 @@ static void guard_end(const struct sigpipe_guard *g)
     pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
+/* Count an io_uring_enter for vl_engine_stats (per system call, never per op). */
+static void count_enter(const struct uring *d, bool may_block)
+{
+    if (may_block)
+        d->st->kernel_waits++;
+    else
+        d->st->kernel_nowait++;
+}
+
 /* Every io_uring_enter that may run a WRITE goes through one of these. */
 static int ring_submit(struct uring *d)
 {
     struct sigpipe_guard g;
+    /* liburing enters only with SQEs to submit or the CQ needing a flush. */
+    if (io_uring_sq_ready(&d->ring) > 0 ||
+        (IO_URING_READ_ONCE(*d->ring.sq.kflags) & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)))
+        count_enter(d, false);
     guard_begin(d, &g);
     int rc = io_uring_submit(&d->ring);
     guard_end(&g);
@@ -299,6 +313,7 @@ static int ring_submit(struct uring *d)
 static int ring_get_events(struct uring *d, bool submit)
 {
     struct sigpipe_guard g;
+    count_enter(d, false);
     guard_begin(d, &g);
     int rc = submit ? io_uring_submit_and_get_events(&d->ring) : io_uring_get_events(&d->ring);
     guard_end(&g);
@@ -543,6 +558,7 @@ static int uring_init(vl_engine *e, const vl_engine_config *cfg, char *reason, s
     }
     if (d == NULL)
         return -ENOMEM;
+    d->st = vl__engine_stats(e);
     int rc = setup_ring(d, cfg);
     if (rc < 0) {
         say(reason, len, "io_uring_setup", rc);
@@ -582,6 +598,7 @@ static int uring_init(vl_engine *e, const vl_engine_config *cfg, char *reason, s
     if (d->ring.flags & IORING_SETUP_SINGLE_ISSUER)
         d->reg_ring = io_uring_register_ring_fd(&d->ring) == 1;
     d->min_timeout = (d->ring.features & IORING_FEAT_MIN_TIMEOUT) != 0;
+    d->st->kernel_dropped = d->ring.cq.koverflow;
     *vl__engine_drv(e) = d;
     return 0;
 }
@@ -591,6 +608,7 @@ static void uring_fini(vl_engine *e)
 {
     struct uring *d = state(e);
     d->closing = true;
+    d->st->kernel_dropped = NULL; /* the ring's memory goes below */
     /* Cancel the wake read and see its CQE before freeing its buffer, so no
      * late eventfd write can land in freed memory. Bounded: a broken ring
      * must not hang destroy. */
@@ -726,8 +744,12 @@ static void prep_recv_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
     (void)e;
     struct vl_bufpool *p = s->op.u.multi.pool;
     int fd = s->op.u.multi.fd, flags = s->op.u.multi.flags;
-    /* A new op (not a re-arm) has not starved yet. */
+    /* A new op (not a re-arm) has not starved yet. Without a multishot
+     * recv on a buffer ring the driver emulates the op (re-armed single
+     * shots): vl_engine_stats counts it so, once. */
     uint32_t starved = s->drv_flags & U_REARM ? 0 : U_STARVED;
+    if (!(s->drv_flags & U_REARM) && !(p->native && d->ms_recv))
+        d->st->not_native++;
     s->drv_flags &= ~(U_SINGLE | U_POLLING | U_BID | starved);
     if (p->native) {
         if (d->ms_recv) {
@@ -756,6 +778,8 @@ static void prep_accept_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
                               struct io_uring_sqe *sqe)
 {
     (void)e;
+    if (!(s->drv_flags & U_REARM) && !d->ms_accept)
+        d->st->not_native++; /* re-armed single accepts */
     s->drv_flags &= ~U_SINGLE;
     if (d->ms_accept) {
         io_uring_prep_multishot_accept(sqe, s->op.u.multi.fd, NULL, NULL, SOCK_CLOEXEC);
@@ -858,6 +882,7 @@ static int uring_submit(vl_engine *e, uint32_t slot)
     /* A multishot op between two arms is not in the kernel: cancel it here. */
     if (VL_UNLIKELY(s->op.kind == VL_OP_CANCEL)) {
         if (rearm_take(e, d, s->target)) {
+            vl__engine_stats(e)->not_native++; /* answered here, not by the kernel */
             vl__engine_deliver(e, s->target, -ECANCELED, 0);
             vl__engine_deliver(e, slot, 0, 0);
             return 0;
@@ -865,6 +890,7 @@ static int uring_submit(vl_engine *e, uint32_t slot)
         s->drv_index = 0; /* cancel retries so far */
     }
     if (VL_UNLIKELY(offset_on_stream(s))) {
+        vl__engine_stats(e)->not_native++;
         vl__engine_deliver(e, slot, -ESPIPE, 0);
         return 0;
     }
@@ -1106,6 +1132,7 @@ static void on_recv_multi(vl_engine *e, struct uring *d, uint32_t i, const struc
      * miscounted cannot re-arm for ever. */
     if (cqe->res == -ENOBUFS && p->native && !(s->drv_flags & U_STARVED) && ring_starved(p)) {
         s->drv_flags |= U_STARVED;
+        d->st->pool_rearmed++;
         rearm_or_end(e, d, i);
     } else if (cqe->res > 0) {
         rearm_or_end(e, d, i);
@@ -1223,6 +1250,7 @@ static bool reap_pass(vl_engine *e, struct uring *d, unsigned *seen)
         if (head == tail)
             break;
         if (!e->shut && vl__engine_direct_room(e) == 0 && !vl__engine_cq_room(e)) {
+            d->st->cq_deferred++; /* this CQE and the rest wait in the kernel's CQ */
             room = false;
             break;
         }
@@ -1231,6 +1259,7 @@ static bool reap_pass(vl_engine *e, struct uring *d, unsigned *seen)
     }
     io_uring_cq_advance(&d->ring, head - first);
     *seen = head - first;
+    d->st->kernel_completions += head - first;
     return room;
 }
 
@@ -1243,6 +1272,7 @@ static void reap(vl_engine *e, struct uring *d)
         bool room = reap_pass(e, d, &n);
         if (!room || !io_uring_cq_has_overflow(&d->ring) || (n == 0 && flushed > 0))
             break;
+        d->st->cq_overflow++;
         ring_get_events(d, false);
     }
     rearm_flush(e, d);
@@ -1256,7 +1286,10 @@ static int enter_nowait(struct uring *d)
 {
     if (io_uring_sq_ready(&d->ring) > 0)
         return ring_get_events(d, true);
-    if (IO_URING_READ_ONCE(*d->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW))
+    unsigned kflags = IO_URING_READ_ONCE(*d->ring.sq.kflags);
+    if (kflags & IORING_SQ_CQ_OVERFLOW)
+        d->st->cq_overflow++;
+    if (kflags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW))
         return ring_get_events(d, false);
     return 0;
 }
@@ -1275,6 +1308,10 @@ static int uring_wait(vl_engine *e, int64_t timeout_ns)
     } else {
         struct __kernel_timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
         struct __kernel_timespec *tsp = timeout_ns < 0 ? NULL : &ts;
+        /* Here rather than in ring_wait, which then stays inline. (A wait
+         * with a timeout and a CQE already posted may return without the
+         * system call; counted all the same.) */
+        count_enter(d, true);
         if (e->gather_want > 1 && e->gather_ns > 0 && d->min_timeout &&
             io_uring_cq_ready(&d->ring) == 0)
             rc = ring_wait_gather(d, e->gather_want, e->gather_ns, tsp);
@@ -1456,6 +1493,7 @@ const struct vl_driver vl__driver_uring = {
     .name = "io_uring",
     .kind = VL_DRIVER_URING,
     .buffers_submissions = true,
+    .native_kinds = (1u << VL_OP_KIND_COUNT_) - 1, /* each op is its own opcode */
     .init = uring_init,
     .fini = uring_fini,
     .submit = uring_submit,

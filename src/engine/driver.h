@@ -16,6 +16,7 @@
 #ifndef VLLSI_ENGINE_DRIVER_H
 #define VLLSI_ENGINE_DRIVER_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +38,11 @@ struct vl_driver {
      * at once (epoll, IOCP, sync), and that extra wait would be a wasted
      * system call. */
     bool buffers_submissions;
+    /* The op kinds (one bit per vl_op_kind) the kernel carries out as such
+     * on this driver: vl_engine_stats counts them native, less what the
+     * driver reports emulated through vl__engine_stats(e)->not_native. 0:
+     * every op is emulated. */
+    uint32_t native_kinds;
     /*
      * Set the driver up for e (store its state in e->drv). 0, or a negative
      * errno; on failure write a one-line reason into reason[len] and leave
@@ -224,6 +230,28 @@ struct vl__cqe {
 };
 
 /*
+ * The counters behind vl_engine_stats (<vllsi/engine.h> says what each
+ * means). The core counts submitted[] (one increment per submit), the
+ * VL_CQE_MORE completions (only multishot ops make them) and its cold
+ * paths; drivers count per system call or on cold paths, never per op,
+ * through vl__engine_stats.
+ */
+struct vl__stats {
+    uint64_t submitted[VL_STATS_KINDS];
+    uint64_t more;       /* VL_CQE_MORE completions made (the final ones are derived) */
+    uint64_t not_native; /* ops of native_kinds the engine carried out itself */
+    /* System calls that could block, and the others (kernel_enters is the
+     * sum: one increment per call), and what they collected. */
+    uint64_t kernel_waits, kernel_nowait, kernel_completions;
+    uint64_t busy_refusals, driver_busy;
+    uint64_t cq_overflow, cq_deferred;
+    uint64_t pool_starved, pool_rearmed;
+    /* io_uring: the CQ ring's overflow counter (cq.koverflow), which the
+     * kernel keeps in memory shared with us; NULL elsewhere. */
+    const unsigned *kernel_dropped;
+};
+
+/*
  * The engine object. Drivers read it only through the inline accessors
  * below; it is defined here so those compile to a load or two on the hot
  * path (a call across files per op cost ~10% of NOP throughput).
@@ -268,6 +296,7 @@ struct vl_engine {
     bool completes_outside_poll;
     vl_driver_kind kind;
     char reason[160];
+    struct vl__stats st; /* last: only submitted[] is touched per op */
 };
 
 /* Generations wrap below 2^31, so ids never have bit 63 set. */
@@ -327,22 +356,26 @@ static inline void vl__engine_complete(vl_engine *e, uint32_t slot, int64_t resu
     c->slot = slot;
     c->flags = flags;
     c->result = result;
-    if (flags & VL_CQE_MORE)
+    if (flags & VL_CQE_MORE) {
+        e->st.more++;
         return;
+    }
     if (s->state == VL__SLOT_INFLIGHT)
         e->in_driver--;
     s->state = VL__SLOT_DONE;
 }
 
 /*
- * The slot's final completion has reached the caller: free the slot (its id
+ * The slot's final completion (result) has reached the caller: free the slot (its id
  * goes stale) and put it back on the free stack, hot end first.
  */
-static inline void vl__engine_release(vl_engine *e, uint32_t slot)
+static inline void vl__engine_release(vl_engine *e, uint32_t slot, int64_t result)
 {
     struct vl__slot *s = &e->slots[slot];
-    if (VL_UNLIKELY(s->op.kind == VL_OP_RECV_MULTI))
+    if (VL_UNLIKELY(s->op.kind == VL_OP_RECV_MULTI)) {
         s->op.u.multi.pool->users--;
+        e->st.pool_starved += result == -ENOBUFS; /* every driver's starvation, counted once */
+    }
     s->state = VL__SLOT_FREE;
     e->free[e->nfree++] = slot;
     e->alive--;
@@ -375,11 +408,13 @@ static inline void vl__engine_deliver(vl_engine *e, uint32_t slot, int64_t resul
     c->result = result;
     c->flags = flags;
     c->user_data = s->user_data;
-    if (flags & VL_CQE_MORE)
+    if (flags & VL_CQE_MORE) {
+        e->st.more++;
         return;
+    }
     if (s->state == VL__SLOT_INFLIGHT)
         e->in_driver--;
-    vl__engine_release(e, slot);
+    vl__engine_release(e, slot, result);
 }
 
 /*
@@ -471,6 +506,12 @@ static inline void vl__direct_final(struct vl__direct *r, struct vl__slot *s, ui
 static inline bool vl__engine_cq_room(const vl_engine *e)
 {
     return e->cq_tail - e->cq_head + e->cq_reserve < e->cq_mask + 1;
+}
+
+/* The engine's counters, for a driver to add to (see struct vl__stats). */
+static inline struct vl__stats *vl__engine_stats(vl_engine *e)
+{
+    return &e->st;
 }
 
 /* Tell the core a vl_engine_wake arrived, so poll returns instead of waiting

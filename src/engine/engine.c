@@ -265,8 +265,10 @@ void vl_engine_destroy(vl_engine *e)
 static inline int64_t submit_slot(vl_engine *e, const vl_op *op, void *user_data,
                                   uint64_t deadline_ns)
 {
-    if (VL_UNLIKELY(e->nfree == 0))
+    if (VL_UNLIKELY(e->nfree == 0)) {
+        e->st.busy_refusals++;
         return -EBUSY;
+    }
     if (VL_UNLIKELY(op->kind == VL_OP_RECV_MULTI)) {
         struct vl_bufpool *p = op->u.multi.pool;
         if (p->e != e)
@@ -275,6 +277,7 @@ static inline int64_t submit_slot(vl_engine *e, const vl_op *op, void *user_data
     }
     uint32_t i = e->free[--e->nfree];
     struct vl__slot *s = &e->slots[i];
+    e->st.submitted[op->kind]++; /* the one counter submit pays for */
     uint32_t gen = s->gen >= VL__GEN_MAX ? 1 : s->gen + 1;
     int64_t id = (int64_t)(((uint64_t)gen << 32) | i);
     s->gen = gen;
@@ -323,9 +326,12 @@ int64_t vl_engine_submit(vl_engine *e, const vl_op *op, void *user_data)
 
 /* ---- poll --------------------------------------------------------------------- */
 
-/* Complete a queued op in the core, without the driver (it never got it). */
+/* Complete a queued op in the core, without the driver (it never got it):
+ * emulated, whatever its kind. */
 static void complete_queued(vl_engine *e, uint32_t i, int64_t result)
 {
+    if ((e->drv->native_kinds >> e->slots[i].op.kind) & 1u)
+        e->st.not_native++;
     e->slots[i].state = VL__SLOT_INFLIGHT;
     e->in_driver++;
     vl__engine_complete(e, i, result, 0);
@@ -370,6 +376,7 @@ static uint32_t flush(vl_engine *e)
         s->state = VL__SLOT_INFLIGHT;
         e->in_driver++;
         if (e->drv->submit(e, i) == -EBUSY) {
+            e->st.driver_busy++;
             if (s->state == VL__SLOT_INFLIGHT) {
                 s->state = VL__SLOT_QUEUED;
                 e->in_driver--;
@@ -402,7 +409,7 @@ static int drain(vl_engine *e, vl_completion *out, int cap)
         out[n].user_data = s->user_data;
         n++;
         if (!(c->flags & VL_CQE_MORE))
-            vl__engine_release(e, c->slot);
+            vl__engine_release(e, c->slot, c->result);
     }
     return n;
 }
@@ -561,6 +568,81 @@ const char *vl_engine_driver_reason(const vl_engine *e)
 uint32_t vl_engine_inflight(const vl_engine *e)
 {
     return e ? e->alive : 0;
+}
+
+/* ---- statistics ----------------------------------------------------------------- */
+
+_Static_assert(VL_OP_KIND_COUNT_ <= VL_STATS_KINDS, "vl_engine_stats has room for every kind");
+_Static_assert(sizeof(vl_engine_statistics) == VL_ENGINE_STATS_SIZE_V1,
+               "the version-1 layout is fixed: append fields, bump the version");
+_Static_assert(offsetof(vl_engine_statistics, submitted) == 192 &&
+                   offsetof(vl_engine_statistics, completions) == 704 &&
+                   offsetof(vl_engine_statistics, pool_rearmed) == 800,
+               "the version-1 layout is fixed");
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* submitted[] less the ids still alive, kind by kind: what poll has
+ * returned the final completion of (a scan of the op table, so that the
+ * hot path counts no completion per op); with the VL_CQE_MORE ones made
+ * less those still in the core's queue, every completion returned. Native
+ * and emulated likewise from submitted[]. */
+static void stats_ops(const vl_engine *e, vl_engine_statistics *s)
+{
+    uint64_t total = 0, native = 0, done = 0, more = e->st.more;
+    for (uint32_t k = 0; k < VL_OP_KIND_COUNT_; k++) {
+        s->submitted[k] = s->completed[k] = e->st.submitted[k];
+        total += e->st.submitted[k];
+        if ((e->drv->native_kinds >> k) & 1u)
+            native += e->st.submitted[k];
+    }
+    for (uint32_t i = 0; i < e->cap; i++)
+        if (e->slots[i].state != VL__SLOT_FREE)
+            s->completed[e->slots[i].op.kind]--;
+    for (uint32_t k = 0; k < VL_OP_KIND_COUNT_; k++)
+        done += s->completed[k];
+    for (uint32_t c = e->cq_head; c != e->cq_tail; c++)
+        more -= (e->cq[c & e->cq_mask].flags & VL_CQE_MORE) != 0;
+    s->completions = done + more;
+    native = e->st.not_native < native ? native - e->st.not_native : 0;
+    s->native = native;
+    s->emulated = total - native;
+}
+
+int vl_engine_stats(const vl_engine *e, vl_engine_statistics *out)
+{
+    if (e == NULL || out == NULL || out->size < VL_ENGINE_STATS_SIZE_V1)
+        return -EINVAL;
+    vl_engine_statistics s;
+    memset(&s, 0, sizeof(s));
+    s.version = VL_ENGINE_STATS_VERSION;
+    s.driver = (uint32_t)e->kind;
+    s.inflight = e->alive;
+    copy_str(s.driver_name, sizeof(s.driver_name), e->drv->name);
+    copy_str(s.driver_reason, sizeof(s.driver_reason), e->reason);
+    stats_ops(e, &s);
+    s.kernel_enters = e->st.kernel_waits + e->st.kernel_nowait;
+    s.kernel_waits = e->st.kernel_waits;
+    s.kernel_completions = e->st.kernel_completions;
+    s.busy_refusals = e->st.busy_refusals;
+    s.driver_busy = e->st.driver_busy;
+    s.cq_overflow = e->st.cq_overflow;
+    s.cq_dropped =
+        e->st.kernel_dropped ? __atomic_load_n(e->st.kernel_dropped, __ATOMIC_RELAXED) : 0;
+    s.cq_deferred = e->st.cq_deferred;
+    s.pool_starved = e->st.pool_starved;
+    s.pool_rearmed = e->st.pool_rearmed;
+    size_t n = out->size < sizeof(s) ? out->size : sizeof(s);
+    s.size = (uint32_t)n;
+    memcpy(out, &s, n);
+    return 0;
 }
 
 /* ---- buffer pools ------------------------------------------------------------- */

@@ -578,7 +578,11 @@ static int64_t run_recv_multi(struct vl__reactor *r, uint32_t i, struct vl__slot
     struct vl_bufpool *p = s->op.u.multi.pool;
     for (int k = 0; k < MULTI_BURST; k++) {
         uint32_t bid;
-        if (!vl__engine_cq_room(r->e) || fault_eagain(r))
+        if (!vl__engine_cq_room(r->e)) {
+            vl__engine_stats(r->e)->cq_deferred++; /* read on after the next poll */
+            return RECHECK;
+        }
+        if (fault_eagain(r))
             return RECHECK;
         if (!vl__pool_take(p, &bid))
             return recv_multi_empty(s);
@@ -610,7 +614,11 @@ static int64_t run_accept_multi(struct vl__reactor *r, uint32_t i, struct vl__sl
             return rc;
     }
     for (int k = 0; k < MULTI_BURST; k++) {
-        if (!vl__engine_cq_room(r->e) || (!ready && (s->drv_flags & F_ONE_PER_WAKE)))
+        if (!vl__engine_cq_room(r->e)) {
+            vl__engine_stats(r->e)->cq_deferred++;
+            return RECHECK;
+        }
+        if (!ready && (s->drv_flags & F_ONE_PER_WAKE))
             return RECHECK;
         int64_t res = sys_result(accept4(fd, NULL, NULL, SOCK_CLOEXEC));
         if (would_block(res))
