@@ -525,14 +525,15 @@ static void dispatch(struct worker *w, const vl_completion *cq)
  * brought more than BURST_BYTES shrinks the next one to what would have
  * stayed under it (at least CQ_BATCH_MIN); one that brought less than half
  * grows it back, so small messages keep the full CQ_BATCH. Measured at
- * 16 x 64 KiB ping-pong (docs/benchmarks.md): 0.55x -> 0.81x libev's
- * throughput, server CPU per message (task) 0.86x -> 0.95x libev's.
+ * 16 x 64 KiB ping-pong (docs/benchmarks.md): 0.81x libev's throughput
+ * with it, 0.55x with full batches; server CPU per message 0.95x libev's
+ * against 0.86x.
  *
  * Not while completions queue up (pool_low: more than half the pool is
  * out, e.g. 1000 connections x 4 KiB x 16): small batches there only add
- * polls and leave connections waiting (p99 40 -> 135 ms, task 0.96x ->
- * 0.78x libev's at 1000 x 4 KiB x 16), so then the batch is the full
- * CQ_BATCH.
+ * polls and leave connections waiting (at 1000 x 4 KiB x 16 they take p99
+ * from 40 to 135 ms and server CPU per message from 0.96x to 0.78x
+ * libev's), so then the batch is the full CQ_BATCH.
  */
 static int next_batch(int cap, int n, size_t bytes, bool pool_low)
 {

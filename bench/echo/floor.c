@@ -22,9 +22,10 @@
  * server part: what an echo server's core can at best spend per message.
  * The thread never sleeps, so the softirq work that runs on its core runs
  * while it is the current task, and the kernel counts that time in the
- * task's CPU time (as user+sys of a 2 s run = its wall time shows). Until
- * session 6 the core's irq+softirq time (/proc/stat) was added on top: that
- * counted the same time twice and overstated the floor by 30-35 %.
+ * task's CPU time (as user+sys of a 2 s run = its wall time shows). Adding
+ * the core's irq+softirq time (/proc/stat) on top would count the same time
+ * twice (30-35 % too much); scripts/ci/bench.sh checks that the CPU time is
+ * at most the wall time.
  * The server part is the exchange's busy time times the share of wall time
  * spent in the server phase (receive and send back). That share is read with
  * the vDSO clock around the phase, once per round: the thread never sleeps,

@@ -28,18 +28,18 @@
  * was the current task (the kernel counts that in the task's time as well as
  * in the core's softirq time), but not the softirq work the core did while
  * the server slept (e.g. freeing the server's sent skbs when the load
- * generator's core asks it to), so it is not the server's whole cost. Until
- * session 6 RESULT also had srv_task_us_per_msg = srv_proc + the core's
- * irq+softirq: that counted the in-task softirq time twice (20-30 % too
- * much, more for a server that sleeps less) and is gone.
+ * generator's core asks it to), so it is not the server's whole cost. Nor
+ * is srv_proc plus the core's irq+softirq: that would count the in-task
+ * softirq time twice (20-30 % too much, more for a server that sleeps
+ * less). srv_core_us_per_msg is the figure to compare.
  * --server-cpu together with --server-pid also pins every thread of the
  * server to that core; --cpu pins this program's threads.
  *
  * Placement. On a VM the two cores can be two vCPUs that the host moves
  * between physical cores: sometimes they share a last-level cache, sometimes
  * not, and that changes what every byte crossing loopback costs (on the
- * machine of docs/benchmarks.md a cache line's round trip is about 55 ns or
- * about 335 ns, for seconds to minutes at a time). With --server-cpu and
+ * machine of docs/benchmarks.md a cache line's round trip is about 55-85 ns
+ * or about 310-350 ns, for seconds to minutes at a time). With --server-cpu and
  * --cpu, the round trip of one cache line between a thread on the server core
  * and one on the first --cpu core is measured (median of 9 x 1024 round trips)
  * right before the connections open and right after they drain; RESULT

@@ -42,8 +42,8 @@
 #define BUF_SIZE   ECHO_READ_MAX
 /* Buffers lie one cache line apart beyond BUF_SIZE: at a 64 KiB stride
  * every one starts at page offset 0 and on the same cache sets, and the
- * kernel's copies out of them run about three times slower (the same fix
- * as vllsi's pools; docs/benchmarks.md). */
+ * kernel's copies out of them run about three times slower (vllsi's pools
+ * use the same stride: pool_alloc in src/engine/engine.c). */
 #define BUF_STRIDE (BUF_SIZE + 64)
 #define BGID       0
 #define NO_BUF     UINT32_MAX

@@ -1,8 +1,8 @@
 /*
  * bench/micro/timers.cc - timer start/stop and restart with many live timers:
- * vllsi's loop timers (<vllsi/loop.h>: an intrusive binary min-heap of
- * pointers) against libev's ev_timer (a 4-ary heap in an array, libev's
- * default). state.range(0) timers are live on the loop, none ever fires (the
+ * vllsi's loop timers (<vllsi/loop.h>: a 4-ary min-heap in an array, each
+ * timer keeping its index) against libev's ev_timer (a 4-ary heap in an
+ * array, libev's default). state.range(0) timers are live on the loop, none ever fires (the
  * loop is not run), and each iteration is:
  *
  *  - timer.start_stop: start one more timer and stop it again: one insert

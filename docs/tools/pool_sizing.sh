@@ -4,8 +4,8 @@
 # four --buffers x --buffer-size (--backlog-bytes) settings against four load
 # cells, interleaved, 3 repetitions of 1.5 s; the server is pinned to CPU 0 and
 # bench/echo/loadgen to CPU 1. Prints msgs/s and the server's CPU per echoed
-# message (loadgen's srv_core_us_per_msg; until session 6 its srv_task_us_per_msg,
-# which counted softirq time twice) for every run.
+# message (loadgen's srv_core_us_per_msg, the server core's busy time) for
+# every run.
 # Build first: cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release && cmake --build build-bench
 set -uo pipefail
 B=${1:-build-bench}

@@ -9,12 +9,14 @@
  * vl_timer, vl_async and vl_signal are plain structs the caller embeds where
  * it likes (in a connection object, on the heap, statically). The loop only
  * links them; it allocates nothing after vl_loop_init, whatever the number of
- * ops, timers, asyncs or signals. A record is "active" from the call that
- * starts it until the loop is done with it (described per type below); while
- * active it must stay valid and must not be moved, and its internal fields
- * (those ending in `_`) belong to the loop. Before first use a record must be
- * zeroed (`vl_timer t = {0}`, calloc, memset) or set up with its *_init
- * helper; after that it may be reused freely once inactive.
+ * ops, asyncs or signals, and for timers only when more are live than ever
+ * before (the timer heap's array doubles; see the timers section). A record
+ * is "active" from the call that starts it until the loop is done with it
+ * (described per type below); while active it must stay valid and must not
+ * be moved, and its internal fields (those ending in `_`) belong to the
+ * loop. Before first use a record must be zeroed (`vl_timer t = {0}`,
+ * calloc, memset) or set up with its *_init helper; after that it may be
+ * reused freely once inactive.
  *
  * Threading. A loop belongs to one thread: the one that created it (the
  * io_uring driver's default flags require the creating thread to poll; see

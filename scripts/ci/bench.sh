@@ -46,8 +46,8 @@ rc=0
 
 echo "== bench/echo: the floor counts no CPU time twice"
 # One thread that never sleeps: its CPU time per message times its messages
-# per second is at most one CPU (until session 6 the core's softirq time was
-# added to the thread's, which already holds it: 1.30-1.35).
+# per second is at most one CPU. Adding the core's softirq time to the
+# thread's, which already holds it, would read 1.30-1.35.
 line=$("$bin/floor" --conns 16 --size 4096 --depth 16 --cpu 0 --duration 0.5 --warmup 0.1 |
     grep '^RESULT')
 share=$(awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }

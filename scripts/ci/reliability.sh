@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/ci/reliability.sh - the bounded CI leg of the reliability work (issue 6):
+# scripts/ci/reliability.sh - the bounded CI leg of the reliability checks (docs/reliability.md):
 #   1. the simulation-driver suite and the invariant suites (ctest: sim,
 #      invariants.uring, invariants.epoll, invariants.sim), about 15 s;
 #   2. scripts/soak --ci: 1000 echo connections with byte-checked traffic for 60 s,

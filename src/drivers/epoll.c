@@ -4,7 +4,7 @@
  *
  * Every fd is registered edge-triggered (EPOLLET) and stays registered: a
  * notification does not disarm it, so a connection with a RECV_MULTI parked
- * costs no epoll_ctl per message (with EPOLLONESHOT it cost one re-arm per
+ * costs no epoll_ctl per message (EPOLLONESHOT would cost one re-arm per
  * notification). The reactor runs parked ops until EAGAIN, and asks for a
  * MOD, which re-checks the level, when it had to stop earlier. Each
  * registration's events carry the tag of its latest arm next to the fd, so

@@ -52,7 +52,7 @@ struct vl_driver {
     /* Release everything init made. Called once, after the last op completed. */
     void (*fini)(vl_engine *e);
     /*
-     * Take slot (the op is in vl__engine_op(e, slot)). The driver may finish
+     * Take slot (the op is vl__engine_slot(e, slot)->op). The driver may finish
      * it at once (vl__engine_complete) or later. 0, or -EBUSY when it cannot
      * take more right now (the core keeps the op queued and retries after
      * the next wait).

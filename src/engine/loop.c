@@ -5,8 +5,9 @@
  * (0 when an async send is pending), dispatch the completions to their
  * records' callbacks, run the async handles that were sent, then the timers
  * that are due. The records are the caller's; the loop keeps only counters,
- * the root of the timer heap and two intrusive lists (async handles, signal
- * watchers), so nothing is allocated after vl_loop_init.
+ * the timer heap's array (which grows only at a new high-water mark of live
+ * timers) and two intrusive lists (async handles, signal watchers), so
+ * nothing else is allocated after vl_loop_init.
  *
  * Invariants:
  *  - live counts the engine ids this loop submitted whose completion it has
@@ -59,7 +60,7 @@ struct vl_loop {
     int64_t now;      /* monotonic time read after the latest poll         */
     bool stop;
     bool dirty; /* ops submitted since the latest poll (not yet in the kernel) */
-    /* Timers: a heap of links inside the caller's vl_timer. */
+    /* Timers: entries point at the caller's vl_timer, which keeps its index. */
     struct theap_ent *theap; /* the timer heap: a 4-ary min-heap in an array */
     uint32_t tcount, tcap;
     uint64_t tseq;
