@@ -975,9 +975,12 @@ static void host_close(struct host *h)
     close(h->ep);
 }
 
-/* How late a cause may reach its callback: against a 1 ms tick or never,
- * not a speed test (the machine is shared; valgrind is slower still). */
-#define EMBED_BOUND_NS (200 * CT_MS)
+/* How late a cause may reach its callback: against never (a host that is
+ * not woken sleeps until the test's end), not a speed test. The machine is
+ * shared and CI runs two suites at once, which has delayed a wake-up that
+ * came at once by 0.8 s; valgrind is slower still. The delay measured is
+ * printed. */
+#define EMBED_BOUND_NS (2000 * CT_MS)
 
 static void idle_op_cb(vl_loop *loop, vl_loop_op *rec, int64_t result, uint32_t flags)
 {
@@ -1435,7 +1438,9 @@ static void hooks_run_around_each_wait(void **state)
     need_loop();
     g_nlog = 0;
     static const char P = 'P', C = 'C', O = 'O';
-    vl_hook prep, check;
+    /* Static: the loop (destroyed by teardown) must never hold hooks of a
+     * frame a failed assertion left. */
+    static vl_hook prep, check;
     vl_hook_init(&prep, VL_HOOK_PREPARE, log_hook_cb, (void *)&P);
     vl_hook_init(&check, VL_HOOK_CHECK, log_hook_cb, (void *)&C);
     assert_int_equal(vl_hook_start(L, &prep), 0);
@@ -1445,12 +1450,18 @@ static void hooks_run_around_each_wait(void **state)
     assert_false(vl_loop_alive(L));
     assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 0);
     assert_int_equal(g_nlog, 0);
-    /* One op: P, its callback, C. */
-    vl_loop_op nop;
+    /* One op: P, its callback, C. A wait that a signal cut short (or an
+     * injected EINTR) is an iteration without the op: "PC" before it. */
+    static vl_loop_op nop;
     vl_loop_op_init(&nop, vl_op_nop(), log_op_cb, (void *)&O);
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 0);
     assert_int_equal(vl_loop_submit(L, &nop), 0);
-    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 3);
-    assert_string_equal(g_log, "POC");
+    int ran = vl_loop_run(L, VL_RUN_DEFAULT);
+    assert_int_equal(ran, g_nlog);
+    assert_true(g_nlog >= 3 && g_nlog % 2 == 1);
+    assert_string_equal(g_log + g_nlog - 3, "POC");
+    for (int i = 0; i < g_nlog - 3; i += 2)
+        assert_memory_equal(g_log + i, "PC", 2);
     /* VL_RUN_NOWAIT is one iteration, hooks included. */
     g_nlog = 0;
     assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 2);
@@ -1458,7 +1469,7 @@ static void hooks_run_around_each_wait(void **state)
     /* An IDLE hook keeps the loop alive, five iterations of I, P, C. */
     g_nlog = 0;
     g_idle_calls = 0;
-    vl_hook idle;
+    static vl_hook idle;
     vl_hook_init(&idle, VL_HOOK_IDLE, idle_five_cb, NULL);
     assert_int_equal(vl_hook_start(L, &idle), 0);
     assert_true(vl_loop_alive(L));
@@ -1490,12 +1501,13 @@ static void idle_keeps_the_loop_from_blocking(void **state)
     need_loop();
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    char buf[8];
-    struct opctx rc = {0};
-    vl_loop_op rd;
+    static char buf[8];
+    static struct opctx rc;
+    rc = (struct opctx){0};
+    static vl_loop_op rd;
     vl_loop_op_init(&rd, vl_op_recv(sv[0], buf, sizeof(buf), 0), op_cb, &rc);
     assert_int_equal(vl_loop_submit(L, &rd), 0);
-    vl_hook idle;
+    static vl_hook idle;
     vl_hook_init(&idle, VL_HOOK_IDLE, idle_stop_cb, NULL);
     assert_int_equal(vl_hook_start(L, &idle), 0);
     g_spins = 0;
@@ -1565,7 +1577,7 @@ static void idle_hook_keeps_the_backend_fd_readable(void **state)
     assert_int_equal(vl_loop_run(L, VL_RUN_NOWAIT), 0);
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
     assert_int_equal(poll(&pfd, 1, 0), 0);
-    vl_hook idle;
+    static vl_hook idle;
     vl_hook_init(&idle, VL_HOOK_IDLE, idle_stop_cb, NULL);
     assert_int_equal(vl_hook_start(L, &idle), 0);
     assert_int_equal(poll(&pfd, 1, 1000), 1);
@@ -1583,7 +1595,7 @@ static void hooks_bad_inputs(void **state)
     WATCH(10);
     need_loop();
     static const char X = 'X';
-    vl_hook h;
+    static vl_hook h;
     vl_hook_init(&h, VL_HOOK_PREPARE, log_hook_cb, (void *)&X);
     assert_int_equal(vl_hook_start(NULL, &h), -EINVAL);
     assert_int_equal(vl_hook_start(L, NULL), -EINVAL);
