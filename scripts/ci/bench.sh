@@ -70,6 +70,9 @@ trap cleanup EXIT
 # expect_fail SERVER FAULT WORD: the load generator must exit 1 and say WORD.
 expect_fail() {
     local server=$1 fault=$2 word=$3 port='' rc=0
+    # The log exists before the server starts: the shell opens it in the
+    # child, which may run after the first sed below.
+    : >"$tmp/server.log"
     # shellcheck disable=SC2086 # the fault is two words on purpose
     "$bin/$server" --port 0 $fault >"$tmp/server.log" 2>&1 &
     spid=$!
@@ -95,6 +98,7 @@ expect_fail ev_server "--corrupt-after 100000" "corrupt echo"
 expect_fail uring_server "--corrupt-after 100000" "corrupt echo"
 expect_fail ev_server "--stall-after 100000" "loss"
 # And the same servers without faults pass (the check is not failing everything).
+: >"$tmp/server.log"
 "$bin/ev_server" --port 0 >"$tmp/server.log" 2>&1 &
 spid=$!
 sleep 0.3
