@@ -107,9 +107,9 @@ struct harness {
 
 static struct harness H;
 
-static const char *const kind_name[] = {
-    "NOP",     "READ",  "WRITE",  "ACCEPT",     "CONNECT",      "SEND", "RECV",
-    "TIMEOUT", "CLOSE", "CANCEL", "RECV_MULTI", "ACCEPT_MULTI", "SENDV"};
+#define KIND_NAME(NAME, name) #NAME,
+static const char *const kind_name[] = {VL_OP_KINDS(KIND_NAME)};
+#undef KIND_NAME
 _Static_assert(sizeof(kind_name) / sizeof(kind_name[0]) == VL_OP_KIND_COUNT_, "a name per kind");
 
 static const char *kname(vl_op_kind k)
