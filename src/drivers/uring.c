@@ -221,9 +221,9 @@ struct uring {
     enum sigpipe_mode sigpipe;
     uint32_t writes;   /* WRITEs in flight (SIGPIPE_GUARD only) */
     uint64_t wake_buf; /* the wake READ's buffer: lives as long as the ring */
-    /* One bit per op kind whose CQE is its result as it stands (see
+    /* The op kinds whose CQE is their result as it stands (see
      * plain_kinds): the reaper's fast path delivers those directly. */
-    uint32_t plain;
+    struct vl__kindset plain;
     /* SENDV: per slot, the msghdr the kernel reads (until the SQE is
      * submitted, or the op's end on kernels without SUBMIT_STABLE). calloc'd
      * at init for every slot: pages no SENDV touches are never backed. */
@@ -535,14 +535,15 @@ static void fallback_knob(struct uring *d)
  * the SIGPIPE guard counts writes, and, under valgrind only, the kinds whose
  * kernel-filled memory must be marked defined.
  */
-static uint32_t plain_kinds(const struct uring *d)
+static struct vl__kindset plain_kinds(const struct uring *d)
 {
-    uint32_t m = 1u << VL_OP_NOP | 1u << VL_OP_CONNECT | 1u << VL_OP_SEND | 1u << VL_OP_SENDV |
-                 1u << VL_OP_CLOSE;
-    if (d->sigpipe != SIGPIPE_GUARD)
-        m |= 1u << VL_OP_WRITE;
-    if (!VL__ON_VALGRIND())
-        m |= 1u << VL_OP_READ | 1u << VL_OP_RECV | 1u << VL_OP_ACCEPT;
+    struct vl__kindset m = {.has = {[VL_OP_NOP] = true,
+                                    [VL_OP_CONNECT] = true,
+                                    [VL_OP_SEND] = true,
+                                    [VL_OP_SENDV] = true,
+                                    [VL_OP_CLOSE] = true}};
+    m.has[VL_OP_WRITE] = d->sigpipe != SIGPIPE_GUARD;
+    m.has[VL_OP_READ] = m.has[VL_OP_RECV] = m.has[VL_OP_ACCEPT] = !VL__ON_VALGRIND();
     return m;
 }
 
@@ -790,60 +791,28 @@ static void prep_accept_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
 }
 
 /*
- * Prepare sqe for s's op. A switch rather than a table of pointers: the
- * preps inline into their callers (callgrind: the indirect call and the
- * register saves around it were a tenth of a NOP's submit), and -Wswitch
- * names any kind left out. fast (a constant in each caller): the submit fast
- * path, which leaves a READ or WRITE at an explicit offset to uring_submit
- * (false, sqe untouched); otherwise always true.
+ * Prepare sqe for s's op: prep_<name> for each X(NAME, name) of the list in
+ * <vllsi/op_kinds.h> (a kind without one does not compile). A switch rather
+ * than a table of pointers: the preps inline into their callers (callgrind:
+ * the indirect call and the register saves around it were a tenth of a
+ * NOP's submit). fast (a constant in each caller): the submit fast path,
+ * which leaves an op of a kind that takes an offset, at an explicit offset,
+ * to uring_submit (false, sqe untouched: see offset_on_stream); otherwise
+ * always true. The row's offset is a constant in each case, so the test
+ * costs the other kinds nothing.
  */
 static inline bool prep_op(struct uring *d, struct vl__slot *s, vl_engine *e,
                            struct io_uring_sqe *sqe, bool fast)
 {
     switch (s->op.kind) {
-    case VL_OP_NOP:
-        prep_nop(d, s, e, sqe);
+#define PREP_CASE(NAME, name)                                              \
+    case VL_OP_##NAME:                                                     \
+        if (fast && vl__op_offset(VL_OP_##NAME) && s->op.u.rw.offset >= 0) \
+            return false;                                                  \
+        prep_##name(d, s, e, sqe);                                         \
         return true;
-    case VL_OP_READ:
-        if (fast && s->op.u.rw.offset >= 0)
-            return false;
-        prep_read(d, s, e, sqe);
-        return true;
-    case VL_OP_WRITE:
-        if (fast && s->op.u.rw.offset >= 0)
-            return false;
-        prep_write(d, s, e, sqe);
-        return true;
-    case VL_OP_ACCEPT:
-        prep_accept(d, s, e, sqe);
-        return true;
-    case VL_OP_CONNECT:
-        prep_connect(d, s, e, sqe);
-        return true;
-    case VL_OP_SEND:
-        prep_send(d, s, e, sqe);
-        return true;
-    case VL_OP_RECV:
-        prep_recv(d, s, e, sqe);
-        return true;
-    case VL_OP_TIMEOUT:
-        prep_timeout(d, s, e, sqe);
-        return true;
-    case VL_OP_CLOSE:
-        prep_close(d, s, e, sqe);
-        return true;
-    case VL_OP_CANCEL:
-        prep_cancel(d, s, e, sqe);
-        return true;
-    case VL_OP_RECV_MULTI:
-        prep_recv_multi(d, s, e, sqe);
-        return true;
-    case VL_OP_ACCEPT_MULTI:
-        prep_accept_multi(d, s, e, sqe);
-        return true;
-    case VL_OP_SENDV:
-        prep_sendv(d, s, e, sqe);
-        return true;
+        VL_OP_KINDS(PREP_CASE)
+#undef PREP_CASE
     case VL_OP_KIND_COUNT_:
         break;
     }
@@ -865,7 +834,7 @@ static inline void prep(struct uring *d, struct vl__slot *s, vl_engine *e, struc
  */
 static bool offset_on_stream(const struct vl__slot *s)
 {
-    if ((s->op.kind != VL_OP_READ && s->op.kind != VL_OP_WRITE) || s->op.u.rw.offset < 0)
+    if (!vl__op_offset(s->op.kind) || s->op.u.rw.offset < 0)
         return false;
     struct stat st;
     if (fstat(s->op.u.rw.fd, &st) != 0)
@@ -1213,7 +1182,7 @@ static void on_cqe(vl_engine *e, struct uring *d, const struct io_uring_cqe *cqe
  * its own, so that nothing the slow path needs is live in it.
  */
 static unsigned reap_plain(vl_engine *e, const struct io_uring_cqe *cqes, unsigned mask,
-                           unsigned head, unsigned tail, uint32_t plain)
+                           unsigned head, unsigned tail, const bool *plain)
 {
     struct vl__direct run;
     vl__direct_begin(e, &run);
@@ -1221,7 +1190,7 @@ static unsigned reap_plain(vl_engine *e, const struct io_uring_cqe *cqes, unsign
         const struct io_uring_cqe *cqe = &cqes[head & mask];
         uint32_t i;
         struct vl__slot *s = vl__direct_slot(&run, cqe->user_data, &i);
-        if (s == NULL || !((plain >> s->op.kind) & 1u) || cqe->res == -EINTR)
+        if (s == NULL || !plain[s->op.kind] || cqe->res == -EINTR)
             break;
         vl__direct_final(&run, s, i, cqe->user_data, cqe->res);
     }
@@ -1246,7 +1215,7 @@ static bool reap_pass(vl_engine *e, struct uring *d, unsigned *seen)
     unsigned head = first;
     bool room = true;
     while (head != tail) {
-        head = reap_plain(e, cq->cqes, cq->ring_mask, head, tail, d->plain);
+        head = reap_plain(e, cq->cqes, cq->ring_mask, head, tail, d->plain.has);
         if (head == tail)
             break;
         if (!e->shut && vl__engine_direct_room(e) == 0 && !vl__engine_cq_room(e)) {
@@ -1493,7 +1462,7 @@ const struct vl_driver vl__driver_uring = {
     .name = "io_uring",
     .kind = VL_DRIVER_URING,
     .buffers_submissions = true,
-    .native_kinds = (1u << VL_OP_KIND_COUNT_) - 1, /* each op is its own opcode */
+    .native_kinds = {{VL_OP_KINDS(VL__KINDSET_ALL)}}, /* each op is its own opcode */
     .init = uring_init,
     .fini = uring_fini,
     .submit = uring_submit,
