@@ -1165,12 +1165,12 @@ static void on_cqe(vl_engine *e, struct uring *d, const struct io_uring_cqe *cqe
         VL__MARK_DEFINED(s->op.u.accept.addrlen, sizeof(socklen_t));
         VL__MARK_DEFINED(s->op.u.accept.addr, *s->op.u.accept.addrlen);
     }
+    if (s->op.kind == VL_OP_WRITE && d->sigpipe == SIGPIPE_GUARD)
+        d->writes--; /* every WRITE's CQE ends it, a cancelled one's too */
     if (res == -EINTR && ((s->core_flags & VL__SLOT_CANCEL_REQUESTED) || e->shut))
         res = -ECANCELED; /* a blocking op in io-wq interrupted by its cancel */
     else if (s->op.kind == VL_OP_TIMEOUT && res == -ETIME)
         res = 0; /* the timer fired: that is a TIMEOUT's success */
-    else if (s->op.kind == VL_OP_WRITE && d->sigpipe == SIGPIPE_GUARD)
-        d->writes--;
     vl__engine_deliver(e, i, res, 0);
 }
 
