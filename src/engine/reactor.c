@@ -813,21 +813,37 @@ static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool rec
         vl__engine_complete(r->e, i, rc, 0);
 }
 
+/* Run a new op once and act on what it said. */
+static inline void run_new(struct vl__reactor *r, uint32_t i, struct vl__slot *s)
+{
+    int64_t res = op_table[s->op.kind].run(r, i, s, false);
+    if (res == PARK || res == RECHECK)
+        park(r, i, s, res == RECHECK);
+    else if (res != HELD)
+        vl__engine_complete(r->e, i, res, 0);
+}
+
 /*
- * Whether a new op that may park (dir: its row's park) must wait without
- * being tried. Ops queued behind others on the same fd and direction wait
- * their turn, so two SENDs on a stream are never reordered. Out of line:
- * inlined, its registers cost every submit, also those that never park
- * (callgrind: 5 instructions per NOP).
+ * A new op that may park (dir: its row's park). Ops queued behind others on
+ * the same fd and direction wait their turn, so two SENDs on a stream are
+ * never reordered. Out of line: inlined, its registers cost every submit,
+ * also those of ops that never park (callgrind: 5 instructions per NOP).
  */
-static VL__NOINLINE bool must_wait(struct vl__reactor *r, const struct vl__slot *s, unsigned dir)
+static VL__NOINLINE void submit_parkable(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
+                                         unsigned dir)
 {
     struct vl__reactor_fd *f = fd_find(r, s->op.u.rw.fd); /* it parks: it has an fd */
-    if (f != NULL && (fd_wants(f) & dir))
-        return true;
+    if (f != NULL && (fd_wants(f) & dir)) {
+        park(r, i, s, false);
+        return;
+    }
     /* A stream its last RECV drained, with no read event since: the read
      * would say EAGAIN, so park at once. */
-    return s->op.kind == VL_OP_RECV && hint_drained(r, s->op.u.msg.fd);
+    if (s->op.kind == VL_OP_RECV && hint_drained(r, s->op.u.msg.fd)) {
+        park(r, i, s, false);
+        return;
+    }
+    run_new(r, i, s);
 }
 
 void vl__reactor_submit(struct vl__reactor *r, uint32_t i)
@@ -835,15 +851,10 @@ void vl__reactor_submit(struct vl__reactor *r, uint32_t i)
     struct vl__slot *s = slot_of(r, i);
     unsigned dir = op_table[s->op.kind].def.park;
     s->drv_flags = 0;
-    if (dir != 0 && must_wait(r, s, dir)) {
-        park(r, i, s, false);
-        return;
-    }
-    int64_t res = op_table[s->op.kind].run(r, i, s, false);
-    if (res == PARK || res == RECHECK)
-        park(r, i, s, res == RECHECK);
-    else if (res != HELD)
-        vl__engine_complete(r->e, i, res, 0);
+    if (dir != 0)
+        submit_parkable(r, i, s, dir);
+    else
+        run_new(r, i, s);
 }
 
 /*
