@@ -614,9 +614,9 @@ static void worker_main(void *arg)
  * ran (submitted/completed). */
 static void print_engine_stats(long t, const vl_engine_statistics *s)
 {
-    static const char *const kinds[VL_OP_KIND_COUNT_] = {
-        "nop",     "read",  "write",  "accept",     "connect",      "send", "recv",
-        "timeout", "close", "cancel", "recv_multi", "accept_multi", "sendv"};
+#define KIND_NAME(NAME, name) #name,
+    static const char *const kinds[VL_OP_KIND_COUNT_] = {VL_OP_KINDS(KIND_NAME)};
+#undef KIND_NAME
     if (s->size == 0)
         return;
     printf("thread %ld: engine %s: ops %" PRIu64 " (native %" PRIu64 ") completions %" PRIu64

@@ -79,6 +79,7 @@
 #endif
 
 #include <vllsi/sys/common.h> /* vl_iovec */
+#include <vllsi/op_kinds.h>
 #include <vllsi/sys/export.h>
 
 VL_EXTERN_C_BEGIN
@@ -126,22 +127,12 @@ typedef struct vl_engine_config {
     uint32_t flags;        /* VL_ENGINE_* tuning bits                         */
 } vl_engine_config;
 
-typedef enum vl_op_kind {
-    VL_OP_NOP = 0,
-    VL_OP_READ,
-    VL_OP_WRITE,
-    VL_OP_ACCEPT,
-    VL_OP_CONNECT,
-    VL_OP_SEND,
-    VL_OP_RECV,
-    VL_OP_TIMEOUT,
-    VL_OP_CLOSE,
-    VL_OP_CANCEL,
-    VL_OP_RECV_MULTI,   /* multishot RECV into buffers from a vl_bufpool */
-    VL_OP_ACCEPT_MULTI, /* multishot ACCEPT                              */
-    VL_OP_SENDV,        /* SEND gathering several buffers (sendmsg)      */
-    VL_OP_KIND_COUNT_   /* not an op: the number of kinds */
-} vl_op_kind;
+/* The op kinds, from the list in <vllsi/op_kinds.h>: VL_OP_NOP (0),
+ * VL_OP_READ, ..., then VL_OP_KIND_COUNT_, which is not an op but the
+ * number of kinds. */
+#define VL__OP_KIND_ENUM(NAME, name) VL_OP_##NAME,
+typedef enum vl_op_kind { VL_OP_KINDS(VL__OP_KIND_ENUM) VL_OP_KIND_COUNT_ } vl_op_kind;
+#undef VL__OP_KIND_ENUM
 
 /*
  * A buffer pool: count buffers of size bytes each, owned by one engine, that

@@ -413,7 +413,7 @@ static int64_t start_connect(vl_engine *e, uint32_t slot, const vl_op *op)
 /* Closing a handle ends the I/O pending on it; those ops still complete
  * through the port (cancelled), each once. CancelIoEx first makes that so
  * for files too, where CloseHandle alone may let pending I/O finish. */
-static int64_t run_close(vl_engine *e, uint32_t slot, const vl_op *op)
+static int64_t start_close(vl_engine *e, uint32_t slot, const vl_op *op)
 {
     (void)e;
     (void)slot;
@@ -428,7 +428,7 @@ static int64_t run_close(vl_engine *e, uint32_t slot, const vl_op *op)
     return CloseHandle(h) ? 0 : vl_win_error_to_errno(GetLastError());
 }
 
-static int64_t run_timeout(vl_engine *e, uint32_t slot, const vl_op *op)
+static int64_t start_timeout(vl_engine *e, uint32_t slot, const vl_op *op)
 {
     (void)op;
     vl__timer_heap_insert(&drv_of(e)->timers, slot);
@@ -436,7 +436,7 @@ static int64_t run_timeout(vl_engine *e, uint32_t slot, const vl_op *op)
     return 0;
 }
 
-static int64_t run_nop(vl_engine *e, uint32_t slot, const vl_op *op)
+static int64_t start_nop(vl_engine *e, uint32_t slot, const vl_op *op)
 {
     (void)e;
     (void)slot;
@@ -455,7 +455,7 @@ static void multi_end(vl_engine *e, uint32_t slot, int64_t r);
  * with its own result first (CancelIoEx can succeed while the I/O is
  * completing). So CANCEL's result is always exact.
  */
-static int64_t run_cancel(vl_engine *e, uint32_t slot, const vl_op *op)
+static int64_t start_cancel(vl_engine *e, uint32_t slot, const vl_op *op)
 {
     (void)op;
     struct iocp_drv *d = drv_of(e);
@@ -474,7 +474,7 @@ static int64_t run_cancel(vl_engine *e, uint32_t slot, const vl_op *op)
     if (ts->drv_flags != HELD_IO)
         return -EALREADY; /* a CANCEL itself: it ends with its own target */
     struct iocp_req *q = req_of(d, t);
-    bool multi = ts->op.kind == VL_OP_RECV_MULTI || ts->op.kind == VL_OP_ACCEPT_MULTI;
+    bool multi = vl__op_multishot(ts->op.kind);
     /* A multishot op whose request already completed still ends at its
      * packet (multi_done sees cancel_slot), so the CANCEL waits for it. */
     if (!CancelIoEx(q->h, &q->ov) && !multi)
@@ -531,31 +531,19 @@ static int64_t start_recv(vl_engine *e, uint32_t slot, const vl_op *op)
 static int64_t start_recv_multi(vl_engine *e, uint32_t slot, const vl_op *op);
 static int64_t start_accept_multi(vl_engine *e, uint32_t slot, const vl_op *op);
 
-static const start_fn op_table[] = {
-    [VL_OP_NOP] = run_nop,
-    [VL_OP_READ] = start_read,
-    [VL_OP_WRITE] = start_write,
-    [VL_OP_ACCEPT] = start_accept,
-    [VL_OP_CONNECT] = start_connect,
-    [VL_OP_SEND] = start_send,
-    [VL_OP_RECV] = start_recv,
-    [VL_OP_TIMEOUT] = run_timeout,
-    [VL_OP_CLOSE] = run_close,
-    [VL_OP_CANCEL] = run_cancel,
-    [VL_OP_RECV_MULTI] = start_recv_multi,
-    [VL_OP_ACCEPT_MULTI] = start_accept_multi,
-    [VL_OP_SENDV] = start_sendv,
-};
+/* How to start each kind: start_<name> for each X(NAME, name) of the list
+ * in <vllsi/op_kinds.h> (a kind without one does not compile). */
+#define START_ROW(NAME, name) [VL_OP_##NAME] = start_##name,
+static const start_fn op_table[] = {VL_OP_KINDS(START_ROW)};
+#undef START_ROW
 _Static_assert(sizeof(op_table) / sizeof(op_table[0]) == VL_OP_KIND_COUNT_,
-               "iocp op_table must cover every op kind");
+               "iocp op_table has a function for every op kind");
 
 static int iocp_submit(vl_engine *e, uint32_t slot)
 {
     struct vl__slot *s = vl__engine_slot(e, slot);
     s->drv_flags = 0;
-    int64_t r = (unsigned)s->op.kind < VL_OP_KIND_COUNT_ && op_table[s->op.kind] != NULL
-                    ? op_table[s->op.kind](e, slot, &s->op)
-                    : -EOPNOTSUPP;
+    int64_t r = op_table[s->op.kind](e, slot, &s->op); /* the core validated the kind */
     if (s->drv_flags == 0)
         vl__engine_complete(e, slot, r, 0);
     else if (s->drv_flags == HELD_ENDED)
@@ -809,8 +797,7 @@ static void io_done(vl_engine *e, OVERLAPPED *ov)
     struct iocp_drv *d = drv_of(e);
     struct iocp_req *q = CONTAINING_RECORD(ov, struct iocp_req, ov);
     uint32_t slot = (uint32_t)(q - d->reqs);
-    vl_op_kind kind = vl__engine_slot(e, slot)->op.kind;
-    if (kind == VL_OP_RECV_MULTI || kind == VL_OP_ACCEPT_MULTI)
+    if (vl__op_multishot(vl__engine_slot(e, slot)->op.kind))
         return multi_done(e, slot, q);
     /* The one packet of a single-shot op, also a cancelled or closed one:
      * the one place a pending SENDV's list is freed. */
@@ -973,9 +960,14 @@ const struct vl_driver vl__driver_iocp = {
     .kind = VL_DRIVER_IOCP,
     /* Overlapped requests; RECV_MULTI reads in user space after a
      * zero-byte WSARecv, and NOP, TIMEOUT, CLOSE and CANCEL run here. */
-    .native_kinds = 1u << VL_OP_READ | 1u << VL_OP_WRITE | 1u << VL_OP_ACCEPT |
-                    1u << VL_OP_CONNECT | 1u << VL_OP_SEND | 1u << VL_OP_RECV | 1u << VL_OP_SENDV |
-                    1u << VL_OP_ACCEPT_MULTI,
+    .native_kinds = {{[VL_OP_READ] = true,
+                      [VL_OP_WRITE] = true,
+                      [VL_OP_ACCEPT] = true,
+                      [VL_OP_CONNECT] = true,
+                      [VL_OP_SEND] = true,
+                      [VL_OP_RECV] = true,
+                      [VL_OP_SENDV] = true,
+                      [VL_OP_ACCEPT_MULTI] = true}},
     .init = iocp_init,
     .fini = iocp_fini,
     .submit = iocp_submit,

@@ -498,7 +498,7 @@ static int64_t connect_to(struct sim *s, vl_engine *e, uint32_t slot, struct obj
     return 0;
 }
 
-static int64_t do_connect(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
+static int64_t step_connect(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
 {
     struct obj *o = lookup(s, op->u.connect.fd);
     if (o == NULL)
@@ -559,7 +559,7 @@ static int64_t listener_of(struct sim *s, int fd, struct obj **out)
     return 0;
 }
 
-static int64_t do_accept(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
+static int64_t step_accept(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
 {
     struct obj *l;
     int64_t rc = listener_of(s, op->u.accept.fd, &l);
@@ -572,8 +572,7 @@ static int64_t do_accept(struct sim *s, vl_engine *e, uint32_t slot, const vl_op
 
 /* ---- multishot ------------------------------------------------------------------------ */
 
-#ifdef VL_CQE_BUFFER
-static int64_t do_accept_multi(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
+static int64_t step_accept_multi(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
 {
     struct obj *l;
     int64_t rc = listener_of(s, op->u.multi.fd, &l);
@@ -595,7 +594,7 @@ static int64_t do_accept_multi(struct sim *s, vl_engine *e, uint32_t slot, const
 }
 
 /* One RECV_MULTI delivery: data into a pool buffer, or the final result. */
-static int64_t do_recv_multi(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
+static int64_t step_recv_multi(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
 {
     struct obj *o = lookup(s, op->u.multi.fd);
     if (o == NULL)
@@ -631,34 +630,8 @@ static int64_t do_recv_multi(struct sim *s, vl_engine *e, uint32_t slot, const v
     sim_complete(s, e, slot, (int64_t)n, VL_CQE_MORE | VL_CQE_BUFFER | (bid << 16));
     return PROGRESS;
 }
-#endif
 
 /* ---- close and cancel ---------------------------------------------------------------- */
-
-static int op_fd(const vl_op *op)
-{
-    switch (op->kind) {
-    case VL_OP_READ:
-    case VL_OP_WRITE:
-        return op->u.rw.fd;
-    case VL_OP_ACCEPT:
-        return op->u.accept.fd;
-    case VL_OP_CONNECT:
-        return op->u.connect.fd;
-    case VL_OP_SEND:
-    case VL_OP_RECV:
-        return op->u.msg.fd;
-    case VL_OP_SENDV:
-        return op->u.vec.fd;
-#ifdef VL_CQE_BUFFER
-    case VL_OP_RECV_MULTI:
-    case VL_OP_ACCEPT_MULTI:
-        return op->u.multi.fd;
-#endif
-    default:
-        return -1;
-    }
-}
 
 /* Close fd: every op pending on it (but CLOSEs, which then find it gone)
  * completes with -ECANCELED, once, before the number can be reused. */
@@ -670,7 +643,7 @@ static int close_fd(struct sim *s, vl_engine *e, int fd)
     for (uint32_t i = s->pend_head; i != NONE;) {
         struct vl__slot *sl = vl__engine_slot(e, i);
         uint32_t next = sl->drv_next;
-        if (sl->op.kind != VL_OP_CLOSE && op_fd(&sl->op) == fd)
+        if (sl->op.kind != VL_OP_CLOSE && vl__op_fd(&sl->op) == fd)
             finish(s, e, i, -ECANCELED);
         i = next;
     }
@@ -678,8 +651,9 @@ static int close_fd(struct sim *s, vl_engine *e, int fd)
     return 0;
 }
 
-static int64_t do_cancel(struct sim *s, vl_engine *e, const vl_op *op)
+static int64_t step_cancel(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
 {
+    (void)i;
     uint32_t t;
     if (!vl__engine_id_slot(e, op->u.cancel.target_id, &t) ||
         !(vl__engine_slot(e, t)->drv_flags & P_PENDING))
@@ -695,7 +669,7 @@ static int64_t do_cancel(struct sim *s, vl_engine *e, const vl_op *op)
  * may park the op (or meet a fault); the rest go without waiting, and the
  * op stops at the first buffer that did not go whole, as sendmsg does.
  */
-static int64_t do_sendv(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+static int64_t step_sendv(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
 {
     int64_t total = 0;
     for (uint32_t k = 0; k < op->u.vec.iovcnt; k++) {
@@ -713,43 +687,56 @@ static int64_t do_sendv(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op
     return total;
 }
 
+static int64_t step_nop(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+{
+    (void)s, (void)e, (void)i, (void)op;
+    return 0;
+}
+
+/* Due: its deadline has passed (the round runs only due ops). */
+#define step_timeout step_nop
+
+static int64_t step_read(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+{
+    return do_read(s, e, i, op->u.rw.fd, op->u.rw.buf, op->u.rw.len, op->u.rw.offset, 0, false);
+}
+
+static int64_t step_write(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+{
+    return do_write(s, e, i, op->u.rw.fd, op->u.rw.buf, op->u.rw.len, op->u.rw.offset, 0, false);
+}
+
+static int64_t step_recv(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+{
+    return do_read(s, e, i, op->u.msg.fd, op->u.msg.buf, op->u.msg.len, -1, op->u.msg.flags, true);
+}
+
+static int64_t step_send(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+{
+    return do_write(s, e, i, op->u.msg.fd, op->u.msg.buf, op->u.msg.len, -1, op->u.msg.flags, true);
+}
+
+static int64_t step_close(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+{
+    (void)i;
+    return close_fd(s, e, op->u.close.fd);
+}
+
+/* Try op i once: step_<name> for each X(NAME, name) of the list in
+ * <vllsi/op_kinds.h> (a kind without one does not compile). */
 static int64_t step(struct sim *s, vl_engine *e, uint32_t i)
 {
     const vl_op *op = &vl__engine_slot(e, i)->op;
     switch (op->kind) {
-    case VL_OP_NOP:
-    case VL_OP_TIMEOUT:
-        return 0;
-    case VL_OP_READ:
-        return do_read(s, e, i, op->u.rw.fd, op->u.rw.buf, op->u.rw.len, op->u.rw.offset, 0, false);
-    case VL_OP_WRITE:
-        return do_write(s, e, i, op->u.rw.fd, op->u.rw.buf, op->u.rw.len, op->u.rw.offset, 0,
-                        false);
-    case VL_OP_RECV:
-        return do_read(s, e, i, op->u.msg.fd, op->u.msg.buf, op->u.msg.len, -1, op->u.msg.flags,
-                       true);
-    case VL_OP_SEND:
-        return do_write(s, e, i, op->u.msg.fd, op->u.msg.buf, op->u.msg.len, -1, op->u.msg.flags,
-                        true);
-    case VL_OP_SENDV:
-        return do_sendv(s, e, i, op);
-    case VL_OP_ACCEPT:
-        return do_accept(s, e, i, op);
-    case VL_OP_CONNECT:
-        return do_connect(s, e, i, op);
-    case VL_OP_CLOSE:
-        return close_fd(s, e, op->u.close.fd);
-    case VL_OP_CANCEL:
-        return do_cancel(s, e, op);
-#ifdef VL_CQE_BUFFER
-    case VL_OP_RECV_MULTI:
-        return do_recv_multi(s, e, i, op);
-    case VL_OP_ACCEPT_MULTI:
-        return do_accept_multi(s, e, i, op);
-#endif
-    default:
-        return -EINVAL;
+#define STEP_CASE(NAME, name) \
+    case VL_OP_##NAME:        \
+        return step_##name(s, e, i, op);
+        VL_OP_KINDS(STEP_CASE)
+#undef STEP_CASE
+    case VL_OP_KIND_COUNT_:
+        break;
     }
+    return -EINVAL; /* never: the core validated the kind */
 }
 
 /* ---- rounds and the wait ------------------------------------------------------------- */

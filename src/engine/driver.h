@@ -24,6 +24,8 @@
 
 #include <vllsi/engine.h>
 
+#include "opdef.h"
+
 /* Internal user_data for driver-private kernel requests (wake reads, cancels
  * issued by shutdown): never a valid id, because ids never have bit 63 set. */
 #define VL__INTERNAL_TAG (1ull << 63)
@@ -38,11 +40,11 @@ struct vl_driver {
      * at once (epoll, IOCP, sync), and that extra wait would be a wasted
      * system call. */
     bool buffers_submissions;
-    /* The op kinds (one bit per vl_op_kind) the kernel carries out as such
-     * on this driver: vl_engine_stats counts them native, less what the
-     * driver reports emulated through vl__engine_stats(e)->not_native. 0:
-     * every op is emulated. */
-    uint32_t native_kinds;
+    /* The op kinds the kernel carries out as such on this driver:
+     * vl_engine_stats counts them native, less what the driver reports
+     * emulated through vl__engine_stats(e)->not_native. None: every op is
+     * emulated. */
+    struct vl__kindset native_kinds;
     /*
      * Set the driver up for e (store its state in e->drv). 0, or a negative
      * errno; on failure write a one-line reason into reason[len] and leave
@@ -372,7 +374,7 @@ static inline void vl__engine_complete(vl_engine *e, uint32_t slot, int64_t resu
 static inline void vl__engine_release(vl_engine *e, uint32_t slot, int64_t result)
 {
     struct vl__slot *s = &e->slots[slot];
-    if (VL_UNLIKELY(s->op.kind == VL_OP_RECV_MULTI)) {
+    if (VL_UNLIKELY(vl__op_pool(s->op.kind))) {
         s->op.u.multi.pool->users--;
         e->st.pool_starved += result == -ENOBUFS; /* every driver's starvation, counted once */
     }

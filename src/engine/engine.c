@@ -269,7 +269,7 @@ static inline int64_t submit_slot(vl_engine *e, const vl_op *op, void *user_data
         e->st.busy_refusals++;
         return -EBUSY;
     }
-    if (VL_UNLIKELY(op->kind == VL_OP_RECV_MULTI)) {
+    if (VL_UNLIKELY(vl__op_pool(op->kind))) {
         struct vl_bufpool *p = op->u.multi.pool;
         if (p->e != e)
             return -EINVAL;
@@ -330,7 +330,7 @@ int64_t vl_engine_submit(vl_engine *e, const vl_op *op, void *user_data)
  * emulated, whatever its kind. */
 static void complete_queued(vl_engine *e, uint32_t i, int64_t result)
 {
-    if ((e->drv->native_kinds >> e->slots[i].op.kind) & 1u)
+    if (e->drv->native_kinds.has[e->slots[i].op.kind])
         e->st.not_native++;
     e->slots[i].state = VL__SLOT_INFLIGHT;
     e->in_driver++;
@@ -600,7 +600,7 @@ static void stats_ops(const vl_engine *e, vl_engine_statistics *s)
     for (uint32_t k = 0; k < VL_OP_KIND_COUNT_; k++) {
         s->submitted[k] = s->completed[k] = e->st.submitted[k];
         total += e->st.submitted[k];
-        if ((e->drv->native_kinds >> k) & 1u)
+        if (e->drv->native_kinds.has[k])
             native += e->st.submitted[k];
     }
     for (uint32_t i = 0; i < e->cap; i++)

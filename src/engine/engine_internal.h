@@ -18,6 +18,7 @@
 
 #include "driver.h"
 #include "fault.h"
+#include "opdef.h"
 
 /* Keep a cold path out of its caller (whose register saves it would raise). */
 #if defined(__GNUC__)
@@ -25,34 +26,6 @@
 #else
 #define VL__NOINLINE
 #endif
-
-/* A buffer and its length: the kernel's limits, checked the same everywhere. */
-static inline int vl__check_buffer(const void *buf, size_t len)
-{
-    if (len > INT32_MAX)
-        return -EINVAL;
-    if (buf == NULL && len > 0)
-        return -EFAULT;
-    return 0;
-}
-
-/* A SENDV's gather list: the same limits as vl__check_buffer, on the sum. */
-static inline int vl__check_iov(const vl_iovec *iov, uint32_t iovcnt)
-{
-    if (iovcnt == 0 || iovcnt > VL_IOV_MAX)
-        return -EINVAL;
-    if (iov == NULL)
-        return -EFAULT;
-    uint64_t total = 0;
-    for (uint32_t k = 0; k < iovcnt; k++) {
-        if (iov[k].base == NULL && iov[k].len > 0)
-            return -EFAULT;
-        total += iov[k].len;
-        if (iov[k].len > INT32_MAX || total > INT32_MAX)
-            return -EINVAL;
-    }
-    return 0;
-}
 
 #ifndef _WIN32
 #include <sys/uio.h>
@@ -78,60 +51,6 @@ static inline void vl__sendv_msghdr(const vl_op *op, struct msghdr *m, struct io
     }
 }
 #endif
-
-/*
- * Validate an op in vl_engine_submit, before an id exists, so every
- * synchronous error leaves no trace: no id, no completion (rule 6).
- * A switch rather than STYLE's table of checkers: it inlines into submit
- * (callgrind: the table's out-of-line indirect call cost 10 of the ~280
- * user-space instructions a NOP takes), and -Wswitch still names any kind
- * left out.
- */
-static inline int vl__op_validate(const vl_op *op)
-{
-    /* Kinds without a field to check: a bit test before the jump table. */
-    const uint32_t unchecked =
-        1u << VL_OP_NOP | 1u << VL_OP_CLOSE | 1u << VL_OP_CANCEL | 1u << VL_OP_ACCEPT_MULTI;
-    if (VL_UNLIKELY(op->reserved != 0))
-        return -EINVAL;
-    if ((unsigned)op->kind < 32 && ((unchecked >> op->kind) & 1u))
-        return 0;
-    switch (op->kind) {
-    case VL_OP_NOP:
-    case VL_OP_CLOSE:
-    case VL_OP_CANCEL:
-        return 0;
-    case VL_OP_READ:
-    case VL_OP_WRITE:
-        if (op->u.rw.offset < -1)
-            return -EINVAL;
-        return vl__check_buffer(op->u.rw.buf, op->u.rw.len);
-    case VL_OP_SEND:
-    case VL_OP_RECV:
-        return vl__check_buffer(op->u.msg.buf, op->u.msg.len);
-    case VL_OP_ACCEPT:
-        return op->u.accept.addr != NULL && op->u.accept.addrlen == NULL ? -EFAULT : 0;
-    case VL_OP_CONNECT:
-        if (op->u.connect.addr == NULL)
-            return -EFAULT;
-        /* size_t: socklen_t is a signed int on Windows. */
-        if (op->u.connect.addrlen == 0 ||
-            (size_t)op->u.connect.addrlen > sizeof(struct sockaddr_storage))
-            return -EINVAL;
-        return 0;
-    case VL_OP_TIMEOUT:
-        return op->u.timeout.duration_ns < 0 ? -EINVAL : 0;
-    case VL_OP_RECV_MULTI:
-        return op->u.multi.pool == NULL ? -EINVAL : 0;
-    case VL_OP_ACCEPT_MULTI:
-        return 0;
-    case VL_OP_SENDV:
-        return vl__check_iov(op->u.vec.iov, op->u.vec.iovcnt);
-    case VL_OP_KIND_COUNT_:
-        break;
-    }
-    return -EINVAL; /* unknown kind, including values outside the enum */
-}
 
 /*
  * Make to's poll return, from the thread that polls from (the loop's

@@ -1,6 +1,6 @@
 /*
- * Op constructors. (Validation is inline in engine_internal.h, on the submit
- * fast path.)
+ * Op constructors. (Each kind's submit check is vl__check_<name> in
+ * opdef.h, inline on the submit fast path.)
  */
 #include <errno.h>
 #include <stdint.h>

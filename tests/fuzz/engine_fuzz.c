@@ -155,10 +155,7 @@ static void own_fd(struct world *w, int fd)
  * (inv_finish's drain included). */
 static void on_completion(void *ctx, const vl_op *op, const vl_completion *c)
 {
-    bool accept = op->kind == VL_OP_ACCEPT;
-#ifdef VL_CQE_BUFFER
-    accept |= op->kind == VL_OP_ACCEPT_MULTI;
-#endif
+    bool accept = op->kind == VL_OP_ACCEPT || op->kind == VL_OP_ACCEPT_MULTI;
     if (accept && c->result >= 0)
         own_fd(ctx, (int)c->result);
 }

@@ -1,0 +1,249 @@
+/*
+ * src/engine/opdef.h - what the core knows about each op kind, in one place.
+ *
+ * The kinds themselves are the X-macro list VL_OP_KINDS in
+ * <vllsi/op_kinds.h>. For each X(NAME, name) in it, this file holds:
+ *  - VL__OPDEF_<NAME>: the kind's row, the designated initializers of a
+ *    struct vl__opdef (its properties, below; a field left out is false);
+ *  - vl__check_<name>(op): the kind's submit-time checks, 0 or -errno.
+ * Everything here is generated from the list, so a kind added to it without
+ * its row or its check does not compile. Each driver likewise dispatches
+ * through a table or switch generated from the list (see the "How to add an
+ * op" section of docs/architecture.md), and no switch over kinds has a
+ * default: that would hide a kind nobody wrote.
+ *
+ * The properties are read through vl__op_<field>(kind), expressions over
+ * the rows that the compiler folds: to a constant for a kind known at
+ * compile time, else to a comparison or a bit test as cheap as a
+ * hand-written mask, with no limit on the number of kinds.
+ */
+#ifndef VLLSI_ENGINE_OPDEF_H
+#define VLLSI_ENGINE_OPDEF_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vllsi/engine.h>
+
+/* The kinds' values are ABI: the list only grows at its end. */
+_Static_assert(VL_OP_NOP == 0 && VL_OP_CANCEL == 9 && VL_OP_SENDV == 12,
+               "op kinds keep their values: append new ones to VL_OP_KINDS");
+
+/* Directions a readiness driver parks an op for (the values of
+ * VL__REACTOR_READ and VL__REACTOR_WRITE). */
+#define VL__PARK_READ  0x1u
+#define VL__PARK_WRITE 0x2u
+
+struct vl__opdef {
+    /* The op names a file descriptor, in the first member of its body
+     * (u.rw.fd, u.msg.fd, ...: the same offset for every body, see the
+     * static assertions below); vl__op_fd reads it. */
+    bool has_fd;
+    /* VL__PARK_*: what a readiness driver waits for when the op would
+     * block; 0: the op never parks. A kind that parks has has_fd (the
+     * readiness core reads the fd of a parked op without asking). */
+    uint8_t park;
+    /* Takes a file offset, u.rw.offset (-1: the file's position). */
+    bool offset;
+    /* Completes again and again with VL_CQE_MORE until a final completion. */
+    bool multishot;
+    /* Takes its buffers from a vl_bufpool (u.multi.pool), which the core
+     * checks belongs to the engine and holds busy while the op lives. */
+    bool pool;
+    /* Has no field to check: its check is vl__check_none, and submit
+     * returns before the switch. */
+    bool unchecked;
+};
+
+/* A set of op kinds. */
+struct vl__kindset {
+    bool has[VL_OP_KIND_COUNT_];
+};
+
+/* Every kind, for a set's initializer: {VL_OP_KINDS(VL__KINDSET_ALL)}. */
+#define VL__KINDSET_ALL(NAME, name) [VL_OP_##NAME] = true,
+
+/* ---- the rows ------------------------------------------------------------------ */
+
+#define VL__OPDEF_NOP        .unchecked = true
+#define VL__OPDEF_READ       .has_fd = true, .park = VL__PARK_READ, .offset = true
+#define VL__OPDEF_WRITE      .has_fd = true, .park = VL__PARK_WRITE, .offset = true
+#define VL__OPDEF_ACCEPT     .has_fd = true, .park = VL__PARK_READ
+#define VL__OPDEF_CONNECT    .has_fd = true, .park = VL__PARK_WRITE
+#define VL__OPDEF_SEND       .has_fd = true, .park = VL__PARK_WRITE
+#define VL__OPDEF_RECV       .has_fd = true, .park = VL__PARK_READ
+#define VL__OPDEF_TIMEOUT    .has_fd = false
+#define VL__OPDEF_CLOSE      .has_fd = true, .unchecked = true
+#define VL__OPDEF_CANCEL     .unchecked = true
+#define VL__OPDEF_RECV_MULTI .has_fd = true, .park = VL__PARK_READ, .multishot = true, .pool = true
+#define VL__OPDEF_ACCEPT_MULTI \
+    .has_fd = true, .park = VL__PARK_READ, .multishot = true, .unchecked = true
+#define VL__OPDEF_SENDV .has_fd = true, .park = VL__PARK_WRITE
+
+/*
+ * A field of kind's row: vl__op_<field>(kind), false or 0 for a value
+ * outside the enum. Each is an expression over the rows,
+ * (kind == VL_OP_NOP && <NOP's field>) || (kind == VL_OP_READ && ...) ...,
+ * which the compiler folds to a constant, a comparison or a bit test before
+ * it weighs inlining. A switch (or a function returning the row) would
+ * still count as thirteen branches there: callgrind saw submit stop
+ * inlining its slot setup for one, 8 more instructions per NOP.
+ */
+#define VL__OPDEF_OR(NAME, name) \
+    || (kind == VL_OP_##NAME && ((struct vl__opdef){VL__OPDEF_##NAME}).VL__OPDEF_FIELD)
+#define VL__OPDEF_BOOL(field)                          \
+    static inline bool vl__op_##field(vl_op_kind kind) \
+    {                                                  \
+        return false VL_OP_KINDS(VL__OPDEF_OR);        \
+    }
+
+#define VL__OPDEF_FIELD has_fd
+VL__OPDEF_BOOL(has_fd)
+#undef VL__OPDEF_FIELD
+#define VL__OPDEF_FIELD offset
+VL__OPDEF_BOOL(offset)
+#undef VL__OPDEF_FIELD
+#define VL__OPDEF_FIELD multishot
+VL__OPDEF_BOOL(multishot)
+#undef VL__OPDEF_FIELD
+#define VL__OPDEF_FIELD pool
+VL__OPDEF_BOOL(pool)
+#undef VL__OPDEF_FIELD
+#define VL__OPDEF_FIELD unchecked
+VL__OPDEF_BOOL(unchecked)
+#undef VL__OPDEF_FIELD
+
+/* The bodies that hold an fd hold it first, so vl__op_fd needs no switch. */
+_Static_assert(offsetof(vl_op, u.rw.fd) == offsetof(vl_op, u.accept.fd) &&
+                   offsetof(vl_op, u.rw.fd) == offsetof(vl_op, u.connect.fd) &&
+                   offsetof(vl_op, u.rw.fd) == offsetof(vl_op, u.msg.fd) &&
+                   offsetof(vl_op, u.rw.fd) == offsetof(vl_op, u.close.fd) &&
+                   offsetof(vl_op, u.rw.fd) == offsetof(vl_op, u.multi.fd) &&
+                   offsetof(vl_op, u.rw.fd) == offsetof(vl_op, u.vec.fd),
+               "every op body starts with its fd");
+
+/* The op's file descriptor, or -1 for a kind that names none. */
+static inline int vl__op_fd(const vl_op *op)
+{
+    return vl__op_has_fd(op->kind) ? op->u.rw.fd : -1;
+}
+
+/* ---- the checks ------------------------------------------------------------------ */
+
+/* A buffer and its length: the kernel's limits, checked the same everywhere. */
+static inline int vl__check_buffer(const void *buf, size_t len)
+{
+    if (len > INT32_MAX)
+        return -EINVAL;
+    if (buf == NULL && len > 0)
+        return -EFAULT;
+    return 0;
+}
+
+/* A SENDV's gather list: the same limits as vl__check_buffer, on the sum. */
+static inline int vl__check_iov(const vl_iovec *iov, uint32_t iovcnt)
+{
+    if (iovcnt == 0 || iovcnt > VL_IOV_MAX)
+        return -EINVAL;
+    if (iov == NULL)
+        return -EFAULT;
+    uint64_t total = 0;
+    for (uint32_t k = 0; k < iovcnt; k++) {
+        if (iov[k].base == NULL && iov[k].len > 0)
+            return -EFAULT;
+        total += iov[k].len;
+        if (iov[k].len > INT32_MAX || total > INT32_MAX)
+            return -EINVAL;
+    }
+    return 0;
+}
+
+/* The check of a kind whose row says .unchecked: nothing to check. */
+static inline int vl__check_none(const vl_op *op)
+{
+    (void)op;
+    return 0;
+}
+
+#define vl__check_nop          vl__check_none
+#define vl__check_close        vl__check_none
+#define vl__check_cancel       vl__check_none
+#define vl__check_accept_multi vl__check_none
+
+static inline int vl__check_read(const vl_op *op)
+{
+    if (op->u.rw.offset < -1)
+        return -EINVAL;
+    return vl__check_buffer(op->u.rw.buf, op->u.rw.len);
+}
+
+#define vl__check_write vl__check_read
+
+static inline int vl__check_send(const vl_op *op)
+{
+    return vl__check_buffer(op->u.msg.buf, op->u.msg.len);
+}
+
+#define vl__check_recv vl__check_send
+
+static inline int vl__check_accept(const vl_op *op)
+{
+    return op->u.accept.addr != NULL && op->u.accept.addrlen == NULL ? -EFAULT : 0;
+}
+
+static inline int vl__check_connect(const vl_op *op)
+{
+    if (op->u.connect.addr == NULL)
+        return -EFAULT;
+    /* size_t: socklen_t is a signed int on Windows. */
+    if (op->u.connect.addrlen == 0 ||
+        (size_t)op->u.connect.addrlen > sizeof(struct sockaddr_storage))
+        return -EINVAL;
+    return 0;
+}
+
+static inline int vl__check_timeout(const vl_op *op)
+{
+    return op->u.timeout.duration_ns < 0 ? -EINVAL : 0;
+}
+
+/* The pool's owner is checked at submit, where the engine is known. */
+static inline int vl__check_recv_multi(const vl_op *op)
+{
+    return op->u.multi.pool == NULL ? -EINVAL : 0;
+}
+
+static inline int vl__check_sendv(const vl_op *op)
+{
+    return vl__check_iov(op->u.vec.iov, op->u.vec.iovcnt);
+}
+
+/*
+ * Validate an op in vl_engine_submit, before an id exists, so every
+ * synchronous error leaves no trace: no id, no completion (rule 6).
+ * Inline into submit (callgrind: an out-of-line indirect call per kind cost
+ * 10 of the ~280 user-space instructions a NOP takes); the kinds with
+ * nothing to check return before the switch, through a test the compiler
+ * makes a bit test.
+ */
+static inline int vl__op_validate(const vl_op *op)
+{
+    if (VL_UNLIKELY(op->reserved != 0))
+        return -EINVAL;
+    if (vl__op_unchecked(op->kind))
+        return 0;
+    switch (op->kind) {
+#define VL__CHECK_CASE(NAME, name) \
+    case VL_OP_##NAME:             \
+        return vl__check_##name(op);
+        VL_OP_KINDS(VL__CHECK_CASE)
+#undef VL__CHECK_CASE
+    case VL_OP_KIND_COUNT_:
+        break;
+    }
+    return -EINVAL; /* unknown kind, including values outside the enum */
+}
+
+#endif
