@@ -37,9 +37,8 @@ _Static_assert(VL_OP_NOP == 0 && VL_OP_CANCEL == 9 && VL_OP_SENDV == 12,
 #define VL__PARK_WRITE 0x2u
 
 struct vl__opdef {
-    /* The op names a file descriptor, in the first member of its body
-     * (u.rw.fd, u.msg.fd, ...: the same offset for every body, see the
-     * static assertions below); vl__op_fd reads it. */
+    /* The op names a file descriptor, in its header's fd (vl__op_fd
+     * reads it; the kinds without one ignore the field). */
     bool has_fd;
     /* VL__PARK_*: what a readiness driver waits for when the op would
      * block; 0: the op never parks. A kind that parks has has_fd (the
@@ -115,19 +114,16 @@ VL__OPDEF_BOOL(pool)
 VL__OPDEF_BOOL(unchecked)
 #undef VL__OPDEF_FIELD
 
-/* The bodies that hold an fd hold it first, so vl__op_fd needs no switch. */
-_Static_assert(offsetof(vl_op, u.rw.fd) == offsetof(vl_op, u.accept.fd) &&
-                   offsetof(vl_op, u.rw.fd) == offsetof(vl_op, u.connect.fd) &&
-                   offsetof(vl_op, u.rw.fd) == offsetof(vl_op, u.msg.fd) &&
-                   offsetof(vl_op, u.rw.fd) == offsetof(vl_op, u.close.fd) &&
-                   offsetof(vl_op, u.rw.fd) == offsetof(vl_op, u.multi.fd) &&
-                   offsetof(vl_op, u.rw.fd) == offsetof(vl_op, u.vec.fd),
-               "every op body starts with its fd");
+/* The op's size budget (docs/architecture.md, "The op and its records"):
+ * a 24-byte header and a 40-byte body, one cache line on every host. */
+_Static_assert(sizeof(vl_op) == 64 && sizeof(((vl_op *)0)->u) == 40 && offsetof(vl_op, u) == 24,
+               "vl_op is a 24-byte header and a 40-byte body");
 
-/* The op's file descriptor, or -1 for a kind that names none. */
+/* The op's file descriptor, or -1 for a kind that names none (whatever its
+ * fd field holds). */
 static inline int vl__op_fd(const vl_op *op)
 {
-    return vl__op_has_fd(op->kind) ? op->u.rw.fd : -1;
+    return vl__op_has_fd(op->kind) ? op->fd : -1;
 }
 
 /* ---- the checks ------------------------------------------------------------------ */
