@@ -658,6 +658,56 @@ static void submit_rejects_bad_ops(void **state)
     op.reserved = 0x80000000u;
     expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "READ reserved bit 31");
 
+    /* The header's options (VL_OP_F_*): malformed ones are -EINVAL, the
+     * ones no driver runs yet -EOPNOTSUPP; none leaves an id behind. */
+    static const uint32_t unknown_bits[] = {0x8u, 0x10u, 0x80000000u};
+    for (size_t k = 0; k < sizeof(unknown_bits) / sizeof(unknown_bits[0]); k++) {
+        op = vl_op_nop();
+        op.flags = unknown_bits[k];
+        expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "NOP unknown flag");
+        op = vl_op_recv(sv[0], buf, sizeof(buf), 0);
+        op.flags = VL_OP_F_LINK | unknown_bits[k];
+        expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "RECV LINK + unknown flag");
+    }
+    op = vl_op_read(p[0], buf, sizeof(buf), -1);
+    op.flags = VL_OP_F_DEADLINE_ABS;
+    op.deadline_ns = 1000;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "READ DEADLINE_ABS alone");
+    op.flags = VL_OP_F_DEADLINE_ABS | VL_OP_F_LINK;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "READ DEADLINE_ABS + LINK");
+    op.flags = VL_OP_F_DEADLINE;
+    op.deadline_ns = -1;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "READ relative deadline -1");
+    op.deadline_ns = INT64_MIN;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "READ relative deadline INT64_MIN");
+    op.flags = VL_OP_F_DEADLINE | VL_OP_F_DEADLINE_ABS;
+    op.reserved = 1;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "READ DEADLINE reserved 1");
+    op.reserved = 0;
+    /* Well-formed options: not run by any driver yet. An absolute
+     * deadline may be any instant, a past or negative one too. */
+    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "READ absolute deadline -1");
+    op.deadline_ns = 0;
+    op.flags = VL_OP_F_DEADLINE;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "READ relative deadline 0");
+    op.deadline_ns = INT64_MAX;
+    op.flags = VL_OP_F_DEADLINE | VL_OP_F_LINK;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "READ DEADLINE + LINK");
+    op = vl_op_nop();
+    op.flags = VL_OP_F_LINK;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "NOP LINK");
+    op = vl_op_timeout(1000);
+    op.flags = VL_OP_F_LINK;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "TIMEOUT LINK");
+    op = vl_op_close(sv[1]);
+    op.flags = VL_OP_F_DEADLINE;
+    op.deadline_ns = 1000000;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "CLOSE DEADLINE");
+    /* An op with no options ignores deadline_ns. */
+    op = vl_op_nop();
+    op.deadline_ns = -5;
+    assert_int_equal(h_run(op), 0);
+
     size_t big = (size_t)INT32_MAX + 1;
     op = vl_op_read(p[0], buf, big, -1);
     expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "READ len INT32_MAX+1");

@@ -224,10 +224,31 @@ static inline int vl__check_sendv(const vl_op *op)
  * nothing to check return before the switch, through a test the compiler
  * makes a bit test.
  */
+/* The header's options (<vllsi/engine.h>, VL_OP_F_*), off the common path:
+ * -EINVAL for what is malformed, then -EOPNOTSUPP for the options no driver
+ * runs yet. They are checked before the kind's own fields. */
+static inline int vl__op_validate_options(const vl_op *op)
+{
+    if (op->reserved != 0 || (op->flags & ~VL_OP_F_ALL) != 0)
+        return -EINVAL;
+    if ((op->flags & (VL_OP_F_DEADLINE | VL_OP_F_DEADLINE_ABS)) == VL_OP_F_DEADLINE_ABS)
+        return -EINVAL;
+    if ((op->flags & (VL_OP_F_DEADLINE | VL_OP_F_DEADLINE_ABS)) == VL_OP_F_DEADLINE &&
+        op->deadline_ns < 0)
+        return -EINVAL;
+    if (op->flags != 0)
+        return -EOPNOTSUPP;
+    return 0;
+}
+
 static inline int vl__op_validate(const vl_op *op)
 {
-    if (VL_UNLIKELY(op->reserved != 0))
-        return -EINVAL;
+    /* One test on the common path: no options, reserved 0. */
+    if (VL_UNLIKELY((op->flags | op->reserved) != 0)) {
+        int rc = vl__op_validate_options(op);
+        if (rc != 0)
+            return rc;
+    }
     if (vl__op_unchecked(op->kind))
         return 0;
     switch (op->kind) {
