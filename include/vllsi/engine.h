@@ -16,7 +16,9 @@
  *  - submit returns the id (> 0) or a negative errno, and then no id exists
  *    and no completion will ever come:
  *      -EINVAL    NULL engine/op, unknown kind, length above INT32_MAX,
- *                 negative timeout, reserved bits set (see each constructor)
+ *                 negative timeout, reserved not 0, a malformed option
+ *                 (VL_OP_F_*, at vl_op; see each constructor)
+ *      -EOPNOTSUPP an option no driver runs yet (VL_OP_F_DEADLINE, _LINK)
  *      -EFAULT    NULL buffer with len > 0, NULL address where one is needed
  *      -EBUSY     max_inflight ids are alive (issued and their completion not
  *                 yet returned by poll); the cap is exact
