@@ -632,6 +632,53 @@ static void expect_sync(int64_t got, int64_t want, const char *what)
                  strerror((int)-want));
 }
 
+/* The constructors fill the header: the fd where the kind has one, else
+ * -1, and no options. (Driver-independent: it runs once per driver like the
+ * rest of the suite, at no cost.) */
+static void op_constructors_fill_the_header(void **state)
+{
+    (void)state;
+    int x = 0;
+    socklen_t len = 0;
+    struct sockaddr_storage ss;
+    vl_iovec iov = {&x, 1};
+    const struct {
+        vl_op op;
+        vl_op_kind kind;
+        int fd;
+    } cases[] = {
+        {vl_op_nop(), VL_OP_NOP, -1},
+        {vl_op_read(3, &x, 1, -1), VL_OP_READ, 3},
+        {vl_op_write(4, &x, 1, 0), VL_OP_WRITE, 4},
+        {vl_op_accept(5, (struct sockaddr *)&ss, &len), VL_OP_ACCEPT, 5},
+        {vl_op_connect(6, (struct sockaddr *)&ss, sizeof(ss)), VL_OP_CONNECT, 6},
+        {vl_op_send(7, &x, 1, 0), VL_OP_SEND, 7},
+        {vl_op_recv(8, &x, 1, 0), VL_OP_RECV, 8},
+        {vl_op_timeout(10), VL_OP_TIMEOUT, -1},
+        {vl_op_close(9), VL_OP_CLOSE, 9},
+        {vl_op_cancel(11), VL_OP_CANCEL, -1},
+        {vl_op_recv_multi(12, NULL, 0), VL_OP_RECV_MULTI, 12},
+        {vl_op_accept_multi(13), VL_OP_ACCEPT_MULTI, 13},
+        {vl_op_sendv(14, &iov, 1, 0), VL_OP_SENDV, 14},
+    };
+    assert_int_equal(sizeof(cases) / sizeof(cases[0]), VL_OP_KIND_COUNT_);
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        assert_int_equal(cases[k].op.kind, cases[k].kind);
+        assert_int_equal(cases[k].op.fd, cases[k].fd);
+        assert_int_equal(cases[k].op.flags, 0);
+        assert_int_equal(cases[k].op.reserved, 0);
+        assert_int_equal(cases[k].op.deadline_ns, 0);
+    }
+    vl_op op = vl_op_read(3, &x, 7, 42);
+    assert_ptr_equal(op.u.rw.buf, &x);
+    assert_int_equal(op.u.rw.len, 7);
+    assert_int_equal(op.u.rw.offset, 42);
+    op = vl_op_sendv(14, &iov, 1, MSG_PEEK);
+    assert_ptr_equal(op.u.vec.iov, &iov);
+    assert_int_equal(op.u.vec.iovcnt, 1);
+    assert_int_equal(op.u.vec.flags, MSG_PEEK);
+}
+
 static void submit_rejects_bad_ops(void **state)
 {
     (void)state;
@@ -657,6 +704,56 @@ static void submit_rejects_bad_ops(void **state)
     op = vl_op_read(p[0], buf, sizeof(buf), -1);
     op.reserved = 0x80000000u;
     expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "READ reserved bit 31");
+
+    /* The header's options (VL_OP_F_*): malformed ones are -EINVAL, the
+     * ones no driver runs yet -EOPNOTSUPP; none leaves an id behind. */
+    static const uint32_t unknown_bits[] = {0x8u, 0x10u, 0x80000000u};
+    for (size_t k = 0; k < sizeof(unknown_bits) / sizeof(unknown_bits[0]); k++) {
+        op = vl_op_nop();
+        op.flags = unknown_bits[k];
+        expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "NOP unknown flag");
+        op = vl_op_recv(sv[0], buf, sizeof(buf), 0);
+        op.flags = VL_OP_F_LINK | unknown_bits[k];
+        expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "RECV LINK + unknown flag");
+    }
+    op = vl_op_read(p[0], buf, sizeof(buf), -1);
+    op.flags = VL_OP_F_DEADLINE_ABS;
+    op.deadline_ns = 1000;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "READ DEADLINE_ABS alone");
+    op.flags = VL_OP_F_DEADLINE_ABS | VL_OP_F_LINK;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "READ DEADLINE_ABS + LINK");
+    op.flags = VL_OP_F_DEADLINE;
+    op.deadline_ns = -1;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "READ relative deadline -1");
+    op.deadline_ns = INT64_MIN;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "READ relative deadline INT64_MIN");
+    op.flags = VL_OP_F_DEADLINE | VL_OP_F_DEADLINE_ABS;
+    op.reserved = 1;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "READ DEADLINE reserved 1");
+    op.reserved = 0;
+    /* Well-formed options: not run by any driver yet. An absolute
+     * deadline may be any instant, a past or negative one too. */
+    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "READ absolute deadline -1");
+    op.deadline_ns = 0;
+    op.flags = VL_OP_F_DEADLINE;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "READ relative deadline 0");
+    op.deadline_ns = INT64_MAX;
+    op.flags = VL_OP_F_DEADLINE | VL_OP_F_LINK;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "READ DEADLINE + LINK");
+    op = vl_op_nop();
+    op.flags = VL_OP_F_LINK;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "NOP LINK");
+    op = vl_op_timeout(1000);
+    op.flags = VL_OP_F_LINK;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "TIMEOUT LINK");
+    op = vl_op_close(sv[1]);
+    op.flags = VL_OP_F_DEADLINE;
+    op.deadline_ns = 1000000;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "CLOSE DEADLINE");
+    /* An op with no options ignores deadline_ns. */
+    op = vl_op_nop();
+    op.deadline_ns = -5;
+    assert_int_equal(h_run(op), 0);
 
     size_t big = (size_t)INT32_MAX + 1;
     op = vl_op_read(p[0], buf, big, -1);
@@ -3421,6 +3518,7 @@ int main(int argc, char **argv)
         T(create_accepts_every_flag),
         T(create_names_the_driver),
         T(create_default_cap_is_exact),
+        T(op_constructors_fill_the_header),
         T(submit_rejects_bad_ops),
         T(poll_rejects_bad_args),
         T(nop_round_trips_user_data),

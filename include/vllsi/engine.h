@@ -16,7 +16,9 @@
  *  - submit returns the id (> 0) or a negative errno, and then no id exists
  *    and no completion will ever come:
  *      -EINVAL    NULL engine/op, unknown kind, length above INT32_MAX,
- *                 negative timeout, reserved bits set (see each constructor)
+ *                 negative timeout, reserved not 0, a malformed option
+ *                 (VL_OP_F_*, at vl_op; see each constructor)
+ *      -EOPNOTSUPP an option no driver runs yet (VL_OP_F_DEADLINE, _LINK)
  *      -EFAULT    NULL buffer with len > 0, NULL address where one is needed
  *      -EBUSY     max_inflight ids are alive (issued and their completion not
  *                 yet returned by poll); the cap is exact
@@ -144,33 +146,41 @@ typedef enum vl_op_kind { VL_OP_KINDS(VL__OP_KIND_ENUM) VL_OP_KIND_COUNT_ } vl_o
 typedef struct vl_bufpool vl_bufpool;
 
 /*
- * An op: a tagged union of the seed's CompletionOp. Build it with the
- * constructors below; the struct is copied by submit, so it may live on the
- * caller's stack. Buffers and addresses it points to must stay valid until
- * the op's completion is returned by poll.
+ * An op: a common header (kind, flags, fd, the deadline) and a per-kind body.
+ * Build it with the constructors below, which set every field the kind does
+ * not use to 0 (fd to -1); the struct is copied by submit, so it may live on
+ * the caller's stack. Buffers and addresses it points to must stay valid
+ * until the op's completion is returned by poll.
+ *
+ * The layout is fixed at 64 bytes on every host (one cache line, pinned by
+ * static assertions): a 24-byte header and a 40-byte body, enough for the
+ * kinds ahead (sendto: buf, len, flags, addr, addrlen; splice: off_in,
+ * fd_out, off_out, len, flags; openat: path, flags, mode; statx: path,
+ * flags, mask, buf; readv/writev with an offset). New kinds add a body to
+ * the union; new options take flag bits or the reserved word, so the
+ * struct does not grow.
  */
 typedef struct vl_op {
     vl_op_kind kind;
-    uint32_t reserved; /* must be 0 */
+    uint32_t flags;      /* VL_OP_F_* options, below; 0 for none */
+    int32_t fd;          /* the descriptor the op acts on; -1 for NOP, TIMEOUT, CANCEL */
+    uint32_t reserved;   /* must be 0 */
+    int64_t deadline_ns; /* with VL_OP_F_DEADLINE, see below; else ignored */
     union {
         struct {
-            int fd;
             void *buf;
             size_t len;
             int64_t offset; /* -1: the fd's current position */
         } rw;               /* READ, WRITE (WRITE's buf is not written) */
         struct {
-            int fd;
             struct sockaddr *addr; /* may be NULL (then addrlen is ignored) */
             socklen_t *addrlen;
         } accept;
         struct {
-            int fd;
             const struct sockaddr *addr;
             socklen_t addrlen;
         } connect;
         struct {
-            int fd;
             void *buf;
             size_t len;
             int flags; /* MSG_* flags; SEND always adds MSG_NOSIGNAL */
@@ -179,24 +189,45 @@ typedef struct vl_op {
             int64_t duration_ns;
         } timeout;
         struct {
-            int fd;
-        } close;
-        struct {
             uint64_t target_id;
         } cancel;
         struct {
-            int fd;
             vl_bufpool *pool;
             int flags; /* MSG_* flags for recv */
-        } multi;       /* RECV_MULTI; ACCEPT_MULTI uses fd only */
+        } multi;       /* RECV_MULTI; ACCEPT_MULTI has no body */
         struct {
-            int fd;
             const vl_iovec *iov; /* the caller's array, read until completion */
             uint32_t iovcnt;     /* 1..VL_IOV_MAX */
             int flags;           /* MSG_* flags; SENDV always adds MSG_NOSIGNAL */
         } vec;                   /* SENDV */
+        uint64_t size_[5];       /* sizes the body: 40 bytes, whatever the kind */
     } u;
 } vl_op;
+
+/*
+ * vl_op.flags: options of any kind of op. CLOSE, and the kinds without an fd,
+ * take them as well as the others. Any bit not named here, and reserved != 0,
+ * make submit return -EINVAL (no id, no completion).
+ *
+ * VL_OP_F_DEADLINE: the op ends with -ETIMEDOUT if it has not completed by
+ *   its deadline: deadline_ns nanoseconds after submit (>= 0; a negative
+ *   one is -EINVAL), or with VL_OP_F_DEADLINE_ABS too, the CLOCK_MONOTONIC
+ *   instant deadline_ns (any value; one already past ends the op at once).
+ * VL_OP_F_DEADLINE_ABS: deadline_ns is absolute. Only with
+ *   VL_OP_F_DEADLINE (alone it is -EINVAL).
+ * VL_OP_F_LINK: this op and the next one submitted form a chain: the next
+ *   starts only after this one has succeeded, and ends with -ECANCELED if
+ *   this one fails. A chain is the run of linked ops and the op after them.
+ *
+ * These are the ops' stored form; no driver runs them yet: submit returns
+ * -EOPNOTSUPP for an op with VL_OP_F_DEADLINE or VL_OP_F_LINK (after the
+ * -EINVAL checks above). Modes of one kind (multishot RECV, ACCEPT; the
+ * gather list of SENDV) stay kinds of their own, not flags.
+ */
+#define VL_OP_F_DEADLINE     0x1u
+#define VL_OP_F_DEADLINE_ABS 0x2u
+#define VL_OP_F_LINK         0x4u
+#define VL_OP_F_ALL          0x7u
 
 /* Constructors: the portable way to build ops. */
 VL_API vl_op vl_op_nop(void);

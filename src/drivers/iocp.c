@@ -206,7 +206,7 @@ static int64_t start_rw(vl_engine *e, uint32_t slot, const vl_op *op, bool write
     struct iocp_drv *d = drv_of(e);
     struct iocp_req *q = req_of(d, slot);
     DWORD type;
-    req_reset(q, handle_of(op->u.rw.fd));
+    req_reset(q, handle_of(op->fd));
     int rc = check_handle(q->h, &type);
     if (rc == 0 && type == FILE_TYPE_PIPE && is_socket(q->h)) {
         if (op->u.rw.offset != -1)
@@ -239,7 +239,7 @@ static int64_t start_msg(vl_engine *e, uint32_t slot, const vl_op *op, bool send
     struct iocp_drv *d = drv_of(e);
     struct iocp_req *q = req_of(d, slot);
     DWORD type;
-    req_reset(q, handle_of(op->u.msg.fd));
+    req_reset(q, handle_of(op->fd));
     int rc = check_handle(q->h, &type);
     /* Asked first: Winsock's answer for a pipe or file varies (Wine says
      * WSAEOPNOTSUPP), recv(2)'s is ENOTSOCK. */
@@ -305,7 +305,7 @@ static int64_t start_sendv(vl_engine *e, uint32_t slot, const vl_op *op)
     struct iocp_req *q = req_of(d, slot);
     uint32_t n = op->u.vec.iovcnt;
     DWORD type;
-    req_reset(q, handle_of(op->u.vec.fd));
+    req_reset(q, handle_of(op->fd));
     int rc = check_handle(q->h, &type);
     if (rc == 0 && !is_socket(q->h))
         return -ENOTSOCK;
@@ -372,7 +372,7 @@ static int64_t accept_issue(vl_engine *e, uint32_t slot)
 
 static int64_t start_accept(vl_engine *e, uint32_t slot, const vl_op *op)
 {
-    int rc = accept_check(drv_of(e), req_of(drv_of(e), slot), op->u.accept.fd);
+    int rc = accept_check(drv_of(e), req_of(drv_of(e), slot), op->fd);
     return rc < 0 ? rc : accept_issue(e, slot);
 }
 
@@ -395,7 +395,7 @@ static int64_t start_connect(vl_engine *e, uint32_t slot, const vl_op *op)
     struct iocp_drv *d = drv_of(e);
     struct iocp_req *q = req_of(d, slot);
     DWORD type;
-    req_reset(q, handle_of(op->u.connect.fd));
+    req_reset(q, handle_of(op->fd));
     int rc = check_handle(q->h, &type);
     if (rc == 0 && !is_socket(q->h))
         return -ENOTSOCK; /* as for RECV/SEND: Wine's bind says WSAEOPNOTSUPP */
@@ -417,7 +417,7 @@ static int64_t start_close(vl_engine *e, uint32_t slot, const vl_op *op)
 {
     (void)e;
     (void)slot;
-    HANDLE h = handle_of(op->u.close.fd);
+    HANDLE h = handle_of(op->fd);
     DWORD type;
     int rc = check_handle(h, &type);
     if (rc < 0)
@@ -718,7 +718,7 @@ static int64_t start_recv_multi(vl_engine *e, uint32_t slot, const vl_op *op)
     struct iocp_drv *d = drv_of(e);
     struct iocp_req *q = req_of(d, slot);
     DWORD type;
-    req_reset(q, handle_of(op->u.multi.fd));
+    req_reset(q, handle_of(op->fd));
     int rc = check_handle(q->h, &type);
     if (rc == 0 && !is_socket(q->h))
         return -ENOTSOCK;
@@ -742,7 +742,7 @@ static void accept_multi_next(vl_engine *e, uint32_t slot)
 
 static int64_t start_accept_multi(vl_engine *e, uint32_t slot, const vl_op *op)
 {
-    int rc = accept_check(drv_of(e), req_of(drv_of(e), slot), op->u.multi.fd);
+    int rc = accept_check(drv_of(e), req_of(drv_of(e), slot), op->fd);
     if (rc < 0)
         return rc;
     accept_multi_next(e, slot);

@@ -500,7 +500,7 @@ static int64_t connect_to(struct sim *s, vl_engine *e, uint32_t slot, struct obj
 
 static int64_t step_connect(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
 {
-    struct obj *o = lookup(s, op->u.connect.fd);
+    struct obj *o = lookup(s, op->fd);
     if (o == NULL)
         return -EBADF;
     switch (o->type) {
@@ -562,7 +562,7 @@ static int64_t listener_of(struct sim *s, int fd, struct obj **out)
 static int64_t step_accept(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
 {
     struct obj *l;
-    int64_t rc = listener_of(s, op->u.accept.fd, &l);
+    int64_t rc = listener_of(s, op->fd, &l);
     if (rc < 0)
         return rc;
     if (l->bl_count == 0 || fault_again(s, e, slot))
@@ -575,7 +575,7 @@ static int64_t step_accept(struct sim *s, vl_engine *e, uint32_t slot, const vl_
 static int64_t step_accept_multi(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
 {
     struct obj *l;
-    int64_t rc = listener_of(s, op->u.multi.fd, &l);
+    int64_t rc = listener_of(s, op->fd, &l);
     if (rc < 0)
         return rc;
     if (l->bl_count == 0)
@@ -596,7 +596,7 @@ static int64_t step_accept_multi(struct sim *s, vl_engine *e, uint32_t slot, con
 /* One RECV_MULTI delivery: data into a pool buffer, or the final result. */
 static int64_t step_recv_multi(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
 {
-    struct obj *o = lookup(s, op->u.multi.fd);
+    struct obj *o = lookup(s, op->fd);
     if (o == NULL)
         return -EBADF;
     if (o->type != O_STREAM)
@@ -676,7 +676,7 @@ static int64_t step_sendv(struct sim *s, vl_engine *e, uint32_t i, const vl_op *
         const vl_iovec *v = &op->u.vec.iov[k];
         if (v->len == 0)
             continue;
-        int64_t r = do_write(s, e, total == 0 ? i : NONE, op->u.vec.fd, v->base, v->len, -1,
+        int64_t r = do_write(s, e, total == 0 ? i : NONE, op->fd, v->base, v->len, -1,
                              op->u.vec.flags | (total > 0 ? MSG_DONTWAIT : 0), true);
         if (r < 0)
             return total > 0 ? total : r;
@@ -698,28 +698,28 @@ static int64_t step_nop(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op
 
 static int64_t step_read(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
 {
-    return do_read(s, e, i, op->u.rw.fd, op->u.rw.buf, op->u.rw.len, op->u.rw.offset, 0, false);
+    return do_read(s, e, i, op->fd, op->u.rw.buf, op->u.rw.len, op->u.rw.offset, 0, false);
 }
 
 static int64_t step_write(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
 {
-    return do_write(s, e, i, op->u.rw.fd, op->u.rw.buf, op->u.rw.len, op->u.rw.offset, 0, false);
+    return do_write(s, e, i, op->fd, op->u.rw.buf, op->u.rw.len, op->u.rw.offset, 0, false);
 }
 
 static int64_t step_recv(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
 {
-    return do_read(s, e, i, op->u.msg.fd, op->u.msg.buf, op->u.msg.len, -1, op->u.msg.flags, true);
+    return do_read(s, e, i, op->fd, op->u.msg.buf, op->u.msg.len, -1, op->u.msg.flags, true);
 }
 
 static int64_t step_send(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
 {
-    return do_write(s, e, i, op->u.msg.fd, op->u.msg.buf, op->u.msg.len, -1, op->u.msg.flags, true);
+    return do_write(s, e, i, op->fd, op->u.msg.buf, op->u.msg.len, -1, op->u.msg.flags, true);
 }
 
 static int64_t step_close(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
 {
     (void)i;
-    return close_fd(s, e, op->u.close.fd);
+    return close_fd(s, e, op->fd);
 }
 
 /* Try op i once: step_<name> for each X(NAME, name) of the list in

@@ -104,7 +104,7 @@ static long do_read(struct sync_drv *d, const struct vl__slot *s)
 {
     (void)d;
     const vl_op *op = &s->op;
-    int fd = op->u.rw.fd;
+    int fd = op->fd;
     long buf = (long)op->u.rw.buf, len = (long)op->u.rw.len;
     if (op->u.rw.offset < 0)
         return RETRY(sys6(__NR_read, fd, buf, len, 0, 0, 0), fd, POLLIN);
@@ -118,7 +118,7 @@ static long do_read(struct sync_drv *d, const struct vl__slot *s)
 static long pwrite2(const vl_op *op, int flags)
 {
     struct iovec iov = {(void *)op->u.rw.buf, op->u.rw.len};
-    int fd = op->u.rw.fd;
+    int fd = op->fd;
     long r = RETRY(sys6(__NR_pwritev2, fd, (long)&iov, 1, op->u.rw.offset, 0, flags), fd, POLLOUT);
     if (r != -ENOSYS)
         return r;
@@ -174,7 +174,7 @@ static long do_send(struct sync_drv *d, const struct vl__slot *s)
 {
     (void)d;
     const vl_op *op = &s->op;
-    int fd = op->u.msg.fd;
+    int fd = op->fd;
     return RETRY(sys6(__NR_sendto, fd, (long)op->u.msg.buf, (long)op->u.msg.len,
                       op->u.msg.flags | MSG_NOSIGNAL, 0, 0),
                  fd, POLLOUT);
@@ -185,7 +185,7 @@ static long do_sendv(struct sync_drv *d, const struct vl__slot *s)
 {
     (void)d;
     const vl_op *op = &s->op;
-    int fd = op->u.vec.fd;
+    int fd = op->fd;
     struct msghdr m = {0};
     m.msg_iov = (struct iovec *)(uintptr_t)op->u.vec.iov;
     m.msg_iovlen = op->u.vec.iovcnt;
@@ -197,7 +197,7 @@ static long do_recv(struct sync_drv *d, const struct vl__slot *s)
 {
     (void)d;
     const vl_op *op = &s->op;
-    int fd = op->u.msg.fd;
+    int fd = op->fd;
     return RETRY(
         sys6(__NR_recvfrom, fd, (long)op->u.msg.buf, (long)op->u.msg.len, op->u.msg.flags, 0, 0),
         fd, POLLIN);
@@ -207,7 +207,7 @@ static long do_accept(struct sync_drv *d, const struct vl__slot *s)
 {
     (void)d;
     const vl_op *op = &s->op;
-    int fd = op->u.accept.fd;
+    int fd = op->fd;
     return RETRY(sys6(__NR_accept4, fd, (long)op->u.accept.addr, (long)op->u.accept.addrlen,
                       SOCK_CLOEXEC, 0, 0),
                  fd, POLLIN);
@@ -223,7 +223,7 @@ static long do_connect(struct sync_drv *d, const struct vl__slot *s)
 {
     (void)d;
     const vl_op *op = &s->op;
-    int fd = op->u.connect.fd;
+    int fd = op->fd;
     long r = sys6(__NR_connect, fd, (long)op->u.connect.addr, op->u.connect.addrlen, 0, 0, 0);
     if (r != -EINPROGRESS && r != -EINTR)
         return r;
@@ -241,7 +241,7 @@ static long do_close(struct sync_drv *d, const struct vl__slot *s)
 {
     (void)d;
     const vl_op *op = &s->op;
-    long r = sys6(__NR_close, op->u.close.fd, 0, 0, 0, 0, 0);
+    long r = sys6(__NR_close, op->fd, 0, 0, 0, 0, 0);
     return r == -EINTR ? 0 : r;
 }
 

@@ -655,15 +655,15 @@ static void prep_nop(struct uring *d, struct vl__slot *s, vl_engine *e, struct i
 static void prep_read(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
     (void)d, (void)e;
-    io_uring_prep_read(sqe, s->op.u.rw.fd, s->op.u.rw.buf,
-                       (unsigned)VL__FAULT_SHORTEN(s->op.u.rw.len), (uint64_t)s->op.u.rw.offset);
+    io_uring_prep_read(sqe, s->op.fd, s->op.u.rw.buf, (unsigned)VL__FAULT_SHORTEN(s->op.u.rw.len),
+                       (uint64_t)s->op.u.rw.offset);
 }
 
 static void prep_write(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
     (void)e;
-    io_uring_prep_write(sqe, s->op.u.rw.fd, s->op.u.rw.buf,
-                        (unsigned)VL__FAULT_SHORTEN(s->op.u.rw.len), (uint64_t)s->op.u.rw.offset);
+    io_uring_prep_write(sqe, s->op.fd, s->op.u.rw.buf, (unsigned)VL__FAULT_SHORTEN(s->op.u.rw.len),
+                        (uint64_t)s->op.u.rw.offset);
     if (d->sigpipe == SIGPIPE_NOSIGNAL)
         sqe->rw_flags = RWF_NOSIGNAL;
     else if (d->sigpipe == SIGPIPE_GUARD)
@@ -676,21 +676,20 @@ static void prep_accept(struct uring *d, struct vl__slot *s, vl_engine *e, struc
 {
     (void)d, (void)e;
     struct sockaddr *addr = s->op.u.accept.addr;
-    io_uring_prep_accept(sqe, s->op.u.accept.fd, addr, addr ? s->op.u.accept.addrlen : NULL,
-                         SOCK_CLOEXEC);
+    io_uring_prep_accept(sqe, s->op.fd, addr, addr ? s->op.u.accept.addrlen : NULL, SOCK_CLOEXEC);
 }
 
 static void prep_connect(struct uring *d, struct vl__slot *s, vl_engine *e,
                          struct io_uring_sqe *sqe)
 {
     (void)d, (void)e;
-    io_uring_prep_connect(sqe, s->op.u.connect.fd, s->op.u.connect.addr, s->op.u.connect.addrlen);
+    io_uring_prep_connect(sqe, s->op.fd, s->op.u.connect.addr, s->op.u.connect.addrlen);
 }
 
 static void prep_send(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
     (void)d, (void)e;
-    io_uring_prep_send(sqe, s->op.u.msg.fd, s->op.u.msg.buf, VL__FAULT_SHORTEN(s->op.u.msg.len),
+    io_uring_prep_send(sqe, s->op.fd, s->op.u.msg.buf, VL__FAULT_SHORTEN(s->op.u.msg.len),
                        s->op.u.msg.flags | MSG_NOSIGNAL);
 }
 
@@ -700,13 +699,13 @@ static void prep_sendv(struct uring *d, struct vl__slot *s, vl_engine *e, struct
     struct uring_msg *u = &d->msgs[s - vl__engine_slot(e, 0)];
     const vl_op *op = &s->op;
     vl__sendv_msghdr(op, &u->m, &u->head);
-    io_uring_prep_sendmsg(sqe, op->u.vec.fd, &u->m, (unsigned)(op->u.vec.flags | MSG_NOSIGNAL));
+    io_uring_prep_sendmsg(sqe, op->fd, &u->m, (unsigned)(op->u.vec.flags | MSG_NOSIGNAL));
 }
 
 static void prep_recv(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
     (void)d, (void)e;
-    io_uring_prep_recv(sqe, s->op.u.msg.fd, s->op.u.msg.buf, VL__FAULT_SHORTEN(s->op.u.msg.len),
+    io_uring_prep_recv(sqe, s->op.fd, s->op.u.msg.buf, VL__FAULT_SHORTEN(s->op.u.msg.len),
                        s->op.u.msg.flags);
 }
 
@@ -725,7 +724,7 @@ static void prep_timeout(struct uring *d, struct vl__slot *s, vl_engine *e,
 static void prep_close(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
     (void)d, (void)e;
-    io_uring_prep_close(sqe, s->op.u.close.fd);
+    io_uring_prep_close(sqe, s->op.fd);
 }
 
 /* The kernel answers for us: 0 cancelled, -ENOENT not found (already done),
@@ -744,7 +743,7 @@ static void prep_recv_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
 {
     (void)e;
     struct vl_bufpool *p = s->op.u.multi.pool;
-    int fd = s->op.u.multi.fd, flags = s->op.u.multi.flags;
+    int fd = s->op.fd, flags = s->op.u.multi.flags;
     /* A new op (not a re-arm) has not starved yet. Without a multishot
      * recv on a buffer ring the driver emulates the op (re-armed single
      * shots): vl_engine_stats counts it so, once. */
@@ -783,9 +782,9 @@ static void prep_accept_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
         d->st->not_native++; /* re-armed single accepts */
     s->drv_flags &= ~U_SINGLE;
     if (d->ms_accept) {
-        io_uring_prep_multishot_accept(sqe, s->op.u.multi.fd, NULL, NULL, SOCK_CLOEXEC);
+        io_uring_prep_multishot_accept(sqe, s->op.fd, NULL, NULL, SOCK_CLOEXEC);
     } else {
-        io_uring_prep_accept(sqe, s->op.u.multi.fd, NULL, NULL, SOCK_CLOEXEC);
+        io_uring_prep_accept(sqe, s->op.fd, NULL, NULL, SOCK_CLOEXEC);
         s->drv_flags |= U_SINGLE;
     }
 }
@@ -837,7 +836,7 @@ static bool offset_on_stream(const struct vl__slot *s)
     if (!vl__op_offset(s->op.kind) || s->op.u.rw.offset < 0)
         return false;
     struct stat st;
-    if (fstat(s->op.u.rw.fd, &st) != 0)
+    if (fstat(s->op.fd, &st) != 0)
         return false;
     return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
 }
@@ -1054,7 +1053,7 @@ static void recv_multi_polled(vl_engine *e, struct uring *d, uint32_t i, int res
         return;
     }
     char byte;
-    ssize_t n = recv(s->op.u.multi.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n = recv(s->op.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         rearm_or_end(e, d, i);
     else

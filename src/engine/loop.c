@@ -42,9 +42,10 @@ _Static_assert(sizeof(struct signalfd_siginfo) == sizeof(((vl_signal *)0)->info_
                "vl_signal.info_ holds exactly one signalfd_siginfo");
 
 #if UINTPTR_MAX == UINT64_MAX
-/* Pinned on LP64: an op record is one cache line; a timer stays small enough
- * to embed by the hundred thousand. A change here is an ABI change. */
-_Static_assert(sizeof(vl_loop_op) == 64, "vl_loop_op is one cache line");
+/* Pinned on LP64: an op record is the 64-byte op and three words; a timer
+ * stays small enough to embed by the hundred thousand. A change here is an
+ * ABI change. */
+_Static_assert(sizeof(vl_loop_op) == 88, "vl_loop_op is a vl_op and three words");
 _Static_assert(sizeof(vl_timer) == 72, "vl_timer size");
 _Static_assert(sizeof(vl_async) == 48, "vl_async size");
 #endif

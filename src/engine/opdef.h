@@ -37,9 +37,8 @@ _Static_assert(VL_OP_NOP == 0 && VL_OP_CANCEL == 9 && VL_OP_SENDV == 12,
 #define VL__PARK_WRITE 0x2u
 
 struct vl__opdef {
-    /* The op names a file descriptor, in the first member of its body
-     * (u.rw.fd, u.msg.fd, ...: the same offset for every body, see the
-     * static assertions below); vl__op_fd reads it. */
+    /* The op names a file descriptor, in its header's fd (vl__op_fd
+     * reads it; the kinds without one ignore the field). */
     bool has_fd;
     /* VL__PARK_*: what a readiness driver waits for when the op would
      * block; 0: the op never parks. A kind that parks has has_fd (the
@@ -115,19 +114,16 @@ VL__OPDEF_BOOL(pool)
 VL__OPDEF_BOOL(unchecked)
 #undef VL__OPDEF_FIELD
 
-/* The bodies that hold an fd hold it first, so vl__op_fd needs no switch. */
-_Static_assert(offsetof(vl_op, u.rw.fd) == offsetof(vl_op, u.accept.fd) &&
-                   offsetof(vl_op, u.rw.fd) == offsetof(vl_op, u.connect.fd) &&
-                   offsetof(vl_op, u.rw.fd) == offsetof(vl_op, u.msg.fd) &&
-                   offsetof(vl_op, u.rw.fd) == offsetof(vl_op, u.close.fd) &&
-                   offsetof(vl_op, u.rw.fd) == offsetof(vl_op, u.multi.fd) &&
-                   offsetof(vl_op, u.rw.fd) == offsetof(vl_op, u.vec.fd),
-               "every op body starts with its fd");
+/* The op's size budget (docs/architecture.md, "The op and its records"):
+ * a 24-byte header and a 40-byte body, one cache line on every host. */
+_Static_assert(sizeof(vl_op) == 64 && sizeof(((vl_op *)0)->u) == 40 && offsetof(vl_op, u) == 24,
+               "vl_op is a 24-byte header and a 40-byte body");
 
-/* The op's file descriptor, or -1 for a kind that names none. */
+/* The op's file descriptor, or -1 for a kind that names none (whatever its
+ * fd field holds). */
 static inline int vl__op_fd(const vl_op *op)
 {
-    return vl__op_has_fd(op->kind) ? op->u.rw.fd : -1;
+    return vl__op_has_fd(op->kind) ? op->fd : -1;
 }
 
 /* ---- the checks ------------------------------------------------------------------ */
@@ -228,10 +224,31 @@ static inline int vl__check_sendv(const vl_op *op)
  * nothing to check return before the switch, through a test the compiler
  * makes a bit test.
  */
+/* The header's options (<vllsi/engine.h>, VL_OP_F_*), off the common path:
+ * -EINVAL for what is malformed, then -EOPNOTSUPP for the options no driver
+ * runs yet. They are checked before the kind's own fields. */
+static inline int vl__op_validate_options(const vl_op *op)
+{
+    if (op->reserved != 0 || (op->flags & ~VL_OP_F_ALL) != 0)
+        return -EINVAL;
+    if ((op->flags & (VL_OP_F_DEADLINE | VL_OP_F_DEADLINE_ABS)) == VL_OP_F_DEADLINE_ABS)
+        return -EINVAL;
+    if ((op->flags & (VL_OP_F_DEADLINE | VL_OP_F_DEADLINE_ABS)) == VL_OP_F_DEADLINE &&
+        op->deadline_ns < 0)
+        return -EINVAL;
+    if (op->flags != 0)
+        return -EOPNOTSUPP;
+    return 0;
+}
+
 static inline int vl__op_validate(const vl_op *op)
 {
-    if (VL_UNLIKELY(op->reserved != 0))
-        return -EINVAL;
+    /* One test on the common path: no options, reserved 0. */
+    if (VL_UNLIKELY((op->flags | op->reserved) != 0)) {
+        int rc = vl__op_validate_options(op);
+        if (rc != 0)
+            return rc;
+    }
     if (vl__op_unchecked(op->kind))
         return 0;
     switch (op->kind) {

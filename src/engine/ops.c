@@ -16,6 +16,7 @@ vl_op vl_op_nop(void)
     vl_op op;
     memset(&op, 0, sizeof(op));
     op.kind = VL_OP_NOP;
+    op.fd = -1;
     return op;
 }
 
@@ -23,7 +24,7 @@ vl_op vl_op_read(int fd, void *buf, size_t len, int64_t offset)
 {
     vl_op op = vl_op_nop();
     op.kind = VL_OP_READ;
-    op.u.rw.fd = fd;
+    op.fd = fd;
     op.u.rw.buf = buf;
     op.u.rw.len = len;
     op.u.rw.offset = offset;
@@ -41,7 +42,7 @@ vl_op vl_op_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
     vl_op op = vl_op_nop();
     op.kind = VL_OP_ACCEPT;
-    op.u.accept.fd = fd;
+    op.fd = fd;
     op.u.accept.addr = addr;
     op.u.accept.addrlen = addrlen;
     return op;
@@ -51,7 +52,7 @@ vl_op vl_op_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
     vl_op op = vl_op_nop();
     op.kind = VL_OP_CONNECT;
-    op.u.connect.fd = fd;
+    op.fd = fd;
     op.u.connect.addr = addr;
     op.u.connect.addrlen = addrlen;
     return op;
@@ -61,7 +62,7 @@ vl_op vl_op_send(int fd, const void *buf, size_t len, int flags)
 {
     vl_op op = vl_op_nop();
     op.kind = VL_OP_SEND;
-    op.u.msg.fd = fd;
+    op.fd = fd;
     op.u.msg.buf = (void *)(uintptr_t)buf;
     op.u.msg.len = len;
     op.u.msg.flags = flags;
@@ -87,7 +88,7 @@ vl_op vl_op_close(int fd)
 {
     vl_op op = vl_op_nop();
     op.kind = VL_OP_CLOSE;
-    op.u.close.fd = fd;
+    op.fd = fd;
     return op;
 }
 
@@ -103,7 +104,7 @@ vl_op vl_op_recv_multi(int fd, vl_bufpool *pool, int flags)
 {
     vl_op op = vl_op_nop();
     op.kind = VL_OP_RECV_MULTI;
-    op.u.multi.fd = fd;
+    op.fd = fd;
     op.u.multi.pool = pool;
     op.u.multi.flags = flags;
     return op;
@@ -113,7 +114,7 @@ vl_op vl_op_accept_multi(int fd)
 {
     vl_op op = vl_op_nop();
     op.kind = VL_OP_ACCEPT_MULTI;
-    op.u.multi.fd = fd;
+    op.fd = fd;
     return op;
 }
 
@@ -121,7 +122,7 @@ vl_op vl_op_sendv(int fd, const vl_iovec *iov, uint32_t iovcnt, int flags)
 {
     vl_op op = vl_op_nop();
     op.kind = VL_OP_SENDV;
-    op.u.vec.fd = fd;
+    op.fd = fd;
     op.u.vec.iov = iov;
     op.u.vec.iovcnt = iovcnt;
     op.u.vec.flags = flags;

@@ -187,7 +187,7 @@ static void list_unlink(struct vl__reactor *r, struct vl__reactor_fd *f, int dir
 static int classify(struct vl__slot *s)
 {
     struct stat st;
-    if (fstat(s->op.u.rw.fd, &st) < 0)
+    if (fstat(s->op.fd, &st) < 0)
         return -errno;
     unsigned mode = MODE_NOWAIT; /* pipes, FIFOs, ttys, eventfds, ... */
     if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode))
@@ -203,8 +203,8 @@ static int64_t file_read(const struct vl__slot *s)
     const vl_op *op = &s->op;
     ssize_t n;
     do {
-        n = op->u.rw.offset < 0 ? read(op->u.rw.fd, op->u.rw.buf, op->u.rw.len)
-                                : pread(op->u.rw.fd, op->u.rw.buf, op->u.rw.len, op->u.rw.offset);
+        n = op->u.rw.offset < 0 ? read(op->fd, op->u.rw.buf, op->u.rw.len)
+                                : pread(op->fd, op->u.rw.buf, op->u.rw.len, op->u.rw.offset);
     } while (n < 0 && errno == EINTR);
     return sys_result(n);
 }
@@ -214,8 +214,8 @@ static int64_t file_write(const struct vl__slot *s)
     const vl_op *op = &s->op;
     ssize_t n;
     do {
-        n = op->u.rw.offset < 0 ? write(op->u.rw.fd, op->u.rw.buf, op->u.rw.len)
-                                : pwrite(op->u.rw.fd, op->u.rw.buf, op->u.rw.len, op->u.rw.offset);
+        n = op->u.rw.offset < 0 ? write(op->fd, op->u.rw.buf, op->u.rw.len)
+                                : pwrite(op->fd, op->u.rw.buf, op->u.rw.len, op->u.rw.offset);
     } while (n < 0 && errno == EINTR);
     return sys_result(n);
 }
@@ -226,8 +226,8 @@ static int64_t nowait_rw(const struct vl__slot *s, bool write)
 {
     struct iovec iov = {s->op.u.rw.buf, s->op.u.rw.len};
     off_t off = s->op.u.rw.offset < 0 ? -1 : (off_t)s->op.u.rw.offset;
-    ssize_t n = write ? pwritev2(s->op.u.rw.fd, &iov, 1, off, RWF_NOWAIT)
-                      : preadv2(s->op.u.rw.fd, &iov, 1, off, RWF_NOWAIT);
+    ssize_t n = write ? pwritev2(s->op.fd, &iov, 1, off, RWF_NOWAIT)
+                      : preadv2(s->op.fd, &iov, 1, off, RWF_NOWAIT);
     return sys_result(n);
 }
 #else
@@ -284,7 +284,7 @@ static int64_t write_nowait_nosignal(const struct vl__slot *s)
     if (__atomic_load_n(&nosignal_known, __ATOMIC_RELAXED)) {
         struct iovec iov = {s->op.u.rw.buf, s->op.u.rw.len};
         off_t off = s->op.u.rw.offset < 0 ? -1 : (off_t)s->op.u.rw.offset;
-        int64_t res = sys_result(pwritev2(s->op.u.rw.fd, &iov, 1, off, RWF_NOWAIT | RWF_NOSIGNAL));
+        int64_t res = sys_result(pwritev2(s->op.fd, &iov, 1, off, RWF_NOWAIT | RWF_NOSIGNAL));
         if (res != -EOPNOTSUPP && res != -EINVAL)
             return res;
         int64_t plain = write_nosigpipe(s, true);
@@ -331,8 +331,8 @@ static int64_t sock_rw(const struct vl__slot *s, bool write)
     if (op->u.rw.offset != -1)
         return -ESPIPE;
     size_t len = VL__FAULT_SHORTEN(op->u.rw.len);
-    ssize_t n = write ? send(op->u.rw.fd, op->u.rw.buf, len, MSG_DONTWAIT | MSG_NOSIGNAL)
-                      : recv(op->u.rw.fd, op->u.rw.buf, len, MSG_DONTWAIT);
+    ssize_t n = write ? send(op->fd, op->u.rw.buf, len, MSG_DONTWAIT | MSG_NOSIGNAL)
+                      : recv(op->fd, op->u.rw.buf, len, MSG_DONTWAIT);
     int64_t res = sys_result(n);
     return would_block(res) ? PARK : res;
 }
@@ -435,10 +435,9 @@ static int64_t run_recv(struct vl__reactor *r, uint32_t i, struct vl__slot *s, b
         return RECHECK;
     const vl_op *op = &s->op;
     size_t len = VL__FAULT_SHORTEN(op->u.msg.len);
-    int64_t res =
-        sys_result(recv(op->u.msg.fd, op->u.msg.buf, len, op->u.msg.flags | MSG_DONTWAIT));
+    int64_t res = sys_result(recv(op->fd, op->u.msg.buf, len, op->u.msg.flags | MSG_DONTWAIT));
     if (res > 0 && (size_t)res < len && !(op->u.msg.flags & MSG_PEEK))
-        hint_short_read(r, op->u.msg.fd);
+        hint_short_read(r, op->fd);
     return would_block(res) ? PARK : res;
 }
 
@@ -449,7 +448,7 @@ static int64_t run_send(struct vl__reactor *r, uint32_t i, struct vl__slot *s, b
     if (fault_eagain(r))
         return RECHECK;
     const vl_op *op = &s->op;
-    int64_t res = sys_result(send(op->u.msg.fd, op->u.msg.buf, VL__FAULT_SHORTEN(op->u.msg.len),
+    int64_t res = sys_result(send(op->fd, op->u.msg.buf, VL__FAULT_SHORTEN(op->u.msg.len),
                                   op->u.msg.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
     return would_block(res) ? PARK : res;
 }
@@ -465,8 +464,7 @@ static int64_t run_sendv(struct vl__reactor *r, uint32_t i, struct vl__slot *s, 
     struct msghdr m;
     struct iovec head;
     vl__sendv_msghdr(op, &m, &head);
-    int64_t res =
-        sys_result(sendmsg(op->u.vec.fd, &m, op->u.vec.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
+    int64_t res = sys_result(sendmsg(op->fd, &m, op->u.vec.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
     return would_block(res) ? PARK : res;
 }
 
@@ -500,7 +498,7 @@ static int64_t run_accept(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
 {
     (void)i;
     if (!(s->drv_flags & F_CHECKED)) {
-        int64_t rc = accept_check(s, s->op.u.accept.fd);
+        int64_t rc = accept_check(s, s->op.fd);
         if (rc < 0)
             return rc;
     }
@@ -508,7 +506,7 @@ static int64_t run_accept(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
         return RECHECK;
     const vl_op *op = &s->op;
     socklen_t *lenp = op->u.accept.addr ? op->u.accept.addrlen : NULL;
-    int64_t res = sys_result(accept4(op->u.accept.fd, op->u.accept.addr, lenp, SOCK_CLOEXEC));
+    int64_t res = sys_result(accept4(op->fd, op->u.accept.addr, lenp, SOCK_CLOEXEC));
     return would_block(res) ? PARK : res;
 }
 
@@ -522,7 +520,7 @@ static int64_t run_accept(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
 static int64_t recv_multi_empty(const struct vl__slot *s)
 {
     char byte;
-    int64_t res = sys_result(recv(s->op.u.multi.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT));
+    int64_t res = sys_result(recv(s->op.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT));
     if (would_block(res))
         return PARK;
     return res >= 0 ? -ENOBUFS : res;
@@ -532,7 +530,7 @@ static int64_t recv_multi_empty(const struct vl__slot *s)
 static void recv_multi_type(struct vl__slot *s)
 {
     s->drv_flags |= F_CHECKED;
-    if (fd_is_stream(s->op.u.multi.fd))
+    if (fd_is_stream(s->op.fd))
         s->drv_flags |= F_STREAM;
 }
 
@@ -563,7 +561,7 @@ static int64_t run_recv_multi(struct vl__reactor *r, uint32_t i, struct vl__slot
             return recv_multi_empty(s);
         size_t len = VL__FAULT_SHORTEN(p->size);
         int64_t res = sys_result(
-            recv(s->op.u.multi.fd, vl__pool_buf(p, bid), len, s->op.u.multi.flags | MSG_DONTWAIT));
+            recv(s->op.fd, vl__pool_buf(p, bid), len, s->op.u.multi.flags | MSG_DONTWAIT));
         if (res <= 0) {
             vl__pool_untake(p, bid);
             return would_block(res) ? PARK : res;
@@ -572,7 +570,7 @@ static int64_t run_recv_multi(struct vl__reactor *r, uint32_t i, struct vl__slot
         vl__engine_complete(r->e, i, res, VL_CQE_MORE | VL_CQE_BUFFER | (bid << 16));
         /* A short read drained the stream's data, but an EOF queued behind
          * it made its edge already: read on to find it. */
-        if (res < (int64_t)len && (s->drv_flags & F_STREAM) && !peer_done(r, s->op.u.multi.fd))
+        if (res < (int64_t)len && (s->drv_flags & F_STREAM) && !peer_done(r, s->op.fd))
             return PARK;
     }
     return RECHECK;
@@ -582,7 +580,7 @@ static int64_t run_recv_multi(struct vl__reactor *r, uint32_t i, struct vl__slot
  * error other than a connection that died in the backlog ends the op. */
 static int64_t run_accept_multi(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
-    int fd = s->op.u.multi.fd;
+    int fd = s->op.fd;
     if (!(s->drv_flags & F_CHECKED)) {
         int64_t rc = accept_check(s, fd);
         if (rc < 0)
@@ -619,7 +617,7 @@ static int64_t run_accept_multi(struct vl__reactor *r, uint32_t i, struct vl__sl
 static int64_t connect_start(struct vl__slot *s)
 {
     const vl_op *op = &s->op;
-    int fd = op->u.connect.fd;
+    int fd = op->fd;
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0)
         return -errno;
@@ -643,7 +641,7 @@ static int64_t run_connect(struct vl__reactor *r, uint32_t i, struct vl__slot *s
         return connect_start(s);
     int err = 0;
     socklen_t len = sizeof(err);
-    if (getsockopt(s->op.u.connect.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+    if (getsockopt(s->op.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         return -errno;
     return -(int64_t)err;
 }
@@ -686,7 +684,7 @@ static int64_t run_close(struct vl__reactor *r, uint32_t i, struct vl__slot *s, 
 {
     (void)i;
     (void)ready;
-    int fd = s->op.u.close.fd;
+    int fd = s->op.fd;
     struct vl__reactor_hint *h = hint_at(r, fd);
     if (h->fd == fd)
         h->fd = -1; /* the number's next file starts unknown */
@@ -793,7 +791,7 @@ static void run_always_ready(struct vl__reactor *r, uint32_t i, struct vl__slot 
  * EAGAIN (RECHECK), so the backend must look at the fd's level again. */
 static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool recheck)
 {
-    int fd = s->op.u.rw.fd; /* an op that parks has an fd (opdef.h) */
+    int fd = s->op.fd; /* an op that parks has an fd (opdef.h) */
     int dir = op_dir_index(s);
     struct vl__reactor_fd *f = fd_get(r, fd);
     list_push(r, f, dir, i);
@@ -832,14 +830,14 @@ static inline void run_new(struct vl__reactor *r, uint32_t i, struct vl__slot *s
 static VL__NOINLINE void submit_parkable(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
                                          unsigned dir)
 {
-    struct vl__reactor_fd *f = fd_find(r, s->op.u.rw.fd); /* it parks: it has an fd */
+    struct vl__reactor_fd *f = fd_find(r, s->op.fd); /* it parks: it has an fd */
     if (f != NULL && (fd_wants(f) & dir)) {
         park(r, i, s, false);
         return;
     }
     /* A stream its last RECV drained, with no read event since: the read
      * would say EAGAIN, so park at once. */
-    if (s->op.kind == VL_OP_RECV && hint_drained(r, s->op.u.msg.fd)) {
+    if (s->op.kind == VL_OP_RECV && hint_drained(r, s->op.fd)) {
         park(r, i, s, false);
         return;
     }
@@ -919,7 +917,7 @@ static bool take(struct vl__reactor *r, uint32_t i)
     }
     if (where == WHERE_NONE)
         return false;
-    struct vl__reactor_fd *f = fd_find(r, s->op.u.rw.fd); /* parked: has an fd */
+    struct vl__reactor_fd *f = fd_find(r, s->op.fd); /* parked: has an fd */
     if (f == NULL)
         return false;
     list_unlink(r, f, where == WHERE_WRITE, i);
