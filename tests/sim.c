@@ -520,7 +520,6 @@ static void shutdown_cancels_and_refuses(void **state)
     vl_engine_destroy(e);
 }
 
-#ifdef VL_CQE_BUFFER
 static void multishot_recv_and_accept(void **state)
 {
     (void)state;
@@ -584,7 +583,6 @@ static void multishot_recv_and_accept(void **state)
     assert_true(st.cq_deferred == 0 && st.pool_starved == 0 && st.busy_refusals == 0);
     vl_engine_destroy(e);
 }
-#endif
 
 /* ---- the workload: determinism, no loss, replay ---------------------------------------- */
 
@@ -912,9 +910,7 @@ int main(void)
         cmocka_unit_test(cancel_and_close_pending),
         cmocka_unit_test(reset_reports_econnreset_once),
         cmocka_unit_test(shutdown_cancels_and_refuses),
-#ifdef VL_CQE_BUFFER
         cmocka_unit_test(multishot_recv_and_accept),
-#endif
         cmocka_unit_test(same_seed_same_trace),
         cmocka_unit_test(other_seed_other_trace),
         cmocka_unit_test(faults_never_lose_or_duplicate),

@@ -253,7 +253,6 @@ static void act_cancel(struct world *w, struct prog *g)
  * pool had lent out (released exactly once), and it goes back at once. */
 static void give_back(struct world *w, const vl_completion *c)
 {
-#ifdef VL_CQE_BUFFER
     if (!(c->flags & VL_CQE_BUFFER))
         return;
     uint32_t bid = vl_cqe_buffer(c->flags);
@@ -261,10 +260,6 @@ static void give_back(struct world *w, const vl_completion *c)
     if (rc != 0)
         inv_fail(&w->v, "id %llx: buffer %u handed out but release says %d",
                  (unsigned long long)c->id, bid, rc);
-#else
-    (void)w;
-    (void)c;
-#endif
 }
 
 static void act_poll(struct world *w, struct prog *g, bool wait)
@@ -289,11 +284,7 @@ static void act_conn(struct world *w, unsigned kind)
     if (kind == 0) {
         op = vl_op_accept(w->lfd, NULL, NULL);
     } else if (kind == 2) {
-#ifdef VL_CQE_BUFFER
         op = vl_op_accept_multi(w->lfd);
-#else
-        return;
-#endif
     } else {
         if (w->nextra >= MAX_EXTRA)
             return;
@@ -311,17 +302,12 @@ static void act_conn(struct world *w, unsigned kind)
 static void act_recv_multi(struct world *w, struct prog *g)
 {
     int fd = w->fd[next_byte(g) % NFD];
-#ifdef VL_CQE_BUFFER
     if (w->pool == NULL && vl_bufpool_create(w->e, 4, 64, &w->pool) != 0) {
         w->pool = NULL;
         return; /* after shutdown, or an injected ENOMEM */
     }
     vl_op op = vl_op_recv_multi(fd, w->pool, 0);
     submit(w, &op, NULL);
-#else
-    (void)w;
-    (void)fd;
-#endif
 }
 
 /* A direct write to the pipe, whose reader may be gone: SIGPIPE is blocked
