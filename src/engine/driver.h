@@ -190,6 +190,9 @@ enum vl__slot_state {
 /* vl__slot.core_flags */
 #define VL__SLOT_CANCEL_REQUESTED 0x1u /* a CANCEL for this slot went to the driver */
 
+/* Bytes of typed driver state per slot (see VL__SLOT_DRV). */
+#define VL__SLOT_DRV_SIZE 32u
+
 struct vl__slot {
     vl_op op;
     void *user_data;
@@ -200,6 +203,10 @@ struct vl__slot {
     uint32_t cqe_flags;
     uint32_t target;     /* CANCEL: the target slot, or UINT32_MAX if none */
     uint32_t core_flags; /* VL__SLOT_* bits the core keeps                  */
+    /* The core's timer heap (timer_heap.h): the slot's position in it and
+     * its insertion number, which orders equal deadlines. */
+    uint32_t timer_pos;
+    uint64_t timer_seq;
     /* Scratch the driver owns while the slot is INFLIGHT (links, indices). */
     uint32_t drv_next;
     uint32_t drv_prev;
@@ -212,17 +219,35 @@ struct vl__slot {
             long long tv_nsec;
         } ts; /* io_uring TIMEOUT keeps its timespec here until submitted */
     } drv_data;
-    /* Pads the slot to 192 bytes, three cache lines (64-bit hosts): 144
-     * are used (the 64-byte op, 80 of the core's and the driver's), and a
-     * multiple of 64 keeps every slot's op on a line of its own. The 48
-     * spare bytes are the room for the per-op options' state (a deadline's
-     * place in a timer structure, a chain's links) and typed driver state. */
-    uint64_t pad_[6];
+    /* The driver's typed state while it holds the slot: a driver defines
+     * its own struct and reaches it through VL__SLOT_DRV (below), which
+     * checks at compile time that the struct fits. */
+    union {
+        uint64_t align_;
+        unsigned char bytes[VL__SLOT_DRV_SIZE];
+    } drv;
+    /* Pads the slot to 192 bytes, three cache lines (64-bit hosts), a
+     * multiple of 64 that keeps every slot's op on a line of its own. */
+    uint64_t pad_[1];
 };
 #if UINTPTR_MAX == UINT64_MAX
-_Static_assert(offsetof(struct vl__slot, pad_) == 144, "a slot uses 144 bytes on 64-bit hosts");
+_Static_assert(offsetof(struct vl__slot, pad_) == 184, "a slot uses 184 bytes on 64-bit hosts");
 _Static_assert(sizeof(struct vl__slot) == 192, "a slot is 192 bytes on 64-bit hosts");
 #endif
+/*
+ * The driver's state in slot s as a pointer to type (a struct the driver
+ * defines, at most VL__SLOT_DRV_SIZE bytes, 8-byte aligned at most): the
+ * driver owns it while it holds the slot and finds it uninitialised when
+ * it takes one.
+ */
+#define VL__SLOT_DRV(s, type)                                                            \
+    ((void)sizeof(struct {                                                               \
+         _Static_assert(sizeof(type) <= VL__SLOT_DRV_SIZE, #type " fits a slot");        \
+         _Static_assert(_Alignof(type) <= _Alignof(uint64_t), #type " alignment fits"); \
+         int ok_;                                                                        \
+     }),                                                                                 \
+     (type *)(void *)(s)->drv.bytes)
+
 /* vl__direct_slot reads gen and state as one 64-bit word. */
 _Static_assert(offsetof(struct vl__slot, state) == offsetof(struct vl__slot, gen) + 4,
                "state follows gen");
