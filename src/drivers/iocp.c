@@ -776,10 +776,12 @@ static void multi_done(vl_engine *e, uint32_t slot, struct iocp_req *q)
     accept_multi_next(e, slot);
 }
 
-/* The deferred ops go on once the caller's poll made room. */
-static void resume_deferred(vl_engine *e)
+/* The deferred ops go on once the caller's poll made room. Whether any
+ * did (and may have completed something). */
+static bool resume_deferred(vl_engine *e)
 {
     struct iocp_drv *d = drv_of(e);
+    bool any = false;
     while (d->defer_head != NONE && vl__engine_cq_room(e)) {
         uint32_t slot = d->defer_head;
         d->defer_head = vl__engine_slot(e, slot)->drv_next;
@@ -789,7 +791,9 @@ static void resume_deferred(vl_engine *e)
             recv_multi_run(e, slot, false);
         else
             accept_multi_next(e, slot);
+        any = true;
     }
+    return any;
 }
 
 static void io_done(vl_engine *e, OVERLAPPED *ov)
@@ -839,10 +843,8 @@ static int iocp_wait(vl_engine *e, int64_t timeout_ns)
 {
     struct iocp_drv *d = drv_of(e);
     ULONG n = 0;
-    uint32_t before = e->cq_tail;
-    resume_deferred(e);
-    if (e->cq_tail != before)
-        timeout_ns = 0; /* the deferred ops delivered: do not sleep */
+    if (resume_deferred(e))
+        timeout_ns = 0; /* the deferred ops went on: do not sleep */
     DWORD ms = wait_ms(e, timeout_ns);
     struct vl__stats *st = vl__engine_stats(e);
     /* per system call, for vl_engine_stats */

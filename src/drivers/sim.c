@@ -97,7 +97,8 @@ static struct sim *sim_of(vl_engine *e)
 /* The sim state of a public call's engine, or NULL for NULL / another driver. */
 static struct sim *sim_get(const vl_engine *e)
 {
-    return e != NULL && e->drv == &vl__driver_sim ? e->drv_state : NULL;
+    return e != NULL && vl__engine_driver(e) == &vl__driver_sim ? *vl__engine_drv((vl_engine *)e)
+                                                                : NULL;
 }
 
 static int64_t sat_add(int64_t a, int64_t b)
@@ -202,7 +203,7 @@ static uint32_t obj_alloc(struct sim *s, uint8_t type)
  * -ESHUTDOWN. */
 static int room_for(struct sim *s, vl_engine *e, uint32_t n, uint32_t entries)
 {
-    if (e->shut)
+    if (vl__engine_shutting(e))
         return -ESHUTDOWN;
     if (s->nopen + n > fd_limit(s))
         return -EMFILE;

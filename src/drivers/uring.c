@@ -592,7 +592,7 @@ static int uring_init(vl_engine *e, const vl_engine_config *cfg, char *reason, s
         d->sigpipe = SIGPIPE_ASYNC;
     arm_wake(d);
     d->plain = plain_kinds(d);
-    e->completes_outside_poll = !(d->ring.flags & IORING_SETUP_DEFER_TASKRUN);
+    vl__engine_set_completes_outside_poll(e, !(d->ring.flags & IORING_SETUP_DEFER_TASKRUN));
     /* A registered ring fd saves an fdget per io_uring_enter, but it belongs
      * to the registering thread; without SINGLE_ISSUER the engine may move
      * between threads, so only register when it cannot. Failure is fine. */
@@ -842,6 +842,7 @@ static bool offset_on_stream(const struct vl__slot *s)
 }
 
 static bool rearm_take(vl_engine *e, struct uring *d, uint32_t slot);
+static void uring_pool_put(vl_engine *e, struct vl_bufpool *p, uint32_t bid);
 
 static int uring_submit(vl_engine *e, uint32_t slot)
 {
@@ -851,15 +852,15 @@ static int uring_submit(vl_engine *e, uint32_t slot)
     if (VL_UNLIKELY(s->op.kind == VL_OP_CANCEL)) {
         if (rearm_take(e, d, s->target)) {
             vl__engine_stats(e)->not_native++; /* answered here, not by the kernel */
-            vl__engine_deliver(e, s->target, -ECANCELED, 0);
-            vl__engine_deliver(e, slot, 0, 0);
+            vl__engine_complete(e, s->target, -ECANCELED, 0);
+            vl__engine_complete(e, slot, 0, 0);
             return 0;
         }
         s->drv_index = 0; /* cancel retries so far */
     }
     if (VL_UNLIKELY(offset_on_stream(s))) {
         vl__engine_stats(e)->not_native++;
-        vl__engine_deliver(e, slot, -ESPIPE, 0);
+        vl__engine_complete(e, slot, -ESPIPE, 0);
         return 0;
     }
     /* Test builds may pretend the ring is full: the op stays queued. */
@@ -914,7 +915,7 @@ static bool cancel_retry(vl_engine *e, struct uring *d, uint32_t i)
 {
     struct vl__slot *s = vl__engine_slot(e, i);
     uint32_t t;
-    if (e->shut || s->drv_index >= CANCEL_RETRIES ||
+    if (vl__engine_shutting(e) || s->drv_index >= CANCEL_RETRIES ||
         !vl__engine_id_slot(e, s->op.u.cancel.target_id, &t) ||
         vl__engine_slot(e, t)->state != VL__SLOT_INFLIGHT)
         return false;
@@ -1034,8 +1035,8 @@ static void rearm_flush(vl_engine *e, struct uring *d)
  * again, unless a cancel or shutdown is on its way, which it then answers. */
 static void rearm_or_end(vl_engine *e, struct uring *d, uint32_t i)
 {
-    if ((vl__engine_slot(e, i)->core_flags & VL__SLOT_CANCEL_REQUESTED) || e->shut)
-        vl__engine_deliver(e, i, -ECANCELED, 0);
+    if ((vl__engine_slot(e, i)->core_flags & VL__SLOT_CANCEL_REQUESTED) || vl__engine_shutting(e))
+        vl__engine_complete(e, i, -ECANCELED, 0);
     else
         rearm_push(e, d, i);
 }
@@ -1045,7 +1046,7 @@ static void recv_multi_polled(vl_engine *e, struct uring *d, uint32_t i, int res
 {
     struct vl__slot *s = vl__engine_slot(e, i);
     if (res < 0) {
-        vl__engine_deliver(e, i, res, 0);
+        vl__engine_complete(e, i, res, 0);
         return;
     }
     if (s->op.u.multi.pool->nfree > 0) {
@@ -1057,7 +1058,7 @@ static void recv_multi_polled(vl_engine *e, struct uring *d, uint32_t i, int res
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         rearm_or_end(e, d, i);
     else
-        vl__engine_deliver(e, i, n >= 0 ? -ENOBUFS : -errno, 0); /* data or EOF wait */
+        vl__engine_complete(e, i, n >= 0 ? -ENOBUFS : -errno, 0); /* data or EOF wait */
 }
 
 /*
@@ -1084,13 +1085,13 @@ static void cqe_recv_multi(vl_engine *e, struct uring *d, uint32_t i,
         ring_took(p);
     if (cqe->res > 0)
         s->drv_flags &= ~U_STARVED;
-    if (cqe->res > 0 && has_buf && (vl__engine_cq_room(e) || !e->shut)) {
+    if (cqe->res > 0 && has_buf && (vl__engine_cq_room(e) || !vl__engine_shutting(e))) {
         VL__MARK_DEFINED(vl__pool_buf(p, bid), (size_t)cqe->res);
         vl__pool_mark_out(p, bid);
-        vl__engine_deliver(e, i, cqe->res, VL_CQE_MORE | VL_CQE_BUFFER | (bid << 16));
+        vl__engine_complete(e, i, cqe->res, VL_CQE_MORE | VL_CQE_BUFFER | (bid << 16));
     } else if (has_buf) {
         if (p->native)
-            e->drv->pool_put(e, p, bid);
+            uring_pool_put(e, p, bid);
         else
             vl__pool_untake(p, bid);
     }
@@ -1106,7 +1107,7 @@ static void cqe_recv_multi(vl_engine *e, struct uring *d, uint32_t i,
     } else if (cqe->res > 0) {
         rearm_or_end(e, d, i);
     } else {
-        vl__engine_deliver(e, i, cqe->res, 0);
+        vl__engine_complete(e, i, cqe->res, 0);
     }
 }
 
@@ -1120,8 +1121,8 @@ static void cqe_accept_multi(vl_engine *e, struct uring *d, uint32_t i,
      * core's CQ has room (the final completions must get in): a connection
      * accepted then without room is closed rather than overrunning the CQ,
      * as cqe_recv_multi drops data then. */
-    if (res >= 0 && (vl__engine_cq_room(e) || !e->shut))
-        vl__engine_deliver(e, i, res, VL_CQE_MORE);
+    if (res >= 0 && (vl__engine_cq_room(e) || !vl__engine_shutting(e)))
+        vl__engine_complete(e, i, res, VL_CQE_MORE);
     else if (res >= 0)
         close(res);
     if (more)
@@ -1130,7 +1131,7 @@ static void cqe_accept_multi(vl_engine *e, struct uring *d, uint32_t i,
     if (res >= 0 || res == -ECONNABORTED || res == -EINTR)
         rearm_or_end(e, d, i);
     else
-        vl__engine_deliver(e, i, res, 0);
+        vl__engine_complete(e, i, res, 0);
 }
 
 /* ---- completions per kind: cqe_<name> ---------------------------------------- */
@@ -1140,9 +1141,9 @@ static void cqe_accept_multi(vl_engine *e, struct uring *d, uint32_t i,
 static void cqe_final(vl_engine *e, uint32_t i, int64_t res)
 {
     const struct vl__slot *s = vl__engine_slot(e, i);
-    if (res == -EINTR && ((s->core_flags & VL__SLOT_CANCEL_REQUESTED) || e->shut))
+    if (res == -EINTR && ((s->core_flags & VL__SLOT_CANCEL_REQUESTED) || vl__engine_shutting(e)))
         res = -ECANCELED;
-    vl__engine_deliver(e, i, res, 0);
+    vl__engine_complete(e, i, res, 0);
 }
 
 /* The kinds whose CQE is their result (reap_plain takes most of them). */
@@ -1250,17 +1251,17 @@ static VL__NOINLINE void on_cqe(vl_engine *e, struct uring *d, const struct io_u
 static unsigned reap_plain(vl_engine *e, const struct io_uring_cqe *cqes, unsigned mask,
                            unsigned head, unsigned tail, const bool *plain)
 {
-    struct vl__direct run;
-    vl__direct_begin(e, &run);
-    for (; head != tail && vl__direct_room(&run); head++) {
+    struct vl__batch run;
+    vl__batch_begin(e, &run);
+    for (; head != tail && vl__batch_room(&run); head++) {
         const struct io_uring_cqe *cqe = &cqes[head & mask];
         uint32_t i;
-        struct vl__slot *s = vl__direct_slot(&run, cqe->user_data, &i);
+        struct vl__slot *s = vl__batch_slot(&run, cqe->user_data, &i);
         if (s == NULL || !plain[s->op.kind] || cqe->res == -EINTR)
             break;
-        vl__direct_final(&run, s, i, cqe->user_data, cqe->res);
+        vl__batch_final(&run, s, i, cqe->user_data, cqe->res);
     }
-    vl__direct_end(e, &run);
+    vl__batch_end(e, &run);
     return head;
 }
 
@@ -1284,7 +1285,7 @@ static bool reap_pass(vl_engine *e, struct uring *d, unsigned *seen)
         head = reap_plain(e, cq->cqes, cq->ring_mask, head, tail, d->plain.has);
         if (head == tail)
             break;
-        if (!e->shut && vl__engine_direct_room(e) == 0 && !vl__engine_cq_room(e)) {
+        if (!vl__engine_shutting(e) && vl__engine_direct_room(e) == 0 && !vl__engine_cq_room(e)) {
             d->st->cq_deferred++; /* this CQE and the rest wait in the kernel's CQ */
             room = false;
             break;
@@ -1347,9 +1348,11 @@ static int uring_wait(vl_engine *e, int64_t timeout_ns)
          * with a timeout and a CQE already posted may return without the
          * system call; counted all the same.) */
         count_enter(d, true);
-        if (e->gather_want > 1 && e->gather_ns > 0 && d->min_timeout &&
-            io_uring_cq_ready(&d->ring) == 0)
-            rc = ring_wait_gather(d, e->gather_want, e->gather_ns, tsp);
+        uint32_t want;
+        int64_t gather_ns;
+        vl__engine_gather(e, &want, &gather_ns);
+        if (want > 1 && gather_ns > 0 && d->min_timeout && io_uring_cq_ready(&d->ring) == 0)
+            rc = ring_wait_gather(d, want, gather_ns, tsp);
         else
             rc = ring_wait(d, tsp);
     }
@@ -1371,7 +1374,7 @@ static int uring_cancel(vl_engine *e, uint32_t slot)
 {
     struct uring *d = state(e);
     if (rearm_take(e, d, slot)) {
-        vl__engine_deliver(e, slot, -ECANCELED, 0);
+        vl__engine_complete(e, slot, -ECANCELED, 0);
         return 0;
     }
     struct io_uring_sqe *sqe = get_sqe(d);

@@ -1,17 +1,24 @@
 /*
- * src/engine/driver.h - what a driver implements and what the engine core
- * gives it. One const struct vl_driver per file in src/drivers/; everything
- * else in a driver is static.
+ * src/engine/driver.h - the driver interface: what a driver implements
+ * (struct vl_driver) and what the engine core gives it (the vl__engine_*
+ * and vl__batch_* functions below). One const struct vl_driver per file in
+ * src/drivers/; everything else in a driver is static. The engine object
+ * itself is the core's (engine_internal.h): a driver sees slots, its own
+ * state pointer and the calls below, nothing else.
  *
  * The core owns the op table, the ids, the submission queue and the
  * completion queue. A driver only ever sees slot indices: the core hands it
  * ops in submission order (submit), asks it to cancel one (cancel), and lets
- * it block in the kernel (wait). The driver reports every finished op exactly
- * once with vl__engine_complete() (or, reaping inside wait, with
- * vl__engine_deliver() or a vl__direct run, which may hand the completion
- * straight to the caller of vl_engine_poll). Multishot ops report several
- * times with VL_CQE_MORE (room permitting, vl__engine_cq_room); only the last
- * one frees the slot.
+ * it block in the kernel (wait). The driver reports every finished op
+ * exactly once, with vl__engine_complete (one op) or a vl__batch run (many
+ * single-shot ops reaped together); multishot ops report several times with
+ * VL_CQE_MORE (room permitting, vl__engine_cq_room), and only the last
+ * report frees the slot. While it holds a slot the driver keeps its per-op
+ * state in the slot's typed area (VL__SLOT_DRV).
+ *
+ * Required: init, fini, submit, cancel, wait, wake. The rest are optional
+ * capabilities, NULL or false when a driver lacks them, and the core then
+ * does without (each says what it costs or gives).
  */
 #ifndef VLLSI_ENGINE_DRIVER_H
 #define VLLSI_ENGINE_DRIVER_H
@@ -35,20 +42,19 @@ struct vl__slot;
 struct vl_driver {
     const char *name;
     vl_driver_kind kind;
-    /* submit only queues for the kernel (io_uring's SQ): poll must enter the
-     * kernel even when completions are already waiting. false: submit acts
-     * at once (epoll, IOCP, sync), and that extra wait would be a wasted
-     * system call. */
-    bool buffers_submissions;
     /* The op kinds the kernel carries out as such on this driver:
      * vl_engine_stats counts them native, less what the driver reports
      * emulated through vl__engine_stats(e)->not_native. None: every op is
      * emulated. */
     struct vl__kindset native_kinds;
+
+    /* ---- required ---- */
+
     /*
-     * Set the driver up for e (store its state in e->drv). 0, or a negative
-     * errno; on failure write a one-line reason into reason[len] and leave
-     * nothing behind. cfg has been validated and its defaults filled in.
+     * Set the driver up for e (store its state with vl__engine_drv). 0, or a
+     * negative errno; on failure write a one-line reason into reason[len]
+     * and leave nothing behind. cfg has been validated and its defaults
+     * filled in.
      */
     int (*init)(vl_engine *e, const vl_engine_config *cfg, char *reason, size_t len);
     /* Release everything init made. Called once, after the last op completed. */
@@ -60,18 +66,6 @@ struct vl_driver {
      * the next wait).
      */
     int (*submit)(vl_engine *e, uint32_t slot);
-    /*
-     * Optional fast path, vl_engine_submit's last act (a tail call, so the
-     * submit pays for no register saves) when nothing is queued before the
-     * op. The core has already done what taking the op means: slot is
-     * INFLIGHT and counted in in_driver, and kick is set. Take slot now if
-     * that needs no system call and cannot complete it (io_uring: write its
-     * SQE, which the next poll's io_uring_enter submits with the rest) and
-     * return id, which vl_engine_submit returns. Otherwise return
-     * vl__engine_requeue(e, slot, id): the op waits in the core's queue for
-     * submit at the next poll. s is vl__engine_slot(e, slot).
-     */
-    int64_t (*try_submit)(vl_engine *e, struct vl__slot *s, uint32_t slot, int64_t id);
     /*
      * Cancel slot, which the driver holds (shutdown, CLOSE of its fd). The
      * target must still complete exactly once (-ECANCELED, or its real result
@@ -88,27 +82,50 @@ struct vl_driver {
     int (*wait)(vl_engine *e, int64_t timeout_ns);
     /* Make a blocked wait return. Called from any thread. */
     int (*wake)(vl_engine *e);
+
+    /* ---- optional capabilities ---- */
+
+    /* Submissions are batched: submit only queues for the kernel (io_uring's
+     * SQ), so poll must enter the kernel even when completions are already
+     * waiting. false: submit acts at once (epoll, IOCP, sync), and that
+     * extra wait would be a wasted system call. */
+    bool buffers_submissions;
     /*
-     * Buffer pools (optional: NULL means the core's user-space free list
-     * serves every pool). pool_add: take p over natively (e.g. register a
-     * provided-buffer ring) and set p->native; 0 also when the driver
-     * declines (p->native stays false), a negative errno to fail the
-     * create. pool_put: the caller released buffer bid of a native pool.
-     * pool_remove: undo pool_add (no op uses p any more).
+     * Taking an op at submit time, vl_engine_submit's last act (a tail call,
+     * so the submit pays for no register saves) when nothing is queued
+     * before the op. The core has already done what taking the op means:
+     * slot is INFLIGHT and counted as held, and the next poll will enter
+     * the kernel. Take slot now if that needs no system call and cannot
+     * complete it (io_uring: write its SQE, which the next poll's
+     * io_uring_enter submits with the rest) and return id, which
+     * vl_engine_submit returns. Otherwise return vl__engine_requeue(e, slot,
+     * id): the op waits in the core's queue for submit at the next poll. s
+     * is vl__engine_slot(e, slot). NULL: every op waits for the next poll's
+     * submit.
      */
-    int (*pool_add)(vl_engine *e, struct vl_bufpool *p);
+    int64_t (*try_submit)(vl_engine *e, struct vl__slot *s, uint32_t slot, int64_t id);
     /*
-     * Optional: make to's poll return, through from (an engine of the same
-     * driver, used on its own thread), without a system call now: io_uring
+     * Wake another engine of the same driver without a system call now:
+     * make to's poll return through from (used on its own thread); io_uring
      * queues an IORING_OP_MSG_RING that from's next poll submits. 0, or a
-     * negative errno (the core then uses to's wake).
+     * negative errno. NULL (or an error): the core uses to's wake.
      */
     int (*wake_from)(vl_engine *from, vl_engine *to);
+    /*
+     * Kernel-managed buffer pools. pool_add: take p over natively (e.g.
+     * register a provided-buffer ring) and set p->native; 0 also when the
+     * driver declines (p->native stays false), a negative errno to fail the
+     * create. pool_put: the caller released buffer bid of a native pool.
+     * pool_remove: undo pool_add (no op uses p any more). NULL: the core's
+     * user-space free list serves every pool, and the driver takes buffers
+     * from it at read time (vl__pool_take).
+     */
+    int (*pool_add)(vl_engine *e, struct vl_bufpool *p);
     void (*pool_put)(vl_engine *e, struct vl_bufpool *p, uint32_t bid);
     void (*pool_remove)(vl_engine *e, struct vl_bufpool *p);
     /*
-     * Optional (embedding: vl_loop_backend_fd): a descriptor that polls
-     * readable while a wait(e, 0) would find something the driver holds: a
+     * Embedding (vl_loop_backend_fd): a descriptor that polls readable
+     * while a wait(e, 0) would find something the driver holds: a
      * completion, a wake, a due TIMEOUT, work the kernel runs only inside a
      * wait (io_uring's DEFER_TASKRUN task work). Made at the first call,
      * closed by fini; nothing of it exists, and the hot path pays nothing
@@ -240,15 +257,15 @@ _Static_assert(sizeof(struct vl__slot) == 192, "a slot is 192 bytes on 64-bit ho
  * driver owns it while it holds the slot and finds it uninitialised when
  * it takes one.
  */
-#define VL__SLOT_DRV(s, type)                                                            \
-    ((void)sizeof(struct {                                                               \
-         _Static_assert(sizeof(type) <= VL__SLOT_DRV_SIZE, #type " fits a slot");        \
+#define VL__SLOT_DRV(s, type)                                                           \
+    ((void)sizeof(struct {                                                              \
+         _Static_assert(sizeof(type) <= VL__SLOT_DRV_SIZE, #type " fits a slot");       \
          _Static_assert(_Alignof(type) <= _Alignof(uint64_t), #type " alignment fits"); \
-         int ok_;                                                                        \
-     }),                                                                                 \
+         int ok_;                                                                       \
+     }),                                                                                \
      (type *)(void *)(s)->drv.bytes)
 
-/* vl__direct_slot reads gen and state as one 64-bit word. */
+/* vl__batch_slot reads gen and state as one 64-bit word. */
 _Static_assert(offsetof(struct vl__slot, state) == offsetof(struct vl__slot, gen) + 4,
                "state follows gen");
 
@@ -283,179 +300,212 @@ struct vl__stats {
 };
 
 /*
- * The engine object. Drivers read it only through the inline accessors
- * below; it is defined here so those compile to a load or two on the hot
- * path (a call across files per op cost ~10% of NOP throughput).
+ * The part of the engine the driver interface below works on: the op table
+ * and the completion side. It is the first member of struct vl_engine,
+ * whose other fields (the submission queue, the driver choice, pools,
+ * shutdown bookkeeping) are the core's alone (engine_internal.h). It is
+ * defined here only so that the functions below inline to a load or two
+ * on the hot path (a call across files per op cost ~10% of NOP
+ * throughput); drivers never name its fields.
  */
-struct vl_engine {
-    const struct vl_driver *drv;
-    /* drv->try_submit, one load closer for vl_engine_submit */
-    int64_t (*try_submit)(vl_engine *e, struct vl__slot *s, uint32_t slot, int64_t id);
-    void *drv_state;
+struct vl__engine_io {
     struct vl__slot *slots;
-    uint32_t cap;       /* max_inflight: number of slots                            */
-    uint32_t alive;     /* ids issued whose final completion poll has not returned */
-    uint32_t in_driver; /* slots the driver holds (INFLIGHT)                         */
-    uint32_t *free;     /* stack of free slot indices                                */
+    uint32_t cap;       /* max_inflight: number of slots                   */
+    uint32_t in_driver; /* slots the driver holds (INFLIGHT)                */
+    uint32_t *free;     /* stack of free slot indices; cap - nfree ids live */
     uint32_t nfree;
-    /* Submission queue: slot indices, in submit order. A slot is in it at
-     * most once, so a ring of cap (rounded to a power of two) never fills. */
-    uint32_t *sq;
-    uint32_t sq_mask, sq_head, sq_tail;
     /* Completion queue, twice the slot ring: single-shot ops queue one entry
      * per slot, so half of it always holds every final completion; multishot
      * ops queue VL_CQE_MORE entries only while vl__engine_cq_room says so. */
-    struct vl__cqe *cq;
     uint32_t cq_mask, cq_head, cq_tail;
     uint32_t cq_reserve; /* entries kept for final completions (the slot ring) */
+    struct vl__cqe *cq;
     /* The caller's completion array while vl_engine_poll waits in the driver
-     * (out_cap 0 otherwise): vl__engine_deliver writes into it directly while
-     * the core's CQ is empty, which saves a copy through the CQ per op. */
+     * (out_cap 0 otherwise): vl__engine_complete writes into it directly
+     * while the core's CQ is empty, which saves a copy through the CQ. */
     vl_completion *out;
     uint32_t out_n, out_cap;
-    /* vl_engine_poll_batch's request while it runs (want 0 otherwise): a
-     * driver that can may wait for gather_want completions up to gather_ns. */
-    uint32_t gather_want;
-    int64_t gather_ns;
-    struct vl_bufpool *pools[VL__MAX_POOLS];
-    bool shut;
-    bool woken;
-    bool kick; /* the driver queued an internal request: enter the kernel at the next poll */
-    /* Completions may land while no poll runs (io_uring without
-     * DEFER_TASKRUN: task work runs at any system call's return), so an fd
-     * turning readable does not mean the next poll sees its op complete. */
-    bool completes_outside_poll;
-    vl_driver_kind kind;
-    char reason[160];
+    void *drv_state;     /* the driver's, see vl__engine_drv */
+    bool shut;           /* vl_engine_shutdown has begun     */
+    bool woken;          /* a wake arrived during this poll   */
     struct vl__stats st; /* last: only submitted[] is touched per op */
 };
+
+static inline struct vl__engine_io *vl__io(vl_engine *e)
+{
+    return (struct vl__engine_io *)(void *)e; /* its first member */
+}
+
+static inline const struct vl__engine_io *vl__io_const(const vl_engine *e)
+{
+    return (const struct vl__engine_io *)(const void *)e;
+}
 
 /* Generations wrap below 2^31, so ids never have bit 63 set. */
 #define VL__GEN_MAX 0x7fffffffu
 
+/* ---- what a driver may ask of the engine ---------------------------------------- */
+
 static inline struct vl__slot *vl__engine_slot(vl_engine *e, uint32_t slot)
 {
-    return &e->slots[slot];
+    return &vl__io(e)->slots[slot];
 }
 
-/* The driver's state pointer. */
+/* The driver's state pointer (init stores it, fini frees what it points to). */
 static inline void **vl__engine_drv(vl_engine *e)
 {
-    return &e->drv_state;
+    return &vl__io(e)->drv_state;
 }
 
 static inline uint32_t vl__engine_capacity(const vl_engine *e)
 {
-    return e->cap;
+    return vl__io_const(e)->cap;
+}
+
+/* vl_engine_shutdown has begun: every op the driver holds is being
+ * cancelled, and no new op arrives. */
+static inline bool vl__engine_shutting(const vl_engine *e)
+{
+    return vl__io_const(e)->shut;
 }
 
 /* The id of slot (for io_uring user_data): (generation << 32) | slot. */
 static inline uint64_t vl__engine_slot_id(vl_engine *e, uint32_t slot)
 {
-    return ((uint64_t)e->slots[slot].gen << 32) | slot;
+    return ((uint64_t)vl__io(e)->slots[slot].gen << 32) | slot;
 }
 
 /* id -> slot for a live id; false for stale, internal or unknown ids. */
 static inline bool vl__engine_id_slot(vl_engine *e, uint64_t id, uint32_t *slot)
 {
+    struct vl__engine_io *io = vl__io(e);
     uint32_t i = (uint32_t)id;
     uint64_t gen = id >> 32;
-    if (gen == 0 || gen > VL__GEN_MAX || i >= e->cap)
+    if (gen == 0 || gen > VL__GEN_MAX || i >= io->cap)
         return false;
-    if (e->slots[i].gen != gen || e->slots[i].state == VL__SLOT_FREE)
+    if (io->slots[i].gen != gen || io->slots[i].state == VL__SLOT_FREE)
         return false;
     *slot = i;
     return true;
 }
 
-/* try_submit declined slot: undo the take and queue the op for the next
- * poll (nothing can be queued before it). Returns id, for the tail call. */
-static inline int64_t vl__engine_requeue(vl_engine *e, uint32_t slot, int64_t id)
+/* The engine's counters, for a driver to add to (see struct vl__stats). */
+static inline struct vl__stats *vl__engine_stats(vl_engine *e)
 {
-    e->slots[slot].state = VL__SLOT_QUEUED;
-    e->in_driver--;
-    e->sq[e->sq_tail++ & e->sq_mask] = slot;
-    return id;
+    return &vl__io(e)->st;
 }
 
-/* Report the op in slot finished with result (a negative errno or >= 0).
- * Exactly once per slot; VL_CQE_MORE marks a non-final (multishot) one. */
-static inline void vl__engine_complete(vl_engine *e, uint32_t slot, int64_t result, uint32_t flags)
+/* Tell the core a vl_engine_wake arrived, so poll returns instead of waiting
+ * on (drivers call it from wait, on the polling thread). */
+static inline void vl__engine_note_wake(vl_engine *e)
 {
-    struct vl__slot *s = &e->slots[slot];
-    struct vl__cqe *c = &e->cq[e->cq_tail++ & e->cq_mask];
-    c->slot = slot;
-    c->flags = flags;
-    c->result = result;
-    if (flags & VL_CQE_MORE) {
-        e->st.more++;
-        return;
-    }
-    if (s->state == VL__SLOT_INFLIGHT)
-        e->in_driver--;
-    s->state = VL__SLOT_DONE;
+    vl__io(e)->woken = true;
+}
+
+/* Whether a multishot op may queue one more VL_CQE_MORE completion now.
+ * When not, the driver leaves the data where it is (the kernel's CQ, the
+ * socket) and delivers it after the caller's next poll drained the queue. */
+static inline bool vl__engine_cq_room(const vl_engine *e)
+{
+    const struct vl__engine_io *io = vl__io_const(e);
+    return io->cq_tail - io->cq_head + io->cq_reserve < io->cq_mask + 1;
 }
 
 /*
- * The slot's final completion (result) has reached the caller: free the slot (its id
- * goes stale) and put it back on the free stack, hot end first.
+ * The driver's side of capabilities the core asks for (the driver's part
+ * of each is in struct vl_driver):
+ *  - vl__engine_requeue: try_submit declined slot: the op waits in the
+ *    core's queue for submit at the next poll. Returns id, for the tail call.
+ *  - vl__engine_gather: vl_engine_poll_batch's request while it runs (want 0
+ *    otherwise): a driver that can may wait for want completions up to ns.
+ *  - vl__engine_set_completes_outside_poll: completions may land while no
+ *    poll runs (io_uring without DEFER_TASKRUN runs task work at any system
+ *    call's return), so a host loop must not take a readable event fd as
+ *    proof that the next poll finds them (loop.c's embedding).
+ */
+int64_t vl__engine_requeue(vl_engine *e, uint32_t slot, int64_t id);
+void vl__engine_gather(const vl_engine *e, uint32_t *want, int64_t *ns);
+void vl__engine_set_completes_outside_poll(vl_engine *e, bool yes);
+/* The driver e runs on (sim.c: is this engine simulated). */
+const struct vl_driver *vl__engine_driver(const vl_engine *e);
+
+/* ---- completions -------------------------------------------------------------- */
+
+/*
+ * The slot's final completion (result) has reached the caller: free the slot
+ * (its id goes stale) and put it back on the free stack, hot end first.
+ * The core's; drivers report through vl__engine_complete.
  */
 static inline void vl__engine_release(vl_engine *e, uint32_t slot, int64_t result)
 {
-    struct vl__slot *s = &e->slots[slot];
+    struct vl__engine_io *io = vl__io(e);
+    struct vl__slot *s = &io->slots[slot];
     if (VL_UNLIKELY(vl__op_pool(s->op.kind))) {
         s->op.u.multi.pool->users--;
-        e->st.pool_starved += result == -ENOBUFS; /* every driver's starvation, counted once */
+        io->st.pool_starved += result == -ENOBUFS; /* every driver's starvation, counted once */
     }
     s->state = VL__SLOT_FREE;
-    e->free[e->nfree++] = slot;
-    e->alive--;
+    io->free[io->nfree++] = slot;
 }
 
-/* How many completions vl__engine_deliver can write straight into the
- * caller's array now: none unless poll lent one and the core's CQ is empty
- * (anything queued there came first and must reach the caller first). */
+/* How many completions can go straight into the caller's array now: none
+ * unless poll lent one and the core's CQ is empty (anything queued there
+ * came first and must reach the caller first). */
 static inline uint32_t vl__engine_direct_room(const vl_engine *e)
 {
-    return e->cq_head == e->cq_tail ? e->out_cap - e->out_n : 0;
+    const struct vl__engine_io *io = vl__io_const(e);
+    return io->cq_head == io->cq_tail ? io->out_cap - io->out_n : 0;
 }
 
 /*
- * vl__engine_complete for a driver reaping inside its wait: the same report
- * (exactly once, VL_CQE_MORE for a non-final one), but written straight into
- * the array the caller gave vl_engine_poll when vl__engine_direct_room allows,
- * so the completion skips the core's CQ; a final one then frees its slot at
- * once, as drain would. Otherwise it queues, exactly as vl__engine_complete.
+ * Report the op in slot finished with result (a negative errno or >= 0):
+ * the one completion call. Exactly once per op for its final completion;
+ * VL_CQE_MORE (plus a buffer id in bits 16..31 with VL_CQE_BUFFER) marks a
+ * multishot op's non-final ones, which only vl__engine_cq_room allows.
+ * Inside the driver's wait, while vl_engine_poll lent the caller's array
+ * and the core's CQ is empty, the completion is written straight into that
+ * array and a final one frees its slot at once (its id goes stale: the
+ * driver must not use the slot after a final completion); otherwise it
+ * waits in the core's CQ for the next poll.
  */
-static inline void vl__engine_deliver(vl_engine *e, uint32_t slot, int64_t result, uint32_t flags)
+static inline void vl__engine_complete(vl_engine *e, uint32_t slot, int64_t result, uint32_t flags)
 {
+    struct vl__engine_io *io = vl__io(e);
+    struct vl__slot *s = &io->slots[slot];
+    if (!(flags & VL_CQE_MORE) && s->state == VL__SLOT_INFLIGHT)
+        io->in_driver--;
     if (vl__engine_direct_room(e) == 0) {
-        vl__engine_complete(e, slot, result, flags);
+        struct vl__cqe *c = &io->cq[io->cq_tail++ & io->cq_mask];
+        c->slot = slot;
+        c->flags = flags;
+        c->result = result;
+        if (flags & VL_CQE_MORE)
+            io->st.more++;
+        else
+            s->state = VL__SLOT_DONE;
         return;
     }
-    struct vl__slot *s = &e->slots[slot];
-    vl_completion *c = &e->out[e->out_n++];
+    vl_completion *c = &io->out[io->out_n++];
     c->id = ((uint64_t)s->gen << 32) | slot;
     c->result = result;
     c->flags = flags;
     c->user_data = s->user_data;
-    if (flags & VL_CQE_MORE) {
-        e->st.more++;
-        return;
-    }
-    if (s->state == VL__SLOT_INFLIGHT)
-        e->in_driver--;
-    vl__engine_release(e, slot, result);
+    if (flags & VL_CQE_MORE)
+        io->st.more++;
+    else
+        vl__engine_release(e, slot, result);
 }
 
 /*
- * A run of direct deliveries, for a reaper that hands over many final
- * completions of single-shot ops in a row (io_uring's CQ after a batch).
- * The run keeps the free stack's top and the caller's array position in
- * locals, so between vl__direct_begin and vl__direct_end nothing else may
- * touch the engine: end the run first.
+ * The batched completion call: a run of final completions of single-shot
+ * ops, for a reaper that hands many over in a row (io_uring's CQ after a
+ * batch). The run keeps the free stack's top and the caller's array
+ * position in locals, so between vl__batch_begin and vl__batch_end nothing
+ * else may touch the engine: end the run first. Each completion in it is
+ * exactly what vl__engine_complete(e, slot, result, 0) would do when it
+ * writes to the caller's array.
  */
-struct vl__direct {
+struct vl__batch {
     struct vl__slot *slots;
     uint32_t *free_top;   /* the free stack's next entry              */
     vl_completion *start; /* the caller's array at the run's start    */
@@ -464,34 +514,35 @@ struct vl__direct {
     uint32_t cap;         /* slots                                    */
 };                        /* start, out and end are NULL without room */
 
-static inline void vl__direct_begin(vl_engine *e, struct vl__direct *r)
+static inline void vl__batch_begin(vl_engine *e, struct vl__batch *r)
 {
+    struct vl__engine_io *io = vl__io(e);
     uint32_t room = vl__engine_direct_room(e);
-    r->slots = e->slots;
-    r->free_top = e->free + e->nfree;
-    r->start = room > 0 ? e->out + e->out_n : NULL;
+    r->slots = io->slots;
+    r->free_top = io->free + io->nfree;
+    r->start = room > 0 ? io->out + io->out_n : NULL;
     r->out = r->start;
     r->end = room > 0 ? r->start + room : NULL;
-    r->cap = e->cap;
+    r->cap = io->cap;
 }
 
 /* Every completion the run wrote was final and freed an INFLIGHT slot. */
-static inline void vl__direct_end(vl_engine *e, const struct vl__direct *r)
+static inline void vl__batch_end(vl_engine *e, const struct vl__batch *r)
 {
     if (r->out == r->start)
         return;
+    struct vl__engine_io *io = vl__io(e);
     uint32_t done = (uint32_t)(r->out - r->start);
-    e->out_n += done;
-    e->nfree = (uint32_t)(r->free_top - e->free);
-    e->alive -= done;
-    e->in_driver -= done;
+    io->out_n += done;
+    io->nfree = (uint32_t)(r->free_top - io->free);
+    io->in_driver -= done;
 }
 
 /* The slot of a live id whose op the driver holds (INFLIGHT), or NULL:
  * stale, internal and unknown ids (a generation that matches proves the id
  * well formed, since slot generations are always 1..VL__GEN_MAX). */
-static inline struct vl__slot *vl__direct_slot(const struct vl__direct *r, uint64_t id,
-                                               uint32_t *slot)
+static inline struct vl__slot *vl__batch_slot(const struct vl__batch *r, uint64_t id,
+                                              uint32_t *slot)
 {
     uint32_t i = (uint32_t)id;
     if (i >= r->cap)
@@ -509,7 +560,7 @@ static inline struct vl__slot *vl__direct_slot(const struct vl__direct *r, uint6
 }
 
 /* Room for one more completion in this run? */
-static inline bool vl__direct_room(const struct vl__direct *r)
+static inline bool vl__batch_room(const struct vl__batch *r)
 {
     return r->out != r->end;
 }
@@ -517,10 +568,10 @@ static inline bool vl__direct_room(const struct vl__direct *r)
 /*
  * The final completion of the single-shot op in s (slot, id its current id,
  * INFLIGHT) straight into the caller's array, freeing the slot. Only when
- * vl__direct_room said so.
+ * vl__batch_room said so.
  */
-static inline void vl__direct_final(struct vl__direct *r, struct vl__slot *s, uint32_t slot,
-                                    uint64_t id, int64_t result)
+static inline void vl__batch_final(struct vl__batch *r, struct vl__slot *s, uint32_t slot,
+                                   uint64_t id, int64_t result)
 {
     vl_completion *c = r->out++;
     c->id = id;
@@ -529,27 +580,6 @@ static inline void vl__direct_final(struct vl__direct *r, struct vl__slot *s, ui
     c->user_data = s->user_data;
     s->state = VL__SLOT_FREE;
     *r->free_top++ = slot;
-}
-
-/* Whether a multishot op may queue one more VL_CQE_MORE completion now.
- * When not, the driver leaves the data where it is (the kernel's CQ, the
- * socket) and delivers it after the caller's next poll drained the queue. */
-static inline bool vl__engine_cq_room(const vl_engine *e)
-{
-    return e->cq_tail - e->cq_head + e->cq_reserve < e->cq_mask + 1;
-}
-
-/* The engine's counters, for a driver to add to (see struct vl__stats). */
-static inline struct vl__stats *vl__engine_stats(vl_engine *e)
-{
-    return &e->st;
-}
-
-/* Tell the core a vl_engine_wake arrived, so poll returns instead of waiting
- * on (drivers call it from wait, on the polling thread). */
-static inline void vl__engine_note_wake(vl_engine *e)
-{
-    e->woken = true;
 }
 
 /* The drivers this build has (one file each in src/drivers). */

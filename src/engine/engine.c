@@ -47,20 +47,20 @@ static uint32_t pow2_at_least(uint32_t n)
 static int engine_alloc(vl_engine *e, uint32_t cap)
 {
     uint32_t ring = pow2_at_least(cap);
-    e->cap = cap;
-    e->slots = calloc(cap, sizeof(*e->slots));
-    e->free = calloc(cap, sizeof(*e->free));
+    e->io.cap = cap;
+    e->io.slots = calloc(cap, sizeof(*e->io.slots));
+    e->io.free = calloc(cap, sizeof(*e->io.free));
     e->sq = calloc(ring, sizeof(*e->sq));
-    e->cq = calloc(2 * (size_t)ring, sizeof(*e->cq));
-    if (!e->slots || !e->free || !e->sq || !e->cq)
+    e->io.cq = calloc(2 * (size_t)ring, sizeof(*e->io.cq));
+    if (!e->io.slots || !e->io.free || !e->sq || !e->io.cq)
         return -ENOMEM;
     e->sq_mask = ring - 1;
-    e->cq_mask = 2 * ring - 1;
-    e->cq_reserve = ring;
+    e->io.cq_mask = 2 * ring - 1;
+    e->io.cq_reserve = ring;
     /* Hand out low slots first: the table's hot end stays in cache. */
     for (uint32_t i = 0; i < cap; i++)
-        e->free[i] = cap - 1 - i;
-    e->nfree = cap;
+        e->io.free[i] = cap - 1 - i;
+    e->io.nfree = cap;
     return 0;
 }
 
@@ -71,10 +71,10 @@ static void engine_free(vl_engine *e)
     for (uint32_t g = 0; g < VL__MAX_POOLS; g++)
         if (e->pools[g] != NULL)
             pool_free(e, e->pools[g]);
-    free(e->slots);
-    free(e->free);
+    free(e->io.slots);
+    free(e->io.free);
     free(e->sq);
-    free(e->cq);
+    free(e->io.cq);
     free(e);
 }
 
@@ -265,8 +265,8 @@ void vl_engine_destroy(vl_engine *e)
 static inline int64_t submit_slot(vl_engine *e, const vl_op *op, void *user_data,
                                   uint64_t deadline_ns)
 {
-    if (VL_UNLIKELY(e->nfree == 0)) {
-        e->st.busy_refusals++;
+    if (VL_UNLIKELY(e->io.nfree == 0)) {
+        e->io.st.busy_refusals++;
         return -EBUSY;
     }
     if (VL_UNLIKELY(vl__op_pool(op->kind))) {
@@ -275,9 +275,9 @@ static inline int64_t submit_slot(vl_engine *e, const vl_op *op, void *user_data
             return -EINVAL;
         p->users++;
     }
-    uint32_t i = e->free[--e->nfree];
-    struct vl__slot *s = &e->slots[i];
-    e->st.submitted[op->kind]++; /* the one counter submit pays for */
+    uint32_t i = e->io.free[--e->io.nfree];
+    struct vl__slot *s = &e->io.slots[i];
+    e->io.st.submitted[op->kind]++; /* the one counter submit pays for */
     uint32_t gen = s->gen >= VL__GEN_MAX ? 1 : s->gen + 1;
     int64_t id = (int64_t)(((uint64_t)gen << 32) | i);
     s->gen = gen;
@@ -286,12 +286,11 @@ static inline int64_t submit_slot(vl_engine *e, const vl_op *op, void *user_data
     s->target = UINT32_MAX;
     s->core_flags = 0;
     s->deadline_ns = deadline_ns;
-    e->alive++;
     /* With nothing queued before it, the driver may take the op at once
      * (order is kept: anything queued goes through flush first). */
     if (e->try_submit != NULL && e->sq_head == e->sq_tail && op->kind != VL_OP_CANCEL) {
         s->state = VL__SLOT_INFLIGHT;
-        e->in_driver++;
+        e->io.in_driver++;
         e->kick = true; /* the kernel has not seen it yet */
         return e->try_submit(e, s, i, id);
     }
@@ -314,7 +313,7 @@ int64_t vl_engine_submit(vl_engine *e, const vl_op *op, void *user_data)
 {
     if (VL_UNLIKELY(e == NULL || op == NULL))
         return -EINVAL;
-    if (VL_UNLIKELY(e->shut))
+    if (VL_UNLIKELY(e->io.shut))
         return -ESHUTDOWN;
     int rc = vl__op_validate(op);
     if (VL_UNLIKELY(rc < 0))
@@ -324,16 +323,24 @@ int64_t vl_engine_submit(vl_engine *e, const vl_op *op, void *user_data)
     return submit_slot(e, op, user_data, 0);
 }
 
+int64_t vl__engine_requeue(vl_engine *e, uint32_t slot, int64_t id)
+{
+    e->io.slots[slot].state = VL__SLOT_QUEUED;
+    e->io.in_driver--;
+    e->sq[e->sq_tail++ & e->sq_mask] = slot;
+    return id;
+}
+
 /* ---- poll --------------------------------------------------------------------- */
 
 /* Complete a queued op in the core, without the driver (it never got it):
  * emulated, whatever its kind. */
 static void complete_queued(vl_engine *e, uint32_t i, int64_t result)
 {
-    if (e->drv->native_kinds.has[e->slots[i].op.kind])
-        e->st.not_native++;
-    e->slots[i].state = VL__SLOT_INFLIGHT;
-    e->in_driver++;
+    if (e->drv->native_kinds.has[e->io.slots[i].op.kind])
+        e->io.st.not_native++;
+    e->io.slots[i].state = VL__SLOT_INFLIGHT;
+    e->io.in_driver++;
     vl__engine_complete(e, i, result, 0);
 }
 
@@ -345,18 +352,18 @@ static void complete_queued(vl_engine *e, uint32_t i, int64_t result)
  */
 static bool resolve_cancel(vl_engine *e, uint32_t i)
 {
-    struct vl__slot *s = &e->slots[i];
+    struct vl__slot *s = &e->io.slots[i];
     uint32_t t;
     if (!vl__engine_id_slot(e, s->op.u.cancel.target_id, &t) ||
-        e->slots[t].state != VL__SLOT_INFLIGHT) {
+        e->io.slots[t].state != VL__SLOT_INFLIGHT) {
         complete_queued(e, i, -ENOENT);
         return false;
     }
-    if (e->slots[t].core_flags & VL__SLOT_CANCEL_REQUESTED) {
+    if (e->io.slots[t].core_flags & VL__SLOT_CANCEL_REQUESTED) {
         complete_queued(e, i, -EALREADY);
         return false;
     }
-    e->slots[t].core_flags |= VL__SLOT_CANCEL_REQUESTED;
+    e->io.slots[t].core_flags |= VL__SLOT_CANCEL_REQUESTED;
     s->target = t;
     return true;
 }
@@ -368,23 +375,23 @@ static uint32_t flush(vl_engine *e)
     uint32_t n = 0;
     while (e->sq_head != e->sq_tail) {
         uint32_t i = e->sq[e->sq_head & e->sq_mask];
-        struct vl__slot *s = &e->slots[i];
+        struct vl__slot *s = &e->io.slots[i];
         if (s->op.kind == VL_OP_CANCEL && !resolve_cancel(e, i)) {
             e->sq_head++;
             continue;
         }
         s->state = VL__SLOT_INFLIGHT;
-        e->in_driver++;
+        e->io.in_driver++;
         if (e->drv->submit(e, i) == -EBUSY) {
-            e->st.driver_busy++;
+            e->io.st.driver_busy++;
             if (s->state == VL__SLOT_INFLIGHT) {
                 s->state = VL__SLOT_QUEUED;
-                e->in_driver--;
+                e->io.in_driver--;
                 /* The CANCEL is resolved again when it is retried: until then
                  * its target is not being cancelled (a second CANCEL queued
                  * behind it must not answer -EALREADY for it). */
                 if (s->op.kind == VL_OP_CANCEL && s->target != UINT32_MAX) {
-                    e->slots[s->target].core_flags &= ~VL__SLOT_CANCEL_REQUESTED;
+                    e->io.slots[s->target].core_flags &= ~VL__SLOT_CANCEL_REQUESTED;
                     s->target = UINT32_MAX;
                 }
             }
@@ -400,9 +407,9 @@ static uint32_t flush(vl_engine *e)
 static int drain(vl_engine *e, vl_completion *out, int cap)
 {
     int n = 0;
-    while (n < cap && e->cq_head != e->cq_tail) {
-        struct vl__cqe *c = &e->cq[e->cq_head++ & e->cq_mask];
-        struct vl__slot *s = &e->slots[c->slot];
+    while (n < cap && e->io.cq_head != e->io.cq_tail) {
+        struct vl__cqe *c = &e->io.cq[e->io.cq_head++ & e->io.cq_mask];
+        struct vl__slot *s = &e->io.slots[c->slot];
         out[n].id = ((uint64_t)s->gen << 32) | c->slot;
         out[n].result = c->result;
         out[n].flags = c->flags;
@@ -424,13 +431,13 @@ int vl_engine_poll(vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap
 {
     if (VL_UNLIKELY(e == NULL || out == NULL || cap <= 0))
         return -EINVAL;
-    if (e->shut)
+    if (e->io.shut)
         return drain(e, out, cap);
     uint32_t sent = e->sq_head != e->sq_tail ? flush(e) : 0;
-    if (e->cq_head != e->cq_tail) {
+    if (e->io.cq_head != e->io.cq_tail) {
         /* Completions are ready: reap without waiting, but push what was
          * just queued and is still held by the driver to the kernel now. */
-        if ((sent && e->in_driver > 0 && e->drv->buffers_submissions) || e->kick) {
+        if ((sent && e->io.in_driver > 0 && e->drv->buffers_submissions) || e->kick) {
             e->kick = false;
             e->drv->wait(e, 0);
         }
@@ -440,12 +447,12 @@ int vl_engine_poll(vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap
     int64_t deadline = timeout_ns > 0 && timeout_ns < INT64_MAX - vl_time_monotonic_ns()
                            ? vl_time_monotonic_ns() + timeout_ns
                            : -1;
-    e->woken = false;
+    e->io.woken = false;
     /* The core's CQ is empty: lend the driver the caller's array for the
      * wait (vl__engine_deliver), taken back before anything else runs. */
-    e->out = out;
-    e->out_n = 0;
-    e->out_cap = (uint32_t)cap;
+    e->io.out = out;
+    e->io.out_n = 0;
+    e->io.out_cap = (uint32_t)cap;
     for (;;) {
         int64_t t = timeout_ns <= 0 ? timeout_ns : (deadline < 0 ? -1 : remaining(deadline));
         /* Ops the driver had no room for must reach it before we block:
@@ -455,7 +462,8 @@ int vl_engine_poll(vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap
         if (held_back)
             flush(e);
         /* A signal (-EINTR) or a wake ends the wait with what we have. */
-        if (e->out_n > 0 || e->cq_head != e->cq_tail || e->woken || rc == -EINTR || t == 0)
+        if (e->io.out_n > 0 || e->io.cq_head != e->io.cq_tail || e->io.woken || rc == -EINTR ||
+            t == 0)
             break;
         if (rc < 0 && rc != -ETIME && rc != -ETIMEDOUT)
             break;
@@ -463,10 +471,10 @@ int vl_engine_poll(vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap
             break;
     }
     /* What went straight to the caller came before anything the CQ holds. */
-    int n = (int)e->out_n;
-    e->out = NULL;
-    e->out_n = e->out_cap = 0;
-    return e->cq_head != e->cq_tail ? n + drain(e, out + n, cap - n) : n;
+    int n = (int)e->io.out_n;
+    e->io.out = NULL;
+    e->io.out_n = e->io.out_cap = 0;
+    return e->io.cq_head != e->io.cq_tail ? n + drain(e, out + n, cap - n) : n;
 }
 
 int vl_engine_poll_batch(vl_engine *e, int64_t timeout_ns, int want, int64_t gather_ns,
@@ -487,27 +495,27 @@ int vl_engine_poll_batch(vl_engine *e, int64_t timeout_ns, int want, int64_t gat
 
 void vl_engine_shutdown(vl_engine *e)
 {
-    if (e == NULL || e->shut)
+    if (e == NULL || e->io.shut)
         return;
     vl__engine_push(e); /* wakes queued for other engines go out first */
-    e->shut = true;
+    e->io.shut = true;
     /* Queued ops never reached the kernel: they are cancelled here. */
     while (e->sq_head != e->sq_tail)
         complete_queued(e, e->sq[e->sq_head++ & e->sq_mask], -ECANCELED);
-    for (uint32_t i = 0; i < e->cap; i++)
-        if (e->slots[i].state == VL__SLOT_INFLIGHT)
+    for (uint32_t i = 0; i < e->io.cap; i++)
+        if (e->io.slots[i].state == VL__SLOT_INFLIGHT)
             e->drv->cancel(e, i);
     /* Rule 3: return only when no kernel operation can still write into user
      * memory, i.e. when the driver has reported every op it held. A cancel
      * can miss: io_uring (6.18, DEFER_TASKRUN) answers -ENOENT for a
      * blocking CONNECT still on its way to an io-wq worker. So after every
      * wait that brought nothing, the ops still held are cancelled again. */
-    while (e->in_driver > 0) {
-        uint32_t before = e->in_driver;
+    while (e->io.in_driver > 0) {
+        uint32_t before = e->io.in_driver;
         e->drv->wait(e, 100 * VL_NS_PER_MS);
-        if (e->in_driver == before)
-            for (uint32_t i = 0; i < e->cap; i++)
-                if (e->slots[i].state == VL__SLOT_INFLIGHT)
+        if (e->io.in_driver == before)
+            for (uint32_t i = 0; i < e->io.cap; i++)
+                if (e->io.slots[i].state == VL__SLOT_INFLIGHT)
                     e->drv->cancel(e, i);
     }
 }
@@ -526,7 +534,7 @@ int vl__engine_event_fd(vl_engine *e, bool *ready)
     if (e->drv->event_fd == NULL)
         return -EOPNOTSUPP;
     int fd = e->drv->event_fd(e, ready);
-    if (e->cq_head != e->cq_tail || e->sq_head != e->sq_tail || e->kick)
+    if (e->io.cq_head != e->io.cq_tail || e->sq_head != e->sq_tail || e->kick)
         *ready = true;
     return fd;
 }
@@ -536,7 +544,7 @@ int vl__engine_wake_from(vl_engine *from, vl_engine *to)
     if (to == NULL)
         return -EINVAL;
     if (from != NULL && from != to && from->drv == to->drv && from->drv->wake_from != NULL &&
-        !from->shut && from->drv->wake_from(from, to) == 0) {
+        !from->io.shut && from->drv->wake_from(from, to) == 0) {
         from->kick = true;
         return 0;
     }
@@ -548,6 +556,22 @@ int vl_engine_wake(vl_engine *e)
     if (e == NULL)
         return -EINVAL;
     return e->drv->wake(e);
+}
+
+void vl__engine_gather(const vl_engine *e, uint32_t *want, int64_t *ns)
+{
+    *want = e->gather_want;
+    *ns = e->gather_ns;
+}
+
+void vl__engine_set_completes_outside_poll(vl_engine *e, bool yes)
+{
+    e->completes_outside_poll = yes;
+}
+
+const struct vl_driver *vl__engine_driver(const vl_engine *e)
+{
+    return e->drv;
 }
 
 const char *vl_engine_driver_name(const vl_engine *e)
@@ -567,7 +591,7 @@ const char *vl_engine_driver_reason(const vl_engine *e)
 
 uint32_t vl_engine_inflight(const vl_engine *e)
 {
-    return e ? e->alive : 0;
+    return e ? vl__engine_alive(e) : 0;
 }
 
 /* ---- statistics ----------------------------------------------------------------- */
@@ -596,22 +620,22 @@ static void copy_str(char *dst, size_t cap, const char *src)
  * and emulated likewise from submitted[]. */
 static void stats_ops(const vl_engine *e, vl_engine_statistics *s)
 {
-    uint64_t total = 0, native = 0, done = 0, more = e->st.more;
+    uint64_t total = 0, native = 0, done = 0, more = e->io.st.more;
     for (uint32_t k = 0; k < VL_OP_KIND_COUNT_; k++) {
-        s->submitted[k] = s->completed[k] = e->st.submitted[k];
-        total += e->st.submitted[k];
+        s->submitted[k] = s->completed[k] = e->io.st.submitted[k];
+        total += e->io.st.submitted[k];
         if (e->drv->native_kinds.has[k])
-            native += e->st.submitted[k];
+            native += e->io.st.submitted[k];
     }
-    for (uint32_t i = 0; i < e->cap; i++)
-        if (e->slots[i].state != VL__SLOT_FREE)
-            s->completed[e->slots[i].op.kind]--;
+    for (uint32_t i = 0; i < e->io.cap; i++)
+        if (e->io.slots[i].state != VL__SLOT_FREE)
+            s->completed[e->io.slots[i].op.kind]--;
     for (uint32_t k = 0; k < VL_OP_KIND_COUNT_; k++)
         done += s->completed[k];
-    for (uint32_t c = e->cq_head; c != e->cq_tail; c++)
-        more -= (e->cq[c & e->cq_mask].flags & VL_CQE_MORE) != 0;
+    for (uint32_t c = e->io.cq_head; c != e->io.cq_tail; c++)
+        more -= (e->io.cq[c & e->io.cq_mask].flags & VL_CQE_MORE) != 0;
     s->completions = done + more;
-    native = e->st.not_native < native ? native - e->st.not_native : 0;
+    native = e->io.st.not_native < native ? native - e->io.st.not_native : 0;
     s->native = native;
     s->emulated = total - native;
 }
@@ -624,21 +648,21 @@ int vl_engine_stats(const vl_engine *e, vl_engine_statistics *out)
     memset(&s, 0, sizeof(s));
     s.version = VL_ENGINE_STATS_VERSION;
     s.driver = (uint32_t)e->kind;
-    s.inflight = e->alive;
+    s.inflight = vl__engine_alive(e);
     copy_str(s.driver_name, sizeof(s.driver_name), e->drv->name);
     copy_str(s.driver_reason, sizeof(s.driver_reason), e->reason);
     stats_ops(e, &s);
-    s.kernel_enters = e->st.kernel_waits + e->st.kernel_nowait;
-    s.kernel_waits = e->st.kernel_waits;
-    s.kernel_completions = e->st.kernel_completions;
-    s.busy_refusals = e->st.busy_refusals;
-    s.driver_busy = e->st.driver_busy;
-    s.cq_overflow = e->st.cq_overflow;
+    s.kernel_enters = e->io.st.kernel_waits + e->io.st.kernel_nowait;
+    s.kernel_waits = e->io.st.kernel_waits;
+    s.kernel_completions = e->io.st.kernel_completions;
+    s.busy_refusals = e->io.st.busy_refusals;
+    s.driver_busy = e->io.st.driver_busy;
+    s.cq_overflow = e->io.st.cq_overflow;
     s.cq_dropped =
-        e->st.kernel_dropped ? __atomic_load_n(e->st.kernel_dropped, __ATOMIC_RELAXED) : 0;
-    s.cq_deferred = e->st.cq_deferred;
-    s.pool_starved = e->st.pool_starved;
-    s.pool_rearmed = e->st.pool_rearmed;
+        e->io.st.kernel_dropped ? __atomic_load_n(e->io.st.kernel_dropped, __ATOMIC_RELAXED) : 0;
+    s.cq_deferred = e->io.st.cq_deferred;
+    s.pool_starved = e->io.st.pool_starved;
+    s.pool_rearmed = e->io.st.pool_rearmed;
     size_t n = out->size < sizeof(s) ? out->size : sizeof(s);
     s.size = (uint32_t)n;
     memcpy(out, &s, n);
@@ -696,7 +720,7 @@ int vl_bufpool_create(vl_engine *e, uint32_t count, uint32_t size, vl_bufpool **
         return -EINVAL;
     if ((uint64_t)count * (((uint64_t)size + 63) & ~(uint64_t)63) > SIZE_MAX / 2)
         return -ENOMEM;
-    if (e->shut)
+    if (e->io.shut)
         return -ESHUTDOWN;
     uint32_t g = 0;
     while (g < VL__MAX_POOLS && e->pools[g] != NULL)

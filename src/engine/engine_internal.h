@@ -1,6 +1,7 @@
 /*
- * src/engine/engine_internal.h - what the core's files share beyond driver.h
- * (the engine object itself is in driver.h, for the inline accessors).
+ * src/engine/engine_internal.h - the engine object and what the core's
+ * files (engine.c, ops.c, loop.c) share beyond driver.h. Drivers do not
+ * include it: they see the engine only through driver.h.
  */
 #ifndef VLLSI_ENGINE_INTERNAL_H
 #define VLLSI_ENGINE_INTERNAL_H
@@ -19,6 +20,53 @@
 #include "driver.h"
 #include "fault.h"
 #include "opdef.h"
+
+/*
+ * The engine. Its first member is the part the driver interface inlines
+ * over (struct vl__engine_io, driver.h); the rest is the core's alone.
+ */
+struct vl_engine {
+    struct vl__engine_io io; /* first: vl__io(e) is a cast */
+    const struct vl_driver *drv;
+    /* drv->try_submit, one load closer for vl_engine_submit */
+    int64_t (*try_submit)(vl_engine *e, struct vl__slot *s, uint32_t slot, int64_t id);
+    /* Submission queue: slot indices, in submit order. A slot is in it at
+     * most once, so a ring of cap (rounded to a power of two) never fills. */
+    uint32_t *sq;
+    uint32_t sq_mask, sq_head, sq_tail;
+    /* The next poll must enter the kernel: a try_submit took an op the
+     * kernel has not seen, or a wake_from queued a request. */
+    bool kick;
+    /* vl__engine_set_completes_outside_poll (driver.h) */
+    bool completes_outside_poll;
+    /* vl_engine_poll_batch's request while it runs (want 0 otherwise), for
+     * the driver's vl__engine_gather. */
+    uint32_t gather_want;
+    int64_t gather_ns;
+    struct vl_bufpool *pools[VL__MAX_POOLS];
+    vl_driver_kind kind;
+    char reason[160];
+};
+
+/* Ids issued whose final completion poll has not returned yet: every slot
+ * not on the free stack. */
+static inline uint32_t vl__engine_alive(const vl_engine *e)
+{
+    return e->io.cap - e->io.nfree;
+}
+
+/* loop.c's embedding: whether the driver holds any op (a completion can
+ * still come from the kernel), and whether completions land outside poll
+ * (vl__engine_set_completes_outside_poll). */
+static inline bool vl__engine_driver_holds_ops(const vl_engine *e)
+{
+    return e->io.in_driver > 0;
+}
+
+static inline bool vl__engine_completes_outside_poll(const vl_engine *e)
+{
+    return e->completes_outside_poll;
+}
 
 /* Keep a cold path out of its caller (whose register saves it would raise). */
 #if defined(__GNUC__)

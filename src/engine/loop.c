@@ -693,9 +693,9 @@ static void embed_drain(vl_loop *loop)
 static uint32_t embed_blind_ops(const vl_loop *loop)
 {
     uint32_t n = loop->live;
-    if (loop->e->in_driver == 0)
+    if (!vl__engine_driver_holds_ops(loop->e))
         return 0; /* every completion is in the core already (the sync driver) */
-    if (loop->e->completes_outside_poll)
+    if (vl__engine_completes_outside_poll(loop->e))
         return n;
     for (const vl_signal *s = loop->signals; s != NULL; s = s->next_)
         if (s->state_ == 1 && vl_loop_op_active(&s->read_))
