@@ -46,10 +46,21 @@
 #define ADDR_ROOM   (sizeof(SOCKADDR_STORAGE) + 16) /* AcceptEx: per address */
 #define NONE        UINT32_MAX
 
-/* vl__slot.drv_flags while the driver holds a slot. HELD_DEFER: a multishot
+/* struct iocp_slot.held while the driver holds a slot. HELD_DEFER: a multishot
  * op waiting for room in the completion queue; HELD_ENDED: a multishot op
  * that ended inside submit (its final completion is made). */
 enum { HELD_IO = 1, HELD_TIMER, HELD_CANCEL, HELD_DEFER, HELD_ENDED };
+
+/* The driver's state in a slot it holds (VL__SLOT_DRV). */
+struct iocp_slot {
+    uint32_t held; /* HELD_*, 0 when the driver has let it go */
+    uint32_t next; /* the deferred list (HELD_DEFER): NONE ends it */
+};
+
+static inline struct iocp_slot *islot(struct vl__slot *s)
+{
+    return VL__SLOT_DRV(s, struct iocp_slot);
+}
 
 /* Multishot: at most this many completions per op per turn. */
 #define MULTI_BURST 16
@@ -85,7 +96,7 @@ struct iocp_drv {
     LPFN_ACCEPTEX accept_ex;
     LPFN_CONNECTEX connect_ex;
     LPFN_GETACCEPTEXSOCKADDRS accept_addrs;
-    uint32_t defer_head, defer_tail; /* HELD_DEFER slots, linked by drv_next */
+    uint32_t defer_head, defer_tail; /* HELD_DEFER slots, linked by iocp_slot.next */
     bool wsa_started;
     OVERLAPPED_ENTRY entries[MAX_ENTRIES];
 };
@@ -159,7 +170,7 @@ static void req_reset(struct iocp_req *q, HANDLE h)
 static int64_t issued(vl_engine *e, uint32_t slot, bool ok, int err)
 {
     if (ok || err == -EINPROGRESS) {
-        vl__engine_slot(e, slot)->drv_flags = HELD_IO;
+        islot(vl__engine_slot(e, slot))->held = HELD_IO;
         return 0;
     }
     return err;
@@ -432,7 +443,7 @@ static int64_t start_timeout(vl_engine *e, uint32_t slot, const vl_op *op)
 {
     (void)op;
     vl__timer_heap_insert(&drv_of(e)->timers, slot);
-    vl__engine_slot(e, slot)->drv_flags = HELD_TIMER;
+    islot(vl__engine_slot(e, slot))->held = HELD_TIMER;
     return 0;
 }
 
@@ -461,17 +472,17 @@ static int64_t start_cancel(vl_engine *e, uint32_t slot, const vl_op *op)
     struct iocp_drv *d = drv_of(e);
     uint32_t t = vl__engine_slot(e, slot)->target;
     struct vl__slot *ts = vl__engine_slot(e, t);
-    if (ts->drv_flags == HELD_TIMER) {
+    if (islot(ts)->held == HELD_TIMER) {
         vl__timer_heap_remove(&d->timers, t);
         vl__engine_complete(e, t, -ECANCELED, 0);
         return 0;
     }
-    if (ts->drv_flags == HELD_DEFER) {
+    if (islot(ts)->held == HELD_DEFER) {
         undefer(e, t);
         multi_end(e, t, -ECANCELED);
         return 0;
     }
-    if (ts->drv_flags != HELD_IO)
+    if (islot(ts)->held != HELD_IO)
         return -EALREADY; /* a CANCEL itself: it ends with its own target */
     struct iocp_req *q = req_of(d, t);
     bool multi = vl__op_multishot(ts->op.kind);
@@ -481,7 +492,7 @@ static int64_t start_cancel(vl_engine *e, uint32_t slot, const vl_op *op)
         return GetLastError() == ERROR_NOT_FOUND ? -EALREADY
                                                  : vl_win_error_to_errno(GetLastError());
     q->cancel_slot = slot;
-    vl__engine_slot(e, slot)->drv_flags = HELD_CANCEL;
+    islot(vl__engine_slot(e, slot))->held = HELD_CANCEL;
     return 0;
 }
 
@@ -489,13 +500,13 @@ static int iocp_cancel(vl_engine *e, uint32_t slot)
 {
     struct iocp_drv *d = drv_of(e);
     struct vl__slot *s = vl__engine_slot(e, slot);
-    if (s->drv_flags == HELD_TIMER) {
+    if (islot(s)->held == HELD_TIMER) {
         vl__timer_heap_remove(&d->timers, slot);
         vl__engine_complete(e, slot, -ECANCELED, 0);
-    } else if (s->drv_flags == HELD_DEFER) {
+    } else if (islot(s)->held == HELD_DEFER) {
         undefer(e, slot);
         multi_end(e, slot, -ECANCELED);
-    } else if (s->drv_flags == HELD_IO) {
+    } else if (islot(s)->held == HELD_IO) {
         struct iocp_req *q = req_of(d, slot);
         q->stop = true; /* a multishot op must not re-arm after this */
         /* ERROR_NOT_FOUND: the I/O finished and its packet is queued. */
@@ -542,12 +553,12 @@ _Static_assert(sizeof(op_table) / sizeof(op_table[0]) == VL_OP_KIND_COUNT_,
 static int iocp_submit(vl_engine *e, uint32_t slot)
 {
     struct vl__slot *s = vl__engine_slot(e, slot);
-    s->drv_flags = 0;
+    islot(s)->held = 0;
     int64_t r = op_table[s->op.kind](e, slot, &s->op); /* the core validated the kind */
-    if (s->drv_flags == 0)
+    if (islot(s)->held == 0)
         vl__engine_complete(e, slot, r, 0);
-    else if (s->drv_flags == HELD_ENDED)
-        s->drv_flags = 0;
+    else if (islot(s)->held == HELD_ENDED)
+        islot(s)->held = 0;
     return 0;
 }
 
@@ -635,12 +646,12 @@ static void defer(vl_engine *e, uint32_t slot)
     struct iocp_drv *d = drv_of(e);
     struct vl__slot *s = vl__engine_slot(e, slot);
     vl__engine_stats(e)->cq_deferred++; /* for vl_engine_stats */
-    s->drv_flags = HELD_DEFER;
-    s->drv_next = NONE;
+    islot(s)->held = HELD_DEFER;
+    islot(s)->next = NONE;
     if (d->defer_tail == NONE)
         d->defer_head = slot;
     else
-        vl__engine_slot(e, d->defer_tail)->drv_next = slot;
+        islot(vl__engine_slot(e, d->defer_tail))->next = slot;
     d->defer_tail = slot;
 }
 
@@ -649,14 +660,14 @@ static void undefer(vl_engine *e, uint32_t slot)
 {
     struct iocp_drv *d = drv_of(e);
     uint32_t prev = NONE;
-    for (uint32_t i = d->defer_head; i != NONE; prev = i, i = vl__engine_slot(e, i)->drv_next) {
+    for (uint32_t i = d->defer_head; i != NONE; prev = i, i = islot(vl__engine_slot(e, i))->next) {
         if (i != slot)
             continue;
-        uint32_t next = vl__engine_slot(e, i)->drv_next;
+        uint32_t next = islot(vl__engine_slot(e, i))->next;
         if (prev == NONE)
             d->defer_head = next;
         else
-            vl__engine_slot(e, prev)->drv_next = next;
+            islot(vl__engine_slot(e, prev))->next = next;
         if (d->defer_tail == slot)
             d->defer_tail = prev;
         return;
@@ -665,7 +676,7 @@ static void undefer(vl_engine *e, uint32_t slot)
 
 static void multi_end(vl_engine *e, uint32_t slot, int64_t r)
 {
-    vl__engine_slot(e, slot)->drv_flags = HELD_ENDED;
+    islot(vl__engine_slot(e, slot))->held = HELD_ENDED;
     finish(e, slot, r);
 }
 
@@ -784,7 +795,7 @@ static bool resume_deferred(vl_engine *e)
     bool any = false;
     while (d->defer_head != NONE && vl__engine_cq_room(e)) {
         uint32_t slot = d->defer_head;
-        d->defer_head = vl__engine_slot(e, slot)->drv_next;
+        d->defer_head = islot(vl__engine_slot(e, slot))->next;
         if (d->defer_head == NONE)
             d->defer_tail = NONE;
         if (vl__engine_slot(e, slot)->op.kind == VL_OP_RECV_MULTI)

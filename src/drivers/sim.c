@@ -3,8 +3,8 @@
  * a virtual clock and in-memory sockets, pipes and files (see <vllsi/sim.h>).
  *
  * The driver keeps every op the core hands it on one pending list (linked
- * through slot->drv_next/drv_prev; slot->drv_data.u64[0] is the virtual time
- * the op may run from). A wait runs rounds: it collects the pending ops that
+ * through its slot state, struct sim_slot, which also holds the virtual
+ * time the op may run from). A wait runs rounds: it collects the pending ops that
  * are due, shuffles them with the seeded generator and tries each once, in
  * that order; an op either finishes (reported exactly once), delivers one
  * multishot completion, or stays parked because it would block. Rounds repeat
@@ -36,8 +36,21 @@
 #define PARK       INT64_MIN       /* would block: stays pending, nothing happened */
 #define PROGRESS   (INT64_MIN + 1) /* delivered a VL_CQE_MORE completion          */
 #define BUFS_BYTES ((size_t)VL_SIM_MAX_FDS * VL_SIM_BUF_SIZE)
-/* slot->drv_flags */
+/* struct sim_slot.flags */
 #define P_PENDING  0x1u
+
+/* The driver's state in a slot it holds (VL__SLOT_DRV). */
+struct sim_slot {
+    int64_t ready_at; /* the virtual time the op may run from */
+    uint32_t next;    /* the pending list: NONE ends it       */
+    uint32_t prev;
+    uint32_t flags; /* P_*                                  */
+};
+
+static inline struct sim_slot *ss(struct vl__slot *s)
+{
+    return VL__SLOT_DRV(s, struct sim_slot);
+}
 
 enum obj_type {
     O_FREE = 0,
@@ -108,7 +121,7 @@ static int64_t sat_add(int64_t a, int64_t b)
 
 static int64_t *ready_at(vl_engine *e, uint32_t slot)
 {
-    return (int64_t *)&vl__engine_slot(e, slot)->drv_data.u64[0];
+    return &ss(vl__engine_slot(e, slot))->ready_at;
 }
 
 /* ---- the trace and completions ------------------------------------------------ */
@@ -136,28 +149,28 @@ static void sim_complete(struct sim *s, vl_engine *e, uint32_t slot, int64_t res
 static void pend_link(struct sim *s, vl_engine *e, uint32_t i)
 {
     struct vl__slot *sl = vl__engine_slot(e, i);
-    sl->drv_next = NONE;
-    sl->drv_prev = s->pend_tail;
-    sl->drv_flags = P_PENDING;
+    ss(sl)->next = NONE;
+    ss(sl)->prev = s->pend_tail;
+    ss(sl)->flags = P_PENDING;
     if (s->pend_tail == NONE)
         s->pend_head = i;
     else
-        vl__engine_slot(e, s->pend_tail)->drv_next = i;
+        ss(vl__engine_slot(e, s->pend_tail))->next = i;
     s->pend_tail = i;
 }
 
 static void pend_unlink(struct sim *s, vl_engine *e, uint32_t i)
 {
     struct vl__slot *sl = vl__engine_slot(e, i);
-    if (sl->drv_prev == NONE)
-        s->pend_head = sl->drv_next;
+    if (ss(sl)->prev == NONE)
+        s->pend_head = ss(sl)->next;
     else
-        vl__engine_slot(e, sl->drv_prev)->drv_next = sl->drv_next;
-    if (sl->drv_next == NONE)
-        s->pend_tail = sl->drv_prev;
+        ss(vl__engine_slot(e, ss(sl)->prev))->next = ss(sl)->next;
+    if (ss(sl)->next == NONE)
+        s->pend_tail = ss(sl)->prev;
     else
-        vl__engine_slot(e, sl->drv_next)->drv_prev = sl->drv_prev;
-    sl->drv_flags = 0;
+        ss(vl__engine_slot(e, ss(sl)->next))->prev = ss(sl)->prev;
+    ss(sl)->flags = 0;
 }
 
 /* Finish a pending op: off the list, reported once. */
@@ -643,7 +656,7 @@ static int close_fd(struct sim *s, vl_engine *e, int fd)
         return -EBADF;
     for (uint32_t i = s->pend_head; i != NONE;) {
         struct vl__slot *sl = vl__engine_slot(e, i);
-        uint32_t next = sl->drv_next;
+        uint32_t next = ss(sl)->next;
         if (sl->op.kind != VL_OP_CLOSE && vl__op_fd(&sl->op) == fd)
             finish(s, e, i, -ECANCELED);
         i = next;
@@ -657,7 +670,7 @@ static int64_t step_cancel(struct sim *s, vl_engine *e, uint32_t i, const vl_op 
     (void)i;
     uint32_t t;
     if (!vl__engine_id_slot(e, op->u.cancel.target_id, &t) ||
-        !(vl__engine_slot(e, t)->drv_flags & P_PENDING))
+        !(ss(vl__engine_slot(e, t))->flags & P_PENDING))
         return -ENOENT;
     finish(s, e, t, -ECANCELED);
     return 0;
@@ -747,7 +760,7 @@ static int64_t step(struct sim *s, vl_engine *e, uint32_t i)
 static uint32_t run_round(struct sim *s, vl_engine *e)
 {
     uint32_t n = 0, done = 0;
-    for (uint32_t i = s->pend_head; i != NONE; i = vl__engine_slot(e, i)->drv_next)
+    for (uint32_t i = s->pend_head; i != NONE; i = ss(vl__engine_slot(e, i))->next)
         if (*ready_at(e, i) <= s->now)
             s->run[n++] = i;
     for (uint32_t k = n; k > 1; k--) {
@@ -759,7 +772,7 @@ static uint32_t run_round(struct sim *s, vl_engine *e)
     for (uint32_t k = 0; k < n; k++) {
         uint32_t i = s->run[k];
         /* An op finished earlier in this round (CLOSE, CANCEL) is skipped. */
-        if (!(vl__engine_slot(e, i)->drv_flags & P_PENDING) || *ready_at(e, i) > s->now)
+        if (!(ss(vl__engine_slot(e, i))->flags & P_PENDING) || *ready_at(e, i) > s->now)
             continue;
         int64_t r = step(s, e, i);
         if (r == PARK)
@@ -783,7 +796,7 @@ static uint32_t run_until_quiet(struct sim *s, vl_engine *e)
 static int64_t next_due(struct sim *s, vl_engine *e)
 {
     int64_t next = INT64_MAX;
-    for (uint32_t i = s->pend_head; i != NONE; i = vl__engine_slot(e, i)->drv_next) {
+    for (uint32_t i = s->pend_head; i != NONE; i = ss(vl__engine_slot(e, i))->next) {
         int64_t t = *ready_at(e, i);
         if (t > s->now && t < next)
             next = t;
@@ -840,7 +853,7 @@ static int sim_submit(vl_engine *e, uint32_t slot)
 static int sim_cancel(vl_engine *e, uint32_t slot)
 {
     struct sim *s = sim_of(e);
-    if (!(vl__engine_slot(e, slot)->drv_flags & P_PENDING))
+    if (!(ss(vl__engine_slot(e, slot))->flags & P_PENDING))
         return -ENOENT;
     finish(s, e, slot, -ECANCELED);
     return 0;

@@ -105,9 +105,25 @@ _Static_assert(sizeof(struct gather_arg) == sizeof(struct io_uring_getevents_arg
  * the whole wait when min_wait_usec runs out, completions or not): a day. */
 #define GATHER_FOREVER_NS (86400LL * 1000000000LL)
 
-/* The kernel copies a TIMEOUT's timespec out of the slot at submission. */
-_Static_assert(sizeof(((struct vl__slot *)0)->drv_data.ts) == sizeof(struct __kernel_timespec),
-               "slot timespec must match __kernel_timespec");
+/*
+ * The driver's state in a slot it holds (VL__SLOT_DRV): flags (U_*, the
+ * multishot modes below), the user-space pool buffer a multishot RECV holds
+ * (U_BID), a CANCEL's retries so far, the re-arm list's link, and the
+ * timespec of a TIMEOUT or a cancel retry's wait, which the kernel copies
+ * out of the slot at submission.
+ */
+struct uring_slot {
+    uint32_t flags;
+    uint32_t bid;
+    uint32_t retries;
+    uint32_t next;
+    struct __kernel_timespec ts;
+};
+
+static inline struct uring_slot *us(struct vl__slot *s)
+{
+    return VL__SLOT_DRV(s, struct uring_slot);
+}
 
 enum sigpipe_mode {
     SIGPIPE_NOSIGNAL, /* RWF_NOSIGNAL                          */
@@ -126,11 +142,11 @@ enum sigpipe_mode {
  * re-armed single accept. Either way the caller sees one id that completes
  * with VL_CQE_MORE until its final completion.
  *
- * Slot scratch (drv_flags) for these ops: */
+ * The slot state's flags (struct uring_slot) for these ops: */
 #define U_SINGLE  0x1u  /* armed as a single-shot request: re-arm after each CQE */
 #define U_REARM   0x2u  /* on the re-arm list, not in the kernel                 */
 #define U_POLLING 0x4u  /* user-space pool was empty: a POLL_ADD waits for data  */
-#define U_BID     0x8u  /* user-space pool: drv_index is the buffer it holds     */
+#define U_BID     0x8u  /* user-space pool: the slot state's bid is its buffer   */
 #define U_STARVED 0x10u /* re-armed after -ENOBUFS, no data since (ring_starved) */
 
 /*
@@ -213,7 +229,7 @@ struct uring {
     bool msg_ring;                   /* IORING_OP_MSG_RING usable (5.18+)                  */
     bool min_timeout;                /* IORING_FEAT_MIN_TIMEOUT: gathering waits (6.12+)   */
     bool reg_ring;                   /* the ring fd is registered (enter_ring_fd)          */
-    uint32_t rearm_head, rearm_tail; /* slots to arm again (drv_next)      */
+    uint32_t rearm_head, rearm_tail; /* slots to arm again (uring_slot.next)      */
     int efd;                         /* wake eventfd                                        */
     int host_efd;    /* registered eventfd for a host loop (uring_event_fd), -1 until asked */
     bool wake_armed; /* the wake READ is in the SQ or in the kernel         */
@@ -716,9 +732,9 @@ static void prep_timeout(struct uring *d, struct vl__slot *s, vl_engine *e,
                          struct io_uring_sqe *sqe)
 {
     (void)d, (void)e;
-    s->drv_data.ts.tv_sec = (int64_t)(s->deadline_ns / 1000000000u);
-    s->drv_data.ts.tv_nsec = (long long)(s->deadline_ns % 1000000000u);
-    io_uring_prep_timeout(sqe, (struct __kernel_timespec *)&s->drv_data.ts, 0, IORING_TIMEOUT_ABS);
+    us(s)->ts.tv_sec = (int64_t)(s->deadline_ns / 1000000000u);
+    us(s)->ts.tv_nsec = (long long)(s->deadline_ns % 1000000000u);
+    io_uring_prep_timeout(sqe, &us(s)->ts, 0, IORING_TIMEOUT_ABS);
 }
 
 static void prep_close(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
@@ -747,29 +763,29 @@ static void prep_recv_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
     /* A new op (not a re-arm) has not starved yet. Without a multishot
      * recv on a buffer ring the driver emulates the op (re-armed single
      * shots): vl_engine_stats counts it so, once. */
-    uint32_t starved = s->drv_flags & U_REARM ? 0 : U_STARVED;
-    if (!(s->drv_flags & U_REARM) && !(p->native && d->ms_recv))
+    uint32_t starved = us(s)->flags & U_REARM ? 0 : U_STARVED;
+    if (!(us(s)->flags & U_REARM) && !(p->native && d->ms_recv))
         d->st->not_native++;
-    s->drv_flags &= ~(U_SINGLE | U_POLLING | U_BID | starved);
+    us(s)->flags &= ~(U_SINGLE | U_POLLING | U_BID | starved);
     if (p->native) {
         if (d->ms_recv) {
             io_uring_prep_recv_multishot(sqe, fd, NULL, 0, flags);
         } else {
             io_uring_prep_recv(sqe, fd, NULL, p->size, flags);
-            s->drv_flags |= U_SINGLE;
+            us(s)->flags |= U_SINGLE;
         }
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = p->group;
         return;
     }
     uint32_t bid;
-    s->drv_flags |= U_SINGLE;
+    us(s)->flags |= U_SINGLE;
     if (vl__pool_take(p, &bid)) {
-        s->drv_flags |= U_BID;
-        s->drv_index = bid;
+        us(s)->flags |= U_BID;
+        us(s)->bid = bid;
         io_uring_prep_recv(sqe, fd, vl__pool_buf(p, bid), p->size, flags);
     } else {
-        s->drv_flags |= U_POLLING;
+        us(s)->flags |= U_POLLING;
         io_uring_prep_poll_add(sqe, fd, POLLIN);
     }
 }
@@ -778,14 +794,14 @@ static void prep_accept_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
                               struct io_uring_sqe *sqe)
 {
     (void)e;
-    if (!(s->drv_flags & U_REARM) && !d->ms_accept)
+    if (!(us(s)->flags & U_REARM) && !d->ms_accept)
         d->st->not_native++; /* re-armed single accepts */
-    s->drv_flags &= ~U_SINGLE;
+    us(s)->flags &= ~U_SINGLE;
     if (d->ms_accept) {
         io_uring_prep_multishot_accept(sqe, s->op.fd, NULL, NULL, SOCK_CLOEXEC);
     } else {
         io_uring_prep_accept(sqe, s->op.fd, NULL, NULL, SOCK_CLOEXEC);
-        s->drv_flags |= U_SINGLE;
+        us(s)->flags |= U_SINGLE;
     }
 }
 
@@ -856,7 +872,7 @@ static int uring_submit(vl_engine *e, uint32_t slot)
             vl__engine_complete(e, slot, 0, 0);
             return 0;
         }
-        s->drv_index = 0; /* cancel retries so far */
+        us(s)->retries = 0;
     }
     if (VL_UNLIKELY(offset_on_stream(s))) {
         vl__engine_stats(e)->not_native++;
@@ -915,17 +931,17 @@ static bool cancel_retry(vl_engine *e, struct uring *d, uint32_t i)
 {
     struct vl__slot *s = vl__engine_slot(e, i);
     uint32_t t;
-    if (vl__engine_shutting(e) || s->drv_index >= CANCEL_RETRIES ||
+    if (vl__engine_shutting(e) || us(s)->retries >= CANCEL_RETRIES ||
         !vl__engine_id_slot(e, s->op.u.cancel.target_id, &t) ||
         vl__engine_slot(e, t)->state != VL__SLOT_INFLIGHT)
         return false;
     struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
     if (sqe == NULL)
         return false;
-    s->drv_index++;
-    s->drv_data.ts.tv_sec = 0;
-    s->drv_data.ts.tv_nsec = CANCEL_RETRY_NS;
-    io_uring_prep_timeout(sqe, (struct __kernel_timespec *)&s->drv_data.ts, 0, 0);
+    us(s)->retries++;
+    us(s)->ts.tv_sec = 0;
+    us(s)->ts.tv_nsec = CANCEL_RETRY_NS;
+    io_uring_prep_timeout(sqe, &us(s)->ts, 0, 0);
     io_uring_sqe_set_data64(sqe, RETRY_TAG | i);
     return true;
 }
@@ -981,33 +997,33 @@ static void on_internal(vl_engine *e, struct uring *d, const struct io_uring_cqe
 static void rearm_push(vl_engine *e, struct uring *d, uint32_t i)
 {
     struct vl__slot *s = vl__engine_slot(e, i);
-    s->drv_flags |= U_REARM;
-    s->drv_next = UINT32_MAX;
+    us(s)->flags |= U_REARM;
+    us(s)->next = UINT32_MAX;
     if (d->rearm_tail == UINT32_MAX)
         d->rearm_head = i;
     else
-        vl__engine_slot(e, d->rearm_tail)->drv_next = i;
+        us(vl__engine_slot(e, d->rearm_tail))->next = i;
     d->rearm_tail = i;
 }
 
 /* Take slot off the re-arm list; false if it is not on it. */
 static bool rearm_take(vl_engine *e, struct uring *d, uint32_t slot)
 {
-    if (slot == UINT32_MAX || !(vl__engine_slot(e, slot)->drv_flags & U_REARM))
+    if (slot == UINT32_MAX || !(us(vl__engine_slot(e, slot))->flags & U_REARM))
         return false;
     uint32_t prev = UINT32_MAX;
     for (uint32_t i = d->rearm_head; i != UINT32_MAX;
-         prev = i, i = vl__engine_slot(e, i)->drv_next) {
+         prev = i, i = us(vl__engine_slot(e, i))->next) {
         if (i != slot)
             continue;
-        uint32_t next = vl__engine_slot(e, i)->drv_next;
+        uint32_t next = us(vl__engine_slot(e, i))->next;
         if (prev == UINT32_MAX)
             d->rearm_head = next;
         else
-            vl__engine_slot(e, prev)->drv_next = next;
+            us(vl__engine_slot(e, prev))->next = next;
         if (d->rearm_tail == i)
             d->rearm_tail = prev;
-        vl__engine_slot(e, i)->drv_flags &= ~U_REARM;
+        us(vl__engine_slot(e, i))->flags &= ~U_REARM;
         return true;
     }
     return false;
@@ -1022,11 +1038,11 @@ static void rearm_flush(vl_engine *e, struct uring *d)
         struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
         if (sqe == NULL)
             return; /* the next wait submits and tries again */
-        d->rearm_head = s->drv_next;
+        d->rearm_head = us(s)->next;
         if (d->rearm_head == UINT32_MAX)
             d->rearm_tail = UINT32_MAX;
         prep(d, s, e, sqe); /* sees U_REARM: a re-arm, not a new op */
-        s->drv_flags &= ~U_REARM;
+        us(s)->flags &= ~U_REARM;
         io_uring_sqe_set_data64(sqe, vl__engine_slot_id(e, i));
     }
 }
@@ -1074,17 +1090,17 @@ static void cqe_recv_multi(vl_engine *e, struct uring *d, uint32_t i,
     struct vl__slot *s = vl__engine_slot(e, i);
     struct vl_bufpool *p = s->op.u.multi.pool;
     bool more = cqe->flags & IORING_CQE_F_MORE;
-    if (s->drv_flags & U_POLLING) {
+    if (us(s)->flags & U_POLLING) {
         recv_multi_polled(e, d, i, cqe->res);
         return;
     }
     bool has_buf =
-        p->native ? (cqe->flags & IORING_CQE_F_BUFFER) != 0 : (s->drv_flags & U_BID) != 0;
-    uint32_t bid = p->native ? cqe->flags >> IORING_CQE_BUFFER_SHIFT : s->drv_index;
+        p->native ? (cqe->flags & IORING_CQE_F_BUFFER) != 0 : (us(s)->flags & U_BID) != 0;
+    uint32_t bid = p->native ? cqe->flags >> IORING_CQE_BUFFER_SHIFT : us(s)->bid;
     if (p->native && has_buf)
         ring_took(p);
     if (cqe->res > 0)
-        s->drv_flags &= ~U_STARVED;
+        us(s)->flags &= ~U_STARVED;
     if (cqe->res > 0 && has_buf && (vl__engine_cq_room(e) || !vl__engine_shutting(e))) {
         VL__MARK_DEFINED(vl__pool_buf(p, bid), (size_t)cqe->res);
         vl__pool_mark_out(p, bid);
@@ -1100,8 +1116,8 @@ static void cqe_recv_multi(vl_engine *e, struct uring *d, uint32_t i,
     /* A starvation the window caused is not the caller's: once more, but
      * not twice without data in between, so that a ring the driver
      * miscounted cannot re-arm for ever. */
-    if (cqe->res == -ENOBUFS && p->native && !(s->drv_flags & U_STARVED) && ring_starved(p)) {
-        s->drv_flags |= U_STARVED;
+    if (cqe->res == -ENOBUFS && p->native && !(us(s)->flags & U_STARVED) && ring_starved(p)) {
+        us(s)->flags |= U_STARVED;
         d->st->pool_rearmed++;
         rearm_or_end(e, d, i);
     } else if (cqe->res > 0) {
