@@ -325,6 +325,10 @@ struct vl__engine_io {
      * while the core's CQ is empty, which saves a copy through the CQ. */
     vl_completion *out;
     uint32_t out_n, out_cap;
+    /* vl_engine_poll_batch's request while it runs (want 0 otherwise):
+     * vl__engine_gather. */
+    uint32_t gather_want;
+    int64_t gather_ns;
     void *drv_state;     /* the driver's, see vl__engine_drv */
     bool shut;           /* vl_engine_shutdown has begun     */
     bool woken;          /* a wake arrived during this poll   */
@@ -411,20 +415,25 @@ static inline bool vl__engine_cq_room(const vl_engine *e)
     return io->cq_tail - io->cq_head + io->cq_reserve < io->cq_mask + 1;
 }
 
+/* vl_engine_poll_batch's request while it runs (want 0 otherwise): a
+ * driver that can may wait in the kernel for want completions up to ns. */
+static inline void vl__engine_gather(const vl_engine *e, uint32_t *want, int64_t *ns)
+{
+    *want = vl__io_const(e)->gather_want;
+    *ns = vl__io_const(e)->gather_ns;
+}
+
 /*
  * The driver's side of capabilities the core asks for (the driver's part
  * of each is in struct vl_driver):
  *  - vl__engine_requeue: try_submit declined slot: the op waits in the
  *    core's queue for submit at the next poll. Returns id, for the tail call.
- *  - vl__engine_gather: vl_engine_poll_batch's request while it runs (want 0
- *    otherwise): a driver that can may wait for want completions up to ns.
  *  - vl__engine_set_completes_outside_poll: completions may land while no
  *    poll runs (io_uring without DEFER_TASKRUN runs task work at any system
  *    call's return), so a host loop must not take a readable event fd as
  *    proof that the next poll finds them (loop.c's embedding).
  */
 int64_t vl__engine_requeue(vl_engine *e, uint32_t slot, int64_t id);
-void vl__engine_gather(const vl_engine *e, uint32_t *want, int64_t *ns);
 void vl__engine_set_completes_outside_poll(vl_engine *e, bool yes);
 /* The driver e runs on (sim.c: is this engine simulated). */
 const struct vl_driver *vl__engine_driver(const vl_engine *e);

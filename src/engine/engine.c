@@ -483,11 +483,11 @@ int vl_engine_poll_batch(vl_engine *e, int64_t timeout_ns, int want, int64_t gat
     if (VL_UNLIKELY(e == NULL || out == NULL || cap <= 0 || want < 1 || want > cap ||
                     gather_ns < 0))
         return -EINVAL;
-    e->gather_want = (uint32_t)want;
-    e->gather_ns = gather_ns;
+    e->io.gather_want = (uint32_t)want;
+    e->io.gather_ns = gather_ns;
     int n = vl_engine_poll(e, timeout_ns, out, cap);
-    e->gather_want = 0;
-    e->gather_ns = 0;
+    e->io.gather_want = 0;
+    e->io.gather_ns = 0;
     return n;
 }
 
@@ -556,12 +556,6 @@ int vl_engine_wake(vl_engine *e)
     if (e == NULL)
         return -EINVAL;
     return e->drv->wake(e);
-}
-
-void vl__engine_gather(const vl_engine *e, uint32_t *want, int64_t *ns)
-{
-    *want = e->gather_want;
-    *ns = e->gather_ns;
 }
 
 void vl__engine_set_completes_outside_poll(vl_engine *e, bool yes)

@@ -39,10 +39,6 @@ struct vl_engine {
     bool kick;
     /* vl__engine_set_completes_outside_poll (driver.h) */
     bool completes_outside_poll;
-    /* vl_engine_poll_batch's request while it runs (want 0 otherwise), for
-     * the driver's vl__engine_gather. */
-    uint32_t gather_want;
-    int64_t gather_ns;
     struct vl_bufpool *pools[VL__MAX_POOLS];
     vl_driver_kind kind;
     char reason[160];
