@@ -3,10 +3,12 @@
  *
  * Nothing here may block the thread, even on fds the user left in blocking
  * mode: sockets are driven with MSG_DONTWAIT, pipes and other special files
- * with RWF_NOWAIT, regular files inline (they are never "not ready"), and
- * the few calls that have no per-call non-blocking flag (accept4 on a
- * blocking listener, plain read/write where RWF_NOWAIT is unsupported) run
- * only after the backend reported readiness, one per notification.
+ * with RWF_NOWAIT, and the few calls that have no per-call non-blocking flag
+ * (accept4 on a blocking listener, plain read/write where RWF_NOWAIT is
+ * unsupported) run only after the backend reported readiness, one per
+ * notification. Work no readiness reports (regular files, which are never
+ * "not ready", files the backend cannot poll, blocking kinds) goes to the
+ * offload's workers when one is installed, and runs inline when none is.
  *
  * A slot the reactor holds carries a struct vl__reactor_slot (reactor.h)
  * in its driver area: its list links and flags, which hold where it is
