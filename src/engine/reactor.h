@@ -101,8 +101,10 @@ struct vl__reactor_backend {
  *  - engine shutdown cancels every op and then waits (in the driver's
  *    wait) until the running jobs have come back, so a job's buffers stay
  *    the caller's until its completion, as with every other op.
- * While the offload holds an op, the slot's struct vl__reactor_slot job
- * words are the offload's (e.g. its queue link). start, cancel and reap run
+ * CLOSE flushes only parked ops: like a blocking call in another thread, an
+ * offloaded op whose fd is closed under it meets whatever the number is
+ * then. While the offload holds an op, the slot's struct vl__reactor_slot
+ * job words are the offload's (e.g. its queue link). start, cancel and reap run
  * on the polling thread. start returns 0, or a negative errno the op then
  * completes with.
  */
