@@ -394,7 +394,7 @@ static int64_t run_rw(const struct vl__reactor *r, struct vl__slot *s, bool writ
     }
     switch (flags & MODE_MASK) {
     case MODE_FILE:
-        if (r->off != NULL && !(flags & F_WORKER))
+        if (!(flags & F_WORKER) && r->off != NULL) /* a worker reads only its slot */
             return OFFLOAD;
         return write ? file_write(s) : file_read(s);
     case MODE_SOCK:

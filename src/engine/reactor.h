@@ -68,7 +68,8 @@ struct vl__reactor_backend {
      * already ready reports at once (epoll: MOD, and ADD on ENOENT, whether
      * or not the fd was registered before). Returns 0; -EPERM when fd cannot
      * be polled at all (a regular file: "always ready", the reactor then
-     * runs the op inline); another negative errno fails the ops.
+     * runs the op inline, or on the offload's workers); another negative
+     * errno fails the ops.
      */
     int (*arm)(void *ctx, int fd, unsigned want, uint32_t tag);
     /* Stop watching fd (it is closing). */
@@ -101,12 +102,12 @@ struct vl__reactor_backend {
  *  - engine shutdown cancels every op and then waits (in the driver's
  *    wait) until the running jobs have come back, so a job's buffers stay
  *    the caller's until its completion, as with every other op.
- * CLOSE flushes only parked ops: like a blocking call in another thread, an
- * offloaded op whose fd is closed under it meets whatever the number is
- * then. While the offload holds an op, the slot's struct vl__reactor_slot
- * job words are the offload's (e.g. its queue link). start, cancel and reap run
- * on the polling thread. start returns 0, or a negative errno the op then
- * completes with.
+ * CLOSE flushes only parked ops: like a blocking call in another thread,
+ * an offloaded op whose fd is closed under it meets whatever the number is
+ * then. While the offload holds an op, the job words of the slot's struct
+ * vl__reactor_slot are the offload's (e.g. its queue link). start, cancel
+ * and reap run on the polling thread. start returns 0, or a negative errno
+ * the op then completes with.
  */
 struct vl__reactor_offload {
     int (*start)(void *ctx, uint32_t slot);
