@@ -205,13 +205,15 @@ static int epoll_block(struct epoll_drv *d, int64_t timeout_ns)
 }
 
 /* Reset the eventfd (level-triggered: it would fire again) and tell the
- * core, so that poll returns instead of waiting again. */
+ * core, so that poll returns instead of waiting again, and the reactor,
+ * whose offload hands back the jobs that woke it. */
 static void take_wake(vl_engine *e, struct epoll_drv *d)
 {
     uint64_t v;
     while (read(d->wakefd, &v, sizeof(v)) < 0 && errno == EINTR)
         ;
     vl__engine_note_wake(e);
+    vl__reactor_woken(&d->r);
 }
 
 /* The host's timerfd fired: reset its level (the reactor's expiry, right
@@ -318,6 +320,13 @@ static int epoll_event_fd(vl_engine *e, bool *ready)
         d->timer_at = at;
     }
     return d->epfd;
+}
+
+/* Internal, for tests (tests/reactor_core.c): the reactor of an engine
+ * running the epoll driver, e.g. to install an offload. */
+struct vl__reactor *vl__epoll_reactor(vl_engine *e)
+{
+    return &drv_of(e)->r;
 }
 
 const struct vl_driver vl__driver_epoll = {

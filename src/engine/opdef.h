@@ -44,6 +44,11 @@ struct vl__opdef {
      * block; 0: the op never parks. A kind that parks has has_fd (the
      * readiness core reads the fd of a parked op without asking). */
     uint8_t park;
+    /* Its work is a system call that may block whatever the fd (a file op:
+     * open, stat, fsync): a readiness driver hands it to its worker pool
+     * (struct vl__reactor_offload) when one is installed, else runs it
+     * inline. Such a kind does not park. */
+    bool blocking;
     /* Takes a file offset, u.rw.offset (-1: the file's position). */
     bool offset;
     /* Completes again and again with VL_CQE_MORE until a final completion. */

@@ -3,16 +3,16 @@
  *
  * Nothing here may block the thread, even on fds the user left in blocking
  * mode: sockets are driven with MSG_DONTWAIT, pipes and other special files
- * with RWF_NOWAIT, regular files inline (they are never "not ready"), and
- * the few calls that have no per-call non-blocking flag (accept4 on a
- * blocking listener, plain read/write where RWF_NOWAIT is unsupported) run
- * only after the backend reported readiness, one per notification.
+ * with RWF_NOWAIT, and the few calls that have no per-call non-blocking flag
+ * (accept4 on a blocking listener, plain read/write where RWF_NOWAIT is
+ * unsupported) run only after the backend reported readiness, one per
+ * notification. Work no readiness reports (regular files, which are never
+ * "not ready", files the backend cannot poll, blocking kinds) goes to the
+ * offload's workers when one is installed, and runs inline when none is.
  *
- * Slot scratch while the reactor holds a slot:
- *   drv_flags  where it is (WHERE_*), the READ/WRITE I/O mode (MODE_*) and
- *              the F_* bits below;
- *   drv_next, drv_prev   its fd list links (UINT32_MAX ends a list);
- *   drv_index, drv_data  the timer heap's (TIMEOUT only).
+ * A slot the reactor holds carries a struct vl__reactor_slot (reactor.h)
+ * in its driver area: its list links and flags, which hold where it is
+ * (WHERE_* bits), the READ/WRITE I/O mode (MODE_*) and the F_* bits below.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -40,21 +40,26 @@
  * Op results that are not results. PARK: the op met EAGAIN, so it may wait
  * for the next readiness edge. RECHECK: it stopped without knowing whether
  * the fd is still ready, so the backend must look at the level again when it
- * parks. HELD: the op is held elsewhere (the timer heap).
+ * parks. HELD: the op is held elsewhere (the timer heap, the held list).
+ * OFFLOAD: the op's work may block, and an offload is installed to run it.
  */
 #define PARK    INT64_MIN
 #define HELD    (INT64_MIN + 1)
 #define RECHECK (INT64_MIN + 2)
+#define OFFLOAD (INT64_MIN + 3)
 
-/* drv_flags: where the slot is. */
-#define WHERE_MASK  0x3u
-#define WHERE_NONE  0x0u
-#define WHERE_READ  0x1u /* on its fd's read list  */
-#define WHERE_WRITE 0x2u /* on its fd's write list */
-#define WHERE_HEAP  0x3u /* in the timer heap      */
+/* flags: where the slot is. WHERE_READ and WHERE_WRITE may both be set (an
+ * op parked for both directions); the others exclude every other bit. */
+#define WHERE_READ    0x01u /* on its fd's read list  (VL__REACTOR_READ)  */
+#define WHERE_WRITE   0x02u /* on its fd's write list (VL__REACTOR_WRITE) */
+#define WHERE_LISTS   0x03u
+#define WHERE_HEAP    0x04u /* in the timer heap                          */
+#define WHERE_HELD    0x08u /* on the held list                           */
+#define WHERE_OFFLOAD 0x10u /* the offload has it                         */
+#define WHERE_MASK    0x1fu
 
-/* drv_flags: how a READ/WRITE reaches its fd, decided once per op. */
-#define MODE_SHIFT  2
+/* flags: how a READ/WRITE reaches its fd, decided once per op. */
+#define MODE_SHIFT  5
 #define MODE_MASK   (0x7u << MODE_SHIFT)
 #define MODE_NONE   (0u << MODE_SHIFT) /* not classified yet                 */
 #define MODE_FILE   (1u << MODE_SHIFT) /* regular file, block device: inline */
@@ -63,16 +68,22 @@
 #define MODE_PLAIN  (4u << MODE_SHIFT) /* read/write after readiness only    */
 
 /* A CONNECT has started (EINPROGRESS): readiness means "look at SO_ERROR". */
-#define F_CONNECTING   0x20u
+#define F_CONNECTING   0x100u
 /* The op may block if run without a fresh readiness notification, so a
  * notification runs at most one such op. */
-#define F_ONE_PER_WAKE 0x40u
+#define F_ONE_PER_WAKE 0x200u
 /* ACCEPT: the listener's blocking mode has been looked at; RECV_MULTI: the
  * socket's type has. */
-#define F_CHECKED      0x80u
+#define F_CHECKED      0x400u
 /* RECV_MULTI on a byte stream (TCP, AF_UNIX stream): a short read means the
  * receive queue was empty, as good as EAGAIN. */
-#define F_STREAM       0x100u
+#define F_STREAM       0x800u
+/* A worker runs the op (vl__reactor_work): its blocking call runs as is. */
+#define F_WORKER       0x1000u
+
+/* route[kind], beside the park directions (VL__REACTOR_READ/WRITE): the
+ * kind is blocking and an offload is installed. */
+#define ROUTE_OFFLOAD 0x4u
 
 /* The fd table has 2 * max_inflight entries: keep each one small. */
 _Static_assert(sizeof(struct vl__reactor_fd) == 28, "struct vl__reactor_fd grew");
@@ -82,6 +93,16 @@ typedef int64_t (*run_fn)(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
 static struct vl__slot *slot_of(struct vl__reactor *r, uint32_t i)
 {
     return vl__engine_slot(r->e, i);
+}
+
+static struct vl__reactor_slot *rslot(struct vl__slot *s)
+{
+    return VL__SLOT_DRV(s, struct vl__reactor_slot);
+}
+
+static struct vl__reactor_slot *rslot_of(struct vl__reactor *r, uint32_t i)
+{
+    return rslot(slot_of(r, i));
 }
 
 static int64_t sys_result(ssize_t n)
@@ -154,31 +175,54 @@ static unsigned fd_wants(const struct vl__reactor_fd *f)
            (f->head[1] != NONE ? VL__REACTOR_WRITE : 0);
 }
 
+/* A doubly linked list of slots through link.next[k]/link.prev[k]. */
+static void dlist_push(struct vl__reactor *r, uint32_t *head, uint32_t *tail, int k, uint32_t i)
+{
+    struct vl__reactor_slot *rs = rslot_of(r, i);
+    rs->u.link.next[k] = NONE;
+    rs->u.link.prev[k] = *tail;
+    if (*tail == NONE)
+        *head = i;
+    else
+        rslot_of(r, *tail)->u.link.next[k] = i;
+    *tail = i;
+}
+
+static void dlist_unlink(struct vl__reactor *r, uint32_t *head, uint32_t *tail, int k, uint32_t i)
+{
+    struct vl__reactor_slot *rs = rslot_of(r, i);
+    uint32_t next = rs->u.link.next[k], prev = rs->u.link.prev[k];
+    if (prev == NONE)
+        *head = next;
+    else
+        rslot_of(r, prev)->u.link.next[k] = next;
+    if (next == NONE)
+        *tail = prev;
+    else
+        rslot_of(r, next)->u.link.prev[k] = prev;
+}
+
+/* Put slot i on f's list for direction index dir (0 read, 1 write). */
 static void list_push(struct vl__reactor *r, struct vl__reactor_fd *f, int dir, uint32_t i)
 {
-    struct vl__slot *s = slot_of(r, i);
-    s->drv_next = NONE;
-    s->drv_prev = f->tail[dir];
-    if (f->tail[dir] == NONE)
-        f->head[dir] = i;
-    else
-        slot_of(r, f->tail[dir])->drv_next = i;
-    f->tail[dir] = i;
-    s->drv_flags = (s->drv_flags & ~WHERE_MASK) | (dir ? WHERE_WRITE : WHERE_READ);
+    dlist_push(r, &f->head[dir], &f->tail[dir], dir, i);
+    rslot_of(r, i)->flags |= 1u << dir; /* WHERE_READ, WHERE_WRITE */
 }
 
 static void list_unlink(struct vl__reactor *r, struct vl__reactor_fd *f, int dir, uint32_t i)
 {
-    struct vl__slot *s = slot_of(r, i);
-    if (s->drv_prev == NONE)
-        f->head[dir] = s->drv_next;
-    else
-        slot_of(r, s->drv_prev)->drv_next = s->drv_next;
-    if (s->drv_next == NONE)
-        f->tail[dir] = s->drv_prev;
-    else
-        slot_of(r, s->drv_next)->drv_prev = s->drv_prev;
-    s->drv_flags &= ~WHERE_MASK;
+    dlist_unlink(r, &f->head[dir], &f->tail[dir], dir, i);
+    rslot_of(r, i)->flags &= ~(1u << dir);
+}
+
+/* Take slot i off every list of f it is on (one, or both directions'). */
+static void lists_unlink(struct vl__reactor *r, struct vl__reactor_fd *f, uint32_t i)
+{
+    unsigned on = rslot_of(r, i)->flags;
+    if (on & WHERE_READ)
+        list_unlink(r, f, 0, i);
+    if (on & WHERE_WRITE)
+        list_unlink(r, f, 1, i);
 }
 
 /* ---- executing ops --------------------------------------------------------- */
@@ -194,7 +238,7 @@ static int classify(struct vl__slot *s)
         mode = MODE_FILE;
     else if (S_ISSOCK(st.st_mode))
         mode = MODE_SOCK;
-    s->drv_flags = (s->drv_flags & ~MODE_MASK) | mode;
+    rslot(s)->flags = (rslot(s)->flags & ~MODE_MASK) | mode;
     return 0;
 }
 
@@ -299,11 +343,11 @@ static int64_t write_nowait_nosignal(const struct vl__slot *s)
  * supports it for this file, else the plain call after readiness. */
 static int64_t special_rw(struct vl__slot *s, bool write, bool ready)
 {
-    if ((s->drv_flags & MODE_MASK) == MODE_NOWAIT) {
+    if ((rslot(s)->flags & MODE_MASK) == MODE_NOWAIT) {
         int64_t res = write ? write_nowait_nosignal(s) : nowait_rw(s, false);
         if (res != -EOPNOTSUPP)
             return would_block(res) ? PARK : res;
-        s->drv_flags = (s->drv_flags & ~MODE_MASK) | MODE_PLAIN | F_ONE_PER_WAKE;
+        rslot(s)->flags = (rslot(s)->flags & ~MODE_MASK) | MODE_PLAIN | F_ONE_PER_WAKE;
     }
     if (!ready)
         return RECHECK;
@@ -337,15 +381,21 @@ static int64_t sock_rw(const struct vl__slot *s, bool write)
     return would_block(res) ? PARK : res;
 }
 
-static int64_t run_rw(struct vl__slot *s, bool write, bool ready)
+/* A regular file or block device is never "not ready": its op runs inline,
+ * or on a worker when an offload is installed, since a disk may be slow. */
+static int64_t run_rw(const struct vl__reactor *r, struct vl__slot *s, bool write, bool ready)
 {
-    if ((s->drv_flags & MODE_MASK) == MODE_NONE) {
+    unsigned flags = rslot(s)->flags;
+    if ((flags & MODE_MASK) == MODE_NONE) {
         int rc = classify(s);
         if (rc < 0)
             return rc;
+        flags = rslot(s)->flags;
     }
-    switch (s->drv_flags & MODE_MASK) {
+    switch (flags & MODE_MASK) {
     case MODE_FILE:
+        if (!(flags & F_WORKER) && r->off != NULL) /* a worker reads only its slot */
+            return OFFLOAD;
         return write ? file_write(s) : file_read(s);
     case MODE_SOCK:
         return sock_rw(s, write);
@@ -357,17 +407,17 @@ static int64_t run_rw(struct vl__slot *s, bool write, bool ready)
 static int64_t run_read(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
     (void)i;
-    if ((s->drv_flags & MODE_MASK) == MODE_SOCK && fault_eagain(r))
+    if ((rslot(s)->flags & MODE_MASK) == MODE_SOCK && fault_eagain(r))
         return RECHECK;
-    return run_rw(s, false, ready);
+    return run_rw(r, s, false, ready);
 }
 
 static int64_t run_write(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
     (void)i;
-    if ((s->drv_flags & MODE_MASK) == MODE_SOCK && fault_eagain(r))
+    if ((rslot(s)->flags & MODE_MASK) == MODE_SOCK && fault_eagain(r))
         return RECHECK;
-    return run_rw(s, true, ready);
+    return run_rw(r, s, true, ready);
 }
 
 /* ---- the drained hint (struct vl__reactor_hint) ----------------------------- */
@@ -478,7 +528,7 @@ static int64_t run_sendv(struct vl__reactor *r, uint32_t i, struct vl__slot *s, 
  */
 static int64_t accept_check(struct vl__slot *s, int fd)
 {
-    s->drv_flags |= F_CHECKED;
+    rslot(s)->flags |= F_CHECKED;
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0)
         return -errno;
@@ -490,19 +540,19 @@ static int64_t accept_check(struct vl__slot *s, int fd)
         return -errno;
     if (!listening)
         return -EINVAL;
-    s->drv_flags |= F_ONE_PER_WAKE;
+    rslot(s)->flags |= F_ONE_PER_WAKE;
     return 0;
 }
 
 static int64_t run_accept(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
     (void)i;
-    if (!(s->drv_flags & F_CHECKED)) {
+    if (!(rslot(s)->flags & F_CHECKED)) {
         int64_t rc = accept_check(s, s->op.fd);
         if (rc < 0)
             return rc;
     }
-    if ((!ready && (s->drv_flags & F_ONE_PER_WAKE)) || fault_eagain(r))
+    if ((!ready && (rslot(s)->flags & F_ONE_PER_WAKE)) || fault_eagain(r))
         return RECHECK;
     const vl_op *op = &s->op;
     socklen_t *lenp = op->u.accept.addr ? op->u.accept.addrlen : NULL;
@@ -529,9 +579,9 @@ static int64_t recv_multi_empty(const struct vl__slot *s)
 /* Whether a RECV_MULTI's socket is a stream (fd_is_stream), looked at once per op. */
 static void recv_multi_type(struct vl__slot *s)
 {
-    s->drv_flags |= F_CHECKED;
+    rslot(s)->flags |= F_CHECKED;
     if (fd_is_stream(s->op.fd))
-        s->drv_flags |= F_STREAM;
+        rslot(s)->flags |= F_STREAM;
 }
 
 /*
@@ -546,7 +596,7 @@ static void recv_multi_type(struct vl__slot *s)
 static int64_t run_recv_multi(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
     (void)ready;
-    if (!(s->drv_flags & F_CHECKED))
+    if (!(rslot(s)->flags & F_CHECKED))
         recv_multi_type(s);
     struct vl_bufpool *p = s->op.u.multi.pool;
     for (int k = 0; k < MULTI_BURST; k++) {
@@ -570,7 +620,7 @@ static int64_t run_recv_multi(struct vl__reactor *r, uint32_t i, struct vl__slot
         vl__engine_complete(r->e, i, res, VL_CQE_MORE | VL_CQE_BUFFER | (bid << 16));
         /* A short read drained the stream's data, but an EOF queued behind
          * it made its edge already: read on to find it. */
-        if (res < (int64_t)len && (s->drv_flags & F_STREAM) && !peer_done(r, s->op.fd))
+        if (res < (int64_t)len && (rslot(s)->flags & F_STREAM) && !peer_done(r, s->op.fd))
             return PARK;
     }
     return RECHECK;
@@ -581,7 +631,7 @@ static int64_t run_recv_multi(struct vl__reactor *r, uint32_t i, struct vl__slot
 static int64_t run_accept_multi(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
     int fd = s->op.fd;
-    if (!(s->drv_flags & F_CHECKED)) {
+    if (!(rslot(s)->flags & F_CHECKED)) {
         int64_t rc = accept_check(s, fd);
         if (rc < 0)
             return rc;
@@ -591,7 +641,7 @@ static int64_t run_accept_multi(struct vl__reactor *r, uint32_t i, struct vl__sl
             vl__engine_stats(r->e)->cq_deferred++;
             return RECHECK;
         }
-        if (!ready && (s->drv_flags & F_ONE_PER_WAKE))
+        if (!ready && (rslot(s)->flags & F_ONE_PER_WAKE))
             return RECHECK;
         int64_t res = sys_result(accept4(fd, NULL, NULL, SOCK_CLOEXEC));
         if (would_block(res))
@@ -628,7 +678,7 @@ static int64_t connect_start(struct vl__slot *s)
         fcntl(fd, F_SETFL, fl);
     if (res != -EINPROGRESS)
         return res;
-    s->drv_flags |= F_CONNECTING;
+    rslot(s)->flags |= F_CONNECTING;
     return PARK;
 }
 
@@ -637,7 +687,7 @@ static int64_t run_connect(struct vl__reactor *r, uint32_t i, struct vl__slot *s
     (void)r;
     (void)i;
     (void)ready;
-    if (!(s->drv_flags & F_CONNECTING))
+    if (!(rslot(s)->flags & F_CONNECTING))
         return connect_start(s);
     int err = 0;
     socklen_t len = sizeof(err);
@@ -659,16 +709,20 @@ static int64_t run_timeout(struct vl__reactor *r, uint32_t i, struct vl__slot *s
 {
     (void)ready;
     vl__timer_heap_insert(&r->timers, i);
-    s->drv_flags = WHERE_HEAP;
+    rslot(s)->flags |= WHERE_HEAP;
     return HELD;
 }
 
-static void cancel_list(struct vl__reactor *r, struct vl__reactor_fd *f, int dir)
+/* Take every op off f's lists and complete it with result (CLOSE, a
+ * failed backend); an op on both lists completes once. */
+static void fd_flush(struct vl__reactor *r, struct vl__reactor_fd *f, int64_t result)
 {
-    uint32_t i;
-    while ((i = f->head[dir]) != NONE) {
-        list_unlink(r, f, dir, i);
-        vl__engine_complete(r->e, i, -ECANCELED, 0);
+    for (int dir = 0; dir < 2; dir++) {
+        uint32_t i;
+        while ((i = f->head[dir]) != NONE) {
+            lists_unlink(r, f, i);
+            vl__engine_complete(r->e, i, result, 0);
+        }
     }
 }
 
@@ -690,8 +744,7 @@ static int64_t run_close(struct vl__reactor *r, uint32_t i, struct vl__slot *s, 
         h->fd = -1; /* the number's next file starts unknown */
     struct vl__reactor_fd *f = fd_find(r, fd);
     if (f != NULL) {
-        cancel_list(r, f, 0);
-        cancel_list(r, f, 1);
+        fd_flush(r, f, -ECANCELED);
         if (f->armed)
             r->be->disarm(r->ctx, fd);
         fd_drop(r, f);
@@ -699,14 +752,17 @@ static int64_t run_close(struct vl__reactor *r, uint32_t i, struct vl__slot *s, 
     return sys_result(close(fd));
 }
 
-static bool take(struct vl__reactor *r, uint32_t i);
+static int take(struct vl__reactor *r, uint32_t i);
 
 static int64_t run_cancel(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
     (void)i;
     (void)ready;
-    if (s->target == UINT32_MAX || !take(r, s->target))
+    if (s->target == UINT32_MAX)
         return -ENOENT;
+    int rc = take(r, s->target);
+    if (rc < 0)
+        return rc;
     vl__engine_complete(r->e, s->target, -ECANCELED, 0);
     return 0;
 }
@@ -726,25 +782,63 @@ _Static_assert(sizeof(op_table) / sizeof(op_table[0]) == VL_OP_KIND_COUNT_,
 _Static_assert(VL__PARK_READ == VL__REACTOR_READ && VL__PARK_WRITE == VL__REACTOR_WRITE,
                "an op's park is a readiness direction");
 
-static int op_dir_index(const struct vl__slot *s)
+/* ---- the offload -------------------------------------------------------------- */
+
+/* Hand slot i to the offload (installed): a worker runs its blocking work. */
+static void offload_start(struct vl__reactor *r, uint32_t i, struct vl__slot *s)
 {
-    return op_table[s->op.kind].def.park == VL__PARK_WRITE;
+    struct vl__reactor_slot *rs = rslot(s);
+    rs->flags = (rs->flags & ~WHERE_MASK) | WHERE_OFFLOAD | F_WORKER;
+    int rc = r->off->start(r->off_ctx, i);
+    if (rc < 0) {
+        rs->flags &= ~(WHERE_OFFLOAD | F_WORKER);
+        vl__engine_complete(r->e, i, rc, 0);
+    }
+}
+
+int64_t vl__reactor_work(struct vl__reactor *r, uint32_t i)
+{
+    struct vl__slot *s = slot_of(r, i);
+    int64_t res = op_table[s->op.kind].run(r, i, s, true);
+    /* Run as the fd's readiness notification, an op cannot ask to wait:
+     * a would-block answer is the caller's EAGAIN, as inline. */
+    return res <= OFFLOAD ? -EAGAIN : res;
+}
+
+void vl__reactor_offload_done(struct vl__reactor *r, uint32_t i, int64_t result)
+{
+    struct vl__reactor_slot *rs = rslot_of(r, i);
+    rs->flags &= ~(WHERE_OFFLOAD | F_WORKER);
+    vl__engine_complete(r->e, i, result, 0);
+}
+
+void vl__reactor_woken(struct vl__reactor *r)
+{
+    if (r->off != NULL)
+        r->off->reap(r->off_ctx);
+}
+
+/* route[kind] for every kind, from the rows and whether an offload is in. */
+static void route_init(struct vl__reactor *r)
+{
+    for (uint32_t k = 0; k < VL_OP_KIND_COUNT_; k++) {
+        const struct vl__opdef *d = &op_table[k].def;
+        unsigned route = d->park;
+        if (d->blocking && r->off != NULL)
+            route |= ROUTE_OFFLOAD;
+        r->route[k] = (uint8_t)route;
+    }
+}
+
+void vl__reactor_set_offload(struct vl__reactor *r, const struct vl__reactor_offload *off,
+                             void *ctx)
+{
+    r->off = off;
+    r->off_ctx = ctx;
+    route_init(r);
 }
 
 /* ---- parking and readiness ------------------------------------------------- */
-
-/* Complete every op parked on f with err and forget f (the backend failed). */
-static void fd_fail(struct vl__reactor *r, struct vl__reactor_fd *f, int err)
-{
-    for (int dir = 0; dir < 2; dir++) {
-        uint32_t i;
-        while ((i = f->head[dir]) != NONE) {
-            list_unlink(r, f, dir, i);
-            vl__engine_complete(r->e, i, err, 0);
-        }
-    }
-    fd_drop(r, f);
-}
 
 /*
  * Make the backend watch what f's lists need, and look again at directions
@@ -776,31 +870,43 @@ static int fd_settle(struct vl__reactor *r, struct vl__reactor_fd *f)
 }
 
 /* The fd cannot be polled (-EPERM: a regular file or /dev/null): it is
- * always ready, so the op runs now and may block only as such files do. */
+ * always ready, so the op runs now, on a worker if an offload is installed,
+ * else inline, where it may block only as such files do. */
 static void run_always_ready(struct vl__reactor *r, uint32_t i, struct vl__slot *s)
 {
-    if ((s->drv_flags & MODE_MASK) == MODE_NOWAIT)
-        s->drv_flags = (s->drv_flags & ~MODE_MASK) | MODE_PLAIN;
+    if ((rslot(s)->flags & MODE_MASK) == MODE_NOWAIT)
+        rslot(s)->flags = (rslot(s)->flags & ~MODE_MASK) | MODE_PLAIN;
+    if (r->off != NULL) {
+        offload_start(r, i, s);
+        return;
+    }
     r->inline_run = true;
     int64_t res = op_table[s->op.kind].run(r, i, s, true);
     r->inline_run = false;
     vl__engine_complete(r->e, i, res == PARK ? -EAGAIN : res, 0);
 }
 
-/* Put an op that could not finish on its fd's list. recheck: it did not meet
- * EAGAIN (RECHECK), so the backend must look at the fd's level again. */
-static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool recheck)
+/* Put an op that could not finish on its fd's lists for dirs (read, write
+ * or both). recheck: it did not meet EAGAIN (RECHECK), so the backend must
+ * look at the fd's level again. */
+static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s, unsigned dirs, bool recheck)
 {
-    int fd = s->op.fd; /* an op that parks has an fd (opdef.h) */
-    int dir = op_dir_index(s);
-    struct vl__reactor_fd *f = fd_get(r, fd);
-    list_push(r, f, dir, i);
+    if (dirs == 0) {
+        /* Nothing to wait for would hold the op for ever. */
+        vl__engine_complete(r->e, i, -EINVAL, 0);
+        return;
+    }
+    struct vl__reactor_fd *f = fd_get(r, s->op.fd); /* an op that parks has an fd */
+    if (dirs & VL__REACTOR_READ)
+        list_push(r, f, 0, i);
+    if (dirs & VL__REACTOR_WRITE)
+        list_push(r, f, 1, i);
     if (recheck)
-        f->recheck |= (uint8_t)(1u << dir);
+        f->recheck |= (uint8_t)dirs;
     int rc = fd_settle(r, f);
     if (rc == 0)
         return;
-    list_unlink(r, f, dir, i);
+    lists_unlink(r, f, i);
     if (fd_wants(f) == 0)
         fd_drop(r, f);
     if (rc == -EPERM)
@@ -811,34 +917,50 @@ static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool rec
         vl__engine_complete(r->e, i, rc, 0);
 }
 
+/* What a run said, when it is not a result (PARK ... OFFLOAD): act on it. */
+static VL__NOINLINE void run_said(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
+                                  int64_t res)
+{
+    if (res == PARK || res == RECHECK)
+        park(r, i, s, r->route[s->op.kind] & WHERE_LISTS, res == RECHECK);
+    else if (res == OFFLOAD)
+        offload_start(r, i, s);
+}
+
 /* Run a new op once and act on what it said. */
 static inline void run_new(struct vl__reactor *r, uint32_t i, struct vl__slot *s)
 {
     int64_t res = op_table[s->op.kind].run(r, i, s, false);
-    if (res == PARK || res == RECHECK)
-        park(r, i, s, res == RECHECK);
-    else if (res != HELD)
+    if (VL_UNLIKELY(res <= OFFLOAD))
+        run_said(r, i, s, res);
+    else
         vl__engine_complete(r->e, i, res, 0);
 }
 
 /*
- * A new op that may park (dir: its row's park). Ops queued behind others on
- * the same fd and direction wait their turn, so two SENDs on a stream are
- * never reordered. Out of line: inlined, its registers cost every submit,
- * also those of ops that never park (callgrind: 5 instructions per NOP).
+ * A new op that may park (its route: its row's park directions) or go to
+ * the offload. Ops queued behind others on the same fd and direction wait
+ * their turn, so two SENDs on a stream are never reordered. Out of line:
+ * inlined, its registers cost every submit, also those of ops that never
+ * park (callgrind: 5 instructions per NOP).
  */
-static VL__NOINLINE void submit_parkable(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
-                                         unsigned dir)
+static VL__NOINLINE void submit_routed(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
+                                       unsigned route)
 {
+    if (route & ROUTE_OFFLOAD) {
+        offload_start(r, i, s);
+        return;
+    }
+    unsigned dirs = route & WHERE_LISTS;
     struct vl__reactor_fd *f = fd_find(r, s->op.fd); /* it parks: it has an fd */
-    if (f != NULL && (fd_wants(f) & dir)) {
-        park(r, i, s, false);
+    if (f != NULL && (fd_wants(f) & dirs)) {
+        park(r, i, s, dirs, false);
         return;
     }
     /* A stream its last RECV drained, with no read event since: the read
      * would say EAGAIN, so park at once. */
     if (s->op.kind == VL_OP_RECV && hint_drained(r, s->op.fd)) {
-        park(r, i, s, false);
+        park(r, i, s, dirs, false);
         return;
     }
     run_new(r, i, s);
@@ -847,12 +969,28 @@ static VL__NOINLINE void submit_parkable(struct vl__reactor *r, uint32_t i, stru
 void vl__reactor_submit(struct vl__reactor *r, uint32_t i)
 {
     struct vl__slot *s = slot_of(r, i);
-    unsigned dir = op_table[s->op.kind].def.park;
-    s->drv_flags = 0;
-    if (dir != 0)
-        submit_parkable(r, i, s, dir);
+    unsigned route = r->route[s->op.kind];
+    rslot(s)->flags = 0;
+    if (route != 0)
+        submit_routed(r, i, s, route);
     else
         run_new(r, i, s);
+}
+
+void vl__reactor_park(struct vl__reactor *r, uint32_t i, unsigned dirs)
+{
+    struct vl__slot *s = slot_of(r, i);
+    rslot(s)->flags = 0;
+    park(r, i, s, dirs & WHERE_LISTS, false);
+}
+
+/* Act on the result of a parked op that finished (it left its lists). */
+static void finish(struct vl__reactor *r, uint32_t i, struct vl__slot *s, int64_t res)
+{
+    if (res == OFFLOAD)
+        offload_start(r, i, s);
+    else
+        vl__engine_complete(r->e, i, res, 0);
 }
 
 /*
@@ -861,30 +999,42 @@ void vl__reactor_submit(struct vl__reactor *r, uint32_t i)
  * must leave the direction in recheck. Only the first op run may count on
  * the notification's readiness (ready): ops that would block without it
  * (F_ONE_PER_WAKE) stop the run after one, and the recheck reports the fd
- * again at once if it is still ready.
+ * again at once if it is still ready. Returns the op the run stopped at,
+ * still parked, or NONE.
+ *
+ * An op parked for both directions is on both lists, and a notification of
+ * both runs it once: when the read run stopped at it (skip), the write run
+ * stops there too, with the write direction in recheck, since nobody knows
+ * whether writability would have let it finish. An op that finishes leaves
+ * both lists.
  */
-static void run_list(struct vl__reactor *r, struct vl__reactor_fd *f, int dir)
+static uint32_t run_list(struct vl__reactor *r, struct vl__reactor_fd *f, int dir, uint32_t skip)
 {
     uint32_t i;
     bool first = true;
     while ((i = f->head[dir]) != NONE) {
+        if (i == skip) {
+            f->recheck |= (uint8_t)(1u << dir);
+            return i;
+        }
         struct vl__slot *s = slot_of(r, i);
         int64_t res = op_table[s->op.kind].run(r, i, s, first);
         if (res == PARK)
-            return;
+            return i;
         if (res == RECHECK) {
             f->recheck |= (uint8_t)(1u << dir);
-            return;
+            return i;
         }
-        bool one = s->drv_flags & F_ONE_PER_WAKE;
-        list_unlink(r, f, dir, i);
-        vl__engine_complete(r->e, i, res, 0);
+        bool one = rslot(s)->flags & F_ONE_PER_WAKE;
+        lists_unlink(r, f, i);
+        finish(r, i, s, res);
         if (one) {
             f->recheck |= (uint8_t)(1u << dir);
-            return;
+            return NONE;
         }
         first = false;
     }
+    return NONE;
 }
 
 void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned ready)
@@ -896,40 +1046,78 @@ void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned rea
         return; /* stale: its ops finished or were cancelled, or an old file's */
     if (ready & VL__REACTOR_HUP)
         f->hup = 1; /* for good: a peer that is done stays done */
+    uint32_t stopped = NONE;
     if (ready & VL__REACTOR_READ)
-        run_list(r, f, 0);
+        stopped = run_list(r, f, 0, NONE);
     if (ready & VL__REACTOR_WRITE)
-        run_list(r, f, 1);
+        run_list(r, f, 1, stopped);
     int rc = fd_settle(r, f);
-    if (rc < 0)
-        fd_fail(r, f, rc);
+    if (rc < 0) {
+        fd_flush(r, f, rc);
+        fd_drop(r, f);
+    }
 }
 
-/* Take slot i out of wherever the reactor holds it; false if it holds it not. */
-static bool take(struct vl__reactor *r, uint32_t i)
+/* ---- ops on no fd ---------------------------------------------------------- */
+
+void vl__reactor_hold(struct vl__reactor *r, uint32_t i)
+{
+    rslot_of(r, i)->flags = WHERE_HELD;
+    dlist_push(r, &r->held_head, &r->held_tail, 0, i);
+}
+
+int vl__reactor_hold_done(struct vl__reactor *r, uint32_t i, int64_t result)
+{
+    struct vl__reactor_slot *rs = rslot_of(r, i);
+    if (!(rs->flags & WHERE_HELD))
+        return -ENOENT;
+    dlist_unlink(r, &r->held_head, &r->held_tail, 0, i);
+    rs->flags &= ~WHERE_HELD;
+    vl__engine_complete(r->e, i, result, 0);
+    return 0;
+}
+
+/* ---- cancelling ------------------------------------------------------------ */
+
+/* Take slot i out of wherever the reactor holds it: 0; -ENOENT if it holds
+ * it not; -EALREADY if a worker runs it (it stays). */
+static int take(struct vl__reactor *r, uint32_t i)
 {
     struct vl__slot *s = slot_of(r, i);
-    unsigned where = s->drv_flags & WHERE_MASK;
-    if (where == WHERE_HEAP) {
-        vl__timer_heap_remove(&r->timers, i);
-        s->drv_flags &= ~WHERE_MASK;
-        return true;
+    struct vl__reactor_slot *rs = rslot(s);
+    unsigned where = rs->flags & WHERE_MASK;
+    if (where & WHERE_OFFLOAD) {
+        int rc = r->off->cancel(r->off_ctx, i);
+        if (rc < 0)
+            return rc;
+        rs->flags &= ~(WHERE_OFFLOAD | F_WORKER);
+        return 0;
     }
-    if (where == WHERE_NONE)
-        return false;
-    struct vl__reactor_fd *f = fd_find(r, s->op.fd); /* parked: has an fd */
-    if (f == NULL)
-        return false;
-    list_unlink(r, f, where == WHERE_WRITE, i);
-    if (fd_wants(f) == 0)
-        fd_settle(r, f); /* cannot fail: it only drops */
-    return true;
+    if (where & WHERE_HELD) {
+        dlist_unlink(r, &r->held_head, &r->held_tail, 0, i);
+        rs->flags &= ~WHERE_HELD;
+        return 0;
+    }
+    if (where & WHERE_HEAP) {
+        vl__timer_heap_remove(&r->timers, i);
+        rs->flags &= ~WHERE_HEAP;
+    }
+    if (where & WHERE_LISTS) {
+        struct vl__reactor_fd *f = fd_find(r, s->op.fd); /* parked: has an fd */
+        if (f == NULL)
+            return -ENOENT;
+        lists_unlink(r, f, i);
+        if (fd_wants(f) == 0)
+            fd_settle(r, f); /* cannot fail: it only drops */
+    }
+    return where != 0 ? 0 : -ENOENT;
 }
 
 int vl__reactor_cancel(struct vl__reactor *r, uint32_t i)
 {
-    if (!take(r, i))
-        return -ENOENT;
+    int rc = take(r, i);
+    if (rc < 0)
+        return rc;
     vl__engine_complete(r->e, i, -ECANCELED, 0);
     return 0;
 }
@@ -953,7 +1141,7 @@ void vl__reactor_expire(struct vl__reactor *r)
     int64_t now = vl_time_monotonic_ns();
     while (vl__timer_heap_peek(&r->timers, &i) && (int64_t)slot_of(r, i)->deadline_ns <= now) {
         vl__timer_heap_remove(&r->timers, i);
-        slot_of(r, i)->drv_flags = WHERE_NONE;
+        rslot_of(r, i)->flags &= ~WHERE_HEAP;
         vl__engine_complete(r->e, i, 0, 0);
     }
 }
@@ -966,7 +1154,9 @@ int vl__reactor_init(struct vl__reactor *r, vl_engine *e, uint32_t max_inflight,
     uint32_t cap = 2;
     while (cap < 2 * (uint64_t)max_inflight)
         cap <<= 1;
-    *r = (struct vl__reactor){.e = e, .be = be, .ctx = ctx, .mask = cap - 1};
+    *r = (struct vl__reactor){
+        .e = e, .be = be, .ctx = ctx, .mask = cap - 1, .held_head = NONE, .held_tail = NONE};
+    route_init(r);
     r->tab = malloc((size_t)cap * sizeof(*r->tab));
     r->hints = malloc((size_t)cap * sizeof(*r->hints));
     if (r->tab == NULL || r->hints == NULL) {

@@ -3,18 +3,34 @@
  * (epoll now, kqueue later): it turns "the fd is ready" into completions.
  *
  * The rule is TigerBeetle's: try the op at once without blocking; when the
- * kernel says EAGAIN, park the op on its fd's wait list for the direction it
- * needs (read: READ, RECV, ACCEPT; write: WRITE, SEND, a CONNECT in
- * progress) and have the backend watch the fd, edge-triggered; when an edge
- * comes, run the parked ops in order until one would block again.
+ * kernel says EAGAIN, park the op on its fd's wait lists for the directions
+ * it needs (its opdef row's park: read for READ, RECV, ACCEPT; write for
+ * WRITE, SEND, a CONNECT in progress; both for an op that waits for either)
+ * and have the backend watch the fd, edge-triggered; when an edge comes,
+ * run the parked ops in order until one would block again.
  *
- * The core owns, sized once at init from max_inflight:
- *  - an open-addressing hash table keyed by fd (capacity a power of two of at
- *    least 2 * max_inflight, so the load stays at or below one half: an entry
- *    exists only while an op is parked on its fd), each entry holding two
- *    intrusive FIFO lists of slots (linked through slot->drv_next/drv_prev)
- *    and the interest mask the backend watches;
- *  - the timer heap for TIMEOUT (slot->drv_index is the heap position).
+ * Where the core keeps an op it holds (struct vl__reactor_slot, in the
+ * slot's driver area):
+ *  - parked: on its fd's read list, its write list, or both at once. An op
+ *    parked for both runs once per notification of either direction and
+ *    leaves both lists when it completes or is cancelled; the backend
+ *    watches the union of the directions the fd's lists wait for;
+ *  - timing: in the timer heap (TIMEOUT), through the core's timer_pos and
+ *    timer_seq slot fields, so a later per-op deadline can coexist with a
+ *    place on the fd lists;
+ *  - held: on the held list, an op that waits on no fd and that something
+ *    outside the fd path completes (vl__reactor_hold_done);
+ *  - offloaded: with a struct vl__reactor_offload (a worker pool), which
+ *    runs the blocking work of kinds whose row says blocking, and of ops
+ *    whose fd cannot be polled (a regular file). Without one those run
+ *    inline on the polling thread.
+ *
+ * The core owns, sized once at init from max_inflight: an open-addressing
+ * hash table keyed by fd (capacity a power of two of at least
+ * 2 * max_inflight, so the load stays at or below one half: an entry exists
+ * only while an op is parked on its fd), each entry holding two intrusive
+ * FIFO lists of slots and the interest mask the backend watches; the timer
+ * heap; the held list's ends.
  *
  * It calls the OS only for the ops themselves (recv, send, accept4, connect,
  * pread, preadv2, close, ...): readiness goes through struct
@@ -52,11 +68,72 @@ struct vl__reactor_backend {
      * already ready reports at once (epoll: MOD, and ADD on ENOENT, whether
      * or not the fd was registered before). Returns 0; -EPERM when fd cannot
      * be polled at all (a regular file: "always ready", the reactor then
-     * runs the op inline); another negative errno fails the ops.
+     * runs the op inline, or on the offload's workers); another negative
+     * errno fails the ops.
      */
     int (*arm)(void *ctx, int fd, unsigned want, uint32_t tag);
     /* Stop watching fd (it is closing). */
     void (*disarm)(void *ctx, int fd);
+};
+
+/*
+ * A worker pool for blocking work: the place where file ops (which no
+ * readiness mechanism reports) run off the polling thread. The reactor
+ * hands it an op when the op's kind is blocking (its opdef row) or when the
+ * op's fd cannot be polled (the backend's arm said -EPERM, or READ/WRITE
+ * found a regular file or block device); with no offload installed those
+ * ops run inline on the polling thread.
+ *
+ * The contract, for every op handed to start that start accepted:
+ *  - the worker runs vl__reactor_work(r, slot) for it, which performs the
+ *    op's blocking system call and returns the result; it reads only the
+ *    slot (the op and the reactor's state in it), never the reactor's
+ *    tables, so any thread may call it;
+ *  - the result comes back exactly once, on the polling thread, through
+ *    vl__reactor_offload_done: the offload wakes the engine (the driver's
+ *    wake, e.g. vl_engine_wake) when a job finished, and the driver's wait
+ *    calls vl__reactor_woken, which calls reap, which hands back every
+ *    finished job;
+ *  - cancel of a job still queued drops it and returns 0 (the reactor then
+ *    completes the op with -ECANCELED, and offload_done must not follow);
+ *    cancel of a job a worker runs returns -EALREADY (the op completes with
+ *    its result, through offload_done, and a CANCEL of it answers
+ *    -EALREADY);
+ *  - engine shutdown cancels every op and then waits (in the driver's
+ *    wait) until the running jobs have come back, so a job's buffers stay
+ *    the caller's until its completion, as with every other op.
+ * CLOSE flushes only parked ops: like a blocking call in another thread,
+ * an offloaded op whose fd is closed under it meets whatever the number is
+ * then. While the offload holds an op, the job words of the slot's struct
+ * vl__reactor_slot are the offload's (e.g. its queue link). start, cancel
+ * and reap run on the polling thread. start returns 0, or a negative errno
+ * the op then completes with.
+ */
+struct vl__reactor_offload {
+    int (*start)(void *ctx, uint32_t slot);
+    int (*cancel)(void *ctx, uint32_t slot);
+    void (*reap)(void *ctx);
+};
+
+/*
+ * The reactor's state in a slot it holds: VL__SLOT_DRV(s, struct
+ * vl__reactor_slot). The core sets flags when it takes the slot; the rest
+ * is valid only where flags say the slot is.
+ */
+struct vl__reactor_slot {
+    union {
+        /* Parked: the links of its fd's read ([0]) and write ([1]) lists,
+         * UINT32_MAX ending a list; an op parked for both directions is on
+         * both. Held: the held list's links are next[0] and prev[0]. */
+        struct {
+            uint32_t next[2];
+            uint32_t prev[2];
+        } link;
+        /* Offloaded: the offload's own (struct vl__reactor_offload). */
+        uint32_t job[4];
+    } u;
+    uint32_t flags; /* where it is, how it runs: the bits in reactor.c */
+    uint32_t unused_;
 };
 
 /*
@@ -106,6 +183,13 @@ struct vl__reactor {
     struct vl__timer_heap timers;
     uint32_t next_tag; /* tags registrations, so stale events are told apart */
     bool inline_run;   /* running an op on an fd epoll refuses (no faults there) */
+    /* Per op kind, what submit does beyond running the op: the directions
+     * its row parks for, and whether it goes to the offload (a blocking
+     * kind while one is installed). One load on the submit path. */
+    uint8_t route[VL_OP_KIND_COUNT_];
+    uint32_t held_head, held_tail;         /* the held list; UINT32_MAX: empty */
+    const struct vl__reactor_offload *off; /* NULL: blocking work runs inline */
+    void *off_ctx;
 };
 
 /* Allocate for max_inflight slots. 0 or -ENOMEM (nothing left behind). */
@@ -113,11 +197,53 @@ int vl__reactor_init(struct vl__reactor *r, vl_engine *e, uint32_t max_inflight,
                      const struct vl__reactor_backend *be, void *ctx);
 void vl__reactor_fini(struct vl__reactor *r);
 
-/* Take an op from the core: finish it now, park it, or start its timer. */
+/* Take an op from the core: finish it now, park it, start its timer, or
+ * hand it to the offload. */
 void vl__reactor_submit(struct vl__reactor *r, uint32_t slot);
 
-/* Complete slot (parked or timing) with -ECANCELED. 0, or -ENOENT if not held. */
+/*
+ * Complete slot (parked, timing, held, or queued in the offload) with
+ * -ECANCELED and return 0. -EALREADY: a worker runs it (it completes with
+ * its result later); -ENOENT: the reactor does not hold it.
+ */
 int vl__reactor_cancel(struct vl__reactor *r, uint32_t slot);
+
+/*
+ * Park slot, whose op has an fd, for the directions in dirs (VL__REACTOR_READ,
+ * VL__REACTOR_WRITE or both) without trying it first, as if it had met
+ * EAGAIN: its kind runs at the first notification of any of them (arming
+ * looks at the fd's state, so an fd already ready reports at once). How an
+ * op that waits for readiness alone (a poll of in, out or both) parks; the
+ * core's unit test (tests/reactor_core.c) parks through it.
+ */
+void vl__reactor_park(struct vl__reactor *r, uint32_t slot, unsigned dirs);
+
+/*
+ * Hold slot, whose op waits on no fd, until vl__reactor_hold_done: for ops
+ * something outside the fd path completes (a worker, a child's exit). A
+ * held op is cancelled and released at shutdown like a parked one.
+ */
+void vl__reactor_hold(struct vl__reactor *r, uint32_t slot);
+
+/* Complete held slot with result: 0, or -ENOENT if it is not held (it was
+ * cancelled: its completion went out already). */
+int vl__reactor_hold_done(struct vl__reactor *r, uint32_t slot, int64_t result);
+
+/* Install off (NULL: none) with its first argument ctx. Only while the
+ * reactor holds no offloaded op. */
+void vl__reactor_set_offload(struct vl__reactor *r, const struct vl__reactor_offload *off,
+                             void *ctx);
+
+/* The blocking work of offloaded slot, on any thread: its result (a
+ * negative errno or >= 0), for vl__reactor_offload_done. */
+int64_t vl__reactor_work(struct vl__reactor *r, uint32_t slot);
+
+/* On the polling thread: the offload finished slot with result. */
+void vl__reactor_offload_done(struct vl__reactor *r, uint32_t slot, int64_t result);
+
+/* The driver's wake fired (its wait, on the polling thread): the offload,
+ * if any, hands back the jobs that finished. */
+void vl__reactor_woken(struct vl__reactor *r);
 
 /*
  * The backend saw fd ready for the directions in ready (errors and hangups
@@ -134,5 +260,9 @@ int64_t vl__reactor_timeout(const struct vl__reactor *r, int64_t timeout_ns);
 
 /* Complete (with 0) every TIMEOUT whose deadline has passed. */
 void vl__reactor_expire(struct vl__reactor *r);
+
+/* Internal, for tests: the reactor of an engine running the epoll driver
+ * (src/drivers/epoll.c). */
+struct vl__reactor *vl__epoll_reactor(vl_engine *e);
 
 #endif

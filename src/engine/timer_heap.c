@@ -2,7 +2,7 @@
  * src/engine/timer_heap.c - the drivers' timer heap (see timer_heap.h).
  *
  * Invariant: for every position i > 0, key(idx[(i - 1) / 2]) <= key(idx[i]),
- * and vl__engine_slot(e, idx[i])->drv_index == i. The key is the pair
+ * and vl__engine_slot(e, idx[i])->timer_pos == i. The key is the pair
  * (deadline_ns, insertion sequence), so no two keys are equal.
  */
 #include <errno.h>
@@ -33,13 +33,13 @@ static bool earlier(const struct vl__timer_heap *h, uint32_t a, uint32_t b)
     const struct vl__slot *sb = vl__engine_slot(h->e, b);
     if (sa->deadline_ns != sb->deadline_ns)
         return sa->deadline_ns < sb->deadline_ns;
-    return sa->drv_data.u64[0] < sb->drv_data.u64[0];
+    return sa->timer_seq < sb->timer_seq;
 }
 
 static void place(struct vl__timer_heap *h, uint32_t pos, uint32_t slot)
 {
     h->idx[pos] = slot;
-    vl__engine_slot(h->e, slot)->drv_index = pos;
+    vl__engine_slot(h->e, slot)->timer_pos = pos;
 }
 
 /* Move slot up from pos until its parent is earlier; returns where it stopped. */
@@ -74,13 +74,13 @@ static void sift_down(struct vl__timer_heap *h, uint32_t pos, uint32_t slot)
 
 void vl__timer_heap_insert(struct vl__timer_heap *h, uint32_t slot)
 {
-    vl__engine_slot(h->e, slot)->drv_data.u64[0] = h->seq++;
+    vl__engine_slot(h->e, slot)->timer_seq = h->seq++;
     sift_up(h, h->n++, slot);
 }
 
 void vl__timer_heap_remove(struct vl__timer_heap *h, uint32_t slot)
 {
-    uint32_t pos = vl__engine_slot(h->e, slot)->drv_index;
+    uint32_t pos = vl__engine_slot(h->e, slot)->timer_pos;
     uint32_t last = h->idx[--h->n];
     if (pos == h->n)
         return;

@@ -1,12 +1,16 @@
 /*
  * src/engine/timer_heap.h - a binary min-heap of slot indices keyed by
- * slot->deadline_ns, for drivers that keep their own timers (epoll, kqueue).
+ * slot->deadline_ns, for drivers that keep their own timers (the readiness
+ * core for epoll and kqueue, IOCP).
  *
- * The heap is intrusive: a slot's position in the array lives in its
- * drv_index, so removing an arbitrary timer (CANCEL, shutdown) is O(log n)
- * without a search. Slots with equal deadlines leave in the order they were
- * inserted: drv_data.u64[0] holds an insertion sequence number that breaks
- * ties. The array is allocated once, at init, with room for every slot.
+ * The heap is intrusive and uses only the slot fields the core reserves for
+ * it, never the driver's area: a slot's position in the array lives in its
+ * timer_pos, so removing an arbitrary timer (CANCEL, shutdown) is O(log n)
+ * without a search, and a slot can be in the heap while its driver keeps it
+ * elsewhere too (an op with a deadline parked on an fd). Slots with equal
+ * deadlines leave in the order they were inserted: timer_seq holds an
+ * insertion sequence number that breaks ties. The array is allocated once,
+ * at init, with room for every slot.
  */
 #ifndef VLLSI_ENGINE_TIMER_HEAP_H
 #define VLLSI_ENGINE_TIMER_HEAP_H

@@ -1,0 +1,914 @@
+/*
+ * reactor_core: the readiness core (src/engine/reactor.c) on its own, for
+ * what no public op exercises yet, plus its offload through the epoll driver.
+ *
+ * The first group drives the core through a fake engine (a struct vl_engine
+ * with slots and a completion queue, nothing else: the core reaches the
+ * engine only through driver.h's inline accessors) and a fake backend that
+ * records every arm and disarm and can be told to refuse. It checks an op
+ * parked for both directions (on both fd lists, the union armed, run once
+ * by either direction, gone from both lists when it finishes, is cancelled
+ * or its fd is closed), held ops (no fd: completed from outside, cancelled,
+ * released by the shutdown's cancels) and the offload's cancel contract.
+ *
+ * The second group runs a real epoll engine with a test offload, one worker
+ * thread with a FIFO of jobs linked through the slots' job words: READ and
+ * WRITE on a regular file and a READ of a file epoll cannot poll go to it,
+ * CANCEL of a queued job answers 0 (-ECANCELED for the job), of a running
+ * one -EALREADY, and engine shutdown waits for a running job. Only epoll:
+ * the offload belongs to the readiness core, which only readiness drivers
+ * have.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "vl_test.h"
+
+#include <vllsi/engine.h>
+
+#include "reactor.h"
+
+#define NONE UINT32_MAX
+
+/* ---- the fake engine and backend --------------------------------------------- */
+
+#define CAP 8
+
+static struct vl_engine fe;
+static struct vl__slot fslots[CAP];
+static struct vl__cqe fcq[2 * CAP];
+
+struct arm_call {
+    int fd;
+    unsigned want;
+    uint32_t tag;
+};
+
+static struct {
+    struct arm_call arms[64];
+    int narms;
+    int disarms[16];
+    int ndisarms;
+    int refuse; /* what arm answers (0: accept) */
+} fb;
+
+static int fake_arm(void *ctx, int fd, unsigned want, uint32_t tag)
+{
+    (void)ctx;
+    if (fb.refuse != 0)
+        return fb.refuse;
+    assert_true(fb.narms < 64);
+    fb.arms[fb.narms++] = (struct arm_call){fd, want, tag};
+    return 0;
+}
+
+static void fake_disarm(void *ctx, int fd)
+{
+    (void)ctx;
+    assert_true(fb.ndisarms < 16);
+    fb.disarms[fb.ndisarms++] = fd;
+}
+
+static const struct vl__reactor_backend fake_backend = {.arm = fake_arm, .disarm = fake_disarm};
+
+static struct vl__reactor R;
+
+static int fake_setup(void **state)
+{
+    (void)state;
+    memset(&fe, 0, sizeof(fe));
+    memset(fslots, 0, sizeof(fslots));
+    memset(&fb, 0, sizeof(fb));
+    fe.slots = fslots;
+    fe.cap = CAP;
+    fe.cq = fcq;
+    fe.cq_mask = 2 * CAP - 1;
+    fe.cq_reserve = CAP;
+    alarm(10);
+    return vl__reactor_init(&R, &fe, CAP, &fake_backend, NULL);
+}
+
+static int fake_teardown(void **state)
+{
+    (void)state;
+    vl__reactor_fini(&R);
+    alarm(0);
+    return 0;
+}
+
+/* Give slot i to the reactor as the engine would: INFLIGHT, op set. */
+static struct vl__slot *take_slot(uint32_t i, vl_op op)
+{
+    struct vl__slot *s = &fslots[i];
+    s->op = op;
+    s->state = VL__SLOT_INFLIGHT;
+    s->target = UINT32_MAX;
+    fe.in_driver++;
+    return s;
+}
+
+/* A NOP naming fd: whenever it runs it completes with 0, as a readiness
+ * poll completes with what it saw. */
+static vl_op nop_on(int fd)
+{
+    vl_op op = vl_op_nop();
+    op.fd = fd;
+    return op;
+}
+
+static uint32_t completions(void)
+{
+    return fe.cq_tail - fe.cq_head;
+}
+
+/* The next completion must be slot's, with result. */
+static void expect_completion(uint32_t slot, int64_t result)
+{
+    assert_true(completions() > 0);
+    const struct vl__cqe *c = &fe.cq[fe.cq_head++ & fe.cq_mask];
+    assert_int_equal(c->slot, slot);
+    assert_int_equal(c->result, result);
+    assert_int_equal(c->flags, 0);
+    assert_int_equal(fslots[slot].state, VL__SLOT_DONE);
+}
+
+static const struct vl__reactor_fd *entry(int fd)
+{
+    for (uint32_t k = 0; k <= R.mask; k++)
+        if (R.tab[k].fd == fd)
+            return &R.tab[k];
+    return NULL;
+}
+
+/* Whether slot is on fd's list for dir (0 read, 1 write), walking it. */
+static bool on_list(int fd, int dir, uint32_t slot)
+{
+    const struct vl__reactor_fd *f = entry(fd);
+    if (f == NULL)
+        return false;
+    for (uint32_t i = f->head[dir]; i != NONE;
+         i = VL__SLOT_DRV(&fslots[i], struct vl__reactor_slot)->u.link.next[dir])
+        if (i == slot)
+            return true;
+    return false;
+}
+
+#define BOTH (VL__REACTOR_READ | VL__REACTOR_WRITE)
+
+static void test_both_arms_union_and_lists(void **state)
+{
+    (void)state;
+    take_slot(0, nop_on(100));
+    vl__reactor_park(&R, 0, BOTH);
+    assert_int_equal(fb.narms, 1);
+    assert_int_equal(fb.arms[0].fd, 100);
+    assert_int_equal(fb.arms[0].want, BOTH);
+    assert_true(on_list(100, 0, 0));
+    assert_true(on_list(100, 1, 0));
+    assert_int_equal(completions(), 0);
+
+    /* A read-only op behind it: the registration watches both already. */
+    take_slot(1, nop_on(100));
+    vl__reactor_park(&R, 1, VL__REACTOR_READ);
+    assert_int_equal(fb.narms, 1);
+    assert_true(on_list(100, 0, 1));
+    assert_false(on_list(100, 1, 1));
+
+    /* A read-only op on another fd arms that fd for reading alone. */
+    take_slot(2, nop_on(101));
+    vl__reactor_park(&R, 2, VL__REACTOR_READ);
+    assert_int_equal(fb.narms, 2);
+    assert_int_equal(fb.arms[1].want, VL__REACTOR_READ);
+}
+
+/* Writability alone runs the op parked for both once; it leaves both lists
+ * and the read-only op stays. */
+static void test_both_runs_once_on_write(void **state)
+{
+    (void)state;
+    take_slot(0, nop_on(100));
+    vl__reactor_park(&R, 0, BOTH);
+    take_slot(1, nop_on(100));
+    vl__reactor_park(&R, 1, VL__REACTOR_READ);
+    vl__reactor_ready(&R, 100, fb.arms[0].tag, VL__REACTOR_WRITE);
+    expect_completion(0, 0);
+    assert_int_equal(completions(), 0);
+    assert_false(on_list(100, 0, 0));
+    assert_false(on_list(100, 1, 0));
+    assert_true(on_list(100, 0, 1));
+    assert_int_equal(entry(100)->head[1], NONE);
+    /* Another write edge finds nothing to run. */
+    vl__reactor_ready(&R, 100, entry(100)->tag, VL__REACTOR_WRITE);
+    assert_int_equal(completions(), 0);
+    assert_int_equal(vl__reactor_cancel(&R, 0), -ENOENT);
+}
+
+/* Readability runs it just as well; a notification of both runs it once. */
+static void test_both_runs_once_on_read_and_both(void **state)
+{
+    (void)state;
+    take_slot(0, nop_on(100));
+    vl__reactor_park(&R, 0, BOTH);
+    vl__reactor_ready(&R, 100, fb.arms[0].tag, VL__REACTOR_READ);
+    expect_completion(0, 0);
+    assert_null(entry(100)); /* nothing parked: the entry went */
+
+    take_slot(1, nop_on(100));
+    vl__reactor_park(&R, 1, BOTH);
+    take_slot(2, nop_on(100));
+    vl__reactor_park(&R, 2, VL__REACTOR_WRITE);
+    vl__reactor_ready(&R, 100, entry(100)->tag, BOTH);
+    expect_completion(1, 0);
+    expect_completion(2, 0);
+    assert_int_equal(completions(), 0);
+    assert_null(entry(100));
+}
+
+/*
+ * An op that meets EAGAIN stays on both lists: a RECV parked for both on a
+ * socket with nothing to read runs on writability, says EAGAIN and stays;
+ * a notification of both runs it once (the read run) and leaves the write
+ * direction to be looked at again (one more arm); data then finishes it.
+ */
+static void test_both_parked_op_that_would_block(void **state)
+{
+    (void)state;
+    int sv[2];
+    char buf[8];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    take_slot(0, vl_op_recv(sv[0], buf, sizeof(buf), 0));
+    vl__reactor_park(&R, 0, BOTH);
+    assert_int_equal(fb.narms, 1);
+    vl__reactor_ready(&R, sv[0], fb.arms[0].tag, VL__REACTOR_WRITE);
+    assert_int_equal(completions(), 0);
+    assert_true(on_list(sv[0], 0, 0));
+    assert_true(on_list(sv[0], 1, 0));
+    assert_int_equal(fb.narms, 1); /* it met EAGAIN: the edge needs no recheck */
+
+    vl__reactor_ready(&R, sv[0], fb.arms[0].tag, BOTH);
+    assert_int_equal(completions(), 0);
+    assert_int_equal(fb.narms, 2); /* the write run stopped at it: recheck */
+    assert_int_equal(fb.arms[1].want, BOTH);
+
+    assert_int_equal(write(sv[1], "hi", 2), 2);
+    vl__reactor_ready(&R, sv[0], fb.arms[1].tag, VL__REACTOR_READ);
+    expect_completion(0, 2);
+    assert_memory_equal(buf, "hi", 2);
+    assert_null(entry(sv[0]));
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void test_both_cancel_leaves_both_lists(void **state)
+{
+    (void)state;
+    take_slot(0, nop_on(100));
+    vl__reactor_park(&R, 0, BOTH);
+    take_slot(1, nop_on(100));
+    vl__reactor_park(&R, 1, VL__REACTOR_WRITE);
+    assert_int_equal(vl__reactor_cancel(&R, 0), 0);
+    expect_completion(0, -ECANCELED);
+    assert_false(on_list(100, 0, 0));
+    assert_false(on_list(100, 1, 0));
+    assert_true(on_list(100, 1, 1));
+    assert_int_equal(entry(100)->head[0], NONE);
+    assert_int_equal(vl__reactor_cancel(&R, 0), -ENOENT);
+    assert_int_equal(completions(), 0);
+    /* A read edge has nobody to run now. */
+    vl__reactor_ready(&R, 100, entry(100)->tag, VL__REACTOR_READ);
+    assert_int_equal(completions(), 0);
+    assert_int_equal(vl__reactor_cancel(&R, 1), 0);
+    expect_completion(1, -ECANCELED);
+    assert_null(entry(100));
+}
+
+/* CLOSE cancels an op parked for both once, and disarms the fd. */
+static void test_both_close_cancels_once(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    take_slot(0, nop_on(sv[0]));
+    vl__reactor_park(&R, 0, BOTH);
+    take_slot(1, vl_op_close(sv[0]));
+    vl__reactor_submit(&R, 1);
+    expect_completion(0, -ECANCELED);
+    expect_completion(1, 0);
+    assert_int_equal(completions(), 0);
+    assert_int_equal(fb.ndisarms, 1);
+    assert_int_equal(fb.disarms[0], sv[0]);
+    assert_null(entry(sv[0]));
+    close(sv[1]);
+}
+
+/* An arm the backend fails completes the op with its error, off both lists;
+ * parking for no direction is refused. */
+static void test_both_arm_failure(void **state)
+{
+    (void)state;
+    fb.refuse = -ENOMEM;
+    take_slot(0, nop_on(100));
+    vl__reactor_park(&R, 0, BOTH);
+    expect_completion(0, -ENOMEM);
+    assert_null(entry(100));
+    fb.refuse = 0;
+    take_slot(1, nop_on(100));
+    vl__reactor_park(&R, 1, 0);
+    expect_completion(1, -EINVAL);
+    assert_null(entry(100));
+}
+
+/* ---- held ops -------------------------------------------------------------------- */
+
+static void test_held_done_and_cancel(void **state)
+{
+    (void)state;
+    take_slot(0, vl_op_nop());
+    take_slot(1, vl_op_nop());
+    take_slot(2, vl_op_nop());
+    vl__reactor_hold(&R, 0);
+    vl__reactor_hold(&R, 1);
+    vl__reactor_hold(&R, 2);
+    assert_int_equal(completions(), 0);
+    assert_int_equal(fb.narms, 0); /* no fd: nothing to watch */
+
+    assert_int_equal(vl__reactor_hold_done(&R, 1, 42), 0);
+    expect_completion(1, 42);
+    assert_int_equal(vl__reactor_hold_done(&R, 1, 43), -ENOENT);
+    assert_int_equal(completions(), 0);
+
+    assert_int_equal(vl__reactor_cancel(&R, 0), 0);
+    expect_completion(0, -ECANCELED);
+    assert_int_equal(vl__reactor_hold_done(&R, 0, 1), -ENOENT);
+    assert_int_equal(vl__reactor_cancel(&R, 0), -ENOENT);
+
+    assert_int_equal(R.held_head, 2);
+    assert_int_equal(R.held_tail, 2);
+    assert_int_equal(vl__reactor_hold_done(&R, 2, -EIO), 0);
+    expect_completion(2, -EIO);
+    assert_int_equal(R.held_head, NONE);
+    assert_int_equal(completions(), 0);
+}
+
+/* Shutdown cancels every INFLIGHT op (vl_engine_shutdown's loop): held,
+ * parked for both and timing ones each complete once, and the reactor
+ * holds nothing after. */
+static void test_shutdown_releases_everything(void **state)
+{
+    (void)state;
+    take_slot(0, vl_op_nop());
+    vl__reactor_hold(&R, 0);
+    take_slot(1, nop_on(100));
+    vl__reactor_park(&R, 1, BOTH);
+    take_slot(2, vl_op_nop());
+    vl__reactor_hold(&R, 2);
+    struct vl__slot *t = take_slot(3, vl_op_timeout(1000000000));
+    t->deadline_ns = UINT64_MAX / 2;
+    vl__reactor_submit(&R, 3);
+    assert_int_equal(completions(), 0);
+    for (uint32_t i = 0; i < CAP; i++)
+        if (fslots[i].state == VL__SLOT_INFLIGHT)
+            assert_int_equal(vl__reactor_cancel(&R, i), 0);
+    for (uint32_t i = 0; i < 4; i++)
+        expect_completion(i, -ECANCELED);
+    assert_int_equal(completions(), 0);
+    assert_int_equal(fe.in_driver, 0);
+    assert_int_equal(R.held_head, NONE);
+    assert_null(entry(100));
+    uint32_t top;
+    assert_false(vl__timer_heap_peek(&R.timers, &top));
+}
+
+/* ---- the offload's contract, on the fake engine ------------------------------------ */
+
+static struct {
+    uint32_t started[CAP];
+    int nstarted;
+    int start_rc;
+    int cancel_rc;
+    int cancels;
+    int reaps;
+} fo;
+
+static int fo_start(void *ctx, uint32_t slot)
+{
+    (void)ctx;
+    if (fo.start_rc == 0)
+        fo.started[fo.nstarted++] = slot;
+    return fo.start_rc;
+}
+
+static int fo_cancel(void *ctx, uint32_t slot)
+{
+    (void)ctx;
+    (void)slot;
+    fo.cancels++;
+    return fo.cancel_rc;
+}
+
+static void fo_reap(void *ctx)
+{
+    (void)ctx;
+    fo.reaps++;
+}
+
+static const struct vl__reactor_offload fake_offload = {
+    .start = fo_start, .cancel = fo_cancel, .reap = fo_reap};
+
+/* An fd the backend cannot poll (-EPERM) goes to the offload when there is
+ * one, and runs inline when there is none. */
+static void test_offload_unpollable(void **state)
+{
+    (void)state;
+    memset(&fo, 0, sizeof(fo));
+    fb.refuse = -EPERM;
+    take_slot(0, nop_on(100));
+    vl__reactor_park(&R, 0, VL__REACTOR_READ);
+    expect_completion(0, 0); /* inline */
+    assert_int_equal(fo.nstarted, 0);
+
+    vl__reactor_set_offload(&R, &fake_offload, NULL);
+    take_slot(1, nop_on(100));
+    vl__reactor_park(&R, 1, BOTH);
+    assert_int_equal(completions(), 0);
+    assert_int_equal(fo.nstarted, 1);
+    assert_int_equal(fo.started[0], 1);
+    assert_null(entry(100));
+    /* The worker's part, then the hand-back on the polling thread. */
+    assert_int_equal(vl__reactor_work(&R, 1), 0);
+    vl__reactor_woken(&R);
+    assert_int_equal(fo.reaps, 1);
+    vl__reactor_offload_done(&R, 1, 0);
+    expect_completion(1, 0);
+    assert_int_equal(vl__reactor_cancel(&R, 1), -ENOENT);
+    assert_int_equal(fo.cancels, 0);
+
+    /* start may refuse: the op completes with its error. */
+    fo.start_rc = -EAGAIN;
+    take_slot(2, nop_on(100));
+    vl__reactor_park(&R, 2, VL__REACTOR_WRITE);
+    expect_completion(2, -EAGAIN);
+    assert_int_equal(vl__reactor_cancel(&R, 2), -ENOENT);
+    vl__reactor_set_offload(&R, NULL, NULL);
+}
+
+/* Cancel of a queued job: 0 and -ECANCELED; of a running one: -EALREADY,
+ * and the job's own result later. */
+static void test_offload_cancel(void **state)
+{
+    (void)state;
+    memset(&fo, 0, sizeof(fo));
+    fb.refuse = -EPERM;
+    vl__reactor_set_offload(&R, &fake_offload, NULL);
+    take_slot(0, nop_on(100));
+    vl__reactor_park(&R, 0, VL__REACTOR_READ);
+    take_slot(1, nop_on(100));
+    vl__reactor_park(&R, 1, VL__REACTOR_READ);
+    assert_int_equal(fo.nstarted, 2);
+
+    fo.cancel_rc = 0;
+    assert_int_equal(vl__reactor_cancel(&R, 0), 0);
+    expect_completion(0, -ECANCELED);
+    assert_int_equal(vl__reactor_cancel(&R, 0), -ENOENT);
+    assert_int_equal(fo.cancels, 1);
+
+    fo.cancel_rc = -EALREADY;
+    assert_int_equal(vl__reactor_cancel(&R, 1), -EALREADY);
+    assert_int_equal(completions(), 0);
+    vl__reactor_offload_done(&R, 1, 7);
+    expect_completion(1, 7);
+    assert_int_equal(fo.cancels, 2);
+
+    /* A CANCEL op reports what the offload said. */
+    take_slot(2, nop_on(100));
+    vl__reactor_park(&R, 2, VL__REACTOR_READ);
+    struct vl__slot *c = take_slot(3, vl_op_cancel(0));
+    c->target = 2;
+    vl__reactor_submit(&R, 3);
+    expect_completion(3, -EALREADY);
+    vl__reactor_offload_done(&R, 2, 0);
+    expect_completion(2, 0);
+    fo.cancel_rc = 0;
+    take_slot(4, nop_on(100));
+    vl__reactor_park(&R, 4, VL__REACTOR_READ);
+    c = take_slot(5, vl_op_cancel(0));
+    c->target = 4;
+    vl__reactor_submit(&R, 5);
+    expect_completion(4, -ECANCELED);
+    expect_completion(5, 0);
+    vl__reactor_set_offload(&R, NULL, NULL);
+}
+
+/* ---- a test offload on a real epoll engine -------------------------------------------- */
+
+/*
+ * One worker thread and a FIFO of jobs linked through job[0] of the slots'
+ * struct vl__reactor_slot; finished jobs wait in a second FIFO (job[1])
+ * until reap. gate, while closed, holds the worker after it took a job, so
+ * tests can see a job running and others queued.
+ */
+struct pool {
+    vl_engine *e;
+    struct vl__reactor *r;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint32_t qhead, qtail; /* queued jobs */
+    uint32_t dhead, dtail; /* finished jobs, results in job[2..3] */
+    uint32_t running;      /* the job the worker runs, or NONE */
+    bool gate_closed, quit;
+    int started, finished, reaped;
+};
+
+static struct vl__reactor_slot *job(struct pool *p, uint32_t slot)
+{
+    return VL__SLOT_DRV(vl__engine_slot(p->e, slot), struct vl__reactor_slot);
+}
+
+static void fifo_push(struct pool *p, uint32_t *head, uint32_t *tail, int k, uint32_t slot)
+{
+    job(p, slot)->u.job[k] = NONE;
+    if (*tail == NONE)
+        *head = slot;
+    else
+        job(p, *tail)->u.job[k] = slot;
+    *tail = slot;
+}
+
+static uint32_t fifo_pop(struct pool *p, uint32_t *head, uint32_t *tail, int k)
+{
+    uint32_t slot = *head;
+    if (slot != NONE) {
+        *head = job(p, slot)->u.job[k];
+        if (*head == NONE)
+            *tail = NONE;
+    }
+    return slot;
+}
+
+static void *pool_worker(void *arg)
+{
+    struct pool *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->quit && p->qhead == NONE)
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (p->quit)
+            break;
+        uint32_t slot = fifo_pop(p, &p->qhead, &p->qtail, 0);
+        p->running = slot;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        int64_t res = vl__reactor_work(p->r, slot);
+        pthread_mutex_lock(&p->mu);
+        /* A closed gate holds the job as running until it opens. */
+        while (p->gate_closed && !p->quit)
+            pthread_cond_wait(&p->cv, &p->mu);
+        uint64_t u = (uint64_t)res;
+        job(p, slot)->u.job[2] = (uint32_t)u;
+        job(p, slot)->u.job[3] = (uint32_t)(u >> 32);
+        fifo_push(p, &p->dhead, &p->dtail, 1, slot);
+        p->running = NONE;
+        p->finished++;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        if (vl_engine_wake(p->e) != 0)
+            abort(); /* no cmocka assertions off the test's thread */
+        pthread_mutex_lock(&p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static int pool_start(void *ctx, uint32_t slot)
+{
+    struct pool *p = ctx;
+    pthread_mutex_lock(&p->mu);
+    fifo_push(p, &p->qhead, &p->qtail, 0, slot);
+    p->started++;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return 0;
+}
+
+static int pool_cancel(void *ctx, uint32_t slot)
+{
+    struct pool *p = ctx;
+    int rc = -EALREADY; /* running, or finished and waiting for reap */
+    pthread_mutex_lock(&p->mu);
+    for (uint32_t *at = &p->qhead, prev = NONE; *at != NONE;) {
+        uint32_t i = *at;
+        if (i == slot) {
+            *at = job(p, i)->u.job[0];
+            if (p->qtail == i)
+                p->qtail = prev;
+            rc = 0;
+            break;
+        }
+        prev = i;
+        at = &job(p, i)->u.job[0];
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+static void pool_reap(void *ctx)
+{
+    struct pool *p = ctx;
+    pthread_mutex_lock(&p->mu);
+    uint32_t slot;
+    while ((slot = fifo_pop(p, &p->dhead, &p->dtail, 1)) != NONE) {
+        uint64_t u = job(p, slot)->u.job[2] | (uint64_t)job(p, slot)->u.job[3] << 32;
+        p->reaped++;
+        pthread_mutex_unlock(&p->mu);
+        vl__reactor_offload_done(p->r, slot, (int64_t)u);
+        pthread_mutex_lock(&p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+static const struct vl__reactor_offload pool_offload = {
+    .start = pool_start, .cancel = pool_cancel, .reap = pool_reap};
+
+static struct pool P;
+static vl_engine *E;
+
+/* Completions polled but not yet asked for. */
+static struct {
+    uint64_t id;
+    int64_t result;
+} seen[32];
+static int nseen;
+
+/* One poll (timeout_ns < 0: until something completes); keeps what came. */
+static void pump(int64_t timeout_ns)
+{
+    vl_completion c[8];
+    int n = vl_engine_poll(E, timeout_ns, c, 8);
+    assert_true(n >= 0);
+    for (int k = 0; k < n; k++) {
+        assert_int_equal(c[k].flags, 0);
+        assert_true(nseen < 32);
+        seen[nseen].id = c[k].id;
+        seen[nseen++].result = c[k].result;
+    }
+}
+
+/* Poll until id's completion arrives; returns its result. */
+static int64_t await(int64_t id)
+{
+    for (;;) {
+        for (int k = 0; k < nseen; k++) {
+            if (seen[k].id == (uint64_t)id) {
+                int64_t res = seen[k].result;
+                seen[k] = seen[--nseen];
+                return res;
+            }
+        }
+        pump(-1);
+    }
+}
+
+static int epoll_setup(void **state)
+{
+    (void)state;
+    alarm(30);
+    vl_engine_config cfg = {VL_DRIVER_EPOLL, 0, 64, 0};
+    assert_int_equal(vl_engine_create(&cfg, &E), 0);
+    memset(&P, 0, sizeof(P));
+    nseen = 0;
+    P.e = E;
+    P.r = vl__epoll_reactor(E);
+    P.qhead = P.qtail = P.dhead = P.dtail = P.running = NONE;
+    pthread_mutex_init(&P.mu, NULL);
+    pthread_cond_init(&P.cv, NULL);
+    assert_int_equal(pthread_create(&P.thread, NULL, pool_worker, &P), 0);
+    vl__reactor_set_offload(P.r, &pool_offload, &P);
+    return 0;
+}
+
+static void pool_stop(void)
+{
+    pthread_mutex_lock(&P.mu);
+    P.quit = true;
+    pthread_cond_broadcast(&P.cv);
+    pthread_mutex_unlock(&P.mu);
+    pthread_join(P.thread, NULL);
+    pthread_mutex_destroy(&P.mu);
+    pthread_cond_destroy(&P.cv);
+}
+
+static int epoll_teardown(void **state)
+{
+    (void)state;
+    vl_engine_destroy(E); /* waits for the pool's running jobs */
+    E = NULL;
+    pool_stop();
+    alarm(0);
+    return 0;
+}
+
+static void gate(bool closed)
+{
+    pthread_mutex_lock(&P.mu);
+    P.gate_closed = closed;
+    pthread_cond_broadcast(&P.cv);
+    pthread_mutex_unlock(&P.mu);
+}
+
+/* Wait until the worker runs a job. */
+static uint32_t wait_running(void)
+{
+    pthread_mutex_lock(&P.mu);
+    while (P.running == NONE)
+        pthread_cond_wait(&P.cv, &P.mu);
+    uint32_t slot = P.running;
+    pthread_mutex_unlock(&P.mu);
+    return slot;
+}
+
+static int temp_file(void)
+{
+    char path[] = "/tmp/vllsi-reactor-core-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    return fd;
+}
+
+static int64_t submit(vl_op op)
+{
+    int64_t id = vl_engine_submit(E, &op, NULL);
+    assert_true(id > 0);
+    return id;
+}
+
+/* READ and WRITE on a regular file run on the worker. */
+static void test_pool_file_rw(void **state)
+{
+    (void)state;
+    int fd = temp_file();
+    static const char text[] = "offloaded bytes";
+    int64_t w = submit(vl_op_write(fd, text, sizeof(text), 0));
+    assert_int_equal(await(w), (int64_t)sizeof(text));
+    char buf[64] = {0};
+    int64_t r = submit(vl_op_read(fd, buf, sizeof(buf), 0));
+    assert_int_equal(await(r), (int64_t)sizeof(text));
+    assert_string_equal(buf, text);
+    pthread_mutex_lock(&P.mu);
+    assert_int_equal(P.started, 2);
+    assert_int_equal(P.reaped, 2);
+    pthread_mutex_unlock(&P.mu);
+    /* Bad input still reports as such from the worker: a read-only fd. */
+    int ro = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    assert_true(ro >= 0);
+    int64_t bad = submit(vl_op_write(ro, text, sizeof(text), 0));
+    assert_int_equal(await(bad), -EBADF);
+    close(ro);
+
+    /* Without the offload the same ops run inline. */
+    vl__reactor_set_offload(P.r, NULL, NULL);
+    r = submit(vl_op_read(fd, buf, sizeof(buf), 0));
+    assert_int_equal(await(r), (int64_t)sizeof(text));
+    pthread_mutex_lock(&P.mu);
+    assert_int_equal(P.started, 3);
+    pthread_mutex_unlock(&P.mu);
+    vl__reactor_set_offload(P.r, &pool_offload, &P);
+    close(fd);
+}
+
+/* A special file epoll cannot poll and that has no RWF_NOWAIT (/dev/full):
+ * the backend's -EPERM sends READ and WRITE to the worker. */
+static void test_pool_unpollable(void **state)
+{
+    (void)state;
+    int fd = open("/dev/full", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        print_message("skipped: no /dev/full: %s\n", strerror(errno));
+        skip();
+    }
+    char buf[64];
+    memset(buf, 'x', sizeof(buf));
+    int64_t r = submit(vl_op_read(fd, buf, sizeof(buf), -1));
+    assert_int_equal(await(r), (int64_t)sizeof(buf));
+    for (size_t k = 0; k < sizeof(buf); k++)
+        assert_int_equal(buf[k], 0);
+    int64_t w = submit(vl_op_write(fd, buf, sizeof(buf), -1));
+    assert_int_equal(await(w), -ENOSPC);
+    pthread_mutex_lock(&P.mu);
+    assert_int_equal(P.started, 2);
+    pthread_mutex_unlock(&P.mu);
+    close(fd);
+}
+
+/* CANCEL of a queued job: 0, the job -ECANCELED; of the running one:
+ * -EALREADY, the job its own result. */
+static void test_pool_cancel(void **state)
+{
+    (void)state;
+    int fd = temp_file();
+    char a[16], b[16];
+    assert_int_equal(pwrite(fd, "0123456789", 10, 0), 10);
+    gate(true);
+    int64_t first = submit(vl_op_read(fd, a, sizeof(a), 0));
+    pump(0); /* hands it to the driver */
+    (void)wait_running();
+    int64_t second = submit(vl_op_read(fd, b, sizeof(b), 0));
+    int64_t c1 = submit(vl_op_cancel((uint64_t)second));
+    int64_t c2 = submit(vl_op_cancel((uint64_t)first));
+    assert_int_equal(await(c1), 0);
+    assert_int_equal(await(second), -ECANCELED);
+    assert_int_equal(await(c2), -EALREADY);
+    gate(false);
+    assert_int_equal(await(first), 10);
+    assert_memory_equal(a, "0123456789", 10);
+    /* A cancel of the finished job finds nothing. */
+    int64_t c3 = submit(vl_op_cancel((uint64_t)first));
+    assert_int_equal(await(c3), -ENOENT);
+    close(fd);
+}
+
+struct opener {
+    pthread_t t;
+    int ms;
+    bool opened;
+};
+
+static void *open_gate_later(void *arg)
+{
+    struct opener *o = arg;
+    usleep((useconds_t)o->ms * 1000);
+    pthread_mutex_lock(&P.mu);
+    o->opened = true;
+    pthread_mutex_unlock(&P.mu);
+    gate(false);
+    return NULL;
+}
+
+/* Shutdown cancels the queued job and waits for the running one: its buffer
+ * is the caller's again only when destroy returns. */
+static void test_pool_shutdown_waits(void **state)
+{
+    (void)state;
+    int fd = temp_file();
+    char a[16], b[16];
+    assert_int_equal(pwrite(fd, "abc", 3, 0), 3);
+    gate(true);
+    submit(vl_op_read(fd, a, sizeof(a), 0));
+    pump(0);
+    (void)wait_running();
+    submit(vl_op_read(fd, b, sizeof(b), 0));
+    pump(0);
+    pthread_mutex_lock(&P.mu);
+    assert_int_equal(P.started, 2);
+    assert_true(P.qhead != NONE); /* the second job waits behind the running one */
+    pthread_mutex_unlock(&P.mu);
+    struct opener o = {.ms = 50};
+    assert_int_equal(pthread_create(&o.t, NULL, open_gate_later, &o), 0);
+    vl_engine_destroy(E);
+    E = NULL;
+    pthread_mutex_lock(&P.mu);
+    assert_true(o.opened);
+    assert_int_equal(P.finished, 1); /* the queued job never ran */
+    assert_int_equal(P.reaped, 1);
+    assert_int_equal(P.qhead, NONE);
+    pthread_mutex_unlock(&P.mu);
+    pthread_join(o.t, NULL);
+    assert_memory_equal(a, "abc", 3);
+    close(fd);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_both_arms_union_and_lists, fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_both_runs_once_on_write, fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_both_runs_once_on_read_and_both, fake_setup,
+                                        fake_teardown),
+        cmocka_unit_test_setup_teardown(test_both_parked_op_that_would_block, fake_setup,
+                                        fake_teardown),
+        cmocka_unit_test_setup_teardown(test_both_cancel_leaves_both_lists, fake_setup,
+                                        fake_teardown),
+        cmocka_unit_test_setup_teardown(test_both_close_cancels_once, fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_both_arm_failure, fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_held_done_and_cancel, fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_releases_everything, fake_setup,
+                                        fake_teardown),
+        cmocka_unit_test_setup_teardown(test_offload_unpollable, fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_offload_cancel, fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_pool_file_rw, epoll_setup, epoll_teardown),
+        cmocka_unit_test_setup_teardown(test_pool_unpollable, epoll_setup, epoll_teardown),
+        cmocka_unit_test_setup_teardown(test_pool_cancel, epoll_setup, epoll_teardown),
+        cmocka_unit_test_setup_teardown(test_pool_shutdown_waits, epoll_setup, epoll_teardown),
+    };
+    return cmocka_run_group_tests_name("reactor_core", tests, NULL, NULL);
+}
