@@ -213,29 +213,16 @@ enum vl__slot_state {
 struct vl__slot {
     vl_op op;
     void *user_data;
-    int64_t result;
     uint64_t deadline_ns; /* TIMEOUT: the monotonic time it may fire      */
     uint32_t gen;         /* generation: the id's upper half               */
     uint32_t state;       /* enum vl__slot_state                            */
-    uint32_t cqe_flags;
-    uint32_t target;     /* CANCEL: the target slot, or UINT32_MAX if none */
-    uint32_t core_flags; /* VL__SLOT_* bits the core keeps                  */
+    uint32_t target;      /* CANCEL: the target slot, or UINT32_MAX if none */
+    uint32_t core_flags;  /* VL__SLOT_* bits the core keeps                  */
     /* The core's timer heap (timer_heap.h): the slot's position in it and
      * its insertion number, which orders equal deadlines. */
     uint32_t timer_pos;
+    uint32_t unused_;
     uint64_t timer_seq;
-    /* Scratch the driver owns while the slot is INFLIGHT (links, indices). */
-    uint32_t drv_next;
-    uint32_t drv_prev;
-    uint32_t drv_index;
-    uint32_t drv_flags;
-    union {
-        uint64_t u64[2];
-        struct {
-            int64_t tv_sec;
-            long long tv_nsec;
-        } ts; /* io_uring TIMEOUT keeps its timespec here until submitted */
-    } drv_data;
     /* The driver's typed state while it holds the slot: a driver defines
      * its own struct and reaches it through VL__SLOT_DRV (below), which
      * checks at compile time that the struct fits. */
@@ -244,11 +231,16 @@ struct vl__slot {
         unsigned char bytes[VL__SLOT_DRV_SIZE];
     } drv;
     /* Pads the slot to 192 bytes, three cache lines (64-bit hosts), a
-     * multiple of 64 that keeps every slot's op on a line of its own. */
-    uint64_t pad_[1];
+     * multiple of 64 that keeps every slot's op on a line of its own. The
+     * 48 spare bytes are the room for the per-op options' state (a
+     * deadline's place in the timer heap beside an op's own, a chain's
+     * links). */
+    uint64_t pad_[6];
 };
 #if UINTPTR_MAX == UINT64_MAX
-_Static_assert(offsetof(struct vl__slot, pad_) == 184, "a slot uses 184 bytes on 64-bit hosts");
+_Static_assert(
+    offsetof(struct vl__slot, drv) == 112 && offsetof(struct vl__slot, pad_) == 144,
+    "a slot uses 144 bytes on 64-bit hosts: the op, 48 of the core's, 32 of the driver's");
 _Static_assert(sizeof(struct vl__slot) == 192, "a slot is 192 bytes on 64-bit hosts");
 #endif
 /*
