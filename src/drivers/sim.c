@@ -559,8 +559,12 @@ static int64_t listener_of(struct sim *s, int fd, struct obj **out)
     return 0;
 }
 
+static int64_t step_accept_multi(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op);
+
 static int64_t step_accept(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
 {
+    if (vl__op_is_multishot(op))
+        return step_accept_multi(s, e, slot, op);
     struct obj *l;
     int64_t rc = listener_of(s, op->fd, &l);
     if (rc < 0)
@@ -593,7 +597,8 @@ static int64_t step_accept_multi(struct sim *s, vl_engine *e, uint32_t slot, con
     return PROGRESS;
 }
 
-/* One RECV_MULTI delivery: data into a pool buffer, or the final result. */
+/* One multishot RECV delivery (step_recv sends it here): data into a pool buffer, or the final
+ * result. */
 static int64_t step_recv_multi(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
 {
     struct obj *o = lookup(s, op->fd);
@@ -607,7 +612,7 @@ static int64_t step_recv_multi(struct sim *s, vl_engine *e, uint32_t slot, const
     }
     if (o->flags & OF_RD_SHUT)
         return 0;
-    struct vl_bufpool *p = op->u.multi.pool;
+    struct vl_bufpool *p = op->u.msg.pool;
     /* EOF with the pool empty is -ENOBUFS, as data then is: the op
      * submitted again after a release reports it. */
     if (o->used == 0)
@@ -708,6 +713,8 @@ static int64_t step_write(struct sim *s, vl_engine *e, uint32_t i, const vl_op *
 
 static int64_t step_recv(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
 {
+    if (vl__op_is_multishot(op))
+        return step_recv_multi(s, e, i, op);
     return do_read(s, e, i, op->fd, op->u.msg.buf, op->u.msg.len, -1, op->u.msg.flags, true);
 }
 

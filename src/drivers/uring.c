@@ -116,13 +116,13 @@ enum sigpipe_mode {
 };
 
 /*
- * Multishot modes, best first. RECV_MULTI on a native pool (a registered
+ * Multishot modes, best first. A multishot RECV on a native pool (a registered
  * provided-buffer ring, 5.19+) is one IORING_RECV_MULTISHOT recv (6.0+), or
  * on 5.19 a single-shot recv with IOSQE_BUFFER_SELECT re-armed by the
  * driver after each completion. On a pool the kernel could not take
  * (before 5.19) the driver takes a buffer from the pool's free list when it
  * arms the recv, or, the pool being empty, arms a POLL_ADD and looks again
- * when data arrives. ACCEPT_MULTI is IORING_ACCEPT_MULTISHOT (5.19+) or a
+ * when data arrives. A multishot ACCEPT is IORING_ACCEPT_MULTISHOT (5.19+) or a
  * re-armed single accept. Either way the caller sees one id that completes
  * with VL_CQE_MORE until its final completion.
  *
@@ -144,7 +144,7 @@ enum sigpipe_mode {
  * buffers (about WINDOW_BYTES worth), and the other free ones wait on the
  * pool's free stack (p->free, unused by native pools otherwise), the last
  * released on top; each buffer the kernel takes is replaced from the top.
- * A RECV_MULTI that the kernel ends with -ENOBUFS while spares wait grows
+ * A multishot RECV that the kernel ends with -ENOBUFS while spares wait grows
  * the window and is armed again without a word (ring_starved); after 64
  * windows' worth of reads without that, the window shrinks by an eighth of
  * what it has over its start. (At 256 connections x 4 KiB x 16 the copy
@@ -531,9 +531,10 @@ static void fallback_knob(struct uring *d)
 /*
  * The op kinds whose CQE needs nothing from on_cqe beyond its result (apart
  * from -EINTR, which the reaper always sends there): not CANCEL (-ENOENT may
- * be retried), TIMEOUT (-ETIME is success), the multishot kinds, WRITE while
+ * be retried), TIMEOUT (-ETIME is success), WRITE while
  * the SIGPIPE guard counts writes, and, under valgrind only, the kinds whose
- * kernel-filled memory must be marked defined.
+ * kernel-filled memory must be marked defined. Multishot ops are never plain,
+ * whatever their kind: the reaper tests their flag.
  */
 static struct vl__kindset plain_kinds(const struct uring *d)
 {
@@ -672,8 +673,17 @@ static void prep_write(struct uring *d, struct vl__slot *s, vl_engine *e, struct
         io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
 }
 
+static void prep_recv_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
+                            struct io_uring_sqe *sqe);
+static void prep_accept_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
+                              struct io_uring_sqe *sqe);
+
 static void prep_accept(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
+    if (VL_UNLIKELY(vl__op_is_multishot(&s->op))) {
+        prep_accept_multi(d, s, e, sqe);
+        return;
+    }
     (void)d, (void)e;
     struct sockaddr *addr = s->op.u.accept.addr;
     io_uring_prep_accept(sqe, s->op.fd, addr, addr ? s->op.u.accept.addrlen : NULL, SOCK_CLOEXEC);
@@ -704,7 +714,10 @@ static void prep_sendv(struct uring *d, struct vl__slot *s, vl_engine *e, struct
 
 static void prep_recv(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
-    (void)d, (void)e;
+    if (VL_UNLIKELY(vl__op_is_multishot(&s->op))) {
+        prep_recv_multi(d, s, e, sqe);
+        return;
+    }
     io_uring_prep_recv(sqe, s->op.fd, s->op.u.msg.buf, VL__FAULT_SHORTEN(s->op.u.msg.len),
                        s->op.u.msg.flags);
 }
@@ -738,12 +751,13 @@ static void prep_cancel(struct uring *d, struct vl__slot *s, vl_engine *e, struc
     io_uring_prep_cancel64(sqe, s->op.u.cancel.target_id, 0);
 }
 
+/* A multishot RECV (prep_recv sends it here). */
 static void prep_recv_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
                             struct io_uring_sqe *sqe)
 {
     (void)e;
-    struct vl_bufpool *p = s->op.u.multi.pool;
-    int fd = s->op.fd, flags = s->op.u.multi.flags;
+    struct vl_bufpool *p = s->op.u.msg.pool;
+    int fd = s->op.fd, flags = s->op.u.msg.flags;
     /* A new op (not a re-arm) has not starved yet. Without a multishot
      * recv on a buffer ring the driver emulates the op (re-armed single
      * shots): vl_engine_stats counts it so, once. */
@@ -774,6 +788,7 @@ static void prep_recv_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
     }
 }
 
+/* A multishot ACCEPT (prep_accept sends it here). */
 static void prep_accept_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
                               struct io_uring_sqe *sqe)
 {
@@ -1048,7 +1063,7 @@ static void recv_multi_polled(vl_engine *e, struct uring *d, uint32_t i, int res
         vl__engine_deliver(e, i, res, 0);
         return;
     }
-    if (s->op.u.multi.pool->nfree > 0) {
+    if (s->op.u.msg.pool->nfree > 0) {
         rearm_or_end(e, d, i);
         return;
     }
@@ -1061,7 +1076,7 @@ static void recv_multi_polled(vl_engine *e, struct uring *d, uint32_t i, int res
 }
 
 /*
- * A RECV_MULTI CQE. Data is a VL_CQE_MORE completion naming its buffer;
+ * A multishot RECV's CQE. Data is a VL_CQE_MORE completion naming its buffer;
  * without IORING_CQE_F_MORE the kernel stopped (a single-shot arm, or a CQ
  * overflow), so the driver arms again. 0 (EOF), -ENOBUFS and errors end
  * the op. After shutdown, data that finds no room in the core's queue is
@@ -1071,7 +1086,7 @@ static void cqe_recv_multi(vl_engine *e, struct uring *d, uint32_t i,
                            const struct io_uring_cqe *cqe)
 {
     struct vl__slot *s = vl__engine_slot(e, i);
-    struct vl_bufpool *p = s->op.u.multi.pool;
+    struct vl_bufpool *p = s->op.u.msg.pool;
     bool more = cqe->flags & IORING_CQE_F_MORE;
     if (s->drv_flags & U_POLLING) {
         recv_multi_polled(e, d, i, cqe->res);
@@ -1110,7 +1125,7 @@ static void cqe_recv_multi(vl_engine *e, struct uring *d, uint32_t i,
     }
 }
 
-/* An ACCEPT_MULTI CQE: a connection, or (without F_MORE) the end. */
+/* A multishot ACCEPT's CQE: a connection, or (without F_MORE) the end. */
 static void cqe_accept_multi(vl_engine *e, struct uring *d, uint32_t i,
                              const struct io_uring_cqe *cqe)
 {
@@ -1169,8 +1184,11 @@ static void cqe_read(vl_engine *e, struct uring *d, uint32_t i, const struct io_
 
 static void cqe_recv(vl_engine *e, struct uring *d, uint32_t i, const struct io_uring_cqe *cqe)
 {
-    (void)d;
     const struct vl__slot *s = vl__engine_slot(e, i);
+    if (vl__op_is_multishot(&s->op)) {
+        cqe_recv_multi(e, d, i, cqe);
+        return;
+    }
     if (cqe->res > 0)
         VL__MARK_DEFINED(s->op.u.msg.buf, (size_t)cqe->res);
     cqe_final(e, i, cqe->res);
@@ -1178,8 +1196,11 @@ static void cqe_recv(vl_engine *e, struct uring *d, uint32_t i, const struct io_
 
 static void cqe_accept(vl_engine *e, struct uring *d, uint32_t i, const struct io_uring_cqe *cqe)
 {
-    (void)d;
     const struct vl__slot *s = vl__engine_slot(e, i);
+    if (vl__op_is_multishot(&s->op)) {
+        cqe_accept_multi(e, d, i, cqe);
+        return;
+    }
     if (cqe->res >= 0 && s->op.u.accept.addr != NULL) {
         VL__MARK_DEFINED(s->op.u.accept.addrlen, sizeof(socklen_t));
         VL__MARK_DEFINED(s->op.u.accept.addr, *s->op.u.accept.addrlen);
@@ -1256,7 +1277,7 @@ static unsigned reap_plain(vl_engine *e, const struct io_uring_cqe *cqes, unsign
         const struct io_uring_cqe *cqe = &cqes[head & mask];
         uint32_t i;
         struct vl__slot *s = vl__direct_slot(&run, cqe->user_data, &i);
-        if (s == NULL || !plain[s->op.kind] || cqe->res == -EINTR)
+        if (s == NULL || !plain[s->op.kind] || vl__op_is_multishot(&s->op) || cqe->res == -EINTR)
             break;
         vl__direct_final(&run, s, i, cqe->user_data, cqe->res);
     }
@@ -1465,7 +1486,7 @@ static int uring_event_fd(vl_engine *e, bool *ready)
 /*
  * Register p as a provided-buffer ring (group p->group) holding every
  * buffer, low ids first. A kernel without buffer rings (-EINVAL before 5.19)
- * leaves p in user space (p->native false), which the RECV_MULTI fallback
+ * leaves p in user space (p->native false), which the multishot RECV fallback
  * serves; other failures (-ENOMEM: locked-memory limits) are reported.
  */
 static int uring_pool_add(vl_engine *e, struct vl_bufpool *p)

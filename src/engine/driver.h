@@ -240,12 +240,12 @@ _Static_assert(sizeof(struct vl__slot) == 192, "a slot is 192 bytes on 64-bit ho
  * driver owns it while it holds the slot and finds it uninitialised when
  * it takes one.
  */
-#define VL__SLOT_DRV(s, type)                                                            \
-    ((void)sizeof(struct {                                                               \
-         _Static_assert(sizeof(type) <= VL__SLOT_DRV_SIZE, #type " fits a slot");        \
+#define VL__SLOT_DRV(s, type)                                                           \
+    ((void)sizeof(struct {                                                              \
+         _Static_assert(sizeof(type) <= VL__SLOT_DRV_SIZE, #type " fits a slot");       \
          _Static_assert(_Alignof(type) <= _Alignof(uint64_t), #type " alignment fits"); \
-         int ok_;                                                                        \
-     }),                                                                                 \
+         int ok_;                                                                       \
+     }),                                                                                \
      (type *)(void *)(s)->drv.bytes)
 
 /* vl__direct_slot reads gen and state as one 64-bit word. */
@@ -403,8 +403,8 @@ static inline void vl__engine_complete(vl_engine *e, uint32_t slot, int64_t resu
 static inline void vl__engine_release(vl_engine *e, uint32_t slot, int64_t result)
 {
     struct vl__slot *s = &e->slots[slot];
-    if (VL_UNLIKELY(vl__op_pool(s->op.kind))) {
-        s->op.u.multi.pool->users--;
+    if (VL_UNLIKELY(vl__op_has_pool(&s->op))) {
+        s->op.u.msg.pool->users--;
         e->st.pool_starved += result == -ENOBUFS; /* every driver's starvation, counted once */
     }
     s->state = VL__SLOT_FREE;
