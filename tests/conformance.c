@@ -312,6 +312,7 @@ static void h_check_domain(const struct h_rec *r, const vl_completion *c)
     /* No default: -Wswitch names a kind of <vllsi/op_kinds.h> left out. */
     case VL_OP_CONNECT:
     case VL_OP_CLOSE:
+    case VL_OP_SHUTDOWN:
     case VL_OP_KIND_COUNT_:
         break; /* 0 or an error: max stays 0 */
     }
@@ -656,6 +657,7 @@ static void op_constructors_fill_the_header(void **state)
         {vl_op_close(9), VL_OP_CLOSE, 9},
         {vl_op_cancel(11), VL_OP_CANCEL, -1},
         {vl_op_sendv(14, &iov, 1, 0), VL_OP_SENDV, 14},
+        {vl_op_shutdown(15, VL_SHUT_WR), VL_OP_SHUTDOWN, 15},
     };
     assert_int_equal(sizeof(cases) / sizeof(cases[0]), VL_OP_KIND_COUNT_);
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
@@ -694,6 +696,7 @@ static void op_constructors_fill_the_header(void **state)
     /* The single-shot ones name no pool. */
     assert_null(vl_op_recv(8, &x, 1, 0).u.msg.pool);
     assert_null(vl_op_send(7, &x, 1, 0).u.msg.pool);
+    assert_int_equal(vl_op_shutdown(15, VL_SHUT_RDWR).u.shutdown.how, VL_SHUT_RDWR);
 }
 
 /*
@@ -727,6 +730,7 @@ static void submit_rejects_bad_modes(vl_engine *e, const int p[2], const int sv[
         {vl_op_close(sv[1]), "CLOSE"},
         {vl_op_cancel(1), "CANCEL"},
         {vl_op_sendv(sv[0], &iov, 1, 0), "SENDV"},
+        {vl_op_shutdown(sv[0], VL_SHUT_WR), "SHUTDOWN"},
     };
     assert_int_equal(sizeof(others) / sizeof(others[0]), VL_OP_KIND_COUNT_ - 2);
     for (size_t k = 0; k < sizeof(others) / sizeof(others[0]); k++) {
@@ -1525,6 +1529,7 @@ static void bad_fds_complete_with_ebadf(void **state)
             vl_op_sendv(fd, &(vl_iovec){buf, sizeof(buf)}, 1, 0),
             vl_op_accept(fd, (struct sockaddr *)&peer, &alen),
             vl_op_connect(fd, (struct sockaddr *)&sin, sizeof(sin)),
+            vl_op_shutdown(fd, VL_SHUT_WR),
             vl_op_close(fd),
         };
         for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
@@ -1563,6 +1568,8 @@ static void socket_ops_on_non_sockets(void **state)
         snprintf(m, sizeof(m), "CONNECT on a %s", what);
         expect_result(h_run(vl_op_connect(fds[i], (struct sockaddr *)&sin, sizeof(sin))), -ENOTSOCK,
                       m);
+        snprintf(m, sizeof(m), "SHUTDOWN of a %s", what);
+        expect_result(h_run(vl_op_shutdown(fds[i], VL_SHUT_RDWR)), -ENOTSOCK, m);
     }
     assert_int_equal(read(p[0], buf, sizeof(buf)), 4); /* nothing was consumed */
     h_quiet();
@@ -1581,6 +1588,134 @@ static void accept_on_non_listening_socket(void **state)
     h_open(64, 0);
     expect_result(h_run(vl_op_accept(s, NULL, NULL)), -EINVAL, "ACCEPT on a fresh socket");
     expect_result(h_run(vl_op_accept(bound, NULL, NULL)), -EINVAL, "ACCEPT on a bound socket");
+    h_quiet();
+}
+
+/* ---- SHUTDOWN ---------------------------------------------------------------------- */
+
+/* A connected loopback TCP pair from plain system calls: sv[0] connected,
+ * sv[1] accepted (Windows: what its socketpair makes). */
+static void mk_tcp_pair(int sv[2])
+{
+#ifdef _WIN32
+    mk_socketpair(sv);
+#else
+    struct sockaddr_storage ss;
+    int l = tcp_bound(AF_INET, true, &ss);
+    assert_true(l >= 0);
+    sv[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(sv[0] >= 0);
+    track(sv[0]);
+    assert_int_equal(connect(sv[0], (struct sockaddr *)&ss, sa_len(AF_INET)), 0);
+    sv[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    assert_true(sv[1] >= 0);
+    track(sv[1]);
+#endif
+}
+
+/* SHUT_WR on one end of sv: the other reads what was sent, then EOF, again
+ * and again, and can still send back. */
+static void shutdown_write_side(int sv[2], const char *what)
+{
+    char in[16], m[64];
+    assert_int_equal(send(sv[0], "queued", 6, 0), 6);
+    snprintf(m, sizeof(m), "SHUTDOWN(WR) of a %s", what);
+    expect_result(h_run(vl_op_shutdown(sv[0], VL_SHUT_WR)), 0, m);
+    size_t got = 0;
+    while (got < 6) {
+        int64_t n = h_run(vl_op_recv(sv[1], in + got, sizeof(in) - got, 0));
+        assert_true(n > 0);
+        got += (size_t)n;
+    }
+    assert_memory_equal(in, "queued", 6);
+    snprintf(m, sizeof(m), "RECV after the peer's SHUTDOWN(WR), %s", what);
+    expect_result(h_run(vl_op_recv(sv[1], in, sizeof(in), 0)), 0, m);
+    expect_result(h_run(vl_op_recv(sv[1], in, sizeof(in), 0)), 0, m);
+    /* Half a close: the other direction still carries data. */
+    assert_int_equal(h_run(vl_op_send(sv[1], "back", 4, 0)), 4);
+    assert_int_equal(recv(sv[0], in, sizeof(in), 0), 4);
+    assert_memory_equal(in, "back", 4);
+    /* (Once both ends have sent their FIN, a TCP socket is no longer
+     * connected: -ENOTCONN. So the end that shut writing first goes now.) */
+    snprintf(m, sizeof(m), "SHUTDOWN(RD) of a %s", what);
+    expect_result(h_run(vl_op_shutdown(sv[0], VL_SHUT_RD)), 0, m);
+    snprintf(m, sizeof(m), "SHUTDOWN(RDWR) of a %s", what);
+    expect_result(h_run(vl_op_shutdown(sv[1], VL_SHUT_RDWR)), 0, m);
+}
+
+static void shutdown_half_closes(void **state)
+{
+    (void)state;
+    WATCH(20);
+    int sv[2], tcp[2];
+    mk_socketpair(sv);
+    mk_tcp_pair(tcp);
+    h_open(64, 0);
+    shutdown_write_side(sv, "socketpair");
+    shutdown_write_side(tcp, "TCP pair");
+    /* A TCP socket never connected. (Linux answers 0 for a listening one,
+     * and for AF_UNIX sockets; see vl_op_shutdown.) */
+    int u = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(u >= 0);
+    track(u);
+    expect_result(h_run(vl_op_shutdown(u, VL_SHUT_RDWR)), -ENOTCONN, "SHUTDOWN unconnected");
+    expect_result(h_run(vl_op_shutdown(u, VL_SHUT_WR)), -ENOTCONN, "SHUTDOWN(WR) unconnected");
+    h_quiet();
+}
+
+/* how other than VL_SHUT_*: -EINVAL at submit, no id, no completion. */
+static void shutdown_rejects_bad_how(void **state)
+{
+    (void)state;
+    WATCH(20);
+    int sv[2];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    static const int bad[] = {-1, 3, 4, 0x100, INT32_MIN, INT32_MAX};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        vl_op op = vl_op_shutdown(sv[0], bad[k]);
+        expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "SHUTDOWN with a bad how");
+    }
+    vl_op op = vl_op_shutdown(-1, 7);
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "SHUTDOWN of -1 with a bad how");
+    assert_int_equal(vl_engine_inflight(H.e), 0);
+    assert_int_equal(h_poll(20 * CT_MS, 256), 0);
+    /* Nothing happened to the socket. */
+    assert_int_equal(h_run(vl_op_send(sv[0], "x", 1, 0)), 1);
+    h_quiet();
+}
+
+/* CANCEL of a SHUTDOWN submitted in the same batch: the SHUTDOWN never
+ * waits, so either the CANCEL found it (0, and the SHUTDOWN ended
+ * -ECANCELED without shutting anything down) or it had run (0) and the
+ * CANCEL says -ENOENT or -EALREADY. */
+static void shutdown_cancel_follows_the_rules(void **state)
+{
+    (void)state;
+    WATCH(20);
+    int sv[2];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    uint64_t id = h_sub(vl_op_shutdown(sv[0], VL_SHUT_WR));
+    uint64_t k = h_sub(vl_op_cancel(id));
+    int64_t r = h_wait(id), kr = h_wait(k);
+    print_message("CANCEL of a SHUTDOWN: %lld, the SHUTDOWN: %lld\n", (long long)kr, (long long)r);
+    if (kr == 0)
+        assert_int_equal(r, -ECANCELED);
+    else if (kr == -ENOENT || kr == -EALREADY)
+        assert_int_equal(r, 0);
+    else
+        fail_msg("CANCEL of a SHUTDOWN: %lld", (long long)kr);
+    /* What the peer sees matches: EOF only if the SHUTDOWN ran. */
+    char in[4];
+    if (r == 0) {
+        expect_result(h_run(vl_op_recv(sv[1], in, sizeof(in), 0)), 0, "RECV after SHUTDOWN");
+    } else {
+        assert_int_equal(h_run(vl_op_send(sv[0], "y", 1, 0)), 1);
+        assert_int_equal(h_run(vl_op_recv(sv[1], in, sizeof(in), 0)), 1);
+    }
+    /* A CANCEL of a SHUTDOWN that completed: -ENOENT. */
+    expect_result(h_run(vl_op_cancel(id)), -ENOENT, "CANCEL of a completed SHUTDOWN");
     h_quiet();
 }
 
@@ -3647,6 +3782,9 @@ int main(int argc, char **argv)
         T(bad_fds_complete_with_ebadf),
         T(socket_ops_on_non_sockets),
         T(accept_on_non_listening_socket),
+        T(shutdown_half_closes),
+        T(shutdown_rejects_bad_how),
+        T(shutdown_cancel_follows_the_rules),
         T(close_really_closes),
         T(close_with_pending_recv),
         T(close_with_pending_pipe_read),

@@ -329,6 +329,7 @@ static void check_domain(struct inv *v, const struct inv_rec *rec, const vl_comp
     case VL_OP_NOP:
     case VL_OP_CONNECT:
     case VL_OP_CLOSE:
+    case VL_OP_SHUTDOWN:
         if (r > 0)
             inv_fail(v, "id %llx (kind %d): result %lld > 0", id, op->kind, (long long)r);
         break;

@@ -16,9 +16,9 @@
  *  - submit returns the id (> 0) or a negative errno, and then no id exists
  *    and no completion will ever come:
  *      -EINVAL    NULL engine/op, unknown kind, length above INT32_MAX,
- *                 negative timeout, reserved not 0, a malformed option or
- *                 a mode the kind does not take (VL_OP_F_*, at vl_op; see
- *                 each constructor)
+ *                 negative timeout, a bad SHUTDOWN how, reserved not 0, a
+ *                 malformed option or a mode the kind does not take
+ *                 (VL_OP_F_*, at vl_op; see each constructor)
  *      -EOPNOTSUPP an option no driver runs yet (VL_OP_F_DEADLINE, _LINK)
  *      -EFAULT    NULL buffer with len > 0, NULL address where one is needed
  *      -EBUSY     max_inflight ids are alive (issued and their completion not
@@ -27,11 +27,13 @@
  *  - Every id completes exactly once; ids carry a generation and are never
  *    reused while alive.
  *  - completion.result: >= 0 bytes transferred / new fd (ACCEPT, CLOEXEC) /
- *    0 (NOP, CONNECT, TIMEOUT fired, CLOSE, CANCEL found its target);
+ *    0 (NOP, CONNECT, TIMEOUT fired, CLOSE, SHUTDOWN, CANCEL found its target);
  *    < 0 a negative errno in -4095..-1:
  *      -EBADF      bad or closed fd (found at execution)
  *      -ENOTSOCK / -EINVAL   socket op on a non-socket / accept on a
  *                  non-listening socket
+ *      -ENOTCONN   SHUTDOWN of a socket that is not connected (see
+ *                  vl_op_shutdown)
  *      -ESPIPE     an offset other than -1 on a pipe, FIFO or socket (io_uring
  *                  itself would ignore the offset; its driver checks with one
  *                  fstat per op that names an offset)
@@ -198,7 +200,10 @@ typedef struct vl_op {
             uint32_t iovcnt;     /* 1..VL_IOV_MAX */
             int flags;           /* MSG_* flags; SENDV always adds MSG_NOSIGNAL */
         } vec;                   /* SENDV */
-        uint64_t size_[5];       /* sizes the body: 40 bytes, whatever the kind */
+        struct {
+            int how;       /* VL_SHUT_RD, VL_SHUT_WR or VL_SHUT_RDWR */
+        } shutdown;        /* SHUTDOWN */
+        uint64_t size_[5]; /* sizes the body: 40 bytes, whatever the kind */
     } u;
 } vl_op;
 
@@ -321,6 +326,27 @@ VL_API vl_op vl_op_accept_multi(int fd);
  */
 VL_API vl_op vl_op_sendv(int fd, const vl_iovec *iov, uint32_t iovcnt, int flags);
 
+/* SHUTDOWN's how: the values of SHUT_RD, SHUT_WR, SHUT_RDWR (and Winsock's
+ * SD_RECEIVE, SD_SEND, SD_BOTH). */
+#define VL_SHUT_RD   0
+#define VL_SHUT_WR   1
+#define VL_SHUT_RDWR 2
+
+/*
+ * vl_op_shutdown - shut down one or both directions of fd's connection, as
+ * shutdown(2): VL_SHUT_WR sends no more (the peer reads what was sent, then
+ * EOF: 0), VL_SHUT_RD receives no more (Linux: RECVs here read 0 once the
+ * queued data is read), VL_SHUT_RDWR both. The socket stays open: CLOSE releases it. It never
+ * waits for the peer, so every driver completes it at once. Results: 0;
+ * -ENOTCONN (a TCP socket that is not connected; Linux answers 0 for an
+ * AF_UNIX socket in any state and for a listening TCP socket, which
+ * VL_SHUT_RD or VL_SHUT_RDWR make stop listening, where Windows and the
+ * simulator say -ENOTCONN); -EBADF; -ENOTSOCK (a pipe or file); -ECANCELED
+ * (cancelled before it ran). submit: -EINVAL for any other how (no id, no
+ * completion).
+ */
+VL_API vl_op vl_op_shutdown(int fd, int how);
+
 /* vl_completion.flags */
 #define VL_CQE_MORE   0x1u /* more completions follow for this id (multishot) */
 #define VL_CQE_BUFFER 0x2u /* the completion names a pool buffer: vl_cqe_buffer() */
@@ -438,12 +464,12 @@ VL_API uint32_t vl_engine_inflight(const vl_engine *e);
  * SENDV, RECV, ACCEPT, CONNECT, a multishot ACCEPT's AcceptEx). Every other
  * submitted op is emulated: the engine carried it out itself (the readiness
  * core behind epoll tries the op and parks it until the fd is ready; the
- * sync driver blocks in it; the simulator; io_uring's re-armed single shots
- * and user-space buffer pools on kernels without multishot or buffer rings;
- * IOCP's NOP, TIMEOUT, CLOSE, CANCEL and multishot RECV), or answered it without
- * the kernel (a CANCEL the core resolved itself: its target unknown,
- * completed or being cancelled already; an op still queued at shutdown). native + emulated is the
- * sum of submitted[].
+ * sync driver blocks in it; the simulator; io_uring's SHUTDOWN, re-armed
+ * single shots and user-space buffer pools on kernels without multishot or
+ * buffer rings; IOCP's NOP, TIMEOUT, CLOSE, CANCEL, SHUTDOWN and multishot
+ * RECV), or answered it without the kernel (a CANCEL the core resolved
+ * itself: its target unknown, completed or being cancelled already; an op
+ * still queued at shutdown). native + emulated is the sum of submitted[].
  */
 typedef struct vl_engine_statistics {
     /* In: sizeof(vl_engine_statistics) as the caller was compiled. Out: the bytes

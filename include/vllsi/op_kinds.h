@@ -36,6 +36,7 @@
     X(TIMEOUT, timeout) \
     X(CLOSE, close)     \
     X(CANCEL, cancel)   \
-    X(SENDV, sendv)
+    X(SENDV, sendv)     \
+    X(SHUTDOWN, shutdown)
 
 #endif

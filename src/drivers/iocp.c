@@ -432,6 +432,22 @@ static int64_t start_close(vl_engine *e, uint32_t slot, const vl_op *op)
     return CloseHandle(h) ? 0 : vl_win_error_to_errno(GetLastError());
 }
 
+/* SHUTDOWN: Winsock's shutdown() (no overlapped form; it never blocks).
+ * VL_SHUT_* are its SD_* values. */
+static int64_t start_shutdown(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)e;
+    (void)slot;
+    HANDLE h = handle_of(op->fd);
+    DWORD type;
+    int rc = check_handle(h, &type);
+    if (rc < 0)
+        return rc;
+    if (!is_socket(h))
+        return -ENOTSOCK;
+    return shutdown((SOCKET)h, op->u.shutdown.how) == 0 ? 0 : wsa_errno();
+}
+
 static int64_t start_timeout(vl_engine *e, uint32_t slot, const vl_op *op)
 {
     (void)op;

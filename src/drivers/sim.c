@@ -723,6 +723,14 @@ static int64_t step_send(struct sim *s, vl_engine *e, uint32_t i, const vl_op *o
     return do_write(s, e, i, op->fd, op->u.msg.buf, op->u.msg.len, -1, op->u.msg.flags, true);
 }
 
+static int shut(struct sim *s, int fd, int how);
+
+static int64_t step_shutdown(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+{
+    (void)e, (void)i;
+    return shut(s, op->fd, op->u.shutdown.how);
+}
+
 static int64_t step_close(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
 {
     (void)i;
@@ -1141,6 +1149,13 @@ int vl_sim_shutdown(vl_engine *e, int fd, int how)
     struct sim *s = sim_get(e);
     if (s == NULL || (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR))
         return -EINVAL;
+    return shut(s, fd, how);
+}
+
+/* shutdown(2) on a sim socket (vl_sim_shutdown, SHUTDOWN): how is valid.
+ * A peer's parked RECV sees the EOF in the next round. */
+static int shut(struct sim *s, int fd, int how)
+{
     struct obj *o = lookup(s, fd);
     if (o == NULL)
         return -EBADF;

@@ -92,6 +92,9 @@ struct vl__kindset {
 #define VL__OPDEF_CANCEL  .unchecked = true
 #define VL__OPDEF_SENDV   .has_fd = true, .park = VL__PARK_WRITE
 
+/* Never parks: shutdown(2) does not wait for the peer. */
+#define VL__OPDEF_SHUTDOWN .has_fd = true
+
 /*
  * A field of kind's row: vl__op_<field>(kind), false or 0 for a value
  * outside the enum. Each is an expression over the rows,
@@ -251,6 +254,21 @@ static inline int vl__check_timeout(const vl_op *op)
 static inline int vl__check_sendv(const vl_op *op)
 {
     return vl__check_iov(op->u.vec.iov, op->u.vec.iovcnt);
+}
+
+/* The drivers pass how to the system's call as it is. */
+#ifdef _WIN32
+_Static_assert(VL_SHUT_RD == SD_RECEIVE && VL_SHUT_WR == SD_SEND && VL_SHUT_RDWR == SD_BOTH,
+               "VL_SHUT_* are Winsock's SD_*");
+#else
+_Static_assert(VL_SHUT_RD == SHUT_RD && VL_SHUT_WR == SHUT_WR && VL_SHUT_RDWR == SHUT_RDWR,
+               "VL_SHUT_* are shutdown(2)'s SHUT_*");
+#endif
+
+static inline int vl__check_shutdown(const vl_op *op)
+{
+    int how = op->u.shutdown.how;
+    return how == VL_SHUT_RD || how == VL_SHUT_WR || how == VL_SHUT_RDWR ? 0 : -EINVAL;
 }
 
 /*

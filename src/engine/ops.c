@@ -116,6 +116,15 @@ vl_op vl_op_accept_multi(int fd)
     return op;
 }
 
+vl_op vl_op_shutdown(int fd, int how)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_SHUTDOWN;
+    op.fd = fd;
+    op.u.shutdown.how = how;
+    return op;
+}
+
 vl_op vl_op_sendv(int fd, const vl_iovec *iov, uint32_t iovcnt, int flags)
 {
     vl_op op = vl_op_nop();

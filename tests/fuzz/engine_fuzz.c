@@ -6,7 +6,7 @@
  * drivers bytes 1..2 pick injected faults (builds with VLLSI_FAULT_INJECTION). The rest is a
  * sequence of actions, each an opcode byte and its operand bytes (missing
  * bytes read as 0): submit an op (RECV, SEND, READ, WRITE, TIMEOUT, NOP,
- * CLOSE, multishot RECV into a buffer pool; ACCEPT, multishot ACCEPT and CONNECT
+ * CLOSE, SHUTDOWN, multishot RECV into a buffer pool; ACCEPT, multishot ACCEPT and CONNECT
  * on a listening socket of the input's own) on one of six descriptors (two socket pairs and a
  * pipe), cancel a live or stale id, poll, act as the peer outside the engine (write into, read
  * from, half-close or close the other end), or shut the engine down. Every engine call goes through
@@ -297,6 +297,22 @@ static void act_conn(struct world *w, unsigned kind)
     submit(w, &op, NULL);
 }
 
+/* SHUTDOWN of one of the descriptors (b: which, and how); a how of 3 is
+ * -EINVAL at submit. A number that may have been reused since its close
+ * names -1 instead (-EBADF), as CLOSE does. */
+static void act_shutdown(struct world *w, uint8_t b)
+{
+    unsigned i = b % NFD;
+    int how = (b >> 4) & 3;
+    bool gone = w->close_sent[i] || w->closed[i];
+    vl_op op = vl_op_shutdown(gone ? -1 : w->fd[i], how);
+    int64_t id = inv_submit(&w->v, w->e, &op, NULL);
+    if (how == 3 && id != -EINVAL && id != -ESHUTDOWN)
+        inv_fail(&w->v, "SHUTDOWN with how 3: submit = %lld, expected -EINVAL", (long long)id);
+    remember(w, id);
+    check(w);
+}
+
 /* A multishot RECV into the input's buffer pool (made on first use). A
  * byte of 0xf0 and above makes it malformed instead (a buffer as well as
  * the pool, or the pool without the mode's flag), which submit must refuse
@@ -443,12 +459,17 @@ static void act(struct world *w, struct prog *g)
     case 15:
         act_conn(w, op - 13u);
         break;
-    default:
-        if (next_byte(g) < 16 && !w->shut) {
+    default: {
+        /* The engine's shutdown, rarely; else a SHUTDOWN op. */
+        uint8_t b = next_byte(g);
+        if (b < 16 && !w->shut) {
             vl_engine_shutdown(w->e);
             w->shut = true;
+        } else if (b >= 16) {
+            act_shutdown(w, b);
         }
         break;
+    }
     }
 }
 
