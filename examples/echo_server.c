@@ -12,23 +12,23 @@
  *  - One engine per thread, each with its own SO_REUSEPORT listening socket
  *    (the kernel spreads new connections); nothing is shared on the hot path.
  *  - Per thread one buffer pool (--buffers x --buffer-size, a provided-buffer
- *    ring on io_uring) that every connection's RECV_MULTI fills: a buffer is
+ *    ring on io_uring) that every connection's multishot RECV fills: a buffer is
  *    taken only when data arrives, so idle connections hold no memory.
  *    Received buffers queue on their connection (a linked list through the
  *    pool's buffer ids) and are sent as they are, zero copy; a buffer goes
  *    back to the pool when its last byte is sent. No allocation per
  *    connection or per message: the connection table and pool are made once.
- *  - Per connection one RECV_MULTI armed for its lifetime and at most one
+ *  - Per connection one multishot RECV armed for its lifetime and at most one
  *    SEND in flight; when several buffers are queued, that SEND is a SENDV
  *    gathering up to IOV_BATCH of them (one system call or SQE, and larger
  *    TCP segments, instead of one SEND and one round trip each). Backpressure: when a connection's
  * queued output passes
- *    --backlog-bytes (the peer does not read its echoes), its RECV_MULTI is
+ *    --backlog-bytes (the peer does not read its echoes), its multishot RECV is
  *    cancelled (paused) and armed again once the queue drained to half. When
  *    the whole pool is out (-ENOBUFS), the connection waits on a starved
  *    list and is re-armed as soon as buffers come back; nothing is lost, the
  *    data waits in the socket.
- *  - One ACCEPT_MULTI per thread, paused (cancelled) while every connection
+ *  - One multishot ACCEPT per thread, paused (cancelled) while every connection
  *    slot is taken. EMFILE/ENFILE/ENOBUFS/ENOMEM end it; it is re-armed
  *    through a 100 ms TIMEOUT op, so descriptor exhaustion never spins.
  *  - SIGINT/SIGTERM are blocked in every thread; the main thread waits for
@@ -85,8 +85,8 @@ struct conn {
     bool closing;  /* no new RECV/SEND; cancel what is pending, then CLOSE */
     bool peer_eof; /* the peer shut its side: echo what is left, then close */
     bool close_submitted;
-    bool paused;           /* RECV_MULTI cancelled for backpressure            */
-    bool starved;          /* RECV_MULTI ended with -ENOBUFS: on w's starved list */
+    bool paused;           /* multishot RECV cancelled for backpressure            */
+    bool starved;          /* multishot RECV ended with -ENOBUFS: on w's starved list */
     uint32_t qhead, qtail; /* queued buffers (pool ids), NO_BUF: empty   */
     uint32_t head_off;     /* bytes of qhead already sent                 */
     uint32_t queued;       /* bytes received, not yet echoed              */
@@ -153,7 +153,7 @@ static void cancel(struct worker *w, uint64_t id)
         (void)submit(w, vl_op_cancel(id), NULL); /* its own completion is ignored */
 }
 
-/* ---- the starved list: connections whose RECV_MULTI found the pool empty ---- */
+/* ---- the starved list: connections whose multishot RECV found the pool empty ---- */
 
 static void starved_add(struct worker *w, struct conn *c)
 {
@@ -394,7 +394,7 @@ static void maybe_close_listener(struct worker *w)
         close(w->lfd);
 }
 
-/* One ACCEPT_MULTI, armed while a connection slot is free. */
+/* One multishot ACCEPT, armed while a connection slot is free. */
 static void arm_accept(struct worker *w)
 {
     if (w->stopping || w->accept_id || w->retry_id || !w->free_list)

@@ -1,6 +1,6 @@
 /*
- * bufpool.<driver>: buffer pools and the multishot ops (RECV_MULTI,
- * ACCEPT_MULTI) on every driver. argv[1] is the driver ("uring" | "epoll");
+ * bufpool.<driver>: buffer pools and the multishot ops (multishot RECV,
+ * multishot ACCEPT) on every driver. argv[1] is the driver ("uring" | "epoll");
  * ctest also runs the io_uring driver with VLLSI_URING_FALLBACK=multishot
  * (re-armed single-shot requests, what a 5.19 kernel gets) and =all (pools
  * in user space too, what older kernels get), so each path the engine may
@@ -76,7 +76,7 @@ static int poll_some(vl_completion *c, int cap)
 }
 
 /*
- * The receiving side of one RECV_MULTI: appends each completion's bytes to
+ * The receiving side of one multishot RECV: appends each completion's bytes to
  * got[] (checking the buffer flag and id), releases the buffer, and notes
  * the final result.
  */
@@ -258,7 +258,7 @@ static void test_submit_bad_inputs(void **state)
     assert_int_equal(vl_engine_inflight(E), 0);
 }
 
-/* ---- RECV_MULTI ------------------------------------------------------------------------ */
+/* ---- multishot RECV -------------------------------------------------------------------- */
 
 /* Several writes, one armed op: many completions, then EOF ends it. */
 static void test_recv_multi_stream(void **state)
@@ -541,7 +541,7 @@ static void test_recv_multi_more_readable_than_ring(void **state)
     assert_int_equal(vl_bufpool_destroy(p), 0);
 }
 
-/* ---- ACCEPT_MULTI ---------------------------------------------------------------------- */
+/* ---- multishot ACCEPT ------------------------------------------------------------------ */
 
 static int listener(struct sockaddr_in *addr)
 {
@@ -774,7 +774,7 @@ static void test_recv_multi_queued_datagrams(void **state)
     close(sv[1]);
 }
 
-/* Connections that wait in the backlog before ACCEPT_MULTI is armed, more
+/* Connections that wait in the backlog before multishot ACCEPT is armed, more
  * than one burst, and no more come: all of them are accepted. */
 static void test_accept_multi_queued_backlog(void **state)
 {
@@ -850,7 +850,7 @@ static const size_t eof_sizes[] = {10, 65536, 70000, 100000, 1 << 20};
 enum fin_when { FIN_EARLY, FIN_LATE };
 
 /*
- * The receiver of one stream for the EOF tests: RECV_MULTI into pool, or
+ * The receiver of one stream for the EOF tests: multishot RECV into pool, or
  * (pool NULL) a plain RECV into buf that the test submits again after each
  * completion with data. Appends what arrives to got; done and final as for
  * struct sink.
@@ -944,8 +944,8 @@ static void eof_after_stream(bool tcp, size_t n, enum fin_when when, vl_bufpool 
         eof_rx_poll(&x, 50 * VL_NS_PER_MS);
     if (!x.k.done || x.k.len != n)
         print_message("%s %zu bytes, FIN %s, %s: got %zu bytes, %s\n", tcp ? "tcp" : "unix", n,
-                      when == FIN_EARLY ? "early" : "late", pool ? "RECV_MULTI" : "RECV", x.k.len,
-                      x.k.done ? "ended" : "no final completion");
+                      when == FIN_EARLY ? "early" : "late", pool ? "multishot RECV" : "RECV",
+                      x.k.len, x.k.done ? "ended" : "no final completion");
     assert_true(x.k.done);
     assert_int_equal(x.k.final, 0);
     assert_int_equal(x.k.len, n);
@@ -1034,7 +1034,7 @@ static void test_recv_multi_eof_pool_empty(void **state)
 }
 
 /*
- * Out of descriptors while connections wait: ACCEPT_MULTI takes what the
+ * Out of descriptors while connections wait: multishot ACCEPT takes what the
  * limit allows, then ends with -EMFILE as its final completion (no
  * connection, no MORE, no BUFFER); the connections left in the backlog are
  * accepted by the op submitted again once descriptors are there.
@@ -1148,7 +1148,7 @@ static void test_accept_multi_during_shutdown(void **state)
     int64_t id = vl_engine_submit(E, &op, NULL);
     assert_true(id > 0);
     vl_completion c[64];
-    assert_true(vl_engine_poll(E, 0, c, 64) >= 0); /* the ACCEPT_MULTI is armed */
+    assert_true(vl_engine_poll(E, 0, c, 64) >= 0); /* the multishot ACCEPT is armed */
     assert_int_equal(vl_engine_poll(E, 0, c, 64), 0);
     int before = open_fds();
     enum { N = 40 };

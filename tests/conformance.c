@@ -312,8 +312,7 @@ static void h_check_domain(const struct h_rec *r, const vl_completion *c)
     /* No default: -Wswitch names a kind of <vllsi/op_kinds.h> left out. */
     case VL_OP_CONNECT:
     case VL_OP_CLOSE:
-    case VL_OP_RECV_MULTI:
-    case VL_OP_ACCEPT_MULTI:
+    case VL_OP_SHUTDOWN:
     case VL_OP_KIND_COUNT_:
         break; /* 0 or an error: max stays 0 */
     }
@@ -657,9 +656,8 @@ static void op_constructors_fill_the_header(void **state)
         {vl_op_timeout(10), VL_OP_TIMEOUT, -1},
         {vl_op_close(9), VL_OP_CLOSE, 9},
         {vl_op_cancel(11), VL_OP_CANCEL, -1},
-        {vl_op_recv_multi(12, NULL, 0), VL_OP_RECV_MULTI, 12},
-        {vl_op_accept_multi(13), VL_OP_ACCEPT_MULTI, 13},
         {vl_op_sendv(14, &iov, 1, 0), VL_OP_SENDV, 14},
+        {vl_op_shutdown(15, VL_SHUT_WR), VL_OP_SHUTDOWN, 15},
     };
     assert_int_equal(sizeof(cases) / sizeof(cases[0]), VL_OP_KIND_COUNT_);
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
@@ -677,6 +675,118 @@ static void op_constructors_fill_the_header(void **state)
     assert_ptr_equal(op.u.vec.iov, &iov);
     assert_int_equal(op.u.vec.iovcnt, 1);
     assert_int_equal(op.u.vec.flags, MSG_PEEK);
+    /* The multishot constructors: RECV and ACCEPT with the mode's flag, a
+     * pool instead of a buffer, no addresses. */
+    vl_bufpool *pool = (vl_bufpool *)(uintptr_t)&x; /* only stored */
+    op = vl_op_recv_multi(12, pool, MSG_PEEK);
+    assert_int_equal(op.kind, VL_OP_RECV);
+    assert_int_equal(op.flags, VL_OP_F_MULTISHOT);
+    assert_int_equal(op.fd, 12);
+    assert_int_equal(op.reserved, 0);
+    assert_ptr_equal(op.u.msg.pool, pool);
+    assert_null(op.u.msg.buf);
+    assert_int_equal(op.u.msg.len, 0);
+    assert_int_equal(op.u.msg.flags, MSG_PEEK);
+    op = vl_op_accept_multi(13);
+    assert_int_equal(op.kind, VL_OP_ACCEPT);
+    assert_int_equal(op.flags, VL_OP_F_MULTISHOT);
+    assert_int_equal(op.fd, 13);
+    assert_null(op.u.accept.addr);
+    assert_null(op.u.accept.addrlen);
+    /* The single-shot ones name no pool. */
+    assert_null(vl_op_recv(8, &x, 1, 0).u.msg.pool);
+    assert_null(vl_op_send(7, &x, 1, 0).u.msg.pool);
+    assert_int_equal(vl_op_shutdown(15, VL_SHUT_RDWR).u.shutdown.how, VL_SHUT_RDWR);
+}
+
+/*
+ * The multishot mode (VL_OP_F_MULTISHOT): only RECV and ACCEPT take it; a
+ * RECV names a buffer or (multishot) a pool, never both or neither; a
+ * multishot ACCEPT reports no address. Every other shape is -EINVAL at
+ * submit, with no id and no completion (submit_rejects_bad_ops checks that
+ * nothing is left behind). The sync driver refuses well-formed multishot
+ * ops only when it runs them (-EOPNOTSUPP), so its answers here are the
+ * same as every driver's.
+ */
+static void submit_rejects_bad_modes(vl_engine *e, const int p[2], const int sv[2])
+{
+    char buf[16];
+    int x = 0;
+    socklen_t len = sizeof(struct sockaddr_storage);
+    struct sockaddr_storage ss;
+    vl_iovec iov = {&x, 1};
+    vl_bufpool *pool = NULL;
+    assert_int_equal(vl_bufpool_create(e, 4, 64, &pool), 0);
+    const struct {
+        vl_op op;
+        const char *what;
+    } others[] = {
+        {vl_op_nop(), "NOP"},
+        {vl_op_read(p[0], buf, sizeof(buf), -1), "READ"},
+        {vl_op_write(p[1], buf, sizeof(buf), -1), "WRITE"},
+        {vl_op_connect(sv[0], (struct sockaddr *)&ss, sizeof(struct sockaddr_in)), "CONNECT"},
+        {vl_op_send(sv[0], buf, sizeof(buf), 0), "SEND"},
+        {vl_op_timeout(1000), "TIMEOUT"},
+        {vl_op_close(sv[1]), "CLOSE"},
+        {vl_op_cancel(1), "CANCEL"},
+        {vl_op_sendv(sv[0], &iov, 1, 0), "SENDV"},
+        {vl_op_shutdown(sv[0], VL_SHUT_WR), "SHUTDOWN"},
+    };
+    assert_int_equal(sizeof(others) / sizeof(others[0]), VL_OP_KIND_COUNT_ - 2);
+    for (size_t k = 0; k < sizeof(others) / sizeof(others[0]); k++) {
+        vl_op op = others[k].op;
+        op.flags = VL_OP_F_MULTISHOT;
+        expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, others[k].what);
+        /* With a pool too, the shape of a multishot RECV. */
+        if (op.kind == VL_OP_SEND) {
+            op.u.msg.pool = pool;
+            op.u.msg.buf = NULL;
+            op.u.msg.len = 0;
+            expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "SEND MULTISHOT with a pool");
+        }
+        /* A malformed mode is -EINVAL before an option no driver runs. */
+        op.flags = VL_OP_F_MULTISHOT | VL_OP_F_LINK;
+        expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, others[k].what);
+    }
+    vl_op op = vl_op_recv_multi(sv[0], pool, 0);
+    op.u.msg.buf = buf;
+    op.u.msg.len = sizeof(buf);
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "RECV MULTISHOT with a buffer and a pool");
+    op.u.msg.len = 0;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "RECV MULTISHOT with buf, len 0");
+    op.u.msg.buf = NULL;
+    op.u.msg.len = 16;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "RECV MULTISHOT with len 16");
+    op = vl_op_recv_multi(sv[0], NULL, 0);
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "RECV MULTISHOT without a pool");
+    op = vl_op_recv_multi(sv[0], pool, 0);
+    op.flags = 0;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "RECV with a pool, no MULTISHOT");
+    op = vl_op_recv(sv[0], buf, sizeof(buf), 0);
+    op.u.msg.pool = pool;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "RECV with a buffer and a pool");
+    op = vl_op_send(sv[0], buf, sizeof(buf), 0);
+    op.u.msg.pool = pool;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "SEND with a pool");
+    op = vl_op_accept_multi(sv[0]);
+    op.u.accept.addr = (struct sockaddr *)&ss;
+    op.u.accept.addrlen = &len;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "ACCEPT MULTISHOT with an address");
+    op.u.accept.addr = NULL;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "ACCEPT MULTISHOT with addrlen only");
+    op.u.accept.addr = (struct sockaddr *)&ss;
+    op.u.accept.addrlen = NULL;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "ACCEPT MULTISHOT with addr only");
+    /* Well-formed multishot ops with an option no driver runs yet. */
+    op = vl_op_recv_multi(sv[0], pool, 0);
+    op.flags |= VL_OP_F_LINK;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "RECV MULTISHOT + LINK");
+    op = vl_op_accept_multi(sv[0]);
+    op.flags |= VL_OP_F_DEADLINE;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "ACCEPT MULTISHOT + DEADLINE");
+    /* Nothing took the pool. */
+    assert_int_equal(vl_bufpool_available(pool), 4);
+    assert_int_equal(vl_bufpool_destroy(pool), 0);
 }
 
 static void submit_rejects_bad_ops(void **state)
@@ -707,7 +817,7 @@ static void submit_rejects_bad_ops(void **state)
 
     /* The header's options (VL_OP_F_*): malformed ones are -EINVAL, the
      * ones no driver runs yet -EOPNOTSUPP; none leaves an id behind. */
-    static const uint32_t unknown_bits[] = {0x8u, 0x10u, 0x80000000u};
+    static const uint32_t unknown_bits[] = {0x10u, 0x100u, 0x80000000u};
     for (size_t k = 0; k < sizeof(unknown_bits) / sizeof(unknown_bits[0]); k++) {
         op = vl_op_nop();
         op.flags = unknown_bits[k];
@@ -754,6 +864,7 @@ static void submit_rejects_bad_ops(void **state)
     op = vl_op_nop();
     op.deadline_ns = -5;
     assert_int_equal(h_run(op), 0);
+    submit_rejects_bad_modes(e, p, sv);
 
     size_t big = (size_t)INT32_MAX + 1;
     op = vl_op_read(p[0], buf, big, -1);
@@ -1418,6 +1529,7 @@ static void bad_fds_complete_with_ebadf(void **state)
             vl_op_sendv(fd, &(vl_iovec){buf, sizeof(buf)}, 1, 0),
             vl_op_accept(fd, (struct sockaddr *)&peer, &alen),
             vl_op_connect(fd, (struct sockaddr *)&sin, sizeof(sin)),
+            vl_op_shutdown(fd, VL_SHUT_WR),
             vl_op_close(fd),
         };
         for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
@@ -1456,6 +1568,8 @@ static void socket_ops_on_non_sockets(void **state)
         snprintf(m, sizeof(m), "CONNECT on a %s", what);
         expect_result(h_run(vl_op_connect(fds[i], (struct sockaddr *)&sin, sizeof(sin))), -ENOTSOCK,
                       m);
+        snprintf(m, sizeof(m), "SHUTDOWN of a %s", what);
+        expect_result(h_run(vl_op_shutdown(fds[i], VL_SHUT_RDWR)), -ENOTSOCK, m);
     }
     assert_int_equal(read(p[0], buf, sizeof(buf)), 4); /* nothing was consumed */
     h_quiet();
@@ -1474,6 +1588,134 @@ static void accept_on_non_listening_socket(void **state)
     h_open(64, 0);
     expect_result(h_run(vl_op_accept(s, NULL, NULL)), -EINVAL, "ACCEPT on a fresh socket");
     expect_result(h_run(vl_op_accept(bound, NULL, NULL)), -EINVAL, "ACCEPT on a bound socket");
+    h_quiet();
+}
+
+/* ---- SHUTDOWN ---------------------------------------------------------------------- */
+
+/* A connected loopback TCP pair from plain system calls: sv[0] connected,
+ * sv[1] accepted (Windows: what its socketpair makes). */
+static void mk_tcp_pair(int sv[2])
+{
+#ifdef _WIN32
+    mk_socketpair(sv);
+#else
+    struct sockaddr_storage ss;
+    int l = tcp_bound(AF_INET, true, &ss);
+    assert_true(l >= 0);
+    sv[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(sv[0] >= 0);
+    track(sv[0]);
+    assert_int_equal(connect(sv[0], (struct sockaddr *)&ss, sa_len(AF_INET)), 0);
+    sv[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    assert_true(sv[1] >= 0);
+    track(sv[1]);
+#endif
+}
+
+/* SHUT_WR on one end of sv: the other reads what was sent, then EOF, again
+ * and again, and can still send back. */
+static void shutdown_write_side(int sv[2], const char *what)
+{
+    char in[16], m[64];
+    assert_int_equal(send(sv[0], "queued", 6, 0), 6);
+    snprintf(m, sizeof(m), "SHUTDOWN(WR) of a %s", what);
+    expect_result(h_run(vl_op_shutdown(sv[0], VL_SHUT_WR)), 0, m);
+    size_t got = 0;
+    while (got < 6) {
+        int64_t n = h_run(vl_op_recv(sv[1], in + got, sizeof(in) - got, 0));
+        assert_true(n > 0);
+        got += (size_t)n;
+    }
+    assert_memory_equal(in, "queued", 6);
+    snprintf(m, sizeof(m), "RECV after the peer's SHUTDOWN(WR), %s", what);
+    expect_result(h_run(vl_op_recv(sv[1], in, sizeof(in), 0)), 0, m);
+    expect_result(h_run(vl_op_recv(sv[1], in, sizeof(in), 0)), 0, m);
+    /* Half a close: the other direction still carries data. */
+    assert_int_equal(h_run(vl_op_send(sv[1], "back", 4, 0)), 4);
+    assert_int_equal(recv(sv[0], in, sizeof(in), 0), 4);
+    assert_memory_equal(in, "back", 4);
+    /* (Once both ends have sent their FIN, a TCP socket is no longer
+     * connected: -ENOTCONN. So the end that shut writing first goes now.) */
+    snprintf(m, sizeof(m), "SHUTDOWN(RD) of a %s", what);
+    expect_result(h_run(vl_op_shutdown(sv[0], VL_SHUT_RD)), 0, m);
+    snprintf(m, sizeof(m), "SHUTDOWN(RDWR) of a %s", what);
+    expect_result(h_run(vl_op_shutdown(sv[1], VL_SHUT_RDWR)), 0, m);
+}
+
+static void shutdown_half_closes(void **state)
+{
+    (void)state;
+    WATCH(20);
+    int sv[2], tcp[2];
+    mk_socketpair(sv);
+    mk_tcp_pair(tcp);
+    h_open(64, 0);
+    shutdown_write_side(sv, "socketpair");
+    shutdown_write_side(tcp, "TCP pair");
+    /* A TCP socket never connected. (Linux answers 0 for a listening one,
+     * and for AF_UNIX sockets; see vl_op_shutdown.) */
+    int u = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(u >= 0);
+    track(u);
+    expect_result(h_run(vl_op_shutdown(u, VL_SHUT_RDWR)), -ENOTCONN, "SHUTDOWN unconnected");
+    expect_result(h_run(vl_op_shutdown(u, VL_SHUT_WR)), -ENOTCONN, "SHUTDOWN(WR) unconnected");
+    h_quiet();
+}
+
+/* how other than VL_SHUT_*: -EINVAL at submit, no id, no completion. */
+static void shutdown_rejects_bad_how(void **state)
+{
+    (void)state;
+    WATCH(20);
+    int sv[2];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    static const int bad[] = {-1, 3, 4, 0x100, INT32_MIN, INT32_MAX};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        vl_op op = vl_op_shutdown(sv[0], bad[k]);
+        expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "SHUTDOWN with a bad how");
+    }
+    vl_op op = vl_op_shutdown(-1, 7);
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "SHUTDOWN of -1 with a bad how");
+    assert_int_equal(vl_engine_inflight(H.e), 0);
+    assert_int_equal(h_poll(20 * CT_MS, 256), 0);
+    /* Nothing happened to the socket. */
+    assert_int_equal(h_run(vl_op_send(sv[0], "x", 1, 0)), 1);
+    h_quiet();
+}
+
+/* CANCEL of a SHUTDOWN submitted in the same batch: the SHUTDOWN never
+ * waits, so either the CANCEL found it (0, and the SHUTDOWN ended
+ * -ECANCELED without shutting anything down) or it had run (0) and the
+ * CANCEL says -ENOENT or -EALREADY. */
+static void shutdown_cancel_follows_the_rules(void **state)
+{
+    (void)state;
+    WATCH(20);
+    int sv[2];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    uint64_t id = h_sub(vl_op_shutdown(sv[0], VL_SHUT_WR));
+    uint64_t k = h_sub(vl_op_cancel(id));
+    int64_t r = h_wait(id), kr = h_wait(k);
+    print_message("CANCEL of a SHUTDOWN: %lld, the SHUTDOWN: %lld\n", (long long)kr, (long long)r);
+    if (kr == 0)
+        assert_int_equal(r, -ECANCELED);
+    else if (kr == -ENOENT || kr == -EALREADY)
+        assert_int_equal(r, 0);
+    else
+        fail_msg("CANCEL of a SHUTDOWN: %lld", (long long)kr);
+    /* What the peer sees matches: EOF only if the SHUTDOWN ran. */
+    char in[4];
+    if (r == 0) {
+        expect_result(h_run(vl_op_recv(sv[1], in, sizeof(in), 0)), 0, "RECV after SHUTDOWN");
+    } else {
+        assert_int_equal(h_run(vl_op_send(sv[0], "y", 1, 0)), 1);
+        assert_int_equal(h_run(vl_op_recv(sv[1], in, sizeof(in), 0)), 1);
+    }
+    /* A CANCEL of a SHUTDOWN that completed: -ENOENT. */
+    expect_result(h_run(vl_op_cancel(id)), -ENOENT, "CANCEL of a completed SHUTDOWN");
     h_quiet();
 }
 
@@ -3267,7 +3509,7 @@ static int64_t stats_multi_run(vl_bufpool *pool, uint64_t id, int *completions, 
     int64_t start = ct_now_ns();
     for (;;) {
         if (ct_now_ns() - start > h_limit_ns())
-            fail_msg("RECV_MULTI never ended");
+            fail_msg("the multishot RECV never ended");
         vl_completion c;
         int n = vl_engine_poll(H.e, 50 * CT_MS, &c, 1);
         assert_true(n >= 0 && n <= 1);
@@ -3289,7 +3531,7 @@ static int64_t stats_multi_run(vl_bufpool *pool, uint64_t id, int *completions, 
 }
 
 /*
- * A RECV_MULTI whose data outruns the engine's completion queue (a
+ * A multishot RECV whose data outruns the engine's completion queue (a
  * deferral, then every VL_CQE_MORE completion counted), and one that
  * starves its one-buffer pool (-ENOBUFS: pool_starved).
  */
@@ -3345,8 +3587,8 @@ static void stats_count_multishot(void **state)
     /* Injected EAGAINs (VLLSI_FAULT) may spread the reads over polls. */
     if ((g_kind != VL_DRIVER_URING || s.emulated == 0) && getenv("VLLSI_FAULT") == NULL)
         assert_true(s.cq_deferred >= 1);
-    assert_int_equal(s.submitted[VL_OP_RECV_MULTI], 1);
-    assert_int_equal(s.completed[VL_OP_RECV_MULTI], 1);
+    assert_int_equal(s.submitted[VL_OP_RECV], 1);
+    assert_int_equal(s.completed[VL_OP_RECV], 1);
     assert_int_equal(s.completions, (uint64_t)got);
     assert_true(got >= LEN / BUF + 1);
     assert_int_equal(s.pool_starved, 0);
@@ -3370,7 +3612,7 @@ static void stats_count_multishot(void **state)
     uint32_t held = UINT32_MAX;
     for (;;) {
         if (ct_now_ns() - start > h_limit_ns())
-            fail_msg("the starved RECV_MULTI never ended");
+            fail_msg("the starved multishot RECV never ended");
         int n = vl_engine_poll(H.e, 50 * CT_MS, &c, 1);
         assert_true(n >= 0);
         if (n == 0)
@@ -3389,20 +3631,20 @@ static void stats_count_multishot(void **state)
     assert_int_equal(vl_bufpool_release(one, held), 0);
     s = stats_of(H.e);
     assert_int_equal(s.pool_starved, 1);
-    assert_int_equal(s.submitted[VL_OP_RECV_MULTI], 2);
-    assert_int_equal(s.completed[VL_OP_RECV_MULTI], 2);
+    assert_int_equal(s.submitted[VL_OP_RECV], 2);
+    assert_int_equal(s.completed[VL_OP_RECV], 2);
     assert_int_equal(s.completions, (uint64_t)got);
     assert_int_equal(s.inflight, 0);
     assert_int_equal(s.busy_refusals, 0);
     if (g_kind != VL_DRIVER_URING)
-        assert_int_equal(s.native, 0); /* RECV_MULTI is emulated on IOCP too */
+        assert_int_equal(s.native, 0); /* a multishot RECV is emulated on IOCP too */
     assert_true(s.cq_dropped == 0);
     h_quiet();
 }
 
 /*
  * io_uring keeps a window of a pool's free buffers in its provided-buffer
- * ring (docs/engine.md); when the kernel ends a RECV_MULTI with -ENOBUFS
+ * ring (docs/engine.md); when the kernel ends a multishot RECV with -ENOBUFS
  * while spares wait outside the window, the driver grows it and re-arms the
  * op without telling the caller (pool_rearmed). Datagrams make it
  * deterministic: the kernel reads one per recv, so nine waiting datagrams
@@ -3460,7 +3702,7 @@ static void stats_count_pool_rearm(void **state)
         assert_int_equal(s.pool_rearmed, 0);
     assert_int_equal(s.pool_starved, 0);
     assert_int_equal(s.completions, DGRAMS);
-    assert_int_equal(s.completed[VL_OP_RECV_MULTI], 0);
+    assert_int_equal(s.completed[VL_OP_RECV], 0);
     assert_int_equal(s.inflight, 1);
     for (int k = 0; k < DGRAMS; k++)
         assert_int_equal(vl_bufpool_release(pool, held[k]), 0);
@@ -3471,7 +3713,7 @@ static void stats_count_pool_rearm(void **state)
     assert_int_equal(end, -ECANCELED);
     h_wait_all(); /* the CANCEL */
     s = stats_of(H.e);
-    assert_int_equal(s.completed[VL_OP_RECV_MULTI], 1);
+    assert_int_equal(s.completed[VL_OP_RECV], 1);
     assert_int_equal(s.completed[VL_OP_CANCEL], 1);
     assert_int_equal(s.completions, (uint64_t)(DGRAMS + got + 1));
     h_quiet();
@@ -3540,6 +3782,9 @@ int main(int argc, char **argv)
         T(bad_fds_complete_with_ebadf),
         T(socket_ops_on_non_sockets),
         T(accept_on_non_listening_socket),
+        T(shutdown_half_closes),
+        T(shutdown_rejects_bad_how),
+        T(shutdown_cancel_follows_the_rules),
         T(close_really_closes),
         T(close_with_pending_recv),
         T(close_with_pending_pipe_read),

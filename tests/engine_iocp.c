@@ -482,7 +482,7 @@ static void recv_multi_cancel_and_enobufs(void **state)
     vl_engine_destroy(e);
 }
 
-/* The final completion of one RECV_MULTI; data before it is checked
+/* The final completion of one multishot RECV; data before it is checked
  * against want (from *got on) and released. */
 static int64_t recv_multi_drain(vl_engine *e, vl_bufpool *p, int64_t id, const char *want,
                                 size_t *got)

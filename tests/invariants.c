@@ -266,29 +266,11 @@ int64_t inv_submit(struct inv *v, vl_engine *e, const vl_op *op, void *ud)
 
 /* ---- completions ----------------------------------------------------------------------- */
 
-/* Whether kind k completes more than once. A switch without default:
- * -Wswitch names a kind added to <vllsi/op_kinds.h> and not decided here. */
-static bool is_multishot(vl_op_kind k)
+/* Whether op completes more than once: the multishot mode, a flag of the op
+ * (<vllsi/engine.h>, VL_OP_F_MULTISHOT), whatever its kind. */
+static bool is_multishot(const vl_op *op)
 {
-    switch (k) {
-    case VL_OP_RECV_MULTI:
-    case VL_OP_ACCEPT_MULTI:
-        return true;
-    case VL_OP_NOP:
-    case VL_OP_READ:
-    case VL_OP_WRITE:
-    case VL_OP_ACCEPT:
-    case VL_OP_CONNECT:
-    case VL_OP_SEND:
-    case VL_OP_RECV:
-    case VL_OP_TIMEOUT:
-    case VL_OP_CLOSE:
-    case VL_OP_CANCEL:
-    case VL_OP_SENDV:
-    case VL_OP_KIND_COUNT_:
-        break;
-    }
-    return false;
+    return (op->flags & VL_OP_F_MULTISHOT) != 0;
 }
 
 static void check_accepted_fd(struct inv *v, int64_t r)
@@ -320,8 +302,17 @@ static void check_domain(struct inv *v, const struct inv_rec *rec, const vl_comp
         if (r > (int64_t)op->u.rw.len)
             inv_fail(v, "id %llx: %lld bytes for a length of %zu", id, (long long)r, op->u.rw.len);
         break;
-    case VL_OP_SEND:
     case VL_OP_RECV:
+        /* Multishot: data comes in a pool buffer with MORE; the end is EOF
+         * or an error. */
+        if (is_multishot(op)) {
+            if ((c->flags & VL_CQE_MORE) ? (r <= 0 || !(c->flags & VL_CQE_BUFFER)) : r > 0)
+                inv_fail(v, "id %llx: multishot RECV completion %lld with flags %x", id,
+                         (long long)r, c->flags);
+            break;
+        }
+        /* fall through */
+    case VL_OP_SEND:
         if (r > (int64_t)op->u.msg.len)
             inv_fail(v, "id %llx: %lld bytes for a length of %zu", id, (long long)r, op->u.msg.len);
         break;
@@ -338,6 +329,7 @@ static void check_domain(struct inv *v, const struct inv_rec *rec, const vl_comp
     case VL_OP_NOP:
     case VL_OP_CONNECT:
     case VL_OP_CLOSE:
+    case VL_OP_SHUTDOWN:
         if (r > 0)
             inv_fail(v, "id %llx (kind %d): result %lld > 0", id, op->kind, (long long)r);
         break;
@@ -354,17 +346,8 @@ static void check_domain(struct inv *v, const struct inv_rec *rec, const vl_comp
             inv_fail(v, "id %llx: CANCEL completed with %lld", id, (long long)r);
         break;
     case VL_OP_ACCEPT:
-        check_accepted_fd(v, r);
-        break;
-    case VL_OP_RECV_MULTI:
-        /* Data comes in a pool buffer with MORE; the end is EOF or an error. */
-        if ((c->flags & VL_CQE_MORE) ? (r <= 0 || !(c->flags & VL_CQE_BUFFER)) : r > 0)
-            inv_fail(v, "id %llx: RECV_MULTI completion %lld with flags %x", id, (long long)r,
-                     c->flags);
-        break;
-    case VL_OP_ACCEPT_MULTI:
-        if ((c->flags & VL_CQE_MORE) ? r < 0 : r >= 0)
-            inv_fail(v, "id %llx: ACCEPT_MULTI completion %lld with flags %x", id, (long long)r,
+        if (is_multishot(op) && ((c->flags & VL_CQE_MORE) ? r < 0 : r >= 0))
+            inv_fail(v, "id %llx: multishot ACCEPT completion %lld with flags %x", id, (long long)r,
                      c->flags);
         check_accepted_fd(v, r);
         break;
@@ -391,7 +374,7 @@ void inv_harvest(struct inv *v, const vl_completion *c)
     if (v->on_completion != NULL)
         v->on_completion(v->on_completion_ctx, &rec->op, c);
     if (c->flags & VL_CQE_MORE) {
-        if (!is_multishot(rec->op.kind))
+        if (!is_multishot(&rec->op))
             inv_fail(v, "id %llx: VL_CQE_MORE on a single-shot op (kind %d)",
                      (unsigned long long)c->id, rec->op.kind);
         v->mores++;

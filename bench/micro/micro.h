@@ -41,7 +41,7 @@ void timer_restart_libev(benchmark::State &state);
 
 /* pingpong.cc: state.range(0) 0 = socketpair, 1 = loopback TCP; one
  * iteration = one 64-byte round trip inside one thread's loop. */
-void pingpong_vllsi_multi_auto(benchmark::State &state); /* RECV_MULTI on both ends */
+void pingpong_vllsi_multi_auto(benchmark::State &state); /* multishot RECV on both ends */
 void pingpong_vllsi_multi_epoll(benchmark::State &state);
 void pingpong_vllsi_auto(benchmark::State &state); /* a single-shot RECV per message */
 void pingpong_vllsi_epoll(benchmark::State &state);

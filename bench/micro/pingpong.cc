@@ -8,7 +8,7 @@
  *
  * Each library does it its idiomatic way:
  *  - vllsi: the callback loop (<vllsi/loop.h>) with caller-owned op records,
- *    two ways: "vllsi" keeps a RECV_MULTI armed on each end (a buffer pool,
+ *    two ways: "vllsi" keeps a multishot RECV armed on each end (a buffer pool,
  *    the persistent read that libuv's uv_read_start and libev's ev_io are),
  *    the client sends each ping with a SEND; "vllsi_single" re-submits a
  *    single-shot RECV per message on each end (the server keeps one armed,
@@ -42,7 +42,7 @@ namespace
 {
 
 constexpr size_t kMsg = 64;
-/* Every end reads into a 4 KiB buffer (the RECV_MULTI pool's size), as a
+/* Every end reads into a 4 KiB buffer (the multishot RECV pool's size), as a
  * server reads into a buffer larger than one message; libuv's own ping-pong
  * benchmark reads into 64 KiB. A read then comes back short, which tells a
  * stream's reader (libuv, the engine's epoll driver) that it took everything,
@@ -160,7 +160,7 @@ void pingpong_vllsi(benchmark::State &state, vl_driver_kind driver)
     close(p.fds[1]);
 }
 
-/* The multishot way: a RECV_MULTI on each end for the whole run. */
+/* The multishot way: a multishot RECV on each end for the whole run. */
 struct VlMulti {
     vl_loop *loop = nullptr;
     vl_bufpool *pool = nullptr;
@@ -171,7 +171,7 @@ struct VlMulti {
     bool done = false, failed = false;
 };
 
-/* A RECV_MULTI completion: the bytes, with the buffer released; -1 when the
+/* A multishot RECV completion: the bytes, with the buffer released; -1 when the
  * op ended (an error, EOF or a drained pool: the run fails). */
 int64_t vl_multi_take(VlMulti *p, int64_t res, uint32_t flags, char *copy_to)
 {
@@ -238,7 +238,7 @@ void pingpong_vllsi_multi(benchmark::State &state, vl_driver_kind driver)
             break;
         }
     }
-    vl_loop_destroy(p.loop); /* cancels both RECV_MULTIs, then frees the pool */
+    vl_loop_destroy(p.loop); /* cancels both multishot RECVs, then frees the pool */
     close(p.fds[0]);
     close(p.fds[1]);
 }

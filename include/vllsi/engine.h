@@ -16,7 +16,8 @@
  *  - submit returns the id (> 0) or a negative errno, and then no id exists
  *    and no completion will ever come:
  *      -EINVAL    NULL engine/op, unknown kind, length above INT32_MAX,
- *                 negative timeout, reserved not 0, a malformed option
+ *                 negative timeout, a bad SHUTDOWN how, reserved not 0, a
+ *                 malformed option or a mode the kind does not take
  *                 (VL_OP_F_*, at vl_op; see each constructor)
  *      -EOPNOTSUPP an option no driver runs yet (VL_OP_F_DEADLINE, _LINK)
  *      -EFAULT    NULL buffer with len > 0, NULL address where one is needed
@@ -26,11 +27,13 @@
  *  - Every id completes exactly once; ids carry a generation and are never
  *    reused while alive.
  *  - completion.result: >= 0 bytes transferred / new fd (ACCEPT, CLOEXEC) /
- *    0 (NOP, CONNECT, TIMEOUT fired, CLOSE, CANCEL found its target);
+ *    0 (NOP, CONNECT, TIMEOUT fired, CLOSE, SHUTDOWN, CANCEL found its target);
  *    < 0 a negative errno in -4095..-1:
  *      -EBADF      bad or closed fd (found at execution)
  *      -ENOTSOCK / -EINVAL   socket op on a non-socket / accept on a
  *                  non-listening socket
+ *      -ENOTCONN   SHUTDOWN of a socket that is not connected (see
+ *                  vl_op_shutdown)
  *      -ESPIPE     an offset other than -1 on a pipe, FIFO or socket (io_uring
  *                  itself would ignore the offset; its driver checks with one
  *                  fstat per op that names an offset)
@@ -138,7 +141,7 @@ typedef enum vl_op_kind { VL_OP_KINDS(VL__OP_KIND_ENUM) VL_OP_KIND_COUNT_ } vl_o
 
 /*
  * A buffer pool: count buffers of size bytes each, owned by one engine, that
- * RECV_MULTI ops fill. On io_uring it is a provided-buffer ring
+ * multishot RECVs (vl_op_recv_multi) fill. On io_uring it is a provided-buffer ring
  * (io_uring_register_buf_ring): the kernel picks a buffer only when data
  * arrives, so idle connections hold none. On epoll the driver picks one at
  * read time, the same way. See vl_bufpool_create.
@@ -183,8 +186,9 @@ typedef struct vl_op {
         struct {
             void *buf;
             size_t len;
-            int flags; /* MSG_* flags; SEND always adds MSG_NOSIGNAL */
-        } msg;         /* SEND, RECV */
+            int flags;        /* MSG_* flags; SEND always adds MSG_NOSIGNAL */
+            vl_bufpool *pool; /* multishot RECV's buffers (buf NULL, len 0); else NULL */
+        } msg;                /* SEND, RECV */
         struct {
             int64_t duration_ns;
         } timeout;
@@ -192,21 +196,23 @@ typedef struct vl_op {
             uint64_t target_id;
         } cancel;
         struct {
-            vl_bufpool *pool;
-            int flags; /* MSG_* flags for recv */
-        } multi;       /* RECV_MULTI; ACCEPT_MULTI has no body */
-        struct {
             const vl_iovec *iov; /* the caller's array, read until completion */
             uint32_t iovcnt;     /* 1..VL_IOV_MAX */
             int flags;           /* MSG_* flags; SENDV always adds MSG_NOSIGNAL */
         } vec;                   /* SENDV */
-        uint64_t size_[5];       /* sizes the body: 40 bytes, whatever the kind */
+        struct {
+            int how;       /* VL_SHUT_RD, VL_SHUT_WR or VL_SHUT_RDWR */
+        } shutdown;        /* SHUTDOWN */
+        uint64_t size_[5]; /* sizes the body: 40 bytes, whatever the kind */
     } u;
 } vl_op;
 
 /*
- * vl_op.flags: options of any kind of op. CLOSE, and the kinds without an fd,
- * take them as well as the others. Any bit not named here, and reserved != 0,
+ * vl_op.flags: the op's options and modes. The options (a deadline, a link)
+ * apply to any kind of op: CLOSE, and the kinds without an fd, take them as
+ * well as the others. A mode changes how one op of a kind runs, with the
+ * kind's own body, and only the kinds named with it take it. Any bit not
+ * named here, a mode on a kind that does not take it, and reserved != 0
  * make submit return -EINVAL (no id, no completion).
  *
  * VL_OP_F_DEADLINE: the op ends with -ETIMEDOUT if it has not completed by
@@ -219,15 +225,24 @@ typedef struct vl_op {
  *   starts only after this one has succeeded, and ends with -ECANCELED if
  *   this one fails. A chain is the run of linked ops and the op after them.
  *
- * These are the ops' stored form; no driver runs them yet: submit returns
- * -EOPNOTSUPP for an op with VL_OP_F_DEADLINE or VL_OP_F_LINK (after the
- * -EINVAL checks above). Modes of one kind (multishot RECV, ACCEPT; the
- * gather list of SENDV) stay kinds of their own, not flags.
+ *   VL_OP_F_DEADLINE and VL_OP_F_LINK are the ops' stored form; no driver
+ *   runs them yet: submit returns -EOPNOTSUPP for an op with either (after
+ *   the -EINVAL checks above).
+ * VL_OP_F_MULTISHOT (mode; RECV and ACCEPT only): the op completes again
+ *   and again with VL_CQE_MORE until a final completion; see "Multishot
+ *   ops" below (vl_op_recv_multi, vl_op_accept_multi build them). A RECV
+ *   with it takes its buffers from u.msg.pool (buf NULL, len 0); an ACCEPT
+ *   with it reports no addresses (addr and addrlen NULL). Any other
+ *   combination is -EINVAL. The sync driver completes such ops with
+ *   -EOPNOTSUPP.
+ * A mode that keeps the kind's body is a flag; a different body or system
+ * call is a kind of its own (SENDV: a gather list, sendmsg).
  */
 #define VL_OP_F_DEADLINE     0x1u
 #define VL_OP_F_DEADLINE_ABS 0x2u
 #define VL_OP_F_LINK         0x4u
-#define VL_OP_F_ALL          0x7u
+#define VL_OP_F_MULTISHOT    0x8u
+#define VL_OP_F_ALL          0xfu
 
 /* Constructors: the portable way to build ops. */
 VL_API vl_op vl_op_nop(void);
@@ -242,17 +257,29 @@ VL_API vl_op vl_op_close(int fd);
 VL_API vl_op vl_op_cancel(uint64_t target_id);
 
 /*
- * Multishot ops: armed once, they complete again and again with VL_CQE_MORE
- * set, and end with one final completion (VL_CQE_MORE clear) on an error,
- * on EOF (RECV_MULTI: result 0), on cancel (-ECANCELED) or on pool
- * exhaustion (-ENOBUFS). They hold one id the whole time. Until the final
- * completion the id is alive and counts against max_inflight.
+ * Multishot ops: RECV and ACCEPT with VL_OP_F_MULTISHOT. Armed once, they
+ * complete again and again with VL_CQE_MORE set, and end with one final
+ * completion (VL_CQE_MORE clear) on an error, on EOF (RECV: result 0), on
+ * cancel (-ECANCELED) or on pool exhaustion (-ENOBUFS). They hold one id
+ * the whole time. Until the final completion the id is alive and counts
+ * against max_inflight.
+ *
+ * The op is a RECV (ACCEPT) in every count: vl_engine_stats counts it in
+ * submitted[VL_OP_RECV] and, at its final completion, completed[VL_OP_RECV];
+ * its VL_CQE_MORE completions are in completions.
+ *
+ * Which fields go with the flag, checked at submit (-EINVAL otherwise, no
+ * id, no completion): a RECV names either a buffer (buf, len; pool NULL;
+ * no VL_OP_F_MULTISHOT) or, with VL_OP_F_MULTISHOT, a pool (pool; buf NULL,
+ * len 0). A multishot ACCEPT has addr and addrlen NULL. No other kind takes
+ * VL_OP_F_MULTISHOT. The constructors below build the right shape.
  *
  * The final completion never carries data or a connection, on every driver:
  * only completions with VL_CQE_MORE do. Its result is 0 or a negative errno,
  * VL_CQE_BUFFER is clear, and everything before it was delivered.
  *
- * vl_op_recv_multi: each completion with result > 0 carries VL_CQE_BUFFER
+ * vl_op_recv_multi: a RECV of fd with VL_OP_F_MULTISHOT, its buffers from
+ * pool, flags the MSG_* flags of each recv. Each completion with result > 0 carries VL_CQE_BUFFER
  * and a buffer id (vl_cqe_buffer(flags)) of pool; the first result bytes of
  * vl_bufpool_buf(pool, id) hold the data, and the buffer belongs to the
  * caller until vl_bufpool_release. When data or EOF is waiting and the pool
@@ -264,18 +291,17 @@ VL_API vl_op vl_op_cancel(uint64_t target_id);
  * byte before it was delivered), -ENOBUFS, -ECANCELED, or the socket's
  * error (-ECONNRESET, -ENOTCONN, -EBADF, ...).
  *
- * vl_op_accept_multi: each completion with result >= 0 is a new connection
- * (CLOEXEC). A connection that died in the backlog (-ECONNABORTED) is
- * skipped, never reported. Any other accept error ends the op as its final
- * result: -EMFILE / -ENFILE (out of descriptors), -ENOBUFS / -ENOMEM (out of
- * memory) are transient, so a server re-arms (after freeing descriptors, or
- * after a short timer, so as not to spin) and the connections waiting in
+ * vl_op_accept_multi: an ACCEPT of fd with VL_OP_F_MULTISHOT. Each completion with result >= 0 is a
+ * new connection (CLOEXEC). A connection that died in the backlog (-ECONNABORTED) is skipped, never
+ * reported. Any other accept error ends the op as its final result: -EMFILE / -ENFILE (out of
+ * descriptors), -ENOBUFS / -ENOMEM (out of memory) are transient, so a server re-arms (after
+ * freeing descriptors, or after a short timer, so as not to spin) and the connections waiting in
  * the backlog are accepted then; -EINVAL (not listening), -EBADF, -ENOTSOCK
  * are not. -ECANCELED after a cancel.
  *
- * Backpressure: a RECV_MULTI keeps reading as long as the pool has buffers.
+ * Backpressure: a multishot RECV keeps reading as long as the pool has buffers.
  * To pause a connection, cancel its op (CANCEL, or vl_loop_cancel); data
- * that arrives meanwhile waits in the socket; submit a new RECV_MULTI to
+ * that arrives meanwhile waits in the socket; submit a new one to
  * resume. Completions already delivered before the cancel took effect
  * still arrive (with VL_CQE_MORE), then the final -ECANCELED.
  */
@@ -299,6 +325,27 @@ VL_API vl_op vl_op_accept_multi(int fd);
  * a peer that is gone gives -EPIPE, never SIGPIPE.
  */
 VL_API vl_op vl_op_sendv(int fd, const vl_iovec *iov, uint32_t iovcnt, int flags);
+
+/* SHUTDOWN's how: the values of SHUT_RD, SHUT_WR, SHUT_RDWR (and Winsock's
+ * SD_RECEIVE, SD_SEND, SD_BOTH). */
+#define VL_SHUT_RD   0
+#define VL_SHUT_WR   1
+#define VL_SHUT_RDWR 2
+
+/*
+ * vl_op_shutdown - shut down one or both directions of fd's connection, as
+ * shutdown(2): VL_SHUT_WR sends no more (the peer reads what was sent, then
+ * EOF: 0), VL_SHUT_RD receives no more (Linux: RECVs here read 0 once the
+ * queued data is read), VL_SHUT_RDWR both. The socket stays open: CLOSE releases it. It never
+ * waits for the peer, so every driver completes it at once. Results: 0;
+ * -ENOTCONN (a TCP socket that is not connected; Linux answers 0 for an
+ * AF_UNIX socket in any state and for a listening TCP socket, which
+ * VL_SHUT_RD or VL_SHUT_RDWR make stop listening, where Windows and the
+ * simulator say -ENOTCONN); -EBADF; -ENOTSOCK (a pipe or file); -ECANCELED
+ * (cancelled before it ran). submit: -EINVAL for any other how (no id, no
+ * completion).
+ */
+VL_API vl_op vl_op_shutdown(int fd, int how);
 
 /* vl_completion.flags */
 #define VL_CQE_MORE   0x1u /* more completions follow for this id (multishot) */
@@ -414,15 +461,15 @@ VL_API uint32_t vl_engine_inflight(const vl_engine *e);
  * Native and emulated: an op is native when the kernel carried it out
  * asynchronously as that op (an io_uring SQE of the op's own opcode,
  * multishot included; a Windows overlapped request: READ, WRITE, SEND,
- * SENDV, RECV, ACCEPT, CONNECT, ACCEPT_MULTI's AcceptEx). Every other
+ * SENDV, RECV, ACCEPT, CONNECT, a multishot ACCEPT's AcceptEx). Every other
  * submitted op is emulated: the engine carried it out itself (the readiness
  * core behind epoll tries the op and parks it until the fd is ready; the
- * sync driver blocks in it; the simulator; io_uring's re-armed single shots
- * and user-space buffer pools on kernels without multishot or buffer rings;
- * IOCP's NOP, TIMEOUT, CLOSE, CANCEL and RECV_MULTI), or answered it without
- * the kernel (a CANCEL the core resolved itself: its target unknown,
- * completed or being cancelled already; an op still queued at shutdown). native + emulated is the
- * sum of submitted[].
+ * sync driver blocks in it; the simulator; io_uring's SHUTDOWN, re-armed
+ * single shots and user-space buffer pools on kernels without multishot or
+ * buffer rings; IOCP's NOP, TIMEOUT, CLOSE, CANCEL, SHUTDOWN and multishot
+ * RECV), or answered it without the kernel (a CANCEL the core resolved
+ * itself: its target unknown, completed or being cancelled already; an op
+ * still queued at shutdown). native + emulated is the sum of submitted[].
  */
 typedef struct vl_engine_statistics {
     /* In: sizeof(vl_engine_statistics) as the caller was compiled. Out: the bytes
@@ -436,8 +483,9 @@ typedef struct vl_engine_statistics {
                               * "preferred", "requested", or what the
                               * preferred driver's setup said), NUL-terminated */
     /* Per op kind (index vl_op_kind): ids submit issued, and ids whose final
-     * completion poll has returned (a multishot op counts once, at its end).
-     * Ops refused synchronously (submit < 0) are in neither. */
+     * completion poll has returned (a multishot op counts once, at its end,
+     * under its kind: a multishot RECV is a RECV). Ops refused
+     * synchronously (submit < 0) are in neither. */
     uint64_t submitted[VL_STATS_KINDS];
     uint64_t completed[VL_STATS_KINDS];
     uint64_t completions; /* completions poll has returned, VL_CQE_MORE ones too */
@@ -471,9 +519,9 @@ typedef struct vl_engine_statistics {
                                   * the kernel or the socket because the engine's
                                   * completion queue was full (delivered after
                                   * the next poll) */
-    uint64_t pool_starved;       /* RECV_MULTI ops that ended with -ENOBUFS: the
+    uint64_t pool_starved;       /* multishot RECVs that ended with -ENOBUFS: the
                                   * pool was empty with data waiting */
-    uint64_t pool_rearmed;       /* io_uring: RECV_MULTI ops the kernel ended with
+    uint64_t pool_rearmed;       /* io_uring: multishot RECVs the kernel ended with
                                   * -ENOBUFS while the pool had buffers outside its
                                   * provided-buffer ring, armed again by the driver
                                   * without a word to the caller. 0 elsewhere */
@@ -534,7 +582,7 @@ VL_API int vl_bufpool_destroy(vl_bufpool *p);
 VL_API void *vl_bufpool_buf(const vl_bufpool *p, uint32_t id);
 
 /*
- * vl_bufpool_release - give buffer id back to p after a RECV_MULTI
+ * vl_bufpool_release - give buffer id back to p after a multishot RECV
  * completion handed it to the caller. 0; -EINVAL (NULL p, id out of range);
  * -EALREADY (the buffer is in the pool: released twice, or never handed out).
  */

@@ -409,7 +409,7 @@ VL_API bool vl_signal_active(const vl_signal *s);
  *   1. IDLE hooks, if any is active;
  *   2. PREPARE hooks: the last code before the loop waits. Ops submitted and
  *      timers started here are part of this wait (a server re-arms the
- *      RECV_MULTIs that ended -ENOBUFS once buffers came back; a foreign
+ *      multishot RECVs that ended -ENOBUFS once buffers came back; a foreign
  *      library registers what it wants to wait for);
  *   3. the wait (no wait at all while an IDLE hook is active), then the
  *      callbacks of completions, async sends, messages and due timers;

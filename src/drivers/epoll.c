@@ -3,7 +3,7 @@
  * (src/engine/reactor.c) over epoll, plus an eventfd for wake.
  *
  * Every fd is registered edge-triggered (EPOLLET) and stays registered: a
- * notification does not disarm it, so a connection with a RECV_MULTI parked
+ * notification does not disarm it, so a connection with a multishot RECV parked
  * costs no epoll_ctl per message (EPOLLONESHOT would cost one re-arm per
  * notification). The reactor runs parked ops until EAGAIN, and asks for a
  * MOD, which re-checks the level, when it had to stop earlier. Each

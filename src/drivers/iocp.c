@@ -381,8 +381,12 @@ static int64_t accept_issue(vl_engine *e, uint32_t slot)
     return rc;
 }
 
+static int64_t start_accept_multi(vl_engine *e, uint32_t slot, const vl_op *op);
+
 static int64_t start_accept(vl_engine *e, uint32_t slot, const vl_op *op)
 {
+    if (vl__op_is_multishot(op))
+        return start_accept_multi(e, slot, op);
     int rc = accept_check(drv_of(e), req_of(drv_of(e), slot), op->fd);
     return rc < 0 ? rc : accept_issue(e, slot);
 }
@@ -439,6 +443,22 @@ static int64_t start_close(vl_engine *e, uint32_t slot, const vl_op *op)
     return CloseHandle(h) ? 0 : vl_win_error_to_errno(GetLastError());
 }
 
+/* SHUTDOWN: Winsock's shutdown() (no overlapped form; it never blocks).
+ * VL_SHUT_* are its SD_* values. */
+static int64_t start_shutdown(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)e;
+    (void)slot;
+    HANDLE h = handle_of(op->fd);
+    DWORD type;
+    int rc = check_handle(h, &type);
+    if (rc < 0)
+        return rc;
+    if (!is_socket(h))
+        return -ENOTSOCK;
+    return shutdown((SOCKET)h, op->u.shutdown.how) == 0 ? 0 : wsa_errno();
+}
+
 static int64_t start_timeout(vl_engine *e, uint32_t slot, const vl_op *op)
 {
     (void)op;
@@ -485,7 +505,7 @@ static int64_t start_cancel(vl_engine *e, uint32_t slot, const vl_op *op)
     if (islot(ts)->held != HELD_IO)
         return -EALREADY; /* a CANCEL itself: it ends with its own target */
     struct iocp_req *q = req_of(d, t);
-    bool multi = vl__op_multishot(ts->op.kind);
+    bool multi = vl__op_is_multishot(&ts->op);
     /* A multishot op whose request already completed still ends at its
      * packet (multi_done sees cancel_slot), so the CANCEL waits for it. */
     if (!CancelIoEx(q->h, &q->ov) && !multi)
@@ -534,13 +554,14 @@ static int64_t start_send(vl_engine *e, uint32_t slot, const vl_op *op)
     return start_msg(e, slot, op, true);
 }
 
+static int64_t start_recv_multi(vl_engine *e, uint32_t slot, const vl_op *op);
+
 static int64_t start_recv(vl_engine *e, uint32_t slot, const vl_op *op)
 {
+    if (vl__op_is_multishot(op))
+        return start_recv_multi(e, slot, op);
     return start_msg(e, slot, op, false);
 }
-
-static int64_t start_recv_multi(vl_engine *e, uint32_t slot, const vl_op *op);
-static int64_t start_accept_multi(vl_engine *e, uint32_t slot, const vl_op *op);
 
 /* How to start each kind: start_<name> for each X(NAME, name) of the list
  * in <vllsi/op_kinds.h> (a kind without one does not compile). */
@@ -629,13 +650,13 @@ static void finish(vl_engine *e, uint32_t slot, int64_t r)
 
 /* ---- multishot ------------------------------------------------------------------
  *
- * RECV_MULTI arms a zero-byte WSARecv: it completes when data, EOF or an
+ * A multishot RECV arms a zero-byte WSARecv: it completes when data, EOF or an
  * error arrives, without holding a pool buffer, so idle connections hold
  * none (io_uring's provided buffers behave the same). Then what the socket
  * holds (FIONREAD) is read into pool buffers, one VL_CQE_MORE completion
  * each, and the probe is armed again. EOF (the probe fires with nothing to
  * read), an error, or data or EOF with the pool empty (-ENOBUFS; they stay
- * in the socket) end the op. ACCEPT_MULTI chains AcceptEx calls; a connection
+ * in the socket) end the op. A multishot ACCEPT chains AcceptEx calls; a connection
  * that died in the backlog is skipped, any other error ends the op. When
  * the completion queue is full an op waits on the deferred list (HELD_DEFER)
  * until the caller's next poll has drained it.
@@ -695,7 +716,7 @@ static int64_t recv_probe(vl_engine *e, uint32_t slot)
 static void recv_multi_run(vl_engine *e, uint32_t slot, bool probed)
 {
     struct vl__slot *s = vl__engine_slot(e, slot);
-    struct vl_bufpool *p = s->op.u.multi.pool;
+    struct vl_bufpool *p = s->op.u.msg.pool;
     SOCKET sock = (SOCKET)req_of(drv_of(e), slot)->h;
     for (int k = 0; k < MULTI_BURST; k++) {
         u_long avail = 0;
@@ -711,7 +732,7 @@ static void recv_multi_run(vl_engine *e, uint32_t slot, bool probed)
         if (!vl__pool_take(p, &bid))
             return multi_end(e, slot, -ENOBUFS);
         int want = (int)(avail < p->size ? avail : p->size);
-        int n = recv(sock, (char *)vl__pool_buf(p, bid), want, s->op.u.multi.flags);
+        int n = recv(sock, (char *)vl__pool_buf(p, bid), want, s->op.u.msg.flags);
         if (n <= 0) {
             vl__pool_untake(p, bid);
             return multi_end(e, slot, n == 0 ? 0 : wsa_errno());
@@ -724,9 +745,12 @@ static void recv_multi_run(vl_engine *e, uint32_t slot, bool probed)
         multi_end(e, slot, r);
 }
 
+/* A multishot RECV (start_recv sends it here): emulated, although RECV is
+ * a native kind here, so vl_engine_stats is told. */
 static int64_t start_recv_multi(vl_engine *e, uint32_t slot, const vl_op *op)
 {
     struct iocp_drv *d = drv_of(e);
+    vl__engine_stats(e)->not_native++;
     struct iocp_req *q = req_of(d, slot);
     DWORD type;
     req_reset(q, handle_of(op->fd));
@@ -751,6 +775,7 @@ static void accept_multi_next(vl_engine *e, uint32_t slot)
         multi_end(e, slot, r);
 }
 
+/* A multishot ACCEPT (start_accept sends it here). */
 static int64_t start_accept_multi(vl_engine *e, uint32_t slot, const vl_op *op)
 {
     int rc = accept_check(drv_of(e), req_of(drv_of(e), slot), op->fd);
@@ -765,7 +790,7 @@ static void multi_done(vl_engine *e, uint32_t slot, struct iocp_req *q)
 {
     struct iocp_drv *d = drv_of(e);
     int32_t status = (int32_t)q->ov.Internal;
-    bool accepting = vl__engine_slot(e, slot)->op.kind == VL_OP_ACCEPT_MULTI;
+    bool accepting = vl__engine_slot(e, slot)->op.kind == VL_OP_ACCEPT;
     if (status < 0 || q->stop || q->cancel_slot != NONE) {
         if (q->accept_sock != INVALID_SOCKET) {
             closesocket(q->accept_sock);
@@ -798,7 +823,7 @@ static bool resume_deferred(vl_engine *e)
         d->defer_head = islot(vl__engine_slot(e, slot))->next;
         if (d->defer_head == NONE)
             d->defer_tail = NONE;
-        if (vl__engine_slot(e, slot)->op.kind == VL_OP_RECV_MULTI)
+        if (vl__engine_slot(e, slot)->op.kind == VL_OP_RECV)
             recv_multi_run(e, slot, false);
         else
             accept_multi_next(e, slot);
@@ -812,7 +837,7 @@ static void io_done(vl_engine *e, OVERLAPPED *ov)
     struct iocp_drv *d = drv_of(e);
     struct iocp_req *q = CONTAINING_RECORD(ov, struct iocp_req, ov);
     uint32_t slot = (uint32_t)(q - d->reqs);
-    if (vl__op_multishot(vl__engine_slot(e, slot)->op.kind))
+    if (vl__op_is_multishot(&vl__engine_slot(e, slot)->op))
         return multi_done(e, slot, q);
     /* The one packet of a single-shot op, also a cancelled or closed one:
      * the one place a pending SENDV's list is freed. */
@@ -971,7 +996,7 @@ static void iocp_fini(vl_engine *e)
 const struct vl_driver vl__driver_iocp = {
     .name = "iocp",
     .kind = VL_DRIVER_IOCP,
-    /* Overlapped requests; RECV_MULTI reads in user space after a
+    /* Overlapped requests; a multishot RECV reads in user space after a
      * zero-byte WSARecv, and NOP, TIMEOUT, CLOSE and CANCEL run here. */
     .native_kinds = {{[VL_OP_READ] = true,
                       [VL_OP_WRITE] = true,
@@ -979,8 +1004,7 @@ const struct vl_driver vl__driver_iocp = {
                       [VL_OP_CONNECT] = true,
                       [VL_OP_SEND] = true,
                       [VL_OP_RECV] = true,
-                      [VL_OP_SENDV] = true,
-                      [VL_OP_ACCEPT_MULTI] = true}},
+                      [VL_OP_SENDV] = true}},
     .init = iocp_init,
     .fini = iocp_fini,
     .submit = iocp_submit,

@@ -573,8 +573,12 @@ static int64_t listener_of(struct sim *s, int fd, struct obj **out)
     return 0;
 }
 
+static int64_t step_accept_multi(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op);
+
 static int64_t step_accept(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
 {
+    if (vl__op_is_multishot(op))
+        return step_accept_multi(s, e, slot, op);
     struct obj *l;
     int64_t rc = listener_of(s, op->fd, &l);
     if (rc < 0)
@@ -607,7 +611,8 @@ static int64_t step_accept_multi(struct sim *s, vl_engine *e, uint32_t slot, con
     return PROGRESS;
 }
 
-/* One RECV_MULTI delivery: data into a pool buffer, or the final result. */
+/* One multishot RECV delivery (step_recv sends it here): data into a pool buffer, or the final
+ * result. */
 static int64_t step_recv_multi(struct sim *s, vl_engine *e, uint32_t slot, const vl_op *op)
 {
     struct obj *o = lookup(s, op->fd);
@@ -621,7 +626,7 @@ static int64_t step_recv_multi(struct sim *s, vl_engine *e, uint32_t slot, const
     }
     if (o->flags & OF_RD_SHUT)
         return 0;
-    struct vl_bufpool *p = op->u.multi.pool;
+    struct vl_bufpool *p = op->u.msg.pool;
     /* EOF with the pool empty is -ENOBUFS, as data then is: the op
      * submitted again after a release reports it. */
     if (o->used == 0)
@@ -722,12 +727,22 @@ static int64_t step_write(struct sim *s, vl_engine *e, uint32_t i, const vl_op *
 
 static int64_t step_recv(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
 {
+    if (vl__op_is_multishot(op))
+        return step_recv_multi(s, e, i, op);
     return do_read(s, e, i, op->fd, op->u.msg.buf, op->u.msg.len, -1, op->u.msg.flags, true);
 }
 
 static int64_t step_send(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
 {
     return do_write(s, e, i, op->fd, op->u.msg.buf, op->u.msg.len, -1, op->u.msg.flags, true);
+}
+
+static int shut(struct sim *s, int fd, int how);
+
+static int64_t step_shutdown(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+{
+    (void)e, (void)i;
+    return shut(s, op->fd, op->u.shutdown.how);
 }
 
 static int64_t step_close(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
@@ -1148,6 +1163,13 @@ int vl_sim_shutdown(vl_engine *e, int fd, int how)
     struct sim *s = sim_get(e);
     if (s == NULL || (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR))
         return -EINVAL;
+    return shut(s, fd, how);
+}
+
+/* shutdown(2) on a sim socket (vl_sim_shutdown, SHUTDOWN): how is valid.
+ * A peer's parked RECV sees the EOF in the next round. */
+static int shut(struct sim *s, int fd, int how)
+{
     struct obj *o = lookup(s, fd);
     if (o == NULL)
         return -EBADF;

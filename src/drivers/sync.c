@@ -18,7 +18,7 @@
  *   - wait only sleeps until the timeout or a wake (a futex word), because no
  *     completion can arrive by itself; a wake cannot interrupt an op that is
  *     blocked in the kernel, only the wait between ops;
- *   - multishot ops (RECV_MULTI, ACCEPT_MULTI) would never return from
+ *   - multishot ops (RECV, ACCEPT with VL_OP_F_MULTISHOT) would never return from
  *     submit while the peer stays connected, so they complete -EOPNOTSUPP.
  * The price: an op that waits for a peer the same thread drives (a RECV
  * before the matching SEND is submitted) blocks for ever. Programs on this
@@ -193,10 +193,14 @@ static long do_sendv(struct sync_drv *d, const struct vl__slot *s)
                  POLLOUT);
 }
 
+/* Multishot ops would never return from submit while the peer stays
+ * connected: not supported here (see the top of this file). */
 static long do_recv(struct sync_drv *d, const struct vl__slot *s)
 {
     (void)d;
     const vl_op *op = &s->op;
+    if (vl__op_is_multishot(op))
+        return -EOPNOTSUPP;
     int fd = op->fd;
     return RETRY(
         sys6(__NR_recvfrom, fd, (long)op->u.msg.buf, (long)op->u.msg.len, op->u.msg.flags, 0, 0),
@@ -207,6 +211,8 @@ static long do_accept(struct sync_drv *d, const struct vl__slot *s)
 {
     (void)d;
     const vl_op *op = &s->op;
+    if (vl__op_is_multishot(op))
+        return -EOPNOTSUPP;
     int fd = op->fd;
     return RETRY(sys6(__NR_accept4, fd, (long)op->u.accept.addr, (long)op->u.accept.addrlen,
                       SOCK_CLOEXEC, 0, 0),
@@ -264,26 +270,19 @@ static long do_nop(struct sync_drv *d, const struct vl__slot *s)
     return 0;
 }
 
+/* shutdown(2) never blocks. */
+static long do_shutdown(struct sync_drv *d, const struct vl__slot *s)
+{
+    (void)d;
+    return sys6(__NR_shutdown, s->op.fd, s->op.u.shutdown.how, 0, 0, 0, 0);
+}
+
 /* Only reached if the core let one through: its target, having run to
  * completion inside its own submit, is not there to cancel. */
 static long do_cancel(struct sync_drv *d, const struct vl__slot *s)
 {
     (void)d, (void)s;
     return -ENOENT;
-}
-
-/* Multishot ops would never return from submit while the peer stays
- * connected: not supported here (see the top of this file). */
-static long do_recv_multi(struct sync_drv *d, const struct vl__slot *s)
-{
-    (void)d, (void)s;
-    return -EOPNOTSUPP;
-}
-
-static long do_accept_multi(struct sync_drv *d, const struct vl__slot *s)
-{
-    (void)d, (void)s;
-    return -EOPNOTSUPP;
 }
 
 /* Run s's op: do_<name> for each X(NAME, name) of the list in

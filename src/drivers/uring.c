@@ -132,13 +132,13 @@ enum sigpipe_mode {
 };
 
 /*
- * Multishot modes, best first. RECV_MULTI on a native pool (a registered
+ * Multishot modes, best first. A multishot RECV on a native pool (a registered
  * provided-buffer ring, 5.19+) is one IORING_RECV_MULTISHOT recv (6.0+), or
  * on 5.19 a single-shot recv with IOSQE_BUFFER_SELECT re-armed by the
  * driver after each completion. On a pool the kernel could not take
  * (before 5.19) the driver takes a buffer from the pool's free list when it
  * arms the recv, or, the pool being empty, arms a POLL_ADD and looks again
- * when data arrives. ACCEPT_MULTI is IORING_ACCEPT_MULTISHOT (5.19+) or a
+ * when data arrives. A multishot ACCEPT is IORING_ACCEPT_MULTISHOT (5.19+) or a
  * re-armed single accept. Either way the caller sees one id that completes
  * with VL_CQE_MORE until its final completion.
  *
@@ -160,7 +160,7 @@ enum sigpipe_mode {
  * buffers (about WINDOW_BYTES worth), and the other free ones wait on the
  * pool's free stack (p->free, unused by native pools otherwise), the last
  * released on top; each buffer the kernel takes is replaced from the top.
- * A RECV_MULTI that the kernel ends with -ENOBUFS while spares wait grows
+ * A multishot RECV that the kernel ends with -ENOBUFS while spares wait grows
  * the window and is armed again without a word (ring_starved); after 64
  * windows' worth of reads without that, the window shrinks by an eighth of
  * what it has over its start. (At 256 connections x 4 KiB x 16 the copy
@@ -547,9 +547,10 @@ static void fallback_knob(struct uring *d)
 /*
  * The op kinds whose CQE needs nothing from on_cqe beyond its result (apart
  * from -EINTR, which the reaper always sends there): not CANCEL (-ENOENT may
- * be retried), TIMEOUT (-ETIME is success), the multishot kinds, WRITE while
+ * be retried), TIMEOUT (-ETIME is success), WRITE while
  * the SIGPIPE guard counts writes, and, under valgrind only, the kinds whose
- * kernel-filled memory must be marked defined.
+ * kernel-filled memory must be marked defined. Multishot ops are never plain,
+ * whatever their kind: the reaper tests their flag.
  */
 static struct vl__kindset plain_kinds(const struct uring *d)
 {
@@ -688,8 +689,17 @@ static void prep_write(struct uring *d, struct vl__slot *s, vl_engine *e, struct
         io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
 }
 
+static void prep_recv_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
+                            struct io_uring_sqe *sqe);
+static void prep_accept_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
+                              struct io_uring_sqe *sqe);
+
 static void prep_accept(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
+    if (VL_UNLIKELY(vl__op_is_multishot(&s->op))) {
+        prep_accept_multi(d, s, e, sqe);
+        return;
+    }
     (void)d, (void)e;
     struct sockaddr *addr = s->op.u.accept.addr;
     io_uring_prep_accept(sqe, s->op.fd, addr, addr ? s->op.u.accept.addrlen : NULL, SOCK_CLOEXEC);
@@ -720,7 +730,10 @@ static void prep_sendv(struct uring *d, struct vl__slot *s, vl_engine *e, struct
 
 static void prep_recv(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
-    (void)d, (void)e;
+    if (VL_UNLIKELY(vl__op_is_multishot(&s->op))) {
+        prep_recv_multi(d, s, e, sqe);
+        return;
+    }
     io_uring_prep_recv(sqe, s->op.fd, s->op.u.msg.buf, VL__FAULT_SHORTEN(s->op.u.msg.len),
                        s->op.u.msg.flags);
 }
@@ -754,12 +767,28 @@ static void prep_cancel(struct uring *d, struct vl__slot *s, vl_engine *e, struc
     io_uring_prep_cancel64(sqe, s->op.u.cancel.target_id, 0);
 }
 
+/*
+ * SHUTDOWN: a NOP, whose CQE makes the call (cqe_shutdown), in poll.
+ * IORING_OP_SHUTDOWN (5.11+) is never issued inline: the kernel hands every
+ * one to an io-wq worker thread, for a call that never blocks (6.18: a
+ * SHUTDOWN round trip took 12-14 us that way, 2.7 us this way, and each
+ * burst woke or made a worker). So the driver carries it out: emulated.
+ */
+static void prep_shutdown(struct uring *d, struct vl__slot *s, vl_engine *e,
+                          struct io_uring_sqe *sqe)
+{
+    (void)s, (void)e;
+    d->st->not_native++;
+    io_uring_prep_nop(sqe);
+}
+
+/* A multishot RECV (prep_recv sends it here). */
 static void prep_recv_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
                             struct io_uring_sqe *sqe)
 {
     (void)e;
-    struct vl_bufpool *p = s->op.u.multi.pool;
-    int fd = s->op.fd, flags = s->op.u.multi.flags;
+    struct vl_bufpool *p = s->op.u.msg.pool;
+    int fd = s->op.fd, flags = s->op.u.msg.flags;
     /* A new op (not a re-arm) has not starved yet. Without a multishot
      * recv on a buffer ring the driver emulates the op (re-armed single
      * shots): vl_engine_stats counts it so, once. */
@@ -790,6 +819,7 @@ static void prep_recv_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
     }
 }
 
+/* A multishot ACCEPT (prep_accept sends it here). */
 static void prep_accept_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
                               struct io_uring_sqe *sqe)
 {
@@ -1065,7 +1095,7 @@ static void recv_multi_polled(vl_engine *e, struct uring *d, uint32_t i, int res
         vl__engine_complete(e, i, res, 0);
         return;
     }
-    if (s->op.u.multi.pool->nfree > 0) {
+    if (s->op.u.msg.pool->nfree > 0) {
         rearm_or_end(e, d, i);
         return;
     }
@@ -1078,7 +1108,7 @@ static void recv_multi_polled(vl_engine *e, struct uring *d, uint32_t i, int res
 }
 
 /*
- * A RECV_MULTI CQE. Data is a VL_CQE_MORE completion naming its buffer;
+ * A multishot RECV's CQE. Data is a VL_CQE_MORE completion naming its buffer;
  * without IORING_CQE_F_MORE the kernel stopped (a single-shot arm, or a CQ
  * overflow), so the driver arms again. 0 (EOF), -ENOBUFS and errors end
  * the op. After shutdown, data that finds no room in the core's queue is
@@ -1088,7 +1118,7 @@ static void cqe_recv_multi(vl_engine *e, struct uring *d, uint32_t i,
                            const struct io_uring_cqe *cqe)
 {
     struct vl__slot *s = vl__engine_slot(e, i);
-    struct vl_bufpool *p = s->op.u.multi.pool;
+    struct vl_bufpool *p = s->op.u.msg.pool;
     bool more = cqe->flags & IORING_CQE_F_MORE;
     if (us(s)->flags & U_POLLING) {
         recv_multi_polled(e, d, i, cqe->res);
@@ -1127,7 +1157,7 @@ static void cqe_recv_multi(vl_engine *e, struct uring *d, uint32_t i,
     }
 }
 
-/* An ACCEPT_MULTI CQE: a connection, or (without F_MORE) the end. */
+/* A multishot ACCEPT's CQE: a connection, or (without F_MORE) the end. */
 static void cqe_accept_multi(vl_engine *e, struct uring *d, uint32_t i,
                              const struct io_uring_cqe *cqe)
 {
@@ -1186,8 +1216,11 @@ static void cqe_read(vl_engine *e, struct uring *d, uint32_t i, const struct io_
 
 static void cqe_recv(vl_engine *e, struct uring *d, uint32_t i, const struct io_uring_cqe *cqe)
 {
-    (void)d;
     const struct vl__slot *s = vl__engine_slot(e, i);
+    if (vl__op_is_multishot(&s->op)) {
+        cqe_recv_multi(e, d, i, cqe);
+        return;
+    }
     if (cqe->res > 0)
         VL__MARK_DEFINED(s->op.u.msg.buf, (size_t)cqe->res);
     cqe_final(e, i, cqe->res);
@@ -1195,8 +1228,11 @@ static void cqe_recv(vl_engine *e, struct uring *d, uint32_t i, const struct io_
 
 static void cqe_accept(vl_engine *e, struct uring *d, uint32_t i, const struct io_uring_cqe *cqe)
 {
-    (void)d;
     const struct vl__slot *s = vl__engine_slot(e, i);
+    if (vl__op_is_multishot(&s->op)) {
+        cqe_accept_multi(e, d, i, cqe);
+        return;
+    }
     if (cqe->res >= 0 && s->op.u.accept.addr != NULL) {
         VL__MARK_DEFINED(s->op.u.accept.addrlen, sizeof(socklen_t));
         VL__MARK_DEFINED(s->op.u.accept.addr, *s->op.u.accept.addrlen);
@@ -1218,6 +1254,17 @@ static void cqe_timeout(vl_engine *e, struct uring *d, uint32_t i, const struct 
 {
     (void)d;
     cqe_final(e, i, cqe->res == -ETIME ? 0 : cqe->res);
+}
+
+/* SHUTDOWN's NOP came back: make the call, unless a cancel ended it. */
+static void cqe_shutdown(vl_engine *e, struct uring *d, uint32_t i, const struct io_uring_cqe *cqe)
+{
+    (void)d;
+    const struct vl__slot *s = vl__engine_slot(e, i);
+    int64_t res = cqe->res;
+    if (res == 0)
+        res = shutdown(s->op.fd, s->op.u.shutdown.how) == 0 ? 0 : -errno;
+    cqe_final(e, i, res);
 }
 
 /* -ENOENT: the target may not have reached the kernel yet (cancel_retry). */
@@ -1273,7 +1320,7 @@ static unsigned reap_plain(vl_engine *e, const struct io_uring_cqe *cqes, unsign
         const struct io_uring_cqe *cqe = &cqes[head & mask];
         uint32_t i;
         struct vl__slot *s = vl__batch_slot(&run, cqe->user_data, &i);
-        if (s == NULL || !plain[s->op.kind] || cqe->res == -EINTR)
+        if (s == NULL || !plain[s->op.kind] || vl__op_is_multishot(&s->op) || cqe->res == -EINTR)
             break;
         vl__batch_final(&run, s, i, cqe->user_data, cqe->res);
     }
@@ -1484,7 +1531,7 @@ static int uring_event_fd(vl_engine *e, bool *ready)
 /*
  * Register p as a provided-buffer ring (group p->group) holding every
  * buffer, low ids first. A kernel without buffer rings (-EINVAL before 5.19)
- * leaves p in user space (p->native false), which the RECV_MULTI fallback
+ * leaves p in user space (p->native false), which the multishot RECV fallback
  * serves; other failures (-ENOMEM: locked-memory limits) are reported.
  */
 static int uring_pool_add(vl_engine *e, struct vl_bufpool *p)
@@ -1547,7 +1594,8 @@ const struct vl_driver vl__driver_uring = {
     .name = "io_uring",
     .kind = VL_DRIVER_URING,
     .buffers_submissions = true,
-    .native_kinds = {{VL_OP_KINDS(VL__KINDSET_ALL)}}, /* each op is its own opcode */
+    /* Each op is its own opcode, but SHUTDOWN (prep_shutdown reports it). */
+    .native_kinds = {{VL_OP_KINDS(VL__KINDSET_ALL)}},
     .init = uring_init,
     .fini = uring_fini,
     .submit = uring_submit,

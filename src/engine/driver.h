@@ -441,8 +441,8 @@ static inline void vl__engine_release(vl_engine *e, uint32_t slot, int64_t resul
 {
     struct vl__engine_io *io = vl__io(e);
     struct vl__slot *s = &io->slots[slot];
-    if (VL_UNLIKELY(vl__op_pool(s->op.kind))) {
-        s->op.u.multi.pool->users--;
+    if (VL_UNLIKELY(vl__op_has_pool(&s->op))) {
+        s->op.u.msg.pool->users--;
         io->st.pool_starved += result == -ENOBUFS; /* every driver's starvation, counted once */
     }
     s->state = VL__SLOT_FREE;

@@ -269,8 +269,8 @@ static inline int64_t submit_slot(vl_engine *e, const vl_op *op, void *user_data
         e->io.st.busy_refusals++;
         return -EBUSY;
     }
-    if (VL_UNLIKELY(vl__op_pool(op->kind))) {
-        struct vl_bufpool *p = op->u.multi.pool;
+    if (VL_UNLIKELY(vl__op_has_pool(op))) {
+        struct vl_bufpool *p = op->u.msg.pool;
         if (p->e != e)
             return -EINVAL;
         p->users++;

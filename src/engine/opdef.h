@@ -16,6 +16,11 @@
  * the rows that the compiler folds: to a constant for a kind known at
  * compile time, else to a comparison or a bit test as cheap as a
  * hand-written mask, with no limit on the number of kinds.
+ *
+ * A kind is a body shape and a system call. A mode that keeps the body
+ * (multishot) is a flag of the op, VL_OP_F_MULTISHOT, which the kinds that
+ * take it name in their row's modes; what depends on it is read from the
+ * op itself (vl__op_is_multishot, vl__op_has_pool), a test of its flags.
  */
 #ifndef VLLSI_ENGINE_OPDEF_H
 #define VLLSI_ENGINE_OPDEF_H
@@ -27,9 +32,14 @@
 
 #include <vllsi/engine.h>
 
-/* The kinds' values are ABI: the list only grows at its end. */
-_Static_assert(VL_OP_NOP == 0 && VL_OP_CANCEL == 9 && VL_OP_SENDV == 12,
+/* The kinds' values are ABI within a soname (the shared library's SOVERSION
+ * is major.minor while the major version is 0): within one, the list only
+ * grows at its end, and a change of these values needs a new soname. */
+_Static_assert(VL_OP_NOP == 0 && VL_OP_CANCEL == 9 && VL_OP_SENDV == 10,
                "op kinds keep their values: append new ones to VL_OP_KINDS");
+
+/* The bits of vl_op.flags that are modes: a kind takes those its row names. */
+#define VL__OP_F_MODES VL_OP_F_MULTISHOT
 
 /* Directions a readiness driver parks an op for (the values of
  * VL__REACTOR_READ and VL__REACTOR_WRITE). */
@@ -51,10 +61,13 @@ struct vl__opdef {
     bool blocking;
     /* Takes a file offset, u.rw.offset (-1: the file's position). */
     bool offset;
-    /* Completes again and again with VL_CQE_MORE until a final completion. */
-    bool multishot;
-    /* Takes its buffers from a vl_bufpool (u.multi.pool), which the core
-     * checks belongs to the engine and holds busy while the op lives. */
+    /* The modes (VL__OP_F_MODES bits) the kind takes; submit answers
+     * -EINVAL for any other. VL_OP_F_MULTISHOT: the op completes again and
+     * again with VL_CQE_MORE until a final completion. */
+    uint32_t modes;
+    /* With VL_OP_F_MULTISHOT, takes its buffers from a vl_bufpool
+     * (u.msg.pool), which the core checks belongs to the engine and holds
+     * busy while the op lives. */
     bool pool;
     /* Has no field to check: its check is vl__check_none, and submit
      * returns before the switch. */
@@ -71,20 +84,21 @@ struct vl__kindset {
 
 /* ---- the rows ------------------------------------------------------------------ */
 
-#define VL__OPDEF_NOP        .unchecked = true
-#define VL__OPDEF_READ       .has_fd = true, .park = VL__PARK_READ, .offset = true
-#define VL__OPDEF_WRITE      .has_fd = true, .park = VL__PARK_WRITE, .offset = true
-#define VL__OPDEF_ACCEPT     .has_fd = true, .park = VL__PARK_READ
-#define VL__OPDEF_CONNECT    .has_fd = true, .park = VL__PARK_WRITE
-#define VL__OPDEF_SEND       .has_fd = true, .park = VL__PARK_WRITE
-#define VL__OPDEF_RECV       .has_fd = true, .park = VL__PARK_READ
-#define VL__OPDEF_TIMEOUT    .has_fd = false
-#define VL__OPDEF_CLOSE      .has_fd = true, .unchecked = true
-#define VL__OPDEF_CANCEL     .unchecked = true
-#define VL__OPDEF_RECV_MULTI .has_fd = true, .park = VL__PARK_READ, .multishot = true, .pool = true
-#define VL__OPDEF_ACCEPT_MULTI \
-    .has_fd = true, .park = VL__PARK_READ, .multishot = true, .unchecked = true
-#define VL__OPDEF_SENDV .has_fd = true, .park = VL__PARK_WRITE
+#define VL__OPDEF_NOP     .unchecked = true
+#define VL__OPDEF_READ    .has_fd = true, .park = VL__PARK_READ, .offset = true
+#define VL__OPDEF_WRITE   .has_fd = true, .park = VL__PARK_WRITE, .offset = true
+#define VL__OPDEF_ACCEPT  .has_fd = true, .park = VL__PARK_READ, .modes = VL_OP_F_MULTISHOT
+#define VL__OPDEF_CONNECT .has_fd = true, .park = VL__PARK_WRITE
+#define VL__OPDEF_SEND    .has_fd = true, .park = VL__PARK_WRITE
+#define VL__OPDEF_RECV \
+    .has_fd = true, .park = VL__PARK_READ, .modes = VL_OP_F_MULTISHOT, .pool = true
+#define VL__OPDEF_TIMEOUT .has_fd = false
+#define VL__OPDEF_CLOSE   .has_fd = true, .unchecked = true
+#define VL__OPDEF_CANCEL  .unchecked = true
+#define VL__OPDEF_SENDV   .has_fd = true, .park = VL__PARK_WRITE
+
+/* Never parks: shutdown(2) does not wait for the peer. */
+#define VL__OPDEF_SHUTDOWN .has_fd = true
 
 /*
  * A field of kind's row: vl__op_<field>(kind), false or 0 for a value
@@ -109,15 +123,35 @@ VL__OPDEF_BOOL(has_fd)
 #define VL__OPDEF_FIELD offset
 VL__OPDEF_BOOL(offset)
 #undef VL__OPDEF_FIELD
-#define VL__OPDEF_FIELD multishot
-VL__OPDEF_BOOL(multishot)
-#undef VL__OPDEF_FIELD
 #define VL__OPDEF_FIELD pool
 VL__OPDEF_BOOL(pool)
 #undef VL__OPDEF_FIELD
 #define VL__OPDEF_FIELD unchecked
 VL__OPDEF_BOOL(unchecked)
 #undef VL__OPDEF_FIELD
+
+/* The row's modes, 0 for a value outside the enum: the same folding, with
+ * each term the row's bits or 0. */
+#define VL__OPDEF_MODES_OR(NAME, name) \
+    | (kind == VL_OP_##NAME ? ((struct vl__opdef){VL__OPDEF_##NAME}).modes : 0u)
+static inline uint32_t vl__op_modes(vl_op_kind kind)
+{
+    return 0u VL_OP_KINDS(VL__OPDEF_MODES_OR);
+}
+
+/* The op completes again and again with VL_CQE_MORE (VL_OP_F_MULTISHOT, on
+ * a kind that takes it: the core validated it). */
+static inline bool vl__op_is_multishot(const vl_op *op)
+{
+    return (op->flags & VL_OP_F_MULTISHOT) != 0;
+}
+
+/* The op takes its buffers from u.msg.pool. One test of the flags on the
+ * common path; the kind only for a multishot op. */
+static inline bool vl__op_has_pool(const vl_op *op)
+{
+    return vl__op_is_multishot(op) && vl__op_pool(op->kind);
+}
 
 /* The op's size budget (docs/architecture.md, "The op and its records"):
  * a 24-byte header and a 40-byte body, one cache line on every host. */
@@ -168,10 +202,9 @@ static inline int vl__check_none(const vl_op *op)
     return 0;
 }
 
-#define vl__check_nop          vl__check_none
-#define vl__check_close        vl__check_none
-#define vl__check_cancel       vl__check_none
-#define vl__check_accept_multi vl__check_none
+#define vl__check_nop    vl__check_none
+#define vl__check_close  vl__check_none
+#define vl__check_cancel vl__check_none
 
 static inline int vl__check_read(const vl_op *op)
 {
@@ -182,15 +215,28 @@ static inline int vl__check_read(const vl_op *op)
 
 #define vl__check_write vl__check_read
 
+/* SEND, and RECV without VL_OP_F_MULTISHOT: a buffer, no pool. */
 static inline int vl__check_send(const vl_op *op)
 {
+    if (op->u.msg.pool != NULL)
+        return -EINVAL;
     return vl__check_buffer(op->u.msg.buf, op->u.msg.len);
 }
 
-#define vl__check_recv vl__check_send
+/* A RECV names a buffer, or with VL_OP_F_MULTISHOT a pool and no buffer.
+ * The pool's owner is checked at submit, where the engine is known. */
+static inline int vl__check_recv(const vl_op *op)
+{
+    if (VL_UNLIKELY(vl__op_is_multishot(op)))
+        return op->u.msg.pool != NULL && op->u.msg.buf == NULL && op->u.msg.len == 0 ? 0 : -EINVAL;
+    return vl__check_send(op);
+}
 
+/* A multishot ACCEPT reports no addresses. */
 static inline int vl__check_accept(const vl_op *op)
 {
+    if (VL_UNLIKELY(vl__op_is_multishot(op)))
+        return op->u.accept.addr == NULL && op->u.accept.addrlen == NULL ? 0 : -EINVAL;
     return op->u.accept.addr != NULL && op->u.accept.addrlen == NULL ? -EFAULT : 0;
 }
 
@@ -210,15 +256,24 @@ static inline int vl__check_timeout(const vl_op *op)
     return op->u.timeout.duration_ns < 0 ? -EINVAL : 0;
 }
 
-/* The pool's owner is checked at submit, where the engine is known. */
-static inline int vl__check_recv_multi(const vl_op *op)
-{
-    return op->u.multi.pool == NULL ? -EINVAL : 0;
-}
-
 static inline int vl__check_sendv(const vl_op *op)
 {
     return vl__check_iov(op->u.vec.iov, op->u.vec.iovcnt);
+}
+
+/* The drivers pass how to the system's call as it is. */
+#ifdef _WIN32
+_Static_assert(VL_SHUT_RD == SD_RECEIVE && VL_SHUT_WR == SD_SEND && VL_SHUT_RDWR == SD_BOTH,
+               "VL_SHUT_* are Winsock's SD_*");
+#else
+_Static_assert(VL_SHUT_RD == SHUT_RD && VL_SHUT_WR == SHUT_WR && VL_SHUT_RDWR == SHUT_RDWR,
+               "VL_SHUT_* are shutdown(2)'s SHUT_*");
+#endif
+
+static inline int vl__check_shutdown(const vl_op *op)
+{
+    int how = op->u.shutdown.how;
+    return how == VL_SHUT_RD || how == VL_SHUT_WR || how == VL_SHUT_RDWR ? 0 : -EINVAL;
 }
 
 /*
@@ -229,19 +284,22 @@ static inline int vl__check_sendv(const vl_op *op)
  * nothing to check return before the switch, through a test the compiler
  * makes a bit test.
  */
-/* The header's options (<vllsi/engine.h>, VL_OP_F_*), off the common path:
- * -EINVAL for what is malformed, then -EOPNOTSUPP for the options no driver
- * runs yet. They are checked before the kind's own fields. */
+/* The header's options and modes (<vllsi/engine.h>, VL_OP_F_*), off the
+ * common path: -EINVAL for what is malformed or a mode the kind's row does
+ * not name, then -EOPNOTSUPP for the options no driver runs yet. They are
+ * checked before the kind's own fields (which look at the modes). */
 static inline int vl__op_validate_options(const vl_op *op)
 {
     if (op->reserved != 0 || (op->flags & ~VL_OP_F_ALL) != 0)
+        return -EINVAL;
+    if ((op->flags & VL__OP_F_MODES & ~vl__op_modes(op->kind)) != 0)
         return -EINVAL;
     if ((op->flags & (VL_OP_F_DEADLINE | VL_OP_F_DEADLINE_ABS)) == VL_OP_F_DEADLINE_ABS)
         return -EINVAL;
     if ((op->flags & (VL_OP_F_DEADLINE | VL_OP_F_DEADLINE_ABS)) == VL_OP_F_DEADLINE &&
         op->deadline_ns < 0)
         return -EINVAL;
-    if (op->flags != 0)
+    if ((op->flags & ~VL__OP_F_MODES) != 0)
         return -EOPNOTSUPP;
     return 0;
 }

@@ -100,21 +100,28 @@ vl_op vl_op_cancel(uint64_t target_id)
     return op;
 }
 
+/* A RECV in the multishot mode: a pool instead of a buffer. */
 vl_op vl_op_recv_multi(int fd, vl_bufpool *pool, int flags)
 {
-    vl_op op = vl_op_nop();
-    op.kind = VL_OP_RECV_MULTI;
-    op.fd = fd;
-    op.u.multi.pool = pool;
-    op.u.multi.flags = flags;
+    vl_op op = vl_op_recv(fd, NULL, 0, flags);
+    op.flags = VL_OP_F_MULTISHOT;
+    op.u.msg.pool = pool;
     return op;
 }
 
 vl_op vl_op_accept_multi(int fd)
 {
+    vl_op op = vl_op_accept(fd, NULL, NULL);
+    op.flags = VL_OP_F_MULTISHOT;
+    return op;
+}
+
+vl_op vl_op_shutdown(int fd, int how)
+{
     vl_op op = vl_op_nop();
-    op.kind = VL_OP_ACCEPT_MULTI;
+    op.kind = VL_OP_SHUTDOWN;
     op.fd = fd;
+    op.u.shutdown.how = how;
     return op;
 }
 

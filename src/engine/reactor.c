@@ -72,10 +72,10 @@
 /* The op may block if run without a fresh readiness notification, so a
  * notification runs at most one such op. */
 #define F_ONE_PER_WAKE 0x200u
-/* ACCEPT: the listener's blocking mode has been looked at; RECV_MULTI: the
- * socket's type has. */
+/* ACCEPT: the listener's blocking mode has been looked at; multishot RECV:
+ * the socket's type has. */
 #define F_CHECKED      0x400u
-/* RECV_MULTI on a byte stream (TCP, AF_UNIX stream): a short read means the
+/* A multishot RECV on a byte stream (TCP, AF_UNIX stream): a short read means the
  * receive queue was empty, as good as EAGAIN. */
 #define F_STREAM       0x800u
 /* A worker runs the op (vl__reactor_work): its blocking call runs as is. */
@@ -477,10 +477,12 @@ static void hint_readable(struct vl__reactor *r, int fd)
         h->drained = 0;
 }
 
+static int64_t run_recv_multi(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready);
+
 static int64_t run_recv(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
-    (void)i;
-    (void)ready;
+    if (VL_UNLIKELY(vl__op_is_multishot(&s->op)))
+        return run_recv_multi(r, i, s, ready);
     if (fault_eagain(r))
         return RECHECK;
     const vl_op *op = &s->op;
@@ -544,9 +546,12 @@ static int64_t accept_check(struct vl__slot *s, int fd)
     return 0;
 }
 
+static int64_t run_accept_multi(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready);
+
 static int64_t run_accept(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
-    (void)i;
+    if (VL_UNLIKELY(vl__op_is_multishot(&s->op)))
+        return run_accept_multi(r, i, s, ready);
     if (!(rslot(s)->flags & F_CHECKED)) {
         int64_t rc = accept_check(s, s->op.fd);
         if (rc < 0)
@@ -576,7 +581,7 @@ static int64_t recv_multi_empty(const struct vl__slot *s)
     return res >= 0 ? -ENOBUFS : res;
 }
 
-/* Whether a RECV_MULTI's socket is a stream (fd_is_stream), looked at once per op. */
+/* Whether a multishot RECV's socket is a stream (fd_is_stream), looked at once per op. */
 static void recv_multi_type(struct vl__slot *s)
 {
     rslot(s)->flags |= F_CHECKED;
@@ -585,20 +590,19 @@ static void recv_multi_type(struct vl__slot *s)
 }
 
 /*
- * RECV_MULTI emulated the way io_uring's provided buffers work: a buffer is
- * taken from the pool only when the read happens, so idle connections hold
- * none. Every read with data is a VL_CQE_MORE completion naming its buffer;
- * the op stays parked for the next readiness. It reads until EAGAIN (or a
- * short read of a stream whose peer was not reported done), or MULTI_BURST
- * times, or until the completion queue has no room; the last two park with
- * RECHECK. EOF, an error or an empty pool with data or EOF waiting end it.
+ * A multishot RECV (run_recv sends it here), emulated the way io_uring's provided buffers work: a
+ * buffer is taken from the pool only when the read happens, so idle connections hold none. Every
+ * read with data is a VL_CQE_MORE completion naming its buffer; the op stays parked for the next
+ * readiness. It reads until EAGAIN (or a short read of a stream whose peer was not reported done),
+ * or MULTI_BURST times, or until the completion queue has no room; the last two park with RECHECK.
+ * EOF, an error or an empty pool with data or EOF waiting end it.
  */
 static int64_t run_recv_multi(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
     (void)ready;
     if (!(rslot(s)->flags & F_CHECKED))
         recv_multi_type(s);
-    struct vl_bufpool *p = s->op.u.multi.pool;
+    struct vl_bufpool *p = s->op.u.msg.pool;
     for (int k = 0; k < MULTI_BURST; k++) {
         uint32_t bid;
         if (!vl__engine_cq_room(r->e)) {
@@ -610,8 +614,8 @@ static int64_t run_recv_multi(struct vl__reactor *r, uint32_t i, struct vl__slot
         if (!vl__pool_take(p, &bid))
             return recv_multi_empty(s);
         size_t len = VL__FAULT_SHORTEN(p->size);
-        int64_t res = sys_result(
-            recv(s->op.fd, vl__pool_buf(p, bid), len, s->op.u.multi.flags | MSG_DONTWAIT));
+        int64_t res =
+            sys_result(recv(s->op.fd, vl__pool_buf(p, bid), len, s->op.u.msg.flags | MSG_DONTWAIT));
         if (res <= 0) {
             vl__pool_untake(p, bid);
             return would_block(res) ? PARK : res;
@@ -626,8 +630,8 @@ static int64_t run_recv_multi(struct vl__reactor *r, uint32_t i, struct vl__slot
     return RECHECK;
 }
 
-/* ACCEPT_MULTI: every accepted connection is a VL_CQE_MORE completion; an
- * error other than a connection that died in the backlog ends the op. */
+/* A multishot ACCEPT (run_accept sends it here): every accepted connection is a VL_CQE_MORE
+ * completion; an error other than a connection that died in the backlog ends the op. */
 static int64_t run_accept_multi(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
     int fd = s->op.fd;
@@ -750,6 +754,16 @@ static int64_t run_close(struct vl__reactor *r, uint32_t i, struct vl__slot *s, 
         fd_drop(r, f);
     }
     return sys_result(close(fd));
+}
+
+/* SHUTDOWN: shutdown(2) never waits for the peer, so it runs inline (its
+ * row has no park). */
+static int64_t run_shutdown(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)r;
+    (void)i;
+    (void)ready;
+    return sys_result(shutdown(s->op.fd, s->op.u.shutdown.how));
 }
 
 static int take(struct vl__reactor *r, uint32_t i);

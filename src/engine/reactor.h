@@ -63,7 +63,7 @@ struct vl__reactor_backend {
      * Make the backend watch fd for the directions in want (VL__REACTOR_*)
      * with an edge-triggered registration that stays until the file closes
      * or disarm: a notification does not disarm it, so an fd with a
-     * long-lived op (RECV_MULTI) is registered once. Tag the fd's events
+     * long-lived op (a multishot RECV) is registered once. Tag the fd's events
      * with tag from now on, and look at the fd's state now, so that one
      * already ready reports at once (epoll: MOD, and ADD on ENOENT, whether
      * or not the fd was registered before). Returns 0; -EPERM when fd cannot

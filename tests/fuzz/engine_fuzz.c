@@ -6,7 +6,7 @@
  * drivers bytes 1..2 pick injected faults (builds with VLLSI_FAULT_INJECTION). The rest is a
  * sequence of actions, each an opcode byte and its operand bytes (missing
  * bytes read as 0): submit an op (RECV, SEND, READ, WRITE, TIMEOUT, NOP,
- * CLOSE, multishot RECV into a buffer pool; ACCEPT, ACCEPT_MULTI and CONNECT
+ * CLOSE, SHUTDOWN, multishot RECV into a buffer pool; ACCEPT, multishot ACCEPT and CONNECT
  * on a listening socket of the input's own) on one of six descriptors (two socket pairs and a
  * pipe), cancel a live or stale id, poll, act as the peer outside the engine (write into, read
  * from, half-close or close the other end), or shut the engine down. Every engine call goes through
@@ -71,7 +71,7 @@ struct world {
     uint64_t ids[MAX_IDS];
     unsigned nids;
     size_t pipe_queued; /* bytes the pipe may hold at most, for direct writes */
-    vl_bufpool *pool;   /* RECV_MULTI's buffers (4 x 64 bytes)                 */
+    vl_bufpool *pool;   /* multishot RECV's buffers (4 x 64 bytes)            */
     bool shut;
     int lfd; /* a listening AF_UNIX socket (abstract name) for ACCEPT/CONNECT */
     struct sockaddr_un laddr;
@@ -155,8 +155,7 @@ static void own_fd(struct world *w, int fd)
  * (inv_finish's drain included). */
 static void on_completion(void *ctx, const vl_op *op, const vl_completion *c)
 {
-    bool accept = op->kind == VL_OP_ACCEPT || op->kind == VL_OP_ACCEPT_MULTI;
-    if (accept && c->result >= 0)
+    if (op->kind == VL_OP_ACCEPT && c->result >= 0)
         own_fd(ctx, (int)c->result);
 }
 
@@ -249,7 +248,7 @@ static void act_cancel(struct world *w, struct prog *g)
     submit(w, &op, NULL);
 }
 
-/* A RECV_MULTI completion hands a pool buffer to us: it must be one the
+/* A multishot RECV completion hands a pool buffer to us: it must be one the
  * pool had lent out (released exactly once), and it goes back at once. */
 static void give_back(struct world *w, const vl_completion *c)
 {
@@ -277,7 +276,7 @@ static void act_poll(struct world *w, struct prog *g, bool wait)
     check(w);
 }
 
-/* ACCEPT / ACCEPT_MULTI on the listener, or CONNECT a new socket to it. */
+/* ACCEPT / multishot ACCEPT on the listener, or CONNECT a new socket to it. */
 static void act_conn(struct world *w, unsigned kind)
 {
     vl_op op;
@@ -298,16 +297,48 @@ static void act_conn(struct world *w, unsigned kind)
     submit(w, &op, NULL);
 }
 
-/* A multishot RECV into the input's buffer pool (made on first use). */
+/* SHUTDOWN of one of the descriptors (b: which, and how); a how of 3 is
+ * -EINVAL at submit. A number that may have been reused since its close
+ * names -1 instead (-EBADF), as CLOSE does. */
+static void act_shutdown(struct world *w, uint8_t b)
+{
+    unsigned i = b % NFD;
+    int how = (b >> 4) & 3;
+    bool gone = w->close_sent[i] || w->closed[i];
+    vl_op op = vl_op_shutdown(gone ? -1 : w->fd[i], how);
+    int64_t id = inv_submit(&w->v, w->e, &op, NULL);
+    if (how == 3 && id != -EINVAL && id != -ESHUTDOWN)
+        inv_fail(&w->v, "SHUTDOWN with how 3: submit = %lld, expected -EINVAL", (long long)id);
+    remember(w, id);
+    check(w);
+}
+
+/* A multishot RECV into the input's buffer pool (made on first use). A
+ * byte of 0xf0 and above makes it malformed instead (a buffer as well as
+ * the pool, or the pool without the mode's flag), which submit must refuse
+ * with -EINVAL and no id (inv_submit checks the live count). */
 static void act_recv_multi(struct world *w, struct prog *g)
 {
-    int fd = w->fd[next_byte(g) % NFD];
+    uint8_t b = next_byte(g);
+    int fd = w->fd[b % NFD];
     if (w->pool == NULL && vl_bufpool_create(w->e, 4, 64, &w->pool) != 0) {
         w->pool = NULL;
         return; /* after shutdown, or an injected ENOMEM */
     }
     vl_op op = vl_op_recv_multi(fd, w->pool, 0);
-    submit(w, &op, NULL);
+    static uint8_t spare[8];
+    if (b >= 0xf8) {
+        op.flags = 0;
+    } else if (b >= 0xf0) {
+        op.u.msg.buf = spare;
+        op.u.msg.len = sizeof(spare);
+    }
+    int64_t id = inv_submit(&w->v, w->e, &op, NULL);
+    if (b >= 0xf0 && id != -EINVAL && id != -ESHUTDOWN)
+        inv_fail(&w->v, "a malformed multishot RECV: submit = %lld, expected -EINVAL",
+                 (long long)id);
+    remember(w, id);
+    check(w);
 }
 
 /* A direct write to the pipe, whose reader may be gone: SIGPIPE is blocked
@@ -428,12 +459,17 @@ static void act(struct world *w, struct prog *g)
     case 15:
         act_conn(w, op - 13u);
         break;
-    default:
-        if (next_byte(g) < 16 && !w->shut) {
+    default: {
+        /* The engine's shutdown, rarely; else a SHUTDOWN op. */
+        uint8_t b = next_byte(g);
+        if (b < 16 && !w->shut) {
             vl_engine_shutdown(w->e);
             w->shut = true;
+        } else if (b >= 16) {
+            act_shutdown(w, b);
         }
         break;
+    }
     }
 }
 

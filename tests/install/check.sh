@@ -39,6 +39,21 @@ run() {
     echo "ok: $1 runs"
 }
 
+# The soname carries the version the ABI holds for: major.minor while the
+# major version is 0 (libvllsi-sys.so.0.2.0 is libvllsi-sys.so.0.2), else
+# the major version alone.
+for so in "$libdir"/libvllsi-*.so.*.*.*; do
+    file=$(basename "$so")
+    base=${file%%.so.*} ver=${file#*.so.}
+    major=${ver%%.*} rest=${ver#*.}
+    minor=${rest%%.*}
+    if [ "$major" = 0 ]; then want="$base.so.0.$minor"; else want="$base.so.$major"; fi
+    soname=$(readelf -d "$so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+    [ "$soname" = "$want" ] || fail "$file has soname '$soname', expected '$want'"
+    [ -L "$libdir/$want" ] || fail "$want is not installed as a link to $file"
+done
+echo "ok: sonames carry the ABI's version"
+
 # The installed shared libraries find each other by themselves.
 for so in "$libdir"/libvllsi-*.so.*.*.*; do
     dyn=$(readelf -d "$so")

@@ -4,7 +4,7 @@
  * reactor, the epoll and sync drivers and the callback loop over raw system
  * calls) on the nolibc start code. AUTO must fall back to epoll and say why;
  * NOP, pipe READ/WRITE, socket SEND/RECV parked until data comes, TIMEOUT,
- * CANCEL, a buffer pool with RECV_MULTI, the sync driver, and a loop timer
+ * CANCEL, a buffer pool with multishot RECV, the sync driver, and a loop timer
  * must all behave as in the hosted build. Reports through raw write.
  */
 #include <errno.h>

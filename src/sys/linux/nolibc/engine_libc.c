@@ -309,6 +309,11 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
     return (int)SC(__NR_connect, fd, addr, len, 0, 0, 0);
 }
 
+int shutdown(int fd, int how)
+{
+    return (int)SC(__NR_shutdown, fd, how, 0, 0, 0, 0);
+}
+
 int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
     return (int)SC(__NR_getsockopt, fd, level, name, val, len, 0);
