@@ -449,7 +449,7 @@ int vl_engine_poll(vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap
                            : -1;
     e->io.woken = false;
     /* The core's CQ is empty: lend the driver the caller's array for the
-     * wait (vl__engine_deliver), taken back before anything else runs. */
+     * wait (vl__engine_complete), taken back before anything else runs. */
     e->io.out = out;
     e->io.out_n = 0;
     e->io.out_cap = (uint32_t)cap;
