@@ -16,7 +16,8 @@
  *  - submit returns the id (> 0) or a negative errno, and then no id exists
  *    and no completion will ever come:
  *      -EINVAL    NULL engine/op, unknown kind, length above INT32_MAX,
- *                 negative timeout, a bad SHUTDOWN how, reserved not 0, a
+ *                 negative timeout, a bad SHUTDOWN how, POLL events 0 or
+ *                 with unknown bits, reserved not 0, a
  *                 malformed option or a mode the kind does not take
  *                 (VL_OP_F_*, at vl_op; see each constructor)
  *      -EOPNOTSUPP an option no driver runs yet (VL_OP_F_DEADLINE, _LINK)
@@ -27,7 +28,8 @@
  *  - Every id completes exactly once; ids carry a generation and are never
  *    reused while alive.
  *  - completion.result: >= 0 bytes transferred / new fd (ACCEPT, CLOEXEC) /
- *    0 (NOP, CONNECT, TIMEOUT fired, CLOSE, SHUTDOWN, CANCEL found its target);
+ *    0 (NOP, CONNECT, TIMEOUT fired, CLOSE, SHUTDOWN, CANCEL found its target) /
+ *    the ready mask, VL_POLL_* bits (POLL);
  *    < 0 a negative errno in -4095..-1:
  *      -EBADF      bad or closed fd (found at execution)
  *      -ENOTSOCK / -EINVAL   socket op on a non-socket / accept on a
@@ -201,9 +203,12 @@ typedef struct vl_op {
             int flags;           /* MSG_* flags; SENDV always adds MSG_NOSIGNAL */
         } vec;                   /* SENDV */
         struct {
-            int how;       /* VL_SHUT_RD, VL_SHUT_WR or VL_SHUT_RDWR */
-        } shutdown;        /* SHUTDOWN */
-        uint64_t size_[5]; /* sizes the body: 40 bytes, whatever the kind */
+            int how; /* VL_SHUT_RD, VL_SHUT_WR or VL_SHUT_RDWR */
+        } shutdown;  /* SHUTDOWN */
+        struct {
+            uint32_t events; /* VL_POLL_* bits, at least one */
+        } poll;              /* POLL */
+        uint64_t size_[5];   /* sizes the body: 40 bytes, whatever the kind */
     } u;
 } vl_op;
 
@@ -228,9 +233,10 @@ typedef struct vl_op {
  *   VL_OP_F_DEADLINE and VL_OP_F_LINK are the ops' stored form; no driver
  *   runs them yet: submit returns -EOPNOTSUPP for an op with either (after
  *   the -EINVAL checks above).
- * VL_OP_F_MULTISHOT (mode; RECV and ACCEPT only): the op completes again
- *   and again with VL_CQE_MORE until a final completion; see "Multishot
- *   ops" below (vl_op_recv_multi, vl_op_accept_multi build them). A RECV
+ * VL_OP_F_MULTISHOT (mode; RECV, ACCEPT and POLL only): the op completes
+ *   again and again with VL_CQE_MORE until a final completion; see
+ *   "Multishot ops" below (vl_op_recv_multi, vl_op_accept_multi and
+ *   vl_op_poll_multi build them). A RECV
  *   with it takes its buffers from u.msg.pool (buf NULL, len 0); an ACCEPT
  *   with it reports no addresses (addr and addrlen NULL). Any other
  *   combination is -EINVAL. The sync driver completes such ops with
@@ -346,6 +352,68 @@ VL_API vl_op vl_op_sendv(int fd, const vl_iovec *iov, uint32_t iovcnt, int flags
  * completion).
  */
 VL_API vl_op vl_op_shutdown(int fd, int how);
+
+/*
+ * POLL's events and its result's bits: the values of poll(2)'s POLLIN,
+ * POLLPRI, POLLOUT, POLLERR, POLLHUP and POLLRDHUP on Linux (checked at
+ * build time there), the same numbers on every platform.
+ */
+#define VL_POLL_IN    0x0001u /* readable (data, a connection, EOF)              */
+#define VL_POLL_PRI   0x0002u /* exceptional condition (TCP urgent data)         */
+#define VL_POLL_OUT   0x0004u /* writable                                        */
+#define VL_POLL_ERR   0x0008u /* an error is pending; always reported            */
+#define VL_POLL_HUP   0x0010u /* hung up (both directions done); always reported */
+#define VL_POLL_RDHUP 0x2000u /* the peer shut its writing side (stream sockets) */
+#define VL_POLL_ALL \
+    (VL_POLL_IN | VL_POLL_PRI | VL_POLL_OUT | VL_POLL_ERR | VL_POLL_HUP | VL_POLL_RDHUP)
+
+/*
+ * vl_op_poll - wait until fd is ready for any of events (VL_POLL_* bits), as
+ * poll(2) does for one fd, without reading or writing it: the way to drive a
+ * library that does its own I/O on descriptors it owns (libcurl, c-ares,
+ * libpq) from the engine. The result is the ready mask (> 0): the bits of
+ * events that hold, plus VL_POLL_ERR and VL_POLL_HUP whenever they hold,
+ * asked or not, as poll(2) reports them. An fd already ready completes at
+ * once. A descriptor that cannot be waited on (a regular file) is always
+ * ready: VL_POLL_IN | VL_POLL_OUT at once. The caller keeps owning fd; the
+ * engine never reads, writes or closes it.
+ *
+ * Results: the mask; -EBADF (a bad or closed fd, as a completion like every
+ * other op's); -ECANCELED (CANCEL, CLOSE of fd through the engine,
+ * shutdown); -EOPNOTSUPP on IOCP, which has no readiness for arbitrary
+ * handles (docs/engine.md). submit: -EINVAL (no id, no completion) for
+ * events 0 or with a bit outside VL_POLL_ALL.
+ *
+ * VL_POLL_PRI and VL_POLL_RDHUP work on every Linux driver; on the epoll
+ * driver they are seen when the fd's read side wakes (urgent data and a
+ * peer's FIN both arrive as reads), and the mask comes from a poll(2) of the
+ * fd at that moment, so every bit is exact.
+ */
+VL_API vl_op vl_op_poll(int fd, uint32_t events);
+
+/*
+ * vl_op_poll_multi - a POLL with VL_OP_F_MULTISHOT: it reports the ready
+ * mask with VL_CQE_MORE every time the fd becomes ready, and keeps doing so
+ * until it is cancelled (CANCEL: a final -ECANCELED) or fails (a final
+ * negative errno). It never ends by itself with a mask.
+ *
+ * The reports follow readiness events, not the level: one when the op is
+ * armed if the fd is ready then, then one per event the kernel signals for
+ * the fd (data arriving, room to write opening up, a hangup), even if an
+ * earlier report's condition still holds. Data left unread is not reported
+ * again until more arrives: drain the fd after a report (until EAGAIN), as
+ * with an edge-triggered epoll, or use one-shot POLLs. Reports may be
+ * coalesced (several arrivals, one report) and an event may be reported when
+ * the condition has gone again by the time it is looked at (never with a
+ * mask of 0). Per driver: io_uring reports each wakeup of the file
+ * (IORING_POLL_ADD_MULTI); epoll each edge of its edge-triggered
+ * registration; the simulator each change of the mask.
+ *
+ * A descriptor that cannot be waited on (a regular file) ends the op with
+ * -EPERM. The sync driver completes it with -EOPNOTSUPP (it could never
+ * return from a blocking submit), as IOCP does every POLL.
+ */
+VL_API vl_op vl_op_poll_multi(int fd, uint32_t events);
 
 /* vl_completion.flags */
 #define VL_CQE_MORE   0x1u /* more completions follow for this id (multishot) */
