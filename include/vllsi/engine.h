@@ -263,7 +263,8 @@ VL_API vl_op vl_op_close(int fd);
 VL_API vl_op vl_op_cancel(uint64_t target_id);
 
 /*
- * Multishot ops: RECV and ACCEPT with VL_OP_F_MULTISHOT. Armed once, they
+ * Multishot ops: RECV, ACCEPT and POLL with VL_OP_F_MULTISHOT (POLL: see
+ * vl_op_poll_multi below, which also says how it ends). Armed once, they
  * complete again and again with VL_CQE_MORE set, and end with one final
  * completion (VL_CQE_MORE clear) on an error, on EOF (RECV: result 0), on
  * cancel (-ECANCELED) or on pool exhaustion (-ENOBUFS). They hold one id
@@ -277,11 +278,11 @@ VL_API vl_op vl_op_cancel(uint64_t target_id);
  * Which fields go with the flag, checked at submit (-EINVAL otherwise, no
  * id, no completion): a RECV names either a buffer (buf, len; pool NULL;
  * no VL_OP_F_MULTISHOT) or, with VL_OP_F_MULTISHOT, a pool (pool; buf NULL,
- * len 0). A multishot ACCEPT has addr and addrlen NULL. No other kind takes
- * VL_OP_F_MULTISHOT. The constructors below build the right shape.
+ * len 0). A multishot ACCEPT has addr and addrlen NULL. No other kind but
+ * POLL takes VL_OP_F_MULTISHOT. The constructors below build the right shape.
  *
- * The final completion never carries data or a connection, on every driver:
- * only completions with VL_CQE_MORE do. Its result is 0 or a negative errno,
+ * The final completion never carries data, a connection or a mask, on
+ * every driver: only completions with VL_CQE_MORE do. Its result is 0 or a negative errno,
  * VL_CQE_BUFFER is clear, and everything before it was delivered.
  *
  * vl_op_recv_multi: a RECV of fd with VL_OP_F_MULTISHOT, its buffers from
@@ -384,10 +385,13 @@ VL_API vl_op vl_op_shutdown(int fd, int how);
  * handles (docs/engine.md). submit: -EINVAL (no id, no completion) for
  * events 0 or with a bit outside VL_POLL_ALL.
  *
- * VL_POLL_PRI and VL_POLL_RDHUP work on every Linux driver; on the epoll
- * driver they are seen when the fd's read side wakes (urgent data and a
- * peer's FIN both arrive as reads), and the mask comes from a poll(2) of the
- * fd at that moment, so every bit is exact.
+ * On the epoll driver the mask comes from a poll(2) of the fd when its
+ * registration reports it, so every bit is exact (PRI, RDHUP, ERR, HUP
+ * apart). VL_POLL_RDHUP waits work on every Linux driver. VL_POLL_PRI is
+ * reported when it holds as the POLL starts and with any later report, but
+ * urgent data arriving alone wakes no waiting POLL on the epoll driver,
+ * whose registrations watch EPOLLIN and EPOLLOUT only (io_uring on 6.18
+ * was seen not to either): to wait for urgent data, ask for VL_POLL_IN too.
  */
 VL_API vl_op vl_op_poll(int fd, uint32_t events);
 
@@ -534,9 +538,9 @@ VL_API uint32_t vl_engine_inflight(const vl_engine *e);
  * core behind epoll tries the op and parks it until the fd is ready; the
  * sync driver blocks in it; the simulator; io_uring's SHUTDOWN, re-armed
  * single shots and user-space buffer pools on kernels without multishot or
- * buffer rings; IOCP's NOP, TIMEOUT, CLOSE, CANCEL, SHUTDOWN and multishot
- * RECV), or answered it without the kernel (a CANCEL the core resolved
- * itself: its target unknown, completed or being cancelled already; an op
+ * buffer rings, and a multishot POLL refused there; IOCP's NOP, TIMEOUT,
+ * CLOSE, CANCEL, SHUTDOWN, POLL (refused) and multishot RECV), or answered it without the kernel (a
+ * CANCEL the core resolved itself: its target unknown, completed or being cancelled already; an op
  * still queued at shutdown). native + emulated is the sum of submitted[].
  */
 typedef struct vl_engine_statistics {
