@@ -1631,13 +1631,38 @@ static void mk_tcp_pair(int sv[2])
 
 /* ---- POLL ------------------------------------------------------------------------------ */
 
+/* Events 0 or with a bit outside VL_POLL_ALL: -EINVAL at submit, no id,
+ * one-shot or multishot, on every driver (IOCP included). */
+static void poll_rejects_bad_masks(void **state)
+{
+    (void)state;
+    WATCH(20);
+    int sv[2];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    static const uint32_t bad[] = {0, 0x40u /* POLLRDNORM */, 0x20u /* POLLNVAL */, 0x4000u,
+                                   VL_POLL_IN | 0x80000000u};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        vl_op op = vl_op_poll(sv[0], bad[k]);
+        expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "POLL with bad events");
+        op = vl_op_poll_multi(sv[0], bad[k]);
+        expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "multishot POLL with bad events");
+        op = vl_op_poll(-1, bad[k]);
+        expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "POLL of -1 with bad events");
+    }
+    assert_int_equal(vl_engine_inflight(H.e), 0);
+    h_quiet();
+}
+
+#ifndef _WIN32
+
 /* IOCP has no POLL (vl_op_poll): every one, one-shot or multishot,
- * completes with -EOPNOTSUPP, which poll_on_iocp checks; the other POLL
+ * completes with -EOPNOTSUPP, which tests/engine_iocp.c checks; the POLL
  * tests skip there, saying so. */
 static void skip_on_iocp_poll(void)
 {
     if (g_kind == VL_DRIVER_IOCP) {
-        print_message("skipped on IOCP: POLL completes with -EOPNOTSUPP there (poll_on_iocp)\n");
+        print_message("skipped on IOCP: POLL completes with -EOPNOTSUPP there (engine_iocp.c)\n");
         skip();
     }
 }
@@ -1712,47 +1737,6 @@ static void expect_mask(int64_t got, uint32_t want, const char *what)
                  got < 0 ? strerror((int)-got) : "a mask", want);
 }
 
-/* Events 0 or with a bit outside VL_POLL_ALL: -EINVAL at submit, no id,
- * one-shot or multishot, on every driver (IOCP included). */
-static void poll_rejects_bad_masks(void **state)
-{
-    (void)state;
-    WATCH(20);
-    int sv[2];
-    mk_socketpair(sv);
-    h_open(64, 0);
-    static const uint32_t bad[] = {0, 0x40u /* POLLRDNORM */, 0x20u /* POLLNVAL */, 0x4000u,
-                                   VL_POLL_IN | 0x80000000u};
-    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
-        vl_op op = vl_op_poll(sv[0], bad[k]);
-        expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "POLL with bad events");
-        op = vl_op_poll_multi(sv[0], bad[k]);
-        expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "multishot POLL with bad events");
-        op = vl_op_poll(-1, bad[k]);
-        expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "POLL of -1 with bad events");
-    }
-    assert_int_equal(vl_engine_inflight(H.e), 0);
-    h_quiet();
-}
-
-#ifdef _WIN32
-static void poll_on_iocp(void **state)
-{
-    (void)state;
-    WATCH(20);
-    int sv[2];
-    mk_socketpair(sv);
-    h_open(64, 0);
-    expect_result(h_run(vl_op_poll(sv[0], VL_POLL_OUT)), -EOPNOTSUPP, "POLL on IOCP");
-    vl_op op = vl_op_poll_multi(sv[0], VL_POLL_IN);
-    int64_t id = vl_engine_submit(H.e, &op, NULL);
-    assert_true(id > 0);
-    vl_completion c = poll_next_of((uint64_t)id);
-    assert_int_equal(c.result, -EOPNOTSUPP);
-    assert_int_equal(c.flags & VL_CQE_MORE, 0);
-    h_quiet();
-}
-#else
 /*
  * One-shot POLL: a fresh socket is writable at once (exactly VL_POLL_OUT:
  * no bit that was not asked for); readable once the peer wrote; IN|OUT when
@@ -4158,9 +4142,7 @@ int main(int argc, char **argv)
         T(shutdown_rejects_bad_how),
         T(shutdown_cancel_follows_the_rules),
         T(poll_rejects_bad_masks),
-#ifdef _WIN32
-        T(poll_on_iocp),
-#else
+#ifndef _WIN32
         T(poll_reports_readiness),
         T(poll_waits_for_the_peer),
         T(poll_multishot_reports_again),
