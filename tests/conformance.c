@@ -1941,6 +1941,32 @@ static void poll_sees_urgent_data(void **state)
     h_quiet();
 }
 
+/* CLOSE through the engine of an fd a POLL waits on: the POLL completes
+ * exactly once, -ECANCELED (the readiness core cancels it with the close;
+ * io_uring's holds its own reference to the file and is cancelled at
+ * shutdown at the latest), never with a mask of a later file. */
+static void poll_pending_on_close(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_iocp_poll();
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
+    int sv[2];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    uint64_t id = h_sub(vl_op_poll(sv[0], VL_POLL_IN));
+    h_poll(10 * CT_MS, 256);
+    untrack(sv[0]);
+    expect_result(h_run(vl_op_close(sv[0])), 0, "CLOSE of the POLL's fd");
+    int again[2];
+    mk_socketpair(again); /* may reuse the number */
+    assert_int_equal(send(again[1], "x", 1, 0), 1);
+    h_poll(20 * CT_MS, 256);
+    vl_engine_shutdown(H.e);
+    h_wait_all();
+    expect_result(h_rec_of(id)->result, -ECANCELED, "POLL whose fd was closed");
+}
+
 /* A POLL waiting on an fd does not hold up the other ops parked there: a
  * RECV behind a POLL for PRI still gets the data. */
 static void poll_does_not_hold_up_other_ops(void **state)
@@ -4151,6 +4177,7 @@ int main(int argc, char **argv)
         T(poll_regular_file),
         T(poll_sees_urgent_data),
         T(poll_does_not_hold_up_other_ops),
+        T(poll_pending_on_close),
 #endif
         T(close_really_closes),
         T(close_with_pending_recv),
