@@ -409,9 +409,13 @@ VL_API vl_op vl_op_poll(int fd, uint32_t events);
  * with an edge-triggered epoll, or use one-shot POLLs. Reports may be
  * coalesced (several arrivals, one report) and an event may be reported when
  * the condition has gone again by the time it is looked at (never with a
- * mask of 0). Per driver: io_uring reports each wakeup of the file
- * (IORING_POLL_ADD_MULTI); epoll each edge of its edge-triggered
- * registration; the simulator each change of the mask.
+ * mask of 0). A report holds the bits of the event that caused it; the
+ * epoll driver and the simulator add every other asked bit that holds then
+ * (a poll(2) of the fd), io_uring reports the wakeup's bits only (a peer's
+ * data: VL_POLL_IN, even on a socket that is writable too). Per driver:
+ * io_uring reports each wakeup of the file (IORING_POLL_ADD_MULTI); epoll
+ * each edge of its edge-triggered registration; the simulator each change
+ * of the mask.
  *
  * A descriptor that cannot be waited on (a regular file) ends the op with
  * -EPERM. The sync driver completes it with -EOPNOTSUPP (it could never
