@@ -310,6 +310,14 @@ static void h_check_domain(const struct h_rec *r, const vl_completion *c)
                      (unsigned long long)r->id, (long long)res, strerror((int)-res));
         break;
     /* No default: -Wswitch names a kind of <vllsi/op_kinds.h> left out. */
+    case VL_OP_POLL:
+        /* The ready mask: asked bits, and ERR and HUP. */
+        if (res == 0 ||
+            (res > 0 && (res & ~(int64_t)(op->u.poll.events | VL_POLL_ERR | VL_POLL_HUP)) != 0))
+            fail_msg("POLL id %llx: mask %#llx for events %#x", (unsigned long long)r->id,
+                     (long long)res, op->u.poll.events);
+        max = VL_POLL_ALL;
+        break;
     case VL_OP_CONNECT:
     case VL_OP_CLOSE:
     case VL_OP_SHUTDOWN:
@@ -658,6 +666,7 @@ static void op_constructors_fill_the_header(void **state)
         {vl_op_cancel(11), VL_OP_CANCEL, -1},
         {vl_op_sendv(14, &iov, 1, 0), VL_OP_SENDV, 14},
         {vl_op_shutdown(15, VL_SHUT_WR), VL_OP_SHUTDOWN, 15},
+        {vl_op_poll(16, VL_POLL_IN), VL_OP_POLL, 16},
     };
     assert_int_equal(sizeof(cases) / sizeof(cases[0]), VL_OP_KIND_COUNT_);
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
@@ -697,10 +706,17 @@ static void op_constructors_fill_the_header(void **state)
     assert_null(vl_op_recv(8, &x, 1, 0).u.msg.pool);
     assert_null(vl_op_send(7, &x, 1, 0).u.msg.pool);
     assert_int_equal(vl_op_shutdown(15, VL_SHUT_RDWR).u.shutdown.how, VL_SHUT_RDWR);
+    assert_int_equal(vl_op_poll(16, VL_POLL_IN | VL_POLL_RDHUP).u.poll.events,
+                     VL_POLL_IN | VL_POLL_RDHUP);
+    op = vl_op_poll_multi(17, VL_POLL_OUT);
+    assert_int_equal(op.kind, VL_OP_POLL);
+    assert_int_equal(op.flags, VL_OP_F_MULTISHOT);
+    assert_int_equal(op.fd, 17);
+    assert_int_equal(op.u.poll.events, VL_POLL_OUT);
 }
 
 /*
- * The multishot mode (VL_OP_F_MULTISHOT): only RECV and ACCEPT take it; a
+ * The multishot mode (VL_OP_F_MULTISHOT): only RECV, ACCEPT and POLL take it; a
  * RECV names a buffer or (multishot) a pool, never both or neither; a
  * multishot ACCEPT reports no address. Every other shape is -EINVAL at
  * submit, with no id and no completion (submit_rejects_bad_ops checks that
@@ -732,7 +748,7 @@ static void submit_rejects_bad_modes(vl_engine *e, const int p[2], const int sv[
         {vl_op_sendv(sv[0], &iov, 1, 0), "SENDV"},
         {vl_op_shutdown(sv[0], VL_SHUT_WR), "SHUTDOWN"},
     };
-    assert_int_equal(sizeof(others) / sizeof(others[0]), VL_OP_KIND_COUNT_ - 2);
+    assert_int_equal(sizeof(others) / sizeof(others[0]), VL_OP_KIND_COUNT_ - 3);
     for (size_t k = 0; k < sizeof(others) / sizeof(others[0]); k++) {
         vl_op op = others[k].op;
         op.flags = VL_OP_F_MULTISHOT;
@@ -1612,6 +1628,407 @@ static void mk_tcp_pair(int sv[2])
     track(sv[1]);
 #endif
 }
+
+/* ---- POLL ------------------------------------------------------------------------------ */
+
+/* Events 0 or with a bit outside VL_POLL_ALL: -EINVAL at submit, no id,
+ * one-shot or multishot, on every driver (IOCP included). */
+static void poll_rejects_bad_masks(void **state)
+{
+    (void)state;
+    WATCH(20);
+    int sv[2];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    static const uint32_t bad[] = {0, 0x40u /* POLLRDNORM */, 0x20u /* POLLNVAL */, 0x4000u,
+                                   VL_POLL_IN | 0x80000000u};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        vl_op op = vl_op_poll(sv[0], bad[k]);
+        expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "POLL with bad events");
+        op = vl_op_poll_multi(sv[0], bad[k]);
+        expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "multishot POLL with bad events");
+        op = vl_op_poll(-1, bad[k]);
+        expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "POLL of -1 with bad events");
+    }
+    assert_int_equal(vl_engine_inflight(H.e), 0);
+    h_quiet();
+}
+
+#ifndef _WIN32
+
+/* IOCP has no POLL (vl_op_poll): every one, one-shot or multishot,
+ * completes with -EOPNOTSUPP, which tests/engine_iocp.c checks; the POLL
+ * tests skip there, saying so. */
+static void skip_on_iocp_poll(void)
+{
+    if (g_kind == VL_DRIVER_IOCP) {
+        print_message("skipped on IOCP: POLL completes with -EOPNOTSUPP there (engine_iocp.c)\n");
+        skip();
+    }
+}
+
+/* The next completion of id (a multishot op submitted outside the
+ * harness), waiting up to the harness's limit; completions of the
+ * harness's ops go to it, any other fails. */
+static vl_completion poll_next_of(uint64_t id)
+{
+    int64_t start = ct_now_ns();
+    for (;;) {
+        if (ct_now_ns() - start > h_limit_ns())
+            fail_msg("id %llx: no completion came", (unsigned long long)id);
+        vl_completion c;
+        int n = vl_engine_poll(H.e, 50 * CT_MS, &c, 1);
+        assert_true(n >= 0);
+        if (n == 0)
+            continue;
+        if (c.id == id)
+            return c;
+        if (h_find(c.id) < 0)
+            fail_msg("completion of id %llx while waiting for %llx", (unsigned long long)c.id,
+                     (unsigned long long)id);
+        h_process(&c, ct_now_ns());
+    }
+}
+
+/* Whether this driver refuses multishot POLLs (-EOPNOTSUPP as their one
+ * completion): sync always, io_uring where the kernel lacks
+ * IORING_POLL_ADD_MULTI (5.13), which VLLSI_URING_FALLBACK=multishot or
+ * =all stands in for. */
+static bool multi_poll_refused(void)
+{
+    const char *fb = getenv("VLLSI_URING_FALLBACK");
+    return g_kind == VL_DRIVER_SYNC || (g_kind == VL_DRIVER_URING && fb != NULL &&
+                                        (strcmp(fb, "multishot") == 0 || strcmp(fb, "all") == 0));
+}
+
+/* Where multishot POLLs are refused: check that one is, and skip. */
+static void skip_if_multi_poll_refused(int fd)
+{
+    if (!multi_poll_refused())
+        return;
+    vl_op op = vl_op_poll_multi(fd, VL_POLL_IN);
+    int64_t id = vl_engine_submit(H.e, &op, NULL);
+    assert_true(id > 0);
+    vl_completion c = poll_next_of((uint64_t)id);
+    assert_int_equal(c.flags, 0);
+    expect_result(c.result, -EOPNOTSUPP, "multishot POLL where it is refused");
+    print_message("skipped: %s refuses multishot POLLs (-EOPNOTSUPP, checked)\n", g_drv_name);
+    skip();
+}
+
+/* No completion at all within ms milliseconds. */
+static void expect_nothing(int ms, const char *what)
+{
+    vl_completion c;
+    int64_t start = ct_now_ns();
+    while (ct_now_ns() - start < (int64_t)ms * CT_MS) {
+        int n = vl_engine_poll(H.e, 10 * CT_MS, &c, 1);
+        assert_true(n >= 0);
+        if (n > 0)
+            fail_msg("%s: a completion came (id %llx, result %lld, flags %x)", what,
+                     (unsigned long long)c.id, (long long)c.result, c.flags);
+    }
+}
+
+static void expect_mask(int64_t got, uint32_t want, const char *what)
+{
+    if (got != (int64_t)want)
+        fail_msg("%s: %lld (%s), expected the mask %#x", what, (long long)got,
+                 got < 0 ? strerror((int)-got) : "a mask", want);
+}
+
+/*
+ * One-shot POLL: a fresh socket is writable at once (exactly VL_POLL_OUT:
+ * no bit that was not asked for); readable once the peer wrote; IN|OUT when
+ * both hold; after the peer closes, readable (EOF) and HUP, which comes
+ * whether asked or not; RDHUP when asked. Every driver, sync included (each
+ * condition holds before the POLL is submitted).
+ */
+static void poll_reports_readiness(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_iocp_poll();
+    int sv[2];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    expect_mask(h_run(vl_op_poll(sv[0], VL_POLL_OUT)), VL_POLL_OUT, "POLL OUT, fresh socket");
+    expect_mask(h_run(vl_op_poll(sv[0], VL_POLL_OUT | VL_POLL_PRI)), VL_POLL_OUT,
+                "POLL OUT|PRI, fresh socket");
+    assert_int_equal(send(sv[1], "ab", 2, 0), 2);
+    expect_mask(h_run(vl_op_poll(sv[0], VL_POLL_IN)), VL_POLL_IN, "POLL IN after the peer wrote");
+    expect_mask(h_run(vl_op_poll(sv[0], VL_POLL_IN | VL_POLL_OUT)), VL_POLL_IN | VL_POLL_OUT,
+                "POLL IN|OUT, readable and writable");
+    /* POLL only looks: the data is still there. */
+    char in[4];
+    assert_int_equal(recv(sv[0], in, sizeof(in), MSG_DONTWAIT), 2);
+    xclose(sv[1]);
+    expect_mask(h_run(vl_op_poll(sv[0], VL_POLL_IN)), VL_POLL_IN | VL_POLL_HUP,
+                "POLL IN after the peer closed");
+    expect_mask(h_run(vl_op_poll(sv[0], VL_POLL_RDHUP)), VL_POLL_RDHUP | VL_POLL_HUP,
+                "POLL RDHUP after the peer closed");
+    /* A TCP peer's close is a FIN: readable and RDHUP, but no HUP while
+     * this side may still send. */
+    int tcp[2];
+    mk_tcp_pair(tcp);
+    xclose(tcp[1]);
+    int64_t r = h_run(vl_op_poll(tcp[0], VL_POLL_IN | VL_POLL_RDHUP));
+    expect_mask(r, VL_POLL_IN | VL_POLL_RDHUP, "POLL IN|RDHUP after the TCP peer closed");
+    h_quiet();
+}
+
+/* A one-shot POLL waits for the peer, and a CANCEL ends a waiting one with
+ * -ECANCELED; a POLL for VL_POLL_ERR|HUP alone waits for a hangup. */
+static void poll_waits_for_the_peer(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_iocp_poll();
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
+    int sv[2];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    uint64_t id = h_sub(vl_op_poll(sv[0], VL_POLL_IN));
+    uint64_t hup = h_sub(vl_op_poll(sv[0], VL_POLL_HUP));
+    h_poll(20 * CT_MS, 256);
+    assert_false(h_rec_of(id)->done);
+    assert_int_equal(send(sv[1], "x", 1, 0), 1);
+    expect_mask(h_wait(id), VL_POLL_IN, "POLL IN, then the peer wrote");
+    h_poll(20 * CT_MS, 256);
+    assert_false(h_rec_of(hup)->done);
+    uint64_t gone = h_sub(vl_op_poll(sv[0], VL_POLL_PRI));
+    expect_result(h_run(vl_op_cancel(gone)), 0, "CANCEL of a waiting POLL");
+    expect_result(h_wait(gone), -ECANCELED, "the cancelled POLL");
+    xclose(sv[1]);
+    expect_mask(h_wait(hup), VL_POLL_HUP, "POLL HUP, then the peer closed");
+    h_quiet();
+}
+
+/*
+ * Multishot POLL: one report (VL_CQE_MORE) when the fd becomes readable,
+ * none while unread data just stays, another once the fd was drained and
+ * new data came; a hangup is reported too and does not end it; CANCEL ends
+ * it with a final -ECANCELED.
+ */
+static void poll_multishot_reports_again(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_iocp_poll();
+    int sv[2];
+    char in[16];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    skip_if_multi_poll_refused(sv[0]);
+    vl_op op = vl_op_poll_multi(sv[0], VL_POLL_IN);
+    int64_t id = vl_engine_submit(H.e, &op, NULL);
+    assert_true(id > 0);
+    expect_nothing(30, "multishot POLL IN on an idle socket");
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(send(sv[1], "ab", 2, 0), 2);
+        vl_completion c = poll_next_of((uint64_t)id);
+        assert_int_equal(c.flags, VL_CQE_MORE);
+        expect_mask(c.result, VL_POLL_IN, "multishot POLL IN, the peer wrote");
+        expect_nothing(30, "multishot POLL IN, the data left unread");
+        assert_int_equal(recv(sv[0], in, sizeof(in), MSG_DONTWAIT), 2);
+        expect_nothing(10, "multishot POLL IN, drained");
+    }
+    xclose(sv[1]);
+    vl_completion c = poll_next_of((uint64_t)id);
+    assert_int_equal(c.flags, VL_CQE_MORE);
+    expect_mask(c.result, VL_POLL_IN | VL_POLL_HUP, "multishot POLL IN, the peer closed");
+    uint64_t k = h_sub(vl_op_cancel((uint64_t)id));
+    c = poll_next_of((uint64_t)id);
+    assert_int_equal(c.flags, 0);
+    assert_int_equal(c.result, -ECANCELED);
+    expect_result(h_wait(k), 0, "CANCEL of a multishot POLL");
+    h_quiet();
+}
+
+/* A multishot POLL that is ready when it starts reports at once, even on an
+ * fd another op of the engine already watches. */
+static void poll_multishot_ready_at_start(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_iocp_poll();
+    int sv[2];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    skip_if_multi_poll_refused(sv[0]);
+    uint64_t waiting = h_sub(vl_op_poll(sv[0], VL_POLL_PRI)); /* keeps the fd watched */
+    h_poll(10 * CT_MS, 256);
+    vl_op op = vl_op_poll_multi(sv[0], VL_POLL_OUT);
+    int64_t id = vl_engine_submit(H.e, &op, NULL);
+    assert_true(id > 0);
+    vl_completion c = poll_next_of((uint64_t)id);
+    assert_int_equal(c.flags, VL_CQE_MORE);
+    expect_mask(c.result, VL_POLL_OUT, "multishot POLL OUT on a fresh socket");
+    expect_nothing(30, "multishot POLL OUT, nothing changed");
+    uint64_t k = h_sub(vl_op_cancel((uint64_t)id));
+    c = poll_next_of((uint64_t)id);
+    assert_int_equal(c.result, -ECANCELED);
+    assert_int_equal(c.flags, 0);
+    expect_result(h_wait(k), 0, "CANCEL of the multishot POLL");
+    expect_result(h_run(vl_op_cancel(waiting)), 0, "CANCEL of the PRI POLL");
+    expect_result(h_wait(waiting), -ECANCELED, "the PRI POLL");
+    h_quiet();
+}
+
+/* A multishot POLL for both directions reports one event once, though it
+ * waits on both of the fd's sides: OUT at once, then IN (with OUT, which
+ * still holds, on every driver but io_uring) once when the peer writes. */
+static void poll_multishot_both_directions_once(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_iocp_poll();
+    int sv[2];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    skip_if_multi_poll_refused(sv[0]);
+    vl_op op = vl_op_poll_multi(sv[0], VL_POLL_IN | VL_POLL_OUT);
+    int64_t id = vl_engine_submit(H.e, &op, NULL);
+    assert_true(id > 0);
+    vl_completion c = poll_next_of((uint64_t)id);
+    assert_int_equal(c.flags, VL_CQE_MORE);
+    expect_mask(c.result, VL_POLL_OUT, "multishot POLL IN|OUT on a fresh socket");
+    expect_nothing(30, "multishot POLL IN|OUT, nothing changed");
+    assert_int_equal(send(sv[1], "q", 1, 0), 1);
+    c = poll_next_of((uint64_t)id);
+    assert_int_equal(c.flags, VL_CQE_MORE);
+    /* The event's bit; io_uring reports a wakeup's bits only, the others
+     * every asked bit that holds (vl_op_poll_multi). */
+    if (c.result != VL_POLL_IN && c.result != (VL_POLL_IN | VL_POLL_OUT))
+        fail_msg("multishot POLL IN|OUT, the peer wrote: %lld", (long long)c.result);
+    expect_nothing(30, "multishot POLL IN|OUT, one report for one event");
+    uint64_t k = h_sub(vl_op_cancel((uint64_t)id));
+    c = poll_next_of((uint64_t)id);
+    assert_int_equal(c.result, -ECANCELED);
+    assert_int_equal(c.flags, 0);
+    expect_result(h_wait(k), 0, "CANCEL of the multishot POLL");
+    h_quiet();
+}
+
+/* Bad and closed fds: -EBADF as a completion, one-shot and multishot (sync:
+ * a multishot POLL is -EOPNOTSUPP whatever its fd). */
+static void poll_bad_fds(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_iocp_poll();
+    h_open(64, 0);
+    int closed = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true(closed >= 0);
+    close(closed);
+    int bad[3] = {-1, closed, 987654};
+    for (int i = 0; i < 3; i++) {
+        expect_result(h_run(vl_op_poll(bad[i], VL_POLL_IN)), -EBADF, "POLL of a bad fd");
+        vl_op op = vl_op_poll_multi(bad[i], VL_POLL_IN | VL_POLL_OUT);
+        int64_t id = vl_engine_submit(H.e, &op, NULL);
+        assert_true(id > 0);
+        vl_completion c = poll_next_of((uint64_t)id);
+        assert_int_equal(c.flags, 0);
+        expect_result(c.result, multi_poll_refused() ? -EOPNOTSUPP : -EBADF,
+                      "multishot POLL of a bad fd");
+    }
+    h_quiet();
+}
+
+/* A regular file cannot be waited on: it is always ready, so a one-shot
+ * POLL reports IN|OUT at once and a multishot one ends with -EPERM (sync:
+ * -EOPNOTSUPP, as for every multishot op). */
+static void poll_regular_file(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_iocp_poll();
+    int fd = mk_tmpfile();
+    h_open(64, 0);
+    expect_mask(h_run(vl_op_poll(fd, VL_POLL_IN | VL_POLL_OUT)), VL_POLL_IN | VL_POLL_OUT,
+                "POLL of a regular file");
+    expect_mask(h_run(vl_op_poll(fd, VL_POLL_IN)), VL_POLL_IN, "POLL IN of a regular file");
+    vl_op op = vl_op_poll_multi(fd, VL_POLL_IN);
+    int64_t id = vl_engine_submit(H.e, &op, NULL);
+    assert_true(id > 0);
+    vl_completion c = poll_next_of((uint64_t)id);
+    assert_int_equal(c.flags, 0);
+    expect_result(c.result, multi_poll_refused() ? -EOPNOTSUPP : -EPERM,
+                  "multishot POLL of a regular file");
+    h_quiet();
+}
+
+/* TCP urgent data waiting is VL_POLL_PRI. (Its arrival does not wake the
+ * epoll driver's registration, which watches EPOLLIN: see vl_op_poll.) */
+static void poll_sees_urgent_data(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_iocp_poll();
+    int tcp[2];
+    mk_tcp_pair(tcp);
+    h_open(64, 0);
+    assert_int_equal(send(tcp[0], "!", 1, MSG_OOB), 1);
+    struct pollfd pf = {tcp[1], POLLPRI, 0};
+    assert_int_equal(poll(&pf, 1, 5000), 1);
+    expect_mask(h_run(vl_op_poll(tcp[1], VL_POLL_PRI | VL_POLL_OUT)), VL_POLL_PRI | VL_POLL_OUT,
+                "POLL PRI|OUT, urgent data waiting");
+    h_quiet();
+}
+
+/* CLOSE through the engine of an fd a POLL waits on: the POLL completes
+ * exactly once, -ECANCELED (the readiness core cancels it with the close;
+ * io_uring's holds its own reference to the file and is cancelled at
+ * shutdown at the latest), never with a mask of a later file. */
+static void poll_pending_on_close(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_iocp_poll();
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
+    int sv[2];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    uint64_t id = h_sub(vl_op_poll(sv[0], VL_POLL_IN));
+    h_poll(10 * CT_MS, 256);
+    untrack(sv[0]);
+    expect_result(h_run(vl_op_close(sv[0])), 0, "CLOSE of the POLL's fd");
+    int again[2];
+    mk_socketpair(again); /* may reuse the number */
+    assert_int_equal(send(again[1], "x", 1, 0), 1);
+    h_poll(20 * CT_MS, 256);
+    vl_engine_shutdown(H.e);
+    h_wait_all();
+    expect_result(h_rec_of(id)->result, -ECANCELED, "POLL whose fd was closed");
+}
+
+/* A POLL waiting on an fd does not hold up the other ops parked there: a
+ * RECV behind a POLL for PRI still gets the data. */
+static void poll_does_not_hold_up_other_ops(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_iocp_poll();
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
+    int sv[2];
+    char in[8];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    uint64_t pri = h_sub(vl_op_poll(sv[0], VL_POLL_PRI));
+    uint64_t rd = h_sub(vl_op_recv(sv[0], in, sizeof(in), 0));
+    uint64_t also = h_sub(vl_op_poll(sv[0], VL_POLL_IN | VL_POLL_OUT));
+    h_poll(10 * CT_MS, 256);
+    expect_mask(h_wait(also), VL_POLL_OUT, "POLL IN|OUT beside a parked RECV");
+    assert_int_equal(send(sv[1], "xyz", 3, 0), 3);
+    expect_result(h_wait(rd), 3, "RECV behind a POLL for PRI");
+    h_poll(10 * CT_MS, 256);
+    assert_false(h_rec_of(pri)->done);
+    h_sub(vl_op_cancel(pri));
+    h_wait_all();
+    expect_result(h_rec_of(pri)->result, -ECANCELED, "the PRI POLL, cancelled");
+    h_quiet();
+}
+#endif
 
 /* SHUT_WR on one end of sv: the other reads what was sent, then EOF, again
  * and again, and can still send back. */
@@ -3785,6 +4202,19 @@ int main(int argc, char **argv)
         T(shutdown_half_closes),
         T(shutdown_rejects_bad_how),
         T(shutdown_cancel_follows_the_rules),
+        T(poll_rejects_bad_masks),
+#ifndef _WIN32
+        T(poll_reports_readiness),
+        T(poll_waits_for_the_peer),
+        T(poll_multishot_reports_again),
+        T(poll_multishot_ready_at_start),
+        T(poll_multishot_both_directions_once),
+        T(poll_bad_fds),
+        T(poll_regular_file),
+        T(poll_sees_urgent_data),
+        T(poll_does_not_hold_up_other_ops),
+        T(poll_pending_on_close),
+#endif
         T(close_really_closes),
         T(close_with_pending_recv),
         T(close_with_pending_pipe_read),

@@ -393,6 +393,29 @@ static void close_with_pending(void **state)
     vl_engine_destroy(e);
 }
 
+/* POLL is not on IOCP (docs/windows.md): every one, one-shot or multishot,
+ * completes once with -EOPNOTSUPP and no VL_CQE_MORE (wait_for checks the
+ * flags); bad events are -EINVAL at submit, as on every driver. */
+static void poll_is_eopnotsupp(void **state)
+{
+    (void)state;
+    vl_engine *e = new_engine();
+    SOCKET s, c;
+    tcp_pair(e, &s, &c);
+    int64_t id = submit(e, vl_op_poll(fd_of(s), VL_POLL_OUT), NULL);
+    assert_int_equal(wait_for(e, id, NULL), -EOPNOTSUPP);
+    id = submit(e, vl_op_poll_multi(fd_of(s), VL_POLL_IN), NULL);
+    assert_int_equal(wait_for(e, id, NULL), -EOPNOTSUPP);
+    vl_op bad = vl_op_poll(fd_of(s), 0);
+    assert_int_equal(vl_engine_submit(e, &bad, NULL), -EINVAL);
+    bad = vl_op_poll_multi(fd_of(s), 0x40u);
+    assert_int_equal(vl_engine_submit(e, &bad, NULL), -EINVAL);
+    assert_int_equal(vl_engine_inflight(e), 0);
+    closesocket(s);
+    closesocket(c);
+    vl_engine_destroy(e);
+}
+
 /* ---- multishot, wake, shutdown ------------------------------------------------------------ */
 
 /* Poll once (up to 2 s) and return the completions. */
@@ -668,6 +691,7 @@ int main(void)
         cmocka_unit_test(timeout_and_poll_timing),
         cmocka_unit_test(cancel_answers),
         cmocka_unit_test(close_with_pending),
+        cmocka_unit_test(poll_is_eopnotsupp),
         cmocka_unit_test(recv_multi_streams_into_pool),
         cmocka_unit_test(recv_multi_cancel_and_enobufs),
         cmocka_unit_test(recv_multi_eof_cases),

@@ -351,6 +351,18 @@ static void check_domain(struct inv *v, const struct inv_rec *rec, const vl_comp
                      c->flags);
         check_accepted_fd(v, r);
         break;
+    case VL_OP_POLL: {
+        /* A mask of the asked bits, ERR and HUP, never 0; a multishot POLL
+         * reports masks with MORE only and ends with an error. */
+        uint32_t allowed = op->u.poll.events | VL_POLL_ERR | VL_POLL_HUP;
+        if (r == 0 || (r > 0 && (r & ~(int64_t)allowed) != 0))
+            inv_fail(v, "id %llx: POLL mask %#llx for events %#x", id, (long long)r,
+                     op->u.poll.events);
+        if (is_multishot(op) && ((c->flags & VL_CQE_MORE) ? r <= 0 : r >= 0))
+            inv_fail(v, "id %llx: multishot POLL completion %lld with flags %x", id, (long long)r,
+                     c->flags);
+        break;
+    }
     case VL_OP_KIND_COUNT_:
         inv_fail(v, "id %llx: a completion for an op of unknown kind %d", id, op->kind);
         break;

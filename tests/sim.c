@@ -640,6 +640,127 @@ static void multishot_recv_and_accept(void **state)
     vl_engine_destroy(e);
 }
 
+/* ---- POLL ------------------------------------------------------------------------------ */
+
+/* One-shot POLL on each kind of simulated descriptor: the mask poll(2)
+ * would give on Linux for the like file. */
+static void poll_masks_per_descriptor(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    int sv[2], p[2];
+    char b[8];
+    assert_int_equal(vl_sim_socketpair(e, sv), 0);
+    assert_int_equal(run_op(e, vl_op_poll(sv[0], VL_POLL_OUT)), VL_POLL_OUT);
+    int64_t id = sub(e, vl_op_poll(sv[0], VL_POLL_IN), NULL);
+    assert_idle(e);
+    assert_int_equal(vl_sim_write(e, sv[1], "ab", 2), 2);
+    vl_completion c;
+    assert_int_equal(vl_engine_poll(e, 0, &c, 1), 1);
+    assert_true(c.id == (uint64_t)id && c.result == VL_POLL_IN && c.flags == 0);
+    assert_int_equal(run_op(e, vl_op_poll(sv[0], VL_POLL_IN | VL_POLL_OUT)),
+                     VL_POLL_IN | VL_POLL_OUT);
+    /* A full ring: not writable until the reader takes something. */
+    static char big[VL_SIM_BUF_SIZE];
+    ssize_t put = vl_sim_write(e, sv[0], big, sizeof(big));
+    assert_true(put > 0);
+    id = sub(e, vl_op_poll(sv[0], VL_POLL_OUT), NULL);
+    assert_idle(e);
+    assert_int_equal(vl_sim_read(e, sv[1], b, sizeof(b)), (ssize_t)sizeof(b));
+    assert_int_equal(vl_engine_poll(e, 0, &c, 1), 1);
+    assert_true(c.id == (uint64_t)id && c.result == VL_POLL_OUT);
+    /* The peer shuts its side: RDHUP; closes: HUP too. */
+    assert_int_equal(vl_sim_shutdown(e, sv[1], SHUT_WR), 0);
+    assert_int_equal(run_op(e, vl_op_poll(sv[0], VL_POLL_RDHUP)), VL_POLL_RDHUP);
+    assert_int_equal(vl_sim_close(e, sv[1]), 0);
+    assert_int_equal(run_op(e, vl_op_poll(sv[0], VL_POLL_IN)), VL_POLL_IN | VL_POLL_HUP);
+    /* A reset: ERR and HUP, whatever was asked. */
+    int r[2];
+    assert_int_equal(vl_sim_socketpair(e, r), 0);
+    assert_int_equal(vl_sim_reset(e, r[1]), 0);
+    assert_int_equal(run_op(e, vl_op_poll(r[0], VL_POLL_OUT)),
+                     VL_POLL_OUT | VL_POLL_ERR | VL_POLL_HUP);
+    /* Never connected: OUT and HUP, as TCP. A listener: IN with a
+     * connection waiting. */
+    int u = vl_sim_socket(e);
+    assert_true(u >= 3);
+    assert_int_equal(run_op(e, vl_op_poll(u, VL_POLL_IN | VL_POLL_OUT)), VL_POLL_OUT | VL_POLL_HUP);
+    struct sockaddr_in a = addr_v4(11);
+    int l = vl_sim_listen(e, (struct sockaddr *)&a, sizeof(a), 4);
+    assert_true(l >= 3);
+    id = sub(e, vl_op_poll(l, VL_POLL_IN), NULL);
+    assert_idle(e);
+    assert_true(vl_sim_connect(e, (struct sockaddr *)&a, sizeof(a)) >= 3);
+    assert_int_equal(vl_engine_poll(e, 0, &c, 1), 1);
+    assert_true(c.id == (uint64_t)id && c.result == VL_POLL_IN);
+    /* Pipes: the read end IN with data, HUP without a writer; the write end
+     * OUT, ERR without a reader. A file: always ready. */
+    assert_int_equal(vl_sim_pipe(e, p), 0);
+    assert_int_equal(run_op(e, vl_op_poll(p[1], VL_POLL_OUT)), VL_POLL_OUT);
+    assert_int_equal(vl_sim_write(e, p[1], "z", 1), 1);
+    assert_int_equal(run_op(e, vl_op_poll(p[0], VL_POLL_IN)), VL_POLL_IN);
+    assert_int_equal(vl_sim_close(e, p[1]), 0);
+    assert_int_equal(run_op(e, vl_op_poll(p[0], VL_POLL_IN)), VL_POLL_IN | VL_POLL_HUP);
+    int q[2];
+    assert_int_equal(vl_sim_pipe(e, q), 0);
+    assert_int_equal(vl_sim_close(e, q[0]), 0);
+    assert_int_equal(run_op(e, vl_op_poll(q[1], VL_POLL_OUT)), VL_POLL_ERR);
+    int f = vl_sim_file(e, "data", 4, 16);
+    assert_true(f >= 3);
+    assert_int_equal(run_op(e, vl_op_poll(f, VL_POLL_IN | VL_POLL_OUT)), VL_POLL_IN | VL_POLL_OUT);
+    /* Errors: a closed fd; bad masks at submit. */
+    assert_int_equal(vl_sim_close(e, u), 0);
+    assert_int_equal(run_op(e, vl_op_poll(u, VL_POLL_IN)), -EBADF);
+    vl_op bad = vl_op_poll(f, 0);
+    assert_int_equal(vl_engine_submit(e, &bad, NULL), -EINVAL);
+    bad = vl_op_poll_multi(f, 0x40);
+    assert_int_equal(vl_engine_submit(e, &bad, NULL), -EINVAL);
+    assert_idle(e);
+    assert_int_equal(vl_engine_inflight(e), 0);
+    vl_engine_destroy(e);
+}
+
+/* A multishot POLL reports each change of the mask, none while it holds,
+ * goes on after a hangup, and ends only by CANCEL (-ECANCELED); on a file
+ * it ends with -EPERM. */
+static void poll_multishot_reports_changes(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    int sv[2];
+    char b[8];
+    vl_completion c[2];
+    assert_int_equal(vl_sim_socketpair(e, sv), 0);
+    int64_t id = sub(e, vl_op_poll_multi(sv[0], VL_POLL_IN), NULL);
+    assert_idle(e);
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(vl_sim_write(e, sv[1], "ab", 2), 2);
+        assert_int_equal(vl_engine_poll(e, 0, c, 2), 1);
+        assert_true(c[0].id == (uint64_t)id && c[0].result == VL_POLL_IN &&
+                    c[0].flags == VL_CQE_MORE);
+        assert_idle(e); /* the data stays: no new report */
+        assert_int_equal(vl_sim_read(e, sv[0], b, sizeof(b)), 2);
+        assert_idle(e);
+    }
+    assert_int_equal(vl_sim_close(e, sv[1]), 0);
+    assert_int_equal(vl_engine_poll(e, 0, c, 2), 1);
+    assert_true(c[0].result == (VL_POLL_IN | VL_POLL_HUP) && c[0].flags == VL_CQE_MORE);
+    int64_t k = sub(e, vl_op_cancel((uint64_t)id), NULL);
+    assert_int_equal(vl_engine_poll(e, 0, c, 2), 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(c[i].flags, 0);
+        assert_true(((int64_t)c[i].id == id && c[i].result == -ECANCELED) ||
+                    ((int64_t)c[i].id == k && c[i].result == 0));
+    }
+    int f = vl_sim_file(e, "data", 4, 16);
+    assert_true(f >= 3);
+    id = sub(e, vl_op_poll_multi(f, VL_POLL_IN), NULL);
+    assert_int_equal(vl_engine_poll(e, 0, c, 2), 1);
+    assert_true(c[0].id == (uint64_t)id && c[0].result == -EPERM && c[0].flags == 0);
+    assert_int_equal(vl_engine_inflight(e), 0);
+    vl_engine_destroy(e);
+}
+
 /* ---- the workload: determinism, no loss, replay ---------------------------------------- */
 
 #define FLOWS      6
@@ -968,6 +1089,8 @@ int main(void)
         cmocka_unit_test(shutdown_op_half_closes),
         cmocka_unit_test(shutdown_cancels_and_refuses),
         cmocka_unit_test(multishot_recv_and_accept),
+        cmocka_unit_test(poll_masks_per_descriptor),
+        cmocka_unit_test(poll_multishot_reports_changes),
         cmocka_unit_test(same_seed_same_trace),
         cmocka_unit_test(other_seed_other_trace),
         cmocka_unit_test(faults_never_lose_or_duplicate),

@@ -16,7 +16,8 @@
  *  - submit returns the id (> 0) or a negative errno, and then no id exists
  *    and no completion will ever come:
  *      -EINVAL    NULL engine/op, unknown kind, length above INT32_MAX,
- *                 negative timeout, a bad SHUTDOWN how, reserved not 0, a
+ *                 negative timeout, a bad SHUTDOWN how, POLL events 0 or
+ *                 with unknown bits, reserved not 0, a
  *                 malformed option or a mode the kind does not take
  *                 (VL_OP_F_*, at vl_op; see each constructor)
  *      -EOPNOTSUPP an option no driver runs yet (VL_OP_F_DEADLINE, _LINK)
@@ -27,7 +28,8 @@
  *  - Every id completes exactly once; ids carry a generation and are never
  *    reused while alive.
  *  - completion.result: >= 0 bytes transferred / new fd (ACCEPT, CLOEXEC) /
- *    0 (NOP, CONNECT, TIMEOUT fired, CLOSE, SHUTDOWN, CANCEL found its target);
+ *    0 (NOP, CONNECT, TIMEOUT fired, CLOSE, SHUTDOWN, CANCEL found its target) /
+ *    the ready mask, VL_POLL_* bits (POLL);
  *    < 0 a negative errno in -4095..-1:
  *      -EBADF      bad or closed fd (found at execution)
  *      -ENOTSOCK / -EINVAL   socket op on a non-socket / accept on a
@@ -201,9 +203,12 @@ typedef struct vl_op {
             int flags;           /* MSG_* flags; SENDV always adds MSG_NOSIGNAL */
         } vec;                   /* SENDV */
         struct {
-            int how;       /* VL_SHUT_RD, VL_SHUT_WR or VL_SHUT_RDWR */
-        } shutdown;        /* SHUTDOWN */
-        uint64_t size_[5]; /* sizes the body: 40 bytes, whatever the kind */
+            int how; /* VL_SHUT_RD, VL_SHUT_WR or VL_SHUT_RDWR */
+        } shutdown;  /* SHUTDOWN */
+        struct {
+            uint32_t events; /* VL_POLL_* bits, at least one */
+        } poll;              /* POLL */
+        uint64_t size_[5];   /* sizes the body: 40 bytes, whatever the kind */
     } u;
 } vl_op;
 
@@ -228,9 +233,10 @@ typedef struct vl_op {
  *   VL_OP_F_DEADLINE and VL_OP_F_LINK are the ops' stored form; no driver
  *   runs them yet: submit returns -EOPNOTSUPP for an op with either (after
  *   the -EINVAL checks above).
- * VL_OP_F_MULTISHOT (mode; RECV and ACCEPT only): the op completes again
- *   and again with VL_CQE_MORE until a final completion; see "Multishot
- *   ops" below (vl_op_recv_multi, vl_op_accept_multi build them). A RECV
+ * VL_OP_F_MULTISHOT (mode; RECV, ACCEPT and POLL only): the op completes
+ *   again and again with VL_CQE_MORE until a final completion; see
+ *   "Multishot ops" below (vl_op_recv_multi, vl_op_accept_multi and
+ *   vl_op_poll_multi build them). A RECV
  *   with it takes its buffers from u.msg.pool (buf NULL, len 0); an ACCEPT
  *   with it reports no addresses (addr and addrlen NULL). Any other
  *   combination is -EINVAL. The sync driver completes such ops with
@@ -257,7 +263,8 @@ VL_API vl_op vl_op_close(int fd);
 VL_API vl_op vl_op_cancel(uint64_t target_id);
 
 /*
- * Multishot ops: RECV and ACCEPT with VL_OP_F_MULTISHOT. Armed once, they
+ * Multishot ops: RECV, ACCEPT and POLL with VL_OP_F_MULTISHOT (POLL: see
+ * vl_op_poll_multi below, which also says how it ends). Armed once, they
  * complete again and again with VL_CQE_MORE set, and end with one final
  * completion (VL_CQE_MORE clear) on an error, on EOF (RECV: result 0), on
  * cancel (-ECANCELED) or on pool exhaustion (-ENOBUFS). They hold one id
@@ -271,11 +278,11 @@ VL_API vl_op vl_op_cancel(uint64_t target_id);
  * Which fields go with the flag, checked at submit (-EINVAL otherwise, no
  * id, no completion): a RECV names either a buffer (buf, len; pool NULL;
  * no VL_OP_F_MULTISHOT) or, with VL_OP_F_MULTISHOT, a pool (pool; buf NULL,
- * len 0). A multishot ACCEPT has addr and addrlen NULL. No other kind takes
- * VL_OP_F_MULTISHOT. The constructors below build the right shape.
+ * len 0). A multishot ACCEPT has addr and addrlen NULL. No other kind but
+ * POLL takes VL_OP_F_MULTISHOT. The constructors below build the right shape.
  *
- * The final completion never carries data or a connection, on every driver:
- * only completions with VL_CQE_MORE do. Its result is 0 or a negative errno,
+ * The final completion never carries data, a connection or a mask, on
+ * every driver: only completions with VL_CQE_MORE do. Its result is 0 or a negative errno,
  * VL_CQE_BUFFER is clear, and everything before it was delivered.
  *
  * vl_op_recv_multi: a RECV of fd with VL_OP_F_MULTISHOT, its buffers from
@@ -346,6 +353,75 @@ VL_API vl_op vl_op_sendv(int fd, const vl_iovec *iov, uint32_t iovcnt, int flags
  * completion).
  */
 VL_API vl_op vl_op_shutdown(int fd, int how);
+
+/*
+ * POLL's events and its result's bits: the values of poll(2)'s POLLIN,
+ * POLLPRI, POLLOUT, POLLERR, POLLHUP and POLLRDHUP on Linux (checked at
+ * build time there), the same numbers on every platform.
+ */
+#define VL_POLL_IN    0x0001u /* readable (data, a connection, EOF)              */
+#define VL_POLL_PRI   0x0002u /* exceptional condition (TCP urgent data)         */
+#define VL_POLL_OUT   0x0004u /* writable                                        */
+#define VL_POLL_ERR   0x0008u /* an error is pending; always reported            */
+#define VL_POLL_HUP   0x0010u /* hung up (both directions done); always reported */
+#define VL_POLL_RDHUP 0x2000u /* the peer shut its writing side (stream sockets) */
+#define VL_POLL_ALL \
+    (VL_POLL_IN | VL_POLL_PRI | VL_POLL_OUT | VL_POLL_ERR | VL_POLL_HUP | VL_POLL_RDHUP)
+
+/*
+ * vl_op_poll - wait until fd is ready for any of events (VL_POLL_* bits), as
+ * poll(2) does for one fd, without reading or writing it: the way to drive a
+ * library that does its own I/O on descriptors it owns (libcurl, c-ares,
+ * libpq) from the engine. The result is the ready mask (> 0): the bits of
+ * events that hold, plus VL_POLL_ERR and VL_POLL_HUP whenever they hold,
+ * asked or not, as poll(2) reports them. An fd already ready completes at
+ * once. A descriptor that cannot be waited on (a regular file) is always
+ * ready: VL_POLL_IN | VL_POLL_OUT at once. The caller keeps owning fd; the
+ * engine never reads, writes or closes it.
+ *
+ * Results: the mask; -EBADF (a bad or closed fd, as a completion like every
+ * other op's); -ECANCELED (CANCEL, CLOSE of fd through the engine,
+ * shutdown); -EOPNOTSUPP on IOCP, which has no readiness for arbitrary
+ * handles (docs/engine.md). submit: -EINVAL (no id, no completion) for
+ * events 0 or with a bit outside VL_POLL_ALL.
+ *
+ * On the epoll driver the mask comes from a poll(2) of the fd when its
+ * registration reports it, so every bit is exact (PRI, RDHUP, ERR, HUP
+ * apart). VL_POLL_RDHUP waits work on every Linux driver. VL_POLL_PRI is
+ * reported when it holds as the POLL starts and with any later report, but
+ * urgent data arriving alone wakes no waiting POLL on the epoll driver,
+ * whose registrations watch EPOLLIN and EPOLLOUT only (io_uring on 6.18
+ * was seen not to either): to wait for urgent data, ask for VL_POLL_IN too.
+ */
+VL_API vl_op vl_op_poll(int fd, uint32_t events);
+
+/*
+ * vl_op_poll_multi - a POLL with VL_OP_F_MULTISHOT: it reports the ready
+ * mask with VL_CQE_MORE every time the fd becomes ready, and keeps doing so
+ * until it is cancelled (CANCEL: a final -ECANCELED) or fails (a final
+ * negative errno). It never ends by itself with a mask.
+ *
+ * The reports follow readiness events, not the level: one when the op is
+ * armed if the fd is ready then, then one per event the kernel signals for
+ * the fd (data arriving, room to write opening up, a hangup), even if an
+ * earlier report's condition still holds. Data left unread is not reported
+ * again until more arrives: drain the fd after a report (until EAGAIN), as
+ * with an edge-triggered epoll, or use one-shot POLLs. Reports may be
+ * coalesced (several arrivals, one report) and an event may be reported when
+ * the condition has gone again by the time it is looked at (never with a
+ * mask of 0). A report holds the bits of the event that caused it; the
+ * epoll driver and the simulator add every other asked bit that holds then
+ * (a poll(2) of the fd), io_uring reports the wakeup's bits only (a peer's
+ * data: VL_POLL_IN, even on a socket that is writable too). Per driver:
+ * io_uring reports each wakeup of the file (IORING_POLL_ADD_MULTI); epoll
+ * each edge of its edge-triggered registration; the simulator each change
+ * of the mask.
+ *
+ * A descriptor that cannot be waited on (a regular file) ends the op with
+ * -EPERM. The sync driver completes it with -EOPNOTSUPP (it could never
+ * return from a blocking submit), as IOCP does every POLL.
+ */
+VL_API vl_op vl_op_poll_multi(int fd, uint32_t events);
 
 /* vl_completion.flags */
 #define VL_CQE_MORE   0x1u /* more completions follow for this id (multishot) */
@@ -466,9 +542,9 @@ VL_API uint32_t vl_engine_inflight(const vl_engine *e);
  * core behind epoll tries the op and parks it until the fd is ready; the
  * sync driver blocks in it; the simulator; io_uring's SHUTDOWN, re-armed
  * single shots and user-space buffer pools on kernels without multishot or
- * buffer rings; IOCP's NOP, TIMEOUT, CLOSE, CANCEL, SHUTDOWN and multishot
- * RECV), or answered it without the kernel (a CANCEL the core resolved
- * itself: its target unknown, completed or being cancelled already; an op
+ * buffer rings, and a multishot POLL refused there; IOCP's NOP, TIMEOUT,
+ * CLOSE, CANCEL, SHUTDOWN, POLL (refused) and multishot RECV), or answered it without the kernel (a
+ * CANCEL the core resolved itself: its target unknown, completed or being cancelled already; an op
  * still queued at shutdown). native + emulated is the sum of submitted[].
  */
 typedef struct vl_engine_statistics {

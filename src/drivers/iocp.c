@@ -459,6 +459,19 @@ static int64_t start_shutdown(vl_engine *e, uint32_t slot, const vl_op *op)
     return shutdown((SOCKET)h, op->u.shutdown.how) == 0 ? 0 : wsa_errno();
 }
 
+/*
+ * POLL: not on IOCP. Windows reports readiness of sockets only through the
+ * AFD driver's IOCTL_AFD_POLL (what wepoll and mio build on), an
+ * undocumented interface this driver does not use, and of no other handle
+ * at all; so every POLL, one-shot or multishot, completes with -EOPNOTSUPP
+ * (docs/engine.md, docs/windows.md).
+ */
+static int64_t start_poll(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)e, (void)slot, (void)op;
+    return -EOPNOTSUPP;
+}
+
 static int64_t start_timeout(vl_engine *e, uint32_t slot, const vl_op *op)
 {
     (void)op;

@@ -45,6 +45,7 @@ struct sim_slot {
     uint32_t next;    /* the pending list: NONE ends it       */
     uint32_t prev;
     uint32_t flags; /* P_*                                  */
+    uint32_t seen;  /* multishot POLL: the mask last seen   */
 };
 
 static inline struct sim_slot *ss(struct vl__slot *s)
@@ -745,6 +746,94 @@ static int64_t step_shutdown(struct sim *s, vl_engine *e, uint32_t i, const vl_o
     return shut(s, op->fd, op->u.shutdown.how);
 }
 
+/*
+ * What poll(2) would report for o, as Linux does for the like kind of file:
+ * a stream end is readable with data, EOF or a reset waiting, writable
+ * while its peer's ring has room (or a write would fail at once), RDHUP once
+ * the peer shut its side, HUP once both directions are done, ERR after a
+ * reset; a socket never connected reports OUT and HUP, as TCP does; a
+ * listener IN with a connection waiting; a pipe's read end IN with data and
+ * HUP without a writer, its write end OUT with room and ERR without a
+ * reader; a file is always ready.
+ */
+static uint32_t sim_poll_mask(struct sim *s, const struct obj *o)
+{
+    uint32_t m = 0;
+    switch ((enum obj_type)o->type) {
+    case O_STREAM: {
+        bool eof = at_eof(s, o) || (o->flags & OF_RD_SHUT);
+        bool wr_done = o->peer == NONE || (o->flags & OF_WR_SHUT);
+        if (o->used > 0 || eof || (o->flags & OF_RESET))
+            m |= VL_POLL_IN;
+        if (wr_done || (s->objs[o->peer].flags & OF_RD_SHUT) ||
+            s->objs[o->peer].used < VL_SIM_BUF_SIZE)
+            m |= VL_POLL_OUT;
+        if (eof)
+            m |= VL_POLL_RDHUP;
+        if (eof && wr_done)
+            m |= VL_POLL_HUP;
+        if (o->flags & OF_RESET)
+            m |= VL_POLL_ERR | VL_POLL_HUP | VL_POLL_RDHUP;
+        break;
+    }
+    case O_UNCONN:
+        m = VL_POLL_OUT | VL_POLL_HUP;
+        break;
+    case O_LISTEN:
+        m = o->bl_count > 0 ? VL_POLL_IN : 0;
+        break;
+    case O_PIPE_R:
+        m = (o->used > 0 ? VL_POLL_IN : 0) | (o->peer == NONE ? VL_POLL_HUP : 0);
+        break;
+    case O_PIPE_W:
+        if (o->peer == NONE)
+            m = VL_POLL_ERR;
+        else if (s->objs[o->peer].used < VL_SIM_BUF_SIZE)
+            m = VL_POLL_OUT;
+        break;
+    case O_FILE:
+        m = VL_POLL_IN | VL_POLL_OUT;
+        break;
+    case O_FREE:
+    case O_EMBRYO:
+        break;
+    }
+    return m;
+}
+
+/*
+ * POLL on the simulator's descriptors. A one-shot POLL completes with the
+ * mask once it is not 0. A multishot one reports each change of the mask
+ * to one that is not 0 (its slot state remembers the last mask seen): the
+ * simulator's edge, one report per readiness event and none for a level that
+ * persists. A file cannot be waited on: a multishot POLL of one ends with
+ * -EPERM, as on the epoll driver.
+ */
+static int64_t step_poll(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+{
+    struct obj *o = lookup(s, op->fd);
+    if (o == NULL)
+        return -EBADF;
+    bool multi = vl__op_is_multishot(op);
+    if (multi && o->type == O_FILE)
+        return -EPERM;
+    uint32_t m = sim_poll_mask(s, o) & (op->u.poll.events | VL_POLL_ERR | VL_POLL_HUP);
+    if (!multi)
+        return m != 0 ? (int64_t)m : PARK;
+    struct sim_slot *st = ss(vl__engine_slot(e, i));
+    if (m == st->seen)
+        return PARK;
+    if (m != 0 && !vl__engine_cq_room(e)) {
+        vl__engine_stats(e)->cq_deferred++;
+        return PARK;
+    }
+    st->seen = m;
+    if (m == 0)
+        return PARK;
+    sim_complete(s, e, i, m, VL_CQE_MORE);
+    return PROGRESS;
+}
+
 static int64_t step_close(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
 {
     (void)i;
@@ -861,6 +950,7 @@ static int sim_submit(vl_engine *e, uint32_t slot)
     else if (vl__fault_hit(&s->f, VL__FAULT_DELAY))
         due = sat_add(s->now, 1 + (int64_t)vl__fault_below(&s->f, (uint64_t)s->cfg.max_delay_ns));
     *ready_at(e, slot) = due;
+    ss(vl__engine_slot(e, slot))->seen = 0;
     pend_link(s, e, slot);
     return 0;
 }

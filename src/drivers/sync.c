@@ -18,8 +18,9 @@
  *   - wait only sleeps until the timeout or a wake (a futex word), because no
  *     completion can arrive by itself; a wake cannot interrupt an op that is
  *     blocked in the kernel, only the wait between ops;
- *   - multishot ops (RECV, ACCEPT with VL_OP_F_MULTISHOT) would never return from
- *     submit while the peer stays connected, so they complete -EOPNOTSUPP.
+ *   - multishot ops (RECV, ACCEPT, POLL with VL_OP_F_MULTISHOT) would never
+ *     return from submit while the peer stays connected, so they complete
+ *     -EOPNOTSUPP; a one-shot POLL is one blocking ppoll.
  * The price: an op that waits for a peer the same thread drives (a RECV
  * before the matching SEND is submitted) blocks for ever. Programs on this
  * driver order their ops the way blocking code would.
@@ -275,6 +276,29 @@ static long do_shutdown(struct sync_drv *d, const struct vl__slot *s)
 {
     (void)d;
     return sys6(__NR_shutdown, s->op.fd, s->op.u.shutdown.how, 0, 0, 0, 0);
+}
+
+/* POLL: one blocking ppoll of the fd; the mask it reports, with ERR and
+ * HUP as it always reports them. A negative fd, which ppoll would skip and
+ * wait on for ever, is -EBADF, as POLLNVAL is. */
+static long do_poll(struct sync_drv *d, const struct vl__slot *s)
+{
+    (void)d;
+    const vl_op *op = &s->op;
+    if (vl__op_is_multishot(op))
+        return -EOPNOTSUPP;
+    if (op->fd < 0)
+        return -EBADF;
+    struct pollfd p = {op->fd, (short)op->u.poll.events, 0};
+    long r;
+    do
+        r = sys6(__NR_ppoll, (long)&p, 1, 0, 0, 0, 0);
+    while (r == -EINTR);
+    if (r < 0)
+        return r;
+    if (p.revents & POLLNVAL)
+        return -EBADF;
+    return (unsigned short)p.revents & (op->u.poll.events | VL_POLL_ERR | VL_POLL_HUP);
 }
 
 /* Only reached if the core let one through: its target, having run to

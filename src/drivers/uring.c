@@ -148,6 +148,8 @@ enum sigpipe_mode {
 #define U_POLLING 0x4u  /* user-space pool was empty: a POLL_ADD waits for data  */
 #define U_BID     0x8u  /* user-space pool: the slot state's bid is its buffer   */
 #define U_STARVED 0x10u /* re-armed after -ENOBUFS, no data since (ring_starved) */
+#define U_WAITED  0x20u /* multishot POLL: its fd was looked at (cqe_poll_multi)  */
+#define U_NOPOLL  0x40u /* multishot POLL without the kernel's: a NOP, then -EOPNOTSUPP */
 
 /*
  * A native pool's provided-buffer ring, holding a window of the free
@@ -225,6 +227,7 @@ struct uring {
     struct io_uring ring;
     bool ms_recv;                    /* IORING_RECV_MULTISHOT usable                       */
     bool ms_accept;                  /* IORING_ACCEPT_MULTISHOT usable                     */
+    bool ms_poll;                    /* IORING_POLL_ADD_MULTI usable                       */
     bool bufring;                    /* try to register pools as provided-buffer rings     */
     bool msg_ring;                   /* IORING_OP_MSG_RING usable (5.18+)                  */
     bool min_timeout;                /* IORING_FEAT_MIN_TIMEOUT: gathering waits (6.12+)   */
@@ -479,6 +482,9 @@ static int probe_ops(struct uring *d, char *reason, size_t len)
     d->ms_accept = io_uring_opcode_supported(p, IORING_OP_SOCKET);
     d->ms_recv = io_uring_opcode_supported(p, IORING_OP_SEND_ZC);
     d->bufring = d->ms_accept;
+    /* Multishot poll came with 5.13, which added no opcode: MKDIRAT (5.15)
+     * is the first one after it. */
+    d->ms_poll = io_uring_opcode_supported(p, IORING_OP_MKDIRAT);
     d->msg_ring = io_uring_opcode_supported(p, IORING_OP_MSG_RING);
     for (size_t i = 0; i < sizeof(needed_ops) / sizeof(needed_ops[0]) && rc == 0; i++) {
         if (!io_uring_opcode_supported(p, needed_ops[i].op)) {
@@ -537,7 +543,7 @@ static void fallback_knob(struct uring *d)
     if (v == NULL)
         return;
     if (strcmp(v, "multishot") == 0 || strcmp(v, "all") == 0)
-        d->ms_recv = d->ms_accept = false;
+        d->ms_recv = d->ms_accept = d->ms_poll = false;
     if (strcmp(v, "all") == 0)
         d->bufring = false;
     if (strcmp(v, "msgring") == 0 || strcmp(v, "all") == 0)
@@ -780,6 +786,34 @@ static void prep_shutdown(struct uring *d, struct vl__slot *s, vl_engine *e,
     (void)s, (void)e;
     d->st->not_native++;
     io_uring_prep_nop(sqe);
+}
+
+/*
+ * POLL: IORING_OP_POLL_ADD, its result the ready mask; multishot with
+ * IORING_POLL_ADD_MULTI (5.13). Before that a multishot POLL completes
+ * with -EOPNOTSUPP (through a NOP, cqe_poll_multi): re-armed single
+ * shots, the other multishot ops' fallback, would each report the level
+ * again at once, a busy loop for a caller that leaves the condition
+ * standing (an fd that stays writable), instead of the readiness events
+ * the op promises.
+ */
+static void prep_poll(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
+{
+    (void)e;
+    unsigned events = s->op.u.poll.events;
+    if (!vl__op_is_multishot(&s->op)) {
+        io_uring_prep_poll_add(sqe, s->op.fd, events);
+        return;
+    }
+    if (!(us(s)->flags & U_REARM))
+        us(s)->flags = 0; /* a new op: nothing of the slot's last one */
+    if (d->ms_poll) {
+        io_uring_prep_poll_multishot(sqe, s->op.fd, events);
+    } else {
+        d->st->not_native++;
+        us(s)->flags |= U_NOPOLL;
+        io_uring_prep_nop(sqe);
+    }
 }
 
 /* A multishot RECV (prep_recv sends it here). */
@@ -1180,6 +1214,60 @@ static void cqe_accept_multi(vl_engine *e, struct uring *d, uint32_t i,
         vl__engine_complete(e, i, res, 0);
 }
 
+/* Whether fd is a file no kernel wait can watch (poll reports it ready at
+ * once and for ever): a regular file, directory or block device. */
+static bool never_waits(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 &&
+           (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode));
+}
+
+/*
+ * A multishot POLL's CQE: a mask to report with VL_CQE_MORE, or (without
+ * IORING_CQE_F_MORE) the end of the kernel's request. The kernel ends it
+ * with a mask after a CQ overflow, or at once on a file it cannot wait on, which it reports ready
+ * and never watches: the first such end of an op looks at the file, and ends the op with -EPERM
+ * there (the epoll driver's answer; re-arming would report the same readiness for ever). Otherwise
+ * the driver arms it again. A negative result ends it (-ECANCELED, -EBADF).
+ */
+static void cqe_final(vl_engine *e, uint32_t i, int64_t res);
+
+/* The kernel adds POLLRDHUP to what a POLL_ADD reports whether it was asked
+ * or not (6.18): keep the asked bits and ERR and HUP, as poll(2) does. */
+static int poll_mask(const struct vl__slot *s, int res)
+{
+    if (res <= 0)
+        return res;
+    return res & (int)(s->op.u.poll.events | VL_POLL_ERR | VL_POLL_HUP);
+}
+
+static void cqe_poll_multi(vl_engine *e, struct uring *d, uint32_t i,
+                           const struct io_uring_cqe *cqe)
+{
+    struct vl__slot *s = vl__engine_slot(e, i);
+    bool more = cqe->flags & IORING_CQE_F_MORE;
+    int res = poll_mask(s, cqe->res);
+    if (us(s)->flags & U_NOPOLL) {
+        cqe_final(e, i, res == 0 ? -EOPNOTSUPP : res); /* or its cancel's -ECANCELED */
+        return;
+    }
+    if (res > 0 && !more && !(us(s)->flags & U_WAITED) && never_waits(s->op.fd)) {
+        vl__engine_complete(e, i, -EPERM, 0);
+        return;
+    }
+    if (res > 0)
+        us(s)->flags |= U_WAITED;
+    if (res > 0 && (vl__engine_cq_room(e) || !vl__engine_shutting(e)))
+        vl__engine_complete(e, i, res, VL_CQE_MORE);
+    if (more)
+        return;
+    if (res >= 0) /* 0: woken for a bit nobody asked for */
+        rearm_or_end(e, d, i);
+    else
+        cqe_final(e, i, res);
+}
+
 /* ---- completions per kind: cqe_<name> ---------------------------------------- */
 
 /* A single-shot op's final CQE: its result, except that a blocking op in
@@ -1265,6 +1353,22 @@ static void cqe_shutdown(vl_engine *e, struct uring *d, uint32_t i, const struct
     if (res == 0)
         res = shutdown(s->op.fd, s->op.u.shutdown.how) == 0 ? 0 : -errno;
     cqe_final(e, i, res);
+}
+
+/* A one-shot POLL's CQE: the mask, or an error. Woken for RDHUP alone,
+ * which it did not ask for, it is armed again. */
+static void cqe_poll(vl_engine *e, struct uring *d, uint32_t i, const struct io_uring_cqe *cqe)
+{
+    const struct vl__slot *s = vl__engine_slot(e, i);
+    if (vl__op_is_multishot(&s->op)) {
+        cqe_poll_multi(e, d, i, cqe);
+        return;
+    }
+    int res = poll_mask(s, cqe->res);
+    if (cqe->res > 0 && res == 0)
+        rearm_or_end(e, d, i);
+    else
+        cqe_final(e, i, res);
 }
 
 /* -ENOENT: the target may not have reached the kernel yet (cancel_retry). */

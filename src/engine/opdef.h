@@ -100,6 +100,10 @@ struct vl__kindset {
 /* Never parks: shutdown(2) does not wait for the peer. */
 #define VL__OPDEF_SHUTDOWN .has_fd = true
 
+/* No park: its directions come from its events, so the readiness core's
+ * run_poll parks it itself (vl__reactor_park's path). */
+#define VL__OPDEF_POLL .has_fd = true, .modes = VL_OP_F_MULTISHOT
+
 /*
  * A field of kind's row: vl__op_<field>(kind), false or 0 for a value
  * outside the enum. Each is an expression over the rows,
@@ -274,6 +278,16 @@ static inline int vl__check_shutdown(const vl_op *op)
 {
     int how = op->u.shutdown.how;
     return how == VL_SHUT_RD || how == VL_SHUT_WR || how == VL_SHUT_RDWR ? 0 : -EINVAL;
+}
+
+/* The drivers hand events to poll(2) and IORING_OP_POLL_ADD as they are
+ * (src/engine/ops.c checks that VL_POLL_* are POLL* on Linux). */
+/* At least one known event. VL_POLL_ERR or VL_POLL_HUP alone is a wait for
+ * an error or a hangup. */
+static inline int vl__check_poll(const vl_op *op)
+{
+    uint32_t ev = op->u.poll.events;
+    return ev != 0 && (ev & ~VL_POLL_ALL) == 0 ? 0 : -EINVAL;
 }
 
 /*

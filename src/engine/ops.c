@@ -2,6 +2,10 @@
  * Op constructors. (Each kind's submit check is vl__check_<name> in
  * opdef.h, inline on the submit fast path.)
  */
+#ifdef __linux__
+#define _GNU_SOURCE /* POLLRDHUP */
+#include <poll.h>
+#endif
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -10,6 +14,14 @@
 #endif
 
 #include "engine_internal.h"
+
+/* The drivers hand POLL's events to poll(2) and IORING_OP_POLL_ADD as they
+ * are. */
+#ifdef __linux__
+_Static_assert(VL_POLL_IN == POLLIN && VL_POLL_PRI == POLLPRI && VL_POLL_OUT == POLLOUT &&
+                   VL_POLL_ERR == POLLERR && VL_POLL_HUP == POLLHUP && VL_POLL_RDHUP == POLLRDHUP,
+               "VL_POLL_* are poll(2)'s POLL*");
+#endif
 
 vl_op vl_op_nop(void)
 {
@@ -122,6 +134,22 @@ vl_op vl_op_shutdown(int fd, int how)
     op.kind = VL_OP_SHUTDOWN;
     op.fd = fd;
     op.u.shutdown.how = how;
+    return op;
+}
+
+vl_op vl_op_poll(int fd, uint32_t events)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_POLL;
+    op.fd = fd;
+    op.u.poll.events = events;
+    return op;
+}
+
+vl_op vl_op_poll_multi(int fd, uint32_t events)
+{
+    vl_op op = vl_op_poll(fd, events);
+    op.flags = VL_OP_F_MULTISHOT;
     return op;
 }
 

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -41,12 +42,16 @@
  * for the next readiness edge. RECHECK: it stopped without knowing whether
  * the fd is still ready, so the backend must look at the level again when it
  * parks. HELD: the op is held elsewhere (the timer heap, the held list).
+ * STAY: the op stays parked, but it consumed nothing (a POLL only looks), so
+ * the ops behind it on the list run on this notification as well.
  * OFFLOAD: the op's work may block, and an offload is installed to run it.
+ * Every one is at most OFFLOAD.
  */
 #define PARK    INT64_MIN
 #define HELD    (INT64_MIN + 1)
 #define RECHECK (INT64_MIN + 2)
-#define OFFLOAD (INT64_MIN + 3)
+#define STAY    (INT64_MIN + 3)
+#define OFFLOAD (INT64_MIN + 4)
 
 /* flags: where the slot is. WHERE_READ and WHERE_WRITE may both be set (an
  * op parked for both directions); the others exclude every other bit. */
@@ -766,6 +771,97 @@ static int64_t run_shutdown(struct vl__reactor *r, uint32_t i, struct vl__slot *
     return sys_result(shutdown(s->op.fd, s->op.u.shutdown.how));
 }
 
+static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s, unsigned dirs,
+                 bool recheck);
+
+/* The directions a POLL's events wait for. VL_POLL_ERR and VL_POLL_HUP
+ * alone wait on the read side: a backend reports errors and hangups
+ * whatever the interest, as both directions. */
+static unsigned poll_dirs(uint32_t events)
+{
+    unsigned dirs = (events & (VL_POLL_IN | VL_POLL_PRI | VL_POLL_RDHUP)) ? VL__REACTOR_READ : 0;
+    if (events & VL_POLL_OUT)
+        dirs |= VL__REACTOR_WRITE;
+    return dirs != 0 ? dirs : VL__REACTOR_READ;
+}
+
+/* What a poll(2) of op's fd says now: the ready mask (VL_POLL_ERR and
+ * VL_POLL_HUP whether asked or not), 0 for nothing, -EBADF for a bad fd. */
+static int64_t poll_now(const vl_op *op)
+{
+    struct pollfd p = {.fd = op->fd, .events = (short)op->u.poll.events};
+    int n;
+    do {
+        n = poll(&p, 1, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    if (p.revents & POLLNVAL)
+        return -EBADF;
+    return (uint16_t)p.revents & (op->u.poll.events | VL_POLL_ERR | VL_POLL_HUP);
+}
+
+/*
+ * A new POLL. A one-shot one looks first and completes at once if the fd is
+ * ready; otherwise it parks for its events' directions (the path of
+ * vl__reactor_park). A multishot one parks at once with the directions in
+ * recheck, so that the backend looks at the level even on an fd another op
+ * has armed already: its first report, if the fd is ready now, comes from
+ * that look, and looking here as well would report the same readiness twice.
+ */
+static int64_t poll_start(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool multi)
+{
+    rslot(s)->seq = r->ready_seq;
+    if (!multi) {
+        int64_t m = poll_now(&s->op);
+        if (m != 0)
+            return m;
+    }
+    park(r, i, s, poll_dirs(s->op.u.poll.events), multi);
+    return HELD;
+}
+
+/*
+ * POLL: readiness alone. Its row has no park (the directions are in its
+ * events), so submit runs it, and poll_start parks it. On a notification it
+ * runs once (an op parked for both directions sits on both lists: seq keeps
+ * it from reporting twice for one notification) and takes the mask from
+ * poll(2), which tells apart what a notification folds together (PRI,
+ * RDHUP, ERR, HUP) and reports nothing for a readiness that went again. It
+ * returns STAY rather than PARK while it waits, because it consumed
+ * nothing: the ops behind it still run. A one-shot POLL completes with the
+ * mask; a multishot one reports it with VL_CQE_MORE and stays, so it reports
+ * once per notification of the edge-triggered registration. On an fd the
+ * backend cannot watch (run_always_ready, or a worker) the fd is always
+ * ready: a one-shot POLL reports that, a multishot one ends with -EPERM.
+ */
+static int64_t run_poll(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)ready; /* the mask comes from poll(2), whichever op ran first */
+    struct vl__reactor_slot *rs = rslot(s);
+    bool multi = vl__op_is_multishot(&s->op);
+    if (s->op.fd < 0)
+        return -EBADF; /* poll(2) would skip it, and the fd table cannot hold it */
+    if (r->inline_run || (rs->flags & F_WORKER))
+        return multi ? -EPERM : poll_now(&s->op);
+    if (!(rs->flags & WHERE_LISTS))
+        return poll_start(r, i, s, multi);
+    if (rs->seq == r->ready_seq)
+        return STAY; /* ran for this notification already, from its other list */
+    rs->seq = r->ready_seq;
+    int64_t m = poll_now(&s->op);
+    if (m <= 0)
+        return m == 0 ? STAY : m;
+    if (!multi)
+        return m;
+    if (!vl__engine_cq_room(r->e)) {
+        vl__engine_stats(r->e)->cq_deferred++;
+        return RECHECK; /* the level is looked at again after the next poll */
+    }
+    vl__engine_complete(r->e, i, m, VL_CQE_MORE);
+    return STAY;
+}
+
 static int take(struct vl__reactor *r, uint32_t i);
 
 static int64_t run_cancel(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
@@ -897,7 +993,7 @@ static void run_always_ready(struct vl__reactor *r, uint32_t i, struct vl__slot 
     r->inline_run = true;
     int64_t res = op_table[s->op.kind].run(r, i, s, true);
     r->inline_run = false;
-    vl__engine_complete(r->e, i, res == PARK ? -EAGAIN : res, 0);
+    vl__engine_complete(r->e, i, res == PARK || res == STAY ? -EAGAIN : res, 0);
 }
 
 /* Put an op that could not finish on its fd's lists for dirs (read, write
@@ -1024,15 +1120,20 @@ static void finish(struct vl__reactor *r, uint32_t i, struct vl__slot *s, int64_
  */
 static uint32_t run_list(struct vl__reactor *r, struct vl__reactor_fd *f, int dir, uint32_t skip)
 {
-    uint32_t i;
+    uint32_t i = f->head[dir];
     bool first = true;
-    while ((i = f->head[dir]) != NONE) {
+    while (i != NONE) {
         if (i == skip) {
             f->recheck |= (uint8_t)(1u << dir);
             return i;
         }
         struct vl__slot *s = slot_of(r, i);
         int64_t res = op_table[s->op.kind].run(r, i, s, first);
+        uint32_t next = rslot(s)->u.link.next[dir];
+        if (res == STAY) {
+            i = next; /* it stays where it is, and the run goes on */
+            continue;
+        }
         if (res == PARK)
             return i;
         if (res == RECHECK) {
@@ -1047,6 +1148,7 @@ static uint32_t run_list(struct vl__reactor *r, struct vl__reactor_fd *f, int di
             return NONE;
         }
         first = false;
+        i = next;
     }
     return NONE;
 }
@@ -1058,6 +1160,7 @@ void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned rea
     struct vl__reactor_fd *f = fd_find(r, fd);
     if (f == NULL || f->tag != tag)
         return; /* stale: its ops finished or were cancelled, or an old file's */
+    r->ready_seq++;
     if (ready & VL__REACTOR_HUP)
         f->hup = 1; /* for good: a peer that is done stays done */
     uint32_t stopped = NONE;

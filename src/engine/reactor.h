@@ -133,7 +133,10 @@ struct vl__reactor_slot {
         uint32_t job[4];
     } u;
     uint32_t flags; /* where it is, how it runs: the bits in reactor.c */
-    uint32_t unused_;
+    /* POLL: the notification (struct vl__reactor's ready_seq) it last ran
+     * for, so that one parked for both directions runs once per
+     * notification. */
+    uint32_t seq;
 };
 
 /*
@@ -181,8 +184,9 @@ struct vl__reactor {
     struct vl__reactor_hint *hints; /* mask + 1 entries, by fd number */
     uint32_t mask;                  /* table capacity - 1 */
     struct vl__timer_heap timers;
-    uint32_t next_tag; /* tags registrations, so stale events are told apart */
-    bool inline_run;   /* running an op on an fd epoll refuses (no faults there) */
+    uint32_t next_tag;  /* tags registrations, so stale events are told apart */
+    uint32_t ready_seq; /* counts vl__reactor_ready calls that ran ops (POLL's seq) */
+    bool inline_run;    /* running an op on an fd epoll refuses (no faults there) */
     /* Per op kind, what submit does beyond running the op: the directions
      * its row parks for, and whether it goes to the offload (a blocking
      * kind while one is installed). One load on the submit path. */

@@ -6,14 +6,14 @@
  * drivers bytes 1..2 pick injected faults (builds with VLLSI_FAULT_INJECTION). The rest is a
  * sequence of actions, each an opcode byte and its operand bytes (missing
  * bytes read as 0): submit an op (RECV, SEND, READ, WRITE, TIMEOUT, NOP,
- * CLOSE, SHUTDOWN, multishot RECV into a buffer pool; ACCEPT, multishot ACCEPT and CONNECT
- * on a listening socket of the input's own) on one of six descriptors (two socket pairs and a
- * pipe), cancel a live or stale id, poll, act as the peer outside the engine (write into, read
- * from, half-close or close the other end), or shut the engine down. Every engine call goes through
- * tests/invariants.h, which checks exactly-once delivery, result domains, user_data, and buffer
- * ownership (buffers are mmap'd and sealed PROT_NONE once their completion is harvested); after
- * destroy the descriptor count must be back where it was. A violation prints what broke and aborts,
- * so libFuzzer keeps the input.
+ * CLOSE, SHUTDOWN, POLL one-shot or multishot, multishot RECV into a buffer pool; ACCEPT, multishot
+ * ACCEPT and CONNECT on a listening socket of the input's own) on one of six descriptors (two
+ * socket pairs and a pipe), cancel a live or stale id, poll, act as the peer outside the engine
+ * (write into, read from, half-close or close the other end), or shut the engine down. Every engine
+ * call goes through tests/invariants.h, which checks exactly-once delivery, result domains,
+ * user_data, and buffer ownership (buffers are mmap'd and sealed PROT_NONE once their completion is
+ * harvested); after destroy the descriptor count must be back where it was. A violation prints what
+ * broke and aborts, so libFuzzer keeps the input.
  *
  * Real drivers never block here: polls wait at most 1 ms, TIMEOUTs last at
  * most 2.55 ms, direct peer I/O uses MSG_DONTWAIT on sockets and writes to
@@ -313,6 +313,31 @@ static void act_shutdown(struct world *w, uint8_t b)
     check(w);
 }
 
+/* POLL of one of the descriptors (b: which, and multishot with bit 7) for
+ * the events e picks (bit k of e: IN, PRI, OUT, ERR, HUP, RDHUP; 0, or
+ * e >= 0xc0, which adds POLLRDNORM, is -EINVAL at submit). A number that
+ * may have been reused since its close names -1 instead (-EBADF). */
+static void act_poll_op(struct world *w, uint8_t b, uint8_t e)
+{
+    static const uint32_t bit[6] = {VL_POLL_IN,  VL_POLL_PRI, VL_POLL_OUT,
+                                    VL_POLL_ERR, VL_POLL_HUP, VL_POLL_RDHUP};
+    unsigned i = b % NFD;
+    uint32_t events = e >= 0xc0 ? VL_POLL_IN | 0x40u : 0;
+    for (int k = 0; k < 6; k++)
+        if (e & (1u << k))
+            events |= bit[k];
+    bool gone = w->close_sent[i] || w->closed[i];
+    int fd = gone ? -1 : w->fd[i];
+    vl_op op = (b & 0x80) ? vl_op_poll_multi(fd, events) : vl_op_poll(fd, events);
+    int64_t id = inv_submit(&w->v, w->e, &op, NULL);
+    bool bad = events == 0 || (events & ~VL_POLL_ALL) != 0;
+    if (bad && id != -EINVAL && id != -ESHUTDOWN)
+        inv_fail(&w->v, "POLL with events %#x: submit = %lld, expected -EINVAL", events,
+                 (long long)id);
+    remember(w, id);
+    check(w);
+}
+
 /* A multishot RECV into the input's buffer pool (made on first use). A
  * byte of 0xf0 and above makes it malformed instead (a buffer as well as
  * the pool, or the pool without the mode's flag), which submit must refuse
@@ -451,6 +476,11 @@ static void act(struct world *w, struct prog *g)
     case 10:
         act_peer(w, g);
         break;
+    case 11: {
+        uint8_t b = next_byte(g);
+        act_poll_op(w, b, next_byte(g));
+        break;
+    }
     case 12:
         act_recv_multi(w, g);
         break;

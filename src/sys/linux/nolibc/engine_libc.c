@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -312,6 +313,14 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 int shutdown(int fd, int how)
 {
     return (int)SC(__NR_shutdown, fd, how, 0, 0, 0, 0);
+}
+
+/* poll(2) through ppoll, which every architecture has (aarch64 has no
+ * poll): a negative timeout waits for ever. */
+int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+    struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+    return (int)SC(__NR_ppoll, fds, n, timeout_ms < 0 ? NULL : &ts, NULL, 0, 0);
 }
 
 int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
