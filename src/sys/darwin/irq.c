@@ -20,7 +20,9 @@
 
 /* Every signal except SIGKILL and SIGSTOP, which cannot be blocked (leaving
  * them out keeps vl_interrupts_enabled exact). */
-static const uint64_t blockable = (SIGBIT(NSIG) - 1) & ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
+static const uint64_t blockable =
+    (SIGBIT(NSIG - 1) | (SIGBIT(NSIG - 1) - 1)) & ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
+_Static_assert(NSIG == 32, "macOS signals are 1..31");
 
 vl_critical_section vl_disable_interrupts(void)
 {
