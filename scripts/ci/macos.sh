@@ -5,7 +5,7 @@
 # no Mac here (docs/macos.md says what has and has not run on one).
 #
 # Built per architecture: the sys library (shared and static), the sys
-# CMocka suites that have a macOS side (tests/CMakeLists.txt lists the two
+# CMocka suites that have a macOS side (tests/CMakeLists.txt names those
 # that do not), and sys_demo. The engine needs a completion driver on macOS,
 # the kqueue driver (src/drivers/kqueue.c): the engine, and the examples on
 # it, are built only when that file exists, so this leg works with and

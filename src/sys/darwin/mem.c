@@ -243,7 +243,12 @@ int vl_os_advise(void *addr, size_t size, vl_mem_advice advice)
     int rc = range_check(addr, size, &len);
     if (rc < 0)
         return rc;
+    /* madvise(2) on macOS does not promise -ENOMEM for a hole in the range,
+     * so the range is checked whole first, before anything is changed. */
     char *p = addr, *end = p + len;
+    rc = walk_regions(p, end, NULL);
+    if (rc < 0)
+        return rc;
     int adv;
     switch (advice) {
     case VL_ADV_NORMAL:
@@ -262,17 +267,11 @@ int vl_os_advise(void *addr, size_t size, vl_mem_advice advice)
         adv = MADV_FREE;
         break;
     case VL_ADV_DONTNEED:
-        /* Checked whole first, so an unmapped page fails before any change. */
-        rc = walk_regions(p, end, NULL);
-        return rc < 0 ? rc : walk_regions(p, end, zero_region);
+        return walk_regions(p, end, zero_region);
     case VL_ADV_DONTFORK:
-        rc = walk_regions(p, end, NULL);
-        if (rc < 0)
-            return rc;
         return minherit(addr, len, VM_INHERIT_NONE) == 0 ? 0 : vl__darwin_errno();
     default: /* REMOVE, HUGEPAGE, NOHUGEPAGE */
-        rc = walk_regions(p, end, NULL);
-        return rc < 0 ? rc : -EINVAL;
+        return -EINVAL;
     }
     return madvise(addr, len, adv) == 0 ? 0 : vl__darwin_errno();
 }
