@@ -136,7 +136,9 @@ static inline bool vl_test_region_mapped(const void *p)
     return vl_test_region(&a, &end, NULL) && a <= (uintptr_t)p;
 }
 
-/* macOS has no POSIX barriers; the suites that use them get this one. */
+/* macOS has no POSIX barriers; the suites that use them get this one,
+ * unless the SDK ever brings its own. */
+#ifndef PTHREAD_BARRIER_SERIAL_THREAD
 typedef struct {
     pthread_mutex_t m;
     pthread_cond_t c;
@@ -180,6 +182,7 @@ static inline int pthread_barrier_destroy(pthread_barrier_t *b)
     pthread_mutex_destroy(&b->m);
     return 0;
 }
+#endif /* PTHREAD_BARRIER_SERIAL_THREAD */
 #endif /* __APPLE__ */
 
 /* Drop the lines qemu-user itself adds to a dying child's stderr. */
