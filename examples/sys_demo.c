@@ -11,6 +11,15 @@
 
 #include <vllsi/sys.h>
 
+/* The process id: the raw system call on Linux (<vllsi/sys/linux.h>), the C
+ * library's getpid elsewhere. */
+#ifdef __linux__
+#define demo_getpid() vl_sys_getpid()
+#else
+#include <unistd.h>
+#define demo_getpid() ((int)getpid())
+#endif
+
 #define THREADS 4
 #define ITERS   200000
 
@@ -43,7 +52,7 @@ int main(void)
     }
     printf("vllsi sys demo\n");
     printf("  page size %zu (shift %u), %d online CPUs, clock via %s, pid %d tid %d\n",
-           vl_page_size(), vl_page_shift(), vl_num_online_cpus(), vl_time_source(), vl_sys_getpid(),
+           vl_page_size(), vl_page_shift(), vl_num_online_cpus(), vl_time_source(), demo_getpid(),
            vl_thread_id());
 
     /* OS memory: 1 MiB aligned to 1 MiB, straight from mmap. */

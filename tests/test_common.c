@@ -7,6 +7,10 @@
 #include <windows.h>
 #include <winternl.h>
 #include <vllsi/sys/windows.h>
+#elif defined(__APPLE__)
+#include <mach/kern_return.h>
+#include <unistd.h>
+#include <vllsi/sys/darwin.h>
 #else
 #include <sys/auxv.h>
 #include <unistd.h>
@@ -57,6 +61,46 @@ static void windows_error_maps(void **state)
     assert_int_equal(ESHUTDOWN, 1108);
     assert_string_equal(vl_errname(-ESHUTDOWN), "ESHUTDOWN");
     assert_string_equal(vl_errname(-EHWPOISON), "EHWPOISON");
+}
+#elif defined(__APPLE__)
+static void page_size_matches_kernel(void **state)
+{
+    (void)state;
+    size_t ps = vl_page_size();
+    assert_int_equal(ps, (size_t)sysconf(_SC_PAGESIZE));
+    assert_true(ps == 4096 || ps == 16384);
+    assert_int_equal((size_t)1 << vl_page_shift(), ps);
+}
+
+static void auxv_lookup(void **state)
+{
+    (void)state;
+    VL_TEST_SKIP_ON_MACOS("macOS has no auxiliary vector");
+}
+
+/* The kern_return_t map: known codes, success, and codes with no POSIX
+ * counterpart (-EIO). */
+static void mach_error_map(void **state)
+{
+    (void)state;
+    assert_int_equal(vl_mach_error_to_errno(KERN_SUCCESS), 0);
+    assert_int_equal(vl_mach_error_to_errno(KERN_INVALID_ADDRESS), -ENOMEM);
+    assert_int_equal(vl_mach_error_to_errno(KERN_PROTECTION_FAILURE), -EACCES);
+    assert_int_equal(vl_mach_error_to_errno(KERN_INVALID_ARGUMENT), -EINVAL);
+    assert_int_equal(vl_mach_error_to_errno(KERN_RESOURCE_SHORTAGE), -ENOMEM);
+    assert_int_equal(vl_mach_error_to_errno(KERN_ABORTED), -EINTR);
+    assert_int_equal(vl_mach_error_to_errno(KERN_OPERATION_TIMED_OUT), -ETIMEDOUT);
+    assert_int_equal(vl_mach_error_to_errno(KERN_NOT_SUPPORTED), -EOPNOTSUPP);
+    assert_int_equal(vl_mach_error_to_errno(KERN_FAILURE), -EIO);
+    assert_int_equal(vl_mach_error_to_errno(0x7fff), -EIO);
+    assert_int_equal(vl_mach_error_to_errno(-1), -EIO);
+    /* The Linux names macOS lacks are distinct and all named; macOS's own
+     * values are named too. */
+    assert_int_equal(EBADFD, 1077);
+    assert_string_equal(vl_errname(-EBADFD), "EBADFD");
+    assert_string_equal(vl_errname(-EHWPOISON), "EHWPOISON");
+    assert_string_equal(vl_errname(-ENOTSUP), "ENOTSUP");
+    assert_string_equal(vl_errname(-EQFULL), "EQFULL");
 }
 #else
 static void page_size_matches_kernel(void **state)
@@ -110,9 +154,10 @@ static void error_names(void **state)
     assert_string_equal(vl_errname(-ECANCELED), "ECANCELED");
     assert_string_equal(vl_errname(0), "OK");
     assert_string_equal(vl_strerror(0), "Success");
-#ifdef _WIN32
-    /* The Windows C runtime's messages differ from Linux's wording, so
-     * only the names are compared: every Linux errno name is known. */
+#if defined(_WIN32) || defined(__APPLE__)
+    /* The Windows C runtime's and macOS's messages differ from Linux's
+     * wording, so only the names are compared: every Linux errno name is
+     * known. */
     const int linux_names[] = {EPERM,    EDEADLK,  ENOSYS,      ETIMEDOUT, ECONNRESET, EOPNOTSUPP,
                                ENOTSOCK, EALREADY, EINPROGRESS, EBADFD,    ESHUTDOWN};
     for (size_t i = 0; i < sizeof(linux_names) / sizeof(linux_names[0]); i++)
@@ -152,7 +197,7 @@ static void os_error_wraps(void **state)
     (void)state;
     vl_os_error e = vl_os_error_from(-ENOMEM);
     assert_int_equal(e.code, -ENOMEM);
-#ifdef _WIN32
+#if defined(_WIN32) || defined(__APPLE__)
     /* The C runtime words its messages differently; vllsi keeps Linux's. */
     assert_string_equal(e.message, "Cannot allocate memory");
 #else
@@ -188,6 +233,9 @@ int main(void)
         cmocka_unit_test(fd_and_iovec_types),
 #ifdef _WIN32
         cmocka_unit_test(windows_error_maps),
+#endif
+#ifdef __APPLE__
+        cmocka_unit_test(mach_error_map),
 #endif
     };
     return cmocka_run_group_tests_name("sys.common", tests, NULL, NULL);

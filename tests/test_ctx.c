@@ -371,6 +371,17 @@ static bool in_maps(const void *p)
     MEMORY_BASIC_INFORMATION mi;
     return VirtualQuery(p, &mi, sizeof(mi)) != 0 && mi.State == MEM_COMMIT;
 }
+#elif defined(__APPLE__)
+/* No /proc/self/maps on macOS: the VM regions, from mach_vm_region. */
+static int count_maps(void)
+{
+    return vl_test_count_regions();
+}
+
+static bool in_maps(const void *p)
+{
+    return vl_test_region_mapped(p);
+}
 #else
 static int count_maps(void)
 {

@@ -11,6 +11,15 @@
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 #define test_tid() ((int)GetCurrentThreadId())
+#elif defined(__APPLE__)
+#include <sys/mman.h>
+/* vl_thread_id's value on macOS: the low 31 bits of the 64-bit thread id. */
+static int test_tid(void)
+{
+    uint64_t id = 0;
+    pthread_threadid_np(NULL, &id);
+    return (int)(id & 0x7fffffff);
+}
 #else
 #include <sys/mman.h>
 #include <sys/syscall.h>

@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "vl_test.h"
-#ifndef _WIN32
+#ifdef __linux__
 #include <vllsi/sys/linux.h>
 #endif
 #include <vllsi/sys/sync.h>
@@ -388,8 +388,9 @@ static void condvar_signal_without_waiters(void **state)
 
 /* ---- raw futex wrappers ------------------------------------------------------ */
 /* vl_sys_futex_* are <vllsi/sys/linux.h> (raw Linux system calls): not built
- * on Windows, where the locks sleep on WaitOnAddress instead. */
-#ifndef _WIN32
+ * on Windows or macOS, where the locks sleep on WaitOnAddress or __ulock_wait
+ * instead. */
+#ifdef __linux__
 
 static void futex_wrappers(void **state)
 {
@@ -453,7 +454,7 @@ int main(void)
         cmocka_unit_test(condvar_timed_wait_times_out),
         cmocka_unit_test(condvar_timed_wait_is_woken),
         cmocka_unit_test(condvar_signal_without_waiters),
-#ifndef _WIN32
+#ifdef __linux__
         cmocka_unit_test(futex_wrappers),
         cmocka_unit_test(futex_wake_wakes_sleeper),
 #endif

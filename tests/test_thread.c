@@ -10,6 +10,8 @@
 #include <windows.h>
 #else
 #include <sys/mman.h>
+#endif
+#ifdef __linux__
 #include <sys/syscall.h>
 #endif
 
@@ -169,6 +171,16 @@ static void probe_stack(void *arg)
     p->guardsize = vl_page_size();
     use_stack(p->want, &p->used_ok);
 }
+#elif defined(__APPLE__)
+/* macOS reports the stack size of a running thread, not its guard size; the
+ * guard is the one page vl_thread_spawn asks for. */
+static void probe_stack(void *arg)
+{
+    struct stack_probe *p = arg;
+    p->stacksize = pthread_get_stacksize_np(pthread_self());
+    p->guardsize = vl_page_size();
+    use_stack(p->want, &p->used_ok);
+}
 #else
 static void probe_stack(void *arg)
 {
@@ -286,6 +298,18 @@ static bool task_gone(void *arg)
     bool ended = WaitForSingleObject(h, 0) == WAIT_OBJECT_0;
     CloseHandle(h);
     return ended;
+}
+#elif defined(__APPLE__)
+/* libproc's proc_pidinfo, declared here as <libproc.h> is not among the SDK
+ * headers zig bundles: PROC_PIDTHREADID64INFO answers 0 (ESRCH) once no
+ * thread of the process has that id. The buffer is struct proc_threadinfo. */
+int proc_pidinfo(int pid, int flavor, uint64_t arg, void *buffer, int buffersize);
+#define VL_PROC_PIDTHREADID64INFO 15
+static bool task_gone(void *arg)
+{
+    unsigned char info[112];
+    uint64_t tid = (uint64_t)(unsigned)*(int *)arg;
+    return proc_pidinfo(getpid(), VL_PROC_PIDTHREADID64INFO, tid, info, (int)sizeof(info)) <= 0;
 }
 #else
 static bool task_gone(void *arg)
@@ -487,7 +511,7 @@ static void test_tls_released_at_exit(void **state)
 #else
     /* The trampoline released the thread's log (mincore: -ENOMEM when the
      * address is no longer mapped). */
-    unsigned char vec[1];
+    vl_test_mincore_vec vec[1];
     assert_int_equal(mincore(log, 1, vec), -1);
     assert_int_equal(errno, ENOMEM);
 #endif
@@ -501,6 +525,10 @@ static void record_ids(void *arg)
     ids[0] = vl_thread_id();
 #ifdef _WIN32
     ids[1] = (int)GetCurrentThreadId();
+#elif defined(__APPLE__)
+    uint64_t id = 0;
+    pthread_threadid_np(NULL, &id);
+    ids[1] = (int)(id & 0x7fffffff);
 #else
     ids[1] = (int)syscall(SYS_gettid);
 #endif
@@ -512,6 +540,11 @@ static void test_thread_id(void **state)
 #ifdef _WIN32
     /* Windows thread ids are not process ids, even in the main thread. */
     assert_int_equal(vl_thread_id(), (int)GetCurrentThreadId());
+#elif defined(__APPLE__)
+    /* macOS thread ids are system-wide 64-bit values, not process ids. */
+    uint64_t id = 0;
+    assert_int_equal(pthread_threadid_np(NULL, &id), 0);
+    assert_int_equal(vl_thread_id(), (int)(id & 0x7fffffff));
 #else
     assert_int_equal(vl_thread_id(), (int)syscall(SYS_gettid));
     /* In the main thread the TID is the PID. */

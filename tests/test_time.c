@@ -3,17 +3,28 @@
 #include <signal.h>
 #include <string.h>
 #include <time.h>
-#ifndef _WIN32
+#if defined(__linux__)
 #include <sys/auxv.h>
+#endif
+#ifndef _WIN32
 #include <sys/time.h>
 #endif
 
 #include "vl_test.h"
-#ifndef _WIN32
+#ifdef __linux__
 #include <vllsi/sys/linux.h>
 #endif
 #include <vllsi/sys/time.h>
 #include "internal.h"
+
+/* The C library's clock that vl_time_monotonic_ns must agree with. On macOS
+ * CLOCK_MONOTONIC also counts the time the machine slept, so the match for
+ * mach_absolute_time (and Linux's CLOCK_MONOTONIC) is CLOCK_UPTIME_RAW. */
+#ifdef __APPLE__
+#define MONO_CLOCK CLOCK_UPTIME_RAW
+#else
+#define MONO_CLOCK CLOCK_MONOTONIC
+#endif
 
 static int64_t libc_ns(clockid_t clk)
 {
@@ -28,6 +39,12 @@ static const char *expected_source(void)
 {
     return "qpc";
 }
+#elif defined(__APPLE__)
+/* One clock source on macOS: mach_absolute_time (src/sys/darwin). */
+static const char *expected_source(void)
+{
+    return "mach_absolute_time";
+}
 #else
 static const char *expected_source(void)
 {
@@ -40,9 +57,9 @@ static const char *expected_source(void)
 static void check_clocks_bracketed(void)
 {
     for (int i = 0; i < 1000; i++) {
-        int64_t a = libc_ns(CLOCK_MONOTONIC);
+        int64_t a = libc_ns(MONO_CLOCK);
         int64_t m = vl_time_monotonic_ns();
-        int64_t b = libc_ns(CLOCK_MONOTONIC);
+        int64_t b = libc_ns(MONO_CLOCK);
         assert_true(a <= m && m <= b);
         a = libc_ns(CLOCK_REALTIME);
         int64_t r = vl_time_realtime_ns();
@@ -61,8 +78,8 @@ static void check_clocks_bracketed(void)
     assert_true(secs >= (int64_t)t - 1 && secs <= (int64_t)t + 1);
 }
 
-#ifdef _WIN32
-/* vl_sys_clock_gettime is <vllsi/sys/linux.h>, not built on Windows. */
+#if defined(_WIN32) || defined(__APPLE__)
+/* vl_sys_clock_gettime is <vllsi/sys/linux.h>, not built on Windows or macOS. */
 static void check_clock_gettime_errors(void)
 {
 }
@@ -101,6 +118,10 @@ static void syscall_path_matches_libc(void **state)
     /* No vDSO to avoid: VL_INIT_NO_VDSO leaves QPC as the clock. */
     vl__time_init(1);
     assert_string_equal(vl_time_source(), "qpc");
+#elif defined(__APPLE__)
+    /* Nor on macOS: the commpage stays the clock. */
+    vl__time_init(1);
+    assert_string_equal(vl_time_source(), "mach_absolute_time");
 #else
     vl__time_init(1);
     assert_string_equal(vl_time_source(), "syscall");
@@ -115,12 +136,12 @@ static void syscall_path_matches_libc(void **state)
 static void sleep_lasts_at_least(void **state)
 {
     (void)state;
-    int64_t t0 = libc_ns(CLOCK_MONOTONIC);
+    int64_t t0 = libc_ns(MONO_CLOCK);
     assert_int_equal(vl_sleep_ns(20 * VL_NS_PER_MS), 0);
-    assert_true(libc_ns(CLOCK_MONOTONIC) - t0 >= 20 * VL_NS_PER_MS);
-    t0 = libc_ns(CLOCK_MONOTONIC);
+    assert_true(libc_ns(MONO_CLOCK) - t0 >= 20 * VL_NS_PER_MS);
+    t0 = libc_ns(MONO_CLOCK);
     assert_int_equal(vl_sleep_ns(1), 0);
-    assert_true(libc_ns(CLOCK_MONOTONIC) - t0 >= 1);
+    assert_true(libc_ns(MONO_CLOCK) - t0 >= 1);
     assert_int_equal(vl_sleep_ns(0), 0);
     assert_int_equal(vl_sleep_ns(-1), -EINVAL);
     assert_int_equal(vl_sleep_ns(INT64_MIN), -EINVAL);
@@ -150,9 +171,9 @@ static void sleep_survives_signals(void **state)
     struct itimerval it = {{0, 30000}, {0, 30000}}, off = {{0, 0}, {0, 0}};
     alarms = 0;
     assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
-    int64_t t0 = libc_ns(CLOCK_MONOTONIC);
+    int64_t t0 = libc_ns(MONO_CLOCK);
     int r = vl_sleep_ns(200 * VL_NS_PER_MS);
-    int64_t el = libc_ns(CLOCK_MONOTONIC) - t0;
+    int64_t el = libc_ns(MONO_CLOCK) - t0;
     setitimer(ITIMER_REAL, &off, NULL);
     sigaction(SIGALRM, &old, NULL);
     assert_int_equal(r, 0);

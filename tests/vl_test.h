@@ -9,8 +9,10 @@
 #ifndef VLLSI_TEST_H
 #define VLLSI_TEST_H
 
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -64,6 +66,124 @@ static inline int vl_test_emulated(void)
 #else
 #define VL_TEST_SKIP_ON_WINDOWS(why) ((void)0)
 #endif
+
+/* A test of Linux-only behaviour skips on macOS, naming why. */
+#ifdef __APPLE__
+#define VL_TEST_SKIP_ON_MACOS(why)                    \
+    do {                                              \
+        print_message("skipped on macOS: %s\n", why); \
+        skip();                                       \
+    } while (0)
+#else
+#define VL_TEST_SKIP_ON_MACOS(why) ((void)0)
+#endif
+
+/* mincore(2)'s result vector: macOS declares it as char *, Linux as
+ * unsigned char *. */
+#ifdef __APPLE__
+typedef char vl_test_mincore_vec;
+#else
+typedef unsigned char vl_test_mincore_vec;
+#endif
+
+#ifdef __APPLE__
+#include <mach/mach_init.h>
+#include <mach/vm_region.h>
+#include <pthread.h>
+
+/* macOS has no /proc/self/maps: the tests walk the address space with
+ * mach_vm_region (declared here as <mach/mach_vm.h> is not among the SDK
+ * headers zig bundles). */
+extern kern_return_t mach_vm_region(mach_port_t target_task, mach_vm_address_t *address,
+                                    mach_vm_size_t *size, vm_region_flavor_t flavor,
+                                    vm_region_info_t info, mach_msg_type_number_t *info_count,
+                                    mach_port_t *object_name);
+
+/* The region at or above *addr: true and its bounds, or false past the end. */
+static inline bool vl_test_region(uintptr_t *addr, uintptr_t *end, int *prot)
+{
+    mach_vm_address_t a = *addr;
+    mach_vm_size_t sz = 0;
+    vm_region_basic_info_data_64_t info;
+    mach_msg_type_number_t count = VM_REGION_BASIC_INFO_COUNT_64;
+    mach_port_t obj = MACH_PORT_NULL;
+    if (mach_vm_region(mach_task_self(), &a, &sz, VM_REGION_BASIC_INFO_64, (vm_region_info_t)&info,
+                       &count, &obj) != KERN_SUCCESS)
+        return false;
+    *addr = (uintptr_t)a;
+    *end = (uintptr_t)(a + sz);
+    if (prot != NULL)
+        *prot = info.protection;
+    return true;
+}
+
+/* The number of VM regions: what /proc/self/maps' line count is on Linux. */
+static inline int vl_test_count_regions(void)
+{
+    int n = 0;
+    uintptr_t a = 0, end = 0;
+    while (vl_test_region(&a, &end, NULL)) {
+        n++;
+        a = end;
+    }
+    return n;
+}
+
+/* Is p inside a VM region? */
+static inline bool vl_test_region_mapped(const void *p)
+{
+    uintptr_t a = (uintptr_t)p, end = 0;
+    return vl_test_region(&a, &end, NULL) && a <= (uintptr_t)p;
+}
+
+/* macOS has no POSIX barriers; the suites that use them get this one,
+ * unless the SDK ever brings its own. */
+#ifndef PTHREAD_BARRIER_SERIAL_THREAD
+typedef struct {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    unsigned count, waiting, round;
+} pthread_barrier_t;
+#define PTHREAD_BARRIER_SERIAL_THREAD (-1)
+
+static inline int pthread_barrier_init(pthread_barrier_t *b, const void *attr, unsigned count)
+{
+    (void)attr;
+    if (count == 0)
+        return EINVAL;
+    b->count = count;
+    b->waiting = 0;
+    b->round = 0;
+    pthread_mutex_init(&b->m, NULL);
+    pthread_cond_init(&b->c, NULL);
+    return 0;
+}
+
+static inline int pthread_barrier_wait(pthread_barrier_t *b)
+{
+    pthread_mutex_lock(&b->m);
+    unsigned round = b->round;
+    if (++b->waiting == b->count) {
+        b->waiting = 0;
+        b->round++;
+        pthread_cond_broadcast(&b->c);
+        pthread_mutex_unlock(&b->m);
+        return PTHREAD_BARRIER_SERIAL_THREAD;
+    }
+    while (round == b->round)
+        pthread_cond_wait(&b->c, &b->m);
+    pthread_mutex_unlock(&b->m);
+    return 0;
+}
+
+static inline int pthread_barrier_destroy(pthread_barrier_t *b)
+{
+    pthread_cond_destroy(&b->c);
+    pthread_mutex_destroy(&b->m);
+    return 0;
+}
+#endif /* PTHREAD_BARRIER_SERIAL_THREAD */
+#endif /* __APPLE__ */
 
 /* Drop the lines qemu-user itself adds to a dying child's stderr. */
 static inline void vl_test_strip_emulator_lines(char *out)

@@ -22,6 +22,8 @@
 #include <vllsi/sys/linux.h>
 #elif defined(_WIN32)
 #include <vllsi/sys/windows.h>
+#elif defined(__APPLE__)
+#include <vllsi/sys/darwin.h>
 #endif
 
 #endif /* VLLSI_SYS_H */

@@ -1,6 +1,7 @@
 /*
  * Error names and messages: Linux's errno values (generated once from the
- * kernel's errno list with its usual messages) and vllsi's own VL_E* codes.
+ * kernel's errno list with its usual messages), on macOS also the errno
+ * values only macOS has, and vllsi's own VL_E* codes.
  * A table indexed by the code, so vl_strerror/vl_errname are one bounds check
  * and one load, and need no libc (strerror is not async-signal-safe anyway).
  */
@@ -143,6 +144,28 @@ static const struct vl__errdesc errno_table[] = {
     [ENOTRECOVERABLE] = {"ENOTRECOVERABLE", "State not recoverable"},
     [ERFKILL] = {"ERFKILL", "Operation not possible due to RF-kill"},
     [EHWPOISON] = {"EHWPOISON", "Memory page has hardware error"},
+#ifdef __APPLE__
+    /* macOS's own errno values, which Linux does not have (macOS's wording). */
+    [ENOTSUP] = {"ENOTSUP", "Operation not supported"},
+    [EPROCLIM] = {"EPROCLIM", "Too many processes"},
+    [EBADRPC] = {"EBADRPC", "RPC struct is bad"},
+    [ERPCMISMATCH] = {"ERPCMISMATCH", "RPC version wrong"},
+    [EPROGUNAVAIL] = {"EPROGUNAVAIL", "RPC prog. not avail"},
+    [EPROGMISMATCH] = {"EPROGMISMATCH", "Program version wrong"},
+    [EPROCUNAVAIL] = {"EPROCUNAVAIL", "Bad procedure for program"},
+    [EFTYPE] = {"EFTYPE", "Inappropriate file type or format"},
+    [EAUTH] = {"EAUTH", "Authentication error"},
+    [ENEEDAUTH] = {"ENEEDAUTH", "Need authenticator"},
+    [EPWROFF] = {"EPWROFF", "Device power is off"},
+    [EDEVERR] = {"EDEVERR", "Device error"},
+    [EBADEXEC] = {"EBADEXEC", "Bad executable (or shared library)"},
+    [EBADARCH] = {"EBADARCH", "Bad CPU type in executable"},
+    [ESHLIBVERS] = {"ESHLIBVERS", "Shared library version mismatch"},
+    [EBADMACHO] = {"EBADMACHO", "Malformed Mach-o file"},
+    [ENOATTR] = {"ENOATTR", "Attribute not found"},
+    [ENOPOLICY] = {"ENOPOLICY", "Policy not found"},
+    [EQFULL] = {"EQFULL", "Interface output queue is full"},
+#endif
 };
 
 static const struct vl__errdesc vl_table[] = {

@@ -4,7 +4,8 @@
  * sleep while a 32-bit word holds a value, wake one or all sleepers on it,
  * the same with a deadline, yield the CPU, and a pause for spinning. Linux
  * gives them through FUTEX_WAIT/FUTEX_WAKE (private), Windows through
- * WaitOnAddress/WakeByAddress* (its futex, Windows 8+). Both sleep only while
+ * WaitOnAddress/WakeByAddress* (its futex, Windows 8+), macOS through
+ * __ulock_wait/__ulock_wake (src/sys/darwin/ulock.c). All sleep only while
  * the word still equals the expected value and may return spuriously, which
  * every caller here tolerates.
  *
@@ -19,6 +20,10 @@
 
 #ifdef _WIN32
 #include "windows/win.h"
+#elif defined(__APPLE__)
+#include <sched.h>
+
+#include "darwin/darwin.h"
 #else
 #include "internal.h"
 #include "linux/sys.h"
@@ -81,6 +86,59 @@ static int os_wait_until(uint32_t *w, uint32_t val, int64_t deadline)
         }
         if (WaitOnAddress(w, &val, sizeof(val), ms) || GetLastError() != ERROR_TIMEOUT)
             return 0;
+    }
+}
+
+#elif defined(__APPLE__)
+
+static inline void os_relax(void)
+{
+#if defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#else
+    __builtin_ia32_pause();
+#endif
+}
+
+static inline void os_yield(void)
+{
+    (void)sched_yield();
+}
+
+static void os_wait(uint32_t *w, uint32_t val)
+{
+    (void)vl__darwin_wait(w, val, 0);
+}
+
+static void os_wake_one(uint32_t *w)
+{
+    vl__darwin_wake(w, false);
+}
+
+static void os_wake_all(uint32_t *w)
+{
+    vl__darwin_wake(w, true);
+}
+
+/* Sleep while *w == val until `deadline` (monotonic ns; INT64_MAX: none): 0
+ * or -ETIMEDOUT. __ulock_wait takes a relative timeout in microseconds, so
+ * the time left is recomputed from the deadline on every round. */
+static int os_wait_until(uint32_t *w, uint32_t val, int64_t deadline)
+{
+    for (;;) {
+        uint64_t left = 0;
+        if (deadline != INT64_MAX) {
+            int64_t l = deadline - vl_time_monotonic_ns();
+            if (l <= 0)
+                return -ETIMEDOUT;
+            left = (uint64_t)l;
+        }
+        int r = vl__darwin_wait(w, val, left);
+        if (r == -ETIMEDOUT)
+            continue; /* the loop decides against the deadline */
+        if (r == -EINTR && __atomic_load_n(w, __ATOMIC_RELAXED) == val)
+            continue;
+        return 0;
     }
 }
 

