@@ -281,6 +281,8 @@ static void h_check_domain(const struct h_rec *r, const vl_completion *c)
     if (c->flags & VL_CQE_MORE)
         fail_msg("%s id %llx: MORE flag on a single-shot op", kname(op->kind),
                  (unsigned long long)r->id);
+    if ((op->flags & VL_OP_F_DEADLINE) && res == -ETIMEDOUT)
+        return; /* its deadline ended it (any kind) */
     int64_t max = 0;
     switch (op->kind) {
     case VL_OP_READ:
@@ -793,16 +795,183 @@ static void submit_rejects_bad_modes(vl_engine *e, const int p[2], const int sv[
     op.u.accept.addr = (struct sockaddr *)&ss;
     op.u.accept.addrlen = NULL;
     expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "ACCEPT MULTISHOT with addr only");
-    /* Well-formed multishot ops with an option no driver runs yet. */
+    /* A well-formed multishot op with an option no driver runs yet. */
     op = vl_op_recv_multi(sv[0], pool, 0);
     op.flags |= VL_OP_F_LINK;
     expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "RECV MULTISHOT + LINK");
-    op = vl_op_accept_multi(sv[0]);
-    op.flags |= VL_OP_F_DEADLINE;
-    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "ACCEPT MULTISHOT + DEADLINE");
     /* Nothing took the pool. */
     assert_int_equal(vl_bufpool_available(pool), 4);
     assert_int_equal(vl_bufpool_destroy(pool), 0);
+}
+
+/* ---- per-op deadlines (VL_OP_F_DEADLINE) ------------------------------------------ */
+
+static vl_op with_deadline(vl_op op, int64_t ns, bool absolute)
+{
+    op.flags |= VL_OP_F_DEADLINE | (absolute ? VL_OP_F_DEADLINE_ABS : 0);
+    op.deadline_ns = ns;
+    return op;
+}
+
+/* An op whose deadline passes ends once with -ETIMEDOUT, never before the
+ * deadline; one that finishes first keeps its result and nothing follows;
+ * the deadline applies to every kind (a TIMEOUT too). */
+static void deadline_ops_time_out(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_on_sync("sync answers a deadline with -EOPNOTSUPP (submit_rejects_bad_ops)");
+    int sv[2];
+    char buf[8];
+    mk_socketpair(sv);
+    h_open(64, 0);
+
+    /* Relative: 30 ms after submit. */
+    uint64_t id = h_sub(with_deadline(vl_op_recv(sv[0], buf, sizeof(buf), 0), 30 * CT_MS, false));
+    assert_int_equal(h_wait(id), -ETIMEDOUT);
+    struct h_rec *r = h_rec_of(id);
+    assert_true(r->t_done - r->t_submit >= 30 * CT_MS);
+
+    /* Absolute, on the engine's clock (CLOCK_MONOTONIC). */
+    int64_t at = ct_now_ns() + 30 * CT_MS;
+    id = h_sub(with_deadline(vl_op_recv(sv[0], buf, sizeof(buf), 0), at, true));
+    assert_int_equal(h_wait(id), -ETIMEDOUT);
+    assert_true(h_rec_of(id)->t_done >= at);
+
+    /* Already past (any instant, a negative one too): the next poll. */
+    id = h_sub(with_deadline(vl_op_recv(sv[0], buf, sizeof(buf), 0), -1, true));
+    assert_int_equal(h_wait(id), -ETIMEDOUT);
+
+    /* The op finishes first: its result, and no second completion. */
+    id = h_sub(with_deadline(vl_op_recv(sv[0], buf, sizeof(buf), 0), 5000 * CT_MS, false));
+    h_poll(0, 16);
+    assert_int_equal(send(sv[1], "x", 1, 0), 1);
+    assert_int_equal(h_wait(id), 1);
+
+    /* A TIMEOUT: the earlier of its duration and its deadline wins. */
+    id = h_sub(with_deadline(vl_op_timeout(20 * CT_MS), 5000 * CT_MS, false));
+    assert_int_equal(h_wait(id), 0);
+    id = h_sub(with_deadline(vl_op_timeout(5000 * CT_MS), 20 * CT_MS, false));
+    assert_int_equal(h_wait(id), -ETIMEDOUT);
+
+    /* Many at once, in deadline order, among ops without one. */
+    uint64_t ids[8];
+    for (int k = 0; k < 8; k++)
+        ids[k] = h_sub(with_deadline(vl_op_recv(sv[0], buf, sizeof(buf), 0),
+                                     (int64_t)(8 - k) * 5 * CT_MS, false));
+    h_sub(vl_op_nop());
+    h_wait_all();
+    for (int k = 0; k < 8; k++) {
+        assert_int_equal(h_rec_of(ids[k])->result, -ETIMEDOUT);
+        if (k > 0)
+            assert_true(h_rec_of(ids[k])->seq < h_rec_of(ids[k - 1])->seq);
+    }
+    h_poll(20 * CT_MS, 16);
+    assert_int_equal(H.ndone, H.n);
+    assert_int_equal(vl_engine_inflight(H.e), 0);
+    h_close();
+}
+
+/* The deadline against the op's own completion, over and over with the
+ * two close together: exactly one completion each, the data or -ETIMEDOUT,
+ * and a timed-out op no earlier than its deadline. */
+static void deadline_races_completion(void **state)
+{
+    (void)state;
+    WATCH(60);
+    skip_on_sync("sync answers a deadline with -EOPNOTSUPP (submit_rejects_bad_ops)");
+    int sv[2];
+    char buf[4];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    uint64_t rng = g_seed ^ 0xdead;
+    int timed_out = 0, got = 0;
+    for (int k = 0; k < 300; k++) {
+        int64_t d = (int64_t)ct_below(&rng, 300) * 1000; /* 0..300 us */
+        bool absolute = ct_below(&rng, 2);
+        int64_t at = ct_now_ns() + d;
+        uint64_t id = h_sub(
+            with_deadline(vl_op_recv(sv[0], buf, sizeof(buf), 0), absolute ? at : d, absolute));
+        if (ct_below(&rng, 2))
+            h_poll(0, 16);
+        ct_sleep_ns((int64_t)ct_below(&rng, 300) * 1000);
+        assert_int_equal(send(sv[1], "y", 1, 0), 1);
+        int64_t res = h_wait(id);
+        struct h_rec *r = h_rec_of(id);
+        if (res == -ETIMEDOUT) {
+            timed_out++;
+            assert_true(absolute ? r->t_done >= at : r->t_done - r->t_submit >= d);
+            assert_int_equal(recv(sv[0], buf, 1, 0), 1); /* the byte it did not take */
+        } else {
+            assert_int_equal(res, 1);
+            got++;
+        }
+    }
+    h_poll(20 * CT_MS, 16);
+    assert_int_equal(H.ndone, H.n);
+    print_message("deadline races: %d timed out, %d completed\n", timed_out, got);
+    h_close();
+}
+
+/* A multishot RECV's deadline ends it: its data first, then a final
+ * -ETIMEDOUT. A CANCEL before the deadline wins (-ECANCELED), a CANCEL
+ * after it finds nothing; shutdown cancels ops with deadlines as others. */
+static void deadline_multishot_cancel_shutdown(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_on_sync("sync answers a deadline with -EOPNOTSUPP (submit_rejects_bad_ops)");
+    int sv[2];
+    char buf[8];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    vl_bufpool *pool = NULL;
+    assert_int_equal(vl_bufpool_create(H.e, 8, 64, &pool), 0);
+    vl_op op = with_deadline(vl_op_recv_multi(sv[0], pool, 0), 100 * CT_MS, false);
+    int64_t mid = vl_engine_submit(H.e, &op, NULL);
+    assert_true(mid > 0);
+    assert_int_equal(send(sv[1], "abc", 3, 0), 3);
+    int more = 0;
+    int64_t final = 1;
+    int64_t start = ct_now_ns();
+    while (final == 1) {
+        vl_completion c;
+        int n = vl_engine_poll(H.e, 50 * CT_MS, &c, 1);
+        assert_true(n >= 0);
+        assert_true(ct_now_ns() - start < h_limit_ns());
+        if (n == 0)
+            continue;
+        assert_int_equal(c.id, (uint64_t)mid);
+        if (c.flags & VL_CQE_MORE) {
+            assert_true(c.result > 0);
+            more++;
+            assert_int_equal(vl_bufpool_release(pool, vl_cqe_buffer(c.flags)), 0);
+        } else {
+            final = c.result;
+        }
+    }
+    assert_true(more >= 1);
+    assert_int_equal(final, -ETIMEDOUT);
+    assert_true(ct_now_ns() - start >= 90 * CT_MS);
+    assert_int_equal(vl_bufpool_destroy(pool), 0);
+
+    /* CANCEL first. */
+    uint64_t id = h_sub(with_deadline(vl_op_recv(sv[0], buf, sizeof(buf), 0), 5000 * CT_MS, false));
+    h_poll(0, 16);
+    assert_int_equal(h_run(vl_op_cancel(id)), 0);
+    assert_int_equal(h_wait(id), -ECANCELED);
+    /* The deadline first: the CANCEL finds no op. */
+    id = h_sub(with_deadline(vl_op_recv(sv[0], buf, sizeof(buf), 0), 10 * CT_MS, false));
+    assert_int_equal(h_wait(id), -ETIMEDOUT);
+    assert_int_equal(h_run(vl_op_cancel(id)), -ENOENT);
+    /* Shutdown: -ECANCELED, not -ETIMEDOUT. */
+    id = h_sub(with_deadline(vl_op_recv(sv[0], buf, sizeof(buf), 0), 5000 * CT_MS, false));
+    h_poll(0, 16);
+    vl_engine_shutdown(H.e);
+    h_poll(0, 16);
+    assert_int_equal(h_rec_of(id)->result, -ECANCELED);
+    assert_int_equal(H.ndone, H.n);
+    h_close();
 }
 
 static void submit_rejects_bad_ops(void **state)
@@ -857,12 +1026,8 @@ static void submit_rejects_bad_ops(void **state)
     op.reserved = 1;
     expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "READ DEADLINE reserved 1");
     op.reserved = 0;
-    /* Well-formed options: not run by any driver yet. An absolute
-     * deadline may be any instant, a past or negative one too. */
-    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "READ absolute deadline -1");
-    op.deadline_ns = 0;
-    op.flags = VL_OP_F_DEADLINE;
-    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "READ relative deadline 0");
+    /* A chain (VL_OP_F_LINK) is well formed but not run by any driver yet;
+     * a deadline is run by every driver but sync (deadline_ops_time_out). */
     op.deadline_ns = INT64_MAX;
     op.flags = VL_OP_F_DEADLINE | VL_OP_F_LINK;
     expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "READ DEADLINE + LINK");
@@ -872,10 +1037,18 @@ static void submit_rejects_bad_ops(void **state)
     op = vl_op_timeout(1000);
     op.flags = VL_OP_F_LINK;
     expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "TIMEOUT LINK");
-    op = vl_op_close(sv[1]);
-    op.flags = VL_OP_F_DEADLINE;
-    op.deadline_ns = 1000000;
-    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "CLOSE DEADLINE");
+    if (g_kind == VL_DRIVER_SYNC) {
+        /* sync runs every op to completion inside poll: nothing could end
+         * one at its deadline. */
+        op = vl_op_close(sv[1]);
+        op.flags = VL_OP_F_DEADLINE;
+        op.deadline_ns = 1000000;
+        expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "sync: CLOSE DEADLINE");
+        op = vl_op_nop();
+        op.flags = VL_OP_F_DEADLINE | VL_OP_F_DEADLINE_ABS;
+        op.deadline_ns = -1;
+        expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "sync: NOP absolute deadline");
+    }
     /* An op with no options ignores deadline_ns. */
     op = vl_op_nop();
     op.deadline_ns = -5;
@@ -4179,6 +4352,9 @@ int main(int argc, char **argv)
         T(create_default_cap_is_exact),
         T(op_constructors_fill_the_header),
         T(submit_rejects_bad_ops),
+        T(deadline_ops_time_out),
+        T(deadline_races_completion),
+        T(deadline_multishot_cancel_shutdown),
         T(poll_rejects_bad_args),
         T(nop_round_trips_user_data),
         T(poll_respects_cap),

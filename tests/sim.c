@@ -410,6 +410,41 @@ static void virtual_clock_and_timeouts(void **state)
     vl_engine_destroy(e);
 }
 
+/* Deadlines (VL_OP_F_DEADLINE) run on the virtual clock: a RECV that gets
+ * nothing ends with -ETIMEDOUT exactly at its deadline, in no real time;
+ * one that gets data first keeps it. */
+static void deadlines_on_the_virtual_clock(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    int fds[2];
+    char buf[8];
+    vl_completion c;
+    assert_int_equal(vl_sim_socketpair(e, fds), 0);
+    int64_t t0 = ct_now_ns();
+    int64_t base = vl_sim_now(e);
+    vl_op op = vl_op_recv(fds[0], buf, sizeof(buf), 0);
+    op.flags = VL_OP_F_DEADLINE;
+    op.deadline_ns = 3000 * CT_MS;
+    int64_t id = sub(e, op, NULL);
+    assert_int_equal(vl_engine_poll(e, -1, &c, 1), 1);
+    assert_int_equal(c.id, id);
+    assert_int_equal(c.result, -ETIMEDOUT);
+    assert_int_equal(vl_sim_now(e), base + 3000 * CT_MS);
+    assert_true(ct_now_ns() - t0 < 2000 * CT_MS);
+    /* Absolute, and the data comes first. */
+    op.flags = VL_OP_F_DEADLINE | VL_OP_F_DEADLINE_ABS;
+    op.deadline_ns = vl_sim_now(e) + 1000 * CT_MS;
+    id = sub(e, op, NULL);
+    assert_idle(e);
+    assert_int_equal(vl_sim_write(e, fds[1], "ab", 2), 2);
+    assert_int_equal(vl_engine_poll(e, -1, &c, 1), 1);
+    assert_int_equal(c.id, id);
+    assert_int_equal(c.result, 2);
+    assert_int_equal(vl_engine_poll(e, 2000 * CT_MS, &c, 1), 0);
+    vl_engine_destroy(e);
+}
+
 static void stall_is_counted_not_hung(void **state)
 {
     (void)state;
@@ -1083,6 +1118,7 @@ int main(void)
         cmocka_unit_test(listen_connect_accept),
         cmocka_unit_test(fd_limit_gives_emfile_and_recovers),
         cmocka_unit_test(virtual_clock_and_timeouts),
+        cmocka_unit_test(deadlines_on_the_virtual_clock),
         cmocka_unit_test(stall_is_counted_not_hung),
         cmocka_unit_test(cancel_and_close_pending),
         cmocka_unit_test(reset_reports_econnreset_once),

@@ -20,7 +20,8 @@
  *                 with unknown bits, reserved not 0, a
  *                 malformed option or a mode the kind does not take
  *                 (VL_OP_F_*, at vl_op; see each constructor)
- *      -EOPNOTSUPP an option no driver runs yet (VL_OP_F_DEADLINE, _LINK)
+ *      -EOPNOTSUPP an option no driver runs yet (VL_OP_F_LINK); a deadline
+ *                 on the sync driver
  *      -EFAULT    NULL buffer with len > 0, NULL address where one is needed
  *      -EBUSY     max_inflight ids are alive (issued and their completion not
  *                 yet returned by poll); the cap is exact
@@ -223,16 +224,29 @@ typedef struct vl_op {
  * VL_OP_F_DEADLINE: the op ends with -ETIMEDOUT if it has not completed by
  *   its deadline: deadline_ns nanoseconds after submit (>= 0; a negative
  *   one is -EINVAL), or with VL_OP_F_DEADLINE_ABS too, the CLOCK_MONOTONIC
- *   instant deadline_ns (any value; one already past ends the op at once).
+ *   instant deadline_ns (any value; one already past ends the op at the
+ *   next poll). It completes exactly once: with -ETIMEDOUT, never before
+ *   the deadline, or with its own result if that came first (an op the
+ *   kernel finished while its cancellation was on the way keeps its
+ *   result). A multishot op's final completion is the -ETIMEDOUT, after
+ *   its VL_CQE_MORE ones. Any kind takes one (a TIMEOUT ends at the
+ *   earlier of its duration, result 0, and its deadline). The engine
+ *   watches deadlines in vl_engine_poll (a poll never sleeps past one) and
+ *   ends an op the driver holds by cancelling it, so a deadline acts only
+ *   while the caller polls. A CANCEL of an op whose deadline has fired
+ *   answers -EALREADY (or -ENOENT once it completed); a CANCEL first wins
+ *   (-ECANCELED); shutdown ends it with -ECANCELED. The sync driver, which
+ *   runs every op to completion inside poll, answers -EOPNOTSUPP. The
+ *   simulator keeps deadlines on its virtual clock (<vllsi/sim.h>).
  * VL_OP_F_DEADLINE_ABS: deadline_ns is absolute. Only with
  *   VL_OP_F_DEADLINE (alone it is -EINVAL).
  * VL_OP_F_LINK: this op and the next one submitted form a chain: the next
  *   starts only after this one has succeeded, and ends with -ECANCELED if
  *   this one fails. A chain is the run of linked ops and the op after them.
  *
- *   VL_OP_F_DEADLINE and VL_OP_F_LINK are the ops' stored form; no driver
- *   runs them yet: submit returns -EOPNOTSUPP for an op with either (after
- *   the -EINVAL checks above).
+ *   VL_OP_F_LINK is the ops' stored form; no driver runs chains yet:
+ *   submit returns -EOPNOTSUPP for an op with it (after the -EINVAL checks
+ *   above).
  * VL_OP_F_MULTISHOT (mode; RECV, ACCEPT and POLL only): the op completes
  *   again and again with VL_CQE_MORE until a final completion; see
  *   "Multishot ops" below (vl_op_recv_multi, vl_op_accept_multi and

@@ -1011,9 +1011,16 @@ static void sim_fini(vl_engine *e)
     *vl__engine_drv(e) = NULL;
 }
 
+/* Deadlines run on the virtual clock. */
+static int64_t sim_now(vl_engine *e)
+{
+    return sim_of(e)->now;
+}
+
 const struct vl_driver vl__driver_sim = {
     .name = "sim",
     .kind = VL_DRIVER_SIM,
+    .now = sim_now,
     .init = sim_init,
     .fini = sim_fini,
     .submit = sim_submit,

@@ -415,6 +415,7 @@ static int sync_wait(vl_engine *e, int64_t timeout_ns)
 const struct vl_driver vl__driver_sync = {
     .name = "sync",
     .kind = VL_DRIVER_SYNC,
+    .runs_to_completion = true,
     .init = sync_init,
     .fini = sync_fini,
     .submit = sync_submit,

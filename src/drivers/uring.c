@@ -1424,7 +1424,7 @@ static unsigned reap_plain(vl_engine *e, const struct io_uring_cqe *cqes, unsign
         const struct io_uring_cqe *cqe = &cqes[head & mask];
         uint32_t i;
         struct vl__slot *s = vl__batch_slot(&run, cqe->user_data, &i);
-        if (s == NULL || !plain[s->op.kind] || vl__op_is_multishot(&s->op) || cqe->res == -EINTR)
+        if (s == NULL || !plain[s->op.kind] || !vl__batch_takes(s) || cqe->res == -EINTR)
             break;
         vl__batch_final(&run, s, i, cqe->user_data, cqe->res);
     }

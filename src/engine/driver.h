@@ -85,6 +85,14 @@ struct vl_driver {
 
     /* ---- optional capabilities ---- */
 
+    /* Every op runs to completion inside submit (the sync driver): nothing
+     * can end one early, so submit answers -EOPNOTSUPP for an op with a
+     * deadline (VL_OP_F_DEADLINE). */
+    bool runs_to_completion;
+    /* The driver's clock for deadlines, in nanoseconds (the simulator's
+     * virtual time). NULL: CLOCK_MONOTONIC (vl_time_monotonic_ns). */
+    int64_t (*now)(vl_engine *e);
+
     /* Submissions are batched: submit only queues for the kernel (io_uring's
      * SQ), so poll must enter the kernel even when completions are already
      * waiting. false: submit acts at once (epoll, IOCP, sync), and that
@@ -206,6 +214,8 @@ enum vl__slot_state {
 
 /* vl__slot.core_flags */
 #define VL__SLOT_CANCEL_REQUESTED 0x1u /* a CANCEL for this slot went to the driver */
+#define VL__SLOT_IN_DEADLINES     0x2u /* in the core's deadline heap               */
+#define VL__SLOT_TIMED_OUT        0x4u /* its deadline fired: -ECANCELED reads -ETIMEDOUT */
 
 /* Bytes of typed driver state per slot (see VL__SLOT_DRV). */
 #define VL__SLOT_DRV_SIZE 32u
@@ -221,8 +231,11 @@ struct vl__slot {
     /* The core's timer heap (timer_heap.h): the slot's position in it and
      * its insertion number, which orders equal deadlines. */
     uint32_t timer_pos;
-    uint32_t unused_;
+    /* The same for the core's deadline heap (an op with VL_OP_F_DEADLINE,
+     * whose absolute deadline the core keeps in op.deadline_ns). */
+    uint32_t deadline_pos;
     uint64_t timer_seq;
+    uint64_t deadline_seq;
     /* The driver's typed state while it holds the slot: a driver defines
      * its own struct and reaches it through VL__SLOT_DRV (below), which
      * checks at compile time that the struct fits. */
@@ -232,15 +245,13 @@ struct vl__slot {
     } drv;
     /* Pads the slot to 192 bytes, three cache lines (64-bit hosts), a
      * multiple of 64 that keeps every slot's op on a line of its own. The
-     * 48 spare bytes are the room for the per-op options' state (a
-     * deadline's place in the timer heap beside an op's own, a chain's
-     * links). */
-    uint64_t pad_[6];
+     * 40 spare bytes are the room for a chain's links (VL_OP_F_LINK). */
+    uint64_t pad_[5];
 };
 #if UINTPTR_MAX == UINT64_MAX
 _Static_assert(
-    offsetof(struct vl__slot, drv) == 112 && offsetof(struct vl__slot, pad_) == 144,
-    "a slot uses 144 bytes on 64-bit hosts: the op, 48 of the core's, 32 of the driver's");
+    offsetof(struct vl__slot, drv) == 120 && offsetof(struct vl__slot, pad_) == 152,
+    "a slot uses 152 bytes on 64-bit hosts: the op, 56 of the core's, 32 of the driver's");
 _Static_assert(sizeof(struct vl__slot) == 192, "a slot is 192 bytes on 64-bit hosts");
 #endif
 /*
@@ -432,21 +443,27 @@ const struct vl_driver *vl__engine_driver(const vl_engine *e);
 
 /* ---- completions -------------------------------------------------------------- */
 
+/* The part of a release that only ops with options or modes need
+ * (engine.c): the pool's count, the deadline heap, and -ETIMEDOUT for an op
+ * its deadline cancelled. Returns the result the caller sees. */
+int64_t vl__engine_release_options(vl_engine *e, uint32_t slot, int64_t result);
+
 /*
- * The slot's final completion (result) has reached the caller: free the slot
- * (its id goes stale) and put it back on the free stack, hot end first.
- * The core's; drivers report through vl__engine_complete.
+ * The slot's final completion (result) is reaching the caller: free the
+ * slot (its id goes stale) and put it back on the free stack, hot end
+ * first. Returns the result the caller sees (an op its deadline cancelled
+ * reads -ETIMEDOUT). The core's; drivers report through
+ * vl__engine_complete.
  */
-static inline void vl__engine_release(vl_engine *e, uint32_t slot, int64_t result)
+static inline int64_t vl__engine_release(vl_engine *e, uint32_t slot, int64_t result)
 {
     struct vl__engine_io *io = vl__io(e);
     struct vl__slot *s = &io->slots[slot];
-    if (VL_UNLIKELY(vl__op_has_pool(&s->op))) {
-        s->op.u.msg.pool->users--;
-        io->st.pool_starved += result == -ENOBUFS; /* every driver's starvation, counted once */
-    }
+    if (VL_UNLIKELY((s->op.flags & (VL_OP_F_MULTISHOT | VL_OP_F_DEADLINE)) != 0))
+        result = vl__engine_release_options(e, slot, result);
     s->state = VL__SLOT_FREE;
     io->free[io->nfree++] = slot;
+    return result;
 }
 
 /* How many completions can go straight into the caller's array now: none
@@ -488,13 +505,14 @@ static inline void vl__engine_complete(vl_engine *e, uint32_t slot, int64_t resu
     }
     vl_completion *c = &io->out[io->out_n++];
     c->id = ((uint64_t)s->gen << 32) | slot;
-    c->result = result;
     c->flags = flags;
     c->user_data = s->user_data;
-    if (flags & VL_CQE_MORE)
+    if (flags & VL_CQE_MORE) {
+        c->result = result;
         io->st.more++;
-    else
-        vl__engine_release(e, slot, result);
+    } else {
+        c->result = vl__engine_release(e, slot, result);
+    }
 }
 
 /*
@@ -560,6 +578,14 @@ static inline struct vl__slot *vl__batch_slot(const struct vl__batch *r, uint64_
     return s;
 }
 
+/* Whether the op in s may complete through a run: a single-shot op
+ * without a deadline (an op with one is released by vl__engine_complete,
+ * which takes it out of the deadline heap). */
+static inline bool vl__batch_takes(const struct vl__slot *s)
+{
+    return (s->op.flags & (VL_OP_F_MULTISHOT | VL_OP_F_DEADLINE)) == 0;
+}
+
 /* Room for one more completion in this run? */
 static inline bool vl__batch_room(const struct vl__batch *r)
 {
@@ -567,9 +593,9 @@ static inline bool vl__batch_room(const struct vl__batch *r)
 }
 
 /*
- * The final completion of the single-shot op in s (slot, id its current id,
- * INFLIGHT) straight into the caller's array, freeing the slot. Only when
- * vl__batch_room said so.
+ * The final completion of the op in s (slot, id its current id, INFLIGHT,
+ * vl__batch_takes) straight into the caller's array, freeing the slot.
+ * Only when vl__batch_room said so.
  */
 static inline void vl__batch_final(struct vl__batch *r, struct vl__slot *s, uint32_t slot,
                                    uint64_t id, int64_t result)

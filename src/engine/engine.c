@@ -61,7 +61,7 @@ static int engine_alloc(vl_engine *e, uint32_t cap)
     for (uint32_t i = 0; i < cap; i++)
         e->io.free[i] = cap - 1 - i;
     e->io.nfree = cap;
-    return 0;
+    return vl__timer_heap_init_key(&e->deadlines, e, cap, VL__TIMER_DEADLINE);
 }
 
 static void pool_free(vl_engine *e, struct vl_bufpool *p);
@@ -75,6 +75,7 @@ static void engine_free(vl_engine *e)
     free(e->io.free);
     free(e->sq);
     free(e->io.cq);
+    vl__timer_heap_fini(&e->deadlines);
     free(e);
 }
 
@@ -309,12 +310,53 @@ static VL__NOINLINE int64_t submit_timeout(vl_engine *e, const vl_op *op, void *
     return submit_slot(e, op, user_data, (uint64_t)(d > INT64_MAX - now ? INT64_MAX : now + d));
 }
 
+/* The clock deadlines are kept in: the driver's (the simulator's virtual
+ * time) or CLOCK_MONOTONIC. */
+static int64_t engine_now(const vl_engine *e)
+{
+    return e->drv->now != NULL ? e->drv->now((vl_engine *)e) : vl_time_monotonic_ns();
+}
+
+/*
+ * An op with options (VL_OP_F_*) or a reserved word: validated in full
+ * here, out of the common path. A deadline is made absolute now, in the
+ * engine's clock, and kept in the slot's copy of the op (whose flags then
+ * say DEADLINE_ABS); the slot joins the deadline heap, which poll watches.
+ */
+static VL__NOINLINE int64_t submit_options(vl_engine *e, const vl_op *op, void *user_data)
+{
+    int rc = vl__op_validate(op);
+    if (rc < 0)
+        return rc;
+    if (!(op->flags & VL_OP_F_DEADLINE))
+        return op->kind == VL_OP_TIMEOUT ? submit_timeout(e, op, user_data)
+                                         : submit_slot(e, op, user_data, 0);
+    if (e->drv->runs_to_completion)
+        return -EOPNOTSUPP;
+    vl_op copy = *op;
+    if (!(op->flags & VL_OP_F_DEADLINE_ABS)) {
+        int64_t now = engine_now(e);
+        copy.deadline_ns = op->deadline_ns > INT64_MAX - now ? INT64_MAX : now + op->deadline_ns;
+        copy.flags |= VL_OP_F_DEADLINE_ABS;
+    }
+    int64_t id = op->kind == VL_OP_TIMEOUT ? submit_timeout(e, &copy, user_data)
+                                           : submit_slot(e, &copy, user_data, 0);
+    if (id > 0) {
+        uint32_t i = (uint32_t)id;
+        vl__timer_heap_insert(&e->deadlines, i);
+        e->io.slots[i].core_flags |= VL__SLOT_IN_DEADLINES;
+    }
+    return id;
+}
+
 int64_t vl_engine_submit(vl_engine *e, const vl_op *op, void *user_data)
 {
     if (VL_UNLIKELY(e == NULL || op == NULL))
         return -EINVAL;
     if (VL_UNLIKELY(e->io.shut))
         return -ESHUTDOWN;
+    if (VL_UNLIKELY((op->flags | op->reserved) != 0))
+        return submit_options(e, op, user_data);
     int rc = vl__op_validate(op);
     if (VL_UNLIKELY(rc < 0))
         return rc;
@@ -403,10 +445,10 @@ static uint32_t flush(vl_engine *e)
     return n;
 }
 
-/* Move completions to the caller; a final completion frees its slot. */
-static int drain(vl_engine *e, vl_completion *out, int cap)
+/* Move completions to the caller; a final completion frees its slot.
+ * drain_from(e, out, n, cap): the same from out[n] on, for every op. */
+static VL__NOINLINE int drain_from(vl_engine *e, vl_completion *out, int n, int cap)
 {
-    int n = 0;
     while (n < cap && e->io.cq_head != e->io.cq_tail) {
         struct vl__cqe *c = &e->io.cq[e->io.cq_head++ & e->io.cq_mask];
         struct vl__slot *s = &e->io.slots[c->slot];
@@ -414,11 +456,109 @@ static int drain(vl_engine *e, vl_completion *out, int cap)
         out[n].result = c->result;
         out[n].flags = c->flags;
         out[n].user_data = s->user_data;
-        n++;
         if (!(c->flags & VL_CQE_MORE))
-            vl__engine_release(e, c->slot, c->result);
+            out[n].result = vl__engine_release(e, c->slot, c->result);
+        n++;
     }
     return n;
+}
+
+/* drain's common case, ops without options or modes, whose release is a
+ * push on the free stack: no call, so no register saves per poll. The
+ * first other op hands the rest to drain_from (a tail call). */
+static int drain(vl_engine *e, vl_completion *out, int cap)
+{
+    int n = 0;
+    while (n < cap && e->io.cq_head != e->io.cq_tail) {
+        struct vl__cqe *c = &e->io.cq[e->io.cq_head & e->io.cq_mask];
+        struct vl__slot *s = &e->io.slots[c->slot];
+        if (VL_UNLIKELY((s->op.flags & (VL_OP_F_MULTISHOT | VL_OP_F_DEADLINE)) != 0))
+            return drain_from(e, out, n, cap);
+        e->io.cq_head++;
+        out[n].id = ((uint64_t)s->gen << 32) | c->slot;
+        out[n].result = c->result;
+        out[n].flags = c->flags;
+        out[n].user_data = s->user_data;
+        s->state = VL__SLOT_FREE;
+        e->io.free[e->io.nfree++] = c->slot;
+        n++;
+    }
+    return n;
+}
+
+/* Take queued slot i out of the submission queue (a deadline fired before
+ * the driver took it: rare, so a scan). */
+static void sq_remove(vl_engine *e, uint32_t i)
+{
+    for (uint32_t k = e->sq_head; k != e->sq_tail; k++) {
+        if (e->sq[k & e->sq_mask] != i)
+            continue;
+        for (; k + 1 != e->sq_tail; k++)
+            e->sq[k & e->sq_mask] = e->sq[(k + 1) & e->sq_mask];
+        e->sq_tail--;
+        return;
+    }
+}
+
+/*
+ * Act on every deadline that has passed: a queued op completes with
+ * -ETIMEDOUT at once; an op the driver holds is cancelled, and its
+ * -ECANCELED reads -ETIMEDOUT (vl__engine_release_options), unless it
+ * finished first, whose own result stands (never both, never neither). An
+ * op a CANCEL is already cancelling keeps that outcome; a completed op
+ * waiting in the queue is left as it is. A driver too busy to cancel now
+ * (-EBUSY) is asked again a millisecond later.
+ */
+static VL__NOINLINE void expire_deadlines(vl_engine *e)
+{
+    int64_t now = engine_now(e);
+    uint32_t i;
+    while (vl__timer_heap_peek(&e->deadlines, &i) && vl__timer_heap_at(&e->deadlines, i) <= now) {
+        struct vl__slot *s = &e->io.slots[i];
+        vl__timer_heap_remove(&e->deadlines, i);
+        s->core_flags &= ~VL__SLOT_IN_DEADLINES;
+        if (s->state == VL__SLOT_QUEUED) {
+            sq_remove(e, i);
+            complete_queued(e, i, -ETIMEDOUT);
+        } else if (s->state == VL__SLOT_INFLIGHT && s->op.kind != VL_OP_CANCEL &&
+                   !(s->core_flags & VL__SLOT_CANCEL_REQUESTED)) {
+            s->core_flags |= VL__SLOT_TIMED_OUT | VL__SLOT_CANCEL_REQUESTED;
+            if (e->drv->cancel(e, i) == -EBUSY && s->state == VL__SLOT_INFLIGHT) {
+                s->core_flags &= ~(VL__SLOT_TIMED_OUT | VL__SLOT_CANCEL_REQUESTED);
+                s->op.deadline_ns = now + VL_NS_PER_MS;
+                vl__timer_heap_insert(&e->deadlines, i);
+                s->core_flags |= VL__SLOT_IN_DEADLINES;
+            }
+        }
+    }
+}
+
+/* A wait of timeout_ns (< 0: forever) cut to the earliest deadline. */
+static int64_t deadline_bound(const vl_engine *e, int64_t timeout_ns)
+{
+    uint32_t i;
+    if (!vl__timer_heap_peek(&e->deadlines, &i))
+        return timeout_ns;
+    int64_t left = vl__timer_heap_at(&e->deadlines, i) - engine_now(e);
+    left = left > 0 ? left : 0;
+    return timeout_ns < 0 || left < timeout_ns ? left : timeout_ns;
+}
+
+int64_t vl__engine_release_options(vl_engine *e, uint32_t slot, int64_t result)
+{
+    struct vl__slot *s = &e->io.slots[slot];
+    if (vl__op_has_pool(&s->op)) {
+        s->op.u.msg.pool->users--;
+        e->io.st.pool_starved += result == -ENOBUFS; /* every driver's starvation, counted once */
+    }
+    if (s->op.flags & VL_OP_F_DEADLINE) {
+        if (s->core_flags & VL__SLOT_IN_DEADLINES)
+            vl__timer_heap_remove(&e->deadlines, slot);
+        if ((s->core_flags & VL__SLOT_TIMED_OUT) && result == -ECANCELED)
+            result = -ETIMEDOUT;
+        s->core_flags &= ~(VL__SLOT_IN_DEADLINES | VL__SLOT_TIMED_OUT);
+    }
+    return result;
 }
 
 static int64_t remaining(int64_t deadline)
@@ -433,6 +573,8 @@ int vl_engine_poll(vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap
         return -EINVAL;
     if (e->io.shut)
         return drain(e, out, cap);
+    if (VL_UNLIKELY(e->deadlines.n > 0))
+        expire_deadlines(e);
     uint32_t sent = e->sq_head != e->sq_tail ? flush(e) : 0;
     if (e->io.cq_head != e->io.cq_tail) {
         /* Completions are ready: reap without waiting, but push what was
@@ -458,9 +600,15 @@ int vl_engine_poll(vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap
         /* Ops the driver had no room for must reach it before we block:
          * nothing the kernel holds may ever complete to wake us. */
         bool held_back = e->sq_head != e->sq_tail;
-        int rc = e->drv->wait(e, held_back ? 0 : t);
+        int64_t wait_ns = held_back ? 0 : t;
+        bool deadlines = e->deadlines.n > 0;
+        if (VL_UNLIKELY(deadlines))
+            wait_ns = deadline_bound(e, wait_ns);
+        int rc = e->drv->wait(e, wait_ns);
         if (held_back)
             flush(e);
+        if (VL_UNLIKELY(deadlines))
+            expire_deadlines(e);
         /* A signal (-EINTR) or a wake ends the wait with what we have. */
         if (e->io.out_n > 0 || e->io.cq_head != e->io.cq_tail || e->io.woken || rc == -EINTR ||
             t == 0)

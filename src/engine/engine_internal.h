@@ -20,6 +20,7 @@
 #include "driver.h"
 #include "fault.h"
 #include "opdef.h"
+#include "timer_heap.h"
 
 /*
  * The engine. Its first member is the part the driver interface inlines
@@ -39,6 +40,9 @@ struct vl_engine {
     bool kick;
     /* vl__engine_set_completes_outside_poll (driver.h) */
     bool completes_outside_poll;
+    /* Ops with a deadline (VL_OP_F_DEADLINE) by their absolute deadline,
+     * which submit keeps in the slot's op.deadline_ns. */
+    struct vl__timer_heap deadlines;
     struct vl_bufpool *pools[VL__MAX_POOLS];
     vl_driver_kind kind;
     char reason[160];

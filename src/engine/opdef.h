@@ -313,7 +313,7 @@ static inline int vl__op_validate_options(const vl_op *op)
     if ((op->flags & (VL_OP_F_DEADLINE | VL_OP_F_DEADLINE_ABS)) == VL_OP_F_DEADLINE &&
         op->deadline_ns < 0)
         return -EINVAL;
-    if ((op->flags & ~VL__OP_F_MODES) != 0)
+    if ((op->flags & VL_OP_F_LINK) != 0)
         return -EOPNOTSUPP;
     return 0;
 }

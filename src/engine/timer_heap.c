@@ -2,8 +2,9 @@
  * src/engine/timer_heap.c - the drivers' timer heap (see timer_heap.h).
  *
  * Invariant: for every position i > 0, key(idx[(i - 1) / 2]) <= key(idx[i]),
- * and vl__engine_slot(e, idx[i])->timer_pos == i. The key is the pair
- * (deadline_ns, insertion sequence), so no two keys are equal.
+ * and the slot's position field (timer_pos, or deadline_pos for the
+ * deadline heap) of idx[i] is i. The key is the pair (the instant,
+ * insertion sequence), so no two keys are equal.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,7 +13,14 @@
 
 int vl__timer_heap_init(struct vl__timer_heap *h, vl_engine *e, uint32_t cap)
 {
+    return vl__timer_heap_init_key(h, e, cap, VL__TIMER_TIMEOUT);
+}
+
+int vl__timer_heap_init_key(struct vl__timer_heap *h, vl_engine *e, uint32_t cap,
+                            enum vl__timer_key key)
+{
     h->e = e;
+    h->key = key;
     h->n = 0;
     h->cap = cap;
     h->seq = 0;
@@ -27,19 +35,33 @@ void vl__timer_heap_fini(struct vl__timer_heap *h)
     h->n = 0;
 }
 
+int64_t vl__timer_heap_at(const struct vl__timer_heap *h, uint32_t slot)
+{
+    const struct vl__slot *s = vl__engine_slot(h->e, slot);
+    return h->key == VL__TIMER_TIMEOUT ? (int64_t)s->deadline_ns : s->op.deadline_ns;
+}
+
+static uint64_t seq_of(const struct vl__timer_heap *h, const struct vl__slot *s)
+{
+    return h->key == VL__TIMER_TIMEOUT ? s->timer_seq : s->deadline_seq;
+}
+
 static bool earlier(const struct vl__timer_heap *h, uint32_t a, uint32_t b)
 {
-    const struct vl__slot *sa = vl__engine_slot(h->e, a);
-    const struct vl__slot *sb = vl__engine_slot(h->e, b);
-    if (sa->deadline_ns != sb->deadline_ns)
-        return sa->deadline_ns < sb->deadline_ns;
-    return sa->timer_seq < sb->timer_seq;
+    int64_t ta = vl__timer_heap_at(h, a), tb = vl__timer_heap_at(h, b);
+    if (ta != tb)
+        return ta < tb;
+    return seq_of(h, vl__engine_slot(h->e, a)) < seq_of(h, vl__engine_slot(h->e, b));
 }
 
 static void place(struct vl__timer_heap *h, uint32_t pos, uint32_t slot)
 {
     h->idx[pos] = slot;
-    vl__engine_slot(h->e, slot)->timer_pos = pos;
+    struct vl__slot *s = vl__engine_slot(h->e, slot);
+    if (h->key == VL__TIMER_TIMEOUT)
+        s->timer_pos = pos;
+    else
+        s->deadline_pos = pos;
 }
 
 /* Move slot up from pos until its parent is earlier; returns where it stopped. */
@@ -74,13 +96,18 @@ static void sift_down(struct vl__timer_heap *h, uint32_t pos, uint32_t slot)
 
 void vl__timer_heap_insert(struct vl__timer_heap *h, uint32_t slot)
 {
-    vl__engine_slot(h->e, slot)->timer_seq = h->seq++;
+    struct vl__slot *s = vl__engine_slot(h->e, slot);
+    if (h->key == VL__TIMER_TIMEOUT)
+        s->timer_seq = h->seq++;
+    else
+        s->deadline_seq = h->seq++;
     sift_up(h, h->n++, slot);
 }
 
 void vl__timer_heap_remove(struct vl__timer_heap *h, uint32_t slot)
 {
-    uint32_t pos = vl__engine_slot(h->e, slot)->timer_pos;
+    const struct vl__slot *s = vl__engine_slot(h->e, slot);
+    uint32_t pos = h->key == VL__TIMER_TIMEOUT ? s->timer_pos : s->deadline_pos;
     uint32_t last = h->idx[--h->n];
     if (pos == h->n)
         return;
