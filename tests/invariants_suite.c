@@ -410,8 +410,14 @@ int main(int argc, char **argv)
     } else if (strcmp(g_drv, "uring") == 0) {
         g_kind = VL_DRIVER_URING;
         g_drv_byte = 2;
+    } else if (strcmp(g_drv, "kqueue") == 0) {
+        /* The interpreter's byte picks among sim, epoll and uring (fuzz
+         * corpora keep their meaning); kqueue is pinned instead. */
+        g_kind = VL_DRIVER_KQUEUE;
+        g_drv_byte = 0;
+        setenv("VLLSI_FUZZ_DRIVER", "kqueue", 1);
     } else {
-        fprintf(stderr, "usage: %s uring|epoll|sim\n", argv[0]);
+        fprintf(stderr, "usage: %s uring|epoll|kqueue|sim\n", argv[0]);
         return 2;
     }
     const char *seed = getenv("VLLSI_TEST_SEED");

@@ -245,15 +245,9 @@ static unsigned ready_mask(uint32_t ev)
 static int epoll_wait_drv(vl_engine *e, int64_t timeout_ns)
 {
     struct epoll_drv *d = drv_of(e);
-    struct vl__stats *st = vl__engine_stats(e);
     int64_t t = vl__reactor_timeout(&d->r, timeout_ns);
     int n = epoll_block(d, t);
-    /* per system call, for vl_engine_stats */
-    if (t != 0)
-        st->kernel_waits++;
-    else
-        st->kernel_nowait++;
-    st->kernel_completions += n > 0 ? (uint64_t)n : 0;
+    vl__reactor_count_wait(&d->r, t, n);
     for (int k = 0; k < n; k++) {
         struct epoll_event *ev = &d->events[k];
         if (ev->data.u64 == WAKE_TAG)
@@ -303,10 +297,7 @@ static int epoll_event_fd(vl_engine *e, bool *ready)
         if (rc < 0)
             return rc;
     }
-    uint32_t i;
-    int64_t at = NO_TIMER;
-    if (vl__timer_heap_peek(&d->r.timers, &i))
-        at = (int64_t)vl__engine_slot(e, i)->deadline_ns;
+    int64_t at = vl__reactor_next_deadline(&d->r);
     if (at != d->timer_at) {
         struct itimerspec its;
         memset(&its, 0, sizeof(its));

@@ -1072,6 +1072,31 @@ void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned rea
     }
 }
 
+/*
+ * A registration the backend made asynchronously failed (kqueue: an EV_ERROR
+ * for a queued change): what a failed synchronous arm does, as the
+ * registration's errno says. -EPERM (the fd cannot be polled) runs the ops
+ * as always ready; another error completes them with it. A failure of a
+ * registration the reactor has moved on from (an older tag) is ignored.
+ */
+void vl__reactor_arm_failed(struct vl__reactor *r, int fd, uint32_t tag, int err)
+{
+    struct vl__reactor_fd *f = fd_find(r, fd);
+    if (f == NULL || f->tag != tag)
+        return;
+    if (err != -EPERM) {
+        fd_flush(r, f, err);
+        fd_drop(r, f);
+        return;
+    }
+    uint32_t i;
+    while ((i = f->head[0] != NONE ? f->head[0] : f->head[1]) != NONE) {
+        lists_unlink(r, f, i);
+        run_always_ready(r, i, slot_of(r, i));
+    }
+    fd_drop(r, f);
+}
+
 /* ---- ops on no fd ---------------------------------------------------------- */
 
 void vl__reactor_hold(struct vl__reactor *r, uint32_t i)
@@ -1147,6 +1172,24 @@ int64_t vl__reactor_timeout(const struct vl__reactor *r, int64_t timeout_ns)
     if (left < 0)
         left = 0;
     return timeout_ns < 0 || left < timeout_ns ? left : timeout_ns;
+}
+
+int64_t vl__reactor_next_deadline(const struct vl__reactor *r)
+{
+    uint32_t i;
+    if (!vl__timer_heap_peek(&r->timers, &i))
+        return INT64_MAX;
+    return (int64_t)vl__engine_slot(r->e, i)->deadline_ns;
+}
+
+void vl__reactor_count_wait(struct vl__reactor *r, int64_t timeout_ns, int n)
+{
+    struct vl__stats *st = vl__engine_stats(r->e);
+    if (timeout_ns != 0)
+        st->kernel_waits++;
+    else
+        st->kernel_nowait++;
+    st->kernel_completions += n > 0 ? (uint64_t)n : 0;
 }
 
 void vl__reactor_expire(struct vl__reactor *r)

@@ -1,6 +1,6 @@
 /*
  * src/engine/reactor.h - the readiness core shared by the readiness drivers
- * (epoll now, kqueue later): it turns "the fd is ready" into completions.
+ * (epoll, kqueue): it turns "the fd is ready" into completions.
  *
  * The rule is TigerBeetle's: try the op at once without blocking; when the
  * kernel says EAGAIN, park the op on its fd's wait lists for the directions
@@ -257,6 +257,22 @@ void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned rea
 
 /* How long a wait may block: timeout_ns (< 0 forever) cut to the earliest timer. */
 int64_t vl__reactor_timeout(const struct vl__reactor *r, int64_t timeout_ns);
+
+/*
+ * A registration that arm queued (it returned 0, and the backend applies
+ * it later: kqueue's changelist goes in with the wait) failed with err, a
+ * negative errno, on fd for tag: the fd's parked ops fail with err, or run
+ * as always ready for -EPERM, as if arm had said so. Stale tags are ignored.
+ */
+void vl__reactor_arm_failed(struct vl__reactor *r, int fd, uint32_t tag, int err);
+
+/* The earliest TIMEOUT deadline (CLOCK_MONOTONIC ns), INT64_MAX if none:
+ * what a host's timer is armed to (a driver's event_fd). */
+int64_t vl__reactor_next_deadline(const struct vl__reactor *r);
+
+/* Count one kernel wait of timeout_ns that returned n (events, or a
+ * negative errno) in the engine's stats: per system call, never per op. */
+void vl__reactor_count_wait(struct vl__reactor *r, int64_t timeout_ns, int n);
 
 /* Complete (with 0) every TIMEOUT whose deadline has passed. */
 void vl__reactor_expire(struct vl__reactor *r);

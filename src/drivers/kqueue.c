@@ -1,0 +1,360 @@
+/*
+ * src/drivers/kqueue.c - the kqueue driver: the readiness core
+ * (src/engine/reactor.c) over kevent, with an EVFILT_USER event for wake.
+ * macOS and the BSDs have kqueue in the kernel; on Linux the driver builds
+ * against libkqueue (-DVLLSI_KQUEUE=ON), which emulates it over epoll.
+ *
+ * Registrations are per direction (EVFILT_READ, EVFILT_WRITE), EV_CLEAR
+ * (edge-triggered) and persistent, like the epoll driver's: a notification
+ * does not disarm them, so a multishot RECV costs no kevent change per
+ * message. The reactor's tag of the latest arm travels in udata (the ident
+ * is the fd), so the reactor tells a registration it has moved on from.
+ * EV_ADD on a knote that exists updates it and looks at the file's state
+ * again, which is the "look now" the reactor's arm asks for.
+ *
+ * Arming only queues a change: the queue goes to the kernel with the next
+ * wait, in the same kevent() call, so a burst of parks costs no extra
+ * system call. The changes' errors come back in that call's event list as
+ * EV_ERROR entries (the list has room for one per change, so none is lost),
+ * and vl__reactor_arm_failed fails the fd's parked ops with them. A queue
+ * that fills between two waits goes to the kernel at once with EV_RECEIPT,
+ * which reports every change's outcome without taking pending events; its
+ * errors wait in `late` for the next wait. disarm (a CLOSE) drops the fd's
+ * queued changes and deletes its knotes at once, before the close: with
+ * libkqueue a knote outlives the file.
+ *
+ * EV_EOF on the read filter is VL__REACTOR_HUP (the peer sends nothing
+ * more). EV_EOF on the write filter, or an error in fflags, wakes both
+ * directions: the ops then meet the error themselves.
+ *
+ * TIMEOUTs live in the reactor's heap, and the wait's timeout is the
+ * earliest deadline (vl__reactor_timeout), in nanoseconds. A host loop
+ * (vl_loop_backend_fd) sleeps on the kqueue fd itself where the kernel
+ * makes it pollable (macOS, the BSDs), with an EVFILT_TIMER armed to the
+ * earliest deadline. libkqueue's descriptor is the write end of a pipe
+ * that never polls readable, so there the driver has no event_fd and the
+ * loop ticks instead.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/event.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vllsi/sys/time.h>
+
+#include "fault.h"
+#include "reactor.h"
+
+#define MAX_EVENTS  64
+/* Queued changes between two waits; with MAX_EVENTS, the wait's event list
+ * stays within what libkqueue accepts in one call (512). */
+#define MAX_CHANGES 256
+/* The idents of the driver's own events, each in its own filter. */
+#define WAKE_IDENT  1
+#define TIMER_IDENT 1
+#define NO_TIMER    INT64_MAX
+
+/* A kqueue fd that polls readable while events are pending: the kernel's. */
+#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) || \
+    defined(__DragonFly__)
+#define KQ_POLLABLE 1
+#else
+#define KQ_POLLABLE 0
+#endif
+
+struct kq_drv {
+    struct vl__reactor r;
+    int kq;
+    int nchanges;     /* queued in changes, for the next kevent()             */
+    int nlate;        /* errors of an early flush, for the next wait         */
+    int64_t timer_at; /* the deadline EVFILT_TIMER is armed to; NO_TIMER: none */
+    struct kevent changes[MAX_CHANGES];
+    struct kevent late[MAX_CHANGES];
+    /* One entry per change for its error, then the events. */
+    struct kevent events[MAX_CHANGES + MAX_EVENTS];
+};
+
+static struct kq_drv *drv_of(vl_engine *e)
+{
+    return *vl__engine_drv(e);
+}
+
+static void *tag_udata(uint32_t tag)
+{
+    return (void *)(uintptr_t)tag;
+}
+
+static uint32_t udata_tag(const struct kevent *ev)
+{
+    return (uint32_t)(uintptr_t)ev->udata;
+}
+
+/* ---- the reactor's backend --------------------------------------------------- */
+
+/*
+ * The queue is full: apply it now. EV_RECEIPT makes the kernel answer each
+ * change in out (data: 0 or its errno) and take no pending event with it.
+ * The errors wait in late for the next wait, which reports them; late has
+ * room for a whole queue only while it is empty, so a second overflow
+ * before a wait is refused (-ENOBUFS, the op that asked fails with it).
+ */
+static int changes_flush(struct kq_drv *d)
+{
+    if (d->nlate != 0)
+        return -ENOBUFS;
+    int n = d->nchanges;
+    for (int k = 0; k < n; k++)
+        d->changes[k].flags |= EV_RECEIPT;
+    struct timespec zero = {0, 0};
+    int got = kevent(d->kq, d->changes, n, d->events, n, &zero);
+    if (got < 0)
+        return -errno;
+    d->nchanges = 0;
+    for (int k = 0; k < got; k++)
+        if ((d->events[k].flags & EV_ERROR) && d->events[k].data != 0)
+            d->late[d->nlate++] = d->events[k];
+    return 0;
+}
+
+static int backend_arm(void *ctx, int fd, unsigned want, uint32_t tag)
+{
+    struct kq_drv *d = ctx;
+    int need = ((want & VL__REACTOR_READ) != 0) + ((want & VL__REACTOR_WRITE) != 0);
+    if (d->nchanges + need > MAX_CHANGES) {
+        int rc = changes_flush(d);
+        if (rc < 0)
+            return rc;
+    }
+    if (want & VL__REACTOR_READ)
+        EV_SET(&d->changes[d->nchanges++], (uintptr_t)fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0,
+               tag_udata(tag));
+    if (want & VL__REACTOR_WRITE)
+        EV_SET(&d->changes[d->nchanges++], (uintptr_t)fd, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0,
+               tag_udata(tag));
+    return 0;
+}
+
+/*
+ * Before a close: forget the fd's queued changes and delete its knotes now.
+ * The kernel's kqueue would drop them with the descriptor, libkqueue keeps
+ * them until told. EV_RECEIPT answers each delete in out (ENOENT for a
+ * direction never armed), so the second is applied whatever the first says
+ * and no pending event is taken. Errors do not matter: the fd is closing.
+ */
+static void backend_disarm(void *ctx, int fd)
+{
+    struct kq_drv *d = ctx;
+    int kept = 0;
+    for (int k = 0; k < d->nchanges; k++)
+        if (d->changes[k].ident != (uintptr_t)fd)
+            d->changes[kept++] = d->changes[k];
+    d->nchanges = kept;
+    struct kevent del[2], out[2];
+    EV_SET(&del[0], (uintptr_t)fd, EVFILT_READ, EV_DELETE | EV_RECEIPT, 0, 0, NULL);
+    EV_SET(&del[1], (uintptr_t)fd, EVFILT_WRITE, EV_DELETE | EV_RECEIPT, 0, 0, NULL);
+    struct timespec zero = {0, 0};
+    (void)kevent(d->kq, del, 2, out, 2, &zero);
+}
+
+static const struct vl__reactor_backend kq_backend = {
+    .arm = backend_arm,
+    .disarm = backend_disarm,
+};
+
+/* ---- init / fini ------------------------------------------------------------- */
+
+static void drv_free(struct kq_drv *d)
+{
+    if (d->kq >= 0)
+        close(d->kq);
+    vl__reactor_fini(&d->r);
+    free(d);
+}
+
+/* The kqueue and its wake event: EVFILT_USER, EV_CLEAR, so a trigger is
+ * consumed by the wait that reports it. */
+static int drv_open(struct kq_drv *d)
+{
+    d->kq = kqueue();
+    if (d->kq < 0)
+        return -errno;
+#if KQ_POLLABLE
+    /* libkqueue sets close-on-exec itself; a kernel kqueue is not inherited
+     * by a child, but exec without fork keeps it. */
+    (void)fcntl(d->kq, F_SETFD, FD_CLOEXEC);
+#endif
+    struct kevent ev;
+    EV_SET(&ev, WAKE_IDENT, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL);
+    return kevent(d->kq, &ev, 1, NULL, 0, NULL) < 0 ? -errno : 0;
+}
+
+static int kq_init(vl_engine *e, const vl_engine_config *cfg, char *reason, size_t len)
+{
+    struct kq_drv *d = VL__FAULT(VL__FAULT_ENOMEM) ? NULL : calloc(1, sizeof(*d));
+    if (d == NULL)
+        return -ENOMEM;
+    d->kq = -1;
+    d->timer_at = NO_TIMER;
+    int rc = vl__reactor_init(&d->r, e, cfg->max_inflight, &kq_backend, d);
+    if (rc == 0)
+        rc = drv_open(d);
+    if (rc < 0) {
+        snprintf(reason, len, "kqueue setup: %s", strerror(-rc));
+        drv_free(d);
+        return rc;
+    }
+    *vl__engine_drv(e) = d;
+    return 0;
+}
+
+static void kq_fini(vl_engine *e)
+{
+    drv_free(drv_of(e));
+    *vl__engine_drv(e) = NULL;
+}
+
+/* ---- submit / cancel / wake ---------------------------------------------------- */
+
+static int kq_submit(vl_engine *e, uint32_t slot)
+{
+    vl__reactor_submit(&drv_of(e)->r, slot);
+    return 0;
+}
+
+static int kq_cancel(vl_engine *e, uint32_t slot)
+{
+    return vl__reactor_cancel(&drv_of(e)->r, slot);
+}
+
+/* Any thread: kevent on one kqueue from several threads is safe. */
+static int kq_wake(vl_engine *e)
+{
+    struct kevent ev;
+    EV_SET(&ev, WAKE_IDENT, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
+    return kevent(drv_of(e)->kq, &ev, 1, NULL, 0, NULL) < 0 ? -errno : 0;
+}
+
+/* ---- wait ---------------------------------------------------------------------- */
+
+/* Apply the queued changes and wait up to timeout_ns (< 0 forever): the
+ * number of entries in d->events, or -errno. The queue is spent either way
+ * (the kernel applied it before it waited). */
+static int kq_block(struct kq_drv *d, int64_t timeout_ns)
+{
+    if (VL__FAULT(VL__FAULT_EINTR))
+        return -EINTR; /* test builds: a signal cut the wait short */
+    struct timespec ts = {(time_t)(timeout_ns / 1000000000), (long)(timeout_ns % 1000000000)};
+    int n = d->nchanges;
+    d->nchanges = 0;
+    int got = kevent(d->kq, d->changes, n, d->events, n + MAX_EVENTS, timeout_ns < 0 ? NULL : &ts);
+    return got >= 0 ? got : -errno;
+}
+
+/* What an event says, as the reactor's directions. */
+static unsigned ready_mask(const struct kevent *ev)
+{
+    unsigned m = ev->filter == EVFILT_READ ? VL__REACTOR_READ : VL__REACTOR_WRITE;
+    if ((ev->flags & EV_EOF) && ev->filter == EVFILT_READ)
+        m |= VL__REACTOR_HUP;
+    if (((ev->flags & EV_EOF) && ev->filter == EVFILT_WRITE) || ev->fflags != 0)
+        m |= VL__REACTOR_READ | VL__REACTOR_WRITE;
+    return m;
+}
+
+static void dispatch(vl_engine *e, struct kq_drv *d, const struct kevent *ev)
+{
+    if (ev->flags & EV_ERROR) {
+        /* A change failed (data: its errno), or an EV_RECEIPT said 0. Only
+         * a registration's failure matters: deleting the host's timer
+         * after it fired says ENOENT. */
+        if (ev->data != 0 && (ev->filter == EVFILT_READ || ev->filter == EVFILT_WRITE))
+            vl__reactor_arm_failed(&d->r, (int)ev->ident, udata_tag(ev), -(int)ev->data);
+    } else if (ev->filter == EVFILT_USER) {
+        vl__engine_note_wake(e);
+        vl__reactor_woken(&d->r);
+    } else if (ev->filter == EVFILT_TIMER) {
+        d->timer_at = NO_TIMER; /* one-shot: the reactor's expiry runs next */
+    } else {
+        vl__reactor_ready(&d->r, (int)ev->ident, udata_tag(ev), ready_mask(ev));
+    }
+}
+
+static int kq_wait(vl_engine *e, int64_t timeout_ns)
+{
+    struct kq_drv *d = drv_of(e);
+    for (int k = 0; k < d->nlate; k++)
+        dispatch(e, d, &d->late[k]);
+    d->nlate = 0;
+    int64_t t = vl__reactor_timeout(&d->r, timeout_ns);
+    int n = kq_block(d, t);
+    vl__reactor_count_wait(&d->r, t, n);
+    for (int k = 0; k < n; k++)
+        dispatch(e, d, &d->events[k]);
+    /* Timers fire even after a signal: their deadline may be what passed. */
+    vl__reactor_expire(&d->r);
+    return n < 0 ? n : 0;
+}
+
+/* ---- a descriptor for a host loop ---------------------------------------------- */
+
+#if KQ_POLLABLE
+/*
+ * The kqueue fd, with EVFILT_TIMER armed (one shot, relative, in
+ * nanoseconds) to the earliest TIMEOUT, or deleted when there is none:
+ * everything else the driver waits for is in the kqueue already. The
+ * queued changes go in first, so the fd reports what they register.
+ * Re-arming costs a system call only when the earliest deadline changed.
+ */
+static int kq_event_fd(vl_engine *e, bool *ready)
+{
+    struct kq_drv *d = drv_of(e);
+    (void)ready;
+    int64_t at = vl__reactor_next_deadline(&d->r);
+    struct kevent ev;
+    int n = 0;
+    if (at != d->timer_at) {
+        if (at == NO_TIMER) {
+            EV_SET(&ev, TIMER_IDENT, EVFILT_TIMER, EV_DELETE, 0, 0, NULL);
+        } else {
+            int64_t left = at - vl_time_monotonic_ns();
+            EV_SET(&ev, TIMER_IDENT, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_NSECONDS,
+                   left > 0 ? left : 0, NULL);
+        }
+        n = 1;
+    }
+    if (d->nchanges + n > 0) {
+        if (n == 1 && d->nchanges == MAX_CHANGES) {
+            int rc = changes_flush(d);
+            if (rc < 0)
+                return rc;
+        }
+        if (n == 1)
+            d->changes[d->nchanges++] = ev;
+        int rc = changes_flush(d);
+        if (rc < 0)
+            return rc;
+        d->timer_at = at;
+    }
+    return d->kq;
+}
+#endif
+
+const struct vl_driver vl__driver_kqueue = {
+    .name = "kqueue",
+    .kind = VL_DRIVER_KQUEUE,
+    .init = kq_init,
+    .fini = kq_fini,
+    .submit = kq_submit,
+    .cancel = kq_cancel,
+    .wait = kq_wait,
+    .wake = kq_wake,
+#if KQ_POLLABLE
+    .event_fd = kq_event_fd,
+#endif
+};
