@@ -3750,10 +3750,11 @@ int main(int argc, char **argv)
                vl_engine_driver_reason(probe));
         vl_engine_destroy(probe);
     }
-    g_drv_name = g_kind == VL_DRIVER_URING  ? "io_uring"
-                 : g_kind == VL_DRIVER_SYNC ? "sync"
-                 : g_kind == VL_DRIVER_IOCP ? "iocp"
-                                            : "epoll";
+    g_drv_name = g_kind == VL_DRIVER_URING    ? "io_uring"
+                 : g_kind == VL_DRIVER_SYNC   ? "sync"
+                 : g_kind == VL_DRIVER_IOCP   ? "iocp"
+                 : g_kind == VL_DRIVER_KQUEUE ? "kqueue"
+                                              : "epoll";
 
     const struct CMUnitTest tests[] = {
         T(create_rejects_bad_config),

@@ -36,11 +36,13 @@
  * loop ticks instead.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/event.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <time.h>
@@ -60,12 +62,13 @@
 #define TIMER_IDENT 1
 #define NO_TIMER    INT64_MAX
 
-/* A kqueue fd that polls readable while events are pending: the kernel's. */
+/* The kernel's kqueue (its fd polls readable while events are pending);
+ * else libkqueue's emulation over epoll. */
 #if defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) || \
     defined(__DragonFly__)
-#define KQ_POLLABLE 1
+#define KQ_KERNEL 1
 #else
-#define KQ_POLLABLE 0
+#define KQ_KERNEL 0
 #endif
 
 struct kq_drv {
@@ -122,21 +125,42 @@ static int changes_flush(struct kq_drv *d)
     return 0;
 }
 
+/*
+ * The kernel's EV_ADD on an existing knote evaluates the filter again, so
+ * one change per direction both registers and looks at the level.
+ * libkqueue's modify of a socket or pipe knote only stores the new udata
+ * and never asks epoll again, so there each direction is deleted and added
+ * afresh (an epoll ADD, which reports a ready fd); the delete's ENOENT for
+ * a direction not registered yet is ignored (dispatch).
+ */
+#if KQ_KERNEL
+#define CHANGES_PER_DIR 1
+#else
+#define CHANGES_PER_DIR 2
+#endif
+
+static void queue_dir(struct kq_drv *d, int fd, short filter, uint32_t tag)
+{
+#if !KQ_KERNEL
+    EV_SET(&d->changes[d->nchanges++], (uintptr_t)fd, filter, EV_DELETE, 0, 0, NULL);
+#endif
+    EV_SET(&d->changes[d->nchanges++], (uintptr_t)fd, filter, EV_ADD | EV_CLEAR, 0, 0,
+           tag_udata(tag));
+}
+
 static int backend_arm(void *ctx, int fd, unsigned want, uint32_t tag)
 {
     struct kq_drv *d = ctx;
-    int need = ((want & VL__REACTOR_READ) != 0) + ((want & VL__REACTOR_WRITE) != 0);
-    if (d->nchanges + need > MAX_CHANGES) {
+    int dirs = ((want & VL__REACTOR_READ) != 0) + ((want & VL__REACTOR_WRITE) != 0);
+    if (d->nchanges + dirs * CHANGES_PER_DIR > MAX_CHANGES) {
         int rc = changes_flush(d);
         if (rc < 0)
             return rc;
     }
     if (want & VL__REACTOR_READ)
-        EV_SET(&d->changes[d->nchanges++], (uintptr_t)fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0,
-               tag_udata(tag));
+        queue_dir(d, fd, EVFILT_READ, tag);
     if (want & VL__REACTOR_WRITE)
-        EV_SET(&d->changes[d->nchanges++], (uintptr_t)fd, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0,
-               tag_udata(tag));
+        queue_dir(d, fd, EVFILT_WRITE, tag);
     return 0;
 }
 
@@ -169,10 +193,23 @@ static const struct vl__reactor_backend kq_backend = {
 
 /* ---- init / fini ------------------------------------------------------------- */
 
+#ifdef VLLSI_LIBKQUEUE_DRAIN
+/* libkqueue (2.7 on): wait until its monitoring thread has freed every
+ * kqueue closed so far. Exported, not declared in <sys/event.h>. */
+void libkqueue_drain_pending_close(void);
+#endif
+
 static void drv_free(struct kq_drv *d)
 {
-    if (d->kq >= 0)
+    if (d->kq >= 0) {
         close(d->kq);
+#ifdef VLLSI_LIBKQUEUE_DRAIN
+        /* libkqueue frees a closed kqueue's own descriptors (its epoll
+         * fd, pipe and eventfds) on a thread of its own, later; the engine
+         * promises none outlives vl_engine_destroy. */
+        libkqueue_drain_pending_close();
+#endif
+    }
     vl__reactor_fini(&d->r);
     free(d);
 }
@@ -184,7 +221,7 @@ static int drv_open(struct kq_drv *d)
     d->kq = kqueue();
     if (d->kq < 0)
         return -errno;
-#if KQ_POLLABLE
+#if KQ_KERNEL
     /* libkqueue sets close-on-exec itself; a kernel kqueue is not inherited
      * by a child, but exec without fork keeps it. */
     (void)fcntl(d->kq, F_SETFD, FD_CLOEXEC);
@@ -267,14 +304,39 @@ static unsigned ready_mask(const struct kevent *ev)
     return m;
 }
 
+/*
+ * A socket error the ops can no longer see. libkqueue fills fflags of an
+ * EPOLLERR event with getsockopt(SO_ERROR), which clears the error: a
+ * refused CONNECT would then find none and report success, a RECV after a
+ * reset would read EOF. So there the parked ops complete with it. (Not a
+ * socket: fflags is libkqueue's EIO for a pipe, and the ops meet the real
+ * error, EPIPE, themselves.) The kernel's kqueue copies so_error into
+ * fflags without clearing it.
+ */
+static bool error_taken(const struct kevent *ev)
+{
+#if KQ_KERNEL
+    (void)ev;
+    return false;
+#else
+    int type;
+    socklen_t len = sizeof(type);
+    return (ev->flags & EV_EOF) && ev->fflags != 0 &&
+           getsockopt((int)ev->ident, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
+#endif
+}
+
 static void dispatch(vl_engine *e, struct kq_drv *d, const struct kevent *ev)
 {
     if (ev->flags & EV_ERROR) {
         /* A change failed (data: its errno), or an EV_RECEIPT said 0. Only
-         * a registration's failure matters: deleting the host's timer
-         * after it fired says ENOENT. */
-        if (ev->data != 0 && (ev->filter == EVFILT_READ || ev->filter == EVFILT_WRITE))
-            vl__reactor_arm_failed(&d->r, (int)ev->ident, udata_tag(ev), -(int)ev->data);
+         * an add matters: a delete fails for a knote that was not there
+         * (the host's timer after it fired, libkqueue's fresh adds). */
+        if (ev->data != 0 && !(ev->flags & EV_DELETE) &&
+            (ev->filter == EVFILT_READ || ev->filter == EVFILT_WRITE))
+            vl__reactor_fd_failed(&d->r, (int)ev->ident, udata_tag(ev), -(int)ev->data);
+    } else if (error_taken(ev)) {
+        vl__reactor_fd_failed(&d->r, (int)ev->ident, udata_tag(ev), -(int)ev->fflags);
     } else if (ev->filter == EVFILT_USER) {
         vl__engine_note_wake(e);
         vl__reactor_woken(&d->r);
@@ -303,7 +365,7 @@ static int kq_wait(vl_engine *e, int64_t timeout_ns)
 
 /* ---- a descriptor for a host loop ---------------------------------------------- */
 
-#if KQ_POLLABLE
+#if KQ_KERNEL
 /*
  * The kqueue fd, with EVFILT_TIMER armed (one shot, relative, in
  * nanoseconds) to the earliest TIMEOUT, or deleted when there is none:
@@ -354,7 +416,7 @@ const struct vl_driver vl__driver_kqueue = {
     .cancel = kq_cancel,
     .wait = kq_wait,
     .wake = kq_wake,
-#if KQ_POLLABLE
+#if KQ_KERNEL
     .event_fd = kq_event_fd,
 #endif
 };

@@ -1073,13 +1073,12 @@ void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned rea
 }
 
 /*
- * A registration the backend made asynchronously failed (kqueue: an EV_ERROR
- * for a queued change): what a failed synchronous arm does, as the
- * registration's errno says. -EPERM (the fd cannot be polled) runs the ops
- * as always ready; another error completes them with it. A failure of a
+ * What a failed synchronous arm does, for an error the backend learned
+ * later (reactor.h): -EPERM (the fd cannot be polled) runs the ops as
+ * always ready; another error completes them with it. An error of a
  * registration the reactor has moved on from (an older tag) is ignored.
  */
-void vl__reactor_arm_failed(struct vl__reactor *r, int fd, uint32_t tag, int err)
+void vl__reactor_fd_failed(struct vl__reactor *r, int fd, uint32_t tag, int err)
 {
     struct vl__reactor_fd *f = fd_find(r, fd);
     if (f == NULL || f->tag != tag)

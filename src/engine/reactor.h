@@ -259,12 +259,14 @@ void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned rea
 int64_t vl__reactor_timeout(const struct vl__reactor *r, int64_t timeout_ns);
 
 /*
- * A registration that arm queued (it returned 0, and the backend applies
- * it later: kqueue's changelist goes in with the wait) failed with err, a
- * negative errno, on fd for tag: the fd's parked ops fail with err, or run
- * as always ready for -EPERM, as if arm had said so. Stale tags are ignored.
+ * The backend learned of an error on fd's registration tagged tag that the
+ * ops cannot meet themselves: a registration arm queued (it returned 0; the
+ * backend applies it later, kqueue's changelist going in with the wait)
+ * failed, or the backend consumed a socket's pending error (libkqueue). err
+ * is a negative errno: the fd's parked ops complete with it, or run as
+ * always ready for -EPERM, as if arm had said so. Stale tags are ignored.
  */
-void vl__reactor_arm_failed(struct vl__reactor *r, int fd, uint32_t tag, int err);
+void vl__reactor_fd_failed(struct vl__reactor *r, int fd, uint32_t tag, int err);
 
 /* The earliest TIMEOUT deadline (CLOCK_MONOTONIC ns), INT64_MAX if none:
  * what a host's timer is armed to (a driver's event_fd). */
