@@ -25,6 +25,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,16 +159,8 @@ static void epoll_fini(vl_engine *e)
 
 /* ---- submit / cancel / wake ---------------------------------------------------- */
 
-static int epoll_submit(vl_engine *e, uint32_t slot)
-{
-    vl__reactor_submit(&drv_of(e)->r, slot);
-    return 0;
-}
-
-static int epoll_cancel(vl_engine *e, uint32_t slot)
-{
-    return vl__reactor_cancel(&drv_of(e)->r, slot);
-}
+/* submit and cancel are the core's (vl__reactor_drv_submit, _cancel). */
+_Static_assert(offsetof(struct epoll_drv, r) == 0, "the driver's state begins with its reactor");
 
 static int epoll_wake(vl_engine *e)
 {
@@ -325,8 +318,8 @@ const struct vl_driver vl__driver_epoll = {
     .kind = VL_DRIVER_EPOLL,
     .init = epoll_init,
     .fini = epoll_fini,
-    .submit = epoll_submit,
-    .cancel = epoll_cancel,
+    .submit = vl__reactor_drv_submit,
+    .cancel = vl__reactor_drv_cancel,
     .wait = epoll_wait_drv,
     .wake = epoll_wake,
     .event_fd = epoll_event_fd,

@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,16 +259,8 @@ static void kq_fini(vl_engine *e)
 
 /* ---- submit / cancel / wake ---------------------------------------------------- */
 
-static int kq_submit(vl_engine *e, uint32_t slot)
-{
-    vl__reactor_submit(&drv_of(e)->r, slot);
-    return 0;
-}
-
-static int kq_cancel(vl_engine *e, uint32_t slot)
-{
-    return vl__reactor_cancel(&drv_of(e)->r, slot);
-}
+/* submit and cancel are the core's (vl__reactor_drv_submit, _cancel). */
+_Static_assert(offsetof(struct kq_drv, r) == 0, "the driver's state begins with its reactor");
 
 /* Any thread: kevent on one kqueue from several threads is safe. */
 static int kq_wake(vl_engine *e)
@@ -412,8 +405,8 @@ const struct vl_driver vl__driver_kqueue = {
     .kind = VL_DRIVER_KQUEUE,
     .init = kq_init,
     .fini = kq_fini,
-    .submit = kq_submit,
-    .cancel = kq_cancel,
+    .submit = vl__reactor_drv_submit,
+    .cancel = vl__reactor_drv_cancel,
     .wait = kq_wait,
     .wake = kq_wake,
 #if KQ_KERNEL

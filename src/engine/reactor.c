@@ -991,6 +991,17 @@ void vl__reactor_submit(struct vl__reactor *r, uint32_t i)
         run_new(r, i, s);
 }
 
+int vl__reactor_drv_submit(vl_engine *e, uint32_t slot)
+{
+    vl__reactor_submit(*vl__engine_drv(e), slot);
+    return 0;
+}
+
+int vl__reactor_drv_cancel(vl_engine *e, uint32_t slot)
+{
+    return vl__reactor_cancel(*vl__engine_drv(e), slot);
+}
+
 void vl__reactor_park(struct vl__reactor *r, uint32_t i, unsigned dirs)
 {
     struct vl__slot *s = slot_of(r, i);

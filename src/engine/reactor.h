@@ -202,6 +202,14 @@ void vl__reactor_fini(struct vl__reactor *r);
 void vl__reactor_submit(struct vl__reactor *r, uint32_t slot);
 
 /*
+ * A readiness driver's submit and cancel (struct vl_driver), for a driver
+ * whose state, what vl__engine_drv(e) holds, begins with its struct
+ * vl__reactor (the driver checks that with a _Static_assert).
+ */
+int vl__reactor_drv_submit(vl_engine *e, uint32_t slot);
+int vl__reactor_drv_cancel(vl_engine *e, uint32_t slot);
+
+/*
  * Complete slot (parked, timing, held, or queued in the offload) with
  * -ECANCELED and return 0. -EALREADY: a worker runs it (it completes with
  * its result later); -ENOENT: the reactor does not hold it.
