@@ -101,6 +101,15 @@ static uint32_t udata_tag(const struct kevent *ev)
 
 /* ---- the reactor's backend --------------------------------------------------- */
 
+/* An answer to a change that matters: a failed add. A delete fails for a
+ * knote that was not there (the host's timer after it fired, libkqueue's
+ * fresh adds), and a receipt says 0. */
+static bool add_failed(const struct kevent *ev)
+{
+    return (ev->flags & EV_ERROR) && ev->data != 0 && !(ev->flags & EV_DELETE) &&
+           (ev->filter == EVFILT_READ || ev->filter == EVFILT_WRITE);
+}
+
 /*
  * The queue is full: apply it now. EV_RECEIPT makes the kernel answer each
  * change in out (data: 0 or its errno) and take no pending event with it.
@@ -121,7 +130,7 @@ static int changes_flush(struct kq_drv *d)
         return -errno;
     d->nchanges = 0;
     for (int k = 0; k < got; k++)
-        if ((d->events[k].flags & EV_ERROR) && d->events[k].data != 0)
+        if (add_failed(&d->events[k]))
             d->late[d->nlate++] = d->events[k];
     return 0;
 }
@@ -322,11 +331,7 @@ static bool error_taken(const struct kevent *ev)
 static void dispatch(vl_engine *e, struct kq_drv *d, const struct kevent *ev)
 {
     if (ev->flags & EV_ERROR) {
-        /* A change failed (data: its errno), or an EV_RECEIPT said 0. Only
-         * an add matters: a delete fails for a knote that was not there
-         * (the host's timer after it fired, libkqueue's fresh adds). */
-        if (ev->data != 0 && !(ev->flags & EV_DELETE) &&
-            (ev->filter == EVFILT_READ || ev->filter == EVFILT_WRITE))
+        if (add_failed(ev)) /* data: the add's errno */
             vl__reactor_fd_failed(&d->r, (int)ev->ident, udata_tag(ev), -(int)ev->data);
     } else if (error_taken(ev)) {
         vl__reactor_fd_failed(&d->r, (int)ev->ident, udata_tag(ev), -(int)ev->fflags);
