@@ -26,8 +26,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -106,20 +104,24 @@ static const struct vl__reactor_backend epoll_backend = {
 
 /* ---- init / fini ------------------------------------------------------------- */
 
-static void drv_free(struct epoll_drv *d)
+/* Also after a half-done drv_open: unmade descriptors are -1. */
+static void drv_close(void *state)
 {
+    struct epoll_drv *d = state;
     if (d->epfd >= 0)
         close(d->epfd);
     if (d->wakefd >= 0)
         close(d->wakefd);
     if (d->timerfd >= 0)
         close(d->timerfd);
-    vl__reactor_fini(&d->r);
-    free(d);
 }
 
-static int drv_open(struct epoll_drv *d)
+static int drv_open(void *state)
 {
+    struct epoll_drv *d = state;
+    d->wakefd = -1;
+    d->timerfd = -1;
+    d->timer_at = NO_TIMER;
     d->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (d->epfd < 0)
         return -errno;
@@ -130,31 +132,22 @@ static int drv_open(struct epoll_drv *d)
     return epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->wakefd, &ev) < 0 ? -errno : 0;
 }
 
+static const struct vl__reactor_driver epoll_rd = {
+    .name = "epoll",
+    .size = sizeof(struct epoll_drv),
+    .be = &epoll_backend,
+    .open = drv_open,
+    .close = drv_close,
+};
+
 static int epoll_init(vl_engine *e, const vl_engine_config *cfg, char *reason, size_t len)
 {
-    struct epoll_drv *d = VL__FAULT(VL__FAULT_ENOMEM) ? NULL : calloc(1, sizeof(*d));
-    if (d == NULL)
-        return -ENOMEM;
-    d->epfd = -1;
-    d->wakefd = -1;
-    d->timerfd = -1;
-    d->timer_at = NO_TIMER;
-    int rc = vl__reactor_init(&d->r, e, cfg->max_inflight, &epoll_backend, d);
-    if (rc == 0)
-        rc = drv_open(d);
-    if (rc < 0) {
-        snprintf(reason, len, "epoll setup: %s", strerror(-rc));
-        drv_free(d);
-        return rc;
-    }
-    *vl__engine_drv(e) = d;
-    return 0;
+    return vl__reactor_drv_init(e, cfg, &epoll_rd, reason, len);
 }
 
 static void epoll_fini(vl_engine *e)
 {
-    drv_free(drv_of(e));
-    *vl__engine_drv(e) = NULL;
+    vl__reactor_drv_fini(e, &epoll_rd);
 }
 
 /* ---- submit / cancel / wake ---------------------------------------------------- */

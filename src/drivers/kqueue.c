@@ -39,9 +39,6 @@
 #include <stdbool.h>
 #include <fcntl.h>
 #include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/event.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -209,31 +206,33 @@ static const struct vl__reactor_backend kq_backend = {
 void libkqueue_drain_pending_close(void);
 #endif
 
-static void drv_free(struct kq_drv *d)
+/* Also after a half-done drv_open: an unmade kqueue is -1. */
+static void drv_close(void *state)
 {
-    if (d->kq >= 0) {
-        close(d->kq);
+    struct kq_drv *d = state;
+    if (d->kq < 0)
+        return;
+    close(d->kq);
 #ifdef VLLSI_LIBKQUEUE_DRAIN
-        /* libkqueue frees a closed kqueue's own descriptors (its epoll
-         * fd, pipe and eventfds) on a thread of its own, later; the engine
-         * promises none outlives vl_engine_destroy. */
-        libkqueue_drain_pending_close();
+    /* libkqueue frees a closed kqueue's own descriptors (its epoll fd,
+     * pipe and eventfds) on a thread of its own, later; the engine
+     * promises none outlives vl_engine_destroy. */
+    libkqueue_drain_pending_close();
 #endif
-    }
-    vl__reactor_fini(&d->r);
-    free(d);
 }
 
 /* The kqueue and its wake event: EVFILT_USER, EV_CLEAR, so a trigger is
  * consumed by the wait that reports it. */
-static int drv_open(struct kq_drv *d)
+static int drv_open(void *state)
 {
+    struct kq_drv *d = state;
+    d->timer_at = NO_TIMER;
     d->kq = kqueue();
     if (d->kq < 0)
         return -errno;
 #if KQ_KERNEL
-    /* libkqueue sets close-on-exec itself; a kernel kqueue is not inherited
-     * by a child, but exec without fork keeps it. */
+    /* Close-on-exec, as every descriptor the engine makes (libkqueue sets
+     * it on its own). */
     (void)fcntl(d->kq, F_SETFD, FD_CLOEXEC);
 #endif
     struct kevent ev;
@@ -241,29 +240,22 @@ static int drv_open(struct kq_drv *d)
     return kevent(d->kq, &ev, 1, NULL, 0, NULL) < 0 ? -errno : 0;
 }
 
+static const struct vl__reactor_driver kq_rd = {
+    .name = "kqueue",
+    .size = sizeof(struct kq_drv),
+    .be = &kq_backend,
+    .open = drv_open,
+    .close = drv_close,
+};
+
 static int kq_init(vl_engine *e, const vl_engine_config *cfg, char *reason, size_t len)
 {
-    struct kq_drv *d = VL__FAULT(VL__FAULT_ENOMEM) ? NULL : calloc(1, sizeof(*d));
-    if (d == NULL)
-        return -ENOMEM;
-    d->kq = -1;
-    d->timer_at = NO_TIMER;
-    int rc = vl__reactor_init(&d->r, e, cfg->max_inflight, &kq_backend, d);
-    if (rc == 0)
-        rc = drv_open(d);
-    if (rc < 0) {
-        snprintf(reason, len, "kqueue setup: %s", strerror(-rc));
-        drv_free(d);
-        return rc;
-    }
-    *vl__engine_drv(e) = d;
-    return 0;
+    return vl__reactor_drv_init(e, cfg, &kq_rd, reason, len);
 }
 
 static void kq_fini(vl_engine *e)
 {
-    drv_free(drv_of(e));
-    *vl__engine_drv(e) = NULL;
+    vl__reactor_drv_fini(e, &kq_rd);
 }
 
 /* ---- submit / cancel / wake ---------------------------------------------------- */

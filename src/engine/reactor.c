@@ -21,7 +21,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -1238,6 +1240,38 @@ int vl__reactor_init(struct vl__reactor *r, vl_engine *e, uint32_t max_inflight,
     if (rc < 0)
         vl__reactor_fini(r);
     return rc;
+}
+
+int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
+                         const struct vl__reactor_driver *rd, char *reason, size_t len)
+{
+    struct vl__reactor *r = VL__FAULT(VL__FAULT_ENOMEM) ? NULL : calloc(1, rd->size);
+    if (r == NULL)
+        return -ENOMEM;
+    int rc = vl__reactor_init(r, e, cfg->max_inflight, rd->be, r);
+    if (rc == 0) {
+        rc = rd->open(r);
+        if (rc < 0) {
+            rd->close(r);
+            vl__reactor_fini(r);
+        }
+    }
+    if (rc < 0) {
+        snprintf(reason, len, "%s setup: %s", rd->name, strerror(-rc));
+        free(r);
+        return rc;
+    }
+    *vl__engine_drv(e) = r;
+    return 0;
+}
+
+void vl__reactor_drv_fini(vl_engine *e, const struct vl__reactor_driver *rd)
+{
+    struct vl__reactor *r = *vl__engine_drv(e);
+    rd->close(r);
+    vl__reactor_fini(r);
+    free(r);
+    *vl__engine_drv(e) = NULL;
 }
 
 void vl__reactor_fini(struct vl__reactor *r)

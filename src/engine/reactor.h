@@ -40,6 +40,7 @@
 #define VLLSI_ENGINE_REACTOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "driver.h"
@@ -200,6 +201,31 @@ void vl__reactor_fini(struct vl__reactor *r);
 /* Take an op from the core: finish it now, park it, start its timer, or
  * hand it to the offload. */
 void vl__reactor_submit(struct vl__reactor *r, uint32_t slot);
+
+/*
+ * What a readiness driver adds to the core, for its setup and teardown.
+ * Its state (size bytes) begins with its struct vl__reactor, and is the
+ * backend's ctx.
+ */
+struct vl__reactor_driver {
+    const char *name; /* for the setup failure's reason */
+    size_t size;
+    const struct vl__reactor_backend *be;
+    /* Make the driver's descriptors in the zeroed state: 0 or -errno. */
+    int (*open)(void *state);
+    /* Release what open made, also when it failed half-way. */
+    void (*close)(void *state);
+};
+
+/*
+ * A readiness driver's init and fini (struct vl_driver) around rd: the
+ * state (zeroed, with ENOMEM injectable), the reactor in it, then rd->open;
+ * on failure "<name> setup: <error>" in reason and nothing left behind.
+ * vl__engine_drv(e) holds the state.
+ */
+int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
+                         const struct vl__reactor_driver *rd, char *reason, size_t len);
+void vl__reactor_drv_fini(vl_engine *e, const struct vl__reactor_driver *rd);
 
 /*
  * A readiness driver's submit and cancel (struct vl_driver), for a driver
