@@ -9,14 +9,15 @@
  * does not disarm them, so a multishot RECV costs no kevent change per
  * message. The reactor's tag of the latest arm travels in udata (the ident
  * is the fd), so the reactor tells a registration it has moved on from.
- * EV_ADD on a knote that exists updates it and looks at the file's state
- * again, which is the "look now" the reactor's arm asks for.
+ * The kernel's EV_ADD on a knote that exists updates it and looks at the
+ * file's state again, which is the "look now" the reactor's arm asks for;
+ * libkqueue's does not, so there an arm deletes and adds (queue_dir).
  *
  * Arming only queues a change: the queue goes to the kernel with the next
  * wait, in the same kevent() call, so a burst of parks costs no extra
  * system call. The changes' errors come back in that call's event list as
  * EV_ERROR entries (the list has room for one per change, so none is lost),
- * and vl__reactor_arm_failed fails the fd's parked ops with them. A queue
+ * and vl__reactor_fd_failed fails the fd's parked ops with them. A queue
  * that fills between two waits goes to the kernel at once with EV_RECEIPT,
  * which reports every change's outcome without taking pending events; its
  * errors wait in `late` for the next wait. disarm (a CLOSE) drops the fd's
@@ -25,7 +26,8 @@
  *
  * EV_EOF on the read filter is VL__REACTOR_HUP (the peer sends nothing
  * more). EV_EOF on the write filter, or an error in fflags, wakes both
- * directions: the ops then meet the error themselves.
+ * directions: the ops then meet the error themselves, except where
+ * libkqueue consumed a socket's error to fill fflags (error_taken).
  *
  * TIMEOUTs live in the reactor's heap, and the wait's timeout is the
  * earliest deadline (vl__reactor_timeout), in nanoseconds. A host loop
@@ -36,8 +38,8 @@
  * loop ticks instead.
  */
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/event.h>
 #include <sys/socket.h>
@@ -110,9 +112,11 @@ static bool add_failed(const struct kevent *ev)
 /*
  * The queue is full: apply it now. EV_RECEIPT makes the kernel answer each
  * change in out (data: 0 or its errno) and take no pending event with it.
- * The errors wait in late for the next wait, which reports them; late has
- * room for a whole queue only while it is empty, so a second overflow
- * before a wait is refused (-ENOBUFS, the op that asked fails with it).
+ * The failed adds wait in late for the next wait, which reports them; late
+ * has room for a whole queue only while it is empty, so an overflow while
+ * a failed add still waits there is refused (-ENOBUFS, the op that asked
+ * fails with it). If kevent itself fails the queue stays, and so does the
+ * error for the op that asked.
  */
 static int changes_flush(struct kq_drv *d)
 {
@@ -183,7 +187,8 @@ static void backend_disarm(void *ctx, int fd)
     struct kq_drv *d = ctx;
     int kept = 0;
     for (int k = 0; k < d->nchanges; k++)
-        if (d->changes[k].ident != (uintptr_t)fd)
+        if (d->changes[k].ident != (uintptr_t)fd ||
+            (d->changes[k].filter != EVFILT_READ && d->changes[k].filter != EVFILT_WRITE))
             d->changes[kept++] = d->changes[k];
     d->nchanges = kept;
     struct kevent del[2], out[2];
@@ -359,40 +364,40 @@ static int kq_wait(vl_engine *e, int64_t timeout_ns)
 /*
  * The kqueue fd, with EVFILT_TIMER armed (one shot, relative, in
  * nanoseconds) to the earliest TIMEOUT, or deleted when there is none:
- * everything else the driver waits for is in the kqueue already. The
- * queued changes go in first, so the fd reports what they register.
- * Re-arming costs a system call only when the earliest deadline changed.
+ * everything else the driver waits for is in the kqueue once the queued
+ * changes are in, so they go in first (changes_flush). Failed adds of an
+ * earlier flush still waiting for a wait are something the fd cannot show:
+ * *ready, and the wait applies the queue. Re-arming the timer costs a
+ * system call only when the earliest deadline changed; its delete says
+ * ENOENT once the one shot fired, which is what it should be.
  */
 static int kq_event_fd(vl_engine *e, bool *ready)
 {
     struct kq_drv *d = drv_of(e);
-    (void)ready;
-    int64_t at = vl__reactor_next_deadline(&d->r);
-    struct kevent ev;
-    int n = 0;
-    if (at != d->timer_at) {
-        if (at == NO_TIMER) {
-            EV_SET(&ev, TIMER_IDENT, EVFILT_TIMER, EV_DELETE, 0, 0, NULL);
-        } else {
-            int64_t left = at - vl_time_monotonic_ns();
-            EV_SET(&ev, TIMER_IDENT, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_NSECONDS,
-                   left > 0 ? left : 0, NULL);
-        }
-        n = 1;
-    }
-    if (d->nchanges + n > 0) {
-        if (n == 1 && d->nchanges == MAX_CHANGES) {
-            int rc = changes_flush(d);
-            if (rc < 0)
-                return rc;
-        }
-        if (n == 1)
-            d->changes[d->nchanges++] = ev;
+    if (d->nlate != 0) {
+        *ready = true;
+    } else if (d->nchanges != 0) {
         int rc = changes_flush(d);
         if (rc < 0)
             return rc;
-        d->timer_at = at;
     }
+    int64_t at = vl__reactor_next_deadline(&d->r);
+    if (at == d->timer_at)
+        return d->kq;
+    struct kevent ev, out;
+    if (at == NO_TIMER) {
+        EV_SET(&ev, TIMER_IDENT, EVFILT_TIMER, EV_DELETE | EV_RECEIPT, 0, 0, NULL);
+    } else {
+        int64_t left = at - vl_time_monotonic_ns();
+        EV_SET(&ev, TIMER_IDENT, EVFILT_TIMER, EV_ADD | EV_ONESHOT | EV_RECEIPT, NOTE_NSECONDS,
+               left > 0 ? left : 0, NULL);
+    }
+    struct timespec zero = {0, 0};
+    if (kevent(d->kq, &ev, 1, &out, 1, &zero) < 0)
+        return -errno;
+    if (at != NO_TIMER && (out.flags & EV_ERROR) && out.data != 0)
+        return -(int)out.data;
+    d->timer_at = at;
     return d->kq;
 }
 #endif
