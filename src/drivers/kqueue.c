@@ -11,7 +11,7 @@
  * is the fd), so the reactor tells a registration it has moved on from.
  * The kernel's EV_ADD on a knote that exists updates it and looks at the
  * file's state again, which is the "look now" the reactor's arm asks for;
- * libkqueue's does not, so there an arm deletes and adds (queue_dir).
+ * libkqueue's does not, so there an arm deletes and adds (backend_arm).
  *
  * Arming only queues a change: the queue goes to the kernel with the next
  * wait, in the same kevent() call, so a burst of parks costs no extra
@@ -140,38 +140,39 @@ static int changes_flush(struct kq_drv *d)
  * The kernel's EV_ADD on an existing knote evaluates the filter again, so
  * one change per direction both registers and looks at the level.
  * libkqueue's modify of a socket or pipe knote only stores the new udata
- * and never asks epoll again, so there each direction is deleted and added
- * afresh (an epoll ADD, which reports a ready fd); the delete's ENOENT for
- * a direction not registered yet is ignored (dispatch).
+ * and never asks epoll again; and it keeps one epoll registration per fd
+ * number for both knotes, so a knote left on a file the number no longer
+ * names (a dup keeps the file alive) makes a later add for the number fail
+ * (ENOENT). So there an arm deletes both directions and adds the wanted
+ * ones afresh: an epoll ADD for the file the number names now, which
+ * reports a ready fd. The deletes' ENOENT for a direction not registered is
+ * ignored (add_failed). want always holds every direction the reactor has
+ * armed, so nothing it watches is left out.
  */
-#if KQ_KERNEL
-#define CHANGES_PER_DIR 1
-#else
-#define CHANGES_PER_DIR 2
-#endif
-
-static void queue_dir(struct kq_drv *d, int fd, short filter, uint32_t tag)
+static void queue_change(struct kq_drv *d, int fd, short filter, unsigned short flags, uint32_t tag)
 {
-#if !KQ_KERNEL
-    EV_SET(&d->changes[d->nchanges++], (uintptr_t)fd, filter, EV_DELETE, 0, 0, NULL);
-#endif
-    EV_SET(&d->changes[d->nchanges++], (uintptr_t)fd, filter, EV_ADD | EV_CLEAR, 0, 0,
-           tag_udata(tag));
+    EV_SET(&d->changes[d->nchanges++], (uintptr_t)fd, filter, flags, 0, 0, tag_udata(tag));
 }
 
 static int backend_arm(void *ctx, int fd, unsigned want, uint32_t tag)
 {
     struct kq_drv *d = ctx;
-    int dirs = ((want & VL__REACTOR_READ) != 0) + ((want & VL__REACTOR_WRITE) != 0);
-    if (d->nchanges + dirs * CHANGES_PER_DIR > MAX_CHANGES) {
+    int need = ((want & VL__REACTOR_READ) != 0) + ((want & VL__REACTOR_WRITE) != 0);
+    if (!KQ_KERNEL)
+        need += 2;
+    if (d->nchanges + need > MAX_CHANGES) {
         int rc = changes_flush(d);
         if (rc < 0)
             return rc;
     }
+    if (!KQ_KERNEL) {
+        queue_change(d, fd, EVFILT_READ, EV_DELETE, tag);
+        queue_change(d, fd, EVFILT_WRITE, EV_DELETE, tag);
+    }
     if (want & VL__REACTOR_READ)
-        queue_dir(d, fd, EVFILT_READ, tag);
+        queue_change(d, fd, EVFILT_READ, EV_ADD | EV_CLEAR, tag);
     if (want & VL__REACTOR_WRITE)
-        queue_dir(d, fd, EVFILT_WRITE, tag);
+        queue_change(d, fd, EVFILT_WRITE, EV_ADD | EV_CLEAR, tag);
     return 0;
 }
 
@@ -342,17 +343,59 @@ static void dispatch(vl_engine *e, struct kq_drv *d, const struct kevent *ev)
     }
 }
 
+/* Hand the failed adds of an early flush to the core. Whether there were
+ * any: their ops have completed, so the wait must not block. */
+static bool take_late(vl_engine *e, struct kq_drv *d)
+{
+    int n = d->nlate;
+    d->nlate = 0;
+    for (int k = 0; k < n; k++)
+        dispatch(e, d, &d->late[k]);
+    return n != 0;
+}
+
+/*
+ * The read and the write event of one registration that come together
+ * (libkqueue splits one epoll event so; the kernel queues the two knotes
+ * side by side when one change of state made both ready) are one
+ * notification, as one epoll event with both bits is: an op parked for
+ * both directions reports once. Not events that carry an error: dispatch
+ * takes those one by one.
+ */
+static bool same_notification(const struct kevent *a, const struct kevent *b)
+{
+    return a->ident == b->ident && a->udata == b->udata && a->filter != b->filter &&
+           (a->filter == EVFILT_READ || a->filter == EVFILT_WRITE) &&
+           (b->filter == EVFILT_READ || b->filter == EVFILT_WRITE) &&
+           !((a->flags | b->flags) & EV_ERROR) && a->fflags == 0 && b->fflags == 0;
+}
+
 static int kq_wait(vl_engine *e, int64_t timeout_ns)
 {
     struct kq_drv *d = drv_of(e);
-    for (int k = 0; k < d->nlate; k++)
-        dispatch(e, d, &d->late[k]);
-    d->nlate = 0;
-    int64_t t = vl__reactor_timeout(&d->r, timeout_ns);
+    bool failed = take_late(e, d);
+#if !KQ_KERNEL
+    /* libkqueue drops the errors of a kevent() whose wait then ends with
+     * no event, and it waits although a change failed. So there the queue
+     * goes in first, answered per change (changes_flush), and a failed add
+     * ends the wait at once, as it does the kernel's kevent(). Should that
+     * call fail, the queue stays and goes in with the wait. */
+    if (d->nchanges != 0 && changes_flush(d) == 0)
+        failed |= take_late(e, d);
+#endif
+    int64_t t = vl__reactor_timeout(&d->r, failed ? 0 : timeout_ns);
     int n = kq_block(d, t);
     vl__reactor_count_wait(&d->r, t, n);
-    for (int k = 0; k < n; k++)
-        dispatch(e, d, &d->events[k]);
+    for (int k = 0; k < n; k++) {
+        const struct kevent *ev = &d->events[k];
+        if (k + 1 < n && same_notification(ev, ev + 1)) {
+            vl__reactor_ready(&d->r, (int)ev->ident, udata_tag(ev),
+                              ready_mask(ev) | ready_mask(ev + 1));
+            k++;
+        } else {
+            dispatch(e, d, ev);
+        }
+    }
     /* Timers fire even after a signal: their deadline may be what passed. */
     vl__reactor_expire(&d->r);
     return n < 0 ? n : 0;
