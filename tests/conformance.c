@@ -2514,6 +2514,45 @@ static void queued_recvs_one_edge(void **state)
  * hint, docs/engine.md). That RECV must still get data that came before it
  * was submitted, with no poll in between, every time.
  */
+/*
+ * More fds park in one poll (the engine hands the driver its queued ops
+ * there, then waits) than a readiness driver may keep queued for one
+ * kernel call (kqueue: 256 changes, 2 per fd through libkqueue, so the
+ * queue fills twice): the registrations that went to the kernel before the
+ * wait must report as well as the rest, and each RECV gets its own fd's
+ * bytes.
+ */
+static void many_fds_park_in_one_poll(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
+    enum { N = 300 };
+    static int sv[N][2];
+    static char in[N][4];
+    uint64_t ids[N];
+    h_open(1024, 0);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv[i]), 0);
+    for (int i = 0; i < N; i++)
+        ids[i] = h_sub(vl_op_recv(sv[i][0], in[i], sizeof(in[i]), 0));
+    assert_int_equal(h_poll(10 * CT_MS, 256), 0); /* every RECV parks */
+    for (int i = 0; i < N; i++) {
+        char out[2] = {(char)(i & 0xff), (char)(i >> 8)};
+        assert_int_equal(send(sv[i][1], out, 2, 0), 2);
+    }
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(h_wait(ids[i]), 2);
+        assert_int_equal((unsigned char)in[i][0], i & 0xff);
+        assert_int_equal((unsigned char)in[i][1], i >> 8);
+    }
+    h_quiet();
+    for (int i = 0; i < N; i++) {
+        close(sv[i][0]);
+        close(sv[i][1]);
+    }
+}
+
 static void recv_after_short_read_gets_earlier_data(void **state)
 {
     (void)state;
@@ -4340,10 +4379,11 @@ int main(int argc, char **argv)
                vl_engine_driver_reason(probe));
         vl_engine_destroy(probe);
     }
-    g_drv_name = g_kind == VL_DRIVER_URING  ? "io_uring"
-                 : g_kind == VL_DRIVER_SYNC ? "sync"
-                 : g_kind == VL_DRIVER_IOCP ? "iocp"
-                                            : "epoll";
+    g_drv_name = g_kind == VL_DRIVER_URING    ? "io_uring"
+                 : g_kind == VL_DRIVER_SYNC   ? "sync"
+                 : g_kind == VL_DRIVER_IOCP   ? "iocp"
+                 : g_kind == VL_DRIVER_KQUEUE ? "kqueue"
+                                              : "epoll";
 
     const struct CMUnitTest tests[] = {
         T(create_rejects_bad_config),
@@ -4396,6 +4436,7 @@ int main(int argc, char **argv)
         T(close_with_pending_pipe_read),
         T(same_fd_both_directions),
         T(queued_recvs_one_edge),
+        T(many_fds_park_in_one_poll),
         T(recv_after_short_read_gets_earlier_data),
 #ifndef _WIN32
         T(recv_after_parked_short_read_gets_earlier_data),

@@ -147,7 +147,7 @@ static inline void ct_watch(const char *test, unsigned secs)
 }
 
 /*
- * Start a per-driver suite: the driver from argv[1] ("uring" | "epoll",
+ * Start a per-driver suite: the driver from argv[1] ("uring" | "epoll" | "kqueue",
  * default "uring"; "uring-notaskrun" is io_uring with
  * VL_ENGINE_NO_TASKRUN_FLAGS, the ring without DEFER_TASKRUN and
  * SINGLE_ISSUER; "uring-embedded" with VL_ENGINE_EMBEDDED, COOP_TASKRUN
@@ -169,6 +169,8 @@ static inline int ct_suite_init(struct ct_suite *s, const char *suite, int argc,
         s->flags = VL_ENGINE_EMBEDDED;
     } else if (strcmp(s->drv, "epoll") == 0) {
         s->kind = VL_DRIVER_EPOLL;
+    } else if (strcmp(s->drv, "kqueue") == 0) {
+        s->kind = VL_DRIVER_KQUEUE;
     } else if (strcmp(s->drv, "sync") == 0) {
         s->kind = VL_DRIVER_SYNC;
     } else if (strcmp(s->drv, "auto") == 0) {
@@ -176,7 +178,8 @@ static inline int ct_suite_init(struct ct_suite *s, const char *suite, int argc,
     } else if (strcmp(s->drv, "iocp") == 0) {
         s->kind = VL_DRIVER_IOCP;
     } else {
-        fprintf(stderr, "usage: %s uring|uring-notaskrun|uring-embedded|epoll|sync|auto|iocp\n",
+        fprintf(stderr,
+                "usage: %s uring|uring-notaskrun|uring-embedded|epoll|kqueue|sync|auto|iocp\n",
                 argv[0]);
         return 2;
     }

@@ -55,6 +55,21 @@ static void need_loop(void)
     assert_int_equal(rc, 0);
 }
 
+/*
+ * Does the engine give the loop a descriptor of its own (the driver's
+ * event_fd)? Not the kqueue driver on Linux: libkqueue's kqueue fd is the
+ * write end of a pipe that never polls readable, so there a host loop
+ * ticks, as under sim (docs/engine.md).
+ */
+static bool driver_has_descriptor(void)
+{
+#ifdef __linux__
+    return g_kind != VL_DRIVER_KQUEUE;
+#else
+    return true;
+#endif
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -1010,6 +1025,12 @@ static void embedding_idle_ops_do_not_wake_the_host(void **state)
 {
     (void)state;
     WATCH(30);
+    if (!driver_has_descriptor()) {
+        print_message("skipped: %s gives the loop no descriptor (libkqueue's never polls), "
+                      "so an idle host wakes at every tick\n",
+                      g_drv);
+        skip();
+    }
     need_loop();
     static int sv[IDLE_PAIRS][2];
     static vl_loop_op rd[IDLE_PAIRS][IDLE_PER_SOCKET];
@@ -1353,7 +1374,8 @@ static void embedding_without_driver_descriptor_ticks(void **state)
  * eventfd, then the engine's own: io_uring's eventfd, epoll's timerfd) may
  * be the one the process has no room for: the call says -EMFILE and leaves
  * nothing open, and a later call with room succeeds. The limit is set so
- * that exactly 0, 1, 2, 3, then 4 more descriptors fit.
+ * that exactly 0, 1, 2, 3, then 4 more descriptors fit (3 for a driver
+ * with no descriptor, driver_has_descriptor).
  */
 static void embedding_backend_fd_out_of_descriptors(void **state)
 {
@@ -1388,7 +1410,8 @@ static void embedding_backend_fd_out_of_descriptors(void **state)
         }
     }
     assert_true(fd >= 0);
-    assert_int_equal(fails, 4);
+    /* Without a driver descriptor the engine adds none of its own. */
+    assert_int_equal(fails, driver_has_descriptor() ? 4 : 3);
     assert_int_equal(vl_loop_backend_fd(L), fd);
     assert_false(readable(fd, 20)); /* nothing to do */
 }

@@ -9,8 +9,11 @@
  *
  * Drivers: io_uring (liburing) and epoll on Linux; AUTO picks io_uring and
  * falls back to epoll when io_uring cannot be set up, recording why
- * (vl_engine_driver_reason). The environment variable VLLSI_DRIVER=uring|epoll|sync
- * overrides an AUTO choice.
+ * (vl_engine_driver_reason). kqueue on macOS and the BSDs, where AUTO picks
+ * it; on Linux a build configured with VLLSI_KQUEUE=ON also has kqueue
+ * through libkqueue (never picked by AUTO there). The environment variable
+ * VLLSI_DRIVER=uring|epoll|kqueue|sync overrides an AUTO choice; a driver
+ * the build lacks fails vl_engine_create with -EOPNOTSUPP.
  *
  * Result contract (the same on every driver; the conformance suite checks it):
  *  - submit returns the id (> 0) or a negative errno, and then no id exists

@@ -25,8 +25,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -105,20 +104,24 @@ static const struct vl__reactor_backend epoll_backend = {
 
 /* ---- init / fini ------------------------------------------------------------- */
 
-static void drv_free(struct epoll_drv *d)
+/* Also after a half-done drv_open: unmade descriptors are -1. */
+static void drv_close(void *state)
 {
+    struct epoll_drv *d = state;
     if (d->epfd >= 0)
         close(d->epfd);
     if (d->wakefd >= 0)
         close(d->wakefd);
     if (d->timerfd >= 0)
         close(d->timerfd);
-    vl__reactor_fini(&d->r);
-    free(d);
 }
 
-static int drv_open(struct epoll_drv *d)
+static int drv_open(void *state)
 {
+    struct epoll_drv *d = state;
+    d->wakefd = -1;
+    d->timerfd = -1;
+    d->timer_at = NO_TIMER;
     d->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (d->epfd < 0)
         return -errno;
@@ -129,45 +132,28 @@ static int drv_open(struct epoll_drv *d)
     return epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->wakefd, &ev) < 0 ? -errno : 0;
 }
 
+static const struct vl__reactor_driver epoll_rd = {
+    .name = "epoll",
+    .size = sizeof(struct epoll_drv),
+    .be = &epoll_backend,
+    .open = drv_open,
+    .close = drv_close,
+};
+
 static int epoll_init(vl_engine *e, const vl_engine_config *cfg, char *reason, size_t len)
 {
-    struct epoll_drv *d = VL__FAULT(VL__FAULT_ENOMEM) ? NULL : calloc(1, sizeof(*d));
-    if (d == NULL)
-        return -ENOMEM;
-    d->epfd = -1;
-    d->wakefd = -1;
-    d->timerfd = -1;
-    d->timer_at = NO_TIMER;
-    int rc = vl__reactor_init(&d->r, e, cfg->max_inflight, &epoll_backend, d);
-    if (rc == 0)
-        rc = drv_open(d);
-    if (rc < 0) {
-        snprintf(reason, len, "epoll setup: %s", strerror(-rc));
-        drv_free(d);
-        return rc;
-    }
-    *vl__engine_drv(e) = d;
-    return 0;
+    return vl__reactor_drv_init(e, cfg, &epoll_rd, reason, len);
 }
 
 static void epoll_fini(vl_engine *e)
 {
-    drv_free(drv_of(e));
-    *vl__engine_drv(e) = NULL;
+    vl__reactor_drv_fini(e, &epoll_rd);
 }
 
 /* ---- submit / cancel / wake ---------------------------------------------------- */
 
-static int epoll_submit(vl_engine *e, uint32_t slot)
-{
-    vl__reactor_submit(&drv_of(e)->r, slot);
-    return 0;
-}
-
-static int epoll_cancel(vl_engine *e, uint32_t slot)
-{
-    return vl__reactor_cancel(&drv_of(e)->r, slot);
-}
+/* submit and cancel are the core's (vl__reactor_drv_submit, _cancel). */
+_Static_assert(offsetof(struct epoll_drv, r) == 0, "the driver's state begins with its reactor");
 
 static int epoll_wake(vl_engine *e)
 {
@@ -245,15 +231,9 @@ static unsigned ready_mask(uint32_t ev)
 static int epoll_wait_drv(vl_engine *e, int64_t timeout_ns)
 {
     struct epoll_drv *d = drv_of(e);
-    struct vl__stats *st = vl__engine_stats(e);
     int64_t t = vl__reactor_timeout(&d->r, timeout_ns);
     int n = epoll_block(d, t);
-    /* per system call, for vl_engine_stats */
-    if (t != 0)
-        st->kernel_waits++;
-    else
-        st->kernel_nowait++;
-    st->kernel_completions += n > 0 ? (uint64_t)n : 0;
+    vl__reactor_count_wait(&d->r, t, n);
     for (int k = 0; k < n; k++) {
         struct epoll_event *ev = &d->events[k];
         if (ev->data.u64 == WAKE_TAG)
@@ -303,10 +283,7 @@ static int epoll_event_fd(vl_engine *e, bool *ready)
         if (rc < 0)
             return rc;
     }
-    uint32_t i;
-    int64_t at = NO_TIMER;
-    if (vl__timer_heap_peek(&d->r.timers, &i))
-        at = (int64_t)vl__engine_slot(e, i)->deadline_ns;
+    int64_t at = vl__reactor_next_deadline(&d->r);
     if (at != d->timer_at) {
         struct itimerspec its;
         memset(&its, 0, sizeof(its));
@@ -334,8 +311,8 @@ const struct vl_driver vl__driver_epoll = {
     .kind = VL_DRIVER_EPOLL,
     .init = epoll_init,
     .fini = epoll_fini,
-    .submit = epoll_submit,
-    .cancel = epoll_cancel,
+    .submit = vl__reactor_drv_submit,
+    .cancel = vl__reactor_drv_cancel,
     .wait = epoll_wait_drv,
     .wake = epoll_wake,
     .event_fd = epoll_event_fd,

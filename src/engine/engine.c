@@ -99,6 +99,17 @@ extern const struct vl_driver vl__driver_sim; /* src/drivers/sim.c */
 /* src/drivers/sync.c: every op runs to completion inside submit. */
 extern const struct vl_driver vl__driver_sync;
 
+/* src/drivers/kqueue.c: the kernel's kqueue on macOS and the BSDs, where
+ * AUTO picks it; on Linux libkqueue's, when the build has it (VLLSI_KQUEUE). */
+#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) || \
+    defined(__DragonFly__)
+#define VL__KQUEUE_NATIVE
+#endif
+#if defined(VL__KQUEUE_NATIVE) || defined(VLLSI_HAVE_KQUEUE)
+#define VL__HAVE_KQUEUE
+extern const struct vl_driver vl__driver_kqueue;
+#endif
+
 #ifdef _WIN32
 /* Windows has one driver: the I/O completion port (src/drivers/iocp.c). */
 extern const struct vl_driver vl__driver_iocp;
@@ -113,10 +124,16 @@ static const struct vl_driver *driver_for(vl_driver_kind kind)
     switch (kind) {
     case VL_DRIVER_SYNC:
         return &vl__driver_sync;
+#ifndef VL__KQUEUE_NATIVE
     case VL_DRIVER_URING:
         return &vl__driver_uring;
     case VL_DRIVER_EPOLL:
         return &vl__driver_epoll;
+#endif
+#ifdef VL__HAVE_KQUEUE
+    case VL_DRIVER_KQUEUE:
+        return &vl__driver_kqueue;
+#endif
     case VL_DRIVER_SIM:
         return &vl__driver_sim;
     default:
@@ -125,7 +142,7 @@ static const struct vl_driver *driver_for(vl_driver_kind kind)
 }
 #endif
 
-#ifndef _WIN32
+#if !defined(_WIN32) && !defined(VL__KQUEUE_NATIVE)
 /* io_uring errors that mean "not here" (fall back) rather than "out of
  * resources" (report): missing syscall, forbidden by seccomp or sysctl,
  * a kernel without the ops or flags we need. */
@@ -164,6 +181,8 @@ static int env_choice(vl_driver_kind *kind)
         *kind = VL_DRIVER_URING;
     else if (strcmp(v, "epoll") == 0)
         *kind = VL_DRIVER_EPOLL;
+    else if (strcmp(v, "kqueue") == 0)
+        *kind = VL_DRIVER_KQUEUE;
 #ifndef _WIN32
     else if (strcmp(v, "sync") == 0)
         *kind = VL_DRIVER_SYNC;
@@ -190,8 +209,12 @@ static int choose_driver(vl_engine *e, const vl_engine_config *cfg)
                 snprintf(e->reason, sizeof(e->reason), "VLLSI_DRIVER=%s", getenv("VLLSI_DRIVER"));
             return rc;
         }
+#if defined(_WIN32) || defined(VL__KQUEUE_NATIVE)
 #ifdef _WIN32
         int rc = try_driver(e, &vl__driver_iocp, cfg);
+#else
+        int rc = try_driver(e, &vl__driver_kqueue, cfg);
+#endif
         if (rc == 0)
             snprintf(e->reason, sizeof(e->reason), "preferred");
         return rc;

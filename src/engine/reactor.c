@@ -22,7 +22,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -1087,6 +1089,17 @@ void vl__reactor_submit(struct vl__reactor *r, uint32_t i)
         run_new(r, i, s);
 }
 
+int vl__reactor_drv_submit(vl_engine *e, uint32_t slot)
+{
+    vl__reactor_submit(*vl__engine_drv(e), slot);
+    return 0;
+}
+
+int vl__reactor_drv_cancel(vl_engine *e, uint32_t slot)
+{
+    return vl__reactor_cancel(*vl__engine_drv(e), slot);
+}
+
 void vl__reactor_park(struct vl__reactor *r, uint32_t i, unsigned dirs)
 {
     struct vl__slot *s = slot_of(r, i);
@@ -1175,6 +1188,30 @@ void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned rea
     }
 }
 
+/*
+ * What a failed synchronous arm does, for an error the backend learned
+ * later (reactor.h): -EPERM (the fd cannot be polled) runs the ops as
+ * always ready; another error completes them with it. An error of a
+ * registration the reactor has moved on from (an older tag) is ignored.
+ */
+void vl__reactor_fd_failed(struct vl__reactor *r, int fd, uint32_t tag, int err)
+{
+    struct vl__reactor_fd *f = fd_find(r, fd);
+    if (f == NULL || f->tag != tag)
+        return;
+    if (err != -EPERM) {
+        fd_flush(r, f, err);
+        fd_drop(r, f);
+        return;
+    }
+    uint32_t i;
+    while ((i = f->head[0] != NONE ? f->head[0] : f->head[1]) != NONE) {
+        lists_unlink(r, f, i);
+        run_always_ready(r, i, slot_of(r, i));
+    }
+    fd_drop(r, f);
+}
+
 /* ---- ops on no fd ---------------------------------------------------------- */
 
 void vl__reactor_hold(struct vl__reactor *r, uint32_t i)
@@ -1252,6 +1289,24 @@ int64_t vl__reactor_timeout(const struct vl__reactor *r, int64_t timeout_ns)
     return timeout_ns < 0 || left < timeout_ns ? left : timeout_ns;
 }
 
+int64_t vl__reactor_next_deadline(const struct vl__reactor *r)
+{
+    uint32_t i;
+    if (!vl__timer_heap_peek(&r->timers, &i))
+        return INT64_MAX;
+    return (int64_t)vl__engine_slot(r->e, i)->deadline_ns;
+}
+
+void vl__reactor_count_wait(struct vl__reactor *r, int64_t timeout_ns, int n)
+{
+    struct vl__stats *st = vl__engine_stats(r->e);
+    if (timeout_ns != 0)
+        st->kernel_waits++;
+    else
+        st->kernel_nowait++;
+    st->kernel_completions += n > 0 ? (uint64_t)n : 0;
+}
+
 void vl__reactor_expire(struct vl__reactor *r)
 {
     uint32_t i;
@@ -1288,6 +1343,38 @@ int vl__reactor_init(struct vl__reactor *r, vl_engine *e, uint32_t max_inflight,
     if (rc < 0)
         vl__reactor_fini(r);
     return rc;
+}
+
+int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
+                         const struct vl__reactor_driver *rd, char *reason, size_t len)
+{
+    struct vl__reactor *r = VL__FAULT(VL__FAULT_ENOMEM) ? NULL : calloc(1, rd->size);
+    if (r == NULL)
+        return -ENOMEM;
+    int rc = vl__reactor_init(r, e, cfg->max_inflight, rd->be, r);
+    if (rc == 0) {
+        rc = rd->open(r);
+        if (rc < 0) {
+            rd->close(r);
+            vl__reactor_fini(r);
+        }
+    }
+    if (rc < 0) {
+        snprintf(reason, len, "%s setup: %s", rd->name, strerror(-rc));
+        free(r);
+        return rc;
+    }
+    *vl__engine_drv(e) = r;
+    return 0;
+}
+
+void vl__reactor_drv_fini(vl_engine *e, const struct vl__reactor_driver *rd)
+{
+    struct vl__reactor *r = *vl__engine_drv(e);
+    rd->close(r);
+    vl__reactor_fini(r);
+    free(r);
+    *vl__engine_drv(e) = NULL;
 }
 
 void vl__reactor_fini(struct vl__reactor *r)

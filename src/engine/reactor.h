@@ -1,6 +1,6 @@
 /*
  * src/engine/reactor.h - the readiness core shared by the readiness drivers
- * (epoll now, kqueue later): it turns "the fd is ready" into completions.
+ * (epoll, kqueue): it turns "the fd is ready" into completions.
  *
  * The rule is TigerBeetle's: try the op at once without blocking; when the
  * kernel says EAGAIN, park the op on its fd's wait lists for the directions
@@ -40,6 +40,7 @@
 #define VLLSI_ENGINE_REACTOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "driver.h"
@@ -206,6 +207,39 @@ void vl__reactor_fini(struct vl__reactor *r);
 void vl__reactor_submit(struct vl__reactor *r, uint32_t slot);
 
 /*
+ * What a readiness driver adds to the core, for its setup and teardown.
+ * Its state (size bytes) begins with its struct vl__reactor, and is the
+ * backend's ctx.
+ */
+struct vl__reactor_driver {
+    const char *name; /* for the setup failure's reason */
+    size_t size;
+    const struct vl__reactor_backend *be;
+    /* Make the driver's descriptors in the zeroed state: 0 or -errno. */
+    int (*open)(void *state);
+    /* Release what open made, also when it failed half-way. */
+    void (*close)(void *state);
+};
+
+/*
+ * A readiness driver's init and fini (struct vl_driver) around rd: the
+ * state (zeroed, with ENOMEM injectable), the reactor in it, then rd->open;
+ * on failure "<name> setup: <error>" in reason and nothing left behind.
+ * vl__engine_drv(e) holds the state.
+ */
+int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
+                         const struct vl__reactor_driver *rd, char *reason, size_t len);
+void vl__reactor_drv_fini(vl_engine *e, const struct vl__reactor_driver *rd);
+
+/*
+ * A readiness driver's submit and cancel (struct vl_driver), for a driver
+ * whose state, what vl__engine_drv(e) holds, begins with its struct
+ * vl__reactor (the driver checks that with a _Static_assert).
+ */
+int vl__reactor_drv_submit(vl_engine *e, uint32_t slot);
+int vl__reactor_drv_cancel(vl_engine *e, uint32_t slot);
+
+/*
  * Complete slot (parked, timing, held, or queued in the offload) with
  * -ECANCELED and return 0. -EALREADY: a worker runs it (it completes with
  * its result later); -ENOENT: the reactor does not hold it.
@@ -261,6 +295,24 @@ void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned rea
 
 /* How long a wait may block: timeout_ns (< 0 forever) cut to the earliest timer. */
 int64_t vl__reactor_timeout(const struct vl__reactor *r, int64_t timeout_ns);
+
+/*
+ * The backend learned of an error on fd's registration tagged tag that the
+ * ops cannot meet themselves: a registration arm queued (it returned 0; the
+ * backend applies it later, kqueue's changelist going in with the wait)
+ * failed, or the backend consumed a socket's pending error (libkqueue). err
+ * is a negative errno: the fd's parked ops complete with it, or run as
+ * always ready for -EPERM, as if arm had said so. Stale tags are ignored.
+ */
+void vl__reactor_fd_failed(struct vl__reactor *r, int fd, uint32_t tag, int err);
+
+/* The earliest TIMEOUT deadline (CLOCK_MONOTONIC ns), INT64_MAX if none:
+ * what a host's timer is armed to (a driver's event_fd). */
+int64_t vl__reactor_next_deadline(const struct vl__reactor *r);
+
+/* Count one kernel wait of timeout_ns that returned n (events, or a
+ * negative errno) in the engine's stats: per system call, never per op. */
+void vl__reactor_count_wait(struct vl__reactor *r, int64_t timeout_ns, int n);
 
 /* Complete (with 0) every TIMEOUT whose deadline has passed. */
 void vl__reactor_expire(struct vl__reactor *r);

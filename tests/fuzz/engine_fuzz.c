@@ -558,7 +558,7 @@ static void close_leftovers(struct world *w)
         close(w->lfd);
 }
 
-/* VLLSI_FUZZ_DRIVER=sim|epoll|uring pins the driver (byte 0 is then
+/* VLLSI_FUZZ_DRIVER=sim|epoll|uring|kqueue pins the driver (byte 0 is then
  * ignored), so that each driver gets a fuzzing session of its own. */
 static int pinned_driver(vl_driver_kind *kind)
 {
@@ -571,8 +571,10 @@ static int pinned_driver(vl_driver_kind *kind)
         *kind = VL_DRIVER_EPOLL;
     else if (strcmp(v, "uring") == 0)
         *kind = VL_DRIVER_URING;
+    else if (strcmp(v, "kqueue") == 0)
+        *kind = VL_DRIVER_KQUEUE; /* a build with kqueue (VLLSI_KQUEUE on Linux) */
     else {
-        fprintf(stderr, "engine_fuzz: VLLSI_FUZZ_DRIVER=%s: want sim, epoll or uring\n", v);
+        fprintf(stderr, "engine_fuzz: VLLSI_FUZZ_DRIVER=%s: want sim, epoll, uring or kqueue\n", v);
         return -1;
     }
     return 0;
