@@ -818,6 +818,15 @@ static int64_t poll_start(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
         int64_t m = poll_now(&s->op);
         if (m != 0)
             return m;
+    } else {
+        /* A file is always ready: a multishot POLL would report it for
+         * ever. epoll refuses files (the backend's -EPERM ends it); kqueue
+         * accepts them, so the core looks, once per POLL. */
+        struct stat st;
+        if (fstat(s->op.fd, &st) < 0)
+            return -errno;
+        if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode))
+            return -EPERM;
     }
     park(r, i, s, poll_dirs(s->op.u.poll.events), multi);
     return HELD;
