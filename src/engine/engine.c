@@ -122,9 +122,9 @@ static const struct vl_driver *driver_for(vl_driver_kind kind)
 static const struct vl_driver *driver_for(vl_driver_kind kind)
 {
     switch (kind) {
-    case VL_DRIVER_SYNC:
-        return &vl__driver_sync;
 #ifndef VL__KQUEUE_NATIVE
+    case VL_DRIVER_SYNC: /* Linux system calls */
+        return &vl__driver_sync;
     case VL_DRIVER_URING:
         return &vl__driver_uring;
     case VL_DRIVER_EPOLL:

@@ -260,6 +260,27 @@ static int64_t file_read(const struct vl__slot *s)
     return sys_result(n);
 }
 
+/* accept(2) whose new fd is close-on-exec (the ACCEPT contract). */
+static int accept_cloexec(int fd, struct sockaddr *addr, socklen_t *len)
+{
+#ifdef SOCK_CLOEXEC
+    return accept4(fd, addr, len, SOCK_CLOEXEC);
+#else
+    /* No accept4 (macOS): the flag follows at once (a fork in another
+     * thread between the two calls would inherit the fd), and the new fd,
+     * which the BSDs make non-blocking after a non-blocking listener, is
+     * made blocking as accept4 leaves it on Linux. */
+    int nfd = accept(fd, addr, len);
+    if (nfd >= 0) {
+        (void)fcntl(nfd, F_SETFD, FD_CLOEXEC);
+        int fl = fcntl(nfd, F_GETFL);
+        if (fl >= 0 && (fl & O_NONBLOCK))
+            (void)fcntl(nfd, F_SETFL, fl & ~O_NONBLOCK);
+    }
+    return nfd;
+#endif
+}
+
 static int64_t file_write(const struct vl__slot *s)
 {
     const vl_op *op = &s->op;
@@ -308,9 +329,16 @@ static int64_t write_nosigpipe(const struct vl__slot *s, bool nowait)
         sigismember(&old, SIGPIPE) && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
     int64_t res = nowait ? nowait_rw(s, true) : file_write(s);
     if (res == -EPIPE && !was_pending) {
+#ifdef __APPLE__
+        /* No sigtimedwait: sigwait returns at once for a pending signal. */
+        int sig;
+        if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+            sigwait(&pipe_set, &sig);
+#else
         struct timespec zero = {0, 0};
         while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
             ;
+#endif
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return res;
@@ -332,10 +360,17 @@ static int nosignal_known = 1;
  */
 static int64_t write_nowait_nosignal(const struct vl__slot *s)
 {
+#ifndef RWF_NOWAIT
+    return write_nosigpipe(s, true); /* nowait_rw answers -EOPNOTSUPP: the plain path */
+#endif
     if (__atomic_load_n(&nosignal_known, __ATOMIC_RELAXED)) {
+#ifdef RWF_NOWAIT
         struct iovec iov = {s->op.u.rw.buf, s->op.u.rw.len};
         off_t off = s->op.u.rw.offset < 0 ? -1 : (off_t)s->op.u.rw.offset;
         int64_t res = sys_result(pwritev2(s->op.fd, &iov, 1, off, RWF_NOWAIT | RWF_NOSIGNAL));
+#else
+        int64_t res = -EOPNOTSUPP;
+#endif
         if (res != -EOPNOTSUPP && res != -EINVAL)
             return res;
         int64_t plain = write_nosigpipe(s, true);
@@ -445,10 +480,15 @@ static bool fd_is_stream(int fd)
     socklen_t len = sizeof(type);
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
         return false;
+#ifdef SO_PROTOCOL
     len = sizeof(proto);
     if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0)
         return false;
     return proto == 0 || proto == IPPROTO_TCP;
+#else
+    (void)proto; /* no SO_PROTOCOL (macOS): every stream socket is a byte stream */
+    return true;
+#endif
 }
 
 /* Whether a notification for fd's parked ops reported VL__REACTOR_HUP. */
@@ -568,7 +608,7 @@ static int64_t run_accept(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
         return RECHECK;
     const vl_op *op = &s->op;
     socklen_t *lenp = op->u.accept.addr ? op->u.accept.addrlen : NULL;
-    int64_t res = sys_result(accept4(op->fd, op->u.accept.addr, lenp, SOCK_CLOEXEC));
+    int64_t res = sys_result(accept_cloexec(op->fd, op->u.accept.addr, lenp));
     return would_block(res) ? PARK : res;
 }
 
@@ -654,7 +694,7 @@ static int64_t run_accept_multi(struct vl__reactor *r, uint32_t i, struct vl__sl
         }
         if (!ready && (rslot(s)->flags & F_ONE_PER_WAKE))
             return RECHECK;
-        int64_t res = sys_result(accept4(fd, NULL, NULL, SOCK_CLOEXEC));
+        int64_t res = sys_result(accept_cloexec(fd, NULL, NULL));
         if (would_block(res))
             return PARK;
         if (res == -ECONNABORTED || res == -EINTR)
