@@ -1,7 +1,8 @@
 /*
  * src/sys/thread_common.h - what the three thread implementations share
- * (src/sys/linux/thread.c on pthread, src/sys/linux/nolibc/thread_clone.c on
- * raw clone, src/sys/windows/thread.c on _beginthreadex): the handle's state
+ * (src/sys/thread_pthread.h on pthread, for Linux and macOS;
+ * src/sys/linux/nolibc/thread_clone.c on raw clone; src/sys/windows/thread.c
+ * on _beginthreadex): the handle's state
  * machine, the checks of join and detach, the calling thread's handle, and
  * the stack size rule. Exactly one of them is built, and it includes this
  * after defining its struct vl_thread, which must have the fields
