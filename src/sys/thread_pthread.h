@@ -57,17 +57,14 @@ static void *trampoline(void *p)
     return NULL;
 }
 
-/* The stack size to ask pthread for, or -EINVAL. */
-static int stack_size_for(size_t requested, size_t *out)
+/* The C library's own floor differs per OS and architecture (glibc: 16 KiB
+ * on x86-64, 128 KiB on aarch64); a portable request is raised to it, not
+ * refused. macOS also wants a multiple of its page size (16 KiB on Apple
+ * silicon), which thread_stack_size's rounding already gave. */
+static int pthread_stack_floor(size_t stack, size_t *out)
 {
-    int rc = thread_stack_size(requested, out);
-    /* The C library's own floor differs per OS and architecture (glibc: 16
-     * KiB on x86-64, 128 KiB on aarch64); a portable request is raised to
-     * it, not refused. macOS also wants a multiple of its page size (16 KiB
-     * on Apple silicon), which thread_stack_size's rounding gives. */
-    if (rc == 0 && *out < (size_t)PTHREAD_STACK_MIN)
-        *out = vl_page_align_up((size_t)PTHREAD_STACK_MIN);
-    return rc;
+    *out = stack < (size_t)PTHREAD_STACK_MIN ? vl_page_align_up((size_t)PTHREAD_STACK_MIN) : stack;
+    return 0;
 }
 
 /*
@@ -157,18 +154,11 @@ static int start_thread(vl_thread *t, size_t stack)
 int vl_thread_spawn(vl_thread_fn entry, void *arg, size_t stack_size, vl_thread **out)
 {
     size_t stack;
-    if (entry == NULL || out == NULL)
-        return -EINVAL;
-    int rc = stack_size_for(stack_size, &stack);
-    if (rc < 0)
-        return rc;
-    vl_thread *t = block_alloc(&rc);
+    int rc;
+    vl_thread *t =
+        thread_spawn_prepare(entry, arg, stack_size, out, pthread_stack_floor, &stack, &rc);
     if (t == NULL)
         return rc;
-    t->entry = entry;
-    t->arg = arg;
-    t->state = 0;
-    t->foreign = false;
     rc = start_thread(t, stack);
     if (rc < 0) {
         block_free(t);
