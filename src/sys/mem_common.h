@@ -92,6 +92,16 @@ static inline int mem_huge_len(size_t size, size_t hps, const vl_huge_info *info
     return 0;
 }
 
+/* A huge allocation that succeeded: fill in info, clear *err, return p. */
+static inline void *mem_huge_done(void *p, size_t len, vl_huge_kind kind, vl_huge_info *info,
+                                  int *err)
+{
+    info->size = len;
+    info->kind = kind;
+    set_err(err, 0);
+    return p;
+}
+
 #ifdef VL__MEM_MMAP
 void *vl_os_alloc(size_t size, int *err)
 {

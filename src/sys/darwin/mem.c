@@ -85,20 +85,12 @@ void *vl_os_alloc_huge(size_t size, size_t huge_page_size, vl_huge_info *info, i
 #if defined(__x86_64__)
     if (hps == ((size_t)2 << 20)) {
         void *p = map_anon(len, PROT_READ | PROT_WRITE, VM_FLAGS_SUPERPAGE_SIZE_2MB, NULL);
-        if (p != NULL) {
-            info->size = len;
-            info->kind = VL_HUGE_HUGETLB;
-            set_err(err, 0);
-            return p;
-        }
+        if (p != NULL)
+            return mem_huge_done(p, len, VL_HUGE_HUGETLB, info, err);
     }
 #endif
     void *p = vl_os_alloc_aligned(len, hps, err);
-    if (p == NULL)
-        return NULL;
-    info->size = len;
-    info->kind = VL_HUGE_NONE;
-    return p;
+    return p != NULL ? mem_huge_done(p, len, VL_HUGE_NONE, info, err) : NULL;
 }
 
 int vl_os_protect(void *addr, size_t size, vl_mem_prot prot)

@@ -96,21 +96,15 @@ void *vl_os_alloc_huge(size_t size, size_t huge_page_size, vl_huge_info *info, i
      * (the default huge size is the PMD's: see mem_default_huge_size). */
     int enc = (int)((unsigned)__builtin_ctzl(hps) << MAP_HUGE_SHIFT);
     void *p = map_anon(len, PROT_READ | PROT_WRITE, MAP_HUGETLB | enc, NULL);
-    if (p != NULL) {
-        info->size = len;
-        info->kind = VL_HUGE_HUGETLB;
-        set_err(err, 0);
-        return p;
-    }
+    if (p != NULL)
+        return mem_huge_done(p, len, VL_HUGE_HUGETLB, info, err);
 
     /* -ENOMEM (nothing reserved) or -EINVAL (size unsupported): go THP. */
     p = vl_os_alloc_aligned(len, hps, err);
     if (p == NULL)
         return NULL;
     rc = vl__sys_madvise(p, len, MADV_HUGEPAGE);
-    info->size = len;
-    info->kind = rc == 0 ? VL_HUGE_THP : VL_HUGE_NONE;
-    return p;
+    return mem_huge_done(p, len, rc == 0 ? VL_HUGE_THP : VL_HUGE_NONE, info, err);
 }
 
 int vl_os_protect(void *addr, size_t size, vl_mem_prot prot)

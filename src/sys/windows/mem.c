@@ -157,11 +157,7 @@ void *vl_os_alloc_huge(size_t size, size_t huge_page_size, vl_huge_info *info, i
         if (p == NULL)
             return NULL;
     }
-    if (err)
-        *err = 0;
-    info->size = len;
-    info->kind = kind;
-    return p;
+    return mem_huge_done(p, len, kind, info, err);
 }
 
 /* Windows has no write-only or execute-only-writable pages: W implies R, as
