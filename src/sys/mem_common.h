@@ -7,7 +7,7 @@
  *
  * An OS whose anonymous mappings can be freed in any page-aligned piece
  * (munmap's rule: Linux, macOS) defines VL__MEM_MMAP and, before including
- * this file, three functions over its own system calls:
+ * this file, five functions over its own system calls:
  *
  *     static void *mem_map(size_t len, bool reserve, int *err);
  *         fresh private anonymous pages, read-write, or PROT_NONE when
@@ -16,8 +16,15 @@
  *     static int mem_unmap(void *addr, size_t len);       0 or -errno
  *     static int mem_open(void *addr, size_t len);        mprotect to
  *         read-write; 0 or -errno
+ *     static void *mem_map_huge(size_t len, size_t hps);
+ *         len bytes of explicit huge pages of hps bytes (VL_HUGE_HUGETLB),
+ *         read-write, or NULL when the OS has none of that size to give;
+ *     static bool mem_advise_huge(void *addr, size_t len);
+ *         ask for transparent huge pages behind an aligned allocation:
+ *         true when the OS took the advice (VL_HUGE_THP),
  *
- * and gets vl_os_alloc, vl_os_free and vl_os_alloc_aligned from here.
+ * and gets vl_os_alloc, vl_os_free, vl_os_alloc_aligned and
+ * vl_os_alloc_huge from here.
  */
 #ifndef VLLSI_SYS_MEM_COMMON_H
 #define VLLSI_SYS_MEM_COMMON_H
@@ -164,6 +171,26 @@ void *vl_os_alloc_aligned(size_t size, size_t align, int *err)
     if (rc < 0)
         return set_err(err, rc);
     return alloc_overaligned(len, align, err);
+}
+
+/* Explicit huge pages when the OS has them; otherwise ordinary pages aligned
+ * to the huge page size, which the OS may back with huge pages by itself
+ * (transparent huge pages) when asked. */
+void *vl_os_alloc_huge(size_t size, size_t huge_page_size, vl_huge_info *info, int *err)
+{
+    size_t hps = huge_page_size ? huge_page_size : mem_default_huge_size();
+    size_t len;
+    int rc = mem_huge_len(size, hps, info, &len);
+    if (rc < 0)
+        return set_err(err, rc);
+    void *p = mem_map_huge(len, hps);
+    if (p != NULL)
+        return mem_huge_done(p, len, VL_HUGE_HUGETLB, info, err);
+    p = vl_os_alloc_aligned(len, hps, err);
+    if (p == NULL)
+        return NULL;
+    vl_huge_kind kind = mem_advise_huge(p, len) ? VL_HUGE_THP : VL_HUGE_NONE;
+    return mem_huge_done(p, len, kind, info, err);
 }
 #endif /* VL__MEM_MMAP */
 

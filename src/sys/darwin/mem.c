@@ -64,9 +64,6 @@ static int mem_open(void *addr, size_t len)
     return mprotect(addr, len, PROT_READ | PROT_WRITE) == 0 ? 0 : vl__darwin_errno();
 }
 
-#define VL__MEM_MMAP 1
-#include "mem_common.h"
-
 /*
  * macOS has superpages only on x86-64, only of 2 MiB, asked for through
  * mmap's fd argument (VM_FLAGS_SUPERPAGE_SIZE_2MB); they are wired, and the
@@ -75,23 +72,26 @@ static int mem_open(void *addr, size_t len)
  * the huge page size, VL_HUGE_NONE: macOS has no transparent huge pages to
  * ask for.
  */
-void *vl_os_alloc_huge(size_t size, size_t huge_page_size, vl_huge_info *info, int *err)
+static void *mem_map_huge(size_t len, size_t hps)
 {
-    size_t hps = huge_page_size ? huge_page_size : mem_default_huge_size();
-    size_t len;
-    int rc = mem_huge_len(size, hps, info, &len);
-    if (rc < 0)
-        return set_err(err, rc);
 #if defined(__x86_64__)
-    if (hps == ((size_t)2 << 20)) {
-        void *p = map_anon(len, PROT_READ | PROT_WRITE, VM_FLAGS_SUPERPAGE_SIZE_2MB, NULL);
-        if (p != NULL)
-            return mem_huge_done(p, len, VL_HUGE_HUGETLB, info, err);
-    }
+    if (hps == ((size_t)2 << 20))
+        return map_anon(len, PROT_READ | PROT_WRITE, VM_FLAGS_SUPERPAGE_SIZE_2MB, NULL);
 #endif
-    void *p = vl_os_alloc_aligned(len, hps, err);
-    return p != NULL ? mem_huge_done(p, len, VL_HUGE_NONE, info, err) : NULL;
+    (void)len;
+    (void)hps;
+    return NULL;
 }
+
+static bool mem_advise_huge(void *addr, size_t len)
+{
+    (void)addr;
+    (void)len;
+    return false;
+}
+
+#define VL__MEM_MMAP 1
+#include "mem_common.h"
 
 int vl_os_protect(void *addr, size_t size, vl_mem_prot prot)
 {

@@ -1,8 +1,9 @@
 /*
  * src/sys/linux/mem.c - OS memory straight from mmap(2): plain, aligned and
  * huge-page allocations, protection and advice. No libc: every call is a raw
- * system call through linux/sys.h. The argument checks and the aligned
- * allocation scheme are src/sys/mem_common.h's, shared with macOS.
+ * system call through linux/sys.h. The argument checks, the aligned
+ * allocation scheme and the huge-page fallback are src/sys/mem_common.h's,
+ * shared with macOS.
  */
 #include <vllsi/sys/mem.h>
 
@@ -81,31 +82,23 @@ static int mem_open(void *addr, size_t len)
     return vl__sys_mprotect(addr, len, PROT_READ | PROT_WRITE);
 }
 
+/* MAP_HUGETLB of the given size: MAP_HUGE_SHIFT carries log2 of it (0 would
+ * mean the kernel's default). NULL when no huge pages are reserved (-ENOMEM)
+ * or the machine has no huge pages of that size (-EINVAL). */
+static void *mem_map_huge(size_t len, size_t hps)
+{
+    int enc = (int)((unsigned)__builtin_ctzl(hps) << MAP_HUGE_SHIFT);
+    return map_anon(len, PROT_READ | PROT_WRITE, MAP_HUGETLB | enc, NULL);
+}
+
+/* madvise says -EINVAL on a kernel built without THP. */
+static bool mem_advise_huge(void *addr, size_t len)
+{
+    return vl__sys_madvise(addr, len, MADV_HUGEPAGE) == 0;
+}
+
 #define VL__MEM_MMAP 1
 #include "mem_common.h"
-
-void *vl_os_alloc_huge(size_t size, size_t huge_page_size, vl_huge_info *info, int *err)
-{
-    size_t hps = huge_page_size ? huge_page_size : mem_default_huge_size();
-    size_t len;
-    int rc = mem_huge_len(size, hps, info, &len);
-    if (rc < 0)
-        return set_err(err, rc);
-
-    /* MAP_HUGE_SHIFT carries log2 of the size; 0 would mean "the default"
-     * (the default huge size is the PMD's: see mem_default_huge_size). */
-    int enc = (int)((unsigned)__builtin_ctzl(hps) << MAP_HUGE_SHIFT);
-    void *p = map_anon(len, PROT_READ | PROT_WRITE, MAP_HUGETLB | enc, NULL);
-    if (p != NULL)
-        return mem_huge_done(p, len, VL_HUGE_HUGETLB, info, err);
-
-    /* -ENOMEM (nothing reserved) or -EINVAL (size unsupported): go THP. */
-    p = vl_os_alloc_aligned(len, hps, err);
-    if (p == NULL)
-        return NULL;
-    rc = vl__sys_madvise(p, len, MADV_HUGEPAGE);
-    return mem_huge_done(p, len, rc == 0 ? VL_HUGE_THP : VL_HUGE_NONE, info, err);
-}
 
 int vl_os_protect(void *addr, size_t size, vl_mem_prot prot)
 {
