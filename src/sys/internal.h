@@ -38,7 +38,7 @@ VL__HIDDEN void vl__tls_thread_release(void);
  * vl__thread_exit_disarm() when it releases the log itself. arm returns 0,
  * or a negative errno (the log is then unmapped again and the push fails).
  * Each thread implementation defines both: a pthread key destructor
- * (src/sys/linux/thread.c), a fiber-local-storage callback
+ * (src/sys/thread_pthread.h), a fiber-local-storage callback
  * (src/sys/windows/thread.c), nothing where every thread is the library's
  * own (src/sys/linux/nolibc/thread_clone.c) or no log can be mapped
  * (src/sys/linux/nolibc/mem_none.c).

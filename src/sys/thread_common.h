@@ -1,13 +1,15 @@
 /*
  * src/sys/thread_common.h - what the three thread implementations share
- * (src/sys/linux/thread.c on pthread, src/sys/linux/nolibc/thread_clone.c on
- * raw clone, src/sys/windows/thread.c on _beginthreadex): the handle's state
+ * (src/sys/thread_pthread.h on pthread, for Linux and macOS;
+ * src/sys/linux/nolibc/thread_clone.c on raw clone; src/sys/windows/thread.c
+ * on _beginthreadex): the handle's state
  * machine, the checks of join and detach, the calling thread's handle, and
  * the stack size rule. Exactly one of them is built, and it includes this
  * after defining its struct vl_thread, which must have the fields
  *
  *     uint32_t state;   ST_* bits, accessed atomically only
  *     bool foreign;     a vl_thread_self record for a thread not spawned here
+ *     vl_thread_fn entry; void *arg;   what the thread runs
  *
  * and after defining VL__THREAD_TLS, the storage class of the two
  * thread-local pointers below (with a TLS model where the platform has one),
@@ -122,6 +124,41 @@ static inline int thread_stack_size(size_t requested, size_t *out)
     *out = s;
     return 0;
 }
+
+#ifndef VL__THREAD_OWN_BLOCKS
+/*
+ * vl_thread_spawn's first half on every OS: the argument checks, the stack
+ * size (thread_stack_size, then the OS's own limits in `os_stack`) and a
+ * fresh control block holding entry and arg. The block, or NULL and *err =
+ * -EINVAL (NULL entry or out, a bad stack size) or what block_alloc
+ * reported. The caller starts the thread, and block_free's the block if it
+ * cannot.
+ */
+static inline vl_thread *thread_spawn_prepare(vl_thread_fn entry, void *arg, size_t stack_size,
+                                              vl_thread **out, int (*os_stack)(size_t, size_t *),
+                                              size_t *stack, int *err)
+{
+    if (entry == NULL || out == NULL) {
+        *err = -EINVAL;
+        return NULL;
+    }
+    int rc = thread_stack_size(stack_size, stack);
+    if (rc == 0)
+        rc = os_stack(*stack, stack);
+    if (rc < 0) {
+        *err = rc;
+        return NULL;
+    }
+    vl_thread *t = block_alloc(err);
+    if (t == NULL)
+        return NULL;
+    t->entry = entry;
+    t->arg = arg;
+    t->state = 0;
+    t->foreign = false;
+    return t;
+}
+#endif
 
 vl_thread *vl_thread_self(void)
 {

@@ -4,7 +4,8 @@
  * state must be read.
  *
  * macOS's mmap gives munmap's rule that any page-aligned sub-range may be
- * freed, so plain and aligned allocations are the Linux ones. Two advice
+ * freed, so plain and aligned allocations are the Linux ones, from
+ * src/sys/mem_common.h. Two advice
  * values need more: macOS's MADV_DONTNEED is only a paging hint (the pages
  * keep their contents), so VL_ADV_DONTNEED's "reads back as zero" is done by
  * mapping fresh anonymous pages over the range; and VL_ADV_DONTFORK is
@@ -36,96 +37,31 @@ extern kern_return_t mach_vm_region(mach_port_t target_task, mach_vm_address_t *
 #define VM_FLAGS_SUPERPAGE_SIZE_2MB (2 << 16)
 #endif
 
-static inline void *set_err(int *err, int e)
-{
-    if (err)
-        *err = e;
-    return NULL;
-}
-
-static inline bool is_pow2(size_t x)
-{
-    return x != 0 && (x & (x - 1)) == 0;
-}
-
 /* Map len bytes (a page multiple) of private anonymous memory. `tag` is
  * mmap's fd argument, which for MAP_ANON carries VM flags (superpages). */
 static void *map_anon(size_t len, int prot, int tag, int *err)
 {
     void *p = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANON, tag, 0);
-    if (p == MAP_FAILED)
-        return set_err(err, vl__darwin_errno());
-    set_err(err, 0);
-    return p;
+    int e = p == MAP_FAILED ? vl__darwin_errno() : 0;
+    if (err)
+        *err = e;
+    return e ? NULL : p;
 }
 
-void *vl_os_alloc(size_t size, int *err)
+/* mem_common.h's hooks (see there). */
+static void *mem_map(size_t len, bool reserve, int *err)
 {
-    if (size == 0)
-        return set_err(err, -EINVAL);
-    size_t len = vl_page_align_up(size);
-    if (len == 0)
-        return set_err(err, -ENOMEM);
-    return map_anon(len, PROT_READ | PROT_WRITE, -1, err);
+    return map_anon(len, reserve ? PROT_NONE : PROT_READ | PROT_WRITE, -1, err);
 }
 
-int vl_os_free(void *addr, size_t size)
+static int mem_unmap(void *addr, size_t len)
 {
-    if (addr == NULL || !vl_is_page_aligned((uintptr_t)addr) || size == 0)
-        return -EINVAL;
-    size_t len = vl_page_align_up(size);
-    if (len == 0)
-        return -EINVAL;
     return munmap(addr, len) == 0 ? 0 : vl__darwin_errno();
 }
 
-/* Alignment above the page size: reserve len + align - page bytes with
- * PROT_NONE, cut off both ends, then open up the kept part (the Linux
- * file's scheme; see its comment). */
-static void *alloc_overaligned(size_t len, size_t align, int *err)
+static int mem_open(void *addr, size_t len)
 {
-    size_t slack = align - vl_page_size();
-    if (len > SIZE_MAX - slack)
-        return set_err(err, -ENOMEM);
-    size_t total = len + slack;
-    void *r = map_anon(total, PROT_NONE, -1, err);
-    if (r == NULL)
-        return NULL;
-    uintptr_t base = (uintptr_t)r;
-    uintptr_t start = (base + align - 1) & ~(uintptr_t)(align - 1);
-    size_t head = start - base;
-    size_t tail = total - head - len;
-    if (head)
-        (void)munmap((void *)base, head);
-    if (tail)
-        (void)munmap((void *)(start + len), tail);
-    if (mprotect((void *)start, len, PROT_READ | PROT_WRITE) != 0) {
-        int e = vl__darwin_errno();
-        (void)munmap((void *)start, len);
-        return set_err(err, e);
-    }
-    set_err(err, 0);
-    return (void *)start;
-}
-
-void *vl_os_alloc_aligned(size_t size, size_t align, int *err)
-{
-    if (size == 0 || !is_pow2(align))
-        return set_err(err, -EINVAL);
-    if (align <= vl_page_size())
-        return vl_os_alloc(size, err);
-    size_t len = vl_page_align_up(size);
-    if (len == 0)
-        return set_err(err, -ENOMEM);
-    return alloc_overaligned(len, align, err);
-}
-
-/* The size one last-level table entry maps, as on Linux: page * page / 8
- * (2 MiB with 4 KiB pages, 32 MiB with Apple silicon's 16 KiB pages). */
-static size_t default_huge_size(void)
-{
-    size_t page = vl_page_size();
-    return page * (page / 8);
+    return mprotect(addr, len, PROT_READ | PROT_WRITE) == 0 ? 0 : vl__darwin_errno();
 }
 
 /*
@@ -136,50 +72,33 @@ static size_t default_huge_size(void)
  * the huge page size, VL_HUGE_NONE: macOS has no transparent huge pages to
  * ask for.
  */
-void *vl_os_alloc_huge(size_t size, size_t huge_page_size, vl_huge_info *info, int *err)
+static void *mem_map_huge(size_t len, size_t hps)
 {
-    size_t hps = huge_page_size ? huge_page_size : default_huge_size();
-    if (info == NULL || size == 0 || !is_pow2(hps) || hps < vl_page_size())
-        return set_err(err, -EINVAL);
-    if (size > SIZE_MAX - (hps - 1))
-        return set_err(err, -ENOMEM);
-    size_t len = (size + hps - 1) & ~(hps - 1);
 #if defined(__x86_64__)
-    if (hps == ((size_t)2 << 20)) {
-        void *p = map_anon(len, PROT_READ | PROT_WRITE, VM_FLAGS_SUPERPAGE_SIZE_2MB, NULL);
-        if (p != NULL) {
-            info->size = len;
-            info->kind = VL_HUGE_HUGETLB;
-            set_err(err, 0);
-            return p;
-        }
-    }
+    if (hps == ((size_t)2 << 20))
+        return map_anon(len, PROT_READ | PROT_WRITE, VM_FLAGS_SUPERPAGE_SIZE_2MB, NULL);
 #endif
-    void *p = vl_os_alloc_aligned(len, hps, err);
-    if (p == NULL)
-        return NULL;
-    info->size = len;
-    info->kind = VL_HUGE_NONE;
-    return p;
+    (void)len;
+    (void)hps;
+    return NULL;
 }
 
-/* The checks vl_os_protect and vl_os_advise share: 0 and *len, or -EINVAL. */
-static int range_check(void *addr, size_t size, size_t *len)
+static bool mem_advise_huge(void *addr, size_t len)
 {
-    if (addr == NULL || !vl_is_page_aligned((uintptr_t)addr) || size == 0)
-        return -EINVAL;
-    *len = vl_page_align_up(size);
-    if (*len == 0 || (uintptr_t)addr > UINTPTR_MAX - *len)
-        return -EINVAL;
-    return 0;
+    (void)addr;
+    (void)len;
+    return false;
 }
+
+#define VL__MEM_MMAP 1
+#include "mem_common.h"
 
 int vl_os_protect(void *addr, size_t size, vl_mem_prot prot)
 {
     size_t len;
     if ((unsigned)prot & ~(unsigned)VL_PROT_ALL)
         return -EINVAL;
-    int rc = range_check(addr, size, &len);
+    int rc = mem_span_check(addr, size, &len);
     if (rc < 0)
         return rc;
     /* vl_mem_prot uses the PROT_* values, which macOS shares. */
@@ -240,7 +159,7 @@ int vl_os_advise(void *addr, size_t size, vl_mem_advice advice)
     size_t len;
     if ((unsigned)advice >= (unsigned)VL_ADV_COUNT_)
         return -EINVAL;
-    int rc = range_check(addr, size, &len);
+    int rc = mem_span_check(addr, size, &len);
     if (rc < 0)
         return rc;
     /* madvise(2) on macOS does not promise -ENOMEM for a hole in the range,

@@ -12,19 +12,8 @@
  */
 #include <vllsi/sys/mem.h>
 
+#include "mem_common.h"
 #include "win.h"
-
-static inline void *set_err(int *err, int e)
-{
-    if (err)
-        *err = e;
-    return NULL;
-}
-
-static inline bool is_pow2(size_t x)
-{
-    return x != 0 && (x & (x - 1)) == 0;
-}
 
 /* The arguments this file passes VirtualAlloc are valid by construction but
  * for the size, so ERROR_INVALID_PARAMETER means "larger than the address
@@ -47,11 +36,10 @@ static void *commit_new(void *at, size_t len, DWORD extra, int *err)
 
 void *vl_os_alloc(size_t size, int *err)
 {
-    if (size == 0)
-        return set_err(err, -EINVAL);
-    size_t len = vl_page_align_up(size);
-    if (len == 0)
-        return set_err(err, -ENOMEM);
+    size_t len;
+    int rc = mem_alloc_len(size, &len);
+    if (rc < 0)
+        return set_err(err, rc);
     return commit_new(NULL, len, 0, err);
 }
 
@@ -70,11 +58,10 @@ static void release_if_empty(void *base)
 
 int vl_os_free(void *addr, size_t size)
 {
-    if (addr == NULL || !vl_is_page_aligned((uintptr_t)addr) || size == 0)
-        return -EINVAL;
-    size_t len = vl_page_align_up(size);
-    if (len == 0 || (uintptr_t)addr > UINTPTR_MAX - len)
-        return -EINVAL;
+    size_t len;
+    int rc = mem_span_check(addr, size, &len);
+    if (rc < 0)
+        return rc;
     char *p = addr, *end = p + len;
     /* One region (a run of pages in the same state) at a time: VirtualFree
      * refuses a range that crosses two reservations. */
@@ -125,11 +112,12 @@ static void *alloc_over_aligned(size_t len, size_t align, DWORD extra, int *err)
 
 void *vl_os_alloc_aligned(size_t size, size_t align, int *err)
 {
+    size_t len;
     if (size == 0 || !is_pow2(align))
         return set_err(err, -EINVAL);
-    size_t len = vl_page_align_up(size);
-    if (len == 0)
-        return set_err(err, -ENOMEM);
+    int rc = mem_alloc_len(size, &len);
+    if (rc < 0)
+        return set_err(err, rc);
     /* Every reservation starts on the granularity (64 KiB) already. */
     if (align <= vl__win_alloc_granularity())
         return commit_new(NULL, len, 0, err);
@@ -153,14 +141,11 @@ static size_t default_huge(void)
  */
 void *vl_os_alloc_huge(size_t size, size_t huge_page_size, vl_huge_info *info, int *err)
 {
-    if (info == NULL || size == 0)
-        return set_err(err, -EINVAL);
     size_t hps = huge_page_size ? huge_page_size : default_huge();
-    if (!is_pow2(hps) || hps < vl_page_size())
-        return set_err(err, -EINVAL);
-    if (size > SIZE_MAX - (hps - 1))
-        return set_err(err, -ENOMEM);
-    size_t len = (size + hps - 1) & ~(hps - 1);
+    size_t len;
+    int rc = mem_huge_len(size, hps, info, &len);
+    if (rc < 0)
+        return set_err(err, rc);
     size_t lp = GetLargePageMinimum();
     void *p = NULL;
     if (lp != 0 && hps % lp == 0)
@@ -172,11 +157,7 @@ void *vl_os_alloc_huge(size_t size, size_t huge_page_size, vl_huge_info *info, i
         if (p == NULL)
             return NULL;
     }
-    if (err)
-        *err = 0;
-    info->size = len;
-    info->kind = kind;
-    return p;
+    return mem_huge_done(p, len, kind, info, err);
 }
 
 /* Windows has no write-only or execute-only-writable pages: W implies R, as
@@ -196,24 +177,14 @@ static DWORD page_protection(vl_mem_prot prot)
     return map[prot & VL_PROT_ALL];
 }
 
-/* Checks shared by protect and advise; the page-rounded length or -EINVAL. */
-static int64_t range_len(const void *addr, size_t size)
-{
-    if (addr == NULL || !vl_is_page_aligned((uintptr_t)addr) || size == 0)
-        return -EINVAL;
-    size_t len = vl_page_align_up(size);
-    if (len == 0 || (uintptr_t)addr > UINTPTR_MAX - len)
-        return -EINVAL;
-    return (int64_t)len;
-}
-
 /* Like mprotect, a range with an unmapped (or merely reserved) page fails
  * with -ENOMEM; VirtualProtect works per reservation, hence the loop. */
 int vl_os_protect(void *addr, size_t size, vl_mem_prot prot)
 {
-    int64_t len = range_len(addr, size);
-    if (len < 0)
-        return (int)len;
+    size_t len;
+    int rc = mem_span_check(addr, size, &len);
+    if (rc < 0)
+        return rc;
     if ((unsigned)prot & ~(unsigned)VL_PROT_ALL)
         return -EINVAL;
     char *p = addr, *end = p + len;
@@ -291,9 +262,10 @@ static int check_committed(char *p, char *end)
 
 int vl_os_advise(void *addr, size_t size, vl_mem_advice advice)
 {
-    int64_t len = range_len(addr, size);
-    if (len < 0)
-        return (int)len;
+    size_t len;
+    int rc = mem_span_check(addr, size, &len);
+    if (rc < 0)
+        return rc;
     if ((unsigned)advice >= VL_ADV_COUNT_)
         return -EINVAL;
     int r = check_committed(addr, (char *)addr + len);

@@ -106,27 +106,19 @@ static unsigned __stdcall trampoline(void *p)
 }
 
 /* _beginthreadex takes the size as an unsigned int. */
-static int stack_size_for(size_t requested, size_t *out)
+static int stack_fits_uint(size_t stack, size_t *out)
 {
-    int rc = thread_stack_size(requested, out);
-    return rc == 0 && *out > 0xffffffffu ? -EINVAL : rc;
+    *out = stack;
+    return stack > 0xffffffffu ? -EINVAL : 0;
 }
 
 int vl_thread_spawn(vl_thread_fn entry, void *arg, size_t stack_size, vl_thread **out)
 {
     size_t stack;
-    if (entry == NULL || out == NULL)
-        return -EINVAL;
-    int rc = stack_size_for(stack_size, &stack);
-    if (rc < 0)
-        return rc;
-    vl_thread *t = block_alloc(&rc);
+    int rc;
+    vl_thread *t = thread_spawn_prepare(entry, arg, stack_size, out, stack_fits_uint, &stack, &rc);
     if (t == NULL)
         return rc;
-    t->entry = entry;
-    t->arg = arg;
-    t->state = 0;
-    t->foreign = false;
     /* Created suspended so t->handle is stored before the thread can look. */
     uintptr_t h = _beginthreadex(NULL, (unsigned)stack, trampoline, t,
                                  CREATE_SUSPENDED | STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);

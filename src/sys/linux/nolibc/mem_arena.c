@@ -24,7 +24,7 @@
 #include <vllsi/sys/mem.h>
 #include <vllsi/sys/sync.h>
 
-#include "internal.h"
+#include "mem_common.h"
 
 void *memset(void *dst, int c, size_t n);
 
@@ -42,13 +42,6 @@ struct live_block {
 static struct live_block live[MAX_LIVE];
 static unsigned nlive;
 static vl_spinlock lock; /* all-zero is the unlocked state */
-
-static void *set_err(int *err, int e)
-{
-    if (err)
-        *err = e;
-    return NULL;
-}
 
 /* Take len bytes aligned to align from the arena and record them. */
 static void *arena_take(size_t len, size_t align, int *err)
@@ -84,21 +77,21 @@ static void arena_trim(void)
 
 void *vl_os_alloc(size_t size, int *err)
 {
-    if (size == 0)
-        return set_err(err, -EINVAL);
-    size_t len = vl_page_align_up(size);
-    if (len == 0)
-        return set_err(err, -ENOMEM);
+    size_t len;
+    int rc = mem_alloc_len(size, &len);
+    if (rc < 0)
+        return set_err(err, rc);
     return arena_take(len, vl_page_size(), err);
 }
 
 void *vl_os_alloc_aligned(size_t size, size_t align, int *err)
 {
-    if (size == 0 || align == 0 || (align & (align - 1)) != 0)
+    size_t len;
+    if (size == 0 || !is_pow2(align))
         return set_err(err, -EINVAL);
-    size_t len = vl_page_align_up(size);
-    if (len == 0)
-        return set_err(err, -ENOMEM);
+    int rc = mem_alloc_len(size, &len);
+    if (rc < 0)
+        return set_err(err, rc);
     return arena_take(len, align > vl_page_size() ? align : vl_page_size(), err);
 }
 
