@@ -21,13 +21,17 @@ vl_need_packages cmake make gcc-mingw-w64-x86-64 wine64 dpkg-dev xz-utils
 source scripts/ci/cmocka.sh
 cmocka_prefix="$build/cmocka-prefix"
 
-# The first Wine start creates its prefix (~/.wine), which takes a while;
-# doing it once here keeps that time out of the first test's timeout.
-step "Wine prefix"
+# A Wine prefix of the build directory's own, so that its wineserver is this
+# leg's alone: runs that share one (~/.wine) see a client's connection
+# reset when another run's server goes away ("wine client error: recvmsg:
+# Connection reset by peer"). Its first start creates it, which takes a
+# while; doing it once here keeps that time out of the first test's timeout.
+mkdir -p "$build"
+export WINEPREFIX="$build/wine-prefix"
+step "Wine prefix ($WINEPREFIX)"
 timeout 300 /usr/lib/wine/wine64 wineboot -i >/dev/null 2>&1 ||
     { echo "wineboot failed or timed out" >&2; exit 1; }
 
-mkdir -p "$build"
 vl_build_cmocka mingw-w64 "$root/cmake/toolchains/x86_64-w64-mingw32.cmake" "$cmocka_prefix"
 
 # The sys layer and the engine (IOCP driver). The examples and the POSIX
