@@ -2,7 +2,7 @@
  * echo_client - a load client for echo_server, on the vllsi engine API.
  *
  *   echo_client [--host H] [--port P] [--conns N] [--size S] [--duration SEC]
- *               [--depth D] [--threads T] [--driver auto|uring|epoll] [--rude]
+ *               [--depth D] [--threads T] [--driver auto|uring|epoll|kqueue] [--rude]
  *
  * Each connection keeps up to D messages of S bytes in flight (D = 1 is
  * ping-pong). Message k of connection c carries a pattern that encodes c and k
@@ -20,6 +20,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -307,6 +308,25 @@ static void on_connect(struct cworker *w, struct cconn *c, int64_t res)
 
 /* ---- the worker ------------------------------------------------------------ */
 
+/* A stream socket that is close-on-exec (SOCK_CLOEXEC where the platform
+ * has it; macOS sets the flag right after), or -errno. */
+static int stream_socket(int family)
+{
+#ifdef SOCK_CLOEXEC
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    return fd < 0 ? -errno : fd;
+#else
+    int fd = socket(family, SOCK_STREAM, 0);
+    if (fd < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+        int err = -errno;
+        if (fd >= 0)
+            close(fd);
+        return err;
+    }
+    return fd;
+#endif
+}
+
 static void worker_main(void *arg)
 {
     struct cworker *w = arg;
@@ -324,9 +344,9 @@ static void worker_main(void *arg)
     for (uint32_t i = 0; i < w->nconns; i++) {
         struct cconn *c = &w->conns[i];
         c->cid = w->first_cid + i;
-        c->fd = socket(g_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        c->fd = stream_socket(g_addr.ss_family);
         if (c->fd < 0) {
-            fprintf(stderr, "echo_client: socket: %s\n", strerror(errno));
+            fprintf(stderr, "echo_client: socket: %s\n", strerror(-c->fd));
             w->errors++;
             continue;
         }
@@ -404,7 +424,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: echo_client [--host H] [--port P] [--conns N] [--size S]\n"
                     "                   [--duration SEC] [--depth D] [--threads T]\n"
-                    "                   [--driver auto|uring|epoll] [--rude]\n");
+                    "                   [--driver auto|uring|epoll|kqueue] [--rude]\n");
     exit(2);
 }
 
@@ -456,6 +476,8 @@ int main(int argc, char **argv)
                 g_driver = VL_DRIVER_URING;
             else if (!strcmp(v, "epoll"))
                 g_driver = VL_DRIVER_EPOLL;
+            else if (!strcmp(v, "kqueue"))
+                g_driver = VL_DRIVER_KQUEUE;
             else
                 usage();
         } else

@@ -4,7 +4,7 @@
  * straight from the pool's buffers, CLOSE / CANCEL / TIMEOUT; poll
  * completions, dispatch on user_data.
  *
- *   echo_server [--port P] [--bind ADDR] [--driver auto|uring|epoll]
+ *   echo_server [--port P] [--bind ADDR] [--driver auto|uring|epoll|kqueue]
  *               [--threads N] [--max-conns N] [--backlog-bytes B] [--grace-ms MS]
  *               [--buffers N] [--buffer-size S] [--gather-us US]
  *
@@ -41,6 +41,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -638,7 +639,7 @@ static void print_engine_stats(long t, const vl_engine_statistics *s)
 static void usage(void)
 {
     fprintf(stderr, "usage: echo_server [--port P (0: any)] [--bind ADDR (127.0.0.1; ::1)]\n"
-                    "                   [--driver auto|uring|epoll] [--threads N]\n"
+                    "                   [--driver auto|uring|epoll|kqueue] [--threads N]\n"
                     "                   [--max-conns N (total)] [--backlog-bytes B (per conn)]\n"
                     "                   [--grace-ms MS] [--buffers N (power of 2, per thread)]\n"
                     "                   [--buffer-size S] [--gather-us US (0: off)]\n");
@@ -657,11 +658,30 @@ static long parse_num(const char *s, long lo, long hi)
     return v;
 }
 
+/* A stream socket that is close-on-exec (SOCK_CLOEXEC where the platform
+ * has it; macOS sets the flag right after), or -errno. */
+static int stream_socket(int family)
+{
+#ifdef SOCK_CLOEXEC
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    return fd < 0 ? -errno : fd;
+#else
+    int fd = socket(family, SOCK_STREAM, 0);
+    if (fd < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+        int err = -errno;
+        if (fd >= 0)
+            close(fd);
+        return err;
+    }
+    return fd;
+#endif
+}
+
 static int make_listener(const struct sockaddr_storage *ss, socklen_t len)
 {
-    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = stream_socket(ss->ss_family);
     if (fd < 0)
-        return -errno;
+        return fd;
     int one = 1;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
@@ -671,6 +691,33 @@ static int make_listener(const struct sockaddr_storage *ss, socklen_t len)
         return err;
     }
     return fd;
+}
+
+/* One of sigs (blocked in every thread), waiting up to 100 ms; 0 if none
+ * came. macOS has no sigtimedwait: there sleep, then take one pending. */
+static int next_signal(const sigset_t *sigs)
+{
+#ifdef __linux__
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    int sig = sigtimedwait(sigs, NULL, &ts);
+    return sig > 0 ? sig : 0;
+#else
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    sigset_t pending;
+    if (sigpending(&pending) != 0)
+        return 0;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sigismember(sigs, sig) == 1 && sigismember(&pending, sig) == 1) {
+            sigset_t one;
+            int got;
+            sigemptyset(&one);
+            sigaddset(&one, sig);
+            return sigwait(&one, &got) == 0 ? got : 0;
+        }
+    }
+    return 0;
+#endif
 }
 
 int main(int argc, char **argv)
@@ -709,6 +756,8 @@ int main(int argc, char **argv)
                 driver = VL_DRIVER_URING;
             else if (!strcmp(v, "epoll"))
                 driver = VL_DRIVER_EPOLL;
+            else if (!strcmp(v, "kqueue"))
+                driver = VL_DRIVER_KQUEUE;
             else
                 usage();
         } else
@@ -805,8 +854,7 @@ int main(int argc, char **argv)
      * wake every engine; a second signal ends the grace period at once. */
     int signals = 0, woken = 0;
     while (atomic_load(&g_done) < threads) {
-        struct timespec ts = {0, 100 * 1000 * 1000};
-        int sig = sigtimedwait(&sigs, NULL, &ts);
+        int sig = next_signal(&sigs);
         if (sig > 0) {
             signals++;
             printf("echo_server: %s: %s\n", sig == SIGINT ? "SIGINT" : "SIGTERM",

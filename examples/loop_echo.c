@@ -6,19 +6,25 @@
  * either), SIGINT/SIGTERM stop it. `loop_echo [PORT] [--embed]` (port 0:
  * any, printed). --embed runs the same loop inside a plain epoll host loop
  * (the guide's "Inside another event loop"): the host sleeps in its own
- * epoll_wait on vl_loop_backend_fd and calls vl_loop_run(VL_RUN_NOWAIT)
- * when it turns readable.
+ * epoll_wait (poll where there is no epoll) on vl_loop_backend_fd and calls
+ * vl_loop_run(VL_RUN_NOWAIT) when it turns readable. The driver is AUTO's
+ * choice, or VLLSI_DRIVER's (uring, epoll, kqueue).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#else
+#include <poll.h>
+#endif
 
 #include <vllsi/loop.h>
 #include <vllsi/sys/time.h>
@@ -134,6 +140,7 @@ static void on_signal(vl_loop *loop, vl_signal *s, int signum)
  * is one descriptor among the host's, run without blocking when it is
  * readable. It is not readable while the loop has nothing to do, however
  * many ops are in flight. */
+#ifdef __linux__
 static int host_run(vl_loop *loop)
 {
     int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -156,6 +163,44 @@ static int host_run(vl_loop *loop)
     close(ep);
     return rc;
 }
+#else
+static int host_run(vl_loop *loop)
+{
+    int fd = vl_loop_backend_fd(loop);
+    if (fd < 0) {
+        fprintf(stderr, "loop_echo: host setup: %s\n", strerror(-fd));
+        return -1;
+    }
+    int rc = 0;
+    while (!stopping && rc >= 0) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int n = poll(&p, 1, -1);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n > 0)
+            rc = vl_loop_run(loop, VL_RUN_NOWAIT);
+    }
+    return rc;
+}
+#endif
+/* A stream socket that is close-on-exec (SOCK_CLOEXEC where the platform
+ * has it; macOS sets the flag right after), or -errno. */
+static int stream_socket(int family)
+{
+#ifdef SOCK_CLOEXEC
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    return fd < 0 ? -errno : fd;
+#else
+    int fd = socket(family, SOCK_STREAM, 0);
+    if (fd < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+        int err = -errno;
+        if (fd >= 0)
+            close(fd);
+        return err;
+    }
+    return fd;
+#endif
+}
 
 int main(int argc, char **argv)
 {
@@ -170,7 +215,7 @@ int main(int argc, char **argv)
     }
     a.sin_port = htons((uint16_t)port);
     socklen_t alen = sizeof a;
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int lfd = stream_socket(AF_INET);
     if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 1024) < 0 ||
         getsockname(lfd, (struct sockaddr *)&a, &alen) < 0) {
         perror("loop_echo: listen");
@@ -189,7 +234,11 @@ int main(int argc, char **argv)
     vl_loop_op_init(&acc, vl_op_accept_multi(lfd), on_accept, NULL);
     vl_loop_submit(loop, &acc);
     if (embed)
+#ifdef __linux__
         printf("loop_echo: embedded in a plain epoll host loop\n");
+#else
+        printf("loop_echo: embedded in a plain poll host loop\n");
+#endif
     printf("loop_echo: listening on 127.0.0.1 port %u (driver %s)\n", ntohs(a.sin_port),
            vl_engine_driver_name(vl_loop_engine(loop)));
     fflush(stdout);

@@ -32,12 +32,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <termios.h>
+#endif
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 
 #include <linux/audit.h>
 #include <linux/filter.h>
