@@ -643,16 +643,21 @@ static int signal_open(vl_signal *s, int signum)
 {
     if (signum >= NSIG)
         return -EINVAL;
-    if (__atomic_load_n(&sig_wfd[signum], __ATOMIC_SEQ_CST) != 0)
-        return -EBUSY;
     int p[2];
     if (pipe(p) < 0)
         return -errno;
     int rc = set_fd_flags(p[0], false);
     if (rc == 0)
         rc = set_fd_flags(p[1], true);
+    /* The slot is taken before the handler goes in: a second watcher of
+     * signum, even on another thread at the same time, finds it taken. */
+    int none = 0;
+    if (rc == 0 && !__atomic_compare_exchange_n(&sig_wfd[signum], &none, p[1] + 1, false,
+                                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        rc = -EBUSY;
     sigset_t set, old;
     sigemptyset(&set);
+    sigemptyset(&old);
     sigaddset(&set, signum);
     if (rc == 0) {
         struct sigaction sa;
@@ -660,7 +665,6 @@ static int signal_open(vl_signal *s, int signum)
         sa.sa_handler = signal_handler;
         sa.sa_flags = SA_RESTART;
         sigemptyset(&sa.sa_mask);
-        __atomic_store_n(&sig_wfd[signum], p[1] + 1, __ATOMIC_SEQ_CST);
         if (sigaction(signum, &sa, &sig_old[signum]) < 0) {
             rc = -errno;
             __atomic_store_n(&sig_wfd[signum], 0, __ATOMIC_SEQ_CST);
@@ -674,6 +678,8 @@ static int signal_open(vl_signal *s, int signum)
         }
     }
     if (rc != 0) {
+        while (__atomic_load_n(&sig_inflight, __ATOMIC_SEQ_CST) != 0)
+            sched_yield(); /* a handler that ran meanwhile may still write to p[1] */
         close(p[0]);
         close(p[1]);
         return rc;
