@@ -590,6 +590,7 @@ static inline int ct_sigtimedwait(const sigset_t *set, void *info, const struct 
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/un.h>
 
 /* A directory with an entry per open descriptor of this process (macOS's
@@ -623,8 +624,17 @@ static inline void ct_unix_release(const struct sockaddr_un *a)
         unlink(a->sun_path);
 }
 
+/* macOS starts a process with 256 descriptors; the suites hold up to a
+ * thousand at once, as Linux's default limit (1024) allows. */
 static inline void ct_platform_init(void)
 {
+#ifdef __APPLE__
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096) {
+        rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+#endif
 }
 #endif
 
