@@ -99,7 +99,8 @@ struct vl_loop {
      * that callback stops it, so the loop never touches it afterwards). */
     vl_signal *signals;
     vl_signal *sig_dispatching;
-    /* Embedding: -1 until vl_loop_backend_fd. embed_efd is read by senders. */
+    /* Embedding: -1 until vl_loop_backend_fd. embed_efd is read by senders.
+     * macOS: one kqueue is embed_epfd and embed_efd; embed_tfd stays -1. */
     int embed_epfd, embed_tfd, embed_efd;
     bool embed_signalled;
     /* The engine's event descriptor is in the set (vl__engine_event_fd); false:
