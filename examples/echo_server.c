@@ -4,7 +4,7 @@
  * straight from the pool's buffers, CLOSE / CANCEL / TIMEOUT; poll
  * completions, dispatch on user_data.
  *
- *   echo_server [--port P] [--bind ADDR] [--driver auto|uring|epoll]
+ *   echo_server [--port P] [--bind ADDR] [--driver auto|uring|epoll|kqueue]
  *               [--threads N] [--max-conns N] [--backlog-bytes B] [--grace-ms MS]
  *               [--buffers N] [--buffer-size S] [--gather-us US]
  *
@@ -56,6 +56,11 @@
 
 #include <vllsi/engine.h>
 #include <vllsi/sys.h>
+
+/* macOS has no SOCK_CLOEXEC; this program never execs, so nothing is lost. */
+#ifndef SOCK_CLOEXEC
+#define SOCK_CLOEXEC 0
+#endif
 
 #define ACCEPT_RETRY_NS   (100 * 1000 * 1000LL)
 #define CQ_BATCH          256
@@ -638,7 +643,7 @@ static void print_engine_stats(long t, const vl_engine_statistics *s)
 static void usage(void)
 {
     fprintf(stderr, "usage: echo_server [--port P (0: any)] [--bind ADDR (127.0.0.1; ::1)]\n"
-                    "                   [--driver auto|uring|epoll] [--threads N]\n"
+                    "                   [--driver auto|uring|epoll|kqueue] [--threads N]\n"
                     "                   [--max-conns N (total)] [--backlog-bytes B (per conn)]\n"
                     "                   [--grace-ms MS] [--buffers N (power of 2, per thread)]\n"
                     "                   [--buffer-size S] [--gather-us US (0: off)]\n");
@@ -671,6 +676,33 @@ static int make_listener(const struct sockaddr_storage *ss, socklen_t len)
         return err;
     }
     return fd;
+}
+
+/* One of sigs (blocked in every thread), waiting up to 100 ms; 0 if none
+ * came. macOS has no sigtimedwait: there sleep, then take one pending. */
+static int next_signal(const sigset_t *sigs)
+{
+#ifdef __linux__
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    int sig = sigtimedwait(sigs, NULL, &ts);
+    return sig > 0 ? sig : 0;
+#else
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    sigset_t pending;
+    if (sigpending(&pending) != 0)
+        return 0;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sigismember(sigs, sig) == 1 && sigismember(&pending, sig) == 1) {
+            sigset_t one;
+            int got;
+            sigemptyset(&one);
+            sigaddset(&one, sig);
+            return sigwait(&one, &got) == 0 ? got : 0;
+        }
+    }
+    return 0;
+#endif
 }
 
 int main(int argc, char **argv)
@@ -709,6 +741,8 @@ int main(int argc, char **argv)
                 driver = VL_DRIVER_URING;
             else if (!strcmp(v, "epoll"))
                 driver = VL_DRIVER_EPOLL;
+            else if (!strcmp(v, "kqueue"))
+                driver = VL_DRIVER_KQUEUE;
             else
                 usage();
         } else
@@ -805,8 +839,7 @@ int main(int argc, char **argv)
      * wake every engine; a second signal ends the grace period at once. */
     int signals = 0, woken = 0;
     while (atomic_load(&g_done) < threads) {
-        struct timespec ts = {0, 100 * 1000 * 1000};
-        int sig = sigtimedwait(&sigs, NULL, &ts);
+        int sig = next_signal(&sigs);
         if (sig > 0) {
             signals++;
             printf("echo_server: %s: %s\n", sig == SIGINT ? "SIGINT" : "SIGTERM",

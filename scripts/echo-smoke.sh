@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # scripts/echo-smoke.sh SERVER CLIENT DRIVER - the echo sample's smoke test
-# (ctest echo.uring / echo.epoll): start echo_server with --driver DRIVER on an
+# (ctest echo.<driver>): start echo_server with --driver DRIVER on an
 # ephemeral loopback port, run echo_client for 2 s with 16 connections, then a
 # rude client that resets its connections mid-write (the server must survive
 # and keep serving), a second normal run, SIGTERM, and check the server exits
 # 0 having seen the resets. Exits non-zero on any failure; always stops the server.
 set -uo pipefail
-server=${1:?server binary} client=${2:?client binary} driver=${3:?uring|epoll}
+server=${1:?server binary} client=${2:?client binary} driver=${3:?uring|epoll|kqueue}
 log=$(mktemp)
 pid=
 cleanup() {
@@ -58,7 +58,7 @@ kill -0 "$pid" 2>/dev/null && fail "server still running 5 s after SIGTERM"
 wait "$pid" || rc=$?
 pid=
 [ "$rc" -eq 0 ] || fail "server exit status $rc"
-grep -q "driver $( [ "$driver" = uring ] && echo io_uring || echo epoll )" "$log" ||
+grep -q "driver $( [ "$driver" = uring ] && echo io_uring || echo "$driver" )" "$log" ||
     fail "server did not use the $driver driver"
 errors=$(sed -n 's/.*client errors \([0-9]*\).*/\1/p' "$log")
 [ "${errors:-0}" -gt 0 ] || fail "server saw no reset from the rude client"

@@ -1119,11 +1119,11 @@ static void test_accept_multi_emfile_rearm(void **state)
     close(l);
 }
 
-/* Open descriptors of this process (/proc/self/fd, less the one reading it). */
+/* Open descriptors of this process (CT_FD_DIR, less the one reading it). */
 static int open_fds(void)
 {
     int n = 0;
-    DIR *d = opendir("/proc/self/fd");
+    DIR *d = opendir(CT_FD_DIR);
     assert_non_null(d);
     while (readdir(d) != NULL)
         n++;

@@ -32,12 +32,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <termios.h>
+#endif
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -1604,6 +1606,14 @@ static void tcp_round_trip(int family)
     /* The new fd is CLOEXEC and the peer address is filled. */
     int fdflags = fcntl((int)s, F_GETFD);
     assert_true(fdflags >= 0 && (fdflags & FD_CLOEXEC));
+#ifdef SO_NOSIGPIPE
+    /* macOS and the BSDs: and SO_NOSIGPIPE, so that a write(2) of the
+     * caller's to it raises no SIGPIPE (Linux has no such option). */
+    int nosig = 0;
+    socklen_t nslen = sizeof(nosig);
+    assert_int_equal(getsockopt((int)s, SOL_SOCKET, SO_NOSIGPIPE, &nosig, &nslen), 0);
+    assert_true(nosig != 0);
+#endif
     socklen_t llen = sizeof(local);
     assert_int_equal(getsockname(c, (struct sockaddr *)&local, &llen), 0);
     assert_int_equal(plen, sa_len(family));

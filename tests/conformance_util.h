@@ -55,7 +55,7 @@ static inline int ct_count_fds(void)
     DWORD n = 0;
     return GetProcessHandleCount(GetCurrentProcess(), &n) ? (int)n : -1;
 #else
-    DIR *d = opendir("/proc/self/fd");
+    DIR *d = opendir(CT_FD_DIR);
     int n = 0;
     if (d == NULL)
         return -1;

@@ -14,6 +14,8 @@
  *   - read/write/close/recv/send/shutdown/lseek/fstat/fcntl(F_GETFD)/poll
  *     (one fd, POLLIN) work on those, synchronously;
  *   - alarm() arms a watchdog thread, since there is no SIGALRM.
+ * On macOS it supplies Linux's SOCK_CLOEXEC/SOCK_NONBLOCK, accept4, pipe2,
+ * dup3 and sigtimedwait (see there).
  * Include it after every system header (its macros rename POSIX calls).
  */
 #ifndef VLLSI_CT_PLATFORM_H
@@ -449,9 +451,190 @@ static inline void ct_platform_init(void)
 }
 #endif /* _WIN32 */
 
+#ifdef __APPLE__
+/*
+ * macOS has no SOCK_CLOEXEC/SOCK_NONBLOCK type flags, accept4, pipe2, dup3
+ * or sigtimedwait. The suites keep Linux's spelling: the flags take Linux's
+ * values and the ct_ calls below apply them with fcntl right after the call
+ * (the suites fork only from their main thread, never while another thread
+ * makes descriptors, so the gap inherits nothing).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SOCK_CLOEXEC  0x80000
+#define SOCK_NONBLOCK 0x800
+
+/* fd gets close-on-exec and/or O_NONBLOCK; closed on failure: fd or -1. */
+static inline int ct_fd_set(int fd, bool cloexec, bool nonblock)
+{
+    if (fd < 0)
+        return fd;
+    int fl = fcntl(fd, F_GETFL);
+    if ((cloexec && fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) || fl < 0 ||
+        (nonblock && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static inline int ct_socket(int domain, int type, int proto)
+{
+    int fd = socket(domain, type & ~(SOCK_CLOEXEC | SOCK_NONBLOCK), proto);
+    return ct_fd_set(fd, type & SOCK_CLOEXEC, type & SOCK_NONBLOCK);
+}
+
+static inline int ct_socketpair(int domain, int type, int proto, int sv[2])
+{
+    if (socketpair(domain, type & ~(SOCK_CLOEXEC | SOCK_NONBLOCK), proto, sv) < 0)
+        return -1;
+    if (ct_fd_set(sv[0], type & SOCK_CLOEXEC, type & SOCK_NONBLOCK) < 0) {
+        close(sv[1]);
+        return -1;
+    }
+    if (ct_fd_set(sv[1], type & SOCK_CLOEXEC, type & SOCK_NONBLOCK) < 0) {
+        close(sv[0]);
+        return -1;
+    }
+    return 0;
+}
+
+/* The BSDs give an accepted socket the listener's O_NONBLOCK; accept4
+ * gives it only what flags ask for. */
+static inline int ct_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+    int nfd = accept(fd, addr, len);
+    if (nfd < 0)
+        return -1;
+    int fl = fcntl(nfd, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK) && !(flags & SOCK_NONBLOCK))
+        (void)fcntl(nfd, F_SETFL, fl & ~O_NONBLOCK);
+    return ct_fd_set(nfd, flags & SOCK_CLOEXEC, flags & SOCK_NONBLOCK);
+}
+
+static inline int ct_pipe2(int p[2], int flags)
+{
+    if (pipe(p) < 0)
+        return -1;
+    if (ct_fd_set(p[0], flags & O_CLOEXEC, flags & O_NONBLOCK) < 0) {
+        close(p[1]);
+        return -1;
+    }
+    if (ct_fd_set(p[1], flags & O_CLOEXEC, flags & O_NONBLOCK) < 0) {
+        close(p[0]);
+        return -1;
+    }
+    return 0;
+}
+
+/* dup2, then the flag (new is closed first, as dup3 closes it). */
+static inline int ct_dup3(int old, int new_fd, int flags)
+{
+    if (old == new_fd) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (dup2(old, new_fd) < 0)
+        return -1;
+    return ct_fd_set(new_fd, flags & O_CLOEXEC, false);
+}
+
+/* Take a pending signal of set, waiting up to timeout (polled every
+ * millisecond: the suites only take signals they know are pending). */
+static inline int ct_sigtimedwait(const sigset_t *set, void *info, const struct timespec *timeout)
+{
+    (void)info;
+    int64_t left =
+        timeout == NULL ? INT64_MAX : (int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec;
+    for (;;) {
+        sigset_t pending;
+        int sig;
+        if (sigpending(&pending) < 0)
+            return -1;
+        for (sig = 1; sig < NSIG; sig++)
+            if (sigismember(set, sig) == 1 && sigismember(&pending, sig) == 1)
+                break;
+        if (sig < NSIG) {
+            sigset_t one;
+            sigemptyset(&one);
+            sigaddset(&one, sig);
+            return sigwait(&one, &sig) == 0 ? sig : -1;
+        }
+        if (left <= 0) {
+            errno = EAGAIN;
+            return -1;
+        }
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+        left -= 1000000;
+    }
+}
+
+#define socket(d, t, p)        ct_socket(d, t, p)
+#define socketpair(d, t, p, s) ct_socketpair(d, t, p, s)
+#define accept4                ct_accept4
+#define pipe2                  ct_pipe2
+#define dup3                   ct_dup3
+#define sigtimedwait           ct_sigtimedwait
+#endif /* __APPLE__ */
+
 #ifndef _WIN32
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/un.h>
+
+/* A directory with an entry per open descriptor of this process (macOS's
+ * devfs lists every descriptor under /dev/fd). */
+#ifdef __linux__
+#define CT_FD_DIR "/proc/self/fd"
+#else
+#define CT_FD_DIR "/dev/fd"
+#endif
+
+/* An AF_UNIX address named name, which no other process uses: Linux's
+ * abstract namespace; elsewhere a path in /tmp, removed first and again by
+ * ct_unix_release once the socket bound to it is closed. Its length. */
+static inline socklen_t ct_unix_addr(struct sockaddr_un *a, const char *name)
+{
+    memset(a, 0, sizeof(*a));
+    a->sun_family = AF_UNIX;
+#ifdef __linux__
+    int n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "%s", name);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+#else
+    int n = snprintf(a->sun_path, sizeof(a->sun_path), "/tmp/%s", name);
+    unlink(a->sun_path);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
+#endif
+}
+
+static inline void ct_unix_release(const struct sockaddr_un *a)
+{
+    if (a->sun_path[0] != '\0')
+        unlink(a->sun_path);
+}
+
+/* macOS starts a process with 256 descriptors; the suites hold up to a
+ * thousand at once, as Linux's default limit (1024) allows. */
 static inline void ct_platform_init(void)
 {
+#ifdef __APPLE__
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096) {
+        rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+#endif
 }
 #endif
 

@@ -463,15 +463,24 @@ static int count_lines(const char *path)
     return n;
 }
 
+/* macOS: devfs lists every descriptor under /dev/fd; it has no /proc, so
+ * the maps and thread counts read -1 there, and only descriptors are
+ * compared. */
+#ifdef __linux__
+#define FD_DIR "/proc/self/fd"
+#else
+#define FD_DIR "/dev/fd"
+#endif
+
 int inv_count_fds(void)
 {
-    return count_dir("/proc/self/fd");
+    return count_dir(FD_DIR);
 }
 
 void inv_baseline_take(struct inv_baseline *b)
 {
     /* The directory stream's own descriptor is counted in every reading. */
-    b->fds = count_dir("/proc/self/fd");
+    b->fds = count_dir(FD_DIR);
     b->maps = count_lines("/proc/self/maps");
     b->tasks = count_dir("/proc/self/task");
 }

@@ -242,9 +242,10 @@ static int connect_past_backlog_child(void *arg)
         return 77;
     struct inv v;
     CK_EQ(inv_init(&v, cfg.driver, 64), 0);
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    int n = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "vllsi-inv-%d", (int)getpid());
-    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    struct sockaddr_un a;
+    char name[32];
+    snprintf(name, sizeof(name), "vllsi-inv-%d", (int)getpid());
+    socklen_t len = ct_unix_addr(&a, name);
     int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     CK(l >= 0 && bind(l, (struct sockaddr *)&a, len) == 0 && listen(l, 1) == 0);
     int c[6];
@@ -264,6 +265,7 @@ static int connect_past_backlog_child(void *arg)
     for (int k = 0; k < 6; k++)
         close(c[k]);
     close(l);
+    ct_unix_release(&a);
     return 0;
 }
 
@@ -295,9 +297,10 @@ static int connect_cancel_child(void *arg)
     vl_engine *e = NULL;
     if (vl_engine_create(&cfg, &e) != 0)
         return 77;
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    int n = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "vllsi-cc-%d", (int)getpid());
-    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    struct sockaddr_un a;
+    char name[32];
+    snprintf(name, sizeof(name), "vllsi-cc-%d", (int)getpid());
+    socklen_t len = ct_unix_addr(&a, name);
     int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     CK(l >= 0 && bind(l, (struct sockaddr *)&a, len) == 0 && listen(l, 1) == 0);
     enum { N = 6 };
@@ -348,6 +351,7 @@ static int connect_cancel_child(void *arg)
     for (int k = 0; k < N; k++)
         close(c[k]);
     close(l);
+    ct_unix_release(&a);
     return 0;
 }
 

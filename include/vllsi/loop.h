@@ -354,6 +354,14 @@ VL_API int vl_loop_post(vl_loop *loop, vl_msg *m);
  * inherit the mask), or block the signal there too, or such a signal may hit
  * its old disposition in another thread. One watcher per signal number per
  * process: two signalfds for one signal would race for it.
+ *
+ * macOS (no signalfd): the watcher installs a sigaction handler that writes
+ * a byte per arrival to a pipe, read the same way (arrivals before the read
+ * coalesce too). The signal is unblocked in the calling thread and handled
+ * in whichever thread it reaches, so other threads need not block it; stop
+ * puts the old disposition and blocked state back. A second watcher for
+ * the same number is refused (-EBUSY), and so are numbers above 31
+ * (-EINVAL).
  */
 typedef void (*vl_signal_cb)(vl_loop *loop, vl_signal *s, int signum);
 
@@ -368,19 +376,20 @@ struct vl_signal {
     int signum_;
     uint32_t state_; /* 0 idle, 1 watching, 2 stopping (read being cancelled) */
     uint32_t was_blocked_;
-    uint64_t info_[16]; /* one struct signalfd_siginfo (128 bytes) */
+    uint64_t info_[16]; /* one struct signalfd_siginfo (128 bytes); macOS: the pipe's bytes */
 };
 
 /*
- * vl_signal_start - watch signum (1..64 except SIGKILL and SIGSTOP) on loop,
- * calling cb(loop, s, signum) for each delivery. s must be zero-filled before
- * its first start (e.g. `vl_signal s = {0};`); a stopped watcher may be
- * started again. Should reading the
- * signalfd fail (not expected), the watcher stops itself, restores the mask
+ * vl_signal_start - watch signum (1..64, on macOS 1..31; not SIGKILL or
+ * SIGSTOP) on loop, calling cb(loop, s, signum) for each delivery. s must be
+ * zero-filled before its first start (e.g. `vl_signal s = {0};`); a stopped
+ * watcher may be started again. Should reading the signalfd (macOS: the
+ * pipe) fail (not expected), the watcher stops itself, restores the mask
  * and calls cb once with the negative errno as signum. The watcher is an op in
  * flight, so it keeps the loop alive. 0, or -EINVAL (NULL loop, s or cb; bad
- * signum), -EBUSY (s is active or still stopping), -ENOMEM/-EMFILE (signalfd),
- * or what vl_loop_submit said.
+ * signum), -EBUSY (s is active or still stopping; macOS: or another watcher
+ * has signum), -ENOMEM/-EMFILE (signalfd; macOS: the pipe), or what
+ * vl_loop_submit said.
  */
 VL_API int vl_signal_start(vl_loop *loop, vl_signal *s, int signum, vl_signal_cb cb);
 
@@ -474,7 +483,7 @@ VL_API bool vl_hook_active(const vl_hook *h);
 
 /* How often the backend fd turns readable while ops are in flight, on a
  * driver that has no event descriptor of its own (see vl_loop_backend_fd):
- * only the simulation driver. */
+ * the simulation driver, and the kqueue driver through libkqueue on Linux. */
 #define VL_LOOP_EMBED_TICK_NS INT64_C(1000000)
 
 /*
@@ -483,9 +492,11 @@ VL_API bool vl_hook_active(const vl_hook *h);
  * vl_loop_run(loop, VL_RUN_NOWAIT) on the loop thread. The loop owns it
  * (closed by vl_loop_destroy); the host must not read it. Made at the first
  * call (an epoll fd watching a timerfd, an eventfd, the signal watchers'
- * signalfds and the engine's own event descriptor); later calls return the
- * same fd. Returns the fd, or -EINVAL (NULL), -EMFILE, -ENOMEM, or what the
- * kernel said when the engine's descriptor could not be made.
+ * signalfds and the engine's own event descriptor; on macOS a kqueue with
+ * an EVFILT_TIMER, an EVFILT_USER event, the watchers' pipes and the
+ * engine's descriptor); later calls return the same fd. Returns the fd, or
+ * -EINVAL (NULL), -EMFILE, -ENOMEM, or what the kernel said when the
+ * engine's descriptor could not be made.
  *
  * It becomes readable when: a completion is ready (the engine's descriptor,
  * below); a timer is due (the timerfd is armed to the earliest deadline); an
@@ -510,6 +521,9 @@ VL_API bool vl_hook_active(const vl_hook *h);
  *    the eventfd when it queues it, but through a deferred path: on Linux
  *    6.18, 12-35 ms after a socket turned readable (a TIMEOUT op, at once).
  *    Nothing is lost either way.
+ *  - kqueue (macOS): the driver's kqueue fd, with an EVFILT_TIMER in it
+ *    armed to the earliest TIMEOUT op. Through libkqueue on Linux: none
+ *    (its kqueue fd never polls readable); the backend fd ticks as under sim.
  *  - sync: none needed: every op completes inside submit, so nothing is
  *    ever held where the loop cannot see it.
  *  - sim: none (its ops move only inside a wait, on a virtual clock): while

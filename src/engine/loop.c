@@ -20,26 +20,49 @@
  */
 #define _GNU_SOURCE /* signalfd, timerfd, eventfd, epoll */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
-#include <time.h>
-#include <unistd.h>
+#else
+#include <sys/event.h>
+#endif
 
 #include <vllsi/loop.h>
 #include <vllsi/sys/time.h>
 
 #include "engine_internal.h"
 
+/*
+ * The platform's side of the loop: signals and the embedding descriptor.
+ * Linux: a signalfd per watcher; the backend fd is an epoll set holding a
+ * timerfd, an eventfd, the signalfds and the engine's descriptor. macOS and
+ * the BSDs (no signalfd, timerfd or eventfd): a self-pipe per watcher,
+ * written by a sigaction handler; the backend fd is a kqueue holding an
+ * EVFILT_TIMER, an EVFILT_USER event and the same descriptors for reading.
+ * VLLSI_LOOP_SIGNAL_PIPE (a CMake option) builds the self-pipe signals on
+ * Linux too, so that they run where CI runs (docs/macos.md).
+ */
+#if defined(__linux__) && !defined(VLLSI_LOOP_SIGNAL_PIPE)
+#define LOOP_SIGNALFD 1
+#else
+#define LOOP_SIGNALFD 0
+#endif
+#ifdef __linux__
 _Static_assert(sizeof(struct signalfd_siginfo) == sizeof(((vl_signal *)0)->info_),
                "vl_signal.info_ holds exactly one signalfd_siginfo");
+#endif
 
 #if UINTPTR_MAX == UINT64_MAX
 /* Pinned on LP64: an op record is the 64-byte op and three words; a timer
@@ -76,7 +99,8 @@ struct vl_loop {
      * that callback stops it, so the loop never touches it afterwards). */
     vl_signal *signals;
     vl_signal *sig_dispatching;
-    /* Embedding: -1 until vl_loop_backend_fd. embed_efd is read by senders. */
+    /* Embedding: -1 until vl_loop_backend_fd. embed_efd is read by senders.
+     * macOS: one kqueue is embed_epfd and embed_efd; embed_tfd stays -1. */
     int embed_epfd, embed_tfd, embed_efd;
     bool embed_signalled;
     /* The engine's event descriptor is in the set (vl__engine_event_fd); false:
@@ -93,6 +117,8 @@ struct vl_loop {
 };
 
 static void embed_update(vl_loop *loop);
+static int embed_add(int epfd, int fd);
+static void embed_kick(int efd);
 static int wake_loop(vl_loop *loop);
 
 /* The loop this thread is running (inside vl_loop_run), for vl_loop_post. */
@@ -450,10 +476,8 @@ int vl_async_close(vl_async *a)
 static int wake_loop(vl_loop *loop)
 {
     int efd = __atomic_load_n(&loop->embed_efd, __ATOMIC_ACQUIRE);
-    if (efd >= 0) {
-        uint64_t one = 1;
-        (void)!write(efd, &one, sizeof(one));
-    }
+    if (efd >= 0)
+        embed_kick(efd);
     vl_loop *from = tl_running;
     if (from != NULL && from != loop)
         return vl__engine_wake_from(from->e, loop->e);
@@ -532,6 +556,30 @@ static void signal_unlink(vl_loop *loop, vl_signal *s)
     s->next_ = s->prev_ = NULL;
 }
 
+#if LOOP_SIGNALFD
+static void signal_restore_mask(vl_signal *s);
+
+/* Block signum in this thread and open s's signalfd for it: 0 or -errno,
+ * with the mask as it was on failure. */
+static int signal_open(vl_signal *s, int signum)
+{
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, signum);
+    int rc = pthread_sigmask(SIG_BLOCK, &set, &old);
+    if (rc != 0)
+        return -rc;
+    s->signum_ = signum;
+    s->was_blocked_ = sigismember(&old, signum) == 1;
+    s->fd_ = signalfd(-1, &set, SFD_CLOEXEC);
+    if (s->fd_ < 0) {
+        rc = -errno;
+        signal_restore_mask(s);
+        return rc;
+    }
+    return 0;
+}
+
 /* Take any instance of s's signal still pending (so unblocking it cannot
  * deliver it to the old disposition), then restore the blocked state. */
 static void signal_restore_mask(vl_signal *s)
@@ -547,6 +595,136 @@ static void signal_restore_mask(vl_signal *s)
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
+/* The signal number a completed read of s carries, 0 if none. */
+static int signal_received(const vl_signal *s, int64_t result)
+{
+    if (result != (int64_t)sizeof(struct signalfd_siginfo))
+        return 0;
+    const struct signalfd_siginfo *si = (const void *)s->info_;
+    return (int)si->ssi_signo;
+}
+#else
+/*
+ * No signalfd: a self-pipe per watched signal. The handler writes one byte
+ * per arrival to the pipe's write end, non-blocking (a full pipe drops the
+ * byte; a read is pending anyway), and the watcher's READ takes every byte
+ * there is: arrivals before the read coalesce into one callback, as with a
+ * signalfd. The handler runs in whichever thread the signal is delivered
+ * to, so process-directed signals reach the loop from any thread; the
+ * signal is unblocked in the calling thread for thread-directed ones.
+ *
+ * sig_wfd holds each signal's write end plus one (0: none). A handler
+ * counts itself in sig_inflight before it loads the fd and out after its
+ * write, so the stop that cleared the slot waits for handlers already past
+ * the load before it closes the fd, which could otherwise be reused.
+ */
+static int sig_wfd[NSIG];
+static struct sigaction sig_old[NSIG];
+static int sig_inflight;
+
+static void signal_handler(int signum)
+{
+    int saved = errno;
+    __atomic_add_fetch(&sig_inflight, 1, __ATOMIC_SEQ_CST);
+    int w = __atomic_load_n(&sig_wfd[signum], __ATOMIC_SEQ_CST) - 1;
+    if (w >= 0) {
+        unsigned char b = (unsigned char)signum;
+        (void)!write(w, &b, 1);
+    }
+    __atomic_sub_fetch(&sig_inflight, 1, __ATOMIC_SEQ_CST);
+    errno = saved;
+}
+
+static int set_fd_flags(int fd, bool nonblock)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fl < 0 ||
+        (nonblock && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+        return -errno;
+    return 0;
+}
+
+/* Open s's pipe, install the handler and unblock signum in this thread: 0
+ * or -errno (-EINVAL: a number this platform has no signal for; -EBUSY:
+ * another watcher has signum), with nothing changed on failure. */
+static int signal_open(vl_signal *s, int signum)
+{
+    if (signum >= NSIG)
+        return -EINVAL;
+    int p[2];
+    if (pipe(p) < 0)
+        return -errno;
+    int rc = set_fd_flags(p[0], false);
+    if (rc == 0)
+        rc = set_fd_flags(p[1], true);
+    /* The slot is taken before the handler goes in: a second watcher of
+     * signum, even on another thread at the same time, finds it taken. */
+    int none = 0;
+    if (rc == 0 && !__atomic_compare_exchange_n(&sig_wfd[signum], &none, p[1] + 1, false,
+                                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        rc = -EBUSY;
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigemptyset(&old);
+    sigaddset(&set, signum);
+    if (rc == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = signal_handler;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(signum, &sa, &sig_old[signum]) < 0) {
+            rc = -errno;
+            __atomic_store_n(&sig_wfd[signum], 0, __ATOMIC_SEQ_CST);
+        }
+    }
+    if (rc == 0) {
+        rc = -pthread_sigmask(SIG_UNBLOCK, &set, &old);
+        if (rc != 0) {
+            sigaction(signum, &sig_old[signum], NULL);
+            __atomic_store_n(&sig_wfd[signum], 0, __ATOMIC_SEQ_CST);
+        }
+    }
+    if (rc != 0) {
+        while (__atomic_load_n(&sig_inflight, __ATOMIC_SEQ_CST) != 0)
+            sched_yield(); /* a handler that ran meanwhile may still write to p[1] */
+        close(p[0]);
+        close(p[1]);
+        return rc;
+    }
+    s->signum_ = signum;
+    s->was_blocked_ = sigismember(&old, signum) == 1;
+    s->fd_ = p[0];
+    return 0;
+}
+
+/* Put the old disposition and the blocked state back, then close the write
+ * end once no handler can still be writing to it. Bytes left in the pipe
+ * are dropped with it (signal_finish closes the read end). */
+static void signal_restore_mask(vl_signal *s)
+{
+    int signum = s->signum_;
+    sigaction(signum, &sig_old[signum], NULL);
+    int w = __atomic_exchange_n(&sig_wfd[signum], 0, __ATOMIC_SEQ_CST) - 1;
+    while (__atomic_load_n(&sig_inflight, __ATOMIC_SEQ_CST) != 0)
+        sched_yield();
+    if (w >= 0)
+        close(w);
+    if (s->was_blocked_) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, signum);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+    }
+}
+
+/* Each byte read is one arrival of s's own signal. */
+static int signal_received(const vl_signal *s, int64_t result)
+{
+    return result > 0 ? s->signum_ : 0;
+}
+#endif
+
 /* The read op is over: release the fd and the record. */
 static void signal_finish(vl_loop *loop, vl_signal *s)
 {
@@ -560,11 +738,11 @@ static void signal_read_cb(vl_loop *loop, vl_loop_op *rec, int64_t result, uint3
 {
     vl_signal *s = rec->ctx;
     (void)flags;
-    if (s->state_ == 1 && result == (int64_t)sizeof(struct signalfd_siginfo)) {
-        const struct signalfd_siginfo *si = (const void *)s->info_;
+    int signo = s->state_ == 1 ? signal_received(s, result) : 0;
+    if (signo > 0) {
         loop->sig_dispatching = s;
         loop->ncb++;
-        s->cb(loop, s, (int)si->ssi_signo);
+        s->cb(loop, s, signo);
         if (loop->sig_dispatching != s)
             return; /* stopped (and perhaps freed) inside its callback */
         loop->sig_dispatching = NULL;
@@ -593,28 +771,18 @@ int vl_signal_start(vl_loop *loop, vl_signal *s, int signum, vl_signal_cb cb)
         return -EINVAL;
     if (s->state_ != 0)
         return -EBUSY;
-    sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, signum);
-    int rc = pthread_sigmask(SIG_BLOCK, &set, &old);
+    int rc = signal_open(s, signum);
     if (rc != 0)
-        return -rc;
-    s->signum_ = signum;
-    s->was_blocked_ = sigismember(&old, signum) == 1;
-    s->fd_ = signalfd(-1, &set, SFD_CLOEXEC);
-    if (s->fd_ < 0) {
-        rc = -errno;
-        signal_restore_mask(s);
         return rc;
-    }
     s->cb = cb;
     s->loop_ = loop;
     vl_loop_op_init(&s->read_, vl_op_read(s->fd_, s->info_, sizeof(s->info_), -1), signal_read_cb,
                     s);
     rc = vl_loop_submit(loop, &s->read_);
     if (rc != 0) {
-        close(s->fd_);
         signal_restore_mask(s);
+        close(s->fd_);
+        s->fd_ = -1;
         return rc;
     }
     s->state_ = 1;
@@ -623,10 +791,8 @@ int vl_signal_start(vl_loop *loop, vl_signal *s, int signum, vl_signal_cb cb)
     if (loop->signals != NULL)
         loop->signals->prev_ = s;
     loop->signals = s;
-    if (loop->embed_epfd >= 0) {
-        struct epoll_event ev = {.events = EPOLLIN};
-        epoll_ctl(loop->embed_epfd, EPOLL_CTL_ADD, s->fd_, &ev);
-    }
+    if (loop->embed_epfd >= 0)
+        (void)embed_add(loop->embed_epfd, s->fd_);
     return 0;
 }
 
@@ -661,12 +827,134 @@ bool vl_signal_active(const vl_signal *s)
 
 /* ---- embedding -------------------------------------------------------------------- */
 
+/*
+ * The backend fd's parts, per platform: embed_open makes them in fds (the
+ * set, the timer, the kick; -1 where not made, for embed_close), embed_add
+ * puts a descriptor in the set for reading, embed_kick makes the set
+ * readable (any thread), embed_take consumes the kick and says whether the
+ * timer fired, embed_arm arms the timer to a monotonic deadline (INT64_MAX:
+ * disarmed), 0 or -1.
+ */
+#ifdef __linux__
+static int embed_open(int fds[3])
+{
+    fds[0] = epoll_create1(EPOLL_CLOEXEC);
+    fds[1] = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    fds[2] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    int rc = fds[0] < 0 || fds[1] < 0 || fds[2] < 0 ? -errno : 0;
+    if (rc == 0)
+        rc = embed_add(fds[0], fds[1]);
+    if (rc == 0)
+        rc = embed_add(fds[0], fds[2]);
+    return rc;
+}
+
+static int embed_add(int epfd, int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN};
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
+}
+
+static void embed_kick(int efd)
+{
+    uint64_t one = 1;
+    (void)!write(efd, &one, sizeof(one));
+}
+
+static bool embed_take(vl_loop *loop)
+{
+    uint64_t v;
+    bool fired = read(loop->embed_tfd, &v, sizeof(v)) == (ssize_t)sizeof(v);
+    (void)!read(loop->embed_efd, &v, sizeof(v));
+    return fired;
+}
+
+static int embed_arm(vl_loop *loop, int64_t deadline)
+{
+    struct itimerspec its;
+    memset(&its, 0, sizeof(its));
+    if (deadline != INT64_MAX) {
+        int64_t d = deadline > 0 ? deadline : 1; /* 0 would disarm it */
+        its.it_value.tv_sec = (time_t)(d / VL_NS_PER_SEC);
+        its.it_value.tv_nsec = (long)(d % VL_NS_PER_SEC);
+    }
+    return timerfd_settime(loop->embed_tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0 ? 0 : -1;
+}
+#else
+/* One kqueue is the set, the timer (EVFILT_TIMER, one-shot, relative
+ * nanoseconds on the clock of vl_time_monotonic_ns) and the kick
+ * (EVFILT_USER, EV_CLEAR: taking it resets it). */
+#define EMBED_IDENT 1
+
+static int embed_open(int fds[3])
+{
+    fds[1] = -1;
+    fds[0] = fds[2] = kqueue();
+    if (fds[0] < 0)
+        return -errno;
+    struct kevent ev;
+    EV_SET(&ev, EMBED_IDENT, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL);
+    if (fcntl(fds[0], F_SETFD, FD_CLOEXEC) < 0 || kevent(fds[0], &ev, 1, NULL, 0, NULL) < 0)
+        return -errno;
+    return 0;
+}
+
+static int embed_add(int kq, int fd)
+{
+    struct kevent ev;
+    EV_SET(&ev, (uintptr_t)fd, EVFILT_READ, EV_ADD, 0, 0, NULL);
+    return kevent(kq, &ev, 1, NULL, 0, NULL) == 0 ? 0 : -errno;
+}
+
+static void embed_kick(int kq)
+{
+    struct kevent ev;
+    EV_SET(&ev, EMBED_IDENT, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
+    (void)kevent(kq, &ev, 1, NULL, 0, NULL);
+}
+
+/* One call takes every event there is: the set holds the kick, the timer,
+ * the engine's descriptor and at most one pipe per signal number. The
+ * descriptors' events are level-triggered and come back while readable. */
+static bool embed_take(vl_loop *loop)
+{
+    struct kevent ev[NSIG + 3];
+    struct timespec zero = {0, 0};
+    int n = kevent(loop->embed_epfd, NULL, 0, ev, NSIG + 3, &zero);
+    bool fired = false;
+    for (int i = 0; i < n; i++)
+        if (ev[i].filter == EVFILT_TIMER)
+            fired = true;
+    return fired;
+}
+
+static int embed_arm(vl_loop *loop, int64_t deadline)
+{
+    struct kevent ev;
+    if (deadline == INT64_MAX) {
+        /* ENOENT: the one-shot timer fired and is gone already. */
+        EV_SET(&ev, EMBED_IDENT, EVFILT_TIMER, EV_DELETE, 0, 0, NULL);
+        return kevent(loop->embed_epfd, &ev, 1, NULL, 0, NULL) == 0 || errno == ENOENT ? 0 : -1;
+    }
+    int64_t d = deadline - vl_time_monotonic_ns();
+    EV_SET(&ev, EMBED_IDENT, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_NSECONDS, d > 0 ? d : 1, NULL);
+    return kevent(loop->embed_epfd, &ev, 1, NULL, 0, NULL) == 0 ? 0 : -1;
+}
+#endif
+
+/* Close the parts embed_open made (the kqueue is all three on macOS). */
+static void embed_close(const int fds[3])
+{
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0 && (i == 0 || fds[i] != fds[0]))
+            close(fds[i]);
+}
+
 static void embed_signal(vl_loop *loop)
 {
     if (loop->embed_signalled)
         return;
-    uint64_t one = 1;
-    (void)!write(loop->embed_efd, &one, sizeof(one));
+    embed_kick(loop->embed_efd);
     loop->embed_signalled = true;
 }
 
@@ -674,10 +962,8 @@ static void embed_signal(vl_loop *loop)
  * (the engine's descriptor included: vl__engine_event_fd resets it). */
 static void embed_drain(vl_loop *loop)
 {
-    uint64_t v;
-    if (read(loop->embed_tfd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+    if (embed_take(loop))
         loop->embed_timer_at = INT64_MAX; /* a one-shot timer is disarmed once it fired */
-    (void)!read(loop->embed_efd, &v, sizeof(v));
     loop->embed_signalled = false;
 }
 
@@ -729,23 +1015,10 @@ static void embed_update(vl_loop *loop)
         embed_signal(loop);
     if (deadline == loop->embed_timer_at)
         return;
-    struct itimerspec its;
-    memset(&its, 0, sizeof(its));
-    if (deadline != INT64_MAX) {
-        int64_t d = deadline > 0 ? deadline : 1; /* 0 would disarm it */
-        its.it_value.tv_sec = (time_t)(d / VL_NS_PER_SEC);
-        its.it_value.tv_nsec = (long)(d % VL_NS_PER_SEC);
-    }
-    if (timerfd_settime(loop->embed_tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+    if (embed_arm(loop, deadline) == 0)
         loop->embed_timer_at = deadline;
     else
         embed_signal(loop); /* not armed: the host comes back to look again */
-}
-
-static int embed_add(int epfd, int fd)
-{
-    struct epoll_event ev = {.events = EPOLLIN};
-    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
 }
 
 int vl_loop_backend_fd(vl_loop *loop)
@@ -754,14 +1027,9 @@ int vl_loop_backend_fd(vl_loop *loop)
         return -EINVAL;
     if (loop->embed_epfd >= 0)
         return loop->embed_epfd;
-    int epfd = epoll_create1(EPOLL_CLOEXEC);
-    int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    int rc = epfd < 0 || tfd < 0 || efd < 0 ? -errno : 0;
-    if (rc == 0)
-        rc = embed_add(epfd, tfd);
-    if (rc == 0)
-        rc = embed_add(epfd, efd);
+    int fds[3];
+    int rc = embed_open(fds);
+    int epfd = fds[0];
     for (vl_signal *s = loop->signals; rc == 0 && s != NULL; s = s->next_)
         if (s->state_ == 1)
             rc = embed_add(epfd, s->fd_);
@@ -774,17 +1042,14 @@ int vl_loop_backend_fd(vl_loop *loop)
     else if (engine_fd != -EOPNOTSUPP)
         rc = engine_fd;
     if (rc != 0) {
-        int fds[3] = {epfd, tfd, efd};
-        for (int i = 0; i < 3; i++)
-            if (fds[i] >= 0)
-                close(fds[i]);
+        embed_close(fds);
         return rc;
     }
     loop->embed_epfd = epfd;
-    loop->embed_tfd = tfd;
+    loop->embed_tfd = fds[1];
     loop->embed_engine = engine_fd >= 0;
     loop->embed_timer_at = INT64_MAX;
-    __atomic_store_n(&loop->embed_efd, efd, __ATOMIC_RELEASE);
+    __atomic_store_n(&loop->embed_efd, fds[2], __ATOMIC_RELEASE);
     embed_update(loop);
     return epfd;
 }
@@ -846,9 +1111,7 @@ void vl_loop_destroy(vl_loop *loop)
         while (loop->hooks[k] != NULL)
             vl_hook_stop(loop->hooks[k]);
     int fds[3] = {loop->embed_epfd, loop->embed_tfd, loop->embed_efd};
-    for (int i = 0; i < 3; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
+    embed_close(fds);
     vl_engine_destroy(loop->e);
     free(loop);
 }

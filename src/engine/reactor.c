@@ -269,13 +269,20 @@ static int accept_cloexec(int fd, struct sockaddr *addr, socklen_t *len)
     /* No accept4 (macOS): the flag follows at once (a fork in another
      * thread between the two calls would inherit the fd), and the new fd,
      * which the BSDs make non-blocking after a non-blocking listener, is
-     * made blocking as accept4 leaves it on Linux. */
+     * made blocking as accept4 leaves it on Linux. Where the platform has
+     * SO_NOSIGPIPE the new socket gets it: the engine's sends carry
+     * MSG_NOSIGNAL, and the caller's own write(2) to it then raises no
+     * SIGPIPE either. */
     int nfd = accept(fd, addr, len);
     if (nfd >= 0) {
         (void)fcntl(nfd, F_SETFD, FD_CLOEXEC);
         int fl = fcntl(nfd, F_GETFL);
         if (fl >= 0 && (fl & O_NONBLOCK))
             (void)fcntl(nfd, F_SETFL, fl & ~O_NONBLOCK);
+#ifdef SO_NOSIGPIPE
+        int one = 1;
+        (void)setsockopt(nfd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
+#endif
     }
     return nfd;
 #endif

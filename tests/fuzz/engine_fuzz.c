@@ -41,15 +41,20 @@
 #include <vllsi/engine.h>
 #include <vllsi/sim.h>
 
+#include "ct_platform.h" /* macOS: Linux's SOCK_CLOEXEC, pipe2, sigtimedwait */
 #include "fault.h"
 #include "invariants.h"
 
-#define NFD        6 /* [0]<->[1], [2]<->[3] socket pairs, [4] pipe read, [5] write */
-#define MAX_ACTS   200
-#define MAX_IDS    64
-#define MAX_LEN    512
+#define NFD      6 /* [0]<->[1], [2]<->[3] socket pairs, [4] pipe read, [5] write */
+#define MAX_ACTS 200
+#define MAX_IDS  64
+#define MAX_LEN  512
+#ifdef F_SETPIPE_SZ
 #define PIPE_BYTES (1 << 20)
-#define MAX_EXTRA  64 /* client sockets and accepted descriptors per input */
+#else
+#define PIPE_BYTES (16 << 10) /* macOS: a pipe's initial buffer, which it never shrinks below */
+#endif
+#define MAX_EXTRA 64 /* client sockets and accepted descriptors per input */
 
 struct prog {
     const uint8_t *p;
@@ -73,7 +78,7 @@ struct world {
     size_t pipe_queued; /* bytes the pipe may hold at most, for direct writes */
     vl_bufpool *pool;   /* multishot RECV's buffers (4 x 64 bytes)            */
     bool shut;
-    int lfd; /* a listening AF_UNIX socket (abstract name) for ACCEPT/CONNECT */
+    int lfd; /* a listening AF_UNIX socket (ct_unix_addr) for ACCEPT/CONNECT */
     struct sockaddr_un laddr;
     socklen_t laddr_len;
     int extra[MAX_EXTRA]; /* client sockets and accepted fds the harness owns */
@@ -113,8 +118,10 @@ static int make_fds(struct world *w)
         return -1;
     w->fd[4] = p[0];
     w->fd[5] = p[1];
+#ifdef F_SETPIPE_SZ
     /* A pipe that no harness write can fill: direct writes never block. */
     fcntl(p[1], F_SETPIPE_SZ, PIPE_BYTES);
+#endif
     return 0;
 }
 
@@ -122,11 +129,9 @@ static int make_fds(struct world *w)
 static int make_listener(struct world *w)
 {
     static unsigned counter;
-    memset(&w->laddr, 0, sizeof(w->laddr));
-    w->laddr.sun_family = AF_UNIX;
-    int n = snprintf(w->laddr.sun_path + 1, sizeof(w->laddr.sun_path) - 1, "vllsi-fuzz-%d-%u",
-                     (int)getpid(), counter++);
-    w->laddr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    char name[64];
+    snprintf(name, sizeof(name), "vllsi-fuzz-%d-%u", (int)getpid(), counter++);
+    w->laddr_len = ct_unix_addr(&w->laddr, name);
     if (w->kind == VL_DRIVER_SIM) {
         w->lfd = vl_sim_listen(w->e, (struct sockaddr *)&w->laddr, w->laddr_len, 8);
         return w->lfd < 0 ? -1 : 0;
@@ -554,8 +559,11 @@ static void close_leftovers(struct world *w)
     for (unsigned k = 0; k < w->nextra; k++)
         if (fcntl(w->extra[k], F_GETFD) >= 0)
             close(w->extra[k]);
-    if (w->lfd >= 0)
+    if (w->lfd >= 0) {
         close(w->lfd);
+        if (w->kind != VL_DRIVER_SIM)
+            ct_unix_release(&w->laddr);
+    }
 }
 
 /* VLLSI_FUZZ_DRIVER=sim|epoll|uring|kqueue pins the driver (byte 0 is then
