@@ -471,8 +471,10 @@ static void sq_remove(vl_engine *e, uint32_t i);
  * for its predecessor (LINKED) ends with -ECANCELED when its turn comes,
  * never before its predecessor's completion; one queued ends now. The
  * CANCEL then answers 0 at once. Returns true when the driver must act.
+ * Out of line: inlined, its calls cost flush's loop register saves for
+ * every op (callgrind: 4 instructions per NOP on epoll).
  */
-static bool resolve_cancel(vl_engine *e, uint32_t i)
+static VL__NOINLINE bool resolve_cancel(vl_engine *e, uint32_t i)
 {
     struct vl__slot *s = &e->io.slots[i];
     uint32_t t;
