@@ -764,7 +764,7 @@ static void submit_rejects_bad_modes(vl_engine *e, const int p[2], const int sv[
             op.u.msg.len = 0;
             expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "SEND MULTISHOT with a pool");
         }
-        /* A malformed mode is -EINVAL before an option no driver runs. */
+        /* A malformed mode is -EINVAL with a link as well. */
         op.flags = VL_OP_F_MULTISHOT | VL_OP_F_LINK;
         expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, others[k].what);
     }
@@ -797,10 +797,10 @@ static void submit_rejects_bad_modes(vl_engine *e, const int p[2], const int sv[
     op.u.accept.addr = (struct sockaddr *)&ss;
     op.u.accept.addrlen = NULL;
     expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "ACCEPT MULTISHOT with addr only");
-    /* A well-formed multishot op with an option no driver runs yet. */
+    /* A multishot op cannot be linked (chains_reject_multishot). */
     op = vl_op_recv_multi(sv[0], pool, 0);
     op.flags |= VL_OP_F_LINK;
-    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "RECV MULTISHOT + LINK");
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "RECV MULTISHOT + LINK");
     /* Nothing took the pool. */
     assert_int_equal(vl_bufpool_available(pool), 4);
     assert_int_equal(vl_bufpool_destroy(pool), 0);
@@ -1002,8 +1002,8 @@ static void submit_rejects_bad_ops(void **state)
     op.reserved = 0x80000000u;
     expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "READ reserved bit 31");
 
-    /* The header's options (VL_OP_F_*): malformed ones are -EINVAL, the
-     * ones no driver runs yet -EOPNOTSUPP; none leaves an id behind. */
+    /* The header's options (VL_OP_F_*): malformed ones are -EINVAL, and
+     * leave no id behind. */
     static const uint32_t unknown_bits[] = {0x10u, 0x100u, 0x80000000u};
     for (size_t k = 0; k < sizeof(unknown_bits) / sizeof(unknown_bits[0]); k++) {
         op = vl_op_nop();
@@ -1028,17 +1028,8 @@ static void submit_rejects_bad_ops(void **state)
     op.reserved = 1;
     expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "READ DEADLINE reserved 1");
     op.reserved = 0;
-    /* A chain (VL_OP_F_LINK) is well formed but not run by any driver yet;
-     * a deadline is run by every driver but sync (deadline_ops_time_out). */
-    op.deadline_ns = INT64_MAX;
-    op.flags = VL_OP_F_DEADLINE | VL_OP_F_LINK;
-    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "READ DEADLINE + LINK");
-    op = vl_op_nop();
-    op.flags = VL_OP_F_LINK;
-    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "NOP LINK");
-    op = vl_op_timeout(1000);
-    op.flags = VL_OP_F_LINK;
-    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "TIMEOUT LINK");
+    /* Chains (VL_OP_F_LINK) run on every driver (the chain_* tests); a
+     * deadline on every driver but sync (deadline_ops_time_out). */
     if (g_kind == VL_DRIVER_SYNC) {
         /* sync runs every op to completion inside poll: nothing could end
          * one at its deadline. */
@@ -3830,6 +3821,29 @@ static int hot_cycle(vl_engine *e, int p[2], char *wbuf, char *rbuf, uint64_t *s
     return 0;
 }
 
+/* The same for chains: WRITE -> READ -> NOP that runs through, and a
+ * chain whose failing head cancels the rest. */
+static int hot_chain_cycle(vl_engine *e, int p[2], char *wbuf, char *rbuf)
+{
+    vl_op ops[5] = {vl_op_write(p[1], wbuf, 8, -1), vl_op_read(p[0], rbuf, 8, -1), vl_op_nop(),
+                    vl_op_read(987654, rbuf, 8, -1), vl_op_nop()};
+    ops[0].flags = ops[1].flags = ops[3].flags = VL_OP_F_LINK;
+    for (int k = 0; k < 5; k++)
+        if (vl_engine_submit(e, &ops[k], NULL) <= 0)
+            return -1;
+    int got = 0, failed = 0;
+    while (got < 5) {
+        vl_completion c[8];
+        int n = vl_engine_poll(e, -1, c, 8);
+        if (n < 0)
+            return -2;
+        for (int k = 0; k < n; k++)
+            failed += c[k].result == -EBADF || c[k].result == -ECANCELED;
+        got += n;
+    }
+    return failed == 2 ? 0 : -3;
+}
+
 static void no_malloc_on_hot_path(void **state)
 {
     (void)state;
@@ -3853,6 +3867,18 @@ static void no_malloc_on_hot_path(void **state)
         rc = hot_cycle(H.e, p, wbuf, rbuf, &stale);
     vl_test_alloc_end(&calls, &net);
     assert_int_equal(rc, 0);
+    if (calls != 0)
+        fail_msg("%ld allocations in %d submit+poll cycles (5 ops each)", calls, cycles);
+    /* Chains allocate nothing either. */
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(hot_chain_cycle(H.e, p, wbuf, rbuf), 0);
+    vl_test_alloc_begin();
+    for (int i = 0; i < cycles / 4 && rc == 0; i++)
+        rc = hot_chain_cycle(H.e, p, wbuf, rbuf);
+    vl_test_alloc_end(&calls, &net);
+    assert_int_equal(rc, 0);
+    if (calls != 0)
+        fail_msg("%ld allocations in %d chain cycles (5 ops each)", calls, cycles / 4);
     /* The counter itself works: one malloc in a window is seen. */
     void *(*volatile do_malloc)(size_t) = malloc;
     long one = 0, ignored = 0;
@@ -3861,8 +3887,6 @@ static void no_malloc_on_hot_path(void **state)
     vl_test_alloc_end(&one, &ignored);
     free(blk);
     assert_int_equal(one, 1);
-    if (calls != 0)
-        fail_msg("%ld allocations in %d submit+poll cycles (5 ops each)", calls, cycles);
 }
 
 /* ---- rule 7: fallback and VLLSI_DRIVER (uring suite only) ---------------------------------------
@@ -4359,6 +4383,489 @@ static void stats_count_pool_rearm(void **state)
 #endif
 }
 
+/* ---- chains (VL_OP_F_LINK) ------------------------------------------------------ */
+
+static vl_op linked(vl_op op)
+{
+    op.flags |= VL_OP_F_LINK;
+    return op;
+}
+
+/* The ops ids[0..n) completed with want[], in that order. */
+static void expect_chain(const uint64_t *ids, const int64_t *want, int n)
+{
+    for (int k = 0; k < n; k++) {
+        struct h_rec *r = h_rec_of(ids[k]);
+        if (!r->done)
+            fail_msg("chain member %d (%s) never completed", k, kname(r->op.kind));
+        expect_result(r->result, want[k], kname(r->op.kind));
+        if (k > 0 && r->seq < h_rec_of(ids[k - 1])->seq)
+            fail_msg("chain member %d (%s) completed before member %d", k, kname(r->op.kind),
+                     k - 1);
+    }
+}
+
+/* Whether fd is still open. */
+static bool fd_open(int fd)
+{
+    return fcntl(fd, F_GETFD) != -1;
+}
+
+/* RECV -> SEND -> CLOSE: an echo of one message, then the close, each
+ * member started only after the one before it succeeded (the SEND sends
+ * what the RECV wrote). The data comes after submit (sync: before, since
+ * its RECV would block the thread). */
+static void chain_echo(int a, int b)
+{
+    char buf[5] = {0}, back[8];
+    bool later = g_kind != VL_DRIVER_SYNC;
+    if (!later)
+        assert_int_equal(send(b, "hello", 5, 0), 5);
+    uint64_t ids[3];
+    ids[0] = h_sub(linked(vl_op_recv(a, buf, sizeof(buf), 0)));
+    ids[1] = h_sub(linked(vl_op_send(a, buf, sizeof(buf), 0)));
+    ids[2] = h_sub(vl_op_close(a));
+    if (later) {
+        h_poll(20 * CT_MS, 16);
+        assert_int_equal(H.ndone, H.n - 3); /* nothing runs ahead of the RECV */
+        assert_true(fd_open(a));
+        assert_int_equal(send(b, "hello", 5, 0), 5);
+    }
+    h_wait_all();
+    untrack(a);
+    int64_t want[3] = {5, 5, 0};
+    expect_chain(ids, want, 3);
+    assert_false(fd_open(a));
+    size_t got = 0;
+    while (got < sizeof(back)) {
+        ssize_t n = recv(b, back + got, sizeof(back) - got, 0);
+        assert_true(n >= 0);
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    assert_int_equal(got, 5); /* the echo, then EOF: the CLOSE ran last */
+    assert_memory_equal(back, "hello", 5);
+    h_quiet();
+}
+
+static void chain_recv_send_close(void **state)
+{
+    (void)state;
+    WATCH(20);
+    int sv[2];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    chain_echo(sv[0], sv[1]);
+    /* The same over TCP. */
+    struct sockaddr_storage ss;
+    int l = tcp_bound(AF_INET, true, &ss);
+    assert_true(l >= 0);
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(c >= 0);
+    track(c);
+    assert_int_equal(connect(c, (struct sockaddr *)&ss, sa_len(AF_INET)), 0);
+    int a = accept(l, NULL, NULL);
+    assert_true(a >= 0);
+    track(a);
+    chain_echo(a, c);
+}
+
+/* A member that fails ends the rest with -ECANCELED; a chain needs no
+ * transfer (NOPs, a TIMEOUT, a CLOSE), and an op after the chain is not
+ * part of it. */
+static void chain_failure_cancels_rest(void **state)
+{
+    (void)state;
+    WATCH(20);
+    int p[2];
+    char buf[8];
+    mk_pipe(p);
+    h_open(64, 0);
+    int bad = 987654; /* never open */
+    uint64_t ids[4];
+    ids[0] = h_sub(linked(vl_op_read(bad, buf, sizeof(buf), -1)));
+    ids[1] = h_sub(linked(vl_op_nop()));
+    ids[2] = h_sub(linked(vl_op_timeout(0)));
+    ids[3] = h_sub(vl_op_close(p[1]));
+    uint64_t after = h_sub(vl_op_nop());
+    h_wait_all();
+    int64_t want[4] = {-EBADF, -ECANCELED, -ECANCELED, -ECANCELED};
+    expect_chain(ids, want, 4);
+    expect_result(h_rec_of(after)->result, 0, "NOP after the chain");
+    assert_true(fd_open(p[1])); /* the CLOSE never ran */
+    /* The middle fails: the head keeps its result, the rest is cancelled. */
+    ids[0] = h_sub(linked(vl_op_nop()));
+    ids[1] = h_sub(linked(vl_op_write(bad, buf, 1, -1)));
+    ids[2] = h_sub(vl_op_nop());
+    h_wait_all();
+    int64_t want2[3] = {0, -EBADF, -ECANCELED};
+    expect_chain(ids, want2, 3);
+    /* Every member succeeds. */
+    for (int k = 0; k < 4; k++)
+        ids[k] = h_sub(k < 3 ? linked(vl_op_nop()) : vl_op_nop());
+    h_wait_all();
+    int64_t ok[4] = {0, 0, 0, 0};
+    expect_chain(ids, ok, 4);
+    h_quiet();
+}
+
+/* A short transfer (READ, WRITE, RECV, SEND with a result below its
+ * length; EOF included) ends the rest; a full one, or a length 0, goes on. */
+static void chain_short_transfer_cancels_rest(void **state)
+{
+    (void)state;
+    WATCH(20);
+    int p[2], sv[2];
+    char buf[16];
+    mk_pipe(p);
+    mk_socketpair(sv);
+    h_open(64, 0);
+    assert_int_equal(write(p[1], "abcd", 4), 4);
+    uint64_t ids[3];
+    ids[0] = h_sub(linked(vl_op_read(p[0], buf, sizeof(buf), -1)));
+    ids[1] = h_sub(linked(vl_op_nop()));
+    ids[2] = h_sub(vl_op_nop());
+    h_wait_all();
+    int64_t want[3] = {4, -ECANCELED, -ECANCELED};
+    expect_chain(ids, want, 3);
+    assert_int_equal(send(sv[1], "xyz", 3, 0), 3);
+    ids[0] = h_sub(linked(vl_op_recv(sv[0], buf, sizeof(buf), 0)));
+    ids[1] = h_sub(vl_op_send(sv[0], buf, 3, 0));
+    h_wait_all();
+    int64_t want2[2] = {3, -ECANCELED};
+    expect_chain(ids, want2, 2);
+    /* Exactly the length asked for goes on; so does a length 0. */
+    assert_int_equal(write(p[1], "abcd", 4), 4);
+    ids[0] = h_sub(linked(vl_op_read(p[0], buf, 4, -1)));
+    ids[1] = h_sub(linked(vl_op_write(p[1], buf, 0, -1)));
+    ids[2] = h_sub(vl_op_write(p[1], "ok", 2, -1));
+    h_wait_all();
+    int64_t want3[3] = {4, 0, 2};
+    expect_chain(ids, want3, 3);
+    assert_int_equal(read(p[0], buf, sizeof(buf)), 2);
+    /* EOF (0 of 16) is short too. */
+    xclose(sv[1]);
+    ids[0] = h_sub(linked(vl_op_recv(sv[0], buf, sizeof(buf), 0)));
+    ids[1] = h_sub(vl_op_nop());
+    h_wait_all();
+    int64_t want4[2] = {0, -ECANCELED};
+    expect_chain(ids, want4, 2);
+    h_quiet();
+}
+
+/* A CANCEL of a member that has not started ends it and the rest with
+ * -ECANCELED, after the members before it, which run as they would; the
+ * CANCEL answers 0, a second one -EALREADY. */
+static void chain_cancel_middle(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    uint64_t ids[4];
+    for (int k = 0; k < 4; k++)
+        ids[k] = h_sub(k < 3 ? linked(vl_op_nop()) : vl_op_nop());
+    uint64_t c1 = h_sub(vl_op_cancel(ids[2]));
+    uint64_t c2 = h_sub(vl_op_cancel(ids[2]));
+    h_wait_all();
+    int64_t want[4] = {0, 0, -ECANCELED, -ECANCELED};
+    expect_chain(ids, want, 4);
+    expect_result(h_rec_of(c1)->result, 0, "CANCEL of a waiting member");
+    expect_result(h_rec_of(c2)->result, -EALREADY, "second CANCEL");
+    if (g_kind == VL_DRIVER_SYNC) {
+        h_quiet();
+        return; /* below, the head waits for this thread: sync would block */
+    }
+    /* The head waits for data: the cancelled member waits for it too. */
+    int sv[2];
+    char buf[1];
+    mk_socketpair(sv);
+    ids[0] = h_sub(linked(vl_op_recv(sv[0], buf, 1, 0)));
+    ids[1] = h_sub(linked(vl_op_nop()));
+    ids[2] = h_sub(vl_op_nop());
+    expect_result(h_run(vl_op_cancel(ids[1])), 0, "CANCEL of the middle");
+    h_poll(20 * CT_MS, 16);
+    assert_false(h_rec_of(ids[1])->done); /* never before its predecessor */
+    assert_false(h_rec_of(ids[0])->done);
+    assert_int_equal(send(sv[1], "z", 1, 0), 1);
+    h_wait_all();
+    int64_t want2[3] = {1, -ECANCELED, -ECANCELED};
+    expect_chain(ids, want2, 3);
+    /* The member running: cancelled in the driver, the rest with it. */
+    ids[0] = h_sub(linked(vl_op_nop()));
+    ids[1] = h_sub(linked(vl_op_recv(sv[0], buf, 1, 0)));
+    ids[2] = h_sub(vl_op_nop());
+    while (!h_rec_of(ids[0])->done)
+        h_poll(10 * CT_MS, 16);
+    h_poll(10 * CT_MS, 16); /* the RECV reaches the driver */
+    expect_result(h_run(vl_op_cancel(ids[1])), 0, "CANCEL of the running member");
+    h_wait_all();
+    int64_t want3[3] = {0, -ECANCELED, -ECANCELED};
+    expect_chain(ids, want3, 3);
+    h_quiet();
+}
+
+/* A CANCEL of the head: every member ends -ECANCELED, in order, and none
+ * ran (the CLOSE left its fd open). */
+static void chain_cancel_head(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_sync("its head waits for data this thread never sends");
+    int sv[2];
+    char buf[4];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    uint64_t ids[3];
+    ids[0] = h_sub(linked(vl_op_recv(sv[0], buf, sizeof(buf), 0)));
+    ids[1] = h_sub(linked(vl_op_send(sv[0], buf, sizeof(buf), 0)));
+    ids[2] = h_sub(vl_op_close(sv[0]));
+    h_poll(10 * CT_MS, 16);
+    expect_result(h_run(vl_op_cancel(ids[0])), 0, "CANCEL of the head");
+    h_wait_all();
+    int64_t want[3] = {-ECANCELED, -ECANCELED, -ECANCELED};
+    expect_chain(ids, want, 3);
+    assert_true(fd_open(sv[0]));
+    /* Cancelled before any poll: the same. */
+    ids[0] = h_sub(linked(vl_op_recv(sv[0], buf, sizeof(buf), 0)));
+    ids[1] = h_sub(vl_op_send(sv[0], buf, sizeof(buf), 0));
+    uint64_t c = h_sub(vl_op_cancel(ids[0]));
+    h_wait_all();
+    int64_t want2[2] = {-ECANCELED, -ECANCELED};
+    expect_chain(ids, want2, 2);
+    expect_result(h_rec_of(c)->result, 0, "CANCEL of the head before a poll");
+    h_quiet();
+}
+
+/* A deadline on the head ends it with -ETIMEDOUT and the rest with
+ * -ECANCELED; a deadline that passes while a member waits for its
+ * predecessor ends that member with -ETIMEDOUT when its turn comes; a
+ * TIMEOUT member's duration counts from its start. */
+static void chain_deadlines(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_on_sync("sync answers a deadline with -EOPNOTSUPP (submit_rejects_bad_ops)");
+    int sv[2];
+    char buf[1];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    uint64_t ids[3];
+    ids[0] = h_sub(linked(with_deadline(vl_op_recv(sv[0], buf, 1, 0), 30 * CT_MS, false)));
+    ids[1] = h_sub(linked(vl_op_send(sv[0], buf, 1, 0)));
+    ids[2] = h_sub(vl_op_close(sv[0]));
+    h_wait_all();
+    int64_t want[3] = {-ETIMEDOUT, -ECANCELED, -ECANCELED};
+    expect_chain(ids, want, 3);
+    assert_true(h_rec_of(ids[0])->t_done - h_rec_of(ids[0])->t_submit >= 30 * CT_MS);
+    assert_true(fd_open(sv[0]));
+    /* The second member's deadline passes while the head waits. */
+    ids[0] = h_sub(linked(vl_op_recv(sv[0], buf, 1, 0)));
+    ids[1] = h_sub(linked(with_deadline(vl_op_nop(), 10 * CT_MS, false)));
+    ids[2] = h_sub(vl_op_nop());
+    int64_t start = ct_now_ns();
+    while (ct_now_ns() - start < 40 * CT_MS)
+        h_poll(10 * CT_MS, 16);
+    assert_false(h_rec_of(ids[1])->done);
+    assert_int_equal(send(sv[1], "a", 1, 0), 1);
+    h_wait_all();
+    int64_t want2[3] = {1, -ETIMEDOUT, -ECANCELED};
+    expect_chain(ids, want2, 3);
+    /* A deadline the member meets: the chain goes on. */
+    ids[0] = h_sub(linked(vl_op_nop()));
+    ids[1] = h_sub(linked(with_deadline(vl_op_nop(), 5000 * CT_MS, false)));
+    ids[2] = h_sub(vl_op_nop());
+    h_wait_all();
+    int64_t want3[3] = {0, 0, 0};
+    expect_chain(ids, want3, 3);
+    /* RECV, then a 30 ms TIMEOUT after it: the delay starts with the
+     * TIMEOUT, not at submit. */
+    ids[0] = h_sub(linked(vl_op_recv(sv[0], buf, 1, 0)));
+    ids[1] = h_sub(vl_op_timeout(30 * CT_MS));
+    start = ct_now_ns();
+    while (ct_now_ns() - start < 40 * CT_MS)
+        h_poll(10 * CT_MS, 16);
+    assert_false(h_rec_of(ids[1])->done);
+    assert_int_equal(send(sv[1], "b", 1, 0), 1);
+    h_wait_all();
+    int64_t want4[2] = {1, 0};
+    expect_chain(ids, want4, 2);
+    assert_true(h_rec_of(ids[1])->t_done - h_rec_of(ids[0])->t_done >= 30 * CT_MS);
+    h_quiet();
+}
+
+/* Shutdown ends a chain's waiting members with -ECANCELED, in order after
+ * the op running; destroy with a chain pending leaves nothing behind (no
+ * member ran: the CLOSE's fd is open). */
+static void chain_shutdown_and_destroy(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_sync("its head waits for data this thread never sends");
+    int sv[2];
+    char buf[4];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    uint64_t ids[3];
+    ids[0] = h_sub(linked(vl_op_recv(sv[0], buf, sizeof(buf), 0)));
+    ids[1] = h_sub(linked(vl_op_send(sv[0], buf, sizeof(buf), 0)));
+    ids[2] = h_sub(vl_op_close(sv[0]));
+    h_poll(10 * CT_MS, 16);
+    vl_engine_shutdown(H.e);
+    for (int k = 0; k < 10 && H.ndone < H.n; k++)
+        h_poll(0, 1); /* one at a time: the order survives a small cap */
+    int64_t want[3] = {-ECANCELED, -ECANCELED, -ECANCELED};
+    expect_chain(ids, want, 3);
+    h_quiet();
+    h_close();
+    assert_true(fd_open(sv[0]));
+    /* A socket pair per engine: an IOCP port takes a socket for good. */
+    for (int round = 0; round < 3; round++) {
+        mk_socketpair(sv);
+        vl_engine_config cfg = {g_create_kind, 0, 64, g_flags};
+        vl_engine *e = NULL;
+        assert_int_equal(vl_engine_create(&cfg, &e), 0);
+        vl_op ops[4] = {linked(vl_op_recv(sv[0], buf, sizeof(buf), 0)),
+                        linked(vl_op_send(sv[0], buf, sizeof(buf), 0)), vl_op_close(sv[0]),
+                        linked(vl_op_nop())};
+        for (int k = 0; k < 3; k++)
+            assert_true(vl_engine_submit(e, &ops[k], NULL) > 0);
+        vl_completion c[4];
+        if (round > 0)
+            assert_int_equal(vl_engine_poll(e, 0, c, 4), 0);
+        if (round > 1) /* and a chain left open */
+            assert_true(vl_engine_submit(e, &ops[3], NULL) > 0);
+        vl_engine_destroy(e);
+        assert_true(fd_open(sv[0]));
+    }
+}
+
+/* A multishot op cannot be linked: neither with the flag nor as the next
+ * op of an open chain (-EINVAL, no id; the chain stays open). */
+static void chain_rejects_multishot(void **state)
+{
+    (void)state;
+    WATCH(20);
+    int sv[2];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    vl_bufpool *pool = NULL;
+    assert_int_equal(vl_bufpool_create(H.e, 4, 64, &pool), 0);
+    vl_op op = linked(vl_op_recv_multi(sv[0], pool, 0));
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "RECV MULTISHOT + LINK");
+    op = linked(vl_op_accept_multi(sv[0]));
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "ACCEPT MULTISHOT + LINK");
+    op = linked(vl_op_poll_multi(sv[0], VL_POLL_IN));
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "POLL MULTISHOT + LINK");
+    uint64_t ids[2];
+    ids[0] = h_sub(linked(vl_op_nop()));
+    op = vl_op_recv_multi(sv[0], pool, 0);
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "RECV MULTISHOT in a chain");
+    op = vl_op_poll_multi(sv[0], VL_POLL_IN);
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "POLL MULTISHOT in a chain");
+    op = linked(vl_op_nop());
+    op.flags |= 0x100u;
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "NOP LINK + unknown flag in a chain");
+    ids[1] = h_sub(vl_op_nop());
+    assert_int_equal(vl_engine_inflight(H.e), 2);
+    h_wait_all();
+    int64_t want[2] = {0, 0};
+    expect_chain(ids, want, 2);
+    assert_int_equal(vl_bufpool_available(pool), 4);
+    assert_int_equal(vl_bufpool_destroy(pool), 0);
+    h_quiet();
+}
+
+/* Each member takes an id: a chain longer than max_inflight gets -EBUSY
+ * for the member with no room (no id), and the members before it run as a
+ * chain that poll ends; nothing is left behind. */
+static void chain_exceeds_max_inflight(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(4, 0);
+    uint64_t ids[4];
+    for (int k = 0; k < 4; k++)
+        ids[k] = h_sub(linked(vl_op_nop()));
+    vl_op op = vl_op_nop();
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EBUSY, "the fifth member");
+    op = linked(vl_op_nop());
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EBUSY, "the fifth member, linked");
+    assert_int_equal(vl_engine_inflight(H.e), 4);
+    h_wait_all();
+    int64_t want[4] = {0, 0, 0, 0};
+    expect_chain(ids, want, 4);
+    h_quiet();
+    /* The same with a failing head: every id comes back. */
+    int p[2];
+    char buf[4];
+    mk_pipe(p);
+    ids[0] = h_sub(linked(vl_op_read(987654, buf, sizeof(buf), -1)));
+    for (int k = 1; k < 4; k++)
+        ids[k] = h_sub(linked(vl_op_nop()));
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EBUSY, "the fifth member");
+    h_wait_all();
+    int64_t want2[4] = {-EBADF, -ECANCELED, -ECANCELED, -ECANCELED};
+    expect_chain(ids, want2, 4);
+    h_quiet();
+}
+
+/* A chain is the run of linked ops and the op after them; poll ends a
+ * chain left open (its last op submitted is its last member), so the next
+ * op is on its own. Long chains complete in order among other ops. */
+static void chain_order_and_end(void **state)
+{
+    (void)state;
+    WATCH(20);
+    enum { LEN = 40 };
+    h_open(256, 0);
+    uint64_t ids[LEN], other[LEN];
+    int64_t want[LEN];
+    for (int k = 0; k < LEN; k++) {
+        ids[k] = h_sub(k + 1 < LEN ? linked(vl_op_nop()) : vl_op_nop());
+        want[k] = 0;
+    }
+    h_wait_all();
+    expect_chain(ids, want, LEN);
+    /* Two chains side by side, polled one completion at a time. */
+    for (int k = 0; k < LEN; k++) {
+        vl_op op = k % 2 ? vl_op_timeout(0) : vl_op_nop();
+        ids[k] = h_sub(k + 1 < LEN ? linked(op) : op);
+    }
+    for (int k = 0; k < LEN; k++)
+        other[k] = h_sub(vl_op_nop());
+    while (H.ndone < H.n)
+        h_poll(10 * CT_MS, 1);
+    expect_chain(ids, want, LEN);
+    for (int k = 0; k < LEN; k++)
+        expect_result(h_rec_of(other[k])->result, 0, "NOP beside a chain");
+    /* Open at a poll: ended there. */
+    int p[2];
+    char buf[4];
+    mk_pipe(p);
+    uint64_t head = h_sub(linked(vl_op_nop()));
+    h_wait_all();
+    uint64_t alone = h_sub(vl_op_read(987654, buf, sizeof(buf), -1));
+    uint64_t next = h_sub(vl_op_nop());
+    h_wait_all();
+    expect_result(h_rec_of(head)->result, 0, "the open chain's head");
+    expect_result(h_rec_of(alone)->result, -EBADF, "the op after the poll");
+    expect_result(h_rec_of(next)->result, 0, "an op after a failed op with no link");
+    if (g_kind != VL_DRIVER_SYNC) {
+        /* A head still running when the poll ends its chain. */
+        int sv[2];
+        mk_socketpair(sv);
+        head = h_sub(linked(vl_op_recv(sv[0], buf, 1, 0)));
+        assert_int_equal(h_poll(10 * CT_MS, 16), 0);
+        alone = h_sub(vl_op_nop());
+        assert_int_equal(h_wait(alone), 0);
+        assert_false(h_rec_of(head)->done);
+        expect_result(h_run(vl_op_cancel(head)), 0, "CANCEL of the head");
+        assert_int_equal(h_wait(head), -ECANCELED);
+    }
+    h_quiet();
+}
+
 /* ---- main --------------------------------------------------------------------------------------
  */
 
@@ -4405,6 +4912,16 @@ int main(int argc, char **argv)
         T(deadline_ops_time_out),
         T(deadline_races_completion),
         T(deadline_multishot_cancel_shutdown),
+        T(chain_recv_send_close),
+        T(chain_failure_cancels_rest),
+        T(chain_short_transfer_cancels_rest),
+        T(chain_cancel_middle),
+        T(chain_cancel_head),
+        T(chain_deadlines),
+        T(chain_shutdown_and_destroy),
+        T(chain_rejects_multishot),
+        T(chain_exceeds_max_inflight),
+        T(chain_order_and_end),
         T(poll_rejects_bad_args),
         T(nop_round_trips_user_data),
         T(poll_respects_cap),

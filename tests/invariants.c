@@ -37,6 +37,10 @@ struct inv_rec {
     vl_op op;
     int64_t deadline; /* TIMEOUT: real monotonic ns it may fire from */
     int32_t buf;      /* index in v->bufs, -1 none */
+    /* Chains: the member before and after this one (0: none), and whether
+     * a member before it failed, so that it must end with -ECANCELED. */
+    uint64_t prev, next;
+    bool must_cancel;
 };
 
 static int64_t mono_ns(void)
@@ -223,6 +227,29 @@ static void op_buffer(const vl_op *op, const void **p, size_t *len)
     }
 }
 
+static bool is_multishot(const vl_op *op);
+
+/* The op r (id) was submitted: a member of the open chain if there is one
+ * (and its predecessor still alive: a completion means a poll ended the
+ * chain); it opens or extends a chain with VL_OP_F_LINK. */
+static void chain_join(struct inv *v, struct inv_rec *r, uint64_t id)
+{
+    struct inv_rec *prev = v->chain_tail != 0 ? rec_find(v, v->chain_tail) : NULL;
+    r->prev = prev != NULL ? v->chain_tail : 0;
+    r->next = 0;
+    r->must_cancel = false;
+    if (prev != NULL) {
+        prev->next = id;
+        v->chain_members++;
+        if (is_multishot(&r->op))
+            inv_fail(v, "multishot op %llx (kind %d) accepted into a chain", (unsigned long long)id,
+                     r->op.kind);
+    }
+    if ((r->op.flags & VL_OP_F_LINK) && is_multishot(&r->op))
+        inv_fail(v, "multishot op %llx accepted with VL_OP_F_LINK", (unsigned long long)id);
+    v->chain_tail = (r->op.flags & VL_OP_F_LINK) ? id : 0;
+}
+
 int64_t inv_submit(struct inv *v, vl_engine *e, const vl_op *op, void *ud)
 {
     uint32_t before = vl_engine_inflight(e);
@@ -256,6 +283,7 @@ int64_t inv_submit(struct inv *v, vl_engine *e, const vl_op *op, void *ud)
     v->issued++;
     r->ud = ud;
     r->op = *op;
+    chain_join(v, r, (uint64_t)id);
     r->deadline = op->kind == VL_OP_TIMEOUT ? t0 + op->u.timeout.duration_ns : 0;
     const void *p;
     size_t len;
@@ -265,6 +293,43 @@ int64_t inv_submit(struct inv *v, vl_engine *e, const vl_op *op, void *ud)
 }
 
 /* ---- completions ----------------------------------------------------------------------- */
+
+/* Whether a chain goes on after op completed with r: r >= 0 and, for a
+ * transfer, every byte asked for. */
+static bool chain_goes_on(const vl_op *op, int64_t r)
+{
+    if (r < 0)
+        return false;
+    if (op->kind == VL_OP_READ || op->kind == VL_OP_WRITE)
+        return r >= (int64_t)op->u.rw.len;
+    if (op->kind == VL_OP_SEND || op->kind == VL_OP_RECV)
+        return r >= (int64_t)op->u.msg.len;
+    if (op->kind == VL_OP_SENDV) {
+        uint64_t total = 0;
+        for (uint32_t k = 0; k < op->u.vec.iovcnt; k++)
+            total += op->u.vec.iov[k].len;
+        return r >= (int64_t)total;
+    }
+    return true;
+}
+
+/* The chain rules at rec's final completion c (see invariants.h). */
+static void check_chain(struct inv *v, const struct inv_rec *rec, const vl_completion *c)
+{
+    unsigned long long id = (unsigned long long)c->id;
+    if (rec->prev != 0 && rec_find(v, rec->prev) != NULL)
+        inv_fail(v, "chain member %llx completed before its predecessor %llx", id,
+                 (unsigned long long)rec->prev);
+    bool timed_out = (rec->op.flags & VL_OP_F_DEADLINE) && c->result == -ETIMEDOUT;
+    if (rec->must_cancel && c->result != -ECANCELED && !timed_out)
+        inv_fail(v, "chain member %llx after a failed member completed with %lld, not -ECANCELED",
+                 id, (long long)c->result);
+    if (rec->next != 0 && (rec->must_cancel || !chain_goes_on(&rec->op, c->result))) {
+        struct inv_rec *next = rec_find(v, rec->next);
+        if (next != NULL)
+            next->must_cancel = true;
+    }
+}
 
 /* Whether op completes more than once: the multishot mode, a flag of the op
  * (<vllsi/engine.h>, VL_OP_F_MULTISHOT), whatever its kind. */
@@ -394,6 +459,7 @@ void inv_harvest(struct inv *v, const vl_completion *c)
     }
     /* The final completion: from now on the op's buffer is the caller's
      * alone, so any access by the engine or the kernel must fault. */
+    check_chain(v, rec, c); /* it may read a SENDV's array: before the seal */
     if (rec->buf >= 0)
         buf_seal(v, rec->buf);
     v->finals++;
@@ -402,6 +468,7 @@ void inv_harvest(struct inv *v, const vl_completion *c)
 
 int inv_poll(struct inv *v, vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap)
 {
+    v->chain_tail = 0; /* the poll ends an open chain */
     int n = vl_engine_poll(e, timeout_ns, out, cap);
     if (n < 0) {
         if (out != NULL && cap > 0)

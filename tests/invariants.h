@@ -12,6 +12,11 @@
  *    0 <= res <= len; CONNECT / NOP / CLOSE / TIMEOUT 0 or an error;
  *    CANCEL 0, -ENOENT, -EALREADY (or -ECANCELED by shutdown); ACCEPT a descriptor that is CLOEXEC
  * (real drivers); TIMEOUT never earlier than its duration (real clock).
+ *  - Chains (VL_OP_F_LINK): a member (the op submitted after a linked one,
+ *    until a poll ends the chain) never completes before its predecessor;
+ *    after a member that failed or moved fewer bytes than asked, every
+ *    later member ends with -ECANCELED (-ETIMEDOUT if it has a deadline);
+ *    no multishot op is accepted into a chain.
  *  - Buffer ownership: buffers from inv_buf() are fresh mappings that end at
  *    a guard page; when poll hands back the final completion of the op that
  *    used one, it is made PROT_NONE and kept mapped (in quarantine) for the
@@ -50,6 +55,11 @@ struct inv {
     uint32_t nbufs, buf_cap;
     uint64_t issued, finals, mores, sync_errors;
     uint64_t sealed;
+    /* The last op submitted to the chain still open, 0 when none: the next
+     * op submitted is its member. inv_poll ends it, as the engine's poll
+     * does. */
+    uint64_t chain_tail;
+    uint64_t chain_members;
     int violations;
     char why[512];
     /* Optional: called with every completion harvested and its op, e.g. to

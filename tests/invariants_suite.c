@@ -153,6 +153,56 @@ static void checker_reports_each_violation(void **state)
     vl_engine_destroy(e);
 }
 
+/* The chain rules: a member completing before its predecessor, and a
+ * member after a failed one with a result of its own, are reported. */
+static void checker_reports_chain_violations(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    struct inv v;
+    vl_completion c[4];
+    for (int bad = 0; bad < 3; bad++) {
+        assert_int_equal(inv_init(&v, g_kind, 64), 0);
+        vl_op head = vl_op_nop();
+        head.flags = VL_OP_F_LINK;
+        vl_op tail = vl_op_nop();
+        int64_t h = inv_submit(&v, e, &head, NULL);
+        int64_t t = inv_submit(&v, e, &tail, NULL);
+        assert_true(h > 0 && t > 0);
+        vl_completion ch = {(uint64_t)h, bad > 0 ? -EBADF : 0, 0, NULL};
+        vl_completion ct = {(uint64_t)t, 0, 0, NULL};
+        if (bad == 0) { /* the member first */
+            inv_harvest(&v, &ct);
+            assert_false(inv_ok(&v));
+            assert_non_null(strstr(inv_why(&v), "before its predecessor"));
+        } else { /* the head failed: the member must be -ECANCELED */
+            inv_harvest(&v, &ch);
+            assert_true(inv_ok(&v));
+            ct.result = bad == 1 ? 0 : -ECANCELED;
+            inv_harvest(&v, &ct);
+            assert_true(inv_ok(&v) == (bad == 2));
+            if (bad == 1)
+                assert_non_null(strstr(inv_why(&v), "not -ECANCELED"));
+        }
+        inv_fini(&v);
+        while (vl_engine_inflight(e) > 0)
+            vl_engine_poll(e, CT_MS, c, 4);
+    }
+    /* A real chain passes: the head fails, the member is cancelled. */
+    assert_int_equal(inv_init(&v, g_kind, 64), 0);
+    uint8_t *buf = inv_buf(&v, 16);
+    assert_non_null(buf);
+    vl_op rd = vl_op_read(-1, buf, 16, -1);
+    rd.flags = VL_OP_F_LINK;
+    vl_op nop = vl_op_nop();
+    assert_true(inv_submit(&v, e, &rd, NULL) > 0);
+    assert_true(inv_submit(&v, e, &nop, NULL) > 0);
+    assert_int_equal(v.chain_members, 1);
+    assert_true(inv_finish(&v, e));
+    inv_fini(&v);
+    vl_engine_destroy(e);
+}
+
 static void sync_errors_issue_no_id(void **state)
 {
     (void)state;
@@ -437,9 +487,13 @@ int main(int argc, char **argv)
     sigaction(SIGALRM, &sa, NULL);
     ct_watch("(setup)", 30);
     const struct CMUnitTest tests[] = {
-        T(checker_reports_each_violation),     T(sync_errors_issue_no_id),
-        T(sealed_buffer_really_faults),        T(baseline_sees_a_leak),
-        T(connect_past_backlog_then_shutdown), T(connect_past_backlog_user_cancel),
+        T(checker_reports_each_violation),
+        T(checker_reports_chain_violations),
+        T(sync_errors_issue_no_id),
+        T(sealed_buffer_really_faults),
+        T(baseline_sees_a_leak),
+        T(connect_past_backlog_then_shutdown),
+        T(connect_past_backlog_user_cancel),
         T(random_mixes_keep_every_invariant),
     };
     char group[64];

@@ -22,9 +22,9 @@
  *                 negative timeout, a bad SHUTDOWN how, POLL events 0 or
  *                 with unknown bits, reserved not 0, a
  *                 malformed option or a mode the kind does not take
- *                 (VL_OP_F_*, at vl_op; see each constructor)
- *      -EOPNOTSUPP an option no driver runs yet (VL_OP_F_LINK); a deadline
- *                 on the sync driver
+ *                 (VL_OP_F_*, at vl_op; see each constructor), a
+ *                 multishot op with VL_OP_F_LINK or as a chain's next op
+ *      -EOPNOTSUPP a deadline on the sync driver
  *      -EFAULT    NULL buffer with len > 0, NULL address where one is needed
  *      -EBUSY     max_inflight ids are alive (issued and their completion not
  *                 yet returned by poll); the cap is exact
@@ -46,7 +46,9 @@
  *      -ECONNRESET / -EPIPE  peer reset (recv / send); SIGPIPE never kills
  *                  the process: SEND adds MSG_NOSIGNAL and a WRITE to a pipe
  *                  or socket without a reader completes with -EPIPE
- *      -ECANCELED  the op was cancelled (CANCEL, CLOSE of its fd, shutdown)
+ *      -ECANCELED  the op was cancelled (CANCEL, CLOSE of its fd, shutdown),
+ *                  or a chain member before it failed or was short or
+ *                  cancelled (VL_OP_F_LINK)
  *      CANCEL's own result: 0 found and cancelled; -ENOENT unknown, stale or
  *                  already completed id; -EALREADY the target is already
  *                  running and will complete by itself, or another CANCEL
@@ -243,13 +245,37 @@ typedef struct vl_op {
  *   simulator keeps deadlines on its virtual clock (<vllsi/sim.h>).
  * VL_OP_F_DEADLINE_ABS: deadline_ns is absolute. Only with
  *   VL_OP_F_DEADLINE (alone it is -EINVAL).
- * VL_OP_F_LINK: this op and the next one submitted form a chain: the next
- *   starts only after this one has succeeded, and ends with -ECANCELED if
- *   this one fails. A chain is the run of linked ops and the op after them.
- *
- *   VL_OP_F_LINK is the ops' stored form; no driver runs chains yet:
- *   submit returns -EOPNOTSUPP for an op with it (after the -EINVAL checks
- *   above).
+ * VL_OP_F_LINK: this op and the next one submitted on the engine form a
+ *   chain (e.g. RECV -> SEND -> CLOSE: an echo, then the close). A chain is
+ *   a run of ops with the flag and the first op after them without it; a
+ *   chain still open when the caller polls (vl_engine_poll or
+ *   vl_engine_poll_batch) ends there, its last op submitted being its last
+ *   member, so the next op submitted is on its own. Every member gets its
+ *   own id and exactly one completion, and the completions come in chain
+ *   order: a member never completes before the one before it.
+ *   - A member starts only after the one before it succeeded: a result
+ *     >= 0 and, for a READ, WRITE, SEND, RECV or SENDV, every byte asked
+ *     for. A failure or a short transfer (EOF included) ends every later
+ *     member with -ECANCELED; they never run.
+ *   - A CANCEL of any member ends it and every later member with
+ *     -ECANCELED (the CANCEL answers 0); one that has not started yet
+ *     completes after the members before it, which run as they would. A
+ *     member the CANCEL did not reach in time keeps its result, and the
+ *     rest still end with -ECANCELED.
+ *   - Deadlines (VL_OP_F_DEADLINE) count from each member's submit: a
+ *     member whose deadline passes while it waits for its turn ends with
+ *     -ETIMEDOUT when its turn comes, and the rest with -ECANCELED. A
+ *     TIMEOUT member's duration counts from its start, so it is a delay
+ *     between two members.
+ *   - Multishot ops cannot be linked: VL_OP_F_LINK on one, or one submitted
+ *     while a chain is open, is -EINVAL (the chain stays open). Any
+ *     synchronous error leaves the chain as it was; each member takes an
+ *     id, so a chain longer than max_inflight meets -EBUSY.
+ *   - vl_engine_shutdown ends the members not started with -ECANCELED, in
+ *     order, after the op running; vl_engine_destroy with a chain pending
+ *     runs none of its waiting members.
+ *   Every driver runs chains the same way (the engine holds each member
+ *   until the one before it has completed), io_uring included.
  * VL_OP_F_MULTISHOT (mode; RECV, ACCEPT and POLL only): the op completes
  *   again and again with VL_CQE_MORE until a final completion; see
  *   "Multishot ops" below (vl_op_recv_multi, vl_op_accept_multi and

@@ -210,12 +210,14 @@ enum vl__slot_state {
     VL__SLOT_QUEUED,   /* in the engine's submission queue     */
     VL__SLOT_INFLIGHT, /* handed to the driver                  */
     VL__SLOT_DONE,     /* completion waiting in the core's CQ   */
+    VL__SLOT_LINKED,   /* a chain member waiting for its predecessor (VL_OP_F_LINK) */
 };
 
 /* vl__slot.core_flags */
 #define VL__SLOT_CANCEL_REQUESTED 0x1u /* a CANCEL for this slot went to the driver */
 #define VL__SLOT_IN_DEADLINES     0x2u /* in the core's deadline heap               */
 #define VL__SLOT_TIMED_OUT        0x4u /* its deadline fired: -ECANCELED reads -ETIMEDOUT */
+#define VL__SLOT_CHAIN_CUT        0x8u /* a CANCEL asked for it: its chain ends after it */
 
 /* Bytes of typed driver state per slot (see VL__SLOT_DRV). */
 #define VL__SLOT_DRV_SIZE 32u
@@ -243,15 +245,21 @@ struct vl__slot {
         uint64_t align_;
         unsigned char bytes[VL__SLOT_DRV_SIZE];
     } drv;
+    /* A chain (VL_OP_F_LINK): the slot of the member after this one, which
+     * the core holds (LINKED) until this one's final completion, or
+     * VL__NO_SLOT. Set only on an op with VL_OP_F_LINK. */
+    uint32_t chain_next;
     /* Pads the slot to 192 bytes, three cache lines (64-bit hosts), a
-     * multiple of 64 that keeps every slot's op on a line of its own. The
-     * 40 spare bytes are the room for a chain's links (VL_OP_F_LINK). */
-    uint64_t pad_[5];
+     * multiple of 64 that keeps every slot's op on a line of its own. */
+    uint32_t pad_[9];
 };
+#define VL__NO_SLOT UINT32_MAX
 #if UINTPTR_MAX == UINT64_MAX
-_Static_assert(
-    offsetof(struct vl__slot, drv) == 120 && offsetof(struct vl__slot, pad_) == 152,
-    "a slot uses 152 bytes on 64-bit hosts: the op, 56 of the core's, 32 of the driver's");
+_Static_assert(offsetof(struct vl__slot, drv) == 120 &&
+                   offsetof(struct vl__slot, chain_next) == 152 &&
+                   offsetof(struct vl__slot, pad_) == 156,
+               "a slot uses 156 bytes on 64-bit hosts: the op, 56 of the core's, 32 of the "
+               "driver's, 4 of a chain's");
 _Static_assert(sizeof(struct vl__slot) == 192, "a slot is 192 bytes on 64-bit hosts");
 #endif
 /*
@@ -443,9 +451,15 @@ const struct vl_driver *vl__engine_driver(const vl_engine *e);
 
 /* ---- completions -------------------------------------------------------------- */
 
+/* The VL_OP_F_* bits whose ops need more than a push on the free stack
+ * when their final completion is released: one mask test on the hot path. */
+#define VL__OP_F_RELEASE (VL_OP_F_MULTISHOT | VL_OP_F_DEADLINE | VL_OP_F_LINK)
+
 /* The part of a release that only ops with options or modes need
- * (engine.c): the pool's count, the deadline heap, and -ETIMEDOUT for an op
- * its deadline cancelled. Returns the result the caller sees. */
+ * (engine.c): the pool's count, the deadline heap, -ETIMEDOUT for an op
+ * its deadline cancelled, and the next step of a chain (the next member
+ * starts, or the rest ends with -ECANCELED). Returns the result the caller
+ * sees. */
 int64_t vl__engine_release_options(vl_engine *e, uint32_t slot, int64_t result);
 
 /*
@@ -459,7 +473,7 @@ static inline int64_t vl__engine_release(vl_engine *e, uint32_t slot, int64_t re
 {
     struct vl__engine_io *io = vl__io(e);
     struct vl__slot *s = &io->slots[slot];
-    if (VL_UNLIKELY((s->op.flags & (VL_OP_F_MULTISHOT | VL_OP_F_DEADLINE)) != 0))
+    if (VL_UNLIKELY((s->op.flags & VL__OP_F_RELEASE) != 0))
         result = vl__engine_release_options(e, slot, result);
     s->state = VL__SLOT_FREE;
     io->free[io->nfree++] = slot;
@@ -579,11 +593,12 @@ static inline struct vl__slot *vl__batch_slot(const struct vl__batch *r, uint64_
 }
 
 /* Whether the op in s may complete through a run: a single-shot op
- * without a deadline (an op with one is released by vl__engine_complete,
- * which takes it out of the deadline heap). */
+ * without a deadline or a link (such an op is released by
+ * vl__engine_complete, which takes it out of the deadline heap or moves its
+ * chain on). */
 static inline bool vl__batch_takes(const struct vl__slot *s)
 {
-    return (s->op.flags & (VL_OP_F_MULTISHOT | VL_OP_F_DEADLINE)) == 0;
+    return (s->op.flags & VL__OP_F_RELEASE) == 0;
 }
 
 /* Room for one more completion in this run? */

@@ -40,6 +40,13 @@ struct vl_engine {
     bool kick;
     /* vl__engine_set_completes_outside_poll (driver.h) */
     bool completes_outside_poll;
+    /* Nonzero sends every submit through the slow path (VL__GATE_*), so
+     * that the common submit pays one test for shutdown and chains. */
+    uint8_t gate;
+    /* The last op submitted to a chain still open (it has VL_OP_F_LINK),
+     * or VL__NO_SLOT: the next op submitted joins the chain, and poll
+     * ends it (VL__GATE_CHAIN while it is open). */
+    uint32_t chain_tail;
     /* Ops with a deadline (VL_OP_F_DEADLINE) by their absolute deadline,
      * which submit keeps in the slot's op.deadline_ns. */
     struct vl__timer_heap deadlines;
@@ -47,6 +54,10 @@ struct vl_engine {
     vl_driver_kind kind;
     char reason[160];
 };
+
+/* vl_engine.gate */
+#define VL__GATE_SHUT  0x1u /* vl_engine_shutdown has begun: submit refuses */
+#define VL__GATE_CHAIN 0x2u /* a chain is open: chain_tail is its last op  */
 
 /* Ids issued whose final completion poll has not returned yet: every slot
  * not on the free stack. */

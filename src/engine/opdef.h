@@ -72,7 +72,17 @@ struct vl__opdef {
     /* Has no field to check: its check is vl__check_none, and submit
      * returns before the switch. */
     bool unchecked;
+    /* VL__XFER_*: where the op's length is, for a kind that moves bytes. A
+     * chain (VL_OP_F_LINK) reads a result below that length as a short
+     * transfer, which ends the rest of the chain (vl__op_full_len). */
+    uint8_t xfer;
 };
+
+/* struct vl__opdef.xfer */
+#define VL__XFER_NONE 0u /* no length: success is a result >= 0          */
+#define VL__XFER_RW   1u /* u.rw.len                                      */
+#define VL__XFER_MSG  2u /* u.msg.len                                     */
+#define VL__XFER_VEC  3u /* the sum of u.vec.iov[].len over u.vec.iovcnt  */
 
 /* A set of op kinds. */
 struct vl__kindset {
@@ -85,17 +95,18 @@ struct vl__kindset {
 /* ---- the rows ------------------------------------------------------------------ */
 
 #define VL__OPDEF_NOP     .unchecked = true
-#define VL__OPDEF_READ    .has_fd = true, .park = VL__PARK_READ, .offset = true
-#define VL__OPDEF_WRITE   .has_fd = true, .park = VL__PARK_WRITE, .offset = true
+#define VL__OPDEF_READ    .has_fd = true, .park = VL__PARK_READ, .offset = true, .xfer = VL__XFER_RW
+#define VL__OPDEF_WRITE   .has_fd = true, .park = VL__PARK_WRITE, .offset = true, .xfer = VL__XFER_RW
 #define VL__OPDEF_ACCEPT  .has_fd = true, .park = VL__PARK_READ, .modes = VL_OP_F_MULTISHOT
 #define VL__OPDEF_CONNECT .has_fd = true, .park = VL__PARK_WRITE
-#define VL__OPDEF_SEND    .has_fd = true, .park = VL__PARK_WRITE
-#define VL__OPDEF_RECV \
-    .has_fd = true, .park = VL__PARK_READ, .modes = VL_OP_F_MULTISHOT, .pool = true
+#define VL__OPDEF_SEND    .has_fd = true, .park = VL__PARK_WRITE, .xfer = VL__XFER_MSG
+#define VL__OPDEF_RECV                                                               \
+    .has_fd = true, .park = VL__PARK_READ, .modes = VL_OP_F_MULTISHOT, .pool = true, \
+    .xfer = VL__XFER_MSG
 #define VL__OPDEF_TIMEOUT .has_fd = false
 #define VL__OPDEF_CLOSE   .has_fd = true, .unchecked = true
 #define VL__OPDEF_CANCEL  .unchecked = true
-#define VL__OPDEF_SENDV   .has_fd = true, .park = VL__PARK_WRITE
+#define VL__OPDEF_SENDV   .has_fd = true, .park = VL__PARK_WRITE, .xfer = VL__XFER_VEC
 
 /* Never parks: shutdown(2) does not wait for the peer. */
 #define VL__OPDEF_SHUTDOWN .has_fd = true
@@ -143,6 +154,14 @@ static inline uint32_t vl__op_modes(vl_op_kind kind)
     return 0u VL_OP_KINDS(VL__OPDEF_MODES_OR);
 }
 
+/* The row's xfer (VL__XFER_*), 0 for a value outside the enum. */
+#define VL__OPDEF_XFER_OR(NAME, name) \
+    | (kind == VL_OP_##NAME ? ((struct vl__opdef){VL__OPDEF_##NAME}).xfer : 0u)
+static inline uint32_t vl__op_xfer(vl_op_kind kind)
+{
+    return 0u VL_OP_KINDS(VL__OPDEF_XFER_OR);
+}
+
 /* The op completes again and again with VL_CQE_MORE (VL_OP_F_MULTISHOT, on
  * a kind that takes it: the core validated it). */
 static inline bool vl__op_is_multishot(const vl_op *op)
@@ -167,6 +186,27 @@ _Static_assert(sizeof(vl_op) == 64 && sizeof(((vl_op *)0)->u) == 40 && offsetof(
 static inline int vl__op_fd(const vl_op *op)
 {
     return vl__op_has_fd(op->kind) ? op->fd : -1;
+}
+
+/* The bytes a single-shot op moves when it does all it was asked (its row's
+ * xfer), or -1 for a kind that moves none: a chain member succeeded when
+ * its result is >= 0 and, for a transfer, this length. */
+static inline int64_t vl__op_full_len(const vl_op *op)
+{
+    switch (vl__op_xfer(op->kind)) {
+    case VL__XFER_RW:
+        return (int64_t)op->u.rw.len;
+    case VL__XFER_MSG:
+        return (int64_t)op->u.msg.len;
+    case VL__XFER_VEC: {
+        int64_t total = 0;
+        for (uint32_t k = 0; k < op->u.vec.iovcnt; k++)
+            total += (int64_t)op->u.vec.iov[k].len;
+        return total;
+    }
+    default:
+        return -1;
+    }
 }
 
 /* ---- the checks ------------------------------------------------------------------ */
@@ -299,9 +339,9 @@ static inline int vl__check_poll(const vl_op *op)
  * makes a bit test.
  */
 /* The header's options and modes (<vllsi/engine.h>, VL_OP_F_*), off the
- * common path: -EINVAL for what is malformed or a mode the kind's row does
- * not name, then -EOPNOTSUPP for the options no driver runs yet. They are
- * checked before the kind's own fields (which look at the modes). */
+ * common path: -EINVAL for what is malformed, a mode the kind's row does
+ * not name, or a link on a multishot op. They are checked before the
+ * kind's own fields (which look at the modes). */
 static inline int vl__op_validate_options(const vl_op *op)
 {
     if (op->reserved != 0 || (op->flags & ~VL_OP_F_ALL) != 0)
@@ -313,8 +353,11 @@ static inline int vl__op_validate_options(const vl_op *op)
     if ((op->flags & (VL_OP_F_DEADLINE | VL_OP_F_DEADLINE_ABS)) == VL_OP_F_DEADLINE &&
         op->deadline_ns < 0)
         return -EINVAL;
-    if ((op->flags & VL_OP_F_LINK) != 0)
-        return -EOPNOTSUPP;
+    /* A chain member runs once: a multishot op cannot be linked. (An
+     * unflagged multishot op that would join an open chain is refused by
+     * submit, which knows the chain.) */
+    if ((op->flags & (VL_OP_F_LINK | VL_OP_F_MULTISHOT)) == (VL_OP_F_LINK | VL_OP_F_MULTISHOT))
+        return -EINVAL;
     return 0;
 }
 

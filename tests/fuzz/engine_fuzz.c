@@ -8,7 +8,8 @@
  * bytes read as 0): submit an op (RECV, SEND, READ, WRITE, TIMEOUT, NOP,
  * CLOSE, SHUTDOWN, POLL one-shot or multishot, multishot RECV into a buffer pool; ACCEPT, multishot
  * ACCEPT and CONNECT on a listening socket of the input's own) on one of six descriptors (two
- * socket pairs and a pipe), cancel a live or stale id, poll, act as the peer outside the engine
+ * socket pairs and a pipe), with VL_OP_F_LINK when the opcode byte is 0xf0 or above (a chain
+ * with the next op), cancel a live or stale id, poll, act as the peer outside the engine
  * (write into, read from, half-close or close the other end), or shut the engine down. Every engine
  * call goes through tests/invariants.h, which checks exactly-once delivery, result domains,
  * user_data, and buffer ownership (buffers are mmap'd and sealed PROT_NONE once their completion is
@@ -83,6 +84,7 @@ struct world {
     socklen_t laddr_len;
     int extra[MAX_EXTRA]; /* client sockets and accepted fds the harness owns */
     unsigned nextra;
+    bool link; /* the current action's op carries VL_OP_F_LINK */
 };
 
 static void die(struct world *w, const char *what)
@@ -170,9 +172,20 @@ static void remember(struct world *w, int64_t id)
         w->ids[w->nids++ % MAX_IDS] = (uint64_t)id;
 }
 
+/* inv_submit, with VL_OP_F_LINK when the action's opcode byte asked for
+ * it: the op and the next one submitted form a chain (a multishot op is
+ * then -EINVAL, which the checker expects). */
+static int64_t submit_op(struct world *w, const vl_op *op, void *ud)
+{
+    vl_op o = *op;
+    if (w->link)
+        o.flags |= VL_OP_F_LINK;
+    return inv_submit(&w->v, w->e, &o, ud);
+}
+
 static void submit(struct world *w, const vl_op *op, void *ud)
 {
-    remember(w, inv_submit(&w->v, w->e, op, ud));
+    remember(w, submit_op(w, op, ud));
     check(w);
 }
 
@@ -311,7 +324,7 @@ static void act_shutdown(struct world *w, uint8_t b)
     int how = (b >> 4) & 3;
     bool gone = w->close_sent[i] || w->closed[i];
     vl_op op = vl_op_shutdown(gone ? -1 : w->fd[i], how);
-    int64_t id = inv_submit(&w->v, w->e, &op, NULL);
+    int64_t id = submit_op(w, &op, NULL);
     if (how == 3 && id != -EINVAL && id != -ESHUTDOWN)
         inv_fail(&w->v, "SHUTDOWN with how 3: submit = %lld, expected -EINVAL", (long long)id);
     remember(w, id);
@@ -334,7 +347,7 @@ static void act_poll_op(struct world *w, uint8_t b, uint8_t e)
     bool gone = w->close_sent[i] || w->closed[i];
     int fd = gone ? -1 : w->fd[i];
     vl_op op = (b & 0x80) ? vl_op_poll_multi(fd, events) : vl_op_poll(fd, events);
-    int64_t id = inv_submit(&w->v, w->e, &op, NULL);
+    int64_t id = submit_op(w, &op, NULL);
     bool bad = events == 0 || (events & ~VL_POLL_ALL) != 0;
     if (bad && id != -EINVAL && id != -ESHUTDOWN)
         inv_fail(&w->v, "POLL with events %#x: submit = %lld, expected -EINVAL", events,
@@ -363,7 +376,7 @@ static void act_recv_multi(struct world *w, struct prog *g)
         op.u.msg.buf = spare;
         op.u.msg.len = sizeof(spare);
     }
-    int64_t id = inv_submit(&w->v, w->e, &op, NULL);
+    int64_t id = submit_op(w, &op, NULL);
     if (b >= 0xf0 && id != -EINVAL && id != -ESHUTDOWN)
         inv_fail(&w->v, "a malformed multishot RECV: submit = %lld, expected -EINVAL",
                  (long long)id);
@@ -441,7 +454,9 @@ static void act_peer(struct world *w, struct prog *g)
 
 static void act(struct world *w, struct prog *g)
 {
-    uint8_t op = next_byte(g) % 16;
+    uint8_t code = next_byte(g);
+    uint8_t op = code % 16;
+    w->link = code >= 0xf0; /* one opcode byte in 16 links its op to the next */
     vl_op o;
     switch (op) {
     case 0:
