@@ -31,7 +31,7 @@ fail() {
 
 "$server" --idle 30 >"$tmp/server.log" 2>&1 &
 pid=$!
-port= refused=
+port='' refused=''
 for _ in $(seq 100); do
     read -r _ port _ refused <"$tmp/server.log" 2>/dev/null
     [ -n "$refused" ] && break
