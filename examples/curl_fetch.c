@@ -145,11 +145,12 @@ static void sock_arm(struct sock *s)
 }
 
 /*
- * A POLL completed. Its mask becomes libcurl's CURL_CSELECT_* bits the way
- * libcurl's own poll(2) code reads revents: an error or hangup makes the
- * socket readable (and an error writable), so that libcurl's recv or send
- * meets the real error or the EOF; CURL_CSELECT_ERR alone would make
- * libcurl fail the transfer even when a hangup came after the last byte.
+ * A POLL completed. Its mask becomes libcurl's CURL_CSELECT_* bits: an
+ * error or a hangup also makes the socket readable (as libcurl's own
+ * poll(2) code reads revents) and an error writable, so that libcurl's recv
+ * or send meets the real error or the EOF. CURL_CSELECT_ERR on its own
+ * would make libcurl fail the transfer ("select/poll returned error") even
+ * for a hangup that came after the last byte of a response.
  */
 static void on_poll(vl_loop *lp, vl_loop_op *op, int64_t res, uint32_t flags)
 {
