@@ -2021,6 +2021,37 @@ static void socket_cancel_follows_the_rules(void **state)
     h_quiet();
 }
 
+static vl_engine_statistics stats_of(vl_engine *e);
+
+/* vl_engine_stats counts the three as the driver runs them: io_uring's
+ * SOCKET native (IORING_OP_SOCKET, unless VLLSI_URING_FALLBACK takes it
+ * away), its BIND and LISTEN emulated (the driver's own calls); on every
+ * other driver all three are emulated. */
+static void socket_ops_in_stats(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    int s = new_socket(h_run(vl_op_socket(AF_INET, SOCK_STREAM, 0, 0)), "SOCKET");
+    struct sockaddr_in a = loopback4(0);
+    expect_result(h_run(vl_op_bind(s, (struct sockaddr *)&a, sizeof(a))), 0, "BIND");
+    expect_result(h_run(vl_op_listen(s, 4)), 0, "LISTEN");
+    vl_engine_statistics st = stats_of(H.e);
+    assert_int_equal(st.submitted[VL_OP_SOCKET], 1);
+    assert_int_equal(st.submitted[VL_OP_BIND], 1);
+    assert_int_equal(st.submitted[VL_OP_LISTEN], 1);
+    assert_int_equal(st.completed[VL_OP_SOCKET], 1);
+    assert_int_equal(st.completed[VL_OP_LISTEN], 1);
+    const char *fb = getenv("VLLSI_URING_FALLBACK");
+    bool native_socket = g_kind == VL_DRIVER_URING &&
+                         (fb == NULL || (strcmp(fb, "socket") != 0 && strcmp(fb, "all") != 0));
+    print_message("native %llu, emulated %llu\n", (unsigned long long)st.native,
+                  (unsigned long long)st.emulated);
+    assert_int_equal(st.native, native_socket ? 1 : 0);
+    assert_int_equal(st.emulated, native_socket ? 2 : 3);
+    h_quiet();
+}
+
 /* ---- POLL ------------------------------------------------------------------------------ */
 
 /* Events 0 or with a bit outside VL_POLL_ALL: -EINVAL at submit, no id,
@@ -4639,6 +4670,7 @@ int main(int argc, char **argv)
         T(socket_bind_listen_errors),
         T(socket_bind_listen_reject_bad_args),
         T(socket_cancel_follows_the_rules),
+        T(socket_ops_in_stats),
         T(shutdown_rejects_bad_how),
         T(shutdown_cancel_follows_the_rules),
         T(poll_rejects_bad_masks),
