@@ -322,9 +322,14 @@ static void h_check_domain(const struct h_rec *r, const vl_completion *c)
                      (long long)res, op->u.poll.events);
         max = VL_POLL_ALL;
         break;
+    case VL_OP_SOCKET:
+        max = INT32_MAX; /* the new fd */
+        break;
     case VL_OP_CONNECT:
     case VL_OP_CLOSE:
     case VL_OP_SHUTDOWN:
+    case VL_OP_BIND:
+    case VL_OP_LISTEN:
     case VL_OP_KIND_COUNT_:
         break; /* 0 or an error: max stays 0 */
     }
@@ -671,6 +676,9 @@ static void op_constructors_fill_the_header(void **state)
         {vl_op_sendv(14, &iov, 1, 0), VL_OP_SENDV, 14},
         {vl_op_shutdown(15, VL_SHUT_WR), VL_OP_SHUTDOWN, 15},
         {vl_op_poll(16, VL_POLL_IN), VL_OP_POLL, 16},
+        {vl_op_socket(AF_INET, SOCK_STREAM, 0, 0), VL_OP_SOCKET, -1},
+        {vl_op_bind(18, (struct sockaddr *)&ss, sizeof(ss)), VL_OP_BIND, 18},
+        {vl_op_listen(19, 5), VL_OP_LISTEN, 19},
     };
     assert_int_equal(sizeof(cases) / sizeof(cases[0]), VL_OP_KIND_COUNT_);
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
@@ -717,6 +725,15 @@ static void op_constructors_fill_the_header(void **state)
     assert_int_equal(op.flags, VL_OP_F_MULTISHOT);
     assert_int_equal(op.fd, 17);
     assert_int_equal(op.u.poll.events, VL_POLL_OUT);
+    op = vl_op_socket(AF_INET6, SOCK_DGRAM, IPPROTO_UDP, VL_SOCK_NONBLOCK);
+    assert_int_equal(op.u.socket.domain, AF_INET6);
+    assert_int_equal(op.u.socket.type, SOCK_DGRAM);
+    assert_int_equal(op.u.socket.protocol, IPPROTO_UDP);
+    assert_int_equal(op.u.socket.flags, VL_SOCK_NONBLOCK);
+    op = vl_op_bind(18, (struct sockaddr *)&ss, 16);
+    assert_ptr_equal(op.u.bind.addr, &ss);
+    assert_int_equal(op.u.bind.addrlen, 16);
+    assert_int_equal(vl_op_listen(19, 77).u.listen.backlog, 77);
 }
 
 /*
@@ -751,6 +768,9 @@ static void submit_rejects_bad_modes(vl_engine *e, const int p[2], const int sv[
         {vl_op_cancel(1), "CANCEL"},
         {vl_op_sendv(sv[0], &iov, 1, 0), "SENDV"},
         {vl_op_shutdown(sv[0], VL_SHUT_WR), "SHUTDOWN"},
+        {vl_op_socket(AF_INET, SOCK_STREAM, 0, 0), "SOCKET"},
+        {vl_op_bind(sv[0], (struct sockaddr *)&ss, sizeof(struct sockaddr_in)), "BIND"},
+        {vl_op_listen(sv[0], 1), "LISTEN"},
     };
     assert_int_equal(sizeof(others) / sizeof(others[0]), VL_OP_KIND_COUNT_ - 3);
     for (size_t k = 0; k < sizeof(others) / sizeof(others[0]); k++) {
@@ -1720,6 +1740,8 @@ static void bad_fds_complete_with_ebadf(void **state)
             vl_op_accept(fd, (struct sockaddr *)&peer, &alen),
             vl_op_connect(fd, (struct sockaddr *)&sin, sizeof(sin)),
             vl_op_shutdown(fd, VL_SHUT_WR),
+            vl_op_bind(fd, (struct sockaddr *)&sin, sizeof(sin)),
+            vl_op_listen(fd, 1),
             vl_op_close(fd),
         };
         for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
@@ -1760,6 +1782,11 @@ static void socket_ops_on_non_sockets(void **state)
                       m);
         snprintf(m, sizeof(m), "SHUTDOWN of a %s", what);
         expect_result(h_run(vl_op_shutdown(fds[i], VL_SHUT_RDWR)), -ENOTSOCK, m);
+        snprintf(m, sizeof(m), "BIND of a %s", what);
+        expect_result(h_run(vl_op_bind(fds[i], (struct sockaddr *)&sin, sizeof(sin))), -ENOTSOCK,
+                      m);
+        snprintf(m, sizeof(m), "LISTEN on a %s", what);
+        expect_result(h_run(vl_op_listen(fds[i], 1)), -ENOTSOCK, m);
     }
     assert_int_equal(read(p[0], buf, sizeof(buf)), 4); /* nothing was consumed */
     h_quiet();
@@ -1801,6 +1828,229 @@ static void mk_tcp_pair(int sv[2])
     assert_true(sv[1] >= 0);
     track(sv[1]);
 #endif
+}
+
+/* ---- SOCKET, BIND, LISTEN --------------------------------------------------------------- */
+
+/* SOCKET's fd: tracked (the teardown closes it), and close-on-exec. */
+static int new_socket(int64_t r, const char *what)
+{
+    if (r < 0)
+        fail_msg("%s: %lld (%s)", what, (long long)r, strerror((int)-r));
+    track((int)r);
+    int fl = fcntl((int)r, F_GETFD);
+    if (fl < 0 || !(fl & FD_CLOEXEC))
+        fail_msg("%s: fd %lld is not close-on-exec", what, (long long)r);
+    return (int)r;
+}
+
+static struct sockaddr_in loopback4(uint16_t port)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    return a;
+}
+
+/* A listener made through the engine (SOCKET, BIND, LISTEN), a client
+ * (SOCKET, CONNECT), an ACCEPT: bytes go through. The CONNECT goes first,
+ * so that on the sync driver the ACCEPT finds its connection waiting. */
+static void socket_bind_listen_serve(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    int l = new_socket(h_run(vl_op_socket(AF_INET, SOCK_STREAM, 0, 0)), "SOCKET (TCP)");
+#ifndef _WIN32
+    /* (Windows cannot read a socket's FIONBIO back.) */
+    assert_false(fcntl(l, F_GETFL) & O_NONBLOCK);
+#endif
+    struct sockaddr_in a = loopback4(0);
+    expect_result(h_run(vl_op_bind(l, (struct sockaddr *)&a, sizeof(a))), 0, "BIND 127.0.0.1:0");
+    socklen_t alen = sizeof(a);
+    assert_int_equal(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+    assert_int_not_equal(a.sin_port, 0);
+    expect_result(h_run(vl_op_listen(l, 8)), 0, "LISTEN");
+    int c = new_socket(h_run(vl_op_socket(AF_INET, SOCK_STREAM, 0, 0)), "SOCKET (client)");
+    expect_result(h_run(vl_op_connect(c, (struct sockaddr *)&a, sizeof(a))), 0, "CONNECT");
+    int64_t s = h_run(vl_op_accept(l, NULL, NULL));
+    assert_true(s >= 0);
+    track((int)s);
+    char in[8];
+    assert_int_equal(h_run(vl_op_send(c, "hi", 2, 0)), 2);
+    assert_int_equal(h_run(vl_op_recv((int)s, in, sizeof(in), 0)), 2);
+    assert_memory_equal(in, "hi", 2);
+    /* VL_SOCK_NONBLOCK, and a UDP socket bound to a port of its own. */
+    int n = new_socket(h_run(vl_op_socket(AF_INET, SOCK_DGRAM, 0, VL_SOCK_NONBLOCK)),
+                       "SOCKET (UDP, non-blocking)");
+#ifndef _WIN32
+    assert_true(fcntl(n, F_GETFL) & O_NONBLOCK);
+#endif
+    struct sockaddr_in u = loopback4(0);
+    expect_result(h_run(vl_op_bind(n, (struct sockaddr *)&u, sizeof(u))), 0, "BIND (UDP)");
+    h_quiet();
+}
+
+/* What the system refuses, as completions: an unknown domain, type or
+ * protocol; a second BIND, an address in use or not local; a LISTEN on a
+ * socket type that does not listen. (Bad fds and non-sockets:
+ * bad_fds_complete_with_ebadf, socket_ops_on_non_sockets.) */
+static void socket_bind_listen_errors(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    int64_t r = h_run(vl_op_socket(12345, SOCK_STREAM, 0, 0));
+    if (r >= 0)
+        track((int)r);
+    expect_result(r, -EAFNOSUPPORT, "SOCKET of an unknown domain");
+    r = h_run(vl_op_socket(AF_INET, 12345, 0, 0));
+    if (r >= 0)
+        track((int)r);
+#ifdef _WIN32
+    if (r != -ESOCKTNOSUPPORT && r != -EINVAL)
+        fail_msg("SOCKET of an unknown type: %lld", (long long)r);
+#else
+    expect_result(r, -EINVAL, "SOCKET of an unknown type");
+#endif
+    r = h_run(vl_op_socket(AF_INET, SOCK_STREAM, IPPROTO_UDP, 0));
+    if (r >= 0)
+        track((int)r);
+    expect_result(r, -EPROTONOSUPPORT, "SOCKET of TCP with UDP's protocol");
+
+    int s = new_socket(h_run(vl_op_socket(AF_INET, SOCK_STREAM, 0, 0)), "SOCKET");
+    struct sockaddr_in a = loopback4(0);
+    expect_result(h_run(vl_op_bind(s, (struct sockaddr *)&a, sizeof(a))), 0, "BIND");
+    socklen_t alen = sizeof(a);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &alen), 0);
+    expect_result(h_run(vl_op_bind(s, (struct sockaddr *)&a, sizeof(a))), -EINVAL, "BIND again");
+    int t = new_socket(h_run(vl_op_socket(AF_INET, SOCK_STREAM, 0, 0)), "SOCKET");
+    expect_result(h_run(vl_op_bind(t, (struct sockaddr *)&a, sizeof(a))), -EADDRINUSE,
+                  "BIND to an address in use");
+    struct sockaddr_in notlocal = loopback4(0);
+    notlocal.sin_addr.s_addr = htonl(0xc0000201); /* 192.0.2.1, TEST-NET-1: never local */
+    expect_result(h_run(vl_op_bind(t, (struct sockaddr *)&notlocal, sizeof(notlocal))),
+                  -EADDRNOTAVAIL, "BIND to an address not of this host");
+    /* Bound first: Windows answers a LISTEN on an unbound socket -EINVAL
+     * before it looks at the type. */
+    int u = new_socket(h_run(vl_op_socket(AF_INET, SOCK_DGRAM, 0, 0)), "SOCKET (UDP)");
+    struct sockaddr_in ua = loopback4(0);
+    expect_result(h_run(vl_op_bind(u, (struct sockaddr *)&ua, sizeof(ua))), 0, "BIND (UDP)");
+    expect_result(h_run(vl_op_listen(u, 1)), -EOPNOTSUPP, "LISTEN on a UDP socket");
+    h_quiet();
+}
+
+/* The synchronous refusals: -EINVAL for SOCKET flags outside VL_SOCK_ALL,
+ * a BIND length of 0 or above sockaddr_storage, a negative backlog;
+ * -EFAULT for a NULL BIND address. No id, no completion, nothing made. */
+static void socket_bind_listen_reject_bad_args(void **state)
+{
+    (void)state;
+    WATCH(20);
+    int sv[2];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    static const uint32_t bad_flags[] = {0x2u, 0x800u /* SOCK_NONBLOCK's bit on Linux */, 0x80000u,
+                                         0x80000000u, ~0u};
+    for (size_t k = 0; k < sizeof(bad_flags) / sizeof(bad_flags[0]); k++) {
+        vl_op op = vl_op_socket(AF_INET, SOCK_STREAM, 0, bad_flags[k]);
+        expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "SOCKET with unknown flags");
+    }
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    vl_op op = vl_op_bind(sv[0], NULL, sizeof(struct sockaddr_in));
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EFAULT, "BIND to NULL");
+    op = vl_op_bind(sv[0], (struct sockaddr *)&ss, 0);
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "BIND with length 0");
+    op = vl_op_bind(sv[0], (struct sockaddr *)&ss, (socklen_t)sizeof(ss) + 1);
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "BIND with a length too long");
+    static const int bad_backlog[] = {-1, INT32_MIN};
+    for (size_t k = 0; k < sizeof(bad_backlog) / sizeof(bad_backlog[0]); k++) {
+        op = vl_op_listen(sv[0], bad_backlog[k]);
+        expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "LISTEN with a negative backlog");
+    }
+    assert_int_equal(vl_engine_inflight(H.e), 0);
+    assert_int_equal(h_poll(20 * CT_MS, 256), 0);
+    h_quiet();
+}
+
+/* CANCEL of a SOCKET submitted in the same batch: either the CANCEL found
+ * it (0, and the SOCKET ended -ECANCELED: no socket was made) or it had
+ * run (a new fd) and the CANCEL says -ENOENT or -EALREADY. The same for a
+ * BIND, whose effect shows in the address. */
+static void socket_cancel_follows_the_rules(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    uint64_t id = h_sub(vl_op_socket(AF_INET, SOCK_STREAM, 0, 0));
+    uint64_t k = h_sub(vl_op_cancel(id));
+    int64_t r = h_wait(id), kr = h_wait(k);
+    print_message("CANCEL of a SOCKET: %lld, the SOCKET: %lld\n", (long long)kr, (long long)r);
+    if (r >= 0)
+        track((int)r);
+    if (kr == 0)
+        assert_int_equal(r, -ECANCELED);
+    else if (kr == -ENOENT || kr == -EALREADY)
+        assert_true(r >= 0);
+    else
+        fail_msg("CANCEL of a SOCKET: %lld", (long long)kr);
+    expect_result(h_run(vl_op_cancel(id)), -ENOENT, "CANCEL of a completed SOCKET");
+
+    int s = new_socket(h_run(vl_op_socket(AF_INET, SOCK_STREAM, 0, 0)), "SOCKET");
+    struct sockaddr_in a = loopback4(0);
+    id = h_sub(vl_op_bind(s, (struct sockaddr *)&a, sizeof(a)));
+    k = h_sub(vl_op_cancel(id));
+    r = h_wait(id);
+    kr = h_wait(k);
+    print_message("CANCEL of a BIND: %lld, the BIND: %lld\n", (long long)kr, (long long)r);
+    /* A socket the BIND did not bind takes a BIND now; a bound one says
+     * -EINVAL. */
+    if (kr == 0) {
+        assert_int_equal(r, -ECANCELED);
+        expect_result(h_run(vl_op_bind(s, (struct sockaddr *)&a, sizeof(a))), 0,
+                      "BIND after a cancelled BIND");
+    } else if (kr == -ENOENT || kr == -EALREADY) {
+        assert_int_equal(r, 0);
+        expect_result(h_run(vl_op_bind(s, (struct sockaddr *)&a, sizeof(a))), -EINVAL,
+                      "BIND after a BIND");
+    } else {
+        fail_msg("CANCEL of a BIND: %lld", (long long)kr);
+    }
+    h_quiet();
+}
+
+static vl_engine_statistics stats_of(vl_engine *e);
+
+/* vl_engine_stats counts the three as the driver runs them: io_uring's
+ * SOCKET native (IORING_OP_SOCKET, unless VLLSI_URING_FALLBACK takes it
+ * away), its BIND and LISTEN emulated (the driver's own calls); on every
+ * other driver all three are emulated. */
+static void socket_ops_in_stats(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    int s = new_socket(h_run(vl_op_socket(AF_INET, SOCK_STREAM, 0, 0)), "SOCKET");
+    struct sockaddr_in a = loopback4(0);
+    expect_result(h_run(vl_op_bind(s, (struct sockaddr *)&a, sizeof(a))), 0, "BIND");
+    expect_result(h_run(vl_op_listen(s, 4)), 0, "LISTEN");
+    vl_engine_statistics st = stats_of(H.e);
+    assert_int_equal(st.submitted[VL_OP_SOCKET], 1);
+    assert_int_equal(st.submitted[VL_OP_BIND], 1);
+    assert_int_equal(st.submitted[VL_OP_LISTEN], 1);
+    assert_int_equal(st.completed[VL_OP_SOCKET], 1);
+    assert_int_equal(st.completed[VL_OP_LISTEN], 1);
+    const char *fb = getenv("VLLSI_URING_FALLBACK");
+    bool native_socket = g_kind == VL_DRIVER_URING &&
+                         (fb == NULL || (strcmp(fb, "socket") != 0 && strcmp(fb, "all") != 0));
+    print_message("native %llu, emulated %llu\n", (unsigned long long)st.native,
+                  (unsigned long long)st.emulated);
+    assert_int_equal(st.native, native_socket ? 1 : 0);
+    assert_int_equal(st.emulated, native_socket ? 2 : 3);
+    h_quiet();
 }
 
 /* ---- POLL ------------------------------------------------------------------------------ */
@@ -4943,6 +5193,11 @@ int main(int argc, char **argv)
         T(socket_ops_on_non_sockets),
         T(accept_on_non_listening_socket),
         T(shutdown_half_closes),
+        T(socket_bind_listen_serve),
+        T(socket_bind_listen_errors),
+        T(socket_bind_listen_reject_bad_args),
+        T(socket_cancel_follows_the_rules),
+        T(socket_ops_in_stats),
         T(shutdown_rejects_bad_how),
         T(shutdown_cancel_follows_the_rules),
         T(poll_rejects_bad_masks),

@@ -395,8 +395,14 @@ static void check_domain(struct inv *v, const struct inv_rec *rec, const vl_comp
     case VL_OP_CONNECT:
     case VL_OP_CLOSE:
     case VL_OP_SHUTDOWN:
+    case VL_OP_BIND:
+    case VL_OP_LISTEN:
         if (r > 0)
             inv_fail(v, "id %llx (kind %d): result %lld > 0", id, op->kind, (long long)r);
+        break;
+    case VL_OP_SOCKET:
+        if (r > INT32_MAX)
+            inv_fail(v, "id %llx: SOCKET completed with %lld, no fd", id, (long long)r);
         break;
     case VL_OP_TIMEOUT:
         if (r != 0 && r != -ECANCELED)

@@ -713,6 +713,35 @@ static void shutdown_op_half_closes(void **state)
     vl_engine_destroy(e);
 }
 
+/* SOCKET, BIND and LISTEN are not on the simulator (its sockets come
+ * from vl_sim_socket, vl_sim_socketpair and vl_sim_listen): each completes
+ * with -EOPNOTSUPP, a well-formed op or not the same errors at submit as
+ * on every driver, and the sim socket a BIND or LISTEN named is untouched. */
+static void socket_ops_are_not_on_sim(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    struct sockaddr_in a = addr_v4(80);
+    int u = vl_sim_socket(e);
+    assert_true(u >= 3);
+    assert_int_equal(run_op(e, vl_op_socket(AF_INET, SOCK_STREAM, 0, 0)), -EOPNOTSUPP);
+    assert_int_equal(run_op(e, vl_op_socket(AF_INET, SOCK_DGRAM, 0, VL_SOCK_NONBLOCK)),
+                     -EOPNOTSUPP);
+    assert_int_equal(run_op(e, vl_op_bind(u, (struct sockaddr *)&a, sizeof(a))), -EOPNOTSUPP);
+    assert_int_equal(run_op(e, vl_op_listen(u, 4)), -EOPNOTSUPP);
+    vl_op bad = vl_op_socket(AF_INET, SOCK_STREAM, 0, 0x2);
+    assert_int_equal(vl_engine_submit(e, &bad, NULL), -EINVAL);
+    bad = vl_op_bind(u, NULL, sizeof(a));
+    assert_int_equal(vl_engine_submit(e, &bad, NULL), -EFAULT);
+    bad = vl_op_listen(u, -1);
+    assert_int_equal(vl_engine_submit(e, &bad, NULL), -EINVAL);
+    assert_idle(e);
+    assert_int_equal(vl_engine_inflight(e), 0);
+    /* Still an unconnected sim socket. */
+    assert_int_equal(run_op(e, vl_op_shutdown(u, VL_SHUT_WR)), -ENOTCONN);
+    vl_engine_destroy(e);
+}
+
 static void shutdown_cancels_and_refuses(void **state)
 {
     (void)state;
@@ -1254,6 +1283,7 @@ int main(void)
         cmocka_unit_test(cancel_and_close_pending),
         cmocka_unit_test(reset_reports_econnreset_once),
         cmocka_unit_test(shutdown_op_half_closes),
+        cmocka_unit_test(socket_ops_are_not_on_sim),
         cmocka_unit_test(shutdown_cancels_and_refuses),
         cmocka_unit_test(multishot_recv_and_accept),
         cmocka_unit_test(poll_masks_per_descriptor),

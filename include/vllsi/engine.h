@@ -20,19 +20,23 @@
  *    and no completion will ever come:
  *      -EINVAL    NULL engine/op, unknown kind, length above INT32_MAX,
  *                 negative timeout, a bad SHUTDOWN how, POLL events 0 or
- *                 with unknown bits, reserved not 0, a
+ *                 with unknown bits, SOCKET flags with unknown bits, a BIND
+ *                 address length of 0 or above sockaddr_storage, a
+ *                 negative LISTEN backlog, reserved not 0, a
  *                 malformed option or a mode the kind does not take
  *                 (VL_OP_F_*, at vl_op; see each constructor), a
  *                 multishot op with VL_OP_F_LINK or as a chain's next op
  *      -EOPNOTSUPP a deadline on the sync driver
  *      -EFAULT    NULL buffer with len > 0, NULL address where one is needed
+ *                 (CONNECT, BIND)
  *      -EBUSY     max_inflight ids are alive (issued and their completion not
  *                 yet returned by poll); the cap is exact
  *      -ESHUTDOWN after vl_engine_shutdown
  *  - Every id completes exactly once; ids carry a generation and are never
  *    reused while alive.
- *  - completion.result: >= 0 bytes transferred / new fd (ACCEPT, CLOEXEC) /
- *    0 (NOP, CONNECT, TIMEOUT fired, CLOSE, SHUTDOWN, CANCEL found its target) /
+ *  - completion.result: >= 0 bytes transferred / new fd (ACCEPT, SOCKET;
+ *    CLOEXEC) / 0 (NOP, CONNECT, TIMEOUT fired, CLOSE, SHUTDOWN, BIND,
+ *    LISTEN, CANCEL found its target) /
  *    the ready mask, VL_POLL_* bits (POLL);
  *    < 0 a negative errno in -4095..-1:
  *      -EBADF      bad or closed fd (found at execution)
@@ -40,6 +44,11 @@
  *                  non-listening socket
  *      -ENOTCONN   SHUTDOWN of a socket that is not connected (see
  *                  vl_op_shutdown)
+ *      -EAFNOSUPPORT / -EPROTONOSUPPORT / -EINVAL   SOCKET of a domain,
+ *                  protocol or type the system does not have;
+ *      -EADDRINUSE / -EADDRNOTAVAIL / -EINVAL   BIND to an address taken
+ *                  or not local, or of a socket already bound (see
+ *                  vl_op_bind)
  *      -ESPIPE     an offset other than -1 on a pipe, FIFO or socket (io_uring
  *                  itself would ignore the offset; its driver checks with one
  *                  fstat per op that names an offset)
@@ -214,7 +223,18 @@ typedef struct vl_op {
         struct {
             uint32_t events; /* VL_POLL_* bits, at least one */
         } poll;              /* POLL */
-        uint64_t size_[5];   /* sizes the body: 40 bytes, whatever the kind */
+        struct {
+            int domain, type, protocol; /* socket(2)'s; SOCK_CLOEXEC is always added */
+            uint32_t flags;             /* VL_SOCK_* bits */
+        } socket;                       /* SOCKET (no fd: the header's is -1) */
+        struct {
+            const struct sockaddr *addr; /* read until the completion */
+            socklen_t addrlen;           /* 1..sizeof(struct sockaddr_storage) */
+        } bind;                          /* BIND */
+        struct {
+            int backlog;   /* >= 0 */
+        } listen;          /* LISTEN */
+        uint64_t size_[5]; /* sizes the body: 40 bytes, whatever the kind */
     } u;
 } vl_op;
 
@@ -396,6 +416,63 @@ VL_API vl_op vl_op_sendv(int fd, const vl_iovec *iov, uint32_t iovcnt, int flags
  * completion).
  */
 VL_API vl_op vl_op_shutdown(int fd, int how);
+
+/* SOCKET's flags. */
+#define VL_SOCK_NONBLOCK 0x1u /* the new socket is non-blocking (O_NONBLOCK, FIONBIO) */
+#define VL_SOCK_ALL      VL_SOCK_NONBLOCK
+
+/*
+ * vl_op_socket - create a socket, as socket(2); the completion's result is
+ * the new descriptor (>= 0), which belongs to the caller from then on (CLOSE
+ * it, through the engine or not). It is always close-on-exec (SOCK_CLOEXEC
+ * is added to type; on Windows the handle is not inheritable), and blocking
+ * unless flags has VL_SOCK_NONBLOCK: the engine drives blocking and
+ * non-blocking sockets alike. On Linux type may also carry SOCK_NONBLOCK.
+ * The op names no fd (its header's fd is -1).
+ *
+ * Results: the fd; -EAFNOSUPPORT (unknown domain), -EINVAL (unknown type),
+ * -EPROTONOSUPPORT (a protocol the domain and type do not have), -EMFILE /
+ * -ENFILE (out of descriptors), -ECANCELED (cancelled before it ran: then
+ * no socket was made). submit: -EINVAL for flags with a bit outside
+ * VL_SOCK_ALL (no id, no completion).
+ *
+ * io_uring runs it as IORING_OP_SOCKET where the kernel has it (5.19+),
+ * else the driver makes the call itself when the op's turn comes (counted
+ * emulated in vl_engine_stats). The readiness drivers and the sync driver
+ * make the call at once (it never waits); IOCP with WSASocketW (an
+ * overlapped socket, as every IOCP op needs), its result the SOCKET as an
+ * fd (docs/windows.md). The simulator answers -EOPNOTSUPP: its sockets come
+ * from vl_sim_socket and vl_sim_listen (<vllsi/sim.h>).
+ */
+VL_API vl_op vl_op_socket(int domain, int type, int protocol, uint32_t flags);
+
+/*
+ * vl_op_bind - give socket fd its local address, as bind(2). addr (addrlen
+ * bytes, at most sizeof(struct sockaddr_storage)) belongs to the caller and
+ * must stay valid until the completion is returned. Results: 0;
+ * -EADDRINUSE (taken); -EADDRNOTAVAIL (not an address of this host);
+ * -EINVAL (fd already bound, or an addrlen too short for its family);
+ * -EAFNOSUPPORT (a family the socket is not of); -EACCES (a privileged
+ * port); -EBADF; -ENOTSOCK; -ECANCELED. submit: -EFAULT for a NULL addr,
+ * -EINVAL for addrlen 0 or above sizeof(struct sockaddr_storage) (no id,
+ * no completion). It never waits: every driver makes the call when the
+ * op's turn comes (io_uring: IORING_OP_BIND is newer than the liburing the
+ * driver builds with, so the driver calls bind(2) itself, counted
+ * emulated). The simulator answers -EOPNOTSUPP (vl_sim_listen binds).
+ */
+VL_API vl_op vl_op_bind(int fd, const struct sockaddr *addr, socklen_t addrlen);
+
+/*
+ * vl_op_listen - make socket fd accept connections, as listen(2), with
+ * room for backlog connections waiting to be accepted (the system caps it,
+ * Linux at net.core.somaxconn). Results:
+ * 0; -EOPNOTSUPP (a socket type that does not listen: UDP); -EINVAL (on
+ * Windows: not bound; Linux binds an unbound socket to a free port);
+ * -EBADF; -ENOTSOCK; -ECANCELED. submit: -EINVAL for a negative backlog
+ * (no id, no completion). Made at once on every driver, as BIND (io_uring:
+ * emulated, like BIND); the simulator answers -EOPNOTSUPP.
+ */
+VL_API vl_op vl_op_listen(int fd, int backlog);
 
 /*
  * POLL's events and its result's bits: the values of poll(2)'s POLLIN,
@@ -583,10 +660,12 @@ VL_API uint32_t vl_engine_inflight(const vl_engine *e);
  * SENDV, RECV, ACCEPT, CONNECT, a multishot ACCEPT's AcceptEx). Every other
  * submitted op is emulated: the engine carried it out itself (the readiness
  * core behind epoll tries the op and parks it until the fd is ready; the
- * sync driver blocks in it; the simulator; io_uring's SHUTDOWN, re-armed
+ * sync driver blocks in it; the simulator; io_uring's SHUTDOWN, BIND,
+ * LISTEN, SOCKET before 5.19, re-armed
  * single shots and user-space buffer pools on kernels without multishot or
  * buffer rings, and a multishot POLL refused there; IOCP's NOP, TIMEOUT,
- * CLOSE, CANCEL, SHUTDOWN, POLL (refused) and multishot RECV), or answered it without the kernel (a
+ * CLOSE, CANCEL, SHUTDOWN, POLL (refused), SOCKET, BIND, LISTEN and
+ * multishot RECV), or answered it without the kernel (a
  * CANCEL the core resolved itself: its target unknown, completed or being cancelled already; an op
  * still queued at shutdown). native + emulated is the sum of submitted[].
  */

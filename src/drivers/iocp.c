@@ -459,6 +459,63 @@ static int64_t start_shutdown(vl_engine *e, uint32_t slot, const vl_op *op)
     return shutdown((SOCKET)h, op->u.shutdown.how) == 0 ? 0 : wsa_errno();
 }
 
+/* SOCKET: WSASocketW, overlapped (every IOCP op needs it) and not
+ * inheritable (the CLOEXEC of the contract). Its result, the SOCKET, is the
+ * caller's fd, as ACCEPT's is. */
+static int64_t start_socket(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)e;
+    (void)slot;
+    SOCKET s = WSASocketW(op->u.socket.domain, op->u.socket.type, op->u.socket.protocol, NULL, 0,
+                          WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    if (s == INVALID_SOCKET)
+        return wsa_errno();
+    u_long on = 1;
+    if ((op->u.socket.flags & VL_SOCK_NONBLOCK) && ioctlsocket(s, FIONBIO, &on) != 0) {
+        int64_t err = wsa_errno();
+        closesocket(s);
+        return err;
+    }
+    return (int64_t)(intptr_t)s;
+}
+
+/* A socket handle for BIND and LISTEN: 0, -EBADF or -ENOTSOCK. */
+static int socket_of(const vl_op *op, SOCKET *out)
+{
+    HANDLE h = handle_of(op->fd);
+    DWORD type;
+    int rc = check_handle(h, &type);
+    if (rc < 0)
+        return rc;
+    if (!is_socket(h))
+        return -ENOTSOCK;
+    *out = (SOCKET)h;
+    return 0;
+}
+
+/* BIND, LISTEN: Winsock's bind() and listen(), which never block. */
+static int64_t start_bind(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)e;
+    (void)slot;
+    SOCKET s;
+    int rc = socket_of(op, &s);
+    if (rc < 0)
+        return rc;
+    return bind(s, op->u.bind.addr, (int)op->u.bind.addrlen) == 0 ? 0 : wsa_errno();
+}
+
+static int64_t start_listen(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)e;
+    (void)slot;
+    SOCKET s;
+    int rc = socket_of(op, &s);
+    if (rc < 0)
+        return rc;
+    return listen(s, op->u.listen.backlog) == 0 ? 0 : wsa_errno();
+}
+
 /*
  * POLL: not on IOCP. Windows reports readiness of sockets only through the
  * AFD driver's IOCTL_AFD_POLL (what wepoll and mio build on), an

@@ -740,6 +740,20 @@ static int64_t step_send(struct sim *s, vl_engine *e, uint32_t i, const vl_op *o
 
 static int shut(struct sim *s, int fd, int how);
 
+/* SOCKET, BIND and LISTEN: not on the simulator. Its sockets are made
+ * connected or listening at once (vl_sim_socket, vl_sim_socketpair,
+ * vl_sim_listen), with no unbound or bound-but-idle state for BIND and
+ * LISTEN to act on, and a SOCKET of the host's kind would be no
+ * descriptor of its world. */
+static int64_t step_socket(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+{
+    (void)s, (void)e, (void)i, (void)op;
+    return -EOPNOTSUPP;
+}
+
+#define step_bind   step_socket
+#define step_listen step_socket
+
 static int64_t step_shutdown(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
 {
     (void)e, (void)i;

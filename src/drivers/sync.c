@@ -301,6 +301,29 @@ static long do_poll(struct sync_drv *d, const struct vl__slot *s)
     return (unsigned short)p.revents & (op->u.poll.events | VL_POLL_ERR | VL_POLL_HUP);
 }
 
+/* socket(2), bind(2), listen(2): none blocks. */
+static long do_socket(struct sync_drv *d, const struct vl__slot *s)
+{
+    (void)d;
+    const vl_op *op = &s->op;
+    int type = op->u.socket.type | SOCK_CLOEXEC;
+    if (op->u.socket.flags & VL_SOCK_NONBLOCK)
+        type |= SOCK_NONBLOCK;
+    return sys6(__NR_socket, op->u.socket.domain, type, op->u.socket.protocol, 0, 0, 0);
+}
+
+static long do_bind(struct sync_drv *d, const struct vl__slot *s)
+{
+    (void)d;
+    return sys6(__NR_bind, s->op.fd, (long)s->op.u.bind.addr, s->op.u.bind.addrlen, 0, 0, 0);
+}
+
+static long do_listen(struct sync_drv *d, const struct vl__slot *s)
+{
+    (void)d;
+    return sys6(__NR_listen, s->op.fd, s->op.u.listen.backlog, 0, 0, 0, 0);
+}
+
 /* Only reached if the core let one through: its target, having run to
  * completion inside its own submit, is not there to cancel. */
 static long do_cancel(struct sync_drv *d, const struct vl__slot *s)

@@ -230,6 +230,7 @@ struct uring {
     bool ms_poll;                    /* IORING_POLL_ADD_MULTI usable                       */
     bool bufring;                    /* try to register pools as provided-buffer rings     */
     bool msg_ring;                   /* IORING_OP_MSG_RING usable (5.18+)                  */
+    bool socket_op;                  /* IORING_OP_SOCKET usable (5.19+)                    */
     bool min_timeout;                /* IORING_FEAT_MIN_TIMEOUT: gathering waits (6.12+)   */
     bool reg_ring;                   /* the ring fd is registered (enter_ring_fd)          */
     uint32_t rearm_head, rearm_tail; /* slots to arm again (uring_slot.next)      */
@@ -486,6 +487,7 @@ static int probe_ops(struct uring *d, char *reason, size_t len)
      * is the first one after it. */
     d->ms_poll = io_uring_opcode_supported(p, IORING_OP_MKDIRAT);
     d->msg_ring = io_uring_opcode_supported(p, IORING_OP_MSG_RING);
+    d->socket_op = io_uring_opcode_supported(p, IORING_OP_SOCKET);
     for (size_t i = 0; i < sizeof(needed_ops) / sizeof(needed_ops[0]) && rc == 0; i++) {
         if (!io_uring_opcode_supported(p, needed_ops[i].op)) {
             snprintf(reason, len, "io_uring: IORING_OP_%s is not supported", needed_ops[i].name);
@@ -533,9 +535,10 @@ static bool probe_nosignal(struct uring *d)
 /*
  * Test knob: VLLSI_URING_FALLBACK=multishot runs multishot ops as re-armed
  * single-shot requests (what a 5.19 kernel gets), =msgring wakes other
- * engines through their eventfd instead of MSG_RING (before 5.18), =all does
- * all of that and keeps pools in user space (before 5.19), so the suites can
- * check those paths on any kernel.
+ * engines through their eventfd instead of MSG_RING (before 5.18), =socket
+ * makes SOCKET's call in the driver instead of IORING_OP_SOCKET (before
+ * 5.19), =all does all of that and keeps pools in user space (before 5.19),
+ * so the suites can check those paths on any kernel.
  */
 static void fallback_knob(struct uring *d)
 {
@@ -548,6 +551,8 @@ static void fallback_knob(struct uring *d)
         d->bufring = false;
     if (strcmp(v, "msgring") == 0 || strcmp(v, "all") == 0)
         d->msg_ring = false;
+    if (strcmp(v, "socket") == 0 || strcmp(v, "all") == 0)
+        d->socket_op = false;
 }
 
 /*
@@ -815,6 +820,39 @@ static void prep_poll(struct uring *d, struct vl__slot *s, vl_engine *e, struct 
         io_uring_prep_nop(sqe);
     }
 }
+
+/*
+ * SOCKET: IORING_OP_SOCKET (5.19+), always close-on-exec. Before 5.19 a NOP
+ * whose CQE makes the call (cqe_socket), counted emulated.
+ */
+static void prep_socket(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
+{
+    (void)e;
+    if (!d->socket_op) {
+        d->st->not_native++;
+        io_uring_prep_nop(sqe);
+        return;
+    }
+    const vl_op *op = &s->op;
+    int type = op->u.socket.type | SOCK_CLOEXEC;
+    if (op->u.socket.flags & VL_SOCK_NONBLOCK)
+        type |= SOCK_NONBLOCK;
+    io_uring_prep_socket(sqe, op->u.socket.domain, type, op->u.socket.protocol, 0);
+}
+
+/*
+ * BIND and LISTEN: a NOP whose CQE makes the call (cqe_bind, cqe_listen),
+ * counted emulated. IORING_OP_BIND and IORING_OP_LISTEN (6.11+) are newer
+ * than the liburing (2.3) the driver builds with, and neither call waits.
+ */
+static void prep_bind(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
+{
+    (void)s, (void)e;
+    d->st->not_native++;
+    io_uring_prep_nop(sqe);
+}
+
+#define prep_listen prep_bind
 
 /* A multishot RECV (prep_recv sends it here). */
 static void prep_recv_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
@@ -1355,6 +1393,44 @@ static void cqe_shutdown(vl_engine *e, struct uring *d, uint32_t i, const struct
     cqe_final(e, i, res);
 }
 
+/* SOCKET's CQE: the new fd; or, on a kernel without IORING_OP_SOCKET, its
+ * NOP came back and the driver makes the call, unless a cancel ended it. */
+static void cqe_socket(vl_engine *e, struct uring *d, uint32_t i, const struct io_uring_cqe *cqe)
+{
+    const vl_op *op = &vl__engine_slot(e, i)->op;
+    int64_t res = cqe->res;
+    if (!d->socket_op && res == 0) {
+        int type = op->u.socket.type | SOCK_CLOEXEC;
+        if (op->u.socket.flags & VL_SOCK_NONBLOCK)
+            type |= SOCK_NONBLOCK;
+        int fd = socket(op->u.socket.domain, type, op->u.socket.protocol);
+        res = fd >= 0 ? fd : -errno;
+    }
+    cqe_final(e, i, res);
+}
+
+/* BIND's and LISTEN's NOPs came back: make the call, unless a cancel ended
+ * it. */
+static void cqe_bind(vl_engine *e, struct uring *d, uint32_t i, const struct io_uring_cqe *cqe)
+{
+    (void)d;
+    const vl_op *op = &vl__engine_slot(e, i)->op;
+    int64_t res = cqe->res;
+    if (res == 0)
+        res = bind(op->fd, op->u.bind.addr, op->u.bind.addrlen) == 0 ? 0 : -errno;
+    cqe_final(e, i, res);
+}
+
+static void cqe_listen(vl_engine *e, struct uring *d, uint32_t i, const struct io_uring_cqe *cqe)
+{
+    (void)d;
+    const vl_op *op = &vl__engine_slot(e, i)->op;
+    int64_t res = cqe->res;
+    if (res == 0)
+        res = listen(op->fd, op->u.listen.backlog) == 0 ? 0 : -errno;
+    cqe_final(e, i, res);
+}
+
 /* A one-shot POLL's CQE: the mask, or an error. Woken for RDHUP alone,
  * which it did not ask for, it is armed again. */
 static void cqe_poll(vl_engine *e, struct uring *d, uint32_t i, const struct io_uring_cqe *cqe)
@@ -1698,7 +1774,8 @@ const struct vl_driver vl__driver_uring = {
     .name = "io_uring",
     .kind = VL_DRIVER_URING,
     .buffers_submissions = true,
-    /* Each op is its own opcode, but SHUTDOWN (prep_shutdown reports it). */
+    /* Each op is its own opcode, but SHUTDOWN, BIND and LISTEN, and SOCKET
+     * before 5.19 (their preps report them). */
     .native_kinds = {{VL_OP_KINDS(VL__KINDSET_ALL)}},
     .init = uring_init,
     .fini = uring_fini,

@@ -115,6 +115,12 @@ struct vl__kindset {
  * run_poll parks it itself (vl__reactor_park's path). */
 #define VL__OPDEF_POLL .has_fd = true, .modes = VL_OP_F_MULTISHOT
 
+/* None of the three waits: socket(2), bind(2) and listen(2) complete at
+ * once, so a readiness driver runs them inline. SOCKET names no fd. */
+#define VL__OPDEF_SOCKET .has_fd = false
+#define VL__OPDEF_BIND   .has_fd = true
+#define VL__OPDEF_LISTEN .has_fd = true
+
 /*
  * A field of kind's row: vl__op_<field>(kind), false or 0 for a value
  * outside the enum. Each is an expression over the rows,
@@ -284,15 +290,20 @@ static inline int vl__check_accept(const vl_op *op)
     return op->u.accept.addr != NULL && op->u.accept.addrlen == NULL ? -EFAULT : 0;
 }
 
-static inline int vl__check_connect(const vl_op *op)
+/* An address the op reads (CONNECT, BIND). */
+static inline int vl__check_addr(const struct sockaddr *addr, socklen_t addrlen)
 {
-    if (op->u.connect.addr == NULL)
+    if (addr == NULL)
         return -EFAULT;
     /* size_t: socklen_t is a signed int on Windows. */
-    if (op->u.connect.addrlen == 0 ||
-        (size_t)op->u.connect.addrlen > sizeof(struct sockaddr_storage))
+    if (addrlen == 0 || (size_t)addrlen > sizeof(struct sockaddr_storage))
         return -EINVAL;
     return 0;
+}
+
+static inline int vl__check_connect(const vl_op *op)
+{
+    return vl__check_addr(op->u.connect.addr, op->u.connect.addrlen);
 }
 
 static inline int vl__check_timeout(const vl_op *op)
@@ -328,6 +339,23 @@ static inline int vl__check_poll(const vl_op *op)
 {
     uint32_t ev = op->u.poll.events;
     return ev != 0 && (ev & ~VL_POLL_ALL) == 0 ? 0 : -EINVAL;
+}
+
+/* The domain, type and protocol go to the system as they are: what it does
+ * not have is the completion's error, as socket(2)'s. */
+static inline int vl__check_socket(const vl_op *op)
+{
+    return (op->u.socket.flags & ~VL_SOCK_ALL) == 0 ? 0 : -EINVAL;
+}
+
+static inline int vl__check_bind(const vl_op *op)
+{
+    return vl__check_addr(op->u.bind.addr, op->u.bind.addrlen);
+}
+
+static inline int vl__check_listen(const vl_op *op)
+{
+    return op->u.listen.backlog < 0 ? -EINVAL : 0;
 }
 
 /*

@@ -153,6 +153,36 @@ vl_op vl_op_poll_multi(int fd, uint32_t events)
     return op;
 }
 
+vl_op vl_op_socket(int domain, int type, int protocol, uint32_t flags)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_SOCKET;
+    op.u.socket.domain = domain;
+    op.u.socket.type = type;
+    op.u.socket.protocol = protocol;
+    op.u.socket.flags = flags;
+    return op;
+}
+
+vl_op vl_op_bind(int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_BIND;
+    op.fd = fd;
+    op.u.bind.addr = addr;
+    op.u.bind.addrlen = addrlen;
+    return op;
+}
+
+vl_op vl_op_listen(int fd, int backlog)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_LISTEN;
+    op.fd = fd;
+    op.u.listen.backlog = backlog;
+    return op;
+}
+
 vl_op vl_op_sendv(int fd, const vl_iovec *iov, uint32_t iovcnt, int flags)
 {
     vl_op op = vl_op_nop();

@@ -820,6 +820,49 @@ static int64_t run_shutdown(struct vl__reactor *r, uint32_t i, struct vl__slot *
     return sys_result(shutdown(s->op.fd, s->op.u.shutdown.how));
 }
 
+/* SOCKET: socket(2), close-on-exec, inline (it never waits). */
+static int64_t run_socket(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)r;
+    (void)i;
+    (void)ready;
+    const vl_op *op = &s->op;
+    int type = op->u.socket.type;
+#ifdef SOCK_CLOEXEC
+    type |= SOCK_CLOEXEC;
+    if (op->u.socket.flags & VL_SOCK_NONBLOCK)
+        type |= SOCK_NONBLOCK;
+    return sys_result(socket(op->u.socket.domain, type, op->u.socket.protocol));
+#else
+    /* No SOCK_CLOEXEC (macOS): the flags follow at once (a fork in another
+     * thread between the calls would inherit the fd, as for ACCEPT). */
+    int fd = socket(op->u.socket.domain, type, op->u.socket.protocol);
+    if (fd < 0)
+        return -errno;
+    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    if (op->u.socket.flags & VL_SOCK_NONBLOCK)
+        (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+#endif
+}
+
+/* BIND and LISTEN never wait: inline. */
+static int64_t run_bind(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)r;
+    (void)i;
+    (void)ready;
+    return sys_result(bind(s->op.fd, s->op.u.bind.addr, s->op.u.bind.addrlen));
+}
+
+static int64_t run_listen(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)r;
+    (void)i;
+    (void)ready;
+    return sys_result(listen(s->op.fd, s->op.u.listen.backlog));
+}
+
 static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s, unsigned dirs,
                  bool recheck);
 

@@ -7,9 +7,10 @@
  * sequence of actions, each an opcode byte and its operand bytes (missing
  * bytes read as 0): submit an op (RECV, SEND, READ, WRITE, TIMEOUT, NOP,
  * CLOSE, SHUTDOWN, POLL one-shot or multishot, multishot RECV into a buffer pool; ACCEPT, multishot
- * ACCEPT and CONNECT on a listening socket of the input's own) on one of six descriptors (two
- * socket pairs and a pipe), with VL_OP_F_LINK when the opcode byte is 0xf0 or above (a chain
- * with the next op), cancel a live or stale id, poll, act as the peer outside the engine
+ * ACCEPT and CONNECT on a listening socket of the input's own; SOCKET, BIND, LISTEN) on one of
+ * six descriptors (two socket pairs and a pipe), with VL_OP_F_LINK when the opcode byte is
+ * 0xf0 to 0xf7 (a chain with the next op), cancel a live or stale id, poll, act as the peer
+ * outside the engine
  * (write into, read from, half-close or close the other end), or shut the engine down. Every engine
  * call goes through tests/invariants.h, which checks exactly-once delivery, result domains,
  * user_data, and buffer ownership (buffers are mmap'd and sealed PROT_NONE once their completion is
@@ -158,11 +159,11 @@ static void own_fd(struct world *w, int fd)
         close(fd);
 }
 
-/* Accepted descriptors become the harness's, whenever they are harvested
- * (inv_finish's drain included). */
+/* Accepted descriptors and SOCKET's become the harness's, whenever they
+ * are harvested (inv_finish's drain included). */
 static void on_completion(void *ctx, const vl_op *op, const vl_completion *c)
 {
-    if (op->kind == VL_OP_ACCEPT && c->result >= 0)
+    if ((op->kind == VL_OP_ACCEPT || op->kind == VL_OP_SOCKET) && c->result >= 0)
         own_fd(ctx, (int)c->result);
 }
 
@@ -356,6 +357,51 @@ static void act_poll_op(struct world *w, uint8_t b, uint8_t e)
     check(w);
 }
 
+/* An AF_UNIX address of the family alone: bind(2) picks a free abstract
+ * name (autobind), so BINDs never collide. Read until their completion. */
+static const struct sockaddr_un autobind_addr = {.sun_family = AF_UNIX};
+
+/*
+ * SOCKET, BIND or LISTEN (b % 3). SOCKET: AF_UNIX or AF_INET (bit 2),
+ * stream or datagram (bit 3), flags from bits 4-5: 0, VL_SOCK_NONBLOCK, or
+ * an unknown bit (-EINVAL at submit). BIND and LISTEN name one of the
+ * descriptors (bits 2-4), -1 once its number may be reused; BIND autobinds
+ * an AF_UNIX address (or, with bit 5, names NULL: -EFAULT at submit);
+ * LISTEN's backlog is bits 5-7 minus 1 (-1: -EINVAL at submit).
+ */
+static void act_socket_op(struct world *w, uint8_t b)
+{
+    unsigned i = (b >> 2) % NFD;
+    bool gone = w->close_sent[i] || w->closed[i];
+    int fd = gone ? -1 : w->fd[i];
+    int64_t want = 0; /* the submit error the op must get, 0 for none */
+    vl_op op;
+    if (b % 3 == 0) {
+        static const uint32_t flags[4] = {0, VL_SOCK_NONBLOCK, 0x2u, 0};
+        uint32_t f = flags[(b >> 4) & 3];
+        op = vl_op_socket((b & 4) ? AF_INET : AF_UNIX, (b & 8) ? SOCK_DGRAM : SOCK_STREAM, 0, f);
+        want = f & ~VL_SOCK_ALL ? -EINVAL : 0;
+    } else if (b % 3 == 1) {
+        bool null = (b & 0x20) != 0;
+        op = vl_op_bind(fd, null ? NULL : (const struct sockaddr *)&autobind_addr,
+                        sizeof(sa_family_t));
+        want = null ? -EFAULT : 0;
+    } else {
+        int backlog = (b >> 5) - 1;
+        op = vl_op_listen(fd, backlog);
+        want = backlog < 0 ? -EINVAL : 0;
+    }
+    int64_t id = inv_submit(&w->v, w->e, &op, NULL);
+    if (want != 0 && id != want && id != -ESHUTDOWN)
+        inv_fail(&w->v, "%s: submit = %lld, expected %lld",
+                 op.kind == VL_OP_SOCKET ? "SOCKET"
+                 : op.kind == VL_OP_BIND ? "BIND"
+                                         : "LISTEN",
+                 (long long)id, (long long)want);
+    remember(w, id);
+    check(w);
+}
+
 /* A multishot RECV into the input's buffer pool (made on first use). A
  * byte of 0xf0 and above makes it malformed instead (a buffer as well as
  * the pool, or the pool without the mode's flag), which submit must refuse
@@ -452,11 +498,17 @@ static void act_peer(struct world *w, struct prog *g)
     }
 }
 
+/*
+ * One action: its opcode is the byte % 16, but for the bytes 0xf8 and up,
+ * which escape to the actions that have no opcode of their own: even, a
+ * SOCKET, BIND or LISTEN; odd, the engine's shutdown (rarely) or a
+ * SHUTDOWN op.
+ */
 static void act(struct world *w, struct prog *g)
 {
-    uint8_t code = next_byte(g);
-    uint8_t op = code % 16;
-    w->link = code >= 0xf0; /* one opcode byte in 16 links its op to the next */
+    uint8_t byte = next_byte(g);
+    uint8_t op = byte >= 0xf8 ? 16 + (byte & 1) : byte % 16;
+    w->link = byte >= 0xf0 && byte < 0xf8; /* one byte in 32 links its op to the next */
     vl_op o;
     switch (op) {
     case 0:
@@ -508,6 +560,9 @@ static void act(struct world *w, struct prog *g)
     case 14:
     case 15:
         act_conn(w, op - 13u);
+        break;
+    case 16:
+        act_socket_op(w, next_byte(g));
         break;
     default: {
         /* The engine's shutdown, rarely; else a SHUTDOWN op. */

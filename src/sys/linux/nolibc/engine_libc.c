@@ -315,6 +315,21 @@ int shutdown(int fd, int how)
     return (int)SC(__NR_shutdown, fd, how, 0, 0, 0, 0);
 }
 
+int socket(int domain, int type, int protocol)
+{
+    return (int)SC(__NR_socket, domain, type, protocol, 0, 0, 0);
+}
+
+int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    return (int)SC(__NR_bind, fd, addr, len, 0, 0, 0);
+}
+
+int listen(int fd, int backlog)
+{
+    return (int)SC(__NR_listen, fd, backlog, 0, 0, 0, 0);
+}
+
 /* poll(2) through ppoll, which every architecture has (aarch64 has no
  * poll): a negative timeout waits for ever. */
 int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
