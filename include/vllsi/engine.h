@@ -764,8 +764,9 @@ VL_API uint32_t vl_engine_inflight(const vl_engine *e);
  * core behind epoll tries the op and parks it until the fd is ready; the
  * sync driver blocks in it; the simulator; io_uring's SHUTDOWN, re-armed
  * single shots and user-space buffer pools on kernels without multishot or
- * buffer rings, and a multishot POLL refused there; IOCP's NOP, TIMEOUT,
- * CLOSE, CANCEL, SHUTDOWN, POLL (refused) and multishot RECV), or answered it without the kernel (a
+ * buffer rings, and a multishot POLL refused there, FTRUNCATE and the
+ * path ops a kernel lacks; IOCP's NOP, TIMEOUT, CLOSE, CANCEL, SHUTDOWN,
+ * POLL (refused), the file and path ops and multishot RECV), or answered it without the kernel (a
  * CANCEL the core resolved itself: its target unknown, completed or being cancelled already; an op
  * still queued at shutdown). native + emulated is the sum of submitted[].
  */
