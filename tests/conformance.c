@@ -2760,6 +2760,60 @@ static void files_cancel_follows_the_rules(void **state)
     ft_done(left, 1);
 }
 
+/* The native count of one op: 1 if the kernel ran it as such (io_uring's
+ * own opcodes), else 0 (vl_engine_statistics.native). */
+static uint64_t native_of(vl_op op, int64_t want, const char *what)
+{
+    vl_engine_statistics a = {.size = sizeof(a)}, b = {.size = sizeof(b)};
+    assert_int_equal(vl_engine_stats(H.e, &a), 0);
+    expect_result(h_run(op), want, what);
+    assert_int_equal(vl_engine_stats(H.e, &b), 0);
+    assert_int_equal((b.native - a.native) + (b.emulated - a.emulated), 1);
+    return b.native - a.native;
+}
+
+/*
+ * Which path ops a driver reports native: on io_uring each but FTRUNCATE
+ * (liburing 2.3 lacks its opcode), and UNLINKAT, RENAMEAT, MKDIRAT where the
+ * kernel has them (VLLSI_URING_FALLBACK=paths or all pretends it has not);
+ * none elsewhere (the readiness core and the sync driver make the calls,
+ * IOCP's Win32 calls are synchronous).
+ */
+static void files_native_counts(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    ft_begin();
+    const char *fb = getenv("VLLSI_URING_FALLBACK");
+    bool uring = g_kind == VL_DRIVER_URING;
+    bool at = uring && !(fb && (strcmp(fb, "paths") == 0 || strcmp(fb, "all") == 0));
+    char f[600], g[600], d[600];
+    ft_path(f, sizeof(f), "f");
+    ft_path(g, sizeof(g), "g");
+    ft_path(d, sizeof(d), "d");
+    vl_engine_statistics a = {.size = sizeof(a)};
+    assert_int_equal(vl_engine_stats(H.e, &a), 0);
+    int64_t fd = h_run(vl_op_openat(VL_AT_FDCWD, f, O_CREAT | O_RDWR, 0600));
+    assert_true(fd >= 0);
+    track((int)fd);
+    vl_engine_statistics b = {.size = sizeof(b)};
+    assert_int_equal(vl_engine_stats(H.e, &b), 0);
+    assert_int_equal(b.native - a.native, uring);
+    struct vl_statx st;
+    assert_int_equal(native_of(vl_op_statx(VL_AT_FDCWD, f, 0, &st), 0, "STATX"), uring);
+    assert_int_equal(native_of(vl_op_ftruncate((int)fd, 3), 0, "FTRUNCATE"), 0);
+    assert_int_equal(native_of(vl_op_renameat(VL_AT_FDCWD, f, VL_AT_FDCWD, g), 0, "RENAMEAT"), at);
+    assert_int_equal(native_of(vl_op_mkdirat(VL_AT_FDCWD, d, 0700), 0, "MKDIRAT"), at);
+    assert_int_equal(native_of(vl_op_unlinkat(VL_AT_FDCWD, d, VL_AT_REMOVEDIR), 0, "UNLINKAT"), at);
+    assert_int_equal(native_of(vl_op_unlinkat(VL_AT_FDCWD, g, 0), 0, "UNLINKAT"), at);
+    expect_result(h_run(vl_op_close((int)fd)), 0, "CLOSE");
+    untrack((int)fd);
+    h_quiet();
+    static const char *const left[] = {"f", "g", "d"};
+    ft_done(left, 3);
+}
+
 /* ---- CLOSE ------------------------------------------------------------------------- */
 
 static void close_really_closes(void **state)
@@ -4810,6 +4864,10 @@ int main(int argc, char **argv)
     struct ct_suite suite;
     if (ct_suite_init(&suite, "conformance", argc, argv) != 0)
         return 2;
+    /* A second argument runs only the tests whose names match it (a
+     * cmocka pattern, "files_*"). */
+    if (argc > 2)
+        cmocka_set_test_filter(argv[2]);
     g_kind = g_create_kind = suite.kind;
     g_flags = suite.flags;
     g_drv = suite.drv;
@@ -4875,6 +4933,7 @@ int main(int argc, char **argv)
         T(files_directory_fd),
         T(files_submit_rejects_bad_args),
         T(files_cancel_follows_the_rules),
+        T(files_native_counts),
         T(poll_rejects_bad_masks),
 #ifndef _WIN32
         T(poll_reports_readiness),

@@ -541,9 +541,10 @@ static bool probe_nosignal(struct uring *d)
 /*
  * Test knob: VLLSI_URING_FALLBACK=multishot runs multishot ops as re-armed
  * single-shot requests (what a 5.19 kernel gets), =msgring wakes other
- * engines through their eventfd instead of MSG_RING (before 5.18), =all does
- * all of that and keeps pools in user space (before 5.19), so the suites can
- * check those paths on any kernel.
+ * engines through their eventfd instead of MSG_RING (before 5.18), =paths
+ * makes UNLINKAT, RENAMEAT and MKDIRAT NOPs whose CQE makes the call (before
+ * 5.11 and 5.15), =all does all of that and keeps pools in user space
+ * (before 5.19), so the suites can check those paths on any kernel.
  */
 static void fallback_knob(struct uring *d)
 {
@@ -556,6 +557,8 @@ static void fallback_knob(struct uring *d)
         d->bufring = false;
     if (strcmp(v, "msgring") == 0 || strcmp(v, "all") == 0)
         d->msg_ring = false;
+    if (strcmp(v, "paths") == 0 || strcmp(v, "all") == 0)
+        d->unlinkat = d->mkdirat = false;
 }
 
 /*
