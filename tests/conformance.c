@@ -2469,6 +2469,17 @@ static void files_open_stat_truncate_unlink(void **state)
     memset(buf, 'x', sizeof(buf));
     assert_int_equal(h_run(vl_op_read((int)fd, buf, sizeof(buf), 0)), 8);
     assert_memory_equal(buf, "0123\0\0\0\0", 8);
+    /* O_APPEND: a write at the current position goes to the end. */
+    int64_t ap = h_run(vl_op_openat(VL_AT_FDCWD, f, O_WRONLY | O_APPEND, 0));
+    assert_true(ap >= 0);
+    track((int)ap);
+    assert_int_equal(h_run(vl_op_write((int)ap, "zz", 2, -1)), 2);
+    expect_result(h_run(vl_op_statx(VL_AT_FDCWD, f, 0, &st)), 0, "STATX after O_APPEND");
+    assert_int_equal(st.size, 10);
+    assert_int_equal(h_run(vl_op_read((int)fd, buf, sizeof(buf), 0)), 10);
+    assert_memory_equal(buf, "0123\0\0\0\0zz", 10);
+    expect_result(h_run(vl_op_close((int)ap)), 0, "CLOSE");
+    untrack((int)ap);
     /* The errors a file meets. */
     expect_result(h_run(vl_op_openat(VL_AT_FDCWD, f, O_CREAT | O_EXCL | O_WRONLY, 0600)), -EEXIST,
                   "OPENAT O_EXCL of an existing file");
