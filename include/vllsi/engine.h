@@ -612,8 +612,9 @@ VL_API vl_op vl_op_statx(int dirfd, const char *path, int flags, struct vl_statx
  * -EINVAL for a negative length. Results: 0; -EBADF; -EINVAL (fd not open
  * for writing, or not a regular file); -EFBIG (beyond the file system's
  * limit). io_uring: a plain ftruncate(2) in vl_engine_poll (see
- * docs/engine.md), since the kernel's IORING_OP_FTRUNCATE (6.9) is not in
- * the liburing this library builds against.
+ * docs/engine.md): the kernel's IORING_OP_FTRUNCATE (6.9) is not in the
+ * liburing this library builds against, and runs on io-wq, which costs
+ * more than the call.
  */
 VL_API vl_op vl_op_ftruncate(int fd, int64_t length);
 

@@ -833,9 +833,12 @@ static void prep_poll(struct uring *d, struct vl__slot *s, vl_engine *e, struct 
  * with 5.6, which the probe needs anyway; UNLINKAT and RENAMEAT with 5.11,
  * MKDIRAT with 5.15). Where the kernel lacks one, and for FTRUNCATE, whose
  * IORING_OP_FTRUNCATE (6.9) liburing 2.3 does not know, the SQE is a NOP
- * and its CQE makes the system call (cqe_path_call), in poll: emulated.
+ * and its CQE makes the system call (cqe_path), in poll: emulated.
  * ftruncate(2) changes metadata and returns without writing data back, so
- * the thread pays that call's time, as it does SHUTDOWN's.
+ * the thread pays that call's time, as it does SHUTDOWN's; the kernel's
+ * opcode would not be cheaper: it hands every FTRUNCATE to io-wq (6.18,
+ * ext4: 12.6 us per round trip, one at a time, against 3.3 us this way,
+ * measured with a raw opcode-55 SQE).
  */
 static void prep_call(struct uring *d, struct vl__slot *s, struct io_uring_sqe *sqe)
 {
