@@ -504,7 +504,9 @@ VL_API vl_op vl_op_poll_multi(int fd, uint32_t events);
  *
  * How they run: io_uring has the kernel do each as its own opcode
  * (IORING_OP_OPENAT, STATX, UNLINKAT, RENAMEAT, MKDIRAT; the kernel runs
- * most of them on its io-wq threads) except FTRUNCATE (below). The epoll
+ * most of them on its io-wq threads; kernels before 5.11 and 5.15 lack
+ * UNLINKAT and RENAMEAT, and MKDIRAT, which the driver then makes as plain
+ * calls in vl_engine_poll). The epoll
  * and kqueue drivers, for which no readiness exists for a file system
  * call, run them on the engine's worker pool when it has one, else inline
  * in vl_engine_poll (they may then block the thread as long as the disk
@@ -514,7 +516,8 @@ VL_API vl_op vl_op_poll_multi(int fd, uint32_t events);
  * simulator has no file system: every path op completes with -EOPNOTSUPP.
  * A CANCEL of a path op that has started answers -EALREADY (the call runs
  * to its end); of one still queued, 0 (it ends -ECANCELED, having done
- * nothing).
+ * nothing); of one that completed, -ENOENT. FTRUNCATE runs the same ways
+ * on every driver but io_uring (see vl_op_ftruncate).
  */
 #define VL_AT_FDCWD            (-100) /* the working directory      */
 #define VL_AT_SYMLINK_NOFOLLOW 0x100  /* STATX: a symlink itself    */
