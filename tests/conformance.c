@@ -323,6 +323,7 @@ static void h_check_domain(const struct h_rec *r, const vl_completion *c)
         max = VL_POLL_ALL;
         break;
     case VL_OP_SOCKET:
+    case VL_OP_OPENAT:
         max = INT32_MAX; /* the new fd */
         break;
     case VL_OP_CONNECT:
@@ -330,6 +331,11 @@ static void h_check_domain(const struct h_rec *r, const vl_completion *c)
     case VL_OP_SHUTDOWN:
     case VL_OP_BIND:
     case VL_OP_LISTEN:
+    case VL_OP_STATX:
+    case VL_OP_FTRUNCATE:
+    case VL_OP_UNLINKAT:
+    case VL_OP_RENAMEAT:
+    case VL_OP_MKDIRAT:
     case VL_OP_KIND_COUNT_:
         break; /* 0 or an error: max stays 0 */
     }
@@ -679,6 +685,12 @@ static void op_constructors_fill_the_header(void **state)
         {vl_op_socket(AF_INET, SOCK_STREAM, 0, 0), VL_OP_SOCKET, -1},
         {vl_op_bind(18, (struct sockaddr *)&ss, sizeof(ss)), VL_OP_BIND, 18},
         {vl_op_listen(19, 5), VL_OP_LISTEN, 19},
+        {vl_op_openat(VL_AT_FDCWD, "p", O_RDONLY, 0), VL_OP_OPENAT, VL_AT_FDCWD},
+        {vl_op_statx(18, "", VL_AT_EMPTY_PATH, NULL), VL_OP_STATX, 18},
+        {vl_op_ftruncate(19, 7), VL_OP_FTRUNCATE, 19},
+        {vl_op_unlinkat(20, "u", 0), VL_OP_UNLINKAT, 20},
+        {vl_op_renameat(21, "a", 22, "b"), VL_OP_RENAMEAT, 21},
+        {vl_op_mkdirat(23, "m", 0755), VL_OP_MKDIRAT, 23},
     };
     assert_int_equal(sizeof(cases) / sizeof(cases[0]), VL_OP_KIND_COUNT_);
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
@@ -734,6 +746,28 @@ static void op_constructors_fill_the_header(void **state)
     assert_ptr_equal(op.u.bind.addr, &ss);
     assert_int_equal(op.u.bind.addrlen, 16);
     assert_int_equal(vl_op_listen(19, 77).u.listen.backlog, 77);
+    /* The path ops' bodies. */
+    static const char path[] = "p", other[] = "q";
+    struct vl_statx st;
+    op = vl_op_openat(3, path, O_CREAT | O_WRONLY, 0640);
+    assert_ptr_equal(op.u.openat.path, path);
+    assert_int_equal(op.u.openat.flags, O_CREAT | O_WRONLY);
+    assert_int_equal(op.u.openat.mode, 0640);
+    op = vl_op_statx(4, path, VL_AT_SYMLINK_NOFOLLOW, &st);
+    assert_ptr_equal(op.u.statx.path, path);
+    assert_int_equal(op.u.statx.flags, VL_AT_SYMLINK_NOFOLLOW);
+    assert_ptr_equal(op.u.statx.buf, &st);
+    assert_int_equal(vl_op_ftruncate(5, INT64_MAX).u.ftruncate.length, INT64_MAX);
+    op = vl_op_unlinkat(6, path, VL_AT_REMOVEDIR);
+    assert_ptr_equal(op.u.unlinkat.path, path);
+    assert_int_equal(op.u.unlinkat.flags, VL_AT_REMOVEDIR);
+    op = vl_op_renameat(7, path, 8, other);
+    assert_ptr_equal(op.u.renameat.oldpath, path);
+    assert_ptr_equal(op.u.renameat.newpath, other);
+    assert_int_equal(op.u.renameat.newdirfd, 8);
+    op = vl_op_mkdirat(VL_AT_FDCWD, path, 0700);
+    assert_ptr_equal(op.u.mkdirat.path, path);
+    assert_int_equal(op.u.mkdirat.mode, 0700);
 }
 
 /*
@@ -753,6 +787,7 @@ static void submit_rejects_bad_modes(vl_engine *e, const int p[2], const int sv[
     struct sockaddr_storage ss;
     vl_iovec iov = {&x, 1};
     vl_bufpool *pool = NULL;
+    struct vl_statx st;
     assert_int_equal(vl_bufpool_create(e, 4, 64, &pool), 0);
     const struct {
         vl_op op;
@@ -771,6 +806,12 @@ static void submit_rejects_bad_modes(vl_engine *e, const int p[2], const int sv[
         {vl_op_socket(AF_INET, SOCK_STREAM, 0, 0), "SOCKET"},
         {vl_op_bind(sv[0], (struct sockaddr *)&ss, sizeof(struct sockaddr_in)), "BIND"},
         {vl_op_listen(sv[0], 1), "LISTEN"},
+        {vl_op_openat(VL_AT_FDCWD, "/", O_RDONLY, 0), "OPENAT"},
+        {vl_op_statx(VL_AT_FDCWD, "/", 0, &st), "STATX"},
+        {vl_op_ftruncate(p[1], 0), "FTRUNCATE"},
+        {vl_op_unlinkat(VL_AT_FDCWD, "/nonexistent-vllsi", 0), "UNLINKAT"},
+        {vl_op_renameat(VL_AT_FDCWD, "/nonexistent-a", VL_AT_FDCWD, "/nonexistent-b"), "RENAMEAT"},
+        {vl_op_mkdirat(VL_AT_FDCWD, "/nonexistent-vllsi/x", 0700), "MKDIRAT"},
     };
     assert_int_equal(sizeof(others) / sizeof(others[0]), VL_OP_KIND_COUNT_ - 3);
     for (size_t k = 0; k < sizeof(others) / sizeof(others[0]); k++) {
@@ -2558,6 +2599,479 @@ static void shutdown_cancel_follows_the_rules(void **state)
     /* A CANCEL of a SHUTDOWN that completed: -ENOENT. */
     expect_result(h_run(vl_op_cancel(id)), -ENOENT, "CANCEL of a completed SHUTDOWN");
     h_quiet();
+}
+
+/* ---- files and paths ------------------------------------------------------------------ */
+
+/* A fresh directory for one test (mkdtemp; on Windows under the temporary
+ * directory), and the paths of names in it. The test removes what it
+ * made, through the engine where it can; ft_done checks that the
+ * directory is empty by removing it. */
+static char g_dir[512];
+
+static void ft_begin(void)
+{
+#ifdef _WIN32
+    char base[MAX_PATH];
+    DWORD n = GetTempPathA(sizeof(base), base);
+    assert_true(n > 0 && n < sizeof(base));
+    static unsigned seq;
+    /* A name no other run holds (a failed one may have left its own). */
+    for (;;) {
+        snprintf(g_dir, sizeof(g_dir), "%svllsi-files-%lu-%u", base,
+                 (unsigned long)GetCurrentProcessId(), ++seq);
+        if (CreateDirectoryA(g_dir, NULL))
+            break;
+        assert_int_equal(GetLastError(), ERROR_ALREADY_EXISTS);
+    }
+#else
+    snprintf(g_dir, sizeof(g_dir), "/tmp/vllsi-files-XXXXXX");
+    assert_non_null(mkdtemp(g_dir));
+#endif
+}
+
+static const char *ft_path(char *buf, size_t cap, const char *name)
+{
+    snprintf(buf, cap, "%s/%s", g_dir, name);
+    return buf;
+}
+
+/* Remove what a failed test may have left (names it made), then the
+ * directory, which must be empty then. */
+static void ft_done(const char *const *left, size_t n)
+{
+    char p[600];
+    for (size_t k = 0; k < n; k++) {
+        ft_path(p, sizeof(p), left[k]);
+#ifdef _WIN32
+        (void)DeleteFileA(p);
+        (void)RemoveDirectoryA(p);
+#else
+        (void)unlink(p);
+        (void)rmdir(p);
+#endif
+    }
+#ifdef _WIN32
+    assert_true(RemoveDirectoryA(g_dir));
+#else
+    assert_int_equal(rmdir(g_dir), 0);
+#endif
+}
+
+static bool on_iocp(void)
+{
+    return g_kind == VL_DRIVER_IOCP;
+}
+
+/*
+ * OPENAT makes and opens a file (CLOEXEC always), READ and WRITE use the
+ * new fd, STATX reports it by path and by fd (VL_AT_EMPTY_PATH), FTRUNCATE
+ * cuts it and extends it with zeros, UNLINKAT removes it; and the errors
+ * a file meets: -EEXIST, -ENOENT, FTRUNCATE of a descriptor that is not a
+ * file open for writing.
+ */
+static void files_open_stat_truncate_unlink(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    ft_begin();
+    char f[600], buf[32];
+    ft_path(f, sizeof(f), "f");
+    int64_t fd = h_run(vl_op_openat(VL_AT_FDCWD, f, O_CREAT | O_EXCL | O_RDWR, 0640));
+    assert_true(fd >= 0);
+    track((int)fd);
+#ifndef _WIN32
+    assert_true(fcntl((int)fd, F_GETFD) & FD_CLOEXEC);
+#endif
+    assert_int_equal(h_run(vl_op_write((int)fd, "0123456789", 10, 0)), 10);
+    struct vl_statx st;
+    memset(&st, 0xa5, sizeof(st));
+    expect_result(h_run(vl_op_statx(VL_AT_FDCWD, f, 0, &st)), 0, "STATX of a file");
+    assert_true((st.mask & (VL_STATX_TYPE | VL_STATX_SIZE | VL_STATX_MTIME)) ==
+                (VL_STATX_TYPE | VL_STATX_SIZE | VL_STATX_MTIME));
+    assert_int_equal(st.mode & VL_S_IFMT, VL_S_IFREG);
+    assert_int_equal(st.size, 10);
+    assert_int_equal(st.nlink, 1);
+    assert_true(st.mtime_ns > 1600000000ll * 1000000000ll); /* after 2020 */
+    for (size_t k = 0; k < sizeof(st.reserved_) / sizeof(st.reserved_[0]); k++)
+        assert_int_equal(st.reserved_[k], 0);
+#ifndef _WIN32
+    struct stat ps;
+    assert_int_equal(stat(f, &ps), 0);
+    assert_int_equal(st.mode, (uint32_t)ps.st_mode); /* 0640 under the umask */
+    assert_int_equal(st.ino, (uint64_t)ps.st_ino);
+    assert_int_equal(st.dev, (uint64_t)ps.st_dev);
+    assert_int_equal(st.uid, (uint32_t)ps.st_uid);
+    assert_true(st.mask & VL_STATX_UID);
+#endif
+    /* The same file, by its fd. */
+    struct vl_statx by_fd;
+    expect_result(h_run(vl_op_statx((int)fd, "", VL_AT_EMPTY_PATH, &by_fd)), 0, "STATX of an fd");
+    assert_int_equal(by_fd.ino, st.ino);
+    assert_int_equal(by_fd.size, 10);
+    /* Cut, then grown: the new bytes read as zeros. */
+    expect_result(h_run(vl_op_ftruncate((int)fd, 4)), 0, "FTRUNCATE to 4");
+    expect_result(h_run(vl_op_statx((int)fd, "", VL_AT_EMPTY_PATH, &by_fd)), 0, "STATX");
+    assert_int_equal(by_fd.size, 4);
+    expect_result(h_run(vl_op_ftruncate((int)fd, 8)), 0, "FTRUNCATE to 8");
+    memset(buf, 'x', sizeof(buf));
+    assert_int_equal(h_run(vl_op_read((int)fd, buf, sizeof(buf), 0)), 8);
+    assert_memory_equal(buf, "0123\0\0\0\0", 8);
+    /* O_APPEND: a write at the current position goes to the end. */
+    int64_t ap = h_run(vl_op_openat(VL_AT_FDCWD, f, O_WRONLY | O_APPEND, 0));
+    assert_true(ap >= 0);
+    track((int)ap);
+    assert_int_equal(h_run(vl_op_write((int)ap, "zz", 2, -1)), 2);
+    expect_result(h_run(vl_op_statx(VL_AT_FDCWD, f, 0, &st)), 0, "STATX after O_APPEND");
+    assert_int_equal(st.size, 10);
+    assert_int_equal(h_run(vl_op_read((int)fd, buf, sizeof(buf), 0)), 10);
+    assert_memory_equal(buf, "0123\0\0\0\0zz", 10);
+    expect_result(h_run(vl_op_close((int)ap)), 0, "CLOSE");
+    untrack((int)ap);
+    /* The errors a file meets. */
+    expect_result(h_run(vl_op_openat(VL_AT_FDCWD, f, O_CREAT | O_EXCL | O_WRONLY, 0600)), -EEXIST,
+                  "OPENAT O_EXCL of an existing file");
+    int64_t ro = h_run(vl_op_openat(VL_AT_FDCWD, f, O_RDONLY, 0));
+    assert_true(ro >= 0);
+    track((int)ro);
+    expect_result(h_run(vl_op_ftruncate((int)ro, 0)), -EINVAL, "FTRUNCATE of a read-only fd");
+    int p[2] = {-1, -1};
+    assert_int_equal(pipe(p), 0);
+    track(p[0]);
+    track(p[1]);
+    expect_result(h_run(vl_op_ftruncate(p[1], 0)), -EINVAL, "FTRUNCATE of a pipe");
+    expect_result(h_run(vl_op_close((int)ro)), 0, "CLOSE");
+    untrack((int)ro);
+    expect_result(h_run(vl_op_close((int)fd)), 0, "CLOSE");
+    untrack((int)fd);
+    expect_result(h_run(vl_op_ftruncate((int)fd, 0)), -EBADF, "FTRUNCATE of a closed fd");
+    expect_result(h_run(vl_op_unlinkat(VL_AT_FDCWD, f, 0)), 0, "UNLINKAT of a file");
+    expect_result(h_run(vl_op_unlinkat(VL_AT_FDCWD, f, 0)), -ENOENT, "UNLINKAT of nothing");
+    expect_result(h_run(vl_op_openat(VL_AT_FDCWD, f, O_RDONLY, 0)), -ENOENT, "OPENAT of nothing");
+    expect_result(h_run(vl_op_statx(VL_AT_FDCWD, f, 0, &st)), -ENOENT, "STATX of nothing");
+    h_quiet();
+    static const char *const left[] = {"f"};
+    ft_done(left, 1);
+}
+
+/*
+ * MKDIRAT, RENAMEAT and UNLINKAT with VL_AT_REMOVEDIR, and a directory
+ * where a file is expected or a file where a directory is: -EISDIR,
+ * -ENOTDIR, -ENOTEMPTY, -EEXIST, -ENOENT.
+ */
+static void files_directories_and_renames(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    ft_begin();
+    char d[600], f[600], g[600], x[600], m[600];
+    ft_path(d, sizeof(d), "d");
+    ft_path(f, sizeof(f), "d/f");
+    ft_path(g, sizeof(g), "g");
+    ft_path(x, sizeof(x), "d/f/x");
+    ft_path(m, sizeof(m), "missing/sub");
+    expect_result(h_run(vl_op_mkdirat(VL_AT_FDCWD, d, 0750)), 0, "MKDIRAT");
+    expect_result(h_run(vl_op_mkdirat(VL_AT_FDCWD, d, 0750)), -EEXIST,
+                  "MKDIRAT of an existing one");
+    expect_result(h_run(vl_op_mkdirat(VL_AT_FDCWD, m, 0750)), -ENOENT, "MKDIRAT, parent missing");
+    struct vl_statx st;
+    expect_result(h_run(vl_op_statx(VL_AT_FDCWD, d, 0, &st)), 0, "STATX of a directory");
+    assert_int_equal(st.mode & VL_S_IFMT, VL_S_IFDIR);
+    expect_result(h_run(vl_op_openat(VL_AT_FDCWD, d, O_RDWR, 0)), -EISDIR,
+                  "OPENAT of a directory for writing");
+    int64_t fd = h_run(vl_op_openat(VL_AT_FDCWD, f, O_CREAT | O_WRONLY, 0600));
+    assert_true(fd >= 0);
+    track((int)fd);
+    expect_result(h_run(vl_op_close((int)fd)), 0, "CLOSE");
+    untrack((int)fd);
+    expect_result(h_run(vl_op_openat(VL_AT_FDCWD, x, O_CREAT | O_WRONLY, 0600)), -ENOTDIR,
+                  "OPENAT under a file");
+    expect_result(h_run(vl_op_statx(VL_AT_FDCWD, x, 0, &st)), -ENOTDIR, "STATX under a file");
+    expect_result(h_run(vl_op_unlinkat(VL_AT_FDCWD, d, 0)), -EISDIR, "UNLINKAT of a directory");
+    expect_result(h_run(vl_op_unlinkat(VL_AT_FDCWD, f, VL_AT_REMOVEDIR)), -ENOTDIR,
+                  "UNLINKAT(REMOVEDIR) of a file");
+    expect_result(h_run(vl_op_unlinkat(VL_AT_FDCWD, d, VL_AT_REMOVEDIR)), -ENOTEMPTY,
+                  "UNLINKAT(REMOVEDIR) of a full directory");
+    /* A rename moves the file; the old name is gone. */
+    expect_result(h_run(vl_op_renameat(VL_AT_FDCWD, f, VL_AT_FDCWD, g)), 0, "RENAMEAT");
+    expect_result(h_run(vl_op_statx(VL_AT_FDCWD, f, 0, &st)), -ENOENT, "STATX of the old name");
+    expect_result(h_run(vl_op_statx(VL_AT_FDCWD, g, 0, &st)), 0, "STATX of the new name");
+    assert_int_equal(st.mode & VL_S_IFMT, VL_S_IFREG);
+    expect_result(h_run(vl_op_renameat(VL_AT_FDCWD, f, VL_AT_FDCWD, g)), -ENOENT,
+                  "RENAMEAT of nothing");
+    expect_result(h_run(vl_op_renameat(VL_AT_FDCWD, g, VL_AT_FDCWD, d)), -EISDIR,
+                  "RENAMEAT of a file onto a directory");
+#ifdef O_DIRECTORY /* not on Windows (vl_op_openat) */
+    expect_result(h_run(vl_op_openat(VL_AT_FDCWD, g, O_RDONLY | O_DIRECTORY, 0)), -ENOTDIR,
+                  "OPENAT(O_DIRECTORY) of a file");
+#endif
+    expect_result(h_run(vl_op_unlinkat(VL_AT_FDCWD, g, 0)), 0, "UNLINKAT of the file");
+    expect_result(h_run(vl_op_unlinkat(VL_AT_FDCWD, d, VL_AT_REMOVEDIR)), 0,
+                  "UNLINKAT(REMOVEDIR) of the empty directory");
+    expect_result(h_run(vl_op_statx(VL_AT_FDCWD, d, 0, &st)), -ENOENT, "STATX of it");
+    h_quiet();
+    static const char *const left[] = {"d/f", "g", "d"};
+    ft_done(left, 3);
+}
+
+/* Paths the kernel refuses: too long (a component over 255 bytes, a
+ * whole path over 4096), empty (without VL_AT_EMPTY_PATH). */
+static void files_bad_paths(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    ft_begin();
+    static char longname[300], longpath[5000];
+    memset(longname, 'n', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    char p[900];
+    snprintf(p, sizeof(p), "%s/%s", g_dir, longname);
+    size_t at = 0;
+    while (at + 3 < sizeof(longpath) - 1) {
+        memcpy(longpath + at, "/aa", 3);
+        at += 3;
+    }
+    longpath[at] = '\0';
+    struct vl_statx st;
+    const struct {
+        vl_op op;
+        const char *what;
+    } cases[] = {
+        {vl_op_openat(VL_AT_FDCWD, p, O_CREAT | O_WRONLY, 0600), "OPENAT"},
+        {vl_op_statx(VL_AT_FDCWD, p, 0, &st), "STATX"},
+        {vl_op_unlinkat(VL_AT_FDCWD, p, 0), "UNLINKAT"},
+        {vl_op_mkdirat(VL_AT_FDCWD, p, 0700), "MKDIRAT"},
+        {vl_op_renameat(VL_AT_FDCWD, g_dir, VL_AT_FDCWD, p), "RENAMEAT"},
+    };
+    char m[96];
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        snprintf(m, sizeof(m), "%s of a 299-byte name", cases[k].what);
+        expect_result(h_run(cases[k].op), -ENAMETOOLONG, m);
+    }
+    expect_result(h_run(vl_op_openat(VL_AT_FDCWD, longpath, O_RDONLY, 0)), -ENAMETOOLONG,
+                  "OPENAT of a 4998-byte path");
+    expect_result(h_run(vl_op_statx(VL_AT_FDCWD, longpath, 0, &st)), -ENAMETOOLONG,
+                  "STATX of a 4998-byte path");
+    expect_result(h_run(vl_op_openat(VL_AT_FDCWD, "", O_RDONLY, 0)), -ENOENT, "OPENAT of \"\"");
+    expect_result(h_run(vl_op_statx(VL_AT_FDCWD, "", 0, &st)), -ENOENT, "STATX of \"\"");
+    expect_result(h_run(vl_op_mkdirat(VL_AT_FDCWD, "", 0700)), -ENOENT, "MKDIRAT of \"\"");
+    expect_result(h_run(vl_op_unlinkat(VL_AT_FDCWD, "", 0)), -ENOENT, "UNLINKAT of \"\"");
+    h_quiet();
+    ft_done(NULL, 0);
+}
+
+/*
+ * A directory fd: relative paths start from it, an absolute path ignores
+ * it, a closed one is -EBADF and a file -ENOTDIR. IOCP takes no directory
+ * fd (<vllsi/engine.h>): -EOPNOTSUPP for each, checked there instead.
+ */
+static void files_directory_fd(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    ft_begin();
+    char f[600];
+    ft_path(f, sizeof(f), "f");
+    struct vl_statx st;
+    if (on_iocp()) {
+        int64_t fd = h_run(vl_op_openat(VL_AT_FDCWD, f, O_CREAT | O_RDWR, 0600));
+        assert_true(fd >= 0);
+        track((int)fd);
+        const vl_op ops[] = {
+            vl_op_openat((int)fd, "f", O_RDONLY, 0),
+            vl_op_statx((int)fd, "f", 0, &st),
+            vl_op_unlinkat((int)fd, "f", 0),
+            vl_op_mkdirat((int)fd, "d", 0700),
+            vl_op_renameat((int)fd, "f", VL_AT_FDCWD, "g"),
+            vl_op_renameat(VL_AT_FDCWD, f, (int)fd, "g"),
+        };
+        for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++)
+            expect_result(h_run(ops[k]), -EOPNOTSUPP, "a path op with a directory fd on IOCP");
+        /* VL_AT_EMPTY_PATH names the fd itself, which IOCP takes. */
+        expect_result(h_run(vl_op_statx((int)fd, "", VL_AT_EMPTY_PATH, &st)), 0, "STATX of an fd");
+        expect_result(h_run(vl_op_close((int)fd)), 0, "CLOSE");
+        untrack((int)fd);
+        expect_result(h_run(vl_op_unlinkat(VL_AT_FDCWD, f, 0)), 0, "UNLINKAT");
+        h_quiet();
+        ft_done(NULL, 0);
+        return;
+    }
+#ifndef _WIN32
+    int64_t dfd = h_run(vl_op_openat(VL_AT_FDCWD, g_dir, O_RDONLY | O_DIRECTORY, 0));
+    assert_true(dfd >= 0);
+    track((int)dfd);
+    int dir = (int)dfd;
+    expect_result(h_run(vl_op_mkdirat(dir, "sub", 0700)), 0, "MKDIRAT relative");
+    int64_t fd = h_run(vl_op_openat(dir, "sub/f", O_CREAT | O_RDWR, 0600));
+    assert_true(fd >= 0);
+    track((int)fd);
+    assert_int_equal(h_run(vl_op_write((int)fd, "abc", 3, -1)), 3);
+    expect_result(h_run(vl_op_statx(dir, "sub/f", 0, &st)), 0, "STATX relative");
+    assert_int_equal(st.size, 3);
+    expect_result(h_run(vl_op_renameat(dir, "sub/f", VL_AT_FDCWD, f)), 0, "RENAMEAT across");
+    expect_result(h_run(vl_op_statx(dir, "f", 0, &st)), 0, "STATX of the renamed file");
+    assert_int_equal(st.size, 3);
+    /* An absolute path ignores the fd, even a bad one. */
+    expect_result(h_run(vl_op_statx(-1, f, 0, &st)), 0, "STATX of an absolute path, fd -1");
+    /* A file as the directory; a bad and a closed one. */
+    expect_result(h_run(vl_op_statx((int)fd, "x", 0, &st)), -ENOTDIR, "STATX under a file fd");
+    expect_result(h_run(vl_op_openat(-1, "f", O_RDONLY, 0)), -EBADF, "OPENAT relative to -1");
+    expect_result(h_run(vl_op_close((int)fd)), 0, "CLOSE");
+    untrack((int)fd);
+    expect_result(h_run(vl_op_unlinkat((int)fd, "f", 0)), -EBADF,
+                  "UNLINKAT relative to a closed fd");
+    expect_result(h_run(vl_op_unlinkat(dir, "f", 0)), 0, "UNLINKAT relative");
+    expect_result(h_run(vl_op_unlinkat(dir, "sub", VL_AT_REMOVEDIR)), 0, "rmdir relative");
+    /* A symlink: its own status with VL_AT_SYMLINK_NOFOLLOW, else its target's. */
+    assert_int_equal(symlink("sub-none", f), 0);
+    expect_result(h_run(vl_op_statx(dir, "f", VL_AT_SYMLINK_NOFOLLOW, &st)), 0, "STATX of a link");
+    assert_int_equal(st.mode & VL_S_IFMT, VL_S_IFLNK);
+    expect_result(h_run(vl_op_statx(dir, "f", 0, &st)), -ENOENT, "STATX through a dangling link");
+    expect_result(h_run(vl_op_openat(dir, "f", O_RDONLY | O_NOFOLLOW, 0)), -ELOOP,
+                  "OPENAT(O_NOFOLLOW) of a link");
+    expect_result(h_run(vl_op_unlinkat(dir, "f", 0)), 0, "UNLINKAT of the link");
+    expect_result(h_run(vl_op_close(dir)), 0, "CLOSE");
+    untrack(dir);
+    h_quiet();
+    static const char *const left[] = {"f", "sub/f", "sub"};
+    ft_done(left, 3);
+#endif
+}
+
+/* Synchronous errors: NULL paths (-EFAULT), flags and modes a kind does not
+ * take, a negative length (-EINVAL); no id, no completion, nothing made. */
+static void files_submit_rejects_bad_args(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    ft_begin();
+    char f[600];
+    ft_path(f, sizeof(f), "f");
+    struct vl_statx st;
+    const struct {
+        vl_op op;
+        int64_t want;
+        const char *what;
+    } cases[] = {
+        {vl_op_openat(VL_AT_FDCWD, NULL, O_RDONLY, 0), -EFAULT, "OPENAT of NULL"},
+        {vl_op_openat(VL_AT_FDCWD, f, O_CREAT | O_RDWR | 0x40000000, 0600), -EINVAL,
+         "OPENAT with an unknown flag"},
+        {vl_op_openat(VL_AT_FDCWD, f, O_CREAT | O_WRONLY | O_RDWR, 0600), -EINVAL,
+         "OPENAT with access mode 3"},
+        {vl_op_openat(VL_AT_FDCWD, f, O_CREAT | O_RDWR, 010000), -EINVAL,
+         "OPENAT with mode 010000"},
+        {vl_op_statx(VL_AT_FDCWD, NULL, 0, &st), -EFAULT, "STATX of NULL"},
+        {vl_op_statx(VL_AT_FDCWD, f, 0, NULL), -EFAULT, "STATX into NULL"},
+        {vl_op_statx(VL_AT_FDCWD, f, VL_AT_REMOVEDIR, &st), -EINVAL, "STATX with REMOVEDIR"},
+        {vl_op_statx(VL_AT_FDCWD, f, 1, &st), -EINVAL, "STATX with flag 1"},
+        {vl_op_ftruncate(0, -1), -EINVAL, "FTRUNCATE to -1"},
+        {vl_op_ftruncate(0, INT64_MIN), -EINVAL, "FTRUNCATE to INT64_MIN"},
+        {vl_op_unlinkat(VL_AT_FDCWD, NULL, 0), -EFAULT, "UNLINKAT of NULL"},
+        {vl_op_unlinkat(VL_AT_FDCWD, f, VL_AT_SYMLINK_NOFOLLOW), -EINVAL, "UNLINKAT, a bad flag"},
+        {vl_op_renameat(VL_AT_FDCWD, NULL, VL_AT_FDCWD, f), -EFAULT, "RENAMEAT from NULL"},
+        {vl_op_renameat(VL_AT_FDCWD, f, VL_AT_FDCWD, NULL), -EFAULT, "RENAMEAT to NULL"},
+        {vl_op_mkdirat(VL_AT_FDCWD, NULL, 0700), -EFAULT, "MKDIRAT of NULL"},
+        {vl_op_mkdirat(VL_AT_FDCWD, f, 0x10000), -EINVAL, "MKDIRAT with mode 0x10000"},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        vl_op op = cases[k].op;
+        expect_sync(vl_engine_submit(H.e, &op, NULL), cases[k].want, cases[k].what);
+    }
+    assert_int_equal(vl_engine_inflight(H.e), 0);
+    assert_int_equal(h_poll(20 * CT_MS, 256), 0);
+    expect_result(h_run(vl_op_statx(VL_AT_FDCWD, f, 0, &st)), -ENOENT, "nothing was made");
+    h_quiet();
+    ft_done(NULL, 0);
+}
+
+/* CANCEL of a path op submitted in the same batch: either it was still
+ * queued (CANCEL 0, the op -ECANCELED and nothing made) or it ran (CANCEL
+ * -ENOENT or -EALREADY, the op's own result). */
+static void files_cancel_follows_the_rules(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    ft_begin();
+    char d[600];
+    ft_path(d, sizeof(d), "d");
+    uint64_t id = h_sub(vl_op_mkdirat(VL_AT_FDCWD, d, 0700));
+    uint64_t k = h_sub(vl_op_cancel(id));
+    int64_t r = h_wait(id), kr = h_wait(k);
+    print_message("CANCEL of a MKDIRAT: %lld, the MKDIRAT: %lld\n", (long long)kr, (long long)r);
+    struct vl_statx st;
+    if (kr == 0) {
+        assert_int_equal(r, -ECANCELED);
+        expect_result(h_run(vl_op_statx(VL_AT_FDCWD, d, 0, &st)), -ENOENT, "nothing was made");
+    } else if (kr == -ENOENT || kr == -EALREADY) {
+        assert_int_equal(r, 0);
+        expect_result(h_run(vl_op_unlinkat(VL_AT_FDCWD, d, VL_AT_REMOVEDIR)), 0, "rmdir");
+    } else {
+        fail_msg("CANCEL of a MKDIRAT: %lld", (long long)kr);
+    }
+    expect_result(h_run(vl_op_cancel(id)), -ENOENT, "CANCEL of a completed MKDIRAT");
+    h_quiet();
+    static const char *const left[] = {"d"};
+    ft_done(left, 1);
+}
+
+/* The native count of one op: 1 if the kernel ran it as such (io_uring's
+ * own opcodes), else 0 (vl_engine_statistics.native). */
+static uint64_t native_of(vl_op op, int64_t want, const char *what)
+{
+    vl_engine_statistics a = {.size = sizeof(a)}, b = {.size = sizeof(b)};
+    assert_int_equal(vl_engine_stats(H.e, &a), 0);
+    expect_result(h_run(op), want, what);
+    assert_int_equal(vl_engine_stats(H.e, &b), 0);
+    assert_int_equal((b.native - a.native) + (b.emulated - a.emulated), 1);
+    return b.native - a.native;
+}
+
+/*
+ * Which path ops a driver reports native: on io_uring each but FTRUNCATE
+ * (liburing 2.3 lacks its opcode), and UNLINKAT, RENAMEAT, MKDIRAT where the
+ * kernel has them (VLLSI_URING_FALLBACK=paths or all pretends it has not);
+ * none elsewhere (the readiness core and the sync driver make the calls,
+ * IOCP's Win32 calls are synchronous).
+ */
+static void files_native_counts(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    ft_begin();
+    const char *fb = getenv("VLLSI_URING_FALLBACK");
+    bool uring = g_kind == VL_DRIVER_URING;
+    bool at = uring && !(fb && (strcmp(fb, "paths") == 0 || strcmp(fb, "all") == 0));
+    char f[600], g[600], d[600];
+    ft_path(f, sizeof(f), "f");
+    ft_path(g, sizeof(g), "g");
+    ft_path(d, sizeof(d), "d");
+    vl_engine_statistics a = {.size = sizeof(a)};
+    assert_int_equal(vl_engine_stats(H.e, &a), 0);
+    int64_t fd = h_run(vl_op_openat(VL_AT_FDCWD, f, O_CREAT | O_RDWR, 0600));
+    assert_true(fd >= 0);
+    track((int)fd);
+    vl_engine_statistics b = {.size = sizeof(b)};
+    assert_int_equal(vl_engine_stats(H.e, &b), 0);
+    assert_int_equal(b.native - a.native, uring);
+    struct vl_statx st;
+    assert_int_equal(native_of(vl_op_statx(VL_AT_FDCWD, f, 0, &st), 0, "STATX"), uring);
+    assert_int_equal(native_of(vl_op_ftruncate((int)fd, 3), 0, "FTRUNCATE"), 0);
+    assert_int_equal(native_of(vl_op_renameat(VL_AT_FDCWD, f, VL_AT_FDCWD, g), 0, "RENAMEAT"), at);
+    assert_int_equal(native_of(vl_op_mkdirat(VL_AT_FDCWD, d, 0700), 0, "MKDIRAT"), at);
+    assert_int_equal(native_of(vl_op_unlinkat(VL_AT_FDCWD, d, VL_AT_REMOVEDIR), 0, "UNLINKAT"), at);
+    assert_int_equal(native_of(vl_op_unlinkat(VL_AT_FDCWD, g, 0), 0, "UNLINKAT"), at);
+    expect_result(h_run(vl_op_close((int)fd)), 0, "CLOSE");
+    untrack((int)fd);
+    h_quiet();
+    static const char *const left[] = {"f", "g", "d"};
+    ft_done(left, 3);
 }
 
 /* ---- CLOSE ------------------------------------------------------------------------- */
@@ -5126,6 +5640,10 @@ int main(int argc, char **argv)
     struct ct_suite suite;
     if (ct_suite_init(&suite, "conformance", argc, argv) != 0)
         return 2;
+    /* A second argument runs only the tests whose names match it (a
+     * cmocka pattern, "files_*"). */
+    if (argc > 2)
+        cmocka_set_test_filter(argv[2]);
     g_kind = g_create_kind = suite.kind;
     g_flags = suite.flags;
     g_drv = suite.drv;
@@ -5200,6 +5718,13 @@ int main(int argc, char **argv)
         T(socket_ops_in_stats),
         T(shutdown_rejects_bad_how),
         T(shutdown_cancel_follows_the_rules),
+        T(files_open_stat_truncate_unlink),
+        T(files_directories_and_renames),
+        T(files_bad_paths),
+        T(files_directory_fd),
+        T(files_submit_rejects_bad_args),
+        T(files_cancel_follows_the_rules),
+        T(files_native_counts),
         T(poll_rejects_bad_masks),
 #ifndef _WIN32
         T(poll_reports_readiness),

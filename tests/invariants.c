@@ -391,12 +391,19 @@ static void check_domain(struct inv *v, const struct inv_rec *rec, const vl_comp
                      (long long)r);
         break;
     }
+    case VL_OP_OPENAT:
+        break; /* the new fd, or an error */
     case VL_OP_NOP:
     case VL_OP_CONNECT:
     case VL_OP_CLOSE:
     case VL_OP_SHUTDOWN:
     case VL_OP_BIND:
     case VL_OP_LISTEN:
+    case VL_OP_STATX:
+    case VL_OP_FTRUNCATE:
+    case VL_OP_UNLINKAT:
+    case VL_OP_RENAMEAT:
+    case VL_OP_MKDIRAT:
         if (r > 0)
             inv_fail(v, "id %llx (kind %d): result %lld > 0", id, op->kind, (long long)r);
         break;

@@ -788,6 +788,64 @@ static void test_pool_file_rw(void **state)
     close(fd);
 }
 
+/*
+ * The blocking kinds (their opdef row says .blocking: the file and path
+ * ops) go to the offload whatever their fd, every one of them, and run
+ * inline without one; a queued one is cancelled like any job (0, and the
+ * op -ECANCELED having done nothing).
+ */
+static void test_pool_blocking_kinds(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/vllsi-reactor-core-XXXXXX", f[64], g[64], d[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(f, sizeof(f), "%s/f", dir);
+    snprintf(g, sizeof(g), "%s/g", dir);
+    snprintf(d, sizeof(d), "%s/d", dir);
+    int64_t fd = await(submit(vl_op_openat(VL_AT_FDCWD, f, O_CREAT | O_RDWR, 0600)));
+    assert_true(fd >= 0);
+    assert_int_equal(await(submit(vl_op_ftruncate((int)fd, 1000))), 0);
+    struct vl_statx st;
+    assert_int_equal(await(submit(vl_op_statx(VL_AT_FDCWD, f, 0, &st))), 0);
+    assert_int_equal(st.size, 1000);
+    assert_int_equal(st.mode & VL_S_IFMT, VL_S_IFREG);
+    assert_int_equal(await(submit(vl_op_renameat(VL_AT_FDCWD, f, VL_AT_FDCWD, g))), 0);
+    assert_int_equal(await(submit(vl_op_mkdirat(VL_AT_FDCWD, d, 0700))), 0);
+    assert_int_equal(await(submit(vl_op_unlinkat(VL_AT_FDCWD, d, VL_AT_REMOVEDIR))), 0);
+    assert_int_equal(await(submit(vl_op_unlinkat(VL_AT_FDCWD, f, 0))), -ENOENT);
+    pthread_mutex_lock(&P.mu);
+    assert_int_equal(P.started, 7);
+    assert_int_equal(P.reaped, 7);
+    pthread_mutex_unlock(&P.mu);
+
+    /* Queued behind a held job, an OPENAT is cancelled before it runs. */
+    gate(true);
+    int64_t first = submit(vl_op_statx((int)fd, "", VL_AT_EMPTY_PATH, &st));
+    pump(0);
+    (void)wait_running();
+    int64_t second = submit(vl_op_openat(VL_AT_FDCWD, f, O_CREAT | O_RDWR, 0600));
+    int64_t c = submit(vl_op_cancel((uint64_t)second));
+    assert_int_equal(await(c), 0);
+    assert_int_equal(await(second), -ECANCELED);
+    gate(false);
+    assert_int_equal(await(first), 0);
+    assert_int_equal(st.size, 1000);
+    assert_int_equal(access(f, F_OK), -1); /* never made */
+
+    /* Without the offload the same kinds run inline. */
+    vl__reactor_set_offload(P.r, NULL, NULL);
+    assert_int_equal(await(submit(vl_op_ftruncate((int)fd, 10))), 0);
+    assert_int_equal(await(submit(vl_op_statx(VL_AT_FDCWD, g, 0, &st))), 0);
+    assert_int_equal(st.size, 10);
+    assert_int_equal(await(submit(vl_op_unlinkat(VL_AT_FDCWD, g, 0))), 0);
+    pthread_mutex_lock(&P.mu);
+    assert_int_equal(P.started, 9);
+    pthread_mutex_unlock(&P.mu);
+    vl__reactor_set_offload(P.r, &pool_offload, &P);
+    close((int)fd);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 /* A special file epoll cannot poll and that has no RWF_NOWAIT (/dev/full):
  * the backend's -EPERM sends READ and WRITE to the worker. */
 static void test_pool_unpollable(void **state)
@@ -908,6 +966,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_offload_unpollable, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_offload_cancel, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_pool_file_rw, epoll_setup, epoll_teardown),
+        cmocka_unit_test_setup_teardown(test_pool_blocking_kinds, epoll_setup, epoll_teardown),
         cmocka_unit_test_setup_teardown(test_pool_unpollable, epoll_setup, epoll_teardown),
         cmocka_unit_test_setup_teardown(test_pool_cancel, epoll_setup, epoll_teardown),
         cmocka_unit_test_setup_teardown(test_pool_shutdown_waits, epoll_setup, epoll_teardown),

@@ -13,6 +13,7 @@
 #include "vl_test.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 
 #include <vllsi/sim.h>
@@ -742,6 +743,46 @@ static void socket_ops_are_not_on_sim(void **state)
     vl_engine_destroy(e);
 }
 
+/* The path ops: the simulator has no file system, so each completes with
+ * -EOPNOTSUPP (after the same submit checks as everywhere). FTRUNCATE acts
+ * on its files: cut, grown with zeros, -EFBIG beyond the capacity, -EINVAL
+ * for a pipe or socket, -EBADF for a closed fd. */
+static void path_ops_and_ftruncate(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    struct vl_statx st;
+    assert_int_equal(run_op(e, vl_op_openat(VL_AT_FDCWD, "f", O_RDONLY, 0)), -EOPNOTSUPP);
+    assert_int_equal(run_op(e, vl_op_statx(VL_AT_FDCWD, "f", 0, &st)), -EOPNOTSUPP);
+    assert_int_equal(run_op(e, vl_op_unlinkat(VL_AT_FDCWD, "f", 0)), -EOPNOTSUPP);
+    assert_int_equal(run_op(e, vl_op_renameat(VL_AT_FDCWD, "f", VL_AT_FDCWD, "g")), -EOPNOTSUPP);
+    assert_int_equal(run_op(e, vl_op_mkdirat(VL_AT_FDCWD, "d", 0700)), -EOPNOTSUPP);
+    vl_op bad = vl_op_openat(VL_AT_FDCWD, NULL, O_RDONLY, 0);
+    assert_int_equal(vl_engine_submit(e, &bad, NULL), -EFAULT);
+    bad = vl_op_ftruncate(3, -1);
+    assert_int_equal(vl_engine_submit(e, &bad, NULL), -EINVAL);
+    int f = vl_sim_file(e, "abcdef", 6, 16);
+    assert_true(f >= 3);
+    char b[32];
+    assert_int_equal(run_op(e, vl_op_ftruncate(f, 2)), 0);
+    assert_int_equal(run_op(e, vl_op_read(f, b, sizeof(b), 0)), 2);
+    assert_int_equal(run_op(e, vl_op_ftruncate(f, 5)), 0);
+    assert_int_equal(run_op(e, vl_op_read(f, b, sizeof(b), 0)), 5);
+    assert_memory_equal(b, "ab\0\0\0", 5);
+    assert_int_equal(run_op(e, vl_op_ftruncate(f, 16)), 0);
+    assert_int_equal(run_op(e, vl_op_ftruncate(f, 17)), -EFBIG);
+    int p[2], sv[2];
+    assert_int_equal(vl_sim_pipe(e, p), 0);
+    assert_int_equal(vl_sim_socketpair(e, sv), 0);
+    assert_int_equal(run_op(e, vl_op_ftruncate(p[1], 0)), -EINVAL);
+    assert_int_equal(run_op(e, vl_op_ftruncate(sv[0], 0)), -EINVAL);
+    assert_int_equal(vl_sim_close(e, f), 0);
+    assert_int_equal(run_op(e, vl_op_ftruncate(f, 0)), -EBADF);
+    assert_idle(e);
+    assert_int_equal(vl_engine_inflight(e), 0);
+    vl_engine_destroy(e);
+}
+
 static void shutdown_cancels_and_refuses(void **state)
 {
     (void)state;
@@ -1284,6 +1325,7 @@ int main(void)
         cmocka_unit_test(reset_reports_econnreset_once),
         cmocka_unit_test(shutdown_op_half_closes),
         cmocka_unit_test(socket_ops_are_not_on_sim),
+        cmocka_unit_test(path_ops_and_ftruncate),
         cmocka_unit_test(shutdown_cancels_and_refuses),
         cmocka_unit_test(multishot_recv_and_accept),
         cmocka_unit_test(poll_masks_per_descriptor),

@@ -25,18 +25,21 @@
  *                 negative LISTEN backlog, reserved not 0, a
  *                 malformed option or a mode the kind does not take
  *                 (VL_OP_F_*, at vl_op; see each constructor), a
- *                 multishot op with VL_OP_F_LINK or as a chain's next op
+ *                 multishot op with VL_OP_F_LINK or as a chain's next op;
+ *                 a path op's flags or mode it does not take, a negative
+ *                 FTRUNCATE length
  *      -EOPNOTSUPP a deadline on the sync driver
  *      -EFAULT    NULL buffer with len > 0, NULL address where one is needed
- *                 (CONNECT, BIND)
+ *                 (CONNECT, BIND), a NULL path or STATX buffer
  *      -EBUSY     max_inflight ids are alive (issued and their completion not
  *                 yet returned by poll); the cap is exact
  *      -ESHUTDOWN after vl_engine_shutdown
  *  - Every id completes exactly once; ids carry a generation and are never
  *    reused while alive.
- *  - completion.result: >= 0 bytes transferred / new fd (ACCEPT, SOCKET;
- *    CLOEXEC) / 0 (NOP, CONNECT, TIMEOUT fired, CLOSE, SHUTDOWN, BIND,
- *    LISTEN, CANCEL found its target) /
+ *  - completion.result: >= 0 bytes transferred / new fd (ACCEPT, SOCKET,
+ *    OPENAT; CLOEXEC) / 0 (NOP, CONNECT, TIMEOUT fired, CLOSE, SHUTDOWN,
+ *    BIND, LISTEN, CANCEL found its target, STATX, FTRUNCATE, UNLINKAT,
+ *    RENAMEAT, MKDIRAT) /
  *    the ready mask, VL_POLL_* bits (POLL);
  *    < 0 a negative errno in -4095..-1:
  *      -EBADF      bad or closed fd (found at execution)
@@ -49,6 +52,10 @@
  *      -EADDRINUSE / -EADDRNOTAVAIL / -EINVAL   BIND to an address taken
  *                  or not local, or of a socket already bound (see
  *                  vl_op_bind)
+ *      -ENOENT / -ENAMETOOLONG / -ENOTDIR / -EISDIR / -EEXIST  what a path
+ *                  op met (see "files and paths" below); -EOPNOTSUPP for
+ *                  one a driver cannot carry (the simulator's, IOCP's with
+ *                  a directory fd)
  *      -ESPIPE     an offset other than -1 on a pipe, FIFO or socket (io_uring
  *                  itself would ignore the offset; its driver checks with one
  *                  fstat per op that names an offset)
@@ -165,6 +172,9 @@ typedef enum vl_op_kind { VL_OP_KINDS(VL__OP_KIND_ENUM) VL_OP_KIND_COUNT_ } vl_o
  */
 typedef struct vl_bufpool vl_bufpool;
 
+/* STATX's result (below, with vl_op_statx). */
+struct vl_statx;
+
 /*
  * An op: a common header (kind, flags, fd, the deadline) and a per-kind body.
  * Build it with the constructors below, which set every field the kind does
@@ -232,8 +242,37 @@ typedef struct vl_op {
             socklen_t addrlen;           /* 1..sizeof(struct sockaddr_storage) */
         } bind;                          /* BIND */
         struct {
-            int backlog;   /* >= 0 */
-        } listen;          /* LISTEN */
+            int backlog; /* >= 0 */
+        } listen;        /* LISTEN */
+        /* The path ops: fd is the directory a relative path starts from
+         * (VL_AT_FDCWD: the working directory); paths are the caller's
+         * NUL-terminated strings, read until the completion is returned. */
+        struct {
+            const char *path;
+            int flags;     /* open(2)'s O_* flags (see vl_op_openat) */
+            uint32_t mode; /* permission bits of a file O_CREAT makes */
+        } openat;          /* OPENAT */
+        struct {
+            const char *path;
+            int flags;            /* VL_AT_SYMLINK_NOFOLLOW, VL_AT_EMPTY_PATH */
+            struct vl_statx *buf; /* the caller's, filled by the op */
+        } statx;                  /* STATX */
+        struct {
+            int64_t length; /* >= 0 */
+        } ftruncate;        /* FTRUNCATE (fd: the file) */
+        struct {
+            const char *path;
+            int flags; /* 0 or VL_AT_REMOVEDIR */
+        } unlinkat;    /* UNLINKAT */
+        struct {
+            const char *oldpath; /* relative to fd */
+            const char *newpath; /* relative to newdirfd */
+            int newdirfd;
+        } renameat; /* RENAMEAT */
+        struct {
+            const char *path;
+            uint32_t mode;
+        } mkdirat;         /* MKDIRAT */
         uint64_t size_[5]; /* sizes the body: 40 bytes, whatever the kind */
     } u;
 } vl_op;
@@ -543,6 +582,175 @@ VL_API vl_op vl_op_poll(int fd, uint32_t events);
  */
 VL_API vl_op vl_op_poll_multi(int fd, uint32_t events);
 
+/* ---- files and paths --------------------------------------------------------- */
+
+/*
+ * The path ops (OPENAT, STATX, UNLINKAT, RENAMEAT, MKDIRAT) name a file by a
+ * directory fd and a path, as openat(2) and its family do: an absolute path
+ * ignores the directory, a relative one starts from it, or from the working
+ * directory with VL_AT_FDCWD. The path is the caller's NUL-terminated string
+ * (UTF-8 on Windows), read by the driver until the op's completion is
+ * returned. The VL_AT_* values are Linux's AT_* (checked at build time
+ * there); other platforms translate them.
+ *
+ * submit errors, for each of them (no id, no completion): -EFAULT for a
+ * NULL path (NULL is a missing pointer, as a NULL buffer or address is;
+ * the kernel answers the same for one), -EINVAL for flags or a mode the
+ * kind does not take. Results found at execution, on every driver: -ENOENT
+ * (no such file, or an empty path without VL_AT_EMPTY_PATH), -ENAMETOOLONG
+ * (a path or a component too long: Linux's PATH_MAX is 4096 bytes, NAME_MAX
+ * 255), -ENOTDIR (a component that is not a directory, or a directory fd
+ * that is not one), -EISDIR / -ENOTDIR where a file or a directory was
+ * expected (below), -EEXIST, -EACCES, -EBADF (a bad directory fd, for a
+ * relative path), -ECANCELED (cancelled before it ran).
+ *
+ * How they run: io_uring has the kernel do each as its own opcode
+ * (IORING_OP_OPENAT, STATX, UNLINKAT, RENAMEAT, MKDIRAT; the kernel runs
+ * most of them on its io-wq threads; kernels before 5.11 and 5.15 lack
+ * UNLINKAT and RENAMEAT, and MKDIRAT, which the driver then makes as plain
+ * calls in vl_engine_poll). The epoll
+ * and kqueue drivers, for which no readiness exists for a file system
+ * call, run them on the engine's worker pool when it has one, else inline
+ * in vl_engine_poll (they may then block the thread as long as the disk
+ * takes). The sync driver makes the call. IOCP makes the Win32 calls at
+ * once (Windows has no asynchronous form of them) and accepts only
+ * VL_AT_FDCWD as the directory: any other fd is -EOPNOTSUPP there. The
+ * simulator has no file system: every path op completes with -EOPNOTSUPP.
+ * A CANCEL of a path op that has started answers -EALREADY (the call runs
+ * to its end); of one still queued, 0 (it ends -ECANCELED, having done
+ * nothing); of one that completed, -ENOENT. FTRUNCATE runs the same ways
+ * on every driver but io_uring (see vl_op_ftruncate).
+ */
+#define VL_AT_FDCWD            (-100) /* the working directory      */
+#define VL_AT_SYMLINK_NOFOLLOW 0x100  /* STATX: a symlink itself    */
+#define VL_AT_REMOVEDIR        0x200  /* UNLINKAT: rmdir(2)         */
+#define VL_AT_EMPTY_PATH       0x1000 /* STATX of the fd itself ("") */
+
+/*
+ * vl_op_openat - open path (relative to dirfd) as openat(2) does, with
+ * flags the platform's O_* flags (<fcntl.h>) and mode the permission bits
+ * of a file O_CREAT or O_TMPFILE makes (0..07777, masked by the umask).
+ * O_CLOEXEC is always added: the engine never leaks a descriptor into a
+ * child. The result is the new fd (>= 0), the caller's to close (CLOSE or
+ * close(2)). Flags taken: one access mode (O_RDONLY, O_WRONLY, O_RDWR) and
+ * O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_NONBLOCK, O_NOCTTY, O_DSYNC,
+ * O_SYNC, O_DIRECTORY, O_NOFOLLOW, O_CLOEXEC, on Linux also O_DIRECT,
+ * O_NOATIME, O_PATH and O_TMPFILE; on Windows only the access mode,
+ * O_CREAT, O_EXCL, O_TRUNC and O_APPEND, and the handle is opened for
+ * overlapped I/O (FILE_FLAG_OVERLAPPED), so READ and WRITE on it go
+ * through the engine. submit: -EINVAL for another bit, the access mode 3
+ * or a mode above 07777; -EFAULT for a NULL path. Results: the fd;
+ * -ENOENT, -EEXIST (O_CREAT | O_EXCL), -EISDIR (a directory opened for
+ * writing), -ENOTDIR (O_DIRECTORY on a file), -ELOOP (O_NOFOLLOW on a
+ * symlink), -ENAMETOOLONG, -EACCES, -EMFILE, -EBADF (dirfd).
+ */
+VL_API vl_op vl_op_openat(int dirfd, const char *path, int flags, uint32_t mode);
+
+/*
+ * STATX's result, the same on every platform, whatever the platform's own
+ * stat looks like. mask says which fields hold a value (VL_STATX_* bits;
+ * dev and blksize always do). Times are nanoseconds since 1970-01-01 UTC.
+ * 256 bytes, room for fields to come: the io_uring driver also has the
+ * kernel write its own struct statx here and converts it in place when the
+ * op completes, so the buffer holds nothing meaningful until then.
+ */
+struct vl_statx {
+    uint32_t mask;    /* VL_STATX_* bits: the fields below that are valid    */
+    uint32_t mode;    /* the type (VL_S_IF*) and the permission bits        */
+    uint32_t nlink;   /* hard links                                         */
+    uint32_t uid;     /* owner (0 on Windows, where mask lacks VL_STATX_UID) */
+    uint32_t gid;     /* group (likewise)                                   */
+    uint32_t blksize; /* the preferred I/O size                             */
+    uint64_t ino;     /* the file's number on its device (Windows: file id) */
+    uint64_t dev;     /* the device (Linux: makedev(major, minor); Windows:
+                       * the volume's serial number)                       */
+    uint64_t size;    /* bytes                                              */
+    uint64_t blocks;  /* 512-byte blocks allocated                          */
+    int64_t atime_ns; /* last access                                        */
+    int64_t btime_ns; /* creation (birth), where the file system keeps it   */
+    int64_t ctime_ns; /* last status change                                 */
+    int64_t mtime_ns; /* last modification                                  */
+    uint64_t reserved_[21];
+};
+
+/* vl_statx.mask bits: the values of Linux's STATX_* (checked there). */
+#define VL_STATX_TYPE        0x001u
+#define VL_STATX_MODE        0x002u
+#define VL_STATX_NLINK       0x004u
+#define VL_STATX_UID         0x008u
+#define VL_STATX_GID         0x010u
+#define VL_STATX_ATIME       0x020u
+#define VL_STATX_MTIME       0x040u
+#define VL_STATX_CTIME       0x080u
+#define VL_STATX_INO         0x100u
+#define VL_STATX_SIZE        0x200u
+#define VL_STATX_BLOCKS      0x400u
+#define VL_STATX_BASIC_STATS 0x7ffu
+#define VL_STATX_BTIME       0x800u
+
+/* vl_statx.mode's type bits: the values POSIX systems use for S_IF*
+ * (checked on Linux), the same on Windows. */
+#define VL_S_IFMT   0170000u
+#define VL_S_IFSOCK 0140000u
+#define VL_S_IFLNK  0120000u
+#define VL_S_IFREG  0100000u
+#define VL_S_IFBLK  0060000u
+#define VL_S_IFDIR  0040000u
+#define VL_S_IFCHR  0020000u
+#define VL_S_IFIFO  0010000u
+
+/*
+ * vl_op_statx - the status of path (relative to dirfd) into *buf, which
+ * belongs to the caller and is written until the completion is returned.
+ * flags: VL_AT_SYMLINK_NOFOLLOW (a symlink's own status), VL_AT_EMPTY_PATH
+ * (with path "", the status of dirfd itself, an open file of any kind).
+ * Every driver asks for VL_STATX_BASIC_STATS | VL_STATX_BTIME and reports
+ * in buf->mask what the file system gave. submit: -EFAULT for a NULL path
+ * or buf, -EINVAL for other flags. Results: 0; -ENOENT, -ENOTDIR,
+ * -ENAMETOOLONG, -EACCES, -EBADF, -ELOOP.
+ */
+VL_API vl_op vl_op_statx(int dirfd, const char *path, int flags, struct vl_statx *buf);
+
+/*
+ * vl_op_ftruncate - make the file fd length bytes long, as ftruncate(2):
+ * cut, or extended with zeros. fd must be open for writing. submit:
+ * -EINVAL for a negative length. Results: 0; -EBADF; -EINVAL (fd not open
+ * for writing, or not a regular file); -EFBIG (beyond the file system's
+ * limit). io_uring: a plain ftruncate(2) in vl_engine_poll (see
+ * docs/engine.md): the kernel's IORING_OP_FTRUNCATE (6.9) is not in the
+ * liburing this library builds against, and runs on io-wq, which costs
+ * more than the call.
+ */
+VL_API vl_op vl_op_ftruncate(int fd, int64_t length);
+
+/*
+ * vl_op_unlinkat - remove path (relative to dirfd): a file, as unlink(2),
+ * or with flags VL_AT_REMOVEDIR an empty directory, as rmdir(2). submit:
+ * -EFAULT for a NULL path; -EINVAL for other flags. Results: 0; -ENOENT;
+ * -EISDIR (a directory without VL_AT_REMOVEDIR); -ENOTDIR (a file with it);
+ * -ENOTEMPTY; -EACCES; -EBADF; -ENAMETOOLONG.
+ */
+VL_API vl_op vl_op_unlinkat(int dirfd, const char *path, int flags);
+
+/*
+ * vl_op_renameat - rename oldpath (relative to olddirfd) to newpath
+ * (relative to newdirfd), as renameat(2): an existing newpath is replaced
+ * (a file by a file, a directory by a directory if empty). submit: -EFAULT
+ * for a NULL path. Results: 0; -ENOENT; -EISDIR (a file onto a directory);
+ * -ENOTDIR (a directory onto a file); -ENOTEMPTY; -EXDEV (another file
+ * system); -EINVAL (a directory into itself); -EACCES; -EBADF.
+ */
+VL_API vl_op vl_op_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+
+/*
+ * vl_op_mkdirat - make the directory path (relative to dirfd) with the
+ * permission bits mode (0..07777, masked by the umask), as mkdirat(2).
+ * submit: -EFAULT for a NULL path; -EINVAL for a mode above 07777.
+ * Results: 0; -EEXIST; -ENOENT (a missing parent); -ENOTDIR; -EACCES;
+ * -EBADF; -ENAMETOOLONG.
+ */
+VL_API vl_op vl_op_mkdirat(int dirfd, const char *path, uint32_t mode);
+
 /* vl_completion.flags */
 #define VL_CQE_MORE   0x1u /* more completions follow for this id (multishot) */
 #define VL_CQE_BUFFER 0x2u /* the completion names a pool buffer: vl_cqe_buffer() */
@@ -663,8 +871,9 @@ VL_API uint32_t vl_engine_inflight(const vl_engine *e);
  * sync driver blocks in it; the simulator; io_uring's SHUTDOWN, BIND,
  * LISTEN, SOCKET before 5.19, re-armed
  * single shots and user-space buffer pools on kernels without multishot or
- * buffer rings, and a multishot POLL refused there; IOCP's NOP, TIMEOUT,
- * CLOSE, CANCEL, SHUTDOWN, POLL (refused), SOCKET, BIND, LISTEN and
+ * buffer rings, and a multishot POLL refused there, FTRUNCATE and the
+ * path ops a kernel lacks; IOCP's NOP, TIMEOUT, CLOSE, CANCEL, SHUTDOWN,
+ * POLL (refused), SOCKET, BIND, LISTEN, the file and path ops and
  * multishot RECV), or answered it without the kernel (a
  * CANCEL the core resolved itself: its target unknown, completed or being cancelled already; an op
  * still queued at shutdown). native + emulated is the sum of submitted[].

@@ -25,22 +25,28 @@
  * several buffers, is a kind: its body is a gather list and its call
  * sendmsg (as READV and WRITEV will be).
  */
-#define VL_OP_KINDS(X)    \
-    X(NOP, nop)           \
-    X(READ, read)         \
-    X(WRITE, write)       \
-    X(ACCEPT, accept)     \
-    X(CONNECT, connect)   \
-    X(SEND, send)         \
-    X(RECV, recv)         \
-    X(TIMEOUT, timeout)   \
-    X(CLOSE, close)       \
-    X(CANCEL, cancel)     \
-    X(SENDV, sendv)       \
-    X(SHUTDOWN, shutdown) \
-    X(POLL, poll)         \
-    X(SOCKET, socket)     \
-    X(BIND, bind)         \
-    X(LISTEN, listen)
+#define VL_OP_KINDS(X)      \
+    X(NOP, nop)             \
+    X(READ, read)           \
+    X(WRITE, write)         \
+    X(ACCEPT, accept)       \
+    X(CONNECT, connect)     \
+    X(SEND, send)           \
+    X(RECV, recv)           \
+    X(TIMEOUT, timeout)     \
+    X(CLOSE, close)         \
+    X(CANCEL, cancel)       \
+    X(SENDV, sendv)         \
+    X(SHUTDOWN, shutdown)   \
+    X(POLL, poll)           \
+    X(SOCKET, socket)       \
+    X(BIND, bind)           \
+    X(LISTEN, listen)       \
+    X(OPENAT, openat)       \
+    X(STATX, statx)         \
+    X(FTRUNCATE, ftruncate) \
+    X(UNLINKAT, unlinkat)   \
+    X(RENAMEAT, renameat)   \
+    X(MKDIRAT, mkdirat)
 
 #endif

@@ -29,9 +29,11 @@
 #include <mswsock.h>
 #include <windows.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include <vllsi/sys/mem.h>
 #include <vllsi/sys/time.h>
@@ -514,6 +516,313 @@ static int64_t start_listen(vl_engine *e, uint32_t slot, const vl_op *op)
     if (rc < 0)
         return rc;
     return listen(s, op->u.listen.backlog) == 0 ? 0 : wsa_errno();
+}
+
+/* ---- files and paths ----------------------------------------------------------- */
+
+/*
+ * The file and path ops: Windows has no overlapped form of CreateFileW,
+ * GetFileInformationByHandle(Ex), SetFileInformationByHandle, DeleteFileW,
+ * RemoveDirectoryW, MoveFileExW or CreateDirectoryW, so each runs at once,
+ * inside submit's hand-off to the driver (they may block the thread as
+ * long as the file system takes), and completes like CLOSE. Paths are
+ * UTF-8, converted to UTF-16 on the stack. The directory fd must be
+ * VL_AT_FDCWD: Windows names no file relative to a handle short of
+ * NtCreateFile's RootDirectory, which this driver does not use, so any
+ * other fd is -EOPNOTSUPP. What Linux reports and Windows folds together
+ * is told apart here: a path through a file (ERROR_PATH_NOT_FOUND) is
+ * -ENOTDIR, a directory where a file is expected (ERROR_ACCESS_DENIED)
+ * -EISDIR, a name over 255 bytes or a path over 4096 -ENAMETOOLONG.
+ */
+#define PATH_MAX_BYTES 4096
+#define NAME_MAX_BYTES 255
+
+/* path (UTF-8) into w; 0 or -errno. */
+static int wide_path(const char *path, wchar_t w[PATH_MAX_BYTES + 1])
+{
+    size_t len = strlen(path), name = 0;
+    if (len == 0)
+        return -ENOENT;
+    if (len > PATH_MAX_BYTES)
+        return -ENAMETOOLONG;
+    for (size_t k = 0; k < len; k++) {
+        name = path[k] == '/' || path[k] == '\\' ? 0 : name + 1;
+        if (name > NAME_MAX_BYTES)
+            return -ENAMETOOLONG;
+    }
+    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, (int)len + 1, w,
+                                PATH_MAX_BYTES + 1);
+    return n > 0 ? 0 : -EINVAL;
+}
+
+static DWORD attrs_of(const wchar_t *w)
+{
+    return GetFileAttributesW(w);
+}
+
+static bool is_dir(const wchar_t *w)
+{
+    DWORD a = attrs_of(w);
+    return a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_DIRECTORY);
+}
+
+/* ERROR_PATH_NOT_FOUND: -ENOTDIR if the longest prefix of w that exists is
+ * not a directory (a path through a file), else -ENOENT. w is cut in place
+ * and restored. */
+static int path_not_found(wchar_t *w)
+{
+    int rc = -ENOENT;
+    size_t len = wcslen(w);
+    for (size_t k = len; k-- > 1;) {
+        if (w[k] != L'/' && w[k] != L'\\')
+            continue;
+        wchar_t c = w[k];
+        w[k] = 0;
+        DWORD a = attrs_of(w);
+        w[k] = c;
+        if (a != INVALID_FILE_ATTRIBUTES) {
+            rc = (a & FILE_ATTRIBUTE_DIRECTORY) ? -ENOENT : -ENOTDIR;
+            break;
+        }
+    }
+    return rc;
+}
+
+/* The errno of a failed call on w (GetLastError), with the cases above. */
+static int path_error(wchar_t *w)
+{
+    DWORD err = GetLastError();
+    if (err == ERROR_PATH_NOT_FOUND || err == ERROR_DIRECTORY)
+        return path_not_found(w);
+    return vl_win_error_to_errno(err);
+}
+
+static int check_dirfd(int dirfd)
+{
+    return dirfd == VL_AT_FDCWD ? 0 : -EOPNOTSUPP;
+}
+
+/* O_* to CreateFileW's access and disposition. O_APPEND: every write goes
+ * to the end (a handle with FILE_APPEND_DATA and no FILE_WRITE_DATA). */
+static void open_mode(int flags, DWORD *access, DWORD *disposition)
+{
+    DWORD write = (flags & O_APPEND) ? (FILE_GENERIC_WRITE & ~FILE_WRITE_DATA) : GENERIC_WRITE;
+    int acc = flags & (O_RDONLY | O_WRONLY | O_RDWR);
+    *access = acc == O_WRONLY ? write : acc == O_RDWR ? GENERIC_READ | write : GENERIC_READ;
+    if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+        *disposition = CREATE_NEW;
+    else if ((flags & (O_CREAT | O_TRUNC)) == (O_CREAT | O_TRUNC))
+        *disposition = CREATE_ALWAYS;
+    else if (flags & O_CREAT)
+        *disposition = OPEN_ALWAYS;
+    else if (flags & O_TRUNC)
+        *disposition = TRUNCATE_EXISTING;
+    else
+        *disposition = OPEN_EXISTING;
+}
+
+/* The handle (opened for overlapped I/O, so READ and WRITE on it go
+ * through this driver; shared for reading, writing and deletion, as POSIX
+ * files are), as an fd. Directories open for reading (backup semantics);
+ * for writing they are -EISDIR. A file O_CREAT makes without 0200 in mode
+ * is read-only. */
+static int64_t start_openat(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)e, (void)slot;
+    wchar_t w[PATH_MAX_BYTES + 1];
+    int rc = check_dirfd(op->fd);
+    if (rc == 0)
+        rc = wide_path(op->u.openat.path, w);
+    if (rc < 0)
+        return rc;
+    DWORD access, disposition;
+    open_mode(op->u.openat.flags, &access, &disposition);
+    DWORD attrs = (op->u.openat.flags & O_CREAT) && !(op->u.openat.mode & 0200)
+                      ? FILE_ATTRIBUTE_READONLY
+                      : FILE_ATTRIBUTE_NORMAL;
+    HANDLE h =
+        CreateFileW(w, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                    disposition, attrs | FILE_FLAG_OVERLAPPED | FILE_FLAG_BACKUP_SEMANTICS, NULL);
+    if (h == INVALID_HANDLE_VALUE) {
+        DWORD err = GetLastError();
+        if (err == ERROR_ACCESS_DENIED && is_dir(w))
+            return -EISDIR;
+        SetLastError(err);
+        return path_error(w);
+    }
+    if ((op->u.openat.flags & (O_WRONLY | O_RDWR)) != 0 && is_dir(w)) {
+        CloseHandle(h);
+        return -EISDIR;
+    }
+    return (int64_t)(intptr_t)h;
+}
+
+/* 100 ns units since 1601 to ns since 1970. */
+static int64_t filetime_ns(LARGE_INTEGER t)
+{
+    return (t.QuadPart - 116444736000000000ll) * 100;
+}
+
+/* A vl_statx from h's information, as statx.h does from a struct stat:
+ * no owner (mask without UID and GID), the permission bits from the
+ * read-only attribute, a symlink where NOFOLLOW opened a reparse point. */
+static int stat_handle(HANDLE h, struct vl_statx *st)
+{
+    BY_HANDLE_FILE_INFORMATION bh;
+    FILE_BASIC_INFO basic;
+    FILE_STANDARD_INFO std;
+    if (!GetFileInformationByHandle(h, &bh) ||
+        !GetFileInformationByHandleEx(h, FileBasicInfo, &basic, sizeof(basic)) ||
+        !GetFileInformationByHandleEx(h, FileStandardInfo, &std, sizeof(std)))
+        return vl_win_error_to_errno(GetLastError());
+    memset(st, 0, sizeof(*st));
+    st->mask = VL_STATX_TYPE | VL_STATX_MODE | VL_STATX_NLINK | VL_STATX_ATIME | VL_STATX_MTIME |
+               VL_STATX_CTIME | VL_STATX_INO | VL_STATX_SIZE | VL_STATX_BLOCKS | VL_STATX_BTIME;
+    DWORD a = bh.dwFileAttributes;
+    uint32_t perm = (a & FILE_ATTRIBUTE_READONLY) ? 0444u : 0666u;
+    if (a & FILE_ATTRIBUTE_REPARSE_POINT)
+        st->mode = VL_S_IFLNK | 0777u;
+    else if (a & FILE_ATTRIBUTE_DIRECTORY)
+        st->mode = VL_S_IFDIR | perm | 0111u;
+    else
+        st->mode = VL_S_IFREG | perm;
+    st->nlink = bh.nNumberOfLinks;
+    st->blksize = 4096;
+    st->ino = (uint64_t)bh.nFileIndexHigh << 32 | bh.nFileIndexLow;
+    st->dev = bh.dwVolumeSerialNumber;
+    st->size = (uint64_t)std.EndOfFile.QuadPart;
+    st->blocks = (uint64_t)(std.AllocationSize.QuadPart + 511) / 512;
+    st->atime_ns = filetime_ns(basic.LastAccessTime);
+    st->btime_ns = filetime_ns(basic.CreationTime);
+    st->ctime_ns = filetime_ns(basic.ChangeTime);
+    st->mtime_ns = filetime_ns(basic.LastWriteTime);
+    return 0;
+}
+
+/* VL_AT_EMPTY_PATH with "": the fd itself (the working directory for
+ * VL_AT_FDCWD); else the path, opened for its attributes only. */
+static int64_t start_statx(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)e, (void)slot;
+    const char *path = op->u.statx.path;
+    int flags = op->u.statx.flags;
+    if ((flags & VL_AT_EMPTY_PATH) && path[0] == '\0') {
+        if (op->fd != VL_AT_FDCWD) {
+            DWORD type;
+            int rc = check_handle(handle_of(op->fd), &type);
+            return rc < 0 ? rc : stat_handle(handle_of(op->fd), op->u.statx.buf);
+        }
+        path = ".";
+    }
+    wchar_t w[PATH_MAX_BYTES + 1];
+    int rc = check_dirfd(op->fd);
+    if (rc == 0)
+        rc = wide_path(path, w);
+    if (rc < 0)
+        return rc;
+    DWORD how = FILE_FLAG_BACKUP_SEMANTICS;
+    if (flags & VL_AT_SYMLINK_NOFOLLOW)
+        how |= FILE_FLAG_OPEN_REPARSE_POINT;
+    HANDLE h =
+        CreateFileW(w, FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                    NULL, OPEN_EXISTING, how, NULL);
+    if (h == INVALID_HANDLE_VALUE)
+        return path_error(w);
+    rc = stat_handle(h, op->u.statx.buf);
+    CloseHandle(h);
+    return rc;
+}
+
+/* The end of the file moves (the bytes a larger size adds read as zeros).
+ * Not a disk file, or a handle without write access: -EINVAL, as Linux
+ * says of a pipe or a read-only fd. */
+static int64_t start_ftruncate(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)e, (void)slot;
+    HANDLE h = handle_of(op->fd);
+    DWORD type;
+    int rc = check_handle(h, &type);
+    if (rc < 0)
+        return rc;
+    if (type != FILE_TYPE_DISK)
+        return -EINVAL;
+    FILE_END_OF_FILE_INFO eof = {.EndOfFile.QuadPart = op->u.ftruncate.length};
+    if (SetFileInformationByHandle(h, FileEndOfFileInfo, &eof, sizeof(eof)))
+        return 0;
+    DWORD err = GetLastError();
+    return err == ERROR_ACCESS_DENIED ? -EINVAL : vl_win_error_to_errno(err);
+}
+
+static int64_t start_unlinkat(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)e, (void)slot;
+    wchar_t w[PATH_MAX_BYTES + 1];
+    int rc = check_dirfd(op->fd);
+    if (rc == 0)
+        rc = wide_path(op->u.unlinkat.path, w);
+    if (rc < 0)
+        return rc;
+    if (op->u.unlinkat.flags & VL_AT_REMOVEDIR) {
+        if (RemoveDirectoryW(w))
+            return 0;
+        DWORD err = GetLastError();
+        DWORD a = attrs_of(w);
+        if (a != INVALID_FILE_ATTRIBUTES && !(a & FILE_ATTRIBUTE_DIRECTORY))
+            return -ENOTDIR;
+        SetLastError(err);
+        return path_error(w);
+    }
+    if (DeleteFileW(w))
+        return 0;
+    DWORD err = GetLastError();
+    if (is_dir(w))
+        return -EISDIR;
+    SetLastError(err);
+    return path_error(w);
+}
+
+/* MoveFileExW replaces an existing file, never a directory: a file onto a
+ * directory is -EISDIR and a directory onto a file -ENOTDIR, as on Linux;
+ * a directory onto an empty one, which Linux replaces, fails here. */
+static int64_t start_renameat(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)e, (void)slot;
+    wchar_t from[PATH_MAX_BYTES + 1], to[PATH_MAX_BYTES + 1];
+    int rc = check_dirfd(op->fd);
+    if (rc == 0)
+        rc = check_dirfd(op->u.renameat.newdirfd);
+    if (rc == 0)
+        rc = wide_path(op->u.renameat.oldpath, from);
+    if (rc == 0)
+        rc = wide_path(op->u.renameat.newpath, to);
+    if (rc < 0)
+        return rc;
+    if (MoveFileExW(from, to, MOVEFILE_REPLACE_EXISTING))
+        return 0;
+    DWORD err = GetLastError();
+    DWORD fa = attrs_of(from), ta = attrs_of(to);
+    if (fa == INVALID_FILE_ATTRIBUTES) {
+        SetLastError(err == ERROR_ACCESS_DENIED ? ERROR_FILE_NOT_FOUND : err);
+        return path_error(from);
+    }
+    if (ta != INVALID_FILE_ATTRIBUTES && ((fa ^ ta) & FILE_ATTRIBUTE_DIRECTORY) != 0)
+        return (ta & FILE_ATTRIBUTE_DIRECTORY) ? -EISDIR : -ENOTDIR;
+    SetLastError(err);
+    return path_error(to);
+}
+
+/* Windows has no permission bits to give: mode is checked at submit and
+ * otherwise unused. */
+static int64_t start_mkdirat(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)e, (void)slot;
+    wchar_t w[PATH_MAX_BYTES + 1];
+    int rc = check_dirfd(op->fd);
+    if (rc == 0)
+        rc = wide_path(op->u.mkdirat.path, w);
+    if (rc < 0)
+        return rc;
+    return CreateDirectoryW(w, NULL) ? 0 : path_error(w);
 }
 
 /*
@@ -1067,7 +1376,8 @@ const struct vl_driver vl__driver_iocp = {
     .name = "iocp",
     .kind = VL_DRIVER_IOCP,
     /* Overlapped requests; a multishot RECV reads in user space after a
-     * zero-byte WSARecv, and NOP, TIMEOUT, CLOSE and CANCEL run here. */
+     * zero-byte WSARecv, and NOP, TIMEOUT, CLOSE, CANCEL, SOCKET, BIND,
+     * LISTEN and the file and path ops run here. */
     .native_kinds = {{[VL_OP_READ] = true,
                       [VL_OP_WRITE] = true,
                       [VL_OP_ACCEPT] = true,

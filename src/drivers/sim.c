@@ -760,6 +760,45 @@ static int64_t step_shutdown(struct sim *s, vl_engine *e, uint32_t i, const vl_o
     return shut(s, op->fd, op->u.shutdown.how);
 }
 
+/* ---- files and paths --------------------------------------------------------- */
+
+/*
+ * The simulator has no file system (its files are vl_sim_file's, made by
+ * the test, with no name), so the path ops, which name files by path,
+ * complete with -EOPNOTSUPP. FTRUNCATE acts on its files: the capacity it
+ * was made with is the largest size (-EFBIG beyond, as a file system's
+ * limit), a size that grows reads zeros, and any other descriptor is
+ * -EINVAL, as ftruncate(2) says of a socket or pipe.
+ */
+static int64_t step_path(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+{
+    (void)s, (void)e, (void)i, (void)op;
+    return -EOPNOTSUPP;
+}
+
+#define step_openat   step_path
+#define step_statx    step_path
+#define step_unlinkat step_path
+#define step_renameat step_path
+#define step_mkdirat  step_path
+
+static int64_t step_ftruncate(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+{
+    (void)e, (void)i;
+    struct obj *o = lookup(s, op->fd);
+    if (o == NULL)
+        return -EBADF;
+    if (o->type != O_FILE)
+        return -EINVAL;
+    size_t len = (size_t)op->u.ftruncate.length; /* >= 0: checked at submit */
+    if ((uint64_t)op->u.ftruncate.length > o->cap)
+        return -EFBIG;
+    if (len > o->size)
+        memset(o->data + o->size, 0, len - o->size);
+    o->size = len;
+    return 0;
+}
+
 /*
  * What poll(2) would report for o, as Linux does for the like kind of file:
  * a stream end is readable with data, EOF or a reset waiting, writable

@@ -31,6 +31,7 @@
  */
 #include <asm/unistd.h>
 #include <linux/errno.h>
+#include <linux/fcntl.h>
 #include <linux/poll.h>
 
 #include <vllsi/sys/linux.h>
@@ -38,6 +39,7 @@
 #include <vllsi/sys/time.h>
 
 #include "driver.h"
+#include "statx.h"
 
 /* Signal numbers and sigprocmask's `how`: the same on x86-64 and aarch64. */
 #define SIG_BLOCK_HOW      0
@@ -276,6 +278,58 @@ static long do_shutdown(struct sync_drv *d, const struct vl__slot *s)
 {
     (void)d;
     return sys6(__NR_shutdown, s->op.fd, s->op.u.shutdown.how, 0, 0, 0, 0);
+}
+
+/* ---- files and paths: the system calls, which block as long as they take */
+
+static long do_openat(struct sync_drv *d, const struct vl__slot *s)
+{
+    (void)d;
+    const vl_op *op = &s->op;
+    return sys6(__NR_openat, op->fd, (long)op->u.openat.path, op->u.openat.flags | O_CLOEXEC,
+                op->u.openat.mode, 0, 0);
+}
+
+static long do_statx(struct sync_drv *d, const struct vl__slot *s)
+{
+    (void)d;
+    const vl_op *op = &s->op;
+    struct statx k;
+    long r = sys6(__NR_statx, op->fd, (long)op->u.statx.path, op->u.statx.flags, VL__STATX_WANT,
+                  (long)&k, 0);
+    if (r == 0)
+        vl__statx_from_linux(op->u.statx.buf, &k);
+    return r;
+}
+
+static long do_ftruncate(struct sync_drv *d, const struct vl__slot *s)
+{
+    (void)d;
+    return sys6(__NR_ftruncate, s->op.fd, (long)s->op.u.ftruncate.length, 0, 0, 0, 0);
+}
+
+static long do_unlinkat(struct sync_drv *d, const struct vl__slot *s)
+{
+    (void)d;
+    const vl_op *op = &s->op;
+    return sys6(__NR_unlinkat, op->fd, (long)op->u.unlinkat.path, op->u.unlinkat.flags, 0, 0, 0);
+}
+
+/* renameat2 with no flags: every architecture has it (aarch64 has no
+ * renameat). */
+static long do_renameat(struct sync_drv *d, const struct vl__slot *s)
+{
+    (void)d;
+    const vl_op *op = &s->op;
+    return sys6(__NR_renameat2, op->fd, (long)op->u.renameat.oldpath, op->u.renameat.newdirfd,
+                (long)op->u.renameat.newpath, 0, 0);
+}
+
+static long do_mkdirat(struct sync_drv *d, const struct vl__slot *s)
+{
+    (void)d;
+    const vl_op *op = &s->op;
+    return sys6(__NR_mkdirat, op->fd, (long)op->u.mkdirat.path, op->u.mkdirat.mode, 0, 0, 0);
 }
 
 /* POLL: one blocking ppoll of the fd; the mask it reports, with ERR and

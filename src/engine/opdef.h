@@ -117,9 +117,20 @@ struct vl__kindset {
 
 /* None of the three waits: socket(2), bind(2) and listen(2) complete at
  * once, so a readiness driver runs them inline. SOCKET names no fd. */
-#define VL__OPDEF_SOCKET .has_fd = false
-#define VL__OPDEF_BIND   .has_fd = true
-#define VL__OPDEF_LISTEN .has_fd = true
+#define VL__OPDEF_SOCKET    .has_fd = false
+#define VL__OPDEF_BIND      .has_fd = true
+#define VL__OPDEF_LISTEN    .has_fd = true
+/* The file and path ops: a file system call, which no readiness reports
+ * and which may block for as long as the disk takes, so a readiness
+ * driver hands it to its offload. fd is the file (FTRUNCATE) or the
+ * directory a relative path starts from (VL_AT_FDCWD, -100, for the
+ * working directory). */
+#define VL__OPDEF_OPENAT    .has_fd = true, .blocking = true
+#define VL__OPDEF_STATX     .has_fd = true, .blocking = true
+#define VL__OPDEF_FTRUNCATE .has_fd = true, .blocking = true
+#define VL__OPDEF_UNLINKAT  .has_fd = true, .blocking = true
+#define VL__OPDEF_RENAMEAT  .has_fd = true, .blocking = true
+#define VL__OPDEF_MKDIRAT   .has_fd = true, .blocking = true
 
 /*
  * A field of kind's row: vl__op_<field>(kind), false or 0 for a value
@@ -356,6 +367,55 @@ static inline int vl__check_bind(const vl_op *op)
 static inline int vl__check_listen(const vl_op *op)
 {
     return op->u.listen.backlog < 0 ? -EINVAL : 0;
+}
+
+/* ---- files and paths: NULL paths are -EFAULT, flags and modes a kind
+ * does not take -EINVAL (<vllsi/engine.h>, "files and paths"). */
+
+/* Permission bits, for OPENAT's and MKDIRAT's mode. */
+#define VL__MODE_BITS 07777u
+
+/* OPENAT's flags: an access mode and the platform's O_* bits of the
+ * documented list (src/engine/ops.c, which sees the Linux-only ones). */
+int vl__check_openat_flags(int flags);
+
+static inline int vl__check_openat(const vl_op *op)
+{
+    if ((op->u.openat.mode & ~VL__MODE_BITS) != 0 ||
+        vl__check_openat_flags(op->u.openat.flags) != 0)
+        return -EINVAL;
+    return op->u.openat.path == NULL ? -EFAULT : 0;
+}
+
+static inline int vl__check_statx(const vl_op *op)
+{
+    if ((op->u.statx.flags & ~(VL_AT_SYMLINK_NOFOLLOW | VL_AT_EMPTY_PATH)) != 0)
+        return -EINVAL;
+    return op->u.statx.path == NULL || op->u.statx.buf == NULL ? -EFAULT : 0;
+}
+
+static inline int vl__check_ftruncate(const vl_op *op)
+{
+    return op->u.ftruncate.length < 0 ? -EINVAL : 0;
+}
+
+static inline int vl__check_unlinkat(const vl_op *op)
+{
+    if ((op->u.unlinkat.flags & ~VL_AT_REMOVEDIR) != 0)
+        return -EINVAL;
+    return op->u.unlinkat.path == NULL ? -EFAULT : 0;
+}
+
+static inline int vl__check_renameat(const vl_op *op)
+{
+    return op->u.renameat.oldpath == NULL || op->u.renameat.newpath == NULL ? -EFAULT : 0;
+}
+
+static inline int vl__check_mkdirat(const vl_op *op)
+{
+    if ((op->u.mkdirat.mode & ~VL__MODE_BITS) != 0)
+        return -EINVAL;
+    return op->u.mkdirat.path == NULL ? -EFAULT : 0;
 }
 
 /*

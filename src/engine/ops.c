@@ -3,10 +3,12 @@
  * opdef.h, inline on the submit fast path.)
  */
 #ifdef __linux__
-#define _GNU_SOURCE /* POLLRDHUP */
+#define _GNU_SOURCE /* POLLRDHUP; O_DIRECT, O_PATH, O_TMPFILE; statx */
 #include <poll.h>
+#include <sys/stat.h>
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
 #ifndef _WIN32
@@ -191,5 +193,116 @@ vl_op vl_op_sendv(int fd, const vl_iovec *iov, uint32_t iovcnt, int flags)
     op.u.vec.iov = iov;
     op.u.vec.iovcnt = iovcnt;
     op.u.vec.flags = flags;
+    return op;
+}
+
+/* ---- files and paths ----------------------------------------------------------- */
+
+/* The drivers hand VL_AT_* to the *at(2) calls and io_uring, and read
+ * STATX's mask and type bits, as they are on Linux. */
+#ifdef __linux__
+_Static_assert(VL_AT_FDCWD == AT_FDCWD && VL_AT_SYMLINK_NOFOLLOW == AT_SYMLINK_NOFOLLOW &&
+                   VL_AT_REMOVEDIR == AT_REMOVEDIR && VL_AT_EMPTY_PATH == AT_EMPTY_PATH,
+               "VL_AT_* are Linux's AT_*");
+_Static_assert(VL_STATX_TYPE == STATX_TYPE && VL_STATX_MODE == STATX_MODE &&
+                   VL_STATX_NLINK == STATX_NLINK && VL_STATX_UID == STATX_UID &&
+                   VL_STATX_GID == STATX_GID && VL_STATX_ATIME == STATX_ATIME &&
+                   VL_STATX_MTIME == STATX_MTIME && VL_STATX_CTIME == STATX_CTIME &&
+                   VL_STATX_INO == STATX_INO && VL_STATX_SIZE == STATX_SIZE &&
+                   VL_STATX_BLOCKS == STATX_BLOCKS && VL_STATX_BASIC_STATS == STATX_BASIC_STATS &&
+                   VL_STATX_BTIME == STATX_BTIME,
+               "VL_STATX_* are Linux's STATX_*");
+_Static_assert(VL_S_IFMT == S_IFMT && VL_S_IFSOCK == S_IFSOCK && VL_S_IFLNK == S_IFLNK &&
+                   VL_S_IFREG == S_IFREG && VL_S_IFBLK == S_IFBLK && VL_S_IFDIR == S_IFDIR &&
+                   VL_S_IFCHR == S_IFCHR && VL_S_IFIFO == S_IFIFO,
+               "VL_S_IF* are Linux's S_IF*");
+_Static_assert(
+    sizeof(struct vl_statx) == 256 && sizeof(struct statx) <= sizeof(struct vl_statx),
+    "the kernel's struct statx fits in a vl_statx (the io_uring driver converts in place)");
+#else
+_Static_assert(sizeof(struct vl_statx) == 256, "struct vl_statx is 256 bytes");
+#endif
+
+/* OPENAT's flags besides the access mode (<vllsi/engine.h>, vl_op_openat). */
+#if defined(_WIN32)
+#define OPENAT_FLAGS (O_CREAT | O_EXCL | O_TRUNC | O_APPEND)
+#else
+#define OPENAT_POSIX                                                                    \
+    (O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_NONBLOCK | O_NOCTTY | O_DSYNC | O_SYNC | \
+     O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+#ifdef __linux__
+#define OPENAT_FLAGS (OPENAT_POSIX | O_DIRECT | O_NOATIME | O_PATH | O_TMPFILE)
+#else
+#define OPENAT_FLAGS OPENAT_POSIX
+#endif
+#endif
+#define OPENAT_ACCMODE (O_RDONLY | O_WRONLY | O_RDWR)
+
+int vl__check_openat_flags(int flags)
+{
+    if ((flags & ~(OPENAT_FLAGS | OPENAT_ACCMODE)) != 0)
+        return -EINVAL;
+    return (flags & OPENAT_ACCMODE) == OPENAT_ACCMODE ? -EINVAL : 0;
+}
+
+vl_op vl_op_openat(int dirfd, const char *path, int flags, uint32_t mode)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_OPENAT;
+    op.fd = dirfd;
+    op.u.openat.path = path;
+    op.u.openat.flags = flags;
+    op.u.openat.mode = mode;
+    return op;
+}
+
+vl_op vl_op_statx(int dirfd, const char *path, int flags, struct vl_statx *buf)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_STATX;
+    op.fd = dirfd;
+    op.u.statx.path = path;
+    op.u.statx.flags = flags;
+    op.u.statx.buf = buf;
+    return op;
+}
+
+vl_op vl_op_ftruncate(int fd, int64_t length)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_FTRUNCATE;
+    op.fd = fd;
+    op.u.ftruncate.length = length;
+    return op;
+}
+
+vl_op vl_op_unlinkat(int dirfd, const char *path, int flags)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_UNLINKAT;
+    op.fd = dirfd;
+    op.u.unlinkat.path = path;
+    op.u.unlinkat.flags = flags;
+    return op;
+}
+
+vl_op vl_op_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_RENAMEAT;
+    op.fd = olddirfd;
+    op.u.renameat.oldpath = oldpath;
+    op.u.renameat.newpath = newpath;
+    op.u.renameat.newdirfd = newdirfd;
+    return op;
+}
+
+vl_op vl_op_mkdirat(int dirfd, const char *path, uint32_t mode)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_MKDIRAT;
+    op.fd = dirfd;
+    op.u.mkdirat.path = path;
+    op.u.mkdirat.mode = mode;
     return op;
 }

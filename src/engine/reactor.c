@@ -36,6 +36,7 @@
 #include "engine_internal.h"
 #include "fault.h"
 #include "reactor.h"
+#include "statx.h"
 
 #define NONE UINT32_MAX
 
@@ -861,6 +862,93 @@ static int64_t run_listen(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
     (void)i;
     (void)ready;
     return sys_result(listen(s->op.fd, s->op.u.listen.backlog));
+}
+
+/* ---- files and paths ---------------------------------------------------------- */
+
+/*
+ * The file and path ops are blocking kinds (opdef.h): each is one system
+ * call, which runs on an offload worker when one is installed, else inline
+ * (the route the core picks from the row). Neither parks, so ready means
+ * nothing to them. VL_AT_* are Linux's AT_* values; elsewhere at_fd and
+ * at_flags translate them.
+ */
+static int at_fd(int dirfd)
+{
+    return dirfd == VL_AT_FDCWD ? AT_FDCWD : dirfd;
+}
+
+#ifdef __linux__
+#define at_flags(f) (f)
+#else
+static int at_flags(int flags)
+{
+    int out = 0;
+    if (flags & VL_AT_SYMLINK_NOFOLLOW)
+        out |= AT_SYMLINK_NOFOLLOW;
+    if (flags & VL_AT_REMOVEDIR)
+        out |= AT_REMOVEDIR;
+    return out;
+}
+#endif
+
+static int64_t run_openat(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)r, (void)i, (void)ready;
+    const vl_op *op = &s->op;
+    return sys_result(openat(at_fd(op->fd), op->u.openat.path, op->u.openat.flags | O_CLOEXEC,
+                             (mode_t)op->u.openat.mode));
+}
+
+/* Linux: statx(2), converted as io_uring's is. Elsewhere fstatat, or fstat
+ * of the fd for VL_AT_EMPTY_PATH with "" (where AT_EMPTY_PATH is not). */
+static int64_t run_statx(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)r, (void)i, (void)ready;
+    const vl_op *op = &s->op;
+#ifdef __linux__
+    struct statx k;
+    if (statx(op->fd, op->u.statx.path, op->u.statx.flags, VL__STATX_WANT, &k) != 0)
+        return -errno;
+    vl__statx_from_linux(op->u.statx.buf, &k);
+#else
+    struct stat st;
+    int rc = (op->u.statx.flags & VL_AT_EMPTY_PATH) && op->u.statx.path[0] == '\0'
+                 ? (op->fd == VL_AT_FDCWD ? stat(".", &st) : fstat(op->fd, &st))
+                 : fstatat(at_fd(op->fd), op->u.statx.path, &st, at_flags(op->u.statx.flags));
+    if (rc != 0)
+        return -errno;
+    vl__statx_from_stat(op->u.statx.buf, &st);
+#endif
+    return 0;
+}
+
+static int64_t run_ftruncate(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)r, (void)i, (void)ready;
+    return sys_result(ftruncate(s->op.fd, (off_t)s->op.u.ftruncate.length));
+}
+
+static int64_t run_unlinkat(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)r, (void)i, (void)ready;
+    const vl_op *op = &s->op;
+    return sys_result(unlinkat(at_fd(op->fd), op->u.unlinkat.path, at_flags(op->u.unlinkat.flags)));
+}
+
+static int64_t run_renameat(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)r, (void)i, (void)ready;
+    const vl_op *op = &s->op;
+    return sys_result(renameat(at_fd(op->fd), op->u.renameat.oldpath,
+                               at_fd(op->u.renameat.newdirfd), op->u.renameat.newpath));
+}
+
+static int64_t run_mkdirat(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)r, (void)i, (void)ready;
+    const vl_op *op = &s->op;
+    return sys_result(mkdirat(at_fd(op->fd), op->u.mkdirat.path, (mode_t)op->u.mkdirat.mode));
 }
 
 static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s, unsigned dirs,

@@ -6,11 +6,12 @@
  * drivers bytes 1..2 pick injected faults (builds with VLLSI_FAULT_INJECTION). The rest is a
  * sequence of actions, each an opcode byte and its operand bytes (missing
  * bytes read as 0): submit an op (RECV, SEND, READ, WRITE, TIMEOUT, NOP,
- * CLOSE, SHUTDOWN, POLL one-shot or multishot, multishot RECV into a buffer pool; ACCEPT, multishot
- * ACCEPT and CONNECT on a listening socket of the input's own; SOCKET, BIND, LISTEN) on one of
- * six descriptors (two socket pairs and a pipe), with VL_OP_F_LINK when the opcode byte is
- * 0xf0 to 0xf7 (a chain with the next op), cancel a live or stale id, poll, act as the peer
- * outside the engine
+ * CLOSE, SHUTDOWN, POLL one-shot or multishot, multishot RECV into a buffer pool, file and path
+ * ops that cannot make or open anything (bad paths, bad flags); ACCEPT, multishot ACCEPT and
+ * CONNECT on a listening socket of the input's own; SOCKET, BIND, LISTEN) on one of six
+ * descriptors (two socket pairs and a pipe), with VL_OP_F_LINK when the opcode byte is 0xf0 to
+ * 0xf7 (a chain with the next op), cancel a live or stale id, poll, act as the peer outside the
+ * engine
  * (write into, read from, half-close or close the other end), or shut the engine down. Every engine
  * call goes through tests/invariants.h, which checks exactly-once delivery, result domains,
  * user_data, and buffer ownership (buffers are mmap'd and sealed PROT_NONE once their completion is
@@ -402,6 +403,60 @@ static void act_socket_op(struct world *w, uint8_t b)
     check(w);
 }
 
+/*
+ * A file or path op that can never make or open anything (b: which kind,
+ * which bad input): a NULL path (-EFAULT at submit), bad flags or a
+ * negative length (-EINVAL at submit), an empty path or one under a
+ * directory that does not exist (-ENOENT; the simulator's -EOPNOTSUPP).
+ * FTRUNCATE names one of the descriptors (-EINVAL: none is a file), or -1
+ * once its number may have been reused.
+ */
+static void act_path(struct world *w, uint8_t b)
+{
+    static const char missing[] = "/nonexistent-vllsi-fuzz/x";
+    unsigned variant = (b >> 3) & 3;
+    const char *path = variant == 0 ? NULL : variant == 1 ? "" : missing;
+    bool bad = variant == 0 || variant == 3;
+    int64_t want = variant == 0 ? -EFAULT : -EINVAL;
+    vl_op op;
+    switch (b % 6) {
+    case 0:
+        op = vl_op_openat(VL_AT_FDCWD, path, O_RDWR | O_CREAT | (variant == 3 ? 0x40000000 : 0),
+                          0600);
+        break;
+    case 1: {
+        struct vl_statx *st = inv_buf(&w->v, sizeof(*st));
+        if (st == NULL)
+            die(w, "inv_buf failed");
+        op = vl_op_statx(VL_AT_FDCWD, path, variant == 3 ? VL_AT_REMOVEDIR : 0, st);
+        break;
+    }
+    case 2: {
+        unsigned i = (b >> 5) % NFD;
+        bool gone = w->close_sent[i] || w->closed[i];
+        op = vl_op_ftruncate(gone ? -1 : w->fd[i], bad ? -1 : (int64_t)b);
+        want = -EINVAL;
+        break;
+    }
+    case 3:
+        op = vl_op_unlinkat(VL_AT_FDCWD, path, variant == 3 ? 1 : VL_AT_REMOVEDIR);
+        break;
+    case 4:
+        op = vl_op_renameat(VL_AT_FDCWD, path, VL_AT_FDCWD, missing);
+        bad = variant == 0;
+        break;
+    default:
+        op = vl_op_mkdirat(VL_AT_FDCWD, path, variant == 3 ? 0x10000 : 0700);
+        break;
+    }
+    int64_t id = inv_submit(&w->v, w->e, &op, NULL);
+    if (bad && id != want && id != -ESHUTDOWN)
+        inv_fail(&w->v, "kind %d with bad input: submit = %lld, expected %lld", op.kind,
+                 (long long)id, (long long)want);
+    remember(w, id);
+    check(w);
+}
+
 /* A multishot RECV into the input's buffer pool (made on first use). A
  * byte of 0xf0 and above makes it malformed instead (a buffer as well as
  * the pool, or the pool without the mode's flag), which submit must refuse
@@ -500,14 +555,14 @@ static void act_peer(struct world *w, struct prog *g)
 
 /*
  * One action: its opcode is the byte % 16, but for the bytes 0xf8 and up,
- * which escape to the actions that have no opcode of their own: even, a
- * SOCKET, BIND or LISTEN; odd, the engine's shutdown (rarely) or a
- * SHUTDOWN op.
+ * which escape to the actions that have no opcode of their own: 0xf8,
+ * 0xfa, 0xfc and 0xfe a SOCKET, BIND or LISTEN; 0xf9 and 0xfd a file or
+ * path op; 0xfb and 0xff the engine's shutdown (rarely) or a SHUTDOWN op.
  */
 static void act(struct world *w, struct prog *g)
 {
     uint8_t byte = next_byte(g);
-    uint8_t op = byte >= 0xf8 ? 16 + (byte & 1) : byte % 16;
+    uint8_t op = byte < 0xf8 ? byte % 16 : (byte & 1) == 0 ? 16 : (byte & 2) == 0 ? 17 : 18;
     w->link = byte >= 0xf0 && byte < 0xf8; /* one byte in 32 links its op to the next */
     vl_op o;
     switch (op) {
@@ -563,6 +618,9 @@ static void act(struct world *w, struct prog *g)
         break;
     case 16:
         act_socket_op(w, next_byte(g));
+        break;
+    case 17:
+        act_path(w, next_byte(g));
         break;
     default: {
         /* The engine's shutdown, rarely; else a SHUTDOWN op. */

@@ -330,6 +330,46 @@ int listen(int fd, int backlog)
     return (int)SC(__NR_listen, fd, backlog, 0, 0, 0, 0);
 }
 
+/* The file and path ops (the readiness core's run_openat ... run_mkdirat). */
+int openat(int dirfd, const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if (flags & (O_CREAT | __O_TMPFILE)) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = va_arg(ap, mode_t);
+        va_end(ap);
+    }
+    return (int)SC(__NR_openat, dirfd, path, flags, mode, 0, 0);
+}
+
+int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *buf)
+{
+    return (int)SC(__NR_statx, dirfd, path, flags, mask, buf, 0);
+}
+
+int ftruncate(int fd, off_t length)
+{
+    return (int)SC(__NR_ftruncate, fd, length, 0, 0, 0, 0);
+}
+
+int unlinkat(int dirfd, const char *path, int flags)
+{
+    return (int)SC(__NR_unlinkat, dirfd, path, flags, 0, 0, 0);
+}
+
+/* renameat through renameat2, which every architecture has (aarch64 has
+ * no renameat). */
+int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+{
+    return (int)SC(__NR_renameat2, olddirfd, oldpath, newdirfd, newpath, 0, 0);
+}
+
+int mkdirat(int dirfd, const char *path, mode_t mode)
+{
+    return (int)SC(__NR_mkdirat, dirfd, path, mode, 0, 0, 0);
+}
+
 /* poll(2) through ppoll, which every architecture has (aarch64 has no
  * poll): a negative timeout waits for ever. */
 int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
