@@ -178,7 +178,7 @@ static void h_index(uint64_t id, int idx)
 
 static vl_engine *h_open(uint32_t max_inflight, uint32_t entries)
 {
-    vl_engine_config cfg = {g_create_kind, entries, max_inflight, g_flags};
+    vl_engine_config cfg = {g_create_kind, entries, max_inflight, g_flags, 0};
     int rc = vl_engine_create(&cfg, &H.e);
     if (rc == -ENOSYS || rc == -EPERM || rc == -EOPNOTSUPP) {
         H.e = NULL;
@@ -552,19 +552,19 @@ static void create_rejects_bad_config(void **state)
     WATCH(20);
     vl_engine *e = NULL;
     int fds = ct_count_fds();
-    vl_engine_config cfg = {(vl_driver_kind)77, 0, 0, 0};
+    vl_engine_config cfg = {(vl_driver_kind)77, 0, 0, 0, 0};
     assert_int_equal(vl_engine_create(&cfg, &e), -EINVAL);
-    cfg = (vl_engine_config){(vl_driver_kind)-1, 0, 0, 0};
+    cfg = (vl_engine_config){(vl_driver_kind)-1, 0, 0, 0, 0};
     assert_int_equal(vl_engine_create(&cfg, &e), -EINVAL);
-    cfg = (vl_engine_config){g_create_kind, 0, 0, 0x80u};
+    cfg = (vl_engine_config){g_create_kind, 0, 0, 0x80u, 0};
     assert_int_equal(vl_engine_create(&cfg, &e), -EINVAL);
     cfg.flags = ~VL_ENGINE_FLAGS_ALL;
     assert_int_equal(vl_engine_create(&cfg, &e), -EINVAL);
-    cfg = (vl_engine_config){g_create_kind, 0, VL_ENGINE_MAX_INFLIGHT + 1, 0};
+    cfg = (vl_engine_config){g_create_kind, 0, VL_ENGINE_MAX_INFLIGHT + 1, 0, 0};
     assert_int_equal(vl_engine_create(&cfg, &e), -EINVAL);
     cfg.max_inflight = UINT32_MAX;
     assert_int_equal(vl_engine_create(&cfg, &e), -EINVAL);
-    cfg = (vl_engine_config){g_create_kind, 0, 0, 0};
+    cfg = (vl_engine_config){g_create_kind, 0, 0, 0, 0};
     assert_int_equal(vl_engine_create(&cfg, NULL), -EINVAL);
     assert_int_equal(vl_engine_create(NULL, NULL), -EINVAL);
     assert_int_equal(ct_count_fds(), fds);
@@ -578,7 +578,7 @@ static void create_accepts_every_flag(void **state)
     WATCH(20);
     const uint32_t sets[] = {VL_ENGINE_NO_TASKRUN_FLAGS, VL_ENGINE_EMBEDDED, VL_ENGINE_FLAGS_ALL};
     for (size_t k = 0; k < sizeof(sets) / sizeof(sets[0]); k++) {
-        vl_engine_config cfg = {g_create_kind, 0, 0, sets[k]};
+        vl_engine_config cfg = {g_create_kind, 0, 0, sets[k], 0};
         vl_engine *e = NULL;
         int rc = vl_engine_create(&cfg, &e);
         if (rc == -ENOSYS || rc == -EPERM || rc == -EOPNOTSUPP) {
@@ -2886,7 +2886,7 @@ static int64_t child_run(vl_engine *e, vl_op op)
 static vl_engine *child_engine(void)
 {
     vl_engine *e = NULL;
-    vl_engine_config cfg = {g_create_kind, 0, 64, 0};
+    vl_engine_config cfg = {g_create_kind, 0, 64, 0, 0};
     int rc = vl_engine_create(&cfg, &e);
     if (rc != 0) {
         fprintf(stderr, "vl_engine_create = %d\n", rc);
@@ -3773,7 +3773,7 @@ static void destroy_leaves_nothing_behind(void **state)
     for (int round = 0; round < 20; round++) {
         int sv[2];
         vl_engine *e = NULL;
-        vl_engine_config cfg = {g_create_kind, 0, 64, 0};
+        vl_engine_config cfg = {g_create_kind, 0, 64, 0, 0};
         if (vl_engine_create(&cfg, &e) != 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
             break;
         vl_op ops[] = {vl_op_recv(sv[0], buf[0], 16, 0), vl_op_timeout(1000 * CT_MS), vl_op_nop(),
@@ -3910,7 +3910,7 @@ static int fallback_child(void *arg)
     vl_engine *e = NULL;
     unsetenv("VLLSI_DRIVER");
     CK_EQ(deny_io_uring(err), 0);
-    vl_engine_config cfg = {VL_DRIVER_URING, 0, 64, 0};
+    vl_engine_config cfg = {VL_DRIVER_URING, 0, 64, 0, 0};
     CK_EQ(vl_engine_create(&cfg, &e), -err);
     cfg.driver = VL_DRIVER_AUTO;
     CK_EQ(vl_engine_create(&cfg, &e), 0);
@@ -3976,7 +3976,7 @@ static int env_child(void *arg)
         return 1;
     vl_engine_destroy(e);
     /* An explicit driver is not overridden by the environment. */
-    vl_engine_config cfg = {strcmp(want, "epoll") == 0 ? VL_DRIVER_URING : VL_DRIVER_EPOLL, 0, 0,
+    vl_engine_config cfg = {strcmp(want, "epoll") == 0 ? VL_DRIVER_URING : VL_DRIVER_EPOLL, 0, 0, 0,
                             0};
     CK_EQ(vl_engine_create(&cfg, &e), 0);
     CK(strcmp(vl_engine_driver_name(e), want) != 0);

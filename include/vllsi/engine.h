@@ -112,6 +112,20 @@ typedef enum vl_driver_kind {
 #define VL_ENGINE_DEFAULT_MAX_INFLIGHT 4096u
 /* The largest max_inflight accepted (ids keep the slot in 24 bits). */
 #define VL_ENGINE_MAX_INFLIGHT         (1u << 24)
+/*
+ * vl_engine_config.workers: the readiness drivers (epoll, kqueue) run the
+ * work no readiness mechanism reports (READ and WRITE on a regular file or
+ * block device, FSYNC, the file ops) on a bounded pool of worker threads, so
+ * that a slow disk never stalls the polling thread. The threads start
+ * lazily: none until the first such op, then one more whenever an op finds
+ * every started thread busy, up to workers; they stay until
+ * vl_engine_destroy, which joins them. Their signals are blocked. Ops beyond
+ * the busy threads wait in a FIFO (no allocation per op). io_uring, IOCP,
+ * the simulator and the sync driver run these ops their own way and ignore
+ * the field. Above VL_ENGINE_MAX_WORKERS: -EINVAL at create.
+ */
+#define VL_ENGINE_DEFAULT_WORKERS      4u
+#define VL_ENGINE_MAX_WORKERS          256u
 
 /* vl_engine_config.flags (tuning; unknown bits give -EINVAL at create). */
 /* io_uring: do not ask for SINGLE_ISSUER, DEFER_TASKRUN, COOP_TASKRUN. By
@@ -136,6 +150,7 @@ typedef struct vl_engine_config {
     uint32_t entries;      /* kernel submission ring size; 0 = default (256) */
     uint32_t max_inflight; /* cap on live ids; 0 = default (4096)            */
     uint32_t flags;        /* VL_ENGINE_* tuning bits                         */
+    uint32_t workers;      /* worker threads at most; 0 = default (4)        */
 } vl_engine_config;
 
 /* The op kinds, from the list in <vllsi/op_kinds.h>: VL_OP_NOP (0),
@@ -460,7 +475,8 @@ typedef struct vl_completion {
 /*
  * vl_engine_create - make an engine. cfg may be NULL (all defaults). On
  * success stores the engine in *out and returns 0. Errors: -EINVAL (NULL out,
- * unknown driver or flags, max_inflight above VL_ENGINE_MAX_INFLIGHT),
+ * unknown driver or flags, max_inflight above VL_ENGINE_MAX_INFLIGHT, workers above
+ * VL_ENGINE_MAX_WORKERS),
  * -ENOMEM, -EMFILE; for an explicitly chosen driver, what its setup said
  * (-ENOSYS / -EPERM when io_uring is unavailable or forbidden, -EOPNOTSUPP
  * for a driver this platform does not have). AUTO falls back instead.

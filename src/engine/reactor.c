@@ -36,6 +36,7 @@
 #include "engine_internal.h"
 #include "fault.h"
 #include "reactor.h"
+#include "workers.h"
 
 #define NONE UINT32_MAX
 
@@ -1403,6 +1404,8 @@ int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
     int rc = vl__reactor_init(r, e, cfg->max_inflight, rd->be, r);
     if (rc == 0) {
         rc = rd->open(r);
+        if (rc == 0)
+            rc = vl__workers_create(e, r, cfg->workers, &r->pool);
         if (rc < 0) {
             rd->close(r);
             vl__reactor_fini(r);
@@ -1413,6 +1416,7 @@ int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
         free(r);
         return rc;
     }
+    vl__reactor_set_offload(r, &vl__workers_offload, r->pool);
     *vl__engine_drv(e) = r;
     return 0;
 }
@@ -1420,6 +1424,7 @@ int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
 void vl__reactor_drv_fini(vl_engine *e, const struct vl__reactor_driver *rd)
 {
     struct vl__reactor *r = *vl__engine_drv(e);
+    vl__workers_destroy(r->pool);
     rd->close(r);
     vl__reactor_fini(r);
     free(r);

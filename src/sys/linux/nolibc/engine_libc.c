@@ -377,6 +377,15 @@ int sigemptyset(sigset_t *set)
     return 0;
 }
 
+/* Every signal the kernel's 64-bit mask has (the worker pool blocks them
+ * all; the kernel ignores SIGKILL and SIGSTOP in a mask). */
+int sigfillset(sigset_t *set)
+{
+    sigemptyset(set);
+    *ksig(set) = ~0ull;
+    return 0;
+}
+
 int sigaddset(sigset_t *set, int sig)
 {
     if (sig < 1 || sig > 64) {
