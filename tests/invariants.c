@@ -220,6 +220,10 @@ static void op_buffer(const vl_op *op, const void **p, size_t *len)
          * the same inv_buf, before the array (tests/fuzz does). */
         *p = op->u.vec.iov;
         *len = (size_t)op->u.vec.iovcnt * sizeof(vl_iovec);
+    } else if (op->kind == VL_OP_READV || op->kind == VL_OP_WRITEV) {
+        /* The array, as SENDV's. */
+        *p = op->u.rwv.iov;
+        *len = (size_t)op->u.rwv.iovcnt * sizeof(vl_iovec);
     }
 }
 
@@ -326,10 +330,21 @@ static void check_domain(struct inv *v, const struct inv_rec *rec, const vl_comp
                      (long long)r);
         break;
     }
+    case VL_OP_READV:
+    case VL_OP_WRITEV: {
+        uint64_t total = 0;
+        for (uint32_t k = 0; k < op->u.rwv.iovcnt; k++)
+            total += op->u.rwv.iov[k].len;
+        if (r > (int64_t)total)
+            inv_fail(v, "id %llx (kind %d): %lld bytes for a list of %llu", id, op->kind,
+                     (long long)r, (unsigned long long)total);
+        break;
+    }
     case VL_OP_NOP:
     case VL_OP_CONNECT:
     case VL_OP_CLOSE:
     case VL_OP_SHUTDOWN:
+    case VL_OP_FSYNC:
         if (r > 0)
             inv_fail(v, "id %llx (kind %d): result %lld > 0", id, op->kind, (long long)r);
         break;

@@ -20,19 +20,23 @@
  *    and no completion will ever come:
  *      -EINVAL    NULL engine/op, unknown kind, length above INT32_MAX,
  *                 negative timeout, a bad SHUTDOWN how, POLL events 0 or
- *                 with unknown bits, reserved not 0, a
+ *                 with unknown bits, a READ/WRITE/READV/WRITEV offset
+ *                 below -1, READV/WRITEV iovcnt 0 or above VL_IOV_MAX,
+ *                 FSYNC flags other than VL_FSYNC_DATASYNC, reserved not 0, a
  *                 malformed option or a mode the kind does not take
  *                 (VL_OP_F_*, at vl_op; see each constructor)
  *      -EOPNOTSUPP an option no driver runs yet (VL_OP_F_LINK); a deadline
  *                 on the sync driver
- *      -EFAULT    NULL buffer with len > 0, NULL address where one is needed
+ *      -EFAULT    NULL buffer with len > 0, NULL address where one is needed,
+ *                 NULL READV/WRITEV array
  *      -EBUSY     max_inflight ids are alive (issued and their completion not
  *                 yet returned by poll); the cap is exact
  *      -ESHUTDOWN after vl_engine_shutdown
  *  - Every id completes exactly once; ids carry a generation and are never
  *    reused while alive.
  *  - completion.result: >= 0 bytes transferred / new fd (ACCEPT, CLOEXEC) /
- *    0 (NOP, CONNECT, TIMEOUT fired, CLOSE, SHUTDOWN, CANCEL found its target) /
+ *    0 (NOP, CONNECT, TIMEOUT fired, CLOSE, SHUTDOWN, FSYNC, CANCEL found its
+ *    target) /
  *    the ready mask, VL_POLL_* bits (POLL);
  *    < 0 a negative errno in -4095..-1:
  *      -EBADF      bad or closed fd (found at execution)
@@ -40,6 +44,7 @@
  *                  non-listening socket
  *      -ENOTCONN   SHUTDOWN of a socket that is not connected (see
  *                  vl_op_shutdown)
+ *      -EINVAL     FSYNC of a pipe, FIFO or socket
  *      -ESPIPE     an offset other than -1 on a pipe, FIFO or socket (io_uring
  *                  itself would ignore the offset; its driver checks with one
  *                  fstat per op that names an offset)
@@ -227,7 +232,16 @@ typedef struct vl_op {
         struct {
             uint32_t events; /* VL_POLL_* bits, at least one */
         } poll;              /* POLL */
-        uint64_t size_[5];   /* sizes the body: 40 bytes, whatever the kind */
+        struct {
+            const vl_iovec *iov; /* the caller's array, read until completion */
+            uint32_t iovcnt;     /* 1..VL_IOV_MAX */
+            uint32_t unused_;    /* 0 */
+            int64_t offset;      /* -1: the fd's current position (where rw's is) */
+        } rwv;                   /* READV, WRITEV */
+        struct {
+            uint32_t flags; /* 0 or VL_FSYNC_DATASYNC */
+        } fsync;            /* FSYNC */
+        uint64_t size_[5];  /* sizes the body: 40 bytes, whatever the kind */
     } u;
 } vl_op;
 
@@ -385,6 +399,47 @@ VL_API vl_op vl_op_sendv(int fd, const vl_iovec *iov, uint32_t iovcnt, int flags
  * completion).
  */
 VL_API vl_op vl_op_shutdown(int fd, int how);
+
+/*
+ * vl_op_readv - one READ into iovcnt buffers, in order, as preadv(2): the
+ * bytes fill iov[0], then iov[1], ...; the result is the number read, which
+ * may stop short anywhere (0 at EOF), as a READ's may. offset -1 reads at
+ * the fd's current position and moves it (readv(2)): the only offset a pipe,
+ * FIFO or socket takes (another gives -ESPIPE); an offset >= 0 reads there
+ * and leaves the position alone. Both the array iov and the buffers belong
+ * to the caller until the completion is returned. submit errors: -EINVAL
+ * (iovcnt 0 or above VL_IOV_MAX, the lengths adding up to more than
+ * INT32_MAX, an offset below -1), -EFAULT (iov NULL, or an entry with a
+ * NULL base and a non-zero length). Results: bytes; -EBADF; -ESPIPE;
+ * -EISDIR; -ECANCELED. On epoll and kqueue a regular file's READV runs on
+ * the worker pool (vl_engine_config.workers). IOCP: -EOPNOTSUPP (Windows
+ * has no scatter read for ordinary buffers; docs/windows.md).
+ */
+VL_API vl_op vl_op_readv(int fd, const vl_iovec *iov, uint32_t iovcnt, int64_t offset);
+
+/*
+ * vl_op_writev - one WRITE of iovcnt buffers, in order, as pwritev(2): the
+ * result is the number of bytes written, which may stop short (the caller
+ * writes the rest). Offsets, ownership and submit errors as vl_op_readv.
+ * Like WRITE, a write to a pipe or socket without a reader completes with
+ * -EPIPE and never raises SIGPIPE. IOCP: -EOPNOTSUPP.
+ */
+VL_API vl_op vl_op_writev(int fd, const vl_iovec *iov, uint32_t iovcnt, int64_t offset);
+
+/* FSYNC's flags: flush the data and only the metadata needed to read it
+ * back (fdatasync(2); IORING_FSYNC_DATASYNC), not e.g. the times. */
+#define VL_FSYNC_DATASYNC 0x1u
+
+/*
+ * vl_op_fsync - flush fd's written data (and metadata) to its storage, as
+ * fsync(2), or as fdatasync(2) with VL_FSYNC_DATASYNC. Results: 0; -EBADF;
+ * -EINVAL for a file that cannot be synced (a pipe, FIFO or socket, as
+ * Linux says); -EIO, -ENOSPC, -EDQUOT from the storage; -ECANCELED.
+ * submit: -EINVAL for a flag other than VL_FSYNC_DATASYNC. On epoll and
+ * kqueue it runs on the worker pool; on IOCP it is FlushFileBuffers, run
+ * inline in poll (a disk file only; DATASYNC flushes the same).
+ */
+VL_API vl_op vl_op_fsync(int fd, uint32_t flags);
 
 /*
  * POLL's events and its result's bits: the values of poll(2)'s POLLIN,

@@ -38,6 +38,9 @@
     X(CANCEL, cancel)     \
     X(SENDV, sendv)       \
     X(SHUTDOWN, shutdown) \
-    X(POLL, poll)
+    X(POLL, poll)         \
+    X(READV, readv)       \
+    X(WRITEV, writev)     \
+    X(FSYNC, fsync)
 
 #endif
