@@ -1,7 +1,8 @@
 /*
  * tests/workers.c - the readiness drivers' worker pool (src/engine/workers.c)
  * through a real engine: `workers epoll`, `workers kqueue` (a build with
- * libkqueue). Regular-file READ and WRITE are the ops that reach the pool.
+ * libkqueue). Regular-file READ, WRITE, READV and WRITEV and every FSYNC
+ * are the ops that reach the pool.
  *
  * What it checks: threads start lazily and never beyond the configured
  * number (1, 4, the default for 0); many concurrent file ops each complete
@@ -280,6 +281,41 @@ static void test_many_four(void **state)
     check_many(4);
 }
 
+/* READV/WRITEV of a regular file and FSYNC (a blocking kind) run on the
+ * pool too: with the gate closed they are held there, running. */
+static void test_vectors_and_fsync_on_the_pool(void **state)
+{
+    (void)state;
+    vl_engine *e = make(2, 64);
+    struct vl__workers *w = pool_of(e);
+    int fd = tmp_file(64);
+    uint8_t a[10], b[20];
+    vl_iovec in[2] = {{a, sizeof(a)}, {b, sizeof(b)}};
+    vl_iovec out[2] = {{"abc", 3}, {"defg", 4}};
+    vl__workers_gate(w, true);
+    int64_t r = submit(e, vl_op_readv(fd, in, 2, 4));
+    int64_t f = submit(e, vl_op_fsync(fd, VL_FSYNC_DATASYNC));
+    pump(e, 0);
+    await_running(w, 2);
+    int64_t wv = submit(e, vl_op_writev(fd, out, 2, 64)); /* queued behind them */
+    pump(e, 0);
+    assert_int_equal(ngot, 0);
+    vl__workers_gate(w, false);
+    assert_int_equal(result_of(e, r), 30);
+    for (size_t i = 0; i < 10; i++)
+        assert_int_equal(a[i], pattern(4 + i));
+    for (size_t i = 0; i < 20; i++)
+        assert_int_equal(b[i], pattern(14 + i));
+    assert_int_equal(result_of(e, f), 0);
+    assert_int_equal(result_of(e, wv), 7);
+    char back[7];
+    assert_int_equal(pread(fd, back, 7, 64), 7);
+    assert_memory_equal(back, "abcdefg", 7);
+    assert_int_equal(vl__workers_threads(w), 2);
+    vl_engine_destroy(e);
+    close(fd);
+}
+
 /* ---- cancel ------------------------------------------------------------------------ */
 
 static void test_cancel_queued_and_running(void **state)
@@ -412,6 +448,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_four, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vectors_and_fsync_on_the_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_queued_and_running, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_in_flight_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_in_flight_four, setup, teardown),
