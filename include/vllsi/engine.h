@@ -631,7 +631,8 @@ VL_API uint32_t vl_engine_inflight(const vl_engine *e);
  * sync driver blocks in it; the simulator; io_uring's SHUTDOWN, re-armed
  * single shots and user-space buffer pools on kernels without multishot or
  * buffer rings, and a multishot POLL refused there; IOCP's NOP, TIMEOUT,
- * CLOSE, CANCEL, SHUTDOWN, POLL (refused) and multishot RECV), or answered it without the kernel (a
+ * CLOSE, CANCEL, SHUTDOWN, POLL (refused), READV and WRITEV (refused), FSYNC and multishot
+ * RECV; the readiness drivers' worker pool), or answered it without the kernel (a
  * CANCEL the core resolved itself: its target unknown, completed or being cancelled already; an op
  * still queued at shutdown). native + emulated is the sum of submitted[].
  */
