@@ -50,7 +50,7 @@ static int teardown(void **state)
 
 static vl_engine *engine_or_skip(void)
 {
-    vl_engine_config cfg = {S.kind, 0, 0, 0};
+    vl_engine_config cfg = {S.kind, 0, 0, 0, 0};
     vl_engine *e = NULL;
     int rc = vl_engine_create(&cfg, &e);
     if (rc == -ENOSYS || rc == -EPERM || rc == -EOPNOTSUPP) {
@@ -67,7 +67,7 @@ static void enomem_at_create_is_reported(void **state)
     WATCH(10);
     F.ppm[VL__FAULT_ENOMEM] = VL__FAULT_PPM;
     vl_engine *e = NULL;
-    vl_engine_config cfg = {S.kind, 0, 0, 0};
+    vl_engine_config cfg = {S.kind, 0, 0, 0, 0};
     assert_int_equal(vl_engine_create(&cfg, &e), -ENOMEM);
     assert_null(e);
     cfg.driver = VL_DRIVER_AUTO;
