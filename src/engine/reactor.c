@@ -260,6 +260,7 @@ static bool is_vec(const vl_op *op)
     return op->kind == VL_OP_READV || op->kind == VL_OP_WRITEV;
 }
 
+#ifdef RWF_NOWAIT /* its only users are the preadv2/pwritev2 paths */
 static int op_iov(const vl_op *op, struct iovec *one, const struct iovec **iov)
 {
     if (is_vec(op)) {
@@ -271,6 +272,7 @@ static int op_iov(const vl_op *op, struct iovec *one, const struct iovec **iov)
     *iov = one;
     return 1;
 }
+#endif
 
 _Static_assert(sizeof(vl_iovec) == sizeof(struct iovec) &&
                    offsetof(vl_iovec, base) == offsetof(struct iovec, iov_base) &&
