@@ -31,6 +31,7 @@
 #include <vllsi/sys/thread.h>
 
 #include "engine_internal.h"
+#include "fault.h"
 #include "workers.h"
 
 #define NONE UINT32_MAX
@@ -146,9 +147,13 @@ static void worker_main(void *arg)
     vl_mutex_unlock(&w->mu);
 }
 
-/* Start one more worker with every signal blocked (it inherits the mask). */
+/* Start one more worker with every signal blocked (it inherits the mask).
+ * Test builds may make the start fail as a process at its thread limit
+ * would (-EAGAIN; fault.h's ENOMEM: the thread's stack is an allocation). */
 static int spawn(struct vl__workers *w)
 {
+    if (VL__FAULT(VL__FAULT_ENOMEM))
+        return -EAGAIN;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
