@@ -2486,7 +2486,7 @@ static void rwv_fsync_reject_bad_input(void **state)
     WATCH(20);
     int fd = mk_tmpfile();
     h_open(64, 0);
-    char x[4];
+    char x[4] = "abc";
     vl_iovec iov[3] = {{x, 4}, {NULL, 2}, {x, 4}};
     static vl_iovec big[VL_IOV_MAX + 1];
     for (int k = 0; k <= VL_IOV_MAX; k++)
@@ -2535,7 +2535,7 @@ static void rwv_fsync_bad_fd(void **state)
     h_open(64, 0); /* first, so that the engine's own fds cannot take the closed number */
     int closed = mk_tmpfile();
     xclose(closed);
-    char x[4];
+    char x[4] = "abc";
     vl_iovec iov[1] = {{x, 4}};
     const int fds[2] = {-1, closed};
     for (int k = 0; k < 2; k++) {
@@ -2620,7 +2620,7 @@ static void rwv_iocp_unsupported(void **state)
     }
     int fd = mk_tmpfile();
     h_open(64, 0);
-    char x[4];
+    char x[4] = "abc";
     vl_iovec iov[1] = {{x, 4}};
     expect_result(h_run(vl_op_readv(fd, iov, 1, 0)), -EOPNOTSUPP, "READV on IOCP");
     expect_result(h_run(vl_op_writev(fd, iov, 1, 0)), -EOPNOTSUPP, "WRITEV on IOCP");
