@@ -24,7 +24,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: nop_count [uring|epoll] [batch 1..256] [rounds]\n");
         return 2;
     }
-    vl_engine_config cfg = {kind, 0, 0, 0};
+    vl_engine_config cfg = {kind, 0, 0, 0, 0};
     vl_engine *e = NULL;
     int rc = vl_engine_create(&cfg, &e);
     if (rc != 0) {

@@ -211,7 +211,7 @@ int main(int argc, char **argv)
     vl_timer_init(&acc_retry, on_accept_retry, NULL);
     /* A loop a host embeds asks for the kernel flags that wake the host at
      * once (io_uring: COOP_TASKRUN rather than DEFER_TASKRUN; loop.h). */
-    vl_engine_config cfg = {VL_DRIVER_AUTO, 0, 0, embed ? VL_ENGINE_EMBEDDED : 0};
+    vl_engine_config cfg = {VL_DRIVER_AUTO, 0, 0, embed ? VL_ENGINE_EMBEDDED : 0, 0};
     if (vl_loop_init(&loop, &cfg) < 0)
         return 1;
     vl_signal_start(loop, &sigint, SIGINT, on_signal);

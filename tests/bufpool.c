@@ -36,7 +36,7 @@ static vl_engine *E;
 
 static void need_engine(uint32_t max_inflight)
 {
-    vl_engine_config cfg = {S.kind, 0, max_inflight, S.flags};
+    vl_engine_config cfg = {S.kind, 0, max_inflight, S.flags, 0};
     int rc = vl_engine_create(&cfg, &E);
     if (rc == -ENOSYS || rc == -EPERM || rc == -EOPNOTSUPP) {
         E = NULL;
@@ -218,7 +218,7 @@ static void test_submit_bad_inputs(void **state)
     WATCH(10);
     need_engine(0);
     vl_engine *other = NULL;
-    vl_engine_config cfg = {S.kind, 0, 0, 0};
+    vl_engine_config cfg = {S.kind, 0, 0, 0, 0};
     assert_int_equal(vl_engine_create(&cfg, &other), 0);
     vl_bufpool *theirs = NULL;
     assert_int_equal(vl_bufpool_create(other, 4, 64, &theirs), 0);

@@ -34,7 +34,7 @@ static bool under_wine(void)
 
 static vl_engine *new_engine(void)
 {
-    vl_engine_config cfg = {VL_DRIVER_IOCP, 0, 64, 0};
+    vl_engine_config cfg = {VL_DRIVER_IOCP, 0, 64, 0, 0};
     vl_engine *e = NULL;
     assert_int_equal(vl_engine_create(&cfg, &e), 0);
     assert_string_equal(vl_engine_driver_name(e), "iocp");
@@ -141,7 +141,7 @@ static void create_and_choose(void **state)
     assert_string_equal(vl_engine_driver_reason(e), "preferred");
     vl_engine_destroy(e);
     /* Drivers this platform does not have. */
-    vl_engine_config cfg = {VL_DRIVER_URING, 0, 0, 0};
+    vl_engine_config cfg = {VL_DRIVER_URING, 0, 0, 0, 0};
     assert_int_equal(vl_engine_create(&cfg, &e), -EOPNOTSUPP);
     cfg.driver = VL_DRIVER_EPOLL;
     assert_int_equal(vl_engine_create(&cfg, &e), -EOPNOTSUPP);

@@ -7,6 +7,8 @@
  *  - ENOMEM at create is reported as -ENOMEM, for an explicit driver and for
  *    AUTO (a resource error is not "io_uring unavailable": no fallback).
  *  - ENOMEM at buffer-pool registration is reported; the engine goes on.
+ *  - A worker thread that cannot start (epoll, kqueue): the file op that
+ *    needed it completes with -EAGAIN; the next one starts a thread.
  *  - Short transfers: every byte still arrives once and in order.
  *  - EAGAIN/EINTR/EBUSY/SQ-full at high rates: results are unchanged.
  */
@@ -50,7 +52,7 @@ static int teardown(void **state)
 
 static vl_engine *engine_or_skip(void)
 {
-    vl_engine_config cfg = {S.kind, 0, 0, 0};
+    vl_engine_config cfg = {S.kind, 0, 0, 0, 0};
     vl_engine *e = NULL;
     int rc = vl_engine_create(&cfg, &e);
     if (rc == -ENOSYS || rc == -EPERM || rc == -EOPNOTSUPP) {
@@ -67,7 +69,7 @@ static void enomem_at_create_is_reported(void **state)
     WATCH(10);
     F.ppm[VL__FAULT_ENOMEM] = VL__FAULT_PPM;
     vl_engine *e = NULL;
-    vl_engine_config cfg = {S.kind, 0, 0, 0};
+    vl_engine_config cfg = {S.kind, 0, 0, 0, 0};
     assert_int_equal(vl_engine_create(&cfg, &e), -ENOMEM);
     assert_null(e);
     cfg.driver = VL_DRIVER_AUTO;
@@ -78,6 +80,45 @@ static void enomem_at_create_is_reported(void **state)
     F.ppm[VL__FAULT_ENOMEM] = 0;
     e = engine_or_skip();
     vl_engine_destroy(e);
+}
+
+/* The readiness drivers' worker pool cannot start its first thread: the
+ * file op that needed it completes with the error (-EAGAIN, what
+ * pthread_create says at the thread limit), nothing hangs, and the next
+ * op starts a thread and runs. */
+static void worker_start_failure_fails_the_op(void **state)
+{
+    (void)state;
+    WATCH(10);
+    if (S.kind != VL_DRIVER_EPOLL && S.kind != VL_DRIVER_KQUEUE) {
+        print_message("skipped: only the readiness drivers have a worker pool\n");
+        skip();
+    }
+    vl_engine *e = engine_or_skip();
+    char path[] = "/tmp/vllsi-faults-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(pwrite(fd, "abcd", 4, 0), 4);
+    char buf[4];
+    F.ppm[VL__FAULT_ENOMEM] = VL__FAULT_PPM;
+    vl_op rd = vl_op_read(fd, buf, 4, 0);
+    int64_t id = vl_engine_submit(e, &rd, NULL);
+    assert_true(id > 0);
+    vl_completion c;
+    assert_int_equal(vl_engine_poll(e, -1, &c, 1), 1);
+    assert_int_equal(c.id, id);
+    assert_int_equal(c.result, -EAGAIN);
+    assert_true(F.hits[VL__FAULT_ENOMEM] >= 1);
+    F.ppm[VL__FAULT_ENOMEM] = 0;
+    id = vl_engine_submit(e, &rd, NULL);
+    assert_true(id > 0);
+    assert_int_equal(vl_engine_poll(e, -1, &c, 1), 1);
+    assert_int_equal(c.id, id);
+    assert_int_equal(c.result, 4);
+    assert_memory_equal(buf, "abcd", 4);
+    vl_engine_destroy(e);
+    close(fd);
 }
 
 static void enomem_at_pool_registration(void **state)
@@ -172,6 +213,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(enomem_at_create_is_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(enomem_at_pool_registration, setup, teardown),
+        cmocka_unit_test_setup_teardown(worker_start_failure_fails_the_op, setup, teardown),
         cmocka_unit_test_setup_teardown(short_transfers_lose_nothing, setup, teardown),
     };
     return cmocka_run_group_tests_name("faults", tests, NULL, NULL);

@@ -224,6 +224,10 @@ static void op_buffer(const vl_op *op, const void **p, size_t *len)
          * the same inv_buf, before the array (tests/fuzz does). */
         *p = op->u.vec.iov;
         *len = (size_t)op->u.vec.iovcnt * sizeof(vl_iovec);
+    } else if (op->kind == VL_OP_READV || op->kind == VL_OP_WRITEV) {
+        /* The array, as SENDV's. */
+        *p = op->u.rwv.iov;
+        *len = (size_t)op->u.rwv.iovcnt * sizeof(vl_iovec);
     }
 }
 
@@ -310,6 +314,12 @@ static bool chain_goes_on(const vl_op *op, int64_t r)
             total += op->u.vec.iov[k].len;
         return r >= (int64_t)total;
     }
+    if (op->kind == VL_OP_READV || op->kind == VL_OP_WRITEV) {
+        uint64_t total = 0;
+        for (uint32_t k = 0; k < op->u.rwv.iovcnt; k++)
+            total += op->u.rwv.iov[k].len;
+        return r >= (int64_t)total;
+    }
     return true;
 }
 
@@ -393,6 +403,16 @@ static void check_domain(struct inv *v, const struct inv_rec *rec, const vl_comp
     }
     case VL_OP_OPENAT:
         break; /* the new fd, or an error */
+    case VL_OP_READV:
+    case VL_OP_WRITEV: {
+        uint64_t total = 0;
+        for (uint32_t k = 0; k < op->u.rwv.iovcnt; k++)
+            total += op->u.rwv.iov[k].len;
+        if (r > (int64_t)total)
+            inv_fail(v, "id %llx (kind %d): %lld bytes for a list of %llu", id, op->kind,
+                     (long long)r, (unsigned long long)total);
+        break;
+    }
     case VL_OP_NOP:
     case VL_OP_CONNECT:
     case VL_OP_CLOSE:
@@ -404,6 +424,7 @@ static void check_domain(struct inv *v, const struct inv_rec *rec, const vl_comp
     case VL_OP_UNLINKAT:
     case VL_OP_RENAMEAT:
     case VL_OP_MKDIRAT:
+    case VL_OP_FSYNC:
         if (r > 0)
             inv_fail(v, "id %llx (kind %d): result %lld > 0", id, op->kind, (long long)r);
         break;

@@ -42,7 +42,7 @@ static vl_loop *L;
 
 static int open_loop(vl_loop **out)
 {
-    vl_engine_config cfg = {g_kind, 0, 0, g_flags};
+    vl_engine_config cfg = {g_kind, 0, 0, g_flags, 0};
     return vl_loop_init(out, &cfg);
 }
 
@@ -1379,7 +1379,7 @@ static void embedding_without_driver_descriptor_ticks(void **state)
 {
     (void)state;
     WATCH(30);
-    vl_engine_config cfg = {VL_DRIVER_SIM, 0, 0, 0};
+    vl_engine_config cfg = {VL_DRIVER_SIM, 0, 0, 0, 0};
     assert_int_equal(vl_loop_init(&L, &cfg), 0);
     vl_engine *e = vl_loop_engine(L);
     int sv[2];
@@ -1939,7 +1939,7 @@ static void bounce_cb(vl_loop *loop, vl_msg *m)
 static void *bounce_thread(void *arg)
 {
     struct bounce *b = arg;
-    vl_engine_config cfg = {g_kind, 0, 0, g_flags};
+    vl_engine_config cfg = {g_kind, 0, 0, g_flags, 0};
     if (vl_loop_init(&b->loops[1], &cfg) != 0 ||
         vl_async_init(b->loops[1], &b->keep[1], noop_async))
         abort();

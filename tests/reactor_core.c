@@ -684,7 +684,7 @@ static int epoll_setup(void **state)
 {
     (void)state;
     alarm(30);
-    vl_engine_config cfg = {VL_DRIVER_EPOLL, 0, 64, 0};
+    vl_engine_config cfg = {VL_DRIVER_EPOLL, 0, 64, 0, 0};
     assert_int_equal(vl_engine_create(&cfg, &E), 0);
     memset(&P, 0, sizeof(P));
     nseen = 0;

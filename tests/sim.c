@@ -289,6 +289,76 @@ static void file_offsets_position_capacity(void **state)
     vl_engine_destroy(e);
 }
 
+/* READV/WRITEV on the simulator's files, pipes and sockets; FSYNC on each. */
+static void rwv_and_fsync_on_every_descriptor(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    char a[3], b[4], c[8];
+    vl_iovec in[3] = {{a, 3}, {b, 4}, {c, 8}};
+    /* A file: offsets, the moving position, the end, capacity. */
+    int f = vl_sim_file(e, "0123456789", 10, 12);
+    assert_true(f >= 3);
+    assert_int_equal(run_op(e, vl_op_readv(f, in, 3, 1)), 9); /* short: the file ends */
+    assert_memory_equal(a, "123", 3);
+    assert_memory_equal(b, "4567", 4);
+    assert_memory_equal(c, "89", 2);
+    assert_int_equal(run_op(e, vl_op_readv(f, in, 2, -1)), 7);
+    assert_memory_equal(a, "012", 3);
+    assert_memory_equal(b, "3456", 4);
+    assert_int_equal(run_op(e, vl_op_readv(f, in, 1, -1)), 3); /* the position moved */
+    assert_memory_equal(a, "789", 3);
+    assert_int_equal(run_op(e, vl_op_readv(f, in, 3, -1)), 0); /* EOF */
+    assert_int_equal(run_op(e, vl_op_readv(f, in, 3, 50)), 0);
+    vl_iovec out[3] = {{"ab", 2}, {NULL, 0}, {"cdef", 4}};
+    assert_int_equal(run_op(e, vl_op_writev(f, out, 3, 8)), 4); /* capacity 12 */
+    assert_int_equal(run_op(e, vl_op_readv(f, in, 3, 6)), 6);
+    assert_memory_equal(a, "67a", 3);
+    assert_memory_equal(b, "bcd", 3);
+    vl_iovec none[1] = {{NULL, 0}};
+    assert_int_equal(run_op(e, vl_op_readv(f, none, 1, 0)), 0);
+    assert_int_equal(run_op(e, vl_op_fsync(f, 0)), 0);
+    assert_int_equal(run_op(e, vl_op_fsync(f, VL_FSYNC_DATASYNC)), 0);
+    /* A pipe: the list in order, -1 only, a parked READV. */
+    int p[2];
+    assert_int_equal(vl_sim_pipe(e, p), 0);
+    assert_int_equal(run_op(e, vl_op_writev(p[1], out, 3, -1)), 6);
+    assert_int_equal(run_op(e, vl_op_readv(p[0], in, 2, -1)), 6);
+    assert_memory_equal(a, "abc", 3);
+    assert_memory_equal(b, "def", 3);
+    assert_int_equal(run_op(e, vl_op_readv(p[0], in, 2, 0)), -ESPIPE);
+    assert_int_equal(run_op(e, vl_op_readv(p[1], in, 2, -1)), -EBADF);   /* the write end */
+    assert_int_equal(run_op(e, vl_op_readv(p[0], none, 1, 0)), -ESPIPE); /* even empty */
+    int64_t r = sub(e, vl_op_readv(p[0], in, 2, -1), NULL);
+    assert_idle(e);
+    assert_int_equal(vl_sim_write(e, p[1], "xyzw", 4), 4);
+    vl_completion cq;
+    assert_int_equal(vl_engine_poll(e, 0, &cq, 1), 1);
+    assert_int_equal(cq.id, r);
+    assert_int_equal(cq.result, 4);
+    assert_int_equal(run_op(e, vl_op_fsync(p[0], 0)), -EINVAL);
+    /* A socket: WRITEV to the peer, READV of it. */
+    int sv[2];
+    assert_int_equal(vl_sim_socketpair(e, sv), 0);
+    assert_int_equal(run_op(e, vl_op_writev(sv[0], out, 3, -1)), 6);
+    assert_int_equal(run_op(e, vl_op_readv(sv[1], in, 3, -1)), 6);
+    assert_int_equal(run_op(e, vl_op_writev(sv[0], out, 3, 4)), -ESPIPE);
+    assert_int_equal(run_op(e, vl_op_fsync(sv[0], 0)), -EINVAL);
+    /* Bad fds. */
+    assert_int_equal(run_op(e, vl_op_readv(99, in, 1, -1)), -EBADF);
+    assert_int_equal(run_op(e, vl_op_writev(-1, out, 1, 0)), -EBADF);
+    assert_int_equal(run_op(e, vl_op_fsync(99, 0)), -EBADF);
+    /* A READV parked on an empty socket is cancelled. */
+    r = sub(e, vl_op_readv(sv[1], in, 1, -1), NULL);
+    assert_idle(e);
+    int64_t k = sub(e, vl_op_cancel((uint64_t)r), NULL);
+    vl_completion two[2];
+    assert_int_equal(vl_engine_poll(e, 0, two, 2), 2);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(two[i].result, two[i].id == (uint64_t)k ? 0 : -ECANCELED);
+    vl_engine_destroy(e);
+}
+
 /* ---- listen, connect, accept ------------------------------------------------------- */
 
 static void listen_connect_accept(void **state)
@@ -1314,6 +1384,7 @@ int main(void)
         cmocka_unit_test(stream_full_buffer_blocks_writer),
         cmocka_unit_test(pipe_ends_and_errors),
         cmocka_unit_test(file_offsets_position_capacity),
+        cmocka_unit_test(rwv_and_fsync_on_every_descriptor),
         cmocka_unit_test(listen_connect_accept),
         cmocka_unit_test(fd_limit_gives_emfile_and_recovers),
         cmocka_unit_test(virtual_clock_and_timeouts),

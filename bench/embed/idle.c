@@ -95,7 +95,7 @@ static int host_wait(vl_loop *loop, int ep, int ms)
 
 int main(int argc, char **argv)
 {
-    vl_engine_config cfg = {VL_DRIVER_AUTO, 0, 0, 0};
+    vl_engine_config cfg = {VL_DRIVER_AUTO, 0, 0, 0, 0};
     int nops = 1, pings = 20;
     double seconds = 1.0;
     for (int i = 1; i + 1 < argc; i += 2) {

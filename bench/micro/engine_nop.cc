@@ -34,7 +34,7 @@ void engine_nop(benchmark::State &state, vl_driver_kind kind)
 {
     const int batch = static_cast<int>(state.range(0));
     /* The defaults: 256 SQ entries, 4096 ids (a CQ of 8194 on io_uring). */
-    vl_engine_config cfg = {kind, 0, 0, 0};
+    vl_engine_config cfg = {kind, 0, 0, 0, 0};
     vl_engine *e = nullptr;
     int rc = vl_engine_create(&cfg, &e);
     if (rc != 0) {

@@ -133,7 +133,7 @@ void vl_s_recv_cb(vl_loop *loop, vl_loop_op *rec, int64_t res, uint32_t)
 void pingpong_vllsi(benchmark::State &state, vl_driver_kind driver)
 {
     VlPingPong p;
-    vl_engine_config cfg = {driver, 0, 0, 0};
+    vl_engine_config cfg = {driver, 0, 0, 0, 0};
     if (vl_loop_init(&p.loop, &cfg) != 0 || !make_pair(state.range(0) != 0, p.fds)) {
         state.SkipWithError("setup failed");
         return;
@@ -215,7 +215,7 @@ void vl_m_s_recv_cb(vl_loop *loop, vl_loop_op *rec, int64_t res, uint32_t flags)
 void pingpong_vllsi_multi(benchmark::State &state, vl_driver_kind driver)
 {
     VlMulti p;
-    vl_engine_config cfg = {driver, 0, 0, 0};
+    vl_engine_config cfg = {driver, 0, 0, 0, 0};
     if (vl_loop_init(&p.loop, &cfg) != 0 || !make_pair(state.range(0) != 0, p.fds) ||
         vl_bufpool_create(vl_loop_engine(p.loop), 16, 4096, &p.pool) != 0) {
         state.SkipWithError("setup failed");

@@ -21,7 +21,7 @@ static volatile uint64_t sink;
 
 static double engine_nop(vl_driver_kind k, long n)
 {
-    vl_engine_config c = {k, 0, 256, 0};
+    vl_engine_config c = {k, 0, 256, 0, 0};
     vl_engine *e;
     assert(vl_engine_create(&c, &e) == 0);
     vl_op op = vl_op_nop();
@@ -129,7 +129,7 @@ static double engine_pingpong(vl_driver_kind k, long n)
     peer_fd = sv[1];
     pthread_t th;
     pthread_create(&th, NULL, echo_peer, NULL);
-    vl_engine_config c = {k, 0, 256, 0};
+    vl_engine_config c = {k, 0, 256, 0, 0};
     vl_engine *e;
     assert(vl_engine_create(&c, &e) == 0);
     char b[64] = {0};

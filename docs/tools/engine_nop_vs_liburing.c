@@ -23,7 +23,7 @@ static double now(void)
 #define ITERS 20000
 static double bench_engine(uint32_t flags)
 {
-    vl_engine_config c = {VL_DRIVER_URING, 256, 4096, flags};
+    vl_engine_config c = {VL_DRIVER_URING, 256, 4096, flags, 0};
     vl_engine *e;
     if (vl_engine_create(&c, &e))
         abort();

@@ -22,7 +22,9 @@
  *                 negative timeout, a bad SHUTDOWN how, POLL events 0 or
  *                 with unknown bits, SOCKET flags with unknown bits, a BIND
  *                 address length of 0 or above sockaddr_storage, a
- *                 negative LISTEN backlog, reserved not 0, a
+ *                 negative LISTEN backlog, a READ/WRITE/READV/WRITEV offset
+ *                 below -1, READV/WRITEV iovcnt 0 or above VL_IOV_MAX,
+ *                 FSYNC flags other than VL_FSYNC_DATASYNC, reserved not 0, a
  *                 malformed option or a mode the kind does not take
  *                 (VL_OP_F_*, at vl_op; see each constructor), a
  *                 multishot op with VL_OP_F_LINK or as a chain's next op;
@@ -30,7 +32,8 @@
  *                 FTRUNCATE length
  *      -EOPNOTSUPP a deadline on the sync driver
  *      -EFAULT    NULL buffer with len > 0, NULL address where one is needed
- *                 (CONNECT, BIND), a NULL path or STATX buffer
+ *                 (CONNECT, BIND), a NULL path or STATX buffer, a NULL
+ *                 READV/WRITEV array
  *      -EBUSY     max_inflight ids are alive (issued and their completion not
  *                 yet returned by poll); the cap is exact
  *      -ESHUTDOWN after vl_engine_shutdown
@@ -39,7 +42,7 @@
  *  - completion.result: >= 0 bytes transferred / new fd (ACCEPT, SOCKET,
  *    OPENAT; CLOEXEC) / 0 (NOP, CONNECT, TIMEOUT fired, CLOSE, SHUTDOWN,
  *    BIND, LISTEN, CANCEL found its target, STATX, FTRUNCATE, UNLINKAT,
- *    RENAMEAT, MKDIRAT) /
+ *    RENAMEAT, MKDIRAT, FSYNC) /
  *    the ready mask, VL_POLL_* bits (POLL);
  *    < 0 a negative errno in -4095..-1:
  *      -EBADF      bad or closed fd (found at execution)
@@ -56,6 +59,7 @@
  *                  op met (see "files and paths" below); -EOPNOTSUPP for
  *                  one a driver cannot carry (the simulator's, IOCP's with
  *                  a directory fd)
+ *      -EINVAL     FSYNC of a pipe, FIFO or socket
  *      -ESPIPE     an offset other than -1 on a pipe, FIFO or socket (io_uring
  *                  itself would ignore the offset; its driver checks with one
  *                  fstat per op that names an offset)
@@ -130,6 +134,20 @@ typedef enum vl_driver_kind {
 #define VL_ENGINE_DEFAULT_MAX_INFLIGHT 4096u
 /* The largest max_inflight accepted (ids keep the slot in 24 bits). */
 #define VL_ENGINE_MAX_INFLIGHT         (1u << 24)
+/*
+ * vl_engine_config.workers: the readiness drivers (epoll, kqueue) run the
+ * work no readiness mechanism reports (READ and WRITE on a regular file or
+ * block device, FSYNC, the file ops) on a bounded pool of worker threads, so
+ * that a slow disk never stalls the polling thread. The threads start
+ * lazily: none until the first such op, then one more whenever an op finds
+ * every started thread busy, up to workers; they stay until
+ * vl_engine_destroy, which joins them. Their signals are blocked. Ops beyond
+ * the busy threads wait in a FIFO (no allocation per op). io_uring, IOCP,
+ * the simulator and the sync driver run these ops their own way and ignore
+ * the field. Above VL_ENGINE_MAX_WORKERS: -EINVAL at create.
+ */
+#define VL_ENGINE_DEFAULT_WORKERS      4u
+#define VL_ENGINE_MAX_WORKERS          256u
 
 /* vl_engine_config.flags (tuning; unknown bits give -EINVAL at create). */
 /* io_uring: do not ask for SINGLE_ISSUER, DEFER_TASKRUN, COOP_TASKRUN. By
@@ -154,6 +172,7 @@ typedef struct vl_engine_config {
     uint32_t entries;      /* kernel submission ring size; 0 = default (256) */
     uint32_t max_inflight; /* cap on live ids; 0 = default (4096)            */
     uint32_t flags;        /* VL_ENGINE_* tuning bits                         */
+    uint32_t workers;      /* worker threads at most; 0 = default (4)        */
 } vl_engine_config;
 
 /* The op kinds, from the list in <vllsi/op_kinds.h>: VL_OP_NOP (0),
@@ -273,7 +292,16 @@ typedef struct vl_op {
             const char *path;
             uint32_t mode;
         } mkdirat;         /* MKDIRAT */
-        uint64_t size_[5]; /* sizes the body: 40 bytes, whatever the kind */
+        struct {
+            const vl_iovec *iov; /* the caller's array, read until completion */
+            uint32_t iovcnt;     /* 1..VL_IOV_MAX */
+            uint32_t unused_;    /* 0 */
+            int64_t offset;      /* -1: the fd's current position (where rw's is) */
+        } rwv;                   /* READV, WRITEV */
+        struct {
+            uint32_t flags; /* 0 or VL_FSYNC_DATASYNC */
+        } fsync;            /* FSYNC */
+        uint64_t size_[5];  /* sizes the body: 40 bytes, whatever the kind */
     } u;
 } vl_op;
 
@@ -313,7 +341,7 @@ typedef struct vl_op {
  *   own id and exactly one completion, and the completions come in chain
  *   order: a member never completes before the one before it.
  *   - A member starts only after the one before it succeeded: a result
- *     >= 0 and, for a READ, WRITE, SEND, RECV or SENDV, every byte asked
+ *     >= 0 and, for a READ, WRITE, READV, WRITEV, SEND, RECV or SENDV, every byte asked
  *     for. A failure or a short transfer (EOF included) ends every later
  *     member with -ECANCELED; they never run.
  *   - A CANCEL of any member ends it and every later member with
@@ -512,6 +540,47 @@ VL_API vl_op vl_op_bind(int fd, const struct sockaddr *addr, socklen_t addrlen);
  * emulated, like BIND); the simulator answers -EOPNOTSUPP.
  */
 VL_API vl_op vl_op_listen(int fd, int backlog);
+
+/*
+ * vl_op_readv - one READ into iovcnt buffers, in order, as preadv(2): the
+ * bytes fill iov[0], then iov[1], ...; the result is the number read, which
+ * may stop short anywhere (0 at EOF), as a READ's may. offset -1 reads at
+ * the fd's current position and moves it (readv(2)): the only offset a pipe,
+ * FIFO or socket takes (another gives -ESPIPE); an offset >= 0 reads there
+ * and leaves the position alone. Both the array iov and the buffers belong
+ * to the caller until the completion is returned. submit errors: -EINVAL
+ * (iovcnt 0 or above VL_IOV_MAX, the lengths adding up to more than
+ * INT32_MAX, an offset below -1), -EFAULT (iov NULL, or an entry with a
+ * NULL base and a non-zero length). Results: bytes; -EBADF; -ESPIPE;
+ * -EISDIR; -ECANCELED. On epoll and kqueue a regular file's READV runs on
+ * the worker pool (vl_engine_config.workers). IOCP: -EOPNOTSUPP (Windows
+ * has no scatter read for ordinary buffers; docs/windows.md).
+ */
+VL_API vl_op vl_op_readv(int fd, const vl_iovec *iov, uint32_t iovcnt, int64_t offset);
+
+/*
+ * vl_op_writev - one WRITE of iovcnt buffers, in order, as pwritev(2): the
+ * result is the number of bytes written, which may stop short (the caller
+ * writes the rest). Offsets, ownership and submit errors as vl_op_readv.
+ * Like WRITE, a write to a pipe or socket without a reader completes with
+ * -EPIPE and never raises SIGPIPE. IOCP: -EOPNOTSUPP.
+ */
+VL_API vl_op vl_op_writev(int fd, const vl_iovec *iov, uint32_t iovcnt, int64_t offset);
+
+/* FSYNC's flags: flush the data and only the metadata needed to read it
+ * back (fdatasync(2); IORING_FSYNC_DATASYNC), not e.g. the times. */
+#define VL_FSYNC_DATASYNC 0x1u
+
+/*
+ * vl_op_fsync - flush fd's written data (and metadata) to its storage, as
+ * fsync(2), or as fdatasync(2) with VL_FSYNC_DATASYNC. Results: 0; -EBADF;
+ * -EINVAL for a file that cannot be synced (a pipe, FIFO or socket, as
+ * Linux says); -EIO, -ENOSPC, -EDQUOT from the storage; -ECANCELED.
+ * submit: -EINVAL for a flag other than VL_FSYNC_DATASYNC. On epoll and
+ * kqueue it runs on the worker pool; on IOCP it is FlushFileBuffers, run
+ * inline in poll (a disk file only; DATASYNC flushes the same).
+ */
+VL_API vl_op vl_op_fsync(int fd, uint32_t flags);
 
 /*
  * POLL's events and its result's bits: the values of poll(2)'s POLLIN,
@@ -771,7 +840,8 @@ typedef struct vl_completion {
 /*
  * vl_engine_create - make an engine. cfg may be NULL (all defaults). On
  * success stores the engine in *out and returns 0. Errors: -EINVAL (NULL out,
- * unknown driver or flags, max_inflight above VL_ENGINE_MAX_INFLIGHT),
+ * unknown driver or flags, max_inflight above VL_ENGINE_MAX_INFLIGHT, workers above
+ * VL_ENGINE_MAX_WORKERS),
  * -ENOMEM, -EMFILE; for an explicitly chosen driver, what its setup said
  * (-ENOSYS / -EPERM when io_uring is unavailable or forbidden, -EOPNOTSUPP
  * for a driver this platform does not have). AUTO falls back instead.
@@ -873,8 +943,9 @@ VL_API uint32_t vl_engine_inflight(const vl_engine *e);
  * single shots and user-space buffer pools on kernels without multishot or
  * buffer rings, and a multishot POLL refused there, FTRUNCATE and the
  * path ops a kernel lacks; IOCP's NOP, TIMEOUT, CLOSE, CANCEL, SHUTDOWN,
- * POLL (refused), SOCKET, BIND, LISTEN, the file and path ops and
- * multishot RECV), or answered it without the kernel (a
+ * POLL (refused), SOCKET, BIND, LISTEN, the file and path ops, READV and
+ * WRITEV (refused), FSYNC and multishot RECV; the readiness drivers' worker
+ * pool), or answered it without the kernel (a
  * CANCEL the core resolved itself: its target unknown, completed or being cancelled already; an op
  * still queued at shutdown). native + emulated is the sum of submitted[].
  */

@@ -47,6 +47,9 @@
     X(FTRUNCATE, ftruncate) \
     X(UNLINKAT, unlinkat)   \
     X(RENAMEAT, renameat)   \
-    X(MKDIRAT, mkdirat)
+    X(MKDIRAT, mkdirat)     \
+    X(READV, readv)         \
+    X(WRITEV, writev)       \
+    X(FSYNC, fsync)
 
 #endif

@@ -826,6 +826,44 @@ static int64_t start_mkdirat(vl_engine *e, uint32_t slot, const vl_op *op)
 }
 
 /*
+ * READV, WRITEV: not on IOCP. Windows' one scatter/gather file call
+ * (ReadFileScatter/WriteFileGather) takes only whole, page-aligned pages of
+ * a file opened without buffering, and a chain of overlapped ReadFile calls,
+ * one per buffer, would not be one operation: a short read in the middle, a
+ * cancel between two, and the file position (offset -1) moved piecemeal
+ * could not be reported as readv reports them. So both complete with
+ * -EOPNOTSUPP (docs/windows.md); a caller reads into one buffer, or gathers
+ * sockets' sends with SENDV.
+ */
+static int64_t start_readv(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)e, (void)slot, (void)op;
+    return -EOPNOTSUPP;
+}
+
+#define start_writev start_readv
+
+/*
+ * FSYNC: FlushFileBuffers, inline (it blocks until the disk has the data;
+ * Windows has no overlapped flush). A disk file only: a pipe's flush waits
+ * for the reader to drain it, so a pipe, a socket or a console answers
+ * -EINVAL, as fsync(2) does on Linux for what it cannot sync. DATASYNC
+ * flushes the same (the metadata goes along).
+ */
+static int64_t start_fsync(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)e, (void)slot;
+    HANDLE h = handle_of(op->fd);
+    DWORD type;
+    int rc = check_handle(h, &type);
+    if (rc < 0)
+        return rc;
+    if (type != FILE_TYPE_DISK)
+        return -EINVAL;
+    return FlushFileBuffers(h) ? 0 : vl_win_error_to_errno(GetLastError());
+}
+
+/*
  * POLL: not on IOCP. Windows reports readiness of sockets only through the
  * AFD driver's IOCTL_AFD_POLL (what wepoll and mio build on), an
  * undocumented interface this driver does not use, and of no other handle

@@ -707,6 +707,60 @@ static int64_t step_sendv(struct sim *s, vl_engine *e, uint32_t i, const vl_op *
     return total;
 }
 
+/*
+ * READV/WRITEV: the buffers in order, as one READ/WRITE. As SENDV, only the
+ * first non-empty buffer may park the op (or meet a fault); the rest go
+ * without waiting, each at the offset where the previous one ended (or at
+ * the moving position for -1), and the op stops at the first buffer that
+ * did not go whole, as readv/writev do. A list of empty buffers still meets
+ * the fd's errors (-EBADF, -ESPIPE) through one transfer of 0 bytes.
+ */
+static int64_t step_rwv(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op, bool write)
+{
+    int64_t total = 0, off = op->u.rwv.offset;
+    bool any = false;
+    for (uint32_t k = 0; k < op->u.rwv.iovcnt; k++) {
+        const vl_iovec *v = &op->u.rwv.iov[k];
+        if (v->len == 0)
+            continue;
+        any = true;
+        uint32_t slot = total == 0 ? i : NONE;
+        int64_t at = off < 0 ? -1 : off + total;
+        int64_t r = write ? do_write(s, e, slot, op->fd, v->base, v->len, at, 0, false)
+                          : do_read(s, e, slot, op->fd, v->base, v->len, at, 0, false);
+        if (r < 0) /* an error, or PARK (negative) for the first buffer */
+            return total > 0 ? total : r;
+        total += r;
+        if ((size_t)r < v->len)
+            break;
+    }
+    if (!any)
+        return write ? do_write(s, e, i, op->fd, NULL, 0, off, 0, false)
+                     : do_read(s, e, i, op->fd, NULL, 0, off, 0, false);
+    return total;
+}
+
+static int64_t step_readv(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+{
+    return step_rwv(s, e, i, op, false);
+}
+
+static int64_t step_writev(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+{
+    return step_rwv(s, e, i, op, true);
+}
+
+/* FSYNC: the simulator's files live in memory, so there is nothing to
+ * flush; a pipe or socket is -EINVAL, as Linux's fsync says. */
+static int64_t step_fsync(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+{
+    (void)e, (void)i;
+    struct obj *o = lookup(s, op->fd);
+    if (o == NULL)
+        return -EBADF;
+    return o->type == O_FILE ? 0 : -EINVAL;
+}
+
 static int64_t step_nop(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
 {
     (void)s, (void)e, (void)i, (void)op;

@@ -114,14 +114,45 @@ static long do_read(struct sync_drv *d, const struct vl__slot *s)
     return RETRY(sys6(__NR_pread64, fd, buf, len, op->u.rw.offset, 0, 0), fd, POLLIN);
 }
 
+/* READV: readv at the position, preadv at an offset (64-bit kernels take
+ * the whole position in the low word). */
+static long do_readv(struct sync_drv *d, const struct vl__slot *s)
+{
+    (void)d;
+    const vl_op *op = &s->op;
+    int fd = op->fd;
+    long iov = (long)op->u.rwv.iov, cnt = (long)op->u.rwv.iovcnt;
+    if (op->u.rwv.offset < 0)
+        return RETRY(sys6(__NR_readv, fd, iov, cnt, 0, 0, 0), fd, POLLIN);
+    return RETRY(sys6(__NR_preadv, fd, iov, cnt, op->u.rwv.offset, 0, 0), fd, POLLIN);
+}
+
+/* WRITEV's pwritev2 (vl_iovec is struct iovec's layout), with pwrite2's
+ * fallback where the kernel lacks it: writev or pwritev. */
+static long pwritev2_list(const vl_op *op, int flags)
+{
+    int fd = op->fd;
+    long iov = (long)op->u.rwv.iov, cnt = (long)op->u.rwv.iovcnt;
+    long r = RETRY(sys6(__NR_pwritev2, fd, iov, cnt, op->u.rwv.offset, 0, flags), fd, POLLOUT);
+    if (r != -ENOSYS)
+        return r;
+    if (flags != 0)
+        return -EOPNOTSUPP;
+    if (op->u.rwv.offset < 0)
+        return RETRY(sys6(__NR_writev, fd, iov, cnt, 0, 0, 0), fd, POLLOUT);
+    return RETRY(sys6(__NR_pwritev, fd, iov, cnt, op->u.rwv.offset, 0, 0), fd, POLLOUT);
+}
+
 /* pwritev2 takes offset -1 as "the current position", like the op. A kernel
  * without it (before 4.6, and qemu-user 7.2) answers -ENOSYS: flags then
  * cannot be honoured (-EOPNOTSUPP, as glibc says), and without flags a plain
  * write or pwrite does the same. */
 static long pwrite2(const vl_op *op, int flags)
 {
-    struct iovec iov = {(void *)op->u.rw.buf, op->u.rw.len};
     int fd = op->fd;
+    if (op->kind == VL_OP_WRITEV)
+        return pwritev2_list(op, flags);
+    struct iovec iov = {(void *)op->u.rw.buf, op->u.rw.len};
     long r = RETRY(sys6(__NR_pwritev2, fd, (long)&iov, 1, op->u.rw.offset, 0, flags), fd, POLLOUT);
     if (r != -ENOSYS)
         return r;
@@ -271,6 +302,22 @@ static long do_nop(struct sync_drv *d, const struct vl__slot *s)
 {
     (void)d, (void)s;
     return 0;
+}
+
+/* WRITEV takes WRITE's path (pwrite2 sends it to pwritev2_list), SIGPIPE
+ * handling included. */
+#define do_writev do_write
+
+/* FSYNC: fsync(2) or fdatasync(2), blocking as every op here. */
+static long do_fsync(struct sync_drv *d, const struct vl__slot *s)
+{
+    (void)d;
+    long nr = (s->op.u.fsync.flags & VL_FSYNC_DATASYNC) ? __NR_fdatasync : __NR_fsync;
+    long r;
+    do
+        r = sys6(nr, s->op.fd, 0, 0, 0, 0, 0);
+    while (r == -EINTR);
+    return r;
 }
 
 /* shutdown(2) never blocks. */

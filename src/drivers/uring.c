@@ -581,9 +581,11 @@ static struct vl__kindset plain_kinds(const struct uring *d)
                                     [VL_OP_CONNECT] = true,
                                     [VL_OP_SEND] = true,
                                     [VL_OP_SENDV] = true,
-                                    [VL_OP_CLOSE] = true}};
-    m.has[VL_OP_WRITE] = d->sigpipe != SIGPIPE_GUARD;
+                                    [VL_OP_CLOSE] = true,
+                                    [VL_OP_FSYNC] = true}};
+    m.has[VL_OP_WRITE] = m.has[VL_OP_WRITEV] = d->sigpipe != SIGPIPE_GUARD;
     m.has[VL_OP_READ] = m.has[VL_OP_RECV] = m.has[VL_OP_ACCEPT] = !VL__ON_VALGRIND();
+    m.has[VL_OP_READV] = !VL__ON_VALGRIND();
     return m;
 }
 
@@ -710,6 +712,38 @@ static void prep_write(struct uring *d, struct vl__slot *s, vl_engine *e, struct
         d->writes++;
     else
         io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
+}
+
+/* READV, WRITEV: IORING_OP_READV/WRITEV over the caller's array (vl_iovec
+ * is struct iovec's layout), the offset as READ's; WRITEV keeps SIGPIPE
+ * away as WRITE does. */
+static void prep_readv(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
+{
+    (void)d, (void)e;
+    io_uring_prep_readv(sqe, s->op.fd, (const struct iovec *)(const void *)s->op.u.rwv.iov,
+                        s->op.u.rwv.iovcnt, (uint64_t)s->op.u.rwv.offset);
+}
+
+static void prep_writev(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
+{
+    (void)e;
+    io_uring_prep_writev(sqe, s->op.fd, (const struct iovec *)(const void *)s->op.u.rwv.iov,
+                         s->op.u.rwv.iovcnt, (uint64_t)s->op.u.rwv.offset);
+    if (d->sigpipe == SIGPIPE_NOSIGNAL)
+        sqe->rw_flags = RWF_NOSIGNAL;
+    else if (d->sigpipe == SIGPIPE_GUARD)
+        d->writes++;
+    else
+        io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
+}
+
+/* FSYNC: IORING_OP_FSYNC; VL_FSYNC_DATASYNC is IORING_FSYNC_DATASYNC. */
+_Static_assert(VL_FSYNC_DATASYNC == IORING_FSYNC_DATASYNC, "VL_FSYNC_DATASYNC is io_uring's");
+
+static void prep_fsync(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
+{
+    (void)d, (void)e;
+    io_uring_prep_fsync(sqe, s->op.fd, s->op.u.fsync.flags);
 }
 
 static void prep_recv_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
@@ -1422,6 +1456,7 @@ static void cqe_nop(vl_engine *e, struct uring *d, uint32_t i, const struct io_u
 #define cqe_send    cqe_nop
 #define cqe_sendv   cqe_nop
 #define cqe_close   cqe_nop
+#define cqe_fsync   cqe_nop
 
 /* The kernel filled memory valgrind cannot see being written. */
 static void cqe_read(vl_engine *e, struct uring *d, uint32_t i, const struct io_uring_cqe *cqe)
@@ -1465,6 +1500,22 @@ static void cqe_write(vl_engine *e, struct uring *d, uint32_t i, const struct io
 {
     if (d->sigpipe == SIGPIPE_GUARD)
         d->writes--;
+    cqe_final(e, i, cqe->res);
+}
+
+#define cqe_writev cqe_write
+
+/* A READV's bytes are in its buffers, in order: mark them as cqe_read does. */
+static void cqe_readv(vl_engine *e, struct uring *d, uint32_t i, const struct io_uring_cqe *cqe)
+{
+    (void)d;
+    const struct vl__slot *s = vl__engine_slot(e, i);
+    size_t left = cqe->res > 0 ? (size_t)cqe->res : 0;
+    for (uint32_t k = 0; k < s->op.u.rwv.iovcnt && left > 0; k++) {
+        size_t n = s->op.u.rwv.iov[k].len < left ? s->op.u.rwv.iov[k].len : left;
+        VL__MARK_DEFINED(s->op.u.rwv.iov[k].base, n);
+        left -= n;
+    }
     cqe_final(e, i, cqe->res);
 }
 

@@ -82,12 +82,15 @@ static void engine_free(vl_engine *e)
 
 static int check_config(const vl_engine_config *in, vl_engine_config *cfg)
 {
-    vl_engine_config def = {VL_DRIVER_AUTO, 0, 0, 0};
+    vl_engine_config def = {VL_DRIVER_AUTO, 0, 0, 0, 0};
     *cfg = in ? *in : def;
     if ((unsigned)cfg->driver > VL_DRIVER_SIM || (cfg->flags & ~VL_ENGINE_FLAGS_ALL))
         return -EINVAL;
-    if (cfg->max_inflight > VL_ENGINE_MAX_INFLIGHT || cfg->entries > 32768)
+    if (cfg->max_inflight > VL_ENGINE_MAX_INFLIGHT || cfg->entries > 32768 ||
+        cfg->workers > VL_ENGINE_MAX_WORKERS)
         return -EINVAL;
+    if (cfg->workers == 0)
+        cfg->workers = VL_ENGINE_DEFAULT_WORKERS;
     if (cfg->entries == 0)
         cfg->entries = VL_ENGINE_DEFAULT_ENTRIES;
     if (cfg->max_inflight == 0)

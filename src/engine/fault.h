@@ -25,7 +25,8 @@ enum vl__fault_kind {
     VL__FAULT_EAGAIN,    /* the kernel says EAGAIN: retry, never report       */
     VL__FAULT_EINTR,     /* a wait or call is interrupted by a signal          */
     VL__FAULT_EBUSY,     /* io_uring_enter: EBUSY (CQ overflow pressure)       */
-    VL__FAULT_ENOMEM,    /* an allocation at create / registration fails       */
+    VL__FAULT_ENOMEM,    /* an allocation at create / registration fails, or a
+                          * worker thread's start (-EAGAIN)                    */
     VL__FAULT_SQ_FULL,   /* the submission ring has no free entry             */
     VL__FAULT_RESET,     /* a socket transfer meets ECONNRESET (sim)           */
     VL__FAULT_DELAY,     /* an op is held back (sim)                          */

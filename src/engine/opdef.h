@@ -83,6 +83,7 @@ struct vl__opdef {
 #define VL__XFER_RW   1u /* u.rw.len                                      */
 #define VL__XFER_MSG  2u /* u.msg.len                                     */
 #define VL__XFER_VEC  3u /* the sum of u.vec.iov[].len over u.vec.iovcnt  */
+#define VL__XFER_RWV  4u /* the sum of u.rwv.iov[].len over u.rwv.iovcnt  */
 
 /* A set of op kinds. */
 struct vl__kindset {
@@ -131,6 +132,15 @@ struct vl__kindset {
 #define VL__OPDEF_UNLINKAT  .has_fd = true, .blocking = true
 #define VL__OPDEF_RENAMEAT  .has_fd = true, .blocking = true
 #define VL__OPDEF_MKDIRAT   .has_fd = true, .blocking = true
+/* READ and WRITE with a gather/scatter list: they park and take an offset
+ * as READ and WRITE do (u.rwv.offset sits where u.rw.offset does, so the
+ * core's and the drivers' offset checks read either). A readiness driver
+ * sends a regular file's to its worker pool, as READ's. */
+#define VL__OPDEF_READV  .has_fd = true, .park = VL__PARK_READ, .offset = true, .xfer = VL__XFER_RWV
+#define VL__OPDEF_WRITEV .has_fd = true, .park = VL__PARK_WRITE, .offset = true, .xfer = VL__XFER_RWV
+
+/* fsync(2) may wait for a disk whatever the fd: a worker's. */
+#define VL__OPDEF_FSYNC .has_fd = true, .blocking = true
 
 /*
  * A field of kind's row: vl__op_<field>(kind), false or 0 for a value
@@ -219,6 +229,12 @@ static inline int64_t vl__op_full_len(const vl_op *op)
         int64_t total = 0;
         for (uint32_t k = 0; k < op->u.vec.iovcnt; k++)
             total += (int64_t)op->u.vec.iov[k].len;
+        return total;
+    }
+    case VL__XFER_RWV: {
+        int64_t total = 0;
+        for (uint32_t k = 0; k < op->u.rwv.iovcnt; k++)
+            total += (int64_t)op->u.rwv.iov[k].len;
         return total;
     }
     default:
@@ -325,6 +341,26 @@ static inline int vl__check_timeout(const vl_op *op)
 static inline int vl__check_sendv(const vl_op *op)
 {
     return vl__check_iov(op->u.vec.iov, op->u.vec.iovcnt);
+}
+
+_Static_assert(offsetof(vl_op, u.rwv.offset) == offsetof(vl_op, u.rw.offset),
+               "READV/WRITEV's offset is where READ/WRITE's is");
+_Static_assert(sizeof(((vl_op *)0)->u.rwv) <= 40 && sizeof(((vl_op *)0)->u.fsync) <= 40,
+               "the READV/WRITEV and FSYNC bodies fit the op's 40 bytes");
+
+/* READV, WRITEV: a list as SENDV's, an offset as READ's. */
+static inline int vl__check_readv(const vl_op *op)
+{
+    if (op->u.rwv.offset < -1)
+        return -EINVAL;
+    return vl__check_iov(op->u.rwv.iov, op->u.rwv.iovcnt);
+}
+
+#define vl__check_writev vl__check_readv
+
+static inline int vl__check_fsync(const vl_op *op)
+{
+    return (op->u.fsync.flags & ~VL_FSYNC_DATASYNC) != 0 ? -EINVAL : 0;
 }
 
 /* The drivers pass how to the system's call as it is. */

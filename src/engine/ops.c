@@ -306,3 +306,30 @@ vl_op vl_op_mkdirat(int dirfd, const char *path, uint32_t mode)
     op.u.mkdirat.mode = mode;
     return op;
 }
+
+vl_op vl_op_readv(int fd, const vl_iovec *iov, uint32_t iovcnt, int64_t offset)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_READV;
+    op.fd = fd;
+    op.u.rwv.iov = iov;
+    op.u.rwv.iovcnt = iovcnt;
+    op.u.rwv.offset = offset;
+    return op;
+}
+
+vl_op vl_op_writev(int fd, const vl_iovec *iov, uint32_t iovcnt, int64_t offset)
+{
+    vl_op op = vl_op_readv(fd, iov, iovcnt, offset);
+    op.kind = VL_OP_WRITEV;
+    return op;
+}
+
+vl_op vl_op_fsync(int fd, uint32_t flags)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_FSYNC;
+    op.fd = fd;
+    op.u.fsync.flags = flags;
+    return op;
+}

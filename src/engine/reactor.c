@@ -37,6 +37,7 @@
 #include "fault.h"
 #include "reactor.h"
 #include "statx.h"
+#include "workers.h"
 
 #define NONE UINT32_MAX
 
@@ -250,9 +251,57 @@ static int classify(struct vl__slot *s)
     return 0;
 }
 
+/*
+ * The op's buffers as an iovec array: READV/WRITEV's own list (vl_iovec is
+ * laid out as struct iovec), or READ/WRITE's one buffer in *one. The READ
+ * and WRITE paths below serve both pairs of kinds through it.
+ */
+static bool is_vec(const vl_op *op)
+{
+    return op->kind == VL_OP_READV || op->kind == VL_OP_WRITEV;
+}
+
+#ifdef RWF_NOWAIT /* its only users are the preadv2/pwritev2 paths */
+static int op_iov(const vl_op *op, struct iovec *one, const struct iovec **iov)
+{
+    if (is_vec(op)) {
+        *iov = (const struct iovec *)(const void *)op->u.rwv.iov;
+        return (int)op->u.rwv.iovcnt;
+    }
+    one->iov_base = op->u.rw.buf;
+    one->iov_len = op->u.rw.len;
+    *iov = one;
+    return 1;
+}
+#endif
+
+_Static_assert(sizeof(vl_iovec) == sizeof(struct iovec) &&
+                   offsetof(vl_iovec, base) == offsetof(struct iovec, iov_base) &&
+                   offsetof(vl_iovec, len) == offsetof(struct iovec, iov_len),
+               "vl_iovec is struct iovec's layout");
+
+/* READV/WRITEV on a regular file: readv/writev at the position, or
+ * preadv/pwritev at the offset. */
+static int64_t file_rwv(const vl_op *op, bool write)
+{
+    const struct iovec *iov = (const struct iovec *)(const void *)op->u.rwv.iov;
+    int cnt = (int)op->u.rwv.iovcnt;
+    int64_t off = op->u.rwv.offset;
+    ssize_t n;
+    do {
+        if (write)
+            n = off < 0 ? writev(op->fd, iov, cnt) : pwritev(op->fd, iov, cnt, (off_t)off);
+        else
+            n = off < 0 ? readv(op->fd, iov, cnt) : preadv(op->fd, iov, cnt, (off_t)off);
+    } while (n < 0 && errno == EINTR);
+    return sys_result(n);
+}
+
 static int64_t file_read(const struct vl__slot *s)
 {
     const vl_op *op = &s->op;
+    if (is_vec(op))
+        return file_rwv(op, false);
     ssize_t n;
     do {
         n = op->u.rw.offset < 0 ? read(op->fd, op->u.rw.buf, op->u.rw.len)
@@ -292,6 +341,8 @@ static int accept_cloexec(int fd, struct sockaddr *addr, socklen_t *len)
 static int64_t file_write(const struct vl__slot *s)
 {
     const vl_op *op = &s->op;
+    if (is_vec(op))
+        return file_rwv(op, true);
     ssize_t n;
     do {
         n = op->u.rw.offset < 0 ? write(op->fd, op->u.rw.buf, op->u.rw.len)
@@ -304,10 +355,12 @@ static int64_t file_write(const struct vl__slot *s)
 /* preadv2/pwritev2 take offset -1 as "the current position", like the op. */
 static int64_t nowait_rw(const struct vl__slot *s, bool write)
 {
-    struct iovec iov = {s->op.u.rw.buf, s->op.u.rw.len};
+    struct iovec one;
+    const struct iovec *iov;
+    int cnt = op_iov(&s->op, &one, &iov);
     off_t off = s->op.u.rw.offset < 0 ? -1 : (off_t)s->op.u.rw.offset;
-    ssize_t n = write ? pwritev2(s->op.fd, &iov, 1, off, RWF_NOWAIT)
-                      : preadv2(s->op.fd, &iov, 1, off, RWF_NOWAIT);
+    ssize_t n = write ? pwritev2(s->op.fd, iov, cnt, off, RWF_NOWAIT)
+                      : preadv2(s->op.fd, iov, cnt, off, RWF_NOWAIT);
     return sys_result(n);
 }
 #else
@@ -373,9 +426,11 @@ static int64_t write_nowait_nosignal(const struct vl__slot *s)
 #endif
     if (__atomic_load_n(&nosignal_known, __ATOMIC_RELAXED)) {
 #ifdef RWF_NOWAIT
-        struct iovec iov = {s->op.u.rw.buf, s->op.u.rw.len};
+        struct iovec one;
+        const struct iovec *iov;
+        int cnt = op_iov(&s->op, &one, &iov);
         off_t off = s->op.u.rw.offset < 0 ? -1 : (off_t)s->op.u.rw.offset;
-        int64_t res = sys_result(pwritev2(s->op.fd, &iov, 1, off, RWF_NOWAIT | RWF_NOSIGNAL));
+        int64_t res = sys_result(pwritev2(s->op.fd, iov, cnt, off, RWF_NOWAIT | RWF_NOSIGNAL));
 #else
         int64_t res = -EOPNOTSUPP;
 #endif
@@ -419,11 +474,25 @@ static bool fault_eagain(const struct vl__reactor *r)
     return !r->inline_run && VL__FAULT(VL__FAULT_EAGAIN);
 }
 
+/* READV/WRITEV on a socket: one recvmsg/sendmsg of the list. */
+static int64_t sock_rwv(const vl_op *op, bool write)
+{
+    struct msghdr m = {0};
+    m.msg_iov = (struct iovec *)(uintptr_t)op->u.rwv.iov;
+    m.msg_iovlen = op->u.rwv.iovcnt;
+    ssize_t n = write ? sendmsg(op->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL)
+                      : recvmsg(op->fd, &m, MSG_DONTWAIT);
+    int64_t res = sys_result(n);
+    return would_block(res) ? PARK : res;
+}
+
 static int64_t sock_rw(const struct vl__slot *s, bool write)
 {
     const vl_op *op = &s->op;
     if (op->u.rw.offset != -1)
         return -ESPIPE;
+    if (is_vec(op))
+        return sock_rwv(op, write);
     size_t len = VL__FAULT_SHORTEN(op->u.rw.len);
     ssize_t n = write ? send(op->fd, op->u.rw.buf, len, MSG_DONTWAIT | MSG_NOSIGNAL)
                       : recv(op->fd, op->u.rw.buf, len, MSG_DONTWAIT);
@@ -949,6 +1018,27 @@ static int64_t run_mkdirat(struct vl__reactor *r, uint32_t i, struct vl__slot *s
     (void)r, (void)i, (void)ready;
     const vl_op *op = &s->op;
     return sys_result(mkdirat(at_fd(op->fd), op->u.mkdirat.path, (mode_t)op->u.mkdirat.mode));
+}
+
+/* READV and WRITEV take READ's and WRITE's paths, which read the list
+ * through op_iov. */
+#define run_readv  run_read
+#define run_writev run_write
+
+/* FSYNC: blocking (its row), so on a worker when the pool is installed.
+ * A pipe, FIFO or socket answers -EINVAL, as Linux's fsync does. */
+static int64_t run_fsync(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)r, (void)i, (void)ready;
+    int rc;
+    do {
+#ifdef __APPLE__
+        rc = fsync(s->op.fd); /* no fdatasync in libSystem's headers */
+#else
+        rc = (s->op.u.fsync.flags & VL_FSYNC_DATASYNC) ? fdatasync(s->op.fd) : fsync(s->op.fd);
+#endif
+    } while (rc < 0 && errno == EINTR);
+    return rc < 0 ? -(int64_t)errno : 0;
 }
 
 static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s, unsigned dirs,
@@ -1541,6 +1631,8 @@ int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
     int rc = vl__reactor_init(r, e, cfg->max_inflight, rd->be, r);
     if (rc == 0) {
         rc = rd->open(r);
+        if (rc == 0)
+            rc = vl__workers_create(e, r, cfg->workers, &r->pool);
         if (rc < 0) {
             rd->close(r);
             vl__reactor_fini(r);
@@ -1551,6 +1643,7 @@ int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
         free(r);
         return rc;
     }
+    vl__reactor_set_offload(r, &vl__workers_offload, r->pool);
     *vl__engine_drv(e) = r;
     return 0;
 }
@@ -1558,6 +1651,7 @@ int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
 void vl__reactor_drv_fini(vl_engine *e, const struct vl__reactor_driver *rd)
 {
     struct vl__reactor *r = *vl__engine_drv(e);
+    vl__workers_destroy(r->pool);
     rd->close(r);
     vl__reactor_fini(r);
     free(r);

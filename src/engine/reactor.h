@@ -195,6 +195,9 @@ struct vl__reactor {
     uint32_t held_head, held_tail;         /* the held list; UINT32_MAX: empty */
     const struct vl__reactor_offload *off; /* NULL: blocking work runs inline */
     void *off_ctx;
+    /* The worker pool vl__reactor_drv_init made and installed (workers.h);
+     * NULL for a reactor set up by vl__reactor_init alone. */
+    struct vl__workers *pool;
 };
 
 /* Allocate for max_inflight slots. 0 or -ENOMEM (nothing left behind). */
@@ -223,9 +226,12 @@ struct vl__reactor_driver {
 
 /*
  * A readiness driver's init and fini (struct vl_driver) around rd: the
- * state (zeroed, with ENOMEM injectable), the reactor in it, then rd->open;
- * on failure "<name> setup: <error>" in reason and nothing left behind.
- * vl__engine_drv(e) holds the state.
+ * state (zeroed, with ENOMEM injectable), the reactor in it, then rd->open,
+ * then the worker pool (src/engine/workers.h, cfg->workers threads at most)
+ * installed as the reactor's offload; on failure "<name> setup: <error>" in
+ * reason and nothing left behind. vl__engine_drv(e) holds the state. fini
+ * joins the pool's threads before rd->close, since a worker may still be
+ * waking the engine through the driver's descriptors.
  */
 int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
                          const struct vl__reactor_driver *rd, char *reason, size_t len);

@@ -5,18 +5,17 @@
  * for sim, bytes 1..3 pick the fault rates and the seed; for the real
  * drivers bytes 1..2 pick injected faults (builds with VLLSI_FAULT_INJECTION). The rest is a
  * sequence of actions, each an opcode byte and its operand bytes (missing
- * bytes read as 0): submit an op (RECV, SEND, READ, WRITE, TIMEOUT, NOP,
- * CLOSE, SHUTDOWN, POLL one-shot or multishot, multishot RECV into a buffer pool, file and path
- * ops that cannot make or open anything (bad paths, bad flags); ACCEPT, multishot ACCEPT and
+ * bytes read as 0): submit an op (RECV, SEND, SENDV, READ, WRITE, READV, WRITEV, TIMEOUT, NOP,
+ * CLOSE, SHUTDOWN, FSYNC, POLL one-shot or multishot, multishot RECV into a buffer pool, file and
+ * path ops that cannot make or open anything (bad paths, bad flags); ACCEPT, multishot ACCEPT and
  * CONNECT on a listening socket of the input's own; SOCKET, BIND, LISTEN) on one of six
  * descriptors (two socket pairs and a pipe), with VL_OP_F_LINK when the opcode byte is 0xf0 to
  * 0xf7 (a chain with the next op), cancel a live or stale id, poll, act as the peer outside the
- * engine
- * (write into, read from, half-close or close the other end), or shut the engine down. Every engine
- * call goes through tests/invariants.h, which checks exactly-once delivery, result domains,
- * user_data, and buffer ownership (buffers are mmap'd and sealed PROT_NONE once their completion is
- * harvested); after destroy the descriptor count must be back where it was. A violation prints what
- * broke and aborts, so libFuzzer keeps the input.
+ * engine (write into, read from, half-close or close the other end), or shut the engine down.
+ * Every engine call goes through tests/invariants.h, which checks exactly-once delivery, result
+ * domains, user_data, and buffer ownership (buffers are mmap'd and sealed PROT_NONE once their
+ * completion is harvested); after destroy the descriptor count must be back where it was. A
+ * violation prints what broke and aborts, so libFuzzer keeps the input.
  *
  * Real drivers never block here: polls wait at most 1 ms, TIMEOUTs last at
  * most 2.55 ms, direct peer I/O uses MSG_DONTWAIT on sockets and writes to
@@ -223,6 +222,31 @@ static void act_sendv(struct world *w, int fd, size_t len, uint8_t flags)
     submit(w, &op, (void *)(uintptr_t)(w->v.issued + 1));
 }
 
+/*
+ * A READV or WRITEV of len bytes in 1..4 pieces on fd, laid out as
+ * act_sendv's (data and array in one guarded buffer). off: -1, or 0
+ * (-ESPIPE on these streams).
+ */
+static void act_rwv(struct world *w, int fd, size_t len, uint8_t flags, bool write, int64_t off)
+{
+    uint32_t n = 1 + ((flags >> 2) & 3);
+    uint8_t *data = inv_buf(&w->v, len + n * sizeof(vl_iovec));
+    if (data == NULL)
+        die(w, "inv_buf failed");
+    vl_iovec *iov = (vl_iovec *)(void *)(data + len);
+    fill(data, len, flags);
+    size_t at = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        size_t piece = k + 1 == n ? len - at : (len - at) * ((flags >> (k + 4)) & 1) / 2;
+        iov[k] = (vl_iovec){data + at, piece};
+        at += piece;
+    }
+    vl_op op = write ? vl_op_writev(fd, iov, n, off) : vl_op_readv(fd, iov, n, off);
+    if (write && fd == w->fd[5])
+        w->pipe_queued += len;
+    submit(w, &op, (void *)(uintptr_t)(w->v.issued + 1));
+}
+
 static void act_transfer(struct world *w, struct prog *g, unsigned kind)
 {
     int fd = w->fd[next_byte(g) % NFD];
@@ -232,6 +256,10 @@ static void act_transfer(struct world *w, struct prog *g, unsigned kind)
         len = MAX_LEN;
     if (kind == 1 && (flags & 0x40)) {
         act_sendv(w, fd, len, flags);
+        return;
+    }
+    if (kind >= 2 && (flags & 0x40)) {
+        act_rwv(w, fd, len, flags, kind == 3, (flags & 0x80) ? 0 : -1);
         return;
     }
     uint8_t *buf = inv_buf(&w->v, len);
@@ -329,6 +357,23 @@ static void act_shutdown(struct world *w, uint8_t b)
     int64_t id = submit_op(w, &op, NULL);
     if (how == 3 && id != -EINVAL && id != -ESHUTDOWN)
         inv_fail(&w->v, "SHUTDOWN with how 3: submit = %lld, expected -EINVAL", (long long)id);
+    remember(w, id);
+    check(w);
+}
+
+/* FSYNC of one of the descriptors (b: which, and the flags: 2 and 3 are
+ * -EINVAL at submit). They are sockets and a pipe: -EINVAL, or -EBADF for a
+ * closed one; a number that may have been reused names -1 (-EBADF). */
+static void act_fsync(struct world *w, uint8_t b)
+{
+    unsigned i = b % NFD;
+    uint32_t flags = (b >> 4) & 3;
+    bool gone = w->close_sent[i] || w->closed[i];
+    vl_op op = vl_op_fsync(gone ? -1 : w->fd[i], flags);
+    int64_t id = inv_submit(&w->v, w->e, &op, NULL);
+    if (flags > VL_FSYNC_DATASYNC && id != -EINVAL && id != -ESHUTDOWN)
+        inv_fail(&w->v, "FSYNC with flags %u: submit = %lld, expected -EINVAL", flags,
+                 (long long)id);
     remember(w, id);
     check(w);
 }
@@ -628,7 +673,9 @@ static void act(struct world *w, struct prog *g)
         if (b < 16 && !w->shut) {
             vl_engine_shutdown(w->e);
             w->shut = true;
-        } else if (b >= 16) {
+        } else if (b >= 16 && b < 32) {
+            act_fsync(w, next_byte(g));
+        } else if (b >= 32) {
             act_shutdown(w, b);
         }
         break;

@@ -40,7 +40,7 @@ run() {
 }
 
 # The soname carries the version the ABI holds for: major.minor while the
-# major version is 0 (libvllsi-sys.so.0.2.0 is libvllsi-sys.so.0.2), else
+# major version is 0 (libvllsi-sys.so.0.3.0 is libvllsi-sys.so.0.3), else
 # the major version alone.
 for so in "$libdir"/libvllsi-*.so.*.*.*; do
     file=$(basename "$so")

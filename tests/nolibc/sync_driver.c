@@ -40,7 +40,7 @@ static int64_t now_ns(void)
 
 static vl_engine *open_sync(void)
 {
-    vl_engine_config cfg = {VL_DRIVER_SYNC, 0, 16, 0};
+    vl_engine_config cfg = {VL_DRIVER_SYNC, 0, 16, 0, 0};
     vl_engine *e = NULL;
     assert_int_equal(vl_engine_create(&cfg, &e), 0);
     return e;

@@ -24,7 +24,7 @@
 
 static vl_engine *open_engine(vl_driver_kind kind)
 {
-    vl_engine_config cfg = {kind, 0, 64, 0};
+    vl_engine_config cfg = {kind, 0, 64, 0, 0};
     vl_engine *e = NULL;
     NL_CHECK_EQ(vl_engine_create(&cfg, &e), 0);
     return e;
@@ -70,7 +70,7 @@ static void auto_falls_back_to_epoll(void)
     NL_CHECK(contains(vl_engine_driver_reason(e), "libc-free"));
     NL_CHECK_EQ(run(e, vl_op_nop()), 0);
     vl_engine_destroy(e);
-    vl_engine_config cfg = {VL_DRIVER_URING, 0, 0, 0};
+    vl_engine_config cfg = {VL_DRIVER_URING, 0, 0, 0, 0};
     NL_CHECK_EQ(vl_engine_create(&cfg, &e), -ENOSYS);
 }
 
@@ -211,7 +211,7 @@ static void on_timer(vl_loop *loop, vl_timer *t)
 static void loop_timer(void)
 {
     vl_loop *loop = NULL;
-    vl_engine_config cfg = {VL_DRIVER_EPOLL, 0, 0, 0};
+    vl_engine_config cfg = {VL_DRIVER_EPOLL, 0, 0, 0, 0};
     NL_CHECK_EQ(vl_loop_init(&loop, &cfg), 0);
     if (loop == NULL)
         return;

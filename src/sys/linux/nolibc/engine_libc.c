@@ -271,6 +271,37 @@ ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
     return rw2(__NR_pwritev2, __NR_writev, __NR_pwritev, fd, iov, cnt, off, flags);
 }
 
+ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+    return SC(__NR_readv, fd, iov, cnt, 0, 0, 0);
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+    return SC(__NR_writev, fd, iov, cnt, 0, 0, 0);
+}
+
+/* 64-bit kernels take the whole position in the low word (pos_l). */
+ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+    return SC(__NR_preadv, fd, iov, cnt, off, 0, 0);
+}
+
+ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+    return SC(__NR_pwritev, fd, iov, cnt, off, 0, 0);
+}
+
+int fsync(int fd)
+{
+    return (int)SC(__NR_fsync, fd, 0, 0, 0, 0, 0);
+}
+
+int fdatasync(int fd)
+{
+    return (int)SC(__NR_fdatasync, fd, 0, 0, 0, 0, 0);
+}
+
 int fstat(int fd, struct stat *st)
 {
     return (int)SC(__NR_fstat, fd, st, 0, 0, 0, 0);
@@ -298,6 +329,11 @@ ssize_t send(int fd, const void *buf, size_t n, int flags)
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     return SC(__NR_sendmsg, fd, msg, flags, 0, 0, 0);
+}
+
+ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    return SC(__NR_recvmsg, fd, msg, flags, 0, 0, 0);
 }
 
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
@@ -429,6 +465,15 @@ static uint64_t *ksig(sigset_t *set)
 int sigemptyset(sigset_t *set)
 {
     memset(set, 0, sizeof(*set));
+    return 0;
+}
+
+/* Every signal the kernel's 64-bit mask has (the worker pool blocks them
+ * all; the kernel ignores SIGKILL and SIGSTOP in a mask). */
+int sigfillset(sigset_t *set)
+{
+    sigemptyset(set);
+    *ksig(set) = ~0ull;
     return 0;
 }
 

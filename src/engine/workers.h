@@ -1,0 +1,66 @@
+/*
+ * src/engine/workers.h - the readiness core's worker pool: a bounded set of
+ * threads that runs the blocking work no readiness mechanism reports
+ * (regular-file READ/WRITE, kinds whose opdef row says blocking) off the
+ * polling thread. It is a struct vl__reactor_offload (reactor.h), which
+ * vl__reactor_drv_init installs on every readiness driver (epoll, kqueue).
+ *
+ * Threads start lazily: an engine that never offloads a job starts none.
+ * A job that finds no idle worker starts one more thread, up to the
+ * configured number (vl_engine_config.workers, default
+ * VL_ENGINE_DEFAULT_WORKERS); the threads then stay until the engine is
+ * destroyed. So one engine per thread costs no threads until files are
+ * touched, and a burst of file ops costs at most `workers` thread starts.
+ *
+ * No allocation per job: queued jobs are a FIFO linked through the job
+ * words of the slots' struct vl__reactor_slot, and finished ones a second
+ * list through the same words, so the pool's memory is its struct and its
+ * thread handles, made at create. A finished job wakes the engine (once
+ * per batch: only a push onto an empty finished list wakes), and the
+ * driver's wait hands every finished job back on the polling thread
+ * (reap), where its completion takes the engine's normal path.
+ */
+#ifndef VLLSI_ENGINE_WORKERS_H
+#define VLLSI_ENGINE_WORKERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "reactor.h"
+
+struct vl__workers;
+
+/* The pool's entries; their ctx is the struct vl__workers. */
+extern const struct vl__reactor_offload vl__workers_offload;
+
+/*
+ * Make a pool of at most nthreads (>= 1) threads for the offloaded ops of
+ * reactor r on engine e; no thread starts yet. 0 and *out, or -ENOMEM
+ * (nothing left behind).
+ */
+int vl__workers_create(vl_engine *e, struct vl__reactor *r, uint32_t nthreads,
+                       struct vl__workers **out);
+
+/*
+ * Stop and join the threads, then free the pool (NULL: nothing). Only when
+ * the pool holds no job (the engine's shutdown waited for them all): a
+ * thread may still be waking the engine for the last job, so the engine's
+ * wake must work until this returns.
+ */
+void vl__workers_destroy(struct vl__workers *w);
+
+/* For tests (tests/workers.c): how many threads the pool has started (the
+ * lazy start, the bound), and how many jobs workers hold right now. */
+uint32_t vl__workers_threads(const struct vl__workers *w);
+uint32_t vl__workers_running(struct vl__workers *w);
+
+/*
+ * For tests: while the gate is closed, a worker that took a job holds it,
+ * RUNNING, before its system call, so that a test can see jobs running and
+ * others queued (a CANCEL of each answers differently). Open it before the
+ * engine's shutdown, which waits for running jobs. Costs a job one test of
+ * a flag under the lock the worker holds anyway.
+ */
+void vl__workers_gate(struct vl__workers *w, bool closed);
+
+#endif
