@@ -270,6 +270,20 @@ static struct h_rec *h_rec_of(uint64_t id)
     return &H.rec[i];
 }
 
+/* What a SENDMSG's or RECVMSG's iovec holds. */
+static int64_t ct_msg_len(const vl_msghdr *m)
+{
+    int64_t n = 0;
+#ifdef _WIN32
+    for (ULONG k = 0; k < m->dwBufferCount; k++)
+        n += m->lpBuffers[k].len;
+#else
+    for (size_t k = 0; k < m->msg_iovlen; k++)
+        n += (int64_t)m->msg_iov[k].iov_len;
+#endif
+    return n;
+}
+
 /* The result table, per kind: what a completion may carry. */
 static void h_check_domain(const struct h_rec *r, const vl_completion *c)
 {
@@ -296,6 +310,12 @@ static void h_check_domain(const struct h_rec *r, const vl_completion *c)
     case VL_OP_SENDV:
         for (uint32_t k = 0; k < op->u.vec.iovcnt; k++)
             max += (int64_t)op->u.vec.iov[k].len;
+        break;
+    case VL_OP_SENDMSG:
+    case VL_OP_RECVMSG:
+        max = ct_msg_len(op->u.mh.msg);
+        if (op->kind == VL_OP_RECVMSG && (op->u.mh.flags & MSG_TRUNC))
+            max = 65535; /* a datagram's full length */
         break;
     case VL_OP_ACCEPT:
         max = INT32_MAX;
@@ -340,6 +360,22 @@ static void mark_output(const vl_op *op, int64_t res)
         CT_MARK_DEFINED(op->u.rw.buf, (size_t)res);
     else if (op->kind == VL_OP_RECV)
         CT_MARK_DEFINED(op->u.msg.buf, (size_t)res);
+#ifndef _WIN32
+    else if (op->kind == VL_OP_RECVMSG) {
+        const struct msghdr *m = op->u.mh.msg;
+        CT_MARK_DEFINED(op->u.mh.msg, sizeof(*m));
+        if (m->msg_name != NULL)
+            CT_MARK_DEFINED(m->msg_name, m->msg_namelen);
+        if (m->msg_control != NULL)
+            CT_MARK_DEFINED(m->msg_control, m->msg_controllen);
+        size_t left = (size_t)res;
+        for (size_t k = 0; k < m->msg_iovlen && left > 0; k++) {
+            size_t n = m->msg_iov[k].iov_len < left ? m->msg_iov[k].iov_len : left;
+            CT_MARK_DEFINED(m->msg_iov[k].iov_base, n);
+            left -= n;
+        }
+    }
+#endif
     else if (op->kind == VL_OP_ACCEPT && op->u.accept.addr != NULL) {
         CT_MARK_DEFINED(op->u.accept.addrlen, sizeof(socklen_t));
         socklen_t n = *op->u.accept.addrlen;
@@ -651,6 +687,8 @@ static void op_constructors_fill_the_header(void **state)
     socklen_t len = 0;
     struct sockaddr_storage ss;
     vl_iovec iov = {&x, 1};
+    vl_msghdr mh;
+    memset(&mh, 0, sizeof(mh));
     const struct {
         vl_op op;
         vl_op_kind kind;
@@ -669,6 +707,8 @@ static void op_constructors_fill_the_header(void **state)
         {vl_op_sendv(14, &iov, 1, 0), VL_OP_SENDV, 14},
         {vl_op_shutdown(15, VL_SHUT_WR), VL_OP_SHUTDOWN, 15},
         {vl_op_poll(16, VL_POLL_IN), VL_OP_POLL, 16},
+        {vl_op_sendmsg(18, &mh, 0), VL_OP_SENDMSG, 18},
+        {vl_op_recvmsg(19, &mh, 0), VL_OP_RECVMSG, 19},
     };
     assert_int_equal(sizeof(cases) / sizeof(cases[0]), VL_OP_KIND_COUNT_);
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
@@ -715,6 +755,47 @@ static void op_constructors_fill_the_header(void **state)
     assert_int_equal(op.flags, VL_OP_F_MULTISHOT);
     assert_int_equal(op.fd, 17);
     assert_int_equal(op.u.poll.events, VL_POLL_OUT);
+    /* SENDMSG and RECVMSG point at the caller's msghdr; the multishot
+     * RECVMSG adds the pool; sendto and recvfrom fill the caller's vl_msgio. */
+    op = vl_op_sendmsg(18, &mh, MSG_DONTROUTE);
+    assert_ptr_equal(op.u.mh.msg, &mh);
+    assert_int_equal(op.u.mh.flags, MSG_DONTROUTE);
+    assert_null(op.u.mh.pool);
+    assert_null(vl_op_recvmsg(19, &mh, 0).u.mh.pool);
+    op = vl_op_recvmsg_multi(20, &mh, pool, MSG_PEEK);
+    assert_int_equal(op.kind, VL_OP_RECVMSG);
+    assert_int_equal(op.flags, VL_OP_F_MULTISHOT);
+    assert_int_equal(op.fd, 20);
+    assert_ptr_equal(op.u.mh.msg, &mh);
+    assert_ptr_equal(op.u.mh.pool, pool);
+    assert_int_equal(op.u.mh.flags, MSG_PEEK);
+    vl_msgio m;
+    op = vl_op_sendto(21, &m, &x, 1, 0, (struct sockaddr *)&ss, 16);
+    assert_int_equal(op.kind, VL_OP_SENDMSG);
+    assert_int_equal(op.fd, 21);
+    assert_ptr_equal(op.u.mh.msg, &m.hdr);
+    op = vl_op_recvfrom(22, &m, &x, 1, MSG_PEEK, (struct sockaddr *)&ss, sizeof(ss));
+    assert_int_equal(op.kind, VL_OP_RECVMSG);
+    assert_int_equal(op.flags, 0);
+    assert_int_equal(op.u.mh.flags, MSG_PEEK);
+    assert_ptr_equal(op.u.mh.msg, &m.hdr);
+#ifdef _WIN32
+    assert_ptr_equal(m.hdr.name, &ss);
+    assert_int_equal(m.hdr.namelen, sizeof(ss));
+    assert_ptr_equal(m.hdr.lpBuffers, &m.iov);
+    assert_int_equal(m.hdr.dwBufferCount, 1);
+    assert_ptr_equal(m.iov.buf, &x);
+    assert_int_equal(m.iov.len, 1);
+#else
+    assert_ptr_equal(m.hdr.msg_name, &ss);
+    assert_int_equal(m.hdr.msg_namelen, sizeof(ss));
+    assert_ptr_equal(m.hdr.msg_iov, &m.iov);
+    assert_int_equal(m.hdr.msg_iovlen, 1);
+    assert_ptr_equal(m.iov.iov_base, &x);
+    assert_int_equal(m.iov.iov_len, 1);
+    assert_null(m.hdr.msg_control);
+#endif
+    assert_null(vl_op_sendto(21, NULL, &x, 1, 0, NULL, 0).u.mh.msg);
 }
 
 /*
@@ -734,6 +815,7 @@ static void submit_rejects_bad_modes(vl_engine *e, const int p[2], const int sv[
     struct sockaddr_storage ss;
     vl_iovec iov = {&x, 1};
     vl_bufpool *pool = NULL;
+    vl_msgio mio;
     assert_int_equal(vl_bufpool_create(e, 4, 64, &pool), 0);
     const struct {
         vl_op op;
@@ -749,8 +831,9 @@ static void submit_rejects_bad_modes(vl_engine *e, const int p[2], const int sv[
         {vl_op_cancel(1), "CANCEL"},
         {vl_op_sendv(sv[0], &iov, 1, 0), "SENDV"},
         {vl_op_shutdown(sv[0], VL_SHUT_WR), "SHUTDOWN"},
+        {vl_op_sendto(sv[0], &mio, buf, sizeof(buf), 0, NULL, 0), "SENDMSG"},
     };
-    assert_int_equal(sizeof(others) / sizeof(others[0]), VL_OP_KIND_COUNT_ - 3);
+    assert_int_equal(sizeof(others) / sizeof(others[0]), VL_OP_KIND_COUNT_ - 4);
     for (size_t k = 0; k < sizeof(others) / sizeof(others[0]); k++) {
         vl_op op = others[k].op;
         op.flags = VL_OP_F_MULTISHOT;

@@ -326,6 +326,27 @@ static void check_domain(struct inv *v, const struct inv_rec *rec, const vl_comp
                      (long long)r);
         break;
     }
+    case VL_OP_SENDMSG:
+    case VL_OP_RECVMSG: {
+        /* Multishot RECVMSG: a pool buffer with MORE (the header counts, so
+         * never 0 bytes); the end is 0 or an error. */
+        if (is_multishot(op)) {
+            if ((c->flags & VL_CQE_MORE)
+                    ? (r < (int64_t)sizeof(vl_recvmsg_out) || !(c->flags & VL_CQE_BUFFER))
+                    : r > 0)
+                inv_fail(v, "id %llx: multishot RECVMSG completion %lld with flags %x", id,
+                         (long long)r, c->flags);
+            break;
+        }
+        uint64_t total = 0;
+        for (size_t k = 0; k < op->u.mh.msg->msg_iovlen; k++)
+            total += op->u.mh.msg->msg_iov[k].iov_len;
+        if (r > (int64_t)total && !(op->kind == VL_OP_RECVMSG && (op->u.mh.flags & MSG_TRUNC)))
+            inv_fail(v, "id %llx: %s of %llu bytes reported %lld", id,
+                     op->kind == VL_OP_SENDMSG ? "SENDMSG" : "RECVMSG", (unsigned long long)total,
+                     (long long)r);
+        break;
+    }
     case VL_OP_NOP:
     case VL_OP_CONNECT:
     case VL_OP_CLOSE:

@@ -155,6 +155,18 @@ typedef enum vl_op_kind { VL_OP_KINDS(VL__OP_KIND_ENUM) VL_OP_KIND_COUNT_ } vl_o
 typedef struct vl_bufpool vl_bufpool;
 
 /*
+ * The message header SENDMSG and RECVMSG take: struct msghdr (sendmsg(2)),
+ * or on Windows WSAMSG (WSASendMsg), whose fields carry the same things
+ * under other names (name/namelen, lpBuffers/dwBufferCount, Control,
+ * dwFlags).
+ */
+#ifdef _WIN32
+typedef WSAMSG vl_msghdr;
+#else
+typedef struct msghdr vl_msghdr;
+#endif
+
+/*
  * An op: a common header (kind, flags, fd, the deadline) and a per-kind body.
  * Build it with the constructors below, which set every field the kind does
  * not use to 0 (fd to -1); the struct is copied by submit, so it may live on
@@ -212,7 +224,12 @@ typedef struct vl_op {
         struct {
             uint32_t events; /* VL_POLL_* bits, at least one */
         } poll;              /* POLL */
-        uint64_t size_[5];   /* sizes the body: 40 bytes, whatever the kind */
+        struct {
+            vl_msghdr *msg;   /* the caller's, read (RECVMSG: written) until completion */
+            int flags;        /* MSG_* flags; SENDMSG always adds MSG_NOSIGNAL */
+            vl_bufpool *pool; /* multishot RECVMSG's buffers; else NULL */
+        } mh;                 /* SENDMSG, RECVMSG */
+        uint64_t size_[5];    /* sizes the body: 40 bytes, whatever the kind */
     } u;
 } vl_op;
 
@@ -250,11 +267,12 @@ typedef struct vl_op {
  *   VL_OP_F_LINK is the ops' stored form; no driver runs chains yet:
  *   submit returns -EOPNOTSUPP for an op with it (after the -EINVAL checks
  *   above).
- * VL_OP_F_MULTISHOT (mode; RECV, ACCEPT and POLL only): the op completes
- *   again and again with VL_CQE_MORE until a final completion; see
- *   "Multishot ops" below (vl_op_recv_multi, vl_op_accept_multi and
- *   vl_op_poll_multi build them). A RECV
- *   with it takes its buffers from u.msg.pool (buf NULL, len 0); an ACCEPT
+ * VL_OP_F_MULTISHOT (mode; RECV, ACCEPT, POLL and RECVMSG only): the op
+ *   completes again and again with VL_CQE_MORE until a final completion;
+ *   see "Multishot ops" below (vl_op_recv_multi, vl_op_accept_multi,
+ *   vl_op_poll_multi and vl_op_recvmsg_multi build them). A RECV
+ *   with it takes its buffers from u.msg.pool (buf NULL, len 0); a RECVMSG
+ *   from u.mh.pool (its msghdr with no iovec); an ACCEPT
  *   with it reports no addresses (addr and addrlen NULL). Any other
  *   combination is -EINVAL. The sync driver completes such ops with
  *   -EOPNOTSUPP.
@@ -439,6 +457,209 @@ VL_API vl_op vl_op_poll(int fd, uint32_t events);
  * return from a blocking submit), as IOCP does every POLL.
  */
 VL_API vl_op vl_op_poll_multi(int fd, uint32_t events);
+
+/* ---- messages: SENDMSG, RECVMSG ----------------------------------------------- */
+
+/*
+ * vl_op_sendmsg - sendmsg(2) as an op: the data of msg's iovec (msg_iov,
+ * msg_iovlen; on Windows lpBuffers, dwBufferCount), to msg's address if it
+ * names one (msg_name, msg_namelen: a UDP socket's destination; NULL on a
+ * connected socket), with msg's control data (msg_control, msg_controllen:
+ * IP_PKTINFO's source address, UDP_SEGMENT for UDP GSO, ...), flags the
+ * MSG_* flags of the call. The result is the number of bytes sent. Like SEND
+ * it adds MSG_NOSIGNAL: a stream whose peer is gone gives -EPIPE, never
+ * SIGPIPE.
+ *
+ * The caller owns msg and everything it points to (iovec array, buffers,
+ * address, control) and keeps them valid and unchanged until the completion
+ * is returned; the engine copies nothing at submit. submit errors (no id,
+ * no completion): -EINVAL (msg NULL, msg_iovlen 0 or above VL_IOV_MAX,
+ * lengths adding up to more than INT32_MAX, a msg_namelen above
+ * sizeof(struct sockaddr_storage)), -EFAULT (an iovec entry with a NULL
+ * base and a non-zero length, a NULL msg_iov, a NULL msg_name with a
+ * non-zero msg_namelen or a NULL msg_control with a non-zero
+ * msg_controllen). Completion errors are sendmsg(2)'s (-EMSGSIZE for a
+ * datagram larger than the protocol takes, -EDESTADDRREQ, -ENOTSOCK,
+ * -EBADF, ...).
+ */
+VL_API vl_op vl_op_sendmsg(int fd, const vl_msghdr *msg, int flags);
+
+/*
+ * vl_op_recvmsg - recvmsg(2) as an op: one message into msg's iovec, its
+ * source address into msg_name (room: msg_namelen; may be NULL) and its
+ * control data into msg_control (room: msg_controllen; may be NULL). The
+ * result is the number of payload bytes stored (0: a stream's EOF, or an
+ * empty datagram). When the completion is returned, msg holds what
+ * recvmsg(2) leaves there: msg_namelen the source address's length,
+ * msg_controllen the control bytes stored, msg_flags MSG_TRUNC if the
+ * datagram was longer than the iovec (the rest is lost, as with recvmsg;
+ * with MSG_TRUNC in flags Linux returns the datagram's full length) and
+ * MSG_CTRUNC if control data did not fit. A truncated datagram is never
+ * reported as a whole one.
+ *
+ * Control data arrives as the socket's options ask: IP_PKTINFO /
+ * IPV6_RECVPKTINFO (the destination address of each datagram),
+ * SO_TIMESTAMPNS (its arrival time), UDP_GRO (the segment size of a
+ * coalesced datagram), ...; the engine passes it through as the kernel
+ * wrote it. Ownership and submit errors as vl_op_sendmsg (msg_iovlen 1..
+ * VL_IOV_MAX; a NULL msg_name or msg_control with room > 0 is -EFAULT).
+ */
+VL_API vl_op vl_op_recvmsg(int fd, vl_msghdr *msg, int flags);
+
+/*
+ * A message header and its one iovec entry, the caller's memory for
+ * vl_op_sendto and vl_op_recvfrom: a SENDMSG or RECVMSG reads (and writes)
+ * its msghdr until completion, which an op body of 40 bytes cannot hold.
+ * On Windows the entry is a WSABUF.
+ */
+typedef struct vl_msgio {
+    vl_msghdr hdr;
+#ifdef _WIN32
+    WSABUF iov;
+#else
+    struct iovec iov;
+#endif
+} vl_msgio;
+
+/*
+ * vl_op_sendto - sendto(2) as a SENDMSG: fills m (the caller's, valid until
+ * the completion is returned) with one entry (buf, len) and the destination
+ * addr, addrlen (addr NULL, addrlen 0: the connected peer), and builds the
+ * SENDMSG over it. Results and errors as vl_op_sendmsg; len 0 sends an
+ * empty datagram (-EINVAL is only for m NULL).
+ */
+VL_API vl_op vl_op_sendto(int fd, vl_msgio *m, const void *buf, size_t len, int flags,
+                          const struct sockaddr *addr, socklen_t addrlen);
+
+/*
+ * vl_op_recvfrom - recvfrom(2) as a RECVMSG: fills m with one entry (buf,
+ * len) and the address room (addr, addrlen: the room, e.g.
+ * sizeof(struct sockaddr_storage); addr NULL and addrlen 0 when the sender
+ * does not matter), and builds the RECVMSG over it. Once the completion is
+ * returned, m->hdr.msg_namelen (Windows: namelen) is the sender's address
+ * length and m->hdr.msg_flags (dwFlags) has MSG_TRUNC if the datagram was
+ * cut to len. Results and errors as vl_op_recvmsg.
+ */
+VL_API vl_op vl_op_recvfrom(int fd, vl_msgio *m, void *buf, size_t len, int flags,
+                            struct sockaddr *addr, socklen_t addrlen);
+
+/*
+ * vl_op_recvmsg_multi - a RECVMSG with VL_OP_F_MULTISHOT: every message that
+ * arrives on fd (a UDP socket's datagrams, with their source addresses and
+ * control data) is a VL_CQE_MORE completion with VL_CQE_BUFFER naming a
+ * buffer of pool, laid out the same way on every driver:
+ *
+ *     struct vl_recvmsg_out | name (msg_namelen bytes) | control
+ *     (msg_controllen bytes) | payload (the rest of what result counts)
+ *
+ * msg gives the sizes of the name and control areas (msg_namelen,
+ * msg_controllen; its msg_name and msg_control are not used) and has no
+ * iovec (msg_iovlen 0); the caller keeps it valid until the final
+ * completion. The payload gets what is left of the buffer: size -
+ * sizeof(vl_recvmsg_out) - msg_namelen - msg_controllen bytes, which must
+ * be at least 1 (a pool too small for that is -EINVAL at submit). The
+ * completion's result is the number of buffer bytes used (header, both
+ * areas and the payload stored); read the parts with the vl_recvmsg_*
+ * functions below, never with offsets of your own. A datagram longer than
+ * the payload area is cut, and its header says so: flags has MSG_TRUNC
+ * (payloadlen is the bytes stored, or with MSG_TRUNC in the op's flags the
+ * datagram's full length).
+ *
+ * It ends like a multishot RECV (see "Multishot ops"): -ENOBUFS when a
+ * message waits and the pool is empty (the message stays in the socket for
+ * the op submitted again), -ECANCELED, the socket's error; on a stream
+ * socket 0 at EOF. An empty datagram is a completion like any other
+ * (payload length 0). The buffer belongs to the caller until
+ * vl_bufpool_release. submit errors: -EINVAL (msg NULL, msg_iovlen not 0,
+ * pool NULL or of another engine or without room for a payload). On io_uring this is
+ * IORING_OP_RECVMSG with IORING_RECV_MULTISHOT (6.0+), whose layout this
+ * is; elsewhere the engine does the same with recvmsg(2) calls. The sync
+ * driver answers -EOPNOTSUPP, as for every multishot op.
+ */
+VL_API vl_op vl_op_recvmsg_multi(int fd, const vl_msghdr *msg, vl_bufpool *pool, int flags);
+
+/*
+ * The header at the start of each multishot RECVMSG buffer (the layout of
+ * io_uring's struct io_uring_recvmsg_out).
+ */
+typedef struct vl_recvmsg_out {
+    uint32_t namelen;    /* the source address's length; when above the op's
+                          * msg_namelen the name area holds its first part */
+    uint32_t controllen; /* control bytes stored in the control area */
+    uint32_t payloadlen; /* recvmsg's result: the payload bytes stored (with
+                          * MSG_TRUNC in the op's flags: the full length) */
+    uint32_t flags;      /* recvmsg's msg_flags: MSG_TRUNC (payload cut),
+                          * MSG_CTRUNC (control cut), ... */
+} vl_recvmsg_out;
+
+#ifdef _WIN32
+#define VL__MSG_NAMELEN(m)    ((uint32_t)(m)->namelen)
+#define VL__MSG_CONTROLLEN(m) ((uint32_t)(m)->Control.len)
+#else
+#define VL__MSG_NAMELEN(m)    ((uint32_t)(m)->msg_namelen)
+#define VL__MSG_CONTROLLEN(m) ((uint32_t)(m)->msg_controllen)
+#endif
+
+/*
+ * vl_recvmsg_validate - the header of a multishot RECVMSG completion's
+ * buffer: buf is vl_bufpool_buf(pool, vl_cqe_buffer(flags)), result the
+ * completion's result, msg the op's msghdr. NULL if result is too small to
+ * hold the header and both areas (never for a completion the engine gave).
+ */
+static inline vl_recvmsg_out *vl_recvmsg_validate(void *buf, int64_t result, const vl_msghdr *msg)
+{
+    uint64_t need =
+        sizeof(vl_recvmsg_out) + (uint64_t)VL__MSG_NAMELEN(msg) + VL__MSG_CONTROLLEN(msg);
+    return buf != NULL && result >= 0 && (uint64_t)result >= need ? (vl_recvmsg_out *)buf : NULL;
+}
+
+/* The source address (out->namelen bytes of it, at most msg_namelen). */
+static inline struct sockaddr *vl_recvmsg_name(vl_recvmsg_out *out)
+{
+    return (struct sockaddr *)(void *)(out + 1);
+}
+
+/* The control area (out->controllen bytes); see vl_recvmsg_cmsg_view. */
+static inline void *vl_recvmsg_control(vl_recvmsg_out *out, const vl_msghdr *msg)
+{
+    return (unsigned char *)(out + 1) + VL__MSG_NAMELEN(msg);
+}
+
+/* The payload. */
+static inline void *vl_recvmsg_payload(vl_recvmsg_out *out, const vl_msghdr *msg)
+{
+    return (unsigned char *)(out + 1) + VL__MSG_NAMELEN(msg) + VL__MSG_CONTROLLEN(msg);
+}
+
+/* The payload bytes stored: what result counts after the header and both
+ * areas (out from vl_recvmsg_validate of the same result). */
+static inline uint32_t vl_recvmsg_payload_length(const vl_recvmsg_out *out, int64_t result,
+                                                 const vl_msghdr *msg)
+{
+    (void)out;
+    return (uint32_t)((uint64_t)result - sizeof(vl_recvmsg_out) - VL__MSG_NAMELEN(msg) -
+                      VL__MSG_CONTROLLEN(msg));
+}
+
+#ifndef _WIN32
+/*
+ * vl_recvmsg_cmsg_view - point view's control fields at out's control data,
+ * so that CMSG_FIRSTHDR(view) and CMSG_NXTHDR(view, c) walk it; view's
+ * other fields are set to NULL and 0. Returns view.
+ */
+static inline struct msghdr *vl_recvmsg_cmsg_view(vl_recvmsg_out *out, const vl_msghdr *msg,
+                                                  struct msghdr *view)
+{
+    view->msg_name = NULL;
+    view->msg_namelen = 0;
+    view->msg_iov = NULL;
+    view->msg_iovlen = 0;
+    view->msg_control = out->controllen > 0 ? vl_recvmsg_control(out, msg) : NULL;
+    view->msg_controllen = out->controllen;
+    view->msg_flags = 0;
+    return view;
+}
+#endif
 
 /* vl_completion.flags */
 #define VL_CQE_MORE   0x1u /* more completions follow for this id (multishot) */

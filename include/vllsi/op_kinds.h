@@ -38,6 +38,8 @@
     X(CANCEL, cancel)     \
     X(SENDV, sendv)       \
     X(SHUTDOWN, shutdown) \
-    X(POLL, poll)
+    X(POLL, poll)         \
+    X(SENDMSG, sendmsg)   \
+    X(RECVMSG, recvmsg)
 
 #endif

@@ -76,6 +76,7 @@ static inline bool vl__engine_completes_outside_poll(const vl_engine *e)
 #endif
 
 #ifndef _WIN32
+#include <string.h>
 #include <sys/uio.h>
 
 _Static_assert(sizeof(vl_iovec) == sizeof(struct iovec) &&
@@ -97,6 +98,41 @@ static inline void vl__sendv_msghdr(const vl_op *op, struct msghdr *m, struct io
         m->msg_iov = head;
         m->msg_iovlen = 1;
     }
+}
+
+/*
+ * One message of a multishot RECVMSG into a pool buffer (buf, size bytes),
+ * in the layout of <vllsi/engine.h> (vl_recvmsg_out, then the name and
+ * control areas the op's msghdr sizes, then the payload) with one
+ * recvmsg(2) of fd (flags as given: the caller adds MSG_DONTWAIT). Returns
+ * the bytes of buf used (> 0, even for an empty datagram), 0 at a stream's
+ * EOF (stream: the socket is one, where 0 bytes mean EOF), or -errno
+ * (-EAGAIN when nothing waits). The submit check made sure size leaves room
+ * for a payload.
+ */
+static inline int64_t vl__recvmsg_out(int fd, const struct msghdr *tmpl, uint8_t *buf,
+                                      uint32_t size, int flags, bool stream)
+{
+    size_t nl = tmpl->msg_namelen, cl = tmpl->msg_controllen;
+    size_t head = sizeof(vl_recvmsg_out) + nl + cl;
+    struct iovec iov = {buf + head, size - head};
+    struct msghdr m = {.msg_name = nl ? buf + sizeof(vl_recvmsg_out) : NULL,
+                       .msg_namelen = (socklen_t)nl,
+                       .msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = cl ? buf + sizeof(vl_recvmsg_out) + nl : NULL,
+                       .msg_controllen = cl};
+    ssize_t n = recvmsg(fd, &m, flags);
+    if (n < 0)
+        return -errno;
+    if (n == 0 && stream)
+        return 0;
+    vl_recvmsg_out out = {.namelen = m.msg_namelen,
+                          .controllen = (uint32_t)m.msg_controllen,
+                          .payloadlen = (uint32_t)n,
+                          .flags = (uint32_t)m.msg_flags};
+    memcpy(buf, &out, sizeof(out));
+    return (int64_t)head + ((size_t)n < iov.iov_len ? n : (ssize_t)iov.iov_len);
 }
 #endif
 

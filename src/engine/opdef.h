@@ -97,6 +97,10 @@ struct vl__kindset {
 #define VL__OPDEF_CANCEL  .unchecked = true
 #define VL__OPDEF_SENDV   .has_fd = true, .park = VL__PARK_WRITE
 
+#define VL__OPDEF_SENDMSG .has_fd = true, .park = VL__PARK_WRITE
+#define VL__OPDEF_RECVMSG \
+    .has_fd = true, .park = VL__PARK_READ, .modes = VL_OP_F_MULTISHOT, .pool = true
+
 /* Never parks: shutdown(2) does not wait for the peer. */
 #define VL__OPDEF_SHUTDOWN .has_fd = true
 
@@ -155,6 +159,13 @@ static inline bool vl__op_is_multishot(const vl_op *op)
 static inline bool vl__op_has_pool(const vl_op *op)
 {
     return vl__op_is_multishot(op) && vl__op_pool(op->kind);
+}
+
+/* The pool of an op that takes one (vl__op_has_pool): a RECVMSG's is in
+ * its msghdr body, a RECV's in its buffer body. */
+static inline struct vl_bufpool *vl__op_pool_of(const vl_op *op)
+{
+    return op->kind == VL_OP_RECVMSG ? op->u.mh.pool : op->u.msg.pool;
 }
 
 /* The op's size budget (docs/architecture.md, "The op and its records"):
@@ -288,6 +299,79 @@ static inline int vl__check_poll(const vl_op *op)
 {
     uint32_t ev = op->u.poll.events;
     return ev != 0 && (ev & ~VL_POLL_ALL) == 0 ? 0 : -EINVAL;
+}
+
+/* A SENDMSG's or RECVMSG's msghdr, through the names of the platform's
+ * (struct msghdr; Windows: WSAMSG and WSABUF). */
+#ifdef _WIN32
+#define VL__MH_IOV(m)        ((m)->lpBuffers)
+#define VL__MH_IOVLEN(m)     ((uint64_t)(m)->dwBufferCount)
+#define VL__MH_IOV_BASE(v)   ((v).buf)
+#define VL__MH_IOV_LEN(v)    ((uint64_t)(v).len)
+#define VL__MH_NAME(m)       ((m)->name)
+#define VL__MH_NAMELEN(m)    ((uint64_t)(uint32_t)(m)->namelen)
+#define VL__MH_CONTROL(m)    ((m)->Control.buf)
+#define VL__MH_CONTROLLEN(m) ((uint64_t)(m)->Control.len)
+#else
+#define VL__MH_IOV(m)        ((m)->msg_iov)
+#define VL__MH_IOVLEN(m)     ((uint64_t)(m)->msg_iovlen)
+#define VL__MH_IOV_BASE(v)   ((v).iov_base)
+#define VL__MH_IOV_LEN(v)    ((uint64_t)(v).iov_len)
+#define VL__MH_NAME(m)       ((m)->msg_name)
+#define VL__MH_NAMELEN(m)    ((uint64_t)(m)->msg_namelen)
+#define VL__MH_CONTROL(m)    ((m)->msg_control)
+#define VL__MH_CONTROLLEN(m) ((uint64_t)(m)->msg_controllen)
+#endif
+
+/* The address and control areas of a msghdr: sizes the kernel takes, and
+ * memory behind each that has a size. */
+static inline int vl__check_mh_areas(const vl_msghdr *m)
+{
+    if (VL__MH_NAMELEN(m) > sizeof(struct sockaddr_storage) || VL__MH_CONTROLLEN(m) > INT32_MAX)
+        return -EINVAL;
+    if ((VL__MH_NAME(m) == NULL && VL__MH_NAMELEN(m) > 0) ||
+        (VL__MH_CONTROL(m) == NULL && VL__MH_CONTROLLEN(m) > 0))
+        return -EFAULT;
+    return 0;
+}
+
+/* SENDMSG, and RECVMSG without VL_OP_F_MULTISHOT: a msghdr with 1 to
+ * VL_IOV_MAX entries (the limits of vl__check_iov), no pool. */
+static inline int vl__check_sendmsg(const vl_op *op)
+{
+    const vl_msghdr *m = op->u.mh.msg;
+    if (m == NULL || op->u.mh.pool != NULL)
+        return -EINVAL;
+    uint64_t n = VL__MH_IOVLEN(m);
+    if (n == 0 || n > VL_IOV_MAX)
+        return -EINVAL;
+    if (VL__MH_IOV(m) == NULL)
+        return -EFAULT;
+    uint64_t total = 0;
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t len = VL__MH_IOV_LEN(VL__MH_IOV(m)[k]);
+        if (VL__MH_IOV_BASE(VL__MH_IOV(m)[k]) == NULL && len > 0)
+            return -EFAULT;
+        total += len;
+        if (len > INT32_MAX || total > INT32_MAX)
+            return -EINVAL;
+    }
+    return vl__check_mh_areas(m);
+}
+
+/* A multishot RECVMSG: a msghdr without entries (the sizes of the name and
+ * control areas) and a pool. Whether the pool's buffers leave room for a
+ * payload is checked at submit, with the pool's owner. */
+static inline int vl__check_recvmsg(const vl_op *op)
+{
+    if (VL_LIKELY(!vl__op_is_multishot(op)))
+        return vl__check_sendmsg(op);
+    const vl_msghdr *m = op->u.mh.msg;
+    if (m == NULL || op->u.mh.pool == NULL || VL__MH_IOVLEN(m) != 0)
+        return -EINVAL;
+    if (VL__MH_NAMELEN(m) > sizeof(struct sockaddr_storage) || VL__MH_CONTROLLEN(m) > INT32_MAX)
+        return -EINVAL;
+    return 0;
 }
 
 /*

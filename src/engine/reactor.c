@@ -813,6 +813,69 @@ static int64_t run_shutdown(struct vl__reactor *r, uint32_t i, struct vl__slot *
     return sys_result(shutdown(s->op.fd, s->op.u.shutdown.how));
 }
 
+/* SENDMSG: the caller's msghdr as it is, with MSG_NOSIGNAL as SEND. */
+static int64_t run_sendmsg(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)i;
+    (void)ready;
+    if (fault_eagain(r))
+        return RECHECK;
+    const vl_op *op = &s->op;
+    int64_t res =
+        sys_result(sendmsg(op->fd, op->u.mh.msg, op->u.mh.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
+    return would_block(res) ? PARK : res;
+}
+
+static int64_t run_recvmsg_multi(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready);
+
+/* RECVMSG: recvmsg(2) into the caller's msghdr, which it updates. */
+static int64_t run_recvmsg(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    if (VL_UNLIKELY(vl__op_is_multishot(&s->op)))
+        return run_recvmsg_multi(r, i, s, ready);
+    if (fault_eagain(r))
+        return RECHECK;
+    const vl_op *op = &s->op;
+    int64_t res = sys_result(recvmsg(op->fd, op->u.mh.msg, op->u.mh.flags | MSG_DONTWAIT));
+    return would_block(res) ? PARK : res;
+}
+
+/*
+ * A multishot RECVMSG, emulated as run_recv_multi does a RECV: a buffer is
+ * taken only when a message is read, one recvmsg(2) per message in the
+ * layout of vl_recvmsg_out (vl__recvmsg_out), up to MULTI_BURST per
+ * readiness notification. A stream's EOF ends it with 0; an empty pool with
+ * a message waiting with -ENOBUFS (the message stays in the socket).
+ */
+static int64_t run_recvmsg_multi(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)ready;
+    if (!(rslot(s)->flags & F_CHECKED))
+        recv_multi_type(s);
+    struct vl_bufpool *p = s->op.u.mh.pool;
+    bool stream = (rslot(s)->flags & F_STREAM) != 0;
+    for (int k = 0; k < MULTI_BURST; k++) {
+        uint32_t bid;
+        if (!vl__engine_cq_room(r->e)) {
+            vl__engine_stats(r->e)->cq_deferred++;
+            return RECHECK;
+        }
+        if (fault_eagain(r))
+            return RECHECK;
+        if (!vl__pool_take(p, &bid))
+            return recv_multi_empty(s);
+        int64_t res = vl__recvmsg_out(s->op.fd, s->op.u.mh.msg, vl__pool_buf(p, bid), p->size,
+                                      s->op.u.mh.flags | MSG_DONTWAIT, stream);
+        if (res <= 0) {
+            vl__pool_untake(p, bid);
+            return would_block(res) ? PARK : res;
+        }
+        vl__pool_mark_out(p, bid);
+        vl__engine_complete(r->e, i, res, VL_CQE_MORE | VL_CQE_BUFFER | (bid << 16));
+    }
+    return RECHECK;
+}
+
 static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s, unsigned dirs,
                  bool recheck);
 

@@ -300,6 +300,11 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
     return SC(__NR_sendmsg, fd, msg, flags, 0, 0, 0);
 }
 
+ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    return SC(__NR_recvmsg, fd, msg, flags, 0, 0, 0);
+}
+
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
     return (int)SC(__NR_accept4, fd, addr, len, flags, 0, 0);
