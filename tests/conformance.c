@@ -2392,6 +2392,493 @@ static void shutdown_cancel_follows_the_rules(void **state)
     h_quiet();
 }
 
+/* ---- SENDMSG, RECVMSG ------------------------------------------------------------------ */
+
+/* A loopback UDP socket bound to an ephemeral port (its address in *ss);
+ * -errno if the family (or ::1) is not available. */
+static int udp_bound(int family, struct sockaddr_storage *ss)
+{
+    int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    memset(ss, 0, sizeof(*ss));
+    if (family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+    }
+    socklen_t len = sa_len(family);
+    if (bind(fd, (struct sockaddr *)ss, len) != 0 ||
+        getsockname(fd, (struct sockaddr *)ss, &len) != 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    track(fd);
+    return fd;
+}
+
+/* Two UDP sockets of family, or a skip when the family has no loopback. */
+static void udp_pair(int family, int fd[2], struct sockaddr_storage ss[2])
+{
+    for (int k = 0; k < 2; k++) {
+        fd[k] = udp_bound(family, &ss[k]);
+        if (fd[k] < 0) {
+            print_message("skipped: no UDP loopback for family %d: %s\n", family, strerror(-fd[k]));
+            skip();
+        }
+    }
+}
+
+/* sendto and recvfrom: the datagram and the sender's address, both ways. A
+ * RECVMSG waiting before the datagram exists parks (not on sync, where it
+ * would block this thread for ever). */
+static void udp_address_round_trip(int family)
+{
+    int fd[2];
+    struct sockaddr_storage ss[2], from;
+    udp_pair(family, fd, ss);
+    h_open(64, 0);
+    for (int dir = 0; dir < 2; dir++) {
+        int a = fd[dir], b = fd[!dir];
+        char out[64], in[128];
+        fill(out, sizeof(out), (unsigned)dir + 3);
+        vl_msgio ms, mr;
+        memset(&from, 0, sizeof(from));
+        uint64_t rid = 0;
+        if (g_kind != VL_DRIVER_SYNC) {
+            rid = h_sub(
+                vl_op_recvfrom(b, &mr, in, sizeof(in), 0, (struct sockaddr *)&from, sizeof(from)));
+            h_poll(0, 256);
+            assert_false(h_rec_of(rid)->done);
+        }
+        assert_int_equal(h_run(vl_op_sendto(a, &ms, out, sizeof(out), 0,
+                                            (struct sockaddr *)&ss[!dir], sa_len(family))),
+                         sizeof(out));
+        if (rid == 0)
+            rid = h_sub(
+                vl_op_recvfrom(b, &mr, in, sizeof(in), 0, (struct sockaddr *)&from, sizeof(from)));
+        assert_int_equal(h_wait(rid), sizeof(out));
+        assert_memory_equal(in, out, sizeof(out));
+#ifdef _WIN32
+        assert_int_equal(mr.hdr.namelen, sa_len(family));
+        assert_int_equal(mr.hdr.dwFlags & MSG_TRUNC, 0);
+#else
+        assert_int_equal(mr.hdr.msg_namelen, sa_len(family));
+        assert_int_equal(mr.hdr.msg_flags & MSG_TRUNC, 0);
+#endif
+        assert_int_equal(from.ss_family, family);
+        assert_int_equal(sa_port(&from), sa_port(&ss[dir]));
+    }
+    /* An empty datagram is one too: 0 bytes, the sender's address. */
+    vl_msgio ms, mr;
+    char in[8];
+    assert_int_equal(
+        h_run(vl_op_sendto(fd[0], &ms, NULL, 0, 0, (struct sockaddr *)&ss[1], sa_len(family))), 0);
+    assert_int_equal(h_run(vl_op_recvfrom(fd[1], &mr, in, sizeof(in), 0, (struct sockaddr *)&from,
+                                          sizeof(from))),
+                     0);
+    assert_int_equal(sa_port(&from), sa_port(&ss[0]));
+    h_quiet();
+}
+
+static void udp_v4_address_round_trip(void **state)
+{
+    (void)state;
+    WATCH(20);
+    udp_address_round_trip(AF_INET);
+}
+
+static void udp_v6_address_round_trip(void **state)
+{
+    (void)state;
+    WATCH(20);
+    udp_address_round_trip(AF_INET6);
+}
+
+/* A datagram longer than the buffer: its first bytes and MSG_TRUNC, never a
+ * silent cut; the rest is gone (the next RECVMSG gets the next datagram).
+ * With MSG_TRUNC in the op's flags Linux reports the full length. */
+static void udp_truncation_is_reported(void **state)
+{
+    (void)state;
+    WATCH(20);
+    int fd[2];
+    struct sockaddr_storage ss[2];
+    udp_pair(AF_INET, fd, ss);
+    h_open(64, 0);
+    char out[100], in[10];
+    fill(out, sizeof(out), 5);
+    vl_msgio ms, mr;
+    const struct sockaddr *to = (struct sockaddr *)&ss[1];
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(
+            h_run(vl_op_sendto(fd[0], &ms, out, sizeof(out) - (size_t)k, 0, to, sa_len(AF_INET))),
+            sizeof(out) - (size_t)k);
+    assert_int_equal(h_run(vl_op_recvfrom(fd[1], &mr, in, sizeof(in), 0, NULL, 0)), sizeof(in));
+    assert_memory_equal(in, out, sizeof(in));
+#ifdef _WIN32
+    assert_true(mr.hdr.dwFlags & MSG_TRUNC);
+#else
+    assert_true(mr.hdr.msg_flags & MSG_TRUNC);
+    /* MSG_TRUNC asked: the datagram's length (Linux). */
+    assert_int_equal(h_run(vl_op_recvfrom(fd[1], &mr, in, sizeof(in), MSG_TRUNC, NULL, 0)),
+                     sizeof(out) - 1);
+    assert_true(mr.hdr.msg_flags & MSG_TRUNC);
+#endif
+    /* A buffer that holds it: whole, no flag. */
+    char big[200];
+    int64_t want = g_kind == VL_DRIVER_IOCP ? (int64_t)sizeof(out) - 1 : (int64_t)sizeof(out) - 2;
+    assert_int_equal(h_run(vl_op_recvfrom(fd[1], &mr, big, sizeof(big), 0, NULL, 0)), want);
+#ifdef _WIN32
+    assert_int_equal(mr.hdr.dwFlags & MSG_TRUNC, 0);
+#else
+    assert_int_equal(mr.hdr.msg_flags & MSG_TRUNC, 0);
+#endif
+    h_quiet();
+}
+
+/* SENDMSG and RECVMSG on a stream: gather and scatter over several
+ * entries, in order; EOF is 0. */
+static void tcp_sendmsg_recvmsg(void **state)
+{
+    (void)state;
+    WATCH(20);
+    int sv[2];
+    mk_tcp_pair(sv);
+    h_open(64, 0);
+    char a[] = "hello, ", b[] = "scattered ", c[] = "world";
+    vl_msghdr sm, rm;
+    memset(&sm, 0, sizeof(sm));
+    memset(&rm, 0, sizeof(rm));
+    char r1[4], r2[64];
+#ifdef _WIN32
+    WSABUF siov[3] = {{7, a}, {10, b}, {5, c}};
+    WSABUF riov[2] = {{sizeof(r1), r1}, {sizeof(r2), r2}};
+    sm.lpBuffers = siov;
+    sm.dwBufferCount = 3;
+    rm.lpBuffers = riov;
+    rm.dwBufferCount = 2;
+#else
+    struct iovec siov[3] = {{a, 7}, {b, 10}, {c, 5}};
+    struct iovec riov[2] = {{r1, sizeof(r1)}, {r2, sizeof(r2)}};
+    sm.msg_iov = siov;
+    sm.msg_iovlen = 3;
+    rm.msg_iov = riov;
+    rm.msg_iovlen = 2;
+#endif
+    assert_int_equal(h_run(vl_op_sendmsg(sv[0], &sm, 0)), 22);
+    size_t got = 0;
+    char all[64];
+    while (got < 22) {
+        int64_t r = h_run(vl_op_recvmsg(sv[1], &rm, 0));
+        assert_true(r > 0);
+        size_t n1 = (size_t)r < sizeof(r1) ? (size_t)r : sizeof(r1);
+        memcpy(all + got, r1, n1);
+        memcpy(all + got + n1, r2, (size_t)r - n1);
+        got += (size_t)r;
+    }
+    assert_int_equal(got, 22);
+    assert_memory_equal(all, "hello, scattered world", 22);
+    assert_int_equal(shutdown(sv[0], SHUT_WR), 0);
+    assert_int_equal(h_run(vl_op_recvmsg(sv[1], &rm, 0)), 0);
+    h_quiet();
+}
+
+/* The malformed shapes: -EINVAL or -EFAULT at submit, no id, no
+ * completion, on every driver. */
+static void msg_rejects_bad_shapes(void **state)
+{
+    (void)state;
+    WATCH(20);
+    int fd[2];
+    struct sockaddr_storage ss[2];
+    udp_pair(AF_INET, fd, ss);
+    vl_engine *e = h_open(64, 0);
+    vl_engine *other = NULL;
+    vl_engine_config cfg = {g_create_kind, 0, 0, g_flags};
+    assert_int_equal(vl_engine_create(&cfg, &other), 0);
+    vl_bufpool *pool = NULL, *small = NULL, *foreign = NULL;
+    assert_int_equal(vl_bufpool_create(e, 4, 256, &pool), 0);
+    assert_int_equal(vl_bufpool_create(e, 4, 64, &small), 0);
+    assert_int_equal(vl_bufpool_create(other, 4, 256, &foreign), 0);
+    char buf[16], ctl[64];
+    vl_msgio m;
+    vl_op op = vl_op_sendmsg(fd[0], NULL, 0);
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "SENDMSG of NULL");
+    op = vl_op_recvmsg(fd[0], NULL, 0);
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "RECVMSG of NULL");
+    op = vl_op_sendto(fd[0], NULL, buf, 1, 0, NULL, 0);
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "sendto without a vl_msgio");
+    op = vl_op_recvfrom(fd[0], NULL, buf, 1, 0, NULL, 0);
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "recvfrom without a vl_msgio");
+    for (int recv_side = 0; recv_side < 2; recv_side++) {
+#define MK()                                                                               \
+    (recv_side ? vl_op_recvfrom(fd[0], &m, buf, sizeof(buf), 0, (struct sockaddr *)&ss[1], \
+                                sizeof(ss[1]))                                             \
+               : vl_op_sendto(fd[0], &m, buf, sizeof(buf), 0, (struct sockaddr *)&ss[1],   \
+                              sa_len(AF_INET)))
+        const char *side = recv_side ? "RECVMSG" : "SENDMSG";
+        char what[96];
+#ifdef _WIN32
+#define IOVLEN  m.hdr.dwBufferCount
+#define IOV     m.hdr.lpBuffers
+#define IOBASE  m.iov.buf
+#define IOLEN   m.iov.len
+#define NAME    m.hdr.name
+#define NAMELEN m.hdr.namelen
+#define CTL     m.hdr.Control.buf
+#define CTLLEN  m.hdr.Control.len
+#else
+#define IOVLEN  m.hdr.msg_iovlen
+#define IOV     m.hdr.msg_iov
+#define IOBASE  m.iov.iov_base
+#define IOLEN   m.iov.iov_len
+#define NAME    m.hdr.msg_name
+#define NAMELEN m.hdr.msg_namelen
+#define CTL     m.hdr.msg_control
+#define CTLLEN  m.hdr.msg_controllen
+#endif
+        op = MK();
+        IOVLEN = 0;
+        snprintf(what, sizeof(what), "%s with no iovec entry", side);
+        expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, what);
+        op = MK();
+        IOVLEN = VL_IOV_MAX + 1;
+        snprintf(what, sizeof(what), "%s with VL_IOV_MAX + 1 entries", side);
+        expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, what);
+        op = MK();
+        IOV = NULL;
+        snprintf(what, sizeof(what), "%s with a NULL iovec", side);
+        expect_sync(vl_engine_submit(e, &op, NULL), -EFAULT, what);
+        op = MK();
+        IOBASE = NULL;
+        snprintf(what, sizeof(what), "%s with a NULL buffer of 16 bytes", side);
+        expect_sync(vl_engine_submit(e, &op, NULL), -EFAULT, what);
+#ifndef _WIN32 /* a WSABUF's length is 32 bits */
+        op = MK();
+        IOLEN = (size_t)INT32_MAX + 1;
+        snprintf(what, sizeof(what), "%s of INT32_MAX + 1 bytes", side);
+        expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, what);
+#endif
+        op = MK();
+        NAME = NULL;
+        snprintf(what, sizeof(what), "%s with a NULL name of a length", side);
+        expect_sync(vl_engine_submit(e, &op, NULL), -EFAULT, what);
+        op = MK();
+        NAMELEN = sizeof(struct sockaddr_storage) + 1;
+        snprintf(what, sizeof(what), "%s with a name longer than sockaddr_storage", side);
+        expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, what);
+        op = MK();
+        CTLLEN = sizeof(ctl);
+        snprintf(what, sizeof(what), "%s with a NULL control of a length", side);
+        expect_sync(vl_engine_submit(e, &op, NULL), -EFAULT, what);
+        op = MK();
+        op.u.mh.pool = pool;
+        snprintf(what, sizeof(what), "%s with a pool, no MULTISHOT", side);
+        expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, what);
+        op = MK();
+        op.flags = VL_OP_F_MULTISHOT;
+        op.u.mh.pool = pool;
+        snprintf(what, sizeof(what), "%s MULTISHOT with an iovec entry", side);
+        expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, what);
+        (void)CTL;
+#undef MK
+#undef IOVLEN
+#undef IOV
+#undef IOBASE
+#undef IOLEN
+#undef NAME
+#undef NAMELEN
+#undef CTL
+#undef CTLLEN
+    }
+    /* The multishot shape: a msghdr without entries, a pool of this engine
+     * with room for the header, both areas and a payload. */
+    vl_msghdr mh;
+    memset(&mh, 0, sizeof(mh));
+#ifdef _WIN32
+    mh.namelen = sizeof(struct sockaddr_storage);
+#else
+    mh.msg_namelen = sizeof(struct sockaddr_storage);
+#endif
+    op = vl_op_recvmsg_multi(fd[0], NULL, pool, 0);
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "RECVMSG MULTISHOT of NULL");
+    op = vl_op_recvmsg_multi(fd[0], &mh, NULL, 0);
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "RECVMSG MULTISHOT without a pool");
+    op = vl_op_recvmsg_multi(fd[0], &mh, foreign, 0);
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "RECVMSG MULTISHOT, another's pool");
+    op = vl_op_recvmsg_multi(fd[0], &mh, small, 0);
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL,
+                "RECVMSG MULTISHOT, 64-byte buffers for a 128-byte name");
+    op = vl_op_recvmsg_multi(fd[0], &mh, pool, 0);
+    op.flags |= VL_OP_F_LINK;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EOPNOTSUPP, "RECVMSG MULTISHOT + LINK");
+    op = vl_op_recvmsg_multi(fd[0], &mh, pool, 0);
+    op.kind = VL_OP_SENDMSG;
+    expect_sync(vl_engine_submit(e, &op, NULL), -EINVAL, "SENDMSG MULTISHOT");
+    /* Nothing took a pool or left an id. */
+    assert_int_equal(vl_bufpool_available(pool), 4);
+    assert_int_equal(vl_bufpool_destroy(pool), 0);
+    assert_int_equal(vl_bufpool_destroy(small), 0);
+    assert_int_equal(vl_bufpool_destroy(foreign), 0);
+    vl_engine_destroy(other);
+    h_quiet();
+}
+
+/* The errors a completion carries: -EBADF, -ENOTSOCK, -EDESTADDRREQ (a
+ * datagram to nowhere), and a CANCEL of a waiting RECVMSG. */
+static void msg_errors_complete(void **state)
+{
+    (void)state;
+    WATCH(20);
+    int fd[2];
+    struct sockaddr_storage ss[2];
+    udp_pair(AF_INET, fd, ss);
+    h_open(64, 0);
+    char buf[16] = {0};
+    vl_msgio m;
+    int dead = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(dead >= 0);
+    close(dead);
+    expect_result(h_run(vl_op_sendto(dead, &m, buf, 1, 0, NULL, 0)), -EBADF, "SENDMSG closed fd");
+    expect_result(h_run(vl_op_recvfrom(dead, &m, buf, 1, 0, NULL, 0)), -EBADF, "RECVMSG closed fd");
+#ifndef _WIN32 /* IOCP takes sockets only; a file handle is not one to Winsock */
+    int p[2];
+    mk_pipe(p);
+    expect_result(h_run(vl_op_sendto(p[1], &m, buf, 1, 0, NULL, 0)), -ENOTSOCK, "SENDMSG pipe");
+    expect_result(h_run(vl_op_recvfrom(p[0], &m, buf, 1, 0, NULL, 0)), -ENOTSOCK, "RECVMSG pipe");
+#endif
+    int lone = udp_bound(AF_INET, &ss[0]);
+    assert_true(lone >= 0);
+    int64_t r = h_run(vl_op_sendto(lone, &m, buf, 1, 0, NULL, 0));
+    if (r != -EDESTADDRREQ && r != -ENOTCONN)
+        fail_msg("SENDMSG without an address on an unconnected UDP socket: %lld", (long long)r);
+    if (g_kind != VL_DRIVER_SYNC) {
+        uint64_t id = h_sub(vl_op_recvfrom(fd[1], &m, buf, sizeof(buf), 0, NULL, 0));
+        h_poll(0, 256);
+        uint64_t cid = h_sub(vl_op_cancel(id));
+        assert_int_equal(h_wait(cid), 0);
+        assert_int_equal(h_wait(id), -ECANCELED);
+    }
+    h_quiet();
+}
+
+#ifdef __linux__
+/*
+ * Control data passes through: IP_PKTINFO / IPV6_RECVPKTINFO give each
+ * datagram's destination address, SO_TIMESTAMPNS its arrival time, and a
+ * SENDMSG's IP_PKTINFO picks the source address. Linux only: the control
+ * messages are Linux's (IOCP's WSARecvMsg returns Windows' own, untested
+ * here).
+ */
+static void msg_control_data_passes(int family)
+{
+    int fd[2];
+    struct sockaddr_storage ss[2], from;
+    udp_pair(family, fd, ss);
+    int one = 1;
+    if (family == AF_INET)
+        assert_int_equal(setsockopt(fd[1], IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)), 0);
+    else
+        assert_int_equal(setsockopt(fd[1], IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)), 0);
+    assert_int_equal(setsockopt(fd[1], SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)), 0);
+    h_open(64, 0);
+    char out[32] = "control data passes through", in[64];
+    union {
+        char buf[256];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof(ctl));
+    /* The send names its source address through IP_PKTINFO too. */
+    union {
+        char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+        struct cmsghdr align;
+    } sctl;
+    memset(&sctl, 0, sizeof(sctl));
+    struct iovec siov = {out, sizeof(out)};
+    struct msghdr sm = {.msg_name = &ss[1],
+                        .msg_namelen = sa_len(family),
+                        .msg_iov = &siov,
+                        .msg_iovlen = 1,
+                        .msg_control = sctl.buf};
+    struct cmsghdr *c = (struct cmsghdr *)sctl.buf;
+    if (family == AF_INET) {
+        c->cmsg_level = IPPROTO_IP;
+        c->cmsg_type = IP_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+        struct in_pktinfo pi = {0};
+        pi.ipi_spec_dst.s_addr = htonl(INADDR_LOOPBACK);
+        memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+        sm.msg_controllen = CMSG_SPACE(sizeof(struct in_pktinfo));
+    } else {
+        c->cmsg_level = IPPROTO_IPV6;
+        c->cmsg_type = IPV6_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+        struct in6_pktinfo pi;
+        memset(&pi, 0, sizeof(pi));
+        pi.ipi6_addr = in6addr_loopback;
+        memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+        sm.msg_controllen = CMSG_SPACE(sizeof(struct in6_pktinfo));
+    }
+    assert_int_equal(h_run(vl_op_sendmsg(fd[0], &sm, 0)), sizeof(out));
+    struct iovec riov = {in, sizeof(in)};
+    struct msghdr rm = {.msg_name = &from,
+                        .msg_namelen = sizeof(from),
+                        .msg_iov = &riov,
+                        .msg_iovlen = 1,
+                        .msg_control = ctl.buf,
+                        .msg_controllen = sizeof(ctl.buf)};
+    struct timespec before;
+    clock_gettime(CLOCK_REALTIME, &before);
+    assert_int_equal(h_run(vl_op_recvmsg(fd[1], &rm, 0)), sizeof(out));
+    assert_memory_equal(in, out, sizeof(out));
+    assert_int_equal(sa_port(&from), sa_port(&ss[0]));
+    assert_int_equal(rm.msg_flags & (MSG_TRUNC | MSG_CTRUNC), 0);
+    bool pktinfo = false, stamp = false;
+    for (struct cmsghdr *k = CMSG_FIRSTHDR(&rm); k != NULL; k = CMSG_NXTHDR(&rm, k)) {
+        if (k->cmsg_level == IPPROTO_IP && k->cmsg_type == IP_PKTINFO) {
+            struct in_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(k), sizeof(pi));
+            assert_int_equal(pi.ipi_addr.s_addr, htonl(INADDR_LOOPBACK));
+            pktinfo = true;
+        } else if (k->cmsg_level == IPPROTO_IPV6 && k->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(k), sizeof(pi));
+            assert_memory_equal(&pi.ipi6_addr, &in6addr_loopback, sizeof(pi.ipi6_addr));
+            pktinfo = true;
+        } else if (k->cmsg_level == SOL_SOCKET && k->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(k), sizeof(ts));
+            /* Arrived within a minute of the receive (the send came first). */
+            assert_true(ts.tv_sec > before.tv_sec - 60 && ts.tv_sec <= before.tv_sec + 60);
+            stamp = true;
+        }
+    }
+    assert_true(pktinfo);
+    assert_true(stamp);
+    h_quiet();
+}
+
+static void msg_control_data_v4(void **state)
+{
+    (void)state;
+    WATCH(20);
+    msg_control_data_passes(AF_INET);
+}
+
+static void msg_control_data_v6(void **state)
+{
+    (void)state;
+    WATCH(20);
+    msg_control_data_passes(AF_INET6);
+}
+#endif
+
 /* ---- CLOSE ------------------------------------------------------------------------- */
 
 static void close_really_closes(void **state)
@@ -4501,6 +4988,16 @@ int main(int argc, char **argv)
         T(shutdown_half_closes),
         T(shutdown_rejects_bad_how),
         T(shutdown_cancel_follows_the_rules),
+        T(udp_v4_address_round_trip),
+        T(udp_v6_address_round_trip),
+        T(udp_truncation_is_reported),
+        T(tcp_sendmsg_recvmsg),
+        T(msg_rejects_bad_shapes),
+        T(msg_errors_complete),
+#ifdef __linux__
+        T(msg_control_data_v4),
+        T(msg_control_data_v6),
+#endif
         T(poll_rejects_bad_masks),
 #ifndef _WIN32
         T(poll_reports_readiness),
