@@ -20,18 +20,22 @@
  *    and no completion will ever come:
  *      -EINVAL    NULL engine/op, unknown kind, length above INT32_MAX,
  *                 negative timeout, a bad SHUTDOWN how, POLL events 0 or
- *                 with unknown bits, reserved not 0, a
+ *                 with unknown bits, a SENDMSG/RECVMSG msghdr NULL or
+ *                 with 0 or more than VL_IOV_MAX entries (a multishot
+ *                 RECVMSG: with any), reserved not 0, a
  *                 malformed option or a mode the kind does not take
  *                 (VL_OP_F_*, at vl_op; see each constructor)
  *      -EOPNOTSUPP an option no driver runs yet (VL_OP_F_LINK); a deadline
  *                 on the sync driver
  *      -EFAULT    NULL buffer with len > 0, NULL address where one is needed
+ *                 (also a msghdr's NULL name or control with a size)
  *      -EBUSY     max_inflight ids are alive (issued and their completion not
  *                 yet returned by poll); the cap is exact
  *      -ESHUTDOWN after vl_engine_shutdown
  *  - Every id completes exactly once; ids carry a generation and are never
  *    reused while alive.
- *  - completion.result: >= 0 bytes transferred / new fd (ACCEPT, CLOEXEC) /
+ *  - completion.result: >= 0 bytes transferred (SENDMSG, RECVMSG: of the
+ *    payload; a multishot RECVMSG: of its pool buffer) / new fd (ACCEPT, CLOEXEC) /
  *    0 (NOP, CONNECT, TIMEOUT fired, CLOSE, SHUTDOWN, CANCEL found its target) /
  *    the ready mask, VL_POLL_* bits (POLL);
  *    < 0 a negative errno in -4095..-1:
@@ -52,7 +56,9 @@
  *                  running and will complete by itself, or another CANCEL
  *                  of the same op came first (that one reports the outcome)
  *  - Length 0 completes with 0, like the kernel (it looks like EOF); EOF is 0
- *    and repeatable.
+ *    and repeatable. A datagram longer than a RECVMSG's buffers is cut and
+ *    says so (VL_MSG_TRUNC in msg_flags or vl_recvmsg_out.flags), never
+ *    silently.
  *  - TIMEOUT completes with 0 no earlier than its duration after submit.
  *  - Buffers belong to the caller from submit until poll returns the op's
  *    completion; the engine never touches them afterwards.
@@ -506,6 +512,18 @@ VL_API vl_op vl_op_sendmsg(int fd, const vl_msghdr *msg, int flags);
  */
 VL_API vl_op vl_op_recvmsg(int fd, vl_msghdr *msg, int flags);
 
+/* The flags a RECVMSG reports in msg_flags (WSAMSG: dwFlags) and a
+ * multishot one in vl_recvmsg_out.flags when a datagram (VL_MSG_TRUNC) or
+ * its control data (VL_MSG_CTRUNC) did not fit: the platform's MSG_TRUNC
+ * and MSG_CTRUNC (Windows declares them in <mswsock.h>). */
+#ifdef _WIN32
+#define VL_MSG_TRUNC  0x0100
+#define VL_MSG_CTRUNC 0x0200
+#else
+#define VL_MSG_TRUNC  MSG_TRUNC
+#define VL_MSG_CTRUNC MSG_CTRUNC
+#endif
+
 /*
  * A message header and its one iovec entry, the caller's memory for
  * vl_op_sendto and vl_op_recvfrom: a SENDMSG or RECVMSG reads (and writes)
@@ -775,13 +793,14 @@ VL_API uint32_t vl_engine_inflight(const vl_engine *e);
  * Native and emulated: an op is native when the kernel carried it out
  * asynchronously as that op (an io_uring SQE of the op's own opcode,
  * multishot included; a Windows overlapped request: READ, WRITE, SEND,
- * SENDV, RECV, ACCEPT, CONNECT, a multishot ACCEPT's AcceptEx). Every other
+ * SENDV, SENDMSG, RECV, RECVMSG, ACCEPT, CONNECT, a multishot ACCEPT's AcceptEx). Every other
  * submitted op is emulated: the engine carried it out itself (the readiness
  * core behind epoll tries the op and parks it until the fd is ready; the
  * sync driver blocks in it; the simulator; io_uring's SHUTDOWN, re-armed
  * single shots and user-space buffer pools on kernels without multishot or
  * buffer rings, and a multishot POLL refused there; IOCP's NOP, TIMEOUT,
- * CLOSE, CANCEL, SHUTDOWN, POLL (refused) and multishot RECV), or answered it without the kernel (a
+ * CLOSE, CANCEL, SHUTDOWN, POLL (refused), multishot RECV and RECVMSG; a multishot RECVMSG
+ * on io_uring without a registered pool and multishot recv), or answered it without the kernel (a
  * CANCEL the core resolved itself: its target unknown, completed or being cancelled already; an op
  * still queued at shutdown). native + emulated is the sum of submitted[].
  */
