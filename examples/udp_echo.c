@@ -134,7 +134,10 @@ static int udp_socket(const struct options *o, int port, struct sockaddr_storage
     int fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    int one = 1;
+    /* A larger receive buffer rides out bursts (UDP drops what does not
+     * fit); the kernel caps it at net.core.rmem_max. */
+    int one = 1, rcvbuf = 4 << 20;
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
         bind(fd, (struct sockaddr *)ss, *len) != 0 ||
         getsockname(fd, (struct sockaddr *)ss, len) != 0) {

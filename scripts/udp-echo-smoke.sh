@@ -51,7 +51,7 @@ run_family() { # bind-address family
     status=$?
     pid=
     [ "$status" -eq 0 ] || fail "server exited with $status ($1)"
-    # 20 rounds x 8 sockets x 16 datagrams, spread over the two threads.
+    # 80 rounds x 8 sockets x 4 datagrams, spread over the two threads.
     sum=$(awk '/thread [0-9]+: [0-9]+ datagrams/ { s += $4 } END { print s + 0 }' "$log")
     [ "$sum" = 2560 ] || fail "server counted $sum datagrams, the client sent 2560 ($1)"
     bad=$(awk '/thread [0-9]+: / && ($8 != 0 || $10 != 0)' "$log")
