@@ -39,6 +39,8 @@
 #include <sys/un.h>
 #include <termios.h>
 
+#include <netinet/udp.h>
+
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -2989,6 +2991,86 @@ static void msg_control_data_passes(int family)
     h_quiet();
 }
 
+/*
+ * UDP GSO and GRO through SENDMSG and RECVMSG (Linux): one SENDMSG with a
+ * UDP_SEGMENT control message of 1000 sends 3000 bytes as three datagrams,
+ * which a plain receiver gets one by one; a receiver with UDP_GRO gets them
+ * coalesced, its UDP_GRO control message naming the segment size (loopback
+ * hands the GSO packet over whole; a kernel that splits it anyway gives
+ * single datagrams, each with the segment size, which is also correct).
+ */
+static void msg_udp_gso_gro(void **state)
+{
+    (void)state;
+    WATCH(20);
+    int fd[2];
+    struct sockaddr_storage ss[2];
+    udp_pair(AF_INET, fd, ss);
+    h_open(64, 0);
+    enum { SEG = 1000, TOTAL = 3000 };
+    static char out[TOTAL], in[TOTAL + 100];
+    fill(out, sizeof(out), 21);
+    union {
+        char buf[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } sctl;
+    memset(&sctl, 0, sizeof(sctl));
+    struct cmsghdr *c = (struct cmsghdr *)sctl.buf;
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    uint16_t seg = SEG;
+    memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+    struct iovec siov = {out, sizeof(out)};
+    struct msghdr sm = {.msg_name = &ss[1],
+                        .msg_namelen = sa_len(AF_INET),
+                        .msg_iov = &siov,
+                        .msg_iovlen = 1,
+                        .msg_control = sctl.buf,
+                        .msg_controllen = sizeof(sctl.buf)};
+    int64_t r = h_run(vl_op_sendmsg(fd[0], &sm, 0));
+    if (r == -EIO || r == -EINVAL || r == -ENOPROTOOPT) {
+        print_message("skipped: no UDP GSO on this kernel: %s\n", strerror((int)-r));
+        skip();
+    }
+    assert_int_equal(r, TOTAL);
+    vl_msgio m;
+    for (int k = 0; k < TOTAL / SEG; k++) {
+        assert_int_equal(h_run(vl_op_recvfrom(fd[1], &m, in, sizeof(in), 0, NULL, 0)), SEG);
+        assert_memory_equal(in, out + k * SEG, SEG);
+    }
+    /* With UDP_GRO the receiver may get the segments coalesced. */
+    int one = 1;
+    assert_int_equal(setsockopt(fd[1], SOL_UDP, UDP_GRO, &one, sizeof(one)), 0);
+    assert_int_equal(h_run(vl_op_sendmsg(fd[0], &sm, 0)), TOTAL);
+    union {
+        char buf[256];
+        struct cmsghdr align;
+    } rctl;
+    size_t got = 0;
+    int reads = 0;
+    while (got < TOTAL) {
+        reads++;
+        struct iovec riov = {in, sizeof(in)};
+        struct msghdr rm = {.msg_iov = &riov,
+                            .msg_iovlen = 1,
+                            .msg_control = rctl.buf,
+                            .msg_controllen = sizeof(rctl.buf)};
+        r = h_run(vl_op_recvmsg(fd[1], &rm, 0));
+        assert_true(r > 0 && r % SEG == 0 && got + (size_t)r <= TOTAL);
+        assert_memory_equal(in, out + got, (size_t)r);
+        int gro = 0;
+        for (struct cmsghdr *k = CMSG_FIRSTHDR(&rm); k != NULL; k = CMSG_NXTHDR(&rm, k))
+            if (k->cmsg_level == SOL_UDP && k->cmsg_type == UDP_GRO)
+                memcpy(&gro, CMSG_DATA(k), sizeof(gro));
+        if (r > SEG)
+            assert_int_equal(gro, SEG); /* coalesced: the segment size comes along */
+        got += (size_t)r;
+    }
+    print_message("UDP_GRO: %d bytes in %d RECVMSG%s\n", TOTAL, reads, reads > 1 ? "s" : "");
+    h_quiet();
+}
+
 static void msg_control_data_v4(void **state)
 {
     (void)state;
@@ -5123,6 +5205,7 @@ int main(int argc, char **argv)
 #ifdef __linux__
         T(msg_control_data_v4),
         T(msg_control_data_v6),
+        T(msg_udp_gso_gro),
 #endif
         T(poll_rejects_bad_masks),
 #ifndef _WIN32
