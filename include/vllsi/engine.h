@@ -497,10 +497,10 @@ VL_API vl_op vl_op_sendmsg(int fd, const vl_msghdr *msg, int flags);
  * result is the number of payload bytes stored (0: a stream's EOF, or an
  * empty datagram). When the completion is returned, msg holds what
  * recvmsg(2) leaves there: msg_namelen the source address's length,
- * msg_controllen the control bytes stored, msg_flags MSG_TRUNC if the
+ * msg_controllen the control bytes stored, msg_flags VL_MSG_TRUNC if the
  * datagram was longer than the iovec (the rest is lost, as with recvmsg;
  * with MSG_TRUNC in flags Linux returns the datagram's full length) and
- * MSG_CTRUNC if control data did not fit. A truncated datagram is never
+ * VL_MSG_CTRUNC if control data did not fit. A truncated datagram is never
  * reported as a whole one.
  *
  * Control data arrives as the socket's options ask: IP_PKTINFO /
@@ -543,8 +543,8 @@ typedef struct vl_msgio {
  * vl_op_sendto - sendto(2) as a SENDMSG: fills m (the caller's, valid until
  * the completion is returned) with one entry (buf, len) and the destination
  * addr, addrlen (addr NULL, addrlen 0: the connected peer), and builds the
- * SENDMSG over it. Results and errors as vl_op_sendmsg; len 0 sends an
- * empty datagram (-EINVAL is only for m NULL).
+ * SENDMSG over it. Results and errors as vl_op_sendmsg, and submit says
+ * -EINVAL for m NULL; len 0 sends an empty datagram.
  */
 VL_API vl_op vl_op_sendto(int fd, vl_msgio *m, const void *buf, size_t len, int flags,
                           const struct sockaddr *addr, socklen_t addrlen);
@@ -555,8 +555,9 @@ VL_API vl_op vl_op_sendto(int fd, vl_msgio *m, const void *buf, size_t len, int 
  * sizeof(struct sockaddr_storage); addr NULL and addrlen 0 when the sender
  * does not matter), and builds the RECVMSG over it. Once the completion is
  * returned, m->hdr.msg_namelen (Windows: namelen) is the sender's address
- * length and m->hdr.msg_flags (dwFlags) has MSG_TRUNC if the datagram was
- * cut to len. Results and errors as vl_op_recvmsg.
+ * length and m->hdr.msg_flags (dwFlags) has VL_MSG_TRUNC if the datagram was
+ * cut to len. Results and errors as vl_op_recvmsg, and submit says
+ * -EINVAL for m NULL.
  */
 VL_API vl_op vl_op_recvfrom(int fd, vl_msgio *m, void *buf, size_t len, int flags,
                             struct sockaddr *addr, socklen_t addrlen);
@@ -579,7 +580,7 @@ VL_API vl_op vl_op_recvfrom(int fd, vl_msgio *m, void *buf, size_t len, int flag
  * completion's result is the number of buffer bytes used (header, both
  * areas and the payload stored); read the parts with the vl_recvmsg_*
  * functions below, never with offsets of your own. A datagram longer than
- * the payload area is cut, and its header says so: flags has MSG_TRUNC
+ * the payload area is cut, and its header says so: flags has VL_MSG_TRUNC
  * (payloadlen is the bytes stored, or with MSG_TRUNC in the op's flags the
  * datagram's full length).
  *
@@ -606,8 +607,8 @@ typedef struct vl_recvmsg_out {
     uint32_t controllen; /* control bytes stored in the control area */
     uint32_t payloadlen; /* recvmsg's result: the payload bytes stored (with
                           * MSG_TRUNC in the op's flags: the full length) */
-    uint32_t flags;      /* recvmsg's msg_flags: MSG_TRUNC (payload cut),
-                          * MSG_CTRUNC (control cut), ... */
+    uint32_t flags;      /* recvmsg's msg_flags: VL_MSG_TRUNC (payload cut),
+                          * VL_MSG_CTRUNC (control cut), ... */
 } vl_recvmsg_out;
 
 #ifdef _WIN32
