@@ -574,7 +574,10 @@ VL_API vl_op vl_op_recvfrom(int fd, vl_msgio *m, void *buf, size_t len, int flag
  * msg gives the sizes of the name and control areas (msg_namelen,
  * msg_controllen; its msg_name and msg_control are not used) and has no
  * iovec (msg_iovlen 0); the caller keeps it valid until the final
- * completion. The payload gets what is left of the buffer: size -
+ * completion. Pool buffers are 64-byte aligned and the header is 16 bytes,
+ * so a msg_namelen that is a multiple of 8 (sizeof(struct
+ * sockaddr_storage) is) keeps the control area aligned for the CMSG_*
+ * macros. The payload gets what is left of the buffer: size -
  * sizeof(vl_recvmsg_out) - msg_namelen - msg_controllen bytes, which must
  * be at least 1 (a pool too small for that is -EINVAL at submit). The
  * completion's result is the number of buffer bytes used (header, both
