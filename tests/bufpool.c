@@ -1414,7 +1414,12 @@ static void test_recvmsg_multi_truncation(void **state)
     struct msghdr msg = {.msg_namelen = sizeof(struct sockaddr_in)};
     uint8_t out[100];
     fill_pattern(out, sizeof(out), S.seed);
-    for (int flags = 0; flags <= MSG_TRUNC; flags += MSG_TRUNC) {
+#ifdef __linux__
+    const int last = MSG_TRUNC; /* then with MSG_TRUNC asked: the full length (a Linux flag) */
+#else
+    const int last = 0;
+#endif
+    for (int flags = 0; flags <= last; flags += MSG_TRUNC) {
         uint64_t id = arm_recvmsg(r, &msg, p, flags);
         assert_int_equal(sendto(t, out, sizeof(out), 0, (struct sockaddr *)&rs, ss_len(AF_INET)),
                          (ssize_t)sizeof(out));
@@ -1436,7 +1441,9 @@ static void test_recvmsg_multi_truncation(void **state)
         assert_int_equal(vl_bufpool_release(p, vl_cqe_buffer(c.flags)), 0);
         cancel_multi(id, p);
     }
-    /* An 8-byte name area for a 16-byte address. */
+#ifdef __linux__
+    /* An 8-byte name area for a 16-byte address: Linux reports the
+     * address's full length (BSD systems may report what was stored). */
     struct msghdr shortname = {.msg_namelen = 8};
     uint64_t id = arm_recvmsg(r, &shortname, p, 0);
     assert_int_equal(sendto(t, out, 5, 0, (struct sockaddr *)&rs, ss_len(AF_INET)), 5);
@@ -1453,17 +1460,23 @@ static void test_recvmsg_multi_truncation(void **state)
     assert_int_equal(ntohs(head.sin_port), ss_port(&ts));
     assert_int_equal(vl_bufpool_release(p, vl_cqe_buffer(c.flags)), 0);
     cancel_multi(id, p);
+#endif
     assert_int_equal(vl_bufpool_destroy(p), 0);
     close(r);
     close(t);
 }
 
 /* Control data in the control area: IP_PKTINFO's destination address with
- * every datagram, walked with vl_recvmsg_cmsg_view and CMSG_*. */
+ * every datagram, walked with vl_recvmsg_cmsg_view and CMSG_*. Linux's
+ * control message: elsewhere it is skipped (untested there). */
 static void test_recvmsg_multi_pktinfo(void **state)
 {
     (void)state;
     WATCH(20);
+#ifndef __linux__
+    print_message("skipped: IP_PKTINFO as Linux reports it\n");
+    skip();
+#else
     need_engine(0);
     struct sockaddr_storage rs, ts;
     int r = udp_socket(AF_INET, &rs), t = udp_socket(AF_INET, &ts);
@@ -1503,6 +1516,7 @@ static void test_recvmsg_multi_pktinfo(void **state)
     assert_int_equal(vl_bufpool_destroy(p), 0);
     close(r);
     close(t);
+#endif
 }
 
 /* The pool runs dry with a datagram waiting: -ENOBUFS ends the op, and the

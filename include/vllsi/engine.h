@@ -606,7 +606,8 @@ VL_API vl_op vl_op_recvmsg_multi(int fd, const vl_msghdr *msg, vl_bufpool *pool,
  */
 typedef struct vl_recvmsg_out {
     uint32_t namelen;    /* the source address's length; when above the op's
-                          * msg_namelen the name area holds its first part */
+                          * msg_namelen the name area holds its first part
+                          * (Linux; BSD systems may report what was stored) */
     uint32_t controllen; /* control bytes stored in the control area */
     uint32_t payloadlen; /* recvmsg's result: the payload bytes stored (with
                           * MSG_TRUNC in the op's flags: the full length) */
