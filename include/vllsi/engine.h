@@ -595,8 +595,13 @@ VL_API vl_op vl_op_recvfrom(int fd, vl_msgio *m, void *buf, size_t len, int flag
  * vl_bufpool_release. submit errors: -EINVAL (msg NULL, msg_iovlen not 0,
  * pool NULL or of another engine or without room for a payload). On io_uring this is
  * IORING_OP_RECVMSG with IORING_RECV_MULTISHOT (6.0+), whose layout this
- * is; elsewhere the engine does the same with recvmsg(2) calls. The sync
- * driver answers -EOPNOTSUPP, as for every multishot op.
+ * is; elsewhere the engine does the same with recvmsg(2) / recvmmsg(2)
+ * calls, on IOCP with one WSARecvMsg per message, which holds a buffer
+ * while it waits (so there an empty pool ends the op with -ENOBUFS even
+ * with nothing waiting). -EOPNOTSUPP as the op's final result: the sync
+ * driver (as for every multishot op), the simulator (no datagrams), and
+ * io_uring on 5.19 with a registered pool (no multishot recv; its free
+ * buffers are in the kernel's ring). docs/engine.md has the details.
  */
 VL_API vl_op vl_op_recvmsg_multi(int fd, const vl_msghdr *msg, vl_bufpool *pool, int flags);
 
