@@ -1,6 +1,6 @@
 /*
  * bufpool.<driver>: buffer pools and the multishot ops (multishot RECV,
- * multishot ACCEPT) on every driver. argv[1] is the driver ("uring" | "epoll");
+ * multishot ACCEPT, multishot RECVMSG) on every driver. argv[1] is the driver ("uring" | "epoll");
  * ctest also runs the io_uring driver with VLLSI_URING_FALLBACK=multishot
  * (re-armed single-shot requests, what a 5.19 kernel gets) and =all (pools
  * in user space too, what older kernels get), so each path the engine may
@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1193,6 +1194,454 @@ static void test_accept_multi_during_shutdown(void **state)
     close(l);
 }
 
+/* ---- multishot RECVMSG --------------------------------------------------------------- */
+
+/* A loopback UDP socket of family bound to an ephemeral port (its address
+ * in *ss), non-blocking; -1 when the family has no loopback here. */
+static int udp_socket(int family, struct sockaddr_storage *ss)
+{
+    int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    memset(ss, 0, sizeof(*ss));
+    socklen_t len;
+    if (family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof(*a);
+    } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+        len = sizeof(*a);
+    }
+    if (bind(fd, (struct sockaddr *)ss, len) != 0 ||
+        getsockname(fd, (struct sockaddr *)ss, &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int ss_port(const struct sockaddr_storage *ss)
+{
+    return ntohs(ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port
+                                          : ((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+static socklen_t ss_len(int family)
+{
+    return family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+}
+
+/* One multishot RECVMSG completion with a buffer, checked against the
+ * portable layout: the header, then the areas msg sizes, then result's
+ * payload bytes. Returns the header; *payload and *plen the payload. */
+static vl_recvmsg_out *msg_part(vl_bufpool *p, const vl_completion *c, const struct msghdr *msg,
+                                uint8_t **payload, uint32_t *plen)
+{
+    assert_true(c->flags & VL_CQE_MORE);
+    assert_true(c->flags & VL_CQE_BUFFER);
+    uint32_t bid = vl_cqe_buffer(c->flags);
+    assert_true(bid < vl_bufpool_count(p));
+    assert_true(c->result <= (int64_t)vl_bufpool_size(p));
+    vl_recvmsg_out *o = vl_recvmsg_validate(vl_bufpool_buf(p, bid), c->result, msg);
+    assert_non_null(o);
+    assert_ptr_equal(o, vl_bufpool_buf(p, bid));
+    assert_ptr_equal(vl_recvmsg_name(o), (uint8_t *)o + sizeof(*o));
+    *payload = vl_recvmsg_payload(o, msg);
+    *plen = vl_recvmsg_payload_length(o, c->result, msg);
+    assert_int_equal((uint8_t *)*payload + *plen, (uint8_t *)o + c->result);
+    assert_true(o->controllen <= msg->msg_controllen);
+    return o;
+}
+
+/* io_uring with a registered pool but no multishot recv (5.19, or
+ * VLLSI_URING_FALLBACK=multishot): the pool's free buffers are in the
+ * kernel's ring, where no user-space read can take one, so a multishot
+ * RECVMSG completes -EOPNOTSUPP (docs/engine.md). The only configuration
+ * that may say so. */
+static void skip_if_recvmsg_unsupported(const vl_completion *c)
+{
+    const char *fb = getenv("VLLSI_URING_FALLBACK");
+    if (c->result != -EOPNOTSUPP || S.kind != VL_DRIVER_URING || fb == NULL ||
+        strcmp(fb, "multishot") != 0)
+        return;
+    assert_int_equal(c->flags & VL_CQE_MORE, 0);
+    print_message("skipped: multishot RECVMSG needs multishot recv with a registered pool\n");
+    skip();
+}
+
+/* Wait (up to 5 s) for the next completion of id; the op's only. */
+static vl_completion next_of(uint64_t id)
+{
+    vl_completion c;
+    int64_t end = ct_now_ns() + 5 * VL_NS_PER_SEC;
+    while (ct_now_ns() < end) {
+        if (poll_some(&c, 1) == 1) {
+            assert_int_equal(c.id, id);
+            skip_if_recvmsg_unsupported(&c);
+            return c;
+        }
+    }
+    fail_msg("no completion for id %llx within 5 s", (unsigned long long)id);
+    return c;
+}
+
+/* CANCEL id and take its final -ECANCELED (after any MORE completions,
+ * whose buffers go back). The pool is whole afterwards. */
+static void cancel_multi(uint64_t id, vl_bufpool *p)
+{
+    vl_op cancel = vl_op_cancel(id);
+    int64_t cid = vl_engine_submit(E, &cancel, NULL);
+    assert_true(cid > 0);
+    bool ended = false;
+    vl_completion c[8];
+    for (int spins = 0; spins < 50 && vl_engine_inflight(E) > 0; spins++) {
+        int n = poll_some(c, 8);
+        for (int i = 0; i < n; i++) {
+            if (c[i].id != id)
+                continue;
+            assert_false(ended);
+            if (c[i].flags & VL_CQE_MORE) {
+                assert_int_equal(vl_bufpool_release(p, vl_cqe_buffer(c[i].flags)), 0);
+                continue;
+            }
+            assert_int_equal(c[i].result, -ECANCELED);
+            ended = true;
+        }
+    }
+    assert_true(ended);
+    assert_int_equal(vl_engine_inflight(E), 0);
+    assert_int_equal(vl_bufpool_available(p), vl_bufpool_count(p));
+}
+
+static uint64_t arm_recvmsg(int fd, const struct msghdr *msg, vl_bufpool *p, int flags)
+{
+    vl_op op = vl_op_recvmsg_multi(fd, msg, p, flags);
+    int64_t id = vl_engine_submit(E, &op, NULL);
+    assert_true(id > 0);
+    return (uint64_t)id;
+}
+
+/* Datagrams from two senders, one armed op: each is one completion with
+ * its sender's address and every byte, in order (an empty one too); a
+ * CANCEL ends the op. */
+static void recvmsg_multi_udp(int family)
+{
+    need_engine(0);
+    struct sockaddr_storage rs, s1, s2;
+    int r = udp_socket(family, &rs);
+    if (r < 0) {
+        print_message("skipped: no UDP loopback for family %d\n", family);
+        skip();
+    }
+    int a[2] = {udp_socket(family, &s1), udp_socket(family, &s2)};
+    assert_true(a[0] >= 0 && a[1] >= 0);
+    vl_bufpool *p;
+    assert_int_equal(vl_bufpool_create(E, 64, 512, &p), 0);
+    struct msghdr msg = {.msg_namelen = sizeof(struct sockaddr_storage)};
+    uint64_t id = arm_recvmsg(r, &msg, p, 0);
+    vl_completion none;
+    int n = poll_some(&none, 1);
+    if (n == 1)
+        skip_if_recvmsg_unsupported(&none);
+    assert_int_equal(n, 0);
+    enum { N = 40 };
+    uint8_t want[N][300];
+    size_t lens[N];
+    for (int i = 0; i < N; i++) {
+        lens[i] = i == 7 ? 0 : 1 + (size_t)(i * 37) % 300;
+        fill_pattern(want[i], lens[i], S.seed + (uint64_t)i);
+        assert_int_equal(
+            sendto(a[i % 2], want[i], lens[i], 0, (struct sockaddr *)&rs, ss_len(family)),
+            (ssize_t)lens[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        vl_completion c = next_of(id);
+        uint8_t *pl;
+        uint32_t plen;
+        vl_recvmsg_out *o = msg_part(p, &c, &msg, &pl, &plen);
+        assert_int_equal(plen, lens[i]);
+        assert_int_equal(o->payloadlen, lens[i]);
+        assert_memory_equal(pl, want[i], lens[i]);
+        assert_int_equal(o->flags & (MSG_TRUNC | MSG_CTRUNC), 0);
+        assert_int_equal(o->namelen, ss_len(family));
+        assert_int_equal(o->controllen, 0);
+        struct sockaddr_storage from;
+        memcpy(&from, vl_recvmsg_name(o), o->namelen);
+        assert_int_equal(from.ss_family, family);
+        assert_int_equal(ss_port(&from), ss_port(i % 2 ? &s2 : &s1));
+        assert_int_equal(vl_bufpool_release(p, vl_cqe_buffer(c.flags)), 0);
+    }
+    cancel_multi(id, p);
+    assert_int_equal(vl_bufpool_destroy(p), 0);
+    close(r);
+    close(a[0]);
+    close(a[1]);
+}
+
+static void test_recvmsg_multi_udp_v4(void **state)
+{
+    (void)state;
+    WATCH(20);
+    recvmsg_multi_udp(AF_INET);
+}
+
+static void test_recvmsg_multi_udp_v6(void **state)
+{
+    (void)state;
+    WATCH(20);
+    recvmsg_multi_udp(AF_INET6);
+}
+
+/* A datagram longer than the payload area: its first bytes, MSG_TRUNC in
+ * the header, and the op goes on; MSG_TRUNC in the op's flags reports the
+ * full length in payloadlen. A name area smaller than the address holds
+ * its first bytes, and namelen says how long it was. */
+static void test_recvmsg_multi_truncation(void **state)
+{
+    (void)state;
+    WATCH(20);
+    need_engine(0);
+    struct sockaddr_storage rs, ts;
+    int r = udp_socket(AF_INET, &rs), t = udp_socket(AF_INET, &ts);
+    assert_true(r >= 0 && t >= 0);
+    vl_bufpool *p;
+    /* 64 bytes: the 16-byte header, a 16-byte name area, 32 of payload. */
+    assert_int_equal(vl_bufpool_create(E, 8, 64, &p), 0);
+    struct msghdr msg = {.msg_namelen = sizeof(struct sockaddr_in)};
+    uint8_t out[100];
+    fill_pattern(out, sizeof(out), S.seed);
+#ifdef __linux__
+    const int last = MSG_TRUNC; /* then with MSG_TRUNC asked: the full length (a Linux flag) */
+#else
+    const int last = 0;
+#endif
+    for (int flags = 0; flags <= last; flags += MSG_TRUNC) {
+        uint64_t id = arm_recvmsg(r, &msg, p, flags);
+        assert_int_equal(sendto(t, out, sizeof(out), 0, (struct sockaddr *)&rs, ss_len(AF_INET)),
+                         (ssize_t)sizeof(out));
+        assert_int_equal(sendto(t, out, 20, 0, (struct sockaddr *)&rs, ss_len(AF_INET)), 20);
+        vl_completion c = next_of(id);
+        uint8_t *pl;
+        uint32_t plen;
+        vl_recvmsg_out *o = msg_part(p, &c, &msg, &pl, &plen);
+        assert_int_equal(plen, 32);
+        assert_memory_equal(pl, out, 32);
+        assert_true(o->flags & MSG_TRUNC);
+        assert_int_equal(o->payloadlen, flags ? sizeof(out) : 32);
+        assert_int_equal(vl_bufpool_release(p, vl_cqe_buffer(c.flags)), 0);
+        c = next_of(id); /* the op went on: the next datagram, whole */
+        o = msg_part(p, &c, &msg, &pl, &plen);
+        assert_int_equal(plen, 20);
+        assert_memory_equal(pl, out, 20);
+        assert_int_equal(o->flags & MSG_TRUNC, 0);
+        assert_int_equal(vl_bufpool_release(p, vl_cqe_buffer(c.flags)), 0);
+        cancel_multi(id, p);
+    }
+#ifdef __linux__
+    /* An 8-byte name area for a 16-byte address: Linux reports the
+     * address's full length (BSD systems may report what was stored). */
+    struct msghdr shortname = {.msg_namelen = 8};
+    uint64_t id = arm_recvmsg(r, &shortname, p, 0);
+    assert_int_equal(sendto(t, out, 5, 0, (struct sockaddr *)&rs, ss_len(AF_INET)), 5);
+    vl_completion c = next_of(id);
+    uint8_t *pl;
+    uint32_t plen;
+    vl_recvmsg_out *o = msg_part(p, &c, &shortname, &pl, &plen);
+    assert_int_equal(o->namelen, sizeof(struct sockaddr_in));
+    assert_int_equal(plen, 5);
+    assert_memory_equal(pl, out, 5);
+    struct sockaddr_in head;
+    memcpy(&head, vl_recvmsg_name(o), 8); /* family and port */
+    assert_int_equal(head.sin_family, AF_INET);
+    assert_int_equal(ntohs(head.sin_port), ss_port(&ts));
+    assert_int_equal(vl_bufpool_release(p, vl_cqe_buffer(c.flags)), 0);
+    cancel_multi(id, p);
+#endif
+    assert_int_equal(vl_bufpool_destroy(p), 0);
+    close(r);
+    close(t);
+}
+
+/* Control data in the control area: IP_PKTINFO's destination address with
+ * every datagram, walked with vl_recvmsg_cmsg_view and CMSG_*. Linux's
+ * control message: elsewhere it is skipped (untested there). */
+static void test_recvmsg_multi_pktinfo(void **state)
+{
+    (void)state;
+    WATCH(20);
+#ifndef __linux__
+    print_message("skipped: IP_PKTINFO as Linux reports it\n");
+    skip();
+#else
+    need_engine(0);
+    struct sockaddr_storage rs, ts;
+    int r = udp_socket(AF_INET, &rs), t = udp_socket(AF_INET, &ts);
+    assert_true(r >= 0 && t >= 0);
+    int one = 1;
+    assert_int_equal(setsockopt(r, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)), 0);
+    vl_bufpool *p;
+    assert_int_equal(vl_bufpool_create(E, 8, 256, &p), 0);
+    struct msghdr msg = {.msg_namelen = sizeof(struct sockaddr_in),
+                         .msg_controllen = CMSG_SPACE(sizeof(struct in_pktinfo))};
+    uint64_t id = arm_recvmsg(r, &msg, p, 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sendto(t, "pkt", 3, 0, (struct sockaddr *)&rs, ss_len(AF_INET)), 3);
+        vl_completion c = next_of(id);
+        uint8_t *pl;
+        uint32_t plen;
+        vl_recvmsg_out *o = msg_part(p, &c, &msg, &pl, &plen);
+        assert_int_equal(plen, 3);
+        assert_memory_equal(pl, "pkt", 3);
+        assert_int_equal(o->flags & MSG_CTRUNC, 0);
+        assert_true(o->controllen > 0);
+        struct msghdr view;
+        int found = 0;
+        vl_recvmsg_cmsg_view(o, &msg, &view);
+        for (struct cmsghdr *k = CMSG_FIRSTHDR(&view); k != NULL; k = CMSG_NXTHDR(&view, k)) {
+            if (k->cmsg_level != IPPROTO_IP || k->cmsg_type != IP_PKTINFO)
+                continue;
+            struct in_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(k), sizeof(pi));
+            assert_int_equal(pi.ipi_addr.s_addr, htonl(INADDR_LOOPBACK));
+            found++;
+        }
+        assert_int_equal(found, 1);
+        assert_int_equal(vl_bufpool_release(p, vl_cqe_buffer(c.flags)), 0);
+    }
+    cancel_multi(id, p);
+    assert_int_equal(vl_bufpool_destroy(p), 0);
+    close(r);
+    close(t);
+#endif
+}
+
+/* The pool runs dry with a datagram waiting: -ENOBUFS ends the op, and the
+ * datagram is still in the socket for the op submitted again. */
+static void test_recvmsg_multi_enobufs(void **state)
+{
+    (void)state;
+    WATCH(20);
+    need_engine(0);
+    struct sockaddr_storage rs, ts;
+    int r = udp_socket(AF_INET, &rs), t = udp_socket(AF_INET, &ts);
+    assert_true(r >= 0 && t >= 0);
+    vl_bufpool *p;
+    assert_int_equal(vl_bufpool_create(E, 2, 128, &p), 0);
+    struct msghdr msg = {.msg_namelen = sizeof(struct sockaddr_in)};
+    uint64_t id = arm_recvmsg(r, &msg, p, 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sendto(t, &"abc"[i], 1, 0, (struct sockaddr *)&rs, ss_len(AF_INET)), 1);
+    uint32_t held[2];
+    for (int i = 0; i < 2; i++) {
+        vl_completion c = next_of(id);
+        uint8_t *pl;
+        uint32_t plen;
+        msg_part(p, &c, &msg, &pl, &plen);
+        assert_int_equal(plen, 1);
+        assert_int_equal(pl[0], "abc"[i]);
+        held[i] = vl_cqe_buffer(c.flags);
+    }
+    vl_completion c = next_of(id);
+    assert_int_equal(c.flags & (VL_CQE_MORE | VL_CQE_BUFFER), 0);
+    assert_int_equal(c.result, -ENOBUFS);
+    assert_int_equal(vl_engine_inflight(E), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(vl_bufpool_release(p, held[i]), 0);
+    /* Submitted again, it finds the third. */
+    id = arm_recvmsg(r, &msg, p, 0);
+    c = next_of(id);
+    uint8_t *pl;
+    uint32_t plen;
+    msg_part(p, &c, &msg, &pl, &plen);
+    assert_int_equal(plen, 1);
+    assert_int_equal(pl[0], 'c');
+    assert_int_equal(vl_bufpool_release(p, vl_cqe_buffer(c.flags)), 0);
+    cancel_multi(id, p);
+    assert_int_equal(vl_bufpool_destroy(p), 0);
+    close(r);
+    close(t);
+}
+
+/* On a stream the payloads are the stream, in order, and EOF ends the op
+ * with 0. */
+static void test_recvmsg_multi_stream(void **state)
+{
+    (void)state;
+    WATCH(20);
+    need_engine(0);
+    int sv[2];
+    make_pair(sv);
+    vl_bufpool *p;
+    assert_int_equal(vl_bufpool_create(E, 16, 256, &p), 0);
+    struct msghdr msg = {0};
+    uint64_t id = arm_recvmsg(sv[0], &msg, p, 0);
+    uint8_t out[3000], got[3000];
+    fill_pattern(out, sizeof(out), S.seed);
+    size_t sent = 0, have = 0;
+    while (sent < sizeof(out)) {
+        size_t n = sizeof(out) - sent < 700 ? sizeof(out) - sent : 700;
+        assert_int_equal(send(sv[1], out + sent, n, 0), (ssize_t)n);
+        sent += n;
+    }
+    assert_int_equal(shutdown(sv[1], SHUT_WR), 0);
+    for (;;) {
+        vl_completion c = next_of(id);
+        if (!(c.flags & VL_CQE_MORE)) {
+            assert_int_equal(c.result, 0);
+            assert_int_equal(c.flags & VL_CQE_BUFFER, 0);
+            break;
+        }
+        uint8_t *pl;
+        uint32_t plen;
+        msg_part(p, &c, &msg, &pl, &plen);
+        assert_true(plen > 0);
+        assert_true(have + plen <= sizeof(got));
+        memcpy(got + have, pl, plen);
+        have += plen;
+        assert_int_equal(vl_bufpool_release(p, vl_cqe_buffer(c.flags)), 0);
+    }
+    assert_int_equal(have, sizeof(out));
+    assert_memory_equal(got, out, sizeof(out));
+    assert_int_equal(vl_engine_inflight(E), 0);
+    assert_int_equal(vl_bufpool_available(p), 16);
+    assert_int_equal(vl_bufpool_destroy(p), 0);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* Shutdown ends an armed op with -ECANCELED; a bad fd ends one with
+ * -EBADF. Neither leaves a buffer out. */
+static void test_recvmsg_multi_ends(void **state)
+{
+    (void)state;
+    WATCH(20);
+    need_engine(0);
+    struct sockaddr_storage rs;
+    int r = udp_socket(AF_INET, &rs);
+    assert_true(r >= 0);
+    vl_bufpool *p;
+    assert_int_equal(vl_bufpool_create(E, 4, 128, &p), 0);
+    struct msghdr msg = {.msg_namelen = sizeof(struct sockaddr_in)};
+    uint64_t id = arm_recvmsg(1000000, &msg, p, 0);
+    vl_completion c = next_of(id);
+    assert_int_equal(c.result, -EBADF);
+    assert_int_equal(c.flags & VL_CQE_MORE, 0);
+    id = arm_recvmsg(r, &msg, p, 0);
+    vl_completion none;
+    assert_int_equal(poll_some(&none, 1), 0);
+    vl_engine_shutdown(E);
+    c = next_of(id);
+    assert_int_equal(c.result, -ECANCELED);
+    assert_int_equal(c.flags & (VL_CQE_MORE | VL_CQE_BUFFER), 0);
+    assert_int_equal(vl_engine_inflight(E), 0);
+    assert_int_equal(vl_bufpool_available(p), 4);
+    close(r);
+}
+
 int main(int argc, char **argv)
 {
     if (ct_suite_init(&S, "bufpool", argc, argv) != 0)
@@ -1219,6 +1668,13 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_recv_eof_after_burst, teardown),
         cmocka_unit_test_teardown(test_recv_multi_eof_pool_empty, teardown),
         cmocka_unit_test_teardown(test_accept_multi_emfile_rearm, teardown),
+        cmocka_unit_test_teardown(test_recvmsg_multi_udp_v4, teardown),
+        cmocka_unit_test_teardown(test_recvmsg_multi_udp_v6, teardown),
+        cmocka_unit_test_teardown(test_recvmsg_multi_truncation, teardown),
+        cmocka_unit_test_teardown(test_recvmsg_multi_pktinfo, teardown),
+        cmocka_unit_test_teardown(test_recvmsg_multi_enobufs, teardown),
+        cmocka_unit_test_teardown(test_recvmsg_multi_stream, teardown),
+        cmocka_unit_test_teardown(test_recvmsg_multi_ends, teardown),
     };
     return cmocka_run_group_tests_name("bufpool", tests, NULL, NULL);
 }

@@ -853,6 +853,48 @@ static void path_ops_and_ftruncate(void **state)
     vl_engine_destroy(e);
 }
 
+/* SENDMSG and RECVMSG: the simulator has no datagrams, addresses or
+ * control data, so its sockets answer -EOPNOTSUPP (single or multishot,
+ * and no pool buffer is taken), a pipe or file -ENOTSOCK, a closed fd
+ * -EBADF; malformed shapes are refused at submit as on every driver. */
+static void msg_ops_are_refused(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    int fds[2], p[2];
+    char b[8] = "abc";
+    vl_msgio m;
+    assert_int_equal(vl_sim_socketpair(e, fds), 0);
+    assert_int_equal(run_op(e, vl_op_sendto(fds[0], &m, b, 3, 0, NULL, 0)), -EOPNOTSUPP);
+    assert_int_equal(run_op(e, vl_op_recvfrom(fds[1], &m, b, sizeof(b), 0, NULL, 0)), -EOPNOTSUPP);
+    vl_bufpool *pool;
+    assert_int_equal(vl_bufpool_create(e, 2, 64, &pool), 0);
+    struct msghdr mh = {0};
+    assert_int_equal(run_op(e, vl_op_recvmsg_multi(fds[1], &mh, pool, 0)), -EOPNOTSUPP);
+    assert_int_equal(vl_bufpool_available(pool), 2);
+    int u = vl_sim_socket(e);
+    assert_true(u >= 3);
+    assert_int_equal(run_op(e, vl_op_sendto(u, &m, b, 3, 0, NULL, 0)), -EOPNOTSUPP);
+    assert_int_equal(vl_sim_pipe(e, p), 0);
+    int f = vl_sim_file(e, "data", 4, 16);
+    assert_true(f >= 3);
+    assert_int_equal(run_op(e, vl_op_sendto(p[1], &m, b, 3, 0, NULL, 0)), -ENOTSOCK);
+    assert_int_equal(run_op(e, vl_op_recvfrom(f, &m, b, 3, 0, NULL, 0)), -ENOTSOCK);
+    assert_int_equal(vl_sim_close(e, u), 0);
+    assert_int_equal(run_op(e, vl_op_recvfrom(u, &m, b, 3, 0, NULL, 0)), -EBADF);
+    /* The data was not touched: the pair still carries a SEND. */
+    assert_int_equal(run_op(e, vl_op_send(fds[0], "xy", 2, 0)), 2);
+    assert_int_equal(vl_sim_read(e, fds[1], b, sizeof(b)), 2);
+    vl_op bad = vl_op_sendmsg(fds[0], NULL, 0);
+    assert_int_equal(vl_engine_submit(e, &bad, NULL), -EINVAL);
+    bad = vl_op_recvmsg_multi(fds[0], &mh, NULL, 0);
+    assert_int_equal(vl_engine_submit(e, &bad, NULL), -EINVAL);
+    assert_idle(e);
+    assert_int_equal(vl_engine_inflight(e), 0);
+    assert_int_equal(vl_bufpool_destroy(pool), 0);
+    vl_engine_destroy(e);
+}
+
 static void shutdown_cancels_and_refuses(void **state)
 {
     (void)state;
@@ -1397,6 +1439,7 @@ int main(void)
         cmocka_unit_test(shutdown_op_half_closes),
         cmocka_unit_test(socket_ops_are_not_on_sim),
         cmocka_unit_test(path_ops_and_ftruncate),
+        cmocka_unit_test(msg_ops_are_refused),
         cmocka_unit_test(shutdown_cancels_and_refuses),
         cmocka_unit_test(multishot_recv_and_accept),
         cmocka_unit_test(poll_masks_per_descriptor),

@@ -24,7 +24,10 @@
  *                 address length of 0 or above sockaddr_storage, a
  *                 negative LISTEN backlog, a READ/WRITE/READV/WRITEV offset
  *                 below -1, READV/WRITEV iovcnt 0 or above VL_IOV_MAX,
- *                 FSYNC flags other than VL_FSYNC_DATASYNC, reserved not 0, a
+ *                 FSYNC flags other than VL_FSYNC_DATASYNC, a
+ *                 SENDMSG/RECVMSG msghdr NULL or with 0 or more than
+ *                 VL_IOV_MAX entries (a multishot RECVMSG: with any),
+ *                 reserved not 0, a
  *                 malformed option or a mode the kind does not take
  *                 (VL_OP_F_*, at vl_op; see each constructor), a
  *                 multishot op with VL_OP_F_LINK or as a chain's next op;
@@ -33,16 +36,18 @@
  *      -EOPNOTSUPP a deadline on the sync driver
  *      -EFAULT    NULL buffer with len > 0, NULL address where one is needed
  *                 (CONNECT, BIND), a NULL path or STATX buffer, a NULL
- *                 READV/WRITEV array
+ *                 READV/WRITEV array, a msghdr's NULL name or control
+ *                 with a size
  *      -EBUSY     max_inflight ids are alive (issued and their completion not
  *                 yet returned by poll); the cap is exact
  *      -ESHUTDOWN after vl_engine_shutdown
  *  - Every id completes exactly once; ids carry a generation and are never
  *    reused while alive.
- *  - completion.result: >= 0 bytes transferred / new fd (ACCEPT, SOCKET,
- *    OPENAT; CLOEXEC) / 0 (NOP, CONNECT, TIMEOUT fired, CLOSE, SHUTDOWN,
- *    BIND, LISTEN, CANCEL found its target, STATX, FTRUNCATE, UNLINKAT,
- *    RENAMEAT, MKDIRAT, FSYNC) /
+ *  - completion.result: >= 0 bytes transferred (SENDMSG, RECVMSG: of the
+ *    payload; a multishot RECVMSG: of its pool buffer) / new fd (ACCEPT,
+ *    SOCKET, OPENAT; CLOEXEC) / 0 (NOP, CONNECT, TIMEOUT fired, CLOSE,
+ *    SHUTDOWN, BIND, LISTEN, CANCEL found its target, STATX, FTRUNCATE,
+ *    UNLINKAT, RENAMEAT, MKDIRAT, FSYNC) /
  *    the ready mask, VL_POLL_* bits (POLL);
  *    < 0 a negative errno in -4095..-1:
  *      -EBADF      bad or closed fd (found at execution)
@@ -74,7 +79,9 @@
  *                  running and will complete by itself, or another CANCEL
  *                  of the same op came first (that one reports the outcome)
  *  - Length 0 completes with 0, like the kernel (it looks like EOF); EOF is 0
- *    and repeatable.
+ *    and repeatable. A datagram longer than a RECVMSG's buffers is cut and
+ *    says so (VL_MSG_TRUNC in msg_flags or vl_recvmsg_out.flags), never
+ *    silently.
  *  - TIMEOUT completes with 0 no earlier than its duration after submit.
  *  - Buffers belong to the caller from submit until poll returns the op's
  *    completion; the engine never touches them afterwards.
@@ -195,6 +202,18 @@ typedef struct vl_bufpool vl_bufpool;
 struct vl_statx;
 
 /*
+ * The message header SENDMSG and RECVMSG take: struct msghdr (sendmsg(2)),
+ * or on Windows WSAMSG (WSASendMsg), whose fields carry the same things
+ * under other names (name/namelen, lpBuffers/dwBufferCount, Control,
+ * dwFlags).
+ */
+#ifdef _WIN32
+typedef WSAMSG vl_msghdr;
+#else
+typedef struct msghdr vl_msghdr;
+#endif
+
+/*
  * An op: a common header (kind, flags, fd, the deadline) and a per-kind body.
  * Build it with the constructors below, which set every field the kind does
  * not use to 0 (fd to -1); the struct is copied by submit, so it may live on
@@ -301,7 +320,12 @@ typedef struct vl_op {
         struct {
             uint32_t flags; /* 0 or VL_FSYNC_DATASYNC */
         } fsync;            /* FSYNC */
-        uint64_t size_[5];  /* sizes the body: 40 bytes, whatever the kind */
+        struct {
+            vl_msghdr *msg;   /* the caller's, read (RECVMSG: written) until completion */
+            int flags;        /* MSG_* flags; SENDMSG always adds MSG_NOSIGNAL */
+            vl_bufpool *pool; /* multishot RECVMSG's buffers; else NULL */
+        } mh;                 /* SENDMSG, RECVMSG */
+        uint64_t size_[5];    /* sizes the body: 40 bytes, whatever the kind */
     } u;
 } vl_op;
 
@@ -341,7 +365,8 @@ typedef struct vl_op {
  *   own id and exactly one completion, and the completions come in chain
  *   order: a member never completes before the one before it.
  *   - A member starts only after the one before it succeeded: a result
- *     >= 0 and, for a READ, WRITE, READV, WRITEV, SEND, RECV or SENDV, every byte asked
+ *     >= 0 and, for a READ, WRITE, READV, WRITEV, SEND, RECV, SENDV, SENDMSG or
+ *     RECVMSG, every byte asked
  *     for. A failure or a short transfer (EOF included) ends every later
  *     member with -ECANCELED; they never run.
  *   - A CANCEL of any member ends it and every later member with
@@ -363,11 +388,12 @@ typedef struct vl_op {
  *     runs none of its waiting members.
  *   Every driver runs chains the same way (the engine holds each member
  *   until the one before it has completed), io_uring included.
- * VL_OP_F_MULTISHOT (mode; RECV, ACCEPT and POLL only): the op completes
- *   again and again with VL_CQE_MORE until a final completion; see
- *   "Multishot ops" below (vl_op_recv_multi, vl_op_accept_multi and
- *   vl_op_poll_multi build them). A RECV
- *   with it takes its buffers from u.msg.pool (buf NULL, len 0); an ACCEPT
+ * VL_OP_F_MULTISHOT (mode; RECV, ACCEPT, POLL and RECVMSG only): the op
+ *   completes again and again with VL_CQE_MORE until a final completion;
+ *   see "Multishot ops" below (vl_op_recv_multi, vl_op_accept_multi,
+ *   vl_op_poll_multi and vl_op_recvmsg_multi build them). A RECV
+ *   with it takes its buffers from u.msg.pool (buf NULL, len 0); a RECVMSG
+ *   from u.mh.pool (its msghdr with no iovec); an ACCEPT
  *   with it reports no addresses (addr and addrlen NULL). Any other
  *   combination is -EINVAL. The sync driver completes such ops with
  *   -EOPNOTSUPP.
@@ -820,6 +846,231 @@ VL_API vl_op vl_op_renameat(int olddirfd, const char *oldpath, int newdirfd, con
  */
 VL_API vl_op vl_op_mkdirat(int dirfd, const char *path, uint32_t mode);
 
+/* ---- messages: SENDMSG, RECVMSG ----------------------------------------------- */
+
+/*
+ * vl_op_sendmsg - sendmsg(2) as an op: the data of msg's iovec (msg_iov,
+ * msg_iovlen; on Windows lpBuffers, dwBufferCount), to msg's address if it
+ * names one (msg_name, msg_namelen: a UDP socket's destination; NULL on a
+ * connected socket), with msg's control data (msg_control, msg_controllen:
+ * IP_PKTINFO's source address, UDP_SEGMENT for UDP GSO, ...), flags the
+ * MSG_* flags of the call. The result is the number of bytes sent. Like SEND
+ * it adds MSG_NOSIGNAL: a stream whose peer is gone gives -EPIPE, never
+ * SIGPIPE.
+ *
+ * The caller owns msg and everything it points to (iovec array, buffers,
+ * address, control) and keeps them valid and unchanged until the completion
+ * is returned; the engine copies nothing at submit. submit errors (no id,
+ * no completion): -EINVAL (msg NULL, msg_iovlen 0 or above VL_IOV_MAX,
+ * lengths adding up to more than INT32_MAX, a msg_namelen above
+ * sizeof(struct sockaddr_storage)), -EFAULT (an iovec entry with a NULL
+ * base and a non-zero length, a NULL msg_iov, a NULL msg_name with a
+ * non-zero msg_namelen or a NULL msg_control with a non-zero
+ * msg_controllen). Completion errors are sendmsg(2)'s (-EMSGSIZE for a
+ * datagram larger than the protocol takes, -EDESTADDRREQ, -ENOTSOCK,
+ * -EBADF, ...).
+ */
+VL_API vl_op vl_op_sendmsg(int fd, const vl_msghdr *msg, int flags);
+
+/*
+ * vl_op_recvmsg - recvmsg(2) as an op: one message into msg's iovec, its
+ * source address into msg_name (room: msg_namelen; may be NULL) and its
+ * control data into msg_control (room: msg_controllen; may be NULL). The
+ * result is the number of payload bytes stored (0: a stream's EOF, or an
+ * empty datagram). When the completion is returned, msg holds what
+ * recvmsg(2) leaves there: msg_namelen the source address's length,
+ * msg_controllen the control bytes stored, msg_flags VL_MSG_TRUNC if the
+ * datagram was longer than the iovec (the rest is lost, as with recvmsg;
+ * with MSG_TRUNC in flags Linux returns the datagram's full length) and
+ * VL_MSG_CTRUNC if control data did not fit. A truncated datagram is never
+ * reported as a whole one.
+ *
+ * Control data arrives as the socket's options ask: IP_PKTINFO /
+ * IPV6_RECVPKTINFO (the destination address of each datagram),
+ * SO_TIMESTAMPNS (its arrival time), UDP_GRO (the segment size of a
+ * coalesced datagram), ...; the engine passes it through as the kernel
+ * wrote it. Ownership and submit errors as vl_op_sendmsg (msg_iovlen 1..
+ * VL_IOV_MAX; a NULL msg_name or msg_control with room > 0 is -EFAULT).
+ */
+VL_API vl_op vl_op_recvmsg(int fd, vl_msghdr *msg, int flags);
+
+/* The flags a RECVMSG reports in msg_flags (WSAMSG: dwFlags) and a
+ * multishot one in vl_recvmsg_out.flags when a datagram (VL_MSG_TRUNC) or
+ * its control data (VL_MSG_CTRUNC) did not fit: the platform's MSG_TRUNC
+ * and MSG_CTRUNC (Windows declares them in <mswsock.h>). */
+#ifdef _WIN32
+#define VL_MSG_TRUNC  0x0100
+#define VL_MSG_CTRUNC 0x0200
+#else
+#define VL_MSG_TRUNC  MSG_TRUNC
+#define VL_MSG_CTRUNC MSG_CTRUNC
+#endif
+
+/*
+ * A message header and its one iovec entry, the caller's memory for
+ * vl_op_sendto and vl_op_recvfrom: a SENDMSG or RECVMSG reads (and writes)
+ * its msghdr until completion, which an op body of 40 bytes cannot hold.
+ * On Windows the entry is a WSABUF.
+ */
+typedef struct vl_msgio {
+    vl_msghdr hdr;
+#ifdef _WIN32
+    WSABUF iov;
+#else
+    struct iovec iov;
+#endif
+} vl_msgio;
+
+/*
+ * vl_op_sendto - sendto(2) as a SENDMSG: fills m (the caller's, valid until
+ * the completion is returned) with one entry (buf, len) and the destination
+ * addr, addrlen (addr NULL, addrlen 0: the connected peer), and builds the
+ * SENDMSG over it. Results and errors as vl_op_sendmsg, and submit says
+ * -EINVAL for m NULL; len 0 sends an empty datagram.
+ */
+VL_API vl_op vl_op_sendto(int fd, vl_msgio *m, const void *buf, size_t len, int flags,
+                          const struct sockaddr *addr, socklen_t addrlen);
+
+/*
+ * vl_op_recvfrom - recvfrom(2) as a RECVMSG: fills m with one entry (buf,
+ * len) and the address room (addr, addrlen: the room, e.g.
+ * sizeof(struct sockaddr_storage); addr NULL and addrlen 0 when the sender
+ * does not matter), and builds the RECVMSG over it. Once the completion is
+ * returned, m->hdr.msg_namelen (Windows: namelen) is the sender's address
+ * length and m->hdr.msg_flags (dwFlags) has VL_MSG_TRUNC if the datagram was
+ * cut to len. Results and errors as vl_op_recvmsg, and submit says
+ * -EINVAL for m NULL.
+ */
+VL_API vl_op vl_op_recvfrom(int fd, vl_msgio *m, void *buf, size_t len, int flags,
+                            struct sockaddr *addr, socklen_t addrlen);
+
+/*
+ * vl_op_recvmsg_multi - a RECVMSG with VL_OP_F_MULTISHOT: every message that
+ * arrives on fd (a UDP socket's datagrams, with their source addresses and
+ * control data) is a VL_CQE_MORE completion with VL_CQE_BUFFER naming a
+ * buffer of pool, laid out the same way on every driver:
+ *
+ *     struct vl_recvmsg_out | name (msg_namelen bytes) | control
+ *     (msg_controllen bytes) | payload (the rest of what result counts)
+ *
+ * msg gives the sizes of the name and control areas (msg_namelen,
+ * msg_controllen; its msg_name and msg_control are not used) and has no
+ * iovec (msg_iovlen 0); the caller keeps it valid until the final
+ * completion. Pool buffers are 64-byte aligned and the header is 16 bytes,
+ * so a msg_namelen that is a multiple of 8 (sizeof(struct
+ * sockaddr_storage) is) keeps the control area aligned for the CMSG_*
+ * macros. The payload gets what is left of the buffer: size -
+ * sizeof(vl_recvmsg_out) - msg_namelen - msg_controllen bytes, which must
+ * be at least 1 (a pool too small for that is -EINVAL at submit). The
+ * completion's result is the number of buffer bytes used (header, both
+ * areas and the payload stored); read the parts with the vl_recvmsg_*
+ * functions below, never with offsets of your own. A datagram longer than
+ * the payload area is cut, and its header says so: flags has VL_MSG_TRUNC
+ * (payloadlen is the bytes stored, or with MSG_TRUNC in the op's flags the
+ * datagram's full length).
+ *
+ * It ends like a multishot RECV (see "Multishot ops"): -ENOBUFS when a
+ * message waits and the pool is empty (the message stays in the socket for
+ * the op submitted again), -ECANCELED, the socket's error; on a stream
+ * socket 0 at EOF. An empty datagram is a completion like any other
+ * (payload length 0). The buffer belongs to the caller until
+ * vl_bufpool_release. submit errors: -EINVAL (msg NULL, msg_iovlen not 0,
+ * pool NULL or of another engine or without room for a payload). On io_uring this is
+ * IORING_OP_RECVMSG with IORING_RECV_MULTISHOT (6.0+), whose layout this
+ * is; elsewhere the engine does the same with recvmsg(2) / recvmmsg(2)
+ * calls, on IOCP with one WSARecvMsg per message, which holds a buffer
+ * while it waits (so there an empty pool ends the op with -ENOBUFS even
+ * with nothing waiting). -EOPNOTSUPP as the op's final result: the sync
+ * driver (as for every multishot op), the simulator (no datagrams), and
+ * io_uring on 5.19 with a registered pool (no multishot recv; its free
+ * buffers are in the kernel's ring). docs/engine.md has the details.
+ */
+VL_API vl_op vl_op_recvmsg_multi(int fd, const vl_msghdr *msg, vl_bufpool *pool, int flags);
+
+/*
+ * The header at the start of each multishot RECVMSG buffer (the layout of
+ * io_uring's struct io_uring_recvmsg_out).
+ */
+typedef struct vl_recvmsg_out {
+    uint32_t namelen;    /* the source address's length; when above the op's
+                          * msg_namelen the name area holds its first part
+                          * (Linux; BSD systems may report what was stored) */
+    uint32_t controllen; /* control bytes stored in the control area */
+    uint32_t payloadlen; /* recvmsg's result: the payload bytes stored (with
+                          * MSG_TRUNC in the op's flags: the full length) */
+    uint32_t flags;      /* recvmsg's msg_flags: VL_MSG_TRUNC (payload cut),
+                          * VL_MSG_CTRUNC (control cut), ... */
+} vl_recvmsg_out;
+
+#ifdef _WIN32
+#define VL__MSG_NAMELEN(m)    ((uint32_t)(m)->namelen)
+#define VL__MSG_CONTROLLEN(m) ((uint32_t)(m)->Control.len)
+#else
+#define VL__MSG_NAMELEN(m)    ((uint32_t)(m)->msg_namelen)
+#define VL__MSG_CONTROLLEN(m) ((uint32_t)(m)->msg_controllen)
+#endif
+
+/*
+ * vl_recvmsg_validate - the header of a multishot RECVMSG completion's
+ * buffer: buf is vl_bufpool_buf(pool, vl_cqe_buffer(flags)), result the
+ * completion's result, msg the op's msghdr. NULL if result is too small to
+ * hold the header and both areas (never for a completion the engine gave).
+ */
+static inline vl_recvmsg_out *vl_recvmsg_validate(void *buf, int64_t result, const vl_msghdr *msg)
+{
+    uint64_t need =
+        sizeof(vl_recvmsg_out) + (uint64_t)VL__MSG_NAMELEN(msg) + VL__MSG_CONTROLLEN(msg);
+    return buf != NULL && result >= 0 && (uint64_t)result >= need ? (vl_recvmsg_out *)buf : NULL;
+}
+
+/* The source address (out->namelen bytes of it, at most msg_namelen). */
+static inline struct sockaddr *vl_recvmsg_name(vl_recvmsg_out *out)
+{
+    return (struct sockaddr *)(void *)(out + 1);
+}
+
+/* The control area (out->controllen bytes); see vl_recvmsg_cmsg_view. */
+static inline void *vl_recvmsg_control(vl_recvmsg_out *out, const vl_msghdr *msg)
+{
+    return (unsigned char *)(out + 1) + VL__MSG_NAMELEN(msg);
+}
+
+/* The payload. */
+static inline void *vl_recvmsg_payload(vl_recvmsg_out *out, const vl_msghdr *msg)
+{
+    return (unsigned char *)(out + 1) + VL__MSG_NAMELEN(msg) + VL__MSG_CONTROLLEN(msg);
+}
+
+/* The payload bytes stored: what result counts after the header and both
+ * areas (out from vl_recvmsg_validate of the same result). */
+static inline uint32_t vl_recvmsg_payload_length(const vl_recvmsg_out *out, int64_t result,
+                                                 const vl_msghdr *msg)
+{
+    (void)out;
+    return (uint32_t)((uint64_t)result - sizeof(vl_recvmsg_out) - VL__MSG_NAMELEN(msg) -
+                      VL__MSG_CONTROLLEN(msg));
+}
+
+#ifndef _WIN32
+/*
+ * vl_recvmsg_cmsg_view - point view's control fields at out's control data,
+ * so that CMSG_FIRSTHDR(view) and CMSG_NXTHDR(view, c) walk it; view's
+ * other fields are set to NULL and 0. Returns view.
+ */
+static inline struct msghdr *vl_recvmsg_cmsg_view(vl_recvmsg_out *out, const vl_msghdr *msg,
+                                                  struct msghdr *view)
+{
+    view->msg_name = NULL;
+    view->msg_namelen = 0;
+    view->msg_iov = NULL;
+    view->msg_iovlen = 0;
+    view->msg_control = out->controllen > 0 ? vl_recvmsg_control(out, msg) : NULL;
+    view->msg_controllen = out->controllen;
+    view->msg_flags = 0;
+    return view;
+}
+#endif
+
 /* vl_completion.flags */
 #define VL_CQE_MORE   0x1u /* more completions follow for this id (multishot) */
 #define VL_CQE_BUFFER 0x2u /* the completion names a pool buffer: vl_cqe_buffer() */
@@ -935,17 +1186,18 @@ VL_API uint32_t vl_engine_inflight(const vl_engine *e);
  * Native and emulated: an op is native when the kernel carried it out
  * asynchronously as that op (an io_uring SQE of the op's own opcode,
  * multishot included; a Windows overlapped request: READ, WRITE, SEND,
- * SENDV, RECV, ACCEPT, CONNECT, a multishot ACCEPT's AcceptEx). Every other
+ * SENDV, SENDMSG, RECV, RECVMSG, ACCEPT, CONNECT, a multishot ACCEPT's AcceptEx). Every other
  * submitted op is emulated: the engine carried it out itself (the readiness
  * core behind epoll tries the op and parks it until the fd is ready; the
  * sync driver blocks in it; the simulator; io_uring's SHUTDOWN, BIND,
  * LISTEN, SOCKET before 5.19, re-armed
  * single shots and user-space buffer pools on kernels without multishot or
  * buffer rings, and a multishot POLL refused there, FTRUNCATE and the
- * path ops a kernel lacks; IOCP's NOP, TIMEOUT, CLOSE, CANCEL, SHUTDOWN,
- * POLL (refused), SOCKET, BIND, LISTEN, the file and path ops, READV and
- * WRITEV (refused), FSYNC and multishot RECV; the readiness drivers' worker
- * pool), or answered it without the kernel (a
+ * path ops a kernel lacks, a multishot RECVMSG without a registered pool;
+ * IOCP's NOP, TIMEOUT, CLOSE, CANCEL, SHUTDOWN, POLL (refused), SOCKET,
+ * BIND, LISTEN, the file and path ops, READV and WRITEV (refused), FSYNC,
+ * multishot RECV and RECVMSG; the readiness drivers' worker pool), or
+ * answered it without the kernel (a
  * CANCEL the core resolved itself: its target unknown, completed or being cancelled already; an op
  * still queued at shutdown). native + emulated is the sum of submitted[].
  */

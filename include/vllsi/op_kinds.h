@@ -50,6 +50,8 @@
     X(MKDIRAT, mkdirat)     \
     X(READV, readv)         \
     X(WRITEV, writev)       \
-    X(FSYNC, fsync)
+    X(FSYNC, fsync)         \
+    X(SENDMSG, sendmsg)     \
+    X(RECVMSG, recvmsg)
 
 #endif

@@ -68,8 +68,10 @@ static inline struct iocp_slot *islot(struct vl__slot *s)
 #define MULTI_BURST 16
 
 /* NTSTATUS values a completion can carry that need more than the map. */
-#define ST_END_OF_FILE ((int32_t)0xC0000011)
-#define ST_PIPE_BROKEN ((int32_t)0xC000014B)
+#define ST_END_OF_FILE     ((int32_t)0xC0000011)
+#define ST_PIPE_BROKEN     ((int32_t)0xC000014B)
+/* A datagram cut to the receive buffers (WSAEMSGSIZE): a warning status. */
+#define ST_BUFFER_OVERFLOW ((int32_t)0x80000005)
 
 /* SENDV: list entries kept inside the request, in the room ACCEPT's
  * addresses use (an op is one kind at a time); longer lists go to the heap. */
@@ -85,7 +87,14 @@ struct iocp_req {
     union {
         char addrs[2 * ADDR_ROOM]; /* ACCEPT: AcceptEx's two addresses        */
         WSABUF vec[VEC_INLINE];    /* SENDV: the converted list when it fits  */
+        struct {
+            WSAMSG m;     /* multishot RECVMSG: the request's own header */
+            WSABUF b;     /* its payload area in the pool buffer          */
+            uint32_t bid; /* the pool buffer the request holds            */
+        } mh;
     };
+    DWORD flags;      /* RECVMSG on a stream: WSARecv's flags           */
+    bool stream;      /* RECVMSG: the socket is a stream (WSARecv, not WSARecvMsg) */
     WSABUF *vec_heap; /* SENDV: a longer list's array, NULL otherwise; freed
                        * once, when the op ends (vec_free) */
 };
@@ -98,6 +107,7 @@ struct iocp_drv {
     LPFN_ACCEPTEX accept_ex;
     LPFN_CONNECTEX connect_ex;
     LPFN_GETACCEPTEXSOCKADDRS accept_addrs;
+    LPFN_WSARECVMSG recv_msg;        /* NULL: no datagram provider (RECVMSG: -EOPNOTSUPP) */
     uint32_t defer_head, defer_tail; /* HELD_DEFER slots, linked by iocp_slot.next */
     bool wsa_started;
     OVERLAPPED_ENTRY entries[MAX_ENTRIES];
@@ -336,6 +346,103 @@ static int64_t start_sendv(vl_engine *e, uint32_t slot, const vl_op *op)
     if (res < 0)
         vec_free(q);
     return res;
+}
+
+/*
+ * A receive that found a datagram longer than its buffers waiting answers
+ * WSAEMSGSIZE at once, but its status is STATUS_BUFFER_OVERFLOW, a warning,
+ * not an error: the request completed, with the datagram's first bytes,
+ * and its packet reaches the port like any other (the I/O manager queues
+ * one for every status but an error; Wine does the same). So it is held
+ * until that packet, which reports the cut.
+ */
+static bool cut_now(int r)
+{
+    return r != 0 && WSAGetLastError() == WSAEMSGSIZE;
+}
+
+/* SENDMSG and RECVMSG: a socket, associated with the port; whether it is
+ * a stream (q->stream). 0 or the op's error. */
+static int msg_check(struct iocp_drv *d, struct iocp_req *q, int fd)
+{
+    DWORD type;
+    req_reset(q, handle_of(fd));
+    int rc = check_handle(q->h, &type);
+    if (rc < 0)
+        return rc;
+    int st = 0, len = sizeof(st);
+    if (getsockopt((SOCKET)q->h, SOL_SOCKET, SO_TYPE, (char *)&st, &len) != 0)
+        return -ENOTSOCK;
+    q->stream = st == SOCK_STREAM;
+    return associate(d, q->h);
+}
+
+static uint64_t wsabuf_total(const WSABUF *b, ULONG n)
+{
+    uint64_t total = 0;
+    for (ULONG k = 0; k < n; k++)
+        total += b[k].len;
+    return total;
+}
+
+/*
+ * SENDMSG: WSASendMsg of the caller's WSAMSG (address, buffers, control
+ * data). On a stream socket WSASend of its buffers: Winsock documents
+ * WSASendMsg for datagram and raw sockets, and a stream has neither a
+ * destination per send nor control data to pass.
+ */
+static int64_t start_sendmsg(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    struct iocp_drv *d = drv_of(e);
+    struct iocp_req *q = req_of(d, slot);
+    int rc = msg_check(d, q, op->fd);
+    if (rc < 0)
+        return rc;
+    WSAMSG *m = op->u.mh.msg;
+    if (q->stream && wsabuf_total(m->lpBuffers, m->dwBufferCount) == 0)
+        return 0;
+    int r = q->stream ? WSASend((SOCKET)q->h, m->lpBuffers, m->dwBufferCount, NULL,
+                                (DWORD)op->u.mh.flags, &q->ov, NULL)
+                      : WSASendMsg((SOCKET)q->h, m, (DWORD)op->u.mh.flags, NULL, &q->ov, NULL);
+    return issued(e, slot, r == 0, r == 0 ? 0 : wsa_errno());
+}
+
+static int64_t start_recvmsg_multi(vl_engine *e, uint32_t slot, const vl_op *op);
+
+/*
+ * RECVMSG: WSARecvMsg (the WSAID_WSARECVMSG extension) of the caller's
+ * WSAMSG, which Winsock fills as recvmsg(2) does its msghdr: namelen,
+ * Control.len, dwFlags (MSG_TRUNC, MSG_CTRUNC). The control messages are
+ * Windows' (IP_PKTINFO, IPV6_PKTINFO, ...; WSA_CMSG_* walk them). On a
+ * stream socket, WSARecv of the buffers (WSARecvMsg is for datagram and
+ * raw sockets): no address, no control data, dwFlags 0.
+ */
+static int64_t start_recvmsg(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    if (vl__op_is_multishot(op))
+        return start_recvmsg_multi(e, slot, op);
+    struct iocp_drv *d = drv_of(e);
+    struct iocp_req *q = req_of(d, slot);
+    int rc = msg_check(d, q, op->fd);
+    if (rc < 0)
+        return rc;
+    WSAMSG *m = op->u.mh.msg;
+    if (q->stream) {
+        m->namelen = 0;
+        m->Control.len = 0;
+        m->dwFlags = 0;
+        if (wsabuf_total(m->lpBuffers, m->dwBufferCount) == 0)
+            return 0; /* the zero-byte probe would wait for data (see start_rw) */
+        q->flags = (DWORD)op->u.mh.flags;
+        int r =
+            WSARecv((SOCKET)q->h, m->lpBuffers, m->dwBufferCount, NULL, &q->flags, &q->ov, NULL);
+        return issued(e, slot, r == 0, r == 0 ? 0 : wsa_errno());
+    }
+    if (d->recv_msg == NULL)
+        return -EOPNOTSUPP;
+    m->dwFlags = (DWORD)op->u.mh.flags;
+    int r = d->recv_msg((SOCKET)q->h, m, NULL, &q->ov, NULL);
+    return issued(e, slot, r == 0 || cut_now(r), r == 0 ? 0 : wsa_errno());
 }
 
 /* A listening socket, associated with the port: 0 or the ACCEPT's error. */
@@ -1026,11 +1133,29 @@ static int64_t accept_done(struct iocp_drv *d, struct iocp_req *q, struct sockad
 }
 
 /* The op's result from its request's final status and byte count. */
+/* A RECVMSG's packet: the caller's WSAMSG says what arrived. Winsock
+ * writes its namelen, Control.len and dwFlags at completion; a cut
+ * datagram's MSG_TRUNC is set here too, from the packet's status, so that
+ * it never depends on the provider. */
+static void recvmsg_done(struct iocp_req *q, WSAMSG *m, bool cut)
+{
+    if (q->stream) {
+        m->dwFlags = 0;
+        return;
+    }
+    if (cut)
+        m->dwFlags |= VL_MSG_TRUNC;
+}
+
 static int64_t io_result(struct iocp_drv *d, struct iocp_req *q, const vl_op *op)
 {
     int32_t status = (int32_t)q->ov.Internal;
     int64_t bytes = (int64_t)q->ov.InternalHigh;
     bool reading = op->kind == VL_OP_READ || op->kind == VL_OP_RECV;
+    /* A datagram longer than the buffers: its first bytes, and MSG_TRUNC. */
+    bool cut = op->kind == VL_OP_RECVMSG && status == ST_BUFFER_OVERFLOW;
+    if (cut)
+        status = 0;
     if (status < 0) {
         if (q->accept_sock != INVALID_SOCKET) {
             closesocket(q->accept_sock);
@@ -1043,6 +1168,8 @@ static int64_t io_result(struct iocp_drv *d, struct iocp_req *q, const vl_op *op
     }
     if (op->kind == VL_OP_ACCEPT)
         return accept_done(d, q, op->u.accept.addr, op->u.accept.addrlen);
+    if (op->kind == VL_OP_RECVMSG)
+        recvmsg_done(q, op->u.mh.msg, cut);
     if (op->kind == VL_OP_CONNECT) {
         setsockopt((SOCKET)q->h, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, NULL, 0);
         return 0;
@@ -1202,11 +1329,114 @@ static int64_t start_accept_multi(vl_engine *e, uint32_t slot, const vl_op *op)
     return 0;
 }
 
+/*
+ * A multishot RECVMSG: each request is one WSARecvMsg (on a stream,
+ * WSARecv) into a pool buffer laid out as vl_recvmsg_out: its name and
+ * control areas and the payload area after them, described by the
+ * request's own WSAMSG. Unlike a multishot RECV it holds its buffer while
+ * it waits: Winsock has no readiness probe for a datagram socket (a
+ * zero-byte receive takes the datagram, cut). So an empty pool at the next
+ * arm ends the op with -ENOBUFS whether a message waits or not; nothing is
+ * lost, what waits stays in the socket.
+ */
+static int64_t recvmsg_multi_issue(vl_engine *e, uint32_t slot)
+{
+    struct iocp_drv *d = drv_of(e);
+    struct iocp_req *q = req_of(d, slot);
+    const vl_op *op = &vl__engine_slot(e, slot)->op;
+    struct vl_bufpool *p = op->u.mh.pool;
+    uint32_t nl = (uint32_t)op->u.mh.msg->namelen, cl = (uint32_t)op->u.mh.msg->Control.len;
+    size_t head = sizeof(vl_recvmsg_out) + nl + cl;
+    uint32_t bid;
+    if (!vl__pool_take(p, &bid))
+        return -ENOBUFS;
+    char *buf = (char *)vl__pool_buf(p, bid);
+    memset(&q->ov, 0, sizeof(q->ov));
+    q->mh.bid = bid;
+    q->mh.b.len = (ULONG)(p->size - head);
+    q->mh.b.buf = buf + head;
+    memset(&q->mh.m, 0, sizeof(q->mh.m));
+    q->mh.m.name = nl ? (struct sockaddr *)(void *)(buf + sizeof(vl_recvmsg_out)) : NULL;
+    q->mh.m.namelen = (INT)nl;
+    q->mh.m.lpBuffers = &q->mh.b;
+    q->mh.m.dwBufferCount = 1;
+    q->mh.m.Control.len = cl;
+    q->mh.m.Control.buf = cl ? buf + sizeof(vl_recvmsg_out) + nl : NULL;
+    q->mh.m.dwFlags = (DWORD)op->u.mh.flags;
+    q->flags = (DWORD)op->u.mh.flags;
+    int r = q->stream ? WSARecv((SOCKET)q->h, &q->mh.b, 1, NULL, &q->flags, &q->ov, NULL)
+                      : d->recv_msg((SOCKET)q->h, &q->mh.m, NULL, &q->ov, NULL);
+    int64_t res = issued(e, slot, r == 0 || cut_now(r), r == 0 ? 0 : wsa_errno());
+    if (res < 0)
+        vl__pool_untake(p, bid);
+    return res;
+}
+
+/* Arm the next request, or wait for room in the completion queue. */
+static void recvmsg_multi_next(vl_engine *e, uint32_t slot)
+{
+    if (!vl__engine_cq_room(e))
+        return defer(e, slot);
+    int64_t r = recvmsg_multi_issue(e, slot);
+    if (r < 0)
+        multi_end(e, slot, r);
+}
+
+/* A multishot RECVMSG (start_recvmsg sends it here): emulated from the
+ * pool, one overlapped receive per message. */
+static int64_t start_recvmsg_multi(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    struct iocp_drv *d = drv_of(e);
+    vl__engine_stats(e)->not_native++;
+    int rc = msg_check(d, req_of(d, slot), op->fd);
+    if (rc < 0)
+        return rc;
+    if (!req_of(d, slot)->stream && d->recv_msg == NULL)
+        return -EOPNOTSUPP;
+    recvmsg_multi_next(e, slot);
+    return 0;
+}
+
+/* A multishot RECVMSG's request completed: a message (a cut datagram's
+ * status is a warning, and its header says VL_MSG_TRUNC) is a VL_CQE_MORE
+ * completion, delivered even when a cancel came meanwhile, which then ends
+ * the op; a stream's 0 bytes are EOF; an error ends it. */
+static void recvmsg_multi_done(vl_engine *e, uint32_t slot, struct iocp_req *q, int32_t status)
+{
+    struct vl_bufpool *p = vl__engine_slot(e, slot)->op.u.mh.pool;
+    uint32_t bid = q->mh.bid;
+    bool trunc = status == ST_BUFFER_OVERFLOW, stop = q->stop || q->cancel_slot != NONE;
+    int64_t bytes = (int64_t)q->ov.InternalHigh;
+    if ((status < 0 && !trunc) || (q->stream && bytes == 0)) {
+        vl__pool_untake(p, bid);
+        return multi_end(e, slot,
+                         stop         ? -ECANCELED
+                         : status < 0 ? vl_ntstatus_to_errno(status)
+                                      : 0);
+    }
+    uint8_t *buf = vl__pool_buf(p, bid);
+    vl_recvmsg_out out = {
+        .namelen = q->stream ? 0 : (uint32_t)q->mh.m.namelen,
+        .controllen = q->stream ? 0 : (uint32_t)q->mh.m.Control.len,
+        .payloadlen = (uint32_t)bytes,
+        .flags = (q->stream ? 0 : (uint32_t)q->mh.m.dwFlags) | (trunc ? VL_MSG_TRUNC : 0),
+    };
+    memcpy(buf, &out, sizeof(out));
+    vl__pool_mark_out(p, bid);
+    int64_t used = (int64_t)(q->mh.b.buf - (char *)buf) + bytes;
+    vl__engine_complete(e, slot, used, VL_CQE_MORE | VL_CQE_BUFFER | (bid << 16));
+    if (stop)
+        return multi_end(e, slot, -ECANCELED);
+    recvmsg_multi_next(e, slot);
+}
+
 /* A multishot op's request completed. */
 static void multi_done(vl_engine *e, uint32_t slot, struct iocp_req *q)
 {
     struct iocp_drv *d = drv_of(e);
     int32_t status = (int32_t)q->ov.Internal;
+    if (vl__engine_slot(e, slot)->op.kind == VL_OP_RECVMSG)
+        return recvmsg_multi_done(e, slot, q, status);
     bool accepting = vl__engine_slot(e, slot)->op.kind == VL_OP_ACCEPT;
     if (status < 0 || q->stop || q->cancel_slot != NONE) {
         if (q->accept_sock != INVALID_SOCKET) {
@@ -1242,6 +1472,8 @@ static bool resume_deferred(vl_engine *e)
             d->defer_tail = NONE;
         if (vl__engine_slot(e, slot)->op.kind == VL_OP_RECV)
             recv_multi_run(e, slot, false);
+        else if (vl__engine_slot(e, slot)->op.kind == VL_OP_RECVMSG)
+            recvmsg_multi_next(e, slot);
         else
             accept_multi_next(e, slot);
         any = true;
@@ -1354,6 +1586,14 @@ static int load_extensions(struct iocp_drv *d)
     if (rc == 0)
         rc = load_fn(s, addrs, &d->accept_addrs, sizeof(d->accept_addrs));
     closesocket(s);
+    /* WSARecvMsg, from a datagram socket (the provider that runs it); a
+     * host without one leaves it NULL and RECVMSG answers -EOPNOTSUPP. */
+    GUID rmsg = WSAID_WSARECVMSG;
+    s = WSASocketW(AF_INET, SOCK_DGRAM, IPPROTO_UDP, NULL, 0, WSA_FLAG_OVERLAPPED);
+    if (rc == 0 && s != INVALID_SOCKET && load_fn(s, rmsg, &d->recv_msg, sizeof(d->recv_msg)) != 0)
+        d->recv_msg = NULL;
+    if (s != INVALID_SOCKET)
+        closesocket(s);
     return rc;
 }
 
@@ -1422,7 +1662,9 @@ const struct vl_driver vl__driver_iocp = {
                       [VL_OP_CONNECT] = true,
                       [VL_OP_SEND] = true,
                       [VL_OP_RECV] = true,
-                      [VL_OP_SENDV] = true}},
+                      [VL_OP_SENDV] = true,
+                      [VL_OP_SENDMSG] = true,
+                      [VL_OP_RECVMSG] = true}},
     .init = iocp_init,
     .fini = iocp_fini,
     .submit = iocp_submit,

@@ -854,6 +854,24 @@ static int64_t step_ftruncate(struct sim *s, vl_engine *e, uint32_t i, const vl_
 }
 
 /*
+ * SENDMSG and RECVMSG: -EOPNOTSUPP. The simulator's descriptors are stream
+ * sockets, listeners, pipes and files: none has addresses, datagrams or
+ * control data, which are what these kinds are for (a stream's gather send
+ * is SENDV). A descriptor that is not open is -EBADF, a pipe or file -ENOTSOCK.
+ */
+static int64_t step_sendmsg(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+{
+    (void)e, (void)i;
+    const struct obj *o = lookup(s, op->fd);
+    if (o == NULL)
+        return -EBADF;
+    return o->type == O_STREAM || o->type == O_UNCONN || o->type == O_LISTEN ? -EOPNOTSUPP
+                                                                             : -ENOTSOCK;
+}
+
+#define step_recvmsg step_sendmsg
+
+/*
  * What poll(2) would report for o, as Linux does for the like kind of file:
  * a stream end is readable with data, EOF or a reset waiting, writable
  * while its peer's ring has room (or a write would fail at once), RDHUP once

@@ -18,7 +18,7 @@
  *   - wait only sleeps until the timeout or a wake (a futex word), because no
  *     completion can arrive by itself; a wake cannot interrupt an op that is
  *     blocked in the kernel, only the wait between ops;
- *   - multishot ops (RECV, ACCEPT, POLL with VL_OP_F_MULTISHOT) would never
+ *   - multishot ops (RECV, ACCEPT, POLL, RECVMSG with VL_OP_F_MULTISHOT) would never
  *     return from submit while the peer stays connected, so they complete
  *     -EOPNOTSUPP; a one-shot POLL is one blocking ppoll.
  * The price: an op that waits for a peer the same thread drives (a RECV
@@ -318,6 +318,27 @@ static long do_fsync(struct sync_drv *d, const struct vl__slot *s)
         r = sys6(nr, s->op.fd, 0, 0, 0, 0, 0);
     while (r == -EINTR);
     return r;
+}
+
+/* SENDMSG: the caller's msghdr, with MSG_NOSIGNAL as SEND. */
+static long do_sendmsg(struct sync_drv *d, const struct vl__slot *s)
+{
+    (void)d;
+    const vl_op *op = &s->op;
+    int fd = op->fd;
+    return RETRY(sys6(__NR_sendmsg, fd, (long)op->u.mh.msg, op->u.mh.flags | MSG_NOSIGNAL, 0, 0, 0),
+                 fd, POLLOUT);
+}
+
+/* RECVMSG into the caller's msghdr; multishot as every multishot op. */
+static long do_recvmsg(struct sync_drv *d, const struct vl__slot *s)
+{
+    (void)d;
+    const vl_op *op = &s->op;
+    if (vl__op_is_multishot(op))
+        return -EOPNOTSUPP;
+    int fd = op->fd;
+    return RETRY(sys6(__NR_recvmsg, fd, (long)op->u.mh.msg, op->u.mh.flags, 0, 0, 0), fd, POLLIN);
 }
 
 /* shutdown(2) never blocks. */

@@ -144,14 +144,17 @@ enum sigpipe_mode {
  * with VL_CQE_MORE until its final completion.
  *
  * The slot state's flags (struct uring_slot) for these ops: */
-#define U_SINGLE  0x1u  /* armed as a single-shot request: re-arm after each CQE */
-#define U_REARM   0x2u  /* on the re-arm list, not in the kernel                 */
-#define U_POLLING 0x4u  /* user-space pool was empty: a POLL_ADD waits for data  */
-#define U_BID     0x8u  /* user-space pool: the slot state's bid is its buffer   */
-#define U_STARVED 0x10u /* re-armed after -ENOBUFS, no data since (ring_starved) */
-#define U_WAITED  0x20u /* multishot POLL: its fd was looked at (cqe_poll_multi)  */
-#define U_NOPOLL  0x40u /* multishot POLL without the kernel's: a NOP, then -EOPNOTSUPP */
-#define U_CALL    0x80u /* a path op the kernel lacks: a NOP, whose CQE makes the call */
+#define U_SINGLE  0x1u   /* armed as a single-shot request: re-arm after each CQE */
+#define U_REARM   0x2u   /* on the re-arm list, not in the kernel                 */
+#define U_POLLING 0x4u   /* user-space pool was empty: a POLL_ADD waits for data  */
+#define U_BID     0x8u   /* user-space pool: the slot state's bid is its buffer   */
+#define U_STARVED 0x10u  /* re-armed after -ENOBUFS, no data since (ring_starved) */
+#define U_WAITED  0x20u  /* multishot POLL: its fd was looked at (cqe_poll_multi)  */
+#define U_NOPOLL  0x40u  /* multishot POLL without the kernel's: a NOP, then -EOPNOTSUPP */
+#define U_CALL    0x80u  /* a path op the kernel lacks: a NOP, whose CQE makes the call */
+#define U_NOMSG   0x100u /* multishot RECVMSG the kernel cannot run: a NOP, then -EOPNOTSUPP */
+#define U_TYPED   0x200u /* multishot RECVMSG: U_STREAM says what its socket is */
+#define U_STREAM  0x400u /* multishot RECVMSG on a stream socket (0 bytes: EOF) */
 
 /*
  * A native pool's provided-buffer ring, holding a window of the free
@@ -581,6 +584,7 @@ static struct vl__kindset plain_kinds(const struct uring *d)
                                     [VL_OP_CONNECT] = true,
                                     [VL_OP_SEND] = true,
                                     [VL_OP_SENDV] = true,
+                                    [VL_OP_SENDMSG] = true,
                                     [VL_OP_CLOSE] = true,
                                     [VL_OP_FSYNC] = true}};
     m.has[VL_OP_WRITE] = m.has[VL_OP_WRITEV] = d->sigpipe != SIGPIPE_GUARD;
@@ -1018,6 +1022,55 @@ static void prep_recv_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
     }
 }
 
+/* SENDMSG: the caller's msghdr, with MSG_NOSIGNAL as SEND. */
+static void prep_sendmsg(struct uring *d, struct vl__slot *s, vl_engine *e,
+                         struct io_uring_sqe *sqe)
+{
+    (void)d, (void)e;
+    io_uring_prep_sendmsg(sqe, s->op.fd, s->op.u.mh.msg,
+                          (unsigned)(s->op.u.mh.flags | MSG_NOSIGNAL));
+}
+
+/*
+ * RECVMSG: IORING_OP_RECVMSG on the caller's msghdr. Multishot on a native
+ * pool: IORING_RECV_MULTISHOT (6.0), whose buffers are vl_recvmsg_out's
+ * layout. On a pool in user space (VLLSI_URING_FALLBACK=all, kernels before
+ * 5.19) a POLL_ADD waits for a message and cqe_recvmsg_multi reads with
+ * recvmsg(2) into the pool, as the readiness core does. A registered pool
+ * on a kernel without multishot recv (5.19) has its free buffers in the
+ * kernel's ring, where no user-space read can take one: the op completes
+ * -EOPNOTSUPP (through a NOP).
+ */
+static void prep_recvmsg(struct uring *d, struct vl__slot *s, vl_engine *e,
+                         struct io_uring_sqe *sqe)
+{
+    (void)e;
+    const vl_op *op = &s->op;
+    if (VL_LIKELY(!vl__op_is_multishot(op))) {
+        io_uring_prep_recvmsg(sqe, op->fd, op->u.mh.msg, (unsigned)op->u.mh.flags);
+        return;
+    }
+    struct vl_bufpool *p = op->u.mh.pool;
+    bool native = p->native && d->ms_recv;
+    if (!(us(s)->flags & U_REARM)) {
+        us(s)->flags = 0; /* a new op: nothing of the slot's last one */
+        if (!native)
+            d->st->not_native++;
+    }
+    us(s)->flags &= ~(U_SINGLE | U_POLLING);
+    if (native) {
+        io_uring_prep_recvmsg_multishot(sqe, op->fd, op->u.mh.msg, (unsigned)op->u.mh.flags);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = p->group;
+    } else if (!p->native) {
+        us(s)->flags |= U_SINGLE | U_POLLING;
+        io_uring_prep_poll_add(sqe, op->fd, POLLIN);
+    } else {
+        us(s)->flags |= U_NOMSG;
+        io_uring_prep_nop(sqe);
+    }
+}
+
 /* A multishot ACCEPT (prep_accept sends it here). */
 static void prep_accept_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
                               struct io_uring_sqe *sqe)
@@ -1356,6 +1409,115 @@ static void cqe_recv_multi(vl_engine *e, struct uring *d, uint32_t i,
     }
 }
 
+static void cqe_final(vl_engine *e, uint32_t i, int64_t res);
+
+/* Whether a multishot RECVMSG's socket is a stream, asked once per op. */
+static bool recvmsg_stream(struct vl__slot *s)
+{
+    if (!(us(s)->flags & U_TYPED)) {
+        int type = 0;
+        socklen_t len = sizeof(type);
+        us(s)->flags |= U_TYPED;
+        if (getsockopt(s->op.fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM)
+            us(s)->flags |= U_STREAM;
+    }
+    return (us(s)->flags & U_STREAM) != 0;
+}
+
+/*
+ * A multishot RECVMSG on a pool in user space, its POLL_ADD answered: read
+ * messages with recvmsg(2) (vl__recvmsg_out) while they come, up to 8 per
+ * wakeup, then wait again. An empty pool with a message waiting ends it
+ * with -ENOBUFS, a stream's EOF with 0.
+ */
+static void recvmsg_polled(vl_engine *e, struct uring *d, uint32_t i, int res)
+{
+    struct vl__slot *s = vl__engine_slot(e, i);
+    struct vl_bufpool *p = s->op.u.mh.pool;
+    if (res < 0) {
+        cqe_final(e, i, res);
+        return;
+    }
+    for (int k = 0; k < 8 && vl__engine_cq_room(e); k++) {
+        uint32_t bid;
+        if (!vl__pool_take(p, &bid)) {
+            char byte;
+            ssize_t n = recv(s->op.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                break;
+            vl__engine_complete(e, i, n >= 0 ? -ENOBUFS : -errno, 0);
+            return;
+        }
+        int64_t n = vl__recvmsg_out(s->op.fd, s->op.u.mh.msg, vl__pool_buf(p, bid), p->size,
+                                    s->op.u.mh.flags | MSG_DONTWAIT, recvmsg_stream(s));
+        if (n <= 0) {
+            vl__pool_untake(p, bid);
+            if (n == -EAGAIN || n == -EWOULDBLOCK)
+                break;
+            vl__engine_complete(e, i, n, 0);
+            return;
+        }
+        vl__pool_mark_out(p, bid);
+        vl__engine_complete(e, i, n, VL_CQE_MORE | VL_CQE_BUFFER | (bid << 16));
+    }
+    rearm_or_end(e, d, i);
+}
+
+/*
+ * A multishot RECVMSG's CQE on a native pool: a message in a ring buffer,
+ * laid out as vl_recvmsg_out (the kernel's io_uring_recvmsg_out), is a
+ * VL_CQE_MORE completion. The kernel ends the request (no F_MORE) after
+ * every read of 0 bytes: a stream's EOF, which ends the op with 0 (its
+ * header-only buffer goes back), or an empty datagram, which is delivered
+ * and the op armed again. Otherwise as cqe_recv_multi.
+ */
+static void cqe_recvmsg_multi(vl_engine *e, struct uring *d, uint32_t i,
+                              const struct io_uring_cqe *cqe)
+{
+    struct vl__slot *s = vl__engine_slot(e, i);
+    struct vl_bufpool *p = s->op.u.mh.pool;
+    bool more = cqe->flags & IORING_CQE_F_MORE;
+    if (us(s)->flags & U_NOMSG) {
+        cqe_final(e, i, cqe->res == 0 ? -EOPNOTSUPP : cqe->res);
+        return;
+    }
+    if (us(s)->flags & U_POLLING) {
+        recvmsg_polled(e, d, i, cqe->res);
+        return;
+    }
+    bool has_buf = (cqe->flags & IORING_CQE_F_BUFFER) != 0;
+    uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+    if (has_buf)
+        ring_took(p);
+    bool eof = false;
+    if (cqe->res > 0 && has_buf) {
+        VL__MARK_DEFINED(vl__pool_buf(p, bid), (size_t)cqe->res);
+        vl_recvmsg_out out;
+        memcpy(&out, vl__pool_buf(p, bid), sizeof(out));
+        eof = !more && out.payloadlen == 0 && recvmsg_stream(s);
+        us(s)->flags &= ~U_STARVED;
+    }
+    if (cqe->res > 0 && has_buf && !eof && (vl__engine_cq_room(e) || !vl__engine_shutting(e))) {
+        vl__pool_mark_out(p, bid);
+        vl__engine_complete(e, i, cqe->res, VL_CQE_MORE | VL_CQE_BUFFER | (bid << 16));
+    } else if (has_buf) {
+        uring_pool_put(e, p, bid);
+    }
+    if (more)
+        return;
+    if (eof) {
+        vl__engine_complete(e, i, 0, 0);
+    } else if (cqe->res == -ENOBUFS && !(us(s)->flags & U_STARVED) && ring_starved(p)) {
+        us(s)->flags |= U_STARVED;
+        d->st->pool_rearmed++;
+        rearm_or_end(e, d, i);
+    } else if (cqe->res > 0) {
+        rearm_or_end(e, d, i);
+    } else {
+        cqe_final(e, i, cqe->res);
+    }
+}
+
 /* A multishot ACCEPT's CQE: a connection, or (without F_MORE) the end. */
 static void cqe_accept_multi(vl_engine *e, struct uring *d, uint32_t i,
                              const struct io_uring_cqe *cqe)
@@ -1477,6 +1639,33 @@ static void cqe_recv(vl_engine *e, struct uring *d, uint32_t i, const struct io_
     }
     if (cqe->res > 0)
         VL__MARK_DEFINED(s->op.u.msg.buf, (size_t)cqe->res);
+    cqe_final(e, i, cqe->res);
+}
+
+#define cqe_sendmsg cqe_nop
+
+/* A one-shot RECVMSG: the kernel wrote the caller's msghdr and buffers. */
+static void cqe_recvmsg(vl_engine *e, struct uring *d, uint32_t i, const struct io_uring_cqe *cqe)
+{
+    struct vl__slot *s = vl__engine_slot(e, i);
+    if (vl__op_is_multishot(&s->op)) {
+        cqe_recvmsg_multi(e, d, i, cqe);
+        return;
+    }
+    struct msghdr *m = s->op.u.mh.msg;
+    if (cqe->res >= 0) {
+        VL__MARK_DEFINED(m, sizeof(*m));
+        if (m->msg_name != NULL)
+            VL__MARK_DEFINED(m->msg_name, m->msg_namelen);
+        if (m->msg_control != NULL)
+            VL__MARK_DEFINED(m->msg_control, m->msg_controllen);
+        size_t left = (size_t)cqe->res;
+        for (size_t k = 0; k < m->msg_iovlen && left > 0; k++) {
+            size_t n = m->msg_iov[k].iov_len < left ? m->msg_iov[k].iov_len : left;
+            VL__MARK_DEFINED(m->msg_iov[k].iov_base, n);
+            left -= n;
+        }
+    }
     cqe_final(e, i, cqe->res);
 }
 

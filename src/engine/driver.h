@@ -426,6 +426,15 @@ static inline bool vl__engine_cq_room(const vl_engine *e)
     return io->cq_tail - io->cq_head + io->cq_reserve < io->cq_mask + 1;
 }
 
+/* How many VL_CQE_MORE completions the completion queue takes now (0 when
+ * vl__engine_cq_room is false): for a driver that reads a batch at once. */
+static inline uint32_t vl__engine_cq_room_count(const vl_engine *e)
+{
+    const struct vl__engine_io *io = vl__io_const(e);
+    uint32_t used = io->cq_tail - io->cq_head + io->cq_reserve;
+    return used < io->cq_mask + 1 ? io->cq_mask + 1 - used : 0;
+}
+
 /* vl_engine_poll_batch's request while it runs (want 0 otherwise): a
  * driver that can may wait in the kernel for want completions up to ns. */
 static inline void vl__engine_gather(const vl_engine *e, uint32_t *want, int64_t *ns)

@@ -300,8 +300,14 @@ static inline int64_t submit_slot(vl_engine *e, const vl_op *op, void *user_data
         return -EBUSY;
     }
     if (VL_UNLIKELY(vl__op_has_pool(op))) {
-        struct vl_bufpool *p = op->u.msg.pool;
+        struct vl_bufpool *p = vl__op_pool_of(op);
         if (p->e != e)
+            return -EINVAL;
+        /* A multishot RECVMSG's buffers hold its header and areas first
+         * and must leave room for a payload. */
+        if (op->kind == VL_OP_RECVMSG && p->size <= sizeof(vl_recvmsg_out) +
+                                                        VL__MH_NAMELEN(op->u.mh.msg) +
+                                                        VL__MH_CONTROLLEN(op->u.mh.msg))
             return -EINVAL;
         p->users++;
     }
@@ -702,7 +708,7 @@ int64_t vl__engine_release_options(vl_engine *e, uint32_t slot, int64_t result)
 {
     struct vl__slot *s = &e->io.slots[slot];
     if (vl__op_has_pool(&s->op)) {
-        s->op.u.msg.pool->users--;
+        vl__op_pool_of(&s->op)->users--;
         e->io.st.pool_starved += result == -ENOBUFS; /* every driver's starvation, counted once */
     }
     if (s->op.flags & VL_OP_F_DEADLINE) {

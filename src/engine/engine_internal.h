@@ -87,6 +87,7 @@ static inline bool vl__engine_completes_outside_poll(const vl_engine *e)
 #endif
 
 #ifndef _WIN32
+#include <string.h>
 #include <sys/uio.h>
 
 _Static_assert(sizeof(vl_iovec) == sizeof(struct iovec) &&
@@ -108,6 +109,62 @@ static inline void vl__sendv_msghdr(const vl_op *op, struct msghdr *m, struct io
         m->msg_iov = head;
         m->msg_iovlen = 1;
     }
+}
+
+/*
+ * A multishot RECVMSG's pool buffer (buf, size bytes) in the layout of
+ * <vllsi/engine.h>: vl_recvmsg_out, then the name and control areas the
+ * op's msghdr tmpl sizes, then the payload. vl__recvmsg_prep points m (and
+ * its one entry iov) at the areas for recvmsg(2) or recvmmsg(2) and returns
+ * the payload's offset; the submit check made sure size leaves room for a
+ * payload. vl__recvmsg_fill writes the header for what that call stored
+ * (n bytes: its result) and returns the bytes of buf used.
+ */
+static inline size_t vl__recvmsg_prep(const struct msghdr *tmpl, uint8_t *buf, uint32_t size,
+                                      struct msghdr *m, struct iovec *iov)
+{
+    size_t nl = tmpl->msg_namelen, cl = tmpl->msg_controllen;
+    size_t head = sizeof(vl_recvmsg_out) + nl + cl;
+    *iov = (struct iovec){buf + head, size - head};
+    memset(m, 0, sizeof(*m));
+    m->msg_name = nl ? buf + sizeof(vl_recvmsg_out) : NULL;
+    m->msg_namelen = (socklen_t)nl;
+    m->msg_iov = iov;
+    m->msg_iovlen = 1;
+    m->msg_control = cl ? buf + sizeof(vl_recvmsg_out) + nl : NULL;
+    m->msg_controllen = cl;
+    return head;
+}
+
+static inline int64_t vl__recvmsg_fill(uint8_t *buf, const struct msghdr *m, size_t head, size_t n)
+{
+    vl_recvmsg_out out = {.namelen = m->msg_namelen,
+                          .controllen = (uint32_t)m->msg_controllen,
+                          .payloadlen = (uint32_t)n,
+                          .flags = (uint32_t)m->msg_flags};
+    memcpy(buf, &out, sizeof(out));
+    size_t room = m->msg_iov[0].iov_len;
+    return (int64_t)(head + (n < room ? n : room));
+}
+
+/*
+ * One message into a pool buffer with one recvmsg(2) of fd (flags as
+ * given: the caller adds MSG_DONTWAIT). Returns the bytes of buf used (> 0,
+ * even for an empty datagram), 0 at a stream's EOF (stream: the socket is
+ * one, where 0 bytes mean EOF), or -errno (-EAGAIN when nothing waits).
+ */
+static inline int64_t vl__recvmsg_out(int fd, const struct msghdr *tmpl, uint8_t *buf,
+                                      uint32_t size, int flags, bool stream)
+{
+    struct msghdr m;
+    struct iovec iov;
+    size_t head = vl__recvmsg_prep(tmpl, buf, size, &m, &iov);
+    ssize_t n = recvmsg(fd, &m, flags);
+    if (n < 0)
+        return -errno;
+    if (n == 0 && stream)
+        return 0;
+    return vl__recvmsg_fill(buf, &m, head, (size_t)n);
 }
 #endif
 

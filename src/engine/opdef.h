@@ -78,12 +78,35 @@ struct vl__opdef {
     uint8_t xfer;
 };
 
+/* A SENDMSG's or RECVMSG's msghdr, through the names of the platform's
+ * (struct msghdr; Windows: WSAMSG and WSABUF). */
+#ifdef _WIN32
+#define VL__MH_IOV(m)        ((m)->lpBuffers)
+#define VL__MH_IOVLEN(m)     ((uint64_t)(m)->dwBufferCount)
+#define VL__MH_IOV_BASE(v)   ((v).buf)
+#define VL__MH_IOV_LEN(v)    ((uint64_t)(v).len)
+#define VL__MH_NAME(m)       ((m)->name)
+#define VL__MH_NAMELEN(m)    ((uint64_t)(uint32_t)(m)->namelen)
+#define VL__MH_CONTROL(m)    ((m)->Control.buf)
+#define VL__MH_CONTROLLEN(m) ((uint64_t)(m)->Control.len)
+#else
+#define VL__MH_IOV(m)        ((m)->msg_iov)
+#define VL__MH_IOVLEN(m)     ((uint64_t)(m)->msg_iovlen)
+#define VL__MH_IOV_BASE(v)   ((v).iov_base)
+#define VL__MH_IOV_LEN(v)    ((uint64_t)(v).iov_len)
+#define VL__MH_NAME(m)       ((m)->msg_name)
+#define VL__MH_NAMELEN(m)    ((uint64_t)(m)->msg_namelen)
+#define VL__MH_CONTROL(m)    ((m)->msg_control)
+#define VL__MH_CONTROLLEN(m) ((uint64_t)(m)->msg_controllen)
+#endif
+
 /* struct vl__opdef.xfer */
 #define VL__XFER_NONE 0u /* no length: success is a result >= 0          */
 #define VL__XFER_RW   1u /* u.rw.len                                      */
 #define VL__XFER_MSG  2u /* u.msg.len                                     */
 #define VL__XFER_VEC  3u /* the sum of u.vec.iov[].len over u.vec.iovcnt  */
 #define VL__XFER_RWV  4u /* the sum of u.rwv.iov[].len over u.rwv.iovcnt  */
+#define VL__XFER_MH   5u /* the sum of the lengths of u.mh.msg's iovec     */
 
 /* A set of op kinds. */
 struct vl__kindset {
@@ -108,6 +131,11 @@ struct vl__kindset {
 #define VL__OPDEF_CLOSE   .has_fd = true, .unchecked = true
 #define VL__OPDEF_CANCEL  .unchecked = true
 #define VL__OPDEF_SENDV   .has_fd = true, .park = VL__PARK_WRITE, .xfer = VL__XFER_VEC
+
+#define VL__OPDEF_SENDMSG .has_fd = true, .park = VL__PARK_WRITE, .xfer = VL__XFER_MH
+#define VL__OPDEF_RECVMSG \
+    .has_fd = true, .park = VL__PARK_READ, .modes = VL_OP_F_MULTISHOT, .pool = true, \
+    .xfer = VL__XFER_MH
 
 /* Never parks: shutdown(2) does not wait for the peer. */
 #define VL__OPDEF_SHUTDOWN .has_fd = true
@@ -203,6 +231,13 @@ static inline bool vl__op_has_pool(const vl_op *op)
     return vl__op_is_multishot(op) && vl__op_pool(op->kind);
 }
 
+/* The pool of an op that takes one (vl__op_has_pool): a RECVMSG's is in
+ * its msghdr body, a RECV's in its buffer body. */
+static inline struct vl_bufpool *vl__op_pool_of(const vl_op *op)
+{
+    return op->kind == VL_OP_RECVMSG ? op->u.mh.pool : op->u.msg.pool;
+}
+
 /* The op's size budget (docs/architecture.md, "The op and its records"):
  * a 24-byte header and a 40-byte body, one cache line on every host. */
 _Static_assert(sizeof(vl_op) == 64 && sizeof(((vl_op *)0)->u) == 40 && offsetof(vl_op, u) == 24,
@@ -235,6 +270,12 @@ static inline int64_t vl__op_full_len(const vl_op *op)
         int64_t total = 0;
         for (uint32_t k = 0; k < op->u.rwv.iovcnt; k++)
             total += (int64_t)op->u.rwv.iov[k].len;
+        return total;
+    }
+    case VL__XFER_MH: {
+        int64_t total = 0;
+        for (uint64_t k = 0; k < VL__MH_IOVLEN(op->u.mh.msg); k++)
+            total += (int64_t)VL__MH_IOV_LEN(VL__MH_IOV(op->u.mh.msg)[k]);
         return total;
     }
     default:
@@ -452,6 +493,57 @@ static inline int vl__check_mkdirat(const vl_op *op)
     if ((op->u.mkdirat.mode & ~VL__MODE_BITS) != 0)
         return -EINVAL;
     return op->u.mkdirat.path == NULL ? -EFAULT : 0;
+}
+
+/* The address and control areas of a msghdr: sizes the kernel takes, and
+ * memory behind each that has a size. */
+static inline int vl__check_mh_areas(const vl_msghdr *m)
+{
+    if (VL__MH_NAMELEN(m) > sizeof(struct sockaddr_storage) || VL__MH_CONTROLLEN(m) > INT32_MAX)
+        return -EINVAL;
+    if ((VL__MH_NAME(m) == NULL && VL__MH_NAMELEN(m) > 0) ||
+        (VL__MH_CONTROL(m) == NULL && VL__MH_CONTROLLEN(m) > 0))
+        return -EFAULT;
+    return 0;
+}
+
+/* SENDMSG, and RECVMSG without VL_OP_F_MULTISHOT: a msghdr with 1 to
+ * VL_IOV_MAX entries (the limits of vl__check_iov), no pool. */
+static inline int vl__check_sendmsg(const vl_op *op)
+{
+    const vl_msghdr *m = op->u.mh.msg;
+    if (m == NULL || op->u.mh.pool != NULL)
+        return -EINVAL;
+    uint64_t n = VL__MH_IOVLEN(m);
+    if (n == 0 || n > VL_IOV_MAX)
+        return -EINVAL;
+    if (VL__MH_IOV(m) == NULL)
+        return -EFAULT;
+    uint64_t total = 0;
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t len = VL__MH_IOV_LEN(VL__MH_IOV(m)[k]);
+        if (VL__MH_IOV_BASE(VL__MH_IOV(m)[k]) == NULL && len > 0)
+            return -EFAULT;
+        total += len;
+        if (len > INT32_MAX || total > INT32_MAX)
+            return -EINVAL;
+    }
+    return vl__check_mh_areas(m);
+}
+
+/* A multishot RECVMSG: a msghdr without entries (the sizes of the name and
+ * control areas) and a pool. Whether the pool's buffers leave room for a
+ * payload is checked at submit, with the pool's owner. */
+static inline int vl__check_recvmsg(const vl_op *op)
+{
+    if (VL_LIKELY(!vl__op_is_multishot(op)))
+        return vl__check_sendmsg(op);
+    const vl_msghdr *m = op->u.mh.msg;
+    if (m == NULL || op->u.mh.pool == NULL || VL__MH_IOVLEN(m) != 0)
+        return -EINVAL;
+    if (VL__MH_NAMELEN(m) > sizeof(struct sockaddr_storage) || VL__MH_CONTROLLEN(m) > INT32_MAX)
+        return -EINVAL;
+    return 0;
 }
 
 /*

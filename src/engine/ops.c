@@ -9,6 +9,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 #ifndef _WIN32
@@ -332,4 +333,68 @@ vl_op vl_op_fsync(int fd, uint32_t flags)
     op.fd = fd;
     op.u.fsync.flags = flags;
     return op;
+}
+
+vl_op vl_op_sendmsg(int fd, const vl_msghdr *msg, int flags)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_SENDMSG;
+    op.fd = fd;
+    op.u.mh.msg = (vl_msghdr *)(uintptr_t)msg;
+    op.u.mh.flags = flags;
+    return op;
+}
+
+vl_op vl_op_recvmsg(int fd, vl_msghdr *msg, int flags)
+{
+    vl_op op = vl_op_sendmsg(fd, msg, flags);
+    op.kind = VL_OP_RECVMSG;
+    return op;
+}
+
+vl_op vl_op_recvmsg_multi(int fd, const vl_msghdr *msg, vl_bufpool *pool, int flags)
+{
+    vl_op op = vl_op_sendmsg(fd, msg, flags);
+    op.kind = VL_OP_RECVMSG;
+    op.flags = VL_OP_F_MULTISHOT;
+    op.u.mh.pool = pool;
+    return op;
+}
+
+/* One buffer and an address in the caller's vl_msgio. m NULL leaves the
+ * msghdr NULL, which submit refuses (-EINVAL). */
+static vl_msghdr *msg_fill(vl_msgio *m, const void *buf, size_t len, const struct sockaddr *addr,
+                           socklen_t addrlen)
+{
+    if (m == NULL)
+        return NULL;
+    memset(m, 0, sizeof(*m));
+#ifdef _WIN32
+    m->iov.buf = (char *)(uintptr_t)buf;
+    m->iov.len = (ULONG)(len > ULONG_MAX ? ULONG_MAX : len);
+    m->hdr.name = (struct sockaddr *)(uintptr_t)addr;
+    m->hdr.namelen = addrlen;
+    m->hdr.lpBuffers = &m->iov;
+    m->hdr.dwBufferCount = 1;
+#else
+    m->iov.iov_base = (void *)(uintptr_t)buf;
+    m->iov.iov_len = len;
+    m->hdr.msg_name = (void *)(uintptr_t)addr;
+    m->hdr.msg_namelen = addrlen;
+    m->hdr.msg_iov = &m->iov;
+    m->hdr.msg_iovlen = 1;
+#endif
+    return &m->hdr;
+}
+
+vl_op vl_op_sendto(int fd, vl_msgio *m, const void *buf, size_t len, int flags,
+                   const struct sockaddr *addr, socklen_t addrlen)
+{
+    return vl_op_sendmsg(fd, msg_fill(m, buf, len, addr, addrlen), flags);
+}
+
+vl_op vl_op_recvfrom(int fd, vl_msgio *m, void *buf, size_t len, int flags, struct sockaddr *addr,
+                     socklen_t addrlen)
+{
+    return vl_op_recvmsg(fd, msg_fill(m, buf, len, addr, addrlen), flags);
 }

@@ -1041,6 +1041,135 @@ static int64_t run_fsync(struct vl__reactor *r, uint32_t i, struct vl__slot *s, 
     return rc < 0 ? -(int64_t)errno : 0;
 }
 
+/* SENDMSG: the caller's msghdr as it is, with MSG_NOSIGNAL as SEND. */
+static int64_t run_sendmsg(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)i;
+    (void)ready;
+    if (fault_eagain(r))
+        return RECHECK;
+    const vl_op *op = &s->op;
+    int64_t res =
+        sys_result(sendmsg(op->fd, op->u.mh.msg, op->u.mh.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
+    return would_block(res) ? PARK : res;
+}
+
+static int64_t run_recvmsg_multi(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready);
+
+/* RECVMSG: recvmsg(2) into the caller's msghdr, which it updates. */
+static int64_t run_recvmsg(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    if (VL_UNLIKELY(vl__op_is_multishot(&s->op)))
+        return run_recvmsg_multi(r, i, s, ready);
+    if (fault_eagain(r))
+        return RECHECK;
+    const vl_op *op = &s->op;
+    int64_t res = sys_result(recvmsg(op->fd, op->u.mh.msg, op->u.mh.flags | MSG_DONTWAIT));
+    return would_block(res) ? PARK : res;
+}
+
+#ifdef __linux__
+/*
+ * A multishot RECVMSG on a datagram socket: up to MULTI_BURST datagrams in
+ * one recvmmsg(2), each into a pool buffer taken for it, as many as the
+ * pool and the completion queue have room for; the buffers it did not fill
+ * go back. Fewer datagrams than asked for means the socket is drained.
+ */
+static int64_t recvmsg_multi_batch(struct vl__reactor *r, uint32_t i, struct vl__slot *s)
+{
+    struct vl_bufpool *p = s->op.u.mh.pool;
+    uint32_t n = vl__engine_cq_room_count(r->e);
+    if (n == 0) {
+        vl__engine_stats(r->e)->cq_deferred++;
+        return RECHECK;
+    }
+    if (fault_eagain(r))
+        return RECHECK;
+    if (n > MULTI_BURST)
+        n = MULTI_BURST;
+    if (n > p->nfree)
+        n = p->nfree;
+    if (n == 0)
+        return recv_multi_empty(s);
+    struct mmsghdr mm[MULTI_BURST];
+    struct iovec iov[MULTI_BURST];
+    uint32_t bid[MULTI_BURST];
+    size_t head = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        (void)vl__pool_take(p, &bid[k]);
+        head = vl__recvmsg_prep(s->op.u.mh.msg, vl__pool_buf(p, bid[k]), p->size, &mm[k].msg_hdr,
+                                &iov[k]);
+        mm[k].msg_len = 0;
+    }
+    int got = recvmmsg(s->op.fd, mm, n, s->op.u.mh.flags | MSG_DONTWAIT, NULL);
+    int64_t res = got < 0 ? -errno : got;
+    uint32_t filled = got > 0 ? (uint32_t)got : 0;
+    for (uint32_t k = n; k-- > filled;)
+        vl__pool_untake(p, bid[k]); /* back in the order they were taken */
+    for (uint32_t k = 0; k < filled; k++) {
+        int64_t used =
+            vl__recvmsg_fill(vl__pool_buf(p, bid[k]), &mm[k].msg_hdr, head, mm[k].msg_len);
+        vl__pool_mark_out(p, bid[k]);
+        vl__engine_complete(r->e, i, used, VL_CQE_MORE | VL_CQE_BUFFER | (bid[k] << 16));
+    }
+    if (res < 0)
+        return would_block(res) ? PARK : res;
+    return filled < n ? PARK : RECHECK;
+}
+#endif
+
+/* Whether a multishot RECVMSG's socket is a stream (SOCK_STREAM, where 0
+ * bytes are EOF), looked at once per op. */
+static void recvmsg_multi_type(struct vl__slot *s)
+{
+    int type = 0;
+    socklen_t len = sizeof(type);
+    rslot(s)->flags |= F_CHECKED;
+    if (getsockopt(s->op.fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM)
+        rslot(s)->flags |= F_STREAM;
+}
+
+/*
+ * A multishot RECVMSG, emulated as run_recv_multi does a RECV: a buffer is
+ * taken only when a message is read, in the layout of vl_recvmsg_out, up
+ * to MULTI_BURST per readiness notification: on Linux a datagram socket's
+ * in one recvmmsg(2) (recvmsg_multi_batch), otherwise one recvmsg(2) each
+ * (vl__recvmsg_out). A stream's EOF ends it with 0; an empty pool with a
+ * message waiting with -ENOBUFS (the message stays in the socket).
+ */
+static int64_t run_recvmsg_multi(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)ready;
+    if (!(rslot(s)->flags & F_CHECKED))
+        recvmsg_multi_type(s);
+    struct vl_bufpool *p = s->op.u.mh.pool;
+    bool stream = (rslot(s)->flags & F_STREAM) != 0;
+#ifdef __linux__
+    if (!stream)
+        return recvmsg_multi_batch(r, i, s);
+#endif
+    for (int k = 0; k < MULTI_BURST; k++) {
+        uint32_t bid;
+        if (!vl__engine_cq_room(r->e)) {
+            vl__engine_stats(r->e)->cq_deferred++;
+            return RECHECK;
+        }
+        if (fault_eagain(r))
+            return RECHECK;
+        if (!vl__pool_take(p, &bid))
+            return recv_multi_empty(s);
+        int64_t res = vl__recvmsg_out(s->op.fd, s->op.u.mh.msg, vl__pool_buf(p, bid), p->size,
+                                      s->op.u.mh.flags | MSG_DONTWAIT, stream);
+        if (res <= 0) {
+            vl__pool_untake(p, bid);
+            return would_block(res) ? PARK : res;
+        }
+        vl__pool_mark_out(p, bid);
+        vl__engine_complete(r->e, i, res, VL_CQE_MORE | VL_CQE_BUFFER | (bid << 16));
+    }
+    return RECHECK;
+}
+
 static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s, unsigned dirs,
                  bool recheck);
 

@@ -5,16 +5,17 @@
  * for sim, bytes 1..3 pick the fault rates and the seed; for the real
  * drivers bytes 1..2 pick injected faults (builds with VLLSI_FAULT_INJECTION). The rest is a
  * sequence of actions, each an opcode byte and its operand bytes (missing
- * bytes read as 0): submit an op (RECV, SEND, SENDV, READ, WRITE, READV, WRITEV, TIMEOUT, NOP,
- * CLOSE, SHUTDOWN, FSYNC, POLL one-shot or multishot, multishot RECV into a buffer pool, file and
- * path ops that cannot make or open anything (bad paths, bad flags); ACCEPT, multishot ACCEPT and
- * CONNECT on a listening socket of the input's own; SOCKET, BIND, LISTEN) on one of six
- * descriptors (two socket pairs and a pipe), with VL_OP_F_LINK when the opcode byte is 0xf0 to
- * 0xf7 (a chain with the next op), cancel a live or stale id, poll, act as the peer outside the
- * engine (write into, read from, half-close or close the other end), or shut the engine down.
- * Every engine call goes through tests/invariants.h, which checks exactly-once delivery, result
- * domains, user_data, and buffer ownership (buffers are mmap'd and sealed PROT_NONE once their
- * completion is harvested); after destroy the descriptor count must be back where it was. A
+ * bytes read as 0): submit an op (RECV, SEND, SENDV, SENDMSG, RECVMSG, READ, WRITE, READV, WRITEV,
+ * TIMEOUT, NOP, CLOSE, SHUTDOWN, FSYNC, POLL one-shot or multishot, multishot RECV and RECVMSG into
+ * a buffer pool, file and path ops that cannot make or open anything (bad paths, bad flags);
+ * ACCEPT, multishot ACCEPT and CONNECT on a listening socket of the input's own; SOCKET, BIND,
+ * LISTEN) on one of six descriptors (two socket pairs and a pipe), with VL_OP_F_LINK when the
+ * opcode byte is 0xf0 to 0xf7 (a chain with the next op), cancel a live or stale id, poll, act as
+ * the peer outside the engine (write into, read from, half-close or close the other end), or shut
+ * the engine down. Every engine call goes through tests/invariants.h, which checks exactly-once
+ * delivery, result domains, user_data, and buffer ownership (buffers are mmap'd and sealed
+ * PROT_NONE once their completion is harvested); after destroy the descriptor count must be back
+ * where it was. A
  * violation prints what broke and aborts, so libFuzzer keeps the input.
  *
  * Real drivers never block here: polls wait at most 1 ms, TIMEOUTs last at
@@ -79,6 +80,7 @@ struct world {
     unsigned nids;
     size_t pipe_queued; /* bytes the pipe may hold at most, for direct writes */
     vl_bufpool *pool;   /* multishot RECV's buffers (4 x 64 bytes)            */
+    struct msghdr mh;   /* multishot RECVMSG's areas (none), live for the run */
     bool shut;
     int lfd; /* a listening AF_UNIX socket (ct_unix_addr) for ACCEPT/CONNECT */
     struct sockaddr_un laddr;
@@ -247,6 +249,24 @@ static void act_rwv(struct world *w, int fd, size_t len, uint8_t flags, bool wri
     submit(w, &op, (void *)(uintptr_t)(w->v.issued + 1));
 }
 
+/*
+ * A SENDMSG or RECVMSG (sendto / recvfrom, no address: the descriptors are
+ * connected streams and a pipe) of len bytes: the data and the vl_msgio
+ * share one guarded buffer, sealed when the op is harvested. flags 0x10:
+ * a RECVMSG with MSG_PEEK.
+ */
+static void act_msg(struct world *w, int fd, size_t len, bool recv_side, uint8_t flags)
+{
+    uint8_t *data = inv_buf(&w->v, len + sizeof(vl_msgio));
+    if (data == NULL)
+        die(w, "inv_buf failed");
+    vl_msgio *m = (vl_msgio *)(void *)(data + len);
+    fill(data, len, flags);
+    vl_op op = recv_side ? vl_op_recvfrom(fd, m, data, len, (flags & 0x10) ? MSG_PEEK : 0, NULL, 0)
+                         : vl_op_sendto(fd, m, data, len, 0, NULL, 0);
+    submit(w, &op, (void *)(uintptr_t)(w->v.issued + 1));
+}
+
 static void act_transfer(struct world *w, struct prog *g, unsigned kind)
 {
     int fd = w->fd[next_byte(g) % NFD];
@@ -260,6 +280,10 @@ static void act_transfer(struct world *w, struct prog *g, unsigned kind)
     }
     if (kind >= 2 && (flags & 0x40)) {
         act_rwv(w, fd, len, flags, kind == 3, (flags & 0x80) ? 0 : -1);
+        return;
+    }
+    if (kind <= 1 && (flags & 0x20)) {
+        act_msg(w, fd, len, kind == 0, flags);
         return;
     }
     uint8_t *buf = inv_buf(&w->v, len);
@@ -516,6 +540,8 @@ static void act_recv_multi(struct world *w, struct prog *g)
     }
     vl_op op = vl_op_recv_multi(fd, w->pool, 0);
     static uint8_t spare[8];
+    if ((b & 0x70) == 0x70 && b < 0xf0)
+        op = vl_op_recvmsg_multi(fd, &w->mh, w->pool, 0); /* RECVMSG, the same pool */
     if (b >= 0xf8) {
         op.flags = 0;
     } else if (b >= 0xf0) {

@@ -336,6 +336,11 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
     return SC(__NR_recvmsg, fd, msg, flags, 0, 0, 0);
 }
 
+int recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags, struct timespec *timeout)
+{
+    return (int)SC(__NR_recvmmsg, fd, msgs, n, flags, timeout, 0);
+}
+
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
     return (int)SC(__NR_accept4, fd, addr, len, flags, 0, 0);
