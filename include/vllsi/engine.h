@@ -310,7 +310,7 @@ typedef struct vl_op {
         struct {
             const char *path;
             uint32_t mode;
-        } mkdirat;         /* MKDIRAT */
+        } mkdirat; /* MKDIRAT */
         struct {
             const vl_iovec *iov; /* the caller's array, read until completion */
             uint32_t iovcnt;     /* 1..VL_IOV_MAX */

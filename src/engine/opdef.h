@@ -133,7 +133,7 @@ struct vl__kindset {
 #define VL__OPDEF_SENDV   .has_fd = true, .park = VL__PARK_WRITE, .xfer = VL__XFER_VEC
 
 #define VL__OPDEF_SENDMSG .has_fd = true, .park = VL__PARK_WRITE, .xfer = VL__XFER_MH
-#define VL__OPDEF_RECVMSG \
+#define VL__OPDEF_RECVMSG                                                            \
     .has_fd = true, .park = VL__PARK_READ, .modes = VL_OP_F_MULTISHOT, .pool = true, \
     .xfer = VL__XFER_MH
 
@@ -164,8 +164,9 @@ struct vl__kindset {
  * as READ and WRITE do (u.rwv.offset sits where u.rw.offset does, so the
  * core's and the drivers' offset checks read either). A readiness driver
  * sends a regular file's to its worker pool, as READ's. */
-#define VL__OPDEF_READV  .has_fd = true, .park = VL__PARK_READ, .offset = true, .xfer = VL__XFER_RWV
-#define VL__OPDEF_WRITEV .has_fd = true, .park = VL__PARK_WRITE, .offset = true, .xfer = VL__XFER_RWV
+#define VL__OPDEF_READV     .has_fd = true, .park = VL__PARK_READ, .offset = true, .xfer = VL__XFER_RWV
+#define VL__OPDEF_WRITEV \
+    .has_fd = true, .park = VL__PARK_WRITE, .offset = true, .xfer = VL__XFER_RWV
 
 /* fsync(2) may wait for a disk whatever the fd: a worker's. */
 #define VL__OPDEF_FSYNC .has_fd = true, .blocking = true
