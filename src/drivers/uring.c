@@ -1878,8 +1878,8 @@ static void cqe_poll(vl_engine *e, struct uring *d, uint32_t i, const struct io_
         cqe_final(e, i, res);
 }
 
-/* waitid(P_PID, pid, WEXITED | WNOHANG): the result, -errno, or 1 while
- * the child runs. */
+/* waitid(P_PID, pid, WEXITED | WNOHANG): the result, -errno, or
+ * VL__CHILD_RUNNING while the child runs. */
 static int64_t child_reap(int pid)
 {
     siginfo_t si;
@@ -1912,7 +1912,7 @@ static void cqe_waitpid(vl_engine *e, struct uring *d, uint32_t i, const struct 
         return;
     }
     int64_t res = child_reap(s->op.u.waitpid.pid);
-    if (res != 1) {
+    if (res != VL__CHILD_RUNNING) {
         waitpid_end(e, i, res);
         return;
     }

@@ -23,14 +23,16 @@ static inline int64_t vl__child_result(const siginfo_t *si)
 }
 
 /* waitid(P_PID, pid, WEXITED | WNOHANG)'s outcome, si filled by the call
- * (ret its return, -errno on failure): the result, or 1 when the child runs
- * still (si_pid stays 0: the caller zeroes si before the call, as POSIX asks). WNOWAIT in the
- * call leaves the status for a later wait. */
+ * (ret its return, -errno on failure): the result, or VL__CHILD_RUNNING when
+ * the child runs still (si_pid stays 0: the caller zeroes si before the call, as POSIX asks).
+ * WNOWAIT in the call leaves the status for a later wait. */
+#define VL__CHILD_RUNNING INT64_MAX /* above every result */
+
 static inline int64_t vl__child_waited(int64_t ret, const siginfo_t *si)
 {
     if (ret < 0)
         return ret;
-    return si->si_pid == 0 ? 1 : vl__child_result(si);
+    return si->si_pid == 0 ? VL__CHILD_RUNNING : vl__child_result(si);
 }
 
 #endif

@@ -1289,8 +1289,8 @@ static int64_t run_poll(struct vl__reactor *r, uint32_t i, struct vl__slot *s, b
 #define SYS_pidfd_open 434 /* the same number on every architecture */
 #endif
 
-/* waitid(P_PID, pid, WEXITED | WNOHANG): the result, -errno, or 1 while
- * the child runs. */
+/* waitid(P_PID, pid, WEXITED | WNOHANG): the result, -errno, or
+ * VL__CHILD_RUNNING while the child runs. */
 static int64_t child_reap(int pid)
 {
     siginfo_t si;
@@ -1326,7 +1326,7 @@ static int64_t run_waitpid(struct vl__reactor *r, uint32_t i, struct vl__slot *s
         /* The pidfd's edge: the child exited (or was reaped by another
          * waiter: -ECHILD). Nothing yet: wait for the next edge. */
         int64_t res = child_reap(pid);
-        if (res == 1)
+        if (res == VL__CHILD_RUNNING)
             return PARK;
         pidfd_release(r, s, fd_find(r, s->op.fd));
         return res;
@@ -1338,7 +1338,7 @@ static int64_t run_waitpid(struct vl__reactor *r, uint32_t i, struct vl__slot *s
     /* New: a child that exited already is reaped now; one that is not
      * ours is -ECHILD. */
     int64_t res = child_reap(pid);
-    if (res != 1)
+    if (res != VL__CHILD_RUNNING)
         return res;
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec */
     if (pidfd < 0)
