@@ -2940,6 +2940,29 @@ static void waitpid_destroy_leaves_the_child(void **state)
     ch_kill_and_reap(pid, "WAITPID at destroy");
 }
 
+/* A deadline on a WAITPID whose child runs on: -ETIMEDOUT, and the child
+ * is not reaped. A deadline of 1 us or 0 meets the op early, in the
+ * submission queue or at its first stage (io_uring: the NOP). */
+static void waitpid_deadline_leaves_the_child(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_on_sync("the sync driver refuses deadlines");
+    if (ch_unsupported())
+        skip();
+    h_open(64, 0);
+    static const int64_t after[] = {30 * CT_MS, 1000, 0};
+    for (size_t k = 0; k < sizeof(after) / sizeof(after[0]); k++) {
+        pid_t pid = ch_sleeper();
+        vl_op op = vl_op_waitpid(pid);
+        op.flags |= VL_OP_F_DEADLINE;
+        op.deadline_ns = after[k];
+        expect_result(h_run(op), -ETIMEDOUT, "WAITPID past its deadline");
+        ch_kill_and_reap(pid, "WAITPID past its deadline");
+    }
+    h_quiet();
+}
+
 /* The caller reaps the child itself while a WAITPID waits: the WAITPID
  * learns it when the child exits, and completes with -ECHILD. */
 static void waitpid_caller_reaps_first(void **state)
@@ -7109,6 +7132,7 @@ int main(int argc, char **argv)
         T(waitpid_cancel_leaves_the_child),
         T(waitpid_destroy_leaves_the_child),
         T(waitpid_caller_reaps_first),
+        T(waitpid_deadline_leaves_the_child),
 #endif
         T(files_open_stat_truncate_unlink),
         T(files_directories_and_renames),

@@ -1927,8 +1927,10 @@ static void cqe_waitpid(vl_engine *e, struct uring *d, uint32_t i, const struct 
         us(s)->flags |= U_PIDFD;
     }
     /* Running still (or the POLL_ADD woke early): poll the pidfd, unless a
-     * shutdown is on its way, whose cancel found only the NOP. */
-    if (vl__engine_shutting(e))
+     * shutdown or a deadline is on its way, whose cancel (sent once, not
+     * retried) found only the NOP. A CANCEL's own retry finds the POLL_ADD
+     * (cancel_retry), so that one answers for the outcome. */
+    if (vl__engine_shutting(e) || (s->core_flags & VL__SLOT_TIMED_OUT))
         waitpid_end(e, i, -ECANCELED);
     else
         rearm_push(e, d, i);
