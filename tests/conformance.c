@@ -2940,6 +2940,24 @@ static void waitpid_destroy_leaves_the_child(void **state)
     ch_kill_and_reap(pid, "WAITPID at destroy");
 }
 
+/* Two WAITPIDs for one child: one gets the status, the other -ECHILD. */
+static void waitpid_second_waiter_is_echild(void **state)
+{
+    (void)state;
+    WATCH(30);
+    if (ch_unsupported())
+        skip();
+    h_open(64, 0);
+    pid_t pid = ch_spawn("sleep 0.1; exit 5");
+    uint64_t a = h_sub(vl_op_waitpid(pid));
+    uint64_t b = h_sub(vl_op_waitpid(pid));
+    int64_t ra = h_wait(a), rb = h_wait(b);
+    if (!((ra == 5 && rb == -ECHILD) || (ra == -ECHILD && rb == 5)))
+        fail_msg("two WAITPIDs for one child: %lld and %lld", (long long)ra, (long long)rb);
+    ch_gone(pid, "two WAITPIDs for one child");
+    h_quiet();
+}
+
 /* A deadline on a WAITPID whose child runs on: -ETIMEDOUT, and the child
  * is not reaped. A deadline of 1 us or 0 meets the op early, in the
  * submission queue or at its first stage (io_uring: the NOP). */
@@ -7133,6 +7151,7 @@ int main(int argc, char **argv)
         T(waitpid_destroy_leaves_the_child),
         T(waitpid_caller_reaps_first),
         T(waitpid_deadline_leaves_the_child),
+        T(waitpid_second_waiter_is_echild),
 #endif
         T(files_open_stat_truncate_unlink),
         T(files_directories_and_renames),
