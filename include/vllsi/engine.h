@@ -652,10 +652,11 @@ VL_API vl_op vl_op_fsync(int fd, uint32_t flags);
  * this process, or was reaped by someone else; -ECANCELED (CANCEL,
  * shutdown): the child is not reaped, and a later WAITPID or waitpid(2)
  * still gets its status; -EOPNOTSUPP where the driver cannot wait for a
- * process: the simulator (no processes), IOCP (not implemented yet: a
- * process handle has no POSIX pid), kqueue off Linux (EVFILT_PROC is not
- * wired into the readiness core yet), and a Linux kernel before 5.3 (no
- * pidfd_open) on the epoll and io_uring drivers.
+ * process: the simulator (no processes), IOCP (a Windows process id is
+ * reused once the last handle to the process closes, so waiting by id is
+ * not exact there), kqueue off Linux (the readiness core watches
+ * descriptors, and EVFILT_PROC is no descriptor), and a Linux kernel
+ * before 5.3 (no pidfd_open) on the epoll and io_uring drivers.
  * submit: -EINVAL for pid <= 0 (process groups are not waited for).
  *
  * How each driver waits (docs/engine.md): io_uring and epoll open a pidfd

@@ -107,10 +107,6 @@ _Static_assert(sizeof(struct gather_arg) == sizeof(struct io_uring_getevents_arg
  * the whole wait when min_wait_usec runs out, completions or not): a day. */
 #define GATHER_FOREVER_NS (86400LL * 1000000000LL)
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434 /* the same number on every architecture */
-#endif
-
 /*
  * The driver's state in a slot it holds (VL__SLOT_DRV): flags (U_*, the
  * multishot modes below), the user-space pool buffer a multishot RECV holds
@@ -1878,19 +1874,6 @@ static void cqe_poll(vl_engine *e, struct uring *d, uint32_t i, const struct io_
         cqe_final(e, i, res);
 }
 
-/* waitid(P_PID, pid, WEXITED | WNOHANG): the result, -errno, or
- * VL__CHILD_RUNNING while the child runs. */
-static int64_t child_reap(int pid)
-{
-    siginfo_t si;
-    memset(&si, 0, sizeof(si));
-    int rc;
-    do {
-        rc = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG);
-    } while (rc < 0 && errno == EINTR);
-    return vl__child_waited(rc < 0 ? -errno : 0, &si);
-}
-
 /* End a WAITPID: close its pidfd, if it has one. */
 static void waitpid_end(vl_engine *e, uint32_t i, int64_t res)
 {
@@ -1911,16 +1894,15 @@ static void cqe_waitpid(vl_engine *e, struct uring *d, uint32_t i, const struct 
         waitpid_end(e, i, cqe->res); /* cancelled: the child is not reaped */
         return;
     }
-    int64_t res = child_reap(s->op.u.waitpid.pid);
+    int64_t res = vl__child_reap(s->op.u.waitpid.pid);
     if (res != VL__CHILD_RUNNING) {
         waitpid_end(e, i, res);
         return;
     }
     if (!(us(s)->flags & U_PIDFD)) {
-        int pidfd = (int)syscall(SYS_pidfd_open, s->op.u.waitpid.pid, 0); /* close-on-exec */
+        int pidfd = vl__pidfd_open(s->op.u.waitpid.pid);
         if (pidfd < 0) {
-            int err = errno;
-            cqe_final(e, i, err == ENOSYS ? -EOPNOTSUPP : err == ESRCH ? -ECHILD : -err);
+            cqe_final(e, i, pidfd);
             return;
         }
         s->op.fd = pidfd;

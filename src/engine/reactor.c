@@ -1274,35 +1274,6 @@ static int64_t run_poll(struct vl__reactor *r, uint32_t i, struct vl__slot *s, b
     return STAY;
 }
 
-/*
- * WAITPID (Linux): the child's pidfd (pidfd_open(2), 5.3+), which becomes
- * readable when the child exits, parked for read in s->op.fd (the op names
- * no fd of the caller's); on its edge waitid(WNOHANG) reaps the child, so
- * the polling thread never blocks. The pidfd is the op's own: it is closed
- * when the op ends, however it ends (pidfd_release: here, in take for
- * CANCEL, deadlines and shutdown, in fd_flush). Off Linux the core has no
- * pidfd and no hook for kqueue's EVFILT_PROC: -EOPNOTSUPP.
- */
-#ifdef __linux__
-#include <sys/syscall.h>
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434 /* the same number on every architecture */
-#endif
-
-/* waitid(P_PID, pid, WEXITED | WNOHANG): the result, -errno, or
- * VL__CHILD_RUNNING while the child runs. */
-static int64_t child_reap(int pid)
-{
-    siginfo_t si;
-    memset(&si, 0, sizeof(si));
-    int rc;
-    do {
-        rc = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG);
-    } while (rc < 0 && errno == EINTR);
-    return vl__child_waited(rc < 0 ? -errno : 0, &si);
-}
-#endif
-
 /* Close a WAITPID's pidfd (if it has one), disarming it first while f
  * (its fd entry, or NULL) says the backend watches it. */
 static void pidfd_release(struct vl__reactor *r, struct vl__slot *s, struct vl__reactor_fd *f)
@@ -1317,6 +1288,15 @@ static void pidfd_release(struct vl__reactor *r, struct vl__slot *s, struct vl__
     s->op.fd = -1;
 }
 
+/*
+ * WAITPID (Linux): the child's pidfd (pidfd_open(2), 5.3+), which becomes
+ * readable when the child exits, parked for read in s->op.fd (the op names
+ * no fd of the caller's); on its edge waitid(WNOHANG) reaps the child, so
+ * the polling thread never blocks. The pidfd is the op's own: it is closed
+ * when the op ends, however it ends (pidfd_release: here, in take for
+ * CANCEL, deadlines and shutdown, in fd_flush). Off Linux the core has no
+ * pidfd and no hook for kqueue's EVFILT_PROC: -EOPNOTSUPP.
+ */
 static int64_t run_waitpid(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
     (void)ready;
@@ -1325,7 +1305,7 @@ static int64_t run_waitpid(struct vl__reactor *r, uint32_t i, struct vl__slot *s
     if (rslot(s)->flags & WHERE_LISTS) {
         /* The pidfd's edge: the child exited (or was reaped by another
          * waiter: -ECHILD). Nothing yet: wait for the next edge. */
-        int64_t res = child_reap(pid);
+        int64_t res = vl__child_reap(pid);
         if (res == VL__CHILD_RUNNING)
             return PARK;
         pidfd_release(r, s, fd_find(r, s->op.fd));
@@ -1337,12 +1317,12 @@ static int64_t run_waitpid(struct vl__reactor *r, uint32_t i, struct vl__slot *s
     }
     /* New: a child that exited already is reaped now; one that is not
      * ours is -ECHILD. */
-    int64_t res = child_reap(pid);
+    int64_t res = vl__child_reap(pid);
     if (res != VL__CHILD_RUNNING)
         return res;
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec */
+    int pidfd = vl__pidfd_open(pid);
     if (pidfd < 0)
-        return errno == ENOSYS ? -EOPNOTSUPP : errno == ESRCH ? -ECHILD : -errno;
+        return pidfd;
     s->op.fd = pidfd;
     park(r, i, s, VL__REACTOR_READ, false);
     if (!(rslot(s)->flags & WHERE_LISTS))
