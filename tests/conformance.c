@@ -34,7 +34,9 @@
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <spawn.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <termios.h>
 #endif
 #ifdef __linux__
@@ -352,6 +354,9 @@ static void h_check_domain(const struct h_rec *r, const vl_completion *c)
     case VL_OP_SOCKET:
     case VL_OP_OPENAT:
         max = INT32_MAX; /* the new fd */
+        break;
+    case VL_OP_WAITPID:
+        max = VL_CHILD_SIGNALED | 0xff; /* an exit code, or a signal */
         break;
     case VL_OP_CONNECT:
     case VL_OP_CLOSE:
@@ -742,6 +747,7 @@ static void op_constructors_fill_the_header(void **state)
         {vl_op_fsync(20, 0), VL_OP_FSYNC, 20},
         {vl_op_sendmsg(18, &mh, 0), VL_OP_SENDMSG, 18},
         {vl_op_recvmsg(19, &mh, 0), VL_OP_RECVMSG, 19},
+        {vl_op_waitpid(42), VL_OP_WAITPID, -1},
     };
     assert_int_equal(sizeof(cases) / sizeof(cases[0]), VL_OP_KIND_COUNT_);
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
@@ -797,6 +803,7 @@ static void op_constructors_fill_the_header(void **state)
     assert_ptr_equal(op.u.bind.addr, &ss);
     assert_int_equal(op.u.bind.addrlen, 16);
     assert_int_equal(vl_op_listen(19, 77).u.listen.backlog, 77);
+    assert_int_equal(vl_op_waitpid(42).u.waitpid.pid, 42);
     /* The path ops' bodies. */
     static const char path[] = "p", other[] = "q";
     struct vl_statx st;
@@ -915,6 +922,7 @@ static void submit_rejects_bad_modes(vl_engine *e, const int p[2], const int sv[
         {vl_op_writev(p[1], &iov, 1, -1), "WRITEV"},
         {vl_op_fsync(sv[0], 0), "FSYNC"},
         {vl_op_sendto(sv[0], &mio, buf, sizeof(buf), 0, NULL, 0), "SENDMSG"},
+        {vl_op_waitpid(1), "WAITPID"},
     };
     assert_int_equal(sizeof(others) / sizeof(others[0]), VL_OP_KIND_COUNT_ - 4);
     for (size_t k = 0; k < sizeof(others) / sizeof(others[0]); k++) {
@@ -2703,6 +2711,294 @@ static void shutdown_cancel_follows_the_rules(void **state)
     expect_result(h_run(vl_op_cancel(id)), -ENOENT, "CANCEL of a completed SHUTDOWN");
     h_quiet();
 }
+
+/* ---- child processes: WAITPID ------------------------------------------------------------ */
+
+/* The tests spawn their children with posix_spawn, as <vllsi/engine.h>
+ * tells callers to; the engine never forks. */
+#ifndef _WIN32
+extern char **environ;
+
+static pid_t ch_spawn(const char *script)
+{
+    char *argv[] = {(char *)"sh", (char *)"-c", (char *)script, NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ);
+    if (rc != 0)
+        fail_msg("posix_spawn(sh -c '%s') = %d (%s)", script, rc, strerror(rc));
+    return pid;
+}
+
+static pid_t ch_spawn_path(const char *path)
+{
+    char *argv[] = {(char *)path, NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, path, NULL, NULL, argv, environ);
+    if (rc != 0)
+        fail_msg("posix_spawn(%s) = %d (%s)", path, rc, strerror(rc));
+    return pid;
+}
+
+/* A child that runs until the test kills it. */
+static pid_t ch_sleeper(void)
+{
+    return ch_spawn("exec sleep 60");
+}
+
+/* The child is still there, unreaped: kill it and reap it here. */
+static void ch_kill_and_reap(pid_t pid, const char *what)
+{
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int st = 0;
+    if (waitpid(pid, &st, 0) != pid)
+        fail_msg("%s: waitpid(%d): %s (the engine reaped it?)", what, (int)pid, strerror(errno));
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+}
+
+/* The child is gone: reaped by the engine, nothing left to wait for. */
+static void ch_gone(pid_t pid, const char *what)
+{
+    int st = 0;
+    if (waitpid(pid, &st, WNOHANG) != -1 || errno != ECHILD)
+        fail_msg("%s: child %d was not reaped", what, (int)pid);
+}
+#endif
+
+/* The drivers that cannot wait for a process answer -EOPNOTSUPP (see
+ * vl_op_waitpid): IOCP; kqueue off Linux. */
+static bool ch_unsupported(void)
+{
+#ifdef __linux__
+    return false;
+#else
+    return g_kind == VL_DRIVER_IOCP || g_kind == VL_DRIVER_KQUEUE;
+#endif
+}
+
+/* pid <= 0 (a process group, or nothing): -EINVAL at submit, no id, no
+ * completion; on every driver. */
+static void waitpid_rejects_bad_pid(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    static const int bad[] = {0, -1, -2, INT32_MIN};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        vl_op op = vl_op_waitpid(bad[k]);
+        expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "WAITPID of pid <= 0");
+    }
+    vl_op op = vl_op_waitpid(1);
+    op.flags = VL_OP_F_MULTISHOT;
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "WAITPID with MULTISHOT");
+    assert_int_equal(vl_engine_inflight(H.e), 0);
+    assert_int_equal(h_poll(20 * CT_MS, 256), 0);
+    h_quiet();
+}
+
+/* A pid that is not a child of ours (our parent, a pid nobody has):
+ * -ECHILD as a completion; where the driver cannot wait, -EOPNOTSUPP. */
+static void waitpid_not_a_child_is_echild(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    int64_t want = ch_unsupported() ? -EOPNOTSUPP : -ECHILD;
+#ifdef _WIN32
+    expect_result(h_run(vl_op_waitpid((int)GetCurrentProcessId())), want, "WAITPID of itself");
+#else
+    expect_result(h_run(vl_op_waitpid((int)getppid())), want, "WAITPID of the parent");
+    expect_result(h_run(vl_op_waitpid(INT32_MAX)), want, "WAITPID of a pid nobody has");
+#endif
+    h_quiet();
+}
+
+#ifndef _WIN32
+/* Exit codes and deaths by signal, encoded as <vllsi/engine.h> says; the
+ * op reaps the child. */
+static void waitpid_reports_exit_status(void **state)
+{
+    (void)state;
+    WATCH(30);
+    if (ch_unsupported())
+        skip();
+    h_open(64, 0);
+    const struct {
+        const char *path, *script;
+        int64_t want;
+    } cases[] = {
+        {"/bin/true", NULL, 0},
+        {"/bin/false", NULL, 1},
+        {NULL, "exit 7", 7},
+        {NULL, "exit 255", 255},
+        {NULL, "kill -9 $$", VL_CHILD_SIGNALED | SIGKILL},
+        {NULL, "kill -TERM $$", VL_CHILD_SIGNALED | SIGTERM},
+        {NULL, "sleep 0.2; exit 3", 3}, /* exits while the op waits */
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        const char *what = cases[k].path ? cases[k].path : cases[k].script;
+        pid_t pid = cases[k].path ? ch_spawn_path(cases[k].path) : ch_spawn(cases[k].script);
+        int64_t r = h_run(vl_op_waitpid(pid));
+        expect_result(r, cases[k].want, what);
+        if (cases[k].want & VL_CHILD_SIGNALED) {
+            assert_true(VL_CHILD_KILLED(r) && !VL_CHILD_EXITED(r));
+            assert_int_equal(VL_CHILD_TERMSIG(r), cases[k].want & 0xff);
+        } else {
+            assert_true(VL_CHILD_EXITED(r) && !VL_CHILD_KILLED(r));
+            assert_int_equal(VL_CHILD_EXIT_CODE(r), cases[k].want);
+        }
+        ch_gone(pid, what);
+        /* Reaped: a second WAITPID finds no child. */
+        expect_result(h_run(vl_op_waitpid(pid)), -ECHILD, "WAITPID of a reaped child");
+    }
+    h_quiet();
+}
+
+/* Many children at once, each with its own exit code, waited for together. */
+static void waitpid_many_children(void **state)
+{
+    (void)state;
+    WATCH(60);
+    if (ch_unsupported())
+        skip();
+    enum { N = 40 };
+    h_open(128, 0);
+    pid_t pids[N];
+    uint64_t ids[N];
+    for (int k = 0; k < N; k++) {
+        char script[64];
+        snprintf(script, sizeof(script), "sleep 0.0%d; exit %d", k % 10, k + 1);
+        pids[k] = ch_spawn(script);
+        ids[k] = h_sub(vl_op_waitpid(pids[k]));
+    }
+    h_wait_all();
+    for (int k = 0; k < N; k++) {
+        expect_result(h_rec_of(ids[k])->result, k + 1, "one of many children");
+        ch_gone(pids[k], "one of many children");
+    }
+    h_quiet();
+}
+
+/* CANCEL of a WAITPID that waits: -ECANCELED, and the child is not
+ * reaped: a later WAITPID still gets its status. Then the same with the
+ * CANCEL in the WAITPID's own batch, which may find it at any stage. */
+static void waitpid_cancel_leaves_the_child(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_on_sync("the WAITPID blocks in submit, so nothing is left to cancel");
+    if (ch_unsupported())
+        skip();
+    h_open(64, 0);
+    pid_t pid = ch_sleeper();
+    uint64_t id = h_sub(vl_op_waitpid(pid));
+    assert_int_equal(h_poll(20 * CT_MS, 256), 0); /* it waits: the child sleeps */
+    expect_result(h_run(vl_op_cancel(id)), 0, "CANCEL of a waiting WAITPID");
+    expect_result(h_wait(id), -ECANCELED, "the cancelled WAITPID");
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    expect_result(h_run(vl_op_waitpid(pid)), VL_CHILD_SIGNALED | SIGKILL,
+                  "WAITPID after a cancelled one");
+    ch_gone(pid, "WAITPID after a cancelled one");
+
+    pid = ch_sleeper();
+    id = h_sub(vl_op_waitpid(pid));
+    uint64_t k = h_sub(vl_op_cancel(id));
+    int64_t kr = h_wait(k), r = h_wait(id);
+    print_message("CANCEL in the WAITPID's batch: %lld, the WAITPID: %lld\n", (long long)kr,
+                  (long long)r);
+    expect_result(r, -ECANCELED, "WAITPID cancelled in its batch");
+    assert_true(kr == 0 || kr == -EALREADY);
+    ch_kill_and_reap(pid, "WAITPID cancelled in its batch");
+    h_quiet();
+}
+
+/* Destroy with a WAITPID pending: it ends (-ECANCELED), the engine leaves
+ * no descriptor behind (its pidfd), and the child is the caller's to reap. */
+static void waitpid_destroy_leaves_the_child(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_on_sync("the WAITPID blocks in submit, so nothing is pending");
+    if (ch_unsupported())
+        skip();
+    int fds0 = ct_count_fds();
+    h_open(64, 0);
+    pid_t pid = ch_sleeper();
+    uint64_t id = h_sub(vl_op_waitpid(pid));
+    assert_int_equal(h_poll(20 * CT_MS, 256), 0);
+    vl_engine_shutdown(H.e);
+    expect_result(h_wait(id), -ECANCELED, "WAITPID at shutdown");
+    h_close();
+    assert_int_equal(ct_count_fds(), fds0);
+    ch_kill_and_reap(pid, "WAITPID at shutdown");
+    /* And without the shutdown first: destroy alone. */
+    h_open(64, 0);
+    pid = ch_sleeper();
+    h_sub(vl_op_waitpid(pid));
+    assert_int_equal(h_poll(20 * CT_MS, 256), 0);
+    h_close();
+    assert_int_equal(ct_count_fds(), fds0);
+    ch_kill_and_reap(pid, "WAITPID at destroy");
+}
+
+/* Two WAITPIDs for one child: one gets the status, the other -ECHILD. */
+static void waitpid_second_waiter_is_echild(void **state)
+{
+    (void)state;
+    WATCH(30);
+    if (ch_unsupported())
+        skip();
+    h_open(64, 0);
+    pid_t pid = ch_spawn("sleep 0.1; exit 5");
+    uint64_t a = h_sub(vl_op_waitpid(pid));
+    uint64_t b = h_sub(vl_op_waitpid(pid));
+    int64_t ra = h_wait(a), rb = h_wait(b);
+    if (!((ra == 5 && rb == -ECHILD) || (ra == -ECHILD && rb == 5)))
+        fail_msg("two WAITPIDs for one child: %lld and %lld", (long long)ra, (long long)rb);
+    ch_gone(pid, "two WAITPIDs for one child");
+    h_quiet();
+}
+
+/* A deadline on a WAITPID whose child runs on: -ETIMEDOUT, and the child
+ * is not reaped. A deadline of 1 us or 0 meets the op early, in the
+ * submission queue or at its first stage (io_uring: the NOP). */
+static void waitpid_deadline_leaves_the_child(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_on_sync("the sync driver refuses deadlines");
+    if (ch_unsupported())
+        skip();
+    h_open(64, 0);
+    static const int64_t after[] = {30 * CT_MS, 1000, 0};
+    for (size_t k = 0; k < sizeof(after) / sizeof(after[0]); k++) {
+        pid_t pid = ch_sleeper();
+        vl_op op = vl_op_waitpid(pid);
+        op.flags |= VL_OP_F_DEADLINE;
+        op.deadline_ns = after[k];
+        expect_result(h_run(op), -ETIMEDOUT, "WAITPID past its deadline");
+        ch_kill_and_reap(pid, "WAITPID past its deadline");
+    }
+    h_quiet();
+}
+
+/* The caller reaps the child itself while a WAITPID waits: the WAITPID
+ * learns it when the child exits, and completes with -ECHILD. */
+static void waitpid_caller_reaps_first(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_on_sync("the WAITPID would block in submit until the child exits");
+    if (ch_unsupported())
+        skip();
+    h_open(64, 0);
+    pid_t pid = ch_sleeper();
+    uint64_t id = h_sub(vl_op_waitpid(pid));
+    assert_int_equal(h_poll(20 * CT_MS, 256), 0);
+    ch_kill_and_reap(pid, "the caller's own waitpid");
+    expect_result(h_wait(id), -ECHILD, "WAITPID of a child the caller reaped");
+    h_quiet();
+}
+#endif
 
 /* ---- files and paths ------------------------------------------------------------------ */
 
@@ -6850,6 +7146,17 @@ int main(int argc, char **argv)
         T(socket_ops_in_stats),
         T(shutdown_rejects_bad_how),
         T(shutdown_cancel_follows_the_rules),
+        T(waitpid_rejects_bad_pid),
+        T(waitpid_not_a_child_is_echild),
+#ifndef _WIN32
+        T(waitpid_reports_exit_status),
+        T(waitpid_many_children),
+        T(waitpid_cancel_leaves_the_child),
+        T(waitpid_destroy_leaves_the_child),
+        T(waitpid_caller_reaps_first),
+        T(waitpid_deadline_leaves_the_child),
+        T(waitpid_second_waiter_is_echild),
+#endif
         T(files_open_stat_truncate_unlink),
         T(files_directories_and_renames),
         T(files_bad_paths),

@@ -456,6 +456,10 @@ static void check_domain(struct inv *v, const struct inv_rec *rec, const vl_comp
         if (r > 0)
             inv_fail(v, "id %llx (kind %d): result %lld > 0", id, op->kind, (long long)r);
         break;
+    case VL_OP_WAITPID:
+        if (r > (VL_CHILD_SIGNALED | 0xff))
+            inv_fail(v, "id %llx: WAITPID completed with %lld, no exit status", id, (long long)r);
+        break;
     case VL_OP_SOCKET:
         if (r > INT32_MAX)
             inv_fail(v, "id %llx: SOCKET completed with %lld, no fd", id, (long long)r);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
 #include <vllsi/sim.h>
 
@@ -286,6 +287,24 @@ static void file_offsets_position_capacity(void **state)
     int empty = vl_sim_file(e, NULL, 0, 0);
     assert_true(empty > f);
     assert_int_equal(run_op(e, vl_op_write(empty, "x", 1, -1)), -ENOSPC);
+    vl_engine_destroy(e);
+}
+
+/* WAITPID: the simulator has no processes, so any pid completes with
+ * -EOPNOTSUPP (this process's own children too); pid <= 0 is -EINVAL at
+ * submit, as on every driver. */
+static void waitpid_has_no_processes(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    assert_int_equal(run_op(e, vl_op_waitpid(1)), -EOPNOTSUPP);
+    assert_int_equal(run_op(e, vl_op_waitpid((int)getpid())), -EOPNOTSUPP);
+    assert_int_equal(run_op(e, vl_op_waitpid(INT32_MAX)), -EOPNOTSUPP);
+    vl_op bad = vl_op_waitpid(0);
+    assert_int_equal(vl_engine_submit(e, &bad, NULL), -EINVAL);
+    bad = vl_op_waitpid(-5);
+    assert_int_equal(vl_engine_submit(e, &bad, NULL), -EINVAL);
+    assert_idle(e);
     vl_engine_destroy(e);
 }
 
@@ -1427,6 +1446,7 @@ int main(void)
         cmocka_unit_test(pipe_ends_and_errors),
         cmocka_unit_test(file_offsets_position_capacity),
         cmocka_unit_test(rwv_and_fsync_on_every_descriptor),
+        cmocka_unit_test(waitpid_has_no_processes),
         cmocka_unit_test(listen_connect_accept),
         cmocka_unit_test(fd_limit_gives_emfile_and_recovers),
         cmocka_unit_test(virtual_clock_and_timeouts),

@@ -32,7 +32,7 @@
  *                 (VL_OP_F_*, at vl_op; see each constructor), a
  *                 multishot op with VL_OP_F_LINK or as a chain's next op;
  *                 a path op's flags or mode it does not take, a negative
- *                 FTRUNCATE length
+ *                 FTRUNCATE length, a WAITPID pid <= 0
  *      -EOPNOTSUPP a deadline on the sync driver
  *      -EFAULT    NULL buffer with len > 0, NULL address where one is needed
  *                 (CONNECT, BIND), a NULL path or STATX buffer, a NULL
@@ -48,7 +48,8 @@
  *    SOCKET, OPENAT; CLOEXEC) / 0 (NOP, CONNECT, TIMEOUT fired, CLOSE,
  *    SHUTDOWN, BIND, LISTEN, CANCEL found its target, STATX, FTRUNCATE,
  *    UNLINKAT, RENAMEAT, MKDIRAT, FSYNC) /
- *    the ready mask, VL_POLL_* bits (POLL);
+ *    the ready mask, VL_POLL_* bits (POLL) / the child's exit code, or
+ *    VL_CHILD_SIGNALED | the signal that killed it (WAITPID);
  *    < 0 a negative errno in -4095..-1:
  *      -EBADF      bad or closed fd (found at execution)
  *      -ENOTSOCK / -EINVAL   socket op on a non-socket / accept on a
@@ -65,6 +66,8 @@
  *                  one a driver cannot carry (the simulator's, IOCP's with
  *                  a directory fd)
  *      -EINVAL     FSYNC of a pipe, FIFO or socket
+ *      -ECHILD     WAITPID of a pid that is not an unreaped child (see
+ *                  vl_op_waitpid)
  *      -ESPIPE     an offset other than -1 on a pipe, FIFO or socket (io_uring
  *                  itself would ignore the offset; its driver checks with one
  *                  fstat per op that names an offset)
@@ -325,7 +328,10 @@ typedef struct vl_op {
             int flags;        /* MSG_* flags; SENDMSG always adds MSG_NOSIGNAL */
             vl_bufpool *pool; /* multishot RECVMSG's buffers; else NULL */
         } mh;                 /* SENDMSG, RECVMSG */
-        uint64_t size_[5];    /* sizes the body: 40 bytes, whatever the kind */
+        struct {
+            int32_t pid;   /* > 0: a child of this process (fd is -1) */
+        } waitpid;         /* WAITPID */
+        uint64_t size_[5]; /* sizes the body: 40 bytes, whatever the kind */
     } u;
 } vl_op;
 
@@ -607,6 +613,58 @@ VL_API vl_op vl_op_writev(int fd, const vl_iovec *iov, uint32_t iovcnt, int64_t 
  * inline in poll (a disk file only; DATASYNC flushes the same).
  */
 VL_API vl_op vl_op_fsync(int fd, uint32_t flags);
+
+/*
+ * Child processes. The engine never starts one: spawn it yourself, with
+ * posix_spawn(3) (or fork and exec), and hand its pid to WAITPID:
+ *
+ *     pid_t pid;
+ *     char *argv[] = {"sh", "-c", "exit 7", NULL};
+ *     if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) == 0) {
+ *         vl_op op = vl_op_waitpid(pid);
+ *         int64_t id = vl_engine_submit(e, &op, user_data);
+ *     }
+ *
+ * WAITPID's result, the same on every driver: the exit code, 0..255, for a
+ * child that exited (exit(3) or a return from main); VL_CHILD_SIGNALED |
+ * the signal's number for one a signal killed (SIGKILL: 0x109). The
+ * macros below take a result >= 0 apart.
+ */
+#define VL_CHILD_SIGNALED     0x100
+#define VL_CHILD_EXITED(r)    ((r) >= 0 && (r) < VL_CHILD_SIGNALED)
+#define VL_CHILD_EXIT_CODE(r) ((int)((r)&0xff))
+#define VL_CHILD_KILLED(r)    (((r)&VL_CHILD_SIGNALED) != 0)
+#define VL_CHILD_TERMSIG(r)   ((int)((r)&0xff))
+
+/*
+ * vl_op_waitpid - wait until the child pid exits, and reap it: the op
+ * consumes its exit status, as waitpid(2) does (a later wait for it finds
+ * no such child). By pid, not by pidfd, because a pid is what every system
+ * has; the drivers make the pidfd (Linux) themselves.
+ *
+ * One waiter per child: with two WAITPIDs for the same pid, or a WAITPID and
+ * the caller's own waitpid(2), whichever reaps first gets the status and the
+ * other completes with -ECHILD (a WAITPID parked on a pidfd learns of it
+ * when the child exits). A handler of SIGCHLD that reaps, or SIGCHLD set to
+ * SIG_IGN (the kernel then reaps by itself), takes the status the same way.
+ *
+ * Results: the status (above); -ECHILD for a pid that is not a child of
+ * this process, or was reaped by someone else; -ECANCELED (CANCEL,
+ * shutdown): the child is not reaped, and a later WAITPID or waitpid(2)
+ * still gets its status; -EOPNOTSUPP where the driver cannot wait for a
+ * process: the simulator (no processes), IOCP (a Windows process id is
+ * reused once the last handle to the process closes, so waiting by id is
+ * not exact there), kqueue off Linux (the readiness core watches
+ * descriptors, and EVFILT_PROC is no descriptor), and a Linux kernel
+ * before 5.3 (no pidfd_open) on the epoll and io_uring drivers.
+ * submit: -EINVAL for pid <= 0 (process groups are not waited for).
+ *
+ * How each driver waits (docs/engine.md): io_uring and epoll open a pidfd
+ * (pidfd_open(2)) and wait for it to become readable, which it does when
+ * the child exits, then reap with waitid(WNOHANG), so the polling thread
+ * never blocks; sync blocks in waitid(2).
+ */
+VL_API vl_op vl_op_waitpid(int pid);
 
 /*
  * POLL's events and its result's bits: the values of poll(2)'s POLLIN,

@@ -52,6 +52,7 @@
     X(WRITEV, writev)       \
     X(FSYNC, fsync)         \
     X(SENDMSG, sendmsg)     \
-    X(RECVMSG, recvmsg)
+    X(RECVMSG, recvmsg)     \
+    X(WAITPID, waitpid)
 
 #endif

@@ -951,6 +951,19 @@ static int64_t start_readv(vl_engine *e, uint32_t slot, const vl_op *op)
 #define start_writev start_readv
 
 /*
+ * WAITPID: -EOPNOTSUPP. A Windows process is a handle, and its id (what
+ * posix_spawn would give) can be reused as soon as the last handle closes,
+ * so waiting by id is not exact there; the op would need a process handle
+ * from the caller (a wait registered with RegisterWaitForSingleObject,
+ * posting to the port), which the pid-based op does not carry.
+ */
+static int64_t start_waitpid(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)e, (void)slot, (void)op;
+    return -EOPNOTSUPP;
+}
+
+/*
  * FSYNC: FlushFileBuffers, inline (it blocks until the disk has the data;
  * Windows has no overlapped flush). A disk file only: a pipe's flush waits
  * for the reader to drain it, so a pipe, a socket or a console answers

@@ -761,6 +761,14 @@ static int64_t step_fsync(struct sim *s, vl_engine *e, uint32_t i, const vl_op *
     return o->type == O_FILE ? 0 : -EINVAL;
 }
 
+/* WAITPID: the simulator has descriptors but no processes, so there is no
+ * child to wait for. */
+static int64_t step_waitpid(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+{
+    (void)s, (void)e, (void)i, (void)op;
+    return -EOPNOTSUPP;
+}
+
 static int64_t step_nop(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
 {
     (void)s, (void)e, (void)i, (void)op;

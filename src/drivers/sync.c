@@ -33,6 +33,7 @@
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include <linux/poll.h>
+#include <linux/wait.h>
 
 #include <vllsi/sys/linux.h>
 #include <vllsi/sys/mem.h>
@@ -318,6 +319,36 @@ static long do_fsync(struct sync_drv *d, const struct vl__slot *s)
         r = sys6(nr, s->op.fd, 0, 0, 0, 0, 0);
     while (r == -EINTR);
     return r;
+}
+
+/*
+ * The head of the kernel's siginfo for SIGCHLD on the 64-bit hosts this
+ * driver builds for (x86-64, aarch64): si_code at 8, the union at 16, which
+ * holds the child's pid, uid and status; 128 bytes in all.
+ */
+struct child_info {
+    int32_t signo, err, code, pad_;
+    int32_t pid, uid, status;
+    int32_t rest_[25];
+};
+_Static_assert(sizeof(struct child_info) == 128, "the kernel's siginfo is 128 bytes");
+#define CLD_EXITED_CODE 1
+
+/* WAITPID: one blocking waitid(P_PID, WEXITED), which reaps the child;
+ * the result encodes its status as <vllsi/engine.h> says. */
+static long do_waitpid(struct sync_drv *d, const struct vl__slot *s)
+{
+    (void)d;
+    struct child_info si = {0};
+    long r;
+    do
+        r = sys6(__NR_waitid, P_PID, s->op.u.waitpid.pid, (long)&si, WEXITED, 0, 0);
+    while (r == -EINTR);
+    if (r < 0)
+        return r;
+    if (si.code == CLD_EXITED_CODE)
+        return si.status & 0xff;
+    return VL_CHILD_SIGNALED | (si.status & 0xff);
 }
 
 /* SENDMSG: the caller's msghdr, with MSG_NOSIGNAL as SEND. */

@@ -50,6 +50,7 @@
 #include "driver.h"
 #include "engine_internal.h"
 #include "fault.h"
+#include "child.h"
 #include "statx.h"
 
 /* Under valgrind, memory the kernel fills through io_uring looks never
@@ -155,6 +156,7 @@ enum sigpipe_mode {
 #define U_NOMSG   0x100u /* multishot RECVMSG the kernel cannot run: a NOP, then -EOPNOTSUPP */
 #define U_TYPED   0x200u /* multishot RECVMSG: U_STREAM says what its socket is */
 #define U_STREAM  0x400u /* multishot RECVMSG on a stream socket (0 bytes: EOF) */
+#define U_PIDFD   0x800u /* WAITPID: s->op.fd is its pidfd, polled (cqe_waitpid) */
 
 /*
  * A native pool's provided-buffer ring, holding a window of the free
@@ -844,6 +846,28 @@ static void prep_shutdown(struct uring *d, struct vl__slot *s, vl_engine *e,
 }
 
 /*
+ * WAITPID: a NOP first, whose CQE (cqe_waitpid) reaps a child that exited
+ * already, answers -ECHILD for a pid that is not a child, or opens the
+ * child's pidfd (pidfd_open(2), 5.3+), which becomes readable when the
+ * child exits; the re-arm (U_PIDFD) is a POLL_ADD on it, and its CQE reaps
+ * with waitid(WNOHANG). So the polling thread never blocks, and a CANCEL
+ * of the POLL_ADD leaves the child unreaped. IORING_OP_WAITID (6.7+) would
+ * save the NOP, but liburing 2.3 has no prep for it and the pidfd path
+ * serves every kernel from 5.3, as the epoll driver's does: emulated.
+ */
+static void prep_waitpid(struct uring *d, struct vl__slot *s, vl_engine *e,
+                         struct io_uring_sqe *sqe)
+{
+    (void)e;
+    if (us(s)->flags & U_PIDFD) {
+        io_uring_prep_poll_add(sqe, s->op.fd, POLLIN);
+        return;
+    }
+    d->st->not_native++;
+    io_uring_prep_nop(sqe);
+}
+
+/*
  * POLL: IORING_OP_POLL_ADD, its result the ready mask; multishot with
  * IORING_POLL_ADD_MULTI (5.13). Before that a multishot POLL completes
  * with -EOPNOTSUPP (through a NOP, cqe_poll_multi): re-armed single
@@ -1305,7 +1329,15 @@ static bool rearm_take(vl_engine *e, struct uring *d, uint32_t slot)
             us(vl__engine_slot(e, prev))->next = next;
         if (d->rearm_tail == i)
             d->rearm_tail = prev;
-        us(vl__engine_slot(e, i))->flags &= ~U_REARM;
+        struct vl__slot *s = vl__engine_slot(e, i);
+        us(s)->flags &= ~U_REARM;
+        if (us(s)->flags & U_PIDFD) {
+            /* A WAITPID between its NOP and its POLL_ADD: its pidfd goes
+             * with the cancel that takes it. */
+            close(s->op.fd);
+            s->op.fd = -1;
+            us(s)->flags &= ~U_PIDFD;
+        }
         return true;
     }
     return false;
@@ -1842,6 +1874,50 @@ static void cqe_poll(vl_engine *e, struct uring *d, uint32_t i, const struct io_
         cqe_final(e, i, res);
 }
 
+/* End a WAITPID: close its pidfd, if it has one. */
+static void waitpid_end(vl_engine *e, uint32_t i, int64_t res)
+{
+    struct vl__slot *s = vl__engine_slot(e, i);
+    if (us(s)->flags & U_PIDFD) {
+        close(s->op.fd);
+        s->op.fd = -1;
+        us(s)->flags &= ~U_PIDFD;
+    }
+    cqe_final(e, i, res);
+}
+
+/* WAITPID's CQE (prep_waitpid): its NOP, or the POLL_ADD on its pidfd. */
+static void cqe_waitpid(vl_engine *e, struct uring *d, uint32_t i, const struct io_uring_cqe *cqe)
+{
+    struct vl__slot *s = vl__engine_slot(e, i);
+    if (cqe->res < 0) {
+        waitpid_end(e, i, cqe->res); /* cancelled: the child is not reaped */
+        return;
+    }
+    int64_t res = vl__child_reap(s->op.u.waitpid.pid);
+    if (res != VL__CHILD_RUNNING) {
+        waitpid_end(e, i, res);
+        return;
+    }
+    if (!(us(s)->flags & U_PIDFD)) {
+        int pidfd = vl__pidfd_open(s->op.u.waitpid.pid);
+        if (pidfd < 0) {
+            cqe_final(e, i, pidfd);
+            return;
+        }
+        s->op.fd = pidfd;
+        us(s)->flags |= U_PIDFD;
+    }
+    /* Running still (or the POLL_ADD woke early): poll the pidfd, unless a
+     * shutdown or a deadline is on its way, whose cancel (sent once, not
+     * retried) found only the NOP. A CANCEL's own retry finds the POLL_ADD
+     * (cancel_retry), so that one answers for the outcome. */
+    if (vl__engine_shutting(e) || (s->core_flags & VL__SLOT_TIMED_OUT))
+        waitpid_end(e, i, -ECANCELED);
+    else
+        rearm_push(e, d, i);
+}
+
 /* -ENOENT: the target may not have reached the kernel yet (cancel_retry). */
 static void cqe_cancel(vl_engine *e, struct uring *d, uint32_t i, const struct io_uring_cqe *cqe)
 {
@@ -2169,7 +2245,8 @@ const struct vl_driver vl__driver_uring = {
     .name = "io_uring",
     .kind = VL_DRIVER_URING,
     .buffers_submissions = true,
-    /* Each op is its own opcode, but SHUTDOWN, BIND, LISTEN and FTRUNCATE,
+    /* Each op is its own opcode, but SHUTDOWN, BIND, LISTEN, FTRUNCATE and
+     * WAITPID (a NOP and a POLL_ADD on a pidfd),
      * and SOCKET before 5.19 and the path ops a kernel lacks (their preps
      * report them). */
     .native_kinds = {{VL_OP_KINDS(VL__KINDSET_ALL)}},

@@ -171,6 +171,11 @@ struct vl__kindset {
 /* fsync(2) may wait for a disk whatever the fd: a worker's. */
 #define VL__OPDEF_FSYNC .has_fd = true, .blocking = true
 
+/* No fd of the caller's (the header's is -1) and no park in the row: a
+ * readiness driver's run_waitpid opens a pidfd and parks the op on it
+ * itself, as run_poll does. */
+#define VL__OPDEF_WAITPID .has_fd = false
+
 /*
  * A field of kind's row: vl__op_<field>(kind), false or 0 for a value
  * outside the enum. Each is an expression over the rows,
@@ -403,6 +408,13 @@ static inline int vl__check_readv(const vl_op *op)
 static inline int vl__check_fsync(const vl_op *op)
 {
     return (op->u.fsync.flags & ~VL_FSYNC_DATASYNC) != 0 ? -EINVAL : 0;
+}
+
+/* A pid of one process: 0 and negative values name process groups, which
+ * WAITPID does not wait for. */
+static inline int vl__check_waitpid(const vl_op *op)
+{
+    return op->u.waitpid.pid > 0 ? 0 : -EINVAL;
 }
 
 /* The drivers pass how to the system's call as it is. */

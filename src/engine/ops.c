@@ -140,6 +140,14 @@ vl_op vl_op_shutdown(int fd, int how)
     return op;
 }
 
+vl_op vl_op_waitpid(int pid)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_WAITPID;
+    op.u.waitpid.pid = pid;
+    return op;
+}
+
 vl_op vl_op_poll(int fd, uint32_t events)
 {
     vl_op op = vl_op_nop();

@@ -36,6 +36,7 @@
 #include "engine_internal.h"
 #include "fault.h"
 #include "reactor.h"
+#include "child.h"
 #include "statx.h"
 #include "workers.h"
 
@@ -841,6 +842,8 @@ static int64_t run_timeout(struct vl__reactor *r, uint32_t i, struct vl__slot *s
     return HELD;
 }
 
+static void pidfd_release(struct vl__reactor *r, struct vl__slot *s, struct vl__reactor_fd *f);
+
 /* Take every op off f's lists and complete it with result (CLOSE, a
  * failed backend); an op on both lists completes once. */
 static void fd_flush(struct vl__reactor *r, struct vl__reactor_fd *f, int64_t result)
@@ -849,6 +852,7 @@ static void fd_flush(struct vl__reactor *r, struct vl__reactor_fd *f, int64_t re
         uint32_t i;
         while ((i = f->head[dir]) != NONE) {
             lists_unlink(r, f, i);
+            pidfd_release(r, slot_of(r, i), f);
             vl__engine_complete(r->e, i, result, 0);
         }
     }
@@ -1270,6 +1274,66 @@ static int64_t run_poll(struct vl__reactor *r, uint32_t i, struct vl__slot *s, b
     return STAY;
 }
 
+/* Close a WAITPID's pidfd (if it has one), disarming it first while f
+ * (its fd entry, or NULL) says the backend watches it. */
+static void pidfd_release(struct vl__reactor *r, struct vl__slot *s, struct vl__reactor_fd *f)
+{
+    if (s->op.kind != VL_OP_WAITPID || s->op.fd < 0)
+        return;
+    if (f != NULL && f->armed) {
+        r->be->disarm(r->ctx, s->op.fd);
+        f->armed = 0;
+    }
+    close(s->op.fd);
+    s->op.fd = -1;
+}
+
+/*
+ * WAITPID (Linux): the child's pidfd (pidfd_open(2), 5.3+), which becomes
+ * readable when the child exits, parked for read in s->op.fd (the op names
+ * no fd of the caller's); on its edge waitid(WNOHANG) reaps the child, so
+ * the polling thread never blocks. The pidfd is the op's own: it is closed
+ * when the op ends, however it ends (pidfd_release: here, in take for
+ * CANCEL, deadlines and shutdown, in fd_flush). Off Linux the core has no
+ * pidfd and no hook for kqueue's EVFILT_PROC: -EOPNOTSUPP.
+ */
+static int64_t run_waitpid(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)ready;
+#ifdef __linux__
+    int pid = s->op.u.waitpid.pid;
+    if (rslot(s)->flags & WHERE_LISTS) {
+        /* The pidfd's edge: the child exited (or was reaped by another
+         * waiter: -ECHILD). Nothing yet: wait for the next edge. */
+        int64_t res = vl__child_reap(pid);
+        if (res == VL__CHILD_RUNNING)
+            return PARK;
+        pidfd_release(r, s, fd_find(r, s->op.fd));
+        return res;
+    }
+    if (r->inline_run || (rslot(s)->flags & F_WORKER)) {
+        pidfd_release(r, s, NULL); /* a backend that cannot poll a pidfd */
+        return -EOPNOTSUPP;
+    }
+    /* New: a child that exited already is reaped now; one that is not
+     * ours is -ECHILD. */
+    int64_t res = vl__child_reap(pid);
+    if (res != VL__CHILD_RUNNING)
+        return res;
+    int pidfd = vl__pidfd_open(pid);
+    if (pidfd < 0)
+        return pidfd;
+    s->op.fd = pidfd;
+    park(r, i, s, VL__REACTOR_READ, false);
+    if (!(rslot(s)->flags & WHERE_LISTS))
+        pidfd_release(r, s, NULL); /* the arm failed: the op completed */
+    return HELD;
+#else
+    (void)r, (void)i, (void)s;
+    return -EOPNOTSUPP;
+#endif
+}
+
 static int take(struct vl__reactor *r, uint32_t i);
 
 static int64_t run_cancel(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
@@ -1667,6 +1731,7 @@ static int take(struct vl__reactor *r, uint32_t i)
         if (f == NULL)
             return -ENOENT;
         lists_unlink(r, f, i);
+        pidfd_release(r, s, f);
         if (fd_wants(f) == 0)
             fd_settle(r, f); /* cannot fail: it only drops */
     }

@@ -6,17 +6,16 @@
  * drivers bytes 1..2 pick injected faults (builds with VLLSI_FAULT_INJECTION). The rest is a
  * sequence of actions, each an opcode byte and its operand bytes (missing
  * bytes read as 0): submit an op (RECV, SEND, SENDV, SENDMSG, RECVMSG, READ, WRITE, READV, WRITEV,
- * TIMEOUT, NOP, CLOSE, SHUTDOWN, FSYNC, POLL one-shot or multishot, multishot RECV and RECVMSG into
- * a buffer pool, file and path ops that cannot make or open anything (bad paths, bad flags);
- * ACCEPT, multishot ACCEPT and CONNECT on a listening socket of the input's own; SOCKET, BIND,
- * LISTEN) on one of six descriptors (two socket pairs and a pipe), with VL_OP_F_LINK when the
- * opcode byte is 0xf0 to 0xf7 (a chain with the next op), cancel a live or stale id, poll, act as
- * the peer outside the engine (write into, read from, half-close or close the other end), or shut
- * the engine down. Every engine call goes through tests/invariants.h, which checks exactly-once
- * delivery, result domains, user_data, and buffer ownership (buffers are mmap'd and sealed
- * PROT_NONE once their completion is harvested); after destroy the descriptor count must be back
- * where it was. A
- * violation prints what broke and aborts, so libFuzzer keeps the input.
+ * TIMEOUT, NOP, CLOSE, SHUTDOWN, FSYNC, WAITPID of no child of ours, POLL one-shot or multishot,
+ * multishot RECV and RECVMSG into a buffer pool, file and path ops that cannot make or open
+ * anything (bad paths, bad flags); ACCEPT, multishot ACCEPT and CONNECT on a listening socket of
+ * the input's own; SOCKET, BIND, LISTEN) on one of six descriptors (two socket pairs and a pipe),
+ * with VL_OP_F_LINK when the opcode byte is 0xf0 to 0xf7 (a chain with the next op), cancel a live
+ * or stale id, poll, act as the peer outside the engine (write into, read from, half-close or close
+ * the other end), or shut the engine down. Every engine call goes through tests/invariants.h, which
+ * checks exactly-once delivery, result domains, user_data, and buffer ownership (buffers are mmap'd
+ * and sealed PROT_NONE once their completion is harvested); after destroy the descriptor count must
+ * be back where it was. A violation prints what broke and aborts, so libFuzzer keeps the input.
  *
  * Real drivers never block here: polls wait at most 1 ms, TIMEOUTs last at
  * most 2.55 ms, direct peer I/O uses MSG_DONTWAIT on sockets and writes to
@@ -402,6 +401,22 @@ static void act_fsync(struct world *w, uint8_t b)
     check(w);
 }
 
+/* WAITPID of a pid that is no child of ours (the fuzzer never spawns):
+ * b & 3 picks 0 or a negative pid (-EINVAL at submit), the parent, or a pid
+ * above any pid_max (both a completion with -ECHILD, or -EOPNOTSUPP on the
+ * simulator). */
+static void act_waitpid(struct world *w, uint8_t b)
+{
+    int pids[4] = {0, -1 - (int)(b >> 2), (int)getppid(), INT32_MAX};
+    int pid = pids[b & 3];
+    vl_op op = vl_op_waitpid(pid);
+    int64_t id = submit_op(w, &op, NULL);
+    if (pid <= 0 && id != -EINVAL && id != -ESHUTDOWN)
+        inv_fail(&w->v, "WAITPID of pid %d: submit = %lld, expected -EINVAL", pid, (long long)id);
+    remember(w, id);
+    check(w);
+}
+
 /* POLL of one of the descriptors (b: which, and multishot with bit 7) for
  * the events e picks (bit k of e: IN, PRI, OUT, ERR, HUP, RDHUP; 0, or
  * e >= 0xc0, which adds POLLRDNORM, is -EINVAL at submit). A number that
@@ -628,7 +643,8 @@ static void act_peer(struct world *w, struct prog *g)
  * One action: its opcode is the byte % 16, but for the bytes 0xf8 and up,
  * which escape to the actions that have no opcode of their own: 0xf8,
  * 0xfa, 0xfc and 0xfe a SOCKET, BIND or LISTEN; 0xf9 and 0xfd a file or
- * path op; 0xfb and 0xff the engine's shutdown (rarely) or a SHUTDOWN op.
+ * path op; 0xfb and 0xff the engine's shutdown (rarely), an FSYNC, a
+ * WAITPID or a SHUTDOWN op.
  */
 static void act(struct world *w, struct prog *g)
 {
@@ -701,7 +717,9 @@ static void act(struct world *w, struct prog *g)
             w->shut = true;
         } else if (b >= 16 && b < 32) {
             act_fsync(w, next_byte(g));
-        } else if (b >= 32) {
+        } else if (b >= 32 && b < 40) {
+            act_waitpid(w, next_byte(g));
+        } else if (b >= 40) {
             act_shutdown(w, b);
         }
         break;

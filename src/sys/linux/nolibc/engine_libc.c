@@ -33,6 +33,7 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <vllsi/sys/common.h>
@@ -354,6 +355,12 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 int shutdown(int fd, int how)
 {
     return (int)SC(__NR_shutdown, fd, how, 0, 0, 0, 0);
+}
+
+int waitid(idtype_t type, id_t id, siginfo_t *info, int options)
+{
+    /* The kernel's waitid takes a fifth argument, the rusage, here none. */
+    return (int)SC(__NR_waitid, type, id, info, options, 0, 0);
 }
 
 int socket(int domain, int type, int protocol)
