@@ -6,7 +6,10 @@
  * until a recvmmsg returns a short batch (it was empty then) before the
  * thread sleeps in epoll_pwait again.
  *
- *   mmsg_server [--port P] [--bind ADDR]
+ *   mmsg_server [--port P] [--bind ADDR] [--corrupt-after N]
+ *
+ * --corrupt-after N flips one byte of every datagram after the first N
+ * echoed: scripts/ci/bench.sh checks that udp_load notices.
  *
  * A datagram longer than a buffer (64 KiB, more than UDP carries) cannot
  * arrive. When sendmmsg takes only part of a batch (the socket's send
@@ -58,7 +61,7 @@ int main(int argc, char **argv)
 {
     struct udp_opts o;
     struct sockaddr_storage ss;
-    if (udp_parse(argc, argv, &o) < 0)
+    if (udp_parse(argc, argv, true, &o) < 0)
         return 2;
     int fd = udp_bind(&o, SOCK_NONBLOCK, &ss);
     if (fd < 0) {
@@ -119,6 +122,10 @@ int main(int argc, char **argv)
             for (int i = 0; i < k; i++) {
                 iov[i].iov_len = msgs[i].msg_len;
                 bytes += msgs[i].msg_len;
+                if (o.corrupt_after >= 0 &&
+                    datagrams + (unsigned)i >= (unsigned long long)o.corrupt_after &&
+                    msgs[i].msg_len > 0)
+                    g_buf[i][msgs[i].msg_len - 1] ^= 0x5a;
             }
             datagrams += (unsigned)k;
             int e = send_all(fd, msgs, (unsigned)k);

@@ -1,7 +1,8 @@
 /*
  * udp_common.h - what the UDP echo benchmark's servers share (bench/udp):
  * their command line, the same as examples/udp_echo's where it applies
- * (--port P, --bind ADDR), the socket they echo on, the line that tells
+ * (--port P, --bind ADDR; mmsg_server also takes --corrupt-after N, a
+ * fault for the load generator's self-test), the socket they echo on, the line that tells
  * scripts/bench-udp their port, and SIGINT/SIGTERM ending the loop.
  */
 #ifndef VLLSI_BENCH_UDP_COMMON_H
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +23,15 @@
 struct udp_opts {
     const char *bind;
     int port;
+    long long corrupt_after; /* flip a byte of the datagram after N echoed; -1: never */
 };
 
-/* --port P (default 0: ephemeral) and --bind ADDR (default 127.0.0.1, an
- * IPv4 or IPv6 literal). 0, or -1 after printing the usage. */
-static inline int udp_parse(int argc, char **argv, struct udp_opts *o)
+/* --port P (default 0: ephemeral), --bind ADDR (default 127.0.0.1, an
+ * IPv4 or IPv6 literal) and, when faults is true, --corrupt-after N. 0, or
+ * -1 after printing the usage. */
+static inline int udp_parse(int argc, char **argv, bool faults, struct udp_opts *o)
 {
-    *o = (struct udp_opts){"127.0.0.1", 0};
+    *o = (struct udp_opts){"127.0.0.1", 0, -1};
     for (int i = 1; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
@@ -37,13 +41,18 @@ static inline int udp_parse(int argc, char **argv, struct udp_opts *o)
                 v = NULL;
             else
                 o->port = (int)p;
+        } else if (v != NULL && faults && strcmp(argv[i], "--corrupt-after") == 0) {
+            o->corrupt_after = strtoll(v, &end, 10);
+            if (*end != '\0' || o->corrupt_after < 0)
+                v = NULL;
         } else if (v != NULL && strcmp(argv[i], "--bind") == 0) {
             o->bind = v;
         } else {
             v = NULL;
         }
         if (v == NULL) {
-            fprintf(stderr, "usage: %s [--port P] [--bind ADDR]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--port P] [--bind ADDR]%s\n", argv[0],
+                    faults ? " [--corrupt-after N]" : "");
             return -1;
         }
     }

@@ -14,7 +14,8 @@
  * datagram of every flow differs and a reply is checked with one memcmp. A
  * reply must come back to the socket that sent it, whole, with those bytes;
  * anything else (a wrong length, flow, constant, a body that differs, a
- * sequence number never sent) is an error and udp_load exits 1.
+ * sequence number never sent) is an error: udp_load stops after that
+ * batch of replies and exits 1.
  *
  * UDP may drop: a datagram not back within the loss timeout (default
  * 200 ms) is given up and its place in the window goes to a new one, so
@@ -281,7 +282,7 @@ static bool refill(const struct opts *o, struct flow *fl, unsigned char (*buf)[S
     return true;
 }
 
-/* Take and check what arrived on fl; false on a receive error. */
+/* Take and check what arrived on fl; false on a receive error or a bad reply. */
 static bool drain_flow(const struct opts *o, struct flow *fl, unsigned char (*buf)[SIZE_MAX_ + 1],
                        struct mmsghdr *msgs, struct iovec *iov, unsigned char *expect)
 {
@@ -342,6 +343,8 @@ static bool drain_flow(const struct opts *o, struct flow *fl, unsigned char (*bu
                 g_hist[b < BUCKETS ? b : BUCKETS - 1]++;
             }
         }
+        if (g_errors > 0)
+            return false; /* the run is void: stop at the first bad batch */
         if (k < BATCH)
             return true;
     }

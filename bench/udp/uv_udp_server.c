@@ -102,10 +102,10 @@ int main(int argc, char **argv)
 {
     struct udp_opts o;
     struct sockaddr_storage ss;
-    if (udp_parse(argc, argv, &o) < 0)
+    if (udp_parse(argc, argv, false, &o) < 0)
         return 2;
     /* The address, parsed (and checked) as the other servers do it. */
-    int probe = udp_bind(&(struct udp_opts){o.bind, 0}, 0, &ss);
+    int probe = udp_bind(&(struct udp_opts){o.bind, 0, -1}, 0, &ss);
     if (probe < 0) {
         fprintf(stderr, "uv_udp_server: bind %s: %s\n", o.bind, strerror(-probe));
         return 1;
