@@ -9,7 +9,10 @@
 #  2. the load generator's byte check catches a corrupted byte and lost
 #     bytes (ev_server and uring_server with --corrupt-after/--stall-after):
 #     loadgen must fail, saying why;
-#  3. the timer and in-process ping-pong micro-benchmarks run once each,
+#  3. the UDP echo comparison (bench/udp, scripts/bench-udp --smoke): every
+#     server echoes every datagram, and udp_load's byte check catches a
+#     corrupted one;
+#  4. the timer and in-process ping-pong micro-benchmarks run once each,
 #     briefly (a case that reports an error fails the leg).
 # The figures are not checked (the machine is shared; speed is not asserted).
 set -euo pipefail
@@ -20,7 +23,8 @@ vl_need_packages cmake make gcc libc6-dev g++ pkg-config libcmocka-dev liburing-
     libbenchmark-dev libev-dev libuv1-dev
 cmake -S "$root" -B "$build" -DVLLSI_WERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" --target bench_echo_loadgen bench_echo_floor \
-    bench_echo_ev_server bench_echo_uv_server bench_echo_uring_server echo_server vllsi_micro
+    bench_echo_ev_server bench_echo_uv_server bench_echo_uring_server echo_server vllsi_micro \
+    bench_udp_udp_load bench_udp_mmsg_server bench_udp_uv_udp_server udp_echo
 bin=$build/bench/echo
 
 echo "== bench/echo: smoke matrix"
@@ -107,6 +111,31 @@ port=$(sed -n 's/.*port \([0-9][0-9]*\).*/\1/p' "$tmp/server.log")
 kill -TERM "$spid"
 wait "$spid"
 spid=
+
+echo "== bench/udp: every server echoes every datagram, and udp_load catches corruption"
+"$root/scripts/bench-udp" --bin "$build/bench/udp" --vllsi "$build/examples/udp_echo" --smoke |
+    sed -n '/^bench-udp: /p;/^==/,/^$/p'
+: >"$tmp/server.log"
+"$build/bench/udp/mmsg_server" --port 0 --corrupt-after 1000 >"$tmp/server.log" 2>&1 &
+spid=$!
+port=''
+for _ in $(seq 100); do
+    port=$(sed -n 's/.*port \([0-9][0-9]*\).*/\1/p' "$tmp/server.log")
+    [ -n "$port" ] && break
+    sleep 0.05
+done
+rc=0
+timeout 30 "$build/bench/udp/udp_load" --port "${port:-1}" --duration 0.3 --warmup 0.1 --quiet \
+    >"$tmp/lg.log" 2>&1 || rc=$?
+kill -TERM "$spid" 2>/dev/null
+wait "$spid" 2>/dev/null || true
+spid=
+if [ "$rc" -ne 1 ] || ! grep -q "corrupt payload" "$tmp/lg.log"; then
+    cat "$tmp/lg.log"
+    echo "FAIL: udp_load against mmsg_server --corrupt-after 1000: exit $rc, expected 1 and 'corrupt payload'"
+    exit 1
+fi
+echo "ok: mmsg_server --corrupt-after 1000 -> $(grep FAIL "$tmp/lg.log" | head -1)"
 
 echo "== scripts/profile-echo: one ungated 1 s run against ev_server (when perf can sample)"
 if command -v perf >/dev/null && perf record -q -C 0 -o "$tmp/probe.perf" -- true >/dev/null 2>&1; then
