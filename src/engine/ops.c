@@ -247,12 +247,8 @@ _Static_assert(sizeof(struct vl_statx) == 256, "struct vl_statx is 256 bytes");
 #endif
 #define OPENAT_ACCMODE (O_RDONLY | O_WRONLY | O_RDWR)
 
-int vl__check_openat_flags(int flags)
-{
-    if ((flags & ~(OPENAT_FLAGS | OPENAT_ACCMODE)) != 0)
-        return -EINVAL;
-    return (flags & OPENAT_ACCMODE) == OPENAT_ACCMODE ? -EINVAL : 0;
-}
+const int vl__openat_flags = OPENAT_FLAGS;
+const int vl__openat_accmode = OPENAT_ACCMODE;
 
 vl_op vl_op_openat(int dirfd, const char *path, int flags, uint32_t mode)
 {
