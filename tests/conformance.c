@@ -2765,14 +2765,11 @@ static void ch_gone(pid_t pid, const char *what)
 #endif
 
 /* The drivers that cannot wait for a process answer -EOPNOTSUPP (see
- * vl_op_waitpid): IOCP; kqueue off Linux. */
+ * vl_op_waitpid): IOCP. (kqueue waits through EVFILT_PROC on macOS and
+ * the BSDs, through a pidfd on Linux.) */
 static bool ch_unsupported(void)
 {
-#ifdef __linux__
-    return false;
-#else
-    return g_kind == VL_DRIVER_IOCP || g_kind == VL_DRIVER_KQUEUE;
-#endif
+    return g_kind == VL_DRIVER_IOCP;
 }
 
 /* ch_unsupported, or a Linux driver that waits on a pidfd where
