@@ -238,10 +238,11 @@ static void backend_unwatch_exit(void *ctx, int pid)
 static const struct vl__reactor_backend kq_backend = {
     .arm = backend_arm,
     .disarm = backend_disarm,
-    /* libkqueue's EVFILT_PROC fails every later kevent() with ECHILD once
-     * the caller reaps a watched child itself (its copyout peeks with
-     * waitid(WNOWAIT), errs, and the pidfd stays readable), so on Linux
-     * the reactor parks a pidfd for WAITPID, as with epoll. */
+    /* Once the caller reaps a watched child itself, libkqueue's EVFILT_PROC
+     * loses the event (its copyout peeks with waitid(WNOWAIT), which fails)
+     * and every later kevent() returns at once with nothing, the pidfd
+     * staying readable: the WAITPID would never complete and the wait
+     * would spin. So on Linux the reactor parks a pidfd, as with epoll. */
     .watch_exit = KQ_KERNEL ? backend_watch_exit : NULL,
     .unwatch_exit = KQ_KERNEL ? backend_unwatch_exit : NULL,
 };
