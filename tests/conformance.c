@@ -284,7 +284,7 @@ static int64_t ct_msg_len(const vl_msghdr *m)
     for (ULONG k = 0; k < m->dwBufferCount; k++)
         n += m->lpBuffers[k].len;
 #else
-    for (size_t k = 0; k < m->msg_iovlen; k++)
+    for (size_t k = 0; k < (size_t)m->msg_iovlen; k++)
         n += (int64_t)m->msg_iov[k].iov_len;
 #endif
     return n;
@@ -395,7 +395,7 @@ static void mark_output(const vl_op *op, int64_t res)
         if (m->msg_control != NULL)
             CT_MARK_DEFINED(m->msg_control, m->msg_controllen);
         size_t left = (size_t)res;
-        for (size_t k = 0; k < m->msg_iovlen && left > 0; k++) {
+        for (size_t k = 0; k < (size_t)m->msg_iovlen && left > 0; k++) {
             size_t n = m->msg_iov[k].iov_len < left ? m->msg_iov[k].iov_len : left;
             CT_MARK_DEFINED(m->msg_iov[k].iov_base, n);
             left -= n;
@@ -2765,14 +2765,11 @@ static void ch_gone(pid_t pid, const char *what)
 #endif
 
 /* The drivers that cannot wait for a process answer -EOPNOTSUPP (see
- * vl_op_waitpid): IOCP; kqueue off Linux. */
+ * vl_op_waitpid): IOCP. (kqueue waits through EVFILT_PROC on macOS and
+ * the BSDs, through a pidfd on Linux.) */
 static bool ch_unsupported(void)
 {
-#ifdef __linux__
-    return false;
-#else
-    return g_kind == VL_DRIVER_IOCP || g_kind == VL_DRIVER_KQUEUE;
-#endif
+    return g_kind == VL_DRIVER_IOCP;
 }
 
 /* ch_unsupported, or a Linux driver that waits on a pidfd where

@@ -322,7 +322,7 @@ static bool chain_goes_on(const vl_op *op, int64_t r)
     }
     if (op->kind == VL_OP_SENDMSG || op->kind == VL_OP_RECVMSG) {
         uint64_t total = 0;
-        for (size_t k = 0; k < op->u.mh.msg->msg_iovlen; k++)
+        for (size_t k = 0; k < (size_t)op->u.mh.msg->msg_iovlen; k++)
             total += op->u.mh.msg->msg_iov[k].iov_len;
         return r >= (int64_t)total;
     }
@@ -433,7 +433,7 @@ static void check_domain(struct inv *v, const struct inv_rec *rec, const vl_comp
             break;
         }
         uint64_t total = 0;
-        for (size_t k = 0; k < op->u.mh.msg->msg_iovlen; k++)
+        for (size_t k = 0; k < (size_t)op->u.mh.msg->msg_iovlen; k++)
             total += op->u.mh.msg->msg_iov[k].iov_len;
         if (r > (int64_t)total && !(op->kind == VL_OP_RECVMSG && (op->u.mh.flags & MSG_TRUNC)))
             inv_fail(v, "id %llx: %s of %llu bytes reported %lld", id,

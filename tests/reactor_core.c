@@ -9,7 +9,11 @@
  * parked for both directions (on both fd lists, the union armed, run once
  * by either direction, gone from both lists when it finishes, is cancelled
  * or its fd is closed), held ops (no fd: completed from outside, cancelled,
- * released by the shutdown's cancels) and the offload's cancel contract.
+ * released by the shutdown's cancels), WAITPID through a backend's process
+ * filter (watch_exit, as kqueue's EVFILT_PROC on macOS and the BSDs, which
+ * no suite here can run: real children, reported exits, one watch per pid
+ * shared by two waiters, cancels that leave the child unreaped, refused
+ * watches) and the offload's cancel contract.
  *
  * The second group runs a real epoll engine with a test offload, one worker
  * thread with a FIFO of jobs linked through the slots' job words: READ and
@@ -28,7 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vl_test.h"
@@ -388,6 +394,240 @@ static void test_shutdown_releases_everything(void **state)
     assert_null(entry(100));
     uint32_t top;
     assert_false(vl__timer_heap_peek(&R.timers, &top));
+}
+
+/* ---- WAITPID through a backend's process filter ------------------------------------ */
+
+/* A backend with watch_exit / unwatch_exit, as kqueue's EVFILT_PROC: each
+ * call recorded; watch answers proc_rc. */
+struct watch_call {
+    int pid;
+    uint32_t slot; /* UINT32_MAX: an unwatch */
+};
+
+static struct {
+    struct watch_call calls[16];
+    int ncalls;
+    int proc_rc;
+} fp;
+
+static int fake_watch_exit(void *ctx, int pid, uint32_t slot)
+{
+    (void)ctx;
+    assert_true(fp.ncalls < 16);
+    fp.calls[fp.ncalls++] = (struct watch_call){pid, slot};
+    return fp.proc_rc;
+}
+
+static void fake_unwatch_exit(void *ctx, int pid)
+{
+    (void)ctx;
+    assert_true(fp.ncalls < 16);
+    fp.calls[fp.ncalls++] = (struct watch_call){pid, UINT32_MAX};
+}
+
+static const struct vl__reactor_backend fake_proc_backend = {.arm = fake_arm,
+                                                             .disarm = fake_disarm,
+                                                             .watch_exit = fake_watch_exit,
+                                                             .unwatch_exit = fake_unwatch_exit};
+
+static int proc_setup(void **state)
+{
+    (void)state;
+    memset(&fp, 0, sizeof(fp));
+    int rc = fake_setup(state);
+    if (rc == 0) {
+        vl__reactor_fini(&R);
+        rc = vl__reactor_init(&R, FE, CAP, &fake_proc_backend, NULL);
+    }
+    return rc;
+}
+
+static void expect_call(int k, int pid, uint32_t slot)
+{
+    assert_true(k < fp.ncalls);
+    assert_int_equal(fp.calls[k].pid, pid);
+    assert_int_equal(fp.calls[k].slot, slot);
+}
+
+/* A child that waits to be killed. */
+static pid_t child_sleeper(void)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        for (;;)
+            pause();
+    }
+    return pid;
+}
+
+/* Kill the child and wait until it is a zombie, without reaping it. */
+static void child_kill_unreaped(pid_t pid)
+{
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    siginfo_t si;
+    assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+}
+
+/* Whether the child is gone (reaped), looking without reaping it. */
+static bool child_reaped(pid_t pid)
+{
+    siginfo_t si;
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1 && errno == ECHILD;
+}
+
+static void submit_waitpid(uint32_t slot, pid_t pid)
+{
+    take_slot(slot, vl_op_waitpid(pid));
+    vl__reactor_submit(&R, slot);
+}
+
+/* A running child: the op is held and its pid watched, with no fd armed;
+ * the watch's report reaps the child and completes the op with its status.
+ * A report for it after that (an event taken before it was cancelled) is
+ * ignored. A child that exited before the submit is reaped at once. */
+static void test_exit_watch_reaps(void **state)
+{
+    (void)state;
+    pid_t pid = child_sleeper();
+    submit_waitpid(0, pid);
+    assert_int_equal(completions(), 0);
+    assert_int_equal(fp.ncalls, 1);
+    expect_call(0, pid, 0);
+    assert_int_equal(fb.narms, 0);
+    assert_int_equal(R.held_head, 0);
+
+    /* A report while the child still runs: watched again, still held. */
+    vl__reactor_exited(&R, 0, pid);
+    assert_int_equal(completions(), 0);
+    assert_int_equal(fp.ncalls, 2);
+    expect_call(1, pid, 0);
+
+    child_kill_unreaped(pid);
+    vl__reactor_exited(&R, 0, pid);
+    expect_completion(0, VL_CHILD_SIGNALED | SIGKILL);
+    assert_true(child_reaped(pid));
+    assert_int_equal(R.held_head, NONE);
+    vl__reactor_exited(&R, 0, pid);
+    assert_int_equal(completions(), 0);
+    assert_int_equal(fp.ncalls, 2);
+
+    pid = child_sleeper();
+    child_kill_unreaped(pid);
+    submit_waitpid(1, pid);
+    expect_completion(1, VL_CHILD_SIGNALED | SIGKILL);
+    assert_int_equal(fp.ncalls, 2); /* no watch */
+    submit_waitpid(2, pid);
+    expect_completion(2, -ECHILD);
+}
+
+/* CANCEL leaves the child unreaped. With two waiters for one child the
+ * backend's single watch moves to the one left, and goes with the last. */
+static void test_exit_watch_cancel_leaves_the_child(void **state)
+{
+    (void)state;
+    pid_t pid = child_sleeper();
+    submit_waitpid(0, pid);
+    submit_waitpid(1, pid);
+    assert_int_equal(fp.ncalls, 2);
+    expect_call(1, pid, 1);
+
+    assert_int_equal(vl__reactor_cancel(&R, 1), 0);
+    expect_completion(1, -ECANCELED);
+    assert_int_equal(fp.ncalls, 3);
+    expect_call(2, pid, 0); /* moved to the other waiter */
+    vl__reactor_exited(&R, 1, pid);
+    assert_int_equal(completions(), 0); /* stale: ignored */
+
+    assert_int_equal(vl__reactor_cancel(&R, 0), 0);
+    expect_completion(0, -ECANCELED);
+    assert_int_equal(fp.ncalls, 4);
+    expect_call(3, pid, UINT32_MAX); /* removed */
+    assert_int_equal(vl__reactor_cancel(&R, 0), -ENOENT);
+    assert_int_equal(R.held_head, NONE);
+
+    child_kill_unreaped(pid);
+    vl__reactor_exited(&R, 0, pid);
+    assert_int_equal(completions(), 0);
+    assert_false(child_reaped(pid));
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+}
+
+/* Two waiters: the one the report names gets the status, the other
+ * -ECHILD, and no watch is left. */
+static void test_exit_watch_second_waiter(void **state)
+{
+    (void)state;
+    pid_t pid = child_sleeper();
+    submit_waitpid(0, pid);
+    submit_waitpid(1, pid);
+    child_kill_unreaped(pid);
+    vl__reactor_exited(&R, 1, pid);
+    expect_completion(1, VL_CHILD_SIGNALED | SIGKILL);
+    expect_completion(0, -ECHILD);
+    assert_int_equal(completions(), 0);
+    assert_int_equal(R.held_head, NONE);
+    assert_true(child_reaped(pid));
+    assert_int_equal(fp.ncalls, 2);
+}
+
+/* The watch refused: the op completes with the error and the child is
+ * left; -ESRCH for a child that still runs stays -ESRCH. A refusal of the watch moved to the
+ * other waiter completes that one with it. */
+static void test_exit_watch_refused(void **state)
+{
+    (void)state;
+    pid_t pid = child_sleeper();
+    fp.proc_rc = -ENOMEM;
+    submit_waitpid(0, pid);
+    expect_completion(0, -ENOMEM);
+    fp.proc_rc = -ESRCH;
+    submit_waitpid(1, pid);
+    expect_completion(1, -ESRCH);
+    assert_int_equal(R.held_head, NONE);
+    assert_false(child_reaped(pid));
+
+    fp.proc_rc = 0;
+    submit_waitpid(2, pid);
+    submit_waitpid(3, pid);
+    fp.proc_rc = -EBADF;
+    assert_int_equal(vl__reactor_cancel(&R, 3), 0);
+    expect_completion(2, -EBADF); /* in the cancel's take, before it */
+    expect_completion(3, -ECANCELED);
+    assert_int_equal(R.held_head, NONE);
+
+    /* A zombie at submit is reaped at once: no watch asked. */
+    child_kill_unreaped(pid);
+    int calls = fp.ncalls;
+    submit_waitpid(4, pid);
+    expect_completion(4, VL_CHILD_SIGNALED | SIGKILL);
+    assert_int_equal(fp.ncalls, calls);
+    assert_true(child_reaped(pid));
+}
+
+/* Shutdown (every INFLIGHT op cancelled) removes the watches and reaps
+ * nothing. */
+static void test_exit_watch_shutdown(void **state)
+{
+    (void)state;
+    pid_t a = child_sleeper(), b = child_sleeper();
+    submit_waitpid(0, a);
+    submit_waitpid(1, b);
+    for (uint32_t i = 0; i < CAP; i++)
+        if (fslots[i].state == VL__SLOT_INFLIGHT)
+            assert_int_equal(vl__reactor_cancel(&R, i), 0);
+    expect_completion(0, -ECANCELED);
+    expect_completion(1, -ECANCELED);
+    assert_int_equal(fp.ncalls, 4);
+    expect_call(2, a, UINT32_MAX);
+    expect_call(3, b, UINT32_MAX);
+    assert_int_equal(fe.in_driver, 0);
+    assert_int_equal(R.held_head, NONE);
+    child_kill_unreaped(a);
+    child_kill_unreaped(b);
+    assert_int_equal(waitpid(a, NULL, 0), a);
+    assert_int_equal(waitpid(b, NULL, 0), b);
 }
 
 /* ---- the offload's contract, on the fake engine ------------------------------------ */
@@ -963,6 +1203,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_held_done_and_cancel, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_releases_everything, fake_setup,
                                         fake_teardown),
+        cmocka_unit_test_setup_teardown(test_exit_watch_reaps, proc_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_exit_watch_cancel_leaves_the_child, proc_setup,
+                                        fake_teardown),
+        cmocka_unit_test_setup_teardown(test_exit_watch_second_waiter, proc_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_exit_watch_refused, proc_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_exit_watch_shutdown, proc_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_offload_unpollable, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_offload_cancel, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_pool_file_rw, epoll_setup, epoll_teardown),

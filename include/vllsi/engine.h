@@ -654,15 +654,16 @@ VL_API vl_op vl_op_fsync(int fd, uint32_t flags);
  * still gets its status; -EOPNOTSUPP where the driver cannot wait for a
  * process: the simulator (no processes), IOCP (a Windows process id is
  * reused once the last handle to the process closes, so waiting by id is
- * not exact there), kqueue off Linux (the readiness core watches
- * descriptors, and EVFILT_PROC is no descriptor), and a Linux kernel
- * before 5.3 (no pidfd_open) on the epoll and io_uring drivers.
+ * not exact there), and a Linux kernel before 5.3 (no pidfd_open) on the
+ * epoll, io_uring and kqueue (libkqueue) drivers.
  * submit: -EINVAL for pid <= 0 (process groups are not waited for).
  *
- * How each driver waits (docs/engine.md): io_uring and epoll open a pidfd
- * (pidfd_open(2)) and wait for it to become readable, which it does when
- * the child exits, then reap with waitid(WNOHANG), so the polling thread
- * never blocks; sync blocks in waitid(2).
+ * How each driver waits (docs/engine.md): io_uring, epoll and kqueue on
+ * Linux (libkqueue) open a pidfd (pidfd_open(2)) and wait for it to become
+ * readable, which it does when the child exits; kqueue on macOS and the
+ * BSDs registers EVFILT_PROC with NOTE_EXIT on the pid; then each reaps
+ * with waitid(WNOHANG), so the polling thread never blocks. sync blocks in
+ * waitid(2).
  */
 VL_API vl_op vl_op_waitpid(int pid);
 

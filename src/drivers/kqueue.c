@@ -29,6 +29,10 @@
  * directions: the ops then meet the error themselves, except where
  * libkqueue consumed a socket's error to fill fflags (error_taken).
  *
+ * WAITPID on the kernel's kqueue is an EVFILT_PROC / NOTE_EXIT knote on
+ * the pid (the reactor's watch_exit); through libkqueue the reactor parks
+ * the child's pidfd instead (kq_backend says why).
+ *
  * TIMEOUTs live in the reactor's heap, and the wait's timeout is the
  * earliest deadline (vl__reactor_timeout), in nanoseconds. A host loop
  * (vl_loop_backend_fd) sleeps on the kqueue fd itself where the kernel
@@ -199,9 +203,48 @@ static void backend_disarm(void *ctx, int fd)
     (void)kevent(d->kq, del, 2, out, 2, &zero);
 }
 
+/*
+ * WAITPID's watch: EVFILT_PROC with NOTE_EXIT on the pid, the slot in
+ * udata, EV_ONESHOT (the knote goes with the event it reports; libkqueue's
+ * pidfd stays readable after the exit). Applied at once, not queued, so its
+ * error is the op's: ESRCH for a child the kernel counts as gone (a
+ * zombie), which the reactor then reaps. An EV_ADD for a pid with a knote
+ * updates the knote, i.e. its udata. On Linux, libkqueue watches a pidfd
+ * for it (pidfd_open(2), 5.3+) and peeks at the exit with WNOWAIT, so the
+ * reactor's waitid still reaps.
+ */
+static int backend_watch_exit(void *ctx, int pid, uint32_t slot)
+{
+    struct kq_drv *d = ctx;
+    struct kevent ev, out;
+    EV_SET(&ev, (uintptr_t)pid, EVFILT_PROC, EV_ADD | EV_ONESHOT | EV_RECEIPT, NOTE_EXIT, 0,
+           (void *)(uintptr_t)slot);
+    struct timespec zero = {0, 0};
+    if (kevent(d->kq, &ev, 1, &out, 1, &zero) < 0)
+        return -errno;
+    return (out.flags & EV_ERROR) && out.data != 0 ? -(int)out.data : 0;
+}
+
+/* Remove pid's watch; ENOENT (it fired already) does not matter. */
+static void backend_unwatch_exit(void *ctx, int pid)
+{
+    struct kq_drv *d = ctx;
+    struct kevent ev, out;
+    EV_SET(&ev, (uintptr_t)pid, EVFILT_PROC, EV_DELETE | EV_RECEIPT, 0, 0, NULL);
+    struct timespec zero = {0, 0};
+    (void)kevent(d->kq, &ev, 1, &out, 1, &zero);
+}
+
 static const struct vl__reactor_backend kq_backend = {
     .arm = backend_arm,
     .disarm = backend_disarm,
+    /* Once the caller reaps a watched child itself, libkqueue's EVFILT_PROC
+     * loses the event (its copyout peeks with waitid(WNOWAIT), which fails)
+     * and every later kevent() returns at once with nothing, the pidfd
+     * staying readable: the WAITPID would never complete and the wait
+     * would spin. So on Linux the reactor parks a pidfd, as with epoll. */
+    .watch_exit = KQ_KERNEL ? backend_watch_exit : NULL,
+    .unwatch_exit = KQ_KERNEL ? backend_unwatch_exit : NULL,
 };
 
 /* ---- init / fini ------------------------------------------------------------- */
@@ -338,6 +381,8 @@ static void dispatch(vl_engine *e, struct kq_drv *d, const struct kevent *ev)
         vl__reactor_woken(&d->r);
     } else if (ev->filter == EVFILT_TIMER) {
         d->timer_at = NO_TIMER; /* one-shot: the reactor's expiry runs next */
+    } else if (ev->filter == EVFILT_PROC) {
+        vl__reactor_exited(&d->r, (uint32_t)(uintptr_t)ev->udata, (int)ev->ident);
     } else {
         vl__reactor_ready(&d->r, (int)ev->ident, udata_tag(ev), ready_mask(ev));
     }

@@ -90,6 +90,8 @@
 #define F_STREAM       0x800u
 /* A worker runs the op (vl__reactor_work): its blocking call runs as is. */
 #define F_WORKER       0x1000u
+/* A held WAITPID whose child's exit the backend watches (watch_exit). */
+#define F_EXIT         0x2000u
 
 /* route[kind], beside the park directions (VL__REACTOR_READ/WRITE): the
  * kind is blocking and an offload is installed. */
@@ -1289,19 +1291,106 @@ static void pidfd_release(struct vl__reactor *r, struct vl__slot *s, struct vl__
 }
 
 /*
- * WAITPID (Linux): the child's pidfd (pidfd_open(2), 5.3+), which becomes
- * readable when the child exits, parked for read in s->op.fd (the op names
- * no fd of the caller's); on its edge waitid(WNOHANG) reaps the child, so
- * the polling thread never blocks. The pidfd is the op's own: it is closed
- * when the op ends, however it ends (pidfd_release: here, in take for
- * CANCEL, deadlines and shutdown, in fd_flush). Off Linux the core has no
- * pidfd and no hook for kqueue's EVFILT_PROC: -EOPNOTSUPP.
+ * WAITPID through the backend's process filter (watch_exit: kqueue's
+ * EVFILT_PROC): the op is held, F_EXIT, until vl__reactor_exited. A child
+ * that exits between the first reap and the watch is a zombie the filter
+ * may refuse (-ESRCH): it is reaped now.
+ */
+static int64_t exit_watch(struct vl__reactor *r, uint32_t i, int pid)
+{
+    int rc = r->be->watch_exit(r->ctx, pid, i);
+    if (rc == -ESRCH) {
+        int64_t res = vl__child_reap(pid);
+        return res == VL__CHILD_RUNNING ? -ESRCH : res;
+    }
+    if (rc < 0)
+        return rc;
+    vl__reactor_hold(r, i);
+    rslot_of(r, i)->flags |= F_EXIT;
+    return HELD;
+}
+
+/* Complete held slot i, which waited for a child's exit, with res. */
+static void exit_done(struct vl__reactor *r, uint32_t i, int64_t res)
+{
+    dlist_unlink(r, &r->held_head, &r->held_tail, 0, i);
+    rslot_of(r, i)->flags &= ~(WHERE_HELD | F_EXIT);
+    vl__engine_complete(r->e, i, res, 0);
+}
+
+/* Another held WAITPID waiting for pid's exit, or NONE. */
+static uint32_t exit_waiter(struct vl__reactor *r, int pid)
+{
+    for (uint32_t j = r->held_head; j != NONE; j = rslot_of(r, j)->u.link.next[0])
+        if ((rslot_of(r, j)->flags & F_EXIT) && slot_of(r, j)->op.u.waitpid.pid == pid)
+            return j;
+    return NONE;
+}
+
+/*
+ * Slot i, a WAITPID off the held list now, stops waiting (CANCEL, a
+ * deadline, shutdown): the child is left unreaped. The backend keeps one
+ * watch per pid, so while another WAITPID waits for the same child the
+ * watch is pointed at it instead of removed; should that fail, that op
+ * completes with the error.
+ */
+static void exit_unwatch(struct vl__reactor *r, uint32_t i)
+{
+    rslot_of(r, i)->flags &= ~F_EXIT;
+    int pid = slot_of(r, i)->op.u.waitpid.pid;
+    uint32_t j = exit_waiter(r, pid);
+    if (j == NONE) {
+        r->be->unwatch_exit(r->ctx, pid);
+        return;
+    }
+    int rc = r->be->watch_exit(r->ctx, pid, j);
+    if (rc == -ESRCH) {
+        int64_t res = vl__child_reap(pid);
+        exit_done(r, j, res == VL__CHILD_RUNNING ? -ESRCH : res);
+    } else if (rc < 0) {
+        exit_done(r, j, rc);
+    }
+}
+
+void vl__reactor_exited(struct vl__reactor *r, uint32_t i, int pid)
+{
+    struct vl__slot *s = slot_of(r, i);
+    if (!(rslot(s)->flags & F_EXIT) || s->op.kind != VL_OP_WAITPID || s->op.u.waitpid.pid != pid)
+        return; /* cancelled since: its watch was removed or moved */
+    int64_t res = vl__child_reap(pid);
+    bool reaped = res != VL__CHILD_RUNNING;
+    if (!reaped) {
+        /* The watch is spent: watch again, unless the child is gone now. */
+        int rc = r->be->watch_exit(r->ctx, pid, i);
+        if (rc == 0)
+            return;
+        res = rc == -ESRCH ? vl__child_reap(pid) : rc;
+        reaped = rc == -ESRCH && res != VL__CHILD_RUNNING;
+        if (res == VL__CHILD_RUNNING)
+            res = -ESRCH;
+    }
+    exit_done(r, i, res);
+    /* The other waiters for the child: it is gone (or the error). */
+    uint32_t j;
+    while ((j = exit_waiter(r, pid)) != NONE)
+        exit_done(r, j, reaped ? -ECHILD : res);
+}
+
+/*
+ * WAITPID: with the backend's process filter, exit_watch. Else on Linux
+ * the child's pidfd (pidfd_open(2), 5.3+), which becomes readable when the
+ * child exits, parked for read in s->op.fd (the op names no fd of the
+ * caller's); on its edge waitid(WNOHANG) reaps the child, so the polling
+ * thread never blocks. The pidfd is the op's own: it is closed when the op
+ * ends, however it ends (pidfd_release: here, in take for CANCEL,
+ * deadlines and shutdown, in fd_flush). Off Linux without a process filter:
+ * -EOPNOTSUPP.
  */
 static int64_t run_waitpid(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
     (void)ready;
-#ifdef __linux__
     int pid = s->op.u.waitpid.pid;
+#ifdef __linux__
     if (rslot(s)->flags & WHERE_LISTS) {
         /* The pidfd's edge: the child exited (or was reaped by another
          * waiter: -ECHILD). Nothing yet: wait for the next edge. */
@@ -1311,6 +1400,10 @@ static int64_t run_waitpid(struct vl__reactor *r, uint32_t i, struct vl__slot *s
         pidfd_release(r, s, fd_find(r, s->op.fd));
         return res;
     }
+#else
+    if (r->be->watch_exit == NULL)
+        return -EOPNOTSUPP;
+#endif
     if (r->inline_run || (rslot(s)->flags & F_WORKER)) {
         pidfd_release(r, s, NULL); /* a backend that cannot poll a pidfd */
         return -EOPNOTSUPP;
@@ -1320,6 +1413,9 @@ static int64_t run_waitpid(struct vl__reactor *r, uint32_t i, struct vl__slot *s
     int64_t res = vl__child_reap(pid);
     if (res != VL__CHILD_RUNNING)
         return res;
+    if (r->be->watch_exit != NULL)
+        return exit_watch(r, i, pid);
+#ifdef __linux__
     int pidfd = vl__pidfd_open(pid);
     if (pidfd < 0)
         return pidfd;
@@ -1329,8 +1425,7 @@ static int64_t run_waitpid(struct vl__reactor *r, uint32_t i, struct vl__slot *s
         pidfd_release(r, s, NULL); /* the arm failed: the op completed */
     return HELD;
 #else
-    (void)r, (void)i, (void)s;
-    return -EOPNOTSUPP;
+    return -EOPNOTSUPP; /* not reached: no process filter returned above */
 #endif
 }
 
@@ -1720,6 +1815,8 @@ static int take(struct vl__reactor *r, uint32_t i)
     if (where & WHERE_HELD) {
         dlist_unlink(r, &r->held_head, &r->held_tail, 0, i);
         rs->flags &= ~WHERE_HELD;
+        if (rs->flags & F_EXIT)
+            exit_unwatch(r, i);
         return 0;
     }
     if (where & WHERE_HEAP) {

@@ -19,7 +19,8 @@
  *    timer_seq slot fields, so a later per-op deadline can coexist with a
  *    place on the fd lists;
  *  - held: on the held list, an op that waits on no fd and that something
- *    outside the fd path completes (vl__reactor_hold_done);
+ *    outside the fd path completes (vl__reactor_hold_done), or a WAITPID
+ *    whose child's exit the backend watches (watch_exit, vl__reactor_exited);
  *  - offloaded: with a struct vl__reactor_offload (a worker pool), which
  *    runs the blocking work of kinds whose row says blocking, and of ops
  *    whose fd cannot be polled (a regular file). Without one those run
@@ -75,6 +76,19 @@ struct vl__reactor_backend {
     int (*arm)(void *ctx, int fd, unsigned want, uint32_t tag);
     /* Stop watching fd (it is closing). */
     void (*disarm)(void *ctx, int fd);
+    /*
+     * Optional, for a backend with a process filter (kqueue's EVFILT_PROC,
+     * NOTE_EXIT); NULL where there is none (epoll: WAITPID then parks a
+     * pidfd). watch_exit registers, one shot and before it returns, a watch
+     * of child pid's exit, to be reported with vl__reactor_exited(r, slot,
+     * pid); one watch per pid: a second call for the same pid replaces the
+     * slot the first named. Returns 0, -ESRCH for a pid that has exited
+     * already (the reactor reaps it then), or another negative errno the op
+     * completes with. unwatch_exit removes the watch of pid, if it is still
+     * there, so no report for it follows.
+     */
+    int (*watch_exit)(void *ctx, int pid, uint32_t slot);
+    void (*unwatch_exit)(void *ctx, int pid);
 };
 
 /*
@@ -272,6 +286,16 @@ void vl__reactor_hold(struct vl__reactor *r, uint32_t slot);
 /* Complete held slot with result: 0, or -ENOENT if it is not held (it was
  * cancelled: its completion went out already). */
 int vl__reactor_hold_done(struct vl__reactor *r, uint32_t slot, int64_t result);
+
+/*
+ * The backend's exit watch of pid, registered for slot (watch_exit), fired.
+ * The reactor reaps the child with waitid(WNOHANG) and completes slot with
+ * its status, and every other WAITPID it holds for pid with -ECHILD (the
+ * child is gone, as a second waiter on the pidfd route finds); a child
+ * that still runs is watched again. A report whose slot is no longer
+ * waiting for pid (cancelled since the event was taken) is ignored.
+ */
+void vl__reactor_exited(struct vl__reactor *r, uint32_t slot, int pid);
 
 /* Install off (NULL: none) with its first argument ctx. Only while the
  * reactor holds no offloaded op. */
