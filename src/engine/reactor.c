@@ -477,6 +477,20 @@ static bool fault_eagain(const struct vl__reactor *r)
     return !r->inline_run && VL__FAULT(VL__FAULT_EAGAIN);
 }
 
+/* An injected EAGAIN for a kind whose call works on sockets only (RECV,
+ * SEND, SENDV, ACCEPT, SENDMSG, RECVMSG): only where fd is a socket, the one
+ * place a real EAGAIN can come from. On any other fd the call fails at once
+ * (-ENOTSOCK, -EBADF), and an op parked there could wait forever for an edge
+ * that never comes. The getsockopt runs only when a fault hits. */
+static bool fault_eagain_sock(const struct vl__reactor *r, int fd)
+{
+    if (!fault_eagain(r))
+        return false;
+    int type;
+    socklen_t len = sizeof(type);
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
+}
+
 /* READV/WRITEV on a socket: one recvmsg/sendmsg of the list. */
 static int64_t sock_rwv(const vl_op *op, bool write)
 {
@@ -610,7 +624,7 @@ static int64_t run_recv(struct vl__reactor *r, uint32_t i, struct vl__slot *s, b
 {
     if (VL_UNLIKELY(vl__op_is_multishot(&s->op)))
         return run_recv_multi(r, i, s, ready);
-    if (fault_eagain(r))
+    if (fault_eagain_sock(r, s->op.fd))
         return RECHECK;
     const vl_op *op = &s->op;
     size_t len = VL__FAULT_SHORTEN(op->u.msg.len);
@@ -624,7 +638,7 @@ static int64_t run_send(struct vl__reactor *r, uint32_t i, struct vl__slot *s, b
 {
     (void)i;
     (void)ready;
-    if (fault_eagain(r))
+    if (fault_eagain_sock(r, s->op.fd))
         return RECHECK;
     const vl_op *op = &s->op;
     int64_t res = sys_result(send(op->fd, op->u.msg.buf, VL__FAULT_SHORTEN(op->u.msg.len),
@@ -637,7 +651,7 @@ static int64_t run_sendv(struct vl__reactor *r, uint32_t i, struct vl__slot *s, 
 {
     (void)i;
     (void)ready;
-    if (fault_eagain(r))
+    if (fault_eagain_sock(r, s->op.fd))
         return RECHECK;
     const vl_op *op = &s->op;
     struct msghdr m;
@@ -684,7 +698,7 @@ static int64_t run_accept(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
         if (rc < 0)
             return rc;
     }
-    if ((!ready && (rslot(s)->flags & F_ONE_PER_WAKE)) || fault_eagain(r))
+    if ((!ready && (rslot(s)->flags & F_ONE_PER_WAKE)) || fault_eagain_sock(r, s->op.fd))
         return RECHECK;
     const vl_op *op = &s->op;
     socklen_t *lenp = op->u.accept.addr ? op->u.accept.addrlen : NULL;
@@ -1052,7 +1066,7 @@ static int64_t run_sendmsg(struct vl__reactor *r, uint32_t i, struct vl__slot *s
 {
     (void)i;
     (void)ready;
-    if (fault_eagain(r))
+    if (fault_eagain_sock(r, s->op.fd))
         return RECHECK;
     const vl_op *op = &s->op;
     int64_t res =
@@ -1067,7 +1081,7 @@ static int64_t run_recvmsg(struct vl__reactor *r, uint32_t i, struct vl__slot *s
 {
     if (VL_UNLIKELY(vl__op_is_multishot(&s->op)))
         return run_recvmsg_multi(r, i, s, ready);
-    if (fault_eagain(r))
+    if (fault_eagain_sock(r, s->op.fd))
         return RECHECK;
     const vl_op *op = &s->op;
     int64_t res = sys_result(recvmsg(op->fd, op->u.mh.msg, op->u.mh.flags | MSG_DONTWAIT));
@@ -1089,7 +1103,7 @@ static int64_t recvmsg_multi_batch(struct vl__reactor *r, uint32_t i, struct vl_
         vl__engine_stats(r->e)->cq_deferred++;
         return RECHECK;
     }
-    if (fault_eagain(r))
+    if (fault_eagain_sock(r, s->op.fd))
         return RECHECK;
     if (n > MULTI_BURST)
         n = MULTI_BURST;
