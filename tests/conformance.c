@@ -2772,6 +2772,7 @@ static bool ch_unsupported(void)
     return g_kind == VL_DRIVER_IOCP;
 }
 
+#ifndef _WIN32 /* its tests spawn with posix_spawn */
 /* ch_unsupported, or a Linux driver that waits on a pidfd where
  * pidfd_open(2) is missing: a kernel before 5.3, or valgrind 3.19, which
  * does not know the call and answers ENOSYS. WAITPID then answers
@@ -2797,6 +2798,7 @@ static bool ch_cannot_wait(void)
 #endif
     return false;
 }
+#endif
 
 /* pid <= 0 (a process group, or nothing): -EINVAL at submit, no id, no
  * completion; on every driver. */
