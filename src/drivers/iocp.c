@@ -3,7 +3,8 @@
  * completion port per engine (AcceptEx, ConnectEx, WSARecv, WSASend,
  * ReadFile/WriteFile), TIMEOUT on the OS-neutral timer heap driving
  * GetQueuedCompletionStatusEx's timeout, CANCEL with CancelIoEx, wake with
- * PostQueuedCompletionStatus.
+ * PostQueuedCompletionStatus, WAITPID with a registered wait on the
+ * process handle that posts to the port.
  *
  * Descriptors: vl_op's `int fd` carries a SOCKET or HANDLE truncated to 32
  * bits. Windows keeps handle values below 2^32 so that 32- and 64-bit
@@ -14,15 +15,17 @@
  *
  * Every op owns one request (an OVERLAPPED plus what its completion needs),
  * preallocated per slot at init, so nothing is allocated on the hot path
- * (one exception: a SENDV of more buffers than the request holds, see
- * vec_fill). A handle is associated with the port by the first op that uses
- * it; the association lasts until the handle is closed, and a second one
- * fails with ERROR_INVALID_PARAMETER, which is taken to mean "already ours".
- * A handle therefore serves one engine for its life. Completions are always
- * delivered through the port (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is not
- * used: it is unsafe on sockets with a non-IFS layered provider and would
- * split every op into two completion paths), so each op reaches
- * vl__engine_complete exactly once, from one place.
+ * (two exceptions: a SENDV, READV or WRITEV socket list of more buffers
+ * than the request holds, see vec_fill; the bounce buffer of a file's or
+ * pipe's READV or WRITEV, see start_rwv). A handle is associated with the
+ * port by the first op that uses it; the association lasts until the handle
+ * is closed, and a second one fails with ERROR_INVALID_PARAMETER, which is
+ * taken to mean "already ours". A handle therefore serves one engine for
+ * its life. Completions are always delivered through the port
+ * (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is not used: it is unsafe on
+ * sockets with a non-IFS layered provider and would split every op into two
+ * completion paths), so each op reaches vl__engine_complete exactly once,
+ * from one place.
  */
 #include <winsock2.h>
 #include <ws2tcpip.h>
@@ -76,8 +79,9 @@ static inline struct iocp_slot *islot(struct vl__slot *s)
 /* A datagram cut to the receive buffers (WSAEMSGSIZE): a warning status. */
 #define ST_BUFFER_OVERFLOW ((int32_t)0x80000005)
 
-/* SENDV: list entries kept inside the request, in the room ACCEPT's
- * addresses use (an op is one kind at a time); longer lists go to the heap. */
+/* SENDV, and READV/WRITEV on a socket: list entries kept inside the
+ * request, in the room ACCEPT's addresses use (an op is one kind at a
+ * time); longer lists go to the heap. */
 #define VEC_INLINE (2 * ADDR_ROOM / sizeof(WSABUF))
 
 struct iocp_req {
@@ -89,7 +93,7 @@ struct iocp_req {
     bool stop;            /* multishot: cancelled, end at the next packet  */
     union {
         char addrs[2 * ADDR_ROOM]; /* ACCEPT: AcceptEx's two addresses        */
-        WSABUF vec[VEC_INLINE];    /* SENDV: the converted list when it fits  */
+        WSABUF vec[VEC_INLINE];    /* SENDV, socket READV/WRITEV: the list    */
         struct {
             WSAMSG m;     /* multishot RECVMSG: the request's own header */
             WSABUF b;     /* its payload area in the pool buffer          */
@@ -103,7 +107,7 @@ struct iocp_req {
     };
     DWORD flags;      /* RECVMSG on a stream: WSARecv's flags           */
     bool stream;      /* RECVMSG: the socket is a stream (WSARecv, not WSARecvMsg) */
-    WSABUF *vec_heap; /* SENDV: a longer list's array, NULL otherwise; freed
+    WSABUF *vec_heap; /* vec's list when longer, NULL otherwise; freed
                        * once, when the op ends (vec_free) */
     char *bounce;     /* READV/WRITEV of a file or pipe: the one buffer of the
                        * list's bytes, NULL otherwise; freed once, when the op
@@ -295,12 +299,12 @@ static int64_t start_msg(vl_engine *e, uint32_t slot, const vl_op *op, bool send
 }
 
 /*
- * SENDV's list as Winsock's WSABUF {ULONG len; char *buf}, which is not
- * vl_iovec's layout, so it is converted. WSASend's documentation asks that
- * the array stay valid for the whole send, so it lives in the request (or
- * on the heap for more than VEC_INLINE entries) until the op's packet. Each
- * length fits a ULONG: submit refused totals above INT32_MAX. NULL: no
- * memory for a long list.
+ * SENDV's (and a socket READV's or WRITEV's) list as Winsock's WSABUF
+ * {ULONG len; char *buf}, which is not vl_iovec's layout, so it is
+ * converted. WSASend's documentation asks that the array stay valid for the
+ * whole send, so it lives in the request (or on the heap for more than
+ * VEC_INLINE entries) until the op's packet. Each length fits a ULONG:
+ * submit refused totals above INT32_MAX. NULL: no memory for a long list.
  */
 static WSABUF *vec_fill(struct iocp_req *q, const vl_iovec *iov, uint32_t n)
 {
