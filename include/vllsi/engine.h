@@ -584,9 +584,13 @@ VL_API vl_op vl_op_listen(int fd, int backlog);
  * (iovcnt 0 or above VL_IOV_MAX, the lengths adding up to more than
  * INT32_MAX, an offset below -1), -EFAULT (iov NULL, or an entry with a
  * NULL base and a non-zero length). Results: bytes; -EBADF; -ESPIPE;
- * -EISDIR; -ECANCELED. On epoll and kqueue a regular file's READV runs on
- * the worker pool (vl_engine_config.workers). IOCP: -EOPNOTSUPP (Windows
- * has no scatter read for ordinary buffers; docs/windows.md).
+ * -EISDIR; -ECANCELED; -ENOMEM (IOCP, below). On epoll and kqueue a
+ * regular file's READV runs on the worker pool (vl_engine_config.workers).
+ * IOCP: on a socket one WSARecv of the list; on a file or pipe one
+ * ReadFile into the list's only non-empty buffer, or, when there are
+ * several, into a bounce buffer of the list's total length that the driver
+ * allocates at submit (-ENOMEM if it cannot) and scatters into the list at
+ * completion (docs/windows.md).
  */
 VL_API vl_op vl_op_readv(int fd, const vl_iovec *iov, uint32_t iovcnt, int64_t offset);
 
@@ -595,7 +599,8 @@ VL_API vl_op vl_op_readv(int fd, const vl_iovec *iov, uint32_t iovcnt, int64_t o
  * result is the number of bytes written, which may stop short (the caller
  * writes the rest). Offsets, ownership and submit errors as vl_op_readv.
  * Like WRITE, a write to a pipe or socket without a reader completes with
- * -EPIPE and never raises SIGPIPE. IOCP: -EOPNOTSUPP.
+ * -EPIPE and never raises SIGPIPE. IOCP: as READV, the list gathered into
+ * the bounce buffer at submit when it has several non-empty buffers.
  */
 VL_API vl_op vl_op_writev(int fd, const vl_iovec *iov, uint32_t iovcnt, int64_t offset);
 
@@ -616,7 +621,8 @@ VL_API vl_op vl_op_fsync(int fd, uint32_t flags);
 
 /*
  * Child processes. The engine never starts one: spawn it yourself, with
- * posix_spawn(3) (or fork and exec), and hand its pid to WAITPID:
+ * posix_spawn(3) (or fork and exec; CreateProcess on Windows), and hand
+ * its pid to WAITPID:
  *
  *     pid_t pid;
  *     char *argv[] = {"sh", "-c", "exit 7", NULL};
@@ -625,22 +631,42 @@ VL_API vl_op vl_op_fsync(int fd, uint32_t flags);
  *         int64_t id = vl_engine_submit(e, &op, user_data);
  *     }
  *
- * WAITPID's result, the same on every driver: the exit code, 0..255, for a
- * child that exited (exit(3) or a return from main); VL_CHILD_SIGNALED |
- * the signal's number for one a signal killed (SIGKILL: 0x109). The
- * macros below take a result >= 0 apart.
+ * WAITPID's result: the exit code, 0..255, for a child that exited
+ * (exit(3) or a return from main); VL_CHILD_SIGNALED | the signal's number
+ * for one a signal killed (SIGKILL: 0x109). The macros below take a result
+ * >= 0 apart.
+ *
+ * Windows (IOCP) reports the process's exit code (GetExitCodeProcess), a
+ * 32-bit value, without loss: 0..255 exactly as above; a larger code c as
+ * (c << 16) | low, where low is
+ *   - VL_CHILD_SIGNALED | s when c is a system NTSTATUS of warning or error
+ *     severity (top bit set, customer bit clear: 0x8xxxxxxx, 0xCxxxxxxx),
+ *     the status of an exception or fatal error that ended the process: s
+ *     is the C runtime's signal for it (STATUS_ACCESS_VIOLATION,
+ *     STATUS_STACK_OVERFLOW, STATUS_IN_PAGE_ERROR: SIGSEGV; illegal and
+ *     privileged instructions: SIGILL; the float and integer arithmetic
+ *     exceptions: SIGFPE; STATUS_CONTROL_C_EXIT: SIGINT;
+ *     STATUS_STACK_BUFFER_OVERRUN, the fail-fast abort: SIGABRT, 22 there),
+ *     0 for every other status (VL_CHILD_KILLED, with no signal);
+ *   - c & 0xff otherwise, an exit (VL_CHILD_EXITED, VL_CHILD_EXIT_CODE is
+ *     the low byte as POSIX would keep it: exit(-1), code 0xFFFFFFFF, is 255).
+ * VL_CHILD_WIN_CODE gives c back from any such result. On POSIX results
+ * stay below 0x200.
  */
 #define VL_CHILD_SIGNALED     0x100
-#define VL_CHILD_EXITED(r)    ((r) >= 0 && (r) < VL_CHILD_SIGNALED)
+#define VL_CHILD_EXITED(r)    ((r) >= 0 && ((r)&VL_CHILD_SIGNALED) == 0)
 #define VL_CHILD_EXIT_CODE(r) ((int)((r)&0xff))
 #define VL_CHILD_KILLED(r)    (((r)&VL_CHILD_SIGNALED) != 0)
 #define VL_CHILD_TERMSIG(r)   ((int)((r)&0xff))
+/* Windows: the process's whole exit code (GetExitCodeProcess). */
+#define VL_CHILD_WIN_CODE(r)  ((uint32_t)((r) >= 0x10000 ? (r) >> 16 : (r)))
 
 /*
  * vl_op_waitpid - wait until the child pid exits, and reap it: the op
  * consumes its exit status, as waitpid(2) does (a later wait for it finds
  * no such child). By pid, not by pidfd, because a pid is what every system
- * has; the drivers make the pidfd (Linux) themselves.
+ * has; the drivers make the pidfd (Linux) or open the process (Windows)
+ * themselves.
  *
  * One waiter per child: with two WAITPIDs for the same pid, or a WAITPID and
  * the caller's own waitpid(2), whichever reaps first gets the status and the
@@ -648,14 +674,23 @@ VL_API vl_op vl_op_fsync(int fd, uint32_t flags);
  * when the child exits). A handler of SIGCHLD that reaps, or SIGCHLD set to
  * SIG_IGN (the kernel then reaps by itself), takes the status the same way.
  *
+ * Windows (IOCP): pid is the process id (PROCESS_INFORMATION.dwProcessId).
+ * The driver opens the process at submit, which pins the id from then on;
+ * until then only the caller's own handle (hProcess) does, so keep it open
+ * at least until the WAITPID is submitted: an id whose last handle closed
+ * may name another process. Windows has no reaping: every WAITPID of a
+ * child gets its exit code for as long as some handle keeps the process
+ * (two WAITPIDs both get it); once the last handle closes (the driver
+ * closes its own when the op ends) the id is -ECHILD. A child is a process
+ * this one created (its parent id is ours and it is younger than us);
+ * another process, this one itself, or one it may not open: -ECHILD.
+ *
  * Results: the status (above); -ECHILD for a pid that is not a child of
  * this process, or was reaped by someone else; -ECANCELED (CANCEL,
  * shutdown): the child is not reaped, and a later WAITPID or waitpid(2)
  * still gets its status; -EOPNOTSUPP where the driver cannot wait for a
- * process: the simulator (no processes), IOCP (a Windows process id is
- * reused once the last handle to the process closes, so waiting by id is
- * not exact there), and a Linux kernel before 5.3 (no pidfd_open) on the
- * epoll, io_uring and kqueue (libkqueue) drivers.
+ * process: the simulator (no processes), and a Linux kernel before 5.3 (no
+ * pidfd_open) on the epoll, io_uring and kqueue (libkqueue) drivers.
  * submit: -EINVAL for pid <= 0 (process groups are not waited for).
  *
  * How each driver waits (docs/engine.md): io_uring, epoll and kqueue on
@@ -663,7 +698,9 @@ VL_API vl_op vl_op_fsync(int fd, uint32_t flags);
  * readable, which it does when the child exits; kqueue on macOS and the
  * BSDs registers EVFILT_PROC with NOTE_EXIT on the pid; then each reaps
  * with waitid(WNOHANG), so the polling thread never blocks. sync blocks in
- * waitid(2).
+ * waitid(2). IOCP registers a wait on the process handle
+ * (RegisterWaitForSingleObject) whose callback posts to the completion
+ * port.
  */
 VL_API vl_op vl_op_waitpid(int pid);
 
@@ -1244,8 +1281,9 @@ VL_API uint32_t vl_engine_inflight(const vl_engine *e);
  *
  * Native and emulated: an op is native when the kernel carried it out
  * asynchronously as that op (an io_uring SQE of the op's own opcode,
- * multishot included; a Windows overlapped request: READ, WRITE, SEND,
- * SENDV, SENDMSG, RECV, RECVMSG, ACCEPT, CONNECT, a multishot ACCEPT's AcceptEx). Every other
+ * multishot included; a Windows overlapped request: READ, WRITE, READV and
+ * WRITEV on a socket or of one non-empty buffer, SEND, SENDV, SENDMSG,
+ * RECV, RECVMSG, ACCEPT, CONNECT, a multishot ACCEPT's AcceptEx). Every other
  * submitted op is emulated: the engine carried it out itself (the readiness
  * core behind epoll tries the op and parks it until the fd is ready; the
  * sync driver blocks in it; the simulator; io_uring's SHUTDOWN, BIND,
@@ -1254,8 +1292,9 @@ VL_API uint32_t vl_engine_inflight(const vl_engine *e);
  * buffer rings, and a multishot POLL refused there, FTRUNCATE and the
  * path ops a kernel lacks, a multishot RECVMSG without a registered pool;
  * IOCP's NOP, TIMEOUT, CLOSE, CANCEL, SHUTDOWN, POLL (refused), SOCKET,
- * BIND, LISTEN, the file and path ops, READV and WRITEV (refused), FSYNC,
- * multishot RECV and RECVMSG; the readiness drivers' worker pool), or
+ * BIND, LISTEN, the file and path ops, READV and WRITEV through a bounce
+ * buffer, FSYNC, WAITPID, multishot RECV and RECVMSG; the readiness
+ * drivers' worker pool), or
  * answered it without the kernel (a
  * CANCEL the core resolved itself: its target unknown, completed or being cancelled already; an op
  * still queued at shutdown). native + emulated is the sum of submitted[].
