@@ -131,8 +131,10 @@ static int g_ep = -1; /* the epoll or kqueue descriptor */
 static struct sockaddr_in g_addr;
 
 /* What the poller reports for a connection: readable (data, EOF or an
- * error to read), writable, in error or hung up. */
-enum { W_IN = 1, W_OUT = 2, W_ERR = 4 };
+ * error to read), writable, in error or hung up, and W_FAIL when it also
+ * named the socket's error (kqueue's fflags): libkqueue takes SO_ERROR to
+ * report it, so a failed connect must not be judged by SO_ERROR alone. */
+enum { W_IN = 1, W_OUT = 2, W_ERR = 4, W_FAIL = 8 };
 
 static int poller_create(void)
 {
@@ -213,7 +215,17 @@ static void conn_close(struct conn *c, bool reset)
         struct linger lg = {1, 0};
         setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     }
-    close(c->fd); /* also leaves the epoll set / drops its kqueue filters */
+#ifdef SOAK_KQUEUE
+    /* Drop the filters first: libkqueue does not see a close, and would keep
+     * them (no longer polled) for the next socket given this number. One
+     * change per call: a failed one ends a call that has no event list. */
+    struct kevent ch;
+    EV_SET(&ch, (uintptr_t)c->fd, EVFILT_READ, EV_DELETE, 0, 0, NULL);
+    kevent(g_ep, &ch, 1, NULL, 0, NULL);
+    EV_SET(&ch, (uintptr_t)c->fd, EVFILT_WRITE, EV_DELETE, 0, 0, NULL);
+    kevent(g_ep, &ch, 1, NULL, 0, NULL);
+#endif
+    close(c->fd); /* also leaves the epoll set */
     c->fd = -1;
 }
 
@@ -288,7 +300,7 @@ static void on_event(struct conn *c, uint32_t ev, size_t max_in)
         int err = 0;
         socklen_t len = sizeof(err);
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err != 0) {
+        if (err != 0 || (ev & W_FAIL)) {
             conn_fail(c);
             return;
         }
@@ -316,8 +328,10 @@ static void poll_once(int timeout_ms, size_t max_in)
         if (evs[k].flags & EV_ERROR)
             continue; /* a change that failed: the fd was closed meanwhile */
         uint32_t ev = evs[k].filter == EVFILT_WRITE ? W_OUT : W_IN;
-        if ((evs[k].flags & EV_EOF) && (evs[k].fflags != 0 || evs[k].filter == EVFILT_WRITE))
-            ev |= W_ERR; /* fflags: the socket's error; EOF for writing: hung up */
+        if ((evs[k].flags & EV_EOF) && evs[k].fflags != 0)
+            ev |= W_ERR | W_FAIL; /* fflags: the socket's error */
+        else if ((evs[k].flags & EV_EOF) && evs[k].filter == EVFILT_WRITE)
+            ev |= W_ERR; /* EOF for writing: hung up */
         on_event(evs[k].udata, ev, max_in);
     }
 #else
