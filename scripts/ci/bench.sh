@@ -14,7 +14,7 @@
 #     corrupted one;
 #  4. the timer and in-process ping-pong micro-benchmarks run once each,
 #     briefly (a case that reports an error fails the leg);
-#  5. only with VLLSI_CI_BENCH_HTTP=1 (it adds about 40 s): examples/http_server
+#  5. only with VLLSI_CI_BENCH_HTTP=1 (it adds about 50 s): examples/http_server
 #     against nginx, scripts/bench-http --quick --reps 1, where nginx and wrk
 #     are installed.
 # The figures are not checked (the machine is shared; speed is not asserted).
@@ -166,7 +166,7 @@ fi
 # examples/http_server on both drivers against nginx, every row of
 # scripts/bench-http once for 1 s: every server must serve /plaintext and
 # every file byte for byte, and every run must end without socket errors or
-# non-2xx answers. Off by default: it adds about 40 s to the leg.
+# non-2xx answers. Off by default: it adds about 50 s to the leg.
 bench_http_smoke() {
     echo "== bench-http: http_server against nginx, one 1 s run per row"
     if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
