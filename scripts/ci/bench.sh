@@ -177,6 +177,8 @@ bench_http_smoke() {
     "$root/scripts/bench-http" --server "$build/examples/http_server" --quick --reps 1 |
         sed -n '/^bench-http: /p;/^row /,/^$/p'
 }
-[ "${VLLSI_CI_BENCH_HTTP:-0}" = 1 ] && bench_http_smoke
+if [ "${VLLSI_CI_BENCH_HTTP:-0}" = 1 ]; then
+    bench_http_smoke
+fi
 
 echo "bench: all green"
