@@ -163,6 +163,7 @@ if printf '%s\n' "$out" | grep -q 'ERROR OCCURRED'; then
     echo "bench: a micro-benchmark case failed" >&2
     exit 1
 fi
+
 # examples/http_server on both drivers against nginx, every row of
 # scripts/bench-http once for 1 s: every server must serve /plaintext and
 # every file byte for byte, and every run must end without socket errors or
