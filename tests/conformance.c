@@ -358,6 +358,12 @@ static void h_check_domain(const struct h_rec *r, const vl_completion *c)
     case VL_OP_WAITPID:
         max = VL_CHILD_SIGNALED | 0xff; /* an exit code, or a signal */
         break;
+    case VL_OP_SENDFILE:
+        max = (int64_t)op->u.sendfile.count;
+        break;
+    case VL_OP_SPLICE:
+        max = (int64_t)op->u.splice.len;
+        break;
     case VL_OP_CONNECT:
     case VL_OP_CLOSE:
     case VL_OP_SHUTDOWN:
@@ -748,6 +754,8 @@ static void op_constructors_fill_the_header(void **state)
         {vl_op_sendmsg(18, &mh, 0), VL_OP_SENDMSG, 18},
         {vl_op_recvmsg(19, &mh, 0), VL_OP_RECVMSG, 19},
         {vl_op_waitpid(42), VL_OP_WAITPID, -1},
+        {vl_op_sendfile(24, 25, 0, 10), VL_OP_SENDFILE, 24},
+        {vl_op_splice(26, -1, 27, -1, 10, 0), VL_OP_SPLICE, 26},
     };
     assert_int_equal(sizeof(cases) / sizeof(cases[0]), VL_OP_KIND_COUNT_);
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
@@ -923,6 +931,8 @@ static void submit_rejects_bad_modes(vl_engine *e, const int p[2], const int sv[
         {vl_op_fsync(sv[0], 0), "FSYNC"},
         {vl_op_sendto(sv[0], &mio, buf, sizeof(buf), 0, NULL, 0), "SENDMSG"},
         {vl_op_waitpid(1), "WAITPID"},
+        {vl_op_sendfile(sv[0], p[0], 0, 1), "SENDFILE"},
+        {vl_op_splice(p[0], -1, sv[0], -1, 1, 0), "SPLICE"},
     };
     assert_int_equal(sizeof(others) / sizeof(others[0]), VL_OP_KIND_COUNT_ - 4);
     for (size_t k = 0; k < sizeof(others) / sizeof(others[0]); k++) {
