@@ -294,7 +294,7 @@ typedef struct vl_op {
          * NUL-terminated strings, read until the completion is returned. */
         struct {
             const char *path;
-            int flags;     /* open(2)'s O_* flags (see vl_op_openat) */
+            int flags;        /* open(2)'s O_* flags (see vl_op_openat) */
             uint32_t mode;    /* permission bits of a file O_CREAT makes */
             uint64_t resolve; /* VL_RESOLVE_* bits (vl_op_openat2); 0: none */
         } openat;             /* OPENAT */
@@ -334,8 +334,8 @@ typedef struct vl_op {
             vl_bufpool *pool; /* multishot RECVMSG's buffers; else NULL */
         } mh;                 /* SENDMSG, RECVMSG */
         struct {
-            int32_t pid;   /* > 0: a child of this process (fd is -1) */
-        } waitpid;         /* WAITPID */
+            int32_t pid; /* > 0: a child of this process (fd is -1) */
+        } waitpid;       /* WAITPID */
         struct {
             int32_t file_fd; /* the file read from (fd: the socket written to) */
             uint32_t unused_;
@@ -349,7 +349,7 @@ typedef struct vl_op {
             int64_t off_out; /* -1: fd_out's current position (likewise) */
             size_t len;      /* 0..INT32_MAX bytes */
         } splice;            /* SPLICE (fd: fd_in) */
-        uint64_t size_[5]; /* sizes the body: 40 bytes, whatever the kind */
+        uint64_t size_[5];   /* sizes the body: 40 bytes, whatever the kind */
     } u;
 } vl_op;
 
@@ -886,11 +886,13 @@ VL_API vl_op vl_op_openat(int dirfd, const char *path, int flags, uint32_t mode)
 #define VL_RESOLVE_NO_XDEV       0x01 /* no crossing of a mount point          */
 #define VL_RESOLVE_NO_MAGICLINKS 0x02 /* no /proc/<pid>/fd/<n> style links     */
 #define VL_RESOLVE_NO_SYMLINKS   0x04 /* no symlink at all, anywhere in path   */
-#define VL_RESOLVE_BENEATH       0x08 /* never leave dirfd: "..", "/" or a
-                                       * symlink out of it is -EXDEV          */
-#define VL_RESOLVE_IN_ROOT       0x10 /* dirfd is "/": "..", "/" and symlinks
-                                       * stay inside it (chroot-like)          */
-#define VL_RESOLVE_ALL           0x1f
+#define VL_RESOLVE_BENEATH                    \
+    0x08 /* never leave dirfd: "..", "/" or a \
+          * symlink out of it is -EXDEV          */
+#define VL_RESOLVE_IN_ROOT                       \
+    0x10 /* dirfd is "/": "..", "/" and symlinks \
+          * stay inside it (chroot-like)          */
+#define VL_RESOLVE_ALL 0x1f
 
 /*
  * vl_op_openat2 - vl_op_openat with resolve, a set of VL_RESOLVE_* bits
@@ -913,8 +915,7 @@ VL_API vl_op vl_op_openat(int dirfd, const char *path, int flags, uint32_t mode)
  * VL_RESOLVE_NO_SYMLINKS, -EAGAIN when the kernel saw a rename race during
  * a VL_RESOLVE_BENEATH or VL_RESOLVE_IN_ROOT lookup (submit it again).
  */
-VL_API vl_op vl_op_openat2(int dirfd, const char *path, int flags, uint32_t mode,
-                           uint64_t resolve);
+VL_API vl_op vl_op_openat2(int dirfd, const char *path, int flags, uint32_t mode, uint64_t resolve);
 
 /*
  * STATX's result, the same on every platform, whatever the platform's own

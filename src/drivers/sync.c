@@ -357,7 +357,8 @@ static uint64_t sigpipe_hold(bool *was_pending)
 {
     uint64_t pipe_set = 1ull << (SIGPIPE_NUM - 1), old = 0, pending = 0;
     sys6(__NR_rt_sigprocmask, SIG_BLOCK_HOW, (long)&pipe_set, (long)&old, 8, 0, 0);
-    *was_pending = (old & pipe_set) && sys6(__NR_rt_sigpending, (long)&pending, 8, 0, 0, 0, 0) == 0 &&
+    *was_pending = (old & pipe_set) &&
+                   sys6(__NR_rt_sigpending, (long)&pending, 8, 0, 0, 0, 0) == 0 &&
                    (pending & pipe_set);
     return old;
 }

@@ -154,18 +154,20 @@ enum sigpipe_mode {
  * with VL_CQE_MORE until its final completion.
  *
  * The slot state's flags (struct uring_slot) for these ops: */
-#define U_SINGLE  0x1u   /* armed as a single-shot request: re-arm after each CQE */
-#define U_REARM   0x2u   /* on the re-arm list, not in the kernel                 */
-#define U_POLLING 0x4u   /* user-space pool was empty: a POLL_ADD waits for data  */
-#define U_BID     0x8u   /* user-space pool: the slot state's bid is its buffer   */
-#define U_STARVED 0x10u  /* re-armed after -ENOBUFS, no data since (ring_starved) */
-#define U_WAITED  0x20u  /* multishot POLL: its fd was looked at (cqe_poll_multi)  */
-#define U_NOPOLL  0x40u  /* multishot POLL without the kernel's: a NOP, then -EOPNOTSUPP */
-#define U_CALL    0x80u  /* a path op the kernel lacks: a NOP, whose CQE makes the call */
-#define U_NOMSG   0x100u /* multishot RECVMSG the kernel cannot run: a NOP, then -EOPNOTSUPP */
-#define U_TYPED   0x200u /* multishot RECVMSG: U_STREAM says what its socket is */
-#define U_STREAM  0x400u /* multishot RECVMSG on a stream socket (0 bytes: EOF) */
-#define U_PIDFD   0x800u /* WAITPID: s->op.fd is its pidfd, polled (cqe_waitpid) */
+#define U_SINGLE    0x1u    /* armed as a single-shot request: re-arm after each CQE */
+#define U_REARM     0x2u    /* on the re-arm list, not in the kernel                 */
+#define U_POLLING   0x4u    /* user-space pool was empty: a POLL_ADD waits for data  */
+#define U_BID       0x8u    /* user-space pool: the slot state's bid is its buffer   */
+#define U_STARVED   0x10u   /* re-armed after -ENOBUFS, no data since (ring_starved) */
+#define U_WAITED    0x20u   /* multishot POLL: its fd was looked at (cqe_poll_multi)  */
+#define U_NOPOLL    0x40u   /* multishot POLL without the kernel's: a NOP, then -EOPNOTSUPP */
+#define U_CALL      0x80u   /* a path op the kernel lacks: a NOP, whose CQE makes the call */
+#define U_NOMSG     0x100u  /* multishot RECVMSG the kernel cannot run: a NOP, then -EOPNOTSUPP */
+#define U_TYPED     0x200u  /* multishot RECVMSG: U_STREAM says what its socket is */
+#define U_STREAM    0x400u  /* multishot RECVMSG on a stream socket (0 bytes: EOF) */
+#define U_PIDFD     0x800u  /* WAITPID: s->op.fd is its pidfd, polled (cqe_waitpid) */
+#define U_SPOLL     0x1000u /* SPLICE: a POLL_ADD on the side that said EAGAIN  */
+#define U_SPOLL_OUT 0x2000u /* ... on fd_out for writing (else fd_in, reading)  */
 
 /*
  * A native pool's provided-buffer ring, holding a window of the free
@@ -898,13 +900,27 @@ static void prep_sendfile(struct uring *d, struct vl__slot *s, vl_engine *e,
     io_uring_prep_poll_add(sqe, s->op.fd, POLLOUT);
 }
 
-/* SPLICE: IORING_OP_SPLICE (5.7), -1 offsets meaning the fd's position
+/*
+ * SPLICE: IORING_OP_SPLICE (5.7), -1 offsets meaning the fd's position
  * there as well. The kernel runs it on io-wq, whose workers block every
- * signal, so a pipe or socket without a reader cannot raise SIGPIPE. */
+ * signal, so a pipe or socket without a reader cannot raise SIGPIPE. An fd
+ * the caller made non-blocking makes the kernel answer -EAGAIN rather than
+ * wait (io_uring arms no poll for a splice): cqe_splice then polls the
+ * side that is not ready (U_SPOLL) and sends the splice again.
+ */
 static void prep_splice(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
     (void)d, (void)e;
     const vl_op *op = &s->op;
+    if (!(us(s)->flags & U_REARM))
+        us(s)->flags = 0; /* a new op: nothing of the slot's last one */
+    if (us(s)->flags & U_SPOLL) {
+        if (us(s)->flags & U_SPOLL_OUT)
+            io_uring_prep_poll_add(sqe, op->u.splice.fd_out, POLLOUT);
+        else
+            io_uring_prep_poll_add(sqe, op->fd, POLLIN);
+        return;
+    }
     io_uring_prep_splice(sqe, op->fd, op->u.splice.off_in, op->u.splice.fd_out,
                          op->u.splice.off_out, (unsigned)op->u.splice.len, op->u.splice.flags);
 }
@@ -1993,7 +2009,36 @@ static void cqe_sendfile(vl_engine *e, struct uring *d, uint32_t i, const struct
         rearm_push(e, d, i);
 }
 
-#define cqe_splice cqe_nop
+/* SPLICE's CQE (prep_splice): the splice's result; -EAGAIN polls the side
+ * a poll(2) finds not ready (both ready again: the splice at once); the
+ * POLL_ADD's completion sends the splice again. A shutdown or a deadline
+ * whose cancel found the op between the two ends it (as cqe_sendfile). */
+static void cqe_splice(vl_engine *e, struct uring *d, uint32_t i, const struct io_uring_cqe *cqe)
+{
+    struct vl__slot *s = vl__engine_slot(e, i);
+    bool polled = us(s)->flags & U_SPOLL;
+    if (cqe->res != -EAGAIN && (!polled || cqe->res < 0)) {
+        cqe_final(e, i, cqe->res);
+        return;
+    }
+    us(s)->flags &= ~(U_SPOLL | U_SPOLL_OUT);
+    if (!polled) {
+        struct pollfd p[2] = {{.fd = s->op.fd, .events = POLLIN},
+                              {.fd = s->op.u.splice.fd_out, .events = POLLOUT}};
+        if (poll(p, 2, 0) < 0) {
+            cqe_final(e, i, -errno);
+            return;
+        }
+        if (p[0].revents == 0)
+            us(s)->flags |= U_SPOLL;
+        else if (p[1].revents == 0)
+            us(s)->flags |= U_SPOLL | U_SPOLL_OUT;
+    }
+    if (vl__engine_shutting(e) || (s->core_flags & VL__SLOT_TIMED_OUT))
+        cqe_final(e, i, -ECANCELED);
+    else
+        rearm_push(e, d, i);
+}
 
 /* -ENOENT: the target may not have reached the kernel yet (cancel_retry). */
 static void cqe_cancel(vl_engine *e, struct uring *d, uint32_t i, const struct io_uring_cqe *cqe)

@@ -448,8 +448,8 @@ static inline int vl__check_splice(const vl_op *op)
 {
     if (op->u.splice.fd_out < 0)
         return -EBADF;
-    if (op->u.splice.off_in < -1 || op->u.splice.off_out < -1 ||
-        op->u.splice.len > INT32_MAX || (op->u.splice.flags & ~(uint32_t)VL_SPLICE_F_ALL) != 0)
+    if (op->u.splice.off_in < -1 || op->u.splice.off_out < -1 || op->u.splice.len > INT32_MAX ||
+        (op->u.splice.flags & ~(uint32_t)VL_SPLICE_F_ALL) != 0)
         return -EINVAL;
     return 0;
 }

@@ -79,20 +79,20 @@
 #define MODE_PLAIN  (4u << MODE_SHIFT) /* read/write after readiness only    */
 
 /* A CONNECT has started (EINPROGRESS): readiness means "look at SO_ERROR". */
-#define F_CONNECTING   0x100u
+#define F_CONNECTING     0x100u
 /* The op may block if run without a fresh readiness notification, so a
  * notification runs at most one such op. */
-#define F_ONE_PER_WAKE 0x200u
+#define F_ONE_PER_WAKE   0x200u
 /* ACCEPT: the listener's blocking mode has been looked at; multishot RECV:
  * the socket's type has. */
-#define F_CHECKED      0x400u
+#define F_CHECKED        0x400u
 /* A multishot RECV on a byte stream (TCP, AF_UNIX stream): a short read means the
  * receive queue was empty, as good as EAGAIN. */
-#define F_STREAM       0x800u
+#define F_STREAM         0x800u
 /* A worker runs the op (vl__reactor_work): its blocking call runs as is. */
-#define F_WORKER       0x1000u
+#define F_WORKER         0x1000u
 /* A held WAITPID whose child's exit the backend watches (watch_exit). */
-#define F_EXIT         0x2000u
+#define F_EXIT           0x2000u
 /* SPLICE: its fds were looked at (splice_check); the socket across from
  * the pipe (F_STREAM) is fd_in; it waits for fd_out to be writable, which
  * the header's fd names (splice_wait). */
@@ -996,8 +996,8 @@ static int64_t run_openat(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
     const vl_op *op = &s->op;
     if (op->u.openat.resolve != 0) {
 #ifdef __linux__
-        return vl__openat2(at_fd(op->fd), op->u.openat.path, op->u.openat.flags,
-                           op->u.openat.mode, op->u.openat.resolve);
+        return vl__openat2(at_fd(op->fd), op->u.openat.path, op->u.openat.flags, op->u.openat.mode,
+                           op->u.openat.resolve);
 #else
         return -EOPNOTSUPP;
 #endif

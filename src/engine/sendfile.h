@@ -161,9 +161,9 @@ static inline int64_t vl__splice_once(const vl_op *op, int sock)
     struct vl__sigpipe_hold h;
     vl__sigpipe_hold(&h);
     loff_t oin = op->u.splice.off_in, oout = op->u.splice.off_out;
-    ssize_t n = splice(op->fd, oin >= 0 ? &oin : NULL, op->u.splice.fd_out,
-                       oout >= 0 ? &oout : NULL, op->u.splice.len,
-                       op->u.splice.flags | SPLICE_F_NONBLOCK);
+    ssize_t n =
+        splice(op->fd, oin >= 0 ? &oin : NULL, op->u.splice.fd_out, oout >= 0 ? &oout : NULL,
+               op->u.splice.len, op->u.splice.flags | SPLICE_F_NONBLOCK);
     int64_t res = n >= 0 ? (int64_t)n : -(int64_t)errno;
     vl__sigpipe_release(&h, res);
     vl__nonblock_end(sock, fl);
