@@ -3756,12 +3756,42 @@ static void sendfile_cancel_while_waiting(void **state)
     assert_false(h_rec_of(id)->done);
     expect_result(h_run(vl_op_cancel(id)), 0, "CANCEL of a waiting SENDFILE");
     expect_result(h_wait(id), -ECANCELED, "the cancelled SENDFILE");
+    /* A deadline ends one that waits (immediately: 0, or after 20 ms),
+     * with -ETIMEDOUT; a SPLICE into the full socket the same. */
+    static const int64_t after[] = {20 * CT_MS, 0};
+    for (size_t k = 0; k < 2; k++) {
+        vl_op op = vl_op_sendfile(sv[0], file, 0, sizeof(data));
+        op.flags = VL_OP_F_DEADLINE;
+        op.deadline_ns = after[k];
+        expect_result(h_run(op), -ETIMEDOUT, "SENDFILE past its deadline");
+    }
+#ifdef __linux__
+    int p[2];
+    mk_pipe(p);
+    assert_int_equal(write(p[1], "abc", 3), 3);
+    vl_op sp = vl_op_splice(p[0], -1, sv[0], -1, 3, 0);
+    sp.flags = VL_OP_F_DEADLINE;
+    sp.deadline_ns = 20 * CT_MS;
+    int64_t r = h_run(sp);
+    if (r != -ETIMEDOUT && r != 3) /* a byte-sized room may open up for it */
+        fail_msg("SPLICE into a full socket past its deadline: %lld", (long long)r);
+#endif
     drain_fd(sv[1]);
     assert_int_equal(sf_send_all(sv[0], sv[1], file, 0, sizeof(data), got, sizeof(got)),
                      sizeof(data));
     assert_memory_equal(got, data, sizeof(data));
-    sf_file_done(file, "f");
-    h_quiet();
+    /* Shutdown with one waiting: -ECANCELED. */
+    fill_send_buffer(sv[0]);
+    id = h_sub(vl_op_sendfile(sv[0], file, 0, sizeof(data)));
+    h_poll(10 * CT_MS, 256);
+    assert_false(h_rec_of(id)->done);
+    vl_engine_shutdown(H.e);
+    expect_result(h_wait(id), -ECANCELED, "SENDFILE at shutdown");
+    h_close();
+    char f[600];
+    xclose(file);
+    untrack(file);
+    assert_int_equal(unlink(ft_path(f, sizeof(f), "f")), 0);
     ft_done(NULL, 0);
 }
 #endif

@@ -2016,6 +2016,11 @@ static void cqe_sendfile(vl_engine *e, struct uring *d, uint32_t i, const struct
         rearm_push(e, d, i);
 }
 
+/* The kernel's internal restart codes, -ERESTARTSYS (512) to
+ * -ERESTART_RESTARTBLOCK (516): never meant for user space. */
+#define ERESTART_MIN 512
+#define ERESTART_MAX 516
+
 /* SPLICE's CQE (prep_splice): the splice's result; -EAGAIN polls the side
  * a poll(2) finds not ready (both ready again: the splice at once); the
  * POLL_ADD's completion sends the splice again. A shutdown or a deadline
@@ -2025,7 +2030,11 @@ static void cqe_splice(vl_engine *e, struct uring *d, uint32_t i, const struct i
     struct vl__slot *s = vl__engine_slot(e, i);
     bool polled = us(s)->flags & U_SPOLL;
     if (cqe->res != -EAGAIN && (!polled || cqe->res < 0)) {
-        cqe_final(e, i, cqe->res);
+        /* A splice its cancel interrupted in io-wq: the kernel (6.18)
+         * hands the call's -ERESTARTSYS (512) and kin out as they are,
+         * where a READ's would read -EINTR. */
+        int64_t res = cqe->res <= -ERESTART_MIN && cqe->res >= -ERESTART_MAX ? -EINTR : cqe->res;
+        cqe_final(e, i, res);
         return;
     }
     us(s)->flags &= ~(U_SPOLL | U_SPOLL_OUT);
