@@ -3754,7 +3754,12 @@ static void sendfile_cancel_while_waiting(void **state)
     uint64_t id = h_sub(vl_op_sendfile(sv[0], file, 0, sizeof(data)));
     h_poll(20 * CT_MS, 256);
     assert_false(h_rec_of(id)->done);
-    expect_result(h_run(vl_op_cancel(id)), 0, "CANCEL of a waiting SENDFILE");
+    /* io_uring sends a large SENDFILE to a blocking socket from a pipe
+     * in an io-wq worker, where the kernel's cancel finds it running
+     * (-EALREADY) and interrupts it: it ends -ECANCELED all the same. */
+    int64_t kr = h_run(vl_op_cancel(id));
+    if (kr != 0 && !(kr == -EALREADY && g_kind == VL_DRIVER_URING))
+        fail_msg("CANCEL of a waiting SENDFILE: %lld", (long long)kr);
     expect_result(h_wait(id), -ECANCELED, "the cancelled SENDFILE");
     /* A deadline ends one that waits (immediately: 0, or after 20 ms),
      * with -ETIMEDOUT; a SPLICE into the full socket the same. */

@@ -122,7 +122,13 @@ struct uring_slot {
         struct {
             uint32_t retries;
             uint32_t next;
-            struct __kernel_timespec ts;
+            union {
+                struct __kernel_timespec ts;
+                /* A piped SENDFILE (U_SFPIPE): bytes sent, bytes in its pipe. */
+                struct {
+                    uint64_t sent, inpipe;
+                } sf;
+            };
         };
         /* An OPENAT with resolve flags: IORING_OP_OPENAT2's argument, which
          * the kernel copies when it takes the SQE. Such an op is never on
@@ -168,6 +174,8 @@ enum sigpipe_mode {
 #define U_PIDFD     0x800u  /* WAITPID: s->op.fd is its pidfd, polled (cqe_waitpid) */
 #define U_SPOLL     0x1000u /* SPLICE: a POLL_ADD on the side that said EAGAIN  */
 #define U_SPOLL_OUT 0x2000u /* ... on fd_out for writing (else fd_in, reading)  */
+#define U_SFPIPE    0x4000u /* SENDFILE through the engine's pipe bid (sf_pipe)  */
+#define U_SFOUT     0x8000u /* ... its second stage: the pipe to the socket      */
 
 /*
  * A native pool's provided-buffer ring, holding a window of the free
@@ -241,6 +249,13 @@ static bool ring_starved(struct vl_bufpool *p)
     return up->inring > 0;
 }
 
+/* SENDFILE through a pipe: how many pipes an engine keeps, the size it
+ * asks for them (F_SETPIPE_SZ; 1 MiB is Linux's default pipe-max-size),
+ * and the smallest count sent that way (prep_sendfile says why). */
+#define SF_PIPES     4
+#define SF_PIPE_SIZE (1 << 20)
+#define SF_PIPE_MIN  (256u << 10)
+
 struct uring {
     struct io_uring ring;
     bool ms_recv;                    /* IORING_RECV_MULTISHOT usable                       */
@@ -269,6 +284,11 @@ struct uring {
      * at init for every slot: pages no SENDV touches are never backed. */
     struct uring_msg *msgs;
     struct vl__stats *st; /* the engine's counters (vl__engine_stats) */
+    /* SENDFILE's pipes (prep_sendfile): [k][0] read, [k][1] write, -1 until
+     * first used; sf_busy has bit k while an op holds pipe k. */
+    int sf_pipe[SF_PIPES][2];
+    uint32_t sf_cap[SF_PIPES];
+    uint32_t sf_busy;
 };
 
 struct uring_msg {
@@ -643,6 +663,8 @@ static int uring_init(vl_engine *e, const vl_engine_config *cfg, char *reason, s
     fallback_knob(d);
     d->host_efd = -1;
     d->rearm_head = d->rearm_tail = UINT32_MAX;
+    for (int k = 0; k < SF_PIPES; k++)
+        d->sf_pipe[k][0] = d->sf_pipe[k][1] = -1;
     if (probe_nosignal(d))
         d->sigpipe = SIGPIPE_NOSIGNAL;
     else if (d->ring.flags & IORING_SETUP_DEFER_TASKRUN)
@@ -696,6 +718,11 @@ static void uring_fini(vl_engine *e)
     close(d->efd);
     if (d->host_efd >= 0)
         close(d->host_efd); /* the ring's exit unregistered it */
+    for (int k = 0; k < SF_PIPES; k++)
+        if (d->sf_pipe[k][0] >= 0) {
+            close(d->sf_pipe[k][0]);
+            close(d->sf_pipe[k][1]);
+        }
     free(d->msgs);
     free(d);
     *vl__engine_drv(e) = NULL;
@@ -896,15 +923,70 @@ static void prep_waitpid(struct uring *d, struct vl__slot *s, vl_engine *e,
  * neither, and serves the small files a web server sends most. So this
  * way, for every size.
  */
+/* A free pipe of the engine's for a SENDFILE, made on first use (close-on-
+ * exec, as large as the system lets it be): its index, or -1 when all are
+ * held or none can be made (the op then takes the POLL_ADD way). */
+static int sf_pipe_take(struct uring *d)
+{
+    for (int k = 0; k < SF_PIPES; k++) {
+        if (d->sf_busy & (1u << k))
+            continue;
+        if (d->sf_pipe[k][0] < 0) {
+            if (pipe2(d->sf_pipe[k], O_CLOEXEC) != 0) {
+                d->sf_pipe[k][0] = d->sf_pipe[k][1] = -1;
+                return -1;
+            }
+            (void)fcntl(d->sf_pipe[k][1], F_SETPIPE_SZ, SF_PIPE_SIZE);
+            int cap = fcntl(d->sf_pipe[k][1], F_GETPIPE_SZ);
+            d->sf_cap[k] = cap > 0 ? (uint32_t)cap : 65536u;
+        }
+        d->sf_busy |= 1u << k;
+        return k;
+    }
+    return -1;
+}
+
+/* Give pipe k back. dirty: bytes may be left in it (a short or failed
+ * second stage, a cancel), which the next SENDFILE must never send, so it
+ * is closed and made anew at its next use. */
+static void sf_pipe_put(struct uring *d, uint32_t k, bool dirty)
+{
+    if (dirty && d->sf_pipe[k][0] >= 0) {
+        close(d->sf_pipe[k][0]);
+        close(d->sf_pipe[k][1]);
+        d->sf_pipe[k][0] = d->sf_pipe[k][1] = -1;
+    }
+    d->sf_busy &= ~(1u << k);
+}
+
 static void prep_sendfile(struct uring *d, struct vl__slot *s, vl_engine *e,
                           struct io_uring_sqe *sqe)
 {
     (void)e;
-    if (!(us(s)->flags & U_REARM)) {
-        us(s)->flags = 0; /* a new op: nothing of the slot's last one */
+    const vl_op *op = &s->op;
+    struct uring_slot *u = us(s);
+    if (!(u->flags & U_REARM)) {
+        u->flags = 0; /* a new op: nothing of the slot's last one */
         d->st->not_native++;
+        int k = op->u.sendfile.count >= SF_PIPE_MIN ? sf_pipe_take(d) : -1;
+        if (k >= 0) {
+            u->flags = U_SFPIPE;
+            u->bid = (uint32_t)k;
+            u->sf.sent = u->sf.inpipe = 0;
+        }
     }
-    io_uring_prep_poll_add(sqe, s->op.fd, POLLOUT);
+    if (!(u->flags & U_SFPIPE) || (u->flags & U_SPOLL)) {
+        io_uring_prep_poll_add(sqe, op->fd, POLLOUT);
+        return;
+    }
+    int *p = d->sf_pipe[u->bid];
+    if (u->flags & U_SFOUT) {
+        io_uring_prep_splice(sqe, p[0], -1, op->fd, -1, (unsigned)u->sf.inpipe, 0);
+        return;
+    }
+    size_t n = op->u.sendfile.count < d->sf_cap[u->bid] ? op->u.sendfile.count : d->sf_cap[u->bid];
+    io_uring_prep_splice(sqe, op->u.sendfile.file_fd, op->u.sendfile.offset, p[1], -1, (unsigned)n,
+                         0);
 }
 
 /*
@@ -1406,6 +1488,12 @@ static bool rearm_take(vl_engine *e, struct uring *d, uint32_t slot)
             d->rearm_tail = prev;
         struct vl__slot *s = vl__engine_slot(e, i);
         us(s)->flags &= ~U_REARM;
+        if (us(s)->flags & U_SFPIPE) {
+            /* A piped SENDFILE between two stages: its pipe may hold
+             * bytes, so it goes. */
+            sf_pipe_put(d, us(s)->bid, true);
+            us(s)->flags &= ~(U_SFPIPE | U_SFOUT | U_SPOLL);
+        }
         if (us(s)->flags & U_PIDFD) {
             /* A WAITPID between its NOP and its POLL_ADD: its pidfd goes
              * with the cancel that takes it. */
@@ -1993,12 +2081,92 @@ static void cqe_waitpid(vl_engine *e, struct uring *d, uint32_t i, const struct 
         rearm_push(e, d, i);
 }
 
+/* The kernel's internal restart codes, -ERESTARTSYS (512) to
+ * -ERESTART_RESTARTBLOCK (516): never meant for user space. A splice its
+ * cancel interrupted in io-wq hands them out as they are (6.18), where a
+ * READ's would read -EINTR; folded into -EINTR, which cqe_final reads as
+ * cancelled. */
+#define ERESTART_MIN 512
+#define ERESTART_MAX 516
+
+static int64_t restart_to_eintr(int64_t res)
+{
+    return res <= -ERESTART_MIN && res >= -ERESTART_MAX ? -EINTR : res;
+}
+
+/* End a piped SENDFILE with res; its pipe is thrown away (bytes may be
+ * left in it). */
+static void sf_end(vl_engine *e, struct uring *d, uint32_t i, int64_t res)
+{
+    struct uring_slot *u = us(vl__engine_slot(e, i));
+    sf_pipe_put(d, u->bid, true);
+    u->flags &= ~(U_SFPIPE | U_SFOUT | U_SPOLL);
+    cqe_final(e, i, res);
+}
+
+/*
+ * A piped SENDFILE's CQE (prep_sendfile): its first stage, the file into
+ * the pipe (0: the end of the file; an error moved nothing); its second,
+ * the pipe to the socket, sent again until the pipe is empty, so that the
+ * result counts every byte read from the file; or the POLL_ADD that waits
+ * for the socket after the second stage met EAGAIN (a non-blocking
+ * socket). An error after some bytes went out reports them (short), but a
+ * cancel is a cancel. A shutdown or a deadline whose cancel found the op
+ * between two stages ends it (as cqe_waitpid).
+ */
+static void cqe_sendfile_piped(vl_engine *e, struct uring *d, uint32_t i,
+                               const struct io_uring_cqe *cqe)
+{
+    struct vl__slot *s = vl__engine_slot(e, i);
+    struct uring_slot *u = us(s);
+    int64_t res = restart_to_eintr(cqe->res);
+    if (u->flags & U_SPOLL) {
+        u->flags &= ~U_SPOLL;
+        if (res < 0) {
+            sf_end(e, d, i, res);
+            return;
+        }
+    } else if (!(u->flags & U_SFOUT)) {
+        if (res <= 0) {
+            sf_pipe_put(d, u->bid, false);
+            u->flags &= ~U_SFPIPE;
+            cqe_final(e, i, res);
+            return;
+        }
+        u->sf.inpipe = (uint64_t)res;
+        u->flags |= U_SFOUT;
+    } else if (res == -EAGAIN) {
+        u->flags |= U_SPOLL;
+    } else if (res < 0) {
+        bool cancel = res == -EINTR || res == -ECANCELED;
+        sf_end(e, d, i, u->sf.sent > 0 && !cancel ? (int64_t)u->sf.sent : res);
+        return;
+    } else {
+        u->sf.sent += (uint64_t)res;
+        u->sf.inpipe -= (uint64_t)res;
+        if (u->sf.inpipe == 0) {
+            sf_pipe_put(d, u->bid, false);
+            u->flags &= ~(U_SFPIPE | U_SFOUT);
+            cqe_final(e, i, (int64_t)u->sf.sent);
+            return;
+        }
+    }
+    if (vl__engine_shutting(e) || (s->core_flags & VL__SLOT_TIMED_OUT))
+        sf_end(e, d, i, -ECANCELED);
+    else
+        rearm_push(e, d, i);
+}
+
 /* SENDFILE's POLL_ADD completed (prep_sendfile): the sendfile, or the
  * POLL_ADD again after EAGAIN, unless a shutdown or a deadline's cancel,
  * sent once, found the POLL_ADD gone (as cqe_waitpid). */
 static void cqe_sendfile(vl_engine *e, struct uring *d, uint32_t i, const struct io_uring_cqe *cqe)
 {
     struct vl__slot *s = vl__engine_slot(e, i);
+    if (us(s)->flags & U_SFPIPE) {
+        cqe_sendfile_piped(e, d, i, cqe);
+        return;
+    }
     if (cqe->res < 0) {
         cqe_final(e, i, cqe->res);
         return;
@@ -2016,11 +2184,6 @@ static void cqe_sendfile(vl_engine *e, struct uring *d, uint32_t i, const struct
         rearm_push(e, d, i);
 }
 
-/* The kernel's internal restart codes, -ERESTARTSYS (512) to
- * -ERESTART_RESTARTBLOCK (516): never meant for user space. */
-#define ERESTART_MIN 512
-#define ERESTART_MAX 516
-
 /* SPLICE's CQE (prep_splice): the splice's result; -EAGAIN polls the side
  * a poll(2) finds not ready (both ready again: the splice at once); the
  * POLL_ADD's completion sends the splice again. A shutdown or a deadline
@@ -2030,11 +2193,7 @@ static void cqe_splice(vl_engine *e, struct uring *d, uint32_t i, const struct i
     struct vl__slot *s = vl__engine_slot(e, i);
     bool polled = us(s)->flags & U_SPOLL;
     if (cqe->res != -EAGAIN && (!polled || cqe->res < 0)) {
-        /* A splice its cancel interrupted in io-wq: the kernel (6.18)
-         * hands the call's -ERESTARTSYS (512) and kin out as they are,
-         * where a READ's would read -EINTR. */
-        int64_t res = cqe->res <= -ERESTART_MIN && cqe->res >= -ERESTART_MAX ? -EINTR : cqe->res;
-        cqe_final(e, i, res);
+        cqe_final(e, i, restart_to_eintr(cqe->res));
         return;
     }
     us(s)->flags &= ~(U_SPOLL | U_SPOLL_OUT);
