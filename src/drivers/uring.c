@@ -906,22 +906,21 @@ static void prep_waitpid(struct uring *d, struct vl__slot *s, vl_engine *e,
 }
 
 /*
- * SENDFILE: a POLL_ADD for the socket's writability, whose CQE
- * (cqe_sendfile) makes one non-blocking sendfile(2) (vl__sendfile_once:
- * no SIGPIPE, a blocking socket made non-blocking for the call); EAGAIN
- * arms the POLL_ADD again (the re-arm list). Counted emulated.
- *
- * The other way, the kernel moving the bytes as two SPLICEs (file -> a
- * pipe of the engine's -> socket), depends on the size (6.18, loopback
- * TCP, a reader thread draining, medians of 5 to 7 runs on a loaded
- * 2-core host): for 16 KiB files this way moved 842 MiB/s against 664 for
- * the splice pair on a non-blocking socket (971 on a blocking one); for
- * 1 MiB files the splice pair moved 2279 MiB/s (1966 blocking) against
- * 1380. The splice pair also needs a pipe per op in flight, emptied or
- * thrown away after a short socket write or a cancel so that no byte
- * reaches the next op, and two io-wq hand-offs per op; this way needs
- * neither, and serves the small files a web server sends most. So this
- * way, for every size.
+ * SENDFILE, two ways, by size. Below SF_PIPE_MIN (256 KiB), or when the
+ * engine's pipes are all held: a POLL_ADD for the socket's writability,
+ * whose CQE (cqe_sendfile) makes one non-blocking sendfile(2)
+ * (vl__sendfile_once: no SIGPIPE, a blocking socket made non-blocking for
+ * the call); EAGAIN arms the POLL_ADD again (the re-arm list). From
+ * SF_PIPE_MIN: the kernel moves the bytes as SPLICEs through a pipe of the
+ * engine's (U_SFPIPE: the file into the pipe, then the pipe to the socket
+ * until it is empty, cqe_sendfile_piped), on its io-wq threads. Measured
+ * on 6.18 (loopback TCP, a reader thread draining, medians of 5 to 7 runs
+ * of a raw liburing program on a loaded 2-core host), POLL_ADD + sendfile
+ * against the splice pair on a non-blocking socket, MiB/s: 16 KiB 842 /
+ * 664, 64 KiB 2147 / 1824, 256 KiB 2160 / 2786, 1 MiB 1380 / 2279. Each
+ * op in the second stage holds its pipe, and one that may hold bytes when
+ * the op ends (an error, a cancel) is closed, never handed to the next.
+ * Both count emulated.
  */
 /* A free pipe of the engine's for a SENDFILE, made on first use (close-on-
  * exec, as large as the system lets it be): its index, or -1 when all are
