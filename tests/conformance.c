@@ -364,6 +364,12 @@ static void h_check_domain(const struct h_rec *r, const vl_completion *c)
         max |= (int64_t)UINT32_MAX << 16; /* and the whole exit code above 255 */
 #endif
         break;
+    case VL_OP_SENDFILE:
+        max = (int64_t)op->u.sendfile.count;
+        break;
+    case VL_OP_SPLICE:
+        max = (int64_t)op->u.splice.len;
+        break;
     case VL_OP_CONNECT:
     case VL_OP_CLOSE:
     case VL_OP_SHUTDOWN:
@@ -754,6 +760,8 @@ static void op_constructors_fill_the_header(void **state)
         {vl_op_sendmsg(18, &mh, 0), VL_OP_SENDMSG, 18},
         {vl_op_recvmsg(19, &mh, 0), VL_OP_RECVMSG, 19},
         {vl_op_waitpid(42), VL_OP_WAITPID, -1},
+        {vl_op_sendfile(24, 25, 0, 10), VL_OP_SENDFILE, 24},
+        {vl_op_splice(26, -1, 27, -1, 10, 0), VL_OP_SPLICE, 26},
     };
     assert_int_equal(sizeof(cases) / sizeof(cases[0]), VL_OP_KIND_COUNT_);
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
@@ -929,6 +937,8 @@ static void submit_rejects_bad_modes(vl_engine *e, const int p[2], const int sv[
         {vl_op_fsync(sv[0], 0), "FSYNC"},
         {vl_op_sendto(sv[0], &mio, buf, sizeof(buf), 0, NULL, 0), "SENDMSG"},
         {vl_op_waitpid(1), "WAITPID"},
+        {vl_op_sendfile(sv[0], p[0], 0, 1), "SENDFILE"},
+        {vl_op_splice(p[0], -1, sv[0], -1, 1, 0), "SPLICE"},
     };
     assert_int_equal(sizeof(others) / sizeof(others[0]), VL_OP_KIND_COUNT_ - 4);
     for (size_t k = 0; k < sizeof(others) / sizeof(others[0]); k++) {
@@ -3703,6 +3713,495 @@ static void files_native_counts(void **state)
     untrack((int)fd);
     h_quiet();
     static const char *const left[] = {"f", "g", "d"};
+    ft_done(left, 3);
+}
+
+/* ---- SENDFILE, SPLICE, OPENAT's resolve flags ------------------------------------------ */
+
+/* A file of len bytes of fill(seed) in the test's directory (ft_begin),
+ * made and written through the engine (on Windows an overlapped handle, as
+ * TransmitFile takes it); its fd is tracked. */
+static int sf_file(const char *name, char *data, size_t len, unsigned seed)
+{
+    char f[600];
+    ft_path(f, sizeof(f), name);
+    int64_t fd = h_run(vl_op_openat(VL_AT_FDCWD, f, O_CREAT | O_RDWR, 0600));
+    assert_true(fd >= 0);
+    track((int)fd);
+    fill(data, len, seed);
+    for (size_t at = 0; at < len;) {
+        int64_t r = h_run(vl_op_write((int)fd, data + at, len - at, (int64_t)at));
+        assert_true(r > 0);
+        at += (size_t)r;
+    }
+    return (int)fd;
+}
+
+/* Close and remove sf_file's file. */
+static void sf_file_done(int fd, const char *name)
+{
+    char f[600];
+    expect_result(h_run(vl_op_close(fd)), 0, "CLOSE of the file");
+    untrack(fd);
+    expect_result(h_run(vl_op_unlinkat(VL_AT_FDCWD, ft_path(f, sizeof(f), name), 0)), 0,
+                  "UNLINKAT of the file");
+}
+
+/* Take bytes from peer into got until total reaches want (they may still
+ * be on their way after the SENDFILE completed). */
+static void sf_drain_to(int peer, char *got, size_t cap, size_t *total, size_t want)
+{
+    int64_t start = ct_now_ns();
+    while (*total < want) {
+        ssize_t n = recv(peer, got + *total, cap - *total, MSG_DONTWAIT);
+        if (n > 0)
+            *total += (size_t)n;
+        else if (ct_now_ns() - start > h_limit_ns())
+            fail_msg("%zu of %zu bytes arrived", *total, want);
+        else
+            h_poll(CT_MS, 256);
+    }
+}
+
+/* SENDFILEs of file's [off, off + len) to sock until all of it went out or
+ * the file ended, peer drained into got meanwhile; returns the bytes sent,
+ * which all arrived. off -1: from the file's position. */
+static size_t sf_send_all(int sock, int peer, int file, int64_t off, size_t len, char *got,
+                          size_t cap)
+{
+    size_t sent = 0, total = 0;
+    while (sent < len) {
+        int64_t at = off < 0 ? -1 : off + (int64_t)sent;
+        uint64_t id = h_sub(vl_op_sendfile(sock, file, at, len - sent));
+        drain_until_done(peer, id, got, cap, &total);
+        int64_t r = h_rec_of(id)->result;
+        if (r < 0 || (size_t)r > len - sent)
+            fail_msg("SENDFILE of %zu bytes at %lld: %lld", len - sent, (long long)at,
+                     (long long)r);
+        if (r == 0)
+            break;
+        sent += (size_t)r;
+    }
+    sf_drain_to(peer, got, cap, &total, sent);
+    assert_int_equal(total, sent);
+    return sent;
+}
+
+/*
+ * SENDFILE of 0 bytes, 1 byte, 64 KiB and 10 MiB (in as many ops as the
+ * socket takes, each short one followed by the rest), from an offset in
+ * the middle, with a count past the end (short), at the end (0), and from
+ * the file's position (-1), which it moves: every byte arrives once, in
+ * order. The sync driver sends all of a count before it returns, so there
+ * the sizes stay within what the socket holds.
+ */
+static void sendfile_sizes_and_offsets(void **state)
+{
+    (void)state;
+    WATCH(60);
+    enum { BIG = 10 << 20, MID = 64 << 10 };
+    static char data[BIG], got[BIG];
+    h_open(64, 0);
+    ft_begin();
+    int file = sf_file("f", data, BIG, 21);
+    int sv[2];
+    mk_tcp_pair(sv);
+    expect_result(h_run(vl_op_sendfile(sv[0], file, 0, 0)), 0, "SENDFILE of 0 bytes");
+    assert_int_equal(sf_send_all(sv[0], sv[1], file, 0, 1, got, BIG), 1);
+    assert_memory_equal(got, data, 1);
+    assert_int_equal(sf_send_all(sv[0], sv[1], file, 0, MID, got, BIG), MID);
+    assert_memory_equal(got, data, MID);
+    /* From the middle, past a page boundary. */
+    assert_int_equal(sf_send_all(sv[0], sv[1], file, 5000, 7001, got, BIG), 7001);
+    assert_memory_equal(got, data + 5000, 7001);
+    /* A count past the end: what the file has; at the end: 0, again. */
+    assert_int_equal(sf_send_all(sv[0], sv[1], file, BIG - 10, 100, got, BIG), 10);
+    assert_memory_equal(got, data + BIG - 10, 10);
+    expect_result(h_run(vl_op_sendfile(sv[0], file, BIG, 100)), 0, "SENDFILE at the end");
+    expect_result(h_run(vl_op_sendfile(sv[0], file, BIG + 7, 100)), 0, "SENDFILE past the end");
+    /* -1: the file's position, which an explicit offset left at 0. */
+    assert_int_equal(sf_send_all(sv[0], sv[1], file, -1, 300, got, BIG), 300);
+    assert_memory_equal(got, data, 300);
+    assert_int_equal(sf_send_all(sv[0], sv[1], file, -1, 200, got, BIG), 200);
+    assert_memory_equal(got, data + 300, 200);
+    if (g_kind == VL_DRIVER_SYNC) {
+        print_message("sync: the 10 MiB SENDFILE is left out (it would block in submit until a "
+                      "reader this thread runs afterwards took the bytes)\n");
+    } else {
+        assert_int_equal(sf_send_all(sv[0], sv[1], file, 0, BIG, got, BIG), BIG);
+        assert_memory_equal(got, data, BIG);
+#ifndef _WIN32
+        /* A non-blocking socket: what fills it waits for writability. */
+        assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+        assert_int_equal(sf_send_all(sv[0], sv[1], file, 1, BIG - 1, got, BIG), BIG - 1);
+        assert_memory_equal(got, data + 1, BIG - 1);
+#endif
+    }
+    sf_file_done(file, "f");
+    h_quiet();
+    ft_done(NULL, 0);
+}
+
+/*
+ * What submit refuses (no id): a file fd below 0 (-EBADF), an offset below
+ * -1 or a count above INT32_MAX (-EINVAL). What the op meets: a bad socket
+ * fd (-EBADF), a file fd that is a socket (-EINVAL on Linux, where
+ * sendfile reads only what can be mapped; the other systems say the same
+ * or -ENOTSOCK), a peer that is gone (-EPIPE or -ECONNRESET, no SIGPIPE).
+ */
+static void sendfile_bad_inputs(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    ft_begin();
+    char data[4096];
+    int file = sf_file("f", data, sizeof(data), 3);
+    int sv[2];
+    mk_socketpair(sv);
+    vl_op op = vl_op_sendfile(sv[0], -1, 0, 10);
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EBADF, "SENDFILE of file fd -1");
+    op = vl_op_sendfile(sv[0], file, -2, 10);
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "SENDFILE at offset -2");
+    op = vl_op_sendfile(sv[0], file, 0, (size_t)INT32_MAX + 1);
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "SENDFILE of 2^31 bytes");
+    op = vl_op_sendfile(sv[0], file, 0, 10);
+    op.u.sendfile.unused_ = 1;
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "SENDFILE with unused_ set");
+    assert_int_equal(h_poll(0, 256), 0);
+    /* INT32_MAX itself is taken, and cut to what the file has. */
+    size_t total = 0;
+    static char got[8192];
+    uint64_t id = h_sub(vl_op_sendfile(sv[0], file, 0, INT32_MAX));
+    drain_until_done(sv[1], id, got, sizeof(got), &total);
+    expect_result(h_rec_of(id)->result, sizeof(data), "SENDFILE of INT32_MAX bytes");
+    sf_drain_to(sv[1], got, sizeof(got), &total, sizeof(data));
+
+    int64_t r = h_run(vl_op_sendfile(sv[0], sv[1], 0, 10));
+    if (r != -EINVAL && r != -ENOTSOCK && r != -ESPIPE)
+        fail_msg("SENDFILE from a socket: %lld (%s)", (long long)r, strerror((int)-r));
+    int dead[2];
+    mk_socketpair(dead);
+    xclose(dead[1]);
+    untrack(dead[1]);
+    if (on_iocp()) {
+        /* Wine's TransmitFile to a connection whose peer has closed never
+         * completes (not even the first one, which Windows accepts before
+         * the RST comes back); Windows itself has not run this here. */
+        print_message("iocp: SENDFILE to a peer that is gone is left out (Wine never "
+                      "completes that TransmitFile)\n");
+    } else {
+        r = h_run(vl_op_sendfile(dead[0], file, 0, 10));
+        if (r != -EPIPE && r != -ECONNRESET)
+            fail_msg("SENDFILE to a socket whose peer is gone: %lld (%s)", (long long)r,
+                     strerror((int)-r));
+    }
+    xclose(dead[0]);
+    untrack(dead[0]);
+    expect_result(h_run(vl_op_sendfile(dead[0], file, 0, 10)), -EBADF, "SENDFILE to a closed fd");
+    sf_file_done(file, "f");
+    h_quiet();
+    ft_done(NULL, 0);
+}
+
+/*
+ * A SENDFILE in a chain (VL_OP_F_LINK): sent in full, the SEND after it
+ * runs and its bytes follow the file's; short (a count past the end of the
+ * file), the rest of the chain is cancelled.
+ */
+static void sendfile_in_a_chain(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    ft_begin();
+    char data[1000], got[2048] = {0};
+    int file = sf_file("f", data, sizeof(data), 9);
+    int sv[2];
+    mk_socketpair(sv);
+    vl_op sf = vl_op_sendfile(sv[0], file, 100, 500);
+    sf.flags = VL_OP_F_LINK;
+    uint64_t a = h_sub(sf);
+    uint64_t b = h_sub(vl_op_send(sv[0], "tail", 4, 0));
+    expect_result(h_wait(a), 500, "the chain's SENDFILE");
+    expect_result(h_wait(b), 4, "the SEND after it");
+    size_t total = 0;
+    sf_drain_to(sv[1], got, sizeof(got), &total, 504);
+    assert_memory_equal(got, data + 100, 500);
+    assert_memory_equal(got + 500, "tail", 4);
+    sf = vl_op_sendfile(sv[0], file, 900, 500);
+    sf.flags = VL_OP_F_LINK;
+    a = h_sub(sf);
+    b = h_sub(vl_op_send(sv[0], "tail", 4, 0));
+    expect_result(h_wait(a), 100, "a short SENDFILE in a chain");
+    expect_result(h_wait(b), -ECANCELED, "the SEND after a short SENDFILE");
+    total = 0;
+    sf_drain_to(sv[1], got, sizeof(got), &total, 100);
+    assert_memory_equal(got, data + 900, 100);
+    sf_file_done(file, "f");
+    h_quiet();
+    ft_done(NULL, 0);
+}
+
+#ifndef _WIN32
+static void drain_fd(int fd);
+static void fill_send_buffer(int fd);
+
+/*
+ * A SENDFILE waiting for a full socket (a blocking one: the engine must
+ * not block in the call) is cancelled: CANCEL 0, the op -ECANCELED; then
+ * drained, a new one sends. Not on sync (it would block in submit) nor on
+ * Windows (fill_send_buffer is POSIX's).
+ */
+static void sendfile_cancel_while_waiting(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_sync("the SENDFILE would block in submit on the full socket");
+    h_open(64, 0);
+    ft_begin();
+    static char data[256 << 10], got[256 << 10];
+    int file = sf_file("f", data, sizeof(data), 5);
+    int sv[2];
+    mk_socketpair(sv);
+    fill_send_buffer(sv[0]);
+    uint64_t id = h_sub(vl_op_sendfile(sv[0], file, 0, sizeof(data)));
+    h_poll(20 * CT_MS, 256);
+    assert_false(h_rec_of(id)->done);
+    /* io_uring sends a large SENDFILE to a blocking socket from a pipe
+     * in an io-wq worker, where the kernel's cancel finds it running
+     * (-EALREADY) and interrupts it: it ends -ECANCELED all the same. */
+    int64_t kr = h_run(vl_op_cancel(id));
+    if (kr != 0 && !(kr == -EALREADY && g_kind == VL_DRIVER_URING))
+        fail_msg("CANCEL of a waiting SENDFILE: %lld", (long long)kr);
+    expect_result(h_wait(id), -ECANCELED, "the cancelled SENDFILE");
+    /* A deadline ends one that waits (immediately: 0, or after 20 ms),
+     * with -ETIMEDOUT; a SPLICE into the full socket the same. */
+    static const int64_t after[] = {20 * CT_MS, 0};
+    for (size_t k = 0; k < 2; k++) {
+        vl_op op = vl_op_sendfile(sv[0], file, 0, sizeof(data));
+        op.flags = VL_OP_F_DEADLINE;
+        op.deadline_ns = after[k];
+        expect_result(h_run(op), -ETIMEDOUT, "SENDFILE past its deadline");
+    }
+#ifdef __linux__
+    int p[2];
+    mk_pipe(p);
+    assert_int_equal(write(p[1], "abc", 3), 3);
+    vl_op sp = vl_op_splice(p[0], -1, sv[0], -1, 3, 0);
+    sp.flags = VL_OP_F_DEADLINE;
+    sp.deadline_ns = 20 * CT_MS;
+    int64_t r = h_run(sp);
+    if (r != -ETIMEDOUT && r != 3) /* a byte-sized room may open up for it */
+        fail_msg("SPLICE into a full socket past its deadline: %lld", (long long)r);
+#endif
+    drain_fd(sv[1]);
+    assert_int_equal(sf_send_all(sv[0], sv[1], file, 0, sizeof(data), got, sizeof(got)),
+                     sizeof(data));
+    assert_memory_equal(got, data, sizeof(data));
+    /* Shutdown with one waiting: -ECANCELED. */
+    fill_send_buffer(sv[0]);
+    id = h_sub(vl_op_sendfile(sv[0], file, 0, sizeof(data)));
+    h_poll(10 * CT_MS, 256);
+    assert_false(h_rec_of(id)->done);
+    vl_engine_shutdown(H.e);
+    expect_result(h_wait(id), -ECANCELED, "SENDFILE at shutdown");
+    h_close();
+    char f[600];
+    xclose(file);
+    untrack(file);
+    assert_int_equal(unlink(ft_path(f, sizeof(f), "f")), 0);
+    ft_done(NULL, 0);
+}
+#endif
+
+#ifdef __linux__
+/*
+ * SPLICE (Linux): pipe -> file and file -> pipe at offsets, pipe -> socket
+ * and socket -> pipe, each moving what is there; one that waits for its
+ * pipe (empty for fd_in, full for fd_out) until the test feeds or drains
+ * it; and the errors: neither fd a pipe (-EINVAL), an offset on the pipe
+ * (-ESPIPE), and what submit refuses.
+ */
+static void splice_pipes_files_sockets(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    ft_begin();
+    char data[4096], in[4096];
+    int file = sf_file("f", data, sizeof(data), 13);
+    int p[2], sv[2];
+    mk_pipe(p);
+    mk_socketpair(sv);
+    assert_int_equal(write(p[1], "hello", 5), 5);
+    expect_result(h_run(vl_op_splice(p[0], -1, file, 10, 5, 0)), 5, "SPLICE pipe -> file");
+    assert_int_equal(pread(file, in, 5, 10), 5);
+    assert_memory_equal(in, "hello", 5);
+    expect_result(h_run(vl_op_splice(file, 100, p[1], -1, 50, VL_SPLICE_F_MOVE)), 50,
+                  "SPLICE file -> pipe");
+    assert_int_equal(read(p[0], in, sizeof(in)), 50);
+    assert_memory_equal(in, data + 100, 50);
+    assert_int_equal(write(p[1], "world", 5), 5);
+    expect_result(h_run(vl_op_splice(p[0], -1, sv[0], -1, 100, VL_SPLICE_F_MORE)), 5,
+                  "SPLICE pipe -> socket");
+    assert_int_equal(recv(sv[1], in, sizeof(in), 0), 5);
+    assert_memory_equal(in, "world", 5);
+    assert_int_equal(send(sv[1], "again", 5, 0), 5);
+    expect_result(h_run(vl_op_splice(sv[0], -1, p[1], -1, 100, 0)), 5, "SPLICE socket -> pipe");
+    assert_int_equal(read(p[0], in, sizeof(in)), 5);
+    assert_memory_equal(in, "again", 5);
+
+    expect_result(h_run(vl_op_splice(file, 0, file, 100, 10, 0)), -EINVAL, "SPLICE with no pipe");
+    assert_int_equal(write(p[1], "x", 1), 1);
+    expect_result(h_run(vl_op_splice(p[0], 3, file, 0, 1, 0)), -ESPIPE,
+                  "SPLICE at an offset of a pipe");
+    assert_int_equal(read(p[0], in, 1), 1);
+    vl_op op = vl_op_splice(p[0], -1, -1, -1, 1, 0);
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EBADF, "SPLICE to fd -1");
+    op = vl_op_splice(p[0], -2, file, 0, 1, 0);
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "SPLICE at off_in -2");
+    op = vl_op_splice(file, 0, p[1], -3, 1, 0);
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "SPLICE at off_out -3");
+    op = vl_op_splice(p[0], -1, file, 0, (size_t)INT32_MAX + 1, 0);
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "SPLICE of 2^31 bytes");
+    op = vl_op_splice(p[0], -1, file, 0, 1, 0x2 /* SPLICE_F_NONBLOCK: the driver's */);
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "SPLICE with an unknown flag");
+    assert_int_equal(h_poll(0, 256), 0);
+    sf_file_done(file, "f");
+    h_quiet();
+    ft_done(NULL, 0);
+}
+
+/* A SPLICE that waits: fd_in an empty pipe until data comes; fd_out a full
+ * pipe until it is drained; and a waiting one cancelled. */
+static void splice_waits_for_its_pipe(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_sync("the SPLICE would block in submit on the pipe this thread feeds later");
+    h_open(64, 0);
+    ft_begin();
+    char data[4096], in[70000];
+    int file = sf_file("f", data, sizeof(data), 17);
+    int p[2];
+    mk_pipe(p);
+    uint64_t id = h_sub(vl_op_splice(p[0], -1, file, 0, 100, 0));
+    h_poll(20 * CT_MS, 256);
+    assert_false(h_rec_of(id)->done);
+    assert_int_equal(write(p[1], "late", 4), 4);
+    expect_result(h_wait(id), 4, "SPLICE from a pipe that was empty");
+
+    assert_int_equal(fcntl(p[1], F_SETFL, O_NONBLOCK), 0);
+    size_t full = 0;
+    ssize_t n;
+    while ((n = write(p[1], data, sizeof(data))) > 0)
+        full += (size_t)n;
+    id = h_sub(vl_op_splice(file, 1000, p[1], -1, 10, 0));
+    h_poll(20 * CT_MS, 256);
+    assert_false(h_rec_of(id)->done);
+    size_t taken = 0;
+    while (taken < full && (n = read(p[0], in, sizeof(in))) > 0)
+        taken += (size_t)n;
+    expect_result(h_wait(id), 10, "SPLICE to a pipe that was full");
+    assert_int_equal(read(p[0], in, sizeof(in)), 10);
+    assert_memory_equal(in, data + 1000, 10);
+
+    /* A non-blocking pipe, so that the op waits in the engine (a
+     * blocking one waits inside the kernel's call on io_uring, where a
+     * CANCEL may answer -EALREADY and interrupt it). */
+    assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+    id = h_sub(vl_op_splice(p[0], -1, file, 0, 100, 0));
+    h_poll(10 * CT_MS, 256);
+    assert_false(h_rec_of(id)->done);
+    expect_result(h_run(vl_op_cancel(id)), 0, "CANCEL of a waiting SPLICE");
+    expect_result(h_wait(id), -ECANCELED, "the cancelled SPLICE");
+    id = h_sub(vl_op_splice(p[0], -1, file, 0, 100, 0));
+    h_poll(10 * CT_MS, 256);
+    assert_false(h_rec_of(id)->done);
+    assert_int_equal(write(p[1], "more", 4), 4);
+    expect_result(h_wait(id), 4, "SPLICE from a non-blocking pipe that was empty");
+    sf_file_done(file, "f");
+    h_quiet();
+    ft_done(NULL, 0);
+}
+#else
+/* No splice off Linux: -EOPNOTSUPP on every driver there. */
+static void splice_pipes_files_sockets(void **state)
+{
+    (void)state;
+    WATCH(10);
+    h_open(64, 0);
+    int sv[2];
+    mk_socketpair(sv);
+    expect_result(h_run(vl_op_splice(sv[0], -1, sv[1], -1, 10, 0)), -EOPNOTSUPP,
+                  "SPLICE off Linux");
+    h_quiet();
+}
+#endif
+
+/*
+ * OPENAT with VL_RESOLVE_BENEATH under a root directory: "a/b" opens;
+ * "../x", "/etc/passwd" and a symlink pointing out are -EXDEV; with
+ * VL_RESOLVE_NO_SYMLINKS a symlink is -ELOOP; VL_RESOLVE_IN_ROOT reads "/"
+ * as the root; an unknown bit is refused at submit. Off Linux (and on a
+ * kernel without openat2) any resolve flag is -EOPNOTSUPP.
+ */
+static void openat2_resolve_beneath(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+    ft_begin();
+    char a[600], b[600], out[600];
+    ft_path(a, sizeof(a), "a");
+    ft_path(b, sizeof(b), "a/b");
+    ft_path(out, sizeof(out), "out");
+    vl_op op = vl_op_openat2(VL_AT_FDCWD, b, O_RDONLY, 0, 0x20);
+    expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "OPENAT with resolve bit 0x20");
+    expect_result(h_run(vl_op_mkdirat(VL_AT_FDCWD, a, 0700)), 0, "MKDIRAT a");
+    int64_t fd = h_run(vl_op_openat2(VL_AT_FDCWD, b, O_CREAT | O_RDWR, 0600, 0));
+    assert_true(fd >= 0);
+    expect_result(h_run(vl_op_close((int)fd)), 0, "CLOSE");
+#if defined(__linux__)
+    assert_int_equal(symlink("/etc", out), 0);
+    int64_t root = h_run(vl_op_openat(VL_AT_FDCWD, g_dir, O_RDONLY | O_DIRECTORY, 0));
+    assert_true(root >= 0);
+    track((int)root);
+    int rfd = (int)root;
+    fd = h_run(vl_op_openat2(rfd, "a/b", O_RDONLY, 0, VL_RESOLVE_BENEATH));
+    if (fd == -EOPNOTSUPP) {
+        print_message("skipped: the kernel has no openat2 (-EOPNOTSUPP, as documented)\n");
+    } else {
+        assert_true(fd >= 0);
+        expect_result(h_run(vl_op_close((int)fd)), 0, "CLOSE of a/b");
+        expect_result(h_run(vl_op_openat2(rfd, "../x", O_RDONLY, 0, VL_RESOLVE_BENEATH)), -EXDEV,
+                      "BENEATH ../x");
+        expect_result(h_run(vl_op_openat2(rfd, "/etc/passwd", O_RDONLY, 0, VL_RESOLVE_BENEATH)),
+                      -EXDEV, "BENEATH /etc/passwd");
+        expect_result(h_run(vl_op_openat2(rfd, "out/passwd", O_RDONLY, 0, VL_RESOLVE_BENEATH)),
+                      -EXDEV, "BENEATH through a symlink out");
+        expect_result(h_run(vl_op_openat2(rfd, "a/../../x", O_RDONLY, 0, VL_RESOLVE_BENEATH)),
+                      -EXDEV, "BENEATH a/../../x");
+        expect_result(h_run(vl_op_openat2(rfd, "out/passwd", O_RDONLY, 0, VL_RESOLVE_NO_SYMLINKS)),
+                      -ELOOP, "NO_SYMLINKS through a symlink");
+        fd = h_run(vl_op_openat2(rfd, "/a/b", O_RDONLY, 0, VL_RESOLVE_IN_ROOT));
+        assert_true(fd >= 0);
+        expect_result(h_run(vl_op_close((int)fd)), 0, "CLOSE of /a/b in the root");
+        expect_result(h_run(vl_op_openat2(rfd, "a/nothing", O_RDONLY, 0, VL_RESOLVE_BENEATH)),
+                      -ENOENT, "BENEATH a/nothing");
+    }
+    expect_result(h_run(vl_op_close(rfd)), 0, "CLOSE of the root");
+    untrack(rfd);
+    assert_int_equal(unlink(out), 0);
+#else
+    expect_result(h_run(vl_op_openat2(VL_AT_FDCWD, b, O_RDONLY, 0, VL_RESOLVE_BENEATH)),
+                  -EOPNOTSUPP, "OPENAT with resolve flags off Linux");
+#endif
+    expect_result(h_run(vl_op_unlinkat(VL_AT_FDCWD, b, 0)), 0, "UNLINKAT a/b");
+    expect_result(h_run(vl_op_unlinkat(VL_AT_FDCWD, a, VL_AT_REMOVEDIR)), 0, "rmdir a");
+    h_quiet();
+    static const char *const left[] = {"a/b", "a", "out"};
     ft_done(left, 3);
 }
 
@@ -7372,6 +7871,17 @@ int main(int argc, char **argv)
         T(files_submit_rejects_bad_args),
         T(files_cancel_follows_the_rules),
         T(files_native_counts),
+        T(sendfile_sizes_and_offsets),
+        T(sendfile_bad_inputs),
+        T(sendfile_in_a_chain),
+#ifndef _WIN32
+        T(sendfile_cancel_while_waiting),
+#endif
+        T(splice_pipes_files_sockets),
+#ifdef __linux__
+        T(splice_waits_for_its_pipe),
+#endif
+        T(openat2_resolve_beneath),
         T(rwv_file_offsets_and_position),
         T(rwv_file_many_buffers),
         T(rwv_pipe_and_socket),
