@@ -171,8 +171,13 @@ static int workers_start(void *ctx, uint32_t slot)
     struct vl__workers *w = ctx;
     vl_mutex_lock(&w->mu);
     queue_push(w, slot);
-    /* More jobs wait than idle workers will take: start one more thread. */
-    bool grow = w->queued > w->idle && w->started < w->max;
+    /* More jobs wait than the workers not running one will take: start one
+     * more thread. A worker that has finished its job but not yet gone
+     * idle counts as free: it looks at the queue before it waits. Counting
+     * it busy would start a thread per job at queue depth 1 (the job
+     * arrives while its predecessor's worker is waking the engine), and
+     * the jobs would then rotate among threads that are all cold. */
+    bool grow = w->queued > w->started - w->running && w->started < w->max;
     if (w->idle > 0)
         vl_condvar_signal(&w->cv);
     vl_mutex_unlock(&w->mu);

@@ -6,8 +6,9 @@
  * vl__reactor_drv_init installs on every readiness driver (epoll, kqueue).
  *
  * Threads start lazily: an engine that never offloads a job starts none.
- * A job that finds no idle worker starts one more thread, up to the
- * configured number (vl_engine_config.workers, default
+ * A job that finds more jobs queued than workers free to take them (idle,
+ * or done with their job and about to look at the queue) starts one more
+ * thread, up to the configured number (vl_engine_config.workers, default
  * VL_ENGINE_DEFAULT_WORKERS); the threads then stay until the engine is
  * destroyed. So one engine per thread costs no threads until files are
  * touched, and a burst of file ops costs at most `workers` thread starts.
