@@ -689,11 +689,12 @@ VL_API vl_op vl_op_waitpid(int pid);
  * events that hold, plus VL_POLL_ERR and VL_POLL_HUP whenever they hold,
  * asked or not, as poll(2) reports them. An fd already ready completes at
  * once. A descriptor that cannot be waited on (a regular file) is always
- * ready: VL_POLL_IN | VL_POLL_OUT at once. The caller keeps owning fd; the
- * engine never reads, writes or closes it.
+ * ready: VL_POLL_IN | VL_POLL_OUT at once; a POLL of one for neither (only
+ * VL_POLL_PRI, VL_POLL_RDHUP) could never complete, and ends with -EINVAL.
+ * The caller keeps owning fd; the engine never reads, writes or closes it.
  *
  * Results: the mask; -EBADF (a bad or closed fd, as a completion like every
- * other op's); -ECANCELED (CANCEL, CLOSE of fd through the engine,
+ * other op's); -EINVAL (see above); -ECANCELED (CANCEL, CLOSE of fd through the engine,
  * shutdown); -EOPNOTSUPP on IOCP, which has no readiness for arbitrary
  * handles (docs/engine.md). submit: -EINVAL (no id, no completion) for
  * events 0 or with a bit outside VL_POLL_ALL.
