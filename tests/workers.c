@@ -214,10 +214,41 @@ static void test_bound_four(void **state)
     check_bound(4, 4);
 }
 
-static void test_default_is_four(void **state)
+/* workers 0: as many threads as CPUs are online, 1 to 4. */
+static void test_default_is_online_cpus(void **state)
 {
     (void)state;
-    check_bound(0, VL_ENGINE_DEFAULT_WORKERS);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    uint32_t expect = n < 1 ? 1 : n > 4 ? 4 : (uint32_t)n;
+    assert_int_equal(VL_ENGINE_DEFAULT_WORKERS, 4);
+    assert_int_equal(vl__workers_default(), expect);
+    check_bound(0, expect);
+}
+
+/*
+ * One job at a time (queue depth 1) never needs a second thread, whatever
+ * the bound: each job arrives after its predecessor's completion, when that
+ * job's worker is idle or on its way back to the queue, and either takes
+ * it. Regression: a worker still waking the engine counted as busy, so a
+ * job arriving then started another thread, and the jobs rotated among
+ * `workers` cold threads (half the throughput at depth 1 on 2 CPUs).
+ */
+static void test_depth_one_keeps_one_thread(void **state)
+{
+    (void)state;
+    vl_engine *e = make(4, 64);
+    struct vl__workers *w = pool_of(e);
+    int fd = tmp_file(4096);
+    uint8_t b[64];
+    for (int k = 0; k < 300; k++) {
+        int64_t id = submit(e, vl_op_read(fd, b, sizeof(b), (k % 64) * 64));
+        assert_int_equal(result_of(e, id), (int64_t)sizeof(b));
+        assert_int_equal(b[0], pattern((size_t)(k % 64) * 64));
+        ngot = 0;
+    }
+    assert_int_equal(vl__workers_threads(w), 1);
+    vl_engine_destroy(e);
+    close(fd);
 }
 
 static void test_bad_config(void **state)
@@ -444,7 +475,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_lazy_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bound_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bound_four, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_default_is_four, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_is_online_cpus, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_depth_one_keeps_one_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_four, setup, teardown),

@@ -154,7 +154,10 @@ typedef enum vl_driver_kind {
  * vl_engine_destroy, which joins them. Their signals are blocked. Ops beyond
  * the busy threads wait in a FIFO (no allocation per op). io_uring, IOCP,
  * the simulator and the sync driver run these ops their own way and ignore
- * the field. Above VL_ENGINE_MAX_WORKERS: -EINVAL at create.
+ * the field. 0: as many threads as CPUs are online, at most
+ * VL_ENGINE_DEFAULT_WORKERS (more threads than CPUs only take turns on
+ * cached files; docs/benchmarks.md, "Files"). Above VL_ENGINE_MAX_WORKERS:
+ * -EINVAL at create.
  */
 #define VL_ENGINE_DEFAULT_WORKERS      4u
 #define VL_ENGINE_MAX_WORKERS          256u
@@ -182,7 +185,7 @@ typedef struct vl_engine_config {
     uint32_t entries;      /* kernel submission ring size; 0 = default (256) */
     uint32_t max_inflight; /* cap on live ids; 0 = default (4096)            */
     uint32_t flags;        /* VL_ENGINE_* tuning bits                         */
-    uint32_t workers;      /* worker threads at most; 0 = default (4)        */
+    uint32_t workers;      /* worker threads at most; 0 = CPUs, at most 4    */
 } vl_engine_config;
 
 /* The op kinds, from the list in <vllsi/op_kinds.h>: VL_OP_NOP (0),

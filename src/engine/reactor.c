@@ -1954,7 +1954,8 @@ int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
     if (rc == 0) {
         rc = rd->open(r);
         if (rc == 0)
-            rc = vl__workers_create(e, r, cfg->workers, &r->pool);
+            rc = vl__workers_create(e, r, cfg->workers ? cfg->workers : vl__workers_default(),
+                                    &r->pool);
         if (rc < 0) {
             rd->close(r);
             vl__reactor_fini(r);

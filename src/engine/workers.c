@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <vllsi/sys/sync.h>
 #include <vllsi/sys/thread.h>
@@ -271,6 +272,14 @@ void vl__workers_destroy(struct vl__workers *w)
     for (uint32_t k = 0; k < w->started; k++)
         vl_thread_join(w->threads[k]);
     free(w);
+}
+
+uint32_t vl__workers_default(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        return 1; /* unknown: one thread runs every job, if one at a time */
+    return n < (long)VL_ENGINE_DEFAULT_WORKERS ? (uint32_t)n : VL_ENGINE_DEFAULT_WORKERS;
 }
 
 uint32_t vl__workers_threads(const struct vl__workers *w)
