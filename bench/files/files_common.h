@@ -192,7 +192,7 @@ struct fb_run {
     uint64_t done, fsyncs;       /* writes/reads completed; fsyncs completed */
     uint64_t errors;
     double t_start, t_open, t_close, cpu_open, cpu_close;
-    uint64_t done_open, done_close;
+    uint64_t done_open, done_close, fsyncs_open, fsyncs_close;
     int phase; /* 0 warm-up, 1 measuring, 2 draining */
 };
 
@@ -258,11 +258,13 @@ static inline bool fb_tick(struct fb_run *r)
         r->t_open = t;
         r->cpu_open = fb_cpu();
         r->done_open = r->done;
+        r->fsyncs_open = r->fsyncs;
     } else if (r->phase == 1 && t - r->t_open >= r->o->duration) {
         r->phase = 2;
         r->t_close = t;
         r->cpu_close = fb_cpu();
         r->done_close = r->done;
+        r->fsyncs_close = r->fsyncs;
         return false;
     }
     return r->errors == 0;
@@ -272,14 +274,18 @@ static inline bool fb_tick(struct fb_run *r)
 static inline int fb_report(const struct fb_run *r, const char *extra)
 {
     const struct fb_opts *o = r->o;
-    uint64_t ops = r->done_close - r->done_open;
-    double secs = r->t_close - r->t_open, cpu = r->cpu_close - r->cpu_open;
+    /* A run cut short by an error never closed its window: nothing measured. */
+    bool closed = r->phase == 2;
+    uint64_t ops = closed ? r->done_close - r->done_open : 0;
+    double secs = closed ? r->t_close - r->t_open : 0,
+           cpu = closed ? r->cpu_close - r->cpu_open : 0;
     printf("RESULT label=%s mode=%s%s depth=%u fsync_every=%u ops=%llu secs=%.3f ops_per_s=%.0f "
            "cpu_ns_per_op=%.0f cpu_util=%.2f fsyncs=%llu errors=%llu%s%s\n",
            o->label, o->mode == FB_READ ? "read" : "write", o->fsync_every ? "-fsync" : "",
            o->depth, o->fsync_every, (unsigned long long)ops, secs,
            secs > 0 ? (double)ops / secs : 0.0, ops ? cpu * 1e9 / (double)ops : 0.0,
-           secs > 0 ? cpu / secs : 0.0, (unsigned long long)r->fsyncs,
+           secs > 0 ? cpu / secs : 0.0,
+           (unsigned long long)(closed ? r->fsyncs_close - r->fsyncs_open : 0),
            (unsigned long long)r->errors, extra ? " " : "", extra ? extra : "");
     return r->errors == 0 && ops > 0 ? 0 : 1;
 }
