@@ -1579,9 +1579,19 @@ static int fd_settle(struct vl__reactor *r, struct vl__reactor_fd *f)
 
 /* The fd cannot be polled (-EPERM: a regular file or /dev/null): it is
  * always ready, so the op runs now, on a worker if an offload is installed,
- * else inline, where it may block only as such files do. */
+ * else inline, where it may block only as such files do. A multishot op
+ * never runs on a worker: it completes as it goes, and a multishot RECV
+ * takes buffers from a pool that only the polling thread may touch. It
+ * gets here only when it could not run at once (a full completion queue),
+ * and it needs no run: every socket can be waited on, so the fd is none, a
+ * multishot POLL ends with -EPERM and RECV, RECVMSG and ACCEPT with what
+ * their call would say, -ENOTSOCK. */
 static void run_always_ready(struct vl__reactor *r, uint32_t i, struct vl__slot *s)
 {
+    if (vl__op_is_multishot(&s->op)) {
+        vl__engine_complete(r->e, i, s->op.kind == VL_OP_POLL ? -EPERM : -ENOTSOCK, 0);
+        return;
+    }
     if ((rslot(s)->flags & MODE_MASK) == MODE_NOWAIT)
         rslot(s)->flags = (rslot(s)->flags & ~MODE_MASK) | MODE_PLAIN;
     if (r->off != NULL) {
