@@ -214,10 +214,94 @@ static void test_bound_four(void **state)
     check_bound(4, 4);
 }
 
-static void test_default_is_four(void **state)
+/* workers 0: as many threads as CPUs are online, 1 to 4. */
+static void test_default_is_online_cpus(void **state)
 {
     (void)state;
-    check_bound(0, VL_ENGINE_DEFAULT_WORKERS);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    uint32_t expect = n < 1 ? 1 : n > 4 ? 4 : (uint32_t)n;
+    assert_int_equal(VL_ENGINE_DEFAULT_WORKERS, 4);
+    assert_int_equal(vl__workers_default(), expect);
+    check_bound(0, expect);
+}
+
+/*
+ * One job at a time (queue depth 1) never needs a second thread, whatever
+ * the bound: each job arrives after its predecessor's completion, when that
+ * job's worker is idle or on its way back to the queue, and either takes
+ * it. Regression: a worker still waking the engine counted as busy, so a
+ * job arriving then started another thread, and the jobs rotated among
+ * `workers` cold threads (half the throughput at depth 1 on 2 CPUs).
+ */
+static void test_depth_one_keeps_one_thread(void **state)
+{
+    (void)state;
+    vl_engine *e = make(4, 64);
+    struct vl__workers *w = pool_of(e);
+    int fd = tmp_file(4096);
+    uint8_t b[64];
+    for (int k = 0; k < 300; k++) {
+        int64_t id = submit(e, vl_op_read(fd, b, sizeof(b), (k % 64) * 64));
+        assert_int_equal(result_of(e, id), (int64_t)sizeof(b));
+        assert_int_equal(b[0], pattern((size_t)(k % 64) * 64));
+        ngot = 0;
+    }
+    assert_int_equal(vl__workers_threads(w), 1);
+    vl_engine_destroy(e);
+    close(fd);
+}
+
+/*
+ * A multishot RECV of a regular file that could not run at once (the
+ * completion queue was full) never goes to a worker: it ends with -ENOTSOCK
+ * on the polling thread. Regression (found by the fuzzer): the epoll driver
+ * handed it to a worker, which took and put back buffers of a pool the
+ * polling thread was using for another socket's multishot RECV, and the
+ * pool's free stack overflowed.
+ */
+static void test_multishot_never_on_a_worker(void **state)
+{
+    (void)state;
+    vl_engine *e = make(2, 4); /* room for 4 completions */
+    struct vl__workers *w = pool_of(e);
+    vl_bufpool *p = NULL;
+    assert_int_equal(vl_bufpool_create(e, 8, 16, &p), 0);
+    int fd = tmp_file(4096);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    static char data[200];
+    assert_int_equal(write(sv[0], data, sizeof(data)), (ssize_t)sizeof(data));
+    /* The socket's RECV fills the completion queue; the file's finds it full. */
+    int64_t sock = submit(e, vl_op_recv_multi(sv[1], p, 0));
+    int64_t file = submit(e, vl_op_recv_multi(fd, p, 0));
+    int64_t file_res = 1, sock_res = 1;
+    bool cancelled = false;
+    for (int k = 0; k < 1000 && (file_res == 1 || sock_res == 1); k++) {
+        vl_completion c[16];
+        int n = vl_engine_poll(e, 10000000, c, 16);
+        assert_true(n >= 0);
+        for (int j = 0; j < n; j++) {
+            if (c[j].flags & VL_CQE_BUFFER)
+                assert_int_equal(vl_bufpool_release(p, vl_cqe_buffer(c[j].flags)), 0);
+            if (c[j].id == (uint64_t)file)
+                file_res = c[j].result;
+            else if (c[j].id == (uint64_t)sock && !(c[j].flags & VL_CQE_MORE))
+                sock_res = c[j].result;
+        }
+        if (file_res != 1 && !cancelled) {
+            submit(e, vl_op_cancel((uint64_t)sock));
+            cancelled = true;
+        }
+    }
+    assert_int_equal(file_res, -ENOTSOCK);
+    assert_int_equal(sock_res, -ECANCELED);
+    assert_int_equal(vl__workers_threads(w), 0);
+    assert_int_equal(vl_bufpool_available(p), 8);
+    assert_int_equal(vl_bufpool_destroy(p), 0);
+    vl_engine_destroy(e);
+    close(fd);
+    close(sv[0]);
+    close(sv[1]);
 }
 
 static void test_bad_config(void **state)
@@ -444,7 +528,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_lazy_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bound_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bound_four, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_default_is_four, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_is_online_cpus, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_depth_one_keeps_one_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multishot_never_on_a_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_four, setup, teardown),

@@ -158,7 +158,10 @@ typedef enum vl_driver_kind {
  * vl_engine_destroy, which joins them. Their signals are blocked. Ops beyond
  * the busy threads wait in a FIFO (no allocation per op). io_uring, IOCP,
  * the simulator and the sync driver run these ops their own way and ignore
- * the field. Above VL_ENGINE_MAX_WORKERS: -EINVAL at create.
+ * the field. 0: as many threads as CPUs are online, at most
+ * VL_ENGINE_DEFAULT_WORKERS (more threads than CPUs only take turns on
+ * cached files; docs/benchmarks.md, "Files"). Above VL_ENGINE_MAX_WORKERS:
+ * -EINVAL at create.
  */
 #define VL_ENGINE_DEFAULT_WORKERS      4u
 #define VL_ENGINE_MAX_WORKERS          256u
@@ -186,7 +189,7 @@ typedef struct vl_engine_config {
     uint32_t entries;      /* kernel submission ring size; 0 = default (256) */
     uint32_t max_inflight; /* cap on live ids; 0 = default (4096)            */
     uint32_t flags;        /* VL_ENGINE_* tuning bits                         */
-    uint32_t workers;      /* worker threads at most; 0 = default (4)        */
+    uint32_t workers;      /* worker threads at most; 0 = CPUs, at most 4    */
 } vl_engine_config;
 
 /* The op kinds, from the list in <vllsi/op_kinds.h>: VL_OP_NOP (0),
@@ -807,11 +810,12 @@ VL_API vl_op vl_op_splice(int fd_in, int64_t off_in, int fd_out, int64_t off_out
  * events that hold, plus VL_POLL_ERR and VL_POLL_HUP whenever they hold,
  * asked or not, as poll(2) reports them. An fd already ready completes at
  * once. A descriptor that cannot be waited on (a regular file) is always
- * ready: VL_POLL_IN | VL_POLL_OUT at once. The caller keeps owning fd; the
- * engine never reads, writes or closes it.
+ * ready: VL_POLL_IN | VL_POLL_OUT at once; a POLL of one for neither (only
+ * VL_POLL_PRI, VL_POLL_RDHUP) could never complete, and ends with -EINVAL.
+ * The caller keeps owning fd; the engine never reads, writes or closes it.
  *
  * Results: the mask; -EBADF (a bad or closed fd, as a completion like every
- * other op's); -ECANCELED (CANCEL, CLOSE of fd through the engine,
+ * other op's); -EINVAL (see above); -ECANCELED (CANCEL, CLOSE of fd through the engine,
  * shutdown); -EOPNOTSUPP on IOCP, which has no readiness for arbitrary
  * handles (docs/engine.md). submit: -EINVAL (no id, no completion) for
  * events 0 or with a bit outside VL_POLL_ALL.

@@ -89,8 +89,6 @@ static int check_config(const vl_engine_config *in, vl_engine_config *cfg)
     if (cfg->max_inflight > VL_ENGINE_MAX_INFLIGHT || cfg->entries > 32768 ||
         cfg->workers > VL_ENGINE_MAX_WORKERS)
         return -EINVAL;
-    if (cfg->workers == 0)
-        cfg->workers = VL_ENGINE_DEFAULT_WORKERS;
     if (cfg->entries == 0)
         cfg->entries = VL_ENGINE_DEFAULT_ENTRIES;
     if (cfg->max_inflight == 0)

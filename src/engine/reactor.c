@@ -1252,6 +1252,16 @@ static int64_t poll_start(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
         int64_t m = poll_now(&s->op);
         if (m != 0)
             return m;
+        /* Neither IN nor OUT: a file, which has only those, can never be
+         * ready for it (run_poll). epoll refuses files and says so when it
+         * parks; kqueue accepts them, so the core looks. */
+        if (!(s->op.u.poll.events & (VL_POLL_IN | VL_POLL_OUT))) {
+            struct stat st;
+            if (fstat(s->op.fd, &st) < 0)
+                return -errno;
+            if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode))
+                return -EINVAL;
+        }
     } else {
         /* A file is always ready: a multishot POLL would report it for
          * ever. epoll refuses files (the backend's -EPERM ends it); kqueue
@@ -1278,7 +1288,10 @@ static int64_t poll_start(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
  * mask; a multishot one reports it with VL_CQE_MORE and stays, so it reports
  * once per notification of the edge-triggered registration. On an fd the
  * backend cannot watch (run_always_ready, or a worker) the fd is always
- * ready: a one-shot POLL reports that, a multishot one ends with -EPERM.
+ * ready: a one-shot POLL reports that, a multishot one ends with -EPERM. A
+ * one-shot POLL there for none of the bits such an fd has (VL_POLL_PRI or
+ * VL_POLL_RDHUP alone) could never complete: -EINVAL, as io_uring answers
+ * (a mask of 0 is no result).
  */
 static int64_t run_poll(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
@@ -1287,8 +1300,12 @@ static int64_t run_poll(struct vl__reactor *r, uint32_t i, struct vl__slot *s, b
     bool multi = vl__op_is_multishot(&s->op);
     if (s->op.fd < 0)
         return -EBADF; /* poll(2) would skip it, and the fd table cannot hold it */
-    if (r->inline_run || (rs->flags & F_WORKER))
-        return multi ? -EPERM : poll_now(&s->op);
+    if (r->inline_run || (rs->flags & F_WORKER)) {
+        if (multi)
+            return -EPERM;
+        int64_t m = poll_now(&s->op);
+        return m != 0 ? m : -EINVAL;
+    }
     if (!(rs->flags & WHERE_LISTS))
         return poll_start(r, i, s, multi);
     if (rs->seq == r->ready_seq)
@@ -1671,9 +1688,19 @@ static int fd_settle(struct vl__reactor *r, struct vl__reactor_fd *f)
 
 /* The fd cannot be polled (-EPERM: a regular file or /dev/null): it is
  * always ready, so the op runs now, on a worker if an offload is installed,
- * else inline, where it may block only as such files do. */
+ * else inline, where it may block only as such files do. A multishot op
+ * never runs on a worker: it completes as it goes, and a multishot RECV
+ * takes buffers from a pool that only the polling thread may touch. It
+ * gets here only when it could not run at once (a full completion queue),
+ * and it needs no run: every socket can be waited on, so the fd is none, a
+ * multishot POLL ends with -EPERM and RECV, RECVMSG and ACCEPT with what
+ * their call would say, -ENOTSOCK. */
 static void run_always_ready(struct vl__reactor *r, uint32_t i, struct vl__slot *s)
 {
+    if (vl__op_is_multishot(&s->op)) {
+        vl__engine_complete(r->e, i, s->op.kind == VL_OP_POLL ? -EPERM : -ENOTSOCK, 0);
+        return;
+    }
     if ((rslot(s)->flags & MODE_MASK) == MODE_NOWAIT)
         rslot(s)->flags = (rslot(s)->flags & ~MODE_MASK) | MODE_PLAIN;
     if (r->off != NULL) {
@@ -2046,7 +2073,8 @@ int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
     if (rc == 0) {
         rc = rd->open(r);
         if (rc == 0)
-            rc = vl__workers_create(e, r, cfg->workers, &r->pool);
+            rc = vl__workers_create(e, r, cfg->workers ? cfg->workers : vl__workers_default(),
+                                    &r->pool);
         if (rc < 0) {
             rd->close(r);
             vl__reactor_fini(r);

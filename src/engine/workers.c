@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <vllsi/sys/sync.h>
 #include <vllsi/sys/thread.h>
@@ -171,8 +172,13 @@ static int workers_start(void *ctx, uint32_t slot)
     struct vl__workers *w = ctx;
     vl_mutex_lock(&w->mu);
     queue_push(w, slot);
-    /* More jobs wait than idle workers will take: start one more thread. */
-    bool grow = w->queued > w->idle && w->started < w->max;
+    /* More jobs wait than the workers not running one will take: start one
+     * more thread. A worker that has finished its job but not yet gone
+     * idle counts as free: it looks at the queue before it waits. Counting
+     * it busy would start a thread per job at queue depth 1 (the job
+     * arrives while its predecessor's worker is waking the engine), and
+     * the jobs would then rotate among threads that are all cold. */
+    bool grow = w->queued > w->started - w->running && w->started < w->max;
     if (w->idle > 0)
         vl_condvar_signal(&w->cv);
     vl_mutex_unlock(&w->mu);
@@ -266,6 +272,14 @@ void vl__workers_destroy(struct vl__workers *w)
     for (uint32_t k = 0; k < w->started; k++)
         vl_thread_join(w->threads[k]);
     free(w);
+}
+
+uint32_t vl__workers_default(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        return 1; /* unknown: one thread runs every job, if one at a time */
+    return n < (long)VL_ENGINE_DEFAULT_WORKERS ? (uint32_t)n : VL_ENGINE_DEFAULT_WORKERS;
 }
 
 uint32_t vl__workers_threads(const struct vl__workers *w)

@@ -10,10 +10,17 @@
  * the input's descriptors, POLL one-shot or multishot,
  * multishot RECV and RECVMSG into a buffer pool, file and path ops that cannot make or open
  * anything (bad paths, bad flags); ACCEPT, multishot ACCEPT and CONNECT on a listening socket of
- * the input's own; SOCKET, BIND, LISTEN) on one of six descriptors (two socket pairs and a pipe),
+ * the input's own; SOCKET, BIND, LISTEN) on one of seven descriptors (two socket pairs, a pipe and
+ * a file),
  * with VL_OP_F_LINK when the opcode byte is 0xf0 to 0xf7 (a chain with the next op), cancel a live
  * or stale id, poll, act as the peer outside the engine (write into, read from, half-close or close
- * the other end), or shut the engine down. Every engine call goes through tests/invariants.h, which
+ * the other end), or shut the engine down. The seventh descriptor is a regular file (an unlinked
+ * temporary file; the simulator's vl_sim_file): READ, WRITE, READV, WRITEV, FSYNC, FTRUNCATE and
+ * POLL reach it the way they reach the others, so on epoll and kqueue they run on the engine's
+ * worker pool (of 1 to 4 threads, from the program's header), and the pool's test gate
+ * (workers.h) can hold its jobs, so that CANCELs meet them queued and running, and an engine
+ * shutdown or destroy (without a drain, also picked by the program) meets them in flight.
+ * Every engine call goes through tests/invariants.h, which
  * checks exactly-once delivery, result domains, user_data, and buffer ownership (buffers are mmap'd
  * and sealed PROT_NONE once their completion is harvested); after destroy the descriptor count must
  * be back where it was. A violation prints what broke and aborts, so libFuzzer keeps the input.
@@ -45,13 +52,18 @@
 #include <vllsi/sim.h>
 
 #include "ct_platform.h" /* macOS: Linux's SOCK_CLOEXEC, pipe2, sigtimedwait */
+#include "driver.h"      /* vl__engine_drv: the readiness core, for its pool */
 #include "fault.h"
 #include "invariants.h"
+#include "reactor.h"
+#include "workers.h"
 
-#define NFD      6 /* [0]<->[1], [2]<->[3] socket pairs, [4] pipe read, [5] write */
-#define MAX_ACTS 200
-#define MAX_IDS  64
-#define MAX_LEN  512
+#define NFD         7 /* [0]<->[1], [2]<->[3] socket pairs, [4] pipe read, [5] write, [6] a file */
+#define FILE_IX     6
+#define FILE_FD_MIN 400 /* where the file's number starts (make_fds) */
+#define MAX_ACTS    200
+#define MAX_IDS     64
+#define MAX_LEN     512
 #ifdef F_SETPIPE_SZ
 #define PIPE_BYTES (1 << 20)
 #else
@@ -87,7 +99,11 @@ struct world {
     socklen_t laddr_len;
     int extra[MAX_EXTRA]; /* client sockets and accepted fds the harness owns */
     unsigned nextra;
-    bool link; /* the current action's op carries VL_OP_F_LINK */
+    bool link;                  /* the current action's op carries VL_OP_F_LINK */
+    struct vl__workers *pool_w; /* epoll, kqueue: the engine's worker pool */
+    bool gated;                 /* its test gate is closed: taken jobs wait */
+    bool destroyed;             /* destroyed mid-flight: the program ends */
+    bool made_fds;              /* an ACCEPT or SOCKET was submitted */
 };
 
 static void die(struct world *w, const char *what)
@@ -114,7 +130,8 @@ static int make_fds(struct world *w)
             return -1;
         w->fd[4] = p[0];
         w->fd[5] = p[1];
-        return 0;
+        w->fd[FILE_IX] = vl_sim_file(w->e, "vllsi", 5, 1 << 16);
+        return w->fd[FILE_IX] < 0 ? -1 : 0;
     }
     int p[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, w->fd) < 0 ||
@@ -127,7 +144,26 @@ static int make_fds(struct world *w)
     /* A pipe that no harness write can fill: direct writes never block. */
     fcntl(p[1], F_SETPIPE_SZ, PIPE_BYTES);
 #endif
-    return 0;
+    /* The file: made and unlinked at once, so that nothing is left behind
+     * whatever becomes of the run. */
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/vllsi-fuzz-XXXXXX", dir && *dir ? dir : "/tmp");
+    int t = mkstemp(path);
+    if (t < 0)
+        return -1;
+    unlink(path);
+    /* At a high number, which no descriptor made during the run takes (the
+     * kernel hands out the lowest free one): after a CLOSE of the file, a
+     * job the pool still holds for it meets EBADF, never another file. A
+     * worker runs a job by number, so a number closed and reused under an
+     * op in flight is the caller's race, as on every thread pool. */
+    int f = fcntl(t, F_DUPFD_CLOEXEC, FILE_FD_MIN);
+    close(t);
+    if (f < 0)
+        return -1;
+    w->fd[FILE_IX] = f;
+    return write(f, "vllsi", 5) == 5 ? 0 : -1;
 }
 
 /* A listener per input, at a name no other input or process uses. */
@@ -226,8 +262,8 @@ static void act_sendv(struct world *w, int fd, size_t len, uint8_t flags)
 
 /*
  * A READV or WRITEV of len bytes in 1..4 pieces on fd, laid out as
- * act_sendv's (data and array in one guarded buffer). off: -1, or 0
- * (-ESPIPE on these streams).
+ * act_sendv's (data and array in one guarded buffer). off: -1, or an
+ * offset (file_offset: -ESPIPE on the streams).
  */
 static void act_rwv(struct world *w, int fd, size_t len, uint8_t flags, bool write, int64_t off)
 {
@@ -267,6 +303,16 @@ static void act_msg(struct world *w, int fd, size_t len, bool recv_side, uint8_t
     submit(w, &op, (void *)(uintptr_t)(w->v.issued + 1));
 }
 
+/* A READ's or WRITE's offset (flags 0x80), else -1: on the streams 0
+ * (-ESPIPE), on the file one of 0, 300, 600, 900 (flags bits 0-1): past
+ * its end too, once a FTRUNCATE has shortened it. */
+static int64_t file_offset(const struct world *w, int fd, uint8_t flags)
+{
+    if (!(flags & 0x80))
+        return -1;
+    return fd == w->fd[FILE_IX] ? (int64_t)(flags & 3) * 300 : 0;
+}
+
 static void act_transfer(struct world *w, struct prog *g, unsigned kind)
 {
     int fd = w->fd[next_byte(g) % NFD];
@@ -279,7 +325,7 @@ static void act_transfer(struct world *w, struct prog *g, unsigned kind)
         return;
     }
     if (kind >= 2 && (flags & 0x40)) {
-        act_rwv(w, fd, len, flags, kind == 3, (flags & 0x80) ? 0 : -1);
+        act_rwv(w, fd, len, flags, kind == 3, file_offset(w, fd, flags));
         return;
     }
     if (kind <= 1 && (flags & 0x20)) {
@@ -291,7 +337,7 @@ static void act_transfer(struct world *w, struct prog *g, unsigned kind)
         die(w, "inv_buf failed");
     fill(buf, len, flags);
     vl_op op;
-    int64_t off = (flags & 0x80) ? 0 : -1; /* an offset on a stream: -ESPIPE */
+    int64_t off = file_offset(w, fd, flags);
     switch (kind) {
     case 0:
         op = vl_op_recv(fd, buf, len, (flags & 1) ? MSG_DONTWAIT : 0);
@@ -352,6 +398,8 @@ static void act_poll(struct world *w, struct prog *g, bool wait)
 static void act_conn(struct world *w, unsigned kind)
 {
     vl_op op;
+    if (kind != 1)
+        w->made_fds = true;
     if (kind == 0) {
         op = vl_op_accept(w->lfd, NULL, NULL);
     } else if (kind == 2) {
@@ -386,8 +434,9 @@ static void act_shutdown(struct world *w, uint8_t b)
 }
 
 /* FSYNC of one of the descriptors (b: which, and the flags: 2 and 3 are
- * -EINVAL at submit). They are sockets and a pipe: -EINVAL, or -EBADF for a
- * closed one; a number that may have been reused names -1 (-EBADF). */
+ * -EINVAL at submit). The file: 0 (on a worker on epoll and kqueue); the
+ * sockets and the pipe: -EINVAL; -EBADF for a closed one; a number that may
+ * have been reused names -1 (-EBADF). */
 static void act_fsync(struct world *w, uint8_t b)
 {
     unsigned i = b % NFD;
@@ -511,6 +560,7 @@ static void act_socket_op(struct world *w, uint8_t b)
         static const uint32_t flags[4] = {0, VL_SOCK_NONBLOCK, 0x2u, 0};
         uint32_t f = flags[(b >> 4) & 3];
         op = vl_op_socket((b & 4) ? AF_INET : AF_UNIX, (b & 8) ? SOCK_DGRAM : SOCK_STREAM, 0, f);
+        w->made_fds = true;
         want = f & ~VL_SOCK_ALL ? -EINVAL : 0;
     } else if (b % 3 == 1) {
         bool null = (b & 0x20) != 0;
@@ -538,8 +588,8 @@ static void act_socket_op(struct world *w, uint8_t b)
  * which bad input): a NULL path (-EFAULT at submit), bad flags or a
  * negative length (-EINVAL at submit), an empty path or one under a
  * directory that does not exist (-ENOENT; the simulator's -EOPNOTSUPP).
- * FTRUNCATE names one of the descriptors (-EINVAL: none is a file), or -1
- * once its number may have been reused.
+ * FTRUNCATE names one of the descriptors (-EINVAL but on the file, which it
+ * cuts to 0..255 bytes), or -1 once its number may have been reused.
  */
 static void act_path(struct world *w, uint8_t b)
 {
@@ -665,6 +715,24 @@ static void act_peer(struct world *w, struct prog *g)
     }
     if (w->closed[i] || (w->close_sent[i] && (b & 3) == 3))
         return; /* never close a number that may have been reused */
+    if (i == FILE_IX) {
+        /* Another writer of the file, under the engine's ops: never a
+         * close (the engine's CLOSE does it). */
+        if (w->close_sent[i])
+            return;
+        switch (b & 3) {
+        case 0:
+            (void)!pwrite(fd, tmp, len, (off_t)(b >> 4) * 100);
+            break;
+        case 1:
+            (void)!pread(fd, tmp, len, 0);
+            break;
+        default:
+            (void)!ftruncate(fd, (off_t)len);
+            break;
+        }
+        return;
+    }
     switch (b & 3) {
     case 0:
         if (i < 4)
@@ -687,12 +755,48 @@ static void act_peer(struct world *w, struct prog *g)
     }
 }
 
+/* Close (true) or open the worker pool's test gate (epoll, kqueue; else
+ * nothing): while it is closed, a worker that takes a job holds it before
+ * its system call, so the pool has jobs running and queued at once. It is
+ * opened before any shutdown or destroy, which wait for running jobs. */
+static void pool_gate(struct world *w, bool closed)
+{
+    if (w->pool_w != NULL && w->gated != closed) {
+        vl__workers_gate(w->pool_w, closed);
+        w->gated = closed;
+    }
+}
+
+/*
+ * The pool's own actions (b): below 0xf0 its gate (bit 0: closed); 0xf0
+ * and up destroys the engine at once, with whatever it holds in flight (no
+ * shutdown, no drain first), which ends the program: destroy must wait
+ * for the running jobs, drop the queued ones, join the workers and leave
+ * no descriptor behind. Not after an ACCEPT or SOCKET: a descriptor made
+ * for a completion nobody harvested would be lost with it, as the kernel's
+ * would be.
+ */
+static void act_pool(struct world *w, uint8_t b)
+{
+    if (b < 0xf0) {
+        pool_gate(w, (b & 1) != 0);
+        return;
+    }
+    if (w->made_fds)
+        return;
+    pool_gate(w, false);
+    vl_engine_destroy(w->e);
+    w->e = NULL;
+    w->pool = NULL; /* the engine's: freed with it */
+    w->destroyed = true;
+}
+
 /*
  * One action: its opcode is the byte % 16, but for the bytes 0xf8 and up,
  * which escape to the actions that have no opcode of their own: 0xf8,
  * 0xfa, 0xfc and 0xfe a SOCKET, BIND or LISTEN; 0xf9 and 0xfd a file or
  * path op; 0xfb and 0xff the engine's shutdown (rarely), an FSYNC, a
- * WAITPID or a SHUTDOWN op.
+ * WAITPID, the worker pool's gate or the engine's destroy, or a SHUTDOWN op.
  */
 static void act(struct world *w, struct prog *g)
 {
@@ -761,6 +865,7 @@ static void act(struct world *w, struct prog *g)
         /* The engine's shutdown, rarely; else a SHUTDOWN op. */
         uint8_t b = next_byte(g);
         if (b < 16 && !w->shut) {
+            pool_gate(w, false);
             vl_engine_shutdown(w->e);
             w->shut = true;
         } else if (b >= 16 && b < 32) {
@@ -770,7 +875,9 @@ static void act(struct world *w, struct prog *g)
         } else if (b >= 40 && b < 48) {
             uint8_t x = next_byte(g);
             act_sendfile_splice(w, x, next_byte(g));
-        } else if (b >= 48) {
+        } else if (b >= 48 && b < 56) {
+            act_pool(w, next_byte(g));
+        } else if (b >= 56) {
             act_shutdown(w, b);
         }
         break;
@@ -802,7 +909,7 @@ static void configure_sim(struct world *w, struct prog *g)
  */
 static struct vl__fault g_faults;
 
-static void configure_real_faults(struct prog *g)
+static uint8_t configure_real_faults(struct prog *g)
 {
     uint8_t f = next_byte(g), seed = next_byte(g);
     vl__fault_init(&g_faults, 1 + seed);
@@ -813,6 +920,7 @@ static void configure_real_faults(struct prog *g)
     g_faults.ppm[VL__FAULT_SQ_FULL] = ((f >> 6) & 1) * 100000u;
     g_faults.ppm[VL__FAULT_ENOMEM] = ((f >> 7) & 1) * 300000u;
     (void)vl__fault_install(f ? &g_faults : NULL);
+    return seed;
 }
 
 /* Close what the engine's CLOSE ops and the peer actions left open. No
@@ -872,9 +980,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     signal(SIGPIPE, SIG_DFL); /* the engine must never let one through */
     int fds_before = inv_count_fds();
-    if (w.kind != VL_DRIVER_SIM)
-        configure_real_faults(&g);
-    vl_engine_config cfg = {.driver = w.kind, .max_inflight = 128};
+    /* The fault seed's low bits pick the worker pool's size (epoll, kqueue). */
+    uint8_t seed = w.kind != VL_DRIVER_SIM ? configure_real_faults(&g) : 0;
+    vl_engine_config cfg = {.driver = w.kind, .max_inflight = 128, .workers = 1u + (seed & 3u)};
     int rc = vl_engine_create(&cfg, &w.e);
     if (rc != 0) {
         (void)vl__fault_install(NULL);
@@ -894,15 +1002,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         die(&w, "setup failed");
     w.v.on_completion = on_completion;
     w.v.on_completion_ctx = &w;
+    if (w.kind == VL_DRIVER_EPOLL || w.kind == VL_DRIVER_KQUEUE)
+        w.pool_w = ((struct vl__reactor *)*vl__engine_drv(w.e))->pool;
     if (w.kind == VL_DRIVER_SIM)
         configure_sim(&w, &g);
-    for (int k = 0; k < MAX_ACTS && g.at < g.n; k++)
+    for (int k = 0; k < MAX_ACTS && g.at < g.n && !w.destroyed; k++)
         act(&w, &g);
-    if (!inv_finish(&w.v, w.e))
-        die(&w, inv_why(&w.v));
-    if (w.pool != NULL && vl_bufpool_destroy(w.pool) != 0)
-        die(&w, "vl_bufpool_destroy refused after the last op completed");
-    vl_engine_destroy(w.e);
+    if (!w.destroyed) {
+        pool_gate(&w, false);
+        if (!inv_finish(&w.v, w.e))
+            die(&w, inv_why(&w.v));
+        if (w.pool != NULL && vl_bufpool_destroy(w.pool) != 0)
+            die(&w, "vl_bufpool_destroy refused after the last op completed");
+        vl_engine_destroy(w.e);
+    }
     (void)vl__fault_install(NULL);
     close_leftovers(&w);
     inv_fini(&w.v);
