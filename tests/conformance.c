@@ -4115,9 +4115,7 @@ static void splice_waits_for_its_pipe(void **state)
     assert_int_equal(read(p[0], in, sizeof(in)), 10);
     assert_memory_equal(in, data + 1000, 10);
 
-    /* A non-blocking pipe, so that the op waits in the engine (a
-     * blocking one waits inside the kernel's call on io_uring, where a
-     * CANCEL may answer -EALREADY and interrupt it). */
+    /* The same from a non-blocking pipe, and a waiting one cancelled. */
     assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
     id = h_sub(vl_op_splice(p[0], -1, file, 0, 100, 0));
     h_poll(10 * CT_MS, 256);
@@ -4132,6 +4130,59 @@ static void splice_waits_for_its_pipe(void **state)
     sf_file_done(file, "f");
     h_quiet();
     ft_done(NULL, 0);
+}
+
+struct pipe_reader {
+    int fd;
+    volatile int done; /* 1 once read(2) returned */
+};
+
+static void *pipe_reader_main(void *arg)
+{
+    struct pipe_reader *r = arg;
+    char c;
+    (void)!read(r->fd, &c, 1);
+    __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* A SPLICE from a blocking (AF_UNIX) socket with nothing to read into a
+ * pipe waits in the engine, not in the kernel's call: a splice waiting
+ * there holds the pipe's lock, and any read(2) or close(2) of that pipe
+ * would sleep until data came. Here a thread's non-blocking read of the
+ * pipe must return at once; if it does not within 2 s, the test feeds the
+ * socket (so nothing stays stuck) and fails. */
+static void splice_waiting_leaves_the_pipe_usable(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_sync("the sync driver's SPLICE blocks in submit by design");
+    h_open(64, 0);
+    int p[2], sv[2];
+    mk_pipe(p);
+    mk_socketpair(sv);
+    assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+    uint64_t id = h_sub(vl_op_splice(sv[0], -1, p[1], -1, 100, 0));
+    h_poll(20 * CT_MS, 256);
+    assert_false(h_rec_of(id)->done);
+    struct pipe_reader r = {.fd = p[0]};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, pipe_reader_main, &r), 0);
+    bool stuck = true;
+    for (int k = 0; k < 200 && stuck; k++) {
+        stuck = !__atomic_load_n(&r.done, __ATOMIC_ACQUIRE);
+        if (stuck)
+            usleep(10000);
+    }
+    assert_int_equal(send(sv[1], "data", 4, 0), 4);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    if (stuck)
+        fail_msg("a read(2) of the pipe slept while the SPLICE waited");
+    expect_result(h_wait(id), 4, "the SPLICE once the socket had data");
+    char in[8];
+    assert_int_equal(read(p[0], in, sizeof(in)), 4);
+    assert_memory_equal(in, "data", 4);
+    h_quiet();
 }
 #else
 /* No splice off Linux: -EOPNOTSUPP on every driver there. */
@@ -7888,6 +7939,7 @@ int main(int argc, char **argv)
         T(splice_pipes_files_sockets),
 #ifdef __linux__
         T(splice_waits_for_its_pipe),
+        T(splice_waiting_leaves_the_pipe_usable),
 #endif
         T(openat2_resolve_beneath),
         T(rwv_file_offsets_and_position),

@@ -777,8 +777,12 @@ VL_API vl_op vl_op_sendfile(int sock_fd, int file_fd, int64_t offset, size_t cou
  * Linux only: io_uring sends IORING_OP_SPLICE; epoll and kqueue (through
  * libkqueue) call splice(2) with SPLICE_F_NONBLOCK and, on EAGAIN, wait
  * for the pipe side (readable when fd_in is the pipe, else writable);
- * sync calls splice(2). macOS, the BSDs, Windows and the simulator have
- * no splice: -EOPNOTSUPP.
+ * sync calls splice(2). io_uring adds SPLICE_F_NONBLOCK too and polls the
+ * side that answered EAGAIN, so no splice waits in the kernel holding the
+ * pipe's lock (which would make a close(2) of that pipe sleep) - except
+ * one reading a blocking TCP socket, which Linux lets wait for data: give
+ * io_uring non-blocking TCP sockets. macOS, the BSDs, Windows and the
+ * simulator have no splice: -EOPNOTSUPP.
  * submit: -EBADF for fd_out < 0; -EINVAL for an offset below -1, len
  * above INT32_MAX or flags outside VL_SPLICE_F_ALL. Results: the bytes;
  * -EINVAL (neither fd a pipe, an offset on a pipe, a file opened with

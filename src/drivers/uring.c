@@ -990,10 +990,15 @@ static void prep_sendfile(struct uring *d, struct vl__slot *s, vl_engine *e,
 /*
  * SPLICE: IORING_OP_SPLICE (5.7), -1 offsets meaning the fd's position
  * there as well. The kernel runs it on io-wq, whose workers block every
- * signal, so a pipe or socket without a reader cannot raise SIGPIPE. An fd
- * the caller made non-blocking makes the kernel answer -EAGAIN rather than
- * wait (io_uring arms no poll for a splice): cqe_splice then polls the
- * side that is not ready (U_SPOLL) and sends the splice again.
+ * signal, so a pipe or socket without a reader cannot raise SIGPIPE.
+ * SPLICE_F_NONBLOCK is always added, as on the readiness drivers: a splice
+ * that waits in io-wq holds the pipe's lock, so a close(2) or read(2) of
+ * that pipe from any thread would sleep, uninterruptibly, until the other
+ * side moved. With it the kernel answers -EAGAIN rather than wait (io_uring
+ * arms no poll for a splice): cqe_splice then polls the side that is not
+ * ready (U_SPOLL) and sends the splice again. The one wait left is Linux's
+ * TCP, whose splice read honours only the socket's own O_NONBLOCK: a
+ * blocking TCP socket as fd_in with no data waits there (vl_op_splice).
  */
 static void prep_splice(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
@@ -1009,7 +1014,8 @@ static void prep_splice(struct uring *d, struct vl__slot *s, vl_engine *e, struc
         return;
     }
     io_uring_prep_splice(sqe, op->fd, op->u.splice.off_in, op->u.splice.fd_out,
-                         op->u.splice.off_out, (unsigned)op->u.splice.len, op->u.splice.flags);
+                         op->u.splice.off_out, (unsigned)op->u.splice.len,
+                         op->u.splice.flags | SPLICE_F_NONBLOCK);
 }
 
 /*
