@@ -6,6 +6,7 @@
  *
  *   http_server [--port P] [--bind ADDR] [--root DIR] [--threads N]
  *               [--driver auto|uring|epoll|kqueue] [--cache-max BYTES]
+ *               [--header-timeout SEC] [--idle-timeout SEC]
  *
  * Prints `listening on ADDR:PORT` once every thread is ready (port 0: the
  * kernel's choice). SIGINT/SIGTERM: stop accepting, finish the responses in
@@ -59,26 +60,29 @@
 
 /* ---- limits ------------------------------------------------------------------------- */
 
-#define REQ_MAX            8192          /* request line plus headers: more is 414 / 431 */
-#define IN_CAP             16384         /* room for one request at its limit plus what follows */
-#define OUT_CAP            32768         /* one batch of responses (headers, cached bodies) */
-#define RESP_HEAD_MAX      1024          /* a response header, or an error response whole */
-#define CACHE_MAX_LIMIT    (OUT_CAP / 2) /* --cache-max's ceiling: one body fits out[] */
-#define PATH_CAP           1024          /* a decoded path: longer is 414 */
-#define BODY_MAX           (1 << 20)     /* a request body (discarded): more is 413 */
-#define CHUNK              65536         /* a streamed file's read size */
-#define HEADER_DEADLINE_NS (10 * VL_NS_PER_SEC) /* first byte to end of headers */
-#define IDLE_NS            (15 * VL_NS_PER_SEC) /* keep-alive with nothing asked */
-#define SEND_DEADLINE_NS   (30 * VL_NS_PER_SEC) /* one SEND to a peer that does not read */
-#define SHUTDOWN_GRACE_NS  (5 * VL_NS_PER_SEC)
-#define ACCEPT_RETRY_NS    (100 * VL_NS_PER_MS)
-#define CACHE_BUCKETS      256
-#define CACHE_TTL_NS       VL_NS_PER_SEC
+#define REQ_MAX           8192          /* request line plus headers: more is 414 / 431 */
+#define IN_CAP            16384         /* room for one request at its limit plus what follows */
+#define OUT_CAP           32768         /* one batch of responses (headers, cached bodies) */
+#define RESP_HEAD_MAX     1024          /* a response header, or an error response whole */
+#define CACHE_MAX_LIMIT   (OUT_CAP / 2) /* --cache-max's ceiling: one body fits out[] */
+#define PATH_CAP          1024          /* a decoded path: longer is 414 */
+#define BODY_MAX          (1 << 20)     /* a request body (discarded): more is 413 */
+#define CHUNK             65536         /* a streamed file's read size */
+#define SEND_DEADLINE_NS  (30 * VL_NS_PER_SEC) /* one SEND to a peer that does not read */
+#define SHUTDOWN_GRACE_NS (5 * VL_NS_PER_SEC)
+#define ACCEPT_RETRY_NS   (100 * VL_NS_PER_MS)
+#define CACHE_BUCKETS     256
+#define CACHE_TTL_NS      VL_NS_PER_SEC
 
 /* ---- options and shared state ----------------------------------------------------------- */
 
 static int root_fd = -1;
 static size_t cache_max = 16384;
+/* A request's head must be in within header_ns of its first byte (a body
+ * being discarded: of the latest RECV), and a keep-alive connection with
+ * nothing asked is closed after idle_ns: --header-timeout, --idle-timeout. */
+static int64_t header_ns = 10 * VL_NS_PER_SEC;
+static int64_t idle_ns = 15 * VL_NS_PER_SEC;
 
 /* ---- the file cache (per thread) ------------------------------------------------------ */
 
@@ -901,13 +905,12 @@ static void conn_recv(struct conn *c)
     vl_op op = vl_op_recv(c->fd, c->in + c->in_len, IN_CAP - c->in_len, 0);
     op.flags |= VL_OP_F_DEADLINE;
     if (c->in_len == 0 && c->skip == 0) {
-        op.deadline_ns = IDLE_NS;
+        op.deadline_ns = idle_ns;
     } else {
         if (c->req_t0 == 0)
             c->req_t0 = vl_loop_now(c->w->loop);
         op.flags |= VL_OP_F_DEADLINE_ABS;
-        op.deadline_ns =
-            c->skip ? vl_loop_now(c->w->loop) + HEADER_DEADLINE_NS : c->req_t0 + HEADER_DEADLINE_NS;
+        op.deadline_ns = c->skip ? vl_loop_now(c->w->loop) + header_ns : c->req_t0 + header_ns;
     }
     conn_submit(c, op, ST_RECV);
 }
@@ -1178,7 +1181,8 @@ static int next_signal(const sigset_t *sigs)
 static void usage(void)
 {
     fprintf(stderr, "usage: http_server [--port P] [--bind ADDR] [--root DIR] [--threads N]\n"
-                    "                   [--driver auto|uring|epoll|kqueue] [--cache-max BYTES]\n");
+                    "                   [--driver auto|uring|epoll|kqueue] [--cache-max BYTES]\n"
+                    "                   [--header-timeout SEC] [--idle-timeout SEC]\n");
     exit(2);
 }
 
@@ -1207,6 +1211,10 @@ int main(int argc, char **argv)
             threads = num_arg(v, 1, 256);
         else if (!strcmp(a, "--cache-max"))
             cache_max = (size_t)num_arg(v, 0, CACHE_MAX_LIMIT);
+        else if (!strcmp(a, "--header-timeout"))
+            header_ns = num_arg(v, 1, 3600) * VL_NS_PER_SEC;
+        else if (!strcmp(a, "--idle-timeout"))
+            idle_ns = num_arg(v, 1, 3600) * VL_NS_PER_SEC;
         else if (!strcmp(a, "--bind"))
             bind_addr = v;
         else if (!strcmp(a, "--root"))
