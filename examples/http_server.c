@@ -76,6 +76,24 @@
 #define CACHE_BUCKETS     256
 #define CACHE_TTL_NS      VL_NS_PER_SEC
 
+/*
+ * Files through the engine: OPENAT with RESOLVE_BENEATH (vl_op_openat2) and
+ * SENDFILE, on Linux, where the kernel's openat2 makes the check. Elsewhere
+ * the open is a plain call (macOS: O_NOFOLLOW_ANY) and bodies go out by
+ * READ and SENDV.
+ */
+#if defined(__linux__) && defined(VL_RESOLVE_BENEATH)
+#define HTTP_ENGINE_FILES 1
+#else
+#define HTTP_ENGINE_FILES 0
+#endif
+#ifdef MSG_MORE
+#define HTTP_MSG_MORE MSG_MORE
+#else
+#define HTTP_MSG_MORE 0
+#endif
+#define SENDFILE_MAX (1u << 30) /* one SENDFILE's count (a SEND's length is below 2^31) */
+
 /* ---- options and shared state ---------------------------------------------- */
 
 static int root_fd = -1;
@@ -102,14 +120,15 @@ struct worker;
 /* ---- connections ----------------------------------------------------------- */
 
 enum conn_state {
-    ST_RECV,    /* waiting for request bytes */
-    ST_SEND,    /* sending out[] */
-    ST_OPEN,    /* OPENAT of a file */
-    ST_STAT,    /* STATX of the opened file */
-    ST_FILL,    /* READ of a small file into a new cache entry */
-    ST_BODY_RD, /* READ of the next chunk of a streamed file */
-    ST_BODY_TX, /* SEND of that chunk */
-    ST_CLOSING, /* op being cancelled; free at its callback */
+    ST_RECV,     /* waiting for request bytes */
+    ST_SEND,     /* sending out[] */
+    ST_OPEN,     /* OPENAT of a file */
+    ST_STAT,     /* STATX of the opened file */
+    ST_FILL,     /* READ of a small file into a new cache entry */
+    ST_BODY_HDR, /* SENDFILE builds: SEND of out[] before a streamed body */
+    ST_BODY_RD,  /* READ builds: READ of the next chunk of a streamed file */
+    ST_BODY_TX,  /* SENDFILE, or SENDV of out[] and the chunk */
+    ST_CLOSING,  /* op being cancelled; free at its callback */
 };
 
 struct conn {
@@ -121,6 +140,7 @@ struct conn {
     bool close_after; /* the response being built is the last */
     bool head;        /* the current file request is HEAD */
     bool keep_alive_10;
+    int open_tries;
     int64_t req_t0; /* loop time of a partial request's first byte; 0: none */
     size_t in_off, in_len, scan;
     uint64_t skip; /* body bytes still to discard */
@@ -622,6 +642,58 @@ static void cache_free(struct worker *w)
 
 /* ---- files ----------------------------------------------------------------- */
 
+/* The answer to a failed open: 404 for what a client may name and the
+ * root refuses or lacks (EXDEV: out of the root; EOPNOTSUPP, ENOSYS: no
+ * openat2 to check with), 500 for the rest (EMFILE, EIO ...). */
+static int open_status(int err)
+{
+    switch (-err) {
+    case ENOENT:
+    case ENOTDIR:
+    case EXDEV:
+    case ELOOP:
+    case EACCES:
+    case EISDIR:
+    case ENAMETOOLONG:
+    case EOPNOTSUPP:
+    case ENOSYS:
+        return 404;
+    default:
+        return 500;
+    }
+}
+
+#if HTTP_ENGINE_FILES
+/*
+ * OPENAT of c->path relative to the root with RESOLVE_BENEATH (no `..`
+ * above the root, no absolute path, no symlink leading out: -EXDEV) and
+ * RESOLVE_NO_MAGICLINKS. The check is the kernel's (openat2); where it is
+ * missing the op fails (-EOPNOTSUPP) and the file is refused.
+ */
+static void file_open(struct conn *c)
+{
+    conn_submit(
+        c,
+        vl_op_openat2(root_fd, c->path, O_RDONLY, 0, VL_RESOLVE_BENEATH | VL_RESOLVE_NO_MAGICLINKS),
+        ST_OPEN);
+}
+
+static void on_open(struct conn *c, int64_t res)
+{
+    /* EAGAIN: a rename raced the lookup; the kernel asks for another try. */
+    if (res == -EAGAIN && ++c->open_tries < 3) {
+        file_open(c);
+        return;
+    }
+    if (res < 0) {
+        put_error(c, open_status((int)res), c->head);
+        conn_process(c);
+        return;
+    }
+    c->file_fd = (int)res;
+    conn_submit(c, vl_op_statx(c->file_fd, "", VL_AT_EMPTY_PATH, &c->stx), ST_STAT);
+}
+#else
 /*
  * Open c->path beneath the root. Linux: openat2(2) with RESOLVE_BENEATH
  * (no `..` above the start, no absolute symlink, no symlink leading out)
@@ -645,6 +717,7 @@ static int open_beneath(const char *path)
     return -ENOSYS;
 #endif
 }
+#endif
 
 /* The file request in c->path: from the cache, or start opening it. */
 static bool file_start(struct conn *c)
@@ -657,18 +730,18 @@ static bool file_start(struct conn *c)
         return false;
     }
     c->ctype = content_type(c->path);
+#if HTTP_ENGINE_FILES
+    c->open_tries = 0;
+    file_open(c);
+#else
     int fd = open_beneath(c->path);
     if (fd < 0) {
-        put_error(c,
-                  fd == -ENOENT || fd == -ENOTDIR || fd == -EXDEV || fd == -ELOOP ||
-                          fd == -EACCES || fd == -ENOSYS || fd == -ENAMETOOLONG
-                      ? 404
-                      : 500,
-                  c->head);
+        put_error(c, open_status(fd), c->head);
         return false;
     }
     c->file_fd = fd;
     conn_submit(c, vl_op_statx(fd, "", VL_AT_EMPTY_PATH, &c->stx), ST_STAT);
+#endif
     return true;
 }
 
@@ -681,6 +754,36 @@ static void file_close(struct conn *c)
     c->chunk = NULL;
 }
 
+#if HTTP_ENGINE_FILES
+/*
+ * A streamed file: out[] (the responses before it and its header) by SEND
+ * with MSG_MORE, so the kernel holds the header back to go out with the
+ * body, then the body by SENDFILE from the page cache, never through user
+ * memory.
+ */
+static void body_head_send(struct conn *c)
+{
+    vl_op op = vl_op_send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent, HTTP_MSG_MORE);
+    op.flags |= VL_OP_F_DEADLINE;
+    op.deadline_ns = SEND_DEADLINE_NS;
+    conn_submit(c, op, ST_BODY_HDR);
+}
+
+static void body_next(struct conn *c)
+{
+    uint64_t left = c->file_size - c->file_off;
+    if (left == 0) {
+        file_close(c);
+        conn_process(c);
+        return;
+    }
+    size_t n = left < SENDFILE_MAX ? (size_t)left : SENDFILE_MAX;
+    vl_op op = vl_op_sendfile(c->fd, c->file_fd, (int64_t)c->file_off, n);
+    op.flags |= VL_OP_F_DEADLINE;
+    op.deadline_ns = SEND_DEADLINE_NS;
+    conn_submit(c, op, ST_BODY_TX);
+}
+#else
 /* The next chunk of a streamed body: READ into c->chunk (SEND follows). */
 static void body_next(struct conn *c)
 {
@@ -726,6 +829,7 @@ static void body_sent(struct conn *c, size_t n)
     c->out_sent += o;
     c->chunk_sent += n - o;
 }
+#endif
 
 static void on_stat(struct conn *c, int64_t res)
 {
@@ -772,12 +876,16 @@ static void on_stat(struct conn *c, int64_t res)
         conn_process(c);
         return;
     }
+#if HTTP_ENGINE_FILES
+    body_head_send(c);
+#else
     c->chunk = malloc(CHUNK);
     if (c->chunk == NULL) {
         conn_close(c); /* the header is out of date: no way to answer */
         return;
     }
     body_next(c);
+#endif
 }
 
 static void on_fill(struct conn *c, int64_t res)
@@ -979,12 +1087,44 @@ static void on_op(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags)
         conn_process(c);
         return;
     case ST_OPEN:
+#if HTTP_ENGINE_FILES
+        on_open(c, res);
+        return;
+#endif
     case ST_STAT:
         on_stat(c, res);
         return;
     case ST_FILL:
         on_fill(c, res);
         return;
+#if HTTP_ENGINE_FILES
+    case ST_BODY_HDR:
+        if (res <= 0) {
+            conn_free(c);
+            return;
+        }
+        c->out_sent += (size_t)res;
+        if (c->out_sent < c->out_len) {
+            body_head_send(c);
+            return;
+        }
+        c->out_len = c->out_sent = 0;
+        body_next(c);
+        return;
+    case ST_BODY_TX:
+        /* 0: the file shrank below the length promised; the peer cannot
+         * be answered right, so the connection closes. */
+        if (res <= 0) {
+            conn_free(c);
+            return;
+        }
+        c->file_off += (uint64_t)res;
+        body_next(c);
+        return;
+    case ST_BODY_RD:
+        conn_free(c); /* not used with SENDFILE */
+        return;
+#else
     case ST_BODY_RD:
         if (res <= 0) { /* an error or a file that shrank: the promised length cannot come */
             conn_free(c);
@@ -1003,6 +1143,10 @@ static void on_op(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags)
         body_sent(c, (size_t)res);
         body_send(c);
         return;
+    case ST_BODY_HDR:
+        conn_free(c); /* used with SENDFILE only */
+        return;
+#endif
     }
 }
 
