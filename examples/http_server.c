@@ -74,6 +74,7 @@
 #define SHUTDOWN_GRACE_NS (5 * VL_NS_PER_SEC)
 #define ACCEPT_RETRY_NS   (100 * VL_NS_PER_MS)
 #define CACHE_BUCKETS     256
+#define CACHE_ENTRIES     4096 /* per thread: at most 64 MiB of cached bodies */
 #define CACHE_TTL_NS      VL_NS_PER_SEC
 
 /*
@@ -173,6 +174,7 @@ struct worker {
     char date[40];
     size_t date_len;
     struct centry *cache[CACHE_BUCKETS];
+    unsigned cache_n;
     pthread_t th;
     int rc;
     bool gone; /* the loop is destroyed: no more sends (under ready_mu) */
@@ -613,10 +615,13 @@ static struct centry *cache_get(struct worker *w, const char *path)
     *pp = e->next;
     free(e->data);
     free(e);
+    w->cache_n--;
     return NULL;
 }
 
-static void cache_put(struct worker *w, struct centry *e)
+/* Keep e in the cache (true), or not, when CACHE_ENTRIES entries are there
+ * already (false: the caller frees it once used). */
+static bool cache_put(struct worker *w, struct centry *e)
 {
     struct centry **pp = cache_slot(w, e->path);
     if (*pp) { /* another connection loaded it meanwhile: keep the newer */
@@ -624,9 +629,15 @@ static void cache_put(struct worker *w, struct centry *e)
         *pp = old->next;
         free(old->data);
         free(old);
+        w->cache_n--;
     }
-    e->next = w->cache[path_hash(e->path) % CACHE_BUCKETS];
-    w->cache[path_hash(e->path) % CACHE_BUCKETS] = e;
+    if (w->cache_n >= CACHE_ENTRIES)
+        return false;
+    uint32_t b = path_hash(e->path) % CACHE_BUCKETS;
+    e->next = w->cache[b];
+    w->cache[b] = e;
+    w->cache_n++;
+    return true;
 }
 
 static void cache_free(struct worker *w)
@@ -862,8 +873,11 @@ static void on_stat(struct conn *c, int64_t res)
             file_close(c);
             c->fill = NULL;
             e->loaded_ns = vl_loop_now(c->w->loop);
-            cache_put(c->w, e);
             put_head(c, "200 OK", e->ctype, 0, NULL);
+            if (!cache_put(c->w, e)) {
+                free(e->data);
+                free(e);
+            }
             conn_process(c);
             return;
         }
@@ -913,10 +927,13 @@ static void on_fill(struct conn *c, int64_t res)
     c->fill = NULL;
     file_close(c);
     e->loaded_ns = vl_loop_now(c->w->loop);
-    cache_put(c->w, e);
     /* conn_process made sure of the room before it parsed the request. */
     put_head(c, "200 OK", e->ctype, e->size, NULL);
     put_body(c, e->data, e->size);
+    if (!cache_put(c->w, e)) {
+        free(e->data);
+        free(e);
+    }
     conn_process(c);
 }
 
