@@ -48,9 +48,11 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <linux/openat2.h>
+#if defined(__linux__) && defined(__has_include)
+#if __has_include(<linux/openat2.h>)
+#include <linux/openat2.h> /* struct open_how, RESOLVE_* (headers of Linux 5.6 on) */
 #include <sys/syscall.h>
+#endif
 #endif
 
 #include <vllsi/loop.h>
@@ -93,7 +95,7 @@
 #else
 #define HTTP_MSG_MORE 0
 #endif
-#define SENDFILE_MAX (1u << 30) /* one SENDFILE's count (a SEND's length is below 2^31) */
+#define SENDFILE_MAX (1u << 20) /* one SENDFILE: its deadline (SEND_DEADLINE_NS) is per MiB */
 
 /* ---- options and shared state ---------------------------------------------- */
 
@@ -715,7 +717,7 @@ static void on_open(struct conn *c, int64_t res)
  */
 static int open_beneath(const char *path)
 {
-#if defined(__linux__) && defined(SYS_openat2)
+#if defined(__linux__) && defined(SYS_openat2) && defined(RESOLVE_BENEATH)
     struct open_how how = {.flags = O_RDONLY | O_CLOEXEC,
                            .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
     int fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
