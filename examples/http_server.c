@@ -74,6 +74,7 @@
 #define CHUNK             65536         /* a streamed file's read size */
 #define SEND_DEADLINE_NS  (30 * VL_NS_PER_SEC) /* one SEND to a peer that does not read */
 #define SHUTDOWN_GRACE_NS (5 * VL_NS_PER_SEC)
+#define LINGER_NS         (2 * VL_NS_PER_SEC) /* reading after an error, before the close */
 #define ACCEPT_RETRY_NS   (100 * VL_NS_PER_MS)
 #define CACHE_BUCKETS     256
 #define CACHE_ENTRIES     4096 /* per thread: at most 64 MiB of cached bodies */
@@ -131,6 +132,7 @@ enum conn_state {
     ST_BODY_HDR, /* SENDFILE builds: SEND of out[] before a streamed body */
     ST_BODY_RD,  /* READ builds: READ of the next chunk of a streamed file */
     ST_BODY_TX,  /* SENDFILE, or SENDV of out[] and the chunk */
+    ST_LINGER,   /* after an error: reading what the client still sends */
     ST_CLOSING,  /* op being cancelled; free at its callback */
 };
 
@@ -143,6 +145,8 @@ struct conn {
     bool close_after; /* the response being built is the last */
     bool head;        /* the current file request is HEAD */
     bool keep_alive_10;
+    bool linger; /* close by conn_linger (after an error) */
+    int64_t linger_until;
     int open_tries;
     int64_t req_t0; /* loop time of a partial request's first byte; 0: none */
     size_t in_off, in_len, scan;
@@ -185,6 +189,7 @@ struct worker {
 static void on_op(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags);
 static void conn_process(struct conn *c);
 static void conn_recv(struct conn *c);
+static void conn_linger(struct conn *c);
 
 static void maybe_finish(struct worker *w)
 {
@@ -952,10 +957,19 @@ static bool answer(struct conn *c, const struct request *r)
         put_error(c, 405, false);
         return false;
     }
-    int rc = target_path(r->target, r->target_len, c->path);
+    /* The absolute form (what a client talking to a proxy sends) names the
+     * same path after its authority. */
+    const char *t = r->target;
+    size_t tn = r->target_len;
+    if (tn > 7 && strncasecmp(t, "http://", 7) == 0) {
+        const char *slash = memchr(t + 7, '/', tn - 7);
+        tn = slash ? tn - (size_t)(slash - t) : 1;
+        t = slash ? slash : "/";
+    }
+    int rc = target_path(t, tn, c->path);
     if (rc) {
         if (rc == 400 || rc == 414)
-            c->close_after = true;
+            c->linger = c->close_after = true;
         put_error(c, rc, head);
         return false;
     }
@@ -988,12 +1002,12 @@ static int next_request(struct conn *c)
         if (c->in_len - c->in_off <= REQ_MAX)
             return 0;
         const char *nl = memchr(c->in + c->in_off, '\n', c->in_len - c->in_off);
-        c->close_after = true;
+        c->linger = c->close_after = true;
         put_error(c, nl ? 431 : 414, false);
         return 1;
     }
     if (end - c->in_off > REQ_MAX) {
-        c->close_after = true;
+        c->linger = c->close_after = true;
         put_error(c, 431, false);
         return 1;
     }
@@ -1009,7 +1023,7 @@ static int next_request(struct conn *c)
     if (rc == 0 && r.content_length > BODY_MAX)
         rc = 413;
     if (rc) {
-        c->close_after = true;
+        c->linger = c->close_after = true;
         put_error(c, rc, false);
         return 1;
     }
@@ -1040,11 +1054,35 @@ static void conn_process(struct conn *c)
         return;
     }
     c->out_len = c->out_sent = 0;
+    if (c->linger && !c->w->stopping) {
+        conn_linger(c);
+        return;
+    }
     if (c->close_after || c->w->stopping) {
         conn_close(c);
         return;
     }
     conn_recv(c);
+}
+
+/*
+ * Close after an error response without losing it: the client may still be
+ * sending what the server will not read (the rest of an oversized header),
+ * and a close with unread data makes the kernel send a reset, which can
+ * destroy the response before the client reads it. So: shut the sending
+ * side (the client sees the end of the response), then read and drop what
+ * comes for at most LINGER_NS, until the client closes.
+ */
+static void conn_linger(struct conn *c)
+{
+    if (c->st != ST_LINGER) {
+        shutdown(c->fd, SHUT_WR);
+        c->linger_until = vl_loop_now(c->w->loop) + LINGER_NS;
+    }
+    vl_op op = vl_op_recv(c->fd, c->in, IN_CAP, 0);
+    op.flags |= VL_OP_F_DEADLINE | VL_OP_F_DEADLINE_ABS;
+    op.deadline_ns = c->linger_until;
+    conn_submit(c, op, ST_LINGER);
 }
 
 /* RECV more request bytes, with the idle deadline when nothing is pending
@@ -1083,6 +1121,12 @@ static void on_op(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags)
     switch (c->st) {
     case ST_CLOSING:
         conn_free(c);
+        return;
+    case ST_LINGER:
+        if (res > 0)
+            conn_linger(c);
+        else
+            conn_free(c);
         return;
     case ST_RECV:
         if (res <= 0) { /* EOF, reset, a deadline (-ETIMEDOUT), shutdown (-ECANCELED) */
@@ -1251,7 +1295,7 @@ static void on_stop(vl_loop *loop, vl_async *a)
     }
     for (struct conn *c = w->conns, *next; c; c = next) {
         next = c->next;
-        if (c->st == ST_RECV)
+        if (c->st == ST_RECV || c->st == ST_LINGER)
             conn_close(c); /* idle, or a request not complete: nothing in flight to finish */
         else
             c->close_after = true;

@@ -112,6 +112,13 @@ for u in /../x /%2e%2e/x /%2E%2E%2Fetc/passwd //etc/passwd /link-file /link-dir/
     grep -q 'SECRET\|root:' "$tmp/out" && fail "traversal $u: the file outside came back"
 done
 
+# The absolute form names the same path, and is checked the same way.
+printf 'GET http://t/a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' | raw >"$tmp/out"
+grep -q alpha "$tmp/out" || fail "absolute-form target"
+printf 'GET http://t/../outside/secret.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' |
+    raw >"$tmp/out"
+grep -q '^HTTP/1.1 404' "$tmp/out" && ! grep -q SECRET "$tmp/out" || fail "absolute-form traversal"
+
 # A pipelined burst in one write: answered in order.
 req() { printf '%s %s HTTP/1.1\r\nHost: t\r\n%b\r\n' "$1" "$2" "${3:-}"; }
 {
