@@ -5,19 +5,21 @@
  * from its pool buffer (the payload and the address where the RECVMSG put
  * them: no copy), after which the buffer goes back to the pool.
  *
- *   udp_echo [--port P] [--bind ADDR] [--driver auto|uring|epoll]
+ *   udp_echo [--port P] [--bind ADDR] [--driver auto|uring|epoll|kqueue]
  *            [--threads N] [--buffers N] [--buffer-size S]
  *
  * --port 0 (the default) binds an ephemeral port, printed at start:
  * "udp_echo: listening on ADDR port P". With --threads N > 1 every thread
- * has its own socket on the same address and port (SO_REUSEPORT): the
- * kernel spreads datagrams by their source address, so nothing is shared
- * between threads. A datagram longer than a buffer's payload area is cut
- * (its header says VL_MSG_TRUNC) and the part that arrived is echoed; the
- * count is printed at exit. When every buffer is out the RECVMSG ends
- * with -ENOBUFS and is armed again as soon as a send gives one back (the
- * datagrams wait in the socket meanwhile). SIGINT or SIGTERM stops every
- * thread; each prints what it did.
+ * has its own socket on the same address and port (SO_REUSEPORT): Linux
+ * spreads datagrams by their source address, so nothing is shared between
+ * threads. macOS lets the sockets share the port but gives every unicast
+ * datagram to one of them, so there one thread does all the work. A
+ * datagram longer than a buffer's payload area is cut (its header says
+ * VL_MSG_TRUNC) and the part that arrived is echoed; the count is printed
+ * at exit. When every buffer is out the RECVMSG ends with -ENOBUFS and is
+ * armed again as soon as a send gives one back (the datagrams wait in the
+ * socket meanwhile). SIGINT or SIGTERM stops every thread; each prints
+ * what it did.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -32,9 +34,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <vllsi/engine.h>
+
+/* macOS has no SOCK_CLOEXEC; this program never execs, so nothing is lost. */
+#ifndef SOCK_CLOEXEC
+#define SOCK_CLOEXEC 0
+#endif
 
 #define MAX_THREADS 64
 #define CQ_BATCH    64
@@ -74,8 +82,8 @@ static atomic_bool g_stop, g_failed; /* failed: a worker stopped on an error */
 static int die_usage(const char *prog)
 {
     fprintf(stderr,
-            "usage: %s [--port P] [--bind ADDR] [--driver auto|uring|epoll] [--threads N]\n"
-            "          [--buffers N] [--buffer-size S]\n",
+            "usage: %s [--port P] [--bind ADDR] [--driver auto|uring|epoll|kqueue]\n"
+            "          [--threads N] [--buffers N] [--buffer-size S]\n",
             prog);
     return 2;
 }
@@ -99,10 +107,11 @@ static int parse(int argc, char **argv, struct options *o)
         else if (strcmp(a, "--buffer-size") == 0)
             o->buffer_size = (uint32_t)strtoul(v, NULL, 10);
         else if (strcmp(a, "--driver") == 0)
-            o->driver = strcmp(v, "uring") == 0   ? VL_DRIVER_URING
-                        : strcmp(v, "epoll") == 0 ? VL_DRIVER_EPOLL
-                        : strcmp(v, "auto") == 0  ? VL_DRIVER_AUTO
-                                                  : (vl_driver_kind)-1;
+            o->driver = strcmp(v, "uring") == 0    ? VL_DRIVER_URING
+                        : strcmp(v, "epoll") == 0  ? VL_DRIVER_EPOLL
+                        : strcmp(v, "kqueue") == 0 ? VL_DRIVER_KQUEUE
+                        : strcmp(v, "auto") == 0   ? VL_DRIVER_AUTO
+                                                   : (vl_driver_kind)-1;
         else
             return -1;
     }
@@ -268,6 +277,32 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* One of sigs (blocked in every thread), waiting up to 100 ms; 0 if none
+ * came. macOS has no sigtimedwait: there sleep, then take one pending. */
+static int next_signal(const sigset_t *sigs)
+{
+    struct timespec tick = {0, 100 * 1000 * 1000};
+#ifdef __linux__
+    int sig = sigtimedwait(sigs, NULL, &tick);
+    return sig > 0 ? sig : 0;
+#else
+    nanosleep(&tick, NULL);
+    sigset_t pending;
+    if (sigpending(&pending) != 0)
+        return 0;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sigismember(sigs, sig) == 1 && sigismember(&pending, sig) == 1) {
+            sigset_t one;
+            int got;
+            sigemptyset(&one);
+            sigaddset(&one, sig);
+            return sigwait(&one, &got) == 0 ? got : 0;
+        }
+    }
+    return 0;
+#endif
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
@@ -307,11 +342,9 @@ int main(int argc, char **argv)
         printf("udp_echo: listening on %s port %d (%d threads, driver %s)\n", o.bind, port,
                o.threads, vl_engine_driver_name(atomic_load(&w[0].pub)));
     fflush(stdout);
-    while (!atomic_load(&g_stop)) {
-        struct timespec tick = {0, 100 * 1000 * 1000};
-        if (sigtimedwait(&sigs, NULL, &tick) > 0)
+    while (!atomic_load(&g_stop))
+        if (next_signal(&sigs) > 0)
             atomic_store(&g_stop, true);
-    }
     for (int t = 0; t < o.threads; t++)
         if (atomic_load(&w[t].pub) != NULL)
             vl_engine_wake(atomic_load(&w[t].pub));

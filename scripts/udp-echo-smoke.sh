@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/udp-echo-smoke.sh SERVER CHECK DRIVER - the udp_echo example's
-# smoke test (ctest udp_echo.uring / udp_echo.epoll): start udp_echo with
+# smoke test (ctest udp_echo.uring, .epoll, .kqueue): start udp_echo with
 # --driver DRIVER and 2 SO_REUSEPORT threads on an ephemeral port, once on
 # 127.0.0.1 and once on ::1 (skipped where this host has no IPv6
 # loopback), run udp_echo_check against it (every datagram must come back
@@ -8,7 +8,7 @@
 # echoed what the client sent. Exits non-zero on any failure; always stops
 # the server.
 set -uo pipefail
-server=${1:?server binary} check=${2:?check binary} driver=${3:?uring|epoll}
+server=${1:?server binary} check=${2:?check binary} driver=${3:?uring|epoll|kqueue}
 log=$(mktemp)
 pid=
 cleanup() {

@@ -16,7 +16,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "vl_test.h"
 
@@ -675,8 +677,158 @@ static void shutdown_cancels(void **state)
     vl_engine_destroy(e);
 }
 
-int main(void)
+/* ---- WAITPID ------------------------------------------------------------------- */
+
+/* A child process: this program, run as `engine_iocp.exe child <ms> <code>`
+ * (main), which sleeps ms milliseconds and exits with code. Its id in
+ * *pid; the caller closes the returned process handle. */
+static HANDLE spawn_child(unsigned ms, uint32_t code, int *pid)
 {
+    wchar_t self[MAX_PATH], cmd[MAX_PATH + 64];
+    DWORD n = GetModuleFileNameW(NULL, self, MAX_PATH);
+    assert_true(n > 0 && n < MAX_PATH);
+    swprintf(cmd, MAX_PATH + 64, L"\"%ls\" child %u %lu", self, ms, (unsigned long)code);
+    STARTUPINFOW si;
+    PROCESS_INFORMATION pi;
+    memset(&si, 0, sizeof(si));
+    si.cb = sizeof(si);
+    assert_true(CreateProcessW(self, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi));
+    CloseHandle(pi.hThread);
+    *pid = (int)pi.dwProcessId;
+    return pi.hProcess;
+}
+
+/*
+ * The one window conformance.iocp cannot aim at: the process has exited
+ * and the wait's callback has posted its packet, which no poll has taken
+ * yet. A CANCEL then answers -EALREADY and the WAITPID completes with the
+ * exit code; at shutdown the same WAITPID completes once, with its code.
+ * The test kills the child and waits for its end without polling; when
+ * the wait thread was slower than that, the CANCEL still finds the wait
+ * registered (0, and -ECANCELED, also checked), and the case is tried
+ * again with a longer pause.
+ */
+static void waitpid_cancel_after_exit(void **state)
+{
+    (void)state;
+    for (int at_shutdown = 0; at_shutdown < 2; at_shutdown++) {
+        bool seen = false;
+        for (int tries = 1; tries <= 10 && !seen; tries++) {
+            vl_engine *e = new_engine();
+            int pid;
+            HANDLE h = spawn_child(60000, 0, &pid);
+            int64_t id = submit(e, vl_op_waitpid(pid), NULL);
+            vl_completion c[8];
+            assert_int_equal(vl_engine_poll(e, 20 * VL_NS_PER_MS, c, 8), 0);
+            assert_true(TerminateProcess(h, 9));
+            assert_int_equal(WaitForSingleObject(h, 5000), WAIT_OBJECT_0);
+            Sleep(20 * (DWORD)tries);
+            int64_t r;
+            if (at_shutdown) {
+                vl_engine_shutdown(e);
+                assert_int_equal(vl_engine_poll(e, -1, c, 8), 1);
+                assert_int_equal((int64_t)c[0].id, id);
+                r = c[0].result;
+                seen = r == 9;
+                if (!seen)
+                    assert_int_equal(r, -ECANCELED);
+            } else {
+                int64_t k = submit(e, vl_op_cancel((uint64_t)id), NULL);
+                struct seen other = {.n = 0};
+                int64_t kr = wait_for(e, k, &other);
+                r = other.n == 1 ? other.c[0].result : wait_for(e, id, NULL);
+                seen = kr == -EALREADY;
+                assert_int_equal(r, seen ? 9 : -ECANCELED);
+                if (!seen)
+                    assert_int_equal(kr, 0);
+            }
+            print_message("%s, try %d: the WAITPID %lld\n", at_shutdown ? "shutdown" : "CANCEL",
+                          tries, (long long)r);
+            assert_int_equal(vl_engine_poll(e, 0, c, 8), 0); /* nothing twice */
+            vl_engine_destroy(e);
+            CloseHandle(h);
+        }
+        assert_true(seen);
+    }
+}
+
+/* ---- READV, WRITEV ---------------------------------------------------------------- */
+
+/*
+ * Socket lists longer than the request holds (heap-allocated WSABUF
+ * arrays, freed at the packet): a WRITEV and a READV of 64 buffers, then a
+ * READV of 64 that waits and is cancelled, and one that a CLOSE ends. A
+ * pipe's READV through its bounce buffer pending at CLOSE completes once.
+ */
+static void rwv_long_lists(void **state)
+{
+    (void)state;
+    enum { N = 64, PIECE = 3 };
+    static char out[N * PIECE], in[N * PIECE];
+    static vl_iovec vo[N], vi[N];
+    for (int k = 0; k < N * PIECE; k++)
+        out[k] = (char)(k * 7 + 1);
+    for (int k = 0; k < N; k++) {
+        vo[k] = (vl_iovec){out + k * PIECE, PIECE};
+        vi[k] = (vl_iovec){in + (N - 1 - k) * PIECE, PIECE}; /* scattered backwards */
+    }
+    vl_engine *e = new_engine();
+    SOCKET s, c;
+    tcp_pair(e, &s, &c);
+    assert_int_equal(wait_for(e, submit(e, vl_op_writev(fd_of(c), vo, N, -1), NULL), NULL),
+                     N * PIECE);
+    assert_int_equal(wait_for(e, submit(e, vl_op_readv(fd_of(s), vi, N, -1), NULL), NULL),
+                     N * PIECE);
+    for (int k = 0; k < N; k++)
+        assert_memory_equal(in + (N - 1 - k) * PIECE, out + k * PIECE, PIECE);
+    /* Nothing to read: the READV waits, and CANCEL ends it. */
+    int64_t r = submit(e, vl_op_readv(fd_of(s), vi, N, -1), NULL);
+    vl_completion cq[8];
+    assert_int_equal(vl_engine_poll(e, 20 * VL_NS_PER_MS, cq, 8), 0);
+    int64_t k = submit(e, vl_op_cancel((uint64_t)r), NULL);
+    struct seen other = {.n = 0};
+    assert_int_equal(wait_for(e, k, &other), 0);
+    assert_int_equal(other.n == 1 ? other.c[0].result : wait_for(e, r, NULL), -ECANCELED);
+    /* And a CLOSE of the socket. */
+    r = submit(e, vl_op_readv(fd_of(s), vi, N, -1), NULL);
+    assert_int_equal(vl_engine_poll(e, 20 * VL_NS_PER_MS, cq, 8), 0);
+    k = submit(e, vl_op_close(fd_of(s)), NULL);
+    other.n = 0;
+    assert_int_equal(wait_for(e, k, &other), 0);
+    int64_t rr = other.n == 1 ? other.c[0].result : wait_for(e, r, NULL);
+    print_message("READV of a socket closed under it: %lld\n", (long long)rr);
+    assert_true(rr < 0); /* as close_with_pending's RECV */
+    closesocket(c);
+
+    /* A pipe: a READV of two buffers (the bounce buffer) waiting at CLOSE. */
+    wchar_t name[64];
+    swprintf(name, 64, L"\\\\.\\pipe\\vllsi-iocp-rwv-%lu", (unsigned long)GetCurrentProcessId());
+    HANDLE rd = CreateNamedPipeW(name, PIPE_ACCESS_INBOUND | FILE_FLAG_OVERLAPPED,
+                                 PIPE_TYPE_BYTE | PIPE_WAIT, 1, 4096, 4096, 0, NULL);
+    assert_true(rd != INVALID_HANDLE_VALUE);
+    HANDLE wr =
+        CreateFileW(name, GENERIC_WRITE, 0, NULL, OPEN_EXISTING, FILE_FLAG_OVERLAPPED, NULL);
+    assert_true(wr != INVALID_HANDLE_VALUE);
+    r = submit(e, vl_op_readv(fd_of((SOCKET)rd), vi, 2, -1), NULL);
+    assert_int_equal(vl_engine_poll(e, 20 * VL_NS_PER_MS, cq, 8), 0);
+    k = submit(e, vl_op_close(fd_of((SOCKET)rd)), NULL);
+    other.n = 0;
+    assert_int_equal(wait_for(e, k, &other), 0);
+    rr = other.n == 1 ? other.c[0].result : wait_for(e, r, NULL);
+    print_message("READV of a pipe closed under it: %lld\n", (long long)rr);
+    assert_true(rr < 0);
+    CloseHandle(wr);
+    assert_int_equal(vl_engine_poll(e, 0, cq, 8), 0);
+    vl_engine_destroy(e);
+}
+
+int main(int argc, char **argv)
+{
+    /* A WAITPID test's child (spawn_child): sleep, then exit with the code. */
+    if (argc == 4 && strcmp(argv[1], "child") == 0) {
+        Sleep((DWORD)strtoul(argv[2], NULL, 10));
+        ExitProcess((UINT)strtoul(argv[3], NULL, 10));
+    }
     WSADATA w;
     if (WSAStartup(MAKEWORD(2, 2), &w) != 0)
         return 1;
@@ -698,6 +850,8 @@ int main(void)
         cmocka_unit_test(accept_multi_many),
         cmocka_unit_test(wake_from_thread),
         cmocka_unit_test(shutdown_cancels),
+        cmocka_unit_test(waitpid_cancel_after_exit),
+        cmocka_unit_test(rwv_long_lists),
     };
     int rc = cmocka_run_group_tests_name("engine.iocp", tests, NULL, NULL);
     WSACleanup();

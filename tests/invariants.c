@@ -409,6 +409,16 @@ static void check_domain(struct inv *v, const struct inv_rec *rec, const vl_comp
     }
     case VL_OP_OPENAT:
         break; /* the new fd, or an error */
+    case VL_OP_SENDFILE:
+        if (r > (int64_t)op->u.sendfile.count)
+            inv_fail(v, "id %llx: SENDFILE of %llu bytes reported %lld", id,
+                     (unsigned long long)op->u.sendfile.count, (long long)r);
+        break;
+    case VL_OP_SPLICE:
+        if (r > (int64_t)op->u.splice.len)
+            inv_fail(v, "id %llx: SPLICE of %llu bytes reported %lld", id,
+                     (unsigned long long)op->u.splice.len, (long long)r);
+        break;
     case VL_OP_READV:
     case VL_OP_WRITEV: {
         uint64_t total = 0;

@@ -308,6 +308,34 @@ static void waitpid_has_no_processes(void **state)
     vl_engine_destroy(e);
 }
 
+/* SENDFILE and SPLICE: -EOPNOTSUPP on the simulator's descriptors (a file
+ * to a socket, a pipe to a socket); OPENAT with resolve flags, like every
+ * path op there, -EOPNOTSUPP. What submit refuses is refused as on every
+ * driver. */
+static void sendfile_and_splice_unsupported(void **state)
+{
+    (void)state;
+    vl_engine *e = mk();
+    int f = vl_sim_file(e, "0123456789", 10, 12);
+    int sv[2], p[2];
+    assert_int_equal(vl_sim_socketpair(e, sv), 0);
+    assert_int_equal(vl_sim_pipe(e, p), 0);
+    assert_int_equal(run_op(e, vl_op_sendfile(sv[0], f, 0, 5)), -EOPNOTSUPP);
+    assert_int_equal(run_op(e, vl_op_splice(p[0], -1, sv[0], -1, 5, 0)), -EOPNOTSUPP);
+    assert_int_equal(run_op(e, vl_op_openat2(VL_AT_FDCWD, "a", 0, 0, VL_RESOLVE_BENEATH)),
+                     -EOPNOTSUPP);
+    vl_op bad = vl_op_sendfile(sv[0], -1, 0, 5);
+    assert_int_equal(vl_engine_submit(e, &bad, NULL), -EBADF);
+    bad = vl_op_sendfile(sv[0], f, -2, 5);
+    assert_int_equal(vl_engine_submit(e, &bad, NULL), -EINVAL);
+    bad = vl_op_splice(p[0], -1, sv[0], -1, 5, 0x80);
+    assert_int_equal(vl_engine_submit(e, &bad, NULL), -EINVAL);
+    bad = vl_op_openat2(VL_AT_FDCWD, "a", 0, 0, 1u << 20);
+    assert_int_equal(vl_engine_submit(e, &bad, NULL), -EINVAL);
+    assert_idle(e);
+    vl_engine_destroy(e);
+}
+
 /* READV/WRITEV on the simulator's files, pipes and sockets; FSYNC on each. */
 static void rwv_and_fsync_on_every_descriptor(void **state)
 {
@@ -1447,6 +1475,7 @@ int main(void)
         cmocka_unit_test(file_offsets_position_capacity),
         cmocka_unit_test(rwv_and_fsync_on_every_descriptor),
         cmocka_unit_test(waitpid_has_no_processes),
+        cmocka_unit_test(sendfile_and_splice_unsupported),
         cmocka_unit_test(listen_connect_accept),
         cmocka_unit_test(fd_limit_gives_emfile_and_recovers),
         cmocka_unit_test(virtual_clock_and_timeouts),

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ct_platform.h" /* SOCK_CLOEXEC, SOCK_NONBLOCK on macOS */
+
 #define SOCKS  8
 #define PER    4 /* datagrams per socket per round */
 #define ROUNDS 80

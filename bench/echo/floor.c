@@ -55,6 +55,15 @@
 #include <time.h>
 #include <unistd.h>
 
+/* macOS has no SOCK_CLOEXEC, accept4 or CPU affinity (--cpu is refused
+ * there); this program never execs, so nothing is lost without the flag. */
+#ifndef SOCK_CLOEXEC
+#define SOCK_CLOEXEC 0
+#endif
+#ifndef CPU_SETSIZE
+#define CPU_SETSIZE 1024
+#endif
+
 struct fopts {
     int conns, size, depth, cpu;
     double duration, warmup;
@@ -129,7 +138,11 @@ static void make_pairs(int *cli, int *srv)
         cli[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (cli[i] < 0 || connect(cli[i], (struct sockaddr *)&sa, sizeof sa) < 0)
             die("connect");
+#ifdef __linux__
         srv[i] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+#else
+        srv[i] = accept(lfd, NULL, NULL);
+#endif
         if (srv[i] < 0)
             die("accept");
         if (setsockopt(cli[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 ||
@@ -210,11 +223,16 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     if (g_o.cpu >= 0) {
+#ifdef __linux__
         cpu_set_t set;
         CPU_ZERO(&set);
         CPU_SET(g_o.cpu, &set);
         if (sched_setaffinity(0, sizeof set, &set) < 0)
             die("sched_setaffinity");
+#else
+        fprintf(stderr, "floor: --cpu: no CPU affinity on this system\n");
+        return 2;
+#endif
     }
     /* A bug that blocks (a round larger than the socket buffers) must not hang CI. */
     alarm((unsigned)(g_o.warmup + g_o.duration) + 60);

@@ -7,7 +7,7 @@
  *   loadgen --probe --cpu C --server-cpu C2
  *
  * N TCP connections to an echo server, spread over T threads, each thread an
- * epoll loop over non-blocking sockets. Every connection keeps D messages of B
+ * epoll loop (kqueue on macOS) over non-blocking sockets. Every connection keeps D messages of B
  * bytes in flight (D = 1 is ping-pong); each time the echo of a whole message
  * is back, the next one is sent. After the warm-up, counting runs for the
  * duration; then no new message is sent, every outstanding echo must come
@@ -64,6 +64,10 @@
  * server alike, the load generator's core being the saturated one; on huge
  * pages at 470k..730k.
  *
+ * macOS has no CPU affinity and no /proc: there --cpu, --server-cpu,
+ * --server-pid and --probe are refused, and RESULT's figures that need them
+ * are -1 (lg_huge is 0: no transparent huge pages).
+ *
  * Output: a human-readable summary, then one line "RESULT key=value ..." for
  * scripts. Exit status: 0 ok, 1 corruption, loss or a socket error, 2 usage.
  */
@@ -85,13 +89,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#else
+#include <sys/event.h>
+#endif
+
+/* macOS has no SOCK_CLOEXEC; this program never execs, so nothing is lost. */
+#ifndef SOCK_CLOEXEC
+#define SOCK_CLOEXEC 0
+#endif
+#ifndef CPU_SETSIZE
+#define CPU_SETSIZE 1024
+#endif
 
 /* The pattern: prime length, stored twice so that any run of up to PAT_LEN
  * bytes starting anywhere in the first copy is contiguous. */
@@ -123,14 +139,14 @@ struct conn {
     uint64_t sent, queued; /* stream bytes written; bytes we mean to write */
     uint64_t recvd;        /* stream bytes received and checked */
     uint64_t *ts;          /* send time of each message in flight (ring of depth) */
-    bool want_out;         /* EPOLLOUT is armed */
+    bool want_out;         /* writability is watched (EPOLLOUT, EVFILT_WRITE) */
 };
 
 enum phase { PH_WARMUP, PH_MEASURE, PH_DRAIN, PH_DONE };
 
 struct worker {
     pthread_t th;
-    int id, epfd, cpu;
+    int id, epfd, cpu; /* epfd: the epoll or kqueue descriptor */
     struct conn *conns;
     int nconns;
     uint8_t *rx;
@@ -188,7 +204,9 @@ static void region_init(size_t len)
         exit(1);
     }
     g_region = (uint8_t *)(((uintptr_t)g_map + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+#ifdef MADV_HUGEPAGE
     (void)madvise(g_region, g_region_len, MADV_HUGEPAGE); /* a hint: 4 KiB pages still work */
+#endif
     memset(g_region, 0, g_region_len);
     g_region_huge = have_huge_pages();
 }
@@ -273,18 +291,75 @@ static int fail(struct worker *w, const char *fmt, ...)
     return -1;
 }
 
+/* ---- the poller: epoll, or kqueue where there is none ------------------------------- */
+
+#ifdef __linux__
+typedef struct epoll_event poll_event;
+#else
+typedef struct kevent poll_event;
+#endif
+
+static int poller_create(void)
+{
+#ifdef __linux__
+    return epoll_create1(EPOLL_CLOEXEC);
+#else
+    return kqueue();
+#endif
+}
+
+/* Watch c for reading always, for writing when out; add: the first call. */
+static int poller_watch(struct worker *w, struct conn *c, bool add, bool out)
+{
+#ifdef __linux__
+    struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0), .data.ptr = c};
+    return epoll_ctl(w->epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c->fd, &ev);
+#else
+    struct kevent ch[2];
+    int n = 0;
+    if (add)
+        EV_SET(&ch[n++], (uintptr_t)c->fd, EVFILT_READ, EV_ADD, 0, 0, c);
+    EV_SET(&ch[n++], (uintptr_t)c->fd, EVFILT_WRITE, EV_ADD | (out ? EV_ENABLE : EV_DISABLE), 0, 0,
+           c);
+    return kevent(w->epfd, ch, n, NULL, 0, NULL);
+#endif
+}
+
+/* Wait up to ms for events: how many, or -1 with errno. */
+static int poller_wait(struct worker *w, poll_event *evs, int nev, int ms)
+{
+#ifdef __linux__
+    return epoll_wait(w->epfd, evs, nev, ms);
+#else
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    return kevent(w->epfd, NULL, 0, evs, nev, &ts);
+#endif
+}
+
+/* An event's connection, and whether it says readable (data, EOF or an
+ * error: the read finds out which) or only writable. */
+static struct conn *poller_conn(const poll_event *ev, bool *readable)
+{
+#ifdef __linux__
+    *readable = (ev->events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0;
+    return ev->data.ptr;
+#else
+    *readable = ev->filter == EVFILT_READ || (ev->flags & (EV_EOF | EV_ERROR)) != 0;
+    return ev->udata;
+#endif
+}
+
 static int set_out(struct worker *w, struct conn *c, bool on)
 {
     if (c->want_out == on)
         return 0;
-    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c};
-    if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
-        return fail(w, "epoll_ctl: %s", strerror(errno));
+    if (poller_watch(w, c, false, on) < 0)
+        return fail(w, "poller (write watch): %s", strerror(errno));
     c->want_out = on;
     return 0;
 }
 
-/* Write as much of the queued bytes as the socket takes; arm EPOLLOUT for the rest. */
+/* Write as much of the queued bytes as the socket takes; watch for writing for the rest. */
 static int conn_flush(struct worker *w, struct conn *c)
 {
     while (c->sent < c->queued) {
@@ -386,25 +461,44 @@ static int connect_one(struct worker *w, struct conn *c, const struct sockaddr_i
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
         return fail(w, "O_NONBLOCK: %s", strerror(errno));
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-        return fail(w, "epoll_ctl: %s", strerror(errno));
+    if (poller_watch(w, c, true, false) < 0)
+        return fail(w, "poller (add): %s", strerror(errno));
     c->ts = calloc((size_t)g_o.depth, sizeof *c->ts);
     return c->ts ? 0 : fail(w, "out of memory");
 }
 
 /* ---- the worker loop -------------------------------------------------------------- */
 
-static pthread_barrier_t g_ready;
+/* Every worker connected (or failed) and the main thread: then the load
+ * starts. A count under a mutex (macOS has no pthread barriers). */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned left;
+} g_ready = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+
+static void ready_wait(void)
+{
+    pthread_mutex_lock(&g_ready.mu);
+    if (--g_ready.left == 0)
+        pthread_cond_broadcast(&g_ready.cv);
+    while (g_ready.left > 0)
+        pthread_cond_wait(&g_ready.cv, &g_ready.mu);
+    pthread_mutex_unlock(&g_ready.mu);
+}
 
 static void pin_self(int cpu)
 {
+#ifdef __linux__
     if (cpu < 0)
         return;
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
     pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+#else
+    (void)cpu; /* --cpu is refused where there is no affinity */
+#endif
 }
 
 static bool all_drained(const struct worker *w)
@@ -420,9 +514,9 @@ static int worker_connect(struct worker *w)
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_o.port)};
     if (inet_pton(AF_INET, g_o.host, &sa.sin_addr) != 1)
         return fail(w, "--host wants a numeric IPv4 address");
-    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    w->epfd = poller_create();
     if (w->epfd < 0)
-        return fail(w, "epoll_create1: %s", strerror(errno));
+        return fail(w, "epoll_create1/kqueue: %s", strerror(errno));
     for (int i = 0; i < w->nconns; i++)
         if (connect_one(w, &w->conns[i], &sa) < 0)
             return -1;
@@ -430,20 +524,20 @@ static int worker_connect(struct worker *w)
 }
 
 /* One pass: wait for events, handle them under the phase seen on return. */
-static int worker_pass(struct worker *w, struct epoll_event *evs, int nev)
+static int worker_pass(struct worker *w, poll_event *evs, int nev)
 {
-    int n = epoll_wait(w->epfd, evs, nev, 10);
+    int n = poller_wait(w, evs, nev, 10);
     if (n < 0)
-        return errno == EINTR ? 0 : fail(w, "epoll_wait: %s", strerror(errno));
+        return errno == EINTR ? 0 : fail(w, "poller wait: %s", strerror(errno));
     int phase = atomic_load(&g_phase);
     for (int i = 0; i < n; i++) {
-        struct conn *c = evs[i].data.ptr;
-        if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+        bool readable;
+        struct conn *c = poller_conn(&evs[i], &readable);
+        if (readable) {
             if (conn_read(w, c, phase) < 0)
                 return -1;
-        } else if (evs[i].events & EPOLLOUT) {
-            if (conn_flush(w, c) < 0)
-                return -1;
+        } else if (conn_flush(w, c) < 0) {
+            return -1;
         }
     }
     return 0;
@@ -454,7 +548,7 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     pin_self(w->cpu);
     int rc = worker_connect(w);
-    pthread_barrier_wait(&g_ready);
+    ready_wait();
     if (rc < 0 || atomic_load(&g_failed))
         return NULL;
     uint64_t t = now_ns();
@@ -464,7 +558,7 @@ static void *worker_main(void *arg)
         if (conn_flush(w, &w->conns[i]) < 0)
             return NULL;
     }
-    struct epoll_event evs[256];
+    poll_event evs[256];
     uint64_t drain_deadline = 0;
     while (!atomic_load(&g_failed)) {
         if (worker_pass(w, evs, 256) < 0)
@@ -488,6 +582,7 @@ static void *worker_main(void *arg)
 
 /* ---- placement: a cache line's round trip between two cores -------------------------- */
 
+#ifdef __linux__
 #define PROBE_TRIPS   1024
 #define PROBE_BATCHES 9
 
@@ -585,6 +680,22 @@ static double probe_syscall(int c)
     return probe_median(ns);
 }
 
+#else
+/* No CPU affinity: the probes are refused with their options (parse_args). */
+static double probe_xcpu(int a, int b)
+{
+    (void)a;
+    (void)b;
+    return -1;
+}
+
+static double probe_syscall(int c)
+{
+    (void)c;
+    return -1;
+}
+#endif
+
 static bool probe_wanted(void)
 {
     return g_o.server_cpu >= 0 && g_o.ncpus > 0 && g_o.cpus[0] != g_o.server_cpu;
@@ -648,6 +759,11 @@ static void sample(struct cpu_sample *s)
 /* Pin every thread of the server process to one core. */
 static int pin_server(int pid, int cpu)
 {
+#ifndef __linux__
+    (void)pid;
+    (void)cpu;
+    return -ENOTSUP; /* refused with its options (parse_args) */
+#else
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/task", pid);
     DIR *d = opendir(path);
@@ -667,6 +783,7 @@ static int pin_server(int pid, int cpu)
     }
     closedir(d);
     return pinned ? 0 : rc ? rc : -ESRCH;
+#endif
 }
 
 /* ---- main ------------------------------------------------------------------------------ */
@@ -755,6 +872,13 @@ static void parse_args(int argc, char **argv)
         else
             usage();
     }
+#ifndef __linux__
+    if (g_o.ncpus > 0 || g_o.server_cpu >= 0 || g_o.server_pid > 0 || g_o.probe_only) {
+        fprintf(stderr, "loadgen: --cpu, --server-cpu, --server-pid and --probe need CPU "
+                        "affinity and /proc (Linux)\n");
+        exit(2);
+    }
+#endif
     if (g_o.probe_only ? !probe_wanted() : g_o.port == 0)
         usage();
     if (g_o.threads > g_o.conns)
@@ -873,13 +997,13 @@ int main(int argc, char **argv)
     double xcpu_before = probe_wanted() ? probe_xcpu(g_o.cpus[0], g_o.server_cpu) : -1;
     double sys_before = probe_syscall(g_o.server_cpu);
     struct worker *ws = make_workers();
-    pthread_barrier_init(&g_ready, NULL, (unsigned)g_o.threads + 1);
+    g_ready.left = (unsigned)g_o.threads + 1;
     for (int t = 0; t < g_o.threads; t++)
         if (pthread_create(&ws[t].th, NULL, worker_main, &ws[t]) != 0) {
             fprintf(stderr, "loadgen: pthread_create failed\n");
             return 1;
         }
-    pthread_barrier_wait(&g_ready);
+    ready_wait();
 
     struct cpu_sample a, b;
     uint64_t t0 = 0, t1 = 0;

@@ -33,12 +33,17 @@
  * of the loopback that runs on the server's core and is not charged to the
  * server process.
  *
+ * macOS has no recvmmsg/sendmmsg, no epoll and no /proc: there each
+ * datagram is its own recvmsg/sendmsg (the batches stay, the calls do not),
+ * kqueue waits, and --server-pid and --server-cpu are refused.
+ *
  * The last line is "RESULT key=value ...", for scripts/bench-udp. Exit: 0,
  * 1 (an error, or no reply at all in the window), 2 (usage).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -46,10 +51,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#else
+#include <sys/event.h>
+#endif
 
 #define MAGIC       0x56554450u /* "VUDP" */
 #define HDR         16
@@ -84,6 +93,41 @@ static uint64_t g_cap;
 static uint32_t g_hist[BUCKETS];
 static uint64_t g_sent, g_received, g_late, g_gaveup, g_errors, g_window_replies;
 static bool g_measuring;
+
+#ifndef __linux__
+/* Linux's batch calls, one system call per datagram: n sent or received
+ * (up to the first that would block or fails), or -1 with errno when the
+ * first one does. */
+struct mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned msg_len;
+};
+
+static int sendmmsg(int fd, struct mmsghdr *m, unsigned n, int flags)
+{
+    unsigned k = 0;
+    for (; k < n; k++) {
+        ssize_t r = sendmsg(fd, &m[k].msg_hdr, flags);
+        if (r < 0)
+            break;
+        m[k].msg_len = (unsigned)r;
+    }
+    return k > 0 ? (int)k : -1;
+}
+
+static int recvmmsg(int fd, struct mmsghdr *m, unsigned n, int flags, struct timespec *timeout)
+{
+    (void)timeout; /* always NULL here */
+    unsigned k = 0;
+    for (; k < n; k++) {
+        ssize_t r = recvmsg(fd, &m[k].msg_hdr, flags);
+        if (r < 0)
+            break;
+        m[k].msg_len = (unsigned)r;
+    }
+    return k > 0 ? (int)k : -1;
+}
+#endif
 
 static uint64_t now_ns(void)
 {
@@ -139,6 +183,12 @@ static int parse(int argc, char **argv, struct opts *o)
         else
             return -1;
     }
+#ifndef __linux__
+    if (o->server_pid > 0 || o->server_cpu >= 0) {
+        fprintf(stderr, "udp_load: --server-pid and --server-cpu read /proc (Linux)\n");
+        return -1;
+    }
+#endif
     if (o->port <= 0 || o->port > 65535 || o->flows < 1 || o->flows > 4096 || o->window < 1 ||
         o->window > 4096 || o->size < HDR || o->size > SIZE_MAX_ || o->duration <= 0 ||
         o->warmup < 0 || o->drain < 0 || o->loss_timeout_ms <= 0)
@@ -208,7 +258,15 @@ static int open_flow(const struct opts *o, struct flow *fl, uint32_t id)
         fprintf(stderr, "udp_load: --host %s: not an IPv4 or IPv6 address\n", o->host);
         return -1;
     }
+#ifdef SOCK_NONBLOCK
     fl->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+#else
+    fl->fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+    if (fl->fd >= 0 && fcntl(fl->fd, F_SETFL, O_NONBLOCK) < 0) {
+        close(fl->fd);
+        fl->fd = -1;
+    }
+#endif
     if (fl->fd < 0 || connect(fl->fd, (struct sockaddr *)&ss, len) < 0) {
         perror("udp_load: socket/connect");
         return -1;
@@ -391,7 +449,11 @@ int main(int argc, char **argv)
     static unsigned char expect[SIZE_MAX_ + 1];
     static struct mmsghdr msgs[BATCH];
     static struct iovec iov[BATCH];
+#ifdef __linux__
     int ep = epoll_create1(EPOLL_CLOEXEC);
+#else
+    int ep = kqueue();
+#endif
     if (flows == NULL || ep < 0) {
         perror("udp_load: setup");
         return 1;
@@ -399,9 +461,15 @@ int main(int argc, char **argv)
     for (int i = 0; i < o.flows; i++) {
         if (open_flow(&o, &flows[i], (uint32_t)i) < 0)
             return 1;
+#ifdef __linux__
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &flows[i]};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, flows[i].fd, &ev) < 0) {
-            perror("udp_load: epoll_ctl");
+#else
+        struct kevent ev;
+        EV_SET(&ev, (uintptr_t)flows[i].fd, EVFILT_READ, EV_ADD, 0, 0, &flows[i]);
+        if (kevent(ep, &ev, 1, NULL, 0, NULL) < 0) {
+#endif
+            perror("udp_load: epoll_ctl/kevent");
             return 1;
         }
     }
@@ -415,7 +483,12 @@ int main(int argc, char **argv)
     long long p0 = -1, p1 = -1, c0 = -1, c1 = -1;
     enum { WARMUP, MEASURE, DRAIN } phase = WARMUP;
     bool ok = true;
+#ifdef __linux__
     struct epoll_event evs[64];
+#else
+    struct kevent evs[64];
+    const struct timespec tick = {0, 5000000};
+#endif
     for (int i = 0; i < o.flows && ok; i++)
         ok = refill(&o, &flows[i], buf, msgs, iov);
     while (ok) {
@@ -449,14 +522,22 @@ int main(int argc, char **argv)
                 expire(&flows[i], now, timeout_ns);
             next_expire = now + timeout_ns / 4;
         }
+#ifdef __linux__
         int n = epoll_wait(ep, evs, 64, 5);
+#else
+        int n = kevent(ep, NULL, 0, evs, 64, &tick);
+#endif
         if (n < 0 && errno != EINTR) {
-            perror("udp_load: epoll_wait");
+            perror("udp_load: epoll_wait/kevent");
             ok = false;
             break;
         }
         for (int i = 0; i < n && ok; i++) {
+#ifdef __linux__
             struct flow *fl = evs[i].data.ptr;
+#else
+            struct flow *fl = evs[i].udata;
+#endif
             ok = drain_flow(&o, fl, buf, msgs, iov, expect);
             if (ok && phase != DRAIN)
                 ok = refill(&o, fl, buf, msgs, iov);

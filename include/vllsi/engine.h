@@ -32,7 +32,11 @@
  *                 (VL_OP_F_*, at vl_op; see each constructor), a
  *                 multishot op with VL_OP_F_LINK or as a chain's next op;
  *                 a path op's flags or mode it does not take, a negative
- *                 FTRUNCATE length, a WAITPID pid <= 0
+ *                 FTRUNCATE length, a WAITPID pid <= 0, an OPENAT
+ *                 resolve bit outside VL_RESOLVE_ALL, a SENDFILE or SPLICE
+ *                 offset below -1, count or len above INT32_MAX, SPLICE
+ *                 flags outside VL_SPLICE_F_ALL
+ *      -EBADF     a SENDFILE file_fd or SPLICE fd_out below 0
  *      -EOPNOTSUPP a deadline on the sync driver
  *      -EFAULT    NULL buffer with len > 0, NULL address where one is needed
  *                 (CONNECT, BIND), a NULL path or STATX buffer, a NULL
@@ -290,9 +294,10 @@ typedef struct vl_op {
          * NUL-terminated strings, read until the completion is returned. */
         struct {
             const char *path;
-            int flags;     /* open(2)'s O_* flags (see vl_op_openat) */
-            uint32_t mode; /* permission bits of a file O_CREAT makes */
-        } openat;          /* OPENAT */
+            int flags;        /* open(2)'s O_* flags (see vl_op_openat) */
+            uint32_t mode;    /* permission bits of a file O_CREAT makes */
+            uint64_t resolve; /* VL_RESOLVE_* bits (vl_op_openat2); 0: none */
+        } openat;             /* OPENAT */
         struct {
             const char *path;
             int flags;            /* VL_AT_SYMLINK_NOFOLLOW, VL_AT_EMPTY_PATH */
@@ -329,9 +334,22 @@ typedef struct vl_op {
             vl_bufpool *pool; /* multishot RECVMSG's buffers; else NULL */
         } mh;                 /* SENDMSG, RECVMSG */
         struct {
-            int32_t pid;   /* > 0: a child of this process (fd is -1) */
-        } waitpid;         /* WAITPID */
-        uint64_t size_[5]; /* sizes the body: 40 bytes, whatever the kind */
+            int32_t pid; /* > 0: a child of this process (fd is -1) */
+        } waitpid;       /* WAITPID */
+        struct {
+            int32_t file_fd; /* the file read from (fd: the socket written to) */
+            uint32_t unused_;
+            int64_t offset; /* >= 0, or -1: the file's current position */
+            size_t count;   /* 0..INT32_MAX bytes */
+        } sendfile;         /* SENDFILE */
+        struct {
+            int64_t off_in; /* -1: fd's current position (a pipe's must be -1) */
+            int32_t fd_out;
+            uint32_t flags;  /* VL_SPLICE_F_* */
+            int64_t off_out; /* -1: fd_out's current position (likewise) */
+            size_t len;      /* 0..INT32_MAX bytes */
+        } splice;            /* SPLICE (fd: fd_in) */
+        uint64_t size_[5];   /* sizes the body: 40 bytes, whatever the kind */
     } u;
 } vl_op;
 
@@ -584,9 +602,13 @@ VL_API vl_op vl_op_listen(int fd, int backlog);
  * (iovcnt 0 or above VL_IOV_MAX, the lengths adding up to more than
  * INT32_MAX, an offset below -1), -EFAULT (iov NULL, or an entry with a
  * NULL base and a non-zero length). Results: bytes; -EBADF; -ESPIPE;
- * -EISDIR; -ECANCELED. On epoll and kqueue a regular file's READV runs on
- * the worker pool (vl_engine_config.workers). IOCP: -EOPNOTSUPP (Windows
- * has no scatter read for ordinary buffers; docs/windows.md).
+ * -EISDIR; -ECANCELED; -ENOMEM (IOCP, below). On epoll and kqueue a
+ * regular file's READV runs on the worker pool (vl_engine_config.workers).
+ * IOCP: on a socket one WSARecv of the list; on a file or pipe one
+ * ReadFile into the list's only non-empty buffer, or, when there are
+ * several, into a bounce buffer of the list's total length that the driver
+ * allocates at submit (-ENOMEM if it cannot) and scatters into the list at
+ * completion (docs/windows.md).
  */
 VL_API vl_op vl_op_readv(int fd, const vl_iovec *iov, uint32_t iovcnt, int64_t offset);
 
@@ -595,7 +617,8 @@ VL_API vl_op vl_op_readv(int fd, const vl_iovec *iov, uint32_t iovcnt, int64_t o
  * result is the number of bytes written, which may stop short (the caller
  * writes the rest). Offsets, ownership and submit errors as vl_op_readv.
  * Like WRITE, a write to a pipe or socket without a reader completes with
- * -EPIPE and never raises SIGPIPE. IOCP: -EOPNOTSUPP.
+ * -EPIPE and never raises SIGPIPE. IOCP: as READV, the list gathered into
+ * the bounce buffer at submit when it has several non-empty buffers.
  */
 VL_API vl_op vl_op_writev(int fd, const vl_iovec *iov, uint32_t iovcnt, int64_t offset);
 
@@ -616,7 +639,8 @@ VL_API vl_op vl_op_fsync(int fd, uint32_t flags);
 
 /*
  * Child processes. The engine never starts one: spawn it yourself, with
- * posix_spawn(3) (or fork and exec), and hand its pid to WAITPID:
+ * posix_spawn(3) (or fork and exec; CreateProcess on Windows), and hand
+ * its pid to WAITPID:
  *
  *     pid_t pid;
  *     char *argv[] = {"sh", "-c", "exit 7", NULL};
@@ -625,22 +649,42 @@ VL_API vl_op vl_op_fsync(int fd, uint32_t flags);
  *         int64_t id = vl_engine_submit(e, &op, user_data);
  *     }
  *
- * WAITPID's result, the same on every driver: the exit code, 0..255, for a
- * child that exited (exit(3) or a return from main); VL_CHILD_SIGNALED |
- * the signal's number for one a signal killed (SIGKILL: 0x109). The
- * macros below take a result >= 0 apart.
+ * WAITPID's result: the exit code, 0..255, for a child that exited
+ * (exit(3) or a return from main); VL_CHILD_SIGNALED | the signal's number
+ * for one a signal killed (SIGKILL: 0x109). The macros below take a result
+ * >= 0 apart.
+ *
+ * Windows (IOCP) reports the process's exit code (GetExitCodeProcess), a
+ * 32-bit value, without loss: 0..255 exactly as above; a larger code c as
+ * (c << 16) | low, where low is
+ *   - VL_CHILD_SIGNALED | s when c is a system NTSTATUS of warning or error
+ *     severity (top bit set, customer bit clear: 0x8xxxxxxx, 0xCxxxxxxx),
+ *     the status of an exception or fatal error that ended the process: s
+ *     is the C runtime's signal for it (STATUS_ACCESS_VIOLATION,
+ *     STATUS_STACK_OVERFLOW, STATUS_IN_PAGE_ERROR: SIGSEGV; illegal and
+ *     privileged instructions: SIGILL; the float and integer arithmetic
+ *     exceptions: SIGFPE; STATUS_CONTROL_C_EXIT: SIGINT;
+ *     STATUS_STACK_BUFFER_OVERRUN, the fail-fast abort: SIGABRT, 22 there),
+ *     0 for every other status (VL_CHILD_KILLED, with no signal);
+ *   - c & 0xff otherwise, an exit (VL_CHILD_EXITED, VL_CHILD_EXIT_CODE is
+ *     the low byte as POSIX would keep it: exit(-1), code 0xFFFFFFFF, is 255).
+ * VL_CHILD_WIN_CODE gives c back from any such result. On POSIX results
+ * stay below 0x200.
  */
 #define VL_CHILD_SIGNALED     0x100
-#define VL_CHILD_EXITED(r)    ((r) >= 0 && (r) < VL_CHILD_SIGNALED)
+#define VL_CHILD_EXITED(r)    ((r) >= 0 && ((r)&VL_CHILD_SIGNALED) == 0)
 #define VL_CHILD_EXIT_CODE(r) ((int)((r)&0xff))
 #define VL_CHILD_KILLED(r)    (((r)&VL_CHILD_SIGNALED) != 0)
 #define VL_CHILD_TERMSIG(r)   ((int)((r)&0xff))
+/* Windows: the process's whole exit code (GetExitCodeProcess). */
+#define VL_CHILD_WIN_CODE(r)  ((uint32_t)((r) >= 0x10000 ? (r) >> 16 : (r)))
 
 /*
  * vl_op_waitpid - wait until the child pid exits, and reap it: the op
  * consumes its exit status, as waitpid(2) does (a later wait for it finds
  * no such child). By pid, not by pidfd, because a pid is what every system
- * has; the drivers make the pidfd (Linux) themselves.
+ * has; the drivers make the pidfd (Linux) or open the process (Windows)
+ * themselves.
  *
  * One waiter per child: with two WAITPIDs for the same pid, or a WAITPID and
  * the caller's own waitpid(2), whichever reaps first gets the status and the
@@ -648,14 +692,23 @@ VL_API vl_op vl_op_fsync(int fd, uint32_t flags);
  * when the child exits). A handler of SIGCHLD that reaps, or SIGCHLD set to
  * SIG_IGN (the kernel then reaps by itself), takes the status the same way.
  *
+ * Windows (IOCP): pid is the process id (PROCESS_INFORMATION.dwProcessId).
+ * The driver opens the process at submit, which pins the id from then on;
+ * until then only the caller's own handle (hProcess) does, so keep it open
+ * at least until the WAITPID is submitted: an id whose last handle closed
+ * may name another process. Windows has no reaping: every WAITPID of a
+ * child gets its exit code for as long as some handle keeps the process
+ * (two WAITPIDs both get it); once the last handle closes (the driver
+ * closes its own when the op ends) the id is -ECHILD. A child is a process
+ * this one created (its parent id is ours and it is younger than us);
+ * another process, this one itself, or one it may not open: -ECHILD.
+ *
  * Results: the status (above); -ECHILD for a pid that is not a child of
  * this process, or was reaped by someone else; -ECANCELED (CANCEL,
  * shutdown): the child is not reaped, and a later WAITPID or waitpid(2)
  * still gets its status; -EOPNOTSUPP where the driver cannot wait for a
- * process: the simulator (no processes), IOCP (a Windows process id is
- * reused once the last handle to the process closes, so waiting by id is
- * not exact there), and a Linux kernel before 5.3 (no pidfd_open) on the
- * epoll, io_uring and kqueue (libkqueue) drivers.
+ * process: the simulator (no processes), and a Linux kernel before 5.3 (no
+ * pidfd_open) on the epoll, io_uring and kqueue (libkqueue) drivers.
  * submit: -EINVAL for pid <= 0 (process groups are not waited for).
  *
  * How each driver waits (docs/engine.md): io_uring, epoll and kqueue on
@@ -663,9 +716,74 @@ VL_API vl_op vl_op_fsync(int fd, uint32_t flags);
  * readable, which it does when the child exits; kqueue on macOS and the
  * BSDs registers EVFILT_PROC with NOTE_EXIT on the pid; then each reaps
  * with waitid(WNOHANG), so the polling thread never blocks. sync blocks in
- * waitid(2).
+ * waitid(2). IOCP registers a wait on the process handle
+ * (RegisterWaitForSingleObject) whose callback posts to the completion
+ * port.
  */
 VL_API vl_op vl_op_waitpid(int pid);
+
+/*
+ * vl_op_sendfile - send up to count bytes of the file file_fd, from offset
+ * (>= 0; the file's position is then left as it is) or from the file's
+ * current position (offset -1; the position then moves past what was
+ * sent), to the socket sock_fd (the op's fd), without copying them through
+ * user space. The result is the bytes sent, which may be fewer than count,
+ * as a SEND's may (a chain, VL_OP_F_LINK, reads that as a short transfer),
+ * and 0 at the file's end (or for count 0). The socket may be blocking or
+ * not: the op never blocks the polling thread on it. A peer that is gone
+ * is -EPIPE (or -ECONNRESET), never SIGPIPE.
+ *
+ * submit: -EBADF for file_fd < 0; -EINVAL for offset below -1 or count
+ * above INT32_MAX (as a SEND's length). Results found at execution:
+ * -EBADF (either fd), -EINVAL or -ENOTSOCK for an out fd the platform's
+ * call does not send to (Linux's sendfile writes to any fd; the other
+ * systems' only to a socket), -EINVAL for a file_fd that cannot be mapped
+ * (a socket, a pipe on the systems whose sendfile reads only files),
+ * -EPIPE / -ECONNRESET, -ECANCELED.
+ *
+ * How each driver sends (docs/engine.md): io_uring, below 256 KiB, polls
+ * the socket for writability (IORING_OP_POLL_ADD) and makes the
+ * sendfile(2) call on its completion, polling again after EAGAIN, and
+ * from 256 KiB has the kernel move the bytes through a pipe of the
+ * engine's (two IORING_OP_SPLICEs; a CANCEL may then answer -EALREADY and
+ * interrupt it); epoll and kqueue call sendfile (Linux's, or the BSDs' and
+ * macOS's own) when the socket is writable; IOCP calls TransmitFile (a
+ * count above 2^31 - 2 is sent short); sync calls sendfile until count
+ * bytes or the end of the file; the simulator answers -EOPNOTSUPP. The
+ * file is read as the page cache has it: a file not in memory makes a
+ * sendfile(2) call in user space wait for the disk on the polling thread.
+ */
+VL_API vl_op vl_op_sendfile(int sock_fd, int file_fd, int64_t offset, size_t count);
+
+/*
+ * SPLICE's flags: the values of Linux's SPLICE_F_* (checked at build time
+ * there). The drivers add SPLICE_F_NONBLOCK themselves where they need it.
+ */
+#define VL_SPLICE_F_MOVE 0x1 /* move pages rather than copy (a hint) */
+#define VL_SPLICE_F_MORE 0x4 /* more data follows (a socket's MSG_MORE) */
+#define VL_SPLICE_F_ALL  0x5
+
+/*
+ * vl_op_splice - move up to len bytes from fd_in to fd_out, one of which
+ * must be a pipe, without copying them through user space, as splice(2)
+ * does. off_in and off_out: the offset in a file (>= 0, its position left
+ * as it is) or -1 (the fd's current position; a pipe's must be -1). The
+ * result is the bytes moved, possibly fewer than len (a chain reads that
+ * as short), 0 when fd_in is at its end (a pipe with no writer left).
+ *
+ * Linux only: io_uring sends IORING_OP_SPLICE; epoll and kqueue (through
+ * libkqueue) call splice(2) with SPLICE_F_NONBLOCK and, on EAGAIN, wait
+ * for the pipe side (readable when fd_in is the pipe, else writable);
+ * sync calls splice(2). macOS, the BSDs, Windows and the simulator have
+ * no splice: -EOPNOTSUPP.
+ * submit: -EBADF for fd_out < 0; -EINVAL for an offset below -1, len
+ * above INT32_MAX or flags outside VL_SPLICE_F_ALL. Results: the bytes;
+ * -EINVAL (neither fd a pipe, an offset on a pipe, a file opened with
+ * O_APPEND as fd_out), -ESPIPE (an offset other than -1 on a pipe),
+ * -EBADF, -EPIPE (a pipe with no reader; never SIGPIPE), -ECANCELED.
+ */
+VL_API vl_op vl_op_splice(int fd_in, int64_t off_in, int fd_out, int64_t off_out, size_t len,
+                          unsigned flags);
 
 /*
  * POLL's events and its result's bits: the values of poll(2)'s POLLIN,
@@ -799,6 +917,45 @@ VL_API vl_op vl_op_poll_multi(int fd, uint32_t events);
  * symlink), -ENAMETOOLONG, -EACCES, -EMFILE, -EBADF (dirfd).
  */
 VL_API vl_op vl_op_openat(int dirfd, const char *path, int flags, uint32_t mode);
+
+/*
+ * RESOLVE flags for vl_op_openat2: how the path may be resolved. The
+ * values are Linux's RESOLVE_* (<linux/openat2.h>; checked at build time
+ * there).
+ */
+#define VL_RESOLVE_NO_XDEV       0x01 /* no crossing of a mount point          */
+#define VL_RESOLVE_NO_MAGICLINKS 0x02 /* no /proc/<pid>/fd/<n> style links     */
+#define VL_RESOLVE_NO_SYMLINKS   0x04 /* no symlink at all, anywhere in path   */
+#define VL_RESOLVE_BENEATH                    \
+    0x08 /* never leave dirfd: "..", "/" or a \
+          * symlink out of it is -EXDEV          */
+#define VL_RESOLVE_IN_ROOT                       \
+    0x10 /* dirfd is "/": "..", "/" and symlinks \
+          * stay inside it (chroot-like)          */
+#define VL_RESOLVE_ALL 0x1f
+
+/*
+ * vl_op_openat2 - vl_op_openat with resolve, a set of VL_RESOLVE_* bits
+ * that restrict how path is resolved, as openat2(2) does: the way a server
+ * opens a file named by a client under a root directory it must never
+ * escape (VL_RESOLVE_BENEATH or VL_RESOLVE_IN_ROOT, with dirfd the root).
+ * resolve 0 is vl_op_openat. flags and mode as vl_op_openat's.
+ *
+ * The check is the kernel's, never an emulation: io_uring sends
+ * IORING_OP_OPENAT2, epoll and kqueue (on Linux) call openat2(2) where
+ * OPENAT's call would run (the worker pool, else inline), sync calls
+ * openat2(2). Where the kernel has no openat2 (Linux before 5.6: ENOSYS)
+ * and on every other system (macOS, the BSDs, Windows) and the simulator,
+ * an op with resolve != 0 completes with -EOPNOTSUPP: it is refused,
+ * never opened without the check.
+ * submit: -EINVAL for a bit outside VL_RESOLVE_ALL, plus vl_op_openat's.
+ * Results: vl_op_openat's, and -EXDEV for a path that would leave the
+ * root (VL_RESOLVE_BENEATH: "../x", "/etc/passwd", a symlink pointing out;
+ * VL_RESOLVE_NO_XDEV: a mount point crossed), -ELOOP for a symlink under
+ * VL_RESOLVE_NO_SYMLINKS, -EAGAIN when the kernel saw a rename race during
+ * a VL_RESOLVE_BENEATH or VL_RESOLVE_IN_ROOT lookup (submit it again).
+ */
+VL_API vl_op vl_op_openat2(int dirfd, const char *path, int flags, uint32_t mode, uint64_t resolve);
 
 /*
  * STATX's result, the same on every platform, whatever the platform's own
@@ -1244,8 +1401,9 @@ VL_API uint32_t vl_engine_inflight(const vl_engine *e);
  *
  * Native and emulated: an op is native when the kernel carried it out
  * asynchronously as that op (an io_uring SQE of the op's own opcode,
- * multishot included; a Windows overlapped request: READ, WRITE, SEND,
- * SENDV, SENDMSG, RECV, RECVMSG, ACCEPT, CONNECT, a multishot ACCEPT's AcceptEx). Every other
+ * multishot included; a Windows overlapped request: READ, WRITE, READV and
+ * WRITEV on a socket or of one non-empty buffer, SEND, SENDV, SENDMSG,
+ * RECV, RECVMSG, ACCEPT, CONNECT, a multishot ACCEPT's AcceptEx). Every other
  * submitted op is emulated: the engine carried it out itself (the readiness
  * core behind epoll tries the op and parks it until the fd is ready; the
  * sync driver blocks in it; the simulator; io_uring's SHUTDOWN, BIND,
@@ -1254,8 +1412,9 @@ VL_API uint32_t vl_engine_inflight(const vl_engine *e);
  * buffer rings, and a multishot POLL refused there, FTRUNCATE and the
  * path ops a kernel lacks, a multishot RECVMSG without a registered pool;
  * IOCP's NOP, TIMEOUT, CLOSE, CANCEL, SHUTDOWN, POLL (refused), SOCKET,
- * BIND, LISTEN, the file and path ops, READV and WRITEV (refused), FSYNC,
- * multishot RECV and RECVMSG; the readiness drivers' worker pool), or
+ * BIND, LISTEN, the file and path ops, READV and WRITEV through a bounce
+ * buffer, FSYNC, WAITPID, multishot RECV and RECVMSG; the readiness
+ * drivers' worker pool), or
  * answered it without the kernel (a
  * CANCEL the core resolved itself: its target unknown, completed or being cancelled already; an op
  * still queued at shutdown). native + emulated is the sum of submitted[].

@@ -53,6 +53,8 @@
     X(FSYNC, fsync)         \
     X(SENDMSG, sendmsg)     \
     X(RECVMSG, recvmsg)     \
-    X(WAITPID, waitpid)
+    X(WAITPID, waitpid)     \
+    X(SENDFILE, sendfile)   \
+    X(SPLICE, splice)
 
 #endif

@@ -13,7 +13,10 @@
 #     server echoes every datagram, and udp_load's byte check catches a
 #     corrupted one;
 #  4. the timer and in-process ping-pong micro-benchmarks run once each,
-#     briefly (a case that reports an error fails the leg).
+#     briefly (a case that reports an error fails the leg);
+#  5. only with VLLSI_CI_BENCH_HTTP=1 (it adds about 50 s): examples/http_server
+#     against nginx, scripts/bench-http --quick --reps 1, where nginx and wrk
+#     are installed.
 # The figures are not checked (the machine is shared; speed is not asserted).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -160,4 +163,23 @@ if printf '%s\n' "$out" | grep -q 'ERROR OCCURRED'; then
     echo "bench: a micro-benchmark case failed" >&2
     exit 1
 fi
+
+# examples/http_server on both drivers against nginx, every row of
+# scripts/bench-http once for 1 s: every server must serve /plaintext and
+# every file byte for byte, and every run must end without socket errors or
+# non-2xx answers. Off by default: it adds about 50 s to the leg.
+bench_http_smoke() {
+    echo "== bench-http: http_server against nginx, one 1 s run per row"
+    if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
+        echo "skipped: nginx or wrk is not installed"
+        return 0
+    fi
+    cmake --build "$build" -j"$(nproc)" --target http_server
+    "$root/scripts/bench-http" --server "$build/examples/http_server" --quick --reps 1 |
+        sed -n '/^bench-http: /p;/^row /,/^$/p'
+}
+if [ "${VLLSI_CI_BENCH_HTTP:-0}" = 1 ]; then
+    bench_http_smoke
+fi
+
 echo "bench: all green"

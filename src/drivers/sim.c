@@ -769,6 +769,17 @@ static int64_t step_waitpid(struct sim *s, vl_engine *e, uint32_t i, const vl_op
     return -EOPNOTSUPP;
 }
 
+/* SENDFILE and SPLICE: the simulator's descriptors have no page cache to
+ * move bytes from without a copy, and no scheduling model for it: both
+ * complete with -EOPNOTSUPP (<vllsi/engine.h> says so for each). */
+static int64_t step_sendfile(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
+{
+    (void)s, (void)e, (void)i, (void)op;
+    return -EOPNOTSUPP;
+}
+
+#define step_splice step_sendfile
+
 static int64_t step_nop(struct sim *s, vl_engine *e, uint32_t i, const vl_op *op)
 {
     (void)s, (void)e, (void)i, (void)op;

@@ -351,6 +351,79 @@ static long do_waitpid(struct sync_drv *d, const struct vl__slot *s)
     return VL_CHILD_SIGNALED | (si.status & 0xff);
 }
 
+/* SIGPIPE blocked around a call that cannot take MSG_NOSIGNAL (sendfile,
+ * splice), as write_masked does: the old mask, and whether one was pending. */
+static uint64_t sigpipe_hold(bool *was_pending)
+{
+    uint64_t pipe_set = 1ull << (SIGPIPE_NUM - 1), old = 0, pending = 0;
+    sys6(__NR_rt_sigprocmask, SIG_BLOCK_HOW, (long)&pipe_set, (long)&old, 8, 0, 0);
+    *was_pending = (old & pipe_set) &&
+                   sys6(__NR_rt_sigpending, (long)&pending, 8, 0, 0, 0, 0) == 0 &&
+                   (pending & pipe_set);
+    return old;
+}
+
+static void sigpipe_release(uint64_t old, bool was_pending, long r)
+{
+    uint64_t pipe_set = 1ull << (SIGPIPE_NUM - 1);
+    if (r == -EPIPE && !was_pending) {
+        vl_timespec zero = {0, 0};
+        while (sys6(__NR_rt_sigtimedwait, (long)&pipe_set, 0, (long)&zero, 8, 0, 0) == -EINTR)
+            ;
+    }
+    sys6(__NR_rt_sigprocmask, SIG_SETMASK_HOW, (long)&old, 0, 8, 0, 0);
+}
+
+/*
+ * SENDFILE: sendfile(2) until count bytes are sent or the file ends (a
+ * non-blocking socket waited for with ppoll), SIGPIPE held. An error after
+ * some bytes went out reports the bytes, as a short transfer.
+ */
+static long do_sendfile(struct sync_drv *d, const struct vl__slot *s)
+{
+    (void)d;
+    const vl_op *op = &s->op;
+    int64_t off = op->u.sendfile.offset;
+    size_t done = 0;
+    bool was_pending;
+    uint64_t old = sigpipe_hold(&was_pending);
+    long r = 0;
+    while (done < op->u.sendfile.count) {
+        r = RETRY(sys6(__NR_sendfile, op->fd, op->u.sendfile.file_fd, off >= 0 ? (long)&off : 0,
+                       (long)(op->u.sendfile.count - done), 0, 0),
+                  op->fd, POLLOUT);
+        if (r <= 0)
+            break;
+        done += (size_t)r;
+    }
+    sigpipe_release(old, was_pending, r);
+    return done > 0 ? (long)done : r;
+}
+
+/* SPLICE: one splice(2); EAGAIN (a non-blocking pipe or socket) waits for
+ * fd_in to be readable and fd_out writable, then tries again. */
+static long do_splice(struct sync_drv *d, const struct vl__slot *s)
+{
+    (void)d;
+    const vl_op *op = &s->op;
+    int64_t oin = op->u.splice.off_in, oout = op->u.splice.off_out;
+    bool was_pending;
+    uint64_t old = sigpipe_hold(&was_pending);
+    long r;
+    for (;;) {
+        r = sys6(__NR_splice, op->fd, oin >= 0 ? (long)&oin : 0, op->u.splice.fd_out,
+                 oout >= 0 ? (long)&oout : 0, (long)op->u.splice.len, op->u.splice.flags);
+        if (r == -EINTR)
+            continue;
+        if (r != -EAGAIN)
+            break;
+        if ((r = wait_fd(op->fd, POLLIN)) < 0 || (r = wait_fd(op->u.splice.fd_out, POLLOUT)) < 0)
+            break;
+    }
+    sigpipe_release(old, was_pending, r);
+    return r;
+}
+
 /* SENDMSG: the caller's msghdr, with MSG_NOSIGNAL as SEND. */
 static long do_sendmsg(struct sync_drv *d, const struct vl__slot *s)
 {
@@ -381,10 +454,22 @@ static long do_shutdown(struct sync_drv *d, const struct vl__slot *s)
 
 /* ---- files and paths: the system calls, which block as long as they take */
 
+#ifndef __NR_openat2
+#define __NR_openat2 437 /* the same number on every architecture */
+#endif
+
+/* With resolve flags: openat2(2) (5.6+); a kernel without it is
+ * -EOPNOTSUPP, never an open without the check. */
 static long do_openat(struct sync_drv *d, const struct vl__slot *s)
 {
     (void)d;
     const vl_op *op = &s->op;
+    if (op->u.openat.resolve != 0) {
+        uint64_t how[3] = {(uint64_t)(uint32_t)(op->u.openat.flags | O_CLOEXEC), op->u.openat.mode,
+                           op->u.openat.resolve};
+        long r = sys6(__NR_openat2, op->fd, (long)op->u.openat.path, (long)how, sizeof(how), 0, 0);
+        return r == -ENOSYS ? -EOPNOTSUPP : r;
+    }
     return sys6(__NR_openat, op->fd, (long)op->u.openat.path, op->u.openat.flags | O_CLOEXEC,
                 op->u.openat.mode, 0, 0);
 }

@@ -107,6 +107,8 @@ struct vl__opdef {
 #define VL__XFER_VEC  3u /* the sum of u.vec.iov[].len over u.vec.iovcnt  */
 #define VL__XFER_RWV  4u /* the sum of u.rwv.iov[].len over u.rwv.iovcnt  */
 #define VL__XFER_MH   5u /* the sum of the lengths of u.mh.msg's iovec     */
+#define VL__XFER_SF   6u /* u.sendfile.count                              */
+#define VL__XFER_SPL  7u /* u.splice.len                                  */
 
 /* A set of op kinds. */
 struct vl__kindset {
@@ -175,6 +177,12 @@ struct vl__kindset {
  * readiness driver's run_waitpid opens a pidfd and parks the op on it
  * itself, as run_poll does. */
 #define VL__OPDEF_WAITPID .has_fd = false
+
+/* SENDFILE waits for its socket (fd) to take bytes, as SEND does; the file
+ * is read as the page cache has it. SPLICE's fd is fd_in and its row parks
+ * for read: run_splice parks on whichever side is the pipe itself. */
+#define VL__OPDEF_SENDFILE .has_fd = true, .park = VL__PARK_WRITE, .xfer = VL__XFER_SF
+#define VL__OPDEF_SPLICE   .has_fd = true, .park = VL__PARK_READ, .xfer = VL__XFER_SPL
 
 /*
  * A field of kind's row: vl__op_<field>(kind), false or 0 for a value
@@ -278,6 +286,10 @@ static inline int64_t vl__op_full_len(const vl_op *op)
             total += (int64_t)op->u.rwv.iov[k].len;
         return total;
     }
+    case VL__XFER_SF:
+        return (int64_t)op->u.sendfile.count;
+    case VL__XFER_SPL:
+        return (int64_t)op->u.splice.len;
     case VL__XFER_MH: {
         int64_t total = 0;
         for (uint64_t k = 0; k < VL__MH_IOVLEN(op->u.mh.msg); k++)
@@ -417,6 +429,31 @@ static inline int vl__check_waitpid(const vl_op *op)
     return op->u.waitpid.pid > 0 ? 0 : -EINVAL;
 }
 
+/* SENDFILE: a file to read (its fd is not looked at until the op runs,
+ * but a negative one is no fd at all), an offset or -1, and a count a
+ * result can carry, as SEND's length. */
+static inline int vl__check_sendfile(const vl_op *op)
+{
+    if (op->u.sendfile.file_fd < 0)
+        return -EBADF;
+    if (op->u.sendfile.offset < -1 || op->u.sendfile.count > INT32_MAX ||
+        op->u.sendfile.unused_ != 0)
+        return -EINVAL;
+    return 0;
+}
+
+/* SPLICE: the same rules for its two offsets and its length; flags of
+ * VL_SPLICE_F_ALL. */
+static inline int vl__check_splice(const vl_op *op)
+{
+    if (op->u.splice.fd_out < 0)
+        return -EBADF;
+    if (op->u.splice.off_in < -1 || op->u.splice.off_out < -1 || op->u.splice.len > INT32_MAX ||
+        (op->u.splice.flags & ~(uint32_t)VL_SPLICE_F_ALL) != 0)
+        return -EINVAL;
+    return 0;
+}
+
 /* The drivers pass how to the system's call as it is. */
 #ifdef _WIN32
 _Static_assert(VL_SHUT_RD == SD_RECEIVE && VL_SHUT_WR == SD_SEND && VL_SHUT_RDWR == SD_BOTH,
@@ -483,7 +520,8 @@ static inline int vl__check_openat_flags(int flags)
 static inline int vl__check_openat(const vl_op *op)
 {
     if ((op->u.openat.mode & ~VL__MODE_BITS) != 0 ||
-        vl__check_openat_flags(op->u.openat.flags) != 0)
+        vl__check_openat_flags(op->u.openat.flags) != 0 ||
+        (op->u.openat.resolve & ~(uint64_t)VL_RESOLVE_ALL) != 0)
         return -EINVAL;
     return op->u.openat.path == NULL ? -EFAULT : 0;
 }

@@ -148,6 +148,31 @@ vl_op vl_op_waitpid(int pid)
     return op;
 }
 
+vl_op vl_op_sendfile(int sock_fd, int file_fd, int64_t offset, size_t count)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_SENDFILE;
+    op.fd = sock_fd;
+    op.u.sendfile.file_fd = file_fd;
+    op.u.sendfile.offset = offset;
+    op.u.sendfile.count = count;
+    return op;
+}
+
+vl_op vl_op_splice(int fd_in, int64_t off_in, int fd_out, int64_t off_out, size_t len,
+                   unsigned flags)
+{
+    vl_op op = vl_op_nop();
+    op.kind = VL_OP_SPLICE;
+    op.fd = fd_in;
+    op.u.splice.off_in = off_in;
+    op.u.splice.fd_out = fd_out;
+    op.u.splice.off_out = off_out;
+    op.u.splice.len = len;
+    op.u.splice.flags = flags;
+    return op;
+}
+
 vl_op vl_op_poll(int fd, uint32_t events)
 {
     vl_op op = vl_op_nop();
@@ -228,6 +253,20 @@ _Static_assert(VL_S_IFMT == S_IFMT && VL_S_IFSOCK == S_IFSOCK && VL_S_IFLNK == S
 _Static_assert(
     sizeof(struct vl_statx) == 256 && sizeof(struct statx) <= sizeof(struct vl_statx),
     "the kernel's struct statx fits in a vl_statx (the io_uring driver converts in place)");
+/* The drivers hand VL_SPLICE_F_* to splice(2) and IORING_OP_SPLICE, and
+ * VL_RESOLVE_* to openat2(2) and IORING_OP_OPENAT2, as they are. */
+_Static_assert(VL_SPLICE_F_MOVE == SPLICE_F_MOVE && VL_SPLICE_F_MORE == SPLICE_F_MORE,
+               "VL_SPLICE_F_* are Linux's SPLICE_F_*");
+#if defined(__has_include)
+#if __has_include(<linux/openat2.h>)
+#include <linux/openat2.h>
+_Static_assert(VL_RESOLVE_NO_XDEV == RESOLVE_NO_XDEV &&
+                   VL_RESOLVE_NO_MAGICLINKS == RESOLVE_NO_MAGICLINKS &&
+                   VL_RESOLVE_NO_SYMLINKS == RESOLVE_NO_SYMLINKS &&
+                   VL_RESOLVE_BENEATH == RESOLVE_BENEATH && VL_RESOLVE_IN_ROOT == RESOLVE_IN_ROOT,
+               "VL_RESOLVE_* are Linux's RESOLVE_*");
+#endif
+#endif
 #else
 _Static_assert(sizeof(struct vl_statx) == 256, "struct vl_statx is 256 bytes");
 #endif
@@ -258,6 +297,13 @@ vl_op vl_op_openat(int dirfd, const char *path, int flags, uint32_t mode)
     op.u.openat.path = path;
     op.u.openat.flags = flags;
     op.u.openat.mode = mode;
+    return op;
+}
+
+vl_op vl_op_openat2(int dirfd, const char *path, int flags, uint32_t mode, uint64_t resolve)
+{
+    vl_op op = vl_op_openat(dirfd, path, flags, mode);
+    op.u.openat.resolve = resolve;
     return op;
 }
 

@@ -37,6 +37,7 @@
 #include "fault.h"
 #include "reactor.h"
 #include "child.h"
+#include "sendfile.h"
 #include "statx.h"
 #include "workers.h"
 
@@ -78,20 +79,26 @@
 #define MODE_PLAIN  (4u << MODE_SHIFT) /* read/write after readiness only    */
 
 /* A CONNECT has started (EINPROGRESS): readiness means "look at SO_ERROR". */
-#define F_CONNECTING   0x100u
+#define F_CONNECTING     0x100u
 /* The op may block if run without a fresh readiness notification, so a
  * notification runs at most one such op. */
-#define F_ONE_PER_WAKE 0x200u
+#define F_ONE_PER_WAKE   0x200u
 /* ACCEPT: the listener's blocking mode has been looked at; multishot RECV:
  * the socket's type has. */
-#define F_CHECKED      0x400u
+#define F_CHECKED        0x400u
 /* A multishot RECV on a byte stream (TCP, AF_UNIX stream): a short read means the
  * receive queue was empty, as good as EAGAIN. */
-#define F_STREAM       0x800u
+#define F_STREAM         0x800u
 /* A worker runs the op (vl__reactor_work): its blocking call runs as is. */
-#define F_WORKER       0x1000u
+#define F_WORKER         0x1000u
 /* A held WAITPID whose child's exit the backend watches (watch_exit). */
-#define F_EXIT         0x2000u
+#define F_EXIT           0x2000u
+/* SPLICE: its fds were looked at (splice_check); the socket across from
+ * the pipe (F_STREAM) is fd_in; it waits for fd_out to be writable, which
+ * the header's fd names (splice_wait). */
+#define F_SPLICE_SEEN    0x4000u
+#define F_SPLICE_SOCK_IN 0x8000u
+#define F_SPLICE_OUT     0x10000u
 
 /* route[kind], beside the park directions (VL__REACTOR_READ/WRITE): the
  * kind is blocking and an offload is installed. */
@@ -981,10 +988,20 @@ static int at_flags(int flags)
 }
 #endif
 
+/* With resolve flags, openat2(2) (Linux 5.6+); elsewhere, and on a kernel
+ * without the call, -EOPNOTSUPP: never an open without the check. */
 static int64_t run_openat(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
     (void)r, (void)i, (void)ready;
     const vl_op *op = &s->op;
+    if (op->u.openat.resolve != 0) {
+#ifdef __linux__
+        return vl__openat2(at_fd(op->fd), op->u.openat.path, op->u.openat.flags, op->u.openat.mode,
+                           op->u.openat.resolve);
+#else
+        return -EOPNOTSUPP;
+#endif
+    }
     return sys_result(openat(at_fd(op->fd), op->u.openat.path, op->u.openat.flags | O_CLOEXEC,
                              (mode_t)op->u.openat.mode));
 }
@@ -1442,6 +1459,98 @@ static int64_t run_waitpid(struct vl__reactor *r, uint32_t i, struct vl__slot *s
     return -EOPNOTSUPP; /* not reached: no process filter returned above */
 #endif
 }
+
+/* ---- SENDFILE and SPLICE ----------------------------------------------------- */
+
+/* SENDFILE: one sendfile when the socket may take bytes (vl__sendfile_once:
+ * non-blocking whatever the socket's mode, no SIGPIPE); EAGAIN parks it
+ * for writability, as SEND. */
+static int64_t run_sendfile(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)i, (void)ready;
+    if (fault_eagain_sock(r, s->op.fd))
+        return RECHECK;
+    const vl_op *op = &s->op;
+    int64_t res = vl__sendfile_once(op->fd, op->u.sendfile.file_fd, op->u.sendfile.offset,
+                                    VL__FAULT_SHORTEN(op->u.sendfile.count));
+    return would_block(res) ? PARK : res;
+}
+
+#ifdef __linux__
+/* A new SPLICE's fds, looked at once: whether the side that is not the
+ * pipe is a socket, made non-blocking for each call (F_STREAM), and which
+ * side that is (F_SPLICE_SOCK_IN). Neither a pipe: splice(2) says -EINVAL
+ * itself. */
+static void splice_check(struct vl__slot *s)
+{
+    struct stat in, out;
+    rslot(s)->flags |= F_SPLICE_SEEN;
+    if (fstat(s->op.fd, &in) != 0 || fstat(s->op.u.splice.fd_out, &out) != 0)
+        return; /* the call reports the bad fd */
+    if (S_ISSOCK(in.st_mode))
+        rslot(s)->flags |= F_STREAM | F_SPLICE_SOCK_IN;
+    else if (S_ISSOCK(out.st_mode))
+        rslot(s)->flags |= F_STREAM;
+}
+
+/*
+ * Where a new SPLICE that met EAGAIN waits: a poll(2) of both fds finds
+ * the side that is not ready, fd_in for reading or fd_out for writing (the
+ * pipe, or a socket across from it). To wait on fd_out the slot's copy
+ * swaps the two fds (F_SPLICE_OUT), since the core parks an op on its
+ * header's fd; run_splice swaps them back for each call. Both ready again:
+ * RECHECK, in the row's direction.
+ */
+static int64_t splice_wait(struct vl__reactor *r, uint32_t i, struct vl__slot *s)
+{
+    struct pollfd p[2] = {{.fd = s->op.fd, .events = POLLIN},
+                          {.fd = s->op.u.splice.fd_out, .events = POLLOUT}};
+    if (poll(p, 2, 0) < 0)
+        return -errno;
+    if (p[0].revents != 0 && p[1].revents == 0) {
+        int out = s->op.u.splice.fd_out;
+        s->op.u.splice.fd_out = s->op.fd;
+        s->op.fd = out;
+        rslot(s)->flags |= F_SPLICE_OUT;
+        park(r, i, s, VL__REACTOR_WRITE, false);
+        return HELD;
+    }
+    return p[0].revents == 0 ? PARK : RECHECK;
+}
+
+/*
+ * SPLICE: splice(2) with SPLICE_F_NONBLOCK. A parked one that meets EAGAIN
+ * again waits where it is: the side it waits for changed, so the other
+ * is the one that stopped it only if both changed at once, and that one's
+ * next change runs it again.
+ */
+static int64_t run_splice(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)ready;
+    if (!(rslot(s)->flags & F_SPLICE_SEEN))
+        splice_check(s);
+    unsigned flags = rslot(s)->flags;
+    vl_op op = s->op;
+    if (flags & F_SPLICE_OUT) {
+        op.fd = s->op.u.splice.fd_out;
+        op.u.splice.fd_out = s->op.fd;
+    }
+    int sock = (flags & F_STREAM) ? ((flags & F_SPLICE_SOCK_IN) ? op.fd : op.u.splice.fd_out) : -1;
+    int64_t res = vl__splice_once(&op, sock);
+    if (!would_block(res))
+        return res;
+    if ((flags & WHERE_LISTS) || r->inline_run || (flags & F_WORKER))
+        return PARK;
+    return splice_wait(r, i, s);
+}
+#else
+/* No splice(2) off Linux. */
+static int64_t run_splice(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)r, (void)i, (void)s, (void)ready;
+    return -EOPNOTSUPP;
+}
+#endif
 
 static int take(struct vl__reactor *r, uint32_t i);
 

@@ -6,7 +6,8 @@
  * drivers bytes 1..2 pick injected faults (builds with VLLSI_FAULT_INJECTION). The rest is a
  * sequence of actions, each an opcode byte and its operand bytes (missing
  * bytes read as 0): submit an op (RECV, SEND, SENDV, SENDMSG, RECVMSG, READ, WRITE, READV, WRITEV,
- * TIMEOUT, NOP, CLOSE, SHUTDOWN, FSYNC, WAITPID of no child of ours, POLL one-shot or multishot,
+ * TIMEOUT, NOP, CLOSE, SHUTDOWN, FSYNC, WAITPID of no child of ours, SENDFILE and SPLICE between
+ * the input's descriptors, POLL one-shot or multishot,
  * multishot RECV and RECVMSG into a buffer pool, file and path ops that cannot make or open
  * anything (bad paths, bad flags); ACCEPT, multishot ACCEPT and CONNECT on a listening socket of
  * the input's own; SOCKET, BIND, LISTEN) on one of six descriptors (two socket pairs and a pipe),
@@ -417,6 +418,51 @@ static void act_waitpid(struct world *w, uint8_t b)
     check(w);
 }
 
+/*
+ * SENDFILE or SPLICE (b & 1) between the input's descriptors: SENDFILE to
+ * the descriptor b picks from another (the pipe's read end or a socket:
+ * whatever the call makes of them), SPLICE from the pipe's read end to a
+ * socket or from a socket into the pipe's write end (its bytes counted in
+ * pipe_queued). Bit 7 makes the op malformed instead: a file fd or fd_out
+ * of -1 (-EBADF), an offset of -2 or an unknown SPLICE flag (-EINVAL).
+ * The simulator answers both with -EOPNOTSUPP.
+ */
+static void act_sendfile_splice(struct world *w, uint8_t b, uint8_t c)
+{
+    unsigned i = (b >> 1) % NFD, j = c % NFD;
+    int to = w->close_sent[i] || w->closed[i] ? -1 : w->fd[i];
+    int from = w->close_sent[j] || w->closed[j] ? -1 : w->fd[j];
+    size_t len = 1 + (size_t)(c >> 3) * 16;
+    bool bad = (b & 0x80) != 0;
+    int64_t want = (c & 1) ? -EBADF : -EINVAL;
+    vl_op op;
+    if ((b & 1) == 0) {
+        op = vl_op_sendfile(to,
+                            bad && (c & 1) ? -1
+                            : from < 0     ? w->fd[4]
+                                           : from,
+                            bad && !(c & 1) ? -2 : -1, len);
+    } else if (c & 2) {
+        unsigned k = (c >> 2) % 4; /* a socket; malformed, never run: its number as is */
+        int sock = !bad && (w->close_sent[k] || w->closed[k]) ? -1 : w->fd[k];
+        op = vl_op_splice(w->fd[4], -1, bad && (c & 1) ? -1 : sock, -1, len, bad ? 0x2 : 0);
+    } else {
+        unsigned k = (c >> 2) % 4;
+        int sock = w->close_sent[k] || w->closed[k] ? -1 : w->fd[k];
+        op = vl_op_splice(sock, -1, bad && (c & 1) ? -1 : w->fd[5], -1, len, bad ? 0x2 : 0);
+        if (!bad && w->pipe_queued + len < PIPE_BYTES / 2)
+            w->pipe_queued += len;
+        else if (!bad)
+            op.u.splice.len = 0; /* the pipe must never fill: move nothing */
+    }
+    int64_t id = submit_op(w, &op, NULL);
+    if (bad && id != want && id != -ESHUTDOWN)
+        inv_fail(&w->v, "kind %d malformed: submit = %lld, expected %lld", op.kind, (long long)id,
+                 (long long)want);
+    remember(w, id);
+    check(w);
+}
+
 /* POLL of one of the descriptors (b: which, and multishot with bit 7) for
  * the events e picks (bit k of e: IN, PRI, OUT, ERR, HUP, RDHUP; 0, or
  * e >= 0xc0, which adds POLLRDNORM, is -EINVAL at submit). A number that
@@ -505,8 +551,10 @@ static void act_path(struct world *w, uint8_t b)
     vl_op op;
     switch (b % 6) {
     case 0:
-        op = vl_op_openat(VL_AT_FDCWD, path, O_RDWR | O_CREAT | (variant == 3 ? 0x40000000 : 0),
-                          0600);
+        /* The missing path, absolute, under VL_RESOLVE_BENEATH: -EXDEV
+         * (or -EOPNOTSUPP where there is no openat2), nothing made. */
+        op = vl_op_openat2(VL_AT_FDCWD, path, O_RDWR | O_CREAT | (variant == 3 ? 0x40000000 : 0),
+                           0600, variant == 2 ? VL_RESOLVE_BENEATH : 0);
         break;
     case 1: {
         struct vl_statx *st = inv_buf(&w->v, sizeof(*st));
@@ -719,7 +767,10 @@ static void act(struct world *w, struct prog *g)
             act_fsync(w, next_byte(g));
         } else if (b >= 32 && b < 40) {
             act_waitpid(w, next_byte(g));
-        } else if (b >= 40) {
+        } else if (b >= 40 && b < 48) {
+            uint8_t x = next_byte(g);
+            act_sendfile_splice(w, x, next_byte(g));
+        } else if (b >= 48) {
             act_shutdown(w, b);
         }
         break;

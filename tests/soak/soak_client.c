@@ -1,8 +1,9 @@
 /*
  * soak_client - the client side of scripts/soak: many connections with
  * byte-checked echo traffic, hostile clients, and a latency probe, against
- * an echo server on loopback. Plain epoll and sockets, no vllsi: it checks
- * the server from the outside.
+ * an echo server on loopback. Plain sockets and the system's poller (epoll
+ * on Linux, kqueue on macOS and where SOAK_KQUEUE is defined, e.g. Linux
+ * with libkqueue), no vllsi: it checks the server from the outside.
  *
  *   soak_client --port P [--host 127.0.0.1] --mode load|hold|probe|hostile
  *               [--conns N] [--duration S] [--size B] [--interval-ms MS]
@@ -33,6 +34,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -41,11 +43,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#if defined(__linux__) && !defined(SOAK_KQUEUE)
+#include <sys/epoll.h>
+#else
+#define SOAK_KQUEUE 1
+#include <sys/event.h>
+#endif
 
 enum mode { M_LOAD, M_HOLD, M_PROBE, M_HOSTILE };
 enum kind { K_RESET, K_HALFCLOSE, K_SLOWREAD, K_NOREAD, K_RECONNECT };
@@ -108,24 +116,76 @@ static void raise_nofile(void)
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+#ifdef OPEN_MAX
+            /* macOS refuses more than OPEN_MAX (its hard limit may read
+             * "unlimited"). */
+            rl.rlim_cur = OPEN_MAX;
+            setrlimit(RLIMIT_NOFILE, &rl);
+#endif
+        }
     }
 }
 
-static int g_ep = -1;
+static int g_ep = -1; /* the epoll or kqueue descriptor */
 static struct sockaddr_in g_addr;
 
+/* What the poller reports for a connection: readable (data, EOF or an
+ * error to read), writable, in error or hung up, and W_FAIL when it also
+ * named the socket's error (kqueue's fflags): libkqueue takes SO_ERROR to
+ * report it, so a failed connect must not be judged by SO_ERROR alone. */
+enum { W_IN = 1, W_OUT = 2, W_ERR = 4, W_FAIL = 8 };
+
+static int poller_create(void)
+{
+#ifdef SOAK_KQUEUE
+    return kqueue();
+#else
+    return epoll_create1(EPOLL_CLOEXEC);
+#endif
+}
+
+/* Watch c's fd for reading, and for writing while it connects or has
+ * bytes waiting; add: first call for this fd. */
 static void ep_set(struct conn *c, bool add)
 {
+    bool out = c->want_out || c->state == C_CONNECTING;
+#ifdef SOAK_KQUEUE
+    struct kevent ch[2];
+    int n = 0;
+    if (add)
+        EV_SET(&ch[n++], (uintptr_t)c->fd, EVFILT_READ, EV_ADD, 0, 0, c);
+    EV_SET(&ch[n++], (uintptr_t)c->fd, EVFILT_WRITE, EV_ADD | (out ? EV_ENABLE : EV_DISABLE), 0, 0,
+           c);
+    kevent(g_ep, ch, n, NULL, 0, NULL);
+#else
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
-    if (c->want_out || c->state == C_CONNECTING)
+    if (out)
         ev.events |= EPOLLOUT;
     epoll_ctl(g_ep, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c->fd, &ev);
+#endif
+}
+
+/* A non-blocking TCP socket that is not inherited across exec. */
+static int tcp_socket(void)
+{
+#ifdef SOCK_NONBLOCK
+    return socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+#else
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0 && (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) < 0)) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+#endif
 }
 
 static int conn_open(struct conn *c)
 {
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c->fd = tcp_socket();
     if (c->fd < 0)
         return -errno;
     int one = 1;
@@ -155,6 +215,16 @@ static void conn_close(struct conn *c, bool reset)
         struct linger lg = {1, 0};
         setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     }
+#ifdef SOAK_KQUEUE
+    /* Drop the filters first: libkqueue does not see a close, and would keep
+     * them (no longer polled) for the next socket given this number. One
+     * change per call: a failed one ends a call that has no event list. */
+    struct kevent ch;
+    EV_SET(&ch, (uintptr_t)c->fd, EVFILT_READ, EV_DELETE, 0, 0, NULL);
+    kevent(g_ep, &ch, 1, NULL, 0, NULL);
+    EV_SET(&ch, (uintptr_t)c->fd, EVFILT_WRITE, EV_DELETE, 0, 0, NULL);
+    kevent(g_ep, &ch, 1, NULL, 0, NULL);
+#endif
     close(c->fd); /* also leaves the epoll set */
     c->fd = -1;
 }
@@ -169,7 +239,7 @@ static void conn_fail(struct conn *c)
     conn_close(c, false);
 }
 
-/* Write what the current message still needs; arm EPOLLOUT on a full socket. */
+/* Write what the current message still needs; watch for writing on a full socket. */
 static void pump_out(struct conn *c)
 {
     uint8_t buf[65536];
@@ -226,11 +296,11 @@ static void pump_in(struct conn *c, size_t max)
 
 static void on_event(struct conn *c, uint32_t ev, size_t max_in)
 {
-    if (c->state == C_CONNECTING && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+    if (c->state == C_CONNECTING && (ev & (W_OUT | W_ERR))) {
         int err = 0;
         socklen_t len = sizeof(err);
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err != 0) {
+        if (err != 0 || (ev & W_FAIL)) {
             conn_fail(c);
             return;
         }
@@ -240,18 +310,44 @@ static void on_event(struct conn *c, uint32_t ev, size_t max_in)
     }
     if (c->state != C_OPEN)
         return;
-    if (ev & EPOLLOUT)
+    if (ev & W_OUT)
         pump_out(c);
-    if (c->state == C_OPEN && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && max_in > 0)
+    if (c->state == C_OPEN && (ev & (W_IN | W_ERR)) && max_in > 0)
         pump_in(c, max_in);
 }
 
+/* Events of a closed connection that came in the same batch find it
+ * C_FAILED or C_DONE, which on_event ignores. */
 static void poll_once(int timeout_ms, size_t max_in)
 {
+#ifdef SOAK_KQUEUE
+    struct kevent evs[256];
+    struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000};
+    int n = kevent(g_ep, NULL, 0, evs, 256, &ts);
+    for (int k = 0; k < n; k++) {
+        if (evs[k].flags & EV_ERROR)
+            continue; /* a change that failed: the fd was closed meanwhile */
+        uint32_t ev = evs[k].filter == EVFILT_WRITE ? W_OUT : W_IN;
+        if ((evs[k].flags & EV_EOF) && evs[k].fflags != 0)
+            ev |= W_ERR | W_FAIL; /* fflags: the socket's error */
+        else if ((evs[k].flags & EV_EOF) && evs[k].filter == EVFILT_WRITE)
+            ev |= W_ERR; /* EOF for writing: hung up */
+        on_event(evs[k].udata, ev, max_in);
+    }
+#else
     struct epoll_event evs[256];
     int n = epoll_wait(g_ep, evs, 256, timeout_ms);
-    for (int k = 0; k < n; k++)
-        on_event(evs[k].data.ptr, evs[k].events, max_in);
+    for (int k = 0; k < n; k++) {
+        uint32_t e = evs[k].events, ev = 0;
+        if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
+            ev |= W_IN;
+        if (e & EPOLLOUT)
+            ev |= W_OUT;
+        if (e & (EPOLLERR | EPOLLHUP))
+            ev |= W_ERR;
+        on_event(evs[k].data.ptr, ev, max_in);
+    }
+#endif
 }
 
 /* Open all connections, at most 256 handshakes at once (the listen backlog). */
@@ -562,7 +658,7 @@ int main(int argc, char **argv)
     g_addr.sin_port = htons((uint16_t)o.port);
     if (inet_pton(AF_INET, o.host, &g_addr.sin_addr) != 1)
         return usage();
-    g_ep = epoll_create1(EPOLL_CLOEXEC);
+    g_ep = poller_create();
     long n = o.mode == M_PROBE ? 1 : o.conns;
     struct conn *cs = calloc((size_t)n, sizeof(*cs));
     if (g_ep < 0 || cs == NULL) {

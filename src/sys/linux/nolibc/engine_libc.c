@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -325,6 +326,16 @@ ssize_t recv(int fd, void *buf, size_t n, int flags)
 ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
     return SC(__NR_sendto, fd, buf, n, flags, 0, 0);
+}
+
+ssize_t sendfile(int out, int in, off_t *off, size_t count)
+{
+    return SC(__NR_sendfile, out, in, off, count, 0, 0);
+}
+
+ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len, unsigned int flags)
+{
+    return SC(__NR_splice, in, off_in, out, off_out, len, flags);
 }
 
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
