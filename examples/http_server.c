@@ -48,12 +48,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(__linux__) && defined(__has_include)
-#if __has_include(<linux/openat2.h>)
-#include <linux/openat2.h> /* struct open_how, RESOLVE_* (headers of Linux 5.6 on) */
-#include <sys/syscall.h>
-#endif
-#endif
 
 #include <vllsi/loop.h>
 #include <vllsi/sys/time.h>
@@ -83,10 +77,10 @@
 /*
  * Files through the engine: OPENAT with RESOLVE_BENEATH (vl_op_openat2) and
  * SENDFILE, on Linux, where the kernel's openat2 makes the check. Elsewhere
- * the open is a plain call (macOS: O_NOFOLLOW_ANY) and bodies go out by
- * READ and SENDV.
+ * (macOS, where the engine's openat2 answers -EOPNOTSUPP) the open is a
+ * plain call with O_NOFOLLOW_ANY and bodies go out by READ and SENDV.
  */
-#if defined(__linux__) && defined(VL_RESOLVE_BENEATH)
+#ifdef __linux__
 #define HTTP_ENGINE_FILES 1
 #else
 #define HTTP_ENGINE_FILES 0
@@ -713,21 +707,15 @@ static void on_open(struct conn *c, int64_t res)
 }
 #else
 /*
- * Open c->path beneath the root. Linux: openat2(2) with RESOLVE_BENEATH
- * (no `..` above the start, no absolute symlink, no symlink leading out)
- * and RESOLVE_NO_MAGICLINKS; a kernel without openat2 (before 5.6) refuses
- * every file. macOS: openat with O_NOFOLLOW_ANY (no symlink anywhere in the
- * path), the `..` segments being refused already. Returns the fd or a
- * negative errno.
+ * Open c->path beneath the root where there is no openat2 (macOS): openat
+ * with O_NOFOLLOW_ANY (no symlink anywhere in the path), the `..` segments
+ * being refused already; a system without O_NOFOLLOW_ANY refuses every
+ * file. A plain call on the loop thread: the engine's OPENAT does not take
+ * that flag. Returns the fd or a negative errno.
  */
 static int open_beneath(const char *path)
 {
-#if defined(__linux__) && defined(SYS_openat2) && defined(RESOLVE_BENEATH)
-    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC,
-                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
-    int fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
-    return fd < 0 ? -errno : fd;
-#elif defined(O_NOFOLLOW_ANY)
+#if defined(O_NOFOLLOW_ANY)
     int fd = openat(root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW_ANY);
     return fd < 0 ? -errno : fd;
 #else
