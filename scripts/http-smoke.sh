@@ -11,7 +11,8 @@
 #   - 431 for headers over 8 KiB, 414 for a longer request line, 400 for
 #     garbage, 405 with Allow for POST (its body discarded, the connection
 #     kept), 501 for Transfer-Encoding, HTTP/1.0 closes;
-#   - a stalled request and an idle connection are closed by the deadlines;
+#   - a stalled request, one trickling a byte at a time (slowloris) and an
+#     idle connection are closed by the deadlines;
 #   - the open descriptors at rest (but pipes) are the same before and after a
 #     burst with clients vanishing mid-response (Linux: /proc/PID/fd);
 #   - SIGTERM with a download in flight: exit 0.
@@ -188,6 +189,15 @@ printf 'GET /a.txt HTTP/1.1\r\nHost:' | raw >"$tmp/out" || fail "a stalled head 
 printf 'GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n' | raw >"$tmp/out" || fail "an idle connection was not closed"
 grep -q alpha "$tmp/out" || fail "keep-alive: no answer before the idle close"
 [ $(($(date +%s) - t0)) -le 8 ] || fail "deadlines took too long"
+# Slowloris: a byte every 0.2 s for 5 s does not stretch the head deadline
+# (it counts from the request's first byte): closed in well under 5 s.
+t0=$(date +%s%N)
+timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$1 || exit 1
+    (for _ in $(seq 25); do printf G >&3 2>/dev/null || exit 0; sleep 0.2; done) &
+    cat <&3 >/dev/null 2>&1
+    kill $! 2>/dev/null' _ "$port" || fail "slowloris: not closed"
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$ms" -lt 4000 ] || fail "slowloris: open for $ms ms with a 1 s head deadline"
 
 # Descriptors at rest, before and after a burst with vanishing clients.
 sleep 2.5 # the idle connections above are gone
