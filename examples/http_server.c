@@ -890,7 +890,7 @@ static void on_stat(struct conn *c, int64_t res)
 #else
     c->chunk = malloc(CHUNK);
     if (c->chunk == NULL) {
-        conn_close(c); /* the header is out of date: no way to answer */
+        conn_close(c); /* its header is in out[]: nothing else may follow it */
         return;
     }
     body_next(c);
