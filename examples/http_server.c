@@ -176,8 +176,9 @@ struct worker {
     struct centry *cache[CACHE_BUCKETS];
     unsigned cache_n;
     pthread_t th;
-    int rc;
-    bool gone; /* the loop is destroyed: no more sends (under ready_mu) */
+    int rc;                  /* setup's or the loop's error (under ready_mu) */
+    bool gone;               /* the loop is destroyed: no more sends (under ready_mu) */
+    const char *driver_name; /* set before the worker reports ready */
 };
 
 static void on_op(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags);
@@ -1099,6 +1100,50 @@ static void conn_recv(struct conn *c)
     conn_submit(c, op, ST_RECV);
 }
 
+#if HTTP_ENGINE_FILES
+/* A step of a streamed body: out[] by SEND (MSG_MORE), then SENDFILEs. */
+static void on_body(struct conn *c, int64_t res)
+{
+    /* 0 from SENDFILE: the file shrank below the length promised; the peer
+     * cannot be answered right, so the connection closes (as on errors). */
+    if (res <= 0 || c->st == ST_BODY_RD) {
+        conn_free(c);
+        return;
+    }
+    if (c->st == ST_BODY_HDR) {
+        c->out_sent += (size_t)res;
+        if (c->out_sent < c->out_len) {
+            body_head_send(c);
+            return;
+        }
+        c->out_len = c->out_sent = 0;
+    } else {
+        c->file_off += (uint64_t)res;
+    }
+    body_next(c);
+}
+#else
+/* A step of a streamed body: a READ of the next chunk, or the SENDV of
+ * out[] and the chunk. */
+static void on_body(struct conn *c, int64_t res)
+{
+    /* READ 0: the file shrank below the length promised; as on errors, the
+     * peer cannot be answered right, so the connection closes. */
+    if (res <= 0 || c->st == ST_BODY_HDR) {
+        conn_free(c);
+        return;
+    }
+    if (c->st == ST_BODY_RD) {
+        c->chunk_len = (size_t)res;
+        c->chunk_sent = 0;
+        c->file_off += (uint64_t)res;
+    } else {
+        body_sent(c, (size_t)res);
+    }
+    body_send(c);
+}
+#endif
+
 /* ---- the op callback ------------------------------------------------------- */
 
 static void on_op(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags)
@@ -1148,56 +1193,11 @@ static void on_op(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags)
     case ST_FILL:
         on_fill(c, res);
         return;
-#if HTTP_ENGINE_FILES
     case ST_BODY_HDR:
-        if (res <= 0) {
-            conn_free(c);
-            return;
-        }
-        c->out_sent += (size_t)res;
-        if (c->out_sent < c->out_len) {
-            body_head_send(c);
-            return;
-        }
-        c->out_len = c->out_sent = 0;
-        body_next(c);
-        return;
-    case ST_BODY_TX:
-        /* 0: the file shrank below the length promised; the peer cannot
-         * be answered right, so the connection closes. */
-        if (res <= 0) {
-            conn_free(c);
-            return;
-        }
-        c->file_off += (uint64_t)res;
-        body_next(c);
-        return;
     case ST_BODY_RD:
-        conn_free(c); /* not used with SENDFILE */
-        return;
-#else
-    case ST_BODY_RD:
-        if (res <= 0) { /* an error or a file that shrank: the promised length cannot come */
-            conn_free(c);
-            return;
-        }
-        c->chunk_len = (size_t)res;
-        c->chunk_sent = 0;
-        c->file_off += (uint64_t)res;
-        body_send(c);
-        return;
     case ST_BODY_TX:
-        if (res <= 0) {
-            conn_free(c);
-            return;
-        }
-        body_sent(c, (size_t)res);
-        body_send(c);
+        on_body(c, res);
         return;
-    case ST_BODY_HDR:
-        conn_free(c); /* used with SENDFILE only */
-        return;
-#endif
     }
 }
 
@@ -1313,6 +1313,7 @@ static int worker_setup(struct worker *w)
     int rc = vl_loop_init(&w->loop, &cfg);
     if (rc < 0)
         return rc;
+    w->driver_name = vl_engine_driver_name(vl_loop_engine(w->loop));
     w->stop_async.ctx = w;
     if ((rc = vl_async_init(w->loop, &w->stop_async, on_stop)) < 0)
         return rc;
@@ -1338,6 +1339,8 @@ static void *worker_main(void *arg)
     }
     pthread_mutex_lock(&ready_mu);
     w->gone = true;
+    if (rc < 0 && w->rc == 0)
+        w->rc = rc;
     pthread_mutex_unlock(&ready_mu);
     vl_loop_destroy(w->loop); /* cancels what is left, without callbacks */
     w->loop = NULL;
@@ -1346,8 +1349,6 @@ static void *worker_main(void *arg)
     if (w->lfd >= 0)
         close(w->lfd);
     cache_free(w);
-    if (rc < 0 && w->rc == 0)
-        w->rc = rc;
     atomic_fetch_add(&exited, 1);
     return NULL;
 }
@@ -1409,20 +1410,70 @@ static long num_arg(const char *v, long lo, long hi)
     return n;
 }
 
-int main(int argc, char **argv)
+/* Start a thread per worker and wait until each has its loop running (or
+ * failed: said on stderr). Returns how many threads were started; *ok says
+ * whether all were and all run. */
+static long start_workers(struct worker *ws, long threads, bool *ok)
 {
-    long port = 8080, threads = 1;
-    const char *bind_addr = "127.0.0.1", *root = ".";
-    vl_driver_kind driver = VL_DRIVER_AUTO;
+    long started = 0;
+    for (; started < threads; started++)
+        if (pthread_create(&ws[started].th, NULL, worker_main, &ws[started]) != 0)
+            break;
+    *ok = started == threads;
+    if (!*ok)
+        fprintf(stderr, "http_server: could not start thread %ld\n", started);
+    /* rc is the worker's, written under ready_mu (at setup and at exit). */
+    pthread_mutex_lock(&ready_mu);
+    while (ready_count < started)
+        pthread_cond_wait(&ready_cv, &ready_mu);
+    for (long t = 0; t < started; t++)
+        if (ws[t].rc < 0) {
+            fprintf(stderr, "http_server: thread %ld: %s\n", t, vl_strerror(-ws[t].rc));
+            *ok = false;
+        }
+    pthread_mutex_unlock(&ready_mu);
+    return started;
+}
+
+/* Stop and join the started workers: every one still running gets the stop
+ * (its async handle is open until it sees it); one that ended on an error
+ * has returned already. 0, or -1 if any worker failed. */
+static int stop_workers(struct worker *ws, long started)
+{
+    pthread_mutex_lock(&ready_mu);
+    for (long t = 0; t < started; t++)
+        if (ws[t].rc == 0 && !ws[t].gone)
+            vl_async_send(&ws[t].stop_async);
+    pthread_mutex_unlock(&ready_mu);
+    int rc = 0;
+    for (long t = 0; t < started; t++) {
+        pthread_join(ws[t].th, NULL); /* after the join, rc is ours to read */
+        if (ws[t].rc < 0)
+            rc = -1;
+    }
+    return rc;
+}
+
+struct options {
+    long port, threads;
+    const char *bind_addr, *root;
+    vl_driver_kind driver;
+};
+
+/* The command line into o and the globals it sets (cache_max, header_ns,
+ * idle_ns); usage() on anything it does not know. */
+static void parse_args(int argc, char **argv, struct options *o)
+{
+    *o = (struct options){8080, 1, "127.0.0.1", ".", VL_DRIVER_AUTO};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v == NULL)
             usage();
         i++;
         if (!strcmp(a, "--port"))
-            port = num_arg(v, 0, 65535);
+            o->port = num_arg(v, 0, 65535);
         else if (!strcmp(a, "--threads"))
-            threads = num_arg(v, 1, 256);
+            o->threads = num_arg(v, 1, 256);
         else if (!strcmp(a, "--cache-max"))
             cache_max = (size_t)num_arg(v, 0, CACHE_MAX_LIMIT);
         else if (!strcmp(a, "--header-timeout"))
@@ -1430,43 +1481,61 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--idle-timeout"))
             idle_ns = num_arg(v, 1, 3600) * VL_NS_PER_SEC;
         else if (!strcmp(a, "--bind"))
-            bind_addr = v;
+            o->bind_addr = v;
         else if (!strcmp(a, "--root"))
-            root = v;
-        else if (!strcmp(a, "--driver")) {
-            if (!strcmp(v, "auto"))
-                driver = VL_DRIVER_AUTO;
-            else if (!strcmp(v, "uring"))
-                driver = VL_DRIVER_URING;
-            else if (!strcmp(v, "epoll"))
-                driver = VL_DRIVER_EPOLL;
-            else if (!strcmp(v, "kqueue"))
-                driver = VL_DRIVER_KQUEUE;
-            else
-                usage();
-        } else
+            o->root = v;
+        else if (!strcmp(a, "--driver") && !strcmp(v, "auto"))
+            o->driver = VL_DRIVER_AUTO;
+        else if (!strcmp(a, "--driver") && !strcmp(v, "uring"))
+            o->driver = VL_DRIVER_URING;
+        else if (!strcmp(a, "--driver") && !strcmp(v, "epoll"))
+            o->driver = VL_DRIVER_EPOLL;
+        else if (!strcmp(a, "--driver") && !strcmp(v, "kqueue"))
+            o->driver = VL_DRIVER_KQUEUE;
+        else
             usage();
     }
-    root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (root_fd < 0) {
-        fprintf(stderr, "http_server: --root %s: %s\n", root, strerror(errno));
-        return 1;
+}
+
+/* The numeric address o->bind_addr and o->port into *ss and *len: 0, or -1
+ * (said on stderr). */
+static int bind_address(const struct options *o, struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+    memset(ss, 0, sizeof *ss);
+    if (inet_pton(AF_INET, o->bind_addr, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)o->port);
+        *len = sizeof *sin;
+        return 0;
     }
-    struct sockaddr_storage ss = {0};
+    if (inet_pton(AF_INET6, o->bind_addr, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)o->port);
+        *len = sizeof *sin6;
+        return 0;
+    }
+    fprintf(stderr, "http_server: --bind wants a numeric IPv4 or IPv6 address\n");
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    parse_args(argc, argv, &o);
+    long port = o.port, threads = o.threads;
+    const char *bind_addr = o.bind_addr;
+    struct sockaddr_storage ss;
     struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
     socklen_t sslen;
-    if (inet_pton(AF_INET, bind_addr, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)port);
-        sslen = sizeof *sin;
-    } else if (inet_pton(AF_INET6, bind_addr, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)port);
-        sslen = sizeof *sin6;
-    } else {
-        fprintf(stderr, "http_server: --bind wants a numeric IPv4 or IPv6 address\n");
+    if (bind_address(&o, &ss, &sslen) < 0)
         return 2;
+    root_fd = open(o.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0) {
+        fprintf(stderr, "http_server: --root %s: %s\n", o.root, strerror(errno));
+        return 1;
     }
 
     /* SIGINT/SIGTERM go to the main thread's wait only: blocked before any
@@ -1497,47 +1566,23 @@ int main(int argc, char **argv)
         }
         ws[t].index = (int)t;
         ws[t].lfd = fd;
-        ws[t].driver = driver;
+        ws[t].driver = o.driver;
     }
-    long started = 0;
-    for (; started < threads; started++)
-        if (pthread_create(&ws[started].th, NULL, worker_main, &ws[started]) != 0)
-            break;
-    pthread_mutex_lock(&ready_mu);
-    while (ready_count < started)
-        pthread_cond_wait(&ready_cv, &ready_mu);
-    pthread_mutex_unlock(&ready_mu);
-    bool ok = started == threads;
-    for (long t = 0; t < started; t++)
-        if (ws[t].rc < 0) {
-            fprintf(stderr, "http_server: thread %ld: %s\n", t, vl_strerror(-ws[t].rc));
-            ok = false;
-        }
+    bool ok;
+    long started = start_workers(ws, threads, &ok);
     if (ok) {
         char host[64];
         inet_ntop(ss.ss_family,
                   ss.ss_family == AF_INET ? (void *)&sin->sin_addr : (void *)&sin6->sin6_addr, host,
                   sizeof host);
         printf("listening on %s:%u (driver %s, %ld thread%s)\n", host,
-               ntohs(ss.ss_family == AF_INET ? sin->sin_port : sin6->sin6_port),
-               vl_engine_driver_name(vl_loop_engine(ws[0].loop)), threads, threads > 1 ? "s" : "");
+               ntohs(ss.ss_family == AF_INET ? sin->sin_port : sin6->sin6_port), ws[0].driver_name,
+               threads, threads > 1 ? "s" : "");
         fflush(stdout);
         while (atomic_load(&exited) == 0 && next_signal(&sigs) == 0) {
         }
     }
-    /* Every worker that is running gets the stop (its async handle is open
-     * until it sees it); one that ended on an error has returned already. */
-    pthread_mutex_lock(&ready_mu);
-    for (long t = 0; t < started; t++)
-        if (ws[t].rc == 0 && !ws[t].gone)
-            vl_async_send(&ws[t].stop_async);
-    pthread_mutex_unlock(&ready_mu);
-    int rc = ok ? 0 : 1;
-    for (long t = 0; t < started; t++) {
-        pthread_join(ws[t].th, NULL);
-        if (ws[t].rc < 0)
-            rc = 1;
-    }
+    int rc = stop_workers(ws, started) < 0 || !ok ? 1 : 0;
     free(ws);
     close(root_fd);
     return rc;
