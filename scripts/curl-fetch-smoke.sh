@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # scripts/curl-fetch-smoke.sh CURL_FETCH HTTP_SERVER DRIVER - the test of
-# examples/curl_fetch.c (ctest curl_fetch.<driver>): start tests/http_server.c
+# examples/curl_fetch.c (ctest curl_fetch.<driver>): start tests/http_fixture.c
 # on loopback, then run curl_fetch --driver DRIVER
 #   - on 64 URLs at once (bodies of 0 B to 8 MiB): exit 0 and, in argument
 #     order, "200 <bytes> <sha256> <url>" with the sha256 that sha256sum gives
-#     for the same bytes (http_server --body N writes them);
+#     for the same bytes (http_fixture --body N writes them);
 #   - with a 404 among them: exit 1, the 404 line with the hash of its body,
 #     the other lines intact;
 #   - with a refused connection: exit 1, "0 0 <sha256 of nothing> <url>";
@@ -12,7 +12,7 @@
 # CURL_FETCH_WRAP, if set, prefixes every curl_fetch run (e.g. "valgrind -q
 # --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite").
 set -uo pipefail
-fetch=${1:?curl_fetch binary} server=${2:?http_server binary} driver=${3:?uring|epoll|kqueue}
+fetch=${1:?curl_fetch binary} server=${2:?http_fixture binary} driver=${3:?uring|epoll|kqueue}
 read -r -a wrap <<<"${CURL_FETCH_WRAP:-}"
 tmp=$(mktemp -d)
 pid=

@@ -1,16 +1,16 @@
 /*
- * http_server - the local HTTP/1.1 server the curl_fetch test
+ * http_fixture - the local HTTP/1.1 server the curl_fetch test
  * (scripts/curl-fetch-smoke.sh) fetches from. Plain blocking sockets and a
  * thread per connection, independent of the engine under test.
  *
- *   http_server [--idle SECONDS]   serve on 127.0.0.1, port chosen by the
+ *   http_fixture [--idle SECONDS]   serve on 127.0.0.1, port chosen by the
  *                                  kernel; prints "port P refused R" once
  *                                  listening (R: a loopback port bound but
  *                                  not listening, so a connect to it is
  *                                  refused for as long as the server runs);
  *                                  exits by itself after SECONDS (default 30)
  *                                  with no connection open and none arriving.
- *   http_server --body N           write the body of /bytes/N to stdout, so
+ *   http_fixture --body N           write the body of /bytes/N to stdout, so
  *                                  that a test can hash it with sha256sum.
  *
  * GET /bytes/N answers 200 with N deterministic pseudo-random bytes
@@ -170,7 +170,7 @@ static int loopback_socket(struct sockaddr_in *a)
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || bind(fd, (struct sockaddr *)a, sizeof *a) < 0 ||
         getsockname(fd, (struct sockaddr *)a, &alen) < 0) {
-        perror("http_server: socket");
+        perror("http_fixture: socket");
         exit(1);
     }
     return fd;
@@ -182,7 +182,7 @@ static void serve(int idle_s)
     int lfd = loopback_socket(&a);
     int refused = loopback_socket(&r); /* bound, never listening */
     if (listen(lfd, 1024) < 0) {
-        perror("http_server: listen");
+        perror("http_fixture: listen");
         exit(1);
     }
     printf("port %u refused %u\n", ntohs(a.sin_port), ntohs(r.sin_port));
@@ -192,7 +192,7 @@ static void serve(int idle_s)
         struct pollfd p = {.fd = lfd, .events = POLLIN};
         int n = poll(&p, 1, 1000);
         if (n < 0 && errno != EINTR) {
-            perror("http_server: poll");
+            perror("http_fixture: poll");
             exit(1);
         }
         if (atomic_load(&open_conns) > 0)

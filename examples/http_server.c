@@ -1,0 +1,1589 @@
+/*
+ * http_server - an HTTP/1.1 server on the callback loop (<vllsi/loop.h>):
+ * `/plaintext` in the TechEmpower shape and static files under a root
+ * directory, with keep-alive, pipelining and the limits a server facing
+ * the network needs (docs/http.md).
+ *
+ *   http_server [--port P] [--bind ADDR] [--root DIR] [--threads N]
+ *               [--driver auto|uring|epoll|kqueue] [--cache-max BYTES]
+ *               [--header-timeout SEC] [--idle-timeout SEC]
+ *
+ * Prints `listening on ADDR:PORT` once every thread is ready (port 0: the
+ * kernel's choice). SIGINT/SIGTERM: stop accepting, finish the responses in
+ * flight (at most SHUTDOWN_GRACE_NS), exit 0.
+ *
+ * Structure. One loop per thread, each with its own SO_REUSEPORT listener
+ * and a multishot ACCEPT. A connection runs one op at a time (RECV, SEND,
+ * or a step of a file), so closing it never races an op of its own. After
+ * a RECV it answers every complete request in its buffer in order,
+ * appending the responses to one output buffer that goes out in one SEND
+ * (pipelining); a file too large for the cache ends the batch: its header
+ * joins the buffer, then the body follows from the file.
+ *
+ * Files. The target is percent-decoded and checked before any system call
+ * (no NUL, no `..` segment; leading slashes are dropped so the path is
+ * relative), then opened relative to a descriptor of the root with
+ * RESOLVE_BENEATH, so a symlink that leads out of the root is refused by
+ * the kernel too. Files up to --cache-max bytes (default 16 KiB) are read
+ * whole into a per-thread cache and served from memory for a second
+ * before they are read again; larger ones are streamed.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h> /* strcasecmp */
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vllsi/loop.h>
+#include <vllsi/sys/time.h>
+
+#ifndef SOCK_CLOEXEC
+#define SOCK_CLOEXEC 0
+#endif
+
+/* ---- limits ---------------------------------------------------------------- */
+
+#define REQ_MAX           8192          /* request line plus headers: more is 414 / 431 */
+#define IN_CAP            16384         /* room for one request at its limit plus what follows */
+#define OUT_CAP           32768         /* one batch of responses (headers, cached bodies) */
+#define RESP_HEAD_MAX     1024          /* a response header, or an error response whole */
+#define CACHE_MAX_LIMIT   (OUT_CAP / 2) /* --cache-max's ceiling: one body fits out[] */
+#define PATH_CAP          1024          /* a decoded path: longer is 414 */
+#define BODY_MAX          (1 << 20)     /* a request body (discarded): more is 413 */
+#define CHUNK             65536         /* a streamed file's read size */
+#define SEND_DEADLINE_NS  (30 * VL_NS_PER_SEC) /* one SEND to a peer that does not read */
+#define SHUTDOWN_GRACE_NS (5 * VL_NS_PER_SEC)
+#define LINGER_NS         (2 * VL_NS_PER_SEC) /* reading after an error, before the close */
+#define ACCEPT_RETRY_NS   (100 * VL_NS_PER_MS)
+#define CACHE_BUCKETS     256
+#define CACHE_ENTRIES     4096 /* per thread: at most 64 MiB of cached bodies */
+#define CACHE_TTL_NS      VL_NS_PER_SEC
+
+/*
+ * Files through the engine: OPENAT with RESOLVE_BENEATH (vl_op_openat2) and
+ * SENDFILE, on Linux, where the kernel's openat2 makes the check. Elsewhere
+ * (macOS, where the engine's openat2 answers -EOPNOTSUPP) the open is a
+ * plain call with O_NOFOLLOW_ANY and bodies go out by READ and SENDV.
+ */
+#ifdef __linux__
+#define HTTP_ENGINE_FILES 1
+#else
+#define HTTP_ENGINE_FILES 0
+#endif
+#ifdef MSG_MORE
+#define HTTP_MSG_MORE MSG_MORE
+#else
+#define HTTP_MSG_MORE 0
+#endif
+#define SENDFILE_MAX (1u << 20) /* one SENDFILE: its deadline (SEND_DEADLINE_NS) is per MiB */
+
+/* ---- options and shared state ---------------------------------------------- */
+
+static int root_fd = -1;
+static size_t cache_max = 16384;
+/* A request's head must be in within header_ns of its first byte (a body
+ * being discarded: of the latest RECV), and a keep-alive connection with
+ * nothing asked is closed after idle_ns: --header-timeout, --idle-timeout. */
+static int64_t header_ns = 10 * VL_NS_PER_SEC;
+static int64_t idle_ns = 15 * VL_NS_PER_SEC;
+
+/* ---- the file cache (per thread) ------------------------------------------- */
+
+struct centry {
+    struct centry *next;
+    int64_t loaded_ns; /* loop time of the load: valid for CACHE_TTL_NS */
+    size_t size;
+    const char *ctype;
+    char *data;
+    char path[]; /* relative path, the key */
+};
+
+struct worker;
+
+/* ---- connections ----------------------------------------------------------- */
+
+enum conn_state {
+    ST_RECV,     /* waiting for request bytes */
+    ST_SEND,     /* sending out[] */
+    ST_OPEN,     /* OPENAT of a file */
+    ST_STAT,     /* STATX of the opened file */
+    ST_FILL,     /* READ of a small file into a new cache entry */
+    ST_BODY_HDR, /* SENDFILE builds: SEND of out[] before a streamed body */
+    ST_BODY_RD,  /* READ builds: READ of the next chunk of a streamed file */
+    ST_BODY_TX,  /* SENDFILE, or SENDV of out[] and the chunk */
+    ST_LINGER,   /* after an error: reading what the client still sends */
+    ST_CLOSING,  /* op being cancelled; free at its callback */
+};
+
+struct conn {
+    vl_loop_op op; /* the one op in flight, if any */
+    struct worker *w;
+    struct conn *prev, *next;
+    int fd;
+    enum conn_state st;
+    bool close_after; /* the response being built is the last */
+    bool head;        /* the current file request is HEAD */
+    bool keep_alive_10;
+    bool linger; /* close by conn_linger (after an error) */
+    int64_t linger_until;
+    int open_tries;
+    int64_t req_t0; /* loop time of a partial request's first byte; 0: none */
+    size_t in_off, in_len, scan;
+    uint64_t skip; /* body bytes still to discard */
+    size_t out_len, out_sent;
+    /* The file being served. */
+    int file_fd;
+    uint64_t file_size, file_off;
+    size_t chunk_len, chunk_sent;
+    char *chunk;         /* CHUNK bytes while streaming */
+    vl_iovec iov[2];     /* body_send's SENDV: out[] and the chunk */
+    struct centry *fill; /* the entry being filled */
+    const char *ctype;
+    struct vl_statx stx;
+    char path[PATH_CAP];
+    char in[IN_CAP];
+    char out[OUT_CAP];
+};
+
+struct worker {
+    int index;
+    int lfd;
+    vl_driver_kind driver;
+    vl_loop *loop;
+    vl_loop_op acc;
+    vl_timer acc_retry, date_timer, grace;
+    vl_async stop_async;
+    struct conn *conns;
+    unsigned nconns;
+    bool stopping, acc_done;
+    char date[40];
+    size_t date_len;
+    struct centry *cache[CACHE_BUCKETS];
+    unsigned cache_n;
+    pthread_t th;
+    int rc;                  /* setup's or the loop's error (under ready_mu) */
+    bool gone;               /* the loop is destroyed: no more sends (under ready_mu) */
+    const char *driver_name; /* set before the worker reports ready */
+};
+
+static void on_op(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags);
+static void conn_process(struct conn *c);
+static void conn_recv(struct conn *c);
+static void conn_linger(struct conn *c);
+
+static void maybe_finish(struct worker *w)
+{
+    if (w->loop && w->stopping && w->nconns == 0 && w->acc_done) {
+        vl_timer_stop(&w->grace);
+        vl_loop_stop(w->loop);
+    }
+}
+
+static void conn_free(struct conn *c)
+{
+    struct worker *w = c->w;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    close(c->fd);
+    if (c->file_fd >= 0)
+        close(c->file_fd);
+    free(c->chunk);
+    if (c->fill) {
+        free(c->fill->data);
+        free(c->fill);
+    }
+    free(c);
+    w->nconns--;
+    maybe_finish(w);
+}
+
+/* Close c: at once if no op is in flight, else cancel it and free at its
+ * callback (the op owns c's buffers until then). */
+static void conn_close(struct conn *c)
+{
+    if (!vl_loop_op_active(&c->op)) {
+        conn_free(c);
+        return;
+    }
+    c->st = ST_CLOSING;
+    vl_loop_cancel(c->w->loop, &c->op);
+}
+
+static void conn_submit(struct conn *c, vl_op op, enum conn_state st)
+{
+    c->st = st;
+    vl_loop_op_init(&c->op, op, on_op, c);
+    if (vl_loop_submit(c->w->loop, &c->op) < 0)
+        conn_free(c);
+}
+
+/* ---- the Date header and content types ------------------------------------- */
+
+static void date_update(struct worker *w)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    w->date_len = strftime(w->date, sizeof w->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+static void on_date(vl_loop *loop, vl_timer *t)
+{
+    (void)loop;
+    date_update(t->ctx);
+}
+
+static const struct {
+    const char *ext, *type;
+} ctypes[] = {
+    {"html", "text/html; charset=utf-8"},
+    {"htm", "text/html; charset=utf-8"},
+    {"css", "text/css"},
+    {"js", "text/javascript"},
+    {"json", "application/json"},
+    {"txt", "text/plain; charset=utf-8"},
+    {"png", "image/png"},
+    {"jpg", "image/jpeg"},
+    {"jpeg", "image/jpeg"},
+    {"gif", "image/gif"},
+    {"svg", "image/svg+xml"},
+    {"wasm", "application/wasm"},
+    {"ico", "image/x-icon"},
+    {"pdf", "application/pdf"},
+};
+
+static const char *content_type(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(slash ? slash : path, '.');
+    if (dot)
+        for (size_t i = 0; i < sizeof ctypes / sizeof ctypes[0]; i++)
+            if (strcasecmp(dot + 1, ctypes[i].ext) == 0)
+                return ctypes[i].type;
+    return "application/octet-stream";
+}
+
+/* ---- responses ------------------------------------------------------------- */
+
+static size_t out_room(const struct conn *c)
+{
+    return OUT_CAP - c->out_len;
+}
+
+/* Append a status line and headers to out (the caller made sure of the
+ * room: a header is under 512 bytes). */
+static void put_head(struct conn *c, const char *status, const char *ctype, uint64_t len,
+                     const char *extra)
+{
+    struct worker *w = c->w;
+    const char *conn_hdr = c->close_after     ? "Connection: close\r\n"
+                           : c->keep_alive_10 ? "Connection: keep-alive\r\n"
+                                              : "";
+    int n = snprintf(c->out + c->out_len, out_room(c),
+                     "HTTP/1.1 %s\r\nServer: vllsi\r\nDate: %.*s\r\nContent-Type: %s\r\n"
+                     "Content-Length: %llu\r\n%s%s\r\n",
+                     status, (int)w->date_len, w->date, ctype, (unsigned long long)len, conn_hdr,
+                     extra ? extra : "");
+    if (n > 0 && (size_t)n < out_room(c))
+        c->out_len += (size_t)n;
+}
+
+static void put_body(struct conn *c, const void *p, size_t n)
+{
+    memcpy(c->out + c->out_len, p, n);
+    c->out_len += n;
+}
+
+/* An error response with a one-line text body. */
+static void put_error(struct conn *c, int code, bool head)
+{
+    static const struct {
+        int code;
+        const char *status;
+    } st[] = {
+        {400, "400 Bad Request"},
+        {403, "403 Forbidden"},
+        {404, "404 Not Found"},
+        {405, "405 Method Not Allowed"},
+        {413, "413 Content Too Large"},
+        {414, "414 URI Too Long"},
+        {431, "431 Request Header Fields Too Large"},
+        {500, "500 Internal Server Error"},
+        {501, "501 Not Implemented"},
+        {505, "505 HTTP Version Not Supported"},
+    };
+    const char *status = "500 Internal Server Error";
+    for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
+        if (st[i].code == code)
+            status = st[i].status;
+    char body[64];
+    int n = snprintf(body, sizeof body, "%s\n", status);
+    put_head(c, status, "text/plain; charset=utf-8", (uint64_t)n,
+             code == 405 ? "Allow: GET, HEAD\r\n" : NULL);
+    if (!head)
+        put_body(c, body, (size_t)n);
+}
+
+/* Start sending out[] (all of it, with as many SENDs as it takes). */
+static void out_flush(struct conn *c)
+{
+    vl_op op = vl_op_send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent, 0);
+    op.flags |= VL_OP_F_DEADLINE;
+    op.deadline_ns = SEND_DEADLINE_NS;
+    conn_submit(c, op, ST_SEND);
+}
+
+/* ---- parsing --------------------------------------------------------------- */
+
+struct request {
+    const char *method;
+    size_t method_len;
+    const char *target;
+    size_t target_len;
+    int minor; /* HTTP/1.minor */
+    bool has_host, conn_close, conn_keep_alive, chunked;
+    int64_t content_length; /* -1: none */
+};
+
+static bool is_tchar(int ch)
+{
+    return isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* Whether the comma-separated list v (length n) holds token tok. */
+static bool has_token(const char *v, size_t n, const char *tok)
+{
+    size_t tl = strlen(tok);
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        size_t s = i;
+        while (i < n && v[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+            e--;
+        if (e - s == tl && strncasecmp(v + s, tok, tl) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The end of the line starting at p (before end): the '\n', or NULL. */
+static const char *line_end(const char *p, const char *end)
+{
+    return memchr(p, '\n', (size_t)(end - p));
+}
+
+/* One header line [p, e) (no line ending) into r: 0, or an HTTP status. */
+static int parse_header(struct request *r, const char *p, const char *e)
+{
+    const char *colon = memchr(p, ':', (size_t)(e - p));
+    if (colon == NULL || colon == p)
+        return 400;
+    for (const char *q = p; q < colon; q++)
+        if (!is_tchar((unsigned char)*q))
+            return 400; /* includes whitespace before the colon and obs-fold */
+    const char *v = colon + 1;
+    while (v < e && (*v == ' ' || *v == '\t'))
+        v++;
+    const char *ve = e;
+    while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+        ve--;
+    for (const char *q = v; q < ve; q++)
+        if ((unsigned char)*q < 0x20 && *q != '\t')
+            return 400;
+    size_t nl = (size_t)(colon - p), vl = (size_t)(ve - v);
+    if (nl == 4 && strncasecmp(p, "host", 4) == 0) {
+        if (r->has_host)
+            return 400;
+        r->has_host = true;
+    } else if (nl == 10 && strncasecmp(p, "connection", 10) == 0) {
+        r->conn_close |= has_token(v, vl, "close");
+        r->conn_keep_alive |= has_token(v, vl, "keep-alive");
+    } else if (nl == 14 && strncasecmp(p, "content-length", 14) == 0) {
+        if (vl == 0 || vl > 18)
+            return vl > 18 ? 413 : 400;
+        int64_t n = 0;
+        for (size_t i = 0; i < vl; i++) {
+            if (v[i] < '0' || v[i] > '9')
+                return 400;
+            n = n * 10 + (v[i] - '0');
+        }
+        if (r->content_length >= 0 && r->content_length != n)
+            return 400;
+        r->content_length = n;
+    } else if (nl == 17 && strncasecmp(p, "transfer-encoding", 17) == 0) {
+        r->chunked = true;
+    }
+    return 0;
+}
+
+/* The request line [p, e) into r: 0 or an HTTP status. */
+static int parse_request_line(struct request *r, const char *p, const char *e)
+{
+    const char *sp1 = memchr(p, ' ', (size_t)(e - p));
+    if (sp1 == NULL || sp1 == p || sp1 - p > 16)
+        return 400;
+    for (const char *q = p; q < sp1; q++)
+        if (!is_tchar((unsigned char)*q))
+            return 400;
+    const char *t = sp1 + 1;
+    const char *sp2 = memchr(t, ' ', (size_t)(e - t));
+    if (sp2 == NULL || sp2 == t)
+        return 400;
+    for (const char *q = t; q < sp2; q++)
+        if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
+            return 400;
+    const char *v = sp2 + 1;
+    if (e - v != 8 || memcmp(v, "HTTP/", 5) != 0 || !isdigit((unsigned char)v[5]) || v[6] != '.' ||
+        !isdigit((unsigned char)v[7]))
+        return 400;
+    if (v[5] != '1')
+        return 505;
+    r->method = p;
+    r->method_len = (size_t)(sp1 - p);
+    r->target = t;
+    r->target_len = (size_t)(sp2 - t);
+    r->minor = v[7] - '0';
+    return 0;
+}
+
+/* Parse the head [p, end) (ending with the empty line) into r: 0 or an HTTP
+ * status. Lines end with CRLF or a bare LF. */
+static int parse_head(struct request *r, const char *p, const char *end)
+{
+    memset(r, 0, sizeof *r);
+    r->content_length = -1;
+    bool first = true;
+    while (p < end) {
+        const char *nl = line_end(p, end);
+        if (nl == NULL)
+            return 400;
+        const char *e = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
+        if (memchr(p, '\r', (size_t)(e - p)) != NULL || memchr(p, '\0', (size_t)(e - p)) != NULL)
+            return 400;
+        if (e == p && !first)
+            return 0; /* the empty line */
+        int rc = first ? parse_request_line(r, p, e) : parse_header(r, p, e);
+        if (rc)
+            return rc;
+        first = false;
+        p = nl + 1;
+    }
+    return 400;
+}
+
+/* Find the end of the head in in[in_off, in_len): the offset after its
+ * empty line, or 0 if it is not there yet. c->scan keeps where the search
+ * stopped, so bytes trickling in are looked at once. */
+static size_t head_end(struct conn *c)
+{
+    size_t i = c->scan > c->in_off ? c->scan : c->in_off;
+    for (; i < c->in_len; i++) {
+        if (c->in[i] != '\n' || i == c->in_off)
+            continue;
+        /* A line ends here; the head ends if the previous line was empty. */
+        if (c->in[i - 1] == '\n')
+            return i + 1;
+        if (c->in[i - 1] == '\r' && i - 1 > c->in_off && c->in[i - 2] == '\n')
+            return i + 1;
+    }
+    c->scan = c->in_len;
+    return 0;
+}
+
+/* ---- paths ----------------------------------------------------------------- */
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch |= 0x20;
+    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/*
+ * The target's path, percent-decoded, as a path relative to the root in
+ * out (PATH_CAP bytes): 0, or an HTTP status. Refused before any system
+ * call: a decoded NUL, a `..` segment (404, as if it did not exist: the
+ * root has no parent to show), a target longer than PATH_CAP (414), a bad
+ * %XX (400). Empty segments and `.` segments are dropped, so `//etc/passwd`
+ * is `etc/passwd` under the root. A path ending in '/' (or the root itself)
+ * names the directory's index.html.
+ */
+static int target_path(const char *t, size_t n, char *out)
+{
+    const char *q = memchr(t, '?', n);
+    if (q)
+        n = (size_t)(q - t);
+    if (n == 0 || t[0] != '/')
+        return 400;
+    char dec[PATH_CAP];
+    size_t dl = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ch = (unsigned char)t[i];
+        if (ch == '%') {
+            int hi = i + 2 < n ? hexval(t[i + 1]) : -1, lo = i + 2 < n ? hexval(t[i + 2]) : -1;
+            if (i + 2 >= n || hi < 0 || lo < 0)
+                return 400;
+            ch = hi * 16 + lo;
+            i += 2;
+        }
+        if (ch == 0)
+            return 404;
+        if (dl + 1 >= sizeof dec)
+            return 414;
+        dec[dl++] = (char)ch;
+    }
+    dec[dl] = 0;
+    size_t ol = 0;
+    bool dir = dec[dl - 1] == '/';
+    for (char *s = dec; *s;) {
+        char *e = strchr(s, '/');
+        size_t sl = e ? (size_t)(e - s) : strlen(s);
+        if (sl == 2 && s[0] == '.' && s[1] == '.')
+            return 404;
+        if (sl && !(sl == 1 && s[0] == '.')) {
+            if (ol + sl + 2 >= PATH_CAP)
+                return 414;
+            if (ol)
+                out[ol++] = '/';
+            memcpy(out + ol, s, sl);
+            ol += sl;
+        } else if (sl == 1 && e == NULL) {
+            dir = true; /* a trailing "/." */
+        }
+        s += sl + (e != NULL);
+    }
+    if (dir || ol == 0) {
+        const char *idx = ol ? "/index.html" : "index.html";
+        if (ol + strlen(idx) + 1 > PATH_CAP)
+            return 414;
+        memcpy(out + ol, idx, strlen(idx));
+        ol += strlen(idx);
+    }
+    out[ol] = 0;
+    return 0;
+}
+
+/* ---- the cache ------------------------------------------------------------- */
+
+static uint32_t path_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static struct centry **cache_slot(struct worker *w, const char *path)
+{
+    struct centry **pp = &w->cache[path_hash(path) % CACHE_BUCKETS];
+    while (*pp && strcmp((*pp)->path, path) != 0)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+/* A fresh entry for path, or NULL (an expired one is dropped). */
+static struct centry *cache_get(struct worker *w, const char *path)
+{
+    struct centry **pp = cache_slot(w, path);
+    struct centry *e = *pp;
+    if (e == NULL)
+        return NULL;
+    if (vl_loop_now(w->loop) - e->loaded_ns < CACHE_TTL_NS)
+        return e;
+    *pp = e->next;
+    free(e->data);
+    free(e);
+    w->cache_n--;
+    return NULL;
+}
+
+/* Keep e in the cache (true), or not, when CACHE_ENTRIES entries are there
+ * already (false: the caller frees it once used). */
+static bool cache_put(struct worker *w, struct centry *e)
+{
+    struct centry **pp = cache_slot(w, e->path);
+    if (*pp) { /* another connection loaded it meanwhile: keep the newer */
+        struct centry *old = *pp;
+        *pp = old->next;
+        free(old->data);
+        free(old);
+        w->cache_n--;
+    }
+    if (w->cache_n >= CACHE_ENTRIES)
+        return false;
+    uint32_t b = path_hash(e->path) % CACHE_BUCKETS;
+    e->next = w->cache[b];
+    w->cache[b] = e;
+    w->cache_n++;
+    return true;
+}
+
+static void cache_free(struct worker *w)
+{
+    for (int i = 0; i < CACHE_BUCKETS; i++)
+        while (w->cache[i]) {
+            struct centry *e = w->cache[i];
+            w->cache[i] = e->next;
+            free(e->data);
+            free(e);
+        }
+}
+
+/* ---- files ----------------------------------------------------------------- */
+
+/* The answer to a failed open: 404 for what a client may name and the
+ * root refuses or lacks (EXDEV: out of the root; EOPNOTSUPP, ENOSYS: no
+ * openat2 to check with), 500 for the rest (EMFILE, EIO ...). */
+static int open_status(int err)
+{
+    switch (-err) {
+    case ENOENT:
+    case ENOTDIR:
+    case EXDEV:
+    case ELOOP:
+    case EACCES:
+    case EISDIR:
+    case ENAMETOOLONG:
+    case EOPNOTSUPP:
+    case ENOSYS:
+        return 404;
+    default:
+        return 500;
+    }
+}
+
+#if HTTP_ENGINE_FILES
+/*
+ * OPENAT of c->path relative to the root with RESOLVE_BENEATH (no `..`
+ * above the root, no absolute path, no symlink leading out: -EXDEV) and
+ * RESOLVE_NO_MAGICLINKS. The check is the kernel's (openat2); where it is
+ * missing the op fails (-EOPNOTSUPP) and the file is refused.
+ */
+static void file_open(struct conn *c)
+{
+    conn_submit(
+        c,
+        vl_op_openat2(root_fd, c->path, O_RDONLY, 0, VL_RESOLVE_BENEATH | VL_RESOLVE_NO_MAGICLINKS),
+        ST_OPEN);
+}
+
+static void on_open(struct conn *c, int64_t res)
+{
+    /* EAGAIN: a rename raced the lookup; the kernel asks for another try. */
+    if (res == -EAGAIN && ++c->open_tries < 3) {
+        file_open(c);
+        return;
+    }
+    if (res < 0) {
+        put_error(c, open_status((int)res), c->head);
+        conn_process(c);
+        return;
+    }
+    c->file_fd = (int)res;
+    conn_submit(c, vl_op_statx(c->file_fd, "", VL_AT_EMPTY_PATH, &c->stx), ST_STAT);
+}
+#else
+/*
+ * Open c->path beneath the root where there is no openat2 (macOS): openat
+ * with O_NOFOLLOW_ANY (no symlink anywhere in the path), the `..` segments
+ * being refused already; a system without O_NOFOLLOW_ANY refuses every
+ * file. A plain call on the loop thread: the engine's OPENAT does not take
+ * that flag. Returns the fd or a negative errno.
+ */
+static int open_beneath(const char *path)
+{
+#if defined(O_NOFOLLOW_ANY)
+    int fd = openat(root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW_ANY);
+    return fd < 0 ? -errno : fd;
+#else
+    (void)path;
+    return -ENOSYS;
+#endif
+}
+#endif
+
+/* The file request in c->path: from the cache, or start opening it. */
+static bool file_start(struct conn *c)
+{
+    struct centry *e = cache_max ? cache_get(c->w, c->path) : NULL;
+    if (e) {
+        put_head(c, "200 OK", e->ctype, e->size, NULL);
+        if (!c->head)
+            put_body(c, e->data, e->size);
+        return false;
+    }
+    c->ctype = content_type(c->path);
+#if HTTP_ENGINE_FILES
+    c->open_tries = 0;
+    file_open(c);
+#else
+    int fd = open_beneath(c->path);
+    if (fd < 0) {
+        put_error(c, open_status(fd), c->head);
+        return false;
+    }
+    c->file_fd = fd;
+    conn_submit(c, vl_op_statx(fd, "", VL_AT_EMPTY_PATH, &c->stx), ST_STAT);
+#endif
+    return true;
+}
+
+static void file_close(struct conn *c)
+{
+    if (c->file_fd >= 0)
+        close(c->file_fd);
+    c->file_fd = -1;
+    free(c->chunk);
+    c->chunk = NULL;
+}
+
+#if HTTP_ENGINE_FILES
+/*
+ * A streamed file: out[] (the responses before it and its header) by SEND
+ * with MSG_MORE, so the kernel holds the header back to go out with the
+ * body, then the body by SENDFILE from the page cache, never through user
+ * memory.
+ */
+static void body_head_send(struct conn *c)
+{
+    vl_op op = vl_op_send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent, HTTP_MSG_MORE);
+    op.flags |= VL_OP_F_DEADLINE;
+    op.deadline_ns = SEND_DEADLINE_NS;
+    conn_submit(c, op, ST_BODY_HDR);
+}
+
+static void body_next(struct conn *c)
+{
+    uint64_t left = c->file_size - c->file_off;
+    if (left == 0) {
+        file_close(c);
+        conn_process(c);
+        return;
+    }
+    size_t n = left < SENDFILE_MAX ? (size_t)left : SENDFILE_MAX;
+    vl_op op = vl_op_sendfile(c->fd, c->file_fd, (int64_t)c->file_off, n);
+    op.flags |= VL_OP_F_DEADLINE;
+    op.deadline_ns = SEND_DEADLINE_NS;
+    conn_submit(c, op, ST_BODY_TX);
+}
+#else
+/* The next chunk of a streamed body: READ into c->chunk (SEND follows). */
+static void body_next(struct conn *c)
+{
+    uint64_t left = c->file_size - c->file_off;
+    if (left == 0) {
+        file_close(c);
+        conn_process(c);
+        return;
+    }
+    size_t n = left < CHUNK ? (size_t)left : CHUNK;
+    conn_submit(c, vl_op_read(c->file_fd, c->chunk, n, (int64_t)c->file_off), ST_BODY_RD);
+}
+
+/*
+ * Send what is pending of a streamed file: the rest of out[] (the responses
+ * before it and its header) and the rest of the chunk read, in one SENDV,
+ * so that the header never goes out as a small segment of its own.
+ */
+static void body_send(struct conn *c)
+{
+    uint32_t n = 0;
+    if (c->out_sent < c->out_len)
+        c->iov[n++] = (vl_iovec){c->out + c->out_sent, c->out_len - c->out_sent};
+    if (c->chunk_sent < c->chunk_len)
+        c->iov[n++] = (vl_iovec){c->chunk + c->chunk_sent, c->chunk_len - c->chunk_sent};
+    if (n == 0) {
+        c->out_len = c->out_sent = 0;
+        body_next(c);
+        return;
+    }
+    vl_op op = vl_op_sendv(c->fd, c->iov, n, 0);
+    op.flags |= VL_OP_F_DEADLINE;
+    op.deadline_ns = SEND_DEADLINE_NS;
+    conn_submit(c, op, ST_BODY_TX);
+}
+
+/* Account n bytes a SENDV of body_send took: out[] first, then the chunk. */
+static void body_sent(struct conn *c, size_t n)
+{
+    size_t o = c->out_len - c->out_sent;
+    if (o > n)
+        o = n;
+    c->out_sent += o;
+    c->chunk_sent += n - o;
+}
+#endif
+
+static void on_stat(struct conn *c, int64_t res)
+{
+    if (res < 0 || (c->stx.mode & VL_S_IFMT) != VL_S_IFREG) {
+        file_close(c);
+        put_error(c, res < 0 ? 500 : 404, c->head);
+        conn_process(c);
+        return;
+    }
+    c->file_size = c->stx.size;
+    c->file_off = 0;
+    if (c->file_size <= cache_max && !c->head) {
+        size_t plen = strlen(c->path) + 1;
+        struct centry *e = malloc(sizeof *e + plen);
+        char *data = malloc(c->file_size ? c->file_size : 1);
+        if (e == NULL || data == NULL) {
+            free(e);
+            free(data);
+            file_close(c);
+            put_error(c, 500, false);
+            conn_process(c);
+            return;
+        }
+        memcpy(e->path, c->path, plen);
+        e->data = data;
+        e->size = 0;
+        e->ctype = c->ctype;
+        c->fill = e;
+        if (c->file_size == 0) {
+            file_close(c);
+            c->fill = NULL;
+            e->loaded_ns = vl_loop_now(c->w->loop);
+            put_head(c, "200 OK", e->ctype, 0, NULL);
+            if (!cache_put(c->w, e)) {
+                free(e->data);
+                free(e);
+            }
+            conn_process(c);
+            return;
+        }
+        conn_submit(c, vl_op_read(c->file_fd, data, c->file_size, 0), ST_FILL);
+        return;
+    }
+    put_head(c, "200 OK", c->ctype, c->file_size, NULL);
+    if (c->head) {
+        file_close(c);
+        conn_process(c);
+        return;
+    }
+#if HTTP_ENGINE_FILES
+    body_head_send(c);
+#else
+    c->chunk = malloc(CHUNK);
+    if (c->chunk == NULL) {
+        conn_close(c); /* its header is in out[]: nothing else may follow it */
+        return;
+    }
+    body_next(c);
+#endif
+}
+
+static void on_fill(struct conn *c, int64_t res)
+{
+    struct centry *e = c->fill;
+    if (res < 0) {
+        c->fill = NULL;
+        free(e->data);
+        free(e);
+        file_close(c);
+        put_error(c, 500, false);
+        conn_process(c);
+        return;
+    }
+    if (res == 0) { /* the file shrank under us: serve what was read */
+        c->file_size = e->size;
+    }
+    e->size += (size_t)res;
+    if (e->size < c->file_size) {
+        conn_submit(
+            c, vl_op_read(c->file_fd, e->data + e->size, c->file_size - e->size, (int64_t)e->size),
+            ST_FILL);
+        return;
+    }
+    c->fill = NULL;
+    file_close(c);
+    e->loaded_ns = vl_loop_now(c->w->loop);
+    /* conn_process made sure of the room before it parsed the request. */
+    put_head(c, "200 OK", e->ctype, e->size, NULL);
+    put_body(c, e->data, e->size);
+    if (!cache_put(c->w, e)) {
+        free(e->data);
+        free(e);
+    }
+    conn_process(c);
+}
+
+/* ---- requests
+ * ------------------------------------------------------------------------------------ */
+
+/* Answer one parsed request: false when the answer is in out, true when a
+ * file op was started (conn_process resumes when it is done). */
+static bool answer(struct conn *c, const struct request *r)
+{
+    bool get = r->method_len == 3 && memcmp(r->method, "GET", 3) == 0;
+    bool head = r->method_len == 4 && memcmp(r->method, "HEAD", 4) == 0;
+    if (!get && !head) {
+        put_error(c, 405, false);
+        return false;
+    }
+    /* The absolute form (what a client talking to a proxy sends) names the
+     * same path after its authority. */
+    const char *t = r->target;
+    size_t tn = r->target_len;
+    if (tn > 7 && strncasecmp(t, "http://", 7) == 0) {
+        const char *slash = memchr(t + 7, '/', tn - 7);
+        tn = slash ? tn - (size_t)(slash - t) : 1;
+        t = slash ? slash : "/";
+    }
+    int rc = target_path(t, tn, c->path);
+    if (rc) {
+        if (rc == 400 || rc == 414)
+            c->linger = c->close_after = true;
+        put_error(c, rc, head);
+        return false;
+    }
+    if (strcmp(c->path, "plaintext") == 0) {
+        put_head(c, "200 OK", "text/plain", 13, NULL);
+        if (!head)
+            put_body(c, "Hello, World!", 13);
+        return false;
+    }
+    c->head = head;
+    return file_start(c);
+}
+
+/* Parse and answer the next request in in[]: 1 answered (in out), 2 a
+ * file op started, 0 more bytes needed (or the connection is closing). */
+static int next_request(struct conn *c)
+{
+    if (c->skip) { /* the previous request's body, discarded */
+        size_t have = c->in_len - c->in_off;
+        size_t n = c->skip < have ? (size_t)c->skip : have;
+        c->in_off += n;
+        c->skip -= n;
+        if (c->skip)
+            return 0;
+    }
+    if (c->in_off == c->in_len)
+        return 0;
+    size_t end = head_end(c);
+    if (end == 0) {
+        if (c->in_len - c->in_off <= REQ_MAX)
+            return 0;
+        const char *nl = memchr(c->in + c->in_off, '\n', c->in_len - c->in_off);
+        c->linger = c->close_after = true;
+        put_error(c, nl ? 431 : 414, false);
+        return 1;
+    }
+    if (end - c->in_off > REQ_MAX) {
+        c->linger = c->close_after = true;
+        put_error(c, 431, false);
+        return 1;
+    }
+    struct request r;
+    int rc = parse_head(&r, c->in + c->in_off, c->in + end);
+    c->in_off = end;
+    c->scan = end;
+    c->req_t0 = 0;
+    if (rc == 0 && r.minor >= 1 && !r.has_host)
+        rc = 400;
+    if (rc == 0 && r.chunked)
+        rc = 501; /* no chunked bodies: the framing of what follows is unknown */
+    if (rc == 0 && r.content_length > BODY_MAX)
+        rc = 413;
+    if (rc) {
+        c->linger = c->close_after = true;
+        put_error(c, rc, false);
+        return 1;
+    }
+    c->skip = r.content_length > 0 ? (uint64_t)r.content_length : 0;
+    c->keep_alive_10 = r.minor == 0 && r.conn_keep_alive && !r.conn_close;
+    if (r.conn_close || (r.minor == 0 && !r.conn_keep_alive) || c->w->stopping)
+        c->close_after = true;
+    return answer(c, &r) ? 2 : 1;
+}
+
+/*
+ * Answer what in[] holds, then send the batch (its SEND's completion comes
+ * back here for the rest), or read more. A request is parsed only while
+ * out[] has room for the largest response that goes there whole: the
+ * header plus a cached body.
+ */
+static void conn_process(struct conn *c)
+{
+    while (!c->close_after && out_room(c) >= cache_max + RESP_HEAD_MAX) {
+        int r = next_request(c);
+        if (r == 2)
+            return;
+        if (r == 0)
+            break;
+    }
+    if (c->out_len > c->out_sent) {
+        out_flush(c);
+        return;
+    }
+    c->out_len = c->out_sent = 0;
+    if (c->linger && !c->w->stopping) {
+        conn_linger(c);
+        return;
+    }
+    if (c->close_after || c->w->stopping) {
+        conn_close(c);
+        return;
+    }
+    conn_recv(c);
+}
+
+/*
+ * Close after an error response without losing it: the client may still be
+ * sending what the server will not read (the rest of an oversized header),
+ * and a close with unread data makes the kernel send a reset, which can
+ * destroy the response before the client reads it. So: shut the sending
+ * side (the client sees the end of the response), then read and drop what
+ * comes for at most LINGER_NS, until the client closes.
+ */
+static void conn_linger(struct conn *c)
+{
+    if (c->st != ST_LINGER) {
+        shutdown(c->fd, SHUT_WR);
+        c->linger_until = vl_loop_now(c->w->loop) + LINGER_NS;
+    }
+    vl_op op = vl_op_recv(c->fd, c->in, IN_CAP, 0);
+    op.flags |= VL_OP_F_DEADLINE | VL_OP_F_DEADLINE_ABS;
+    op.deadline_ns = c->linger_until;
+    conn_submit(c, op, ST_LINGER);
+}
+
+/* RECV more request bytes, with the idle deadline when nothing is pending
+ * and the header deadline (from the request's first byte) when a request
+ * is partly in. */
+static void conn_recv(struct conn *c)
+{
+    if (c->in_off == c->in_len) {
+        c->in_off = c->in_len = c->scan = 0;
+    } else if (c->in_off > 0) {
+        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+        c->in_len -= c->in_off;
+        c->scan = c->scan > c->in_off ? c->scan - c->in_off : 0;
+        c->in_off = 0;
+    }
+    vl_op op = vl_op_recv(c->fd, c->in + c->in_len, IN_CAP - c->in_len, 0);
+    op.flags |= VL_OP_F_DEADLINE;
+    if (c->in_len == 0 && c->skip == 0) {
+        op.deadline_ns = idle_ns;
+    } else {
+        if (c->req_t0 == 0)
+            c->req_t0 = vl_loop_now(c->w->loop);
+        op.flags |= VL_OP_F_DEADLINE_ABS;
+        op.deadline_ns = c->skip ? vl_loop_now(c->w->loop) + header_ns : c->req_t0 + header_ns;
+    }
+    conn_submit(c, op, ST_RECV);
+}
+
+#if HTTP_ENGINE_FILES
+/* A step of a streamed body: out[] by SEND (MSG_MORE), then SENDFILEs. */
+static void on_body(struct conn *c, int64_t res)
+{
+    /* 0 from SENDFILE: the file shrank below the length promised; the peer
+     * cannot be answered right, so the connection closes (as on errors). */
+    if (res <= 0 || c->st == ST_BODY_RD) {
+        conn_free(c);
+        return;
+    }
+    if (c->st == ST_BODY_HDR) {
+        c->out_sent += (size_t)res;
+        if (c->out_sent < c->out_len) {
+            body_head_send(c);
+            return;
+        }
+        c->out_len = c->out_sent = 0;
+    } else {
+        c->file_off += (uint64_t)res;
+    }
+    body_next(c);
+}
+#else
+/* A step of a streamed body: a READ of the next chunk, or the SENDV of
+ * out[] and the chunk. */
+static void on_body(struct conn *c, int64_t res)
+{
+    /* READ 0: the file shrank below the length promised; as on errors, the
+     * peer cannot be answered right, so the connection closes. */
+    if (res <= 0 || c->st == ST_BODY_HDR) {
+        conn_free(c);
+        return;
+    }
+    if (c->st == ST_BODY_RD) {
+        c->chunk_len = (size_t)res;
+        c->chunk_sent = 0;
+        c->file_off += (uint64_t)res;
+    } else {
+        body_sent(c, (size_t)res);
+    }
+    body_send(c);
+}
+#endif
+
+/* ---- the op callback ------------------------------------------------------- */
+
+static void on_op(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags)
+{
+    struct conn *c = op->ctx;
+    (void)loop;
+    (void)flags;
+    switch (c->st) {
+    case ST_CLOSING:
+        conn_free(c);
+        return;
+    case ST_LINGER:
+        if (res > 0)
+            conn_linger(c);
+        else
+            conn_free(c);
+        return;
+    case ST_RECV:
+        if (res <= 0) { /* EOF, reset, a deadline (-ETIMEDOUT), shutdown (-ECANCELED) */
+            conn_free(c);
+            return;
+        }
+        c->in_len += (size_t)res;
+        conn_process(c);
+        return;
+    case ST_SEND:
+        if (res <= 0) { /* the peer is gone or stopped reading: close quietly */
+            conn_free(c);
+            return;
+        }
+        c->out_sent += (size_t)res;
+        if (c->out_sent < c->out_len) {
+            out_flush(c);
+            return;
+        }
+        c->out_len = c->out_sent = 0;
+        conn_process(c);
+        return;
+    case ST_OPEN:
+#if HTTP_ENGINE_FILES
+        on_open(c, res);
+        return;
+#endif
+    case ST_STAT:
+        on_stat(c, res);
+        return;
+    case ST_FILL:
+        on_fill(c, res);
+        return;
+    case ST_BODY_HDR:
+    case ST_BODY_RD:
+    case ST_BODY_TX:
+        on_body(c, res);
+        return;
+    }
+}
+
+/* ---- accepting ------------------------------------------------------------- */
+
+static void on_accept_retry(vl_loop *loop, vl_timer *t)
+{
+    struct worker *w = t->ctx;
+    if (vl_loop_submit(loop, &w->acc) < 0) {
+        w->acc_done = true;
+        maybe_finish(w);
+    }
+}
+
+static void on_accept(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags)
+{
+    struct worker *w = op->ctx;
+    if (!(flags & VL_CQE_MORE)) {
+        if (!w->stopping &&
+            (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM)) {
+            if (vl_timer_start(loop, &w->acc_retry, ACCEPT_RETRY_NS, 0) == 0)
+                return;
+        }
+        if (!w->stopping)
+            fprintf(stderr, "http_server: thread %d: accept ended: %s\n", w->index,
+                    vl_errname((int)res));
+        w->acc_done = true;
+        close(w->lfd);
+        w->lfd = -1;
+        maybe_finish(w);
+        return;
+    }
+    int fd = (int)res;
+    if (w->stopping) {
+        close(fd);
+        return;
+    }
+    struct conn *c = malloc(sizeof *c);
+    if (c == NULL) {
+        close(fd);
+        return;
+    }
+    memset(c, 0, offsetof(struct conn, path));
+    c->w = w;
+    c->fd = fd;
+    c->file_fd = -1;
+    /* Responses leave in whole batches; the last segment of one must not
+     * wait for the ACK of the previous (Nagle plus delayed ACKs: 40 ms). */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    w->nconns++;
+    conn_recv(c);
+}
+
+/* ---- stopping -------------------------------------------------------------- */
+
+static void on_grace(vl_loop *loop, vl_timer *t)
+{
+    (void)t;
+    vl_loop_stop(loop);
+}
+
+/* SIGINT/SIGTERM reached the main thread: stop accepting, close idle
+ * connections, let the ones answering finish (at most SHUTDOWN_GRACE_NS). */
+static void on_stop(vl_loop *loop, vl_async *a)
+{
+    struct worker *w = a->ctx;
+    w->stopping = true;
+    vl_async_close(a);
+    vl_timer_stop(&w->date_timer);
+    vl_timer_stop(&w->acc_retry);
+    vl_timer_start(loop, &w->grace, SHUTDOWN_GRACE_NS, 0);
+    if (vl_loop_op_active(&w->acc)) {
+        vl_loop_cancel(loop, &w->acc);
+    } else if (!w->acc_done) {
+        w->acc_done = true;
+        close(w->lfd);
+        w->lfd = -1;
+    }
+    for (struct conn *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->st == ST_RECV || c->st == ST_LINGER)
+            conn_close(c); /* idle, or a request not complete: nothing in flight to finish */
+        else
+            c->close_after = true;
+    }
+    maybe_finish(w);
+}
+
+/* ---- threads --------------------------------------------------------------- */
+
+static pthread_mutex_t ready_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ready_cv = PTHREAD_COND_INITIALIZER;
+static int ready_count;
+static atomic_int exited;
+
+static void report_ready(struct worker *w, int rc)
+{
+    pthread_mutex_lock(&ready_mu);
+    w->rc = rc;
+    ready_count++;
+    pthread_cond_signal(&ready_cv);
+    pthread_mutex_unlock(&ready_mu);
+}
+
+static int worker_setup(struct worker *w)
+{
+    vl_engine_config cfg = {.driver = w->driver, .max_inflight = 65536};
+    int rc = vl_loop_init(&w->loop, &cfg);
+    if (rc < 0)
+        return rc;
+    w->driver_name = vl_engine_driver_name(vl_loop_engine(w->loop));
+    w->stop_async.ctx = w;
+    if ((rc = vl_async_init(w->loop, &w->stop_async, on_stop)) < 0)
+        return rc;
+    date_update(w);
+    vl_timer_init(&w->date_timer, on_date, w);
+    vl_timer_init(&w->acc_retry, on_accept_retry, w);
+    vl_timer_init(&w->grace, on_grace, w);
+    if ((rc = vl_timer_start(w->loop, &w->date_timer, VL_NS_PER_SEC, VL_NS_PER_SEC)) < 0)
+        return rc;
+    vl_loop_op_init(&w->acc, vl_op_accept_multi(w->lfd), on_accept, w);
+    return vl_loop_submit(w->loop, &w->acc);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    int rc = worker_setup(w);
+    report_ready(w, rc);
+    if (rc == 0) {
+        rc = vl_loop_run(w->loop, VL_RUN_DEFAULT);
+        if (rc > 0)
+            rc = 0;
+    }
+    pthread_mutex_lock(&ready_mu);
+    w->gone = true;
+    if (rc < 0 && w->rc == 0)
+        w->rc = rc;
+    pthread_mutex_unlock(&ready_mu);
+    vl_loop_destroy(w->loop); /* cancels what is left, without callbacks */
+    w->loop = NULL;
+    while (w->conns)
+        conn_free(w->conns);
+    if (w->lfd >= 0)
+        close(w->lfd);
+    cache_free(w);
+    atomic_fetch_add(&exited, 1);
+    return NULL;
+}
+
+/* ---- main ------------------------------------------------------------------ */
+
+static int make_listener(const struct sockaddr_storage *ss, socklen_t len)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
+        bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, 4096) < 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    return fd;
+}
+
+/* The next of sigs (blocked in every thread), waiting up to 100 ms; 0 if
+ * none came. macOS has no sigtimedwait: sleep, then take one pending. */
+static int next_signal(const sigset_t *sigs)
+{
+    struct timespec ts = {0, 100 * 1000 * 1000};
+#ifdef __linux__
+    int sig = sigtimedwait(sigs, NULL, &ts);
+    return sig > 0 ? sig : 0;
+#else
+    nanosleep(&ts, NULL);
+    sigset_t pending;
+    if (sigpending(&pending) != 0)
+        return 0;
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sigismember(sigs, sig) == 1 && sigismember(&pending, sig) == 1) {
+            int got;
+            return sigwait(sigs, &got) == 0 ? got : 0;
+        }
+    return 0;
+#endif
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: http_server [--port P] [--bind ADDR] [--root DIR] [--threads N]\n"
+                    "                   [--driver auto|uring|epoll|kqueue] [--cache-max BYTES]\n"
+                    "                   [--header-timeout SEC] [--idle-timeout SEC]\n");
+    exit(2);
+}
+
+static long num_arg(const char *v, long lo, long hi)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*v == 0 || *end != 0 || n < lo || n > hi)
+        usage();
+    return n;
+}
+
+/* Start a thread per worker and wait until each has its loop running (or
+ * failed: said on stderr). Returns how many threads were started; *ok says
+ * whether all were and all run. */
+static long start_workers(struct worker *ws, long threads, bool *ok)
+{
+    long started = 0;
+    for (; started < threads; started++)
+        if (pthread_create(&ws[started].th, NULL, worker_main, &ws[started]) != 0)
+            break;
+    *ok = started == threads;
+    if (!*ok)
+        fprintf(stderr, "http_server: could not start thread %ld\n", started);
+    /* rc is the worker's, written under ready_mu (at setup and at exit). */
+    pthread_mutex_lock(&ready_mu);
+    while (ready_count < started)
+        pthread_cond_wait(&ready_cv, &ready_mu);
+    for (long t = 0; t < started; t++)
+        if (ws[t].rc < 0) {
+            fprintf(stderr, "http_server: thread %ld: %s\n", t, vl_strerror(-ws[t].rc));
+            *ok = false;
+        }
+    pthread_mutex_unlock(&ready_mu);
+    return started;
+}
+
+/* Stop and join the started workers: every one still running gets the stop
+ * (its async handle is open until it sees it); one that ended on an error
+ * has returned already. 0, or -1 if any worker failed. */
+static int stop_workers(struct worker *ws, long started)
+{
+    pthread_mutex_lock(&ready_mu);
+    for (long t = 0; t < started; t++)
+        if (ws[t].rc == 0 && !ws[t].gone)
+            vl_async_send(&ws[t].stop_async);
+    pthread_mutex_unlock(&ready_mu);
+    int rc = 0;
+    for (long t = 0; t < started; t++) {
+        pthread_join(ws[t].th, NULL); /* after the join, rc is ours to read */
+        if (ws[t].rc < 0)
+            rc = -1;
+    }
+    return rc;
+}
+
+struct options {
+    long port, threads;
+    const char *bind_addr, *root;
+    vl_driver_kind driver;
+};
+
+/* The command line into o and the globals it sets (cache_max, header_ns,
+ * idle_ns); usage() on anything it does not know. */
+static void parse_args(int argc, char **argv, struct options *o)
+{
+    *o = (struct options){8080, 1, "127.0.0.1", ".", VL_DRIVER_AUTO};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (v == NULL)
+            usage();
+        i++;
+        if (!strcmp(a, "--port"))
+            o->port = num_arg(v, 0, 65535);
+        else if (!strcmp(a, "--threads"))
+            o->threads = num_arg(v, 1, 256);
+        else if (!strcmp(a, "--cache-max"))
+            cache_max = (size_t)num_arg(v, 0, CACHE_MAX_LIMIT);
+        else if (!strcmp(a, "--header-timeout"))
+            header_ns = num_arg(v, 1, 3600) * VL_NS_PER_SEC;
+        else if (!strcmp(a, "--idle-timeout"))
+            idle_ns = num_arg(v, 1, 3600) * VL_NS_PER_SEC;
+        else if (!strcmp(a, "--bind"))
+            o->bind_addr = v;
+        else if (!strcmp(a, "--root"))
+            o->root = v;
+        else if (!strcmp(a, "--driver") && !strcmp(v, "auto"))
+            o->driver = VL_DRIVER_AUTO;
+        else if (!strcmp(a, "--driver") && !strcmp(v, "uring"))
+            o->driver = VL_DRIVER_URING;
+        else if (!strcmp(a, "--driver") && !strcmp(v, "epoll"))
+            o->driver = VL_DRIVER_EPOLL;
+        else if (!strcmp(a, "--driver") && !strcmp(v, "kqueue"))
+            o->driver = VL_DRIVER_KQUEUE;
+        else
+            usage();
+    }
+}
+
+/* The numeric address o->bind_addr and o->port into *ss and *len: 0, or -1
+ * (said on stderr). */
+static int bind_address(const struct options *o, struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+    memset(ss, 0, sizeof *ss);
+    if (inet_pton(AF_INET, o->bind_addr, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)o->port);
+        *len = sizeof *sin;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, o->bind_addr, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)o->port);
+        *len = sizeof *sin6;
+        return 0;
+    }
+    fprintf(stderr, "http_server: --bind wants a numeric IPv4 or IPv6 address\n");
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    parse_args(argc, argv, &o);
+    long port = o.port, threads = o.threads;
+    const char *bind_addr = o.bind_addr;
+    struct sockaddr_storage ss;
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    socklen_t sslen;
+    if (bind_address(&o, &ss, &sslen) < 0)
+        return 2;
+    root_fd = open(o.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0) {
+        fprintf(stderr, "http_server: --root %s: %s\n", o.root, strerror(errno));
+        return 1;
+    }
+
+    /* SIGINT/SIGTERM go to the main thread's wait only: blocked before any
+     * thread starts (threads inherit the mask). SIGPIPE cannot come from
+     * the engine's SENDs, but ignore it for the plain close() calls too. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct worker *ws = calloc((size_t)threads, sizeof *ws);
+    if (ws == NULL)
+        return 1;
+    /* Listeners first: with --port 0 the first bind picks the port and the
+     * others join it through SO_REUSEPORT. */
+    for (long t = 0; t < threads; t++) {
+        int fd = make_listener(&ss, sslen);
+        if (fd < 0) {
+            fprintf(stderr, "http_server: listen on %s port %ld: %s\n", bind_addr, port,
+                    strerror(-fd));
+            return 1;
+        }
+        if (t == 0) {
+            socklen_t l = sslen;
+            getsockname(fd, (struct sockaddr *)&ss, &l);
+        }
+        ws[t].index = (int)t;
+        ws[t].lfd = fd;
+        ws[t].driver = o.driver;
+    }
+    bool ok;
+    long started = start_workers(ws, threads, &ok);
+    if (ok) {
+        char host[64];
+        inet_ntop(ss.ss_family,
+                  ss.ss_family == AF_INET ? (void *)&sin->sin_addr : (void *)&sin6->sin6_addr, host,
+                  sizeof host);
+        printf("listening on %s:%u (driver %s, %ld thread%s)\n", host,
+               ntohs(ss.ss_family == AF_INET ? sin->sin_port : sin6->sin6_port), ws[0].driver_name,
+               threads, threads > 1 ? "s" : "");
+        fflush(stdout);
+        while (atomic_load(&exited) == 0 && next_signal(&sigs) == 0) {
+        }
+    }
+    int rc = stop_workers(ws, started) < 0 || !ok ? 1 : 0;
+    free(ws);
+    close(root_fd);
+    return rc;
+}

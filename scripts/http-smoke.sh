@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# scripts/http-smoke.sh HTTP_SERVER DRIVER - the test of examples/http_server.c
+# (ctest http_server.<driver>), with real curl and raw requests over bash's
+# /dev/tcp:
+#   - files of 0 B, 1 KiB, 64 KiB and 10 MiB come back byte for byte (twice:
+#     the second time the small ones come from the cache); HEAD gives the
+#     headers only, with the file's Content-Length; /plaintext is 13 bytes;
+#   - traversal (`/../x`, `/%2e%2e/x`, `/%2E%2E%2Fetc/passwd`, `//etc/passwd`,
+#     symlinks in the root to a file and a directory outside) is refused;
+#   - a pipelined burst on one connection is answered in order;
+#   - 431 for headers over 8 KiB, 414 for a longer request line, 400 for
+#     garbage, 405 with Allow for POST (its body discarded, the connection
+#     kept), 501 for Transfer-Encoding, HTTP/1.0 closes;
+#   - a stalled request, one trickling a byte at a time (slowloris) and an
+#     idle connection are closed by the deadlines;
+#   - the open descriptors at rest (but pipes) are the same before and after a
+#     burst with clients vanishing mid-response (Linux: /proc/PID/fd);
+#   - SIGTERM with a download in flight: exit 0.
+# HTTP_WRAP, if set, prefixes the server (e.g. "valgrind -q --error-exitcode=99
+# --leak-check=full --errors-for-leak-kinds=definite").
+set -uo pipefail
+server=${1:?http_server binary} driver=${2:?uring|epoll|kqueue}
+read -r -a wrap <<<"${HTTP_WRAP:-}"
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() {
+    echo "http-smoke ($driver): FAIL: $*" >&2
+    [ -s "$tmp/server.log" ] && { echo "--- server log" >&2; tail -20 "$tmp/server.log" >&2; }
+    exit 1
+}
+
+root=$tmp/root
+mkdir -p "$root/sub" "$tmp/outside"
+: >"$root/empty.bin"
+head -c 1024 /dev/urandom >"$root/k1.bin"
+head -c 65536 /dev/urandom >"$root/k64.bin"
+head -c 10485760 /dev/urandom >"$root/m10.bin"
+printf 'alpha\n' >"$root/a.txt"
+for _ in $(seq 16); do printf '%063d\n' 0; done >"$root/k1.txt" # 1 KiB of lines
+printf 'bravo\n' >"$root/sub/b.txt"
+printf '<p>index</p>\n' >"$root/sub/index.html"
+printf 'SECRET\n' >"$tmp/outside/secret.txt"
+ln -s "$tmp/outside/secret.txt" "$root/link-file"
+ln -s "$tmp/outside" "$root/link-dir"
+ln -s ../outside/secret.txt "$root/link-rel"
+
+"${wrap[@]}" "$server" --port 0 --bind 127.0.0.1 --root "$root" --threads 2 --driver "$driver" \
+    --header-timeout 1 --idle-timeout 2 >"$tmp/server.log" 2>&1 &
+pid=$!
+port=''
+for _ in $(seq 200); do
+    port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$tmp/server.log")
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2>/dev/null || fail "server exited at start"
+    sleep 0.05
+done
+[ -n "$port" ] || fail "server printed no port"
+used=$(sed -n 's/^listening on .*(driver \([a-z_]*\),.*/\1/p' "$tmp/server.log")
+case "$driver:$used" in
+uring:io_uring | epoll:epoll | kqueue:kqueue) ;;
+*) fail "driver in use: '$used'" ;;
+esac
+base="http://127.0.0.1:$port"
+
+# raw: stdin to one connection, then what comes back until the server closes
+# it (the requests end with "Connection: close", or an error closes it).
+raw() { timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$1 && cat >&3 && cat <&3' _ "$port"; }
+# status URL [curl options]: the status code curl sees.
+status() { curl -s -o /dev/null -w '%{http_code}' --path-as-is "${@:2}" "$base$1"; }
+# The server's descriptors but pipes: the io_uring driver makes the pipes of
+# its SENDFILEs on first use and replaces one an ended op may have left
+# bytes in, so their number at rest may grow up to the driver's cap.
+fds() {
+    [ -d "/proc/$pid/fd" ] || return 0
+    for f in /proc/"$pid"/fd/*; do readlink "$f"; done | grep -vc '^pipe:'
+}
+
+# Files, byte for byte, twice.
+for round in 1 2; do
+    for f in empty.bin k1.bin k64.bin m10.bin a.txt sub/b.txt; do
+        curl -sf -o "$tmp/got" "$base/$f" || fail "GET /$f: curl failed (round $round)"
+        cmp -s "$tmp/got" "$root/$f" || fail "GET /$f: bytes differ (round $round)"
+    done
+done
+curl -sf -o "$tmp/got" "$base/sub/" && cmp -s "$tmp/got" "$root/sub/index.html" ||
+    fail "GET /sub/: not its index.html"
+[ "$(status /sub)" = 404 ] || fail "a directory without '/' is not 404"
+[ "$(curl -sf "$base/plaintext")" = "Hello, World!" ] || fail "/plaintext body"
+curl -sf -D "$tmp/h" -o /dev/null "$base/plaintext"
+grep -qi '^Content-Type: text/plain' "$tmp/h" && grep -qi '^Server: vllsi' "$tmp/h" &&
+    grep -qi '^Date: ' "$tmp/h" || fail "/plaintext headers"
+curl -sf -D "$tmp/h" -o /dev/null "$base/k64.bin"
+grep -qi '^Content-Type: application/octet-stream' "$tmp/h" || fail "k64.bin Content-Type"
+
+# HEAD: the headers only, with the file's length.
+for f in k1.bin m10.bin; do
+    size=$(wc -c <"$root/$f")
+    printf 'HEAD /%s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' "$f" | raw >"$tmp/out"
+    head -1 "$tmp/out" | grep -q '^HTTP/1.1 200' || fail "HEAD /$f: status"
+    grep -qi "^Content-Length: $size"$'\r'"$" "$tmp/out" || fail "HEAD /$f: Content-Length"
+    [ "$(tail -c 4 "$tmp/out" | od -An -tx1 | tr -d ' \n')" = 0d0a0d0a ] ||
+        fail "HEAD /$f: bytes after the headers"
+done
+
+# Traversal: never the file outside.
+for u in /../x /%2e%2e/x /%2E%2E%2Fetc/passwd //etc/passwd /link-file /link-dir/secret.txt \
+    /link-rel /sub/../../outside/secret.txt /a.txt%00.html; do
+    code=$(status "$u")
+    case $code in 400 | 403 | 404) ;; *) fail "traversal $u: status $code" ;; esac
+    printf 'GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' "$u" | raw >"$tmp/out"
+    grep -q 'SECRET\|root:' "$tmp/out" && fail "traversal $u: the file outside came back"
+done
+
+# The absolute form names the same path, and is checked the same way.
+printf 'GET http://t/a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' | raw >"$tmp/out"
+grep -q alpha "$tmp/out" || fail "absolute-form target"
+printf 'GET http://t/../outside/secret.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' |
+    raw >"$tmp/out"
+grep -q '^HTTP/1.1 404' "$tmp/out" && ! grep -q SECRET "$tmp/out" || fail "absolute-form traversal"
+
+# A pipelined burst in one write: answered in order.
+req() { printf '%s %s HTTP/1.1\r\nHost: t\r\n%b\r\n' "$1" "$2" "${3:-}"; }
+{
+    req GET /a.txt
+    req GET /plaintext
+    req GET /sub/b.txt
+    req HEAD /a.txt
+    req GET /missing
+    req GET /a.txt
+    req GET /plaintext 'Connection: close\r\n'
+} | raw >"$tmp/out"
+grep -ao 'HTTP/1.1 [0-9]*\|alpha\|bravo\|Hello, World!' "$tmp/out" | tr '\n' '|' >"$tmp/seq"
+want='HTTP/1.1 200|alpha|HTTP/1.1 200|Hello, World!|HTTP/1.1 200|bravo|HTTP/1.1 200|HTTP/1.1 404|HTTP/1.1 200|alpha|HTTP/1.1 200|Hello, World!|'
+[ "$(cat "$tmp/seq")" = "$want" ] || fail "pipelined: got $(cat "$tmp/seq")"
+# Many on one connection, more than one batch (the output buffer fills).
+for _ in $(seq 300); do req GET /k1.txt; done >"$tmp/burst"
+req GET /plaintext 'Connection: close\r\n' >>"$tmp/burst"
+raw <"$tmp/burst" >"$tmp/out"
+[ "$(grep -ac '^HTTP/1.1 200' "$tmp/out")" -eq 301 ] && tail -c 13 "$tmp/out" | grep -q 'Hello, World!' ||
+    fail "pipelined burst of 301: $(grep -ac '^HTTP/1.1 200' "$tmp/out") status lines"
+[ "$(wc -c <"$tmp/out")" -gt $((301 * 1024)) ] || fail "pipelined burst: short"
+
+# Errors.
+first() { head -1 "$tmp/out" | tr -d '\r'; }
+{
+    printf 'GET / HTTP/1.1\r\nHost: t\r\nX-Big: '
+    head -c 9000 /dev/zero | tr '\0' a
+    printf '\r\n\r\n'
+} | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 431 Request Header Fields Too Large" ] || fail "big header: $(first)"
+{
+    printf 'GET /'
+    head -c 9000 /dev/zero | tr '\0' a
+} | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 414 URI Too Long" ] || fail "long request line: $(first)"
+printf 'GARBAGE\r\n\r\n' | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 400 Bad Request" ] || fail "malformed: $(first)"
+printf 'GET / HTTP/1.1\r\n\r\n' | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 400 Bad Request" ] || fail "no Host: $(first)"
+printf 'GET /a.txt HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n' | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 400 Bad Request" ] || fail "space in a header name: $(first)"
+printf 'GET /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n' | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 501 Not Implemented" ] || fail "Transfer-Encoding: $(first)"
+printf 'GET /a.txt HTTP/2.0\r\nHost: t\r\n\r\n' | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 505 HTTP Version Not Supported" ] || fail "HTTP/2.0: $(first)"
+{
+    printf 'POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello'
+    req GET /a.txt 'Connection: close\r\n'
+} | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 405 Method Not Allowed" ] || fail "POST: $(first)"
+grep -qi '^Allow: GET, HEAD' "$tmp/out" || fail "405 without Allow"
+grep -q 'alpha' "$tmp/out" || fail "POST's body not skipped: no answer to the request after it"
+[ "$(status /a.txt -X POST)" = 405 ] || fail "curl POST"
+# HTTP/1.0 without keep-alive: answered, then closed (raw returns).
+printf 'GET /a.txt HTTP/1.0\r\n\r\n' | raw >"$tmp/out" || fail "HTTP/1.0: not closed"
+grep -q alpha "$tmp/out" || fail "HTTP/1.0: no body"
+
+# Deadlines (1 s for a head, 2 s idle): the server closes, raw returns.
+t0=$(date +%s)
+printf 'GET /a.txt HTTP/1.1\r\nHost:' | raw >"$tmp/out" || fail "a stalled head was not closed"
+printf 'GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n' | raw >"$tmp/out" || fail "an idle connection was not closed"
+grep -q alpha "$tmp/out" || fail "keep-alive: no answer before the idle close"
+[ $(($(date +%s) - t0)) -le 8 ] || fail "deadlines took too long"
+# Slowloris: a byte every 0.2 s for 5 s does not stretch the head deadline
+# (it counts from the request's first byte): closed in well under 5 s.
+t0=$(date +%s%N)
+timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$1 || exit 1
+    (for _ in $(seq 25); do printf G >&3 2>/dev/null || exit 0; sleep 0.2; done) &
+    cat <&3 >/dev/null 2>&1
+    kill $! 2>/dev/null' _ "$port" || fail "slowloris: not closed"
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$ms" -lt 4000 ] || fail "slowloris: open for $ms ms with a 1 s head deadline"
+
+# Descriptors at rest, before and after a burst with vanishing clients.
+sleep 2.5 # the idle connections above are gone
+before=$(fds)
+pids=()
+for i in $(seq 40); do
+    curl -s -o /dev/null -o /dev/null -o /dev/null "$base/k64.bin" "$base/plaintext" "$base/a.txt" &
+    pids+=($!)
+    curl -s -o /dev/null --max-time 0.05 --limit-rate 100k "$base/m10.bin" &
+    pids+=($!)
+    if [ $((i % 10)) = 0 ]; then
+        wait "${pids[@]}"
+        pids=()
+    fi
+done
+for _ in $(seq 50); do
+    after=$(fds)
+    [ "$after" = "$before" ] && break
+    sleep 0.1
+done
+[ "$after" = "$before" ] || fail "descriptors at rest: $before before the burst, $after after"
+kill -0 "$pid" 2>/dev/null || fail "server died in the burst"
+
+# SIGTERM with a download in flight: exit 0.
+curl -s -o /dev/null --limit-rate 2M "$base/m10.bin" &
+cpid=$!
+sleep 0.3
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+pid=
+wait "$cpid" 2>/dev/null
+[ "$rc" -eq 0 ] || fail "exit status $rc after SIGTERM"
+echo "http-smoke ($driver): ok"
