@@ -276,10 +276,8 @@ void vl__workers_destroy(struct vl__workers *w)
 
 uint32_t vl__workers_default(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1)
-        return 1; /* unknown: one thread runs every job, if one at a time */
-    return n < (long)VL_ENGINE_DEFAULT_WORKERS ? (uint32_t)n : VL_ENGINE_DEFAULT_WORKERS;
+    int n = vl_num_online_cpus(); /* never below 1 */
+    return n < (int)VL_ENGINE_DEFAULT_WORKERS ? (uint32_t)n : VL_ENGINE_DEFAULT_WORKERS;
 }
 
 uint32_t vl__workers_threads(const struct vl__workers *w)
