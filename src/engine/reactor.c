@@ -8,7 +8,9 @@
  * unsupported) run only after the backend reported readiness, one per
  * notification. Work no readiness reports (regular files, which are never
  * "not ready", files the backend cannot poll, blocking kinds) goes to the
- * offload's workers when one is installed, and runs inline when none is.
+ * offload's workers when one is installed, and runs inline when none is;
+ * with the offload, what the kernel can answer from its caches without
+ * waiting is tried inline first (file_first, openat_first, statx_first).
  *
  * A slot the reactor holds carries a struct vl__reactor_slot (reactor.h)
  * in its driver area: its list links and flags, which hold where it is
