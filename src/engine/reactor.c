@@ -1032,15 +1032,16 @@ static int at_flags(int flags)
 }
 #endif
 
+/* struct vl__reactor's open_cached: whether openat2 knows RESOLVE_CACHED
+ * (never, where there is no openat2). */
+#define CACHED_NO    0 /* no openat2, or no RESOLVE_CACHED: no attempts */
+#define CACHED_MAYBE 1 /* not asked yet                                  */
+#define CACHED_YES   2 /* asked: it does                                 */
+
 #ifdef __linux__
 #ifndef RESOLVE_CACHED
 #define RESOLVE_CACHED 0x20 /* openat2, Linux 5.12: only what the dentry cache holds */
 #endif
-
-/* struct vl__reactor's open_cached: whether openat2 knows RESOLVE_CACHED. */
-#define CACHED_NO    0 /* no openat2, or no RESOLVE_CACHED: no attempts */
-#define CACHED_MAYBE 1 /* not asked yet                                  */
-#define CACHED_YES   2 /* asked: it does                                 */
 
 /* After an attempt said -EINVAL, which the caller's flags may also cause
  * (openat2 refuses unknown flags, where openat ignores them): whether
