@@ -542,7 +542,8 @@ static int64_t sock_rw(const struct vl__slot *s, bool write)
  * Linux 6.18) is remembered by device (dev), so its later ops go to the
  * offload without the attempt. -EINVAL may be the caller's bad input, as
  * well as an older kernel's "no buffered NOWAIT write": the offload's call
- * says which, and nothing is remembered. Fault injection: the attempt may
+ * says which, and nothing is remembered. -EINTR goes there too: the plain
+ * call retries it. Fault injection: the attempt may
  * be answered EAGAIN, which sends the op to the offload.
  */
 static int64_t file_first(struct vl__reactor *r, struct vl__slot *s, bool write, uint64_t dev)
@@ -553,7 +554,7 @@ static int64_t file_first(struct vl__reactor *r, struct vl__slot *s, bool write,
     int64_t res = nowait_rw(s, write);
     if (res == -EOPNOTSUPP)
         r->nowait_refused[write] = dev + 1;
-    if (res == -EAGAIN || res == -EOPNOTSUPP || res == -EINVAL)
+    if (res == -EAGAIN || res == -EOPNOTSUPP || res == -EINVAL || res == -EINTR)
         return OFFLOAD;
     return res;
 #else
