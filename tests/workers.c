@@ -621,6 +621,7 @@ static int64_t routed(vl_engine *e, struct vl__workers *w, int64_t id, bool inli
         assert_int_equal(vl__workers_running(w), 0);
         return result_of(e, id);
     }
+    assert_false(has_completed(id));
     await_running(w, 1);
     pump(e, 0);
     assert_false(has_completed(id));
@@ -685,6 +686,49 @@ static void test_nowait_cached_read_inline(void **state)
     close(wo);
     vl_engine_destroy(e);
     close(fd);
+}
+
+/*
+ * A file opened O_DSYNC or O_DIRECT goes to the pool without an attempt,
+ * even when cached: RWF_NOWAIT does not keep a synchronous call from
+ * waiting for a direct read's device I/O or a synchronous write's flush.
+ */
+static void test_nowait_sync_and_direct_go_to_the_pool(void **state)
+{
+    (void)state;
+    vl_engine *e = make_nowait(1, 64);
+    struct vl__workers *w = pool_of(e);
+    enum { N = 8192 };
+    char path[] = "/tmp/vllsi-workers-sync-XXXXXX";
+    int tmp = mkstemp(path);
+    assert_true(tmp >= 0);
+    static uint8_t data[N];
+    for (size_t i = 0; i < N; i++)
+        data[i] = pattern(i);
+    assert_int_equal(pwrite(tmp, data, N, 0), N);
+    vl__workers_gate(w, true);
+    int fd = open(path, O_RDWR | O_DSYNC | O_CLOEXEC);
+    assert_true(fd >= 0);
+    uint8_t buf[64];
+    expect_route(e, w, submit(e, vl_op_read(fd, buf, sizeof(buf), 100)), false, 64);
+    assert_memory_equal(buf, data + 100, 64);
+    expect_route(e, w, submit(e, vl_op_write(fd, "xy", 2, 0)), false, 2);
+    close(fd);
+#ifdef O_DIRECT
+    fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+    if (fd >= 0) { /* some file systems refuse O_DIRECT (-EINVAL) */
+        uint8_t *al = aligned_alloc(4096, 4096);
+        assert_non_null(al);
+        expect_route(e, w, submit(e, vl_op_read(fd, al, 4096, 4096)), false, 4096);
+        assert_memory_equal(al, data + 4096, 4096);
+        free(al);
+        close(fd);
+    }
+#endif
+    vl__workers_gate(w, false);
+    unlink(path);
+    close(tmp);
+    vl_engine_destroy(e);
 }
 
 /* A temporary directory with a regular file f, for the OPENAT tests. */
@@ -928,6 +972,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_destroy_in_flight_four, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_racing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nowait_cached_read_inline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nowait_sync_and_direct_go_to_the_pool, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_nowait_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nowait_open_fifo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nowait_statx, setup, teardown),

@@ -543,13 +543,20 @@ static int64_t sock_rw(const struct vl__slot *s, bool write)
  * offload without the attempt. -EINVAL may be the caller's bad input, as
  * well as an older kernel's "no buffered NOWAIT write": the offload's call
  * says which, and nothing is remembered. -EINTR goes there too: the plain
- * call retries it. Fault injection: the attempt may
- * be answered EAGAIN, which sends the op to the offload.
+ * call retries it. A file opened O_DIRECT, O_DSYNC or O_SYNC (its status
+ * flags, asked per op: F_SETFL may change them) goes to the offload
+ * without the attempt: RWF_NOWAIT keeps a call from waiting to start I/O,
+ * not for the I/O, and a synchronous call waits for a direct read's
+ * device I/O, and for a synchronous write's flush. Fault injection: the
+ * attempt may be answered EAGAIN, which sends the op to the offload.
  */
 static int64_t file_first(struct vl__reactor *r, struct vl__slot *s, bool write, uint64_t dev)
 {
 #ifdef RWF_NOWAIT
     if (!r->file_nowait || r->nowait_refused[write] == dev + 1 || VL__FAULT(VL__FAULT_EAGAIN))
+        return OFFLOAD;
+    int fl = fcntl(s->op.fd, F_GETFL);
+    if (fl < 0 || (fl & (O_DIRECT | O_DSYNC)))
         return OFFLOAD;
     int64_t res = nowait_rw(s, write);
     if (res == -EOPNOTSUPP)
