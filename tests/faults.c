@@ -101,6 +101,9 @@ static void worker_start_failure_fails_the_op(void **state)
     unlink(path);
     assert_int_equal(pwrite(fd, "abcd", 4, 0), 4);
     char buf[4];
+    /* The file is cached: the polling thread's RWF_NOWAIT attempt would
+     * read it. An injected EAGAIN there sends both reads to the pool. */
+    F.ppm[VL__FAULT_EAGAIN] = VL__FAULT_PPM;
     F.ppm[VL__FAULT_ENOMEM] = VL__FAULT_PPM;
     vl_op rd = vl_op_read(fd, buf, 4, 0);
     int64_t id = vl_engine_submit(e, &rd, NULL);
@@ -117,6 +120,7 @@ static void worker_start_failure_fails_the_op(void **state)
     assert_int_equal(c.id, id);
     assert_int_equal(c.result, 4);
     assert_memory_equal(buf, "abcd", 4);
+    F.ppm[VL__FAULT_EAGAIN] = 0;
     vl_engine_destroy(e);
     close(fd);
 }

@@ -14,6 +14,13 @@
  * (vl__workers_gate) holds taken jobs as running, so the queued/running
  * split is set up exactly, never by timing. Only the readiness drivers
  * have the pool: io_uring, IOCP, sim and sync run file ops their own way.
+ *
+ * Those tests send every file op to the pool (make). The engine as the
+ * driver makes it (make_nowait) first tries on the polling thread what the
+ * kernel answers from its caches: the test_nowait_* cases check that a
+ * cached READ, an OPENAT of a cached path and an fd's STATX complete with
+ * the pool gated shut, and that O_CREAT/O_TRUNC, a path's STATX, a FIFO's
+ * write end and an injected EAGAIN reach the pool.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,18 +32,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#endif
 
 #include "vl_test.h"
 
 #include <vllsi/engine.h>
 
+#include "fault.h"
 #include "reactor.h"
 #include "workers.h"
 
 static vl_driver_kind g_kind = VL_DRIVER_EPOLL;
 
-static vl_engine *make(uint32_t workers, uint32_t max_inflight)
+/* An engine as the driver makes it: file ops the page cache answers run on
+ * the polling thread (vl__reactor_set_file_nowait on). */
+static vl_engine *make_nowait(uint32_t workers, uint32_t max_inflight)
 {
     vl_engine_config cfg = {g_kind, 0, max_inflight, 0, workers};
     vl_engine *e = NULL;
@@ -46,6 +62,16 @@ static vl_engine *make(uint32_t workers, uint32_t max_inflight)
         skip();
     }
     assert_int_equal(rc, 0);
+    return e;
+}
+
+/* An engine whose regular-file ops all go to the pool, as without the
+ * polling thread's first attempts: the tests of the pool itself read
+ * freshly written (cached) files, which would otherwise never reach it. */
+static vl_engine *make(uint32_t workers, uint32_t max_inflight)
+{
+    vl_engine *e = make_nowait(workers, max_inflight);
+    vl__reactor_set_file_nowait(*vl__engine_drv(e), false);
     return e;
 }
 
@@ -516,6 +542,412 @@ static void test_destroy_racing(void **state)
     close(fd);
 }
 
+/* ---- the polling thread first (vl__reactor_set_file_nowait) ----------------------- */
+
+/*
+ * What the kernel itself answers to the polling thread's non-blocking
+ * attempts, asked here beside the engine, so that each test expects the
+ * route the kernel's answer calls for: inline where it answers at once, the
+ * pool where it refuses (a file system without RWF_NOWAIT, a kernel without
+ * RESOLVE_CACHED, macOS, where the engine has neither).
+ */
+#if defined(__linux__) && defined(RWF_NOWAIT)
+static bool kernel_reads_nowait(int fd, size_t n)
+{
+    uint8_t *b = malloc(n);
+    assert_non_null(b);
+    struct iovec v = {b, n};
+    ssize_t r = preadv2(fd, &v, 1, 0, RWF_NOWAIT);
+    free(b);
+    return r == (ssize_t)n;
+}
+
+static bool kernel_writes_nowait(void)
+{
+    int fd = tmp_file(64);
+    struct iovec v = {"x", 1};
+    ssize_t n = pwritev2(fd, &v, 1, 0, RWF_NOWAIT);
+    close(fd);
+    return n == 1;
+}
+
+static bool kernel_opens_cached(const char *path)
+{
+    struct {
+        uint64_t flags, mode, resolve;
+    } how = {O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0, 0x20 /* RESOLVE_CACHED */};
+    long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+    if (fd >= 0)
+        close((int)fd);
+    return fd >= 0;
+}
+#else
+static bool kernel_reads_nowait(int fd, size_t n)
+{
+    (void)fd, (void)n;
+    return false;
+}
+
+static bool kernel_writes_nowait(void)
+{
+    return false;
+}
+
+static bool kernel_opens_cached(const char *path)
+{
+    (void)path;
+    return false;
+}
+#endif
+
+static bool has_completed(int64_t id)
+{
+    for (int j = 0; j < ngot; j++)
+        if (got[j].id == (uint64_t)id)
+            return true;
+    return false;
+}
+
+/* The gate is closed: an op the polling thread ran has completed after two
+ * polls that wait for nothing; one it handed to the pool is held there,
+ * running, and completes once the gate opens (closed again after). Either
+ * way exactly once (pump): its result. */
+static int64_t routed(vl_engine *e, struct vl__workers *w, int64_t id, bool inline_)
+{
+    pump(e, 0);
+    pump(e, 0);
+    if (inline_) {
+        assert_true(has_completed(id));
+        assert_int_equal(vl__workers_running(w), 0);
+        return result_of(e, id);
+    }
+    assert_false(has_completed(id));
+    await_running(w, 1);
+    pump(e, 0);
+    assert_false(has_completed(id));
+    vl__workers_gate(w, false);
+    int64_t res = result_of(e, id);
+    vl__workers_gate(w, true);
+    return res;
+}
+
+static void expect_route(vl_engine *e, struct vl__workers *w, int64_t id, bool inline_,
+                         int64_t want)
+{
+    assert_int_equal(routed(e, w, id, inline_), want);
+}
+
+/*
+ * A READ of a file the page cache holds completes on the polling thread
+ * (the pool is gated shut and starts no thread); a WRITE where the file
+ * system refuses RWF_NOWAIT for buffered writes (ext4, tmpfs) goes to the
+ * pool; bad input answers as the plain call would (-EBADF), at the end of
+ * the file 0.
+ */
+static void test_nowait_cached_read_inline(void **state)
+{
+    (void)state;
+    vl_engine *e = make_nowait(2, 64);
+    struct vl__workers *w = pool_of(e);
+    enum { N = 8192 };
+    int fd = tmp_file(N);
+    bool rd = kernel_reads_nowait(fd, N);
+    vl__workers_gate(w, true);
+    static uint8_t buf[N];
+    expect_route(e, w, submit(e, vl_op_read(fd, buf, N, 0)), rd, N);
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(buf[i], pattern(i));
+    uint8_t b[4][100];
+    vl_iovec v[4] = {{b[0], 100}, {b[1], 100}, {b[2], 100}, {b[3], 100}};
+    expect_route(e, w, submit(e, vl_op_readv(fd, v, 4, 1000)), rd, 400);
+    for (size_t i = 0; i < 400; i++)
+        assert_int_equal(b[i / 100][i % 100], pattern(1000 + i));
+    expect_route(e, w, submit(e, vl_op_read(fd, buf, 10, N)), rd, 0); /* at the end */
+    if (rd)
+        assert_int_equal(vl__workers_threads(w), 0);
+
+    int wr_ok = kernel_writes_nowait();
+    expect_route(e, w, submit(e, vl_op_write(fd, "abc", 3, 10)), wr_ok, 3);
+    char back[3];
+    assert_int_equal(pread(fd, back, 3, 10), 3);
+    assert_memory_equal(back, "abc", 3);
+
+    /* A write-only fd: the read's -EBADF, from whichever thread ran it. */
+    char path[] = "/tmp/vllsi-workers-wo-XXXXXX";
+    int tmp = mkstemp(path);
+    assert_true(tmp >= 0);
+    int wo = open(path, O_WRONLY | O_CLOEXEC);
+    unlink(path);
+    close(tmp);
+    assert_true(wo >= 0);
+    int64_t bad = submit(e, vl_op_read(wo, buf, 10, 0));
+    vl__workers_gate(w, false);
+    assert_int_equal(result_of(e, bad), -EBADF);
+    close(wo);
+    vl_engine_destroy(e);
+    close(fd);
+}
+
+/*
+ * A file opened O_DSYNC or O_DIRECT goes to the pool without an attempt,
+ * even when cached: RWF_NOWAIT does not keep a synchronous call from
+ * waiting for a direct read's device I/O or a synchronous write's flush.
+ */
+static void test_nowait_sync_and_direct_go_to_the_pool(void **state)
+{
+    (void)state;
+    vl_engine *e = make_nowait(1, 64);
+    struct vl__workers *w = pool_of(e);
+    enum { N = 8192 };
+    char path[] = "/tmp/vllsi-workers-sync-XXXXXX";
+    int tmp = mkstemp(path);
+    assert_true(tmp >= 0);
+    static uint8_t data[N];
+    for (size_t i = 0; i < N; i++)
+        data[i] = pattern(i);
+    assert_int_equal(pwrite(tmp, data, N, 0), N);
+    vl__workers_gate(w, true);
+    int fd = open(path, O_RDWR | O_DSYNC | O_CLOEXEC);
+    assert_true(fd >= 0);
+    uint8_t buf[64];
+    expect_route(e, w, submit(e, vl_op_read(fd, buf, sizeof(buf), 100)), false, 64);
+    assert_memory_equal(buf, data + 100, 64);
+    expect_route(e, w, submit(e, vl_op_write(fd, "xy", 2, 0)), false, 2);
+    close(fd);
+#ifdef O_DIRECT
+    fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+    if (fd >= 0) { /* some file systems refuse O_DIRECT (-EINVAL) */
+        uint8_t *al = aligned_alloc(4096, 4096);
+        assert_non_null(al);
+        expect_route(e, w, submit(e, vl_op_read(fd, al, 4096, 4096)), false, 4096);
+        assert_memory_equal(al, data + 4096, 4096);
+        free(al);
+        close(fd);
+    }
+#endif
+    vl__workers_gate(w, false);
+    unlink(path);
+    close(tmp);
+    vl_engine_destroy(e);
+}
+
+/* A temporary directory with a regular file f, for the OPENAT tests. */
+struct tdir {
+    char dir[64], f[80], g[80], p[80];
+};
+
+static void tdir_make(struct tdir *t)
+{
+    strcpy(t->dir, "/tmp/vllsi-workers-d-XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+    snprintf(t->f, sizeof(t->f), "%s/f", t->dir);
+    snprintf(t->g, sizeof(t->g), "%s/g", t->dir);
+    snprintf(t->p, sizeof(t->p), "%s/p", t->dir);
+    int fd = open(t->f, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "0123456789", 10), 10);
+    close(fd);
+}
+
+static void tdir_remove(const struct tdir *t)
+{
+    unlink(t->f);
+    unlink(t->g);
+    unlink(t->p);
+    assert_int_equal(rmdir(t->dir), 0);
+}
+
+/* Expect OPENAT's result to be an fd whose status flags hold exactly the
+ * O_NONBLOCK and O_APPEND the caller asked for; close it. */
+static void expect_fd_flags(int64_t fd, int asked)
+{
+    assert_true(fd >= 0);
+    int fl = fcntl((int)fd, F_GETFL);
+    assert_true(fl >= 0);
+    assert_int_equal(fl & O_NONBLOCK, asked & O_NONBLOCK);
+    assert_int_equal(fl & O_APPEND, asked & O_APPEND);
+    assert_int_equal(fcntl((int)fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    close((int)fd);
+}
+
+/*
+ * OPENAT of a path the dentry cache holds completes on the polling thread,
+ * the fd with the caller's status flags (the attempt's O_NONBLOCK gone);
+ * O_CREAT and O_TRUNC, which may write, go to the pool without an attempt
+ * (the file does not exist until the gate opens); errors are the open's.
+ */
+static void test_nowait_open(void **state)
+{
+    (void)state;
+    vl_engine *e = make_nowait(1, 64);
+    struct vl__workers *w = pool_of(e);
+    struct tdir t;
+    tdir_make(&t);
+    bool cached = kernel_opens_cached(t.f);
+    vl__workers_gate(w, true);
+    int modes[] = {O_RDONLY, O_RDONLY | O_NONBLOCK, O_WRONLY | O_APPEND,
+                   O_RDWR | O_APPEND | O_NONBLOCK};
+    for (size_t k = 0; k < sizeof(modes) / sizeof(modes[0]); k++) {
+        int64_t id = submit(e, vl_op_openat(VL_AT_FDCWD, t.f, modes[k], 0));
+        expect_fd_flags(routed(e, w, id, cached), modes[k]);
+    }
+    if (cached)
+        assert_int_equal(vl__workers_threads(w), 0);
+
+    /* O_CREAT goes to the pool: held there, the file is not made yet. */
+    int64_t id = submit(e, vl_op_openat(VL_AT_FDCWD, t.g, O_CREAT | O_RDWR, 0600));
+    pump(e, 0);
+    await_running(w, 1);
+    assert_int_equal(access(t.g, F_OK), -1);
+    vl__workers_gate(w, false);
+    expect_fd_flags(result_of(e, id), 0);
+    assert_int_equal(access(t.g, F_OK), 0);
+    /* O_TRUNC too: the file keeps its bytes until the pool runs it. */
+    vl__workers_gate(w, true);
+    id = submit(e, vl_op_openat(VL_AT_FDCWD, t.f, O_WRONLY | O_TRUNC, 0));
+    pump(e, 0);
+    await_running(w, 1);
+    struct stat st;
+    assert_int_equal(stat(t.f, &st), 0);
+    assert_int_equal(st.st_size, 10);
+    vl__workers_gate(w, false);
+    expect_fd_flags(result_of(e, id), 0);
+    assert_int_equal(stat(t.f, &st), 0);
+    assert_int_equal(st.st_size, 0);
+
+    /* Errors: a missing name, and a resolve flag's refusal of "..". */
+    char missing[96];
+    snprintf(missing, sizeof(missing), "%s/none", t.dir);
+    assert_int_equal(result_of(e, submit(e, vl_op_openat(VL_AT_FDCWD, missing, O_RDONLY, 0))),
+                     -ENOENT);
+    int dfd = open(t.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dfd >= 0);
+    int64_t esc = submit(e, vl_op_openat2(dfd, "../", O_RDONLY, 0, VL_RESOLVE_BENEATH));
+    int64_t rc = result_of(e, esc);
+    assert_true(rc == -EXDEV || rc == -EOPNOTSUPP); /* -EOPNOTSUPP: no openat2 */
+    close(dfd);
+    vl_engine_destroy(e);
+    tdir_remove(&t);
+}
+
+/*
+ * A FIFO: the attempt's O_NONBLOCK opens the read end without waiting for a
+ * writer, as io_uring's inline attempt does, and the fd is blocking after;
+ * the write end, which would say -ENXIO with no reader, goes to the pool,
+ * where the open waits for one, as the caller's blocking open does.
+ */
+static void test_nowait_open_fifo(void **state)
+{
+    (void)state;
+    vl_engine *e = make_nowait(1, 64);
+    struct vl__workers *w = pool_of(e);
+    struct tdir t;
+    tdir_make(&t);
+    assert_int_equal(mkfifo(t.p, 0600), 0);
+    bool cached = kernel_opens_cached(t.f);
+    vl__workers_gate(w, true);
+    int64_t wr = submit(e, vl_op_openat(VL_AT_FDCWD, t.p, O_WRONLY, 0));
+    pump(e, 0);
+    await_running(w, 1);
+    if (cached) {
+        /* The read end completes while the write end is held. */
+        int64_t rd = submit(e, vl_op_openat(VL_AT_FDCWD, t.p, O_RDONLY, 0));
+        int64_t rfd = result_of(e, rd);
+        assert_true(rfd >= 0);
+        assert_int_equal(fcntl((int)rfd, F_GETFL) & O_NONBLOCK, 0);
+        vl__workers_gate(w, false);
+        int64_t wfd = result_of(e, wr);
+        assert_true(wfd >= 0);
+        assert_int_equal(write((int)wfd, "x", 1), 1);
+        char c;
+        assert_int_equal(read((int)rfd, &c, 1), 1);
+        close((int)wfd);
+        close((int)rfd);
+    } else {
+        int rfd = open(t.p, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        assert_true(rfd >= 0);
+        vl__workers_gate(w, false);
+        int64_t wfd = result_of(e, wr);
+        assert_true(wfd >= 0);
+        close((int)wfd);
+        close(rfd);
+    }
+    vl_engine_destroy(e);
+    tdir_remove(&t);
+}
+
+/*
+ * STATX of an fd on a file system on a block device completes on the
+ * polling thread; of a path, it goes to the pool (a lookup may read the
+ * disk); a bad fd answers -EBADF.
+ */
+static void test_nowait_statx(void **state)
+{
+    (void)state;
+    vl_engine *e = make_nowait(1, 64);
+    struct vl__workers *w = pool_of(e);
+    struct tdir t;
+    tdir_make(&t);
+    int fd = open(t.f, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+#ifdef __linux__
+    bool fd_inline = major(st.st_dev) != 0;
+#else
+    bool fd_inline = false;
+#endif
+    vl__workers_gate(w, true);
+    struct vl_statx sx;
+    memset(&sx, 0, sizeof(sx));
+    expect_route(e, w, submit(e, vl_op_statx(fd, "", VL_AT_EMPTY_PATH, &sx)), fd_inline, 0);
+    assert_int_equal(sx.size, 10);
+    assert_int_equal(sx.mode & VL_S_IFMT, VL_S_IFREG);
+    assert_int_equal(sx.ino, (uint64_t)st.st_ino);
+    memset(&sx, 0, sizeof(sx));
+    expect_route(e, w, submit(e, vl_op_statx(VL_AT_FDCWD, t.f, 0, &sx)), false, 0);
+    assert_int_equal(sx.size, 10);
+    int64_t bad = submit(e, vl_op_statx(1 << 20, "", VL_AT_EMPTY_PATH, &sx));
+    vl__workers_gate(w, false);
+    assert_int_equal(result_of(e, bad), -EBADF);
+    close(fd);
+    vl_engine_destroy(e);
+    tdir_remove(&t);
+}
+
+/*
+ * Fault injection (builds with VLLSI_FAULT_INJECTION): an attempt the
+ * "kernel" answers EAGAIN sends the op to the pool, which completes it
+ * once, with the plain call's result. Other builds skip.
+ */
+static void test_nowait_eagain_goes_to_the_pool(void **state)
+{
+    (void)state;
+    static struct vl__fault f;
+    assert_int_equal(vl__fault_parse(&f, "seed=1,eagain=1000000"), 0);
+    int rc = vl__fault_install(&f);
+    if (rc == -EOPNOTSUPP) {
+        print_message("skipped: a build without VLLSI_FAULT_INJECTION\n");
+        skip();
+    }
+    assert_int_equal(rc, 0);
+    vl_engine *e = make_nowait(1, 64);
+    struct vl__workers *w = pool_of(e);
+    int fd = tmp_file(512);
+    vl__workers_gate(w, true);
+    uint8_t buf[512];
+    expect_route(e, w, submit(e, vl_op_read(fd, buf, sizeof(buf), 0)), false, 512);
+    for (size_t i = 0; i < sizeof(buf); i++)
+        assert_int_equal(buf[i], pattern(i));
+    struct vl_statx sx;
+    expect_route(e, w, submit(e, vl_op_statx(fd, "", VL_AT_EMPTY_PATH, &sx)), false, 0);
+    assert_int_equal(sx.size, 512);
+    vl__workers_gate(w, false);
+    vl__fault_install(NULL);
+    vl_engine_destroy(e);
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "kqueue") == 0)
@@ -539,6 +971,13 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_destroy_in_flight_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_in_flight_four, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_racing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nowait_cached_read_inline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nowait_sync_and_direct_go_to_the_pool, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_nowait_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nowait_open_fifo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nowait_statx, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nowait_eagain_goes_to_the_pool, setup, teardown),
     };
     return cmocka_run_group_tests_name(
         g_kind == VL_DRIVER_KQUEUE ? "workers.kqueue" : "workers.epoll", tests, NULL, NULL);

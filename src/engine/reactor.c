@@ -8,7 +8,9 @@
  * unsupported) run only after the backend reported readiness, one per
  * notification. Work no readiness reports (regular files, which are never
  * "not ready", files the backend cannot poll, blocking kinds) goes to the
- * offload's workers when one is installed, and runs inline when none is.
+ * offload's workers when one is installed, and runs inline when none is;
+ * with the offload, what the kernel can answer from its caches without
+ * waiting is tried inline first (file_first, openat_first, statx_first).
  *
  * A slot the reactor holds carries a struct vl__reactor_slot (reactor.h)
  * in its driver area: its list links and flags, which hold where it is
@@ -246,12 +248,14 @@ static void lists_unlink(struct vl__reactor *r, struct vl__reactor_fd *f, uint32
 
 /* ---- executing ops --------------------------------------------------------- */
 
-/* Decide once per op how a READ/WRITE reaches its fd. 0 or -errno (-EBADF). */
-static int classify(struct vl__slot *s)
+/* Decide once per op how a READ/WRITE reaches its fd, and say which
+ * device holds it (*dev). 0 or -errno (-EBADF). */
+static int classify(struct vl__slot *s, uint64_t *dev)
 {
     struct stat st;
     if (fstat(s->op.fd, &st) < 0)
         return -errno;
+    *dev = (uint64_t)st.st_dev;
     unsigned mode = MODE_NOWAIT; /* pipes, FIFOs, ttys, eventfds, ... */
     if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode))
         mode = MODE_FILE;
@@ -524,21 +528,69 @@ static int64_t sock_rw(const struct vl__slot *s, bool write)
     return would_block(res) ? PARK : res;
 }
 
-/* A regular file or block device is never "not ready": its op runs inline,
- * or on a worker when an offload is installed, since a disk may be slow. */
-static int64_t run_rw(const struct vl__reactor *r, struct vl__slot *s, bool write, bool ready)
+/*
+ * A regular-file READ/WRITE with an offload installed, on the polling
+ * thread: one preadv2/pwritev2 with RWF_NOWAIT, which the kernel answers
+ * from the page cache or refuses with EAGAIN where it would wait (for the
+ * disk, a page lock, block allocation). Refused, the op goes to the
+ * offload, which makes the plain call. A read that found only part of the
+ * range cached returns that part, a short read as the plain call may
+ * also return; the caller's next READ picks up the rest (on a worker,
+ * if that is not cached either), rather than this op being split between
+ * two threads. A file system without RWF_NOWAIT for the direction
+ * (-EOPNOTSUPP: tmpfs for reads, ext4 and tmpfs for buffered writes on
+ * Linux 6.18) is remembered by device (dev), so its later ops go to the
+ * offload without the attempt. -EINVAL may be the caller's bad input, as
+ * well as an older kernel's "no buffered NOWAIT write": the offload's call
+ * says which, and nothing is remembered. -EINTR goes there too: the plain
+ * call retries it. A file opened O_DIRECT, O_DSYNC or O_SYNC (its status
+ * flags, asked per op: F_SETFL may change them) goes to the offload
+ * without the attempt: RWF_NOWAIT keeps a call from waiting to start I/O,
+ * not for the I/O, and a synchronous call waits for a direct read's
+ * device I/O, and for a synchronous write's flush. Fault injection: the
+ * attempt may be answered EAGAIN, which sends the op to the offload.
+ */
+static int64_t file_first(struct vl__reactor *r, struct vl__slot *s, bool write, uint64_t dev)
+{
+#ifdef RWF_NOWAIT
+    if (!r->file_nowait || r->nowait_refused[write] == dev + 1 || VL__FAULT(VL__FAULT_EAGAIN))
+        return OFFLOAD;
+    int fl = fcntl(s->op.fd, F_GETFL);
+    if (fl < 0 || (fl & (O_DIRECT | O_DSYNC)))
+        return OFFLOAD;
+    int64_t res = nowait_rw(s, write);
+    if (res == -EOPNOTSUPP)
+        r->nowait_refused[write] = dev + 1;
+    if (res == -EAGAIN || res == -EOPNOTSUPP || res == -EINVAL || res == -EINTR)
+        return OFFLOAD;
+    return res;
+#else
+    (void)r, (void)s, (void)write, (void)dev;
+    return OFFLOAD;
+#endif
+}
+
+/* A regular file or block device is never "not ready": its op runs inline
+ * without an offload; with one, what the page cache can answer at once
+ * runs inline (file_first) and the rest on a worker, since a disk may be
+ * slow. A worker's run (F_WORKER) makes the plain call: the polling thread
+ * classified the op before handing it off, and a worker reads only its
+ * slot. */
+static int64_t run_rw(struct vl__reactor *r, struct vl__slot *s, bool write, bool ready)
 {
     unsigned flags = rslot(s)->flags;
+    uint64_t dev = 0;
     if ((flags & MODE_MASK) == MODE_NONE) {
-        int rc = classify(s);
+        int rc = classify(s, &dev);
         if (rc < 0)
             return rc;
         flags = rslot(s)->flags;
     }
     switch (flags & MODE_MASK) {
     case MODE_FILE:
-        if (!(flags & F_WORKER) && r->off != NULL) /* a worker reads only its slot */
-            return OFFLOAD;
+        /* Not on a worker, the op was classified just now: dev is its. */
+        if (!(flags & F_WORKER) && r->off != NULL)
+            return file_first(r, s, write, dev);
         return write ? file_write(s) : file_read(s);
     case MODE_SOCK:
         return sock_rw(s, write);
@@ -988,12 +1040,88 @@ static int at_flags(int flags)
 }
 #endif
 
+/* struct vl__reactor's open_cached: whether openat2 knows RESOLVE_CACHED
+ * (never, where there is no openat2). */
+#define CACHED_NO    0 /* no openat2, or no RESOLVE_CACHED: no attempts */
+#define CACHED_MAYBE 1 /* not asked yet                                  */
+#define CACHED_YES   2 /* asked: it does                                 */
+
+#ifdef __linux__
+#ifndef RESOLVE_CACHED
+#define RESOLVE_CACHED 0x20 /* openat2, Linux 5.12: only what the dentry cache holds */
+#endif
+
+/* After an attempt said -EINVAL, which the caller's flags may also cause
+ * (openat2 refuses unknown flags, where openat ignores them): whether
+ * RESOLVE_CACHED was the cause, asked once by an O_PATH open of "/", which
+ * nothing of the caller's takes part in. */
+static bool resolve_cached_known(struct vl__reactor *r)
+{
+    if (r->open_cached == CACHED_MAYBE) {
+        int64_t fd = vl__openat2(AT_FDCWD, "/", O_PATH, 0, RESOLVE_CACHED);
+        if (fd >= 0)
+            close((int)fd);
+        r->open_cached = fd == -EINVAL || fd == -EOPNOTSUPP ? CACHED_NO : CACHED_YES;
+    }
+    return r->open_cached != CACHED_NO;
+}
+
+/*
+ * OPENAT with an offload installed, on the polling thread (the route
+ * leaves OPENAT to its run when vl__reactor_set_file_nowait is on): one
+ * openat2 with RESOLVE_CACHED added to the caller's resolve flags, which
+ * fails with -EAGAIN unless every component of the path is in the dentry
+ * cache, and for O_CREAT, O_TRUNC and O_TMPFILE, which may write (those go
+ * to the offload without the attempt). O_NONBLOCK keeps the open itself
+ * from waiting: for a FIFO's other end, a lease's break (-EAGAIN), a
+ * device's carrier. The fd then gets the caller's status flags back
+ * (F_SETFL of the settable ones), so only the caller's O_NONBLOCK stays;
+ * a FIFO opened for writing with no reader (-ENXIO under O_NONBLOCK) is
+ * the offload's to wait for. Every other answer is the open's own: a
+ * cached negative dentry's -ENOENT, the resolve flags' -EXDEV. A file
+ * system whose open talks to a server (FUSE, NFS) may still wait in the
+ * open, as io_uring's inline attempt does. A kernel without openat2
+ * (-EOPNOTSUPP) or without RESOLVE_CACHED turns the attempts off.
+ */
+static int64_t openat_first(struct vl__reactor *r, const vl_op *op)
+{
+    int flags = op->u.openat.flags;
+    if (r->open_cached == CACHED_NO || (flags & (O_CREAT | O_TRUNC)) ||
+        (flags & O_TMPFILE) == O_TMPFILE || VL__FAULT(VL__FAULT_EAGAIN))
+        return OFFLOAD;
+    int nb = (flags & O_PATH) ? 0 : O_NONBLOCK; /* an O_PATH open opens nothing */
+    int64_t fd = vl__openat2(at_fd(op->fd), op->u.openat.path, flags | nb, 0,
+                             op->u.openat.resolve | RESOLVE_CACHED);
+    if (fd >= 0) {
+        if (nb && !(flags & O_NONBLOCK) &&
+            fcntl((int)fd, F_SETFL, flags & (O_APPEND | O_DIRECT | O_NOATIME)) < 0) {
+            close((int)fd);
+            return OFFLOAD;
+        }
+        return fd;
+    }
+    if (fd == -EOPNOTSUPP)
+        r->open_cached = CACHED_NO;
+    else if (fd == -EINVAL)
+        (void)resolve_cached_known(r);
+    if (fd == -EAGAIN || fd == -ENXIO || fd == -EOPNOTSUPP || fd == -EINVAL)
+        return OFFLOAD;
+    return fd;
+}
+#endif
+
 /* With resolve flags, openat2(2) (Linux 5.6+); elsewhere, and on a kernel
  * without the call, -EOPNOTSUPP: never an open without the check. */
 static int64_t run_openat(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
-    (void)r, (void)i, (void)ready;
+    (void)i, (void)ready;
     const vl_op *op = &s->op;
+#ifdef __linux__
+    if (r->off != NULL && !(rslot(s)->flags & F_WORKER))
+        return openat_first(r, op);
+#else
+    (void)r;
+#endif
     if (op->u.openat.resolve != 0) {
 #ifdef __linux__
         return vl__openat2(at_fd(op->fd), op->u.openat.path, op->u.openat.flags, op->u.openat.mode,
@@ -1006,13 +1134,44 @@ static int64_t run_openat(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
                              (mode_t)op->u.openat.mode));
 }
 
+#ifdef __linux__
+/*
+ * STATX with an offload installed, on the polling thread. Only the fd
+ * form (VL_AT_EMPTY_PATH with ""): a path's lookup may read directories
+ * from the disk, and statx has no cached-only lookup. Of an open fd the
+ * inode is in memory, and a file system on a block device (ext4, xfs)
+ * answers from it; one without (stx_dev_major 0: NFS, FUSE, CIFS, but
+ * also tmpfs, btrfs, overlayfs) may ask a server, which
+ * AT_STATX_DONT_SYNC forbids: the attempt carries it, and its answer
+ * stands only where the file system is on a block device, which ignores
+ * the flag; the rest, and a caller's AT_STATX_FORCE_SYNC, go to the
+ * offload, which makes the caller's call.
+ */
+static int64_t statx_first(struct vl__reactor *r, const vl_op *op)
+{
+    int flags = op->u.statx.flags;
+    if (!r->file_nowait || !(flags & AT_EMPTY_PATH) || op->u.statx.path[0] != '\0' ||
+        (flags & AT_STATX_FORCE_SYNC) || VL__FAULT(VL__FAULT_EAGAIN))
+        return OFFLOAD;
+    struct statx k;
+    if (statx(op->fd, "", flags | AT_STATX_DONT_SYNC, VL__STATX_WANT, &k) != 0)
+        return -errno;
+    if (k.stx_dev_major == 0)
+        return OFFLOAD;
+    vl__statx_from_linux(op->u.statx.buf, &k);
+    return 0;
+}
+#endif
+
 /* Linux: statx(2), converted as io_uring's is. Elsewhere fstatat, or fstat
  * of the fd for VL_AT_EMPTY_PATH with "" (where AT_EMPTY_PATH is not). */
 static int64_t run_statx(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
-    (void)r, (void)i, (void)ready;
+    (void)i, (void)ready;
     const vl_op *op = &s->op;
 #ifdef __linux__
+    if (r->off != NULL && !(rslot(s)->flags & F_WORKER))
+        return statx_first(r, op);
     struct statx k;
     if (statx(op->fd, op->u.statx.path, op->u.statx.flags, VL__STATX_WANT, &k) != 0)
         return -errno;
@@ -1024,6 +1183,7 @@ static int64_t run_statx(struct vl__reactor *r, uint32_t i, struct vl__slot *s, 
                  : fstatat(at_fd(op->fd), op->u.statx.path, &st, at_flags(op->u.statx.flags));
     if (rc != 0)
         return -errno;
+    (void)r;
     vl__statx_from_stat(op->u.statx.buf, &st);
 #endif
     return 0;
@@ -1635,13 +1795,25 @@ void vl__reactor_woken(struct vl__reactor *r)
         r->off->reap(r->off_ctx);
 }
 
+/* The blocking kinds whose run tries first on the polling thread
+ * (openat_first, statx_first) rather than going to the offload at once. */
+static bool tries_first(const struct vl__reactor *r, uint32_t kind)
+{
+#ifdef __linux__
+    return r->file_nowait && (kind == VL_OP_OPENAT || kind == VL_OP_STATX);
+#else
+    (void)r, (void)kind;
+    return false;
+#endif
+}
+
 /* route[kind] for every kind, from the rows and whether an offload is in. */
 static void route_init(struct vl__reactor *r)
 {
     for (uint32_t k = 0; k < VL_OP_KIND_COUNT_; k++) {
         const struct vl__opdef *d = &op_table[k].def;
         unsigned route = d->park;
-        if (d->blocking && r->off != NULL)
+        if (d->blocking && r->off != NULL && !tries_first(r, k))
             route |= ROUTE_OFFLOAD;
         r->route[k] = (uint8_t)route;
     }
@@ -1652,6 +1824,15 @@ void vl__reactor_set_offload(struct vl__reactor *r, const struct vl__reactor_off
 {
     r->off = off;
     r->off_ctx = ctx;
+    r->file_nowait = false;
+    route_init(r);
+}
+
+void vl__reactor_set_file_nowait(struct vl__reactor *r, bool on)
+{
+    r->file_nowait = on;
+    r->open_cached = on ? CACHED_MAYBE : CACHED_NO;
+    r->nowait_refused[0] = r->nowait_refused[1] = 0;
     route_init(r);
 }
 
@@ -2086,6 +2267,7 @@ int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
         return rc;
     }
     vl__reactor_set_offload(r, &vl__workers_offload, r->pool);
+    vl__reactor_set_file_nowait(r, true);
     *vl__engine_drv(e) = r;
     return 0;
 }

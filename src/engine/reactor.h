@@ -212,6 +212,17 @@ struct vl__reactor {
     /* The worker pool vl__reactor_drv_init made and installed (workers.h);
      * NULL for a reactor set up by vl__reactor_init alone. */
     struct vl__workers *pool;
+    /* With an offload installed, the polling thread first tries the file
+     * ops that the page cache and dentry cache can answer without waiting
+     * (vl__reactor_set_file_nowait), and offloads only what the kernel says
+     * would block. open_cached: whether openat2 knows RESOLVE_CACHED (Linux
+     * 5.12+): no, not asked yet, yes (CACHED_* in reactor.c). nowait_refused:
+     * per direction (0 read, 1 write), 1 + the st_dev whose file system
+     * last refused RWF_NOWAIT (-EOPNOTSUPP), so its ops skip the attempt;
+     * 0 for none. */
+    bool file_nowait;
+    uint8_t open_cached;
+    uint64_t nowait_refused[2];
 };
 
 /* Allocate for max_inflight slots. 0 or -ENOMEM (nothing left behind). */
@@ -298,9 +309,21 @@ int vl__reactor_hold_done(struct vl__reactor *r, uint32_t slot, int64_t result);
 void vl__reactor_exited(struct vl__reactor *r, uint32_t slot, int pid);
 
 /* Install off (NULL: none) with its first argument ctx. Only while the
- * reactor holds no offloaded op. */
+ * reactor holds no offloaded op. Every regular-file READ/WRITE and every
+ * blocking kind then goes to off whole, until vl__reactor_set_file_nowait. */
 void vl__reactor_set_offload(struct vl__reactor *r, const struct vl__reactor_offload *off,
                              void *ctx);
+
+/*
+ * on: with an offload installed, the polling thread tries first what the
+ * kernel answers from its caches without waiting, and hands off only what
+ * it says would block: regular-file READ/WRITE (preadv2/pwritev2 with
+ * RWF_NOWAIT), OPENAT (openat2 with RESOLVE_CACHED), STATX of an fd. off:
+ * those go to the offload whole, as without this call (tests drive the
+ * pool with it). vl__reactor_drv_init turns it on; only where the
+ * platform has the flags (Linux) does it change anything.
+ */
+void vl__reactor_set_file_nowait(struct vl__reactor *r, bool on);
 
 /* The blocking work of offloaded slot, on any thread: its result (a
  * negative errno or >= 0), for vl__reactor_offload_done. */
