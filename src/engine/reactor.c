@@ -887,11 +887,13 @@ static void fd_flush(struct vl__reactor *r, struct vl__reactor_fd *f, int64_t re
  * reuses the number. An fd with nothing parked may keep its registration;
  * the kernel drops it with the file's last reference, and while a dup keeps
  * the file alive its events carry a tag no later entry for the number has,
- * so they are ignored.
+ * so they are ignored. The offload's jobs of the fd go the same way (its
+ * close entry cancels the queued ones); while a worker runs one, the
+ * offload holds the CLOSE and makes the close(2) once that job's system
+ * call has returned, so the number is never free while a job may use it.
  */
 static int64_t run_close(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
-    (void)i;
     (void)ready;
     int fd = s->op.fd;
     struct vl__reactor_hint *h = hint_at(r, fd);
@@ -903,6 +905,10 @@ static int64_t run_close(struct vl__reactor *r, uint32_t i, struct vl__slot *s, 
         if (f->armed)
             r->be->disarm(r->ctx, fd);
         fd_drop(r, f);
+    }
+    if (r->off != NULL && r->off->close != NULL && r->off->close(r->off_ctx, i, fd) > 0) {
+        rslot(s)->flags |= WHERE_OFFLOAD | F_WORKER;
+        return HELD;
     }
     return sys_result(close(fd));
 }

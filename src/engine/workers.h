@@ -15,8 +15,17 @@
  *
  * No allocation per job: queued jobs are a FIFO linked through the job
  * words of the slots' struct vl__reactor_slot, and finished ones a second
- * list through the same words, so the pool's memory is its struct and its
- * thread handles, made at create. A finished job wakes the engine (once
+ * list through the same words, so the pool's memory is its struct, its
+ * thread handles and its table of fd lists, made at create.
+ *
+ * A job runs by fd number, so the CLOSE of its fd (the offload's close
+ * entry) cancels the fd's queued jobs (-ECANCELED) and, while a worker has
+ * taken one, holds the CLOSE and makes its close(2) once that job's system
+ * call has returned: no job ever meets the next file to take the number.
+ * A table of per-fd lists keeps that to the fd's own jobs, and a CLOSE of
+ * an fd the pool has no job of (a socket's) costs one load.
+ *
+ * A finished job wakes the engine (once
  * per batch: only a push onto an empty finished list wakes), and the
  * driver's wait hands every finished job back on the polling thread
  * (reap), where its completion takes the engine's normal path.
