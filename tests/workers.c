@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vl_test.h"
@@ -647,6 +648,57 @@ static void test_destroy_with_waiting_close(void **state)
         assert_int_equal(a[i], pattern(i));
 }
 
+/* ---- a worker stuck in a long call ---------------------------------------------------- */
+
+/*
+ * A worker blocked in a call that does not return soon (an OPENAT of a
+ * FIFO no one writes) must not hold up a job another worker, asleep, could
+ * run: the job that found the only awake worker busy and woke nobody at
+ * submit is started at the polling thread's next wait at the latest.
+ */
+static void test_stuck_worker_holds_up_nothing(void **state)
+{
+    (void)state;
+    vl_engine *e = make(2, 64);
+    struct vl__workers *w = pool_of(e);
+    int fd = tmp_file(8 * 4096);
+    static uint8_t buf[8][4096];
+    /* Bursts of reads until both threads are started. */
+    while (vl__workers_threads(w) < 2) {
+        int64_t ids[8];
+        for (int k = 0; k < 8; k++)
+            ids[k] = submit(e, vl_op_read(fd, buf[k], 4096, 4096 * k));
+        for (int k = 0; k < 8; k++)
+            assert_int_equal(result_of(e, ids[k]), 4096);
+    }
+    usleep(20000); /* both asleep (no timing asserted: either way it must pass) */
+    char dir[] = "/tmp/vllsi-workers-XXXXXX", fifo[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    int64_t opener = submit(e, vl_op_openat(VL_AT_FDCWD, fifo, O_RDONLY, 0));
+    pump(e, 0);
+    await_running(w, 1); /* one worker in open(2) */
+    uint8_t one[64];
+    int64_t rd = submit(e, vl_op_read(fd, one, 64, 0));
+    assert_int_equal(result_of(e, rd), 64);
+    for (size_t i = 0; i < 64; i++)
+        assert_int_equal(one[i], pattern(i));
+    for (int j = 0; j < ngot; j++)
+        assert_true(got[j].id != (uint64_t)opener);
+    int wfd;
+    while ((wfd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+        usleep(1000);
+    int64_t rfd = result_of(e, opener);
+    assert_true(rfd >= 0);
+    close((int)rfd);
+    close(wfd);
+    unlink(fifo);
+    rmdir(dir);
+    vl_engine_destroy(e);
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "kqueue") == 0)
@@ -673,6 +725,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_close_waits_for_taken_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_spares_other_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_with_waiting_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stuck_worker_holds_up_nothing, setup, teardown),
     };
     return cmocka_run_group_tests_name(
         g_kind == VL_DRIVER_KQUEUE ? "workers.kqueue" : "workers.epoll", tests, NULL, NULL);

@@ -2004,6 +2004,8 @@ int vl__reactor_cancel(struct vl__reactor *r, uint32_t i)
 
 int64_t vl__reactor_timeout(const struct vl__reactor *r, int64_t timeout_ns)
 {
+    if (r->off != NULL && r->off->kick != NULL)
+        r->off->kick(r->off_ctx);
     uint32_t i;
     if (timeout_ns == 0 || !vl__timer_heap_peek(&r->timers, &i))
         return timeout_ns;

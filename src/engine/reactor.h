@@ -136,6 +136,9 @@ struct vl__reactor_offload {
     int (*cancel)(void *ctx, uint32_t slot);
     void (*reap)(void *ctx);
     int (*close)(void *ctx, uint32_t slot, int fd); /* NULL: jobs keep their fd number */
+    /* NULL, or called on the polling thread before every wait of the
+     * driver (vl__reactor_timeout): work start put off until then. */
+    void (*kick)(void *ctx);
 };
 
 /*
@@ -331,7 +334,8 @@ void vl__reactor_woken(struct vl__reactor *r);
  */
 void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned ready);
 
-/* How long a wait may block: timeout_ns (< 0 forever) cut to the earliest timer. */
+/* How long a wait may block: timeout_ns (< 0 forever) cut to the earliest timer.
+ * The driver calls it before every wait, so it also kicks the offload. */
 int64_t vl__reactor_timeout(const struct vl__reactor *r, int64_t timeout_ns);
 
 /*
