@@ -24,13 +24,13 @@
  * its queued jobs (oldest first: the queue's head is always the head of
  * its own fd list, so a worker takes it in O(1)) and its taken ones.
  *
- * The polling thread calls start, cancel and reap; the workers take queued
- * jobs and push finished ones. A job leaves the pool only through reap
- * (DONE) or a cancel of a queued job, so every job the reactor hands in
- * comes back exactly once. A running job cannot be stopped: its cancel
- * answers -EALREADY and the job comes back with its own result, which is
- * how engine shutdown waits for running jobs (their buffers stay the
- * caller's until then).
+ * The polling thread calls start, cancel, close, kick and reap; the
+ * workers take queued jobs in batches and push finished ones. A job leaves
+ * the pool only through reap (DONE), or while queued through a cancel or
+ * its fd's CLOSE, so every job the reactor hands in comes back exactly
+ * once. A taken job cannot be stopped: its cancel answers -EALREADY and the
+ * job comes back with its own result, which is how engine shutdown waits
+ * for running jobs (their buffers stay the caller's until then).
  *
  * The workers block every signal: a process-directed signal then never
  * lands on one (which would defeat a loop's signalfd, and could interrupt
