@@ -381,6 +381,14 @@ static int spawn(struct vl__workers *w)
 
 /* ---- the offload's entries (the polling thread) ----------------------------------- */
 
+/* The threads awake (busy, between batches, or signalled) when unsignalled
+ * sleep (under mu). A thread just spawned may sleep before the polling
+ * thread counts it started: it then counts as asleep, never below 0. */
+static uint32_t awake_threads(const struct vl__workers *w, uint32_t unsignalled)
+{
+    return w->started > unsignalled ? w->started - unsignalled : 0;
+}
+
 /*
  * Whether a new job wakes a sleeping worker (under mu; the caller signals
  * after the unlock, so the woken thread finds mu free, and the condvar's
@@ -403,12 +411,12 @@ static bool wake_now(struct vl__workers *w)
     uint32_t unsignalled = w->sleeping - w->signalled;
     if (unsignalled == 0)
         return false;
-    uint32_t awake = w->started - unsignalled; /* busy, between batches, or signalled */
+    uint32_t awake = awake_threads(w, unsignalled);
     if (awake == 0 || w->queued > awake * BATCH) {
         w->signalled++;
         return true;
     }
-    if (w->queued > awake - w->busy)
+    if (w->queued > (awake > w->busy ? awake - w->busy : 0))
         w->deferred = true;
     return false;
 }
@@ -427,7 +435,8 @@ static int workers_start(void *ctx, uint32_t slot)
      * Counting it busy would start a thread per job at queue depth 1 (the
      * job arrives while its predecessor's worker is waking the engine),
      * and the jobs would then rotate among threads that are all cold. */
-    bool grow = w->queued > w->started - w->busy && w->started < w->max;
+    uint32_t unbusy = w->started > w->busy ? w->started - w->busy : 0;
+    bool grow = w->queued > unbusy && w->started < w->max;
     bool signal = wake_now(w);
     vl_mutex_unlock(&w->mu);
     if (signal)
@@ -562,7 +571,8 @@ static void workers_kick(void *ctx)
     vl_mutex_lock(&w->mu);
     w->deferred = false;
     uint32_t unsignalled = w->sleeping - w->signalled;
-    uint32_t free_awake = w->started - unsignalled - w->busy;
+    uint32_t awake = awake_threads(w, unsignalled);
+    uint32_t free_awake = awake > w->busy ? awake - w->busy : 0;
     bool signal = unsignalled > 0 && w->queued > free_awake;
     if (signal)
         w->signalled++;
