@@ -7824,6 +7824,157 @@ static void chain_order_and_end(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, test_setup, test_teardown)
 
+/* ---- CLOSE vs the file ops a driver still holds --------------------------------------- */
+
+#ifndef _WIN32
+/* The harness's engine, with at most one worker thread on the readiness
+ * drivers' pool (the other drivers ignore the field). */
+static void h_open_one_worker(uint32_t max_inflight)
+{
+    vl_engine_config cfg = {g_create_kind, 0, max_inflight, g_flags, 1};
+    int rc = vl_engine_create(&cfg, &H.e);
+    if (rc == -ENOSYS || rc == -EPERM || rc == -EOPNOTSUPP) {
+        H.e = NULL;
+        print_message("skipped: driver %s unavailable here: vl_engine_create = %d (%s)\n", g_drv,
+                      rc, strerror(-rc));
+        skip();
+    }
+    if (rc != 0)
+        fail_msg("vl_engine_create(%s) = %d (%s)", g_drv, rc, strerror(-rc));
+}
+
+/* A file of n bytes of c under dir (a tracked fd, opened read-write). */
+static int cf_file(const char *dir, const char *name, char c, size_t n)
+{
+    char path[256], buf[8192];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    track(fd);
+    assert_true(n <= sizeof(buf));
+    memset(buf, c, n);
+    assert_int_equal(pwrite(fd, buf, n, 0), (ssize_t)n);
+    return fd;
+}
+
+/* Whether fd's first n bytes are all c, and it holds exactly n. */
+static bool cf_holds(int fd, char c, size_t n)
+{
+    char buf[8193];
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (size_t)st.st_size != n || n >= sizeof(buf))
+        return false;
+    if (pread(fd, buf, sizeof(buf), 0) != (ssize_t)n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] != c)
+            return false;
+    return true;
+}
+
+/* Open the FIFO for writing as soon as its reader is in open(2): that
+ * lets the reader's open return. */
+static int cf_fifo_release(const char *fifo)
+{
+    for (;;) {
+        int fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0)
+            return fd;
+        assert_int_equal(errno, ENXIO); /* no reader yet */
+        ct_sleep_ns(CT_MS);
+    }
+}
+
+/*
+ * CLOSE of a regular file's fd with READ, WRITE, READV, WRITEV, FTRUNCATE
+ * and FSYNC on it that the driver has not run yet, then the number reused
+ * by another file (B): no op may touch B. On the readiness drivers the ops
+ * wait in the worker pool's queue (one worker, held by an OPENAT of a FIFO
+ * nobody writes yet), and the CLOSE must cancel them (-ECANCELED) rather
+ * than leave them to run later by number; io_uring holds its own reference
+ * to the file, so its ops finish on A, or fail (-ECANCELED, -EBADF). Sync
+ * runs every op inside submit: nothing is ever pending at a CLOSE.
+ */
+static void close_cancels_file_ops_not_yet_run(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_on_sync("its OPENAT of a FIFO would block submit until this thread writes");
+    enum { N = 4096 };
+    char dir[] = "/tmp/vllsi-closefile-XXXXXX", fifo[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    int a = cf_file(dir, "a", 'A', N);
+    int a_keep = dup(a); /* to look at A after its number went to B */
+    assert_true(a_keep >= 0);
+    track(a_keep);
+    int b = cf_file(dir, "b", 'B', N);
+    h_open_one_worker(64);
+
+    uint64_t opener = h_sub(vl_op_openat(VL_AT_FDCWD, fifo, O_RDONLY, 0));
+    static char rbuf[N], vbuf[N], wbuf[N];
+    memset(rbuf, 0, N);
+    memset(vbuf, 0, N);
+    memset(wbuf, 'W', N);
+    vl_iovec riov = {vbuf, N}, wiov = {wbuf, N};
+    uint64_t ids[6] = {
+        h_sub(vl_op_read(a, rbuf, N, 0)),  h_sub(vl_op_readv(a, &riov, 1, 0)),
+        h_sub(vl_op_write(a, wbuf, N, 0)), h_sub(vl_op_writev(a, &wiov, 1, 0)),
+        h_sub(vl_op_ftruncate(a, N / 2)),  h_sub(vl_op_fsync(a, 0)),
+    };
+    h_poll(0, 256);
+    bool before[6];
+    for (int k = 0; k < 6; k++)
+        before[k] = h_rec_of(ids[k])->done;
+    assert_int_equal(h_run(vl_op_close(a)), 0);
+    untrack(a);
+    /* B takes A's number. */
+    assert_int_equal(dup2(b, a), a);
+    track(a);
+    int w = cf_fifo_release(fifo);
+    track(w);
+    int64_t opened = h_wait(opener);
+    assert_true(opened >= 0);
+    track((int)opened);
+    h_wait_all();
+
+    bool pool = g_kind == VL_DRIVER_EPOLL || g_kind == VL_DRIVER_KQUEUE;
+    bool wrote = false;
+    for (int k = 0; k < 6; k++) {
+        int64_t res = h_rec_of(ids[k])->result;
+        if (pool && !before[k] && res != -ECANCELED)
+            fail_msg("op %d, queued in the pool at the CLOSE, completed %lld, not -ECANCELED", k,
+                     (long long)res);
+        if (res == -ECANCELED || res == -EBADF)
+            continue;
+        /* It ran on A, before the CLOSE. */
+        assert_true(res >= 0);
+        if (k < 2) {
+            assert_true(res > 0 && res <= N); /* short: after the FTRUNCATE */
+            const char *got = k == 0 ? rbuf : vbuf;
+            for (int i = 0; i < (int)res; i++)
+                if (got[i] != 'A' && got[i] != 'W')
+                    fail_msg("op %d read byte %d = %d, not A's", k, i, got[i]);
+        } else {
+            wrote = true;
+        }
+    }
+    /* B: as it was, whatever ran. A: changed only if an op ran on it. */
+    assert_true(cf_holds(a, 'B', N));
+    if (!wrote)
+        assert_true(cf_holds(a_keep, 'A', N));
+    char path[256];
+    const char *names[] = {"fifo", "a", "b"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[k]);
+        unlink(path);
+    }
+    rmdir(dir);
+    h_quiet();
+}
+#endif
+
 int main(int argc, char **argv)
 {
 #ifdef _WIN32
@@ -8019,6 +8170,9 @@ int main(int argc, char **argv)
         T(stats_count_ops),
         T(stats_count_multishot),
         T(stats_count_pool_rearm),
+#ifndef _WIN32
+        T(close_cancels_file_ops_not_yet_run),
+#endif
     };
     char group[64];
     snprintf(group, sizeof(group), "conformance.%s", g_drv);

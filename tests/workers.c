@@ -10,7 +10,10 @@
  * -ECANCELED, of a running one -EALREADY and the job keeps its result; the
  * engine's destroy waits for running jobs and cancels queued ones (run under
  * ASan or valgrind, a write after the buffer was freed shows); a bad
- * `workers` value is refused at create. The pool's test gate
+ * `workers` value is refused at create; a CLOSE cancels its fd's queued
+ * jobs and waits for its taken ones, and only its own fd's (not those of
+ * another number on the same entry of the pool's fd table), also at
+ * shutdown. The pool's test gate
  * (vl__workers_gate) holds taken jobs as running, so the queued/running
  * split is set up exactly, never by timing. Only the readiness drivers
  * have the pool: io_uring, IOCP, sim and sync run file ops their own way.
@@ -948,6 +951,185 @@ static void test_nowait_eagain_goes_to_the_pool(void **state)
     close(fd);
 }
 
+/* ---- CLOSE of an fd with jobs ------------------------------------------------------ */
+
+static bool fd_open(int fd)
+{
+    return fcntl(fd, F_GETFD) >= 0;
+}
+
+/* Poll for a while (no timing asserted: nothing should arrive). */
+static void pump_idle(vl_engine *e)
+{
+    for (int k = 0; k < 5; k++)
+        pump(e, 2 * 1000000);
+}
+
+/*
+ * A job a worker has taken keeps its file: the CLOSE of its fd waits (the
+ * close(2) follows the job's system call), while the fd's queued job comes
+ * back -ECANCELED at once. A CANCEL of the waiting CLOSE answers -EALREADY:
+ * the close happens.
+ */
+static void test_close_waits_for_taken_job(void **state)
+{
+    (void)state;
+    vl_engine *e = make(1, 64);
+    struct vl__workers *w = pool_of(e);
+    int fd = tmp_file(64);
+    uint8_t a[64], b[64];
+    memset(b, 0xee, sizeof(b));
+    vl__workers_gate(w, true);
+    int64_t ra = submit(e, vl_op_read(fd, a, 64, 0));
+    int64_t rb = submit(e, vl_op_read(fd, b, 64, 0));
+    pump(e, 0);
+    await_running(w, 1); /* a is taken (held at the gate), b queued */
+    int64_t cl = submit(e, vl_op_close(fd));
+    assert_int_equal(result_of(e, rb), -ECANCELED);
+    int64_t cc = submit(e, vl_op_cancel((uint64_t)cl));
+    assert_int_equal(result_of(e, cc), -EALREADY);
+    pump_idle(e);
+    for (int j = 0; j < ngot; j++)
+        assert_true(got[j].id != (uint64_t)cl && got[j].id != (uint64_t)ra);
+    assert_true(fd_open(fd)); /* the number is still the file's */
+    vl__workers_gate(w, false);
+    assert_int_equal(result_of(e, ra), 64);
+    assert_int_equal(result_of(e, cl), 0);
+    assert_false(fd_open(fd));
+    for (size_t i = 0; i < 64; i++) {
+        assert_int_equal(a[i], pattern(i));
+        assert_int_equal(b[i], 0xee);
+    }
+    assert_int_equal(vl_engine_inflight(e), 0);
+    vl_engine_destroy(e);
+}
+
+/*
+ * fd numbers that share an entry of the pool's fd table (it has as many
+ * entries as the reactor's fd table, up to 4096): the CLOSE of one cancels
+ * and waits for its own jobs only. With two workers held at the gate by
+ * jobs of hi (the other number of the entry) and of a third file, the
+ * CLOSE of lo completes at once, cancels lo's queued job, and leaves hi's
+ * queued one to run.
+ */
+static void test_close_spares_other_numbers(void **state)
+{
+    (void)state;
+    vl_engine *e = make(2, 64);
+    struct vl__workers *w = pool_of(e);
+    struct vl__reactor *r = *vl__engine_drv(e);
+    uint32_t entries = r->mask + 1 < 4096 ? r->mask + 1 : 4096;
+    int lo = tmp_file(64), other = tmp_file(64);
+    int hi = lo + (int)entries;
+    assert_int_equal(dup2(lo, hi), hi);
+    uint8_t b[4][64];
+    memset(b, 0xee, sizeof(b));
+    vl__workers_gate(w, true);
+    int64_t run_hi = submit(e, vl_op_read(hi, b[0], 64, 0));
+    pump(e, 0);
+    await_running(w, 1);
+    int64_t run_other = submit(e, vl_op_read(other, b[1], 64, 0));
+    pump(e, 0);
+    await_running(w, 2);
+    int64_t q_lo = submit(e, vl_op_read(lo, b[2], 64, 0));
+    int64_t q_hi = submit(e, vl_op_read(hi, b[3], 64, 0));
+    int64_t cl = submit(e, vl_op_close(lo));
+    assert_int_equal(result_of(e, cl), 0);
+    assert_int_equal(result_of(e, q_lo), -ECANCELED);
+    assert_false(fd_open(lo));
+    assert_true(fd_open(hi));
+    vl__workers_gate(w, false);
+    assert_int_equal(result_of(e, run_hi), 64);
+    assert_int_equal(result_of(e, run_other), 64);
+    assert_int_equal(result_of(e, q_hi), 64);
+    for (size_t i = 0; i < 64; i++) {
+        assert_int_equal(b[0][i], pattern(i));
+        assert_int_equal(b[1][i], pattern(i));
+        assert_int_equal(b[2][i], 0xee);
+        assert_int_equal(b[3][i], pattern(i));
+    }
+    vl_engine_destroy(e);
+    close(hi);
+    close(other);
+}
+
+/* The engine's shutdown waits for a CLOSE held back by a taken job like
+ * for the job itself, and the close(2) happens. */
+static void test_destroy_with_waiting_close(void **state)
+{
+    (void)state;
+    vl_engine *e = make(1, 64);
+    struct vl__workers *w = pool_of(e);
+    int fd = tmp_file(64);
+    static uint8_t a[64];
+    vl__workers_gate(w, true);
+    submit(e, vl_op_read(fd, a, 64, 0));
+    pump(e, 0);
+    await_running(w, 1);
+    submit(e, vl_op_close(fd));
+    pump(e, 0);
+    assert_true(fd_open(fd));
+    pthread_t t;
+    struct opener o = {w, e};
+    assert_int_equal(pthread_create(&t, NULL, open_gate_later, &o), 0);
+    vl_engine_destroy(e);
+    pthread_join(t, NULL);
+    assert_false(fd_open(fd));
+    for (size_t i = 0; i < 64; i++)
+        assert_int_equal(a[i], pattern(i));
+}
+
+/* ---- a worker stuck in a long call ---------------------------------------------------- */
+
+/*
+ * A worker blocked in a call that does not return soon (an OPENAT of a
+ * FIFO no one writes) must not hold up a job another worker, asleep, could
+ * run: the job that found the only awake worker busy and woke nobody at
+ * submit is started at the polling thread's next wait at the latest.
+ */
+static void test_stuck_worker_holds_up_nothing(void **state)
+{
+    (void)state;
+    vl_engine *e = make(2, 64);
+    struct vl__workers *w = pool_of(e);
+    int fd = tmp_file(8 * 4096);
+    static uint8_t buf[8][4096];
+    /* Bursts of reads until both threads are started. */
+    while (vl__workers_threads(w) < 2) {
+        int64_t ids[8];
+        for (int k = 0; k < 8; k++)
+            ids[k] = submit(e, vl_op_read(fd, buf[k], 4096, 4096 * k));
+        for (int k = 0; k < 8; k++)
+            assert_int_equal(result_of(e, ids[k]), 4096);
+    }
+    usleep(20000); /* both asleep (no timing asserted: either way it must pass) */
+    char dir[] = "/tmp/vllsi-workers-XXXXXX", fifo[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    int64_t opener = submit(e, vl_op_openat(VL_AT_FDCWD, fifo, O_RDONLY, 0));
+    pump(e, 0);
+    await_running(w, 1); /* one worker in open(2) */
+    uint8_t one[64];
+    int64_t rd = submit(e, vl_op_read(fd, one, 64, 0));
+    assert_int_equal(result_of(e, rd), 64);
+    for (size_t i = 0; i < 64; i++)
+        assert_int_equal(one[i], pattern(i));
+    for (int j = 0; j < ngot; j++)
+        assert_true(got[j].id != (uint64_t)opener);
+    int wfd;
+    while ((wfd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+        usleep(1000);
+    int64_t rfd = result_of(e, opener);
+    assert_true(rfd >= 0);
+    close((int)rfd);
+    close(wfd);
+    unlink(fifo);
+    rmdir(dir);
+    vl_engine_destroy(e);
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "kqueue") == 0)
@@ -978,6 +1160,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_nowait_open_fifo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nowait_statx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nowait_eagain_goes_to_the_pool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_waits_for_taken_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_spares_other_numbers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_destroy_with_waiting_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stuck_worker_holds_up_nothing, setup, teardown),
     };
     return cmocka_run_group_tests_name(
         g_kind == VL_DRIVER_KQUEUE ? "workers.kqueue" : "workers.epoll", tests, NULL, NULL);

@@ -939,11 +939,13 @@ static void fd_flush(struct vl__reactor *r, struct vl__reactor_fd *f, int64_t re
  * reuses the number. An fd with nothing parked may keep its registration;
  * the kernel drops it with the file's last reference, and while a dup keeps
  * the file alive its events carry a tag no later entry for the number has,
- * so they are ignored.
+ * so they are ignored. The offload's jobs of the fd go the same way (its
+ * close entry cancels the queued ones); while a worker runs one, the
+ * offload holds the CLOSE and makes the close(2) once that job's system
+ * call has returned, so the number is never free while a job may use it.
  */
 static int64_t run_close(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
-    (void)i;
     (void)ready;
     int fd = s->op.fd;
     struct vl__reactor_hint *h = hint_at(r, fd);
@@ -955,6 +957,10 @@ static int64_t run_close(struct vl__reactor *r, uint32_t i, struct vl__slot *s, 
         if (f->armed)
             r->be->disarm(r->ctx, fd);
         fd_drop(r, f);
+    }
+    if (r->off != NULL && r->off->close != NULL && r->off->close(r->off_ctx, i, fd) > 0) {
+        rslot(s)->flags |= WHERE_OFFLOAD | F_WORKER;
+        return HELD;
     }
     return sys_result(close(fd));
 }
@@ -2179,6 +2185,8 @@ int vl__reactor_cancel(struct vl__reactor *r, uint32_t i)
 
 int64_t vl__reactor_timeout(const struct vl__reactor *r, int64_t timeout_ns)
 {
+    if (r->off != NULL && r->off->kick != NULL)
+        r->off->kick(r->off_ctx);
     uint32_t i;
     if (timeout_ns == 0 || !vl__timer_heap_peek(&r->timers, &i))
         return timeout_ns;

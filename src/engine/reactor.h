@@ -117,17 +117,28 @@ struct vl__reactor_backend {
  *  - engine shutdown cancels every op and then waits (in the driver's
  *    wait) until the running jobs have come back, so a job's buffers stay
  *    the caller's until its completion, as with every other op.
- * CLOSE flushes only parked ops: like a blocking call in another thread,
- * an offloaded op whose fd is closed under it meets whatever the number is
- * then. While the offload holds an op, the job words of the slot's struct
- * vl__reactor_slot are the offload's (e.g. its queue link). start, cancel
- * and reap run on the polling thread. start returns 0, or a negative errno
- * the op then completes with.
+ *  - CLOSE (close, when not NULL): a job runs later by fd number, so the
+ *    CLOSE of its fd must not leave it to meet the next file to take the
+ *    number. close(ctx, slot, fd) hands back every job of fd still queued
+ *    through vl__reactor_offload_done with -ECANCELED, and returns 0 when
+ *    no worker runs a job of fd, so the reactor's close(2) may follow at
+ *    once; 1 when one does: the offload then holds the CLOSE (slot) and
+ *    makes its close(2) after the last such job's system call returned,
+ *    and the CLOSE comes back with close's result through offload_done.
+ *    A cancel of a CLOSE it holds answers -EALREADY (the close happens).
+ * While the offload holds an op, the job words of the slot's struct
+ * vl__reactor_slot are the offload's (e.g. its queue link). start, cancel,
+ * close and reap run on the polling thread. start returns 0, or a negative
+ * errno the op then completes with.
  */
 struct vl__reactor_offload {
     int (*start)(void *ctx, uint32_t slot);
     int (*cancel)(void *ctx, uint32_t slot);
     void (*reap)(void *ctx);
+    int (*close)(void *ctx, uint32_t slot, int fd); /* NULL: jobs keep their fd number */
+    /* NULL, or called on the polling thread before every wait of the
+     * driver (vl__reactor_timeout): work start put off until then. */
+    void (*kick)(void *ctx);
 };
 
 /*
@@ -346,7 +357,8 @@ void vl__reactor_woken(struct vl__reactor *r);
  */
 void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned ready);
 
-/* How long a wait may block: timeout_ns (< 0 forever) cut to the earliest timer. */
+/* How long a wait may block: timeout_ns (< 0 forever) cut to the earliest timer.
+ * The driver calls it before every wait, so it also kicks the offload. */
 int64_t vl__reactor_timeout(const struct vl__reactor *r, int64_t timeout_ns);
 
 /*

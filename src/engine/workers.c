@@ -4,19 +4,33 @@
  * A job is a slot. While the pool has it, the slot's struct vl__reactor_slot
  * job words are the pool's, read and written only under the pool's mutex:
  *
- *   job[3]          the job's state: QUEUED, RUNNING or DONE
+ *   job[3]          the job's state: QUEUED, RUNNING, DONE or CLOSING
  *   QUEUED          job[0] next, job[1] previous in the queue (a doubly
- *                   linked FIFO, so that a CANCEL unlinks in O(1))
- *   RUNNING         a worker runs vl__reactor_work; no link
+ *                   linked FIFO, so that a CANCEL unlinks in O(1)); job[2]
+ *                   next in its fd's queued list
+ *   RUNNING         a worker took it for vl__reactor_work; job[0] next,
+ *                   job[1] previous in its fd's taken list
  *   DONE            job[0] next in the finished list, job[1..2] the result
+ *   CLOSING         a CLOSE waiting for its fd's taken jobs: job[0] next
+ *                   in the closing list
  *
- * The polling thread calls start, cancel and reap; the workers take queued
- * jobs and push finished ones. A job leaves the pool only through reap
- * (DONE) or a cancel of a queued job, so every job the reactor hands in
- * comes back exactly once. A running job cannot be stopped: its cancel
- * answers -EALREADY and the job comes back with its own result, which is
- * how engine shutdown waits for running jobs (their buffers stay the
- * caller's until then).
+ * The fd lists: a job runs by fd number, so a CLOSE of the number must
+ * find the number's jobs (workers_close). The pool keeps a table of fd
+ * lists direct-mapped by number (fdq: numbers below its size, all of a
+ * small process's, each have their own entry; higher ones share, and a
+ * walk compares the op's fd). An entry counts the number's jobs the pool
+ * has (held, which only the polling thread touches, so that the CLOSE of
+ * an fd without jobs, a socket's, costs one load and no lock) and links
+ * its queued jobs (oldest first: the queue's head is always the head of
+ * its own fd list, so a worker takes it in O(1)) and its taken ones.
+ *
+ * The polling thread calls start, cancel, close, kick and reap; the
+ * workers take queued jobs in batches and push finished ones. A job leaves
+ * the pool only through reap (DONE), or while queued through a cancel or
+ * its fd's CLOSE, so every job the reactor hands in comes back exactly
+ * once. A taken job cannot be stopped: its cancel answers -EALREADY and the
+ * job comes back with its own result, which is how engine shutdown waits
+ * for running jobs (their buffers stay the caller's until then).
  *
  * The workers block every signal: a process-directed signal then never
  * lands on one (which would defeat a loop's signalfd, and could interrupt
@@ -37,11 +51,25 @@
 
 #define NONE UINT32_MAX
 
-enum { JOB_QUEUED = 1, JOB_RUNNING, JOB_DONE };
+enum { JOB_QUEUED = 1, JOB_RUNNING, JOB_DONE, JOB_CLOSING };
+
+/* The fd lists' table: at most this many entries (64 KiB), fewer for a
+ * small engine (the reactor's fd table's size). */
+#define FDQ_MAX 4096u
+
+/* The jobs of the fd numbers that map to one entry of the fd table. */
+struct fdq {
+    uint32_t held;       /* polling thread: jobs in the pool (any state but CLOSING) */
+    uint32_t head, tail; /* under mu: queued, oldest first, linked through job[2] */
+    uint32_t taken;      /* under mu: taken by a worker, linked through job[0..1] */
+};
 
 /* A worker's stack: its frames are vl__reactor_work's (one system call
  * and its arguments), with room for a sanitizer's larger frames. */
 #define WORKER_STACK ((size_t)256 << 10)
+
+/* The most jobs a worker takes at once (take_batch). */
+#define BATCH 8u
 
 struct vl__workers {
     vl_engine *e;
@@ -51,12 +79,18 @@ struct vl__workers {
     uint32_t qhead, qtail; /* queued jobs, oldest first */
     uint32_t queued;       /* how many */
     uint32_t dhead;        /* finished jobs, newest first (reap reverses) */
-    uint32_t idle;         /* workers waiting for a job */
-    uint32_t running;      /* jobs a worker has taken and not finished */
+    uint32_t chead;        /* CLOSEs waiting for their fd's taken jobs */
+    struct fdq *fdq;       /* fdmask + 1 entries, by fd number */
+    uint32_t fdmask;
+    uint32_t sleeping;  /* workers waiting for a job */
+    uint32_t signalled; /* of them, woken by a signal they have not seen yet */
+    uint32_t busy;      /* workers holding a batch of jobs */
+    bool deferred;      /* polling thread: a job woke no sleeper it might need */
+    uint32_t running;   /* jobs a worker has taken and not finished */
     bool quit;
     bool gate;          /* tests: hold taken jobs before they run */
     vl_condvar gate_cv; /* the gate opened, or quit */
-    uint32_t started;   /* threads started: only the polling thread writes it */
+    uint32_t started;   /* threads started: the polling thread writes it, under mu */
     uint32_t max;
     vl_thread *threads[]; /* max of them */
 };
@@ -66,13 +100,28 @@ static uint32_t *job(const struct vl__workers *w, uint32_t slot)
     return VL__SLOT_DRV(vl__engine_slot(w->e, slot), struct vl__reactor_slot)->u.job;
 }
 
-/* ---- the queue (under mu) ---------------------------------------------------- */
+/* The fd number slot's job runs on: every offloaded kind has one (its row's
+ * has_fd), negative for none (VL_AT_FDCWD). The op stays as it is while
+ * the pool has the job, so any thread may read it. */
+static int job_fd(const struct vl__workers *w, uint32_t slot)
+{
+    return vl__engine_slot(w->e, slot)->op.fd;
+}
 
-static void queue_push(struct vl__workers *w, uint32_t slot)
+/* The fd table's entry of fd, NULL for a negative one. */
+static struct fdq *fdq_of(const struct vl__workers *w, int fd)
+{
+    return fd < 0 ? NULL : &w->fdq[(uint32_t)fd & w->fdmask];
+}
+
+/* ---- the queue and the fd lists (under mu) ----------------------------------- */
+
+static void queue_push(struct vl__workers *w, uint32_t slot, struct fdq *q)
 {
     uint32_t *j = job(w, slot);
     j[0] = NONE;
     j[1] = w->qtail;
+    j[2] = NONE;
     j[3] = JOB_QUEUED;
     if (w->qtail == NONE)
         w->qhead = slot;
@@ -80,9 +129,18 @@ static void queue_push(struct vl__workers *w, uint32_t slot)
         job(w, w->qtail)[0] = slot;
     w->qtail = slot;
     w->queued++;
+    if (q == NULL)
+        return;
+    if (q->tail == NONE)
+        q->head = slot;
+    else
+        job(w, q->tail)[2] = slot;
+    q->tail = slot;
 }
 
-static void queue_unlink(struct vl__workers *w, uint32_t slot)
+/* Unlink slot from the queue, and from q's queued list, where prev is
+ * the job before it. */
+static void queue_cut(struct vl__workers *w, uint32_t slot, struct fdq *q, uint32_t prev)
 {
     uint32_t *j = job(w, slot);
     if (j[1] == NONE)
@@ -94,6 +152,66 @@ static void queue_unlink(struct vl__workers *w, uint32_t slot)
     else
         job(w, j[0])[1] = j[1];
     w->queued--;
+    if (q == NULL)
+        return;
+    if (prev == NONE)
+        q->head = j[2];
+    else
+        job(w, prev)[2] = j[2];
+    if (q->tail == slot)
+        q->tail = prev;
+}
+
+/* queue_cut, finding prev: O(1) for the head of q's list, the job a worker
+ * takes; else a walk of the jobs queued before it on the entry (a
+ * CANCEL's, a failed start's). */
+static void queue_unlink(struct vl__workers *w, uint32_t slot, struct fdq *q)
+{
+    uint32_t prev = NONE;
+    if (q != NULL)
+        for (uint32_t k = q->head; k != slot; k = job(w, k)[2])
+            prev = k;
+    queue_cut(w, slot, q, prev);
+}
+
+/* A worker took slot: it leaves the queue for q's taken list. */
+static void take_job(struct vl__workers *w, uint32_t slot, struct fdq *q)
+{
+    queue_unlink(w, slot, q);
+    uint32_t *j = job(w, slot);
+    j[3] = JOB_RUNNING;
+    w->running++;
+    if (q == NULL)
+        return;
+    j[0] = q->taken;
+    j[1] = NONE;
+    if (q->taken != NONE)
+        job(w, q->taken)[1] = slot;
+    q->taken = slot;
+}
+
+/* Its system call returned: slot leaves q's taken list. */
+static void untake_job(struct vl__workers *w, uint32_t slot, struct fdq *q)
+{
+    w->running--;
+    if (q == NULL)
+        return;
+    uint32_t *j = job(w, slot);
+    if (j[1] == NONE)
+        q->taken = j[0];
+    else
+        job(w, j[1])[0] = j[0];
+    if (j[0] != NONE)
+        job(w, j[0])[1] = j[1];
+}
+
+/* Whether a worker has taken a job of fd (whose entry is q). */
+static bool fd_taken(const struct vl__workers *w, const struct fdq *q, int fd)
+{
+    for (uint32_t k = q->taken; k != NONE; k = job(w, k)[0])
+        if (job_fd(w, k) == fd)
+            return true;
+    return false;
 }
 
 /* ---- the workers --------------------------------------------------------------- */
@@ -113,29 +231,122 @@ static bool finish(struct vl__workers *w, uint32_t slot, int64_t res)
     return was_empty;
 }
 
+/* The CLOSEs of fd (entry q) that no taken job holds back any more, off
+ * the closing list, linked through job[0] in the order they came. */
+static uint32_t closes_due(struct vl__workers *w, int fd, const struct fdq *q)
+{
+    if (w->chead == NONE || fd_taken(w, q, fd))
+        return NONE;
+    uint32_t due = NONE;
+    for (uint32_t *link = &w->chead; *link != NONE;) {
+        uint32_t c = *link;
+        uint32_t *j = job(w, c);
+        if (job_fd(w, c) == fd) {
+            *link = j[0];
+            j[0] = due;
+            due = c;
+        } else {
+            link = &j[0];
+        }
+    }
+    return due;
+}
+
+/* Make the close(2) of each CLOSE on the list (outside mu: no job of its
+ * fd is taken, and the number is the caller's until the CLOSE completes),
+ * then finish them (under mu, which the caller holds on entry and exit).
+ * Returns finish's "the engine needs a wake". */
+static bool closes_run(struct vl__workers *w, uint32_t due)
+{
+    bool wake = false;
+    vl_mutex_unlock(&w->mu);
+    for (uint32_t c = due; c != NONE; c = job(w, c)[0])
+        job(w, c)[1] = close(job_fd(w, c)) == 0 ? 0 : (uint32_t)errno;
+    vl_mutex_lock(&w->mu);
+    while (due != NONE) {
+        uint32_t next = job(w, due)[0];
+        wake |= finish(w, due, -(int64_t)job(w, due)[1]);
+        due = next;
+    }
+    return wake;
+}
+
+/* Take the oldest queued jobs (at least one is) into batch: the worker's
+ * share of the queue, the queued jobs over the pool's size, at least 1 and
+ * at most BATCH; 1 while the test gate is closed, so that a test sees one
+ * job per worker taken. A job taken behind a slow one waits for it, but a
+ * batch of n forms only with n jobs queued per thread the pool may have:
+ * with all of them running, the job would have waited about as long. Their
+ * fds go to fds. */
+static uint32_t take_batch(struct vl__workers *w, uint32_t *batch, int *fds)
+{
+    uint32_t n = w->queued / w->max;
+    n = w->gate || n == 0 ? 1 : n > BATCH ? BATCH : n;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t slot = w->qhead;
+        fds[k] = job_fd(w, slot);
+        take_job(w, slot, fdq_of(w, fds[k]));
+        batch[k] = slot;
+    }
+    return n;
+}
+
+/* Wait for a job (under mu). A signal wakes one sleeper, which then no
+ * longer counts as one a new job may signal (workers_start). */
+static void await_job(struct vl__workers *w)
+{
+    while (!w->quit && w->qhead == NONE) {
+        w->sleeping++;
+        vl_condvar_wait(&w->cv, &w->mu);
+        w->sleeping--;
+        if (w->signalled > 0)
+            w->signalled--;
+    }
+}
+
+/*
+ * A worker: take a batch of jobs under the lock, run them outside it, then
+ * finish them all under it again. One lock round per batch rather than two
+ * per job: with more threads than CPUs, a thread that sleeps on the lock
+ * and the futex wake that ends its sleep cost far more than the few
+ * cache misses of a longer hold (perf: at read depth 64, 4 threads on 2
+ * CPUs spent most of their time waking each other). The share per batch
+ * leaves jobs to the other threads, so a slow job holds up few others.
+ */
 static void worker_main(void *arg)
 {
     struct vl__workers *w = arg;
+    uint32_t batch[BATCH];
+    int64_t res[BATCH];
+    int fds[BATCH];
     vl_mutex_lock(&w->mu);
     for (;;) {
-        while (!w->quit && w->qhead == NONE) {
-            w->idle++;
-            vl_condvar_wait(&w->cv, &w->mu);
-            w->idle--;
-        }
+        await_job(w);
         if (w->quit)
             break;
-        uint32_t slot = w->qhead;
-        queue_unlink(w, slot);
-        job(w, slot)[3] = JOB_RUNNING;
-        w->running++;
+        uint32_t n = take_batch(w, batch, fds);
+        w->busy++;
         while (w->gate && !w->quit)
             vl_condvar_wait(&w->gate_cv, &w->mu);
         vl_mutex_unlock(&w->mu);
-        int64_t res = vl__reactor_work(w->r, slot);
+        for (uint32_t k = 0; k < n; k++)
+            res[k] = vl__reactor_work(w->r, batch[k]);
         vl_mutex_lock(&w->mu);
-        w->running--;
-        if (finish(w, slot, res)) {
+        w->busy--;
+        bool wake = false;
+        for (uint32_t k = 0; k < n; k++) {
+            untake_job(w, batch[k], fdq_of(w, fds[k]));
+            wake |= finish(w, batch[k], res[k]);
+        }
+        /* The finished slots may be reaped and reused once mu is let go
+         * (closes_run does): only the fds saved at the take are read. */
+        for (uint32_t k = 0; k < n && w->chead != NONE; k++) {
+            struct fdq *q = fdq_of(w, fds[k]);
+            uint32_t due = q != NULL ? closes_due(w, fds[k], q) : NONE;
+            if (due != NONE)
+                wake |= closes_run(w, due);
+        }
+        if (wake) {
             /* Outside the lock: the polling thread may be reaping. The
              * engine outlives this call (vl__workers_destroy joins first).
              * A failed wake (the eventfd's counter is saturated) means one
@@ -160,28 +371,76 @@ static int spawn(struct vl__workers *w)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = vl_thread_spawn(worker_main, w, WORKER_STACK, &w->threads[w->started]);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc == 0)
+    if (rc == 0) {
+        vl_mutex_lock(&w->mu);
         w->started++;
+        vl_mutex_unlock(&w->mu);
+    }
     return rc;
 }
 
 /* ---- the offload's entries (the polling thread) ----------------------------------- */
 
+/* The threads awake (busy, between batches, or signalled) when unsignalled
+ * sleep (under mu). A thread just spawned may sleep before the polling
+ * thread counts it started: it then counts as asleep, never below 0. */
+static uint32_t awake_threads(const struct vl__workers *w, uint32_t unsignalled)
+{
+    return w->started > unsignalled ? w->started - unsignalled : 0;
+}
+
+/*
+ * Whether a new job wakes a sleeping worker (under mu; the caller signals
+ * after the unlock, so the woken thread finds mu free, and the condvar's
+ * sequence, sampled under mu, still catches a worker about to sleep).
+ *
+ * Waking costs more than a cached file op (a futex wake, then the
+ * sleeper's return and its next sleep): at read depth 64, 4 threads on 2
+ * CPUs that woke a sleeper for every job no awake thread was free for made
+ * two futex calls per op and cost 1.8x the CPU per op of 1 thread. So a
+ * job wakes one only when no thread is awake, or when more jobs wait than
+ * the awake ones take in a batch each; else the awake threads, which look
+ * at the queue between batches, take it. Only a thread stuck in a long
+ * call would then hold it up while another sleeps: such a skipped wake is
+ * remembered (deferred), and the polling thread's next wait of the driver
+ * (workers_kick, every loop turn) wakes a sleeper for any job still
+ * waiting with no free thread awake.
+ */
+static bool wake_now(struct vl__workers *w)
+{
+    uint32_t unsignalled = w->sleeping - w->signalled;
+    if (unsignalled == 0)
+        return false;
+    uint32_t awake = awake_threads(w, unsignalled);
+    if (awake == 0 || w->queued > awake * BATCH) {
+        w->signalled++;
+        return true;
+    }
+    if (w->queued > (awake > w->busy ? awake - w->busy : 0))
+        w->deferred = true;
+    return false;
+}
+
 static int workers_start(void *ctx, uint32_t slot)
 {
     struct vl__workers *w = ctx;
+    struct fdq *q = fdq_of(w, job_fd(w, slot));
+    if (q != NULL)
+        q->held++;
     vl_mutex_lock(&w->mu);
-    queue_push(w, slot);
-    /* More jobs wait than the workers not running one will take: start one
-     * more thread. A worker that has finished its job but not yet gone
-     * idle counts as free: it looks at the queue before it waits. Counting
-     * it busy would start a thread per job at queue depth 1 (the job
-     * arrives while its predecessor's worker is waking the engine), and
-     * the jobs would then rotate among threads that are all cold. */
-    bool grow = w->queued > w->started - w->running && w->started < w->max;
-    if (w->idle > 0)
-        vl_condvar_signal(&w->cv);
+    queue_push(w, slot, q);
+    /* More jobs wait than the workers not holding a batch will take: start
+     * one more thread. A worker that has finished its batch but not yet
+     * gone to sleep counts as free: it looks at the queue before it waits.
+     * Counting it busy would start a thread per job at queue depth 1 (the
+     * job arrives while its predecessor's worker is waking the engine),
+     * and the jobs would then rotate among threads that are all cold. */
+    uint32_t unbusy = w->started > w->busy ? w->started - w->busy : 0;
+    bool grow = w->queued > unbusy && w->started < w->max;
+    bool signal = wake_now(w);
     vl_mutex_unlock(&w->mu);
+    if (signal)
+        vl_condvar_signal(&w->cv);
     if (!grow)
         return 0;
     int rc = spawn(w);
@@ -189,24 +448,82 @@ static int workers_start(void *ctx, uint32_t slot)
         return 0; /* the threads there are take it */
     /* No thread at all: nobody would run the job, so it fails with why. */
     vl_mutex_lock(&w->mu);
-    queue_unlink(w, slot);
+    queue_unlink(w, slot, q);
     job(w, slot)[3] = 0;
     vl_mutex_unlock(&w->mu);
+    if (q != NULL)
+        q->held--;
     return rc;
 }
 
 static int workers_cancel(void *ctx, uint32_t slot)
 {
     struct vl__workers *w = ctx;
-    int rc = -EALREADY; /* running, or finished and waiting for reap */
+    /* Running, finished and waiting for reap, or a CLOSE waiting for its
+     * fd's jobs (its close(2) happens: the fd is the engine's now). */
+    int rc = -EALREADY;
+    struct fdq *q = fdq_of(w, job_fd(w, slot));
     vl_mutex_lock(&w->mu);
     if (job(w, slot)[3] == JOB_QUEUED) {
-        queue_unlink(w, slot);
+        queue_unlink(w, slot, q);
         job(w, slot)[3] = 0;
         rc = 0;
     }
     vl_mutex_unlock(&w->mu);
+    if (rc == 0 && q != NULL)
+        q->held--;
     return rc;
+}
+
+/*
+ * The CLOSE slot of fd: its queued jobs come back -ECANCELED, in the order
+ * they came; 1 and the pool holds the CLOSE while a worker has taken a job
+ * of fd (closes_due runs it when the last one is done), else 0 and the
+ * reactor closes. The walk covers the jobs queued on fd's entry only, and
+ * an fd without jobs (held 0: most CLOSEs, of sockets) costs no lock.
+ */
+static int workers_close(void *ctx, uint32_t slot, int fd)
+{
+    struct vl__workers *w = ctx;
+    struct fdq *q = fdq_of(w, fd);
+    if (q == NULL || q->held == 0)
+        return 0;
+    uint32_t gone = NONE, gone_tail = NONE;
+    vl_mutex_lock(&w->mu);
+    for (uint32_t k = q->head, prev = NONE; k != NONE;) {
+        uint32_t next = job(w, k)[2];
+        if (job_fd(w, k) != fd) {
+            prev = k;
+        } else {
+            queue_cut(w, k, q, prev);
+            uint32_t *j = job(w, k);
+            j[3] = 0;
+            j[0] = NONE;
+            if (gone_tail == NONE)
+                gone = k;
+            else
+                job(w, gone_tail)[0] = k;
+            gone_tail = k;
+        }
+        k = next;
+    }
+    bool wait = fd_taken(w, q, fd);
+    if (wait) {
+        uint32_t *j = job(w, slot);
+        j[0] = w->chead;
+        j[3] = JOB_CLOSING;
+        w->chead = slot;
+    }
+    vl_mutex_unlock(&w->mu);
+    /* The list is the polling thread's now; a completion may reuse a slot,
+     * so read its link first. */
+    while (gone != NONE) {
+        uint32_t next = job(w, gone)[0];
+        q->held--;
+        vl__reactor_offload_done(w->r, gone, -ECANCELED);
+        gone = next;
+    }
+    return wait ? 1 : 0;
 }
 
 static void workers_reap(void *ctx)
@@ -233,13 +550,42 @@ static void workers_reap(void *ctx)
         uint32_t *j = job(w, order);
         uint32_t next = j[0];
         int64_t res = (int64_t)((uint64_t)j[1] | (uint64_t)j[2] << 32);
+        const vl_op *op = &vl__engine_slot(w->e, order)->op;
+        struct fdq *q = op->kind == VL_OP_CLOSE ? NULL : fdq_of(w, op->fd);
+        if (q != NULL)
+            q->held--;
         vl__reactor_offload_done(w->r, order, res);
         order = next;
     }
 }
 
-const struct vl__reactor_offload vl__workers_offload = {
-    .start = workers_start, .cancel = workers_cancel, .reap = workers_reap};
+/* The polling thread is about to wait (vl__reactor_timeout): a job that
+ * found no free worker awake and woke none (wake_now) wakes a sleeper now,
+ * if it still waits with no free worker awake. One load when there is
+ * none. */
+static void workers_kick(void *ctx)
+{
+    struct vl__workers *w = ctx;
+    if (!w->deferred) /* only the polling thread touches it */
+        return;
+    vl_mutex_lock(&w->mu);
+    w->deferred = false;
+    uint32_t unsignalled = w->sleeping - w->signalled;
+    uint32_t awake = awake_threads(w, unsignalled);
+    uint32_t free_awake = awake > w->busy ? awake - w->busy : 0;
+    bool signal = unsignalled > 0 && w->queued > free_awake;
+    if (signal)
+        w->signalled++;
+    vl_mutex_unlock(&w->mu);
+    if (signal)
+        vl_condvar_signal(&w->cv);
+}
+
+const struct vl__reactor_offload vl__workers_offload = {.start = workers_start,
+                                                        .cancel = workers_cancel,
+                                                        .reap = workers_reap,
+                                                        .close = workers_close,
+                                                        .kick = workers_kick};
 
 /* ---- setup ------------------------------------------------------------------- */
 
@@ -249,9 +595,18 @@ int vl__workers_create(vl_engine *e, struct vl__reactor *r, uint32_t nthreads,
     struct vl__workers *w = calloc(1, sizeof(*w) + nthreads * sizeof(w->threads[0]));
     if (w == NULL)
         return -ENOMEM;
+    uint32_t nfdq = r->mask + 1 < FDQ_MAX ? r->mask + 1 : FDQ_MAX; /* powers of two */
+    w->fdq = malloc(nfdq * sizeof(w->fdq[0]));
+    if (w->fdq == NULL) {
+        free(w);
+        return -ENOMEM;
+    }
+    for (uint32_t k = 0; k < nfdq; k++)
+        w->fdq[k] = (struct fdq){0, NONE, NONE, NONE};
+    w->fdmask = nfdq - 1;
     w->e = e;
     w->r = r;
-    w->qhead = w->qtail = w->dhead = NONE;
+    w->qhead = w->qtail = w->dhead = w->chead = NONE;
     w->max = nthreads;
     vl_mutex_init(&w->mu);
     vl_condvar_init(&w->cv);
@@ -271,6 +626,7 @@ void vl__workers_destroy(struct vl__workers *w)
     vl_mutex_unlock(&w->mu);
     for (uint32_t k = 0; k < w->started; k++)
         vl_thread_join(w->threads[k]);
+    free(w->fdq);
     free(w);
 }
 

@@ -15,8 +15,23 @@
  *
  * No allocation per job: queued jobs are a FIFO linked through the job
  * words of the slots' struct vl__reactor_slot, and finished ones a second
- * list through the same words, so the pool's memory is its struct and its
- * thread handles, made at create. A finished job wakes the engine (once
+ * list through the same words, so the pool's memory is its struct, its
+ * thread handles and its table of fd lists, made at create.
+ *
+ * A job runs by fd number, so the CLOSE of its fd (the offload's close
+ * entry) cancels the fd's queued jobs (-ECANCELED) and, while a worker has
+ * taken one, holds the CLOSE and makes its close(2) once that job's system
+ * call has returned: no job ever meets the next file to take the number.
+ * A table of per-fd lists keeps that to the fd's own jobs, and a CLOSE of
+ * an fd the pool has no job of (a socket's) costs one load.
+ *
+ * A worker takes its share of the queued jobs under one lock round and
+ * finishes them under one more, and a new job wakes a sleeping thread only
+ * when the awake ones will not take it soon (workers.c: wake_now); the
+ * offload's kick, before every wait of the driver, wakes one for a job
+ * that still waits with no free thread awake. Idle threads sleep.
+ *
+ * A finished job wakes the engine (once
  * per batch: only a push onto an empty finished list wakes), and the
  * driver's wait hands every finished job back on the polling thread
  * (reap), where its completion takes the engine's normal path.
@@ -65,11 +80,11 @@ uint32_t vl__workers_threads(const struct vl__workers *w);
 uint32_t vl__workers_running(struct vl__workers *w);
 
 /*
- * For tests: while the gate is closed, a worker that took a job holds it,
- * RUNNING, before its system call, so that a test can see jobs running and
- * others queued (a CANCEL of each answers differently). Open it before the
- * engine's shutdown, which waits for running jobs. Costs a job one test of
- * a flag under the lock the worker holds anyway.
+ * For tests: while the gate is closed, a worker takes one job at a time
+ * and holds it, RUNNING, before its system call, so that a test can see
+ * jobs running and others queued (a CANCEL of each answers differently).
+ * Open it before the engine's shutdown, which waits for running jobs.
+ * Costs a batch one test of a flag under the lock the worker holds anyway.
  */
 void vl__workers_gate(struct vl__workers *w, bool closed);
 
