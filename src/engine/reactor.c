@@ -1787,36 +1787,43 @@ static void fd_adopt(struct vl__reactor *r, struct vl__reactor_fd *f, bool fresh
         f->tag = h->tag;
         f->hup = h->hup;
         f->unproven = uv_stamp(r->waits);
-        r->uv[(r->uv_head + r->uv_len++) & r->uv_mask] =
-            (struct vl__reactor_unproven){.fd = f->fd, .tag = h->tag, .wait = r->waits};
+        r->uv[(r->uv_head + r->uv_len++) & r->uv_mask] = (struct vl__reactor_unproven){
+            .fd = f->fd, .tag = h->tag, .wait = r->waits, .at = r->now};
     }
     h->armed = 0;
 }
 
-/* Arm the entry an unproven record names, if it is still the one the
- * record was made for. */
-static void prove(struct vl__reactor *r, const struct vl__reactor_unproven *u)
+/* The entry an unproven record was made for, if it still waits unproven:
+ * its ops did not complete (which drops it) and nothing armed it. */
+static struct vl__reactor_fd *uv_entry(struct vl__reactor *r, const struct vl__reactor_unproven *u)
 {
     struct vl__reactor_fd *f = fd_find(r, u->fd);
     if (f == NULL || f->tag != u->tag || f->unproven != uv_stamp(u->wait))
-        return;
-    f->recheck |= (uint8_t)fd_wants(f);
-    int rc = fd_settle(r, f);
-    if (rc < 0)
-        vl__reactor_fd_failed(r, u->fd, u->tag, rc);
+        return NULL;
+    return f;
 }
 
+/*
+ * The records go in the order they were made, so the oldest is first: the
+ * ones whose entry no longer waits unproven leave at once (the wait is
+ * bounded by the first that does), the due ones have their entry armed.
+ */
 void vl__reactor_prewait(struct vl__reactor *r, bool all)
 {
     r->waits++;
-    all |= r->idle;
     while (r->uv_len > 0) {
         struct vl__reactor_unproven u = r->uv[r->uv_head];
-        if (!all && r->waits - u.wait < VL__REACTOR_PROVE_WAITS)
+        struct vl__reactor_fd *f = uv_entry(r, &u);
+        if (f != NULL && !all && r->now - u.at < VL__REACTOR_PROVE_NS)
             break;
         r->uv_head = (r->uv_head + 1) & r->uv_mask;
         r->uv_len--;
-        prove(r, &u);
+        if (f == NULL)
+            continue;
+        f->recheck |= (uint8_t)fd_wants(f);
+        int rc = fd_settle(r, f);
+        if (rc < 0)
+            vl__reactor_fd_failed(r, u.fd, u.tag, rc);
     }
 }
 
@@ -2138,9 +2145,14 @@ int64_t vl__reactor_timeout(const struct vl__reactor *r, int64_t timeout_ns)
 {
     uint32_t i;
     /* An unproven entry may wait for a registration its number no longer
-     * has: a wait that finds nothing for this long has them proven. */
-    if (r->uv_len > 0 && (timeout_ns < 0 || timeout_ns > VL__REACTOR_PROVE_NS))
-        timeout_ns = VL__REACTOR_PROVE_NS;
+     * has: wake when the oldest is due its proof. */
+    if (r->uv_len > 0) {
+        int64_t due = r->uv[r->uv_head].at + VL__REACTOR_PROVE_NS - r->now;
+        if (due < 0)
+            due = 0;
+        if (timeout_ns < 0 || due < timeout_ns)
+            timeout_ns = due;
+    }
     if (timeout_ns == 0 || !vl__timer_heap_peek(&r->timers, &i))
         return timeout_ns;
     int64_t left = (int64_t)vl__engine_slot(r->e, i)->deadline_ns - vl_time_monotonic_ns();
@@ -2160,7 +2172,8 @@ int64_t vl__reactor_next_deadline(const struct vl__reactor *r)
 void vl__reactor_count_wait(struct vl__reactor *r, int64_t timeout_ns, int n)
 {
     struct vl__stats *st = vl__engine_stats(r->e);
-    r->idle = n == 0 && timeout_ns != 0;
+    if (r->uv != NULL)
+        r->now = vl_time_monotonic_ns(); /* the age of unproven re-uses */
     if (timeout_ns != 0)
         st->kernel_waits++;
     else
@@ -2199,6 +2212,7 @@ int vl__reactor_init(struct vl__reactor *r, vl_engine *e, uint32_t max_inflight,
          * arm instead (fd_adopt). */
         r->uv_mask = (cap < UV_CAP ? cap : UV_CAP) - 1;
         r->uv = malloc((size_t)(r->uv_mask + 1) * sizeof(*r->uv));
+        r->now = vl_time_monotonic_ns();
     }
     if (r->tab == NULL || r->hints == NULL || (be->reuse && r->uv == NULL)) {
         vl__reactor_fini(r);
