@@ -1811,10 +1811,11 @@ static struct vl__reactor_fd *uv_entry(struct vl__reactor *r, const struct vl__r
 void vl__reactor_prewait(struct vl__reactor *r, bool all)
 {
     r->waits++;
+    int64_t age = r->idle ? VL__REACTOR_PROVE_IDLE_NS : VL__REACTOR_PROVE_BUSY_NS;
     while (r->uv_len > 0) {
         struct vl__reactor_unproven u = r->uv[r->uv_head];
         struct vl__reactor_fd *f = uv_entry(r, &u);
-        if (f != NULL && !all && r->now - u.at < VL__REACTOR_PROVE_NS)
+        if (f != NULL && !all && r->now - u.at < age)
             break;
         r->uv_head = (r->uv_head + 1) & r->uv_mask;
         r->uv_len--;
@@ -2145,14 +2146,10 @@ int64_t vl__reactor_timeout(const struct vl__reactor *r, int64_t timeout_ns)
 {
     uint32_t i;
     /* An unproven entry may wait for a registration its number no longer
-     * has: wake when the oldest is due its proof. */
-    if (r->uv_len > 0) {
-        int64_t due = r->uv[r->uv_head].at + VL__REACTOR_PROVE_NS - r->now;
-        if (due < 0)
-            due = 0;
-        if (timeout_ns < 0 || due < timeout_ns)
-            timeout_ns = due;
-    }
+     * has: a wait that finds nothing for VL__REACTOR_PROVE_IDLE_NS ends then
+     * (vl__reactor_prewait arms them after it). */
+    if (r->uv_len > 0 && (timeout_ns < 0 || timeout_ns > VL__REACTOR_PROVE_IDLE_NS))
+        timeout_ns = VL__REACTOR_PROVE_IDLE_NS;
     if (timeout_ns == 0 || !vl__timer_heap_peek(&r->timers, &i))
         return timeout_ns;
     int64_t left = (int64_t)vl__engine_slot(r->e, i)->deadline_ns - vl_time_monotonic_ns();
@@ -2172,8 +2169,10 @@ int64_t vl__reactor_next_deadline(const struct vl__reactor *r)
 void vl__reactor_count_wait(struct vl__reactor *r, int64_t timeout_ns, int n)
 {
     struct vl__stats *st = vl__engine_stats(r->e);
-    if (r->uv != NULL)
+    if (r->uv != NULL) {
         r->now = vl_time_monotonic_ns(); /* the age of unproven re-uses */
+        r->idle = n == 0 && timeout_ns >= VL__REACTOR_PROVE_IDLE_NS;
+    }
     if (timeout_ns != 0)
         st->kernel_waits++;
     else

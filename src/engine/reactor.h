@@ -248,11 +248,12 @@ struct vl__reactor {
     struct vl__workers *pool;
     /* Unproven re-uses, oldest first: a ring of uv_mask + 1 records (none
      * for a backend without reuse). waits counts vl__reactor_prewait calls;
-     * now is CLOCK_MONOTONIC after the latest wait (vl__reactor_count_wait;
-     * only with reuse). */
+     * now is CLOCK_MONOTONIC after the latest wait, idle: that wait found
+     * nothing (vl__reactor_count_wait; only with reuse). */
     struct vl__reactor_unproven *uv;
     uint32_t uv_mask, uv_head, uv_len;
     uint32_t waits;
+    bool idle;
     int64_t now;
 };
 
@@ -366,22 +367,28 @@ void vl__reactor_woken(struct vl__reactor *r);
 void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned ready);
 
 /* How long a wait may block: timeout_ns (< 0 forever) cut to the earliest
- * timer, and to when the oldest unproven re-use is due (vl__reactor_prewait). */
+ * timer, and to VL__REACTOR_PROVE_IDLE_NS while unproven re-uses wait
+ * (vl__reactor_prewait). */
 int64_t vl__reactor_timeout(const struct vl__reactor *r, int64_t timeout_ns);
 
 /*
  * Before each wait of a backend with reuse, on the polling thread: arm the
  * fd entries that started from a re-used registration and still wait
- * unproven VL__REACTOR_PROVE_NS after, or all of them when all is true. An
- * entry whose number got a file the registration is not of then reports
- * at once if it is ready, like any arm, so an op on such a number waits
- * that long at most for readiness it already had; a busy reactor proves
- * few, since their ops mostly complete first. all: for a host that sleeps
- * on the driver's descriptor, where no bounded wait of the reactor's own
- * follows.
+ * unproven, all of them when all is true, else those made
+ * VL__REACTOR_PROVE_IDLE_NS ago when the last wait found nothing for that
+ * long (while there are any, a wait is bounded to that), and those made
+ * VL__REACTOR_PROVE_BUSY_NS ago when it found something. An entry whose
+ * number got a file the registration is not of then reports at once if it
+ * is ready, like any arm: an op on such a number waits that long at most
+ * for readiness it had already. The two ages: an idle reactor loses nothing
+ * by arming, while a busy one has many connections whose clients are just
+ * slower than that, and whose re-uses their next message proves. all: for
+ * a host that sleeps on the driver's descriptor, where no bounded wait of
+ * the reactor's own follows.
  */
 void vl__reactor_prewait(struct vl__reactor *r, bool all);
-#define VL__REACTOR_PROVE_NS 5000000 /* 5 ms */
+#define VL__REACTOR_PROVE_IDLE_NS 5000000   /* 5 ms */
+#define VL__REACTOR_PROVE_BUSY_NS 200000000 /* 200 ms */
 
 /*
  * The backend learned of an error on fd's registration tagged tag that the
