@@ -781,6 +781,31 @@ static void test_reuse_kept_registration(void **state)
     close(sv[1]);
 }
 
+/*
+ * The fd table under collisions: numbers with one home slot (the table
+ * has 2 * CAP entries) and their neighbours, parked and then dropped in an
+ * order that makes the backward shift move entries; every parked fd stays
+ * findable, and the count of entries away from home goes back to 0.
+ */
+static void test_table_collisions(void **state)
+{
+    (void)state;
+    uint32_t cap = R.mask + 1;
+    int fds[CAP] = {3, (int)(3 + cap), (int)(3 + 2 * cap), 4, (int)(4 + cap), 2, (int)(2 + cap), 5};
+    for (uint32_t i = 0; i < CAP; i++)
+        vl__reactor_park(&R, (take_slot(i, nop_on(fds[i])), i), VL__REACTOR_READ);
+    assert_true(R.displaced > 0);
+    static const uint32_t order[CAP] = {0, 3, 5, 1, 7, 2, 6, 4};
+    for (uint32_t k = 0; k < CAP; k++) {
+        for (uint32_t m = k; m < CAP; m++)
+            assert_true(on_list(fds[order[m]], 0, order[m]));
+        assert_int_equal(vl__reactor_cancel(&R, order[k]), 0);
+        expect_completion(order[k], -ECANCELED);
+        assert_null(entry(fds[order[k]]));
+    }
+    assert_int_equal(R.displaced, 0);
+}
+
 /* Without reuse the backend arms for every parking op, as kqueue's free
  * arms want. */
 static void test_no_reuse_arms_each_time(void **state)
@@ -1366,6 +1391,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_exit_watch_shutdown, proc_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_reuse_kept_registration, reuse_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_no_reuse_arms_each_time, fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_table_collisions, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_offload_unpollable, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_offload_cancel, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_pool_file_rw, engine_setup, engine_teardown),

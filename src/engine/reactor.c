@@ -172,21 +172,30 @@ static struct vl__reactor_fd *fd_get(struct vl__reactor *r, int fd, bool *made)
     struct vl__reactor_fd *f = &r->tab[i];
     *f = (struct vl__reactor_fd){.fd = fd, .head = {NONE, NONE}, .tail = {NONE, NONE}};
     *made = true;
+    if (i != home(r, fd))
+        r->displaced++;
     return f;
 }
 
 /* Remove an entry by backward shifting (no tombstones, so lookups of absent
- * fds stay short). Entries after it move: pointers into the table die. */
+ * fds stay short). Entries after it move: pointers into the table die.
+ * With every entry at its home (fd numbers below the capacity, the usual
+ * case) none can move, and the scan of the cluster behind it is skipped. */
 static void fd_drop(struct vl__reactor *r, struct vl__reactor_fd *f)
 {
     uint32_t hole = (uint32_t)(f - r->tab);
-    for (uint32_t j = (hole + 1) & r->mask; r->tab[j].fd >= 0; j = (j + 1) & r->mask) {
+    if (hole != home(r, f->fd))
+        r->displaced--;
+    for (uint32_t j = (hole + 1) & r->mask; r->displaced > 0 && r->tab[j].fd >= 0;
+         j = (j + 1) & r->mask) {
         /* The entry at j may fill the hole unless its home lies cyclically
          * in (hole, j]: then it would move in front of its home. */
         uint32_t k = home(r, r->tab[j].fd);
         bool stays = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
         if (!stays) {
             r->tab[hole] = r->tab[j];
+            if (hole == k)
+                r->displaced--; /* it is home now */
             hole = j;
         }
     }

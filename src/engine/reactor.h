@@ -232,6 +232,7 @@ struct vl__reactor {
     struct vl__reactor_fd *tab;
     struct vl__reactor_hint *hints; /* mask + 1 entries, by fd number */
     uint32_t mask;                  /* table capacity - 1 */
+    uint32_t displaced;             /* entries away from their home slot */
     struct vl__timer_heap timers;
     uint32_t next_tag;  /* tags registrations, so stale events are told apart */
     uint32_t ready_seq; /* counts vl__reactor_ready calls that ran ops (POLL's seq) */
