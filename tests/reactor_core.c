@@ -806,6 +806,31 @@ static void test_table_collisions(void **state)
     assert_int_equal(R.displaced, 0);
 }
 
+/* A re-use whose op ends without an event of the registration (a cancel,
+ * as a deadline does) proved nothing: the next op arms. */
+static void test_reuse_forgotten_unproven(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    recv_in(0, sv[0]);
+    assert_int_equal(send(sv[1], "abc", 3, 0), 3);
+    vl__reactor_ready(&R, sv[0], fb.arms[0].tag, VL__REACTOR_READ);
+    expect_completion(0, 3);
+    recv_in(1, sv[0]); /* on the kept registration */
+    assert_int_equal(fb.narms, 1);
+    assert_int_equal(vl__reactor_cancel(&R, 1), 0);
+    expect_completion(1, -ECANCELED);
+    recv_in(2, sv[0]);
+    assert_int_equal(fb.narms, 2);
+    assert_int_equal(entry(sv[0])->unproven, 0);
+    assert_int_equal(send(sv[1], "d", 1, 0), 1);
+    vl__reactor_ready(&R, sv[0], fb.arms[1].tag, VL__REACTOR_READ);
+    expect_completion(2, 1);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 /* Without reuse the backend arms for every parking op, as kqueue's free
  * arms want. */
 static void test_no_reuse_arms_each_time(void **state)
@@ -1390,6 +1415,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_exit_watch_refused, proc_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_exit_watch_shutdown, proc_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_reuse_kept_registration, reuse_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_reuse_forgotten_unproven, reuse_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_no_reuse_arms_each_time, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_table_collisions, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_offload_unpollable, fake_setup, fake_teardown),

@@ -1749,8 +1749,11 @@ static int fd_settle(struct vl__reactor *r, struct vl__reactor_fd *f)
 {
     unsigned want = fd_wants(f);
     if (want == 0) {
-        if (f->armed && r->be->reuse) {
-            /* What the registration left in place is, for the next entry. */
+        if (f->armed && r->be->reuse && f->unproven == 0) {
+            /* What the registration left in place is, for the next entry:
+             * only a proven one (an arm, or its event finished the last op),
+             * so an op that re-uses a dead registration and ends otherwise
+             * (a deadline, a cancel) leaves the next op to arm. */
             struct vl__reactor_hint *h = hint_of(r, f->fd);
             h->tag = f->tag;
             h->armed = f->armed;
@@ -1865,8 +1868,7 @@ static void run_always_ready(struct vl__reactor *r, uint32_t i, struct vl__slot 
 }
 
 /* Put an op that could not finish on its fd's lists for dirs (read, write
- * or both). recheck: it did not meet EAGAIN (RECHECK), so the backend must
- * look at the fd's level again. */
+ * or both); how: PARK_RECHECK, PARK_FRESH (above). */
 static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s, unsigned dirs, unsigned how)
 {
     if (dirs == 0) {
@@ -2025,6 +2027,8 @@ static uint32_t run_list(struct vl__reactor *r, struct vl__reactor_fd *f, int di
         }
         bool one = rslot(s)->flags & F_ONE_PER_WAKE;
         lists_unlink(r, f, i);
+        if (fd_wants(f) == 0)
+            f->unproven = 0; /* the registration's event finished the fd's last op */
         finish(r, i, s, res);
         if (one) {
             f->recheck |= (uint8_t)(1u << dir);
