@@ -5618,6 +5618,175 @@ static void recv_after_short_read_on_a_reused_number(void **state)
 }
 
 /*
+ * An edge-triggered readiness driver may park a RECV after a short read
+ * without reading again, and may start the fd's next ops from the
+ * registration the last ones left in place (the epoll driver does both,
+ * src/engine/reactor.h): no change of the socket may be lost on the way.
+ * On a TCP pair and an AF_UNIX one, round after round: data that comes
+ * between a short read and the next RECV (no poll in between), data that
+ * comes after the next RECV parked, a SEND that parks on a full buffer
+ * between RECVs, and at the end an EOF behind data, both one the peer
+ * sends before the RECV after the short read and one after it parked.
+ */
+static void edges_after_short_reads(bool tcp, bool eof_before)
+{
+    char in[64];
+    static char sink[1 << 16];
+    int sv[2];
+    if (tcp)
+        mk_tcp_pair(sv);
+    else
+        mk_socketpair(sv);
+    h_open(64, 0);
+    for (int round = 0; round < 6; round++) {
+        uint64_t id = h_sub(vl_op_recv(sv[0], in, sizeof(in), 0));
+        assert_int_equal(send(sv[1], "123", 3, 0), 3);
+        assert_int_equal(h_wait(id), 3); /* short: drained */
+        assert_memory_equal(in, "123", 3);
+        /* Comes before the next RECV, whose edge no poll took yet. */
+        assert_int_equal(send(sv[1], "4567", 4, 0), 4);
+        id = h_sub(vl_op_recv(sv[0], in, sizeof(in), 0));
+        assert_int_equal(h_wait(id), 4);
+        assert_memory_equal(in, "4567", 4);
+        /* Comes after the next RECV parked. */
+        id = h_sub(vl_op_recv(sv[0], in, sizeof(in), 0));
+        assert_int_equal(h_poll(5 * CT_MS, 256), 0);
+        assert_int_equal(send(sv[1], "89", 2, 0), 2);
+        assert_int_equal(h_wait(id), 2);
+        assert_memory_equal(in, "89", 2);
+        /* A SEND that parks on a full buffer, and one that goes at once. */
+        if (round % 2 == 1) {
+            fill_send_buffer(sv[0]);
+            uint64_t w = h_sub(vl_op_send(sv[0], "w", 1, 0));
+            h_poll(5 * CT_MS, 256); /* TCP may make room by itself: no assertion */
+            int64_t start = ct_now_ns();
+            while (!h_rec_of(w)->done) {
+                (void)recv(sv[1], sink, sizeof(sink), MSG_DONTWAIT);
+                h_poll(CT_MS, 256);
+                if (ct_now_ns() - start > h_limit_ns())
+                    fail_msg("round %d: the parked SEND never went out", round);
+            }
+            assert_int_equal(h_rec_of(w)->result, 1);
+            drain_fd(sv[1]);
+        } else {
+            assert_int_equal(h_run(vl_op_send(sv[0], "s", 1, 0)), 1);
+            drain_fd(sv[1]);
+        }
+    }
+    /* The EOF behind the data. */
+    uint64_t id = h_sub(vl_op_recv(sv[0], in, sizeof(in), 0));
+    assert_int_equal(send(sv[1], "end", 3, 0), 3);
+    assert_int_equal(h_wait(id), 3);
+    if (eof_before) {
+        assert_int_equal(shutdown(sv[1], SHUT_WR), 0);
+        id = h_sub(vl_op_recv(sv[0], in, sizeof(in), 0));
+    } else {
+        id = h_sub(vl_op_recv(sv[0], in, sizeof(in), 0));
+        assert_int_equal(h_poll(5 * CT_MS, 256), 0);
+        assert_int_equal(shutdown(sv[1], SHUT_WR), 0);
+    }
+    assert_int_equal(h_wait(id), 0);
+    assert_int_equal(h_run(vl_op_recv(sv[0], in, sizeof(in), 0)), 0); /* repeatable */
+    h_quiet();
+}
+
+#define EDGES_TEST(name, tcp, eof_before)                                              \
+    static void name(void **state)                                                     \
+    {                                                                                  \
+        (void)state;                                                                   \
+        WATCH(30);                                                                     \
+        skip_on_sync("an op waits for a peer this thread drives after submitting it"); \
+        edges_after_short_reads(tcp, eof_before);                                      \
+    }
+EDGES_TEST(edges_after_short_reads_tcp_eof_first, true, true)
+EDGES_TEST(edges_after_short_reads_tcp_eof_later, true, false)
+EDGES_TEST(edges_after_short_reads_unix_eof_first, false, true)
+EDGES_TEST(edges_after_short_reads_unix_eof_later, false, false)
+
+/*
+ * The registration a number's last ops left watched both directions; then
+ * a plain close(2) and a new file on the number (invisible to the engine),
+ * with dup_old: a dup keeping the old file, and so its registration and its
+ * events, alive. A SEND on the new file that meets a full buffer, and a RECV
+ * whose data comes after it parked, must still complete when the new file
+ * becomes ready, and the RECV must get the new file's bytes, not the old's.
+ */
+static void ops_on_a_reused_number_after_both_directions(bool dup_old)
+{
+    char in[64];
+    int sv[2], t[2];
+    mk_socketpair(sv);
+    h_open(64, 0);
+    int n = sv[0];
+    /* Both directions park on the old file, and complete. */
+    fill_send_buffer(n);
+    uint64_t w = h_sub(vl_op_send(n, "w", 1, 0));
+    uint64_t id = h_sub(vl_op_recv(n, in, sizeof(in), 0));
+    assert_int_equal(h_poll(5 * CT_MS, 256), 0);
+    assert_int_equal(send(sv[1], "old", 3, 0), 3);
+    assert_int_equal(h_wait(id), 3); /* short */
+    drain_fd(sv[1]);
+    assert_int_equal(h_wait(w), 1);
+
+    int keep = -1;
+    if (dup_old) {
+        keep = dup(n);
+        assert_true(keep >= 0);
+        track(keep);
+    }
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, t), 0);
+    track(t[1]);
+    assert_int_equal(dup3(t[0], n, O_CLOEXEC), n); /* the number's old file goes */
+    close(t[0]);
+    fill_send_buffer(n);
+    w = h_sub(vl_op_send(n, "W", 1, 0));
+    id = h_sub(vl_op_recv(n, in, sizeof(in), 0));
+    assert_int_equal(h_poll(5 * CT_MS, 256), 0);
+    if (dup_old) {
+        /* The old file turns readable and writable: its events must not
+         * complete anything on the new one. */
+        assert_int_equal(send(sv[1], "OLD!", 4, 0), 4);
+        drain_fd(sv[1]);
+        for (int i = 0; i < 3; i++)
+            h_poll(5 * CT_MS, 256);
+        if (h_rec_of(id)->done)
+            fail_msg("RECV on the reused number completed with %lld before its file had data",
+                     (long long)h_rec_of(id)->result);
+    }
+    assert_int_equal(send(t[1], "new!", 4, 0), 4);
+    assert_int_equal(h_wait(id), 4);
+    assert_memory_equal(in, "new!", 4);
+    static char sink[1 << 16];
+    int64_t start = ct_now_ns();
+    while (!h_rec_of(w)->done) {
+        (void)recv(t[1], sink, sizeof(sink), MSG_DONTWAIT);
+        h_poll(CT_MS, 256);
+        if (ct_now_ns() - start > h_limit_ns())
+            fail_msg("the SEND parked on the reused number never went out");
+    }
+    assert_int_equal(h_rec_of(w)->result, 1);
+    if (dup_old)
+        assert_int_equal(recv(keep, in, sizeof(in), MSG_DONTWAIT), 4); /* still the old file's */
+    h_quiet();
+}
+
+static void ops_on_a_reused_number(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
+    ops_on_a_reused_number_after_both_directions(false);
+}
+
+static void ops_on_a_reused_number_old_file_kept(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_on_sync("an op waits for a peer this thread drives after submitting it");
+    ops_on_a_reused_number_after_both_directions(true);
+}
+
+/*
  * A listener whose accept queue is full (backlog 0 holds one connection),
  * so a further CONNECT stays in progress: its SYNs are dropped. Returns the
  * listener; *held is the connection that fills the queue.
@@ -8138,6 +8307,12 @@ int main(int argc, char **argv)
 #ifndef _WIN32
         T(recv_after_parked_short_read_gets_earlier_data),
         T(recv_after_short_read_on_a_reused_number),
+        T(edges_after_short_reads_tcp_eof_first),
+        T(edges_after_short_reads_tcp_eof_later),
+        T(edges_after_short_reads_unix_eof_first),
+        T(edges_after_short_reads_unix_eof_later),
+        T(ops_on_a_reused_number),
+        T(ops_on_a_reused_number_old_file_kept),
 #endif
         T(sendv_gathers_in_order),
         T(sendv_without_reader_epipe),

@@ -668,6 +668,189 @@ static void fo_reap(void *ctx)
 static const struct vl__reactor_offload fake_offload = {
     .start = fo_start, .cancel = fo_cancel, .reap = fo_reap};
 
+/* ---- a backend with reuse: the registration a number kept ------------------- */
+
+static const struct vl__reactor_backend fake_reuse_backend = {
+    .arm = fake_arm, .disarm = fake_disarm, .reuse = true};
+
+static int reuse_setup(void **state)
+{
+    int rc = fake_setup(state);
+    if (rc == 0) {
+        vl__reactor_fini(&R);
+        rc = vl__reactor_init(&R, FE, CAP, &fake_reuse_backend, NULL);
+    }
+    return rc;
+}
+
+static char rbuf[64];
+
+/* A RECV of rbuf on fd in slot i, submitted. */
+static void recv_in(uint32_t i, int fd)
+{
+    take_slot(i, vl_op_recv(fd, rbuf, sizeof(rbuf), 0));
+    vl__reactor_submit(&R, i);
+}
+
+/*
+ * A connection's RECV, RECV, ... cycle: the first parks and arms; once it
+ * completes (short: the stream is drained) the next parks on the
+ * registration left in place, with no arm, and the events of that
+ * registration (its tag) run it: data, then an EOF behind data. The re-use
+ * is unproven: a prewait before it is due arms nothing, one with all arms
+ * it (a new tag, whose events run it from then on, while the old tag's are
+ * stale). A send parking on the same number wants a direction the
+ * registration lacks, so it arms.
+ */
+static void test_reuse_kept_registration(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    int fd = sv[0];
+
+    recv_in(0, fd);
+    assert_int_equal(completions(), 0);
+    assert_int_equal(fb.narms, 1);
+    assert_int_equal(fb.arms[0].want, VL__REACTOR_READ);
+    uint32_t t1 = fb.arms[0].tag;
+    assert_int_equal(send(sv[1], "abc", 3, 0), 3);
+    vl__reactor_ready(&R, fd, t1, VL__REACTOR_READ);
+    expect_completion(0, 3);
+    assert_null(entry(fd));
+
+    /* Drained: parks at once, on the kept registration. */
+    recv_in(1, fd);
+    assert_int_equal(completions(), 0);
+    assert_int_equal(fb.narms, 1);
+    assert_non_null(entry(fd));
+    assert_int_equal(entry(fd)->tag, t1);
+    assert_int_not_equal(entry(fd)->unproven, 0);
+    /* Data that came before the RECV parked: its edge carries t1. */
+    assert_int_equal(send(sv[1], "defg", 4, 0), 4);
+    vl__reactor_ready(&R, fd, t1, VL__REACTOR_READ);
+    expect_completion(1, 4);
+    assert_memory_equal(rbuf, "defg", 4);
+
+    /* Not due yet: nothing arms. With all: it arms. */
+    recv_in(2, fd);
+    assert_int_equal(fb.narms, 1);
+    vl__reactor_prewait(&R, false);
+    assert_int_equal(fb.narms, 1);
+    vl__reactor_prewait(&R, true);
+    assert_int_equal(fb.narms, 2);
+    assert_int_equal(fb.arms[1].want, VL__REACTOR_READ);
+    uint32_t t2 = fb.arms[1].tag;
+    assert_int_not_equal(t2, t1);
+    assert_int_equal(entry(fd)->unproven, 0);
+    vl__reactor_ready(&R, fd, t1, VL__REACTOR_READ); /* stale now */
+    assert_int_equal(completions(), 0);
+    assert_int_equal(send(sv[1], "h", 1, 0), 1);
+    vl__reactor_ready(&R, fd, t2, VL__REACTOR_READ);
+    expect_completion(2, 1);
+    vl__reactor_prewait(&R, true); /* nothing unproven left */
+    assert_int_equal(fb.narms, 2);
+
+    /* EOF behind data, reported on the kept registration. */
+    recv_in(3, fd);
+    assert_int_equal(fb.narms, 2);
+    assert_int_equal(entry(fd)->tag, t2);
+    assert_int_equal(send(sv[1], "ij", 2, 0), 2);
+    assert_int_equal(shutdown(sv[1], SHUT_WR), 0);
+    vl__reactor_ready(&R, fd, t2, VL__REACTOR_READ | VL__REACTOR_HUP);
+    expect_completion(3, 2);
+    recv_in(4, fd); /* the peer is done: it reads, and finds EOF at once */
+    expect_completion(4, 0);
+    assert_int_equal(fb.narms, 2);
+
+    /* A direction the registration lacks: a SEND that parks arms both. */
+    char junk[4096];
+    memset(junk, 0, sizeof(junk));
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    while (send(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+        ;
+    take_slot(5, vl_op_send(fd, "x", 1, 0));
+    vl__reactor_submit(&R, 5);
+    assert_int_equal(completions(), 0);
+    assert_int_equal(fb.narms, 3);
+    assert_int_equal(fb.arms[2].want, BOTH);
+    assert_int_equal(vl__reactor_cancel(&R, 5), 0);
+    expect_completion(5, -ECANCELED);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/*
+ * The fd table under collisions: numbers with one home slot (the table
+ * has 2 * CAP entries) and their neighbours, parked and then dropped in an
+ * order that makes the backward shift move entries; every parked fd stays
+ * findable, and the count of entries away from home goes back to 0.
+ */
+static void test_table_collisions(void **state)
+{
+    (void)state;
+    uint32_t cap = R.mask + 1;
+    int fds[CAP] = {3, (int)(3 + cap), (int)(3 + 2 * cap), 4, (int)(4 + cap), 2, (int)(2 + cap), 5};
+    for (uint32_t i = 0; i < CAP; i++)
+        vl__reactor_park(&R, (take_slot(i, nop_on(fds[i])), i), VL__REACTOR_READ);
+    assert_true(R.displaced > 0);
+    static const uint32_t order[CAP] = {0, 3, 5, 1, 7, 2, 6, 4};
+    for (uint32_t k = 0; k < CAP; k++) {
+        for (uint32_t m = k; m < CAP; m++)
+            assert_true(on_list(fds[order[m]], 0, order[m]));
+        assert_int_equal(vl__reactor_cancel(&R, order[k]), 0);
+        expect_completion(order[k], -ECANCELED);
+        assert_null(entry(fds[order[k]]));
+    }
+    assert_int_equal(R.displaced, 0);
+}
+
+/* A re-use whose op ends without an event of the registration (a cancel,
+ * as a deadline does) proved nothing: the next op arms. */
+static void test_reuse_forgotten_unproven(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    recv_in(0, sv[0]);
+    assert_int_equal(send(sv[1], "abc", 3, 0), 3);
+    vl__reactor_ready(&R, sv[0], fb.arms[0].tag, VL__REACTOR_READ);
+    expect_completion(0, 3);
+    recv_in(1, sv[0]); /* on the kept registration */
+    assert_int_equal(fb.narms, 1);
+    assert_int_equal(vl__reactor_cancel(&R, 1), 0);
+    expect_completion(1, -ECANCELED);
+    recv_in(2, sv[0]);
+    assert_int_equal(fb.narms, 2);
+    assert_int_equal(entry(sv[0])->unproven, 0);
+    assert_int_equal(send(sv[1], "d", 1, 0), 1);
+    vl__reactor_ready(&R, sv[0], fb.arms[1].tag, VL__REACTOR_READ);
+    expect_completion(2, 1);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* Without reuse the backend arms for every parking op, as kqueue's free
+ * arms want. */
+static void test_no_reuse_arms_each_time(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    recv_in(0, sv[0]);
+    assert_int_equal(send(sv[1], "abc", 3, 0), 3);
+    vl__reactor_ready(&R, sv[0], fb.arms[0].tag, VL__REACTOR_READ);
+    expect_completion(0, 3);
+    recv_in(1, sv[0]);
+    assert_int_equal(fb.narms, 2);
+    assert_int_equal(entry(sv[0])->unproven, 0);
+    assert_int_equal(vl__reactor_cancel(&R, 1), 0);
+    expect_completion(1, -ECANCELED);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 /* An fd the backend cannot poll (-EPERM) goes to the offload when there is
  * one, and runs inline when there is none. */
 static void test_offload_unpollable(void **state)
@@ -1231,6 +1414,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_exit_watch_second_waiter, proc_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_exit_watch_refused, proc_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_exit_watch_shutdown, proc_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_reuse_kept_registration, reuse_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_reuse_forgotten_unproven, reuse_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_no_reuse_arms_each_time, fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_table_collisions, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_offload_unpollable, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_offload_cancel, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_pool_file_rw, engine_setup, engine_teardown),

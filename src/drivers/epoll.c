@@ -6,7 +6,10 @@
  * notification does not disarm it, so a connection with a multishot RECV parked
  * costs no epoll_ctl per message (EPOLLONESHOT would cost one re-arm per
  * notification). The reactor runs parked ops until EAGAIN, and asks for a
- * MOD, which re-checks the level, when it had to stop earlier. Each
+ * MOD, which re-checks the level, when it had to stop earlier. An fd whose
+ * ops are done keeps its registration, and the reactor starts the number's
+ * next ops from it (reactor.h, the backend's reuse): a keep-alive
+ * connection's RECV/SEND cycle costs no epoll_ctl. Each
  * registration's events carry the tag of its latest arm next to the fd, so
  * events of a registration the reactor has moved on from are ignored.
  * EPOLLRDHUP is registered too: it tells the reactor that an EOF waits
@@ -74,9 +77,9 @@ static int ctl(int epfd, int op, int fd, unsigned want, uint32_t tag)
 }
 
 /*
- * MOD first, ADD on ENOENT: an fd whose ops finished stays registered, so a
- * server's "recv parks, completes, parks again" cycle costs one epoll_ctl,
- * and only a brand-new fd pays the second call. A closed fd's registration
+ * MOD first, ADD on ENOENT: an fd whose ops finished stays registered, so
+ * when the reactor cannot start from that registration (reuse) a parking op
+ * costs one epoll_ctl, and only a brand-new fd pays the second call. A closed fd's registration
  * went with its file, so a reused number gets ENOENT and a fresh ADD. Both
  * look at the file's state, so an fd that is ready already reports at once.
  * EPERM (a regular file) tells the reactor the fd is always ready.
@@ -97,9 +100,13 @@ static void backend_disarm(void *ctx, int fd)
     epoll_ctl(((struct epoll_drv *)ctx)->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
+/* reuse: an fd whose ops are done keeps its registration, and the next
+ * entry for the number starts from it rather than paying an epoll_ctl (a
+ * keep-alive connection's RECV, SEND, RECV, ... cost none). */
 static const struct vl__reactor_backend epoll_backend = {
     .arm = backend_arm,
     .disarm = backend_disarm,
+    .reuse = true,
 };
 
 /* ---- init / fini ------------------------------------------------------------- */
@@ -231,6 +238,7 @@ static unsigned ready_mask(uint32_t ev)
 static int epoll_wait_drv(vl_engine *e, int64_t timeout_ns)
 {
     struct epoll_drv *d = drv_of(e);
+    vl__reactor_prewait(&d->r, false);
     int64_t t = vl__reactor_timeout(&d->r, timeout_ns);
     int n = epoll_block(d, t);
     vl__reactor_count_wait(&d->r, t, n);
@@ -278,6 +286,9 @@ static int epoll_event_fd(vl_engine *e, bool *ready)
 {
     struct epoll_drv *d = drv_of(e);
     (void)ready;
+    /* The host may sleep on the set for as long as it likes: no entry may
+     * wait there on a registration its number might not have. */
+    vl__reactor_prewait(&d->r, true);
     if (d->timerfd < 0) {
         int rc = timer_open(d);
         if (rc < 0)

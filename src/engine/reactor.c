@@ -103,8 +103,11 @@
 #define F_SPLICE_OUT     0x10000u
 
 /* route[kind], beside the park directions (VL__REACTOR_READ/WRITE): the
- * kind is blocking and an offload is installed. */
+ * kind is blocking and an offload is installed; ROUTE_REUSE: a data
+ * transfer on an fd the caller keeps using (reuse_kind), which may start from
+ * the registration its number kept, when the backend has reuse. */
 #define ROUTE_OFFLOAD 0x4u
+#define ROUTE_REUSE   0x8u
 
 /* The fd table has 2 * max_inflight entries: keep each one small. */
 _Static_assert(sizeof(struct vl__reactor_fd) == 28, "struct vl__reactor_fd grew");
@@ -159,9 +162,10 @@ static struct vl__reactor_fd *fd_find(struct vl__reactor *r, int fd)
 /* The entry for fd, made if needed. There is always room: entries exist only
  * for fds with a parked op, at most max_inflight of them in a table twice as
  * large. */
-static struct vl__reactor_fd *fd_get(struct vl__reactor *r, int fd)
+static struct vl__reactor_fd *fd_get(struct vl__reactor *r, int fd, bool *made)
 {
     uint32_t i = home(r, fd);
+    *made = false;
     while (r->tab[i].fd >= 0) {
         if (r->tab[i].fd == fd)
             return &r->tab[i];
@@ -169,21 +173,31 @@ static struct vl__reactor_fd *fd_get(struct vl__reactor *r, int fd)
     }
     struct vl__reactor_fd *f = &r->tab[i];
     *f = (struct vl__reactor_fd){.fd = fd, .head = {NONE, NONE}, .tail = {NONE, NONE}};
+    *made = true;
+    if (i != home(r, fd))
+        r->displaced++;
     return f;
 }
 
 /* Remove an entry by backward shifting (no tombstones, so lookups of absent
- * fds stay short). Entries after it move: pointers into the table die. */
+ * fds stay short). Entries after it move: pointers into the table die.
+ * With every entry at its home (fd numbers below the capacity, the usual
+ * case) none can move, and the scan of the cluster behind it is skipped. */
 static void fd_drop(struct vl__reactor *r, struct vl__reactor_fd *f)
 {
     uint32_t hole = (uint32_t)(f - r->tab);
-    for (uint32_t j = (hole + 1) & r->mask; r->tab[j].fd >= 0; j = (j + 1) & r->mask) {
+    if (hole != home(r, f->fd))
+        r->displaced--;
+    for (uint32_t j = (hole + 1) & r->mask; r->displaced > 0 && r->tab[j].fd >= 0;
+         j = (j + 1) & r->mask) {
         /* The entry at j may fill the hole unless its home lies cyclically
          * in (hole, j]: then it would move in front of its home. */
         uint32_t k = home(r, r->tab[j].fd);
         bool stays = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
         if (!stays) {
             r->tab[hole] = r->tab[j];
+            if (hole == k)
+                r->displaced--; /* it is home now */
             hole = j;
         }
     }
@@ -651,13 +665,33 @@ static bool peer_done(struct vl__reactor *r, int fd)
     return f != NULL && f->hup;
 }
 
+#define STREAM_UNASKED 2 /* hint.stream: fd_is_stream not asked yet */
+
+/* fd's hint, made (knowing nothing) if another number had the entry. */
+static struct vl__reactor_hint *hint_of(struct vl__reactor *r, int fd)
+{
+    struct vl__reactor_hint *h = hint_at(r, fd);
+    if (h->fd != fd)
+        *h = (struct vl__reactor_hint){.fd = fd, .stream = STREAM_UNASKED};
+    return h;
+}
+
+/* The number got a new file (ACCEPT, SOCKET) or lost its file (CLOSE):
+ * nothing known of the old one holds. */
+static void hint_forget(struct vl__reactor *r, int fd)
+{
+    struct vl__reactor_hint *h = hint_at(r, fd);
+    if (h->fd == fd)
+        h->fd = -1;
+}
+
 /* A RECV on fd took less than it asked for: on a stream, everything, but
  * not the EOF of a peer known to be done (the next read finds it at once). */
 static void hint_short_read(struct vl__reactor *r, int fd)
 {
-    struct vl__reactor_hint *h = hint_at(r, fd);
-    if (h->fd != fd)
-        *h = (struct vl__reactor_hint){.fd = fd, .stream = fd_is_stream(fd)};
+    struct vl__reactor_hint *h = hint_of(r, fd);
+    if (h->stream == STREAM_UNASKED)
+        h->stream = fd_is_stream(fd);
     h->drained = h->stream && !peer_done(r, fd);
 }
 
@@ -762,6 +796,8 @@ static int64_t run_accept(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
     const vl_op *op = &s->op;
     socklen_t *lenp = op->u.accept.addr ? op->u.accept.addrlen : NULL;
     int64_t res = sys_result(accept_cloexec(op->fd, op->u.accept.addr, lenp));
+    if (res >= 0)
+        hint_forget(r, (int)res); /* a new file on the number */
     return would_block(res) ? PARK : res;
 }
 
@@ -854,6 +890,7 @@ static int64_t run_accept_multi(struct vl__reactor *r, uint32_t i, struct vl__sl
             continue;
         if (res < 0)
             return res;
+        hint_forget(r, (int)res);
         vl__engine_complete(r->e, i, res, VL_CQE_MORE);
         ready = false; /* a blocking listener accepts once per notification */
     }
@@ -948,9 +985,7 @@ static int64_t run_close(struct vl__reactor *r, uint32_t i, struct vl__slot *s, 
 {
     (void)ready;
     int fd = s->op.fd;
-    struct vl__reactor_hint *h = hint_at(r, fd);
-    if (h->fd == fd)
-        h->fd = -1; /* the number's next file starts unknown */
+    hint_forget(r, fd); /* the number's next file starts unknown */
     struct vl__reactor_fd *f = fd_find(r, fd);
     if (f != NULL) {
         fd_flush(r, f, -ECANCELED);
@@ -975,12 +1010,9 @@ static int64_t run_shutdown(struct vl__reactor *r, uint32_t i, struct vl__slot *
     return sys_result(shutdown(s->op.fd, s->op.u.shutdown.how));
 }
 
-/* SOCKET: socket(2), close-on-exec, inline (it never waits). */
-static int64_t run_socket(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+/* socket(2), close-on-exec. */
+static int64_t socket_open(const struct vl__slot *s)
 {
-    (void)r;
-    (void)i;
-    (void)ready;
     const vl_op *op = &s->op;
     int type = op->u.socket.type;
 #ifdef SOCK_CLOEXEC
@@ -999,6 +1031,17 @@ static int64_t run_socket(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
         (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     return fd;
 #endif
+}
+
+/* SOCKET: inline (it never waits). */
+static int64_t run_socket(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)i;
+    (void)ready;
+    int64_t res = socket_open(s);
+    if (res >= 0)
+        hint_forget(r, (int)res); /* a new file on the number */
+    return res;
 }
 
 /* BIND and LISTEN never wait: inline. */
@@ -1373,8 +1416,15 @@ static int64_t run_recvmsg_multi(struct vl__reactor *r, uint32_t i, struct vl__s
     return RECHECK;
 }
 
+/* park's how: the op stopped without meeting EAGAIN (RECHECK), so the
+ * backend must look at the level; the op has just found the fd not ready
+ * (EAGAIN, or the drained hint), so its entry may start from the
+ * registration the number kept (struct vl__reactor_hint). */
+#define PARK_RECHECK 0x1u
+#define PARK_FRESH   0x2u
+
 static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s, unsigned dirs,
-                 bool recheck);
+                 unsigned how);
 
 /* The directions a POLL's events wait for. VL_POLL_ERR and VL_POLL_HUP
  * alone wait on the read side: a backend reports errors and hangups
@@ -1438,7 +1488,7 @@ static int64_t poll_start(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
         if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode))
             return -EPERM;
     }
-    park(r, i, s, poll_dirs(s->op.u.poll.events), multi);
+    park(r, i, s, poll_dirs(s->op.u.poll.events), multi ? PARK_RECHECK : 0);
     return HELD;
 }
 
@@ -1634,7 +1684,7 @@ static int64_t run_waitpid(struct vl__reactor *r, uint32_t i, struct vl__slot *s
     if (pidfd < 0)
         return pidfd;
     s->op.fd = pidfd;
-    park(r, i, s, VL__REACTOR_READ, false);
+    park(r, i, s, VL__REACTOR_READ, 0);
     if (!(rslot(s)->flags & WHERE_LISTS))
         pidfd_release(r, s, NULL); /* the arm failed: the op completed */
     return HELD;
@@ -1695,7 +1745,7 @@ static int64_t splice_wait(struct vl__reactor *r, uint32_t i, struct vl__slot *s
         s->op.u.splice.fd_out = s->op.fd;
         s->op.fd = out;
         rslot(s)->flags |= F_SPLICE_OUT;
-        park(r, i, s, VL__REACTOR_WRITE, false);
+        park(r, i, s, VL__REACTOR_WRITE, 0);
         return HELD;
     }
     return p[0].revents == 0 ? PARK : RECHECK;
@@ -1813,6 +1863,33 @@ static bool tries_first(const struct vl__reactor *r, uint32_t kind)
 #endif
 }
 
+/*
+ * The kinds that may start from a number's kept registration: the data
+ * transfers, which a connection runs over and over on one file. Not the
+ * ones that begin a file's use (CONNECT on a socket just made, ACCEPT on a
+ * listener), nor those on an fd the reactor makes itself (WAITPID's pidfd),
+ * where a number's old registration is the likeliest to belong to another
+ * file.
+ */
+static bool reuse_kind(vl_op_kind k)
+{
+    switch (k) {
+    case VL_OP_READ:
+    case VL_OP_WRITE:
+    case VL_OP_READV:
+    case VL_OP_WRITEV:
+    case VL_OP_SEND:
+    case VL_OP_RECV:
+    case VL_OP_SENDV:
+    case VL_OP_SENDMSG:
+    case VL_OP_RECVMSG:
+    case VL_OP_SENDFILE:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* route[kind] for every kind, from the rows and whether an offload is in. */
 static void route_init(struct vl__reactor *r)
 {
@@ -1821,6 +1898,8 @@ static void route_init(struct vl__reactor *r)
         unsigned route = d->park;
         if (d->blocking && r->off != NULL && !tries_first(r, k))
             route |= ROUTE_OFFLOAD;
+        if (route != 0 && r->be->reuse && reuse_kind((vl_op_kind)k))
+            route |= ROUTE_REUSE;
         r->route[k] = (uint8_t)route;
     }
 }
@@ -1857,6 +1936,16 @@ static int fd_settle(struct vl__reactor *r, struct vl__reactor_fd *f)
 {
     unsigned want = fd_wants(f);
     if (want == 0) {
+        if (f->armed && r->be->reuse && f->unproven == 0) {
+            /* What the registration left in place is, for the next entry:
+             * only a proven one (an arm, or its event finished the last op),
+             * so an op that re-uses a dead registration and ends otherwise
+             * (a deadline, a cancel) leaves the next op to arm. */
+            struct vl__reactor_hint *h = hint_of(r, f->fd);
+            h->tag = f->tag;
+            h->armed = f->armed;
+            h->hup = f->hup;
+        }
         fd_drop(r, f);
         return 0;
     }
@@ -1869,8 +1958,73 @@ static int fd_settle(struct vl__reactor *r, struct vl__reactor_fd *f)
         return rc;
     f->armed = (uint8_t)watch;
     f->recheck = 0;
+    f->unproven = 0;
     f->tag = tag;
     return 0;
+}
+
+/* The stamp of unproven re-uses made at wait count w: never 0. */
+static uint8_t uv_stamp(uint32_t w)
+{
+    return (uint8_t)(0x80u | (w & 0x7fu));
+}
+
+/*
+ * A new entry f: start from the registration its number kept, if there is
+ * one and the op may (fresh: it has just found the fd not ready), with no
+ * arm; the record that has it proven later goes on the ring, and with the
+ * ring full the entry arms as usual. Either way the hint's registration is
+ * taken: f holds the number's registration from now on.
+ */
+static void fd_adopt(struct vl__reactor *r, struct vl__reactor_fd *f, bool fresh)
+{
+    struct vl__reactor_hint *h = hint_at(r, f->fd);
+    if (h->fd != f->fd || h->armed == 0)
+        return;
+    if (fresh && r->uv_len <= r->uv_mask) {
+        f->armed = h->armed;
+        f->tag = h->tag;
+        f->hup = h->hup;
+        f->unproven = uv_stamp(r->waits);
+        r->uv[(r->uv_head + r->uv_len++) & r->uv_mask] = (struct vl__reactor_unproven){
+            .fd = f->fd, .tag = h->tag, .wait = r->waits, .at = r->now};
+    }
+    h->armed = 0;
+}
+
+/* The entry an unproven record was made for, if it still waits unproven:
+ * its ops did not complete (which drops it) and nothing armed it. */
+static struct vl__reactor_fd *uv_entry(struct vl__reactor *r, const struct vl__reactor_unproven *u)
+{
+    struct vl__reactor_fd *f = fd_find(r, u->fd);
+    if (f == NULL || f->tag != u->tag || f->unproven != uv_stamp(u->wait))
+        return NULL;
+    return f;
+}
+
+/*
+ * The records go in the order they were made, so the oldest is first: the
+ * ones whose entry no longer waits unproven leave at once (the wait is
+ * bounded by the first that does), the due ones have their entry armed.
+ */
+void vl__reactor_prewait(struct vl__reactor *r, bool all)
+{
+    r->waits++;
+    int64_t age = r->idle ? VL__REACTOR_PROVE_IDLE_NS : VL__REACTOR_PROVE_BUSY_NS;
+    while (r->uv_len > 0) {
+        struct vl__reactor_unproven u = r->uv[r->uv_head];
+        struct vl__reactor_fd *f = uv_entry(r, &u);
+        if (f != NULL && !all && r->now - u.at < age)
+            break;
+        r->uv_head = (r->uv_head + 1) & r->uv_mask;
+        r->uv_len--;
+        if (f == NULL)
+            continue;
+        f->recheck |= (uint8_t)fd_wants(f);
+        int rc = fd_settle(r, f);
+        if (rc < 0)
+            vl__reactor_fd_failed(r, u.fd, u.tag, rc);
+    }
 }
 
 /* The fd cannot be polled (-EPERM: a regular file or /dev/null): it is
@@ -1901,21 +2055,23 @@ static void run_always_ready(struct vl__reactor *r, uint32_t i, struct vl__slot 
 }
 
 /* Put an op that could not finish on its fd's lists for dirs (read, write
- * or both). recheck: it did not meet EAGAIN (RECHECK), so the backend must
- * look at the fd's level again. */
-static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s, unsigned dirs, bool recheck)
+ * or both); how: PARK_RECHECK, PARK_FRESH (above). */
+static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s, unsigned dirs, unsigned how)
 {
     if (dirs == 0) {
         /* Nothing to wait for would hold the op for ever. */
         vl__engine_complete(r->e, i, -EINVAL, 0);
         return;
     }
-    struct vl__reactor_fd *f = fd_get(r, s->op.fd); /* an op that parks has an fd */
+    bool made;
+    struct vl__reactor_fd *f = fd_get(r, s->op.fd, &made); /* an op that parks has an fd */
+    if (made && r->be->reuse)
+        fd_adopt(r, f, (how & PARK_FRESH) && (r->route[s->op.kind] & ROUTE_REUSE));
     if (dirs & VL__REACTOR_READ)
         list_push(r, f, 0, i);
     if (dirs & VL__REACTOR_WRITE)
         list_push(r, f, 1, i);
-    if (recheck)
+    if (how & PARK_RECHECK)
         f->recheck |= (uint8_t)dirs;
     int rc = fd_settle(r, f);
     if (rc == 0)
@@ -1936,7 +2092,8 @@ static VL__NOINLINE void run_said(struct vl__reactor *r, uint32_t i, struct vl__
                                   int64_t res)
 {
     if (res == PARK || res == RECHECK)
-        park(r, i, s, r->route[s->op.kind] & WHERE_LISTS, res == RECHECK);
+        park(r, i, s, r->route[s->op.kind] & WHERE_LISTS,
+             res == RECHECK ? PARK_RECHECK : PARK_FRESH);
     else if (res == OFFLOAD)
         offload_start(r, i, s);
 }
@@ -1968,13 +2125,13 @@ static VL__NOINLINE void submit_routed(struct vl__reactor *r, uint32_t i, struct
     unsigned dirs = route & WHERE_LISTS;
     struct vl__reactor_fd *f = fd_find(r, s->op.fd); /* it parks: it has an fd */
     if (f != NULL && (fd_wants(f) & dirs)) {
-        park(r, i, s, dirs, false);
+        park(r, i, s, dirs, 0);
         return;
     }
     /* A stream its last RECV drained, with no read event since: the read
      * would say EAGAIN, so park at once. */
     if (s->op.kind == VL_OP_RECV && hint_drained(r, s->op.fd)) {
-        park(r, i, s, dirs, false);
+        park(r, i, s, dirs, PARK_FRESH);
         return;
     }
     run_new(r, i, s);
@@ -2006,7 +2163,7 @@ void vl__reactor_park(struct vl__reactor *r, uint32_t i, unsigned dirs)
 {
     struct vl__slot *s = slot_of(r, i);
     rslot(s)->flags = 0;
-    park(r, i, s, dirs & WHERE_LISTS, false);
+    park(r, i, s, dirs & WHERE_LISTS, 0);
 }
 
 /* Act on the result of a parked op that finished (it left its lists). */
@@ -2057,6 +2214,8 @@ static uint32_t run_list(struct vl__reactor *r, struct vl__reactor_fd *f, int di
         }
         bool one = rslot(s)->flags & F_ONE_PER_WAKE;
         lists_unlink(r, f, i);
+        if (fd_wants(f) == 0)
+            f->unproven = 0; /* the registration's event finished the fd's last op */
         finish(r, i, s, res);
         if (one) {
             f->recheck |= (uint8_t)(1u << dir);
@@ -2188,6 +2347,11 @@ int64_t vl__reactor_timeout(const struct vl__reactor *r, int64_t timeout_ns)
     if (r->off != NULL && r->off->kick != NULL)
         r->off->kick(r->off_ctx);
     uint32_t i;
+    /* An unproven entry may wait for a registration its number no longer
+     * has: a wait that finds nothing for VL__REACTOR_PROVE_IDLE_NS ends then
+     * (vl__reactor_prewait arms them after it). */
+    if (r->uv_len > 0 && (timeout_ns < 0 || timeout_ns > VL__REACTOR_PROVE_IDLE_NS))
+        timeout_ns = VL__REACTOR_PROVE_IDLE_NS;
     if (timeout_ns == 0 || !vl__timer_heap_peek(&r->timers, &i))
         return timeout_ns;
     int64_t left = (int64_t)vl__engine_slot(r->e, i)->deadline_ns - vl_time_monotonic_ns();
@@ -2207,6 +2371,10 @@ int64_t vl__reactor_next_deadline(const struct vl__reactor *r)
 void vl__reactor_count_wait(struct vl__reactor *r, int64_t timeout_ns, int n)
 {
     struct vl__stats *st = vl__engine_stats(r->e);
+    if (r->uv != NULL) {
+        r->now = vl_time_monotonic_ns(); /* the age of unproven re-uses */
+        r->idle = n == 0 && timeout_ns >= VL__REACTOR_PROVE_IDLE_NS;
+    }
     if (timeout_ns != 0)
         st->kernel_waits++;
     else
@@ -2227,6 +2395,8 @@ void vl__reactor_expire(struct vl__reactor *r)
 
 /* ---- setup ----------------------------------------------------------------- */
 
+#define UV_CAP 8192u /* records of unproven re-uses at most (a power of two) */
+
 int vl__reactor_init(struct vl__reactor *r, vl_engine *e, uint32_t max_inflight,
                      const struct vl__reactor_backend *be, void *ctx)
 {
@@ -2238,7 +2408,14 @@ int vl__reactor_init(struct vl__reactor *r, vl_engine *e, uint32_t max_inflight,
     route_init(r);
     r->tab = malloc((size_t)cap * sizeof(*r->tab));
     r->hints = malloc((size_t)cap * sizeof(*r->hints));
-    if (r->tab == NULL || r->hints == NULL) {
+    if (be->reuse) {
+        /* Room for the unproven re-uses of a busy server's waits: more
+         * arm instead (fd_adopt). */
+        r->uv_mask = (cap < UV_CAP ? cap : UV_CAP) - 1;
+        r->uv = malloc((size_t)(r->uv_mask + 1) * sizeof(*r->uv));
+        r->now = vl_time_monotonic_ns();
+    }
+    if (r->tab == NULL || r->hints == NULL || (be->reuse && r->uv == NULL)) {
         vl__reactor_fini(r);
         return -ENOMEM;
     }
@@ -2295,6 +2472,8 @@ void vl__reactor_fini(struct vl__reactor *r)
     vl__timer_heap_fini(&r->timers);
     free(r->tab);
     free(r->hints);
+    free(r->uv);
     r->tab = NULL;
     r->hints = NULL;
+    r->uv = NULL;
 }

@@ -89,6 +89,18 @@ struct vl__reactor_backend {
      */
     int (*watch_exit)(void *ctx, int pid, uint32_t slot);
     void (*unwatch_exit)(void *ctx, int pid);
+    /*
+     * Arming is a system call of its own (epoll_ctl), so the core re-uses a
+     * registration it left in place rather than arm again (struct
+     * vl__reactor_hint: a number's last registration). A file closed with
+     * close(2) and replaced on the same number is invisible to the engine,
+     * so such a re-use is unproven until an arm confirms it: a driver that
+     * sets this calls vl__reactor_prewait before each wait, and
+     * vl__reactor_timeout then bounds the wait while unproven re-uses exist
+     * (see there). false: every new fd entry arms (kqueue, whose arms go in
+     * with the next wait at no cost of their own).
+     */
+    bool reuse;
 };
 
 /*
@@ -177,11 +189,12 @@ struct vl__reactor_slot {
  */
 struct vl__reactor_fd {
     int32_t fd;
-    uint32_t tag;    /* the tag of the latest arm: other events are stale  */
-    uint8_t armed;   /* directions the registration watches (only grows)   */
-    uint8_t recheck; /* directions whose readiness is unknown: arm again   */
-    uint8_t hup;     /* VL__REACTOR_HUP was reported: EOF follows the data */
-    uint8_t unused_;
+    uint32_t tag;     /* the tag of the latest arm: other events are stale  */
+    uint8_t armed;    /* directions the registration watches (only grows)   */
+    uint8_t recheck;  /* directions whose readiness is unknown: arm again   */
+    uint8_t hup;      /* VL__REACTOR_HUP was reported: EOF follows the data */
+    uint8_t unproven; /* 0, or the stamp of the re-use of a registration it
+                       * started from without an arm (the backend's reuse) */
     uint32_t head[2]; /* [0] read list, [1] write list; UINT32_MAX: empty */
     uint32_t tail[2];
 };
@@ -192,14 +205,35 @@ struct vl__reactor_fd {
  * socket (asked once), and whether its last single-shot RECV came back short,
  * i.e. took everything there was, with no read event for the number since.
  * A RECV submitted while that holds parks without trying a read that could
- * only say EAGAIN. Safe whatever the hint says: a parked op's registration
- * is armed (or re-armed) as always, and arming reports an fd that is ready.
+ * only say EAGAIN.
+ *
+ * With a backend whose arms cost a system call (its reuse), also the
+ * registration the number's last fd entry left in place when its ops were
+ * done: its tag and directions, and whether the peer was reported done. A
+ * new entry for the number, made for an op that has just met EAGAIN (or
+ * parks on the drained hint), starts from it without arming: the
+ * edge-triggered registration reports every change from then on, with that
+ * tag. Since a close(2) and a new file on the number go unseen, such an
+ * entry is unproven, and an arm confirms it when it has waited a while
+ * (vl__reactor_prewait); engine ops that make or close a number (ACCEPT,
+ * SOCKET, CLOSE) forget what the number had.
  */
 struct vl__reactor_hint {
-    int32_t fd;      /* -1: empty                                   */
-    uint8_t stream;  /* SOCK_STREAM: a short read means drained      */
-    uint8_t drained; /* short RECV, no read event since              */
-    uint16_t unused_;
+    int32_t fd;      /* -1: empty                                     */
+    uint32_t tag;    /* the registration left in place (armed != 0)   */
+    uint8_t stream;  /* SOCK_STREAM: a short read means drained; 2: not asked */
+    uint8_t drained; /* short RECV, no read event since                */
+    uint8_t armed;   /* its directions; 0: none known                  */
+    uint8_t hup;     /* the peer was reported done                     */
+};
+
+/* An unproven re-use (struct vl__reactor_hint), waiting for its proof. */
+struct vl__reactor_unproven {
+    int32_t fd;
+    uint32_t tag;
+    uint32_t wait; /* the reactor's wait count when it was made (its stamp) */
+    uint32_t unused_;
+    int64_t at; /* when it was made (the reactor's now) */
 };
 
 struct vl__reactor {
@@ -209,6 +243,7 @@ struct vl__reactor {
     struct vl__reactor_fd *tab;
     struct vl__reactor_hint *hints; /* mask + 1 entries, by fd number */
     uint32_t mask;                  /* table capacity - 1 */
+    uint32_t displaced;             /* entries away from their home slot */
     struct vl__timer_heap timers;
     uint32_t next_tag;  /* tags registrations, so stale events are told apart */
     uint32_t ready_seq; /* counts vl__reactor_ready calls that ran ops (POLL's seq) */
@@ -234,6 +269,15 @@ struct vl__reactor {
     bool file_nowait;
     uint8_t open_cached;
     uint64_t nowait_refused[2];
+    /* Unproven re-uses, oldest first: a ring of uv_mask + 1 records (none
+     * for a backend without reuse). waits counts vl__reactor_prewait calls;
+     * now is CLOCK_MONOTONIC after the latest wait, idle: that wait found
+     * nothing (vl__reactor_count_wait; only with reuse). */
+    struct vl__reactor_unproven *uv;
+    uint32_t uv_mask, uv_head, uv_len;
+    uint32_t waits;
+    bool idle;
+    int64_t now;
 };
 
 /* Allocate for max_inflight slots. 0 or -ENOMEM (nothing left behind). */
@@ -357,9 +401,30 @@ void vl__reactor_woken(struct vl__reactor *r);
  */
 void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned ready);
 
-/* How long a wait may block: timeout_ns (< 0 forever) cut to the earliest timer.
- * The driver calls it before every wait, so it also kicks the offload. */
+/* How long a wait may block: timeout_ns (< 0 forever) cut to the earliest
+ * timer, and to VL__REACTOR_PROVE_IDLE_NS while unproven re-uses wait
+ * (vl__reactor_prewait). The driver calls it before every wait, so it also
+ * kicks the offload. */
 int64_t vl__reactor_timeout(const struct vl__reactor *r, int64_t timeout_ns);
+
+/*
+ * Before each wait of a backend with reuse, on the polling thread: arm the
+ * fd entries that started from a re-used registration and still wait
+ * unproven, all of them when all is true, else those made
+ * VL__REACTOR_PROVE_IDLE_NS ago when the last wait found nothing for that
+ * long (while there are any, a wait is bounded to that), and those made
+ * VL__REACTOR_PROVE_BUSY_NS ago when it found something. An entry whose
+ * number got a file the registration is not of then reports at once if it
+ * is ready, like any arm: an op on such a number waits that long at most
+ * for readiness it had already. The two ages: an idle reactor loses nothing
+ * by arming, while a busy one has many connections whose clients are just
+ * slower than that, and whose re-uses their next message proves. all: for
+ * a host that sleeps on the driver's descriptor, where no bounded wait of
+ * the reactor's own follows.
+ */
+void vl__reactor_prewait(struct vl__reactor *r, bool all);
+#define VL__REACTOR_PROVE_IDLE_NS 5000000   /* 5 ms */
+#define VL__REACTOR_PROVE_BUSY_NS 200000000 /* 200 ms */
 
 /*
  * The backend learned of an error on fd's registration tagged tag that the
