@@ -1272,6 +1272,13 @@ static void on_accept(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags
      * wait for the ACK of the previous (Nagle plus delayed ACKs: 40 ms). */
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#if HTTP_ENGINE_FILES
+    /* Non-blocking, which the engine's ops do not need but SENDFILE's
+     * sendfile(2) call does: on a blocking socket the engine makes it
+     * non-blocking around every call and restores it (two fcntl calls per
+     * SENDFILE, where the flag costs one call per connection). */
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+#endif
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;
