@@ -269,6 +269,10 @@ struct uring {
      * at init for every slot: pages no SENDV touches are never backed. */
     struct uring_msg *msgs;
     struct vl__stats *st; /* the engine's counters (vl__engine_stats) */
+    /* SIGPIPE held for the SENDFILEs of one reap (cqe_sendfile, sf_release),
+     * and whether one of their calls answered -EPIPE. */
+    bool sf_held, sf_epipe;
+    struct vl__sigpipe_hold sf_hold;
 };
 
 struct uring_msg {
@@ -880,9 +884,10 @@ static void prep_waitpid(struct uring *d, struct vl__slot *s, vl_engine *e,
 
 /*
  * SENDFILE: a POLL_ADD for the socket's writability, whose CQE
- * (cqe_sendfile) makes one non-blocking sendfile(2) (vl__sendfile_once: no
- * SIGPIPE, a blocking socket made non-blocking for the call); EAGAIN arms
- * the POLL_ADD again (the re-arm list). io_uring has no sendfile op, and
+ * (cqe_sendfile) makes one non-blocking sendfile(2) (vl__sendfile_held,
+ * SIGPIPE held for the whole reap: sf_release; a blocking socket made
+ * non-blocking for the call); EAGAIN arms the POLL_ADD again (the re-arm
+ * list). io_uring has no sendfile op, and
  * moving the bytes as SPLICEs through a pipe (file to pipe, pipe to
  * socket) costs more per byte served: the kernel runs every
  * IORING_OP_SPLICE on an io-wq thread (REQ_F_FORCE_ASYNC), so each one is
@@ -2012,6 +2017,17 @@ static int64_t restart_to_eintr(int64_t res)
     return res <= -ERESTART_MIN && res >= -ERESTART_MAX ? -EINTR : res;
 }
 
+/* The end of a reap that made sendfile(2) calls: SIGPIPE as it was, any
+ * SIGPIPE those calls raised taken (vl__sigpipe_release). Holding it once
+ * per reap rather than per call saves two sigprocmask calls per SENDFILE
+ * after the first; nothing of the caller's runs in between (completions
+ * only queue). */
+static void sf_release(struct uring *d)
+{
+    vl__sigpipe_release(&d->sf_hold, d->sf_epipe ? -EPIPE : 0);
+    d->sf_held = d->sf_epipe = false;
+}
+
 /* SENDFILE's POLL_ADD completed (prep_sendfile): the sendfile, or the
  * POLL_ADD again after EAGAIN, unless a shutdown or a deadline's cancel,
  * sent once, found the POLL_ADD gone (as cqe_waitpid). */
@@ -2023,8 +2039,13 @@ static void cqe_sendfile(vl_engine *e, struct uring *d, uint32_t i, const struct
         return;
     }
     const vl_op *op = &s->op;
-    int64_t res = vl__sendfile_once(op->fd, op->u.sendfile.file_fd, op->u.sendfile.offset,
+    if (!d->sf_held) {
+        vl__sigpipe_hold(&d->sf_hold);
+        d->sf_held = true;
+    }
+    int64_t res = vl__sendfile_held(op->fd, op->u.sendfile.file_fd, op->u.sendfile.offset,
                                     VL__FAULT_SHORTEN(op->u.sendfile.count));
+    d->sf_epipe |= res == -EPIPE;
     if (res != -EAGAIN) {
         cqe_final(e, i, res);
         return;
@@ -2173,6 +2194,8 @@ static void reap(vl_engine *e, struct uring *d)
         d->st->cq_overflow++;
         ring_get_events(d, false);
     }
+    if (d->sf_held)
+        sf_release(d);
     rearm_flush(e, d);
     arm_wake(d);
 }
