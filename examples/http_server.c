@@ -140,6 +140,7 @@ struct conn {
     bool head;        /* the current file request is HEAD */
     bool keep_alive_10;
     bool linger; /* close by conn_linger (after an error) */
+    bool corked; /* TCP_CORK is on for the body being sent (body_cork) */
     int64_t linger_until;
     int open_tries;
     int64_t req_t0; /* loop time of a partial request's first byte; 0: none */
@@ -802,13 +803,35 @@ static void file_close(struct conn *c)
 
 #if HTTP_ENGINE_FILES
 /*
+ * A body larger than CORK_MIN goes out corked (TCP_CORK, nginx's
+ * tcp_nopush): the kernel then sends only full segments until the body's
+ * end uncorks the socket. With TCP_NODELAY alone, a push while the body is
+ * still being queued (the peer's ACKs processed between two pieces of a
+ * sendfile) sends the partly filled segment at the queue's tail. Measured
+ * on a 1 MiB body over loopback: the segments sent from the server's own
+ * context averaged 34 KB uncorked and 47 KB corked (nginx: 47 to 52 KB),
+ * about half as many per response, each with its per-packet cost. A body
+ * that one sendfile(2) moves in one piece (64 KiB) gains nothing from it
+ * and would pay the two setsockopt calls.
+ */
+#define CORK_MIN (64u << 10)
+static void body_cork(struct conn *c, bool on)
+{
+    int v = on;
+    if (c->corked != on && setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v) == 0)
+        c->corked = on;
+}
+
+/*
  * A streamed file: out[] (the responses before it and its header) by SEND
  * with MSG_MORE, so the kernel holds the header back to go out with the
  * body, then the body by SENDFILE from the page cache, never through user
- * memory.
+ * memory; corked from the header on when the body is large (body_cork).
  */
 static void body_head_send(struct conn *c)
 {
+    if (c->file_size > CORK_MIN)
+        body_cork(c, true);
     vl_op op = vl_op_send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent, HTTP_MSG_MORE);
     op.flags |= VL_OP_F_DEADLINE;
     op.deadline_ns = SEND_DEADLINE_NS;
@@ -819,6 +842,7 @@ static void body_next(struct conn *c)
 {
     uint64_t left = c->file_size - c->file_off;
     if (left == 0) {
+        body_cork(c, false); /* the tail segment goes now */
         file_close(c);
         conn_process(c);
         return;
@@ -1287,6 +1311,13 @@ static void on_accept(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags
      * wait for the ACK of the previous (Nagle plus delayed ACKs: 40 ms). */
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#if HTTP_ENGINE_FILES
+    /* Non-blocking, which the engine's ops do not need but SENDFILE's
+     * sendfile(2) call does: on a blocking socket the engine makes it
+     * non-blocking around every call and restores it (two fcntl calls per
+     * SENDFILE, where the flag costs one call per connection). */
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+#endif
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;

@@ -104,14 +104,16 @@ static inline void vl__nonblock_end(int fd, int fl)
  * end of the file", so count 0 is 0 without a call and the position for
  * -1 is read and moved with lseek. A partial send that then met EAGAIN
  * counts its bytes (both report them beside the error).
+ * vl__sendfile_held is the same call for a caller that holds SIGPIPE
+ * already (vl__sigpipe_hold), and releases it after, with -EPIPE if any
+ * of its calls answered that: the io_uring driver holds it once for every
+ * SENDFILE of one batch of completions.
  */
-static inline int64_t vl__sendfile_once(int out, int in, int64_t offset, size_t count)
+static inline int64_t vl__sendfile_held(int out, int in, int64_t offset, size_t count)
 {
     int fl = vl__nonblock_begin(out);
     if (fl < 0 && fl != VL__NB_KEPT)
         return fl;
-    struct vl__sigpipe_hold h;
-    vl__sigpipe_hold(&h);
     int64_t res;
 #ifdef __linux__
     off_t off = (off_t)offset;
@@ -138,8 +140,16 @@ static inline int64_t vl__sendfile_once(int out, int in, int64_t offset, size_t 
             lseek(in, start + (off_t)res, SEEK_SET);
     }
 #endif
-    vl__sigpipe_release(&h, res);
     vl__nonblock_end(out, fl);
+    return res;
+}
+
+static inline int64_t vl__sendfile_once(int out, int in, int64_t offset, size_t count)
+{
+    struct vl__sigpipe_hold h;
+    vl__sigpipe_hold(&h);
+    int64_t res = vl__sendfile_held(out, in, offset, count);
+    vl__sigpipe_release(&h, res);
     return res;
 }
 
