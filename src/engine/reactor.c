@@ -676,7 +676,7 @@ static struct vl__reactor_hint *hint_of(struct vl__reactor *r, int fd)
     return h;
 }
 
-/* The number got a new file (ACCEPT, SOCKET) or lost its file (CLOSE):
+/* The number got a new file (ACCEPT, SOCKET, OPENAT) or lost its file (CLOSE):
  * nothing known of the old one holds. */
 static void hint_forget(struct vl__reactor *r, int fd)
 {
@@ -1166,8 +1166,12 @@ static int64_t run_openat(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
     (void)i, (void)ready;
     const vl_op *op = &s->op;
 #ifdef __linux__
-    if (r->off != NULL && !(rslot(s)->flags & F_WORKER))
-        return openat_first(r, op);
+    if (r->off != NULL && !(rslot(s)->flags & F_WORKER)) {
+        int64_t res = openat_first(r, op);
+        if (res >= 0)
+            hint_forget(r, (int)res); /* a new file on the number */
+        return res;
+    }
 #else
     (void)r;
 #endif
@@ -1842,6 +1846,8 @@ void vl__reactor_offload_done(struct vl__reactor *r, uint32_t i, int64_t result)
 {
     struct vl__reactor_slot *rs = rslot_of(r, i);
     rs->flags &= ~(WHERE_OFFLOAD | F_WORKER);
+    if (result >= 0 && vl__engine_slot(r->e, i)->op.kind == VL_OP_OPENAT)
+        hint_forget(r, (int)result); /* a new file on the number */
     vl__engine_complete(r->e, i, result, 0);
 }
 
@@ -1898,7 +1904,7 @@ static void route_init(struct vl__reactor *r)
         unsigned route = d->park;
         if (d->blocking && r->off != NULL && !tries_first(r, k))
             route |= ROUTE_OFFLOAD;
-        if (route != 0 && r->be->reuse && reuse_kind((vl_op_kind)k))
+        if (route != 0 && r->reuse && reuse_kind((vl_op_kind)k))
             route |= ROUTE_REUSE;
         r->route[k] = (uint8_t)route;
     }
@@ -1936,7 +1942,7 @@ static int fd_settle(struct vl__reactor *r, struct vl__reactor_fd *f)
 {
     unsigned want = fd_wants(f);
     if (want == 0) {
-        if (f->armed && r->be->reuse && f->unproven == 0) {
+        if (f->armed && r->reuse && f->unproven == 0) {
             /* What the registration left in place is, for the next entry:
              * only a proven one (an arm, or its event finished the last op),
              * so an op that re-uses a dead registration and ends otherwise
@@ -2065,7 +2071,7 @@ static void park(struct vl__reactor *r, uint32_t i, struct vl__slot *s, unsigned
     }
     bool made;
     struct vl__reactor_fd *f = fd_get(r, s->op.fd, &made); /* an op that parks has an fd */
-    if (made && r->be->reuse)
+    if (made && r->reuse)
         fd_adopt(r, f, (how & PARK_FRESH) && (r->route[s->op.kind] & ROUTE_REUSE));
     if (dirs & VL__REACTOR_READ)
         list_push(r, f, 0, i);
@@ -2403,8 +2409,13 @@ int vl__reactor_init(struct vl__reactor *r, vl_engine *e, uint32_t max_inflight,
     uint32_t cap = 2;
     while (cap < 2 * (uint64_t)max_inflight)
         cap <<= 1;
-    *r = (struct vl__reactor){
-        .e = e, .be = be, .ctx = ctx, .mask = cap - 1, .held_head = NONE, .held_tail = NONE};
+    *r = (struct vl__reactor){.e = e,
+                              .be = be,
+                              .ctx = ctx,
+                              .mask = cap - 1,
+                              .held_head = NONE,
+                              .held_tail = NONE,
+                              .reuse = be->reuse};
     route_init(r);
     r->tab = malloc((size_t)cap * sizeof(*r->tab));
     r->hints = malloc((size_t)cap * sizeof(*r->hints));
@@ -2451,7 +2462,8 @@ int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
         free(r);
         return rc;
     }
-    vl__reactor_set_offload(r, &vl__workers_offload, r->pool);
+    r->reuse = r->reuse && (cfg->flags & VL_ENGINE_KEEP_REGISTRATIONS);
+    vl__reactor_set_offload(r, &vl__workers_offload, r->pool); /* routes by reuse */
     vl__reactor_set_file_nowait(r, true);
     *vl__engine_drv(e) = r;
     return 0;

@@ -274,6 +274,9 @@ struct vl__reactor {
      * now is CLOCK_MONOTONIC after the latest wait, idle: that wait found
      * nothing (vl__reactor_count_wait; only with reuse). */
     struct vl__reactor_unproven *uv;
+    /* The backend's reuse is in use: be->reuse, and for a driver's reactor
+     * the engine's VL_ENGINE_KEEP_REGISTRATIONS (vl__reactor_drv_init). */
+    bool reuse;
     uint32_t uv_mask, uv_head, uv_len;
     uint32_t waits;
     bool idle;
