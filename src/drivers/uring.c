@@ -192,7 +192,8 @@ enum sigpipe_mode {
  * the window and is armed again without a word (ring_starved); after 64
  * windows' worth of reads without that, the window shrinks by an eighth of
  * what it has over its start. (At 256 connections x 4 KiB x 16 the copy
- * stays dear with it; docs/benchmarks.md, "What the figures show", says
+ * stays dear with it; docs/benchmarks.md, "What the echo and micro figures
+ * show", says
  * what is ruled out.)
  */
 struct uring_pool {
