@@ -193,8 +193,7 @@ enum sigpipe_mode {
  * windows' worth of reads without that, the window shrinks by an eighth of
  * what it has over its start. (At 256 connections x 4 KiB x 16 the copy
  * stays dear with it; docs/benchmarks.md, "What the echo and micro figures
- * show", says
- * what is ruled out.)
+ * show", says what is ruled out.)
  */
 struct uring_pool {
     struct io_uring_buf_ring *br;
