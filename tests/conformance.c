@@ -8058,11 +8058,13 @@ static int cf_fifo_release(const char *fifo)
  * CLOSE of a regular file's fd with READ, WRITE, READV, WRITEV, FTRUNCATE
  * and FSYNC on it that the driver has not run yet, then the number reused
  * by another file (B): no op may touch B. On the readiness drivers the ops
- * wait in the worker pool's queue (one worker, held by an OPENAT of a FIFO
- * nobody writes yet), and the CLOSE must cancel them (-ECANCELED) rather
- * than leave them to run later by number; io_uring holds its own reference
- * to the file, so its ops finish on A, or fail (-ECANCELED, -EBADF). Sync
- * runs every op inside submit: nothing is ever pending at a CLOSE.
+ * that do not complete on the polling thread wait in the worker pool's
+ * queue (one worker, held by an OPENAT of a FIFO nobody writes yet), and
+ * the CLOSE must cancel them (-ECANCELED) rather than leave them to run
+ * later by number; io_uring holds its own reference to the file, so its
+ * ops finish on A, or fail (-ECANCELED, -EBADF). Sync runs every op inside
+ * submit:
+ * nothing is ever pending at a CLOSE.
  */
 static void close_cancels_file_ops_not_yet_run(void **state)
 {
@@ -8081,7 +8083,10 @@ static void close_cancels_file_ops_not_yet_run(void **state)
     int b = cf_file(dir, "b", 'B', N);
     h_open_one_worker(64);
 
-    uint64_t opener = h_sub(vl_op_openat(VL_AT_FDCWD, fifo, O_RDONLY, 0));
+    /* O_CREAT (the FIFO exists: it only opens it) keeps the readiness
+     * drivers from trying the open on the polling thread, which would not
+     * wait for a writer: it goes to the worker and holds it there. */
+    uint64_t opener = h_sub(vl_op_openat(VL_AT_FDCWD, fifo, O_RDONLY | O_CREAT, 0600));
     static char rbuf[N], vbuf[N], wbuf[N];
     memset(rbuf, 0, N);
     memset(vbuf, 0, N);
