@@ -13,7 +13,8 @@
  * `workers` value is refused at create; a CLOSE cancels its fd's queued
  * jobs and waits for its taken ones, and only its own fd's (not those of
  * another number on the same entry of the pool's fd table), also at
- * shutdown. The pool's test gate
+ * shutdown; a job queued behind one that blocks (a FIFO's open) runs on
+ * another worker, and its CANCEL finds it queued. The pool's test gate
  * (vl__workers_gate) holds taken jobs as running, so the queued/running
  * split is set up exactly, never by timing. Only the readiness drivers
  * have the pool: io_uring, IOCP, sim and sync run file ops their own way.
