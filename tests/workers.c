@@ -13,7 +13,8 @@
  * `workers` value is refused at create; a CLOSE cancels its fd's queued
  * jobs and waits for its taken ones, and only its own fd's (not those of
  * another number on the same entry of the pool's fd table), also at
- * shutdown. The pool's test gate
+ * shutdown; a job queued behind one that blocks (a FIFO's open) runs on
+ * another worker, and its CANCEL finds it queued. The pool's test gate
  * (vl__workers_gate) holds taken jobs as running, so the queued/running
  * split is set up exactly, never by timing. Only the readiness drivers
  * have the pool: io_uring, IOCP, sim and sync run file ops their own way.
@@ -37,6 +38,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/syscall.h>
@@ -1130,6 +1132,157 @@ static void test_stuck_worker_holds_up_nothing(void **state)
     close(fd);
 }
 
+/* ---- jobs queued behind a blocked one ---------------------------------------------- */
+
+/* The write end of the FIFO at path, once a reader waits in its open(2)
+ * (before that the open fails with ENXIO; the suite's alarm bounds it). */
+static int fifo_writer(const char *path)
+{
+    int wfd;
+    while ((wfd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
+        assert_int_equal(errno, ENXIO);
+        usleep(1000);
+    }
+    return wfd;
+}
+
+struct fifos {
+    char dir[32];
+    char path[3][64];
+};
+
+static void fifos_make(struct fifos *f)
+{
+    snprintf(f->dir, sizeof(f->dir), "/tmp/vllsi-workers-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    for (int k = 0; k < 3; k++) {
+        snprintf(f->path[k], sizeof(f->path[k]), "%s/fifo%d", f->dir, k);
+        assert_int_equal(mkfifo(f->path[k], 0600), 0);
+    }
+}
+
+static void fifos_remove(const struct fifos *f)
+{
+    for (int k = 0; k < 3; k++)
+        unlink(f->path[k]);
+    rmdir(f->dir);
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * A job queued behind one that blocks (an OPENAT of a FIFO no one writes)
+ * runs on the other worker, free: no worker holds jobs it has not started.
+ * Both workers wait in the opens of FIFOs 0 and 1 while a third FIFO's
+ * open and seven reads queue up; FIFO 0 then gets a writer, so its worker
+ * looks at the queue with all eight waiting and takes the third open, which
+ * blocks; FIFO 1's worker, once free, must run all seven reads. The reads'
+ * completions are awaited for up to 20 s (no timing asserted: they come at
+ * once, or never); FIFO 2's open is let go either way.
+ */
+static void test_blocked_job_strands_none(void **state)
+{
+    (void)state;
+    vl_engine *e = make(2, 64);
+    struct vl__workers *w = pool_of(e);
+    int fd = tmp_file(7 * 4096);
+    static uint8_t buf[7][4096];
+    struct fifos f;
+    fifos_make(&f);
+    int64_t open0 = submit(e, vl_op_openat(VL_AT_FDCWD, f.path[0], O_RDONLY, 0));
+    int64_t open1 = submit(e, vl_op_openat(VL_AT_FDCWD, f.path[1], O_RDONLY, 0));
+    pump(e, 0);
+    await_running(w, 2); /* both threads started, each in a FIFO's open(2) */
+    int64_t open2 = submit(e, vl_op_openat(VL_AT_FDCWD, f.path[2], O_RDONLY, 0));
+    int64_t rd[7];
+    for (int k = 0; k < 7; k++)
+        rd[k] = submit(e, vl_op_read(fd, buf[k], 4096, 4096 * (uint64_t)k));
+    pump(e, 0);
+    int wfd[3];
+    wfd[0] = fifo_writer(f.path[0]);
+    int64_t r0 = result_of(e, open0);
+    assert_true(r0 >= 0);
+    wfd[1] = fifo_writer(f.path[1]);
+    int64_t r1 = result_of(e, open1);
+    assert_true(r1 >= 0);
+    int done = 0;
+    for (int64_t end = now_ns() + 20000000000; done < 7 && now_ns() < end;) {
+        pump(e, 100000000);
+        done = 0;
+        for (int k = 0; k < 7; k++)
+            for (int j = 0; j < ngot; j++)
+                done += got[j].id == (uint64_t)rd[k];
+    }
+    wfd[2] = fifo_writer(f.path[2]);
+    int64_t r2 = result_of(e, open2);
+    assert_true(r2 >= 0);
+    assert_int_equal(done, 7); /* else reads waited behind FIFO 2's open */
+    for (int k = 0; k < 7; k++) {
+        assert_int_equal(result_of(e, rd[k]), 4096);
+        for (size_t i = 0; i < 4096; i++)
+            assert_int_equal(buf[k][i], pattern(4096 * (size_t)k + i));
+    }
+    for (int k = 0; k < 3; k++)
+        close(wfd[k]);
+    close((int)r0);
+    close((int)r1);
+    close((int)r2);
+    fifos_remove(&f);
+    vl_engine_destroy(e);
+    close(fd);
+}
+
+/*
+ * A job that waits behind a blocked one has not run, so its CANCEL finds
+ * it queued: 0, and the job -ECANCELED without touching its buffer. The
+ * pool's one worker finishes FIFO 0's open with FIFO 1's open and a read
+ * queued, and takes the open, which blocks; the read is then cancelled.
+ */
+static void test_cancel_behind_blocked_job(void **state)
+{
+    (void)state;
+    vl_engine *e = make(1, 64);
+    struct vl__workers *w = pool_of(e);
+    int fd = tmp_file(64);
+    uint8_t b[64];
+    memset(b, 0xee, sizeof(b));
+    struct fifos f;
+    fifos_make(&f);
+    int64_t open0 = submit(e, vl_op_openat(VL_AT_FDCWD, f.path[0], O_RDONLY, 0));
+    pump(e, 0);
+    await_running(w, 1);
+    int64_t open1 = submit(e, vl_op_openat(VL_AT_FDCWD, f.path[1], O_RDONLY, 0));
+    int64_t rd = submit(e, vl_op_read(fd, b, 64, 0));
+    pump(e, 0);
+    int wfd0 = fifo_writer(f.path[0]);
+    int64_t r0 = result_of(e, open0);
+    assert_true(r0 >= 0);
+    /* The worker looked at the queue again and took FIFO 1's open. */
+    while (vl__workers_running(w) == 0)
+        usleep(1000);
+    int64_t c = submit(e, vl_op_cancel((uint64_t)rd));
+    int64_t cres = result_of(e, c);
+    int wfd1 = fifo_writer(f.path[1]);
+    int64_t r1 = result_of(e, open1);
+    assert_true(r1 >= 0);
+    assert_int_equal(cres, 0);
+    assert_int_equal(result_of(e, rd), -ECANCELED);
+    for (size_t i = 0; i < sizeof(b); i++)
+        assert_int_equal(b[i], 0xee); /* it never ran */
+    close(wfd0);
+    close(wfd1);
+    close((int)r0);
+    close((int)r1);
+    fifos_remove(&f);
+    vl_engine_destroy(e);
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "kqueue") == 0)
@@ -1164,6 +1317,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_close_spares_other_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_with_waiting_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stuck_worker_holds_up_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocked_job_strands_none, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_behind_blocked_job, setup, teardown),
     };
     return cmocka_run_group_tests_name(
         g_kind == VL_DRIVER_KQUEUE ? "workers.kqueue" : "workers.epoll", tests, NULL, NULL);

@@ -25,7 +25,7 @@
  * its own fd list, so a worker takes it in O(1)) and its taken ones.
  *
  * The polling thread calls start, cancel, close, kick and reap; the
- * workers take queued jobs in batches and push finished ones. A job leaves
+ * workers take queued jobs one at a time and push finished ones. A job leaves
  * the pool only through reap (DONE), or while queued through a cancel or
  * its fd's CLOSE, so every job the reactor hands in comes back exactly
  * once. A taken job cannot be stopped: its cancel answers -EALREADY and the
@@ -68,8 +68,9 @@ struct fdq {
  * and its arguments), with room for a sanitizer's larger frames. */
 #define WORKER_STACK ((size_t)256 << 10)
 
-/* The most jobs a worker takes at once (take_batch). */
-#define BATCH 8u
+/* The queued jobs per awake worker up to which a new job wakes no sleeping
+ * one (wake_now): the awake ones get to them soon. */
+#define AWAKE_SHARE 8u
 
 struct vl__workers {
     vl_engine *e;
@@ -84,7 +85,7 @@ struct vl__workers {
     uint32_t fdmask;
     uint32_t sleeping;  /* workers waiting for a job */
     uint32_t signalled; /* of them, woken by a signal they have not seen yet */
-    uint32_t busy;      /* workers holding a batch of jobs */
+    uint32_t busy;      /* workers holding a job */
     bool deferred;      /* polling thread: a job woke no sleeper it might need */
     uint32_t running;   /* jobs a worker has taken and not finished */
     bool quit;
@@ -271,26 +272,6 @@ static bool closes_run(struct vl__workers *w, uint32_t due)
     return wake;
 }
 
-/* Take the oldest queued jobs (at least one is) into batch: the worker's
- * share of the queue, the queued jobs over the pool's size, at least 1 and
- * at most BATCH; 1 while the test gate is closed, so that a test sees one
- * job per worker taken. A job taken behind a slow one waits for it, but a
- * batch of n forms only with n jobs queued per thread the pool may have:
- * with all of them running, the job would have waited about as long. Their
- * fds go to fds. */
-static uint32_t take_batch(struct vl__workers *w, uint32_t *batch, int *fds)
-{
-    uint32_t n = w->queued / w->max;
-    n = w->gate || n == 0 ? 1 : n > BATCH ? BATCH : n;
-    for (uint32_t k = 0; k < n; k++) {
-        uint32_t slot = w->qhead;
-        fds[k] = job_fd(w, slot);
-        take_job(w, slot, fdq_of(w, fds[k]));
-        batch[k] = slot;
-    }
-    return n;
-}
-
 /* Wait for a job (under mu). A signal wakes one sleeper, which then no
  * longer counts as one a new job may signal (workers_start). */
 static void await_job(struct vl__workers *w)
@@ -305,55 +286,72 @@ static void await_job(struct vl__workers *w)
 }
 
 /*
- * A worker: take a batch of jobs under the lock, run them outside it, then
- * finish them all under it again. One lock round per batch rather than two
- * per job: with more threads than CPUs, a thread that sleeps on the lock
- * and the futex wake that ends its sleep cost far more than the few
- * cache misses of a longer hold (perf: at read depth 64, 4 threads on 2
- * CPUs spent most of their time waking each other). The share per batch
- * leaves jobs to the other threads, so a slow job holds up few others.
+ * A worker: one job at a time, the oldest queued, and one lock round per
+ * job: the round that finishes a job takes the next one. A worker holds
+ * only the job it runs, so a job queued behind one that blocks for long
+ * (a FIFO's open, a read of a slow network file) stays queued, where a
+ * free worker takes it and a CANCEL still finds it. Holding the lock once
+ * per job rather than twice matters more than the hold's length: with
+ * more threads than CPUs, a thread that sleeps on the lock and the futex
+ * wake that ends its sleep cost far more than the few cache misses of a
+ * hold (perf: at read depth 64, 4 threads on 2 CPUs spent most of their
+ * time waking each other).
+ *
+ * The engine's wake for a finished job (when its push found the finished
+ * list empty) is made outside the lock: after the next job's take, or
+ * before the thread sleeps.
  */
 static void worker_main(void *arg)
 {
     struct vl__workers *w = arg;
-    uint32_t batch[BATCH];
-    int64_t res[BATCH];
-    int fds[BATCH];
+    bool wake = false;
     vl_mutex_lock(&w->mu);
     for (;;) {
-        await_job(w);
-        if (w->quit)
-            break;
-        uint32_t n = take_batch(w, batch, fds);
+        if (w->qhead == NONE || w->quit) {
+            if (wake) {
+                /* The polling thread may be reaping. The engine outlives
+                 * this call (vl__workers_destroy joins first). A failed
+                 * wake (the eventfd's counter is saturated) means one is
+                 * pending already. */
+                vl_mutex_unlock(&w->mu);
+                (void)vl_engine_wake(w->e);
+                vl_mutex_lock(&w->mu);
+                wake = false;
+                continue; /* a job may have come meanwhile */
+            }
+            await_job(w);
+            if (w->quit)
+                break;
+        }
+        uint32_t slot = w->qhead;
+        int fd = job_fd(w, slot);
+        struct fdq *q = fdq_of(w, fd);
+        take_job(w, slot, q);
         w->busy++;
-        while (w->gate && !w->quit)
-            vl_condvar_wait(&w->gate_cv, &w->mu);
+        if (w->gate && !w->quit) {
+            if (wake) { /* the finished job's completion comes meanwhile */
+                vl_mutex_unlock(&w->mu);
+                (void)vl_engine_wake(w->e);
+                vl_mutex_lock(&w->mu);
+                wake = false;
+            }
+            while (w->gate && !w->quit)
+                vl_condvar_wait(&w->gate_cv, &w->mu);
+        }
         vl_mutex_unlock(&w->mu);
-        for (uint32_t k = 0; k < n; k++)
-            res[k] = vl__reactor_work(w->r, batch[k]);
+        if (wake)
+            (void)vl_engine_wake(w->e);
+        int64_t res = vl__reactor_work(w->r, slot);
         vl_mutex_lock(&w->mu);
         w->busy--;
-        bool wake = false;
-        for (uint32_t k = 0; k < n; k++) {
-            untake_job(w, batch[k], fdq_of(w, fds[k]));
-            wake |= finish(w, batch[k], res[k]);
-        }
-        /* The finished slots may be reaped and reused once mu is let go
-         * (closes_run does): only the fds saved at the take are read. */
-        for (uint32_t k = 0; k < n && w->chead != NONE; k++) {
-            struct fdq *q = fdq_of(w, fds[k]);
-            uint32_t due = q != NULL ? closes_due(w, fds[k], q) : NONE;
+        untake_job(w, slot, q);
+        wake = finish(w, slot, res);
+        /* The finished slot may be reaped and reused once mu is let go
+         * (closes_run does): only the fd saved at the take is read. */
+        if (w->chead != NONE && q != NULL) {
+            uint32_t due = closes_due(w, fd, q);
             if (due != NONE)
                 wake |= closes_run(w, due);
-        }
-        if (wake) {
-            /* Outside the lock: the polling thread may be reaping. The
-             * engine outlives this call (vl__workers_destroy joins first).
-             * A failed wake (the eventfd's counter is saturated) means one
-             * is pending already. */
-            vl_mutex_unlock(&w->mu);
-            (void)vl_engine_wake(w->e);
-            vl_mutex_lock(&w->mu);
         }
     }
     vl_mutex_unlock(&w->mu);
@@ -381,7 +379,7 @@ static int spawn(struct vl__workers *w)
 
 /* ---- the offload's entries (the polling thread) ----------------------------------- */
 
-/* The threads awake (busy, between batches, or signalled) when unsignalled
+/* The threads awake (busy, between jobs, or signalled) when unsignalled
  * sleep (under mu). A thread just spawned may sleep before the polling
  * thread counts it started: it then counts as asleep, never below 0. */
 static uint32_t awake_threads(const struct vl__workers *w, uint32_t unsignalled)
@@ -398,9 +396,9 @@ static uint32_t awake_threads(const struct vl__workers *w, uint32_t unsignalled)
  * sleeper's return and its next sleep): at read depth 64, 4 threads on 2
  * CPUs that woke a sleeper for every job no awake thread was free for made
  * two futex calls per op and cost 1.8x the CPU per op of 1 thread. So a
- * job wakes one only when no thread is awake, or when more jobs wait than
- * the awake ones take in a batch each; else the awake threads, which look
- * at the queue between batches, take it. Only a thread stuck in a long
+ * job wakes one only when no thread is awake, or when more than
+ * AWAKE_SHARE jobs per awake thread wait; else the awake threads, which
+ * look at the queue after each job, take it. Only a thread stuck in a long
  * call would then hold it up while another sleeps: such a skipped wake is
  * remembered (deferred), and the polling thread's next wait of the driver
  * (workers_kick, every loop turn) wakes a sleeper for any job still
@@ -412,7 +410,7 @@ static bool wake_now(struct vl__workers *w)
     if (unsignalled == 0)
         return false;
     uint32_t awake = awake_threads(w, unsignalled);
-    if (awake == 0 || w->queued > awake * BATCH) {
+    if (awake == 0 || w->queued > awake * AWAKE_SHARE) {
         w->signalled++;
         return true;
     }
@@ -429,8 +427,8 @@ static int workers_start(void *ctx, uint32_t slot)
         q->held++;
     vl_mutex_lock(&w->mu);
     queue_push(w, slot, q);
-    /* More jobs wait than the workers not holding a batch will take: start
-     * one more thread. A worker that has finished its batch but not yet
+    /* More jobs wait than the workers not holding a job will take: start
+     * one more thread. A worker that has finished its job but not yet
      * gone to sleep counts as free: it looks at the queue before it waits.
      * Counting it busy would start a thread per job at queue depth 1 (the
      * job arrives while its predecessor's worker is waking the engine),

@@ -25,16 +25,18 @@
  * A table of per-fd lists keeps that to the fd's own jobs, and a CLOSE of
  * an fd the pool has no job of (a socket's) costs one load.
  *
- * A worker takes its share of the queued jobs under one lock round and
- * finishes them under one more, and a new job wakes a sleeping thread only
- * when the awake ones will not take it soon (workers.c: wake_now); the
- * offload's kick, before every wait of the driver, wakes one for a job
- * that still waits with no free thread awake. Idle threads sleep.
+ * A worker holds only the job it runs, and finishes it and takes the next
+ * queued one under one lock round: a job queued behind one that blocks for
+ * long stays queued, for a free thread to take (or a CANCEL to find). A
+ * new job wakes a sleeping thread only when the awake ones will not take
+ * it soon (workers.c: wake_now); the offload's kick, before every wait of
+ * the driver, wakes one for a job that still waits with no free thread
+ * awake. Idle threads sleep.
  *
- * A finished job wakes the engine (once
- * per batch: only a push onto an empty finished list wakes), and the
- * driver's wait hands every finished job back on the polling thread
- * (reap), where its completion takes the engine's normal path.
+ * A finished job wakes the engine (only a push onto an empty finished list
+ * wakes, so at most once per reap), and the driver's wait hands every
+ * finished job back on the polling thread (reap), where its completion
+ * takes the engine's normal path.
  */
 #ifndef VLLSI_ENGINE_WORKERS_H
 #define VLLSI_ENGINE_WORKERS_H
@@ -80,11 +82,11 @@ uint32_t vl__workers_threads(const struct vl__workers *w);
 uint32_t vl__workers_running(struct vl__workers *w);
 
 /*
- * For tests: while the gate is closed, a worker takes one job at a time
- * and holds it, RUNNING, before its system call, so that a test can see
+ * For tests: while the gate is closed, a worker holds the job it took,
+ * RUNNING, before its system call, so that a test can see
  * jobs running and others queued (a CANCEL of each answers differently).
  * Open it before the engine's shutdown, which waits for running jobs.
- * Costs a batch one test of a flag under the lock the worker holds anyway.
+ * Costs a job one test of a flag under the lock the worker holds anyway.
  */
 void vl__workers_gate(struct vl__workers *w, bool closed);
 
