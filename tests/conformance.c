@@ -6369,6 +6369,81 @@ static void sendfile_epipe_keeps_a_pending_sigpipe(void **state)
     WATCH(30);
     run_sendfile_batch(true, "two SENDFILEs in one wait, one -EPIPE, a SIGPIPE pending before");
 }
+
+/* A SENDFILE of file's first 4096 bytes to sock, its queue full: it waits
+ * (the thread not blocked in sendfile(2)), and sends all once peer drained. */
+static void sf_full_then_drained(int sock, int peer, int file, const char *what)
+{
+    assert_int_equal(child_fill(sock), 0);
+    uint64_t id = h_sub(vl_op_sendfile(sock, file, 0, 4096));
+    h_poll(20 * CT_MS, 256);
+    if (h_rec_of(id)->done)
+        fail_msg("%s: a SENDFILE to a full socket completed: %lld", what,
+                 (long long)h_rec_of(id)->result);
+    int64_t start = ct_now_ns();
+    while (!h_rec_of(id)->done) {
+        child_drain(peer);
+        h_poll(CT_MS, 256);
+        if (ct_now_ns() - start > h_limit_ns())
+            fail_msg("%s: the SENDFILE never completed while the peer drained", what);
+    }
+    expect_result(h_rec_of(id)->result, 4096, what);
+}
+
+/*
+ * A socket that SOCKET made non-blocking (VL_SOCK_NONBLOCK: epoll and
+ * kqueue then send to it without asking its flags) takes a SENDFILE that
+ * waits for room. After the engine's CLOSE of its number, a blocking
+ * socket put on that number is asked again: its SENDFILE to a full queue
+ * waits as well, where one sendfile(2) on it taken for non-blocking would
+ * block the thread until the watchdog ends the test.
+ */
+static void sendfile_nonblock_known_per_number(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_on_sync("a SENDFILE to a full socket waits for a peer this thread drains later");
+    h_open(64, 0);
+    ft_begin();
+    char data[4096];
+    int file = sf_file("f", data, sizeof(data), 5);
+    struct sockaddr_storage ss;
+    int l = tcp_bound(AF_INET, true, &ss);
+    assert_true(l >= 0);
+    int64_t s = h_run(vl_op_socket(AF_INET, SOCK_STREAM, 0, VL_SOCK_NONBLOCK));
+    assert_true(s >= 0);
+    track((int)s);
+    expect_result(h_run(vl_op_connect((int)s, (struct sockaddr *)&ss, sa_len(AF_INET))), 0,
+                  "CONNECT of the SOCKET");
+    int peer = accept(l, NULL, NULL);
+    assert_true(peer >= 0);
+    track(peer);
+    sf_full_then_drained((int)s, peer, file, "SENDFILE to a socket SOCKET made non-blocking");
+    expect_result(h_run(vl_op_close((int)s)), 0, "CLOSE of the SOCKET");
+    untrack((int)s);
+    xclose(peer);
+
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(c >= 0);
+    assert_int_equal(connect(c, (struct sockaddr *)&ss, sa_len(AF_INET)), 0);
+    if (c != (int)s) { /* the number is free: socket(2) may have taken it itself */
+        assert_int_equal(dup2(c, (int)s), (int)s);
+        close(c);
+    }
+    track((int)s);
+    peer = accept(l, NULL, NULL);
+    assert_true(peer >= 0);
+    track(peer);
+    assert_int_equal(fcntl((int)s, F_GETFL) & O_NONBLOCK, 0);
+    sf_full_then_drained((int)s, peer, file, "SENDFILE to a blocking socket on the same number");
+    assert_int_equal(fcntl((int)s, F_GETFL) & O_NONBLOCK, 0); /* its flags as they were */
+    xclose((int)s);
+    xclose(peer);
+    xclose(l);
+    sf_file_done(file, "f");
+    h_quiet();
+    ft_done(NULL, 0);
+}
 #endif
 
 /* ---- max_inflight ------------------------------------------------------------------ */
@@ -8466,6 +8541,7 @@ int main(int argc, char **argv)
 #ifndef _WIN32
         T(sendfile_epipe_in_a_wait_no_sigpipe),
         T(sendfile_epipe_keeps_a_pending_sigpipe),
+        T(sendfile_nonblock_known_per_number),
 #endif
         T(max_inflight_is_exact),
         T(small_ring_overflow),

@@ -746,8 +746,10 @@ VL_API vl_op vl_op_waitpid(int pid);
  * user space. The result is the bytes sent, which may be fewer than count,
  * as a SEND's may (a chain, VL_OP_F_LINK, reads that as a short transfer),
  * and 0 at the file's end (or for count 0). The socket may be blocking or
- * not: the op never blocks the polling thread on it. A peer that is gone
- * is -EPIPE (or -ECONNRESET), never SIGPIPE.
+ * not: the op never blocks the polling thread on it, provided a socket
+ * that a SOCKET op made non-blocking (VL_SOCK_NONBLOCK) stays so (epoll
+ * and kqueue then skip asking its flags). A peer that is gone is -EPIPE
+ * (or -ECONNRESET), never SIGPIPE.
  *
  * submit: -EBADF for file_fd < 0; -EINVAL for offset below -1 or count
  * above INT32_MAX (as a SEND's length). Results found at execution:
