@@ -6390,13 +6390,34 @@ static void sf_full_then_drained(int sock, int peer, int file, const char *what)
     expect_result(h_rec_of(id)->result, 4096, what);
 }
 
+/* A blocking loopback connection to ss whose client end is fd number n
+ * (socket(2), and dup2 onto n unless it got n itself); both ends tracked,
+ * the server end returned. */
+static int connected_on(int n, int l, const struct sockaddr_storage *ss)
+{
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(c >= 0);
+    assert_int_equal(connect(c, (const struct sockaddr *)ss, sa_len(AF_INET)), 0);
+    if (c != n) {
+        assert_int_equal(dup2(c, n), n);
+        close(c);
+    }
+    track(n);
+    int peer = accept(l, NULL, NULL);
+    assert_true(peer >= 0);
+    track(peer);
+    return peer;
+}
+
 /*
- * A socket that SOCKET made non-blocking (VL_SOCK_NONBLOCK: epoll and
- * kqueue then send to it without asking its flags) takes a SENDFILE that
- * waits for room. After the engine's CLOSE of its number, a blocking
- * socket put on that number is asked again: its SENDFILE to a full queue
- * waits as well, where one sendfile(2) on it taken for non-blocking would
- * block the thread until the watchdog ends the test.
+ * A socket known to be non-blocking takes a SENDFILE that waits for room:
+ * one that SOCKET made so (VL_SOCK_NONBLOCK: epoll and kqueue then send to
+ * it without asking its flags), and one the caller made so (with
+ * VL_ENGINE_KEEP_REGISTRATIONS epoll remembers what the first SENDFILE's
+ * fcntl found). After the engine's CLOSE of the number, a blocking socket
+ * put on it is asked again: its SENDFILE to a full queue waits as well,
+ * where one sendfile(2) on it taken for non-blocking would block the
+ * thread until the watchdog ends the test; its flags are left as they were.
  */
 static void sendfile_nonblock_known_per_number(void **state)
 {
@@ -6410,35 +6431,38 @@ static void sendfile_nonblock_known_per_number(void **state)
     struct sockaddr_storage ss;
     int l = tcp_bound(AF_INET, true, &ss);
     assert_true(l >= 0);
-    int64_t s = h_run(vl_op_socket(AF_INET, SOCK_STREAM, 0, VL_SOCK_NONBLOCK));
-    assert_true(s >= 0);
-    track((int)s);
-    expect_result(h_run(vl_op_connect((int)s, (struct sockaddr *)&ss, sa_len(AF_INET))), 0,
-                  "CONNECT of the SOCKET");
-    int peer = accept(l, NULL, NULL);
-    assert_true(peer >= 0);
-    track(peer);
-    sf_full_then_drained((int)s, peer, file, "SENDFILE to a socket SOCKET made non-blocking");
-    expect_result(h_run(vl_op_close((int)s)), 0, "CLOSE of the SOCKET");
-    untrack((int)s);
-    xclose(peer);
+    for (int leg = 0; leg < 2; leg++) {
+        int n, peer;
+        if (leg == 0) {
+            int64_t s = h_run(vl_op_socket(AF_INET, SOCK_STREAM, 0, VL_SOCK_NONBLOCK));
+            assert_true(s >= 0);
+            n = (int)s;
+            track(n);
+            expect_result(h_run(vl_op_connect(n, (struct sockaddr *)&ss, sa_len(AF_INET))), 0,
+                          "CONNECT of the SOCKET");
+            peer = accept(l, NULL, NULL);
+            assert_true(peer >= 0);
+            track(peer);
+        } else {
+            n = 100; /* a number of its own, above what the suite has open */
+            peer = connected_on(n, l, &ss);
+            assert_int_equal(fcntl(n, F_SETFL, fcntl(n, F_GETFL) | O_NONBLOCK), 0);
+        }
+        const char *what = leg == 0 ? "SENDFILE to a socket SOCKET made non-blocking"
+                                    : "SENDFILE to a socket the caller made non-blocking";
+        sf_full_then_drained(n, peer, file, what);
+        sf_full_then_drained(n, peer, file, what); /* the second knows it */
+        expect_result(h_run(vl_op_close(n)), 0, "CLOSE of the non-blocking socket");
+        untrack(n);
+        xclose(peer);
 
-    int c = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(c >= 0);
-    assert_int_equal(connect(c, (struct sockaddr *)&ss, sa_len(AF_INET)), 0);
-    if (c != (int)s) { /* the number is free: socket(2) may have taken it itself */
-        assert_int_equal(dup2(c, (int)s), (int)s);
-        close(c);
+        peer = connected_on(n, l, &ss);
+        assert_int_equal(fcntl(n, F_GETFL) & O_NONBLOCK, 0);
+        sf_full_then_drained(n, peer, file, "SENDFILE to a blocking socket on the same number");
+        assert_int_equal(fcntl(n, F_GETFL) & O_NONBLOCK, 0);
+        xclose(n);
+        xclose(peer);
     }
-    track((int)s);
-    peer = accept(l, NULL, NULL);
-    assert_true(peer >= 0);
-    track(peer);
-    assert_int_equal(fcntl((int)s, F_GETFL) & O_NONBLOCK, 0);
-    sf_full_then_drained((int)s, peer, file, "SENDFILE to a blocking socket on the same number");
-    assert_int_equal(fcntl((int)s, F_GETFL) & O_NONBLOCK, 0); /* its flags as they were */
-    xclose((int)s);
-    xclose(peer);
     xclose(l);
     sf_file_done(file, "f");
     h_quiet();

@@ -2192,7 +2192,7 @@ static void cqe_sendfile(vl_engine *e, struct uring *d, uint32_t i, const struct
     }
     vl__sigpipe_batch_hold(&d->sf_sigpipe);
     int64_t res = vl__sendfile_held(op->fd, op->u.sendfile.file_fd, op->u.sendfile.offset,
-                                    VL__FAULT_SHORTEN(op->u.sendfile.count), false);
+                                    VL__FAULT_SHORTEN(op->u.sendfile.count), NULL);
     vl__sigpipe_batch_note(&d->sf_sigpipe, res);
     if (res != -EAGAIN) {
         cqe_final(e, i, res);

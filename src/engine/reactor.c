@@ -1721,12 +1721,15 @@ static int64_t run_sendfile(struct vl__reactor *r, uint32_t i, struct vl__slot *
     bool nb = hint_nonblock(r, s, op->fd);
     size_t count = VL__FAULT_SHORTEN(op->u.sendfile.count);
     int64_t res;
+    bool known = nb;
     if (sigpipe_batched(r, s)) {
-        res = vl__sendfile_held(op->fd, op->u.sendfile.file_fd, op->u.sendfile.offset, count, nb);
+        res = vl__sendfile_held(op->fd, op->u.sendfile.file_fd, op->u.sendfile.offset, count, &nb);
         vl__sigpipe_batch_note(&r->sigpipe, res);
     } else {
-        res = vl__sendfile_once(op->fd, op->u.sendfile.file_fd, op->u.sendfile.offset, count, nb);
+        res = vl__sendfile_once(op->fd, op->u.sendfile.file_fd, op->u.sendfile.offset, count, &nb);
     }
+    if (nb && !known && r->reuse && !(rslot(s)->flags & F_WORKER))
+        hint_of(r, op->fd)->nonblock = 1; /* learned (struct vl__reactor_hint) */
     return would_block(res) ? PARK : res;
 }
 

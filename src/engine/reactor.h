@@ -219,11 +219,13 @@ struct vl__reactor_fd {
  * (vl__reactor_prewait); engine ops that make or close a number (ACCEPT,
  * SOCKET, CLOSE) forget what the number had.
  *
- * nonblock: the number's socket was made non-blocking by the engine itself
- * (a SOCKET with VL_SOCK_NONBLOCK), so SENDFILE and SPLICE skip the
- * fcntl(F_GETFL) that would tell them. Only that: a flag the reactor merely
- * saw could be cleared behind its back, and sendfile(2) on a blocking
- * socket would then block the polling thread.
+ * nonblock: the number's socket is known to be non-blocking, so SENDFILE
+ * and SPLICE skip the fcntl(F_GETFL) that would tell them: the engine made
+ * it so itself (a SOCKET with VL_SOCK_NONBLOCK), or, with reuse (the
+ * caller's VL_ENGINE_KEEP_REGISTRATIONS promise, which covers this), a
+ * SENDFILE's fcntl found it so. Without that promise a flag the reactor
+ * merely saw could be cleared behind its back, and sendfile(2) on a
+ * blocking socket would then block the polling thread.
  */
 struct vl__reactor_hint {
     int32_t fd;       /* -1: empty                                     */
@@ -232,7 +234,7 @@ struct vl__reactor_hint {
     uint8_t drained;  /* short RECV, no read event since                */
     uint8_t armed;    /* its directions; 0: none known                  */
     uint8_t hup;      /* the peer was reported done                     */
-    uint8_t nonblock; /* made non-blocking by the engine (SOCKET)      */
+    uint8_t nonblock; /* known non-blocking (SOCKET, or learned)       */
 };
 
 /* An unproven re-use (struct vl__reactor_hint), waiting for its proof. */

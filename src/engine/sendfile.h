@@ -75,14 +75,17 @@ static inline void vl__nonblock_end(int fd, int fl)
  * sendfile(2), which always takes an offset and reads count 0 as "to the
  * end of the file", so count 0 is 0 without a call and the position for
  * -1 is read and moved with lseek. A partial send that then met EAGAIN
- * counts its bytes (both report them beside the error). nb: out is known
- * to be non-blocking, so its flags are not asked (no fcntl).
+ * counts its bytes (both report them beside the error). nb (or NULL):
+ * true when out is known to be non-blocking, so its flags are not asked (no
+ * fcntl); else set to true when asking them found it so.
  * vl__sendfile_held is the same call for a caller that holds SIGPIPE
  * already (struct vl__sigpipe_batch, which it then tells of the result).
  */
-static inline int64_t vl__sendfile_held(int out, int in, int64_t offset, size_t count, bool nb)
+static inline int64_t vl__sendfile_held(int out, int in, int64_t offset, size_t count, bool *nb)
 {
-    int fl = vl__nonblock_begin(nb ? -1 : out);
+    int fl = vl__nonblock_begin(nb != NULL && *nb ? -1 : out);
+    if (nb != NULL && fl == VL__NB_KEPT)
+        *nb = true;
     if (fl < 0 && fl != VL__NB_KEPT)
         return fl;
     int64_t res;
@@ -115,7 +118,7 @@ static inline int64_t vl__sendfile_held(int out, int in, int64_t offset, size_t 
     return res;
 }
 
-static inline int64_t vl__sendfile_once(int out, int in, int64_t offset, size_t count, bool nb)
+static inline int64_t vl__sendfile_once(int out, int in, int64_t offset, size_t count, bool *nb)
 {
     struct vl__sigpipe_hold h;
     vl__sigpipe_hold(&h);
