@@ -417,7 +417,8 @@ void vl__reactor_woken(struct vl__reactor *r);
  * peer will send no more), on the registration armed with tag. Runs the parked ops. An event whose
  * tag is not the fd's latest is ignored: it comes from a registration the reactor has moved on from
  * (one left on a file that a dup kept open after its number was closed and reused), and the state
- * it reports is not this fd's.
+ * it reports is not this fd's. The backend ends the wait whose events it
+ * hands here with vl__reactor_expire, before returning to the caller.
  */
 void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned ready);
 
