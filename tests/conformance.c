@@ -6168,6 +6168,20 @@ static int sigpipe_child(void *arg)
     return 0;
 }
 
+#ifndef _WIN32
+/* A SIGPIPE test child's end: it must have exited 0, not been killed by
+ * SIGPIPE or hung. */
+static void sigpipe_verdict(const vl_test_child *r, const char *what)
+{
+    if (r->signo == SIGPIPE)
+        fail_msg("%s: the process was killed by SIGPIPE\n%s", what, r->out);
+    if (r->timed_out)
+        fail_msg("%s: the child hung\n%s", what, r->out);
+    if (!r->exited || r->exit_code != 0)
+        fail_msg("%s: child exit %d signal %d\n%s", what, r->exit_code, r->signo, r->out);
+}
+#endif
+
 static void run_sigpipe_case(enum sigpipe_case which, const char *what)
 {
     vl_test_child r;
@@ -6181,12 +6195,7 @@ static void run_sigpipe_case(enum sigpipe_case which, const char *what)
         fail_msg("%s: wrong results (see above)", what);
 #else
     vl_test_in_child(sigpipe_child, (void *)(intptr_t)which, 15000 * g_slow, &r);
-    if (r.signo == SIGPIPE)
-        fail_msg("%s: the process was killed by SIGPIPE\n%s", what, r.out);
-    if (r.timed_out)
-        fail_msg("%s: the child hung\n%s", what, r.out);
-    if (!r.exited || r.exit_code != 0)
-        fail_msg("%s: child exit %d signal %d\n%s", what, r.exit_code, r.signo, r.out);
+    sigpipe_verdict(&r, what);
 #endif
 }
 
@@ -6232,6 +6241,234 @@ static void write_pipe_without_reader_epipe(void **state)
     WATCH(30);
     run_sigpipe_case(CASE_WRITE_PIPE_NO_READER, "WRITE to a pipe with no reader");
 }
+
+#ifndef _WIN32
+/* Fill fd's send queue (and its peer's receive queue) until it takes no
+ * more; fd's flags are left as they were. 0 or -1. */
+static int child_fill(int fd)
+{
+    static char junk[65536];
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+        return -1;
+    while (send(fd, junk, sizeof(junk), 0) > 0)
+        ;
+    int err = errno;
+    fcntl(fd, F_SETFL, fl);
+    return err == EAGAIN || err == EWOULDBLOCK ? 0 : -1;
+}
+
+/* Read fd (non-blocking) until it is empty. */
+static void child_drain(int fd)
+{
+    static char sink[65536];
+    while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+        ;
+}
+
+/*
+ * Two SENDFILEs that wait for their sockets and then run in one wait of
+ * the driver (one reap on io_uring): one to a blocking socket whose peer
+ * drained it (all of the file goes out), one to a socket shut down for
+ * writing (-EPIPE, which raises SIGPIPE). The drivers hold SIGPIPE across
+ * the sendfile calls of a whole wait; after it the child, SIGPIPE at its
+ * default action, must be alive with its mask as before and no SIGPIPE
+ * pending. caller_pending (arg non-NULL): the child blocked SIGPIPE and had
+ * one pending before: that one is the program's and stays pending.
+ */
+static int sendfile_batch_child(void *arg)
+{
+    bool caller_pending = arg != NULL;
+    sigset_t pipe_only, mask, now, pending;
+    signal(SIGPIPE, SIG_DFL);
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    CK(sigprocmask(caller_pending ? SIG_BLOCK : SIG_UNBLOCK, &pipe_only, NULL) == 0);
+    CK(sigprocmask(SIG_BLOCK, NULL, &mask) == 0);
+    if (caller_pending)
+        CK(pthread_kill(pthread_self(), SIGPIPE) == 0);
+    vl_engine *e = child_engine();
+    CK(e != NULL);
+    char path[] = "/tmp/vllsi-sfbatch-XXXXXX";
+    int file = mkstemp(path);
+    CK(file >= 0);
+    unlink(path);
+    static char data[4096];
+    memset(data, 'f', sizeof(data));
+    CK(write(file, data, sizeof(data)) == (ssize_t)sizeof(data));
+    int a, a_peer, b, b_peer;
+    CK(child_tcp_pair(&a, &a_peer) == 0 && child_tcp_pair(&b, &b_peer) == 0);
+    CK(child_fill(a) == 0 && child_fill(b) == 0);
+    vl_op op = vl_op_sendfile(a, file, 0, sizeof(data));
+    int64_t ida = vl_engine_submit(e, &op, NULL);
+    op = vl_op_sendfile(b, file, 0, sizeof(data));
+    int64_t idb = vl_engine_submit(e, &op, NULL);
+    CK(ida > 0 && idb > 0);
+    vl_completion cq[8];
+    CK(vl_engine_poll(e, 20 * CT_MS, cq, 8) == 0); /* both wait for their socket */
+    CK(shutdown(b, SHUT_WR) == 0);
+    /* Both writable (a once its peer's ACKs came back) before the next
+     * wait, so that one wait reports both. */
+    struct pollfd p[2] = {{.fd = a, .events = POLLOUT}, {.fd = b, .events = POLLOUT}};
+    for (int i = 0; i < 1000 * g_slow; i++) {
+        child_drain(a_peer);
+        p[0].revents = p[1].revents = 0;
+        if (poll(p, 2, 10) == 2)
+            break;
+    }
+    CK(p[0].revents & POLLOUT);
+    CK(p[1].revents & POLLOUT);
+    int n = vl_engine_poll(e, 1000 * CT_MS, cq, 8);
+    if (n != 2) {
+        fprintf(stderr, "one wait completed %d of the 2 SENDFILEs\n", n);
+        return 2;
+    }
+    int64_t ra = cq[0].id == (uint64_t)ida ? cq[0].result : cq[1].result;
+    int64_t rb = cq[0].id == (uint64_t)idb ? cq[0].result : cq[1].result;
+    fprintf(stderr, "results %lld, %lld\n", (long long)ra, (long long)rb);
+    CK_EQ(ra, (int64_t)sizeof(data));
+    CK_EQ(rb, -EPIPE);
+    vl_engine_destroy(e);
+    CK(sigprocmask(SIG_BLOCK, NULL, &now) == 0);
+    CK(sigismember(&now, SIGPIPE) == sigismember(&mask, SIGPIPE));
+    CK(sigpending(&pending) == 0);
+    if (sigismember(&pending, SIGPIPE) != caller_pending) {
+        fprintf(stderr, caller_pending ? "the caller's pending SIGPIPE was taken\n"
+                                       : "a SIGPIPE was left pending\n");
+        return 3;
+    }
+    if (caller_pending) {
+        struct timespec zero = {0, 0};
+        CK(sigtimedwait(&pipe_only, NULL, &zero) == SIGPIPE);
+        CK(sigpending(&pending) == 0 && !sigismember(&pending, SIGPIPE));
+    }
+    close(a), close(a_peer), close(b), close(b_peer), close(file);
+    return 0;
+}
+
+static void run_sendfile_batch(bool caller_pending, const char *what)
+{
+    skip_on_sync("a SENDFILE to a full socket waits for a peer this thread drains later");
+    h_open(8, 0);
+    h_close();
+    vl_test_child r;
+    vl_test_in_child(sendfile_batch_child, caller_pending ? (void *)1 : NULL, 15000 * g_slow, &r);
+    sigpipe_verdict(&r, what);
+}
+
+static void sendfile_epipe_in_a_wait_no_sigpipe(void **state)
+{
+    (void)state;
+    WATCH(30);
+    run_sendfile_batch(false, "two SENDFILEs in one wait, one -EPIPE");
+}
+
+static void sendfile_epipe_keeps_a_pending_sigpipe(void **state)
+{
+    (void)state;
+    WATCH(30);
+    run_sendfile_batch(true, "two SENDFILEs in one wait, one -EPIPE, a SIGPIPE pending before");
+}
+
+/* A SENDFILE of file's first 4096 bytes to sock, its queue full: it waits
+ * (the thread not blocked in sendfile(2)), and sends all once peer drained. */
+static void sf_full_then_drained(int sock, int peer, int file, const char *what)
+{
+    assert_int_equal(child_fill(sock), 0);
+    uint64_t id = h_sub(vl_op_sendfile(sock, file, 0, 4096));
+    h_poll(20 * CT_MS, 256);
+    if (h_rec_of(id)->done)
+        fail_msg("%s: a SENDFILE to a full socket completed: %lld", what,
+                 (long long)h_rec_of(id)->result);
+    int64_t start = ct_now_ns();
+    while (!h_rec_of(id)->done) {
+        child_drain(peer);
+        h_poll(CT_MS, 256);
+        if (ct_now_ns() - start > h_limit_ns())
+            fail_msg("%s: the SENDFILE never completed while the peer drained", what);
+    }
+    expect_result(h_rec_of(id)->result, 4096, what);
+}
+
+/* A blocking loopback connection to ss whose client end is fd number n
+ * (socket(2), and dup2 onto n unless it got n itself); both ends tracked,
+ * the server end returned. */
+static int connected_on(int n, int l, const struct sockaddr_storage *ss)
+{
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(c >= 0);
+    assert_int_equal(connect(c, (const struct sockaddr *)ss, sa_len(AF_INET)), 0);
+    if (c != n) {
+        assert_int_equal(dup2(c, n), n);
+        close(c);
+    }
+    track(n);
+    int peer = accept(l, NULL, NULL);
+    assert_true(peer >= 0);
+    track(peer);
+    return peer;
+}
+
+/*
+ * A socket known to be non-blocking takes a SENDFILE that waits for room:
+ * one that SOCKET made so (VL_SOCK_NONBLOCK: epoll and kqueue then send to
+ * it without asking its flags), and one the caller made so (with
+ * VL_ENGINE_KEEP_REGISTRATIONS epoll remembers what the first SENDFILE's
+ * fcntl found). After the engine's CLOSE of the number, a blocking socket
+ * put on it is asked again: its SENDFILE to a full queue waits as well,
+ * where one sendfile(2) on it taken for non-blocking would block the
+ * thread until the watchdog ends the test; its flags are left as they were.
+ */
+static void sendfile_nonblock_known_per_number(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_on_sync("a SENDFILE to a full socket waits for a peer this thread drains later");
+    h_open(64, 0);
+    ft_begin();
+    char data[4096];
+    int file = sf_file("f", data, sizeof(data), 5);
+    struct sockaddr_storage ss;
+    int l = tcp_bound(AF_INET, true, &ss);
+    assert_true(l >= 0);
+    for (int leg = 0; leg < 2; leg++) {
+        int n, peer;
+        if (leg == 0) {
+            int64_t s = h_run(vl_op_socket(AF_INET, SOCK_STREAM, 0, VL_SOCK_NONBLOCK));
+            assert_true(s >= 0);
+            n = (int)s;
+            track(n);
+            expect_result(h_run(vl_op_connect(n, (struct sockaddr *)&ss, sa_len(AF_INET))), 0,
+                          "CONNECT of the SOCKET");
+            peer = accept(l, NULL, NULL);
+            assert_true(peer >= 0);
+            track(peer);
+        } else {
+            n = 100; /* a number of its own, above what the suite has open */
+            peer = connected_on(n, l, &ss);
+            assert_int_equal(fcntl(n, F_SETFL, fcntl(n, F_GETFL) | O_NONBLOCK), 0);
+        }
+        const char *what = leg == 0 ? "SENDFILE to a socket SOCKET made non-blocking"
+                                    : "SENDFILE to a socket the caller made non-blocking";
+        sf_full_then_drained(n, peer, file, what);
+        sf_full_then_drained(n, peer, file, what); /* the second knows it */
+        expect_result(h_run(vl_op_close(n)), 0, "CLOSE of the non-blocking socket");
+        untrack(n);
+        xclose(peer);
+
+        peer = connected_on(n, l, &ss);
+        assert_int_equal(fcntl(n, F_GETFL) & O_NONBLOCK, 0);
+        sf_full_then_drained(n, peer, file, "SENDFILE to a blocking socket on the same number");
+        assert_int_equal(fcntl(n, F_GETFL) & O_NONBLOCK, 0);
+        xclose(n);
+        xclose(peer);
+    }
+    xclose(l);
+    sf_file_done(file, "f");
+    h_quiet();
+    ft_done(NULL, 0);
+}
+#endif
 
 /* ---- max_inflight ------------------------------------------------------------------ */
 
@@ -8330,6 +8567,11 @@ int main(int argc, char **argv)
         T(send_without_reader_epipe),
         T(write_socket_without_reader_epipe),
         T(write_pipe_without_reader_epipe),
+#ifndef _WIN32
+        T(sendfile_epipe_in_a_wait_no_sigpipe),
+        T(sendfile_epipe_keeps_a_pending_sigpipe),
+        T(sendfile_nonblock_known_per_number),
+#endif
         T(max_inflight_is_exact),
         T(small_ring_overflow),
         T(cancel_basics),

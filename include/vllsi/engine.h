@@ -192,6 +192,11 @@ typedef enum vl_driver_kind {
  * not lost: its op sees readiness late, up to about 10 ms on an idle engine
  * and 200 ms on a busy one, when the driver re-arms entries it could not
  * confirm. Without the flag every op that waits arms with one epoll_ctl.
+ * The flag also promises that a socket a SENDFILE found non-blocking stays
+ * so while its number holds it (no fcntl clearing O_NONBLOCK, no number
+ * reused outside the engine): later SENDFILEs to it then skip asking its
+ * flags (one fcntl each), and a broken promise could block the polling
+ * thread in sendfile(2).
  * The other drivers ignore it (kqueue's arms cost no system call of their
  * own). */
 #define VL_ENGINE_KEEP_REGISTRATIONS 0x4u
@@ -746,8 +751,11 @@ VL_API vl_op vl_op_waitpid(int pid);
  * user space. The result is the bytes sent, which may be fewer than count,
  * as a SEND's may (a chain, VL_OP_F_LINK, reads that as a short transfer),
  * and 0 at the file's end (or for count 0). The socket may be blocking or
- * not: the op never blocks the polling thread on it. A peer that is gone
- * is -EPIPE (or -ECONNRESET), never SIGPIPE.
+ * not: the op never blocks the polling thread on it, provided a socket
+ * that a SOCKET op made non-blocking (VL_SOCK_NONBLOCK) stays so (epoll
+ * and kqueue then skip asking its flags; see also
+ * VL_ENGINE_KEEP_REGISTRATIONS). A peer that is gone is -EPIPE (or
+ * -ECONNRESET), never SIGPIPE.
  *
  * submit: -EBADF for file_fd < 0; -EINVAL for offset below -1 or count
  * above INT32_MAX (as a SEND's length). Results found at execution:

@@ -284,10 +284,8 @@ struct uring {
      * at init for every slot: pages no SENDV touches are never backed. */
     struct uring_msg *msgs;
     struct vl__stats *st; /* the engine's counters (vl__engine_stats) */
-    /* SIGPIPE held for the SENDFILEs of one reap (cqe_sendfile, sf_release),
-     * and whether one of their calls answered -EPIPE. */
-    bool sf_held, sf_epipe;
-    struct vl__sigpipe_hold sf_hold;
+    /* SIGPIPE held for the SENDFILEs of one reap (cqe_sendfile, reap). */
+    struct vl__sigpipe_batch sf_sigpipe;
     /* SENDFILE's pipes (prep_sendfile): [k][0] read, [k][1] write, -1 until
      * first used; sf_busy has bit k while an op holds pipe k. */
     int sf_pipe[SF_PIPES][2];
@@ -913,10 +911,10 @@ static void prep_waitpid(struct uring *d, struct vl__slot *s, vl_engine *e,
  * SENDFILE, two ways, by size. Below SF_PIPE_MIN (256 KiB), or when the
  * engine's pipes are all held: a POLL_ADD for the socket's writability,
  * whose CQE (cqe_sendfile) makes one non-blocking sendfile(2)
- * (vl__sendfile_held, SIGPIPE held for the whole reap: sf_release; a
- * blocking socket made non-blocking for the call); EAGAIN arms the POLL_ADD again (the re-arm
- * list). From SF_PIPE_MIN: the kernel moves the bytes as SPLICEs through a pipe of the engine's
- * (U_SFPIPE: the file into the pipe, then the pipe to the socket until it is empty,
+ * (vl__sendfile_held, SIGPIPE held for the whole reap: struct
+ * vl__sigpipe_batch; a blocking socket made non-blocking for the call); EAGAIN arms the POLL_ADD
+ * again (the re-arm list). From SF_PIPE_MIN: the kernel moves the bytes as SPLICEs through a pipe
+ * of the engine's (U_SFPIPE: the file into the pipe, then the pipe to the socket until it is empty,
  * cqe_sendfile_piped), on its io-wq threads. Measured on 6.18 (loopback TCP, a reader thread
  * draining, medians of 5 to 7 runs of a raw liburing program on a loaded 2-core host), POLL_ADD +
  * sendfile against the splice pair on a non-blocking socket, MiB/s: 16 KiB 842 / 664, 64 KiB 2147 /
@@ -2102,17 +2100,6 @@ static int64_t restart_to_eintr(int64_t res)
     return res <= -ERESTART_MIN && res >= -ERESTART_MAX ? -EINTR : res;
 }
 
-/* The end of a reap that made sendfile(2) calls: SIGPIPE as it was, any
- * SIGPIPE those calls raised taken (vl__sigpipe_release). Holding it once
- * per reap rather than per call saves two sigprocmask calls per SENDFILE
- * after the first; nothing of the caller's runs in between (completions
- * only queue). */
-static void sf_release(struct uring *d)
-{
-    vl__sigpipe_release(&d->sf_hold, d->sf_epipe ? -EPIPE : 0);
-    d->sf_held = d->sf_epipe = false;
-}
-
 /* End a piped SENDFILE with res; its pipe is thrown away (bytes may be
  * left in it). */
 static void sf_end(vl_engine *e, struct uring *d, uint32_t i, int64_t res)
@@ -2203,13 +2190,10 @@ static void cqe_sendfile(vl_engine *e, struct uring *d, uint32_t i, const struct
             rearm_push(e, d, i);
         return;
     }
-    if (!d->sf_held) {
-        vl__sigpipe_hold(&d->sf_hold);
-        d->sf_held = true;
-    }
+    vl__sigpipe_batch_hold(&d->sf_sigpipe);
     int64_t res = vl__sendfile_held(op->fd, op->u.sendfile.file_fd, op->u.sendfile.offset,
-                                    VL__FAULT_SHORTEN(op->u.sendfile.count));
-    d->sf_epipe |= res == -EPIPE;
+                                    VL__FAULT_SHORTEN(op->u.sendfile.count), NULL);
+    vl__sigpipe_batch_note(&d->sf_sigpipe, res);
     if (res != -EAGAIN) {
         cqe_final(e, i, res);
         return;
@@ -2358,8 +2342,10 @@ static void reap(vl_engine *e, struct uring *d)
         d->st->cq_overflow++;
         ring_get_events(d, false);
     }
-    if (d->sf_held)
-        sf_release(d);
+    /* The reap's sendfile(2) calls are over: SIGPIPE as it was, any it
+     * raised taken. Nothing of the caller's ran while it was held
+     * (completions only queue). */
+    vl__sigpipe_batch_end(&d->sf_sigpipe);
     rearm_flush(e, d);
     arm_wake(d);
 }

@@ -410,26 +410,10 @@ static int64_t nowait_rw(const struct vl__slot *s, bool write)
  */
 static int64_t write_nosigpipe(const struct vl__slot *s, bool nowait)
 {
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    bool was_pending =
-        sigismember(&old, SIGPIPE) && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+    struct vl__sigpipe_hold h;
+    vl__sigpipe_hold(&h);
     int64_t res = nowait ? nowait_rw(s, true) : file_write(s);
-    if (res == -EPIPE && !was_pending) {
-#ifdef __APPLE__
-        /* No sigtimedwait: sigwait returns at once for a pending signal. */
-        int sig;
-        if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
-            sigwait(&pipe_set, &sig);
-#else
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-            ;
-#endif
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    vl__sigpipe_release(&h, res);
     return res;
 }
 
@@ -1039,8 +1023,11 @@ static int64_t run_socket(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
     (void)i;
     (void)ready;
     int64_t res = socket_open(s);
-    if (res >= 0)
+    if (res >= 0) {
         hint_forget(r, (int)res); /* a new file on the number */
+        if (s->op.u.socket.flags & VL_SOCK_NONBLOCK)
+            hint_of(r, (int)res)->nonblock = 1;
+    }
     return res;
 }
 
@@ -1699,7 +1686,30 @@ static int64_t run_waitpid(struct vl__reactor *r, uint32_t i, struct vl__slot *s
 
 /* ---- SENDFILE and SPLICE ----------------------------------------------------- */
 
-/* SENDFILE: one sendfile when the socket may take bytes (vl__sendfile_once:
+/* Whether fd's socket is one the engine made non-blocking (struct
+ * vl__reactor_hint's nonblock), as s's run on the polling thread knows
+ * (the hints are the polling thread's alone). */
+static bool hint_nonblock(struct vl__reactor *r, struct vl__slot *s, int fd)
+{
+    if (fd < 0 || (rslot(s)->flags & F_WORKER))
+        return false;
+    const struct vl__reactor_hint *h = hint_at(r, fd);
+    return h->fd == fd && h->nonblock;
+}
+
+/* Whether a SENDFILE's or SPLICE's call may leave SIGPIPE to the wait's
+ * batch (struct vl__reactor's sigpipe), which it then holds: on the polling
+ * thread inside a wait's dispatch, not at submit (the caller's code runs
+ * next) nor on a worker. */
+static bool sigpipe_batched(struct vl__reactor *r, struct vl__slot *s)
+{
+    if ((rslot(s)->flags & F_WORKER) || !r->in_wait)
+        return false;
+    vl__sigpipe_batch_hold(&r->sigpipe);
+    return true;
+}
+
+/* SENDFILE: one sendfile when the socket may take bytes (vl__sendfile_held:
  * non-blocking whatever the socket's mode, no SIGPIPE); EAGAIN parks it
  * for writability, as SEND. */
 static int64_t run_sendfile(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
@@ -1708,8 +1718,18 @@ static int64_t run_sendfile(struct vl__reactor *r, uint32_t i, struct vl__slot *
     if (fault_eagain_sock(r, s->op.fd))
         return RECHECK;
     const vl_op *op = &s->op;
-    int64_t res = vl__sendfile_once(op->fd, op->u.sendfile.file_fd, op->u.sendfile.offset,
-                                    VL__FAULT_SHORTEN(op->u.sendfile.count));
+    bool nb = hint_nonblock(r, s, op->fd);
+    size_t count = VL__FAULT_SHORTEN(op->u.sendfile.count);
+    int64_t res;
+    bool known = nb;
+    if (sigpipe_batched(r, s)) {
+        res = vl__sendfile_held(op->fd, op->u.sendfile.file_fd, op->u.sendfile.offset, count, &nb);
+        vl__sigpipe_batch_note(&r->sigpipe, res);
+    } else {
+        res = vl__sendfile_once(op->fd, op->u.sendfile.file_fd, op->u.sendfile.offset, count, &nb);
+    }
+    if (nb && !known && r->reuse && !(rslot(s)->flags & F_WORKER))
+        hint_of(r, op->fd)->nonblock = 1; /* learned (struct vl__reactor_hint) */
     return would_block(res) ? PARK : res;
 }
 
@@ -1773,7 +1793,18 @@ static int64_t run_splice(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
         op.u.splice.fd_out = s->op.fd;
     }
     int sock = (flags & F_STREAM) ? ((flags & F_SPLICE_SOCK_IN) ? op.fd : op.u.splice.fd_out) : -1;
-    int64_t res = vl__splice_once(&op, sock);
+    if (hint_nonblock(r, s, sock))
+        sock = -1; /* nothing to make non-blocking */
+    int64_t res;
+    if (sigpipe_batched(r, s)) {
+        res = vl__splice_held(&op, sock);
+        vl__sigpipe_batch_note(&r->sigpipe, res);
+    } else {
+        struct vl__sigpipe_hold h;
+        vl__sigpipe_hold(&h);
+        res = vl__splice_held(&op, sock);
+        vl__sigpipe_release(&h, res);
+    }
     if (!would_block(res))
         return res;
     if ((flags & WHERE_LISTS) || r->inline_run || (flags & F_WORKER))
@@ -2235,6 +2266,7 @@ static uint32_t run_list(struct vl__reactor *r, struct vl__reactor_fd *f, int di
 
 void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned ready)
 {
+    r->in_wait = true; /* until vl__reactor_expire */
     if (ready & VL__REACTOR_READ)
         hint_readable(r, fd);
     struct vl__reactor_fd *f = fd_find(r, fd);
@@ -2397,6 +2429,8 @@ void vl__reactor_expire(struct vl__reactor *r)
         rslot_of(r, i)->flags &= ~WHERE_HEAP;
         vl__engine_complete(r->e, i, 0, 0);
     }
+    r->in_wait = false;
+    vl__sigpipe_batch_end(&r->sigpipe);
 }
 
 /* ---- setup ----------------------------------------------------------------- */

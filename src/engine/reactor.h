@@ -45,6 +45,7 @@
 #include <stdint.h>
 
 #include "driver.h"
+#include "sigpipe.h"
 #include "timer_heap.h"
 
 /* Directions, as a mask. */
@@ -217,14 +218,23 @@ struct vl__reactor_fd {
  * entry is unproven, and an arm confirms it when it has waited a while
  * (vl__reactor_prewait); engine ops that make or close a number (ACCEPT,
  * SOCKET, CLOSE) forget what the number had.
+ *
+ * nonblock: the number's socket is known to be non-blocking, so SENDFILE
+ * and SPLICE skip the fcntl(F_GETFL) that would tell them: the engine made
+ * it so itself (a SOCKET with VL_SOCK_NONBLOCK), or, with reuse (the
+ * caller's VL_ENGINE_KEEP_REGISTRATIONS promise, which covers this), a
+ * SENDFILE's fcntl found it so. Without that promise a flag the reactor
+ * merely saw could be cleared behind its back, and sendfile(2) on a
+ * blocking socket would then block the polling thread.
  */
 struct vl__reactor_hint {
-    int32_t fd;      /* -1: empty                                     */
-    uint32_t tag;    /* the registration left in place (armed != 0)   */
-    uint8_t stream;  /* SOCK_STREAM: a short read means drained; 2: not asked */
-    uint8_t drained; /* short RECV, no read event since                */
-    uint8_t armed;   /* its directions; 0: none known                  */
-    uint8_t hup;     /* the peer was reported done                     */
+    int32_t fd;       /* -1: empty                                     */
+    uint32_t tag;     /* the registration left in place (armed != 0)   */
+    uint8_t stream;   /* SOCK_STREAM: a short read means drained; 2: not asked */
+    uint8_t drained;  /* short RECV, no read event since                */
+    uint8_t armed;    /* its directions; 0: none known                  */
+    uint8_t hup;      /* the peer was reported done                     */
+    uint8_t nonblock; /* known non-blocking (SOCKET, or learned)       */
 };
 
 /* An unproven re-use (struct vl__reactor_hint), waiting for its proof. */
@@ -281,6 +291,13 @@ struct vl__reactor {
     uint32_t waits;
     bool idle;
     int64_t now;
+    /* SIGPIPE held for the SENDFILE and SPLICE calls that one wait's events
+     * run on the polling thread (vl__reactor_ready), from the first call
+     * until vl__reactor_expire ends the wait's dispatch: two sigprocmask
+     * calls per wait rather than per call. in_wait: between the first
+     * vl__reactor_ready of a wait and that vl__reactor_expire. */
+    struct vl__sigpipe_batch sigpipe;
+    bool in_wait;
 };
 
 /* Allocate for max_inflight slots. 0 or -ENOMEM (nothing left behind). */
@@ -400,7 +417,8 @@ void vl__reactor_woken(struct vl__reactor *r);
  * peer will send no more), on the registration armed with tag. Runs the parked ops. An event whose
  * tag is not the fd's latest is ignored: it comes from a registration the reactor has moved on from
  * (one left on a file that a dup kept open after its number was closed and reused), and the state
- * it reports is not this fd's.
+ * it reports is not this fd's. The backend ends the wait whose events it
+ * hands here with vl__reactor_expire, before returning to the caller.
  */
 void vl__reactor_ready(struct vl__reactor *r, int fd, uint32_t tag, unsigned ready);
 
@@ -447,7 +465,11 @@ int64_t vl__reactor_next_deadline(const struct vl__reactor *r);
  * negative errno) in the engine's stats: per system call, never per op. */
 void vl__reactor_count_wait(struct vl__reactor *r, int64_t timeout_ns, int n);
 
-/* Complete (with 0) every TIMEOUT whose deadline has passed. */
+/* Complete (with 0) every TIMEOUT whose deadline has passed. The last call
+ * of a backend's wait, after its events went to vl__reactor_ready: it also
+ * ends that dispatch (SIGPIPE as it was before the wait's SENDFILE and
+ * SPLICE calls, struct vl__reactor's sigpipe), before anything of the
+ * caller's runs. */
 void vl__reactor_expire(struct vl__reactor *r);
 
 /* Internal, for tests: the reactor of an engine running the epoll driver

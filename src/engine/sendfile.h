@@ -9,10 +9,13 @@
  *    socket (SPLICE_F_NONBLOCK covers only the pipe side), so a socket the
  *    caller left blocking is made non-blocking for the call and its flags
  *    restored right after it, as the readiness core's CONNECT does (another
- *    thread using the same socket in that window would see O_NONBLOCK);
+ *    thread using the same socket in that window would see O_NONBLOCK); a
+ *    socket the engine made non-blocking itself skips that check;
  *  - neither takes MSG_NOSIGNAL, so SIGPIPE is blocked around the call and,
  *    after EPIPE, the signal it raised is taken, unless one was pending
- *    before (then it merged with ours and is the program's).
+ *    before (then it merged with ours and is the program's); a driver
+ *    running a batch of them with nothing of the caller's in between holds
+ *    it once for the batch (struct vl__sigpipe_batch).
  */
 #ifndef VLLSI_ENGINE_SENDFILE_H
 #define VLLSI_ENGINE_SENDFILE_H
@@ -36,40 +39,7 @@
 
 #include <vllsi/engine.h>
 
-/* SIGPIPE blocked for one call (vl__sigpipe_hold), then released with the
- * call's result (vl__sigpipe_release). */
-struct vl__sigpipe_hold {
-    sigset_t set, old;
-    bool was_pending;
-};
-
-static inline void vl__sigpipe_hold(struct vl__sigpipe_hold *h)
-{
-    sigset_t pending;
-    sigemptyset(&h->set);
-    sigaddset(&h->set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &h->set, &h->old);
-    h->was_pending = sigismember(&h->old, SIGPIPE) && sigpending(&pending) == 0 &&
-                     sigismember(&pending, SIGPIPE);
-}
-
-static inline void vl__sigpipe_release(struct vl__sigpipe_hold *h, int64_t res)
-{
-    if (res == -EPIPE && !h->was_pending) {
-        sigset_t pending;
-        if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
-#ifdef __APPLE__
-            int sig; /* no sigtimedwait: sigwait returns at once for a pending signal */
-            sigwait(&h->set, &sig);
-#else
-            struct timespec zero = {0, 0};
-            while (sigtimedwait(&h->set, NULL, &zero) < 0 && errno == EINTR)
-                ;
-#endif
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &h->old, NULL);
-}
+#include "sigpipe.h"
 
 /* vl__nonblock_begin's answer for an fd that was non-blocking already. */
 #define VL__NB_KEPT INT32_MIN
@@ -79,6 +49,8 @@ static inline void vl__sigpipe_release(struct vl__sigpipe_hold *h, int64_t res)
  * -errno (-4095..-1). */
 static inline int vl__nonblock_begin(int fd)
 {
+    if (fd < 0)
+        return VL__NB_KEPT; /* known non-blocking (vl__sendfile_held) */
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0)
         return -errno;
@@ -91,7 +63,7 @@ static inline int vl__nonblock_begin(int fd)
 
 static inline void vl__nonblock_end(int fd, int fl)
 {
-    if (fl >= 0)
+    if (fl >= 0 && fd >= 0)
         fcntl(fd, F_SETFL, fl);
 }
 
@@ -103,15 +75,17 @@ static inline void vl__nonblock_end(int fd, int fl)
  * sendfile(2), which always takes an offset and reads count 0 as "to the
  * end of the file", so count 0 is 0 without a call and the position for
  * -1 is read and moved with lseek. A partial send that then met EAGAIN
- * counts its bytes (both report them beside the error).
+ * counts its bytes (both report them beside the error). nb (or NULL):
+ * true when out is known to be non-blocking, so its flags are not asked (no
+ * fcntl); else set to true when asking them found it so.
  * vl__sendfile_held is the same call for a caller that holds SIGPIPE
- * already (vl__sigpipe_hold), and releases it after, with -EPIPE if any
- * of its calls answered that: the io_uring driver holds it once for every
- * SENDFILE of one batch of completions.
+ * already (struct vl__sigpipe_batch, which it then tells of the result).
  */
-static inline int64_t vl__sendfile_held(int out, int in, int64_t offset, size_t count)
+static inline int64_t vl__sendfile_held(int out, int in, int64_t offset, size_t count, bool *nb)
 {
-    int fl = vl__nonblock_begin(out);
+    int fl = vl__nonblock_begin(nb != NULL && *nb ? -1 : out);
+    if (nb != NULL && fl == VL__NB_KEPT)
+        *nb = true;
     if (fl < 0 && fl != VL__NB_KEPT)
         return fl;
     int64_t res;
@@ -144,11 +118,11 @@ static inline int64_t vl__sendfile_held(int out, int in, int64_t offset, size_t 
     return res;
 }
 
-static inline int64_t vl__sendfile_once(int out, int in, int64_t offset, size_t count)
+static inline int64_t vl__sendfile_once(int out, int in, int64_t offset, size_t count, bool *nb)
 {
     struct vl__sigpipe_hold h;
     vl__sigpipe_hold(&h);
-    int64_t res = vl__sendfile_held(out, in, offset, count);
+    int64_t res = vl__sendfile_held(out, in, offset, count, nb);
     vl__sigpipe_release(&h, res);
     return res;
 }
@@ -157,25 +131,21 @@ static inline int64_t vl__sendfile_once(int out, int in, int64_t offset, size_t 
 /*
  * One splice of up to len bytes from in to out with SPLICE_F_NONBLOCK (the
  * pipe side), a blocking socket on the other side made non-blocking for the
- * call (sock: that side's fd, or -1): the bytes, 0 at the end, or -errno
- * (-EAGAIN: the pipe side is empty or full).
+ * call (sock: that side's fd, or -1 when there is none or it is known to be
+ * non-blocking), for a caller that holds SIGPIPE (struct
+ * vl__sigpipe_batch, or vl__sigpipe_hold): the bytes, 0 at the end, or
+ * -errno (-EAGAIN: the pipe side is empty or full).
  */
-static inline int64_t vl__splice_once(const vl_op *op, int sock)
+static inline int64_t vl__splice_held(const vl_op *op, int sock)
 {
-    int fl = VL__NB_KEPT;
-    if (sock >= 0) {
-        fl = vl__nonblock_begin(sock);
-        if (fl < 0 && fl != VL__NB_KEPT)
-            return fl;
-    }
-    struct vl__sigpipe_hold h;
-    vl__sigpipe_hold(&h);
+    int fl = vl__nonblock_begin(sock);
+    if (fl < 0 && fl != VL__NB_KEPT)
+        return fl;
     loff_t oin = op->u.splice.off_in, oout = op->u.splice.off_out;
     ssize_t n =
         splice(op->fd, oin >= 0 ? &oin : NULL, op->u.splice.fd_out, oout >= 0 ? &oout : NULL,
                op->u.splice.len, op->u.splice.flags | SPLICE_F_NONBLOCK);
     int64_t res = n >= 0 ? (int64_t)n : -(int64_t)errno;
-    vl__sigpipe_release(&h, res);
     vl__nonblock_end(sock, fl);
     return res;
 }
