@@ -1380,10 +1380,11 @@ static void report_ready(struct worker *w, int rc)
 static int worker_setup(struct worker *w)
 {
     /* Connections come from the loop's ACCEPT and files from its OPENAT, so
-     * no number is reused behind the engine's back: epoll may keep each
-     * connection's registration between requests. */
+     * no number is reused behind the engine's back, and connections stay
+     * non-blocking (on_accept): epoll may keep each connection's
+     * registration between requests and skip SENDFILE's flag check. */
     vl_engine_config cfg = {
-        .driver = w->driver, .max_inflight = 65536, .flags = VL_ENGINE_KEEP_REGISTRATIONS};
+        .driver = w->driver, .max_inflight = 65536, .flags = VL_ENGINE_REMEMBER_FDS};
     int rc = vl_loop_init(&w->loop, &cfg);
     if (rc < 0)
         return rc;

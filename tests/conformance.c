@@ -6413,7 +6413,7 @@ static int connected_on(int n, int l, const struct sockaddr_storage *ss)
  * A socket known to be non-blocking takes a SENDFILE that waits for room:
  * one that SOCKET made so (VL_SOCK_NONBLOCK: epoll and kqueue then send to
  * it without asking its flags), and one the caller made so (with
- * VL_ENGINE_KEEP_REGISTRATIONS epoll remembers what the first SENDFILE's
+ * VL_ENGINE_REMEMBER_FDS epoll remembers what the first SENDFILE's
  * fcntl found). After the engine's CLOSE of the number, a blocking socket
  * put on it is asked again: its SENDFILE to a full queue waits as well,
  * where one sendfile(2) on it taken for non-blocking would block the

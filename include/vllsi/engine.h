@@ -172,7 +172,7 @@ typedef enum vl_driver_kind {
  * and poll it (the kernel enforces it for SINGLE_ISSUER rings). Set this flag
  * to create the engine on one thread and hand it to another; it costs
  * throughput (the kernel runs completion work at any syscall boundary). */
-#define VL_ENGINE_NO_TASKRUN_FLAGS   0x1u
+#define VL_ENGINE_NO_TASKRUN_FLAGS 0x1u
 /* io_uring: ask for COOP_TASKRUN instead of DEFER_TASKRUN, for an engine
  * whose thread sleeps in another event loop (vl_loop_backend_fd). With
  * DEFER_TASKRUN a completion is task work that runs only inside our own
@@ -181,26 +181,29 @@ typedef enum vl_driver_kind {
  * with COOP_TASKRUN it runs when the thread next leaves the kernel, which
  * wakes the host at once (and costs the host's wait an EINTR first).
  * NO_TASKRUN_FLAGS, if also set, wins. */
-#define VL_ENGINE_EMBEDDED           0x2u
-/* epoll: keep an fd's registration between its ops, so that a connection's
- * RECV, SEND, RECV, ... cycle costs no epoll_ctl (docs/engine.md, "The
- * epoll driver"). Set it when the program never puts a new file on a
- * number the engine ran ops on behind the engine's back: its descriptors
- * come from this engine's ACCEPT or SOCKET results, or are closed with its
- * CLOSE op, before the number is used again. A number reused otherwise
- * (plain close(2), then an accept4(2), open(2) or dup2(2) landing there) is
- * not lost: its op sees readiness late, up to about 10 ms on an idle engine
- * and 200 ms on a busy one, when the driver re-arms entries it could not
- * confirm. Without the flag every op that waits arms with one epoll_ctl.
- * The flag also promises that a socket a SENDFILE found non-blocking stays
- * so while its number holds it (no fcntl clearing O_NONBLOCK, no number
- * reused outside the engine): later SENDFILEs to it then skip asking its
- * flags (one fcntl each), and a broken promise could block the polling
- * thread in sendfile(2).
- * The other drivers ignore it (kqueue's arms cost no system call of their
- * own). */
-#define VL_ENGINE_KEEP_REGISTRATIONS 0x4u
-#define VL_ENGINE_FLAGS_ALL          0x7u
+#define VL_ENGINE_EMBEDDED         0x2u
+/* The readiness drivers may remember what they learned about a descriptor
+ * number until the number gets a new file through this engine (an ACCEPT,
+ * SOCKET or OPENAT result) or loses it through its CLOSE. Set it when the
+ * program keeps two promises for every number the engine ran ops on: it
+ * puts no new file on the number behind the engine's back (plain close(2),
+ * then an accept4(2), open(2) or dup2(2) landing there), and it does not
+ * clear O_NONBLOCK on a socket the engine has seen non-blocking. What is
+ * remembered (docs/engine.md, "The epoll driver"):
+ *  - epoll keeps an fd's registration between its ops, so a connection's
+ *    RECV, SEND, RECV, ... cycle costs no epoll_ctl. A broken first promise
+ *    loses nothing: the op on the new file sees readiness late, up to
+ *    about 10 ms on an idle engine and 200 ms on a busy one, when the
+ *    driver re-arms entries it could not confirm.
+ *  - epoll: a socket a SENDFILE found non-blocking is not asked again (one
+ *    fcntl per SENDFILE saved). A broken second promise could block the
+ *    polling thread in sendfile(2).
+ * Without the flag every op that waits arms with one epoll_ctl, and every
+ * SENDFILE asks the socket's flags (unless the engine made it with
+ * VL_SOCK_NONBLOCK). kqueue's arms cost no system call of their own, and
+ * the other drivers keep nothing per number: they ignore it. */
+#define VL_ENGINE_REMEMBER_FDS     0x4u
+#define VL_ENGINE_FLAGS_ALL        0x7u
 
 typedef struct vl_engine_config {
     vl_driver_kind driver; /* AUTO: io_uring, else the platform's fallback  */
@@ -754,7 +757,7 @@ VL_API vl_op vl_op_waitpid(int pid);
  * not: the op never blocks the polling thread on it, provided a socket
  * that a SOCKET op made non-blocking (VL_SOCK_NONBLOCK) stays so (epoll
  * and kqueue then skip asking its flags; see also
- * VL_ENGINE_KEEP_REGISTRATIONS). A peer that is gone is -EPIPE (or
+ * VL_ENGINE_REMEMBER_FDS). A peer that is gone is -EPIPE (or
  * -ECONNRESET), never SIGPIPE.
  *
  * submit: -EBADF for file_fd < 0; -EINVAL for offset below -1 or count

@@ -2496,7 +2496,7 @@ int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
         free(r);
         return rc;
     }
-    r->reuse = r->reuse && (cfg->flags & VL_ENGINE_KEEP_REGISTRATIONS);
+    r->reuse = r->reuse && (cfg->flags & VL_ENGINE_REMEMBER_FDS);
     vl__reactor_set_offload(r, &vl__workers_offload, r->pool); /* routes by reuse */
     vl__reactor_set_file_nowait(r, true);
     *vl__engine_drv(e) = r;

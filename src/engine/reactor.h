@@ -222,7 +222,7 @@ struct vl__reactor_fd {
  * nonblock: the number's socket is known to be non-blocking, so SENDFILE
  * and SPLICE skip the fcntl(F_GETFL) that would tell them: the engine made
  * it so itself (a SOCKET with VL_SOCK_NONBLOCK), or, with reuse (the
- * caller's VL_ENGINE_KEEP_REGISTRATIONS promise, which covers this), a
+ * caller's VL_ENGINE_REMEMBER_FDS promise, which covers this), a
  * SENDFILE's fcntl found it so. Without that promise a flag the reactor
  * merely saw could be cleared behind its back, and sendfile(2) on a
  * blocking socket would then block the polling thread.
@@ -285,7 +285,7 @@ struct vl__reactor {
      * nothing (vl__reactor_count_wait; only with reuse). */
     struct vl__reactor_unproven *uv;
     /* The backend's reuse is in use: be->reuse, and for a driver's reactor
-     * the engine's VL_ENGINE_KEEP_REGISTRATIONS (vl__reactor_drv_init). */
+     * the engine's VL_ENGINE_REMEMBER_FDS (vl__reactor_drv_init). */
     bool reuse;
     uint32_t uv_mask, uv_head, uv_len;
     uint32_t waits;
