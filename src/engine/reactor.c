@@ -101,6 +101,8 @@
 #define F_SPLICE_SEEN    0x4000u
 #define F_SPLICE_SOCK_IN 0x8000u
 #define F_SPLICE_OUT     0x10000u
+/* A CLOSE the offload holds (struct vl__reactor's closes_held counts it). */
+#define F_CLOSE_HELD     0x20000u
 
 /* route[kind], beside the park directions (VL__REACTOR_READ/WRITE): the
  * kind is blocking and an offload is installed; ROUTE_REUSE: a data
@@ -978,8 +980,12 @@ static void fd_flush(struct vl__reactor *r, struct vl__reactor_fd *f, int64_t re
  * the file alive its events carry a tag no later entry for the number has,
  * so they are ignored. The offload's jobs of the fd go the same way (its
  * close entry cancels the queued ones); while a worker runs one, the
- * offload holds the CLOSE and makes the close(2) once that job's system
- * call has returned, so the number is never free while a job may use it.
+ * offload holds the CLOSE and makes the close(2) on this thread once that
+ * job's system call has returned, so the number is never free while a job
+ * may use it. Until then an op submitted on the number fails -EBADF
+ * (held_close_of), as if the close had been made, which it is for the
+ * caller: the old file never sees the op, and the close(2) has no
+ * concurrent user.
  */
 static int64_t run_close(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
@@ -994,7 +1000,8 @@ static int64_t run_close(struct vl__reactor *r, uint32_t i, struct vl__slot *s, 
         fd_drop(r, f);
     }
     if (r->off != NULL && r->off->close != NULL && r->off->close(r->off_ctx, i, fd) > 0) {
-        rslot(s)->flags |= WHERE_OFFLOAD | F_WORKER;
+        rslot(s)->flags |= WHERE_OFFLOAD | F_WORKER | F_CLOSE_HELD;
+        r->closes_held++;
         return HELD;
     }
     return sys_result(close(fd));
@@ -1845,7 +1852,9 @@ int64_t vl__reactor_work(struct vl__reactor *r, uint32_t i)
 void vl__reactor_offload_done(struct vl__reactor *r, uint32_t i, int64_t result)
 {
     struct vl__reactor_slot *rs = rslot_of(r, i);
-    rs->flags &= ~(WHERE_OFFLOAD | F_WORKER);
+    if (rs->flags & F_CLOSE_HELD)
+        r->closes_held--;
+    rs->flags &= ~(WHERE_OFFLOAD | F_WORKER | F_CLOSE_HELD);
     if (result >= 0 && vl__engine_slot(r->e, i)->op.kind == VL_OP_OPENAT)
         hint_forget(r, (int)result); /* a new file on the number */
     vl__engine_complete(r->e, i, result, 0);
@@ -2143,12 +2152,30 @@ static VL__NOINLINE void submit_routed(struct vl__reactor *r, uint32_t i, struct
     run_new(r, i, s);
 }
 
+/*
+ * Whether op names a number whose CLOSE the offload holds (run_close): its
+ * fd, or the second fd of a SENDFILE (the file) or SPLICE (fd_out). Only
+ * while a CLOSE is held (closes_held), so it costs other submits one
+ * branch.
+ */
+static VL__NOINLINE bool held_close_of(struct vl__reactor *r, const vl_op *op)
+{
+    int fd2 = op->kind == VL_OP_SENDFILE ? op->u.sendfile.file_fd
+              : op->kind == VL_OP_SPLICE ? op->u.splice.fd_out
+                                         : -1;
+    int fd = vl__op_fd(op);
+    return (fd >= 0 && r->off->closing(r->off_ctx, fd)) ||
+           (fd2 >= 0 && r->off->closing(r->off_ctx, fd2));
+}
+
 void vl__reactor_submit(struct vl__reactor *r, uint32_t i)
 {
     struct vl__slot *s = slot_of(r, i);
     unsigned route = r->route[s->op.kind];
     rslot(s)->flags = 0;
-    if (route != 0)
+    if (VL_UNLIKELY(r->closes_held != 0) && held_close_of(r, &s->op))
+        vl__engine_complete(r->e, i, -EBADF, 0);
+    else if (route != 0)
         submit_routed(r, i, s, route);
     else
         run_new(r, i, s);
