@@ -11,6 +11,7 @@
  *   RUNNING         a worker took it for vl__reactor_work; job[0] next,
  *                   job[1] previous in its fd's taken list
  *   DONE            job[0] next in the finished list, job[1..2] the result
+ *                   (a CLOSE's close(2) is reap's, on the polling thread)
  *   CLOSING         a CLOSE waiting for its fd's taken jobs: job[0] next
  *                   in the closing list
  *
@@ -465,9 +466,9 @@ static int workers_cancel(void *ctx, uint32_t slot)
 /*
  * The CLOSE slot of fd: its queued jobs come back -ECANCELED, in the order
  * they came; 1 and the pool holds the CLOSE while a worker has taken a job
- * of fd (closes_due runs it when the last one is done), else 0 and the
- * reactor closes. The walk covers the jobs queued on fd's entry only, and
- * an fd without jobs (held 0: most CLOSEs, of sockets) costs no lock.
+ * of fd (closes_due finishes it when the last one is done, and reap makes
+ * its close(2)), else 0 and the reactor closes. The walk covers the jobs queued on fd's entry only,
+ * and an fd without jobs (held 0: most CLOSEs, of sockets) costs no lock.
  */
 static int workers_close(void *ctx, uint32_t slot, int fd)
 {
