@@ -110,6 +110,9 @@
  * the registration its number kept, when the backend has reuse. */
 #define ROUTE_OFFLOAD 0x4u
 #define ROUTE_REUSE   0x8u
+/* route[kind] while the offload holds a CLOSE (closes_held): the kind names
+ * an fd, which may be the held CLOSE's number (held_close_fails). */
+#define ROUTE_CLOSING 0x10u
 
 /* The fd table has 2 * max_inflight entries: keep each one small. */
 _Static_assert(sizeof(struct vl__reactor_fd) == 28, "struct vl__reactor_fd grew");
@@ -957,6 +960,7 @@ static int64_t run_timeout(struct vl__reactor *r, uint32_t i, struct vl__slot *s
 }
 
 static void pidfd_release(struct vl__reactor *r, struct vl__slot *s, struct vl__reactor_fd *f);
+static void route_init(struct vl__reactor *r);
 
 /* Take every op off f's lists and complete it with result (CLOSE, a
  * failed backend); an op on both lists completes once. */
@@ -983,7 +987,7 @@ static void fd_flush(struct vl__reactor *r, struct vl__reactor_fd *f, int64_t re
  * offload holds the CLOSE and makes the close(2) on this thread once that
  * job's system call has returned, so the number is never free while a job
  * may use it. Until then an op submitted on the number fails -EBADF
- * (held_close_of), as if the close had been made, which it is for the
+ * (held_close_fails), as if the close had been made, which it is for the
  * caller: the old file never sees the op, and the close(2) has no
  * concurrent user.
  */
@@ -1001,7 +1005,8 @@ static int64_t run_close(struct vl__reactor *r, uint32_t i, struct vl__slot *s, 
     }
     if (r->off != NULL && r->off->close != NULL && r->off->close(r->off_ctx, i, fd) > 0) {
         rslot(s)->flags |= WHERE_OFFLOAD | F_WORKER | F_CLOSE_HELD;
-        r->closes_held++;
+        if (r->closes_held++ == 0)
+            route_init(r);
         return HELD;
     }
     return sys_result(close(fd));
@@ -1852,8 +1857,8 @@ int64_t vl__reactor_work(struct vl__reactor *r, uint32_t i)
 void vl__reactor_offload_done(struct vl__reactor *r, uint32_t i, int64_t result)
 {
     struct vl__reactor_slot *rs = rslot_of(r, i);
-    if (rs->flags & F_CLOSE_HELD)
-        r->closes_held--;
+    if ((rs->flags & F_CLOSE_HELD) && --r->closes_held == 0)
+        route_init(r);
     rs->flags &= ~(WHERE_OFFLOAD | F_WORKER | F_CLOSE_HELD);
     if (result >= 0 && vl__engine_slot(r->e, i)->op.kind == VL_OP_OPENAT)
         hint_forget(r, (int)result); /* a new file on the number */
@@ -1905,7 +1910,8 @@ static bool reuse_kind(vl_op_kind k)
     }
 }
 
-/* route[kind] for every kind, from the rows and whether an offload is in. */
+/* route[kind] for every kind, from the rows, whether an offload is in and
+ * whether it holds a CLOSE. */
 static void route_init(struct vl__reactor *r)
 {
     for (uint32_t k = 0; k < VL_OP_KIND_COUNT_; k++) {
@@ -1915,6 +1921,8 @@ static void route_init(struct vl__reactor *r)
             route |= ROUTE_OFFLOAD;
         if (route != 0 && r->reuse && reuse_kind((vl_op_kind)k))
             route |= ROUTE_REUSE;
+        if (r->closes_held != 0 && d->has_fd)
+            route |= ROUTE_CLOSING;
         r->route[k] = (uint8_t)route;
     }
 }
@@ -2124,6 +2132,27 @@ static inline void run_new(struct vl__reactor *r, uint32_t i, struct vl__slot *s
 }
 
 /*
+ * A new op that names a number whose CLOSE the offload holds (run_close):
+ * its fd, or the second fd of a SENDFILE (the file) or SPLICE (fd_out).
+ * The number is closed for the caller, so the op completes -EBADF and
+ * true; false for any other op. Only while a CLOSE is held (closes_held),
+ * and out of line: every kind with an fd has ROUTE_CLOSING then, so
+ * submits pay nothing for it otherwise.
+ */
+static VL__NOINLINE bool held_close_fails(struct vl__reactor *r, uint32_t i, const vl_op *op)
+{
+    int fd2 = op->kind == VL_OP_SENDFILE ? op->u.sendfile.file_fd
+              : op->kind == VL_OP_SPLICE ? op->u.splice.fd_out
+                                         : -1;
+    int fd = vl__op_fd(op);
+    if ((fd < 0 || !r->off->closing(r->off_ctx, fd)) &&
+        (fd2 < 0 || !r->off->closing(r->off_ctx, fd2)))
+        return false;
+    vl__engine_complete(r->e, i, -EBADF, 0);
+    return true;
+}
+
+/*
  * A new op that may park (its route: its row's park directions) or go to
  * the offload. Ops queued behind others on the same fd and direction wait
  * their turn, so two SENDs on a stream are never reordered. Out of line:
@@ -2133,6 +2162,15 @@ static inline void run_new(struct vl__reactor *r, uint32_t i, struct vl__slot *s
 static VL__NOINLINE void submit_routed(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
                                        unsigned route)
 {
+    if (VL_UNLIKELY(route & ROUTE_CLOSING)) {
+        if (held_close_fails(r, i, &s->op))
+            return;
+        route &= ~ROUTE_CLOSING;
+        if (route == 0) {
+            run_new(r, i, s);
+            return;
+        }
+    }
     if (route & ROUTE_OFFLOAD) {
         offload_start(r, i, s);
         return;
@@ -2152,30 +2190,12 @@ static VL__NOINLINE void submit_routed(struct vl__reactor *r, uint32_t i, struct
     run_new(r, i, s);
 }
 
-/*
- * Whether op names a number whose CLOSE the offload holds (run_close): its
- * fd, or the second fd of a SENDFILE (the file) or SPLICE (fd_out). Only
- * while a CLOSE is held (closes_held), so it costs other submits one
- * branch.
- */
-static VL__NOINLINE bool held_close_of(struct vl__reactor *r, const vl_op *op)
-{
-    int fd2 = op->kind == VL_OP_SENDFILE ? op->u.sendfile.file_fd
-              : op->kind == VL_OP_SPLICE ? op->u.splice.fd_out
-                                         : -1;
-    int fd = vl__op_fd(op);
-    return (fd >= 0 && r->off->closing(r->off_ctx, fd)) ||
-           (fd2 >= 0 && r->off->closing(r->off_ctx, fd2));
-}
-
 void vl__reactor_submit(struct vl__reactor *r, uint32_t i)
 {
     struct vl__slot *s = slot_of(r, i);
     unsigned route = r->route[s->op.kind];
     rslot(s)->flags = 0;
-    if (VL_UNLIKELY(r->closes_held != 0) && held_close_of(r, &s->op))
-        vl__engine_complete(r->e, i, -EBADF, 0);
-    else if (route != 0)
+    if (route != 0)
         submit_routed(r, i, s, route);
     else
         run_new(r, i, s);

@@ -253,16 +253,17 @@ struct vl__reactor {
     uint32_t next_tag;  /* tags registrations, so stale events are told apart */
     uint32_t ready_seq; /* counts vl__reactor_ready calls that ran ops (POLL's seq) */
     bool inline_run;    /* running an op on an fd epoll refuses (no faults there) */
-    /* CLOSEs the offload holds (its close said 1): while there are any,
-     * a new op on one's number fails -EBADF (held_close_of). */
-    uint32_t closes_held;
     /* Per op kind, what submit does beyond running the op: the directions
      * its row parks for, and whether it goes to the offload (a blocking
-     * kind while one is installed). One load on the submit path. */
+     * kind while one is installed), and while the offload holds a CLOSE,
+     * that the kind's fd must be checked. One load on the submit path. */
     uint8_t route[VL_OP_KIND_COUNT_];
     uint32_t held_head, held_tail;         /* the held list; UINT32_MAX: empty */
     const struct vl__reactor_offload *off; /* NULL: blocking work runs inline */
     void *off_ctx;
+    /* CLOSEs the offload holds (its close said 1): while there are any,
+     * a new op on one's number fails -EBADF (reactor.c: held_close_fails). */
+    uint32_t closes_held;
     /* The worker pool vl__reactor_drv_init made and installed (workers.h);
      * NULL for a reactor set up by vl__reactor_init alone. */
     struct vl__workers *pool;
