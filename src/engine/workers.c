@@ -467,8 +467,9 @@ static int workers_cancel(void *ctx, uint32_t slot)
  * The CLOSE slot of fd: its queued jobs come back -ECANCELED, in the order
  * they came; 1 and the pool holds the CLOSE while a worker has taken a job
  * of fd (closes_due finishes it when the last one is done, and reap makes
- * its close(2)), else 0 and the reactor closes. The walk covers the jobs queued on fd's entry only,
- * and an fd without jobs (held 0: most CLOSEs, of sockets) costs no lock.
+ * its close(2)), else 0 and the reactor closes. The walk covers the jobs
+ * queued on fd's entry only, and an fd without jobs (held 0: most CLOSEs,
+ * of sockets) costs no lock.
  */
 static int workers_close(void *ctx, uint32_t slot, int fd)
 {
