@@ -1007,6 +1007,103 @@ static void test_close_waits_for_taken_job(void **state)
 }
 
 /*
+ * While the pool holds the CLOSE of a file's number (a worker runs a job
+ * of it), the number is closed for the caller: a new op on it fails -EBADF
+ * at once, with no system call on the old file (which still has the
+ * number), as on io_uring, whose CLOSE frees the number at once. Each op
+ * completes once; a second fd (SENDFILE's file) counts; a second CLOSE
+ * fails the same way. Ops on other numbers go on, and once the CLOSE has
+ * completed, a new file that takes the number is used as usual.
+ */
+static void test_ops_on_held_close_fail(void **state)
+{
+    (void)state;
+    vl_engine *e = make(1, 64);
+    struct vl__workers *w = pool_of(e);
+    int fd = tmp_file(64);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    uint8_t a[64], b[64], c[64];
+    memset(b, 0xee, sizeof(b));
+    vl__workers_gate(w, true);
+    int64_t ra = submit(e, vl_op_read(fd, a, 64, 0));
+    pump(e, 0);
+    await_running(w, 1); /* a is taken, held at the gate */
+    int64_t cl = submit(e, vl_op_close(fd));
+    int64_t ops[] = {
+        submit(e, vl_op_read(fd, b, 64, 0)), submit(e, vl_op_poll(fd, VL_POLL_IN)),
+        submit(e, vl_op_fsync(fd, 0)),       submit(e, vl_op_sendfile(sv[0], fd, 0, 64)),
+        submit(e, vl_op_close(fd)),
+    };
+    int64_t other = submit(e, vl_op_send(sv[0], "x", 1, 0));
+    pump_idle(e);
+    for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
+        assert_true(has_completed(ops[k]));
+        assert_int_equal(result_of(e, ops[k]), -EBADF);
+    }
+    assert_int_equal(result_of(e, other), 1);
+    assert_false(has_completed(cl));
+    assert_false(has_completed(ra));
+    assert_true(fd_open(fd)); /* the number is still the old file's */
+    vl__workers_gate(w, false);
+    assert_int_equal(result_of(e, ra), 64);
+    assert_int_equal(result_of(e, cl), 0);
+    assert_false(fd_open(fd));
+    for (size_t i = 0; i < 64; i++) {
+        assert_int_equal(a[i], pattern(i));
+        assert_int_equal(b[i], 0xee);
+    }
+    int again = tmp_file(64); /* may take the number: it is an ordinary file */
+    assert_int_equal(result_of(e, submit(e, vl_op_read(again, c, 64, 0))), 64);
+    assert_int_equal(c[63], pattern(63));
+    assert_int_equal(vl_engine_inflight(e), 0);
+    vl_engine_destroy(e);
+    close(again);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/*
+ * The same for a socket's number (a worker runs an FSYNC of it): a RECV
+ * and a POLL of it fail -EBADF rather than park on the old socket, whose
+ * close would then leave them waiting for ever; a RECV with data there
+ * reads none of it.
+ */
+static void test_socket_ops_on_held_close_fail(void **state)
+{
+    (void)state;
+    vl_engine *e = make(1, 64);
+    struct vl__workers *w = pool_of(e);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    char buf[8];
+    vl__workers_gate(w, true);
+    int64_t fs = submit(e, vl_op_fsync(sv[0], 0));
+    pump(e, 0);
+    await_running(w, 1);
+    int64_t cl = submit(e, vl_op_close(sv[0]));
+    int64_t recv_empty = submit(e, vl_op_recv(sv[0], buf, sizeof(buf), 0));
+    int64_t poll = submit(e, vl_op_poll(sv[0], VL_POLL_IN));
+    assert_int_equal(send(sv[1], "y", 1, 0), 1);
+    int64_t recv_data = submit(e, vl_op_recv(sv[0], buf, sizeof(buf), 0));
+    pump_idle(e);
+    assert_true(has_completed(recv_empty));
+    assert_true(has_completed(poll));
+    assert_true(has_completed(recv_data));
+    assert_int_equal(result_of(e, recv_empty), -EBADF);
+    assert_int_equal(result_of(e, poll), -EBADF);
+    assert_int_equal(result_of(e, recv_data), -EBADF);
+    assert_false(has_completed(cl));
+    vl__workers_gate(w, false);
+    assert_int_equal(result_of(e, fs), -EINVAL); /* fsync(2) of a socket */
+    assert_int_equal(result_of(e, cl), 0);
+    assert_false(fd_open(sv[0]));
+    assert_int_equal(vl_engine_inflight(e), 0);
+    vl_engine_destroy(e);
+    close(sv[1]);
+}
+
+/*
  * fd numbers that share an entry of the pool's fd table (it has as many
  * entries as the reactor's fd table, up to 4096): the CLOSE of one cancels
  * and waits for its own jobs only. With two workers held at the gate by
@@ -1315,6 +1412,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_nowait_eagain_goes_to_the_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_waits_for_taken_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_spares_other_numbers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ops_on_held_close_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_socket_ops_on_held_close_fail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_with_waiting_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stuck_worker_holds_up_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocked_job_strands_none, setup, teardown),

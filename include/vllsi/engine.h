@@ -55,7 +55,9 @@
  *    the ready mask, VL_POLL_* bits (POLL) / the child's exit code, or
  *    VL_CHILD_SIGNALED | the signal that killed it (WAITPID);
  *    < 0 a negative errno in -4095..-1:
- *      -EBADF      bad or closed fd (found at execution)
+ *      -EBADF      bad or closed fd (found at execution; a number whose
+ *                  CLOSE op was submitted first counts as closed, also
+ *                  while that CLOSE waits for a running file op of it)
  *      -ENOTSOCK / -EINVAL   socket op on a non-socket / accept on a
  *                  non-listening socket
  *      -ENOTCONN   SHUTDOWN of a socket that is not connected (see

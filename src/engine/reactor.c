@@ -101,6 +101,8 @@
 #define F_SPLICE_SEEN    0x4000u
 #define F_SPLICE_SOCK_IN 0x8000u
 #define F_SPLICE_OUT     0x10000u
+/* A CLOSE the offload holds (struct vl__reactor's closes_held counts it). */
+#define F_CLOSE_HELD     0x20000u
 
 /* route[kind], beside the park directions (VL__REACTOR_READ/WRITE): the
  * kind is blocking and an offload is installed; ROUTE_REUSE: a data
@@ -108,6 +110,9 @@
  * the registration its number kept, when the backend has reuse. */
 #define ROUTE_OFFLOAD 0x4u
 #define ROUTE_REUSE   0x8u
+/* route[kind] while the offload holds a CLOSE (closes_held): the kind names
+ * an fd, which may be the held CLOSE's number (held_close_fails). */
+#define ROUTE_CLOSING 0x10u
 
 /* The fd table has 2 * max_inflight entries: keep each one small. */
 _Static_assert(sizeof(struct vl__reactor_fd) == 28, "struct vl__reactor_fd grew");
@@ -939,6 +944,7 @@ static int64_t run_timeout(struct vl__reactor *r, uint32_t i, struct vl__slot *s
 }
 
 static void pidfd_release(struct vl__reactor *r, struct vl__slot *s, struct vl__reactor_fd *f);
+static void route_init(struct vl__reactor *r);
 
 /* Take every op off f's lists and complete it with result (CLOSE, a
  * failed backend); an op on both lists completes once. */
@@ -962,8 +968,12 @@ static void fd_flush(struct vl__reactor *r, struct vl__reactor_fd *f, int64_t re
  * the file alive its events carry a tag no later entry for the number has,
  * so they are ignored. The offload's jobs of the fd go the same way (its
  * close entry cancels the queued ones); while a worker runs one, the
- * offload holds the CLOSE and makes the close(2) once that job's system
- * call has returned, so the number is never free while a job may use it.
+ * offload holds the CLOSE and makes the close(2) on this thread once that
+ * job's system call has returned, so the number is never free while a job
+ * may use it. Until then an op submitted on the number fails -EBADF
+ * (held_close_fails), as if the close had been made, which it is for the
+ * caller: the old file never sees the op, and the close(2) has no
+ * concurrent user.
  */
 static int64_t run_close(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
 {
@@ -978,7 +988,9 @@ static int64_t run_close(struct vl__reactor *r, uint32_t i, struct vl__slot *s, 
         fd_drop(r, f);
     }
     if (r->off != NULL && r->off->close != NULL && r->off->close(r->off_ctx, i, fd) > 0) {
-        rslot(s)->flags |= WHERE_OFFLOAD | F_WORKER;
+        rslot(s)->flags |= WHERE_OFFLOAD | F_WORKER | F_CLOSE_HELD;
+        if (r->closes_held++ == 0)
+            route_init(r);
         return HELD;
     }
     return sys_result(close(fd));
@@ -1876,7 +1888,9 @@ int64_t vl__reactor_work(struct vl__reactor *r, uint32_t i)
 void vl__reactor_offload_done(struct vl__reactor *r, uint32_t i, int64_t result)
 {
     struct vl__reactor_slot *rs = rslot_of(r, i);
-    rs->flags &= ~(WHERE_OFFLOAD | F_WORKER);
+    if ((rs->flags & F_CLOSE_HELD) && --r->closes_held == 0)
+        route_init(r);
+    rs->flags &= ~(WHERE_OFFLOAD | F_WORKER | F_CLOSE_HELD);
     if (result >= 0 && vl__engine_slot(r->e, i)->op.kind == VL_OP_OPENAT)
         hint_forget(r, (int)result); /* a new file on the number */
     vl__engine_complete(r->e, i, result, 0);
@@ -1927,7 +1941,8 @@ static bool reuse_kind(vl_op_kind k)
     }
 }
 
-/* route[kind] for every kind, from the rows and whether an offload is in. */
+/* route[kind] for every kind, from the rows, whether an offload is in and
+ * whether it holds a CLOSE. */
 static void route_init(struct vl__reactor *r)
 {
     for (uint32_t k = 0; k < VL_OP_KIND_COUNT_; k++) {
@@ -1937,6 +1952,8 @@ static void route_init(struct vl__reactor *r)
             route |= ROUTE_OFFLOAD;
         if (route != 0 && r->reuse && reuse_kind((vl_op_kind)k))
             route |= ROUTE_REUSE;
+        if (r->closes_held != 0 && d->has_fd)
+            route |= ROUTE_CLOSING;
         r->route[k] = (uint8_t)route;
     }
 }
@@ -2146,6 +2163,27 @@ static inline void run_new(struct vl__reactor *r, uint32_t i, struct vl__slot *s
 }
 
 /*
+ * A new op that names a number whose CLOSE the offload holds (run_close):
+ * its fd, or the second fd of a SENDFILE (the file) or SPLICE (fd_out).
+ * The number is closed for the caller, so the op completes -EBADF and
+ * true; false for any other op. Only while a CLOSE is held (closes_held),
+ * and out of line: every kind with an fd has ROUTE_CLOSING then, so
+ * submits pay nothing for it otherwise.
+ */
+static VL__NOINLINE bool held_close_fails(struct vl__reactor *r, uint32_t i, const vl_op *op)
+{
+    int fd2 = op->kind == VL_OP_SENDFILE ? op->u.sendfile.file_fd
+              : op->kind == VL_OP_SPLICE ? op->u.splice.fd_out
+                                         : -1;
+    int fd = vl__op_fd(op);
+    if ((fd < 0 || !r->off->closing(r->off_ctx, fd)) &&
+        (fd2 < 0 || !r->off->closing(r->off_ctx, fd2)))
+        return false;
+    vl__engine_complete(r->e, i, -EBADF, 0);
+    return true;
+}
+
+/*
  * A new op that may park (its route: its row's park directions) or go to
  * the offload. Ops queued behind others on the same fd and direction wait
  * their turn, so two SENDs on a stream are never reordered. Out of line:
@@ -2155,6 +2193,15 @@ static inline void run_new(struct vl__reactor *r, uint32_t i, struct vl__slot *s
 static VL__NOINLINE void submit_routed(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
                                        unsigned route)
 {
+    if (VL_UNLIKELY(route & ROUTE_CLOSING)) {
+        if (held_close_fails(r, i, &s->op))
+            return;
+        route &= ~ROUTE_CLOSING;
+        if (route == 0) {
+            run_new(r, i, s);
+            return;
+        }
+    }
     if (route & ROUTE_OFFLOAD) {
         offload_start(r, i, s);
         return;

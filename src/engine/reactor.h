@@ -135,10 +135,14 @@ struct vl__reactor_backend {
  *    number. close(ctx, slot, fd) hands back every job of fd still queued
  *    through vl__reactor_offload_done with -ECANCELED, and returns 0 when
  *    no worker runs a job of fd, so the reactor's close(2) may follow at
- *    once; 1 when one does: the offload then holds the CLOSE (slot) and
- *    makes its close(2) after the last such job's system call returned,
- *    and the CLOSE comes back with close's result through offload_done.
- *    A cancel of a CLOSE it holds answers -EALREADY (the close happens).
+ *    once; 1 when one does: the offload then holds the CLOSE (slot), makes
+ *    its close(2) on the polling thread once the last such job's system
+ *    call has returned (so no other thread ever uses the number near its
+ *    close), and the CLOSE comes back with close's result through
+ *    offload_done. A cancel of a CLOSE it holds answers -EALREADY (the
+ *    close happens). While it holds one, closing(ctx, fd) says whether fd
+ *    is the number of a held CLOSE: the reactor then fails a new op on
+ *    the number with -EBADF, as if the close had been made.
  * While the offload holds an op, the job words of the slot's struct
  * vl__reactor_slot are the offload's (e.g. its queue link). start, cancel,
  * close and reap run on the polling thread. start returns 0, or a negative
@@ -149,6 +153,7 @@ struct vl__reactor_offload {
     int (*cancel)(void *ctx, uint32_t slot);
     void (*reap)(void *ctx);
     int (*close)(void *ctx, uint32_t slot, int fd); /* NULL: jobs keep their fd number */
+    bool (*closing)(void *ctx, int fd);             /* with close */
     /* NULL, or called on the polling thread before every wait of the
      * driver (vl__reactor_timeout): work start put off until then. */
     void (*kick)(void *ctx);
@@ -260,11 +265,15 @@ struct vl__reactor {
     bool inline_run;    /* running an op on an fd epoll refuses (no faults there) */
     /* Per op kind, what submit does beyond running the op: the directions
      * its row parks for, and whether it goes to the offload (a blocking
-     * kind while one is installed). One load on the submit path. */
+     * kind while one is installed), and while the offload holds a CLOSE,
+     * that the kind's fd must be checked. One load on the submit path. */
     uint8_t route[VL_OP_KIND_COUNT_];
     uint32_t held_head, held_tail;         /* the held list; UINT32_MAX: empty */
     const struct vl__reactor_offload *off; /* NULL: blocking work runs inline */
     void *off_ctx;
+    /* CLOSEs the offload holds (its close said 1): while there are any,
+     * a new op on one's number fails -EBADF (reactor.c: held_close_fails). */
+    uint32_t closes_held;
     /* The worker pool vl__reactor_drv_init made and installed (workers.h);
      * NULL for a reactor set up by vl__reactor_init alone. */
     struct vl__workers *pool;

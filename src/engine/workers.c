@@ -11,6 +11,7 @@
  *   RUNNING         a worker took it for vl__reactor_work; job[0] next,
  *                   job[1] previous in its fd's taken list
  *   DONE            job[0] next in the finished list, job[1..2] the result
+ *                   (a CLOSE's close(2) is reap's, on the polling thread)
  *   CLOSING         a CLOSE waiting for its fd's taken jobs: job[0] next
  *                   in the closing list
  *
@@ -253,20 +254,14 @@ static uint32_t closes_due(struct vl__workers *w, int fd, const struct fdq *q)
     return due;
 }
 
-/* Make the close(2) of each CLOSE on the list (outside mu: no job of its
- * fd is taken, and the number is the caller's until the CLOSE completes),
- * then finish them (under mu, which the caller holds on entry and exit).
- * Returns finish's "the engine needs a wake". */
-static bool closes_run(struct vl__workers *w, uint32_t due)
+/* Finish each CLOSE on the list (under mu): its close(2) is reap's, on
+ * the polling thread. Returns finish's "the engine needs a wake". */
+static bool closes_finish(struct vl__workers *w, uint32_t due)
 {
     bool wake = false;
-    vl_mutex_unlock(&w->mu);
-    for (uint32_t c = due; c != NONE; c = job(w, c)[0])
-        job(w, c)[1] = close(job_fd(w, c)) == 0 ? 0 : (uint32_t)errno;
-    vl_mutex_lock(&w->mu);
     while (due != NONE) {
         uint32_t next = job(w, due)[0];
-        wake |= finish(w, due, -(int64_t)job(w, due)[1]);
+        wake |= finish(w, due, 0);
         due = next;
     }
     return wake;
@@ -346,13 +341,8 @@ static void worker_main(void *arg)
         w->busy--;
         untake_job(w, slot, q);
         wake = finish(w, slot, res);
-        /* The finished slot may be reaped and reused once mu is let go
-         * (closes_run does): only the fd saved at the take is read. */
-        if (w->chead != NONE && q != NULL) {
-            uint32_t due = closes_due(w, fd, q);
-            if (due != NONE)
-                wake |= closes_run(w, due);
-        }
+        if (w->chead != NONE && q != NULL)
+            wake |= closes_finish(w, closes_due(w, fd, q));
     }
     vl_mutex_unlock(&w->mu);
 }
@@ -476,9 +466,10 @@ static int workers_cancel(void *ctx, uint32_t slot)
 /*
  * The CLOSE slot of fd: its queued jobs come back -ECANCELED, in the order
  * they came; 1 and the pool holds the CLOSE while a worker has taken a job
- * of fd (closes_due runs it when the last one is done), else 0 and the
- * reactor closes. The walk covers the jobs queued on fd's entry only, and
- * an fd without jobs (held 0: most CLOSEs, of sockets) costs no lock.
+ * of fd (closes_due finishes it when the last one is done, and reap makes
+ * its close(2)), else 0 and the reactor closes. The walk covers the jobs
+ * queued on fd's entry only, and an fd without jobs (held 0: most CLOSEs,
+ * of sockets) costs no lock.
  */
 static int workers_close(void *ctx, uint32_t slot, int fd)
 {
@@ -524,6 +515,23 @@ static int workers_close(void *ctx, uint32_t slot, int fd)
     return wait ? 1 : 0;
 }
 
+/* Whether the pool holds a CLOSE of fd: one on the closing list, or one
+ * finished and not reaped yet (its close(2) is reap's). Only while the
+ * reactor knows of a held CLOSE (its count), so the lock costs nothing
+ * else. */
+static bool workers_closing(void *ctx, int fd)
+{
+    struct vl__workers *w = ctx;
+    bool found = false;
+    vl_mutex_lock(&w->mu);
+    for (uint32_t c = w->chead; c != NONE && !found; c = job(w, c)[0])
+        found = job_fd(w, c) == fd;
+    for (uint32_t c = w->dhead; c != NONE && !found; c = job(w, c)[0])
+        found = vl__engine_slot(w->e, c)->op.kind == VL_OP_CLOSE && job_fd(w, c) == fd;
+    vl_mutex_unlock(&w->mu);
+    return found;
+}
+
 static void workers_reap(void *ctx)
 {
     struct vl__workers *w = ctx;
@@ -549,9 +557,10 @@ static void workers_reap(void *ctx)
         uint32_t next = j[0];
         int64_t res = (int64_t)((uint64_t)j[1] | (uint64_t)j[2] << 32);
         const vl_op *op = &vl__engine_slot(w->e, order)->op;
-        struct fdq *q = op->kind == VL_OP_CLOSE ? NULL : fdq_of(w, op->fd);
-        if (q != NULL)
-            q->held--;
+        if (op->kind == VL_OP_CLOSE) /* held until now: no job of fd runs */
+            res = close(op->fd) == 0 ? 0 : -errno;
+        else if (op->fd >= 0)
+            fdq_of(w, op->fd)->held--;
         vl__reactor_offload_done(w->r, order, res);
         order = next;
     }
@@ -583,6 +592,7 @@ const struct vl__reactor_offload vl__workers_offload = {.start = workers_start,
                                                         .cancel = workers_cancel,
                                                         .reap = workers_reap,
                                                         .close = workers_close,
+                                                        .closing = workers_closing,
                                                         .kick = workers_kick};
 
 /* ---- setup ------------------------------------------------------------------- */

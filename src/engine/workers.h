@@ -21,7 +21,10 @@
  * A job runs by fd number, so the CLOSE of its fd (the offload's close
  * entry) cancels the fd's queued jobs (-ECANCELED) and, while a worker has
  * taken one, holds the CLOSE and makes its close(2) once that job's system
- * call has returned: no job ever meets the next file to take the number.
+ * call has returned, at the reap on the polling thread (meanwhile the
+ * offload's closing entry tells the reactor to fail new ops on the
+ * number): no job ever meets the next file to take the number, and no
+ * thread uses the number while it closes.
  * A table of per-fd lists keeps that to the fd's own jobs, and a CLOSE of
  * an fd the pool has no job of (a socket's) costs one load.
  *
