@@ -154,7 +154,11 @@ typedef enum vl_driver_kind {
  * vl_engine_config.workers: the readiness drivers (epoll, kqueue) run the
  * work no readiness mechanism reports (READ and WRITE on a regular file or
  * block device, FSYNC, the file ops) on a bounded pool of worker threads, so
- * that a slow disk never stalls the polling thread. The threads start
+ * that a slow disk never stalls the polling thread. On Linux the polling
+ * thread first tries what the kernel answers from its caches without
+ * waiting (RWF_NOWAIT reads and writes, RESOLVE_CACHED opens, STATX of an
+ * fd on a block-device file system): only what would block reaches the
+ * pool (a READ of a partly cached range may come back short). The threads start
  * lazily: none until the first such op, then one more whenever an op finds
  * every started thread busy, up to workers; they stay until
  * vl_engine_destroy, which joins them. Their signals are blocked. Ops beyond
