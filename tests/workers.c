@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -640,6 +641,49 @@ static void expect_route(vl_engine *e, struct vl__workers *w, int64_t id, bool i
                          int64_t want)
 {
     assert_int_equal(routed(e, w, id, inline_), want);
+}
+
+/*
+ * A READ at an offset whose range the page cache holds only in part does
+ * not come back short: the polling thread's attempt reads the cached part,
+ * and the op goes to the pool whole (gated here: it must not complete
+ * before the gate opens), which returns every byte. The second half's pages
+ * are dropped after an fsync (POSIX_FADV_DONTNEED on clean pages); where
+ * the kernel still answers the whole range from its cache, or refuses
+ * RWF_NOWAIT reads (tmpfs), there is no part to test and the test skips.
+ */
+static void test_nowait_partly_cached_read_is_whole(void **state)
+{
+    (void)state;
+    enum { N = 8 << 20 }; /* halves of whole large folios */
+    int fd = tmp_file(N);
+    assert_int_equal(fsync(fd), 0);
+    /* No readahead: it would bring the dropped half back meanwhile. */
+    assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM), 0);
+    assert_int_equal(posix_fadvise(fd, N / 2, N / 2, POSIX_FADV_DONTNEED), 0);
+    static uint8_t buf[N];
+    /* Which pages the cache holds, asked without reading (a RWF_NOWAIT
+     * read of a missing page starts its I/O). */
+    void *map = mmap(NULL, N, PROT_READ, MAP_SHARED, fd, 0);
+    assert_true(map != MAP_FAILED);
+    static unsigned char in[N / 4096];
+    assert_int_equal(mincore(map, N, in), 0);
+    munmap(map, N);
+    if (!(in[0] & 1) || (in[N / 4096 - 1] & 1) || !kernel_reads_nowait(fd, 4096)) {
+        close(fd);
+        skip();
+    }
+    vl_engine *e = make_nowait(1, 64);
+    struct vl__workers *w = pool_of(e);
+    vl__workers_gate(w, true);
+    memset(buf, 0, N);
+    expect_route(e, w, submit(e, vl_op_read(fd, buf, N, 0)), false, N);
+    for (size_t i = 0; i < N; i++)
+        if (buf[i] != pattern(i))
+            fail_msg("byte %zu: %u, not %u", i, buf[i], pattern(i));
+    vl__workers_gate(w, false);
+    vl_engine_destroy(e);
+    close(fd);
 }
 
 /*
@@ -1404,6 +1448,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_destroy_in_flight_four, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_racing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nowait_cached_read_inline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nowait_partly_cached_read_is_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nowait_sync_and_direct_go_to_the_pool, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_nowait_open, setup, teardown),

@@ -268,13 +268,14 @@ static void lists_unlink(struct vl__reactor *r, struct vl__reactor_fd *f, uint32
 /* ---- executing ops --------------------------------------------------------- */
 
 /* Decide once per op how a READ/WRITE reaches its fd, and say which
- * device holds it (*dev). 0 or -errno (-EBADF). */
-static int classify(struct vl__slot *s, uint64_t *dev)
+ * device holds it (*dev) and its size then (*size). 0 or -errno (-EBADF). */
+static int classify(struct vl__slot *s, uint64_t *dev, int64_t *size)
 {
     struct stat st;
     if (fstat(s->op.fd, &st) < 0)
         return -errno;
     *dev = (uint64_t)st.st_dev;
+    *size = (int64_t)st.st_size;
     unsigned mode = MODE_NOWAIT; /* pipes, FIFOs, ttys, eventfds, ... */
     if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode))
         mode = MODE_FILE;
@@ -385,6 +386,18 @@ static int64_t file_write(const struct vl__slot *s)
 }
 
 #ifdef RWF_NOWAIT
+/* The bytes the op's buffers hold. */
+static uint64_t op_bytes(const vl_op *op)
+{
+    struct iovec one;
+    const struct iovec *iov;
+    int cnt = op_iov(op, &one, &iov);
+    uint64_t n = 0;
+    for (int k = 0; k < cnt; k++)
+        n += iov[k].iov_len;
+    return n;
+}
+
 /* preadv2/pwritev2 take offset -1 as "the current position", like the op. */
 static int64_t nowait_rw(const struct vl__slot *s, bool write)
 {
@@ -537,10 +550,8 @@ static int64_t sock_rw(const struct vl__slot *s, bool write)
  * from the page cache or refuses with EAGAIN where it would wait (for the
  * disk, a page lock, block allocation). Refused, the op goes to the
  * offload, which makes the plain call. A read that found only part of the
- * range cached returns that part, a short read as the plain call may
- * also return; the caller's next READ picks up the rest (on a worker,
- * if that is not cached either), rather than this op being split between
- * two threads. A file system without RWF_NOWAIT for the direction
+ * range cached goes to the offload whole (below). A file system without RWF_NOWAIT for the
+ * direction
  * (-EOPNOTSUPP: tmpfs for reads, ext4 and tmpfs for buffered writes on
  * Linux 6.18) is remembered by device (dev), so its later ops go to the
  * offload without the attempt. -EINVAL may be the caller's bad input, as
@@ -553,7 +564,8 @@ static int64_t sock_rw(const struct vl__slot *s, bool write)
  * device I/O, and for a synchronous write's flush. Fault injection: the
  * attempt may be answered EAGAIN, which sends the op to the offload.
  */
-static int64_t file_first(struct vl__reactor *r, struct vl__slot *s, bool write, uint64_t dev)
+static int64_t file_first(struct vl__reactor *r, struct vl__slot *s, bool write, uint64_t dev,
+                          int64_t size)
 {
 #ifdef RWF_NOWAIT
     if (!r->file_nowait || r->nowait_refused[write] == dev + 1 || VL__FAULT(VL__FAULT_EAGAIN))
@@ -566,9 +578,17 @@ static int64_t file_first(struct vl__reactor *r, struct vl__slot *s, bool write,
         r->nowait_refused[write] = dev + 1;
     if (res == -EAGAIN || res == -EOPNOTSUPP || res == -EINVAL || res == -EINTR)
         return OFFLOAD;
+    /* Short, at an offset, and not at the end of the file: the rest was not
+     * cached (or not writable without waiting). The worker makes the whole
+     * call again, as io_uring finishes such a read in io-wq, so a READ of a
+     * file comes back short only at its end, as a blocking one does. At the
+     * file position (-1) the attempt has moved it: its part stands. */
+    int64_t off = s->op.u.rw.offset;
+    if (res > 0 && off >= 0 && off + res < size && (uint64_t)res < op_bytes(&s->op))
+        return OFFLOAD;
     return res;
 #else
-    (void)r, (void)s, (void)write, (void)dev;
+    (void)r, (void)s, (void)write, (void)dev, (void)size;
     return OFFLOAD;
 #endif
 }
@@ -583,8 +603,9 @@ static int64_t run_rw(struct vl__reactor *r, struct vl__slot *s, bool write, boo
 {
     unsigned flags = rslot(s)->flags;
     uint64_t dev = 0;
+    int64_t size = 0;
     if ((flags & MODE_MASK) == MODE_NONE) {
-        int rc = classify(s, &dev);
+        int rc = classify(s, &dev, &size);
         if (rc < 0)
             return rc;
         flags = rslot(s)->flags;
@@ -593,7 +614,7 @@ static int64_t run_rw(struct vl__reactor *r, struct vl__slot *s, bool write, boo
     case MODE_FILE:
         /* Not on a worker, the op was classified just now: dev is its. */
         if (!(flags & F_WORKER) && r->off != NULL)
-            return file_first(r, s, write, dev);
+            return file_first(r, s, write, dev, size);
         return write ? file_write(s) : file_read(s);
     case MODE_SOCK:
         return sock_rw(s, write);
