@@ -123,3 +123,115 @@ bool vl__timer_heap_peek(const struct vl__timer_heap *h, uint32_t *slot)
     *slot = h->idx[0];
     return true;
 }
+
+/* ---- the deadline set (timer_heap.h) ---------------------------------------
+ *
+ * Invariants: a list k with its bit in used is non-empty, and along it
+ * from head to tail op.deadline_ns never decreases and deadline_seq
+ * increases; an empty list's bit is clear and its rel means nothing. A
+ * member's deadline_pos is VL__DEADLINE_IN_LIST | k for list k, else its
+ * heap position. n counts the members of the lists and of the heap. */
+
+int vl__deadline_set_init(struct vl__deadline_set *d, vl_engine *e, uint32_t cap)
+{
+    d->n = 0;
+    d->used = 0;
+    for (uint32_t k = 0; k < VL__DEADLINE_LISTS; k++)
+        d->lists[k] = (struct vl__deadline_list){0, VL__NO_SLOT, VL__NO_SLOT};
+    return vl__timer_heap_init_key(&d->heap, e, cap, VL__TIMER_DEADLINE);
+}
+
+void vl__deadline_set_fini(struct vl__deadline_set *d)
+{
+    vl__timer_heap_fini(&d->heap);
+    d->n = 0;
+    d->used = 0;
+}
+
+/* The list that takes a deadline of now + rel (deadline at) in slot s: the
+ * one holding rel, else a free one; VL__DEADLINE_LISTS if none can (every
+ * list held, or at would come before the tail's). */
+static uint32_t list_for(struct vl__deadline_set *d, int64_t rel, int64_t at)
+{
+    for (uint32_t used = d->used; used != 0; used &= used - 1) {
+        uint32_t k = (uint32_t)__builtin_ctz(used);
+        if (d->lists[k].rel != rel)
+            continue;
+        const struct vl__slot *t = vl__engine_slot(d->heap.e, d->lists[k].tail);
+        return at >= t->op.deadline_ns ? k : VL__DEADLINE_LISTS;
+    }
+    uint32_t free = ~d->used & ((1u << VL__DEADLINE_LISTS) - 1);
+    if (free == 0)
+        return VL__DEADLINE_LISTS;
+    uint32_t k = (uint32_t)__builtin_ctz(free);
+    d->lists[k].rel = rel;
+    return k;
+}
+
+void vl__deadline_set_add(struct vl__deadline_set *d, uint32_t slot, int64_t rel)
+{
+    struct vl__slot *s = vl__engine_slot(d->heap.e, slot);
+    d->n++;
+    uint32_t k = rel >= 0 ? list_for(d, rel, s->op.deadline_ns) : VL__DEADLINE_LISTS;
+    if (k == VL__DEADLINE_LISTS) {
+        vl__timer_heap_insert(&d->heap, slot);
+        return;
+    }
+    struct vl__deadline_list *l = &d->lists[k];
+    s->deadline_seq = d->heap.seq++;
+    s->deadline_pos = VL__DEADLINE_IN_LIST | k;
+    s->deadline_next = VL__NO_SLOT;
+    s->deadline_prev = l->tail;
+    if (l->tail == VL__NO_SLOT)
+        l->head = slot;
+    else
+        vl__engine_slot(d->heap.e, l->tail)->deadline_next = slot;
+    l->tail = slot;
+    d->used |= 1u << k;
+}
+
+void vl__deadline_set_remove(struct vl__deadline_set *d, uint32_t slot)
+{
+    struct vl__slot *s = vl__engine_slot(d->heap.e, slot);
+    d->n--;
+    if (!(s->deadline_pos & VL__DEADLINE_IN_LIST)) {
+        vl__timer_heap_remove(&d->heap, slot);
+        return;
+    }
+    uint32_t k = s->deadline_pos & ~VL__DEADLINE_IN_LIST;
+    struct vl__deadline_list *l = &d->lists[k];
+    if (s->deadline_prev == VL__NO_SLOT)
+        l->head = s->deadline_next;
+    else
+        vl__engine_slot(d->heap.e, s->deadline_prev)->deadline_next = s->deadline_next;
+    if (s->deadline_next == VL__NO_SLOT)
+        l->tail = s->deadline_prev;
+    else
+        vl__engine_slot(d->heap.e, s->deadline_next)->deadline_prev = s->deadline_prev;
+    if (l->head == VL__NO_SLOT)
+        d->used &= ~(1u << k);
+}
+
+/* Whether slot a leaves before slot b (by deadline, then insertion). */
+static bool deadline_before(const struct vl__deadline_set *d, uint32_t a, uint32_t b)
+{
+    const struct vl__slot *sa = vl__engine_slot(d->heap.e, a);
+    const struct vl__slot *sb = vl__engine_slot(d->heap.e, b);
+    if (sa->op.deadline_ns != sb->op.deadline_ns)
+        return sa->op.deadline_ns < sb->op.deadline_ns;
+    return sa->deadline_seq < sb->deadline_seq;
+}
+
+bool vl__deadline_set_peek(const struct vl__deadline_set *d, uint32_t *slot)
+{
+    uint32_t best = VL__NO_SLOT;
+    if (d->heap.n > 0)
+        best = d->heap.idx[0];
+    for (uint32_t used = d->used; used != 0; used &= used - 1) {
+        uint32_t h = d->lists[__builtin_ctz(used)].head;
+        if (best == VL__NO_SLOT || deadline_before(d, h, best))
+            best = h;
+    }
+    *slot = best;
+    return best != VL__NO_SLOT;
+}

@@ -1,7 +1,8 @@
 /*
  * src/engine/timer_heap.h - a binary min-heap of slot indices keyed by
  * slot->deadline_ns, for drivers that keep their own timers (the readiness
- * core for epoll and kqueue, IOCP).
+ * core for epoll and kqueue, IOCP), and the core's deadline set (below),
+ * which keeps most per-op deadlines in FIFO lists and the rest in a heap.
  *
  * The heap is intrusive and uses only the slot fields the core reserves for
  * it, never the driver's area: a slot's position in the array lives in its
@@ -53,5 +54,54 @@ void vl__timer_heap_remove(struct vl__timer_heap *h, uint32_t slot);
 
 /* The earliest slot without removing it; false when the heap is empty. */
 bool vl__timer_heap_peek(const struct vl__timer_heap *h, uint32_t *slot);
+
+/*
+ * The core's deadline set: ops with a deadline (VL_OP_F_DEADLINE), ordered
+ * by op.deadline_ns, then by insertion (deadline_seq).
+ *
+ * Most deadlines in a server are "now + the same constant" (an idle
+ * timeout on every RECV, a send timeout on every SEND), and the engine's
+ * clock never goes back, so the ops that share a relative deadline arrive
+ * in deadline order. Each such relative value gets a FIFO list (intrusive,
+ * through deadline_next and deadline_prev): adding appends, removing
+ * unlinks, both O(1), and a list's head is its earliest. The set's
+ * earliest is the least of the list heads and of a heap, which takes what
+ * the lists cannot: absolute deadlines, a relative value when every list
+ * is held by another, and an op whose deadline would come before its
+ * list's tail (a clock that went back). deadline_pos says where a slot is:
+ * its heap position, or VL__DEADLINE_IN_LIST plus its list's index. One
+ * insertion counter (the heap's seq) numbers every member, so equal
+ * deadlines leave in insertion order whichever structure holds them.
+ */
+#define VL__DEADLINE_LISTS   8u
+#define VL__DEADLINE_IN_LIST 0x80000000u /* above any heap position (max_inflight <= 2^24) */
+
+struct vl__deadline_list {
+    int64_t rel;         /* the relative deadline its members were given */
+    uint32_t head, tail; /* slots, VL__NO_SLOT when empty */
+};
+
+struct vl__deadline_set {
+    struct vl__timer_heap heap; /* VL__TIMER_DEADLINE-keyed; its seq numbers every member */
+    uint32_t n;                 /* members, in the lists and the heap */
+    uint32_t used;              /* bit k: lists[k] holds members */
+    struct vl__deadline_list lists[VL__DEADLINE_LISTS];
+};
+
+/* Room for cap slots. 0 or -ENOMEM. */
+int vl__deadline_set_init(struct vl__deadline_set *d, vl_engine *e, uint32_t cap);
+void vl__deadline_set_fini(struct vl__deadline_set *d);
+
+/* Add slot, whose op.deadline_ns is set: rel >= 0 is the relative deadline
+ * it was computed from (now + rel, in the engine's clock), rel < 0 says it
+ * was given absolute. Never fails. */
+void vl__deadline_set_add(struct vl__deadline_set *d, uint32_t slot, int64_t rel);
+
+/* Take slot out of the set; it must be in it. */
+void vl__deadline_set_remove(struct vl__deadline_set *d, uint32_t slot);
+
+/* The member with the earliest deadline (ties: the first added); false when
+ * the set is empty. */
+bool vl__deadline_set_peek(const struct vl__deadline_set *d, uint32_t *slot);
 
 #endif
