@@ -297,11 +297,6 @@ static char *put_bytes(char *at, const void *p, size_t n)
     return at + n;
 }
 
-static char *put_str(char *at, const char *str)
-{
-    return put_bytes(at, str, strlen(str));
-}
-
 /* v in decimal. */
 static char *put_u64(char *at, uint64_t v)
 {
@@ -321,28 +316,32 @@ static char *put_u64(char *at, uint64_t v)
 static void put_head(struct conn *c, const char *status, const char *ctype, uint64_t len,
                      const char *extra)
 {
+    static const char close_hdr[] = "Connection: close\r\n";
+    static const char keep_hdr[] = "Connection: keep-alive\r\n";
     struct worker *w = c->w;
-    const char *conn_hdr = c->close_after     ? "Connection: close\r\n"
-                           : c->keep_alive_10 ? "Connection: keep-alive\r\n"
-                                              : "";
-    size_t need = strlen(status) + w->date_len + strlen(ctype) + strlen(conn_hdr) +
-                  (extra ? strlen(extra) : 0) + 20 + 96;
+    const char *conn_hdr = c->close_after ? close_hdr : keep_hdr;
+    size_t conn_len = c->close_after     ? sizeof close_hdr - 1
+                      : c->keep_alive_10 ? sizeof keep_hdr - 1
+                                         : 0;
+    size_t status_len = strlen(status), ctype_len = strlen(ctype);
+    extra = extra ? extra : "";
+    size_t extra_len = strlen(extra);
+    size_t need = status_len + w->date_len + ctype_len + conn_len + extra_len + 20 + 96;
     if (need >= out_room(c))
         return;
     static const char server_date[] = "\r\nServer: vllsi\r\nDate: ";
     char *at = c->out + c->out_len;
     at = put_bytes(at, "HTTP/1.1 ", 9);
-    at = put_str(at, status);
+    at = put_bytes(at, status, status_len);
     at = put_bytes(at, server_date, sizeof server_date - 1);
     at = put_bytes(at, w->date, w->date_len);
     at = put_bytes(at, "\r\nContent-Type: ", 16);
-    at = put_str(at, ctype);
+    at = put_bytes(at, ctype, ctype_len);
     at = put_bytes(at, "\r\nContent-Length: ", 18);
     at = put_u64(at, len);
     at = put_bytes(at, "\r\n", 2);
-    at = put_str(at, conn_hdr);
-    if (extra)
-        at = put_str(at, extra);
+    at = put_bytes(at, conn_hdr, conn_len);
+    at = put_bytes(at, extra, extra_len);
     at = put_bytes(at, "\r\n", 2);
     c->out_len = (size_t)(at - c->out);
 }
@@ -404,9 +403,70 @@ struct request {
     int64_t content_length; /* -1: none */
 };
 
+/* RFC 9110's tchar (ALPHA, DIGIT and "!#$%&'*+-.^_`|~") as a bitmap of the
+ * 256 byte values: bit (ch & 63) of word ch >> 6. */
+static const uint64_t tchar_map[4] = {0x03ff6cfa00000000u, 0x57ffffffc7fffffeu, 0, 0};
+
 static bool is_tchar(int ch)
 {
-    return isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+    return (tchar_map[ch >> 6] >> (ch & 63)) & 1;
+}
+
+/* Word-at-a-time tests of eight bytes (any alignment, any byte order). */
+#define BYTES_01 0x0101010101010101u
+#define BYTES_80 0x8080808080808080u
+
+static uint64_t load8(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/* Whether a byte of w is below n (1 <= n <= 0x80): exact as a yes or no,
+ * though which bits are set may not say which byte. */
+static bool any_below(uint64_t w, unsigned n)
+{
+    return ((w - BYTES_01 * n) & ~w & BYTES_80) != 0;
+}
+
+/* Whether [p, e) holds a control byte other than HTAB (a field value's
+ * rule): eight bytes at a time, then byte by byte from the first word that
+ * may (a tab passes the word test only byte by byte). */
+static bool has_ctl(const char *p, const char *e)
+{
+    while (e - p >= 8 && !any_below(load8(p), 0x20))
+        p += 8;
+    for (; p < e; p++)
+        if ((unsigned char)*p < 0x20 && *p != '\t')
+            return true;
+    return false;
+}
+
+/* Whether [p, e) holds a byte a request target may not: a control byte,
+ * space, DEL or a byte above ASCII. */
+static bool has_non_vchar(const char *p, const char *e)
+{
+    for (; e - p >= 8; p += 8) {
+        uint64_t w = load8(p);
+        if (any_below(w, 0x21) || (w & BYTES_80) || any_below(w ^ (BYTES_01 * 0x7f), 1))
+            break;
+    }
+    for (; p < e; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            return true;
+    return false;
+}
+
+/* Whether the header name [p, p + n) is lower-case lit (n bytes). Names are
+ * tchars, checked before: among them, setting 0x20 folds exactly the
+ * upper-case letters (and maps no other tchar onto a letter or '-'). */
+static bool name_is(const char *p, size_t n, const char *lit)
+{
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)p[i] | 0x20) != (unsigned char)lit[i])
+            return false;
+    return true;
 }
 
 /* Whether the comma-separated list v (length n) holds token tok. */
@@ -450,18 +510,17 @@ static int parse_header(struct request *r, const char *p, const char *e)
     const char *ve = e;
     while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
         ve--;
-    for (const char *q = v; q < ve; q++)
-        if ((unsigned char)*q < 0x20 && *q != '\t')
-            return 400;
+    if (has_ctl(v, ve))
+        return 400;
     size_t nl = (size_t)(colon - p), vl = (size_t)(ve - v);
-    if (nl == 4 && strncasecmp(p, "host", 4) == 0) {
+    if (nl == 4 && name_is(p, 4, "host")) {
         if (r->has_host)
             return 400;
         r->has_host = true;
-    } else if (nl == 10 && strncasecmp(p, "connection", 10) == 0) {
+    } else if (nl == 10 && name_is(p, 10, "connection")) {
         r->conn_close |= has_token(v, vl, "close");
         r->conn_keep_alive |= has_token(v, vl, "keep-alive");
-    } else if (nl == 14 && strncasecmp(p, "content-length", 14) == 0) {
+    } else if (nl == 14 && name_is(p, 14, "content-length")) {
         if (vl == 0 || vl > 18)
             return vl > 18 ? 413 : 400;
         int64_t n = 0;
@@ -473,7 +532,7 @@ static int parse_header(struct request *r, const char *p, const char *e)
         if (r->content_length >= 0 && r->content_length != n)
             return 400;
         r->content_length = n;
-    } else if (nl == 17 && strncasecmp(p, "transfer-encoding", 17) == 0) {
+    } else if (nl == 17 && name_is(p, 17, "transfer-encoding")) {
         r->chunked = true;
     }
     return 0;
@@ -492,9 +551,8 @@ static int parse_request_line(struct request *r, const char *p, const char *e)
     const char *sp2 = memchr(t, ' ', (size_t)(e - t));
     if (sp2 == NULL || sp2 == t)
         return 400;
-    for (const char *q = t; q < sp2; q++)
-        if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
-            return 400;
+    if (has_non_vchar(t, sp2))
+        return 400;
     const char *v = sp2 + 1;
     if (e - v != 8 || memcmp(v, "HTTP/", 5) != 0 || !isdigit((unsigned char)v[5]) || v[6] != '.' ||
         !isdigit((unsigned char)v[7]))
@@ -510,7 +568,11 @@ static int parse_request_line(struct request *r, const char *p, const char *e)
 }
 
 /* Parse the head [p, end) (ending with the empty line) into r: 0 or an HTTP
- * status. Lines end with CRLF or a bare LF. */
+ * status. Lines end with CRLF or a bare LF. A CR or NUL inside a line is a
+ * 400: every byte of a line is checked by parse_request_line (method
+ * tchars, target vchars, the exact version) or parse_header (name tchars,
+ * then blanks, value bytes no control byte but HTAB, blanks), so neither
+ * needs a search of its own. */
 static int parse_head(struct request *r, const char *p, const char *end)
 {
     memset(r, 0, sizeof *r);
@@ -521,8 +583,6 @@ static int parse_head(struct request *r, const char *p, const char *end)
         if (nl == NULL)
             return 400;
         const char *e = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
-        if (memchr(p, '\r', (size_t)(e - p)) != NULL || memchr(p, '\0', (size_t)(e - p)) != NULL)
-            return 400;
         if (e == p && !first)
             return 0; /* the empty line */
         int rc = first ? parse_request_line(r, p, e) : parse_header(r, p, e);
@@ -540,14 +600,14 @@ static int parse_head(struct request *r, const char *p, const char *end)
 static size_t head_end(struct conn *c)
 {
     size_t i = c->scan > c->in_off ? c->scan : c->in_off;
-    for (; i < c->in_len; i++) {
-        if (c->in[i] != '\n' || i == c->in_off)
-            continue;
+    const char *nl;
+    while (i < c->in_len && (nl = memchr(c->in + i, '\n', c->in_len - i)) != NULL) {
+        i = (size_t)(nl - c->in);
         /* A line ends here; the head ends if the previous line was empty. */
-        if (c->in[i - 1] == '\n')
+        if (i > c->in_off && (c->in[i - 1] == '\n' ||
+                              (c->in[i - 1] == '\r' && i - 1 > c->in_off && c->in[i - 2] == '\n')))
             return i + 1;
-        if (c->in[i - 1] == '\r' && i - 1 > c->in_off && c->in[i - 2] == '\n')
-            return i + 1;
+        i++;
     }
     c->scan = c->in_len;
     return 0;
@@ -571,6 +631,9 @@ static int hexval(int ch)
  * %XX (400). Empty segments and `.` segments are dropped, so `//etc/passwd`
  * is `etc/passwd` under the root. A path ending in '/' (or the root itself)
  * names the directory's index.html.
+ *
+ * A target without '%' is its own decoding (parse_request_line let no
+ * control byte, so no NUL, through), so only one with '%' is copied.
  */
 static int target_path(const char *t, size_t n, char *out)
 {
@@ -579,9 +642,16 @@ static int target_path(const char *t, size_t n, char *out)
         n = (size_t)(q - t);
     if (n == 0 || t[0] != '/')
         return 400;
-    char dec[PATH_CAP];
-    size_t dl = 0;
-    for (size_t i = 0; i < n; i++) {
+    char buf[PATH_CAP];
+    const char *dec = t;
+    size_t dl = n;
+    if (memchr(t, '%', n) != NULL) {
+        dl = 0;
+        dec = buf;
+    } else if (n >= sizeof buf) { /* as the copy below would: 1,023 bytes fit */
+        return 414;
+    }
+    for (size_t i = 0; dec == buf && i < n; i++) {
         int ch = (unsigned char)t[i];
         if (ch == '%') {
             int hi = i + 2 < n ? hexval(t[i + 1]) : -1, lo = i + 2 < n ? hexval(t[i + 2]) : -1;
@@ -592,16 +662,15 @@ static int target_path(const char *t, size_t n, char *out)
         }
         if (ch == 0)
             return 404;
-        if (dl + 1 >= sizeof dec)
+        if (dl + 1 >= sizeof buf)
             return 414;
-        dec[dl++] = (char)ch;
+        buf[dl++] = (char)ch;
     }
-    dec[dl] = 0;
     size_t ol = 0;
     bool dir = dec[dl - 1] == '/';
-    for (char *s = dec; *s;) {
-        char *e = strchr(s, '/');
-        size_t sl = e ? (size_t)(e - s) : strlen(s);
+    for (const char *s = dec, *end = dec + dl; s < end;) {
+        const char *e = memchr(s, '/', (size_t)(end - s));
+        size_t sl = e ? (size_t)(e - s) : (size_t)(end - s);
         if (sl == 2 && s[0] == '.' && s[1] == '.')
             return 404;
         if (sl && !(sl == 1 && s[0] == '.')) {
@@ -617,11 +686,12 @@ static int target_path(const char *t, size_t n, char *out)
         s += sl + (e != NULL);
     }
     if (dir || ol == 0) {
-        const char *idx = ol ? "/index.html" : "index.html";
-        if (ol + strlen(idx) + 1 > PATH_CAP)
+        static const char idx[] = "/index.html";
+        size_t il = sizeof idx - 1 - (ol == 0); /* no '/' before the root's */
+        if (ol + il + 1 > PATH_CAP)
             return 414;
-        memcpy(out + ol, idx, strlen(idx));
-        ol += strlen(idx);
+        memcpy(out + ol, idx + (ol == 0), il);
+        ol += il;
     }
     out[ol] = 0;
     return 0;
@@ -1013,7 +1083,7 @@ static bool answer(struct conn *c, const struct request *r)
      * same path after its authority. */
     const char *t = r->target;
     size_t tn = r->target_len;
-    if (tn > 7 && strncasecmp(t, "http://", 7) == 0) {
+    if (tn > 7 && t[0] != '/' && strncasecmp(t, "http://", 7) == 0) {
         const char *slash = memchr(t + 7, '/', tn - 7);
         tn = slash ? tn - (size_t)(slash - t) : 1;
         t = slash ? slash : "/";

@@ -183,6 +183,35 @@ grep -q 'alpha' "$tmp/out" || fail "POST's body not skipped: no answer to the re
 printf 'GET /a.txt HTTP/1.0\r\n\r\n' | raw >"$tmp/out" || fail "HTTP/1.0: not closed"
 grep -q alpha "$tmp/out" || fail "HTTP/1.0: no body"
 
+# Bytes inside a line: CR, NUL or another control byte in a value is a 400
+# (HTAB is allowed), so are DEL, a byte above ASCII and a control byte in
+# the target; header names match in any case.
+for v in 'a\rb' 'a\0b' 'a\001b' 'aaaaaaaaaaaaaaaa\rb' 'aaaaaaaaaaaaaaaa\0b'; do
+    printf "GET /a.txt HTTP/1.1\r\nHost: t\r\nX-V: $v\r\n\r\n" | raw >"$tmp/out"
+    [ "$(first)" = "HTTP/1.1 400 Bad Request" ] || fail "value '$v': $(first)"
+done
+for t in '/a\177' '/\303\251' '/aaaaaaaaaaaaaaaa\177' '/aaaaaaaaaaaaaaaaaaaa\001'; do
+    printf "GET $t HTTP/1.1\r\nHost: t\r\n\r\n" | raw >"$tmp/out"
+    [ "$(first)" = "HTTP/1.1 400 Bad Request" ] || fail "target '$t': $(first)"
+done
+printf 'GET /a.txt HTTP/1.1\r\nHOST: t\r\nX-V: a\tb\r\nCONNECTION: close\r\n\r\n' | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 200 OK" ] && grep -q alpha "$tmp/out" || fail "upper-case names, HTAB: $(first)"
+printf 'GET /a.txt HTTP/1.1\r\nHost: t\r\nhOsT: u\r\n\r\n' | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 400 Bad Request" ] || fail "two Hosts: $(first)"
+printf 'GET /a.txt HTTP/1.1\r\nHost: t\r\nX-V: a\r\r\n\r\n' | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 400 Bad Request" ] || fail "CR before CRLF: $(first)"
+# The decoded path's limit: 1,023 bytes fit (here "a" under many empty
+# segments: 404), 1,024 are a 414, with or without percent-encoding.
+for enc in '' '%61'; do
+    for n in 1023 1024; do
+        t="$(head -c $((n - 1)) /dev/zero | tr '\0' /)${enc:-a}" # n bytes decoded
+        printf 'GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' "$t" | raw >"$tmp/out"
+        want='HTTP/1.1 404 Not Found'
+        [ "$n" = 1024 ] && want='HTTP/1.1 414 URI Too Long'
+        [ "$(first)" = "$want" ] || fail "a path of $n decoded bytes (${enc:-plain}): $(first)"
+    done
+done
+
 # Deadlines (1 s for a head, 2 s idle): the server closes, raw returns.
 t0=$(date +%s)
 printf 'GET /a.txt HTTP/1.1\r\nHost:' | raw >"$tmp/out" || fail "a stalled head was not closed"
