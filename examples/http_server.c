@@ -174,6 +174,9 @@ struct worker {
     bool stopping, acc_done;
     char date[40];
     size_t date_len;
+    /* A 200's head up to Content-Type's value, date included (put_head). */
+    char head_ok[128];
+    size_t head_ok_len;
     struct centry *cache[CACHE_BUCKETS];
     unsigned cache_n;
     pthread_t th;
@@ -239,12 +242,39 @@ static void conn_submit(struct conn *c, vl_op op, enum conn_state st)
 
 /* ---- the Date header and content types ------------------------------------- */
 
+/* The status put_head builds from the worker's prepared head_ok: callers
+ * pass this array (its address is what put_head looks at). */
+static const char status_ok[] = "200 OK";
+
+/* Append n bytes at p to a header being built at *at (put_head). */
+static char *put_bytes(char *at, const void *p, size_t n)
+{
+    memcpy(at, p, n);
+    return at + n;
+}
+
+/* A response head from its status line up to Content-Type's value. */
+static char *put_head_start(char *at, const char *status, size_t status_len, const char *date,
+                            size_t date_len)
+{
+    static const char server_date[] = "\r\nServer: vllsi\r\nDate: ";
+    at = put_bytes(at, "HTTP/1.1 ", 9);
+    at = put_bytes(at, status, status_len);
+    at = put_bytes(at, server_date, sizeof server_date - 1);
+    at = put_bytes(at, date, date_len);
+    return put_bytes(at, "\r\nContent-Type: ", 16);
+}
+
 static void date_update(struct worker *w)
 {
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     w->date_len = strftime(w->date, sizeof w->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    /* 9 + 6 + 23 + 39 + 16 bytes at most: head_ok has room. */
+    w->head_ok_len =
+        (size_t)(put_head_start(w->head_ok, status_ok, sizeof status_ok - 1, w->date, w->date_len) -
+                 w->head_ok);
 }
 
 static void on_date(vl_loop *loop, vl_timer *t)
@@ -290,13 +320,6 @@ static size_t out_room(const struct conn *c)
     return OUT_CAP - c->out_len;
 }
 
-/* Append n bytes at p to a header being built at *at (put_head). */
-static char *put_bytes(char *at, const void *p, size_t n)
-{
-    memcpy(at, p, n);
-    return at + n;
-}
-
 /* v in decimal. */
 static char *put_u64(char *at, uint64_t v)
 {
@@ -312,7 +335,8 @@ static char *put_u64(char *at, uint64_t v)
 /* Append a status line and headers to out (the caller made sure of the
  * room: a header is under 512 bytes). Built piece by piece rather than by
  * snprintf, whose format parsing costs every response more than the rest of
- * the header together. */
+ * the header together; a 200 (status_ok) starts from the worker's head_ok,
+ * which date_update keeps. */
 static void put_head(struct conn *c, const char *status, const char *ctype, uint64_t len,
                      const char *extra)
 {
@@ -329,13 +353,11 @@ static void put_head(struct conn *c, const char *status, const char *ctype, uint
     size_t need = status_len + w->date_len + ctype_len + conn_len + extra_len + 20 + 96;
     if (need >= out_room(c))
         return;
-    static const char server_date[] = "\r\nServer: vllsi\r\nDate: ";
     char *at = c->out + c->out_len;
-    at = put_bytes(at, "HTTP/1.1 ", 9);
-    at = put_bytes(at, status, status_len);
-    at = put_bytes(at, server_date, sizeof server_date - 1);
-    at = put_bytes(at, w->date, w->date_len);
-    at = put_bytes(at, "\r\nContent-Type: ", 16);
+    if (status == status_ok)
+        at = put_bytes(at, w->head_ok, w->head_ok_len);
+    else
+        at = put_head_start(at, status, status_len, w->date, w->date_len);
     at = put_bytes(at, ctype, ctype_len);
     at = put_bytes(at, "\r\nContent-Length: ", 18);
     at = put_u64(at, len);
@@ -841,7 +863,7 @@ static bool file_start(struct conn *c)
 {
     struct centry *e = cache_max ? cache_get(c->w, c->path) : NULL;
     if (e) {
-        put_head(c, "200 OK", e->ctype, e->size, NULL);
+        put_head(c, status_ok, e->ctype, e->size, NULL);
         if (!c->head)
             put_body(c, e->data, e->size);
         return false;
@@ -1002,7 +1024,7 @@ static void on_stat(struct conn *c, int64_t res)
             file_close(c);
             c->fill = NULL;
             e->loaded_ns = vl_loop_now(c->w->loop);
-            put_head(c, "200 OK", e->ctype, 0, NULL);
+            put_head(c, status_ok, e->ctype, 0, NULL);
             if (!cache_put(c->w, e)) {
                 free(e->data);
                 free(e);
@@ -1013,7 +1035,7 @@ static void on_stat(struct conn *c, int64_t res)
         conn_submit(c, vl_op_read(c->file_fd, data, c->file_size, 0), ST_FILL);
         return;
     }
-    put_head(c, "200 OK", c->ctype, c->file_size, NULL);
+    put_head(c, status_ok, c->ctype, c->file_size, NULL);
     if (c->head) {
         file_close(c);
         conn_process(c);
@@ -1057,7 +1079,7 @@ static void on_fill(struct conn *c, int64_t res)
     file_close(c);
     e->loaded_ns = vl_loop_now(c->w->loop);
     /* conn_process made sure of the room before it parsed the request. */
-    put_head(c, "200 OK", e->ctype, e->size, NULL);
+    put_head(c, status_ok, e->ctype, e->size, NULL);
     put_body(c, e->data, e->size);
     if (!cache_put(c->w, e)) {
         free(e->data);
@@ -1096,7 +1118,7 @@ static bool answer(struct conn *c, const struct request *r)
         return false;
     }
     if (strcmp(c->path, "plaintext") == 0) {
-        put_head(c, "200 OK", "text/plain", 13, NULL);
+        put_head(c, status_ok, "text/plain", 13, NULL);
         if (!head)
             put_body(c, "Hello, World!", 13);
         return false;
