@@ -511,9 +511,24 @@ static bool has_token(const char *v, size_t n, const char *tok)
     return false;
 }
 
-/* The end of the line starting at p (before end): the '\n', or NULL. */
-static const char *line_end(const char *p, const char *end)
+/* The line ends head_end found, for parse_head: at[k] is the offset from
+ * the head's start of its k-th '\n' (k < n). Complete (all) only when
+ * head_end looked at the whole head in one call (it arrived at once, the
+ * common case); otherwise, and past the first HEAD_EOLS lines, parse_head
+ * looks for them itself. */
+#define HEAD_EOLS 16
+struct head_eols {
+    bool all;
+    uint32_t n;
+    uint16_t at[HEAD_EOLS]; /* in[] is IN_CAP (16 KiB) bytes */
+};
+
+/* The end of line k, starting at p (before end): the '\n', or NULL. */
+static const char *line_end(const char *head, const struct head_eols *l, uint32_t k, const char *p,
+                            const char *end)
 {
+    if (l->all && k < l->n)
+        return head + l->at[k];
     return memchr(p, '\n', (size_t)(end - p));
 }
 
@@ -595,22 +610,21 @@ static int parse_request_line(struct request *r, const char *p, const char *e)
  * tchars, target vchars, the exact version) or parse_header (name tchars,
  * then blanks, value bytes no control byte but HTAB, blanks), so neither
  * needs a search of its own. */
-static int parse_head(struct request *r, const char *p, const char *end)
+static int parse_head(struct request *r, const char *p, const char *end, const struct head_eols *l)
 {
     memset(r, 0, sizeof *r);
     r->content_length = -1;
-    bool first = true;
-    while (p < end) {
-        const char *nl = line_end(p, end);
+    const char *head = p;
+    for (uint32_t k = 0; p < end; k++) {
+        const char *nl = line_end(head, l, k, p, end);
         if (nl == NULL)
             return 400;
         const char *e = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
-        if (e == p && !first)
+        if (e == p && k > 0)
             return 0; /* the empty line */
-        int rc = first ? parse_request_line(r, p, e) : parse_header(r, p, e);
+        int rc = k == 0 ? parse_request_line(r, p, e) : parse_header(r, p, e);
         if (rc)
             return rc;
-        first = false;
         p = nl + 1;
     }
     return 400;
@@ -618,13 +632,18 @@ static int parse_head(struct request *r, const char *p, const char *end)
 
 /* Find the end of the head in in[in_off, in_len): the offset after its
  * empty line, or 0 if it is not there yet. c->scan keeps where the search
- * stopped, so bytes trickling in are looked at once. */
-static size_t head_end(struct conn *c)
+ * stopped, so bytes trickling in are looked at once. The line ends it
+ * passes go to l, for parse_head. */
+static size_t head_end(struct conn *c, struct head_eols *l)
 {
     size_t i = c->scan > c->in_off ? c->scan : c->in_off;
     const char *nl;
+    l->all = i == c->in_off;
+    l->n = 0;
     while (i < c->in_len && (nl = memchr(c->in + i, '\n', c->in_len - i)) != NULL) {
         i = (size_t)(nl - c->in);
+        if (l->n < HEAD_EOLS)
+            l->at[l->n++] = (uint16_t)(i - c->in_off);
         /* A line ends here; the head ends if the previous line was empty. */
         if (i > c->in_off && (c->in[i - 1] == '\n' ||
                               (c->in[i - 1] == '\r' && i - 1 > c->in_off && c->in[i - 2] == '\n')))
@@ -1141,7 +1160,8 @@ static int next_request(struct conn *c)
     }
     if (c->in_off == c->in_len)
         return 0;
-    size_t end = head_end(c);
+    struct head_eols eols;
+    size_t end = head_end(c, &eols);
     if (end == 0) {
         if (c->in_len - c->in_off <= REQ_MAX)
             return 0;
@@ -1156,7 +1176,7 @@ static int next_request(struct conn *c)
         return 1;
     }
     struct request r;
-    int rc = parse_head(&r, c->in + c->in_off, c->in + end);
+    int rc = parse_head(&r, c->in + c->in_off, c->in + end, &eols);
     c->in_off = end;
     c->scan = end;
     c->req_t0 = 0;

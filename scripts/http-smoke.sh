@@ -200,6 +200,18 @@ printf 'GET /a.txt HTTP/1.1\r\nHost: t\r\nhOsT: u\r\n\r\n' | raw >"$tmp/out"
 [ "$(first)" = "HTTP/1.1 400 Bad Request" ] || fail "two Hosts: $(first)"
 printf 'GET /a.txt HTTP/1.1\r\nHost: t\r\nX-V: a\r\r\n\r\n' | raw >"$tmp/out"
 [ "$(first)" = "HTTP/1.1 400 Bad Request" ] || fail "CR before CRLF: $(first)"
+# Long heads (more lines than the parser keeps from the search for the
+# head's end) and heads in pieces: every line is still checked.
+many() { for i in $(seq 20); do printf 'X-%d: v\r\n' "$i"; done; }
+{ printf 'GET /a.txt HTTP/1.1\r\nHost: t\r\n'; many; printf 'Connection: close\r\n\r\n'; } | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 200 OK" ] && grep -q alpha "$tmp/out" || fail "a 23-line head: $(first)"
+{ printf 'GET /a.txt HTTP/1.1\r\nHost: t\r\n'; many; printf 'Bad Name: x\r\n\r\n'; } | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 400 Bad Request" ] || fail "a bad 23rd line: $(first)"
+{ printf 'GET /a.txt HTTP/1.1\r\nHo'; sleep 0.2; printf 'st: t\r\nConnection: close\r\n\r\n'; } |
+    raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 200 OK" ] && grep -q alpha "$tmp/out" || fail "a head in two pieces: $(first)"
+{ printf 'GET /a.txt HTTP/1.1\r\nHost: t\r\n'; sleep 0.2; printf 'X-V: a\001b\r\n\r\n'; } | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 400 Bad Request" ] || fail "a bad line in a head's second piece: $(first)"
 # The decoded path's limit: 1,023 bytes fit (here "a" under many empty
 # segments: 404), 1,024 are a 414, with or without percent-encoding.
 for enc in '' '%61'; do
