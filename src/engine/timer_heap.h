@@ -92,13 +92,74 @@ struct vl__deadline_set {
 int vl__deadline_set_init(struct vl__deadline_set *d, vl_engine *e, uint32_t cap);
 void vl__deadline_set_fini(struct vl__deadline_set *d);
 
+/* The list that takes a deadline of now + rel (at, absolute): the
+ * one holding rel, else a free one; VL__DEADLINE_LISTS if none can (every
+ * list held, or at would come before the tail's). */
+static inline uint32_t vl__deadline_list_for(struct vl__deadline_set *d, int64_t rel, int64_t at)
+{
+    for (uint32_t used = d->used; used != 0; used &= used - 1) {
+        uint32_t k = (uint32_t)__builtin_ctz(used);
+        if (d->lists[k].rel != rel)
+            continue;
+        const struct vl__slot *t = vl__engine_slot(d->heap.e, d->lists[k].tail);
+        return at >= t->op.deadline_ns ? k : VL__DEADLINE_LISTS;
+    }
+    uint32_t idle = ~d->used & ((1u << VL__DEADLINE_LISTS) - 1);
+    if (idle == 0)
+        return VL__DEADLINE_LISTS;
+    uint32_t k = (uint32_t)__builtin_ctz(idle);
+    d->lists[k].rel = rel;
+    return k;
+}
+
 /* Add slot, whose op.deadline_ns is set: rel >= 0 is the relative deadline
  * it was computed from (now + rel, in the engine's clock), rel < 0 says it
- * was given absolute. Never fails. */
-void vl__deadline_set_add(struct vl__deadline_set *d, uint32_t slot, int64_t rel);
+ * was given absolute. Never fails. Inline, as is remove: they run for every
+ * op with a deadline, and the list steps are a few instructions. */
+static inline void vl__deadline_set_add(struct vl__deadline_set *d, uint32_t slot, int64_t rel)
+{
+    struct vl__slot *s = vl__engine_slot(d->heap.e, slot);
+    d->n++;
+    uint32_t k = rel >= 0 ? vl__deadline_list_for(d, rel, s->op.deadline_ns) : VL__DEADLINE_LISTS;
+    if (k == VL__DEADLINE_LISTS) {
+        vl__timer_heap_insert(&d->heap, slot);
+        return;
+    }
+    struct vl__deadline_list *l = &d->lists[k];
+    s->deadline_seq = d->heap.seq++;
+    s->deadline_pos = VL__DEADLINE_IN_LIST | k;
+    s->deadline_next = VL__NO_SLOT;
+    s->deadline_prev = l->tail;
+    if (l->tail == VL__NO_SLOT)
+        l->head = slot;
+    else
+        vl__engine_slot(d->heap.e, l->tail)->deadline_next = slot;
+    l->tail = slot;
+    d->used |= 1u << k;
+}
 
 /* Take slot out of the set; it must be in it. */
-void vl__deadline_set_remove(struct vl__deadline_set *d, uint32_t slot);
+static inline void vl__deadline_set_remove(struct vl__deadline_set *d, uint32_t slot)
+{
+    struct vl__slot *s = vl__engine_slot(d->heap.e, slot);
+    d->n--;
+    if (!(s->deadline_pos & VL__DEADLINE_IN_LIST)) {
+        vl__timer_heap_remove(&d->heap, slot);
+        return;
+    }
+    uint32_t k = s->deadline_pos & ~VL__DEADLINE_IN_LIST;
+    struct vl__deadline_list *l = &d->lists[k];
+    if (s->deadline_prev == VL__NO_SLOT)
+        l->head = s->deadline_next;
+    else
+        vl__engine_slot(d->heap.e, s->deadline_prev)->deadline_next = s->deadline_next;
+    if (s->deadline_next == VL__NO_SLOT)
+        l->tail = s->deadline_prev;
+    else
+        vl__engine_slot(d->heap.e, s->deadline_next)->deadline_prev = s->deadline_prev;
+    if (l->head == VL__NO_SLOT)
+        d->used &= ~(1u << k);
+}
 
 /* The member with the earliest deadline (ties: the first added); false when
  * the set is empty. */
