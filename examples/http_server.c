@@ -174,6 +174,9 @@ struct worker {
     bool stopping, acc_done;
     char date[40];
     size_t date_len;
+    /* A 200's head up to Content-Type's value, date included (put_head). */
+    char head_ok[128];
+    size_t head_ok_len;
     struct centry *cache[CACHE_BUCKETS];
     unsigned cache_n;
     pthread_t th;
@@ -239,12 +242,39 @@ static void conn_submit(struct conn *c, vl_op op, enum conn_state st)
 
 /* ---- the Date header and content types ------------------------------------- */
 
+/* The status put_head builds from the worker's prepared head_ok: callers
+ * pass this array (its address is what put_head looks at). */
+static const char status_ok[] = "200 OK";
+
+/* Append n bytes at p to a header being built at *at (put_head). */
+static char *put_bytes(char *at, const void *p, size_t n)
+{
+    memcpy(at, p, n);
+    return at + n;
+}
+
+/* A response head from its status line up to Content-Type's value. */
+static char *put_head_start(char *at, const char *status, size_t status_len, const char *date,
+                            size_t date_len)
+{
+    static const char server_date[] = "\r\nServer: vllsi\r\nDate: ";
+    at = put_bytes(at, "HTTP/1.1 ", 9);
+    at = put_bytes(at, status, status_len);
+    at = put_bytes(at, server_date, sizeof server_date - 1);
+    at = put_bytes(at, date, date_len);
+    return put_bytes(at, "\r\nContent-Type: ", 16);
+}
+
 static void date_update(struct worker *w)
 {
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     w->date_len = strftime(w->date, sizeof w->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    /* 9 + 6 + 23 + 39 + 16 bytes at most: head_ok has room. */
+    w->head_ok_len =
+        (size_t)(put_head_start(w->head_ok, status_ok, sizeof status_ok - 1, w->date, w->date_len) -
+                 w->head_ok);
 }
 
 static void on_date(vl_loop *loop, vl_timer *t)
@@ -290,18 +320,6 @@ static size_t out_room(const struct conn *c)
     return OUT_CAP - c->out_len;
 }
 
-/* Append n bytes at p to a header being built at *at (put_head). */
-static char *put_bytes(char *at, const void *p, size_t n)
-{
-    memcpy(at, p, n);
-    return at + n;
-}
-
-static char *put_str(char *at, const char *str)
-{
-    return put_bytes(at, str, strlen(str));
-}
-
 /* v in decimal. */
 static char *put_u64(char *at, uint64_t v)
 {
@@ -317,32 +335,35 @@ static char *put_u64(char *at, uint64_t v)
 /* Append a status line and headers to out (the caller made sure of the
  * room: a header is under 512 bytes). Built piece by piece rather than by
  * snprintf, whose format parsing costs every response more than the rest of
- * the header together. */
+ * the header together; a 200 (status_ok) starts from the worker's head_ok,
+ * which date_update keeps. */
 static void put_head(struct conn *c, const char *status, const char *ctype, uint64_t len,
                      const char *extra)
 {
+    static const char close_hdr[] = "Connection: close\r\n";
+    static const char keep_hdr[] = "Connection: keep-alive\r\n";
     struct worker *w = c->w;
-    const char *conn_hdr = c->close_after     ? "Connection: close\r\n"
-                           : c->keep_alive_10 ? "Connection: keep-alive\r\n"
-                                              : "";
-    size_t need = strlen(status) + w->date_len + strlen(ctype) + strlen(conn_hdr) +
-                  (extra ? strlen(extra) : 0) + 20 + 96;
+    const char *conn_hdr = c->close_after ? close_hdr : keep_hdr;
+    size_t conn_len = c->close_after     ? sizeof close_hdr - 1
+                      : c->keep_alive_10 ? sizeof keep_hdr - 1
+                                         : 0;
+    size_t status_len = strlen(status), ctype_len = strlen(ctype);
+    extra = extra ? extra : "";
+    size_t extra_len = strlen(extra);
+    size_t need = status_len + w->date_len + ctype_len + conn_len + extra_len + 20 + 96;
     if (need >= out_room(c))
         return;
-    static const char server_date[] = "\r\nServer: vllsi\r\nDate: ";
     char *at = c->out + c->out_len;
-    at = put_bytes(at, "HTTP/1.1 ", 9);
-    at = put_str(at, status);
-    at = put_bytes(at, server_date, sizeof server_date - 1);
-    at = put_bytes(at, w->date, w->date_len);
-    at = put_bytes(at, "\r\nContent-Type: ", 16);
-    at = put_str(at, ctype);
+    if (status == status_ok)
+        at = put_bytes(at, w->head_ok, w->head_ok_len);
+    else
+        at = put_head_start(at, status, status_len, w->date, w->date_len);
+    at = put_bytes(at, ctype, ctype_len);
     at = put_bytes(at, "\r\nContent-Length: ", 18);
     at = put_u64(at, len);
     at = put_bytes(at, "\r\n", 2);
-    at = put_str(at, conn_hdr);
-    if (extra)
-        at = put_str(at, extra);
+    at = put_bytes(at, conn_hdr, conn_len);
+    at = put_bytes(at, extra, extra_len);
     at = put_bytes(at, "\r\n", 2);
     c->out_len = (size_t)(at - c->out);
 }
@@ -404,9 +425,70 @@ struct request {
     int64_t content_length; /* -1: none */
 };
 
+/* RFC 9110's tchar (ALPHA, DIGIT and "!#$%&'*+-.^_`|~") as a bitmap of the
+ * 256 byte values: bit (ch & 63) of word ch >> 6. */
+static const uint64_t tchar_map[4] = {0x03ff6cfa00000000u, 0x57ffffffc7fffffeu, 0, 0};
+
 static bool is_tchar(int ch)
 {
-    return isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+    return (tchar_map[ch >> 6] >> (ch & 63)) & 1;
+}
+
+/* Word-at-a-time tests of eight bytes (any alignment, any byte order). */
+#define BYTES_01 0x0101010101010101u
+#define BYTES_80 0x8080808080808080u
+
+static uint64_t load8(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/* Whether a byte of w is below n (1 <= n <= 0x80): exact as a yes or no,
+ * though which bits are set may not say which byte. */
+static bool any_below(uint64_t w, unsigned n)
+{
+    return ((w - BYTES_01 * n) & ~w & BYTES_80) != 0;
+}
+
+/* Whether [p, e) holds a control byte other than HTAB (a field value's
+ * rule): eight bytes at a time, then byte by byte from the first word that
+ * may (a tab passes the word test only byte by byte). */
+static bool has_ctl(const char *p, const char *e)
+{
+    while (e - p >= 8 && !any_below(load8(p), 0x20))
+        p += 8;
+    for (; p < e; p++)
+        if ((unsigned char)*p < 0x20 && *p != '\t')
+            return true;
+    return false;
+}
+
+/* Whether [p, e) holds a byte a request target may not: a control byte,
+ * space, DEL or a byte above ASCII. */
+static bool has_non_vchar(const char *p, const char *e)
+{
+    for (; e - p >= 8; p += 8) {
+        uint64_t w = load8(p);
+        if (any_below(w, 0x21) || (w & BYTES_80) || any_below(w ^ (BYTES_01 * 0x7f), 1))
+            break;
+    }
+    for (; p < e; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            return true;
+    return false;
+}
+
+/* Whether the header name [p, p + n) is lower-case lit (n bytes). Names are
+ * tchars, checked before: among them, setting 0x20 folds exactly the
+ * upper-case letters (and maps no other tchar onto a letter or '-'). */
+static bool name_is(const char *p, size_t n, const char *lit)
+{
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)p[i] | 0x20) != (unsigned char)lit[i])
+            return false;
+    return true;
 }
 
 /* Whether the comma-separated list v (length n) holds token tok. */
@@ -429,9 +511,24 @@ static bool has_token(const char *v, size_t n, const char *tok)
     return false;
 }
 
-/* The end of the line starting at p (before end): the '\n', or NULL. */
-static const char *line_end(const char *p, const char *end)
+/* The line ends head_end found, for parse_head: at[k] is the offset from
+ * the head's start of its k-th '\n' (k < n). Complete (all) only when
+ * head_end looked at the whole head in one call (it arrived at once, the
+ * common case); otherwise, and past the first HEAD_EOLS lines, parse_head
+ * looks for them itself. */
+#define HEAD_EOLS 16
+struct head_eols {
+    bool all;
+    uint32_t n;
+    uint16_t at[HEAD_EOLS]; /* in[] is IN_CAP (16 KiB) bytes */
+};
+
+/* The end of line k, starting at p (before end): the '\n', or NULL. */
+static const char *line_end(const char *head, const struct head_eols *l, uint32_t k, const char *p,
+                            const char *end)
 {
+    if (l->all && k < l->n)
+        return head + l->at[k];
     return memchr(p, '\n', (size_t)(end - p));
 }
 
@@ -450,18 +547,17 @@ static int parse_header(struct request *r, const char *p, const char *e)
     const char *ve = e;
     while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
         ve--;
-    for (const char *q = v; q < ve; q++)
-        if ((unsigned char)*q < 0x20 && *q != '\t')
-            return 400;
+    if (has_ctl(v, ve))
+        return 400;
     size_t nl = (size_t)(colon - p), vl = (size_t)(ve - v);
-    if (nl == 4 && strncasecmp(p, "host", 4) == 0) {
+    if (nl == 4 && name_is(p, 4, "host")) {
         if (r->has_host)
             return 400;
         r->has_host = true;
-    } else if (nl == 10 && strncasecmp(p, "connection", 10) == 0) {
+    } else if (nl == 10 && name_is(p, 10, "connection")) {
         r->conn_close |= has_token(v, vl, "close");
         r->conn_keep_alive |= has_token(v, vl, "keep-alive");
-    } else if (nl == 14 && strncasecmp(p, "content-length", 14) == 0) {
+    } else if (nl == 14 && name_is(p, 14, "content-length")) {
         if (vl == 0 || vl > 18)
             return vl > 18 ? 413 : 400;
         int64_t n = 0;
@@ -473,7 +569,7 @@ static int parse_header(struct request *r, const char *p, const char *e)
         if (r->content_length >= 0 && r->content_length != n)
             return 400;
         r->content_length = n;
-    } else if (nl == 17 && strncasecmp(p, "transfer-encoding", 17) == 0) {
+    } else if (nl == 17 && name_is(p, 17, "transfer-encoding")) {
         r->chunked = true;
     }
     return 0;
@@ -492,9 +588,8 @@ static int parse_request_line(struct request *r, const char *p, const char *e)
     const char *sp2 = memchr(t, ' ', (size_t)(e - t));
     if (sp2 == NULL || sp2 == t)
         return 400;
-    for (const char *q = t; q < sp2; q++)
-        if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
-            return 400;
+    if (has_non_vchar(t, sp2))
+        return 400;
     const char *v = sp2 + 1;
     if (e - v != 8 || memcmp(v, "HTTP/", 5) != 0 || !isdigit((unsigned char)v[5]) || v[6] != '.' ||
         !isdigit((unsigned char)v[7]))
@@ -510,25 +605,26 @@ static int parse_request_line(struct request *r, const char *p, const char *e)
 }
 
 /* Parse the head [p, end) (ending with the empty line) into r: 0 or an HTTP
- * status. Lines end with CRLF or a bare LF. */
-static int parse_head(struct request *r, const char *p, const char *end)
+ * status. Lines end with CRLF or a bare LF. A CR or NUL inside a line is a
+ * 400: every byte of a line is checked by parse_request_line (method
+ * tchars, target vchars, the exact version) or parse_header (name tchars,
+ * then blanks, value bytes no control byte but HTAB, blanks), so neither
+ * needs a search of its own. */
+static int parse_head(struct request *r, const char *p, const char *end, const struct head_eols *l)
 {
     memset(r, 0, sizeof *r);
     r->content_length = -1;
-    bool first = true;
-    while (p < end) {
-        const char *nl = line_end(p, end);
+    const char *head = p;
+    for (uint32_t k = 0; p < end; k++) {
+        const char *nl = line_end(head, l, k, p, end);
         if (nl == NULL)
             return 400;
         const char *e = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
-        if (memchr(p, '\r', (size_t)(e - p)) != NULL || memchr(p, '\0', (size_t)(e - p)) != NULL)
-            return 400;
-        if (e == p && !first)
+        if (e == p && k > 0)
             return 0; /* the empty line */
-        int rc = first ? parse_request_line(r, p, e) : parse_header(r, p, e);
+        int rc = k == 0 ? parse_request_line(r, p, e) : parse_header(r, p, e);
         if (rc)
             return rc;
-        first = false;
         p = nl + 1;
     }
     return 400;
@@ -536,18 +632,23 @@ static int parse_head(struct request *r, const char *p, const char *end)
 
 /* Find the end of the head in in[in_off, in_len): the offset after its
  * empty line, or 0 if it is not there yet. c->scan keeps where the search
- * stopped, so bytes trickling in are looked at once. */
-static size_t head_end(struct conn *c)
+ * stopped, so bytes trickling in are looked at once. The line ends it
+ * passes go to l, for parse_head. */
+static size_t head_end(struct conn *c, struct head_eols *l)
 {
     size_t i = c->scan > c->in_off ? c->scan : c->in_off;
-    for (; i < c->in_len; i++) {
-        if (c->in[i] != '\n' || i == c->in_off)
-            continue;
+    const char *nl;
+    l->all = i == c->in_off;
+    l->n = 0;
+    while (i < c->in_len && (nl = memchr(c->in + i, '\n', c->in_len - i)) != NULL) {
+        i = (size_t)(nl - c->in);
+        if (l->n < HEAD_EOLS)
+            l->at[l->n++] = (uint16_t)(i - c->in_off);
         /* A line ends here; the head ends if the previous line was empty. */
-        if (c->in[i - 1] == '\n')
+        if (i > c->in_off && (c->in[i - 1] == '\n' ||
+                              (c->in[i - 1] == '\r' && i - 1 > c->in_off && c->in[i - 2] == '\n')))
             return i + 1;
-        if (c->in[i - 1] == '\r' && i - 1 > c->in_off && c->in[i - 2] == '\n')
-            return i + 1;
+        i++;
     }
     c->scan = c->in_len;
     return 0;
@@ -571,6 +672,9 @@ static int hexval(int ch)
  * %XX (400). Empty segments and `.` segments are dropped, so `//etc/passwd`
  * is `etc/passwd` under the root. A path ending in '/' (or the root itself)
  * names the directory's index.html.
+ *
+ * A target without '%' is its own decoding (parse_request_line let no
+ * control byte, so no NUL, through), so only one with '%' is copied.
  */
 static int target_path(const char *t, size_t n, char *out)
 {
@@ -579,9 +683,16 @@ static int target_path(const char *t, size_t n, char *out)
         n = (size_t)(q - t);
     if (n == 0 || t[0] != '/')
         return 400;
-    char dec[PATH_CAP];
-    size_t dl = 0;
-    for (size_t i = 0; i < n; i++) {
+    char buf[PATH_CAP];
+    const char *dec = t;
+    size_t dl = n;
+    if (memchr(t, '%', n) != NULL) {
+        dl = 0;
+        dec = buf;
+    } else if (n >= sizeof buf) { /* as the copy below would: 1,023 bytes fit */
+        return 414;
+    }
+    for (size_t i = 0; dec == buf && i < n; i++) {
         int ch = (unsigned char)t[i];
         if (ch == '%') {
             int hi = i + 2 < n ? hexval(t[i + 1]) : -1, lo = i + 2 < n ? hexval(t[i + 2]) : -1;
@@ -592,16 +703,15 @@ static int target_path(const char *t, size_t n, char *out)
         }
         if (ch == 0)
             return 404;
-        if (dl + 1 >= sizeof dec)
+        if (dl + 1 >= sizeof buf)
             return 414;
-        dec[dl++] = (char)ch;
+        buf[dl++] = (char)ch;
     }
-    dec[dl] = 0;
     size_t ol = 0;
     bool dir = dec[dl - 1] == '/';
-    for (char *s = dec; *s;) {
-        char *e = strchr(s, '/');
-        size_t sl = e ? (size_t)(e - s) : strlen(s);
+    for (const char *s = dec, *end = dec + dl; s < end;) {
+        const char *e = memchr(s, '/', (size_t)(end - s));
+        size_t sl = e ? (size_t)(e - s) : (size_t)(end - s);
         if (sl == 2 && s[0] == '.' && s[1] == '.')
             return 404;
         if (sl && !(sl == 1 && s[0] == '.')) {
@@ -617,11 +727,12 @@ static int target_path(const char *t, size_t n, char *out)
         s += sl + (e != NULL);
     }
     if (dir || ol == 0) {
-        const char *idx = ol ? "/index.html" : "index.html";
-        if (ol + strlen(idx) + 1 > PATH_CAP)
+        static const char idx[] = "/index.html";
+        size_t il = sizeof idx - 1 - (ol == 0); /* no '/' before the root's */
+        if (ol + il + 1 > PATH_CAP)
             return 414;
-        memcpy(out + ol, idx, strlen(idx));
-        ol += strlen(idx);
+        memcpy(out + ol, idx + (ol == 0), il);
+        ol += il;
     }
     out[ol] = 0;
     return 0;
@@ -771,7 +882,7 @@ static bool file_start(struct conn *c)
 {
     struct centry *e = cache_max ? cache_get(c->w, c->path) : NULL;
     if (e) {
-        put_head(c, "200 OK", e->ctype, e->size, NULL);
+        put_head(c, status_ok, e->ctype, e->size, NULL);
         if (!c->head)
             put_body(c, e->data, e->size);
         return false;
@@ -932,7 +1043,7 @@ static void on_stat(struct conn *c, int64_t res)
             file_close(c);
             c->fill = NULL;
             e->loaded_ns = vl_loop_now(c->w->loop);
-            put_head(c, "200 OK", e->ctype, 0, NULL);
+            put_head(c, status_ok, e->ctype, 0, NULL);
             if (!cache_put(c->w, e)) {
                 free(e->data);
                 free(e);
@@ -943,7 +1054,7 @@ static void on_stat(struct conn *c, int64_t res)
         conn_submit(c, vl_op_read(c->file_fd, data, c->file_size, 0), ST_FILL);
         return;
     }
-    put_head(c, "200 OK", c->ctype, c->file_size, NULL);
+    put_head(c, status_ok, c->ctype, c->file_size, NULL);
     if (c->head) {
         file_close(c);
         conn_process(c);
@@ -987,7 +1098,7 @@ static void on_fill(struct conn *c, int64_t res)
     file_close(c);
     e->loaded_ns = vl_loop_now(c->w->loop);
     /* conn_process made sure of the room before it parsed the request. */
-    put_head(c, "200 OK", e->ctype, e->size, NULL);
+    put_head(c, status_ok, e->ctype, e->size, NULL);
     put_body(c, e->data, e->size);
     if (!cache_put(c->w, e)) {
         free(e->data);
@@ -1013,7 +1124,7 @@ static bool answer(struct conn *c, const struct request *r)
      * same path after its authority. */
     const char *t = r->target;
     size_t tn = r->target_len;
-    if (tn > 7 && strncasecmp(t, "http://", 7) == 0) {
+    if (tn > 7 && t[0] != '/' && strncasecmp(t, "http://", 7) == 0) {
         const char *slash = memchr(t + 7, '/', tn - 7);
         tn = slash ? tn - (size_t)(slash - t) : 1;
         t = slash ? slash : "/";
@@ -1026,7 +1137,7 @@ static bool answer(struct conn *c, const struct request *r)
         return false;
     }
     if (strcmp(c->path, "plaintext") == 0) {
-        put_head(c, "200 OK", "text/plain", 13, NULL);
+        put_head(c, status_ok, "text/plain", 13, NULL);
         if (!head)
             put_body(c, "Hello, World!", 13);
         return false;
@@ -1049,7 +1160,8 @@ static int next_request(struct conn *c)
     }
     if (c->in_off == c->in_len)
         return 0;
-    size_t end = head_end(c);
+    struct head_eols eols;
+    size_t end = head_end(c, &eols);
     if (end == 0) {
         if (c->in_len - c->in_off <= REQ_MAX)
             return 0;
@@ -1064,7 +1176,7 @@ static int next_request(struct conn *c)
         return 1;
     }
     struct request r;
-    int rc = parse_head(&r, c->in + c->in_off, c->in + end);
+    int rc = parse_head(&r, c->in + c->in_off, c->in + end, &eols);
     c->in_off = end;
     c->scan = end;
     c->req_t0 = 0;

@@ -183,6 +183,47 @@ grep -q 'alpha' "$tmp/out" || fail "POST's body not skipped: no answer to the re
 printf 'GET /a.txt HTTP/1.0\r\n\r\n' | raw >"$tmp/out" || fail "HTTP/1.0: not closed"
 grep -q alpha "$tmp/out" || fail "HTTP/1.0: no body"
 
+# Bytes inside a line: CR, NUL or another control byte in a value is a 400
+# (HTAB is allowed), so are DEL, a byte above ASCII and a control byte in
+# the target; header names match in any case.
+for v in 'a\rb' 'a\0b' 'a\001b' 'aaaaaaaaaaaaaaaa\rb' 'aaaaaaaaaaaaaaaa\0b'; do
+    printf "GET /a.txt HTTP/1.1\r\nHost: t\r\nX-V: $v\r\n\r\n" | raw >"$tmp/out"
+    [ "$(first)" = "HTTP/1.1 400 Bad Request" ] || fail "value '$v': $(first)"
+done
+for t in '/a\177' '/\303\251' '/aaaaaaaaaaaaaaaa\177' '/aaaaaaaaaaaaaaaaaaaa\001'; do
+    printf "GET $t HTTP/1.1\r\nHost: t\r\n\r\n" | raw >"$tmp/out"
+    [ "$(first)" = "HTTP/1.1 400 Bad Request" ] || fail "target '$t': $(first)"
+done
+printf 'GET /a.txt HTTP/1.1\r\nHOST: t\r\nX-V: a\tb\r\nCONNECTION: close\r\n\r\n' | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 200 OK" ] && grep -q alpha "$tmp/out" || fail "upper-case names, HTAB: $(first)"
+printf 'GET /a.txt HTTP/1.1\r\nHost: t\r\nhOsT: u\r\n\r\n' | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 400 Bad Request" ] || fail "two Hosts: $(first)"
+printf 'GET /a.txt HTTP/1.1\r\nHost: t\r\nX-V: a\r\r\n\r\n' | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 400 Bad Request" ] || fail "CR before CRLF: $(first)"
+# Long heads (more lines than the parser keeps from the search for the
+# head's end) and heads in pieces: every line is still checked.
+many() { for i in $(seq 20); do printf 'X-%d: v\r\n' "$i"; done; }
+{ printf 'GET /a.txt HTTP/1.1\r\nHost: t\r\n'; many; printf 'Connection: close\r\n\r\n'; } | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 200 OK" ] && grep -q alpha "$tmp/out" || fail "a 23-line head: $(first)"
+{ printf 'GET /a.txt HTTP/1.1\r\nHost: t\r\n'; many; printf 'Bad Name: x\r\n\r\n'; } | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 400 Bad Request" ] || fail "a bad 23rd line: $(first)"
+{ printf 'GET /a.txt HTTP/1.1\r\nHo'; sleep 0.2; printf 'st: t\r\nConnection: close\r\n\r\n'; } |
+    raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 200 OK" ] && grep -q alpha "$tmp/out" || fail "a head in two pieces: $(first)"
+{ printf 'GET /a.txt HTTP/1.1\r\nHost: t\r\n'; sleep 0.2; printf 'X-V: a\001b\r\n\r\n'; } | raw >"$tmp/out"
+[ "$(first)" = "HTTP/1.1 400 Bad Request" ] || fail "a bad line in a head's second piece: $(first)"
+# The decoded path's limit: 1,023 bytes fit (here "a" under many empty
+# segments: 404), 1,024 are a 414, with or without percent-encoding.
+for enc in '' '%61'; do
+    for n in 1023 1024; do
+        t="$(head -c $((n - 1)) /dev/zero | tr '\0' /)${enc:-a}" # n bytes decoded
+        printf 'GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' "$t" | raw >"$tmp/out"
+        want='HTTP/1.1 404 Not Found'
+        [ "$n" = 1024 ] && want='HTTP/1.1 414 URI Too Long'
+        [ "$(first)" = "$want" ] || fail "a path of $n decoded bytes (${enc:-plain}): $(first)"
+    done
+done
+
 # Deadlines (1 s for a head, 2 s idle): the server closes, raw returns.
 t0=$(date +%s)
 printf 'GET /a.txt HTTP/1.1\r\nHost:' | raw >"$tmp/out" || fail "a stalled head was not closed"

@@ -563,6 +563,98 @@ static void deadlines_on_the_virtual_clock(void **state)
     vl_engine_destroy(e);
 }
 
+/* Submit a RECV on fd with a deadline: rel (relative) or, when abs_at >= 0,
+ * absolute at abs_at. Records its id and its deadline at index *n. */
+static void sub_deadline(vl_engine *e, int fd, int64_t rel, int64_t abs_at, int64_t *ids,
+                         int64_t *at, int *n)
+{
+    static char buf[8];
+    vl_op op = vl_op_recv(fd, buf, sizeof(buf), 0);
+    op.flags = VL_OP_F_DEADLINE | (abs_at >= 0 ? VL_OP_F_DEADLINE_ABS : 0);
+    op.deadline_ns = abs_at >= 0 ? abs_at : rel;
+    ids[*n] = sub(e, op, NULL);
+    at[*n] = abs_at >= 0 ? abs_at : vl_sim_now(e) + rel;
+    (*n)++;
+}
+
+/*
+ * The core keeps ops that share a relative deadline in FIFO lists (a few
+ * of them) and the rest in a heap. With more distinct relative deadlines
+ * than lists, absolute ones, equal deadlines that lists and the heap hold
+ * together, and cancels from the middle of a list, every RECV still ends
+ * with -ETIMEDOUT exactly at its deadline, and equal deadlines end in
+ * submission order.
+ */
+static void deadline_lists_and_heap_keep_order(void **state)
+{
+    (void)state;
+    enum { VALUES = 12, ROUNDS = 3, N = ROUNDS * (VALUES + 2) };
+    vl_engine *e = mk();
+    int fds[2];
+    assert_int_equal(vl_sim_socketpair(e, fds), 0);
+    int64_t ids[N], at[N];
+    int n = 0;
+    int64_t base = vl_sim_now(e);
+    for (int r = 0; r < ROUNDS; r++) {
+        /* Round r runs at base + r ms. */
+        for (int k = 0; k < VALUES; k++)
+            sub_deadline(e, fds[0], (k + 1) * 10 * CT_MS, -1, ids, at, &n);
+        /* base + 30 ms again: from the 30 ms list, then from the heap
+         * (every list is held by then), and absolute. */
+        sub_deadline(e, fds[0], (30 - r) * CT_MS, -1, ids, at, &n);
+        sub_deadline(e, fds[0], 0, base + 30 * CT_MS, ids, at, &n);
+        assert_int_equal(vl_sim_advance(e, CT_MS), 0);
+    }
+    assert_int_equal(n, N);
+    /* Cancel the middle round's first and last relative ops: one from the
+     * middle of a list, one from the heap. */
+    int gone[2] = {VALUES + 2, VALUES + 2 + VALUES - 1};
+    vl_completion c[N + 2];
+    for (int g = 0; g < 2; g++)
+        sub(e, vl_op_cancel((uint64_t)ids[gone[g]]), NULL);
+    int got = 0;
+    while (got < 4) {
+        int k = vl_engine_poll(e, 0, c + got, N + 2 - got);
+        assert_true(k > 0);
+        got += k;
+    }
+    int cancelled = 0;
+    for (int i = 0; i < got; i++)
+        cancelled += c[i].result == -ECANCELED &&
+                     (c[i].id == (uint64_t)ids[gone[0]] || c[i].id == (uint64_t)ids[gone[1]]);
+    assert_int_equal(cancelled, 2);
+    ids[gone[0]] = ids[gone[1]] = 0;
+    /* The order they must end in: by deadline, then submission. */
+    int order[N], m = 0;
+    for (int i = 0; i < N; i++) {
+        if (ids[i] == 0)
+            continue;
+        int j = m++;
+        for (; j > 0 && at[order[j - 1]] > at[i]; j--)
+            order[j] = order[j - 1];
+        order[j] = i;
+    }
+    int done = 0;
+    while (done < m) {
+        int k = vl_engine_poll(e, -1, c, N);
+        assert_true(k > 0);
+        for (int i = 0; i < k; i++, done++) {
+            assert_int_equal(c[i].id, ids[order[done]]);
+            assert_int_equal(c[i].result, -ETIMEDOUT);
+            assert_int_equal(vl_sim_now(e), at[order[done]]);
+        }
+    }
+    /* The lists emptied are free again for a new relative deadline. */
+    int64_t now = vl_sim_now(e);
+    n = 0;
+    sub_deadline(e, fds[0], 5 * CT_MS, -1, ids, at, &n);
+    assert_int_equal(vl_engine_poll(e, -1, c, N), 1);
+    assert_int_equal(c[0].id, ids[0]);
+    assert_int_equal(c[0].result, -ETIMEDOUT);
+    assert_int_equal(vl_sim_now(e), now + 5 * CT_MS);
+    vl_engine_destroy(e);
+}
+
 static vl_op link_op(vl_op op)
 {
     op.flags |= VL_OP_F_LINK;
@@ -1480,6 +1572,7 @@ int main(void)
         cmocka_unit_test(fd_limit_gives_emfile_and_recovers),
         cmocka_unit_test(virtual_clock_and_timeouts),
         cmocka_unit_test(deadlines_on_the_virtual_clock),
+        cmocka_unit_test(deadline_lists_and_heap_keep_order),
         cmocka_unit_test(chains_on_the_virtual_clock),
         cmocka_unit_test(chains_short_transfers_end_them),
         cmocka_unit_test(stall_is_counted_not_hung),

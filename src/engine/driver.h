@@ -215,7 +215,7 @@ enum vl__slot_state {
 
 /* vl__slot.core_flags */
 #define VL__SLOT_CANCEL_REQUESTED 0x1u /* a CANCEL for this slot went to the driver */
-#define VL__SLOT_IN_DEADLINES     0x2u /* in the core's deadline heap               */
+#define VL__SLOT_IN_DEADLINES     0x2u /* in the core's deadline set                */
 #define VL__SLOT_TIMED_OUT        0x4u /* its deadline fired: -ECANCELED reads -ETIMEDOUT */
 #define VL__SLOT_CHAIN_CUT        0x8u /* a CANCEL asked for it: its chain ends after it */
 
@@ -233,8 +233,9 @@ struct vl__slot {
     /* The core's timer heap (timer_heap.h): the slot's position in it and
      * its insertion number, which orders equal deadlines. */
     uint32_t timer_pos;
-    /* The same for the core's deadline heap (an op with VL_OP_F_DEADLINE,
-     * whose absolute deadline the core keeps in op.deadline_ns). */
+    /* The same for the core's deadline set (an op with VL_OP_F_DEADLINE,
+     * whose absolute deadline the core keeps in op.deadline_ns): a heap
+     * position or a list (timer_heap.h). */
     uint32_t deadline_pos;
     uint64_t timer_seq;
     uint64_t deadline_seq;
@@ -249,17 +250,20 @@ struct vl__slot {
      * the core holds (LINKED) until this one's final completion, or
      * VL__NO_SLOT. Set only on an op with VL_OP_F_LINK. */
     uint32_t chain_next;
+    /* The neighbours in the deadline set's list that holds the slot, or
+     * VL__NO_SLOT (timer_heap.h). */
+    uint32_t deadline_next, deadline_prev;
     /* Pads the slot to 192 bytes, three cache lines (64-bit hosts), a
      * multiple of 64 that keeps every slot's op on a line of its own. */
-    uint32_t pad_[9];
+    uint32_t pad_[7];
 };
 #define VL__NO_SLOT UINT32_MAX
 #if UINTPTR_MAX == UINT64_MAX
 _Static_assert(offsetof(struct vl__slot, drv) == 120 &&
                    offsetof(struct vl__slot, chain_next) == 152 &&
-                   offsetof(struct vl__slot, pad_) == 156,
-               "a slot uses 156 bytes on 64-bit hosts: the op, 56 of the core's, 32 of the "
-               "driver's, 4 of a chain's");
+                   offsetof(struct vl__slot, pad_) == 164,
+               "a slot uses 164 bytes on 64-bit hosts: the op, 56 of the core's, 32 of the "
+               "driver's, 4 of a chain's, 8 of the deadline lists'");
 _Static_assert(sizeof(struct vl__slot) == 192, "a slot is 192 bytes on 64-bit hosts");
 #endif
 /*
@@ -465,7 +469,7 @@ const struct vl_driver *vl__engine_driver(const vl_engine *e);
 #define VL__OP_F_RELEASE (VL_OP_F_MULTISHOT | VL_OP_F_DEADLINE | VL_OP_F_LINK)
 
 /* The part of a release that only ops with options or modes need
- * (engine.c): the pool's count, the deadline heap, -ETIMEDOUT for an op
+ * (engine.c): the pool's count, the deadline set, -ETIMEDOUT for an op
  * its deadline cancelled, and the next step of a chain (the next member
  * starts, or the rest ends with -ECANCELED). Returns the result the caller
  * sees. */
@@ -603,7 +607,7 @@ static inline struct vl__slot *vl__batch_slot(const struct vl__batch *r, uint64_
 
 /* Whether the op in s may complete through a run: a single-shot op
  * without a deadline or a link (such an op is released by
- * vl__engine_complete, which takes it out of the deadline heap or moves its
+ * vl__engine_complete, which takes it out of the deadline set or moves its
  * chain on). */
 static inline bool vl__batch_takes(const struct vl__slot *s)
 {

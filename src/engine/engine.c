@@ -62,7 +62,7 @@ static int engine_alloc(vl_engine *e, uint32_t cap)
         e->io.free[i] = cap - 1 - i;
     e->io.nfree = cap;
     e->chain_tail = VL__NO_SLOT;
-    return vl__timer_heap_init_key(&e->deadlines, e, cap, VL__TIMER_DEADLINE);
+    return vl__deadline_set_init(&e->deadlines, e, cap);
 }
 
 static void pool_free(vl_engine *e, struct vl_bufpool *p);
@@ -76,7 +76,7 @@ static void engine_free(vl_engine *e)
     free(e->io.free);
     free(e->sq);
     free(e->io.cq);
-    vl__timer_heap_fini(&e->deadlines);
+    vl__deadline_set_fini(&e->deadlines);
     free(e);
 }
 
@@ -391,7 +391,8 @@ static void chain_seal(vl_engine *e)
  * chain is open: validated in full here, out of the common path. A
  * deadline is made absolute now, in the engine's clock, and kept in the
  * slot's copy of the op (whose flags then say DEADLINE_ABS); the slot joins
- * the deadline heap, which poll watches. A chain member (the open chain's
+ * the deadline set, which poll watches (a relative deadline goes to its
+ * value's FIFO list there). A chain member (the open chain's
  * next op) runs once: a multishot one is -EINVAL. A submit that fails
  * leaves the chain as it was.
  */
@@ -404,6 +405,7 @@ static VL__NOINLINE int64_t submit_options(vl_engine *e, const vl_op *op, void *
     if (member && vl__op_is_multishot(op))
         return -EINVAL;
     vl_op copy = *op;
+    int64_t rel = -1; /* the deadline set's list key: the relative deadline */
     if (op->flags & VL_OP_F_DEADLINE) {
         if (e->drv->runs_to_completion)
             return -EOPNOTSUPP;
@@ -412,6 +414,7 @@ static VL__NOINLINE int64_t submit_options(vl_engine *e, const vl_op *op, void *
             copy.deadline_ns =
                 op->deadline_ns > INT64_MAX - now ? INT64_MAX : now + op->deadline_ns;
             copy.flags |= VL_OP_F_DEADLINE_ABS;
+            rel = op->deadline_ns;
         }
     }
     int64_t id = op->kind == VL_OP_TIMEOUT ? submit_timeout(e, &copy, user_data, member)
@@ -420,7 +423,7 @@ static VL__NOINLINE int64_t submit_options(vl_engine *e, const vl_op *op, void *
         return id;
     uint32_t i = (uint32_t)id;
     if (op->flags & VL_OP_F_DEADLINE) {
-        vl__timer_heap_insert(&e->deadlines, i);
+        vl__deadline_set_add(&e->deadlines, i, rel);
         e->io.slots[i].core_flags |= VL__SLOT_IN_DEADLINES;
     }
     if (member || (op->flags & VL_OP_F_LINK))
@@ -613,9 +616,9 @@ static VL__NOINLINE void expire_deadlines(vl_engine *e)
 {
     int64_t now = engine_now(e);
     uint32_t i;
-    while (vl__timer_heap_peek(&e->deadlines, &i) && vl__timer_heap_at(&e->deadlines, i) <= now) {
+    while (vl__deadline_set_peek(&e->deadlines, &i) && e->io.slots[i].op.deadline_ns <= now) {
         struct vl__slot *s = &e->io.slots[i];
-        vl__timer_heap_remove(&e->deadlines, i);
+        vl__deadline_set_remove(&e->deadlines, i);
         s->core_flags &= ~VL__SLOT_IN_DEADLINES;
         if (s->state == VL__SLOT_QUEUED) {
             sq_remove(e, i);
@@ -630,7 +633,7 @@ static VL__NOINLINE void expire_deadlines(vl_engine *e)
             if (e->drv->cancel(e, i) == -EBUSY && s->state == VL__SLOT_INFLIGHT) {
                 s->core_flags &= ~(VL__SLOT_TIMED_OUT | VL__SLOT_CANCEL_REQUESTED);
                 s->op.deadline_ns = now + VL_NS_PER_MS;
-                vl__timer_heap_insert(&e->deadlines, i);
+                vl__deadline_set_add(&e->deadlines, i, -1);
                 s->core_flags |= VL__SLOT_IN_DEADLINES;
             }
         }
@@ -641,9 +644,9 @@ static VL__NOINLINE void expire_deadlines(vl_engine *e)
 static int64_t deadline_bound(const vl_engine *e, int64_t timeout_ns)
 {
     uint32_t i;
-    if (!vl__timer_heap_peek(&e->deadlines, &i))
+    if (!vl__deadline_set_peek(&e->deadlines, &i))
         return timeout_ns;
-    int64_t left = vl__timer_heap_at(&e->deadlines, i) - engine_now(e);
+    int64_t left = e->io.slots[i].op.deadline_ns - engine_now(e);
     left = left > 0 ? left : 0;
     return timeout_ns < 0 || left < timeout_ns ? left : timeout_ns;
 }
@@ -711,7 +714,7 @@ int64_t vl__engine_release_options(vl_engine *e, uint32_t slot, int64_t result)
     }
     if (s->op.flags & VL_OP_F_DEADLINE) {
         if (s->core_flags & VL__SLOT_IN_DEADLINES)
-            vl__timer_heap_remove(&e->deadlines, slot);
+            vl__deadline_set_remove(&e->deadlines, slot);
         if ((s->core_flags & VL__SLOT_TIMED_OUT) && result == -ECANCELED)
             result = -ETIMEDOUT;
         s->core_flags &= ~(VL__SLOT_IN_DEADLINES | VL__SLOT_TIMED_OUT);

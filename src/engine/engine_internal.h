@@ -49,7 +49,7 @@ struct vl_engine {
     uint32_t chain_tail;
     /* Ops with a deadline (VL_OP_F_DEADLINE) by their absolute deadline,
      * which submit keeps in the slot's op.deadline_ns. */
-    struct vl__timer_heap deadlines;
+    struct vl__deadline_set deadlines;
     struct vl_bufpool *pools[VL__MAX_POOLS];
     vl_driver_kind kind;
     char reason[160];

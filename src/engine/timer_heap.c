@@ -123,3 +123,51 @@ bool vl__timer_heap_peek(const struct vl__timer_heap *h, uint32_t *slot)
     *slot = h->idx[0];
     return true;
 }
+
+/* ---- the deadline set (timer_heap.h) ---------------------------------------
+ *
+ * Invariants: a list k with its bit in used is non-empty, and along it
+ * from head to tail op.deadline_ns never decreases and deadline_seq
+ * increases; an empty list's bit is clear and its rel means nothing. A
+ * member's deadline_pos is VL__DEADLINE_IN_LIST | k for list k, else its
+ * heap position. n counts the members of the lists and of the heap. */
+
+int vl__deadline_set_init(struct vl__deadline_set *d, vl_engine *e, uint32_t cap)
+{
+    d->n = 0;
+    d->used = 0;
+    for (uint32_t k = 0; k < VL__DEADLINE_LISTS; k++)
+        d->lists[k] = (struct vl__deadline_list){0, VL__NO_SLOT, VL__NO_SLOT};
+    return vl__timer_heap_init_key(&d->heap, e, cap, VL__TIMER_DEADLINE);
+}
+
+void vl__deadline_set_fini(struct vl__deadline_set *d)
+{
+    vl__timer_heap_fini(&d->heap);
+    d->n = 0;
+    d->used = 0;
+}
+
+/* Whether slot a leaves before slot b (by deadline, then insertion). */
+static bool deadline_before(const struct vl__deadline_set *d, uint32_t a, uint32_t b)
+{
+    const struct vl__slot *sa = vl__engine_slot(d->heap.e, a);
+    const struct vl__slot *sb = vl__engine_slot(d->heap.e, b);
+    if (sa->op.deadline_ns != sb->op.deadline_ns)
+        return sa->op.deadline_ns < sb->op.deadline_ns;
+    return sa->deadline_seq < sb->deadline_seq;
+}
+
+bool vl__deadline_set_peek(const struct vl__deadline_set *d, uint32_t *slot)
+{
+    uint32_t best = VL__NO_SLOT;
+    if (d->heap.n > 0)
+        best = d->heap.idx[0];
+    for (uint32_t used = d->used; used != 0; used &= used - 1) {
+        uint32_t h = d->lists[__builtin_ctz(used)].head;
+        if (best == VL__NO_SLOT || deadline_before(d, h, best))
+            best = h;
+    }
+    *slot = best;
+    return best != VL__NO_SLOT;
+}
