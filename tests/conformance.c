@@ -40,6 +40,8 @@
 #include <termios.h>
 #endif
 #ifdef __linux__
+#include <dirent.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
@@ -6509,6 +6511,110 @@ static void sendfile_nonblock_known_per_number(void **state)
 }
 #endif
 
+#ifdef __linux__
+/* The pipe ends this process has open (/proc/self/fd). */
+static int pipes_open(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL;) {
+        char path[300], to[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+        ssize_t k = readlink(path, to, sizeof(to) - 1);
+        if (k > 0) {
+            to[k] = '\0';
+            n += strncmp(to, "pipe:", 5) == 0;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* How many of the pages of fd's first len bytes the page cache holds
+ * (mincore of a mapping, which reads nothing). */
+static size_t pages_cached(int fd, size_t len)
+{
+    void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    assert_true(map != MAP_FAILED);
+    size_t ps = (size_t)sysconf(_SC_PAGESIZE), pages = (len + ps - 1) / ps, n = 0;
+    unsigned char *in = malloc(pages);
+    assert_non_null(in);
+    assert_int_equal(mincore(map, len, in), 0);
+    for (size_t i = 0; i < pages; i++)
+        n += in[i] & 1;
+    free(in);
+    munmap(map, len);
+    return n;
+}
+
+/*
+ * SENDFILE of a 1 MiB file that the page cache holds whole, then of the
+ * same file with its pages dropped (fsync, then POSIX_FADV_DONTNEED, on
+ * the block-device file system of the test's directory), to a
+ * non-blocking TCP socket: every byte arrives once, in order, both times.
+ * On io_uring the way is checked too, since it is that driver's own
+ * choice (prep_sendfile in src/drivers/uring.c): the cached file goes out
+ * by sendfile(2) on the polling thread and opens no pipe; the cold one
+ * moves through a pipe of the engine's (a pair more open), read on io-wq,
+ * so that the polling thread never waits for the disk. Without cachestat(2)
+ * (Linux before 6.5, or a filter refusing it) both take the pipe; where
+ * the drop left every page cached (it is advice) the cold leg's way is not
+ * checked. Not on sync, which sends a whole count in submit, before this
+ * thread can drain the peer.
+ */
+static void sendfile_cached_and_cold_files(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_on_sync("a 1 MiB SENDFILE would block in submit until this thread drained the peer");
+    enum { LEN = 1 << 20 };
+    static char data[LEN], got[LEN];
+    h_open(64, 0);
+    ft_begin();
+    int file = sf_file("f", data, LEN, 29);
+    assert_int_equal(fsync(file), 0);
+    int sv[2];
+    mk_tcp_pair(sv);
+    assert_int_equal(fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK), 0);
+    bool uring = g_kind == VL_DRIVER_URING;
+    struct {
+        uint64_t off, len;
+    } range = {0, LEN};
+    uint64_t cs[5];
+    bool cachestat = syscall(451, file, &range, cs, 0) == 0 || (errno != ENOSYS && errno != EPERM);
+
+    assert_int_equal(pages_cached(file, LEN), LEN / sysconf(_SC_PAGESIZE));
+    int before = pipes_open();
+    memset(got, 0, LEN);
+    assert_int_equal(sf_send_all(sv[0], sv[1], file, 0, LEN, got, LEN), LEN);
+    assert_memory_equal(got, data, LEN);
+    int after_cached = pipes_open();
+    if (uring && cachestat && after_cached != before)
+        fail_msg("a cached file's SENDFILE opened %d pipe ends", after_cached - before);
+
+    assert_int_equal(posix_fadvise(file, 0, 0, POSIX_FADV_RANDOM), 0); /* no readahead */
+    assert_int_equal(posix_fadvise(file, 0, LEN, POSIX_FADV_DONTNEED), 0);
+    size_t left = pages_cached(file, LEN);
+    memset(got, 0, LEN);
+    assert_int_equal(sf_send_all(sv[0], sv[1], file, 0, LEN, got, LEN), LEN);
+    assert_memory_equal(got, data, LEN);
+    int after_cold = pipes_open();
+    if (left == (size_t)(LEN / sysconf(_SC_PAGESIZE)))
+        print_message("the file system kept the dropped pages: the cold leg's way is unchecked\n");
+    else if (uring && cachestat && after_cold != after_cached + 2)
+        fail_msg("a cold file's SENDFILE: %d pipe ends more, not 2", after_cold - after_cached);
+    else if (uring && !cachestat && after_cached != before + 2)
+        fail_msg("without cachestat, a SENDFILE opened %d pipe ends, not 2", after_cached - before);
+
+    xclose(sv[0]);
+    xclose(sv[1]);
+    sf_file_done(file, "f");
+    h_quiet();
+    ft_done(NULL, 0);
+}
+#endif
+
 /* ---- max_inflight ------------------------------------------------------------------ */
 
 static void max_inflight_is_exact(void **state)
@@ -8610,6 +8716,9 @@ int main(int argc, char **argv)
         T(sendfile_epipe_in_a_wait_no_sigpipe),
         T(sendfile_epipe_keeps_a_pending_sigpipe),
         T(sendfile_nonblock_known_per_number),
+#endif
+#ifdef __linux__
+        T(sendfile_cached_and_cold_files),
 #endif
         T(max_inflight_is_exact),
         T(small_ring_overflow),

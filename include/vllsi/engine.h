@@ -777,10 +777,12 @@ VL_API vl_op vl_op_waitpid(int pid);
  *
  * How each driver sends (docs/engine.md): io_uring, below 256 KiB, polls
  * the socket for writability (IORING_OP_POLL_ADD) and makes the
- * sendfile(2) call on its completion, polling again after EAGAIN, and
- * from 256 KiB has the kernel move the bytes through a pipe of the
- * engine's (two IORING_OP_SPLICEs; a CANCEL may then answer -EALREADY and
- * interrupt it); epoll and kqueue call sendfile (Linux's, or the BSDs' and
+ * sendfile(2) call on its completion, polling again after EAGAIN (from
+ * 256 KiB as well when the page cache holds the whole range, which
+ * cachestat(2) tells on Linux 6.5+), and from 256 KiB otherwise has the
+ * kernel move the bytes through a pipe of the engine's (two
+ * IORING_OP_SPLICEs; a CANCEL may then answer -EALREADY and interrupt
+ * it); epoll and kqueue call sendfile (Linux's, or the BSDs' and
  * macOS's own) when the socket is writable; IOCP calls TransmitFile (a
  * count above 2^31 - 2 is sent short); sync calls sendfile until count
  * bytes or the end of the file; the simulator answers -EOPNOTSUPP. The
