@@ -13,7 +13,8 @@
  * `workers` value is refused at create; a CLOSE cancels its fd's queued
  * jobs and waits for its taken ones, and only its own fd's (not those of
  * another number on the same entry of the pool's fd table), also at
- * shutdown; a job queued behind one that blocks (a FIFO's open) runs on
+ * shutdown, and the CLOSE of a RENAMEAT's second fd (newdirfd) as that of
+ * its first; a job queued behind one that blocks (a FIFO's open) runs on
  * another worker, and its CANCEL finds it queued. The pool's test gate
  * (vl__workers_gate) holds taken jobs as running, so the queued/running
  * split is set up exactly, never by timing. Only the readiness drivers
@@ -1200,6 +1201,139 @@ static void test_close_spares_other_numbers(void **state)
     close(other);
 }
 
+/* ---- a job's second fd: RENAMEAT's newdirfd ------------------------------------------ */
+
+/* Two temporary directories, open, and a file "a" in the first. */
+struct dirs {
+    char path[2][32];
+    int fd[2];
+};
+
+static void dirs_make(struct dirs *d)
+{
+    for (int k = 0; k < 2; k++) {
+        snprintf(d->path[k], sizeof(d->path[k]), "/tmp/vllsi-workers-XXXXXX");
+        assert_non_null(mkdtemp(d->path[k]));
+        d->fd[k] = open(d->path[k], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(d->fd[k] >= 0);
+    }
+    int f = openat(d->fd[0], "a", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    assert_true(f >= 0);
+    close(f);
+}
+
+/* Whether dir k of d holds name. */
+static bool dirs_has(const struct dirs *d, int k, const char *name)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "%s/%s", d->path[k], name);
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void dirs_remove(const struct dirs *d)
+{
+    const char *names[] = {"a", "b", "c"};
+    char path[96];
+    for (int k = 0; k < 2; k++) {
+        for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++) {
+            snprintf(path, sizeof(path), "%s/%s", d->path[k], names[n]);
+            unlink(path);
+        }
+        rmdir(d->path[k]);
+    }
+}
+
+/*
+ * A RENAMEAT uses two directory fds by number, and a CLOSE of the second
+ * (newdirfd) finds it as a CLOSE of the first does: queued, it comes back
+ * -ECANCELED at the CLOSE, which completes at once (no taken job holds
+ * the number) and never renames. A RENAMEAT whose two fds are one number
+ * comes back once at that number's CLOSE.
+ */
+static void test_close_newdirfd_cancels_queued_renameat(void **state)
+{
+    (void)state;
+    vl_engine *e = make(1, 64);
+    struct vl__workers *w = pool_of(e);
+    struct dirs d;
+    dirs_make(&d);
+    int fd = tmp_file(64);
+    uint8_t a[64];
+    vl__workers_gate(w, true);
+    int64_t ra = submit(e, vl_op_read(fd, a, 64, 0));
+    pump(e, 0);
+    await_running(w, 1); /* the one worker holds the READ: the rest queue */
+    int64_t ren = submit(e, vl_op_renameat(d.fd[0], "a", d.fd[1], "b"));
+    int64_t same = submit(e, vl_op_renameat(d.fd[0], "a", d.fd[0], "c"));
+    int64_t cl1 = submit(e, vl_op_close(d.fd[1]));
+    assert_int_equal(result_of(e, cl1), 0);
+    assert_false(fd_open(d.fd[1]));
+    assert_true(has_completed(ren));
+    assert_int_equal(result_of(e, ren), -ECANCELED);
+    int64_t cl0 = submit(e, vl_op_close(d.fd[0]));
+    assert_int_equal(result_of(e, cl0), 0);
+    assert_true(has_completed(same)); /* pump fails an id that completes twice */
+    assert_int_equal(result_of(e, same), -ECANCELED);
+    vl__workers_gate(w, false);
+    assert_int_equal(result_of(e, ra), 64);
+    pump_idle(e);
+    assert_true(dirs_has(&d, 0, "a"));
+    assert_false(dirs_has(&d, 1, "b"));
+    assert_false(dirs_has(&d, 0, "c"));
+    assert_int_equal(vl_engine_inflight(e), 0);
+    vl_engine_destroy(e);
+    dirs_remove(&d);
+    close(fd);
+}
+
+/*
+ * A RENAMEAT a worker has taken holds the CLOSE of its newdirfd as it
+ * holds that of its first fd: the close(2) follows the rename, which
+ * lands in the directory the number had, and meanwhile new ops naming the
+ * number fail -EBADF, as its first fd (MKDIRAT) or as a RENAMEAT's second.
+ * The taken one's first fd is VL_AT_FDCWD, which the pool never tracks:
+ * the CLOSE of another number completes at once.
+ */
+static void test_close_newdirfd_waits_for_taken_renameat(void **state)
+{
+    (void)state;
+    vl_engine *e = make(1, 64);
+    struct vl__workers *w = pool_of(e);
+    struct dirs d;
+    dirs_make(&d);
+    char from[64];
+    snprintf(from, sizeof(from), "%s/a", d.path[0]);
+    vl__workers_gate(w, true);
+    int64_t ren = submit(e, vl_op_renameat(VL_AT_FDCWD, from, d.fd[1], "b"));
+    pump(e, 0);
+    await_running(w, 1);
+    int64_t cl1 = submit(e, vl_op_close(d.fd[1]));
+    int64_t mk = submit(e, vl_op_mkdirat(d.fd[1], "c", 0700));
+    int64_t ren2 = submit(e, vl_op_renameat(d.fd[0], "c", d.fd[1], "c"));
+    int other = tmp_file(8);
+    assert_int_equal(result_of(e, submit(e, vl_op_close(other))), 0);
+    pump_idle(e);
+    assert_true(has_completed(mk));
+    assert_int_equal(result_of(e, mk), -EBADF);
+    assert_true(has_completed(ren2));
+    assert_int_equal(result_of(e, ren2), -EBADF);
+    assert_false(has_completed(cl1));
+    assert_false(has_completed(ren));
+    assert_true(fd_open(d.fd[1])); /* the number is still the directory's */
+    vl__workers_gate(w, false);
+    assert_int_equal(result_of(e, ren), 0);
+    assert_int_equal(result_of(e, cl1), 0);
+    assert_false(fd_open(d.fd[1]));
+    assert_false(dirs_has(&d, 0, "a"));
+    assert_true(dirs_has(&d, 1, "b"));
+    assert_false(dirs_has(&d, 1, "c"));
+    assert_int_equal(vl_engine_inflight(e), 0);
+    vl_engine_destroy(e);
+    close(d.fd[0]);
+    dirs_remove(&d);
+}
+
 /* The engine's shutdown waits for a CLOSE held back by a taken job like
  * for the job itself, and the close(2) happens. */
 static void test_destroy_with_waiting_close(void **state)
@@ -1463,6 +1597,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_close_spares_other_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_on_held_close_fail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_ops_on_held_close_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_newdirfd_cancels_queued_renameat, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_close_newdirfd_waits_for_taken_renameat, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_destroy_with_waiting_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stuck_worker_holds_up_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocked_job_strands_none, setup, teardown),

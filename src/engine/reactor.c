@@ -2185,17 +2185,15 @@ static inline void run_new(struct vl__reactor *r, uint32_t i, struct vl__slot *s
 
 /*
  * A new op that names a number whose CLOSE the offload holds (run_close):
- * its fd, or the second fd of a SENDFILE (the file) or SPLICE (fd_out).
- * The number is closed for the caller, so the op completes -EBADF and
- * true; false for any other op. Only while a CLOSE is held (closes_held),
- * and out of line: every kind with an fd has ROUTE_CLOSING then, so
- * submits pay nothing for it otherwise.
+ * its fd, or its second fd (vl__op_fd2: SENDFILE's file, SPLICE's fd_out,
+ * RENAMEAT's newdirfd). The number is closed for the caller, so the op
+ * completes -EBADF and true; false for any other op. Only while a CLOSE is
+ * held (closes_held), and out of line: every kind with an fd has
+ * ROUTE_CLOSING then, so submits pay nothing for it otherwise.
  */
 static VL__NOINLINE bool held_close_fails(struct vl__reactor *r, uint32_t i, const vl_op *op)
 {
-    int fd2 = op->kind == VL_OP_SENDFILE ? op->u.sendfile.file_fd
-              : op->kind == VL_OP_SPLICE ? op->u.splice.fd_out
-                                         : -1;
+    int fd2 = vl__op_fd2(op);
     int fd = vl__op_fd(op);
     if ((fd < 0 || !r->off->closing(r->off_ctx, fd)) &&
         (fd2 < 0 || !r->off->closing(r->off_ctx, fd2)))
