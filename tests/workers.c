@@ -20,8 +20,9 @@
  * split is set up exactly, never by timing. Only the readiness drivers
  * have the pool: io_uring, IOCP, sim and sync run file ops their own way.
  *
- * Those tests send every file op to the pool (make). The engine as the
- * driver makes it (make_nowait) first tries on the polling thread what the
+ * Those tests send every file op to the pool (make: an engine made with
+ * VL_ENGINE_FILES_ON_POOL, test_files_on_pool_flag). The engine as the
+ * driver makes it by default (make_nowait) first tries on the polling thread what the
  * kernel answers from its caches: the test_nowait_* cases check that a
  * cached READ, an OPENAT of a cached path and an fd's STATX complete with
  * the pool gated shut, and that O_CREAT/O_TRUNC, a path's STATX, a FIFO's
@@ -57,11 +58,10 @@
 
 static vl_driver_kind g_kind = VL_DRIVER_EPOLL;
 
-/* An engine as the driver makes it: file ops the page cache answers run on
- * the polling thread (vl__reactor_set_file_nowait on). */
-static vl_engine *make_nowait(uint32_t workers, uint32_t max_inflight)
+/* An engine made with flags (vl_engine_config.flags). */
+static vl_engine *make_flags(uint32_t workers, uint32_t max_inflight, uint32_t flags)
 {
-    vl_engine_config cfg = {g_kind, 0, max_inflight, 0, workers};
+    vl_engine_config cfg = {g_kind, 0, max_inflight, flags, workers};
     vl_engine *e = NULL;
     int rc = vl_engine_create(&cfg, &e);
     if (rc == -EOPNOTSUPP || rc == -ENOSYS) {
@@ -72,14 +72,19 @@ static vl_engine *make_nowait(uint32_t workers, uint32_t max_inflight)
     return e;
 }
 
-/* An engine whose regular-file ops all go to the pool, as without the
- * polling thread's first attempts: the tests of the pool itself read
- * freshly written (cached) files, which would otherwise never reach it. */
+/* An engine as the driver makes it by default: file ops the page cache
+ * answers run on the polling thread. */
+static vl_engine *make_nowait(uint32_t workers, uint32_t max_inflight)
+{
+    return make_flags(workers, max_inflight, 0);
+}
+
+/* An engine whose file ops all go to the pool (VL_ENGINE_FILES_ON_POOL):
+ * the tests of the pool itself read freshly written (cached) files, which
+ * would otherwise never reach it. */
 static vl_engine *make(uint32_t workers, uint32_t max_inflight)
 {
-    vl_engine *e = make_nowait(workers, max_inflight);
-    vl__reactor_set_file_nowait(*vl__engine_drv(e), false);
-    return e;
+    return make_flags(workers, max_inflight, VL_ENGINE_FILES_ON_POOL);
 }
 
 /* The pool the readiness driver installed: its state begins with the
@@ -1002,6 +1007,53 @@ static void test_nowait_eagain_goes_to_the_pool(void **state)
     close(fd);
 }
 
+/*
+ * VL_ENGINE_FILES_ON_POOL: what the default engine answers on the polling
+ * thread (a cached READ and WRITE, an OPENAT of a cached path, an fd's
+ * STATX) goes to the pool (gated: it completes only once the gate opens),
+ * with the same results. The flag is the engine's own: another engine in
+ * the process still reads the cached file inline (where the kernel
+ * answers RWF_NOWAIT reads: not tmpfs, not macOS).
+ */
+static void test_files_on_pool_flag(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/vllsi-workers-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    uint8_t data[512], buf[512];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = pattern(i);
+    assert_int_equal(pwrite(fd, data, sizeof(data), 0), (ssize_t)sizeof(data));
+    vl_engine *e = make_flags(1, 64, VL_ENGINE_FILES_ON_POOL);
+    struct vl__workers *w = pool_of(e);
+    if (kernel_reads_nowait(fd, sizeof(data))) { /* an engine without it reads inline */
+        vl_engine *dflt = make_nowait(1, 64);
+        struct vl__workers *wd = pool_of(dflt);
+        vl__workers_gate(wd, true);
+        expect_route(dflt, wd, submit(dflt, vl_op_read(fd, buf, sizeof(buf), 0)), true, 512);
+        assert_memory_equal(buf, data, sizeof(data));
+        vl__workers_gate(wd, false);
+        vl_engine_destroy(dflt);
+        ngot = 0; /* the next engine's ids start over */
+    }
+    vl__workers_gate(w, true);
+    memset(buf, 0, sizeof(buf));
+    expect_route(e, w, submit(e, vl_op_read(fd, buf, sizeof(buf), 0)), false, 512);
+    assert_memory_equal(buf, data, sizeof(data));
+    expect_route(e, w, submit(e, vl_op_write(fd, "w", 1, 0)), false, 1);
+    int64_t o = routed(e, w, submit(e, vl_op_openat(VL_AT_FDCWD, path, O_RDONLY, 0)), false);
+    assert_true(o >= 0);
+    struct vl_statx sx;
+    expect_route(e, w, submit(e, vl_op_statx((int)o, "", VL_AT_EMPTY_PATH, &sx)), false, 0);
+    assert_int_equal(sx.size, 512);
+    vl__workers_gate(w, false);
+    close((int)o);
+    unlink(path);
+    vl_engine_destroy(e);
+    close(fd);
+}
+
 /* ---- CLOSE of an fd with jobs ------------------------------------------------------ */
 
 static bool fd_open(int fd)
@@ -1593,6 +1645,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_nowait_open_fifo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nowait_statx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nowait_eagain_goes_to_the_pool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_files_on_pool_flag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_waits_for_taken_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_spares_other_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_on_held_close_fail, setup, teardown),

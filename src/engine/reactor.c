@@ -2564,7 +2564,7 @@ int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
     }
     r->reuse = r->reuse && (cfg->flags & VL_ENGINE_REMEMBER_FDS);
     vl__reactor_set_offload(r, &vl__workers_offload, r->pool); /* routes by reuse */
-    vl__reactor_set_file_nowait(r, true);
+    vl__reactor_set_file_nowait(r, !(cfg->flags & VL_ENGINE_FILES_ON_POOL));
     *vl__engine_drv(e) = r;
     return 0;
 }
