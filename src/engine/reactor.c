@@ -496,12 +496,14 @@ static int64_t special_rw(struct vl__slot *s, bool write, bool ready)
  * parks with RECHECK (no real EAGAIN consumed the edge), so the backend
  * reports the fd at once if it is ready; and a transfer may move fewer
  * bytes than asked, as the kernel may.
- * Neither happens for an fd epoll refuses (run inline: no readiness to wait
- * for). In other builds both are constants and cost nothing.
+ * Neither happens for an fd epoll refuses (run inline, or on a worker, whose
+ * thread is muted: no readiness to wait for, and r->inline_run is the
+ * polling thread's, so a worker never reads it here). In other builds both
+ * are constants and cost nothing.
  */
 static bool fault_eagain(const struct vl__reactor *r)
 {
-    return !r->inline_run && VL__FAULT(VL__FAULT_EAGAIN);
+    return VL__FAULT_LIVE() && !r->inline_run && VL__FAULT(VL__FAULT_EAGAIN);
 }
 
 /* An injected EAGAIN for a kind whose call works on sockets only (RECV,
@@ -1840,7 +1842,7 @@ static int64_t run_splice(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
     }
     if (!would_block(res))
         return res;
-    if ((flags & WHERE_LISTS) || r->inline_run || (flags & F_WORKER))
+    if ((flags & (WHERE_LISTS | F_WORKER)) || r->inline_run) /* a worker's, not its */
         return PARK;
     return splice_wait(r, i, s);
 }

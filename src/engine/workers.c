@@ -353,6 +353,7 @@ static void worker_main(void *arg)
 {
     struct vl__workers *w = arg;
     bool wake = false;
+    vl__fault_mute_thread(); /* the injector is the polling thread's */
     vl_mutex_lock(&w->mu);
     for (;;) {
         if (w->qhead == NONE || w->quit) {
