@@ -1614,6 +1614,58 @@ static void test_cancel_behind_blocked_job(void **state)
     close(fd);
 }
 
+/*
+ * Fault injection (builds with VLLSI_FAULT_INJECTION): a thread start that
+ * fails (enomem makes it answer -EAGAIN, as at a process's thread limit)
+ * while the only worker is stuck in a long call (an OPENAT of a FIFO no
+ * one writes) leaves the new job queued, not failed; the polling thread
+ * tries the start again before its waits, and once one succeeds the job
+ * runs on the new thread while the FIFO's open still blocks. Its
+ * completion is awaited for up to 10 s (no timing asserted: it comes at
+ * once, or only after the FIFO's writer). Other builds skip.
+ */
+static void test_failed_thread_start_is_retried(void **state)
+{
+    (void)state;
+    if (vl__fault_install(NULL) == -EOPNOTSUPP) {
+        print_message("skipped: a build without VLLSI_FAULT_INJECTION\n");
+        skip();
+    }
+    static struct vl__fault f;
+    assert_int_equal(vl__fault_parse(&f, "seed=1,enomem=1000000"), 0);
+    vl_engine *e = make(2, 64);
+    struct vl__workers *w = pool_of(e);
+    int fd = tmp_file(64);
+    struct fifos ff;
+    fifos_make(&ff);
+    int64_t opener = submit(e, vl_op_openat(VL_AT_FDCWD, ff.path[0], O_RDONLY, 0));
+    pump(e, 0);
+    await_running(w, 1); /* the one thread started is in open(2) */
+    assert_int_equal(vl__fault_install(&f), 0);
+    uint8_t b[64];
+    memset(b, 0xee, sizeof(b));
+    int64_t rd = submit(e, vl_op_read(fd, b, 64, 0)); /* its thread start fails */
+    pump(e, 0);                                       /* and again before this wait */
+    assert_false(has_completed(rd));
+    assert_int_equal(vl__workers_threads(w), 1);
+    vl__fault_install(NULL);
+    for (int64_t end = now_ns() + 10000000000; !has_completed(rd) && now_ns() < end;)
+        pump(e, 100000000);
+    assert_true(has_completed(rd)); /* else it waited behind the FIFO's open */
+    assert_int_equal(result_of(e, rd), 64);
+    for (size_t i = 0; i < 64; i++)
+        assert_int_equal(b[i], pattern(i));
+    assert_int_equal(vl__workers_threads(w), 2);
+    int wfd = fifo_writer(ff.path[0]);
+    int64_t r0 = result_of(e, opener);
+    assert_true(r0 >= 0);
+    close((int)r0);
+    close(wfd);
+    fifos_remove(&ff);
+    vl_engine_destroy(e);
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "kqueue") == 0)
@@ -1658,6 +1710,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_stuck_worker_holds_up_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocked_job_strands_none, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_behind_blocked_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_thread_start_is_retried, setup, teardown),
     };
     return cmocka_run_group_tests_name(
         g_kind == VL_DRIVER_KQUEUE ? "workers.kqueue" : "workers.epoll", tests, NULL, NULL);

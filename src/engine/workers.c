@@ -101,6 +101,7 @@ struct vl__workers {
     uint32_t signalled; /* of them, woken by a signal they have not seen yet */
     uint32_t busy;      /* workers holding a job */
     bool deferred;      /* polling thread: a job woke no sleeper it might need */
+    bool regrow;        /* polling thread: a thread start failed, jobs waited */
     uint32_t running;   /* jobs a worker has taken and not finished */
     bool quit;
     bool gate;          /* tests: hold taken jobs before they run */
@@ -465,6 +466,19 @@ static bool wake_now(struct vl__workers *w)
     return false;
 }
 
+/* More jobs wait than the workers not holding a job will take, and the
+ * pool may start another thread (under mu). A worker that has finished its
+ * job but not yet gone to sleep counts as free: it looks at the queue
+ * before it waits. Counting it busy would start a thread per job at queue
+ * depth 1 (the job arrives while its predecessor's worker is waking the
+ * engine), and the jobs would then rotate among threads that are all
+ * cold. */
+static bool needs_thread(const struct vl__workers *w)
+{
+    uint32_t unbusy = w->started > w->busy ? w->started - w->busy : 0;
+    return w->queued > unbusy && w->started < w->max;
+}
+
 static int workers_start(void *ctx, uint32_t slot)
 {
     struct vl__workers *w = ctx;
@@ -472,14 +486,7 @@ static int workers_start(void *ctx, uint32_t slot)
     hold(w, slot, true);
     vl_mutex_lock(&w->mu);
     queue_push(w, slot, q);
-    /* More jobs wait than the workers not holding a job will take: start
-     * one more thread. A worker that has finished its job but not yet
-     * gone to sleep counts as free: it looks at the queue before it waits.
-     * Counting it busy would start a thread per job at queue depth 1 (the
-     * job arrives while its predecessor's worker is waking the engine),
-     * and the jobs would then rotate among threads that are all cold. */
-    uint32_t unbusy = w->started > w->busy ? w->started - w->busy : 0;
-    bool grow = w->queued > unbusy && w->started < w->max;
+    bool grow = needs_thread(w);
     bool signal = wake_now(w);
     vl_mutex_unlock(&w->mu);
     if (signal)
@@ -487,8 +494,14 @@ static int workers_start(void *ctx, uint32_t slot)
     if (!grow)
         return 0;
     int rc = spawn(w);
-    if (rc == 0 || w->started > 0)
-        return 0; /* the threads there are take it */
+    if (rc == 0)
+        return 0;
+    if (w->started > 0) {
+        /* The threads there are take it, once one is free; workers_kick
+         * tries the start again meanwhile (they may all be stuck). */
+        w->regrow = true;
+        return 0;
+    }
     /* No thread at all: nobody would run the job, so it fails with why. */
     vl_mutex_lock(&w->mu);
     queue_unlink(w, slot, q);
@@ -644,14 +657,29 @@ static void workers_reap(void *ctx)
     }
 }
 
-/* The polling thread is about to wait (vl__reactor_timeout): a job that
- * found no free worker awake and woke none (wake_now) wakes a sleeper now,
- * if it still waits with no free worker awake. One load when there is
- * none. */
+/* A thread start failed (a process at its thread limit) while jobs waited
+ * for a free worker, and every worker there is may be stuck in a long call
+ * (a FIFO's open): start one now if jobs still wait for one, so that none
+ * waits for the next job's start to try again. Until a start succeeds or
+ * no job needs one, each wait of the driver tries once. */
+static void regrow(struct vl__workers *w)
+{
+    vl_mutex_lock(&w->mu);
+    bool grow = needs_thread(w);
+    vl_mutex_unlock(&w->mu);
+    w->regrow = grow && spawn(w) != 0;
+}
+
+/* The polling thread is about to wait (vl__reactor_timeout): a failed
+ * thread start is tried again (regrow), and a job that found no free
+ * worker awake and woke none (wake_now) wakes a sleeper now, if it still
+ * waits with no free worker awake. Two loads when there is neither. */
 static void workers_kick(void *ctx)
 {
     struct vl__workers *w = ctx;
-    if (!w->deferred) /* only the polling thread touches it */
+    if (w->regrow) /* only the polling thread touches it and deferred */
+        regrow(w);
+    if (!w->deferred)
         return;
     vl_mutex_lock(&w->mu);
     w->deferred = false;
