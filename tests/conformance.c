@@ -8529,6 +8529,59 @@ static void close_cancels_file_ops_not_yet_run(void **state)
     rmdir(dir);
     h_quiet();
 }
+
+/* ---- VL_ENGINE_FILES_ON_POOL ---------------------------------------------------------- */
+
+/*
+ * An engine made with VL_ENGINE_FILES_ON_POOL runs file ops as any engine
+ * does: epoll (and kqueue through libkqueue) send them all to the pool,
+ * the others ignore the flag, and the results are the same everywhere,
+ * bad inputs' included. tests/workers.c checks that the ops do reach the
+ * pool. POSIX paths and fds: not on Windows, whose IOCP ignores the flag.
+ */
+static void files_on_pool_runs_file_ops(void **state)
+{
+    (void)state;
+    WATCH(30);
+    enum { N = 4096 };
+    char dir[] = "/tmp/vllsi-onpool-XXXXXX", path[64], missing[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/f", dir);
+    snprintf(missing, sizeof(missing), "%s/none", dir);
+    int fd = cf_file(dir, "f", 'A', N);
+    vl_engine_config cfg = {g_create_kind, 0, 64, g_flags | VL_ENGINE_FILES_ON_POOL, 1};
+    int rc = vl_engine_create(&cfg, &H.e);
+    if (rc == -ENOSYS || rc == -EPERM || rc == -EOPNOTSUPP) {
+        H.e = NULL;
+        print_message("skipped: driver %s unavailable here: %d\n", g_drv, rc);
+        skip();
+    }
+    assert_int_equal(rc, 0);
+    static char buf[N];
+    memset(buf, 0, N);
+    assert_int_equal(h_run(vl_op_read(fd, buf, N, 0)), N);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(buf[i], 'A');
+    assert_int_equal(h_run(vl_op_write(fd, "WWWW", 4, 0)), 4);
+    int64_t opened = h_run(vl_op_openat(VL_AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0));
+    assert_true(opened >= 0);
+    track((int)opened);
+    struct vl_statx st;
+    assert_int_equal(h_run(vl_op_statx((int)opened, "", VL_AT_EMPTY_PATH, &st)), 0);
+    assert_int_equal(st.size, N);
+    assert_int_equal(h_run(vl_op_read((int)opened, buf, 8, 0)), 8);
+    assert_memory_equal(buf, "WWWWAAAA", 8);
+    assert_int_equal(h_run(vl_op_fsync(fd, 0)), 0);
+    /* Bad inputs: the same negative errno as without the flag. */
+    assert_int_equal(h_run(vl_op_openat(VL_AT_FDCWD, missing, O_RDONLY, 0)), -ENOENT);
+    assert_int_equal(h_run(vl_op_read(-1, buf, 8, 0)), -EBADF);
+    assert_int_equal(h_run(vl_op_statx(-1, "", VL_AT_EMPTY_PATH, &st)), -EBADF);
+    assert_int_equal(h_run(vl_op_close((int)opened)), 0);
+    untrack((int)opened);
+    h_quiet();
+    unlink(path);
+    rmdir(dir);
+}
 #endif
 
 int main(int argc, char **argv)
@@ -8742,6 +8795,7 @@ int main(int argc, char **argv)
         T(stats_count_pool_rearm),
 #ifndef _WIN32
         T(close_cancels_file_ops_not_yet_run),
+        T(files_on_pool_runs_file_ops),
 #endif
     };
     char group[64];

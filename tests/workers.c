@@ -13,14 +13,16 @@
  * `workers` value is refused at create; a CLOSE cancels its fd's queued
  * jobs and waits for its taken ones, and only its own fd's (not those of
  * another number on the same entry of the pool's fd table), also at
- * shutdown; a job queued behind one that blocks (a FIFO's open) runs on
+ * shutdown, and the CLOSE of a RENAMEAT's second fd (newdirfd) as that of
+ * its first; a job queued behind one that blocks (a FIFO's open) runs on
  * another worker, and its CANCEL finds it queued. The pool's test gate
  * (vl__workers_gate) holds taken jobs as running, so the queued/running
  * split is set up exactly, never by timing. Only the readiness drivers
  * have the pool: io_uring, IOCP, sim and sync run file ops their own way.
  *
- * Those tests send every file op to the pool (make). The engine as the
- * driver makes it (make_nowait) first tries on the polling thread what the
+ * Those tests send every file op to the pool (make: an engine made with
+ * VL_ENGINE_FILES_ON_POOL, test_files_on_pool_flag). The engine as the
+ * driver makes it by default (make_nowait) first tries on the polling thread what the
  * kernel answers from its caches: the test_nowait_* cases check that a
  * cached READ, an OPENAT of a cached path and an fd's STATX complete with
  * the pool gated shut, and that O_CREAT/O_TRUNC, a path's STATX, a FIFO's
@@ -56,11 +58,10 @@
 
 static vl_driver_kind g_kind = VL_DRIVER_EPOLL;
 
-/* An engine as the driver makes it: file ops the page cache answers run on
- * the polling thread (vl__reactor_set_file_nowait on). */
-static vl_engine *make_nowait(uint32_t workers, uint32_t max_inflight)
+/* An engine made with flags (vl_engine_config.flags). */
+static vl_engine *make_flags(uint32_t workers, uint32_t max_inflight, uint32_t flags)
 {
-    vl_engine_config cfg = {g_kind, 0, max_inflight, 0, workers};
+    vl_engine_config cfg = {g_kind, 0, max_inflight, flags, workers};
     vl_engine *e = NULL;
     int rc = vl_engine_create(&cfg, &e);
     if (rc == -EOPNOTSUPP || rc == -ENOSYS) {
@@ -71,14 +72,19 @@ static vl_engine *make_nowait(uint32_t workers, uint32_t max_inflight)
     return e;
 }
 
-/* An engine whose regular-file ops all go to the pool, as without the
- * polling thread's first attempts: the tests of the pool itself read
- * freshly written (cached) files, which would otherwise never reach it. */
+/* An engine as the driver makes it by default: file ops the page cache
+ * answers run on the polling thread. */
+static vl_engine *make_nowait(uint32_t workers, uint32_t max_inflight)
+{
+    return make_flags(workers, max_inflight, 0);
+}
+
+/* An engine whose file ops all go to the pool (VL_ENGINE_FILES_ON_POOL):
+ * the tests of the pool itself read freshly written (cached) files, which
+ * would otherwise never reach it. */
 static vl_engine *make(uint32_t workers, uint32_t max_inflight)
 {
-    vl_engine *e = make_nowait(workers, max_inflight);
-    vl__reactor_set_file_nowait(*vl__engine_drv(e), false);
-    return e;
+    return make_flags(workers, max_inflight, VL_ENGINE_FILES_ON_POOL);
 }
 
 /* The pool the readiness driver installed: its state begins with the
@@ -1001,6 +1007,53 @@ static void test_nowait_eagain_goes_to_the_pool(void **state)
     close(fd);
 }
 
+/*
+ * VL_ENGINE_FILES_ON_POOL: what the default engine answers on the polling
+ * thread (a cached READ and WRITE, an OPENAT of a cached path, an fd's
+ * STATX) goes to the pool (gated: it completes only once the gate opens),
+ * with the same results. The flag is the engine's own: another engine in
+ * the process still reads the cached file inline (where the kernel
+ * answers RWF_NOWAIT reads: not tmpfs, not macOS).
+ */
+static void test_files_on_pool_flag(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/vllsi-workers-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    uint8_t data[512], buf[512];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = pattern(i);
+    assert_int_equal(pwrite(fd, data, sizeof(data), 0), (ssize_t)sizeof(data));
+    vl_engine *e = make_flags(1, 64, VL_ENGINE_FILES_ON_POOL);
+    struct vl__workers *w = pool_of(e);
+    if (kernel_reads_nowait(fd, sizeof(data))) { /* an engine without it reads inline */
+        vl_engine *dflt = make_nowait(1, 64);
+        struct vl__workers *wd = pool_of(dflt);
+        vl__workers_gate(wd, true);
+        expect_route(dflt, wd, submit(dflt, vl_op_read(fd, buf, sizeof(buf), 0)), true, 512);
+        assert_memory_equal(buf, data, sizeof(data));
+        vl__workers_gate(wd, false);
+        vl_engine_destroy(dflt);
+        ngot = 0; /* the next engine's ids start over */
+    }
+    vl__workers_gate(w, true);
+    memset(buf, 0, sizeof(buf));
+    expect_route(e, w, submit(e, vl_op_read(fd, buf, sizeof(buf), 0)), false, 512);
+    assert_memory_equal(buf, data, sizeof(data));
+    expect_route(e, w, submit(e, vl_op_write(fd, "w", 1, 0)), false, 1);
+    int64_t o = routed(e, w, submit(e, vl_op_openat(VL_AT_FDCWD, path, O_RDONLY, 0)), false);
+    assert_true(o >= 0);
+    struct vl_statx sx;
+    expect_route(e, w, submit(e, vl_op_statx((int)o, "", VL_AT_EMPTY_PATH, &sx)), false, 0);
+    assert_int_equal(sx.size, 512);
+    vl__workers_gate(w, false);
+    close((int)o);
+    unlink(path);
+    vl_engine_destroy(e);
+    close(fd);
+}
+
 /* ---- CLOSE of an fd with jobs ------------------------------------------------------ */
 
 static bool fd_open(int fd)
@@ -1198,6 +1251,139 @@ static void test_close_spares_other_numbers(void **state)
     vl_engine_destroy(e);
     close(hi);
     close(other);
+}
+
+/* ---- a job's second fd: RENAMEAT's newdirfd ------------------------------------------ */
+
+/* Two temporary directories, open, and a file "a" in the first. */
+struct dirs {
+    char path[2][32];
+    int fd[2];
+};
+
+static void dirs_make(struct dirs *d)
+{
+    for (int k = 0; k < 2; k++) {
+        snprintf(d->path[k], sizeof(d->path[k]), "/tmp/vllsi-workers-XXXXXX");
+        assert_non_null(mkdtemp(d->path[k]));
+        d->fd[k] = open(d->path[k], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(d->fd[k] >= 0);
+    }
+    int f = openat(d->fd[0], "a", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    assert_true(f >= 0);
+    close(f);
+}
+
+/* Whether dir k of d holds name. */
+static bool dirs_has(const struct dirs *d, int k, const char *name)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "%s/%s", d->path[k], name);
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void dirs_remove(const struct dirs *d)
+{
+    const char *names[] = {"a", "b", "c"};
+    char path[96];
+    for (int k = 0; k < 2; k++) {
+        for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++) {
+            snprintf(path, sizeof(path), "%s/%s", d->path[k], names[n]);
+            unlink(path);
+        }
+        rmdir(d->path[k]);
+    }
+}
+
+/*
+ * A RENAMEAT uses two directory fds by number, and a CLOSE of the second
+ * (newdirfd) finds it as a CLOSE of the first does: queued, it comes back
+ * -ECANCELED at the CLOSE, which completes at once (no taken job holds
+ * the number) and never renames. A RENAMEAT whose two fds are one number
+ * comes back once at that number's CLOSE.
+ */
+static void test_close_newdirfd_cancels_queued_renameat(void **state)
+{
+    (void)state;
+    vl_engine *e = make(1, 64);
+    struct vl__workers *w = pool_of(e);
+    struct dirs d;
+    dirs_make(&d);
+    int fd = tmp_file(64);
+    uint8_t a[64];
+    vl__workers_gate(w, true);
+    int64_t ra = submit(e, vl_op_read(fd, a, 64, 0));
+    pump(e, 0);
+    await_running(w, 1); /* the one worker holds the READ: the rest queue */
+    int64_t ren = submit(e, vl_op_renameat(d.fd[0], "a", d.fd[1], "b"));
+    int64_t same = submit(e, vl_op_renameat(d.fd[0], "a", d.fd[0], "c"));
+    int64_t cl1 = submit(e, vl_op_close(d.fd[1]));
+    assert_int_equal(result_of(e, cl1), 0);
+    assert_false(fd_open(d.fd[1]));
+    assert_true(has_completed(ren));
+    assert_int_equal(result_of(e, ren), -ECANCELED);
+    int64_t cl0 = submit(e, vl_op_close(d.fd[0]));
+    assert_int_equal(result_of(e, cl0), 0);
+    assert_true(has_completed(same)); /* pump fails an id that completes twice */
+    assert_int_equal(result_of(e, same), -ECANCELED);
+    vl__workers_gate(w, false);
+    assert_int_equal(result_of(e, ra), 64);
+    pump_idle(e);
+    assert_true(dirs_has(&d, 0, "a"));
+    assert_false(dirs_has(&d, 1, "b"));
+    assert_false(dirs_has(&d, 0, "c"));
+    assert_int_equal(vl_engine_inflight(e), 0);
+    vl_engine_destroy(e);
+    dirs_remove(&d);
+    close(fd);
+}
+
+/*
+ * A RENAMEAT a worker has taken holds the CLOSE of its newdirfd as it
+ * holds that of its first fd: the close(2) follows the rename, which
+ * lands in the directory the number had, and meanwhile new ops naming the
+ * number fail -EBADF, as its first fd (MKDIRAT) or as a RENAMEAT's second.
+ * The taken one's first fd is VL_AT_FDCWD, which the pool never tracks:
+ * the CLOSE of another number completes at once.
+ */
+static void test_close_newdirfd_waits_for_taken_renameat(void **state)
+{
+    (void)state;
+    vl_engine *e = make(1, 64);
+    struct vl__workers *w = pool_of(e);
+    struct dirs d;
+    dirs_make(&d);
+    char from[64];
+    snprintf(from, sizeof(from), "%s/a", d.path[0]);
+    vl__workers_gate(w, true);
+    int64_t ren = submit(e, vl_op_renameat(VL_AT_FDCWD, from, d.fd[1], "b"));
+    pump(e, 0);
+    await_running(w, 1);
+    int64_t cl1 = submit(e, vl_op_close(d.fd[1]));
+    int64_t mk = submit(e, vl_op_mkdirat(d.fd[1], "c", 0700));
+    int64_t ren2 = submit(e, vl_op_renameat(d.fd[0], "c", d.fd[1], "c"));
+    int other = tmp_file(8);
+    assert_int_equal(result_of(e, submit(e, vl_op_close(other))), 0);
+    pump_idle(e);
+    assert_true(has_completed(mk));
+    assert_int_equal(result_of(e, mk), -EBADF);
+    assert_true(has_completed(ren2));
+    assert_int_equal(result_of(e, ren2), -EBADF);
+    assert_false(has_completed(cl1));
+    assert_false(has_completed(ren));
+    assert_true(fd_open(d.fd[1])); /* the number is still the directory's */
+    vl__workers_gate(w, false);
+    assert_int_equal(result_of(e, ren), 0);
+    assert_int_equal(result_of(e, cl1), 0);
+    assert_false(fd_open(d.fd[1]));
+    assert_false(dirs_has(&d, 0, "a"));
+    assert_true(dirs_has(&d, 1, "b"));
+    assert_false(dirs_has(&d, 1, "c"));
+    assert_int_equal(vl_engine_inflight(e), 0);
+    vl_engine_destroy(e);
+    close(d.fd[0]);
+    dirs_remove(&d);
 }
 
 /* The engine's shutdown waits for a CLOSE held back by a taken job like
@@ -1428,6 +1614,58 @@ static void test_cancel_behind_blocked_job(void **state)
     close(fd);
 }
 
+/*
+ * Fault injection (builds with VLLSI_FAULT_INJECTION): a thread start that
+ * fails (enomem makes it answer -EAGAIN, as at a process's thread limit)
+ * while the only worker is stuck in a long call (an OPENAT of a FIFO no
+ * one writes) leaves the new job queued, not failed; the polling thread
+ * tries the start again before its waits, and once one succeeds the job
+ * runs on the new thread while the FIFO's open still blocks. Its
+ * completion is awaited for up to 10 s (no timing asserted: it comes at
+ * once, or only after the FIFO's writer). Other builds skip.
+ */
+static void test_failed_thread_start_is_retried(void **state)
+{
+    (void)state;
+    if (vl__fault_install(NULL) == -EOPNOTSUPP) {
+        print_message("skipped: a build without VLLSI_FAULT_INJECTION\n");
+        skip();
+    }
+    static struct vl__fault f;
+    assert_int_equal(vl__fault_parse(&f, "seed=1,enomem=1000000"), 0);
+    vl_engine *e = make(2, 64);
+    struct vl__workers *w = pool_of(e);
+    int fd = tmp_file(64);
+    struct fifos ff;
+    fifos_make(&ff);
+    int64_t opener = submit(e, vl_op_openat(VL_AT_FDCWD, ff.path[0], O_RDONLY, 0));
+    pump(e, 0);
+    await_running(w, 1); /* the one thread started is in open(2) */
+    assert_int_equal(vl__fault_install(&f), 0);
+    uint8_t b[64];
+    memset(b, 0xee, sizeof(b));
+    int64_t rd = submit(e, vl_op_read(fd, b, 64, 0)); /* its thread start fails */
+    pump(e, 0);                                       /* and again before this wait */
+    assert_false(has_completed(rd));
+    assert_int_equal(vl__workers_threads(w), 1);
+    vl__fault_install(NULL);
+    for (int64_t end = now_ns() + 10000000000; !has_completed(rd) && now_ns() < end;)
+        pump(e, 100000000);
+    assert_true(has_completed(rd)); /* else it waited behind the FIFO's open */
+    assert_int_equal(result_of(e, rd), 64);
+    for (size_t i = 0; i < 64; i++)
+        assert_int_equal(b[i], pattern(i));
+    assert_int_equal(vl__workers_threads(w), 2);
+    int wfd = fifo_writer(ff.path[0]);
+    int64_t r0 = result_of(e, opener);
+    assert_true(r0 >= 0);
+    close((int)r0);
+    close(wfd);
+    fifos_remove(&ff);
+    vl_engine_destroy(e);
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "kqueue") == 0)
@@ -1459,14 +1697,20 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_nowait_open_fifo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nowait_statx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nowait_eagain_goes_to_the_pool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_files_on_pool_flag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_waits_for_taken_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_spares_other_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_on_held_close_fail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_ops_on_held_close_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_newdirfd_cancels_queued_renameat, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_close_newdirfd_waits_for_taken_renameat, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_destroy_with_waiting_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stuck_worker_holds_up_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocked_job_strands_none, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_behind_blocked_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_thread_start_is_retried, setup, teardown),
     };
     return cmocka_run_group_tests_name(
         g_kind == VL_DRIVER_KQUEUE ? "workers.kqueue" : "workers.epoll", tests, NULL, NULL);

@@ -4,11 +4,15 @@
  * WRITEs (with an FSYNC every N ops if asked), --depth of them in flight,
  * on the io_uring driver (the kernel runs them) or the epoll driver (its
  * worker pool runs them: --workers N, vl_engine_config.workers; 0 is the
- * engine's default). files_common.h has the file, the checks and the
- * RESULT line.
+ * engine's default). On epoll the polling thread itself answers what the
+ * page cache holds (a cached file's reads) unless --pool-only makes the
+ * engine with VL_ENGINE_FILES_ON_POOL, which sends every op to the pool:
+ * the pool's own cost per op, the figure to set beside libuv's threadpool.
+ * files_common.h has the file, the checks and the RESULT line.
  *
  *   file_bench --file PATH --mode read|write [--depth N] [--driver uring|epoll]
- *              [--workers N] [--fsync-every N] [--duration S] [--warmup S]
+ *              [--workers N] [--pool-only] [--fsync-every N] [--duration S]
+ *              [--warmup S]
  *   file_bench --prepare PATH [--size BYTES]
  */
 #include "files_common.h" /* first: it defines _GNU_SOURCE */
@@ -56,6 +60,7 @@ int main(int argc, char **argv)
         .driver = strcmp(o.driver, "epoll") == 0 ? VL_DRIVER_EPOLL : VL_DRIVER_URING,
         .entries = o.depth > 128 ? 2 * o.depth : 256,
         .workers = o.workers,
+        .flags = o.pool_only ? VL_ENGINE_FILES_ON_POOL : 0,
     };
     vl_engine *e;
     int rc = vl_engine_create(&cfg, &e);
@@ -98,7 +103,8 @@ int main(int argc, char **argv)
         }
     }
     char extra[96];
-    snprintf(extra, sizeof(extra), "driver=%s workers=%u", vl_engine_driver_name(e), o.workers);
+    snprintf(extra, sizeof(extra), "driver=%s workers=%u pool_only=%d", vl_engine_driver_name(e),
+             o.workers, o.pool_only ? 1 : 0);
     vl_engine_destroy(e);
     close(fd);
     free(bufs);

@@ -53,6 +53,7 @@ struct fb_opts {
     /* file_bench only */
     const char *driver;
     unsigned workers;
+    bool pool_only; /* --pool-only: VL_ENGINE_FILES_ON_POOL */
 };
 
 static inline void fb_usage(const char *argv0, bool vllsi)
@@ -61,7 +62,8 @@ static inline void fb_usage(const char *argv0, bool vllsi)
             "usage: %s --file PATH --mode read|write [--size BYTES] [--depth N]\n"
             "          [--fsync-every N] [--duration S] [--warmup S] [--label L]%s\n"
             "       %s --prepare PATH [--size BYTES]\n",
-            argv0, vllsi ? "\n          [--driver uring|epoll] [--workers N]" : "", argv0);
+            argv0, vllsi ? "\n          [--driver uring|epoll] [--workers N] [--pool-only]" : "",
+            argv0);
 }
 
 /* 0, or -1 after printing the usage. */
@@ -77,6 +79,11 @@ static inline int fb_parse(int argc, char **argv, bool vllsi, struct fb_opts *o)
     bool mode_set = false;
     for (int i = 1; i < argc; i += 2) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (vllsi && strcmp(k, "--pool-only") == 0) { /* the one option without a value */
+            o->pool_only = true;
+            i--;
+            continue;
+        }
         char *end = (char *)"";
         bool ok = v != NULL;
         if (!ok) {

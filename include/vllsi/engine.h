@@ -157,7 +157,8 @@ typedef enum vl_driver_kind {
  * that a slow disk never stalls the polling thread. On Linux the polling
  * thread first tries what the kernel answers from its caches without
  * waiting (RWF_NOWAIT reads and writes, RESOLVE_CACHED opens, STATX of an
- * fd on a block-device file system): only what would block reaches the
+ * fd on a block-device file system; not with VL_ENGINE_FILES_ON_POOL):
+ * only what would block reaches the
  * pool (an op at an offset that the attempt does only in part goes there
  * whole; at the file position, -1, its part stands). The threads start
  * lazily: none until the first such op, then one more whenever an op finds
@@ -210,7 +211,19 @@ typedef enum vl_driver_kind {
  * VL_SOCK_NONBLOCK). kqueue's arms cost no system call of their own, and
  * the other drivers keep nothing per number: they ignore it. */
 #define VL_ENGINE_REMEMBER_FDS     0x4u
-#define VL_ENGINE_FLAGS_ALL        0x7u
+/* The readiness drivers send every file op to the worker pool at once
+ * (vl_engine_config.workers): the polling thread makes none of its first
+ * attempts from the kernel's caches (RWF_NOWAIT reads and writes,
+ * RESOLVE_CACHED opens, STATX of an fd). Set it when the polling thread
+ * must spend no time on file data, at the cost of a hand-off to a thread
+ * per op: a cached READ of 1 MiB is otherwise a 1 MiB copy made between
+ * two network events. The default (clear) suits most programs: a cached
+ * 4 KiB READ costs less on the polling thread than its hand-off. The
+ * attempts exist on Linux (epoll; kqueue through libkqueue): kqueue on
+ * macOS and the BSDs already sends every file op to the pool, and
+ * io_uring, IOCP, the simulator and the sync driver ignore the flag. */
+#define VL_ENGINE_FILES_ON_POOL    0x8u
+#define VL_ENGINE_FLAGS_ALL        0xfu
 
 typedef struct vl_engine_config {
     vl_driver_kind driver; /* AUTO: io_uring, else the platform's fallback  */

@@ -110,6 +110,12 @@ int vl__fault_parse(struct vl__fault *f, const char *spec)
 
 #ifdef VLLSI_FAULT_INJECTION
 struct vl__fault *vl__fault_active;
+__thread bool vl__fault_muted;
+
+void vl__fault_mute_thread(void)
+{
+    vl__fault_muted = true;
+}
 
 int vl__fault_install(struct vl__fault *f)
 {
@@ -130,6 +136,10 @@ int vl__fault_install_env(void)
     return 1;
 }
 #else
+void vl__fault_mute_thread(void)
+{
+}
+
 int vl__fault_install(struct vl__fault *f)
 {
     (void)f;

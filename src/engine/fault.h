@@ -81,14 +81,27 @@ int vl__fault_parse(struct vl__fault *f, const char *spec);
 int vl__fault_install(struct vl__fault *f);
 int vl__fault_install_env(void);
 
+/*
+ * The injector's stream has no lock: it is the polling threads'. A thread
+ * that must never draw from it calls vl__fault_mute_thread() first: the
+ * readiness drivers' pool workers (workers.c), which run ops on fds no
+ * readiness reports (regular files), where no EAGAIN or short transfer is
+ * expected, concurrently with the polling thread's draws.
+ */
+void vl__fault_mute_thread(void);
+
 #ifdef VLLSI_FAULT_INJECTION
 extern struct vl__fault *vl__fault_active;
+extern __thread bool vl__fault_muted;
+/* Whether this thread may draw: an injector is active and it is not muted. */
+#define VL__FAULT_LIVE() (vl__fault_active != NULL && !vl__fault_muted)
 /* Does the active injector fire kind at this point? */
-#define VL__FAULT(kind) (vl__fault_active != NULL && vl__fault_hit(vl__fault_active, (kind)))
+#define VL__FAULT(kind)  (VL__FAULT_LIVE() && vl__fault_hit(vl__fault_active, (kind)))
 /* len, possibly cut short by the active injector. */
 #define VL__FAULT_SHORTEN(len) \
-    (vl__fault_active != NULL ? vl__fault_shorten(vl__fault_active, (len)) : (len))
+    (VL__FAULT_LIVE() ? vl__fault_shorten(vl__fault_active, (len)) : (len))
 #else
+#define VL__FAULT_LIVE()       false
 #define VL__FAULT(kind)        ((void)(kind), false)
 #define VL__FAULT_SHORTEN(len) (len)
 #endif

@@ -76,6 +76,10 @@ struct vl__opdef {
      * chain (VL_OP_F_LINK) reads a result below that length as a short
      * transfer, which ends the rest of the chain (vl__op_full_len). */
     uint8_t xfer;
+    /* offsetof(vl_op, ...) of a second file descriptor (an int) whose
+     * number the op's call uses, 0 for none: a CLOSE of that number must
+     * find the op as it finds those of the header's fd (vl__op_fd2). */
+    uint8_t fd2;
 };
 
 /* A SENDMSG's or RECVMSG's msghdr, through the names of the platform's
@@ -160,13 +164,14 @@ struct vl__kindset {
 #define VL__OPDEF_STATX     .has_fd = true, .blocking = true
 #define VL__OPDEF_FTRUNCATE .has_fd = true, .blocking = true
 #define VL__OPDEF_UNLINKAT  .has_fd = true, .blocking = true
-#define VL__OPDEF_RENAMEAT  .has_fd = true, .blocking = true
-#define VL__OPDEF_MKDIRAT   .has_fd = true, .blocking = true
+#define VL__OPDEF_RENAMEAT \
+    .has_fd = true, .blocking = true, .fd2 = offsetof(vl_op, u.renameat.newdirfd)
+#define VL__OPDEF_MKDIRAT .has_fd = true, .blocking = true
 /* READ and WRITE with a gather/scatter list: they park and take an offset
  * as READ and WRITE do (u.rwv.offset sits where u.rw.offset does, so the
  * core's and the drivers' offset checks read either). A readiness driver
  * sends a regular file's to its worker pool, as READ's. */
-#define VL__OPDEF_READV     .has_fd = true, .park = VL__PARK_READ, .offset = true, .xfer = VL__XFER_RWV
+#define VL__OPDEF_READV   .has_fd = true, .park = VL__PARK_READ, .offset = true, .xfer = VL__XFER_RWV
 #define VL__OPDEF_WRITEV \
     .has_fd = true, .park = VL__PARK_WRITE, .offset = true, .xfer = VL__XFER_RWV
 
@@ -181,8 +186,12 @@ struct vl__kindset {
 /* SENDFILE waits for its socket (fd) to take bytes, as SEND does; the file
  * is read as the page cache has it. SPLICE's fd is fd_in and its row parks
  * for read: run_splice parks on whichever side is the pipe itself. */
-#define VL__OPDEF_SENDFILE .has_fd = true, .park = VL__PARK_WRITE, .xfer = VL__XFER_SF
-#define VL__OPDEF_SPLICE   .has_fd = true, .park = VL__PARK_READ, .xfer = VL__XFER_SPL
+#define VL__OPDEF_SENDFILE                                       \
+    .has_fd = true, .park = VL__PARK_WRITE, .xfer = VL__XFER_SF, \
+    .fd2 = offsetof(vl_op, u.sendfile.file_fd)
+#define VL__OPDEF_SPLICE                                         \
+    .has_fd = true, .park = VL__PARK_READ, .xfer = VL__XFER_SPL, \
+    .fd2 = offsetof(vl_op, u.splice.fd_out)
 
 /*
  * A field of kind's row: vl__op_<field>(kind), false or 0 for a value
@@ -262,6 +271,18 @@ _Static_assert(sizeof(vl_op) == 64 && sizeof(((vl_op *)0)->u) == 40 && offsetof(
 static inline int vl__op_fd(const vl_op *op)
 {
     return vl__op_has_fd(op->kind) ? op->fd : -1;
+}
+
+/* The op's second file descriptor (its row's fd2: SENDFILE's file,
+ * SPLICE's fd_out, RENAMEAT's newdirfd), or -1 for a kind that names none.
+ * It may be negative (RENAMEAT's VL_AT_FDCWD) or the header's fd again. */
+#define VL__OPDEF_FD2_OR(NAME, name) \
+    | (kind == VL_OP_##NAME ? ((struct vl__opdef){VL__OPDEF_##NAME}).fd2 : 0u)
+static inline int vl__op_fd2(const vl_op *op)
+{
+    vl_op_kind kind = op->kind;
+    uint32_t off = 0u VL_OP_KINDS(VL__OPDEF_FD2_OR);
+    return off == 0 ? -1 : *(const int *)(const void *)((const char *)op + off);
 }
 
 /* The bytes a single-shot op moves when it does all it was asked (its row's

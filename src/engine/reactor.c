@@ -496,12 +496,14 @@ static int64_t special_rw(struct vl__slot *s, bool write, bool ready)
  * parks with RECHECK (no real EAGAIN consumed the edge), so the backend
  * reports the fd at once if it is ready; and a transfer may move fewer
  * bytes than asked, as the kernel may.
- * Neither happens for an fd epoll refuses (run inline: no readiness to wait
- * for). In other builds both are constants and cost nothing.
+ * Neither happens for an fd epoll refuses (run inline, or on a worker, whose
+ * thread is muted: no readiness to wait for, and r->inline_run is the
+ * polling thread's, so a worker never reads it here). In other builds both
+ * are constants and cost nothing.
  */
 static bool fault_eagain(const struct vl__reactor *r)
 {
-    return !r->inline_run && VL__FAULT(VL__FAULT_EAGAIN);
+    return VL__FAULT_LIVE() && !r->inline_run && VL__FAULT(VL__FAULT_EAGAIN);
 }
 
 /* An injected EAGAIN for a kind whose call works on sockets only (RECV,
@@ -1840,7 +1842,7 @@ static int64_t run_splice(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
     }
     if (!would_block(res))
         return res;
-    if ((flags & WHERE_LISTS) || r->inline_run || (flags & F_WORKER))
+    if ((flags & (WHERE_LISTS | F_WORKER)) || r->inline_run) /* a worker's, not its */
         return PARK;
     return splice_wait(r, i, s);
 }
@@ -2185,17 +2187,15 @@ static inline void run_new(struct vl__reactor *r, uint32_t i, struct vl__slot *s
 
 /*
  * A new op that names a number whose CLOSE the offload holds (run_close):
- * its fd, or the second fd of a SENDFILE (the file) or SPLICE (fd_out).
- * The number is closed for the caller, so the op completes -EBADF and
- * true; false for any other op. Only while a CLOSE is held (closes_held),
- * and out of line: every kind with an fd has ROUTE_CLOSING then, so
- * submits pay nothing for it otherwise.
+ * its fd, or its second fd (vl__op_fd2: SENDFILE's file, SPLICE's fd_out,
+ * RENAMEAT's newdirfd). The number is closed for the caller, so the op
+ * completes -EBADF and true; false for any other op. Only while a CLOSE is
+ * held (closes_held), and out of line: every kind with an fd has
+ * ROUTE_CLOSING then, so submits pay nothing for it otherwise.
  */
 static VL__NOINLINE bool held_close_fails(struct vl__reactor *r, uint32_t i, const vl_op *op)
 {
-    int fd2 = op->kind == VL_OP_SENDFILE ? op->u.sendfile.file_fd
-              : op->kind == VL_OP_SPLICE ? op->u.splice.fd_out
-                                         : -1;
+    int fd2 = vl__op_fd2(op);
     int fd = vl__op_fd(op);
     if ((fd < 0 || !r->off->closing(r->off_ctx, fd)) &&
         (fd2 < 0 || !r->off->closing(r->off_ctx, fd2)))
@@ -2566,7 +2566,7 @@ int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
     }
     r->reuse = r->reuse && (cfg->flags & VL_ENGINE_REMEMBER_FDS);
     vl__reactor_set_offload(r, &vl__workers_offload, r->pool); /* routes by reuse */
-    vl__reactor_set_file_nowait(r, true);
+    vl__reactor_set_file_nowait(r, !(cfg->flags & VL_ENGINE_FILES_ON_POOL));
     *vl__engine_drv(e) = r;
     return 0;
 }

@@ -9,7 +9,8 @@
  *                   linked FIFO, so that a CANCEL unlinks in O(1)); job[2]
  *                   next in its fd's queued list
  *   RUNNING         a worker took it for vl__reactor_work; job[0] next,
- *                   job[1] previous in its fd's taken list
+ *                   job[1] previous in its fd's taken list; job[2] next
+ *                   in the taken list of jobs with a second fd (taken2)
  *   DONE            job[0] next in the finished list, job[1..2] the result
  *                   (a CLOSE's close(2) is reap's, on the polling thread)
  *   CLOSING         a CLOSE waiting for its fd's taken jobs: job[0] next
@@ -24,6 +25,16 @@
  * an fd without jobs, a socket's, costs one load and no lock) and links
  * its queued jobs (oldest first: the queue's head is always the head of
  * its own fd list, so a worker takes it in O(1)) and its taken ones.
+ *
+ * A job may name a second fd whose number its call uses (vl__op_fd2:
+ * RENAMEAT's newdirfd, SENDFILE's file, SPLICE's fd_out), which a CLOSE
+ * must find as well. Such jobs are rare (a RENAMEAT; SENDFILE and SPLICE
+ * reach the pool only when their fd cannot be polled), so the second fd
+ * has no lists of its own: its entry's held counts the job too (the CLOSE
+ * of a number without jobs still costs one load), a CLOSE walks the whole
+ * queue while any such job is queued (queued2), and taken ones are on one
+ * more list (taken2), as short as the number of workers. A negative fd
+ * (VL_AT_FDCWD) is never tracked: no CLOSE can name it.
  *
  * The polling thread calls start, cancel, close, kick and reap; the
  * workers take queued jobs one at a time and push finished ones. A job leaves
@@ -80,6 +91,8 @@ struct vl__workers {
     vl_condvar cv;         /* a job was queued, or quit */
     uint32_t qhead, qtail; /* queued jobs, oldest first */
     uint32_t queued;       /* how many */
+    uint32_t queued2;      /* of them, jobs with a second fd (job_fd2) */
+    uint32_t taken2;       /* taken jobs with a second fd, through job[2] */
     uint32_t dhead;        /* finished jobs, newest first (reap reverses) */
     uint32_t chead;        /* CLOSEs waiting for their fd's taken jobs */
     struct fdq *fdq;       /* fdmask + 1 entries, by fd number */
@@ -88,6 +101,7 @@ struct vl__workers {
     uint32_t signalled; /* of them, woken by a signal they have not seen yet */
     uint32_t busy;      /* workers holding a job */
     bool deferred;      /* polling thread: a job woke no sleeper it might need */
+    bool regrow;        /* polling thread: a thread start failed, jobs waited */
     uint32_t running;   /* jobs a worker has taken and not finished */
     bool quit;
     bool gate;          /* tests: hold taken jobs before they run */
@@ -110,10 +124,31 @@ static int job_fd(const struct vl__workers *w, uint32_t slot)
     return vl__engine_slot(w->e, slot)->op.fd;
 }
 
+/* The number of slot's second fd (vl__op_fd2), or -1: none, a negative
+ * one (VL_AT_FDCWD), or the first fd again, which its lists cover. */
+static int job_fd2(const struct vl__workers *w, uint32_t slot)
+{
+    const vl_op *op = &vl__engine_slot(w->e, slot)->op;
+    int fd2 = vl__op_fd2(op);
+    return fd2 >= 0 && fd2 != op->fd ? fd2 : -1;
+}
+
 /* The fd table's entry of fd, NULL for a negative one. */
 static struct fdq *fdq_of(const struct vl__workers *w, int fd)
 {
     return fd < 0 ? NULL : &w->fdq[(uint32_t)fd & w->fdmask];
+}
+
+/* The polling thread: slot's job comes into the pool (in) or leaves it,
+ * and the entries of its fds count it (held). */
+static void hold(struct vl__workers *w, uint32_t slot, bool in)
+{
+    int fds[2] = {job_fd(w, slot), job_fd2(w, slot)};
+    for (int k = 0; k < 2; k++) {
+        struct fdq *q = fdq_of(w, fds[k]);
+        if (q != NULL)
+            q->held = in ? q->held + 1 : q->held - 1;
+    }
 }
 
 /* ---- the queue and the fd lists (under mu) ----------------------------------- */
@@ -131,6 +166,8 @@ static void queue_push(struct vl__workers *w, uint32_t slot, struct fdq *q)
         job(w, w->qtail)[0] = slot;
     w->qtail = slot;
     w->queued++;
+    if (job_fd2(w, slot) >= 0)
+        w->queued2++;
     if (q == NULL)
         return;
     if (q->tail == NONE)
@@ -154,6 +191,8 @@ static void queue_cut(struct vl__workers *w, uint32_t slot, struct fdq *q, uint3
     else
         job(w, j[0])[1] = j[1];
     w->queued--;
+    if (job_fd2(w, slot) >= 0)
+        w->queued2--;
     if (q == NULL)
         return;
     if (prev == NONE)
@@ -183,6 +222,10 @@ static void take_job(struct vl__workers *w, uint32_t slot, struct fdq *q)
     uint32_t *j = job(w, slot);
     j[3] = JOB_RUNNING;
     w->running++;
+    if (job_fd2(w, slot) >= 0) {
+        j[2] = w->taken2;
+        w->taken2 = slot;
+    }
     if (q == NULL)
         return;
     j[0] = q->taken;
@@ -196,9 +239,15 @@ static void take_job(struct vl__workers *w, uint32_t slot, struct fdq *q)
 static void untake_job(struct vl__workers *w, uint32_t slot, struct fdq *q)
 {
     w->running--;
+    uint32_t *j = job(w, slot);
+    if (job_fd2(w, slot) >= 0) {
+        uint32_t *link = &w->taken2;
+        while (*link != slot)
+            link = &job(w, *link)[2];
+        *link = j[2];
+    }
     if (q == NULL)
         return;
-    uint32_t *j = job(w, slot);
     if (j[1] == NONE)
         q->taken = j[0];
     else
@@ -207,11 +256,15 @@ static void untake_job(struct vl__workers *w, uint32_t slot, struct fdq *q)
         job(w, j[0])[1] = j[1];
 }
 
-/* Whether a worker has taken a job of fd (whose entry is q). */
-static bool fd_taken(const struct vl__workers *w, const struct fdq *q, int fd)
+/* Whether a worker has taken a job of fd (>= 0), by its first or its
+ * second fd. */
+static bool fd_taken(const struct vl__workers *w, int fd)
 {
-    for (uint32_t k = q->taken; k != NONE; k = job(w, k)[0])
+    for (uint32_t k = fdq_of(w, fd)->taken; k != NONE; k = job(w, k)[0])
         if (job_fd(w, k) == fd)
+            return true;
+    for (uint32_t k = w->taken2; k != NONE; k = job(w, k)[2])
+        if (job_fd2(w, k) == fd)
             return true;
     return false;
 }
@@ -233,11 +286,12 @@ static bool finish(struct vl__workers *w, uint32_t slot, int64_t res)
     return was_empty;
 }
 
-/* The CLOSEs of fd (entry q) that no taken job holds back any more, off
- * the closing list, linked through job[0] in the order they came. */
-static uint32_t closes_due(struct vl__workers *w, int fd, const struct fdq *q)
+/* The CLOSEs of fd that no taken job holds back any more, off the closing
+ * list, linked through job[0] in the order they came; NONE for a negative
+ * fd, which no CLOSE waits for. */
+static uint32_t closes_due(struct vl__workers *w, int fd)
 {
-    if (w->chead == NONE || fd_taken(w, q, fd))
+    if (w->chead == NONE || fd < 0 || fd_taken(w, fd))
         return NONE;
     uint32_t due = NONE;
     for (uint32_t *link = &w->chead; *link != NONE;) {
@@ -300,6 +354,7 @@ static void worker_main(void *arg)
 {
     struct vl__workers *w = arg;
     bool wake = false;
+    vl__fault_mute_thread(); /* the injector is the polling thread's */
     vl_mutex_lock(&w->mu);
     for (;;) {
         if (w->qhead == NONE || w->quit) {
@@ -341,8 +396,10 @@ static void worker_main(void *arg)
         w->busy--;
         untake_job(w, slot, q);
         wake = finish(w, slot, res);
-        if (w->chead != NONE && q != NULL)
-            wake |= closes_finish(w, closes_due(w, fd, q));
+        if (w->chead != NONE) {
+            wake |= closes_finish(w, closes_due(w, fd));
+            wake |= closes_finish(w, closes_due(w, job_fd2(w, slot)));
+        }
     }
     vl_mutex_unlock(&w->mu);
 }
@@ -409,22 +466,27 @@ static bool wake_now(struct vl__workers *w)
     return false;
 }
 
+/* More jobs wait than the workers not holding a job will take, and the
+ * pool may start another thread (under mu). A worker that has finished its
+ * job but not yet gone to sleep counts as free: it looks at the queue
+ * before it waits. Counting it busy would start a thread per job at queue
+ * depth 1 (the job arrives while its predecessor's worker is waking the
+ * engine), and the jobs would then rotate among threads that are all
+ * cold. */
+static bool needs_thread(const struct vl__workers *w)
+{
+    uint32_t unbusy = w->started > w->busy ? w->started - w->busy : 0;
+    return w->queued > unbusy && w->started < w->max;
+}
+
 static int workers_start(void *ctx, uint32_t slot)
 {
     struct vl__workers *w = ctx;
     struct fdq *q = fdq_of(w, job_fd(w, slot));
-    if (q != NULL)
-        q->held++;
+    hold(w, slot, true);
     vl_mutex_lock(&w->mu);
     queue_push(w, slot, q);
-    /* More jobs wait than the workers not holding a job will take: start
-     * one more thread. A worker that has finished its job but not yet
-     * gone to sleep counts as free: it looks at the queue before it waits.
-     * Counting it busy would start a thread per job at queue depth 1 (the
-     * job arrives while its predecessor's worker is waking the engine),
-     * and the jobs would then rotate among threads that are all cold. */
-    uint32_t unbusy = w->started > w->busy ? w->started - w->busy : 0;
-    bool grow = w->queued > unbusy && w->started < w->max;
+    bool grow = needs_thread(w);
     bool signal = wake_now(w);
     vl_mutex_unlock(&w->mu);
     if (signal)
@@ -432,15 +494,20 @@ static int workers_start(void *ctx, uint32_t slot)
     if (!grow)
         return 0;
     int rc = spawn(w);
-    if (rc == 0 || w->started > 0)
-        return 0; /* the threads there are take it */
+    if (rc == 0)
+        return 0;
+    if (w->started > 0) {
+        /* The threads there are take it, once one is free; workers_kick
+         * tries the start again meanwhile (they may all be stuck). */
+        w->regrow = true;
+        return 0;
+    }
     /* No thread at all: nobody would run the job, so it fails with why. */
     vl_mutex_lock(&w->mu);
     queue_unlink(w, slot, q);
     job(w, slot)[3] = 0;
     vl_mutex_unlock(&w->mu);
-    if (q != NULL)
-        q->held--;
+    hold(w, slot, false);
     return rc;
 }
 
@@ -458,18 +525,36 @@ static int workers_cancel(void *ctx, uint32_t slot)
         rc = 0;
     }
     vl_mutex_unlock(&w->mu);
-    if (rc == 0 && q != NULL)
-        q->held--;
+    if (rc == 0)
+        hold(w, slot, false);
     return rc;
 }
 
+/* Take queued job k off the queue (its fd list's: q, where prev is the job
+ * before it) for a CLOSE, onto the end of the list *gone..*tail, linked
+ * through job[0]. */
+static void cancel_queued(struct vl__workers *w, uint32_t k, struct fdq *q, uint32_t prev,
+                          uint32_t *gone, uint32_t *tail)
+{
+    queue_cut(w, k, q, prev);
+    uint32_t *j = job(w, k);
+    j[3] = 0;
+    j[0] = NONE;
+    if (*tail == NONE)
+        *gone = k;
+    else
+        job(w, *tail)[0] = k;
+    *tail = k;
+}
+
 /*
- * The CLOSE slot of fd: its queued jobs come back -ECANCELED, in the order
- * they came; 1 and the pool holds the CLOSE while a worker has taken a job
- * of fd (closes_due finishes it when the last one is done, and reap makes
- * its close(2)), else 0 and the reactor closes. The walk covers the jobs
- * queued on fd's entry only, and an fd without jobs (held 0: most CLOSEs,
- * of sockets) costs no lock.
+ * The CLOSE slot of fd: its queued jobs (by their first or second fd) come
+ * back -ECANCELED, in the order they came; 1 and the pool holds the CLOSE
+ * while a worker has taken a job of fd (closes_due finishes it when the
+ * last one is done, and reap makes its close(2)), else 0 and the reactor
+ * closes. The walk covers the jobs queued on fd's entry only, unless a job
+ * with a second fd is queued (then the whole queue), and an fd without
+ * jobs (held 0: most CLOSEs, of sockets) costs no lock.
  */
 static int workers_close(void *ctx, uint32_t slot, int fd)
 {
@@ -477,26 +562,32 @@ static int workers_close(void *ctx, uint32_t slot, int fd)
     struct fdq *q = fdq_of(w, fd);
     if (q == NULL || q->held == 0)
         return 0;
-    uint32_t gone = NONE, gone_tail = NONE;
+    uint32_t gone = NONE, tail = NONE;
     vl_mutex_lock(&w->mu);
-    for (uint32_t k = q->head, prev = NONE; k != NONE;) {
-        uint32_t next = job(w, k)[2];
-        if (job_fd(w, k) != fd) {
-            prev = k;
-        } else {
-            queue_cut(w, k, q, prev);
-            uint32_t *j = job(w, k);
-            j[3] = 0;
-            j[0] = NONE;
-            if (gone_tail == NONE)
-                gone = k;
+    if (w->queued2 == 0) {
+        for (uint32_t k = q->head, prev = NONE; k != NONE;) {
+            uint32_t next = job(w, k)[2];
+            if (job_fd(w, k) != fd)
+                prev = k;
             else
-                job(w, gone_tail)[0] = k;
-            gone_tail = k;
+                cancel_queued(w, k, q, prev, &gone, &tail);
+            k = next;
         }
-        k = next;
+    } else {
+        for (uint32_t k = w->qhead; k != NONE;) {
+            uint32_t next = job(w, k)[0];
+            if (job_fd(w, k) == fd || job_fd2(w, k) == fd) {
+                struct fdq *kq = fdq_of(w, job_fd(w, k));
+                uint32_t prev = NONE;
+                if (kq != NULL)
+                    for (uint32_t p = kq->head; p != k; p = job(w, p)[2])
+                        prev = p;
+                cancel_queued(w, k, kq, prev, &gone, &tail);
+            }
+            k = next;
+        }
     }
-    bool wait = fd_taken(w, q, fd);
+    bool wait = fd_taken(w, fd);
     if (wait) {
         uint32_t *j = job(w, slot);
         j[0] = w->chead;
@@ -508,7 +599,7 @@ static int workers_close(void *ctx, uint32_t slot, int fd)
      * so read its link first. */
     while (gone != NONE) {
         uint32_t next = job(w, gone)[0];
-        q->held--;
+        hold(w, gone, false);
         vl__reactor_offload_done(w->r, gone, -ECANCELED);
         gone = next;
     }
@@ -559,21 +650,36 @@ static void workers_reap(void *ctx)
         const vl_op *op = &vl__engine_slot(w->e, order)->op;
         if (op->kind == VL_OP_CLOSE) /* held until now: no job of fd runs */
             res = close(op->fd) == 0 ? 0 : -errno;
-        else if (op->fd >= 0)
-            fdq_of(w, op->fd)->held--;
+        else
+            hold(w, order, false);
         vl__reactor_offload_done(w->r, order, res);
         order = next;
     }
 }
 
-/* The polling thread is about to wait (vl__reactor_timeout): a job that
- * found no free worker awake and woke none (wake_now) wakes a sleeper now,
- * if it still waits with no free worker awake. One load when there is
- * none. */
+/* A thread start failed (a process at its thread limit) while jobs waited
+ * for a free worker, and every worker there is may be stuck in a long call
+ * (a FIFO's open): start one now if jobs still wait for one, so that none
+ * waits for the next job's start to try again. Until a start succeeds or
+ * no job needs one, each wait of the driver tries once. */
+static void regrow(struct vl__workers *w)
+{
+    vl_mutex_lock(&w->mu);
+    bool grow = needs_thread(w);
+    vl_mutex_unlock(&w->mu);
+    w->regrow = grow && spawn(w) != 0;
+}
+
+/* The polling thread is about to wait (vl__reactor_timeout): a failed
+ * thread start is tried again (regrow), and a job that found no free
+ * worker awake and woke none (wake_now) wakes a sleeper now, if it still
+ * waits with no free worker awake. Two loads when there is neither. */
 static void workers_kick(void *ctx)
 {
     struct vl__workers *w = ctx;
-    if (!w->deferred) /* only the polling thread touches it */
+    if (w->regrow) /* only the polling thread touches it and deferred */
+        regrow(w);
+    if (!w->deferred)
         return;
     vl_mutex_lock(&w->mu);
     w->deferred = false;
@@ -614,7 +720,7 @@ int vl__workers_create(vl_engine *e, struct vl__reactor *r, uint32_t nthreads,
     w->fdmask = nfdq - 1;
     w->e = e;
     w->r = r;
-    w->qhead = w->qtail = w->dhead = w->chead = NONE;
+    w->qhead = w->qtail = w->dhead = w->chead = w->taken2 = NONE;
     w->max = nthreads;
     vl_mutex_init(&w->mu);
     vl_condvar_init(&w->cv);
