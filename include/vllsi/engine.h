@@ -207,7 +207,7 @@ typedef enum vl_driver_kind {
  *    polling thread in sendfile(2).
  * Without the flag every op that waits arms with one epoll_ctl, and every
  * SENDFILE asks the socket's flags (unless the engine made it with
- * VL_SOCK_NONBLOCK). kqueue's arms cost no system call of their own, and
+ * VL_SOCK_NONBLOCK: a SOCKET's or ACCEPT's). kqueue's arms cost no system call of their own, and
  * the other drivers keep nothing per number: they ignore it. */
 #define VL_ENGINE_REMEMBER_FDS     0x4u
 #define VL_ENGINE_FLAGS_ALL        0x7u
@@ -281,6 +281,7 @@ typedef struct vl_op {
         struct {
             struct sockaddr *addr; /* may be NULL (then addrlen is ignored) */
             socklen_t *addrlen;
+            uint32_t flags; /* VL_SOCK_* bits for the new socket (vl_op_accept) */
         } accept;
         struct {
             const struct sockaddr *addr;
@@ -474,6 +475,23 @@ VL_API vl_op vl_op_close(int fd);
 VL_API vl_op vl_op_cancel(uint64_t target_id);
 
 /*
+ * ACCEPT (vl_op_accept, vl_op_accept_multi): each new connection is a new
+ * descriptor that belongs to the caller, close-on-exec, and blocking unless
+ * u.accept.flags has VL_SOCK_NONBLOCK (the constructors set 0; set the flag
+ * on the op they return), whatever the listener's mode: the engine drives
+ * blocking and non-blocking sockets alike, so the flag is for the caller's
+ * own calls on the socket and for the readiness drivers, which then know
+ * the socket is non-blocking without asking (a SENDFILE skips its
+ * fcntl(F_GETFL)) as long as it stays so (see vl_op_sendfile). How each
+ * driver makes it: io_uring passes SOCK_NONBLOCK to IORING_OP_ACCEPT, epoll
+ * and the sync driver to accept4(2); kqueue on a system without accept4
+ * (macOS) sets O_NONBLOCK with fcntl(2) right after accept(2); IOCP sets
+ * FIONBIO on the AcceptEx socket once it is connected, which makes the
+ * caller's own recv/send on it fail with WSAEWOULDBLOCK rather than wait,
+ * and changes nothing for the engine's overlapped ops on it. The simulator
+ * takes the flag and ignores it (its sockets never block anything). submit:
+ * -EINVAL for flags with a bit outside VL_SOCK_ALL (no id, no completion).
+ *
  * Multishot ops: RECV, ACCEPT and POLL with VL_OP_F_MULTISHOT (POLL: see
  * vl_op_poll_multi below, which also says how it ends). Armed once, they
  * complete again and again with VL_CQE_MORE set, and end with one final
@@ -565,7 +583,7 @@ VL_API vl_op vl_op_sendv(int fd, const vl_iovec *iov, uint32_t iovcnt, int flags
  */
 VL_API vl_op vl_op_shutdown(int fd, int how);
 
-/* SOCKET's flags. */
+/* SOCKET's and ACCEPT's flags. */
 #define VL_SOCK_NONBLOCK 0x1u /* the new socket is non-blocking (O_NONBLOCK, FIONBIO) */
 #define VL_SOCK_ALL      VL_SOCK_NONBLOCK
 
@@ -762,7 +780,7 @@ VL_API vl_op vl_op_waitpid(int pid);
  * as a SEND's may (a chain, VL_OP_F_LINK, reads that as a short transfer),
  * and 0 at the file's end (or for count 0). The socket may be blocking or
  * not: the op never blocks the polling thread on it, provided a socket
- * that a SOCKET op made non-blocking (VL_SOCK_NONBLOCK) stays so (epoll
+ * that a SOCKET or ACCEPT op made non-blocking (VL_SOCK_NONBLOCK) stays so (epoll
  * and kqueue then skip asking its flags; see also
  * VL_ENGINE_REMEMBER_FDS). A peer that is gone is -EPIPE (or
  * -ECONNRESET), never SIGPIPE.

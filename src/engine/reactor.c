@@ -344,16 +344,18 @@ static int64_t file_read(const struct vl__slot *s)
     return sys_result(n);
 }
 
-/* accept(2) whose new fd is close-on-exec (the ACCEPT contract). */
-static int accept_cloexec(int fd, struct sockaddr *addr, socklen_t *len)
+/* accept(2) whose new fd is close-on-exec (the ACCEPT contract), and
+ * non-blocking with VL_SOCK_NONBLOCK in the op's flags. */
+static int accept_cloexec(int fd, struct sockaddr *addr, socklen_t *len, uint32_t flags)
 {
 #ifdef SOCK_CLOEXEC
-    return accept4(fd, addr, len, SOCK_CLOEXEC);
+    return accept4(fd, addr, len, SOCK_CLOEXEC | ((flags & VL_SOCK_NONBLOCK) ? SOCK_NONBLOCK : 0));
 #else
-    /* No accept4 (macOS): the flag follows at once (a fork in another
+    /* No accept4 (macOS): the flags follow at once (a fork in another
      * thread between the two calls would inherit the fd), and the new fd,
-     * which the BSDs make non-blocking after a non-blocking listener, is
-     * made blocking as accept4 leaves it on Linux. Where the platform has
+     * which the BSDs make non-blocking after a non-blocking listener, gets
+     * the mode the op asked for, blocking by default as accept4 leaves it
+     * on Linux. Where the platform has
      * SO_NOSIGPIPE the new socket gets it: the engine's sends carry
      * MSG_NOSIGNAL, and the caller's own write(2) to it then raises no
      * SIGPIPE either. */
@@ -361,8 +363,9 @@ static int accept_cloexec(int fd, struct sockaddr *addr, socklen_t *len)
     if (nfd >= 0) {
         (void)fcntl(nfd, F_SETFD, FD_CLOEXEC);
         int fl = fcntl(nfd, F_GETFL);
-        if (fl >= 0 && (fl & O_NONBLOCK))
-            (void)fcntl(nfd, F_SETFL, fl & ~O_NONBLOCK);
+        int want = (flags & VL_SOCK_NONBLOCK) ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+        if (fl >= 0 && want != fl)
+            (void)fcntl(nfd, F_SETFL, want);
 #ifdef SO_NOSIGPIPE
         int one = 1;
         (void)setsockopt(nfd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
@@ -695,6 +698,16 @@ static void hint_forget(struct vl__reactor *r, int fd)
         h->fd = -1;
 }
 
+/* A SOCKET or ACCEPT made fd: a new file on the number, and one the engine
+ * itself made non-blocking where flags has VL_SOCK_NONBLOCK (the hint's
+ * nonblock, which SENDFILE and SPLICE trust). */
+static void hint_new_socket(struct vl__reactor *r, int fd, uint32_t flags)
+{
+    hint_forget(r, fd);
+    if (flags & VL_SOCK_NONBLOCK)
+        hint_of(r, fd)->nonblock = 1;
+}
+
 /* A RECV on fd took less than it asked for: on a stream, everything, but
  * not the EOF of a peer known to be done (the next read finds it at once). */
 static void hint_short_read(struct vl__reactor *r, int fd)
@@ -805,9 +818,9 @@ static int64_t run_accept(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
         return RECHECK;
     const vl_op *op = &s->op;
     socklen_t *lenp = op->u.accept.addr ? op->u.accept.addrlen : NULL;
-    int64_t res = sys_result(accept_cloexec(op->fd, op->u.accept.addr, lenp));
+    int64_t res = sys_result(accept_cloexec(op->fd, op->u.accept.addr, lenp, op->u.accept.flags));
     if (res >= 0)
-        hint_forget(r, (int)res); /* a new file on the number */
+        hint_new_socket(r, (int)res, op->u.accept.flags);
     return would_block(res) ? PARK : res;
 }
 
@@ -893,14 +906,14 @@ static int64_t run_accept_multi(struct vl__reactor *r, uint32_t i, struct vl__sl
         }
         if (!ready && (rslot(s)->flags & F_ONE_PER_WAKE))
             return RECHECK;
-        int64_t res = sys_result(accept_cloexec(fd, NULL, NULL));
+        int64_t res = sys_result(accept_cloexec(fd, NULL, NULL, s->op.u.accept.flags));
         if (would_block(res))
             return PARK;
         if (res == -ECONNABORTED || res == -EINTR)
             continue;
         if (res < 0)
             return res;
-        hint_forget(r, (int)res);
+        hint_new_socket(r, (int)res, s->op.u.accept.flags);
         vl__engine_complete(r->e, i, res, VL_CQE_MORE);
         ready = false; /* a blocking listener accepts once per notification */
     }
@@ -1056,11 +1069,8 @@ static int64_t run_socket(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
     (void)i;
     (void)ready;
     int64_t res = socket_open(s);
-    if (res >= 0) {
-        hint_forget(r, (int)res); /* a new file on the number */
-        if (s->op.u.socket.flags & VL_SOCK_NONBLOCK)
-            hint_of(r, (int)res)->nonblock = 1;
-    }
+    if (res >= 0)
+        hint_new_socket(r, (int)res, s->op.u.socket.flags);
     return res;
 }
 
