@@ -5802,6 +5802,55 @@ static void recv_after_short_read_on_a_reused_number(void **state)
 }
 
 /*
+ * A number that held a regular file and then an empty pipe: a READ of the
+ * pipe waits for data, and a CANCEL ends it (0, -ECANCELED). Taken for a
+ * file, it would be a blocking read(2), on a worker that no CANCEL can stop
+ * (-EALREADY) or on the polling thread. With VL_ENGINE_REMEMBER_FDS the
+ * readiness drivers remember how READ/WRITE reach a number's file until the
+ * engine's CLOSE of it (the pipe comes after that CLOSE); without the flag
+ * they remember nothing, so a plain close(2) and a pipe put on the number
+ * behind the engine's back work as well (that leg runs only there: the
+ * flag's promise forbids it).
+ */
+static void read_file_then_pipe_on_one_number(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_sync("a READ of an empty pipe waits for data this thread never writes");
+    h_open(64, 0);
+    int f = mk_tmpfile();
+    assert_int_equal(write(f, "file", 4), 4);
+    const int n = 103; /* a number of its own, above what the suite has open */
+    int legs = (g_flags & VL_ENGINE_REMEMBER_FDS) ? 1 : 2;
+    for (int leg = 0; leg < legs; leg++) {
+        const char *how = leg == 0 ? "after the engine's CLOSE" : "after a plain close(2)";
+        assert_int_equal(dup2(f, n), n);
+        char buf[8];
+        for (int k = 0; k < 2; k++) /* twice: the second may use what the first learned */
+            assert_int_equal(h_run(vl_op_read(n, buf, sizeof(buf), 0)), 4);
+        if (leg == 0)
+            expect_result(h_run(vl_op_close(n)), 0, "CLOSE of the file");
+        else
+            assert_int_equal(close(n), 0);
+        int p[2];
+        mk_pipe(p);
+        assert_int_equal(dup2(p[0], n), n);
+        xclose(p[0]);
+        track(n);
+        uint64_t id = h_sub(vl_op_read(n, buf, sizeof(buf), -1));
+        assert_int_equal(h_poll(30 * CT_MS, 256), 0);
+        int64_t c = h_run(vl_op_cancel(id));
+        if (c != 0)
+            fail_msg("CANCEL of a READ of an empty pipe %s: %lld (%s)", how, (long long)c,
+                     strerror((int)-c));
+        expect_result(h_wait(id), -ECANCELED, "the cancelled READ of the pipe");
+        xclose(p[1]);
+        xclose(n);
+    }
+    h_quiet();
+}
+
+/*
  * An edge-triggered readiness driver may park a RECV after a short read
  * without reading again, and may start the fd's next ops from the
  * registration the last ones left in place (the epoll driver does both,
@@ -8743,6 +8792,7 @@ int main(int argc, char **argv)
 #ifndef _WIN32
         T(recv_after_parked_short_read_gets_earlier_data),
         T(recv_after_short_read_on_a_reused_number),
+        T(read_file_then_pipe_on_one_number),
         T(edges_after_short_reads_tcp_eof_first),
         T(edges_after_short_reads_tcp_eof_later),
         T(edges_after_short_reads_unix_eof_first),

@@ -192,10 +192,12 @@ typedef enum vl_driver_kind {
 /* The readiness drivers may remember what they learned about a descriptor
  * number until the number gets a new file through this engine (an ACCEPT,
  * SOCKET or OPENAT result) or loses it through its CLOSE. Set it when the
- * program keeps two promises for every number the engine ran ops on: it
+ * program keeps three promises for every number the engine ran ops on: it
  * puts no new file on the number behind the engine's back (plain close(2),
- * then an accept4(2), open(2) or dup2(2) landing there), and it does not
- * clear O_NONBLOCK on a socket the engine has seen non-blocking. What is
+ * then an accept4(2), open(2) or dup2(2) landing there, or another
+ * engine's ACCEPT, SOCKET or OPENAT), it does not clear O_NONBLOCK on a
+ * socket the engine has seen non-blocking, and it does not set O_DIRECT
+ * (F_SETFL) on a file the engine has read or written. What is
  * remembered (docs/engine.md, "The epoll driver"):
  *  - epoll keeps an fd's registration between its ops, so a connection's
  *    RECV, SEND, RECV, ... cycle costs no epoll_ctl. A broken first promise
@@ -205,10 +207,25 @@ typedef enum vl_driver_kind {
  *  - epoll: a socket a SENDFILE found non-blocking is not asked again (one
  *    fcntl per SENDFILE saved). A broken second promise could block the
  *    polling thread in sendfile(2).
- * Without the flag every op that waits arms with one epoll_ctl, and every
+ *  - epoll and kqueue: how a READ, WRITE, READV or WRITEV reaches the
+ *    number's file (fstat: a regular file, a socket, a pipe or other) and
+ *    whether a regular file's status flags ask for synchronous I/O
+ *    (F_GETFL: O_DIRECT, O_DSYNC, O_SYNC send its ops to the worker pool
+ *    without the page-cache attempt), asked once per file instead of per
+ *    op: a cached 4 KiB READ costs one preadv2 instead of three system
+ *    calls. This needs the first promise, since no call cheaper than the
+ *    fstat itself tells a number's new file from its old one: a pipe put
+ *    on the number behind the engine's back would be taken for the old
+ *    regular file, and read with a call that waits (on a worker no CANCEL
+ *    can stop, or on the polling thread); a file taken for a pipe would be
+ *    parked for a readiness its driver never reports. A broken third
+ *    promise makes the polling thread wait for a direct read's device I/O.
+ * Without the flag every op that waits arms with one epoll_ctl, every
  * SENDFILE asks the socket's flags (unless the engine made it with
- * VL_SOCK_NONBLOCK: a SOCKET's or ACCEPT's). kqueue's arms cost no system call of their own, and
- * the other drivers keep nothing per number: they ignore it. */
+ * VL_SOCK_NONBLOCK: a SOCKET's or ACCEPT's), and every READ/WRITE of a
+ * file asks fstat and F_GETFL. kqueue's arms cost no system call of their
+ * own; io_uring, IOCP and the sync driver keep nothing per number: they
+ * ignore it. */
 #define VL_ENGINE_REMEMBER_FDS     0x4u
 #define VL_ENGINE_FLAGS_ALL        0x7u
 

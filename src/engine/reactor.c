@@ -493,6 +493,74 @@ static int64_t special_rw(struct vl__slot *s, bool write, bool ready)
     return would_block(res) ? PARK : res;
 }
 
+/* ---- what READ/WRITE remember of a number's file (struct vl__reactor_hint) ---- */
+
+/* hint.sync_io: F_GETFL not asked yet; asked, and the file's status flags
+ * ask for synchronous I/O (O_DIRECT, O_DSYNC, O_SYNC) or not. */
+#define SYNC_IO_UNASKED 0
+#define SYNC_IO_YES     1
+#define SYNC_IO_NO      2
+
+static struct vl__reactor_hint *hint_of(struct vl__reactor *r, int fd);
+
+/* fd's hint if it holds what a READ/WRITE learned of fd's file, else NULL
+ * (the engine was not made with VL_ENGINE_REMEMBER_FDS, or the number's
+ * entry holds another number, or nothing learned yet). */
+static struct vl__reactor_hint *hint_file(struct vl__reactor *r, int fd)
+{
+    if (!r->remember || fd < 0)
+        return NULL;
+    struct vl__reactor_hint *h = &r->hints[(uint32_t)fd & r->mask];
+    return h->fd == fd && h->mode != 0 ? h : NULL;
+}
+
+/*
+ * classify, or what an earlier READ/WRITE of the number learned, under
+ * VL_ENGINE_REMEMBER_FDS's promise (no new file on a number behind the
+ * engine's back: the hint is forgotten where the engine sees one, CLOSE and
+ * the results of ACCEPT, SOCKET and OPENAT). From the hint *size is -1:
+ * file_first asks it only when a read comes back short. A worker's run
+ * never gets here (its op was classified on the polling thread, which alone
+ * touches the hints).
+ */
+static int classify_known(struct vl__reactor *r, struct vl__slot *s, uint64_t *dev, int64_t *size)
+{
+    int fd = s->op.fd;
+    const struct vl__reactor_hint *k = hint_file(r, fd);
+    if (k != NULL) {
+        rslot(s)->flags = (rslot(s)->flags & ~MODE_MASK) | ((unsigned)k->mode << MODE_SHIFT);
+        *dev = k->dev;
+        *size = -1;
+        return 0;
+    }
+    int rc = classify(s, dev, size);
+    if (rc == 0 && r->remember && !(rslot(s)->flags & F_WORKER)) {
+        struct vl__reactor_hint *h = hint_of(r, fd);
+        h->mode = (uint8_t)((rslot(s)->flags & MODE_MASK) >> MODE_SHIFT);
+        h->dev = *dev;
+    }
+    return rc;
+}
+
+/* Whether fd's file asks for synchronous I/O (O_DIRECT, O_DSYNC, O_SYNC;
+ * O_SYNC includes O_DSYNC's bit), which the RWF_NOWAIT attempt would wait
+ * for: file_first then leaves the op to the offload. F_GETFL per op, or
+ * once per file under VL_ENGINE_REMEMBER_FDS's promise, which covers
+ * O_DIRECT too (F_SETFL can change it; O_DSYNC and O_SYNC it cannot). An
+ * fd whose flags cannot be read counts as synchronous: the offload's call
+ * gives the error. */
+static bool file_sync_io(struct vl__reactor *r, int fd)
+{
+    struct vl__reactor_hint *h = hint_file(r, fd);
+    if (h != NULL && h->sync_io != SYNC_IO_UNASKED)
+        return h->sync_io == SYNC_IO_YES;
+    int fl = fcntl(fd, F_GETFL);
+    bool sync = fl < 0 || (fl & (O_DIRECT | O_DSYNC));
+    if (h != NULL && fl >= 0)
+        h->sync_io = sync ? SYNC_IO_YES : SYNC_IO_NO;
+    return sync;
+}
+
 /*
  * Fault injection (builds with VLLSI_FAULT_INJECTION, src/engine/fault.h):
  * before a socket transfer the "kernel" may answer EAGAIN; the op then
@@ -561,7 +629,8 @@ static int64_t sock_rw(const struct vl__slot *s, bool write)
  * well as an older kernel's "no buffered NOWAIT write": the offload's call
  * says which, and nothing is remembered. -EINTR goes there too: the plain
  * call retries it. A file opened O_DIRECT, O_DSYNC or O_SYNC (its status
- * flags, asked per op: F_SETFL may change them) goes to the offload
+ * flags, asked per op since F_SETFL may change O_DIRECT, or once per file
+ * under VL_ENGINE_REMEMBER_FDS: file_sync_io) goes to the offload
  * without the attempt: RWF_NOWAIT keeps a call from waiting to start I/O,
  * not for the I/O, and a synchronous call waits for a direct read's
  * device I/O, and for a synchronous write's flush. Fault injection: the
@@ -573,8 +642,7 @@ static int64_t file_first(struct vl__reactor *r, struct vl__slot *s, bool write,
 #ifdef RWF_NOWAIT
     if (!r->file_nowait || r->nowait_refused[write] == dev + 1 || VL__FAULT(VL__FAULT_EAGAIN))
         return OFFLOAD;
-    int fl = fcntl(s->op.fd, F_GETFL);
-    if (fl < 0 || (fl & (O_DIRECT | O_DSYNC)))
+    if (file_sync_io(r, s->op.fd))
         return OFFLOAD;
     int64_t res = nowait_rw(s, write);
     if (res == -EOPNOTSUPP)
@@ -587,8 +655,13 @@ static int64_t file_first(struct vl__reactor *r, struct vl__slot *s, bool write,
      * file comes back short only at its end, as a blocking one does. At the
      * file position (-1) the attempt has moved it: its part stands. */
     int64_t off = s->op.u.rw.offset;
-    if (res > 0 && off >= 0 && off + res < size && (uint64_t)res < op_bytes(&s->op))
-        return OFFLOAD;
+    if (res > 0 && off >= 0 && (uint64_t)res < op_bytes(&s->op)) {
+        struct stat st;
+        if (size < 0) /* the classification came from the hint: ask now */
+            size = fstat(s->op.fd, &st) == 0 ? (int64_t)st.st_size : INT64_MAX;
+        if (off + res < size)
+            return OFFLOAD;
+    }
     return res;
 #else
     (void)r, (void)s, (void)write, (void)dev, (void)size;
@@ -608,7 +681,7 @@ static int64_t run_rw(struct vl__reactor *r, struct vl__slot *s, bool write, boo
     uint64_t dev = 0;
     int64_t size = 0;
     if ((flags & MODE_MASK) == MODE_NONE) {
-        int rc = classify(s, &dev, &size);
+        int rc = classify_known(r, s, &dev, &size);
         if (rc < 0)
             return rc;
         flags = rslot(s)->flags;
@@ -1191,17 +1264,12 @@ static int64_t openat_first(struct vl__reactor *r, const vl_op *op)
 
 /* With resolve flags, openat2(2) (Linux 5.6+); elsewhere, and on a kernel
  * without the call, -EOPNOTSUPP: never an open without the check. */
-static int64_t run_openat(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+static int64_t openat_call(struct vl__reactor *r, struct vl__slot *s)
 {
-    (void)i, (void)ready;
     const vl_op *op = &s->op;
 #ifdef __linux__
-    if (r->off != NULL && !(rslot(s)->flags & F_WORKER)) {
-        int64_t res = openat_first(r, op);
-        if (res >= 0)
-            hint_forget(r, (int)res); /* a new file on the number */
-        return res;
-    }
+    if (r->off != NULL && !(rslot(s)->flags & F_WORKER))
+        return openat_first(r, op);
 #else
     (void)r;
 #endif
@@ -1215,6 +1283,17 @@ static int64_t run_openat(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
     }
     return sys_result(openat(at_fd(op->fd), op->u.openat.path, op->u.openat.flags | O_CLOEXEC,
                              (mode_t)op->u.openat.mode));
+}
+
+/* A new file on the number (hint_forget): here on the polling thread, in
+ * vl__reactor_offload_done for a worker's open. */
+static int64_t run_openat(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)i, (void)ready;
+    int64_t res = openat_call(r, s);
+    if (res >= 0 && !(rslot(s)->flags & F_WORKER))
+        hint_forget(r, (int)res);
+    return res;
 }
 
 #ifdef __linux__
@@ -2574,7 +2653,8 @@ int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
         free(r);
         return rc;
     }
-    r->reuse = r->reuse && (cfg->flags & VL_ENGINE_REMEMBER_FDS);
+    r->remember = (cfg->flags & VL_ENGINE_REMEMBER_FDS) != 0;
+    r->reuse = r->reuse && r->remember;
     vl__reactor_set_offload(r, &vl__workers_offload, r->pool); /* routes by reuse */
     vl__reactor_set_file_nowait(r, true);
     *vl__engine_drv(e) = r;
