@@ -542,6 +542,7 @@ static int classify_known(struct vl__reactor *r, struct vl__slot *s, uint64_t *d
     return rc;
 }
 
+#ifdef RWF_NOWAIT /* its only user is file_first's attempt (Linux) */
 /* Whether fd's file asks for synchronous I/O (O_DIRECT, O_DSYNC, O_SYNC;
  * O_SYNC includes O_DSYNC's bit), which the RWF_NOWAIT attempt would wait
  * for: file_first then leaves the op to the offload. F_GETFL per op, or
@@ -560,6 +561,7 @@ static bool file_sync_io(struct vl__reactor *r, int fd)
         h->sync_io = sync ? SYNC_IO_YES : SYNC_IO_NO;
     return sync;
 }
+#endif
 
 /*
  * Fault injection (builds with VLLSI_FAULT_INJECTION, src/engine/fault.h):
