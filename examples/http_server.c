@@ -1423,13 +1423,6 @@ static void on_accept(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags
      * wait for the ACK of the previous (Nagle plus delayed ACKs: 40 ms). */
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-#if HTTP_ENGINE_FILES
-    /* Non-blocking, which the engine's ops do not need but SENDFILE's
-     * sendfile(2) call does: on a blocking socket the engine makes it
-     * non-blocking around every call and restores it (two fcntl calls per
-     * SENDFILE, where the flag costs one call per connection). */
-    fcntl(fd, F_SETFL, O_NONBLOCK);
-#endif
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;
@@ -1492,9 +1485,9 @@ static void report_ready(struct worker *w, int rc)
 static int worker_setup(struct worker *w)
 {
     /* Connections come from the loop's ACCEPT and files from its OPENAT, so
-     * no number is reused behind the engine's back, and connections stay
-     * non-blocking (on_accept): epoll may keep each connection's
-     * registration between requests and skip SENDFILE's flag check. */
+     * no number is reused behind the engine's back, and nothing clears a
+     * connection's O_NONBLOCK: epoll may keep each connection's
+     * registration between requests. */
     vl_engine_config cfg = {
         .driver = w->driver, .max_inflight = 65536, .flags = VL_ENGINE_REMEMBER_FDS};
     int rc = vl_loop_init(&w->loop, &cfg);
@@ -1510,7 +1503,16 @@ static int worker_setup(struct worker *w)
     vl_timer_init(&w->grace, on_grace, w);
     if ((rc = vl_timer_start(w->loop, &w->date_timer, VL_NS_PER_SEC, VL_NS_PER_SEC)) < 0)
         return rc;
-    vl_loop_op_init(&w->acc, vl_op_accept_multi(w->lfd), on_accept, w);
+    vl_op acc = vl_op_accept_multi(w->lfd);
+#if HTTP_ENGINE_FILES
+    /* Connections non-blocking from the start, which the engine's ops do
+     * not need but SENDFILE's sendfile(2) call does: on a blocking socket
+     * the engine makes it non-blocking around every call and restores it
+     * (two fcntl calls per SENDFILE). Made so by the ACCEPT, the readiness
+     * drivers know it without asking, and no fcntl per connection. */
+    acc.u.accept.flags = VL_SOCK_NONBLOCK;
+#endif
+    vl_loop_op_init(&w->acc, acc, on_accept, w);
     return vl_loop_submit(w->loop, &w->acc);
 }
 

@@ -1978,6 +1978,190 @@ static void accept_on_non_listening_socket(void **state)
     h_quiet();
 }
 
+/* ---- ACCEPT's VL_SOCK_NONBLOCK ------------------------------------------------------ */
+
+/*
+ * Whether an accepted socket is non-blocking: O_NONBLOCK in its status
+ * flags; on Windows, which cannot read FIONBIO back, what a recv on it
+ * with nothing queued answers: WSAEWOULDBLOCK at once when it is
+ * non-blocking, WSAETIMEDOUT after SO_RCVTIMEO when it blocks.
+ */
+static bool accepted_nonblocking(int fd, const char *what)
+{
+#ifdef _WIN32
+    DWORD ms = 200;
+    assert_int_equal(
+        setsockopt((SOCKET)(intptr_t)fd, SOL_SOCKET, SO_RCVTIMEO, (const char *)&ms, sizeof(ms)),
+        0);
+    char b;
+    int r = (recv)((SOCKET)(intptr_t)fd, &b, 1, 0); /* Winsock's, not ct_recv */
+    int err = r < 0 ? WSAGetLastError() : 0;
+    if (err != WSAEWOULDBLOCK && err != WSAETIMEDOUT)
+        fail_msg("%s: recv on an idle socket = %d, error %d", what, r, err);
+    return err == WSAEWOULDBLOCK;
+#else
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        fail_msg("%s: F_GETFL: %s", what, strerror(errno));
+    return (fl & O_NONBLOCK) != 0;
+#endif
+}
+
+/* A connection waiting in l's backlog (a plain connect: the handshake
+ * completes without an accept, so the sync driver's ACCEPT finds it). */
+static int queued_client(const struct sockaddr_storage *ls)
+{
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(c >= 0);
+    track(c);
+    assert_int_equal(connect(c, (const struct sockaddr *)ls, sizeof(struct sockaddr_in)), 0);
+    return c;
+}
+
+/*
+ * ACCEPT with VL_SOCK_NONBLOCK gives a non-blocking socket and without it
+ * a blocking one, whatever the listener's mode (the BSDs' accept(2) copies
+ * a non-blocking listener's mode, Linux's does not); the socket is
+ * close-on-exec and carries the connection either way. Windows: a
+ * blocking listener only (its listener's FIONBIO is the caller's, and
+ * AcceptEx does not look at it).
+ */
+static void accept_nonblock_flag(void **state)
+{
+    (void)state;
+    WATCH(20);
+    h_open(64, 0);
+#ifdef _WIN32
+    const int listener_modes = 1;
+#else
+    const int listener_modes = 2;
+#endif
+    for (int nbl = 0; nbl < listener_modes; nbl++) {
+        struct sockaddr_storage ls;
+        int l = tcp_bound(AF_INET, true, &ls);
+        assert_true(l >= 0);
+        if (nbl)
+            assert_int_equal(fcntl(l, F_SETFL, O_NONBLOCK), 0); /* a socket has no other */
+        for (int want = 0; want < 2; want++) {
+            char what[96];
+            snprintf(what, sizeof(what), "ACCEPT%s on a %s listener",
+                     want ? " (VL_SOCK_NONBLOCK)" : "", nbl ? "non-blocking" : "blocking");
+            int c = queued_client(&ls);
+            vl_op op = vl_op_accept(l, NULL, NULL);
+            op.u.accept.flags = want ? VL_SOCK_NONBLOCK : 0;
+            int64_t s = h_run(op);
+            if (s < 0)
+                fail_msg("%s: %lld (%s)", what, (long long)s, strerror((int)-s));
+            if (!(fcntl((int)s, F_GETFD) & FD_CLOEXEC))
+                fail_msg("%s: not close-on-exec", what);
+            if (accepted_nonblocking((int)s, what) != (want == 1))
+                fail_msg("%s: the socket is %sblocking", what, want ? "" : "non-");
+            assert_int_equal(send(c, "n", 1, 0), 1);
+            char b = 0;
+            assert_int_equal(h_run(vl_op_recv((int)s, &b, 1, 0)), 1);
+            assert_int_equal(b, 'n');
+            xclose((int)s);
+            xclose(c);
+        }
+        xclose(l);
+    }
+    h_quiet();
+}
+
+/*
+ * A multishot ACCEPT with VL_SOCK_NONBLOCK: every connection it reports is
+ * non-blocking; without the flag every one blocks. The sync driver has no
+ * multishot ops (-EOPNOTSUPP).
+ */
+static void accept_multi_nonblock_flag(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_sync("no multishot ops (the op completes with -EOPNOTSUPP)");
+    vl_engine *e = h_open(64, 0);
+    enum { N = 3 };
+    for (int want = 0; want < 2; want++) {
+        const char *what = want ? "multishot ACCEPT (VL_SOCK_NONBLOCK)" : "multishot ACCEPT";
+        struct sockaddr_storage ls;
+        int l = tcp_bound(AF_INET, true, &ls);
+        assert_true(l >= 0);
+        vl_op op = vl_op_accept_multi(l);
+        op.u.accept.flags = want ? VL_SOCK_NONBLOCK : 0;
+        int64_t id = vl_engine_submit(e, &op, NULL);
+        assert_true(id > 0);
+        for (int k = 0; k < N; k++)
+            queued_client(&ls);
+        int got = 0;
+        int64_t start = ct_now_ns();
+        while (got < N) {
+            if (ct_now_ns() - start > h_limit_ns())
+                fail_msg("%s: %d of %d connections reported", what, got, N);
+            vl_completion c[8];
+            int n = vl_engine_poll(e, 50 * CT_MS, c, 8);
+            assert_true(n >= 0);
+            for (int i = 0; i < n; i++) {
+                assert_int_equal(c[i].id, (uint64_t)id);
+                if (!(c[i].flags & VL_CQE_MORE) || c[i].result < 0)
+                    fail_msg("%s ended: %lld", what, (long long)c[i].result);
+                track((int)c[i].result);
+                if (accepted_nonblocking((int)c[i].result, what) != (want == 1))
+                    fail_msg("%s: connection %d is %sblocking", what, got, want ? "" : "non-");
+                got++;
+            }
+        }
+        vl_op cancel = vl_op_cancel((uint64_t)id);
+        assert_true(vl_engine_submit(e, &cancel, NULL) > 0);
+        int finals = 0;
+        start = ct_now_ns();
+        while (finals < 2) {
+            if (ct_now_ns() - start > h_limit_ns())
+                fail_msg("%s: the cancel never ended it", what);
+            vl_completion c[8];
+            int n = vl_engine_poll(e, 50 * CT_MS, c, 8);
+            assert_true(n >= 0);
+            for (int i = 0; i < n; i++) {
+                assert_false(c[i].flags & VL_CQE_MORE);
+                assert_int_equal(c[i].result, c[i].id == (uint64_t)id ? -ECANCELED : 0);
+                finals++;
+            }
+        }
+        xclose(l);
+    }
+    assert_int_equal(vl_engine_inflight(e), 0);
+    h_quiet();
+}
+
+/* ACCEPT (single-shot and multishot) with a flag outside VL_SOCK_ALL: -EINVAL
+ * at submit, as SOCKET's; no id, no completion, no connection taken. */
+static void accept_rejects_unknown_flags(void **state)
+{
+    (void)state;
+    WATCH(20);
+    struct sockaddr_storage ls;
+    int l = tcp_bound(AF_INET, true, &ls);
+    assert_true(l >= 0);
+    h_open(64, 0);
+    static const uint32_t bad_flags[] = {0x2u, 0x800u /* SOCK_NONBLOCK's bit on Linux */, 0x80000u,
+                                         0x80000000u, ~0u};
+    for (size_t k = 0; k < sizeof(bad_flags) / sizeof(bad_flags[0]); k++) {
+        vl_op op = vl_op_accept(l, NULL, NULL);
+        op.u.accept.flags = bad_flags[k];
+        expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL, "ACCEPT with unknown flags");
+        op = vl_op_accept_multi(l);
+        op.u.accept.flags = bad_flags[k] | VL_SOCK_NONBLOCK;
+        expect_sync(vl_engine_submit(H.e, &op, NULL), -EINVAL,
+                    "multishot ACCEPT with unknown flags");
+    }
+    assert_int_equal(vl_engine_inflight(H.e), 0);
+    assert_int_equal(h_poll(20 * CT_MS, 256), 0);
+    /* The refused ops took nothing: a connection still waits for an ACCEPT. */
+    queued_client(&ls);
+    vl_op op = vl_op_accept(l, NULL, NULL);
+    op.u.accept.flags = VL_SOCK_NONBLOCK;
+    assert_true(h_run(op) >= 0);
+    h_quiet();
+}
+
 /* ---- SHUTDOWN ---------------------------------------------------------------------- */
 
 /* A connected loopback TCP pair from plain system calls: sv[0] connected,
@@ -5620,6 +5804,55 @@ static void recv_after_short_read_on_a_reused_number(void **state)
 }
 
 /*
+ * A number that held a regular file and then an empty pipe: a READ of the
+ * pipe waits for data, and a CANCEL ends it (0, -ECANCELED). Taken for a
+ * file, it would be a blocking read(2), on a worker that no CANCEL can stop
+ * (-EALREADY) or on the polling thread. With VL_ENGINE_REMEMBER_FDS the
+ * readiness drivers remember how READ/WRITE reach a number's file until the
+ * engine's CLOSE of it (the pipe comes after that CLOSE); without the flag
+ * they remember nothing, so a plain close(2) and a pipe put on the number
+ * behind the engine's back work as well (that leg runs only there: the
+ * flag's promise forbids it).
+ */
+static void read_file_then_pipe_on_one_number(void **state)
+{
+    (void)state;
+    WATCH(20);
+    skip_on_sync("a READ of an empty pipe waits for data this thread never writes");
+    h_open(64, 0);
+    int f = mk_tmpfile();
+    assert_int_equal(write(f, "file", 4), 4);
+    const int n = 103; /* a number of its own, above what the suite has open */
+    int legs = (g_flags & VL_ENGINE_REMEMBER_FDS) ? 1 : 2;
+    for (int leg = 0; leg < legs; leg++) {
+        const char *how = leg == 0 ? "after the engine's CLOSE" : "after a plain close(2)";
+        assert_int_equal(dup2(f, n), n);
+        char buf[8];
+        for (int k = 0; k < 2; k++) /* twice: the second may use what the first learned */
+            assert_int_equal(h_run(vl_op_read(n, buf, sizeof(buf), 0)), 4);
+        if (leg == 0)
+            expect_result(h_run(vl_op_close(n)), 0, "CLOSE of the file");
+        else
+            assert_int_equal(close(n), 0);
+        int p[2];
+        mk_pipe(p);
+        assert_int_equal(dup2(p[0], n), n);
+        xclose(p[0]);
+        track(n);
+        uint64_t id = h_sub(vl_op_read(n, buf, sizeof(buf), -1));
+        assert_int_equal(h_poll(30 * CT_MS, 256), 0);
+        int64_t c = h_run(vl_op_cancel(id));
+        if (c != 0)
+            fail_msg("CANCEL of a READ of an empty pipe %s: %lld (%s)", how, (long long)c,
+                     strerror((int)-c));
+        expect_result(h_wait(id), -ECANCELED, "the cancelled READ of the pipe");
+        xclose(p[1]);
+        xclose(n);
+    }
+    h_quiet();
+}
+
+/*
  * An edge-triggered readiness driver may park a RECV after a short read
  * without reading again, and may start the fd's next ops from the
  * registration the last ones left in place (the epoll driver does both,
@@ -8666,6 +8899,9 @@ int main(int argc, char **argv)
         T(bad_fds_complete_with_ebadf),
         T(socket_ops_on_non_sockets),
         T(accept_on_non_listening_socket),
+        T(accept_nonblock_flag),
+        T(accept_multi_nonblock_flag),
+        T(accept_rejects_unknown_flags),
         T(shutdown_half_closes),
         T(socket_bind_listen_serve),
         T(socket_bind_listen_errors),
@@ -8747,6 +8983,7 @@ int main(int argc, char **argv)
 #ifndef _WIN32
         T(recv_after_parked_short_read_gets_earlier_data),
         T(recv_after_short_read_on_a_reused_number),
+        T(read_file_then_pipe_on_one_number),
         T(edges_after_short_reads_tcp_eof_first),
         T(edges_after_short_reads_tcp_eof_later),
         T(edges_after_short_reads_unix_eof_first),

@@ -151,8 +151,8 @@ static inline void ct_watch(const char *test, unsigned secs)
  * default "uring"; "uring-notaskrun" is io_uring with
  * VL_ENGINE_NO_TASKRUN_FLAGS, the ring without DEFER_TASKRUN and
  * SINGLE_ISSUER; "uring-embedded" with VL_ENGINE_EMBEDDED, COOP_TASKRUN
- * instead of DEFER_TASKRUN; "epoll-remember" is epoll with
- * VL_ENGINE_REMEMBER_FDS), the seed (printed, so a failure can be repeated), the
+ * instead of DEFER_TASKRUN; "epoll-remember" and "kqueue-remember" are
+ * those drivers with VL_ENGINE_REMEMBER_FDS), the seed (printed, so a failure can be repeated), the
  * valgrind slow-down, and the SIGALRM watchdog. 0, or 2 after printing the
  * usage.
  */
@@ -175,6 +175,9 @@ static inline int ct_suite_init(struct ct_suite *s, const char *suite, int argc,
         s->flags = VL_ENGINE_REMEMBER_FDS;
     } else if (strcmp(s->drv, "kqueue") == 0) {
         s->kind = VL_DRIVER_KQUEUE;
+    } else if (strcmp(s->drv, "kqueue-remember") == 0) {
+        s->kind = VL_DRIVER_KQUEUE;
+        s->flags = VL_ENGINE_REMEMBER_FDS;
     } else if (strcmp(s->drv, "sync") == 0) {
         s->kind = VL_DRIVER_SYNC;
     } else if (strcmp(s->drv, "auto") == 0) {
@@ -182,11 +185,10 @@ static inline int ct_suite_init(struct ct_suite *s, const char *suite, int argc,
     } else if (strcmp(s->drv, "iocp") == 0) {
         s->kind = VL_DRIVER_IOCP;
     } else {
-        fprintf(
-            stderr,
-            "usage: %s uring|uring-notaskrun|uring-embedded|epoll|epoll-remember|kqueue|sync|auto|"
-            "iocp\n",
-            argv[0]);
+        fprintf(stderr,
+                "usage: %s uring|uring-notaskrun|uring-embedded|epoll|epoll-remember|kqueue|"
+                "kqueue-remember|sync|auto|iocp\n",
+                argv[0]);
         return 2;
     }
     s->slow = 1;

@@ -790,6 +790,56 @@ static void test_nowait_sync_and_direct_go_to_the_pool(void **state)
     vl_engine_destroy(e);
 }
 
+/*
+ * With VL_ENGINE_REMEMBER_FDS the readiness core classifies a number's file
+ * once (fstat, F_GETFL) for all its READs: later ones still go where the
+ * first went (inline from the page cache), a read that comes back short at
+ * the end of the file stays inline (the size is asked then), and once the
+ * engine's CLOSE has forgotten the number, an O_DSYNC file put on it sends
+ * its READs to the pool again.
+ */
+static void test_nowait_remembered_file(void **state)
+{
+    (void)state;
+    enum { N = 10000 };
+    vl_engine_config cfg = {g_kind, 0, 64, VL_ENGINE_REMEMBER_FDS, 1};
+    vl_engine *e = NULL;
+    assert_int_equal(vl_engine_create(&cfg, &e), 0);
+    struct vl__workers *w = pool_of(e);
+    char path[] = "/tmp/vllsi-workers-rem-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    static uint8_t data[N];
+    for (size_t i = 0; i < N; i++)
+        data[i] = pattern(i);
+    assert_int_equal(pwrite(fd, data, N, 0), N);
+    if (!kernel_reads_nowait(fd, 4096)) {
+        unlink(path);
+        close(fd);
+        vl_engine_destroy(e);
+        skip();
+    }
+    vl__workers_gate(w, true);
+    static uint8_t buf[8192];
+    for (int k = 0; k < 2; k++)
+        expect_route(e, w, submit(e, vl_op_read(fd, buf, 4096, 0)), true, 4096);
+    expect_route(e, w, submit(e, vl_op_read(fd, buf, 8192, 8192)), true, N - 8192);
+    assert_memory_equal(buf, data + 8192, N - 8192);
+    expect_route(e, w, submit(e, vl_op_close(fd)), true, 0);
+    int sync = open(path, O_RDWR | O_DSYNC | O_CLOEXEC);
+    assert_true(sync >= 0);
+    if (sync != fd) {
+        assert_int_equal(dup2(sync, fd), fd);
+        close(sync);
+    }
+    expect_route(e, w, submit(e, vl_op_read(fd, buf, 64, 100)), false, 64);
+    assert_memory_equal(buf, data + 100, 64);
+    vl__workers_gate(w, false);
+    unlink(path);
+    close(fd);
+    vl_engine_destroy(e);
+}
+
 /* A temporary directory with a regular file f, for the OPENAT tests. */
 struct tdir {
     char dir[64], f[80], g[80], p[80];
@@ -1693,6 +1743,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_nowait_partly_cached_read_is_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nowait_sync_and_direct_go_to_the_pool, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_nowait_remembered_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nowait_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nowait_open_fifo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nowait_statx, setup, teardown),

@@ -193,10 +193,12 @@ typedef enum vl_driver_kind {
 /* The readiness drivers may remember what they learned about a descriptor
  * number until the number gets a new file through this engine (an ACCEPT,
  * SOCKET or OPENAT result) or loses it through its CLOSE. Set it when the
- * program keeps two promises for every number the engine ran ops on: it
+ * program keeps three promises for every number the engine ran ops on: it
  * puts no new file on the number behind the engine's back (plain close(2),
- * then an accept4(2), open(2) or dup2(2) landing there), and it does not
- * clear O_NONBLOCK on a socket the engine has seen non-blocking. What is
+ * then an accept4(2), open(2) or dup2(2) landing there, or another
+ * engine's ACCEPT, SOCKET or OPENAT), it does not clear O_NONBLOCK on a
+ * socket the engine has seen non-blocking, and it does not set O_DIRECT
+ * (F_SETFL) on a file the engine has read or written. What is
  * remembered (docs/engine.md, "The epoll driver"):
  *  - epoll keeps an fd's registration between its ops, so a connection's
  *    RECV, SEND, RECV, ... cycle costs no epoll_ctl. A broken first promise
@@ -206,10 +208,25 @@ typedef enum vl_driver_kind {
  *  - epoll: a socket a SENDFILE found non-blocking is not asked again (one
  *    fcntl per SENDFILE saved). A broken second promise could block the
  *    polling thread in sendfile(2).
- * Without the flag every op that waits arms with one epoll_ctl, and every
+ *  - epoll and kqueue: how a READ, WRITE, READV or WRITEV reaches the
+ *    number's file (fstat: a regular file, a socket, a pipe or other) and
+ *    whether a regular file's status flags ask for synchronous I/O
+ *    (F_GETFL: O_DIRECT, O_DSYNC, O_SYNC send its ops to the worker pool
+ *    without the page-cache attempt), asked once per file instead of per
+ *    op: a cached 4 KiB READ costs one preadv2 instead of three system
+ *    calls. This needs the first promise, since no call cheaper than the
+ *    fstat itself tells a number's new file from its old one: a pipe put
+ *    on the number behind the engine's back would be taken for the old
+ *    regular file, and read with a call that waits (on a worker no CANCEL
+ *    can stop, or on the polling thread); a file taken for a pipe would be
+ *    parked for a readiness its driver never reports. A broken third
+ *    promise makes the polling thread wait for a direct read's device I/O.
+ * Without the flag every op that waits arms with one epoll_ctl, every
  * SENDFILE asks the socket's flags (unless the engine made it with
- * VL_SOCK_NONBLOCK). kqueue's arms cost no system call of their own, and
- * the other drivers keep nothing per number: they ignore it. */
+ * VL_SOCK_NONBLOCK: a SOCKET's or ACCEPT's), and every READ/WRITE of a
+ * file asks fstat and F_GETFL. kqueue's arms cost no system call of their
+ * own; io_uring, IOCP and the sync driver keep nothing per number: they
+ * ignore it. */
 #define VL_ENGINE_REMEMBER_FDS     0x4u
 /* The readiness drivers send every file op to the worker pool at once
  * (vl_engine_config.workers): the polling thread makes none of its first
@@ -294,6 +311,7 @@ typedef struct vl_op {
         struct {
             struct sockaddr *addr; /* may be NULL (then addrlen is ignored) */
             socklen_t *addrlen;
+            uint32_t flags; /* VL_SOCK_* bits for the new socket (vl_op_accept) */
         } accept;
         struct {
             const struct sockaddr *addr;
@@ -487,6 +505,23 @@ VL_API vl_op vl_op_close(int fd);
 VL_API vl_op vl_op_cancel(uint64_t target_id);
 
 /*
+ * ACCEPT (vl_op_accept, vl_op_accept_multi): each new connection is a new
+ * descriptor that belongs to the caller, close-on-exec, and blocking unless
+ * u.accept.flags has VL_SOCK_NONBLOCK (the constructors set 0; set the flag
+ * on the op they return), whatever the listener's mode: the engine drives
+ * blocking and non-blocking sockets alike, so the flag is for the caller's
+ * own calls on the socket and for the readiness drivers, which then know
+ * the socket is non-blocking without asking (a SENDFILE skips its
+ * fcntl(F_GETFL)) as long as it stays so (see vl_op_sendfile). How each
+ * driver makes it: io_uring passes SOCK_NONBLOCK to IORING_OP_ACCEPT, epoll
+ * and the sync driver to accept4(2); kqueue on a system without accept4
+ * (macOS) sets O_NONBLOCK with fcntl(2) right after accept(2); IOCP sets
+ * FIONBIO on the AcceptEx socket once it is connected, which makes the
+ * caller's own recv/send on it fail with WSAEWOULDBLOCK rather than wait,
+ * and changes nothing for the engine's overlapped ops on it. The simulator
+ * takes the flag and ignores it (its sockets never block anything). submit:
+ * -EINVAL for flags with a bit outside VL_SOCK_ALL (no id, no completion).
+ *
  * Multishot ops: RECV, ACCEPT and POLL with VL_OP_F_MULTISHOT (POLL: see
  * vl_op_poll_multi below, which also says how it ends). Armed once, they
  * complete again and again with VL_CQE_MORE set, and end with one final
@@ -578,7 +613,7 @@ VL_API vl_op vl_op_sendv(int fd, const vl_iovec *iov, uint32_t iovcnt, int flags
  */
 VL_API vl_op vl_op_shutdown(int fd, int how);
 
-/* SOCKET's flags. */
+/* SOCKET's and ACCEPT's flags. */
 #define VL_SOCK_NONBLOCK 0x1u /* the new socket is non-blocking (O_NONBLOCK, FIONBIO) */
 #define VL_SOCK_ALL      VL_SOCK_NONBLOCK
 
@@ -775,7 +810,7 @@ VL_API vl_op vl_op_waitpid(int pid);
  * as a SEND's may (a chain, VL_OP_F_LINK, reads that as a short transfer),
  * and 0 at the file's end (or for count 0). The socket may be blocking or
  * not: the op never blocks the polling thread on it, provided a socket
- * that a SOCKET op made non-blocking (VL_SOCK_NONBLOCK) stays so (epoll
+ * that a SOCKET or ACCEPT op made non-blocking (VL_SOCK_NONBLOCK) stays so (epoll
  * and kqueue then skip asking its flags; see also
  * VL_ENGINE_REMEMBER_FDS). A peer that is gone is -EPIPE (or
  * -ECONNRESET), never SIGPIPE.

@@ -1501,14 +1501,24 @@ static int iocp_submit(vl_engine *e, uint32_t slot)
 
 /* ---- completions ------------------------------------------------------------- */
 
-static int64_t accept_done(struct iocp_drv *d, struct iocp_req *q, struct sockaddr *addr,
-                           socklen_t *addrlen)
+/*
+ * AcceptEx connected q's socket: give it the listener's context, and with
+ * VL_SOCK_NONBLOCK FIONBIO. That mode is Winsock's non-blocking socket
+ * mode: the caller's own recv/send/connect on it answer WSAEWOULDBLOCK
+ * rather than wait; the engine's overlapped requests on it are not
+ * affected. Only after SO_UPDATE_ACCEPT_CONTEXT, which makes it a socket
+ * of its own like accept's.
+ */
+static int64_t accept_done(struct iocp_drv *d, struct iocp_req *q, const vl_op *op,
+                           struct sockaddr *addr, socklen_t *addrlen)
 {
     SOCKET s = q->accept_sock;
     SOCKET listener = (SOCKET)q->h;
     q->accept_sock = INVALID_SOCKET;
+    u_long on = 1;
     if (setsockopt(s, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (char *)&listener, sizeof(listener)) !=
-        0) {
+            0 ||
+        ((op->u.accept.flags & VL_SOCK_NONBLOCK) && ioctlsocket(s, FIONBIO, &on) != 0)) {
         int err = wsa_errno();
         closesocket(s);
         return err;
@@ -1559,7 +1569,7 @@ static int64_t io_result(struct iocp_drv *d, struct iocp_req *q, const vl_op *op
         return vl_ntstatus_to_errno(status);
     }
     if (op->kind == VL_OP_ACCEPT)
-        return accept_done(d, q, op->u.accept.addr, op->u.accept.addrlen);
+        return accept_done(d, q, op, op->u.accept.addr, op->u.accept.addrlen);
     if (op->kind == VL_OP_RECVMSG)
         recvmsg_done(q, op->u.mh.msg, cut);
     if (op->kind == VL_OP_CONNECT) {
@@ -1845,7 +1855,7 @@ static void multi_done(vl_engine *e, uint32_t slot, struct iocp_req *q)
     }
     if (!accepting)
         return recv_multi_run(e, slot, true);
-    int64_t fd = accept_done(d, q, NULL, NULL);
+    int64_t fd = accept_done(d, q, &vl__engine_slot(e, slot)->op, NULL, NULL);
     if (fd >= 0)
         vl__engine_complete(e, slot, fd, VL_CQE_MORE);
     accept_multi_next(e, slot);

@@ -249,9 +249,10 @@ static long do_accept(struct sync_drv *d, const struct vl__slot *s)
     if (vl__op_is_multishot(op))
         return -EOPNOTSUPP;
     int fd = op->fd;
-    return RETRY(sys6(__NR_accept4, fd, (long)op->u.accept.addr, (long)op->u.accept.addrlen,
-                      SOCK_CLOEXEC, 0, 0),
-                 fd, POLLIN);
+    long flags = SOCK_CLOEXEC | ((op->u.accept.flags & VL_SOCK_NONBLOCK) ? SOCK_NONBLOCK : 0);
+    return RETRY(
+        sys6(__NR_accept4, fd, (long)op->u.accept.addr, (long)op->u.accept.addrlen, flags, 0, 0),
+        fd, POLLIN);
 }
 
 /*

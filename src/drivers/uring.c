@@ -798,6 +798,13 @@ static void prep_recv_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
 static void prep_accept_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
                               struct io_uring_sqe *sqe);
 
+/* accept4(2)'s flags for an ACCEPT: always close-on-exec, non-blocking
+ * with VL_SOCK_NONBLOCK. */
+static int accept_flags(const vl_op *op)
+{
+    return SOCK_CLOEXEC | ((op->u.accept.flags & VL_SOCK_NONBLOCK) ? SOCK_NONBLOCK : 0);
+}
+
 static void prep_accept(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
     if (VL_UNLIKELY(vl__op_is_multishot(&s->op))) {
@@ -806,7 +813,8 @@ static void prep_accept(struct uring *d, struct vl__slot *s, vl_engine *e, struc
     }
     (void)d, (void)e;
     struct sockaddr *addr = s->op.u.accept.addr;
-    io_uring_prep_accept(sqe, s->op.fd, addr, addr ? s->op.u.accept.addrlen : NULL, SOCK_CLOEXEC);
+    io_uring_prep_accept(sqe, s->op.fd, addr, addr ? s->op.u.accept.addrlen : NULL,
+                         accept_flags(&s->op));
 }
 
 static void prep_connect(struct uring *d, struct vl__slot *s, vl_engine *e,
@@ -1315,9 +1323,9 @@ static void prep_accept_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
         d->st->not_native++; /* re-armed single accepts */
     us(s)->flags &= ~U_SINGLE;
     if (d->ms_accept) {
-        io_uring_prep_multishot_accept(sqe, s->op.fd, NULL, NULL, SOCK_CLOEXEC);
+        io_uring_prep_multishot_accept(sqe, s->op.fd, NULL, NULL, accept_flags(&s->op));
     } else {
-        io_uring_prep_accept(sqe, s->op.fd, NULL, NULL, SOCK_CLOEXEC);
+        io_uring_prep_accept(sqe, s->op.fd, NULL, NULL, accept_flags(&s->op));
         us(s)->flags |= U_SINGLE;
     }
 }

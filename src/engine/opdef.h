@@ -389,9 +389,11 @@ static inline int vl__check_recv(const vl_op *op)
     return vl__check_send(op);
 }
 
-/* A multishot ACCEPT reports no addresses. */
+/* Known VL_SOCK_* flags only; a multishot ACCEPT reports no addresses. */
 static inline int vl__check_accept(const vl_op *op)
 {
+    if (VL_UNLIKELY(op->u.accept.flags & ~VL_SOCK_ALL))
+        return -EINVAL;
     if (VL_UNLIKELY(vl__op_is_multishot(op)))
         return op->u.accept.addr == NULL && op->u.accept.addrlen == NULL ? 0 : -EINVAL;
     return op->u.accept.addr != NULL && op->u.accept.addrlen == NULL ? -EFAULT : 0;

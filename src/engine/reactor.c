@@ -344,16 +344,18 @@ static int64_t file_read(const struct vl__slot *s)
     return sys_result(n);
 }
 
-/* accept(2) whose new fd is close-on-exec (the ACCEPT contract). */
-static int accept_cloexec(int fd, struct sockaddr *addr, socklen_t *len)
+/* accept(2) whose new fd is close-on-exec (the ACCEPT contract), and
+ * non-blocking with VL_SOCK_NONBLOCK in the op's flags. */
+static int accept_cloexec(int fd, struct sockaddr *addr, socklen_t *len, uint32_t flags)
 {
 #ifdef SOCK_CLOEXEC
-    return accept4(fd, addr, len, SOCK_CLOEXEC);
+    return accept4(fd, addr, len, SOCK_CLOEXEC | ((flags & VL_SOCK_NONBLOCK) ? SOCK_NONBLOCK : 0));
 #else
-    /* No accept4 (macOS): the flag follows at once (a fork in another
+    /* No accept4 (macOS): the flags follow at once (a fork in another
      * thread between the two calls would inherit the fd), and the new fd,
-     * which the BSDs make non-blocking after a non-blocking listener, is
-     * made blocking as accept4 leaves it on Linux. Where the platform has
+     * which the BSDs make non-blocking after a non-blocking listener, gets
+     * the mode the op asked for, blocking by default as accept4 leaves it
+     * on Linux. Where the platform has
      * SO_NOSIGPIPE the new socket gets it: the engine's sends carry
      * MSG_NOSIGNAL, and the caller's own write(2) to it then raises no
      * SIGPIPE either. */
@@ -361,8 +363,9 @@ static int accept_cloexec(int fd, struct sockaddr *addr, socklen_t *len)
     if (nfd >= 0) {
         (void)fcntl(nfd, F_SETFD, FD_CLOEXEC);
         int fl = fcntl(nfd, F_GETFL);
-        if (fl >= 0 && (fl & O_NONBLOCK))
-            (void)fcntl(nfd, F_SETFL, fl & ~O_NONBLOCK);
+        int want = (flags & VL_SOCK_NONBLOCK) ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+        if (fl >= 0 && want != fl)
+            (void)fcntl(nfd, F_SETFL, want);
 #ifdef SO_NOSIGPIPE
         int one = 1;
         (void)setsockopt(nfd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
@@ -490,6 +493,76 @@ static int64_t special_rw(struct vl__slot *s, bool write, bool ready)
     return would_block(res) ? PARK : res;
 }
 
+/* ---- what READ/WRITE remember of a number's file (struct vl__reactor_hint) ---- */
+
+/* hint.sync_io: F_GETFL not asked yet; asked, and the file's status flags
+ * ask for synchronous I/O (O_DIRECT, O_DSYNC, O_SYNC) or not. */
+#define SYNC_IO_UNASKED 0
+#define SYNC_IO_YES     1
+#define SYNC_IO_NO      2
+
+static struct vl__reactor_hint *hint_of(struct vl__reactor *r, int fd);
+
+/* fd's hint if it holds what a READ/WRITE learned of fd's file, else NULL
+ * (the engine was not made with VL_ENGINE_REMEMBER_FDS, or the number's
+ * entry holds another number, or nothing learned yet). */
+static struct vl__reactor_hint *hint_file(struct vl__reactor *r, int fd)
+{
+    if (!r->remember || fd < 0)
+        return NULL;
+    struct vl__reactor_hint *h = &r->hints[(uint32_t)fd & r->mask];
+    return h->fd == fd && h->mode != 0 ? h : NULL;
+}
+
+/*
+ * classify, or what an earlier READ/WRITE of the number learned, under
+ * VL_ENGINE_REMEMBER_FDS's promise (no new file on a number behind the
+ * engine's back: the hint is forgotten where the engine sees one, CLOSE and
+ * the results of ACCEPT, SOCKET and OPENAT). From the hint *size is -1:
+ * file_first asks it only when a read comes back short. A worker's run
+ * never gets here (its op was classified on the polling thread, which alone
+ * touches the hints).
+ */
+static int classify_known(struct vl__reactor *r, struct vl__slot *s, uint64_t *dev, int64_t *size)
+{
+    int fd = s->op.fd;
+    const struct vl__reactor_hint *k = hint_file(r, fd);
+    if (k != NULL) {
+        rslot(s)->flags = (rslot(s)->flags & ~MODE_MASK) | ((unsigned)k->mode << MODE_SHIFT);
+        *dev = k->dev;
+        *size = -1;
+        return 0;
+    }
+    int rc = classify(s, dev, size);
+    if (rc == 0 && r->remember && !(rslot(s)->flags & F_WORKER)) {
+        struct vl__reactor_hint *h = hint_of(r, fd);
+        h->mode = (uint8_t)((rslot(s)->flags & MODE_MASK) >> MODE_SHIFT);
+        h->dev = *dev;
+    }
+    return rc;
+}
+
+#ifdef RWF_NOWAIT /* its only user is file_first's attempt (Linux) */
+/* Whether fd's file asks for synchronous I/O (O_DIRECT, O_DSYNC, O_SYNC;
+ * O_SYNC includes O_DSYNC's bit), which the RWF_NOWAIT attempt would wait
+ * for: file_first then leaves the op to the offload. F_GETFL per op, or
+ * once per file under VL_ENGINE_REMEMBER_FDS's promise, which covers
+ * O_DIRECT too (F_SETFL can change it; O_DSYNC and O_SYNC it cannot). An
+ * fd whose flags cannot be read counts as synchronous: the offload's call
+ * gives the error. */
+static bool file_sync_io(struct vl__reactor *r, int fd)
+{
+    struct vl__reactor_hint *h = hint_file(r, fd);
+    if (h != NULL && h->sync_io != SYNC_IO_UNASKED)
+        return h->sync_io == SYNC_IO_YES;
+    int fl = fcntl(fd, F_GETFL);
+    bool sync = fl < 0 || (fl & (O_DIRECT | O_DSYNC));
+    if (h != NULL && fl >= 0)
+        h->sync_io = sync ? SYNC_IO_YES : SYNC_IO_NO;
+    return sync;
+}
+#endif
+
 /*
  * Fault injection (builds with VLLSI_FAULT_INJECTION, src/engine/fault.h):
  * before a socket transfer the "kernel" may answer EAGAIN; the op then
@@ -560,7 +633,8 @@ static int64_t sock_rw(const struct vl__slot *s, bool write)
  * well as an older kernel's "no buffered NOWAIT write": the offload's call
  * says which, and nothing is remembered. -EINTR goes there too: the plain
  * call retries it. A file opened O_DIRECT, O_DSYNC or O_SYNC (its status
- * flags, asked per op: F_SETFL may change them) goes to the offload
+ * flags, asked per op since F_SETFL may change O_DIRECT, or once per file
+ * under VL_ENGINE_REMEMBER_FDS: file_sync_io) goes to the offload
  * without the attempt: RWF_NOWAIT keeps a call from waiting to start I/O,
  * not for the I/O, and a synchronous call waits for a direct read's
  * device I/O, and for a synchronous write's flush. Fault injection: the
@@ -572,8 +646,7 @@ static int64_t file_first(struct vl__reactor *r, struct vl__slot *s, bool write,
 #ifdef RWF_NOWAIT
     if (!r->file_nowait || r->nowait_refused[write] == dev + 1 || VL__FAULT(VL__FAULT_EAGAIN))
         return OFFLOAD;
-    int fl = fcntl(s->op.fd, F_GETFL);
-    if (fl < 0 || (fl & (O_DIRECT | O_DSYNC)))
+    if (file_sync_io(r, s->op.fd))
         return OFFLOAD;
     int64_t res = nowait_rw(s, write);
     if (res == -EOPNOTSUPP)
@@ -586,8 +659,13 @@ static int64_t file_first(struct vl__reactor *r, struct vl__slot *s, bool write,
      * file comes back short only at its end, as a blocking one does. At the
      * file position (-1) the attempt has moved it: its part stands. */
     int64_t off = s->op.u.rw.offset;
-    if (res > 0 && off >= 0 && off + res < size && (uint64_t)res < op_bytes(&s->op))
-        return OFFLOAD;
+    if (res > 0 && off >= 0 && (uint64_t)res < op_bytes(&s->op)) {
+        struct stat st;
+        if (size < 0) /* the classification came from the hint: ask now */
+            size = fstat(s->op.fd, &st) == 0 ? (int64_t)st.st_size : INT64_MAX;
+        if (off + res < size)
+            return OFFLOAD;
+    }
     return res;
 #else
     (void)r, (void)s, (void)write, (void)dev, (void)size;
@@ -607,7 +685,7 @@ static int64_t run_rw(struct vl__reactor *r, struct vl__slot *s, bool write, boo
     uint64_t dev = 0;
     int64_t size = 0;
     if ((flags & MODE_MASK) == MODE_NONE) {
-        int rc = classify(s, &dev, &size);
+        int rc = classify_known(r, s, &dev, &size);
         if (rc < 0)
             return rc;
         flags = rslot(s)->flags;
@@ -695,6 +773,16 @@ static void hint_forget(struct vl__reactor *r, int fd)
     struct vl__reactor_hint *h = hint_at(r, fd);
     if (h->fd == fd)
         h->fd = -1;
+}
+
+/* A SOCKET or ACCEPT made fd: a new file on the number, and one the engine
+ * itself made non-blocking where flags has VL_SOCK_NONBLOCK (the hint's
+ * nonblock, which SENDFILE and SPLICE trust). */
+static void hint_new_socket(struct vl__reactor *r, int fd, uint32_t flags)
+{
+    hint_forget(r, fd);
+    if (flags & VL_SOCK_NONBLOCK)
+        hint_of(r, fd)->nonblock = 1;
 }
 
 /* A RECV on fd took less than it asked for: on a stream, everything, but
@@ -807,9 +895,9 @@ static int64_t run_accept(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
         return RECHECK;
     const vl_op *op = &s->op;
     socklen_t *lenp = op->u.accept.addr ? op->u.accept.addrlen : NULL;
-    int64_t res = sys_result(accept_cloexec(op->fd, op->u.accept.addr, lenp));
+    int64_t res = sys_result(accept_cloexec(op->fd, op->u.accept.addr, lenp, op->u.accept.flags));
     if (res >= 0)
-        hint_forget(r, (int)res); /* a new file on the number */
+        hint_new_socket(r, (int)res, op->u.accept.flags);
     return would_block(res) ? PARK : res;
 }
 
@@ -895,14 +983,14 @@ static int64_t run_accept_multi(struct vl__reactor *r, uint32_t i, struct vl__sl
         }
         if (!ready && (rslot(s)->flags & F_ONE_PER_WAKE))
             return RECHECK;
-        int64_t res = sys_result(accept_cloexec(fd, NULL, NULL));
+        int64_t res = sys_result(accept_cloexec(fd, NULL, NULL, s->op.u.accept.flags));
         if (would_block(res))
             return PARK;
         if (res == -ECONNABORTED || res == -EINTR)
             continue;
         if (res < 0)
             return res;
-        hint_forget(r, (int)res);
+        hint_new_socket(r, (int)res, s->op.u.accept.flags);
         vl__engine_complete(r->e, i, res, VL_CQE_MORE);
         ready = false; /* a blocking listener accepts once per notification */
     }
@@ -1058,11 +1146,8 @@ static int64_t run_socket(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
     (void)i;
     (void)ready;
     int64_t res = socket_open(s);
-    if (res >= 0) {
-        hint_forget(r, (int)res); /* a new file on the number */
-        if (s->op.u.socket.flags & VL_SOCK_NONBLOCK)
-            hint_of(r, (int)res)->nonblock = 1;
-    }
+    if (res >= 0)
+        hint_new_socket(r, (int)res, s->op.u.socket.flags);
     return res;
 }
 
@@ -1183,17 +1268,12 @@ static int64_t openat_first(struct vl__reactor *r, const vl_op *op)
 
 /* With resolve flags, openat2(2) (Linux 5.6+); elsewhere, and on a kernel
  * without the call, -EOPNOTSUPP: never an open without the check. */
-static int64_t run_openat(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+static int64_t openat_call(struct vl__reactor *r, struct vl__slot *s)
 {
-    (void)i, (void)ready;
     const vl_op *op = &s->op;
 #ifdef __linux__
-    if (r->off != NULL && !(rslot(s)->flags & F_WORKER)) {
-        int64_t res = openat_first(r, op);
-        if (res >= 0)
-            hint_forget(r, (int)res); /* a new file on the number */
-        return res;
-    }
+    if (r->off != NULL && !(rslot(s)->flags & F_WORKER))
+        return openat_first(r, op);
 #else
     (void)r;
 #endif
@@ -1207,6 +1287,17 @@ static int64_t run_openat(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
     }
     return sys_result(openat(at_fd(op->fd), op->u.openat.path, op->u.openat.flags | O_CLOEXEC,
                              (mode_t)op->u.openat.mode));
+}
+
+/* A new file on the number (hint_forget): here on the polling thread, in
+ * vl__reactor_offload_done for a worker's open. */
+static int64_t run_openat(struct vl__reactor *r, uint32_t i, struct vl__slot *s, bool ready)
+{
+    (void)i, (void)ready;
+    int64_t res = openat_call(r, s);
+    if (res >= 0 && !(rslot(s)->flags & F_WORKER))
+        hint_forget(r, (int)res);
+    return res;
 }
 
 #ifdef __linux__
@@ -2564,7 +2655,8 @@ int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
         free(r);
         return rc;
     }
-    r->reuse = r->reuse && (cfg->flags & VL_ENGINE_REMEMBER_FDS);
+    r->remember = (cfg->flags & VL_ENGINE_REMEMBER_FDS) != 0;
+    r->reuse = r->reuse && r->remember;
     vl__reactor_set_offload(r, &vl__workers_offload, r->pool); /* routes by reuse */
     vl__reactor_set_file_nowait(r, !(cfg->flags & VL_ENGINE_FILES_ON_POOL));
     *vl__engine_drv(e) = r;

@@ -231,6 +231,14 @@ struct vl__reactor_fd {
  * SENDFILE's fcntl found it so. Without that promise a flag the reactor
  * merely saw could be cleared behind its back, and sendfile(2) on a
  * blocking socket would then block the polling thread.
+ *
+ * mode, sync_io, dev: how a READ/WRITE reaches the number's file (its
+ * fstat: regular file, socket or other) and, for a regular file, its
+ * device and whether its status flags ask for synchronous I/O (F_GETFL),
+ * so that the number's next READ/WRITE makes neither call. Only with
+ * remember (VL_ENGINE_REMEMBER_FDS): a file put on the number behind the
+ * engine's back would otherwise keep the old file's answers, and a pipe
+ * taken for a regular file would be read with a call that waits.
  */
 struct vl__reactor_hint {
     int32_t fd;       /* -1: empty                                     */
@@ -239,7 +247,10 @@ struct vl__reactor_hint {
     uint8_t drained;  /* short RECV, no read event since                */
     uint8_t armed;    /* its directions; 0: none known                  */
     uint8_t hup;      /* the peer was reported done                     */
-    uint8_t nonblock; /* known non-blocking (SOCKET, or learned)       */
+    uint8_t nonblock; /* known non-blocking (SOCKET, ACCEPT, or learned) */
+    uint8_t mode;     /* READ/WRITE's MODE_* >> MODE_SHIFT; 0: not known  */
+    uint8_t sync_io;  /* a file's O_DIRECT/O_DSYNC: SYNC_IO_* (reactor.c) */
+    uint64_t dev;     /* a file's st_dev (mode MODE_FILE)               */
 };
 
 /* An unproven re-use (struct vl__reactor_hint), waiting for its proof. */
@@ -296,6 +307,10 @@ struct vl__reactor {
     /* The backend's reuse is in use: be->reuse, and for a driver's reactor
      * the engine's VL_ENGINE_REMEMBER_FDS (vl__reactor_drv_init). */
     bool reuse;
+    /* The engine's VL_ENGINE_REMEMBER_FDS, whatever the backend: READ/WRITE
+     * keep what they learn of a number's file in its hint (mode, sync_io,
+     * dev). */
+    bool remember;
     uint32_t uv_mask, uv_head, uv_len;
     uint32_t waits;
     bool idle;
