@@ -136,10 +136,6 @@ int vl__fault_install_env(void)
     return 1;
 }
 #else
-void vl__fault_mute_thread(void)
-{
-}
-
 int vl__fault_install(struct vl__fault *f)
 {
     (void)f;

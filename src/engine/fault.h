@@ -88,7 +88,13 @@ int vl__fault_install_env(void);
  * readiness reports (regular files), where no EAGAIN or short transfer is
  * expected, concurrently with the polling thread's draws.
  */
+#ifdef VLLSI_FAULT_INJECTION
 void vl__fault_mute_thread(void);
+#else
+static inline void vl__fault_mute_thread(void)
+{
+}
+#endif
 
 #ifdef VLLSI_FAULT_INJECTION
 extern struct vl__fault *vl__fault_active;
