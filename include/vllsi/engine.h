@@ -158,9 +158,9 @@ typedef enum vl_driver_kind {
  * thread first tries what the kernel answers from its caches without
  * waiting (RWF_NOWAIT reads and writes, RESOLVE_CACHED opens, STATX of an
  * fd on a block-device file system; not with VL_ENGINE_FILES_ON_POOL):
- * only what would block reaches the
- * pool (an op at an offset that the attempt does only in part goes there
- * whole; at the file position, -1, its part stands). The threads start
+ * only what would block reaches the pool (an op at an offset that the
+ * attempt does only in part goes there whole; at the file position, -1,
+ * its part stands). The threads start
  * lazily: none until the first such op, then one more whenever an op finds
  * every started thread busy, up to workers; they stay until
  * vl_engine_destroy, which joins them. Their signals are blocked. Ops beyond
