@@ -43,6 +43,7 @@
 #include <dirent.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 
 #include <netinet/udp.h>
@@ -3724,6 +3725,124 @@ static void files_native_counts(void **state)
     h_quiet();
     static const char *const left[] = {"f", "g", "d"};
     ft_done(left, 3);
+}
+
+#ifdef __linux__
+/* A STATX of fd by its fd form that must say what fstat(2) says. */
+static void statx_fd_like_fstat(int fd, const struct vl_statx *st)
+{
+    struct stat ps;
+    assert_int_equal(fstat(fd, &ps), 0);
+    assert_int_equal(st->mode, (uint32_t)ps.st_mode);
+    assert_int_equal(st->ino, (uint64_t)ps.st_ino);
+    assert_int_equal(st->dev, (uint64_t)ps.st_dev);
+    assert_int_equal(st->size, (uint64_t)ps.st_size);
+    assert_int_equal(st->nlink, (uint32_t)ps.st_nlink);
+    assert_true((st->mask & VL_STATX_BASIC_STATS) == VL_STATX_BASIC_STATS);
+}
+#endif
+
+/*
+ * STATX of an fd (VL_AT_EMPTY_PATH with ""), on each kind of file system
+ * Linux has: one on a block device (the test's directory, under /tmp),
+ * where io_uring answers it with statx(2) on the polling thread as the
+ * readiness core does, so it is never the kernel's io-wq work item
+ * (native 0 on every driver); tmpfs (a memfd) and procfs, whose fds take
+ * the driver's usual way (io_uring: its own opcode, native). Each answer
+ * is fstat's. A STATX linked after a WRITE sees the write (it runs after
+ * it); one with a deadline, one cancelled at once (exactly one
+ * completion either way) and one of a closed fd (-EBADF). Linux only:
+ * memfd, procfs, and the block-device test need its file systems.
+ */
+static void files_statx_fd_forms(void **state)
+{
+    (void)state;
+#ifndef __linux__
+    skip();
+#else
+    WATCH(20);
+    h_open(64, 0);
+    ft_begin();
+    bool uring = g_kind == VL_DRIVER_URING;
+    char f[600];
+    ft_path(f, sizeof(f), "f");
+    int64_t fd = h_run(vl_op_openat(VL_AT_FDCWD, f, O_CREAT | O_RDWR, 0600));
+    assert_true(fd >= 0);
+    track((int)fd);
+    struct stat ps;
+    assert_int_equal(fstat((int)fd, &ps), 0);
+    bool blockdev = major(ps.st_dev) != 0;
+    if (!blockdev)
+        print_message("%s is on no block device: its fd STATX takes the usual way\n", g_dir);
+    struct vl_statx st;
+    memset(&st, 0xa5, sizeof(st));
+    uint64_t native = native_of(vl_op_statx((int)fd, "", VL_AT_EMPTY_PATH, &st), 0, "STATX fd");
+    assert_int_equal(native, blockdev ? 0 : uring);
+    statx_fd_like_fstat((int)fd, &st);
+    for (size_t k = 0; k < sizeof(st.reserved_) / sizeof(st.reserved_[0]); k++)
+        assert_int_equal(st.reserved_[k], 0);
+
+    /* Linked after a WRITE: it runs after it, and sees its bytes. */
+    vl_op w = vl_op_write((int)fd, "abcdefg", 7, 0);
+    w.flags |= VL_OP_F_LINK;
+    uint64_t wid = h_sub(w);
+    uint64_t sid = h_sub(vl_op_statx((int)fd, "", VL_AT_EMPTY_PATH, &st));
+    assert_int_equal(h_wait(wid), 7);
+    expect_result(h_wait(sid), 0, "STATX linked after a WRITE");
+    assert_int_equal(st.size, 7);
+    statx_fd_like_fstat((int)fd, &st);
+
+    /* With a deadline far away: answered, the deadline dropped. */
+    vl_op dl = vl_op_statx((int)fd, "", VL_AT_EMPTY_PATH, &st);
+    dl.flags |= VL_OP_F_DEADLINE;
+    dl.deadline_ns = 10 * CT_MS * 1000;
+    expect_result(h_run(dl), 0, "STATX with a deadline");
+    assert_int_equal(st.size, 7);
+
+    /* Cancelled at once: either it was answered (the CANCEL finds
+     * nothing) or the CANCEL ended it; one completion each. */
+    sid = h_sub(vl_op_statx((int)fd, "", VL_AT_EMPTY_PATH, &st));
+    uint64_t cid = h_sub(vl_op_cancel(sid));
+    int64_t sr = h_wait(sid), cr = h_wait(cid);
+    if (sr == 0)
+        assert_true(cr == -ENOENT || cr == -EALREADY);
+    else
+        assert_true(sr == -ECANCELED && cr == 0);
+
+    /* tmpfs: a memfd. */
+    int m = memfd_create("vllsi-statx", MFD_CLOEXEC);
+    assert_true(m >= 0);
+    track(m);
+    assert_int_equal(write(m, "xyz", 3), 3);
+    memset(&st, 0xa5, sizeof(st));
+    assert_int_equal(native_of(vl_op_statx(m, "", VL_AT_EMPTY_PATH, &st), 0, "STATX memfd"), uring);
+    statx_fd_like_fstat(m, &st);
+    assert_int_equal(st.size, 3);
+    assert_int_equal(close(m), 0);
+    untrack(m);
+
+    /* procfs. */
+    int p = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    assert_true(p >= 0);
+    track(p);
+    memset(&st, 0xa5, sizeof(st));
+    assert_int_equal(native_of(vl_op_statx(p, "", VL_AT_EMPTY_PATH, &st), 0, "STATX procfs"),
+                     uring);
+    statx_fd_like_fstat(p, &st);
+    assert_int_equal(st.mode & VL_S_IFMT, VL_S_IFREG);
+
+    /* A closed fd. */
+    assert_int_equal(close(p), 0);
+    untrack(p);
+    expect_result(h_run(vl_op_statx(p, "", VL_AT_EMPTY_PATH, &st)), -EBADF, "STATX of a closed fd");
+
+    expect_result(h_run(vl_op_close((int)fd)), 0, "CLOSE");
+    untrack((int)fd);
+    expect_result(h_run(vl_op_unlinkat(VL_AT_FDCWD, f, 0)), 0, "UNLINKAT");
+    h_quiet();
+    static const char *const left[] = {"f"};
+    ft_done(left, 1);
+#endif
 }
 
 /* ---- SENDFILE, SPLICE, OPENAT's resolve flags ------------------------------------------ */
@@ -8690,6 +8809,7 @@ int main(int argc, char **argv)
         T(files_submit_rejects_bad_args),
         T(files_cancel_follows_the_rules),
         T(files_native_counts),
+        T(files_statx_fd_forms),
         T(sendfile_sizes_and_offsets),
         T(sendfile_bad_inputs),
         T(sendfile_in_a_chain),

@@ -1168,8 +1168,17 @@ static void prep_openat(struct uring *d, struct vl__slot *s, vl_engine *e, struc
                          op->u.openat.mode);
 }
 
-/* The kernel writes its struct statx into the caller's vl_statx (which has
- * room for it); cqe_statx converts it in place. */
+/*
+ * The kernel writes its struct statx into the caller's vl_statx (which has
+ * room for it); cqe_statx converts it in place. io_uring runs no STATX
+ * inline: every one is an io-wq work item, a thread hand-off per op. So
+ * the fd form on a file system on a block device, whose inode is in
+ * memory (vl__statx_cached), never reaches here: prep_op's fast path
+ * leaves STATX to uring_submit, which answers it with statx(2) and
+ * completes it there (emulated), as nginx's fstat would; a chain member
+ * reaches uring_submit only when its turn comes. Only the rest (a path, a
+ * file system without a block device, AT_STATX_FORCE_SYNC) is an SQE.
+ */
 static void prep_statx(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
     (void)d, (void)e;
@@ -1329,7 +1338,8 @@ static void prep_accept_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
  * the indirect call and the register saves around it were a tenth of a
  * NOP's submit). fast (a constant in each caller): the submit fast path,
  * which leaves an op of a kind that takes an offset, at an explicit offset,
- * to uring_submit (false, sqe untouched: see offset_on_stream); otherwise
+ * to uring_submit (false, sqe untouched: see offset_on_stream), and
+ * STATX, which it may answer without the kernel (prep_statx); otherwise
  * always true. The row's offset is a constant in each case, so the test
  * costs the other kinds nothing.
  */
@@ -1337,11 +1347,12 @@ static inline bool prep_op(struct uring *d, struct vl__slot *s, vl_engine *e,
                            struct io_uring_sqe *sqe, bool fast)
 {
     switch (s->op.kind) {
-#define PREP_CASE(NAME, name)                                              \
-    case VL_OP_##NAME:                                                     \
-        if (fast && vl__op_offset(VL_OP_##NAME) && s->op.u.rw.offset >= 0) \
-            return false;                                                  \
-        prep_##name(d, s, e, sqe);                                         \
+#define PREP_CASE(NAME, name)                                                   \
+    case VL_OP_##NAME:                                                          \
+        if (fast && ((vl__op_offset(VL_OP_##NAME) && s->op.u.rw.offset >= 0) || \
+                     VL_OP_##NAME == VL_OP_STATX))                              \
+            return false;                                                       \
+        prep_##name(d, s, e, sqe);                                              \
         return true;
         VL_OP_KINDS(PREP_CASE)
 #undef PREP_CASE
@@ -1390,6 +1401,15 @@ static int uring_submit(vl_engine *e, uint32_t slot)
             return 0;
         }
         us(s)->retries = 0;
+    }
+    if (VL_UNLIKELY(s->op.kind == VL_OP_STATX)) {
+        const vl_op *op = &s->op;
+        int rc = vl__statx_cached(op->fd, op->u.statx.path, op->u.statx.flags, op->u.statx.buf);
+        if (rc != VL__STATX_NOT_CACHED) {
+            vl__engine_stats(e)->not_native++;
+            vl__engine_complete(e, slot, rc, 0);
+            return 0;
+        }
     }
     if (VL_UNLIKELY(offset_on_stream(s))) {
         vl__engine_stats(e)->not_native++;
