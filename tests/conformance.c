@@ -3792,12 +3792,15 @@ static void files_statx_fd_forms(void **state)
     assert_int_equal(st.size, 7);
     statx_fd_like_fstat((int)fd, &st);
 
-    /* With a deadline far away: answered, the deadline dropped. */
+    /* With a deadline far away: answered, the deadline dropped (sync
+     * answers a deadline with -EOPNOTSUPP: submit_rejects_bad_ops). */
     vl_op dl = vl_op_statx((int)fd, "", VL_AT_EMPTY_PATH, &st);
     dl.flags |= VL_OP_F_DEADLINE;
     dl.deadline_ns = 10 * CT_MS * 1000;
-    expect_result(h_run(dl), 0, "STATX with a deadline");
-    assert_int_equal(st.size, 7);
+    if (g_kind != VL_DRIVER_SYNC) {
+        expect_result(h_run(dl), 0, "STATX with a deadline");
+        assert_int_equal(st.size, 7);
+    }
 
     /* Cancelled at once: either it was answered (the CANCEL finds
      * nothing) or the CANCEL ended it; one completion each. */
