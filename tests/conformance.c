@@ -3794,6 +3794,16 @@ static void files_statx_fd_forms(void **state)
     assert_int_equal(st.size, 7);
     statx_fd_like_fstat((int)fd, &st);
 
+    /* At a chain's head: the WRITE linked after it runs after it. */
+    vl_op head = vl_op_statx((int)fd, "", VL_AT_EMPTY_PATH, &st);
+    head.flags |= VL_OP_F_LINK;
+    sid = h_sub(head);
+    wid = h_sub(vl_op_write((int)fd, "h", 1, 7));
+    expect_result(h_wait(sid), 0, "STATX at a chain's head");
+    assert_int_equal(st.size, 7);
+    assert_int_equal(h_wait(wid), 1);
+    assert_true(h_rec_of(sid)->seq < h_rec_of(wid)->seq);
+
     /* With a deadline far away: answered, the deadline dropped (sync
      * answers a deadline with -EOPNOTSUPP: submit_rejects_bad_ops). */
     vl_op dl = vl_op_statx((int)fd, "", VL_AT_EMPTY_PATH, &st);
@@ -3801,7 +3811,7 @@ static void files_statx_fd_forms(void **state)
     dl.deadline_ns = 10 * CT_MS * 1000;
     if (g_kind != VL_DRIVER_SYNC) {
         expect_result(h_run(dl), 0, "STATX with a deadline");
-        assert_int_equal(st.size, 7);
+        assert_int_equal(st.size, 8);
     }
 
     /* Cancelled at once: either it was answered (the CANCEL finds
