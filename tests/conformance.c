@@ -43,6 +43,7 @@
 #include <dirent.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 
 #include <netinet/udp.h>
@@ -3910,6 +3911,139 @@ static void files_native_counts(void **state)
     ft_done(left, 3);
 }
 
+#ifdef __linux__
+/* A STATX of fd by its fd form that must say what fstat(2) says. */
+static void statx_fd_like_fstat(int fd, const struct vl_statx *st)
+{
+    struct stat ps;
+    assert_int_equal(fstat(fd, &ps), 0);
+    assert_int_equal(st->mode, (uint32_t)ps.st_mode);
+    assert_int_equal(st->ino, (uint64_t)ps.st_ino);
+    assert_int_equal(st->dev, (uint64_t)ps.st_dev);
+    assert_int_equal(st->size, (uint64_t)ps.st_size);
+    assert_int_equal(st->nlink, (uint32_t)ps.st_nlink);
+    assert_true((st->mask & VL_STATX_BASIC_STATS) == VL_STATX_BASIC_STATS);
+}
+#endif
+
+/*
+ * STATX of an fd (VL_AT_EMPTY_PATH with ""), on each kind of file system
+ * Linux has: one on a block device (the test's directory, under /tmp),
+ * where io_uring answers it with statx(2) on the polling thread as the
+ * readiness core does, so it is never the kernel's io-wq work item
+ * (native 0 on every driver); tmpfs (a memfd) and procfs, whose fds take
+ * the driver's usual way (io_uring: its own opcode, native). Each answer
+ * is fstat's. A STATX linked after a WRITE sees the write (it runs after
+ * it); one with a deadline, one cancelled at once (exactly one
+ * completion either way) and one of a closed fd (-EBADF). Linux only:
+ * memfd, procfs, and the block-device test need its file systems.
+ */
+static void files_statx_fd_forms(void **state)
+{
+    (void)state;
+#ifndef __linux__
+    skip();
+#else
+    WATCH(20);
+    h_open(64, 0);
+    ft_begin();
+    bool uring = g_kind == VL_DRIVER_URING;
+    char f[600];
+    ft_path(f, sizeof(f), "f");
+    int64_t fd = h_run(vl_op_openat(VL_AT_FDCWD, f, O_CREAT | O_RDWR, 0600));
+    assert_true(fd >= 0);
+    track((int)fd);
+    struct stat ps;
+    assert_int_equal(fstat((int)fd, &ps), 0);
+    bool blockdev = major(ps.st_dev) != 0;
+    if (!blockdev)
+        print_message("%s is on no block device: its fd STATX takes the usual way\n", g_dir);
+    struct vl_statx st;
+    memset(&st, 0xa5, sizeof(st));
+    uint64_t native = native_of(vl_op_statx((int)fd, "", VL_AT_EMPTY_PATH, &st), 0, "STATX fd");
+    /* An injected EAGAIN (VLLSI_FAULT) sends the attempt's op the other way. */
+    if (getenv("VLLSI_FAULT") == NULL)
+        assert_int_equal(native, blockdev ? 0 : uring);
+    statx_fd_like_fstat((int)fd, &st);
+    for (size_t k = 0; k < sizeof(st.reserved_) / sizeof(st.reserved_[0]); k++)
+        assert_int_equal(st.reserved_[k], 0);
+
+    /* Linked after a WRITE: it runs after it, and sees its bytes. */
+    vl_op w = vl_op_write((int)fd, "abcdefg", 7, 0);
+    w.flags |= VL_OP_F_LINK;
+    uint64_t wid = h_sub(w);
+    uint64_t sid = h_sub(vl_op_statx((int)fd, "", VL_AT_EMPTY_PATH, &st));
+    assert_int_equal(h_wait(wid), 7);
+    expect_result(h_wait(sid), 0, "STATX linked after a WRITE");
+    assert_int_equal(st.size, 7);
+    statx_fd_like_fstat((int)fd, &st);
+
+    /* At a chain's head: the WRITE linked after it runs after it. */
+    vl_op head = vl_op_statx((int)fd, "", VL_AT_EMPTY_PATH, &st);
+    head.flags |= VL_OP_F_LINK;
+    sid = h_sub(head);
+    wid = h_sub(vl_op_write((int)fd, "h", 1, 7));
+    expect_result(h_wait(sid), 0, "STATX at a chain's head");
+    assert_int_equal(st.size, 7);
+    assert_int_equal(h_wait(wid), 1);
+    assert_true(h_rec_of(sid)->seq < h_rec_of(wid)->seq);
+
+    /* With a deadline far away: answered, the deadline dropped (sync
+     * answers a deadline with -EOPNOTSUPP: submit_rejects_bad_ops). */
+    vl_op dl = vl_op_statx((int)fd, "", VL_AT_EMPTY_PATH, &st);
+    dl.flags |= VL_OP_F_DEADLINE;
+    dl.deadline_ns = 10 * CT_MS * 1000;
+    if (g_kind != VL_DRIVER_SYNC) {
+        expect_result(h_run(dl), 0, "STATX with a deadline");
+        assert_int_equal(st.size, 8);
+    }
+
+    /* Cancelled at once: either it was answered (the CANCEL finds
+     * nothing) or the CANCEL ended it; one completion each. */
+    sid = h_sub(vl_op_statx((int)fd, "", VL_AT_EMPTY_PATH, &st));
+    uint64_t cid = h_sub(vl_op_cancel(sid));
+    int64_t sr = h_wait(sid), cr = h_wait(cid);
+    if (sr == 0)
+        assert_true(cr == -ENOENT || cr == -EALREADY);
+    else
+        assert_true(sr == -ECANCELED && cr == 0);
+
+    /* tmpfs: a memfd. */
+    int m = memfd_create("vllsi-statx", MFD_CLOEXEC);
+    assert_true(m >= 0);
+    track(m);
+    assert_int_equal(write(m, "xyz", 3), 3);
+    memset(&st, 0xa5, sizeof(st));
+    assert_int_equal(native_of(vl_op_statx(m, "", VL_AT_EMPTY_PATH, &st), 0, "STATX memfd"), uring);
+    statx_fd_like_fstat(m, &st);
+    assert_int_equal(st.size, 3);
+    assert_int_equal(close(m), 0);
+    untrack(m);
+
+    /* procfs. */
+    int p = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    assert_true(p >= 0);
+    track(p);
+    memset(&st, 0xa5, sizeof(st));
+    assert_int_equal(native_of(vl_op_statx(p, "", VL_AT_EMPTY_PATH, &st), 0, "STATX procfs"),
+                     uring);
+    statx_fd_like_fstat(p, &st);
+    assert_int_equal(st.mode & VL_S_IFMT, VL_S_IFREG);
+
+    /* A closed fd. */
+    assert_int_equal(close(p), 0);
+    untrack(p);
+    expect_result(h_run(vl_op_statx(p, "", VL_AT_EMPTY_PATH, &st)), -EBADF, "STATX of a closed fd");
+
+    expect_result(h_run(vl_op_close((int)fd)), 0, "CLOSE");
+    untrack((int)fd);
+    expect_result(h_run(vl_op_unlinkat(VL_AT_FDCWD, f, 0)), 0, "UNLINKAT");
+    h_quiet();
+    static const char *const left[] = {"f"};
+    ft_done(left, 1);
+#endif
+}
+
 /* ---- SENDFILE, SPLICE, OPENAT's resolve flags ------------------------------------------ */
 
 /* A file of len bytes of fill(seed) in the test's directory (ft_begin),
@@ -6846,6 +6980,140 @@ static void sendfile_cached_and_cold_files(void **state)
     h_quiet();
     ft_done(NULL, 0);
 }
+
+/* Read from peer whatever has arrived, until op id is done and nothing more
+ * comes; got[0..*total) holds it. */
+static void sf_collect(int peer, uint64_t id, char *got, size_t cap, size_t *total)
+{
+    drain_until_done(peer, id, got, cap, total);
+}
+
+/*
+ * More SENDFILEs of cold ranges than io_uring's engine has pipes (4), to
+ * sockets whose reader is slow (a 32 KiB send buffer nobody reads until
+ * later): every byte each one reports arrives once, in order, from its
+ * range. On io_uring the way is checked, since the pipes are that
+ * driver's (prep_sendfile in src/drivers/uring.c): the four that hold the
+ * pipes wait for their readers, and a fifth cold one waits for a pipe (it
+ * would otherwise read the disk with sendfile(2) on the polling thread and
+ * complete at once, short); waiting, it ends by CANCEL (-ECANCELED), by its
+ * deadline (-ETIMEDOUT) and by shutdown (-ECANCELED), and one left waiting
+ * takes the first pipe handed back. Where the drop of the pages did not
+ * take (it is advice) or cachestat(2) is missing, the way is not checked.
+ * The other drivers only have to deliver the bytes. Not on sync, which
+ * sends a whole count in submit, before this thread can drain the peer.
+ */
+static void sendfile_cold_waits_for_a_pipe(void **state)
+{
+    (void)state;
+    WATCH(60);
+    skip_on_sync("a SENDFILE would block in submit until this thread drained the peer");
+    enum { SEG = 512 << 10, N = 6, HOLD = 4 };
+    static char data[N * SEG], got[N][SEG];
+    h_open(64, 0);
+    ft_begin();
+    int file = sf_file("f", data, sizeof(data), 31);
+    assert_int_equal(fsync(file), 0);
+    assert_int_equal(posix_fadvise(file, 0, 0, POSIX_FADV_RANDOM), 0); /* no readahead */
+    assert_int_equal(posix_fadvise(file, 0, 0, POSIX_FADV_DONTNEED), 0);
+    struct {
+        uint64_t off, len;
+    } range = {0, sizeof(data)};
+    uint64_t cs[5];
+    bool cachestat = syscall(451, file, &range, cs, 0) == 0;
+    bool check = g_kind == VL_DRIVER_URING && cachestat && cs[0] == 0;
+    if (g_kind == VL_DRIVER_URING && !check)
+        print_message("no cachestat, or the pages stayed cached: the waiting is unchecked\n");
+    int sv[N][2];
+    for (int k = 0; k < N; k++) {
+        mk_socketpair(sv[k]);
+        int small = 32 << 10;
+        assert_int_equal(setsockopt(sv[k][0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+        assert_int_equal(fcntl(sv[k][0], F_SETFL, fcntl(sv[k][0], F_GETFL) | O_NONBLOCK), 0);
+    }
+    size_t total[N] = {0};
+    uint64_t id[N];
+    for (int k = 0; k < HOLD; k++)
+        id[k] = h_sub(vl_op_sendfile(sv[k][0], file, (int64_t)k * SEG, SEG));
+    h_poll(50 * CT_MS, 256);
+    for (int k = 0; check && k < HOLD; k++)
+        if (h_rec_of(id[k])->done)
+            fail_msg("SENDFILE %d holding a pipe ended before its reader read: %lld", k,
+                     (long long)h_rec_of(id[k])->result);
+
+    /* A fifth waits for a pipe; CANCEL ends it. */
+    id[4] = h_sub(vl_op_sendfile(sv[4][0], file, 4 * SEG, SEG));
+    h_poll(50 * CT_MS, 256);
+    if (check && h_rec_of(id[4])->done)
+        fail_msg("a cold SENDFILE with every pipe held ended at once: %lld",
+                 (long long)h_rec_of(id[4])->result);
+    int64_t cr = h_run(vl_op_cancel(id[4]));
+    int64_t r4 = h_wait(id[4]);
+    if (check) {
+        expect_result(cr, 0, "CANCEL of a SENDFILE waiting for a pipe");
+        expect_result(r4, -ECANCELED, "the cancelled SENDFILE");
+    } else if (!(cr == 0 && r4 == -ECANCELED) && !(cr == -ENOENT && r4 >= 0)) {
+        fail_msg("CANCEL %lld, SENDFILE %lld", (long long)cr, (long long)r4);
+    }
+    if (r4 > 0)
+        sf_drain_to(sv[4][1], got[4], SEG, &total[4], (size_t)r4);
+    assert_memory_equal(got[4], data + 4 * SEG, total[4]);
+
+    /* A deadline ends one waiting (or it ends as it would). */
+    vl_op dl = vl_op_sendfile(sv[5][0], file, 5 * SEG, SEG);
+    dl.flags = VL_OP_F_DEADLINE;
+    dl.deadline_ns = 30 * CT_MS;
+    int64_t r5 = h_run(dl);
+    if (check)
+        expect_result(r5, -ETIMEDOUT, "SENDFILE waiting for a pipe past its deadline");
+    else if (r5 != -ETIMEDOUT && r5 <= 0)
+        fail_msg("SENDFILE with a deadline: %lld", (long long)r5);
+    if (r5 > 0)
+        sf_drain_to(sv[5][1], got[5], SEG, &total[5], (size_t)r5);
+    assert_memory_equal(got[5], data + 5 * SEG, total[5]);
+
+    /* One left waiting takes the first pipe handed back: the first
+     * reader drains, and every SENDFILE ends; each one's bytes arrive. */
+    size_t base4 = total[4];
+    id[4] = h_sub(vl_op_sendfile(sv[4][0], file, 4 * SEG + (int64_t)base4, SEG - base4));
+    h_poll(20 * CT_MS, 256);
+    if (check)
+        assert_false(h_rec_of(id[4])->done);
+    for (int k = 0; k < HOLD + 1; k++) {
+        sf_collect(sv[k][1], id[k], got[k], SEG, &total[k]);
+        int64_t r = h_rec_of(id[k])->result;
+        if (r <= 0)
+            fail_msg("SENDFILE %d: %lld", k, (long long)r);
+        size_t want = (k == 4 ? base4 : 0) + (size_t)r;
+        sf_drain_to(sv[k][1], got[k], SEG, &total[k], want);
+        assert_int_equal(total[k], want);
+        assert_memory_equal(got[k], data + (size_t)k * SEG, total[k]);
+    }
+
+    /* Shutdown with one waiting for a pipe: -ECANCELED. */
+    assert_int_equal(posix_fadvise(file, 0, 0, POSIX_FADV_DONTNEED), 0);
+    for (int k = 0; k < HOLD; k++)
+        id[k] = h_sub(vl_op_sendfile(sv[k][0], file, (int64_t)k * SEG, SEG));
+    h_poll(50 * CT_MS, 256);
+    id[5] = h_sub(vl_op_sendfile(sv[5][0], file, 5 * SEG, SEG));
+    h_poll(20 * CT_MS, 256);
+    bool waiting = !h_rec_of(id[5])->done;
+    vl_engine_shutdown(H.e);
+    int64_t rs = h_wait(id[5]);
+    if (check && waiting)
+        expect_result(rs, -ECANCELED, "SENDFILE waiting for a pipe at shutdown");
+    for (int k = 0; k < HOLD; k++)
+        (void)h_wait(id[k]);
+    h_close();
+    for (int k = 0; k < N; k++) {
+        xclose(sv[k][0]);
+        xclose(sv[k][1]);
+    }
+    xclose(file);
+    char f[600];
+    assert_int_equal(unlink(ft_path(f, sizeof(f), "f")), 0);
+    ft_done(NULL, 0);
+}
 #endif
 
 /* ---- max_inflight ------------------------------------------------------------------ */
@@ -8926,6 +9194,7 @@ int main(int argc, char **argv)
         T(files_submit_rejects_bad_args),
         T(files_cancel_follows_the_rules),
         T(files_native_counts),
+        T(files_statx_fd_forms),
         T(sendfile_sizes_and_offsets),
         T(sendfile_bad_inputs),
         T(sendfile_in_a_chain),
@@ -9009,6 +9278,7 @@ int main(int argc, char **argv)
 #endif
 #ifdef __linux__
         T(sendfile_cached_and_cold_files),
+        T(sendfile_cold_waits_for_a_pipe),
 #endif
         T(max_inflight_is_exact),
         T(small_ring_overflow),

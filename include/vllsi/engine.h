@@ -967,7 +967,10 @@ VL_API vl_op vl_op_poll_multi(int fd, uint32_t events);
  *
  * How they run: io_uring has the kernel do each as its own opcode
  * (IORING_OP_OPENAT, STATX, UNLINKAT, RENAMEAT, MKDIRAT; the kernel runs
- * most of them on its io-wq threads; kernels before 5.11 and 5.15 lack
+ * most of them on its io-wq threads, every STATX among them, so a STATX
+ * of an fd on a file system on a block device is answered at submit with
+ * statx(2) instead, its completion delivered by the next poll; kernels
+ * before 5.11 and 5.15 lack
  * UNLINKAT and RENAMEAT, and MKDIRAT, which the driver then makes as plain
  * calls in vl_engine_poll). The epoll
  * and kqueue drivers, for which no readiness exists for a file system

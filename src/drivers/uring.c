@@ -160,22 +160,23 @@ enum sigpipe_mode {
  * with VL_CQE_MORE until its final completion.
  *
  * The slot state's flags (struct uring_slot) for these ops: */
-#define U_SINGLE    0x1u    /* armed as a single-shot request: re-arm after each CQE */
-#define U_REARM     0x2u    /* on the re-arm list, not in the kernel                 */
-#define U_POLLING   0x4u    /* user-space pool was empty: a POLL_ADD waits for data  */
-#define U_BID       0x8u    /* user-space pool: the slot state's bid is its buffer   */
-#define U_STARVED   0x10u   /* re-armed after -ENOBUFS, no data since (ring_starved) */
-#define U_WAITED    0x20u   /* multishot POLL: its fd was looked at (cqe_poll_multi)  */
-#define U_NOPOLL    0x40u   /* multishot POLL without the kernel's: a NOP, then -EOPNOTSUPP */
-#define U_CALL      0x80u   /* a path op the kernel lacks: a NOP, whose CQE makes the call */
-#define U_NOMSG     0x100u  /* multishot RECVMSG the kernel cannot run: a NOP, then -EOPNOTSUPP */
-#define U_TYPED     0x200u  /* multishot RECVMSG: U_STREAM says what its socket is */
-#define U_STREAM    0x400u  /* multishot RECVMSG on a stream socket (0 bytes: EOF) */
-#define U_PIDFD     0x800u  /* WAITPID: s->op.fd is its pidfd, polled (cqe_waitpid) */
-#define U_SPOLL     0x1000u /* SPLICE: a POLL_ADD on the side that said EAGAIN  */
-#define U_SPOLL_OUT 0x2000u /* ... on fd_out for writing (else fd_in, reading)  */
-#define U_SFPIPE    0x4000u /* SENDFILE through the engine's pipe bid (sf_pipe)  */
-#define U_SFOUT     0x8000u /* ... its second stage: the pipe to the socket      */
+#define U_SINGLE    0x1u     /* armed as a single-shot request: re-arm after each CQE */
+#define U_REARM     0x2u     /* on the re-arm list, not in the kernel                 */
+#define U_POLLING   0x4u     /* user-space pool was empty: a POLL_ADD waits for data  */
+#define U_BID       0x8u     /* user-space pool: the slot state's bid is its buffer   */
+#define U_STARVED   0x10u    /* re-armed after -ENOBUFS, no data since (ring_starved) */
+#define U_WAITED    0x20u    /* multishot POLL: its fd was looked at (cqe_poll_multi)  */
+#define U_NOPOLL    0x40u    /* multishot POLL without the kernel's: a NOP, then -EOPNOTSUPP */
+#define U_CALL      0x80u    /* a path op the kernel lacks: a NOP, whose CQE makes the call */
+#define U_NOMSG     0x100u   /* multishot RECVMSG the kernel cannot run: a NOP, then -EOPNOTSUPP */
+#define U_TYPED     0x200u   /* multishot RECVMSG: U_STREAM says what its socket is */
+#define U_STREAM    0x400u   /* multishot RECVMSG on a stream socket (0 bytes: EOF) */
+#define U_PIDFD     0x800u   /* WAITPID: s->op.fd is its pidfd, polled (cqe_waitpid) */
+#define U_SPOLL     0x1000u  /* SPLICE: a POLL_ADD on the side that said EAGAIN  */
+#define U_SPOLL_OUT 0x2000u  /* ... on fd_out for writing (else fd_in, reading)  */
+#define U_SFPIPE    0x4000u  /* SENDFILE through the engine's pipe bid (sf_pipe)  */
+#define U_SFOUT     0x8000u  /* ... its second stage: the pipe to the socket      */
+#define U_SFWAIT    0x10000u /* SENDFILE waiting for a pipe (sf_wait_head's list)  */
 
 /*
  * A native pool's provided-buffer ring, holding a window of the free
@@ -291,6 +292,9 @@ struct uring {
     int sf_pipe[SF_PIPES][2];
     uint32_t sf_cap[SF_PIPES];
     uint32_t sf_busy;
+    /* SENDFILEs of a cold range waiting for a pipe, oldest first
+     * (uring_slot.next; U_SFWAIT), UINT32_MAX when none. */
+    uint32_t sf_wait_head, sf_wait_tail;
     bool sf_nocachestat; /* cachestat(2) is missing or refused (sf_cached) */
 };
 
@@ -666,6 +670,7 @@ static int uring_init(vl_engine *e, const vl_engine_config *cfg, char *reason, s
     fallback_knob(d);
     d->host_efd = -1;
     d->rearm_head = d->rearm_tail = UINT32_MAX;
+    d->sf_wait_head = d->sf_wait_tail = UINT32_MAX;
     for (int k = 0; k < SF_PIPES; k++)
         d->sf_pipe[k][0] = d->sf_pipe[k][1] = -1;
     if (probe_nosignal(d))
@@ -919,7 +924,7 @@ static void prep_waitpid(struct uring *d, struct vl__slot *s, vl_engine *e,
 /*
  * SENDFILE, two ways, by size and by the page cache. Below SF_PIPE_MIN
  * (256 KiB), from it when cachestat(2) finds the whole range cached
- * (sf_cached), or when the engine's pipes are all held: a POLL_ADD for the
+ * (sf_cached), or when no pipe can be made (no fds left): a POLL_ADD for the
  * socket's writability,
  * whose CQE (cqe_sendfile) makes one non-blocking sendfile(2)
  * (vl__sendfile_held, SIGPIPE held for the whole reap: struct
@@ -943,29 +948,46 @@ static void prep_waitpid(struct uring *d, struct vl__slot *s, vl_engine *e,
  * 2.4 to 3.1 us; server CPU per response measured the same within the
  * noise of a loaded host). It also leaves the pipes free for the cold
  * files that need them, which hot ones would otherwise hold under load.
+ * A cold range that finds all SF_PIPES held waits for one, in a FIFO
+ * (sf_wait_push; sf_pipe_put hands a returned pipe to the oldest), rather
+ * than read the disk on the polling thread: more pipes would only move
+ * the limit (each is two fds and up to 1 MiB of pipe buffers the user's
+ * pipe-user-pages quota pays for), and the pipes held are busy moving
+ * bytes, so a wait is as long as one pipe's worth of sending. A cancel,
+ * a deadline or shutdown takes a waiting op off the FIFO (rearm_take).
  */
 /* A free pipe of the engine's for a SENDFILE, made on first use (close-on-
  * exec, as large as the system lets it be): its index, or -1 when all are
- * held or none can be made (the op then takes the POLL_ADD way). */
+ * held (the op then waits for one) or none can be made (the op then takes
+ * the POLL_ADD way). */
+static bool sf_pipe_make(struct uring *d, int k)
+{
+    if (d->sf_pipe[k][0] >= 0)
+        return true;
+    if (pipe2(d->sf_pipe[k], O_CLOEXEC) != 0) {
+        d->sf_pipe[k][0] = d->sf_pipe[k][1] = -1;
+        return false;
+    }
+    (void)fcntl(d->sf_pipe[k][1], F_SETPIPE_SZ, SF_PIPE_SIZE);
+    int cap = fcntl(d->sf_pipe[k][1], F_GETPIPE_SZ);
+    d->sf_cap[k] = cap > 0 ? (uint32_t)cap : 65536u;
+    return true;
+}
+
 static int sf_pipe_take(struct uring *d)
 {
     for (int k = 0; k < SF_PIPES; k++) {
         if (d->sf_busy & (1u << k))
             continue;
-        if (d->sf_pipe[k][0] < 0) {
-            if (pipe2(d->sf_pipe[k], O_CLOEXEC) != 0) {
-                d->sf_pipe[k][0] = d->sf_pipe[k][1] = -1;
-                return -1;
-            }
-            (void)fcntl(d->sf_pipe[k][1], F_SETPIPE_SZ, SF_PIPE_SIZE);
-            int cap = fcntl(d->sf_pipe[k][1], F_GETPIPE_SZ);
-            d->sf_cap[k] = cap > 0 ? (uint32_t)cap : 65536u;
-        }
+        if (!sf_pipe_make(d, k))
+            return -1;
         d->sf_busy |= 1u << k;
         return k;
     }
     return -1;
 }
+
+#define SF_ALL_BUSY ((1u << SF_PIPES) - 1u)
 
 #ifndef SYS_cachestat
 #define SYS_cachestat 451 /* the same number on every architecture */
@@ -1003,10 +1025,27 @@ static bool sf_cached(struct uring *d, const vl_op *op)
     return cs.cache >= pages;
 }
 
-/* Give pipe k back. dirty: bytes may be left in it (a short or failed
+static void rearm_push(vl_engine *e, struct uring *d, uint32_t i);
+
+/* Slot i (a SENDFILE whose POLL_ADD found its socket writable) starts its
+ * piped way through pipe k: its first stage next (prep_sendfile). */
+static void sf_start_piped(vl_engine *e, struct uring *d, uint32_t i, uint32_t k)
+{
+    struct uring_slot *u = us(vl__engine_slot(e, i));
+    u->flags |= U_SFPIPE;
+    u->bid = k;
+    u->sf.sent = u->sf.inpipe = 0;
+    rearm_push(e, d, i);
+}
+
+/*
+ * Give pipe k back. dirty: bytes may be left in it (a short or failed
  * second stage, a cancel), which the next SENDFILE must never send, so it
- * is closed and made anew at its next use. */
-static void sf_pipe_put(struct uring *d, uint32_t k, bool dirty)
+ * is closed and made anew at its next use. The oldest SENDFILE waiting for
+ * a pipe (cqe_sendfile) takes it at once; one that finds it cannot be made
+ * anew (no fds left) takes the POLL_ADD way again, which decides afresh.
+ */
+static void sf_pipe_put(vl_engine *e, struct uring *d, uint32_t k, bool dirty)
 {
     if (dirty && d->sf_pipe[k][0] >= 0) {
         close(d->sf_pipe[k][0]);
@@ -1014,6 +1053,55 @@ static void sf_pipe_put(struct uring *d, uint32_t k, bool dirty)
         d->sf_pipe[k][0] = d->sf_pipe[k][1] = -1;
     }
     d->sf_busy &= ~(1u << k);
+    uint32_t i = d->sf_wait_head;
+    if (i == UINT32_MAX)
+        return;
+    struct uring_slot *u = us(vl__engine_slot(e, i));
+    d->sf_wait_head = u->next;
+    if (d->sf_wait_head == UINT32_MAX)
+        d->sf_wait_tail = UINT32_MAX;
+    u->flags &= ~U_SFWAIT;
+    if (!sf_pipe_make(d, (int)k)) {
+        rearm_push(e, d, i);
+        return;
+    }
+    d->sf_busy |= 1u << k;
+    sf_start_piped(e, d, i, k);
+}
+
+/* Slot i waits for a pipe, after those already waiting. */
+static void sf_wait_push(vl_engine *e, struct uring *d, uint32_t i)
+{
+    struct uring_slot *u = us(vl__engine_slot(e, i));
+    u->flags |= U_SFWAIT;
+    u->next = UINT32_MAX;
+    if (d->sf_wait_tail == UINT32_MAX)
+        d->sf_wait_head = i;
+    else
+        us(vl__engine_slot(e, d->sf_wait_tail))->next = i;
+    d->sf_wait_tail = i;
+}
+
+/* Take slot off the list of SENDFILEs waiting for a pipe (a cancel, a
+ * deadline, shutdown); false if it is not on it. */
+static bool sf_wait_take(vl_engine *e, struct uring *d, uint32_t slot)
+{
+    uint32_t prev = UINT32_MAX;
+    for (uint32_t i = d->sf_wait_head; i != UINT32_MAX;
+         prev = i, i = us(vl__engine_slot(e, i))->next) {
+        if (i != slot)
+            continue;
+        uint32_t next = us(vl__engine_slot(e, i))->next;
+        if (prev == UINT32_MAX)
+            d->sf_wait_head = next;
+        else
+            us(vl__engine_slot(e, prev))->next = next;
+        if (d->sf_wait_tail == i)
+            d->sf_wait_tail = prev;
+        us(vl__engine_slot(e, i))->flags &= ~U_SFWAIT;
+        return true;
+    }
+    return false;
 }
 
 /* A new op, and one on its way to the piped path, starts with the
@@ -1176,8 +1264,17 @@ static void prep_openat(struct uring *d, struct vl__slot *s, vl_engine *e, struc
                          op->u.openat.mode);
 }
 
-/* The kernel writes its struct statx into the caller's vl_statx (which has
- * room for it); cqe_statx converts it in place. */
+/*
+ * The kernel writes its struct statx into the caller's vl_statx (which has
+ * room for it); cqe_statx converts it in place. io_uring runs no STATX
+ * inline: every one is an io-wq work item, a thread hand-off per op. So
+ * the fd form on a file system on a block device, whose inode is in
+ * memory (vl__statx_cached), never reaches here: the submit paths
+ * (statx_answer) answer it with statx(2) and complete it at once
+ * (emulated), as nginx's fstat would; a chain member reaches them only
+ * when its turn comes. Only the rest (a path, a file system without a
+ * block device, AT_STATX_FORCE_SYNC) is an SQE.
+ */
 static void prep_statx(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
 {
     (void)d, (void)e;
@@ -1385,6 +1482,20 @@ static bool offset_on_stream(const struct vl__slot *s)
 static bool rearm_take(vl_engine *e, struct uring *d, uint32_t slot);
 static void uring_pool_put(vl_engine *e, struct vl_bufpool *p, uint32_t bid);
 
+/* A STATX the kernel answers from memory (prep_statx): made here and
+ * completed at once; the result reaches the caller at its next poll.
+ * False: the op is an SQE's. */
+static bool statx_answer(vl_engine *e, struct vl__slot *s, uint32_t slot)
+{
+    const vl_op *op = &s->op;
+    int rc = vl__statx_cached(op->fd, op->u.statx.path, op->u.statx.flags, op->u.statx.buf);
+    if (rc == VL__STATX_NOT_CACHED)
+        return false;
+    vl__engine_stats(e)->not_native++;
+    vl__engine_complete(e, slot, rc, 0);
+    return true;
+}
+
 static int uring_submit(vl_engine *e, uint32_t slot)
 {
     struct uring *d = state(e);
@@ -1399,6 +1510,8 @@ static int uring_submit(vl_engine *e, uint32_t slot)
         }
         us(s)->retries = 0;
     }
+    if (VL_UNLIKELY(s->op.kind == VL_OP_STATX) && statx_answer(e, s, slot))
+        return 0;
     if (VL_UNLIKELY(offset_on_stream(s))) {
         vl__engine_stats(e)->not_native++;
         vl__engine_complete(e, slot, -ESPIPE, 0);
@@ -1422,8 +1535,14 @@ static int uring_submit(vl_engine *e, uint32_t slot)
  * whose kernel thread would move the head concurrently, nor SQE128): half
  * the instructions.
  */
+static VL__NOINLINE int64_t statx_try_submit(vl_engine *e, struct vl__slot *s, uint32_t slot,
+                                             int64_t id);
+
 static int64_t uring_try_submit(vl_engine *e, struct vl__slot *s, uint32_t slot, int64_t id)
 {
+    /* Out of line, as a tail call: the other kinds pay one compare. */
+    if (VL_UNLIKELY(s->op.kind == VL_OP_STATX))
+        return statx_try_submit(e, s, slot, id);
     struct uring *d = state(e);
     struct io_uring_sq *sq = &d->ring.sq;
     unsigned tail = sq->sqe_tail;
@@ -1434,6 +1553,25 @@ static int64_t uring_try_submit(vl_engine *e, struct vl__slot *s, uint32_t slot,
     struct io_uring_sqe *sqe = &sq->sqes[tail & sq->ring_mask];
     if (VL_UNLIKELY(!prep_op(d, s, e, sqe, true)))
         return vl__engine_requeue(e, slot, id);
+    sq->sqe_tail = tail + 1;
+    io_uring_sqe_set_data64(sqe, (uint64_t)id);
+    return id;
+}
+
+/* uring_try_submit for a STATX: answered here (statx_answer), else an SQE
+ * as any op's; with the SQ full, uring_submit later tries both again. */
+static VL__NOINLINE int64_t statx_try_submit(vl_engine *e, struct vl__slot *s, uint32_t slot,
+                                             int64_t id)
+{
+    if (statx_answer(e, s, slot))
+        return id;
+    struct uring *d = state(e);
+    struct io_uring_sq *sq = &d->ring.sq;
+    unsigned tail = sq->sqe_tail;
+    if (tail - IO_URING_READ_ONCE(*sq->khead) >= sq->ring_entries || VL__FAULT(VL__FAULT_SQ_FULL))
+        return vl__engine_requeue(e, slot, id);
+    struct io_uring_sqe *sqe = &sq->sqes[tail & sq->ring_mask];
+    prep_statx(d, s, e, sqe);
     sq->sqe_tail = tail + 1;
     io_uring_sqe_set_data64(sqe, (uint64_t)id);
     return id;
@@ -1534,7 +1672,11 @@ static void rearm_push(vl_engine *e, struct uring *d, uint32_t i)
 /* Take slot off the re-arm list; false if it is not on it. */
 static bool rearm_take(vl_engine *e, struct uring *d, uint32_t slot)
 {
-    if (slot == UINT32_MAX || !(us(vl__engine_slot(e, slot))->flags & U_REARM))
+    if (slot == UINT32_MAX)
+        return false;
+    if (us(vl__engine_slot(e, slot))->flags & U_SFWAIT)
+        return sf_wait_take(e, d, slot);
+    if (!(us(vl__engine_slot(e, slot))->flags & U_REARM))
         return false;
     uint32_t prev = UINT32_MAX;
     for (uint32_t i = d->rearm_head; i != UINT32_MAX;
@@ -1553,8 +1695,8 @@ static bool rearm_take(vl_engine *e, struct uring *d, uint32_t slot)
         if (us(s)->flags & U_SFPIPE) {
             /* A piped SENDFILE between two stages: its pipe may hold
              * bytes, so it goes. */
-            sf_pipe_put(d, us(s)->bid, true);
             us(s)->flags &= ~(U_SFPIPE | U_SFOUT | U_SPOLL);
+            sf_pipe_put(e, d, us(s)->bid, true);
         }
         if (us(s)->flags & U_PIDFD) {
             /* A WAITPID between its NOP and its POLL_ADD: its pidfd goes
@@ -2161,8 +2303,8 @@ static int64_t restart_to_eintr(int64_t res)
 static void sf_end(vl_engine *e, struct uring *d, uint32_t i, int64_t res)
 {
     struct uring_slot *u = us(vl__engine_slot(e, i));
-    sf_pipe_put(d, u->bid, true);
     u->flags &= ~(U_SFPIPE | U_SFOUT | U_SPOLL);
+    sf_pipe_put(e, d, u->bid, true);
     cqe_final(e, i, res);
 }
 
@@ -2190,8 +2332,8 @@ static void cqe_sendfile_piped(vl_engine *e, struct uring *d, uint32_t i,
         }
     } else if (!(u->flags & U_SFOUT)) {
         if (res <= 0) {
-            sf_pipe_put(d, u->bid, false);
             u->flags &= ~U_SFPIPE;
+            sf_pipe_put(e, d, u->bid, false);
             cqe_final(e, i, res);
             return;
         }
@@ -2207,8 +2349,8 @@ static void cqe_sendfile_piped(vl_engine *e, struct uring *d, uint32_t i,
         u->sf.sent += (uint64_t)res;
         u->sf.inpipe -= (uint64_t)res;
         if (u->sf.inpipe == 0) {
-            sf_pipe_put(d, u->bid, false);
             u->flags &= ~(U_SFPIPE | U_SFOUT);
+            sf_pipe_put(e, d, u->bid, false);
             cqe_final(e, i, (int64_t)u->sf.sent);
             return;
         }
@@ -2234,16 +2376,25 @@ static void cqe_sendfile(vl_engine *e, struct uring *d, uint32_t i, const struct
         return;
     }
     const vl_op *op = &s->op;
-    int k = op->u.sendfile.count >= SF_PIPE_MIN && !sf_cached(d, op) ? sf_pipe_take(d) : -1;
+    bool cold = op->u.sendfile.count >= SF_PIPE_MIN && !sf_cached(d, op);
+    int k = cold ? sf_pipe_take(d) : -1;
     if (k >= 0) {
         /* The piped path (prep_sendfile): its first stage next. */
-        us(s)->flags |= U_SFPIPE;
-        us(s)->bid = (uint32_t)k;
-        us(s)->sf.sent = us(s)->sf.inpipe = 0;
+        if (vl__engine_shutting(e) || (s->core_flags & VL__SLOT_TIMED_OUT)) {
+            sf_pipe_put(e, d, (uint32_t)k, false);
+            cqe_final(e, i, -ECANCELED);
+        } else {
+            sf_start_piped(e, d, i, (uint32_t)k);
+        }
+        return;
+    }
+    if (cold && d->sf_busy == SF_ALL_BUSY) {
+        /* Every pipe held: wait for one (sf_pipe_put) rather than read a
+         * cold range on this thread. */
         if (vl__engine_shutting(e) || (s->core_flags & VL__SLOT_TIMED_OUT))
-            sf_end(e, d, i, -ECANCELED);
+            cqe_final(e, i, -ECANCELED);
         else
-            rearm_push(e, d, i);
+            sf_wait_push(e, d, i);
         return;
     }
     vl__sigpipe_batch_hold(&d->sf_sigpipe);

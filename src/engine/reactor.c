@@ -1301,31 +1301,15 @@ static int64_t run_openat(struct vl__reactor *r, uint32_t i, struct vl__slot *s,
 }
 
 #ifdef __linux__
-/*
- * STATX with an offload installed, on the polling thread. Only the fd
- * form (VL_AT_EMPTY_PATH with ""): a path's lookup may read directories
- * from the disk, and statx has no cached-only lookup. Of an open fd the
- * inode is in memory, and a file system on a block device (ext4, xfs)
- * answers from it; one without (stx_dev_major 0: NFS, FUSE, CIFS, but
- * also tmpfs, btrfs, overlayfs) may ask a server, which
- * AT_STATX_DONT_SYNC forbids: the attempt carries it, and its answer
- * stands only where the file system is on a block device, which ignores
- * the flag; the rest, and a caller's AT_STATX_FORCE_SYNC, go to the
- * offload, which makes the caller's call.
- */
+/* STATX with an offload installed, on the polling thread: an fd's, where
+ * the kernel answers it from memory (vl__statx_cached); the rest go to
+ * the offload, which makes the caller's call. */
 static int64_t statx_first(struct vl__reactor *r, const vl_op *op)
 {
-    int flags = op->u.statx.flags;
-    if (!r->file_nowait || !(flags & AT_EMPTY_PATH) || op->u.statx.path[0] != '\0' ||
-        (flags & AT_STATX_FORCE_SYNC) || VL__FAULT(VL__FAULT_EAGAIN))
+    if (!r->file_nowait)
         return OFFLOAD;
-    struct statx k;
-    if (statx(op->fd, "", flags | AT_STATX_DONT_SYNC, VL__STATX_WANT, &k) != 0)
-        return -errno;
-    if (k.stx_dev_major == 0)
-        return OFFLOAD;
-    vl__statx_from_linux(op->u.statx.buf, &k);
-    return 0;
+    int rc = vl__statx_cached(op->fd, op->u.statx.path, op->u.statx.flags, op->u.statx.buf);
+    return rc == VL__STATX_NOT_CACHED ? OFFLOAD : rc;
 }
 #endif
 

@@ -64,6 +64,17 @@ static inline void vl__statx_from_linux(struct vl_statx *out, const void *in)
     out->ctime_ns = vl__statx_ns(k.stx_ctime.tv_sec, k.stx_ctime.tv_nsec);
     out->mtime_ns = vl__statx_ns(k.stx_mtime.tv_sec, k.stx_mtime.tv_nsec);
 }
+
+/*
+ * STATX of an open fd (VL_AT_EMPTY_PATH with "") answered on the calling
+ * thread when the kernel has it in memory and cannot wait for anything:
+ * on a file system on a block device (statx.c says why only there).
+ * Returns 0 (out filled), a negative errno from statx(2), or
+ * VL__STATX_NOT_CACHED: not that form, or not known to be cached; the
+ * caller then runs the op as it otherwise would (a thread, io-wq).
+ */
+#define VL__STATX_NOT_CACHED 1
+int vl__statx_cached(int fd, const char *path, int flags, struct vl_statx *out);
 #else
 /* out from a struct stat: every basic field; the birth time where the
  * system keeps one (macOS and the BSDs: st_birthtimespec). */
