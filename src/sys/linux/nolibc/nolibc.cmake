@@ -65,7 +65,7 @@ set_target_properties(vllsi_nolibc_crt PROPERTIES POSITION_INDEPENDENT_CODE OFF)
 if(TRUE) # needs no liburing: built whenever VLLSI_NOLIBC is
   add_library(vllsi_engine_nolibc STATIC
       src/engine/engine.c src/engine/ops.c src/engine/reactor.c src/engine/timer_heap.c
-      src/engine/workers.c
+      src/engine/workers.c src/engine/statx.c
       src/engine/loop.c src/drivers/epoll.c src/drivers/sync.c
       ${VLLSI_NL_DIR}/engine_libc.c ${VLLSI_NL_DIR}/engine_drivers.c)
   target_include_directories(vllsi_engine_nolibc PUBLIC ${PROJECT_SOURCE_DIR}/include)
