@@ -1069,39 +1069,51 @@ static void sf_pipe_put(vl_engine *e, struct uring *d, uint32_t k, bool dirty)
     sf_start_piped(e, d, i, k);
 }
 
+/* The driver's FIFOs of slots (re-arms, SENDFILEs waiting for a pipe),
+ * linked through uring_slot.next; flag marks a member. */
+static void slist_push(vl_engine *e, uint32_t *head, uint32_t *tail, uint32_t i, uint32_t flag)
+{
+    struct uring_slot *u = us(vl__engine_slot(e, i));
+    u->flags |= flag;
+    u->next = UINT32_MAX;
+    if (*tail == UINT32_MAX)
+        *head = i;
+    else
+        us(vl__engine_slot(e, *tail))->next = i;
+    *tail = i;
+}
+
+/* Take slot off the FIFO; false if it is not on it. */
+static bool slist_take(vl_engine *e, uint32_t *head, uint32_t *tail, uint32_t slot, uint32_t flag)
+{
+    uint32_t prev = UINT32_MAX;
+    for (uint32_t i = *head; i != UINT32_MAX; prev = i, i = us(vl__engine_slot(e, i))->next) {
+        if (i != slot)
+            continue;
+        uint32_t next = us(vl__engine_slot(e, i))->next;
+        if (prev == UINT32_MAX)
+            *head = next;
+        else
+            us(vl__engine_slot(e, prev))->next = next;
+        if (*tail == i)
+            *tail = prev;
+        us(vl__engine_slot(e, i))->flags &= ~flag;
+        return true;
+    }
+    return false;
+}
+
 /* Slot i waits for a pipe, after those already waiting. */
 static void sf_wait_push(vl_engine *e, struct uring *d, uint32_t i)
 {
-    struct uring_slot *u = us(vl__engine_slot(e, i));
-    u->flags |= U_SFWAIT;
-    u->next = UINT32_MAX;
-    if (d->sf_wait_tail == UINT32_MAX)
-        d->sf_wait_head = i;
-    else
-        us(vl__engine_slot(e, d->sf_wait_tail))->next = i;
-    d->sf_wait_tail = i;
+    slist_push(e, &d->sf_wait_head, &d->sf_wait_tail, i, U_SFWAIT);
 }
 
 /* Take slot off the list of SENDFILEs waiting for a pipe (a cancel, a
  * deadline, shutdown); false if it is not on it. */
 static bool sf_wait_take(vl_engine *e, struct uring *d, uint32_t slot)
 {
-    uint32_t prev = UINT32_MAX;
-    for (uint32_t i = d->sf_wait_head; i != UINT32_MAX;
-         prev = i, i = us(vl__engine_slot(e, i))->next) {
-        if (i != slot)
-            continue;
-        uint32_t next = us(vl__engine_slot(e, i))->next;
-        if (prev == UINT32_MAX)
-            d->sf_wait_head = next;
-        else
-            us(vl__engine_slot(e, prev))->next = next;
-        if (d->sf_wait_tail == i)
-            d->sf_wait_tail = prev;
-        us(vl__engine_slot(e, i))->flags &= ~U_SFWAIT;
-        return true;
-    }
-    return false;
+    return slist_take(e, &d->sf_wait_head, &d->sf_wait_tail, slot, U_SFWAIT);
 }
 
 /* A new op, and one on its way to the piped path, starts with the
@@ -1657,16 +1669,10 @@ static void on_internal(vl_engine *e, struct uring *d, const struct io_uring_cqe
 
 /* ---- multishot: re-arming ----------------------------------------------------- */
 
+/* Slot i joins the re-arm list, after those already on it. */
 static void rearm_push(vl_engine *e, struct uring *d, uint32_t i)
 {
-    struct vl__slot *s = vl__engine_slot(e, i);
-    us(s)->flags |= U_REARM;
-    us(s)->next = UINT32_MAX;
-    if (d->rearm_tail == UINT32_MAX)
-        d->rearm_head = i;
-    else
-        us(vl__engine_slot(e, d->rearm_tail))->next = i;
-    d->rearm_tail = i;
+    slist_push(e, &d->rearm_head, &d->rearm_tail, i, U_REARM);
 }
 
 /* Take slot off the re-arm list; false if it is not on it. */
@@ -1678,36 +1684,23 @@ static bool rearm_take(vl_engine *e, struct uring *d, uint32_t slot)
         return sf_wait_take(e, d, slot);
     if (!(us(vl__engine_slot(e, slot))->flags & U_REARM))
         return false;
-    uint32_t prev = UINT32_MAX;
-    for (uint32_t i = d->rearm_head; i != UINT32_MAX;
-         prev = i, i = us(vl__engine_slot(e, i))->next) {
-        if (i != slot)
-            continue;
-        uint32_t next = us(vl__engine_slot(e, i))->next;
-        if (prev == UINT32_MAX)
-            d->rearm_head = next;
-        else
-            us(vl__engine_slot(e, prev))->next = next;
-        if (d->rearm_tail == i)
-            d->rearm_tail = prev;
-        struct vl__slot *s = vl__engine_slot(e, i);
-        us(s)->flags &= ~U_REARM;
-        if (us(s)->flags & U_SFPIPE) {
-            /* A piped SENDFILE between two stages: its pipe may hold
-             * bytes, so it goes. */
-            us(s)->flags &= ~(U_SFPIPE | U_SFOUT | U_SPOLL);
-            sf_pipe_put(e, d, us(s)->bid, true);
-        }
-        if (us(s)->flags & U_PIDFD) {
-            /* A WAITPID between its NOP and its POLL_ADD: its pidfd goes
-             * with the cancel that takes it. */
-            close(s->op.fd);
-            s->op.fd = -1;
-            us(s)->flags &= ~U_PIDFD;
-        }
-        return true;
+    if (!slist_take(e, &d->rearm_head, &d->rearm_tail, slot, U_REARM))
+        return false;
+    struct vl__slot *s = vl__engine_slot(e, slot);
+    if (us(s)->flags & U_SFPIPE) {
+        /* A piped SENDFILE between two stages: its pipe may hold bytes, so
+         * it goes. */
+        us(s)->flags &= ~(U_SFPIPE | U_SFOUT | U_SPOLL);
+        sf_pipe_put(e, d, us(s)->bid, true);
     }
-    return false;
+    if (us(s)->flags & U_PIDFD) {
+        /* A WAITPID between its NOP and its POLL_ADD: its pidfd goes with
+         * the cancel that takes it. */
+        close(s->op.fd);
+        s->op.fd = -1;
+        us(s)->flags &= ~U_PIDFD;
+    }
+    return true;
 }
 
 /* Arm the listed slots again, in order, as far as the SQ has room. */
