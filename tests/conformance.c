@@ -1225,7 +1225,7 @@ static void recv_poll_first_data_queued(void **state)
         assert_memory_equal(buf, "fgh", 3);
     }
     /* The peer's EOF: 0, hinted or not. */
-    assert_int_equal(shutdown(sv[1], SHUT_WR), 0);
+    assert_int_equal(h_run(vl_op_shutdown(sv[1], VL_SHUT_WR)), 0);
     assert_int_equal(h_run(poll_first(vl_op_recv(sv[0], buf, sizeof(buf), 0))), 0);
     h_close();
 }
