@@ -187,7 +187,7 @@ struct worker {
 
 static void on_op(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags);
 static void conn_process(struct conn *c);
-static void conn_recv(struct conn *c);
+static void conn_recv(struct conn *c, bool answered);
 static void conn_linger(struct conn *c);
 
 static void maybe_finish(struct worker *w)
@@ -1226,7 +1226,7 @@ static void conn_process(struct conn *c)
         conn_close(c);
         return;
     }
-    conn_recv(c);
+    conn_recv(c, true);
 }
 
 /*
@@ -1251,8 +1251,13 @@ static void conn_linger(struct conn *c)
 
 /* RECV more request bytes, with the idle deadline when nothing is pending
  * and the header deadline (from the request's first byte) when a request
- * is partly in. */
-static void conn_recv(struct conn *c)
+ * is partly in. answered: every request read so far has its response sent;
+ * then, with nothing pending, the client's next request has rarely come
+ * yet (it waits for the response), so the RECV says so (VL_OP_F_POLL_FIRST,
+ * which spares io_uring a recv attempt that would find nothing). The first
+ * RECV of a connection has no such hint: a client sends its first request
+ * as soon as it connects, often before the accept. */
+static void conn_recv(struct conn *c, bool answered)
 {
     if (c->in_off == c->in_len) {
         c->in_off = c->in_len = c->scan = 0;
@@ -1266,6 +1271,8 @@ static void conn_recv(struct conn *c)
     op.flags |= VL_OP_F_DEADLINE;
     if (c->in_len == 0 && c->skip == 0) {
         op.deadline_ns = idle_ns;
+        if (answered)
+            op.flags |= VL_OP_F_POLL_FIRST;
     } else {
         if (c->req_t0 == 0)
             c->req_t0 = vl_loop_now(c->w->loop);
@@ -1428,7 +1435,7 @@ static void on_accept(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags
         w->conns->prev = c;
     w->conns = c;
     w->nconns++;
-    conn_recv(c);
+    conn_recv(c, false);
 }
 
 /* ---- stopping -------------------------------------------------------------- */

@@ -483,6 +483,18 @@ typedef struct vl_op {
  *   with it reports no addresses (addr and addrlen NULL). Any other
  *   combination is -EINVAL. The sync driver completes such ops with
  *   -EOPNOTSUPP.
+ * VL_OP_F_POLL_FIRST (hint; a one-shot RECV only): the caller expects no
+ *   data yet (e.g. the next request on a keep-alive connection right after
+ *   a response), so a driver may wait for readiness before it tries the
+ *   recv instead of trying first. The result is the same either way: data
+ *   already queued is still read at once. io_uring (5.19+; older kernels
+ *   ignore the hint) sets IORING_RECVSEND_POLL_FIRST, which saves the
+ *   failed attempt when the guess is right and costs one poll round when
+ *   it is wrong, so set it only where the data is usually late. The
+ *   other drivers accept and ignore it: epoll and kqueue already wait
+ *   first when their own record says the last RECV drained the stream,
+ *   and a wait on a guess would cost them a registration where they keep
+ *   none. On a multishot RECV or any other kind it is -EINVAL.
  * A mode that keeps the kind's body is a flag; a different body or system
  * call is a kind of its own (SENDV: a gather list, sendmsg).
  */
@@ -490,7 +502,8 @@ typedef struct vl_op {
 #define VL_OP_F_DEADLINE_ABS 0x2u
 #define VL_OP_F_LINK         0x4u
 #define VL_OP_F_MULTISHOT    0x8u
-#define VL_OP_F_ALL          0xfu
+#define VL_OP_F_POLL_FIRST   0x10u
+#define VL_OP_F_ALL          0x1fu
 
 /* Constructors: the portable way to build ops. */
 VL_API vl_op vl_op_nop(void);

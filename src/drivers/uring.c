@@ -92,6 +92,9 @@
 
 /* Linux 6.12: io_uring_getevents_arg's pad is min_wait_usec (the uapi
  * headers of liburing 2.3 predate it). */
+#ifndef IORING_RECVSEND_POLL_FIRST
+#define IORING_RECVSEND_POLL_FIRST (1U << 0)
+#endif
 #ifndef IORING_FEAT_MIN_TIMEOUT
 #define IORING_FEAT_MIN_TIMEOUT (1U << 15)
 #endif
@@ -260,6 +263,7 @@ static bool ring_starved(struct vl_bufpool *p)
 struct uring {
     struct io_uring ring;
     bool ms_recv;                    /* IORING_RECV_MULTISHOT usable                       */
+    bool poll_first;                 /* IORING_RECVSEND_POLL_FIRST usable (5.19+)          */
     bool ms_accept;                  /* IORING_ACCEPT_MULTISHOT usable                     */
     bool ms_poll;                    /* IORING_POLL_ADD_MULTI usable                       */
     bool bufring;                    /* try to register pools as provided-buffer rings     */
@@ -531,6 +535,10 @@ static int probe_ops(struct uring *d, char *reason, size_t len)
     d->ms_accept = io_uring_opcode_supported(p, IORING_OP_SOCKET);
     d->ms_recv = io_uring_opcode_supported(p, IORING_OP_SEND_ZC);
     d->bufring = d->ms_accept;
+    /* IORING_RECVSEND_POLL_FIRST came with 5.19 too; a kernel before it may
+     * refuse a recv with ioprio set (-EINVAL), so the hint goes only where
+     * known. */
+    d->poll_first = d->ms_accept;
     /* Multishot poll came with 5.13, which added no opcode: MKDIRAT (5.15)
      * is the first one after it. */
     d->ms_poll = io_uring_opcode_supported(p, IORING_OP_MKDIRAT);
@@ -853,6 +861,10 @@ static void prep_recv(struct uring *d, struct vl__slot *s, vl_engine *e, struct 
     }
     io_uring_prep_recv(sqe, s->op.fd, s->op.u.msg.buf, VL__FAULT_SHORTEN(s->op.u.msg.len),
                        s->op.u.msg.flags);
+    /* The caller's guess that no data is there yet: arm the poll without
+     * the recv attempt that would say EAGAIN. */
+    if ((s->op.flags & VL_OP_F_POLL_FIRST) && d->poll_first)
+        sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 }
 
 /* An absolute CLOCK_MONOTONIC deadline (io_uring's default clock), fixed by

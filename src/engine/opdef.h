@@ -39,7 +39,7 @@ _Static_assert(VL_OP_NOP == 0 && VL_OP_CANCEL == 9 && VL_OP_SENDV == 10,
                "op kinds keep their values: append new ones to VL_OP_KINDS");
 
 /* The bits of vl_op.flags that are modes: a kind takes those its row names. */
-#define VL__OP_F_MODES VL_OP_F_MULTISHOT
+#define VL__OP_F_MODES (VL_OP_F_MULTISHOT | VL_OP_F_POLL_FIRST)
 
 /* Directions a readiness driver parks an op for (the values of
  * VL__REACTOR_READ and VL__REACTOR_WRITE). */
@@ -63,7 +63,8 @@ struct vl__opdef {
     bool offset;
     /* The modes (VL__OP_F_MODES bits) the kind takes; submit answers
      * -EINVAL for any other. VL_OP_F_MULTISHOT: the op completes again and
-     * again with VL_CQE_MORE until a final completion. */
+     * again with VL_CQE_MORE until a final completion. VL_OP_F_POLL_FIRST:
+     * a one-shot RECV's hint that no data is there yet. */
     uint32_t modes;
     /* With VL_OP_F_MULTISHOT, takes its buffers from a vl_bufpool
      * (u.msg.pool), which the core checks belongs to the engine and holds
@@ -130,9 +131,9 @@ struct vl__kindset {
 #define VL__OPDEF_ACCEPT  .has_fd = true, .park = VL__PARK_READ, .modes = VL_OP_F_MULTISHOT
 #define VL__OPDEF_CONNECT .has_fd = true, .park = VL__PARK_WRITE
 #define VL__OPDEF_SEND    .has_fd = true, .park = VL__PARK_WRITE, .xfer = VL__XFER_MSG
-#define VL__OPDEF_RECV                                                               \
-    .has_fd = true, .park = VL__PARK_READ, .modes = VL_OP_F_MULTISHOT, .pool = true, \
-    .xfer = VL__XFER_MSG
+#define VL__OPDEF_RECV                                                                      \
+    .has_fd = true, .park = VL__PARK_READ, .modes = VL_OP_F_MULTISHOT | VL_OP_F_POLL_FIRST, \
+    .pool = true, .xfer = VL__XFER_MSG
 #define VL__OPDEF_TIMEOUT .has_fd = false
 #define VL__OPDEF_CLOSE   .has_fd = true, .unchecked = true
 #define VL__OPDEF_CANCEL  .unchecked = true
@@ -658,6 +659,10 @@ static inline int vl__op_validate_options(const vl_op *op)
      * unflagged multishot op that would join an open chain is refused by
      * submit, which knows the chain.) */
     if ((op->flags & (VL_OP_F_LINK | VL_OP_F_MULTISHOT)) == (VL_OP_F_LINK | VL_OP_F_MULTISHOT))
+        return -EINVAL;
+    /* The poll-first hint is for one recv; a multishot one waits anyway. */
+    if ((op->flags & (VL_OP_F_POLL_FIRST | VL_OP_F_MULTISHOT)) ==
+        (VL_OP_F_POLL_FIRST | VL_OP_F_MULTISHOT))
         return -EINVAL;
     return 0;
 }
