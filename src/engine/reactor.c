@@ -1807,13 +1807,14 @@ static bool hint_nonblock(struct vl__reactor *r, struct vl__slot *s, int fd)
     return h->fd == fd && h->nonblock;
 }
 
-/* Whether a SENDFILE's or SPLICE's call may leave SIGPIPE to the wait's
- * batch (struct vl__reactor's sigpipe), which it then holds: on the polling
- * thread inside a wait's dispatch, not at submit (the caller's code runs
- * next) nor on a worker. */
+/* Whether a SENDFILE's or SPLICE's call may leave SIGPIPE to the batch
+ * (struct vl__reactor's sigpipe), which it then holds: on the polling
+ * thread inside a wait's dispatch or a run of submits, which end the batch
+ * before the caller's code runs; not on a worker, nor for a reactor whose
+ * submits come from elsewhere (no end of the run to count on). */
 static bool sigpipe_batched(struct vl__reactor *r, struct vl__slot *s)
 {
-    if ((rslot(s)->flags & F_WORKER) || !r->in_wait)
+    if ((rslot(s)->flags & F_WORKER) || !(r->in_wait || r->in_submit))
         return false;
     vl__sigpipe_batch_hold(&r->sigpipe);
     return true;
@@ -2330,8 +2331,17 @@ void vl__reactor_submit(struct vl__reactor *r, uint32_t i)
 
 int vl__reactor_drv_submit(vl_engine *e, uint32_t slot)
 {
-    vl__reactor_submit(*vl__engine_drv(e), slot);
+    struct vl__reactor *r = *vl__engine_drv(e);
+    r->in_submit = true; /* until vl__reactor_drv_submitted */
+    vl__reactor_submit(r, slot);
     return 0;
+}
+
+void vl__reactor_drv_submitted(vl_engine *e)
+{
+    struct vl__reactor *r = *vl__engine_drv(e);
+    r->in_submit = false;
+    vl__sigpipe_batch_end(&r->sigpipe);
 }
 
 int vl__reactor_drv_cancel(vl_engine *e, uint32_t slot)
