@@ -1233,7 +1233,11 @@ static bool resolve_cached_known(struct vl__reactor *r)
  * device's carrier. The fd then gets the caller's status flags back
  * (F_SETFL of the settable ones), so only the caller's O_NONBLOCK stays;
  * a FIFO opened for writing with no reader (-ENXIO under O_NONBLOCK) is
- * the offload's to wait for. Every other answer is the open's own: a
+ * the offload's to wait for. An open that needs neither: O_PATH, which
+ * opens nothing, and O_DIRECTORY, which opens only a directory (anything
+ * else is -ENOTDIR before the open) and only for reading, so never waits
+ * for a FIFO, a device or a lease's break (a read-only open breaks only a
+ * write lease, which only a regular file takes). Every other answer is the open's own: a
  * cached negative dentry's -ENOENT, the resolve flags' -EXDEV. A file
  * system whose open talks to a server (FUSE, NFS) may still wait in the
  * open, as io_uring's inline attempt does. A kernel without openat2
@@ -1245,7 +1249,7 @@ static int64_t openat_first(struct vl__reactor *r, const vl_op *op)
     if (r->open_cached == CACHED_NO || (flags & (O_CREAT | O_TRUNC)) ||
         (flags & O_TMPFILE) == O_TMPFILE || VL__FAULT(VL__FAULT_EAGAIN))
         return OFFLOAD;
-    int nb = (flags & O_PATH) ? 0 : O_NONBLOCK; /* an O_PATH open opens nothing */
+    int nb = (flags & (O_PATH | O_DIRECTORY)) ? 0 : O_NONBLOCK;
     int64_t fd = vl__openat2(at_fd(op->fd), op->u.openat.path, flags | nb, 0,
                              op->u.openat.resolve | RESOLVE_CACHED);
     if (fd >= 0) {
