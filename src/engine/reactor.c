@@ -1237,11 +1237,14 @@ static bool resolve_cached_known(struct vl__reactor *r)
  * opens nothing, and O_DIRECTORY, which opens only a directory (anything
  * else is -ENOTDIR before the open) and only for reading, so never waits
  * for a FIFO, a device or a lease's break (a read-only open breaks only a
- * write lease, which only a regular file takes). Every other answer is the open's own: a
- * cached negative dentry's -ENOENT, the resolve flags' -EXDEV. A file
- * system whose open talks to a server (FUSE, NFS) may still wait in the
- * open, as io_uring's inline attempt does. A kernel without openat2
- * (-EOPNOTSUPP) or without RESOLVE_CACHED turns the attempts off.
+ * write lease, which only a regular file takes). A regular file keeps
+ * both: without O_NONBLOCK a write lease held elsewhere makes the open
+ * wait for its break (up to /proc/sys/fs/lease-break-time, 45 s). Every
+ * other answer is the open's own: a cached negative dentry's -ENOENT, the
+ * resolve flags' -EXDEV. A file system whose open talks to a server (FUSE,
+ * NFS) may still wait in the open, as io_uring's inline attempt does. A
+ * kernel without openat2 (-EOPNOTSUPP) or without RESOLVE_CACHED turns the
+ * attempts off.
  */
 static int64_t openat_first(struct vl__reactor *r, const vl_op *op)
 {
