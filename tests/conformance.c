@@ -43,6 +43,7 @@
 #include <dirent.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 
@@ -6925,6 +6926,19 @@ static int sendfile_submit_child(void *arg)
     reset_close(reset_peer);
     CK(shutdown(shut, SHUT_WR) == 0);
     ct_sleep_ns(20 * CT_MS); /* the RST has come back */
+#ifdef __linux__
+    if (!caller_pending) {
+        /* What the engine guards against: sendfile(2) itself, to the
+         * shut-down socket, fails with EPIPE and raises SIGPIPE (taken
+         * here, blocked for the call). */
+        CK(sigprocmask(SIG_BLOCK, &pipe_only, NULL) == 0);
+        off_t off = 0;
+        CK(sendfile(shut, file, &off, 1) == -1 && errno == EPIPE);
+        struct timespec zero = {0, 0};
+        CK(sigtimedwait(&pipe_only, NULL, &zero) == SIGPIPE);
+        CK(sigprocmask(SIG_SETMASK, &mask, NULL) == 0);
+    }
+#endif
     enum { LIVE, RESET1, SEND, RESET2, SHUT, UNIX, SPLICE, NOPS };
     vl_op ops[NOPS];
     ops[LIVE] = vl_op_sendfile(live, file, 0, sizeof(data));
