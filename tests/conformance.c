@@ -43,6 +43,7 @@
 #include <dirent.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 
@@ -6865,6 +6866,164 @@ static void sendfile_epipe_keeps_a_pending_sigpipe(void **state)
     run_sendfile_batch(true, "two SENDFILEs in one wait, one -EPIPE, a SIGPIPE pending before");
 }
 
+/* SIGPIPE as the child set it (blocked or not: mask's), and pending only
+ * when the child made it so (caller_pending): what every poll must leave. */
+static bool sigpipe_as_before(const sigset_t *mask, bool caller_pending, const char *when)
+{
+    sigset_t now, pending;
+    if (sigprocmask(SIG_BLOCK, NULL, &now) != 0 || sigpending(&pending) != 0)
+        return false;
+    if (sigismember(&now, SIGPIPE) != sigismember(mask, SIGPIPE)) {
+        fprintf(stderr, "%s: SIGPIPE left %s\n", when,
+                sigismember(&now, SIGPIPE) ? "blocked" : "unblocked");
+        return false;
+    }
+    if (sigismember(&pending, SIGPIPE) != caller_pending) {
+        fprintf(stderr, "%s: %s\n", when,
+                caller_pending ? "the caller's pending SIGPIPE was taken"
+                               : "a SIGPIPE was left pending");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * SENDFILEs to sockets whose peers are gone, submitted together, so that
+ * one poll's run of submits makes their calls (the readiness drivers hold
+ * SIGPIPE once for the whole run, until the run ends): a peer that reset
+ * (-ECONNRESET, then -EPIPE, which raises SIGPIPE) and a socket shut down
+ * for writing (-EPIPE); on Linux also an AF_UNIX pair whose peer closed and
+ * a SPLICE into the shut-down socket (-EPIPE). Among them a SENDFILE and
+ * a SEND to a live peer, which succeed. The child, SIGPIPE at its default
+ * action, must stay alive, and every poll must return with its mask as it
+ * was and no SIGPIPE pending; caller_pending (arg non-NULL): the child
+ * blocked SIGPIPE and had one pending before, which stays pending.
+ */
+static int sendfile_submit_child(void *arg)
+{
+    bool caller_pending = arg != NULL;
+    sigset_t pipe_only, mask;
+    signal(SIGPIPE, SIG_DFL);
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    CK(sigprocmask(caller_pending ? SIG_BLOCK : SIG_UNBLOCK, &pipe_only, NULL) == 0);
+    CK(sigprocmask(SIG_BLOCK, NULL, &mask) == 0);
+    if (caller_pending)
+        CK(pthread_kill(pthread_self(), SIGPIPE) == 0);
+    vl_engine *e = NULL;
+    vl_engine_config cfg = {g_create_kind, 0, 64, g_flags, 0};
+    CK(vl_engine_create(&cfg, &e) == 0);
+    char path[] = "/tmp/vllsi-sfsubmit-XXXXXX";
+    int file = mkstemp(path);
+    CK(file >= 0);
+    unlink(path);
+    static char data[4096];
+    memset(data, 's', sizeof(data));
+    CK(write(file, data, sizeof(data)) == (ssize_t)sizeof(data));
+    int live, live_peer, reset, reset_peer, shut, shut_peer;
+    CK(child_tcp_pair(&live, &live_peer) == 0 && child_tcp_pair(&reset, &reset_peer) == 0 &&
+       child_tcp_pair(&shut, &shut_peer) == 0);
+    reset_close(reset_peer);
+    CK(shutdown(shut, SHUT_WR) == 0);
+    ct_sleep_ns(20 * CT_MS); /* the RST has come back */
+#ifdef __linux__
+    if (!caller_pending) {
+        /* What the engine guards against: sendfile(2) itself, to the
+         * shut-down socket, fails with EPIPE and raises SIGPIPE (taken
+         * here, blocked for the call). */
+        CK(sigprocmask(SIG_BLOCK, &pipe_only, NULL) == 0);
+        off_t off = 0;
+        CK(sendfile(shut, file, &off, 1) == -1 && errno == EPIPE);
+        struct timespec zero = {0, 0};
+        CK(sigtimedwait(&pipe_only, NULL, &zero) == SIGPIPE);
+        CK(sigprocmask(SIG_SETMASK, &mask, NULL) == 0);
+    }
+#endif
+    enum { LIVE, RESET1, SEND, RESET2, SHUT, UNIX, SPLICE, NOPS };
+    vl_op ops[NOPS];
+    ops[LIVE] = vl_op_sendfile(live, file, 0, sizeof(data));
+    ops[RESET1] = vl_op_sendfile(reset, file, 0, sizeof(data));
+    ops[SEND] = vl_op_send(live, "tail", 4, 0);
+    ops[RESET2] = vl_op_sendfile(reset, file, 0, sizeof(data));
+    ops[SHUT] = vl_op_sendfile(shut, file, 0, sizeof(data));
+    int nops = SHUT + 1;
+#ifdef __linux__
+    int sv[2], p[2];
+    CK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 && pipe(p) == 0);
+    close(sv[1]);
+    CK(write(p[1], "abc", 3) == 3);
+    ops[UNIX] = vl_op_sendfile(sv[0], file, 0, sizeof(data));
+    ops[SPLICE] = vl_op_splice(p[0], -1, shut, -1, 3, 0);
+    nops = NOPS;
+#endif
+    int64_t ids[NOPS], res[NOPS];
+    bool done[NOPS] = {false};
+    for (int k = 0; k < nops; k++) {
+        ids[k] = vl_engine_submit(e, &ops[k], NULL);
+        CK(ids[k] > 0);
+    }
+    int left = nops;
+    for (int i = 0; left > 0 && i < 1000 * g_slow; i++) {
+        vl_completion cq[NOPS];
+        int n = vl_engine_poll(e, 10 * CT_MS, cq, NOPS);
+        CK(n >= 0);
+        if (!sigpipe_as_before(&mask, caller_pending, "after a poll"))
+            return 3;
+        for (int c = 0; c < n; c++)
+            for (int k = 0; k < nops; k++)
+                if (cq[c].id == (uint64_t)ids[k] && !done[k]) {
+                    done[k] = true;
+                    res[k] = cq[c].result;
+                    left--;
+                }
+    }
+    CK(left == 0);
+    for (int k = 0; k < nops; k++)
+        fprintf(stderr, "op %d: %lld\n", k, (long long)res[k]);
+    CK_EQ(res[LIVE], (int64_t)sizeof(data));
+    CK_EQ(res[SEND], 4);
+    CK(reset_error(res[RESET1]));
+    CK(reset_error(res[RESET2]));
+    CK_EQ(res[SHUT], -EPIPE);
+#ifdef __linux__
+    CK_EQ(res[UNIX], -EPIPE);
+    CK_EQ(res[SPLICE], -EPIPE);
+    close(sv[0]), close(p[0]), close(p[1]);
+#endif
+    vl_engine_destroy(e);
+    if (!sigpipe_as_before(&mask, caller_pending, "after the engine"))
+        return 3;
+    if (caller_pending) {
+        struct timespec zero = {0, 0};
+        CK(sigtimedwait(&pipe_only, NULL, &zero) == SIGPIPE);
+    }
+    close(live), close(live_peer), close(reset), close(shut), close(shut_peer), close(file);
+    return 0;
+}
+
+static void run_sendfile_submit(bool caller_pending, const char *what)
+{
+    h_open(8, 0);
+    h_close();
+    vl_test_child r;
+    vl_test_in_child(sendfile_submit_child, caller_pending ? (void *)1 : NULL, 15000 * g_slow, &r);
+    sigpipe_verdict(&r, what);
+}
+
+static void sendfile_epipe_at_submit_no_sigpipe(void **state)
+{
+    (void)state;
+    WATCH(30);
+    run_sendfile_submit(false, "SENDFILEs to gone peers submitted together");
+}
+
+static void sendfile_epipe_at_submit_keeps_a_pending_sigpipe(void **state)
+{
+    (void)state;
+    WATCH(30);
+    run_sendfile_submit(true, "SENDFILEs to gone peers submitted together, a SIGPIPE pending");
+}
+
 /* A SENDFILE of file's first 4096 bytes to sock, its queue full: it waits
  * (the thread not blocked in sendfile(2)), and sends all once peer drained. */
 static void sf_full_then_drained(int sock, int peer, int file, const char *what)
@@ -9376,6 +9535,8 @@ int main(int argc, char **argv)
 #ifndef _WIN32
         T(sendfile_epipe_in_a_wait_no_sigpipe),
         T(sendfile_epipe_keeps_a_pending_sigpipe),
+        T(sendfile_epipe_at_submit_no_sigpipe),
+        T(sendfile_epipe_at_submit_keeps_a_pending_sigpipe),
         T(sendfile_nonblock_known_per_number),
 #endif
 #ifdef __linux__

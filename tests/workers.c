@@ -900,6 +900,24 @@ static void test_nowait_open(void **state)
         int64_t id = submit(e, vl_op_openat(VL_AT_FDCWD, t.f, modes[k], 0));
         expect_fd_flags(routed(e, w, id, cached), modes[k]);
     }
+    /* O_DIRECTORY: the directory, or -ENOTDIR for anything else, a FIFO
+     * with no writer too (it is never opened, so never waited for). */
+    assert_int_equal(mkfifo(t.p, 0600), 0);
+    int dmodes[] = {O_RDONLY | O_DIRECTORY, O_RDONLY | O_DIRECTORY | O_NONBLOCK};
+    for (size_t k = 0; k < sizeof(dmodes) / sizeof(dmodes[0]); k++) {
+        int64_t id = submit(e, vl_op_openat(VL_AT_FDCWD, t.dir, dmodes[k], 0));
+        int64_t dfd = routed(e, w, id, cached);
+        struct stat st;
+        assert_int_equal(fstat((int)dfd, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        expect_fd_flags(dfd, dmodes[k]);
+    }
+    const char *notdirs[] = {t.f, t.p};
+    for (size_t k = 0; k < 2; k++) {
+        int64_t id = submit(e, vl_op_openat(VL_AT_FDCWD, notdirs[k], O_RDONLY | O_DIRECTORY, 0));
+        assert_int_equal(routed(e, w, id, cached), -ENOTDIR);
+    }
+    assert_int_equal(unlink(t.p), 0);
     if (cached)
         assert_int_equal(vl__workers_threads(w), 0);
 

@@ -159,7 +159,7 @@ static void epoll_fini(vl_engine *e)
 
 /* ---- submit / cancel / wake ---------------------------------------------------- */
 
-/* submit and cancel are the core's (vl__reactor_drv_submit, _cancel). */
+/* submit, submitted and cancel are the core's (vl__reactor_drv_submit, ...). */
 _Static_assert(offsetof(struct epoll_drv, r) == 0, "the driver's state begins with its reactor");
 
 static int epoll_wake(vl_engine *e)
@@ -323,6 +323,7 @@ const struct vl_driver vl__driver_epoll = {
     .init = epoll_init,
     .fini = epoll_fini,
     .submit = vl__reactor_drv_submit,
+    .submitted = vl__reactor_drv_submitted,
     .cancel = vl__reactor_drv_cancel,
     .wait = epoll_wait_drv,
     .wake = epoll_wake,

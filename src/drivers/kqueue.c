@@ -309,7 +309,7 @@ static void kq_fini(vl_engine *e)
 
 /* ---- submit / cancel / wake ---------------------------------------------------- */
 
-/* submit and cancel are the core's (vl__reactor_drv_submit, _cancel). */
+/* submit, submitted and cancel are the core's (vl__reactor_drv_submit, ...). */
 _Static_assert(offsetof(struct kq_drv, r) == 0, "the driver's state begins with its reactor");
 
 /* Any thread: kevent on one kqueue from several threads is safe. */
@@ -496,6 +496,7 @@ const struct vl_driver vl__driver_kqueue = {
     .init = kq_init,
     .fini = kq_fini,
     .submit = vl__reactor_drv_submit,
+    .submitted = vl__reactor_drv_submitted,
     .cancel = vl__reactor_drv_cancel,
     .wait = kq_wait,
     .wake = kq_wake,

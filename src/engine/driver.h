@@ -113,6 +113,15 @@ struct vl_driver {
      */
     int64_t (*try_submit)(vl_engine *e, struct vl__slot *s, uint32_t slot, int64_t id);
     /*
+     * The end of a run of submit calls (the core's flush of its queue, at
+     * the start of a poll), before anything of the caller's runs again:
+     * the driver gives back what it held for the whole run (the readiness
+     * core: SIGPIPE, blocked from the run's first SENDFILE or SPLICE call,
+     * struct vl__reactor's sigpipe). Every submit call is followed by one
+     * such call. NULL: nothing to give back.
+     */
+    void (*submitted)(vl_engine *e);
+    /*
      * Wake another engine of the same driver without a system call now:
      * make to's poll return through from (used on its own thread); io_uring
      * queues an IORING_OP_MSG_RING that from's next poll submits. 0, or a

@@ -512,8 +512,9 @@ static VL__NOINLINE bool resolve_cancel(vl_engine *e, uint32_t i)
     return true;
 }
 
-/* Hand queued ops to the driver, in order. Stops early if the driver is full
- * (-EBUSY); the rest stay queued for the next poll. Returns how many went. */
+/* Hand queued ops to the driver, in order, then tell it the run is over
+ * (its submitted). Stops early if the driver is full (-EBUSY); the rest
+ * stay queued for the next poll. Returns how many went. */
 static uint32_t flush(vl_engine *e)
 {
     uint32_t n = 0;
@@ -545,6 +546,8 @@ static uint32_t flush(vl_engine *e)
         e->sq_head++;
         n++;
     }
+    if (e->drv->submitted != NULL)
+        e->drv->submitted(e);
     return n;
 }
 

@@ -1233,11 +1233,18 @@ static bool resolve_cached_known(struct vl__reactor *r)
  * device's carrier. The fd then gets the caller's status flags back
  * (F_SETFL of the settable ones), so only the caller's O_NONBLOCK stays;
  * a FIFO opened for writing with no reader (-ENXIO under O_NONBLOCK) is
- * the offload's to wait for. Every other answer is the open's own: a
- * cached negative dentry's -ENOENT, the resolve flags' -EXDEV. A file
- * system whose open talks to a server (FUSE, NFS) may still wait in the
- * open, as io_uring's inline attempt does. A kernel without openat2
- * (-EOPNOTSUPP) or without RESOLVE_CACHED turns the attempts off.
+ * the offload's to wait for. An open that needs neither: O_PATH, which
+ * opens nothing, and O_DIRECTORY, which opens only a directory (anything
+ * else is -ENOTDIR before the open) and only for reading, so never waits
+ * for a FIFO, a device or a lease's break (a read-only open breaks only a
+ * write lease, which only a regular file takes). A regular file keeps
+ * both: without O_NONBLOCK a write lease held elsewhere makes the open
+ * wait for its break (up to /proc/sys/fs/lease-break-time, 45 s). Every
+ * other answer is the open's own: a cached negative dentry's -ENOENT, the
+ * resolve flags' -EXDEV. A file system whose open talks to a server (FUSE,
+ * NFS) may still wait in the open, as io_uring's inline attempt does. A
+ * kernel without openat2 (-EOPNOTSUPP) or without RESOLVE_CACHED turns the
+ * attempts off.
  */
 static int64_t openat_first(struct vl__reactor *r, const vl_op *op)
 {
@@ -1245,7 +1252,7 @@ static int64_t openat_first(struct vl__reactor *r, const vl_op *op)
     if (r->open_cached == CACHED_NO || (flags & (O_CREAT | O_TRUNC)) ||
         (flags & O_TMPFILE) == O_TMPFILE || VL__FAULT(VL__FAULT_EAGAIN))
         return OFFLOAD;
-    int nb = (flags & O_PATH) ? 0 : O_NONBLOCK; /* an O_PATH open opens nothing */
+    int nb = (flags & (O_PATH | O_DIRECTORY)) ? 0 : O_NONBLOCK;
     int64_t fd = vl__openat2(at_fd(op->fd), op->u.openat.path, flags | nb, 0,
                              op->u.openat.resolve | RESOLVE_CACHED);
     if (fd >= 0) {
@@ -1807,13 +1814,14 @@ static bool hint_nonblock(struct vl__reactor *r, struct vl__slot *s, int fd)
     return h->fd == fd && h->nonblock;
 }
 
-/* Whether a SENDFILE's or SPLICE's call may leave SIGPIPE to the wait's
- * batch (struct vl__reactor's sigpipe), which it then holds: on the polling
- * thread inside a wait's dispatch, not at submit (the caller's code runs
- * next) nor on a worker. */
+/* Whether a SENDFILE's or SPLICE's call may leave SIGPIPE to the batch
+ * (struct vl__reactor's sigpipe), which it then holds: on the polling
+ * thread inside a wait's dispatch or a run of submits, which end the batch
+ * before the caller's code runs; not on a worker, nor for a reactor whose
+ * submits come from elsewhere (no end of the run to count on). */
 static bool sigpipe_batched(struct vl__reactor *r, struct vl__slot *s)
 {
-    if ((rslot(s)->flags & F_WORKER) || !r->in_wait)
+    if ((rslot(s)->flags & F_WORKER) || !(r->in_wait || r->in_submit))
         return false;
     vl__sigpipe_batch_hold(&r->sigpipe);
     return true;
@@ -2330,8 +2338,17 @@ void vl__reactor_submit(struct vl__reactor *r, uint32_t i)
 
 int vl__reactor_drv_submit(vl_engine *e, uint32_t slot)
 {
-    vl__reactor_submit(*vl__engine_drv(e), slot);
+    struct vl__reactor *r = *vl__engine_drv(e);
+    r->in_submit = true; /* until vl__reactor_drv_submitted */
+    vl__reactor_submit(r, slot);
     return 0;
+}
+
+void vl__reactor_drv_submitted(vl_engine *e)
+{
+    struct vl__reactor *r = *vl__engine_drv(e);
+    r->in_submit = false;
+    vl__sigpipe_batch_end(&r->sigpipe);
 }
 
 int vl__reactor_drv_cancel(vl_engine *e, uint32_t slot)

@@ -317,11 +317,14 @@ struct vl__reactor {
     int64_t now;
     /* SIGPIPE held for the SENDFILE and SPLICE calls that one wait's events
      * run on the polling thread (vl__reactor_ready), from the first call
-     * until vl__reactor_expire ends the wait's dispatch: two sigprocmask
-     * calls per wait rather than per call. in_wait: between the first
-     * vl__reactor_ready of a wait and that vl__reactor_expire. */
+     * until vl__reactor_expire ends the wait's dispatch, and for those that
+     * one run of submits makes (vl__reactor_drv_submit), until the run's
+     * end (vl__reactor_drv_submitted): two sigprocmask calls per wait or
+     * run rather than per call. in_wait: between the first
+     * vl__reactor_ready of a wait and that vl__reactor_expire; in_submit:
+     * between a vl__reactor_drv_submit and the run's end. */
     struct vl__sigpipe_batch sigpipe;
-    bool in_wait;
+    bool in_wait, in_submit;
 };
 
 /* Allocate for max_inflight slots. 0 or -ENOMEM (nothing left behind). */
@@ -362,11 +365,15 @@ int vl__reactor_drv_init(vl_engine *e, const vl_engine_config *cfg,
 void vl__reactor_drv_fini(vl_engine *e, const struct vl__reactor_driver *rd);
 
 /*
- * A readiness driver's submit and cancel (struct vl_driver), for a driver
- * whose state, what vl__engine_drv(e) holds, begins with its struct
- * vl__reactor (the driver checks that with a _Static_assert).
+ * A readiness driver's submit, submitted and cancel (struct vl_driver), for
+ * a driver whose state, what vl__engine_drv(e) holds, begins with its
+ * struct vl__reactor (the driver checks that with a _Static_assert). The
+ * submits of one run share one SIGPIPE hold (struct vl__reactor's
+ * sigpipe), which submitted ends: a driver that installs submit installs
+ * submitted too.
  */
 int vl__reactor_drv_submit(vl_engine *e, uint32_t slot);
+void vl__reactor_drv_submitted(vl_engine *e);
 int vl__reactor_drv_cancel(vl_engine *e, uint32_t slot);
 
 /*
