@@ -1082,7 +1082,13 @@ static int sf_pipe_take(struct uring *d)
  * cached: a position of -1 (not asked, to save the lseek), a range past
  * the file's end (its pages are not in the cache), a file cachestat does
  * not cover, or a kernel without the call (ENOSYS, or EPERM from a
- * filter: remembered, never asked again).
+ * filter: remembered, never asked again). The whole range is asked, not
+ * only what the socket can take now: over loopback one sendfile(2) sends
+ * a 1 MiB response whole (1.0 call per /1m request of examples/http_server
+ * at 64 and 256 connections), and the socket's room would cost two calls
+ * more (SIOCOUTQ, SO_SNDBUF). Its cost, measured on 6.18 in a VM: 1.1 us
+ * for 4 KiB to 2.8 us for 1 MiB called in a loop (a null system call: 1.0
+ * us), 1.8 % of the server's CPU time per /1m response under load.
  */
 static bool sf_cached(struct uring *d, const vl_op *op)
 {
