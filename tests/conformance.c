@@ -7076,28 +7076,106 @@ static int connected_on(int n, int l, const struct sockaddr_storage *ss)
     return peer;
 }
 
+/* Small buffers for sock's sending and for the connections l accepts
+ * after this (accepted sockets inherit SO_RCVBUF). */
+static void small_buffers(int sock, int l)
+{
+    int small = 4096;
+    if (sock >= 0)
+        assert_int_equal(setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+    if (l >= 0)
+        assert_int_equal(setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+}
+
+/* A SENDFILE of len bytes, far more than sock's and its peer's small
+ * buffers hold (small_buffers), the peer reading nothing: it completes
+ * short, the thread never blocked in sendfile(2), as it would be (until
+ * the watchdog ends the test) on a blocking socket taken for a
+ * non-blocking one. The peer then reads what came. */
+static void sf_short_unread(int sock, int peer, int file, size_t len, const char *what)
+{
+    for (int quiet = 0; quiet < 3;) { /* until what sock had queued has come */
+        child_drain(peer);
+        struct pollfd p = {.fd = peer, .events = POLLIN};
+        quiet = poll(&p, 1, 10) == 0 ? quiet + 1 : 0;
+    }
+    int64_t r = h_run(vl_op_sendfile(sock, file, 0, len));
+    if (r <= 0 || (size_t)r >= len)
+        fail_msg("%s: SENDFILE of %zu bytes, the peer not reading: %lld", what, len, (long long)r);
+    child_drain(peer);
+}
+
+/* What the sendfile_nonblock_known_* tests send, and where they connect. */
+struct sf_known {
+    int file, big, l;
+    struct sockaddr_storage ss;
+};
+
+static char sf_known_more[200 * 1024]; /* below io_uring's piped SENDFILEs (SF_PIPE_MIN) */
+
+static void sf_known_begin(struct sf_known *k, char *data, size_t len, unsigned seed)
+{
+    h_open(64, 0);
+    ft_begin();
+    k->file = sf_file("f", data, len, seed);
+    k->big = sf_file("g", sf_known_more, sizeof(sf_known_more), seed + 1);
+    k->l = tcp_bound(AF_INET, true, &k->ss);
+    assert_true(k->l >= 0);
+    small_buffers(-1, k->l); /* for sf_short_unread */
+}
+
+static void sf_known_end(struct sf_known *k)
+{
+    xclose(k->l);
+    sf_file_done(k->file, "f");
+    sf_file_done(k->big, "g");
+    h_quiet();
+    ft_done(NULL, 0);
+}
+
+/*
+ * Socket n, known to be non-blocking (its connection's other end peer):
+ * two SENDFILEs that wait for room (the second knows n), the engine's
+ * CLOSE of n; then a blocking socket put on the number (connected_on),
+ * which must be asked again: its SENDFILE to a full queue waits, one far
+ * larger than its buffers comes back short (sf_short_unread), and its
+ * flags are left as they were.
+ */
+static void sf_known_then_blocking(struct sf_known *k, int n, int peer, const char *what)
+{
+    sf_full_then_drained(n, peer, k->file, what);
+    sf_full_then_drained(n, peer, k->file, what);
+    expect_result(h_run(vl_op_close(n)), 0, "CLOSE of the non-blocking socket");
+    untrack(n);
+    xclose(peer);
+
+    peer = connected_on(n, k->l, &k->ss);
+    assert_int_equal(fcntl(n, F_GETFL) & O_NONBLOCK, 0);
+    sf_full_then_drained(n, peer, k->file, "SENDFILE to a blocking socket on the same number");
+    small_buffers(n, -1);
+    sf_short_unread(n, peer, k->big, sizeof(sf_known_more),
+                    "SENDFILE to a blocking socket on the same number, no reader");
+    assert_int_equal(fcntl(n, F_GETFL) & O_NONBLOCK, 0);
+    xclose(n);
+    xclose(peer);
+}
+
 /*
  * A socket known to be non-blocking takes a SENDFILE that waits for room:
- * one that SOCKET made so (VL_SOCK_NONBLOCK: epoll and kqueue then send to
- * it without asking its flags), and one the caller made so (with
- * VL_ENGINE_REMEMBER_FDS epoll remembers what the first SENDFILE's
- * fcntl found). After the engine's CLOSE of the number, a blocking socket
- * put on it is asked again: its SENDFILE to a full queue waits as well,
- * where one sendfile(2) on it taken for non-blocking would block the
- * thread until the watchdog ends the test; its flags are left as they were.
+ * one that SOCKET made so (VL_SOCK_NONBLOCK: epoll, kqueue and io_uring
+ * then send to it without asking its flags), and one the caller made so
+ * (with VL_ENGINE_REMEMBER_FDS epoll and io_uring remember what the first
+ * SENDFILE's fcntl found). After the engine's CLOSE of the number, a
+ * blocking socket put on it is asked again (sf_known_then_blocking).
  */
 static void sendfile_nonblock_known_per_number(void **state)
 {
     (void)state;
     WATCH(30);
     skip_on_sync("a SENDFILE to a full socket waits for a peer this thread drains later");
-    h_open(64, 0);
-    ft_begin();
+    struct sf_known k;
     char data[4096];
-    int file = sf_file("f", data, sizeof(data), 5);
-    struct sockaddr_storage ss;
-    int l = tcp_bound(AF_INET, true, &ss);
-    assert_true(l >= 0);
+    sf_known_begin(&k, data, sizeof(data), 5);
     for (int leg = 0; leg < 2; leg++) {
         int n, peer;
         if (leg == 0) {
@@ -7105,35 +7183,91 @@ static void sendfile_nonblock_known_per_number(void **state)
             assert_true(s >= 0);
             n = (int)s;
             track(n);
-            expect_result(h_run(vl_op_connect(n, (struct sockaddr *)&ss, sa_len(AF_INET))), 0,
+            expect_result(h_run(vl_op_connect(n, (struct sockaddr *)&k.ss, sa_len(AF_INET))), 0,
                           "CONNECT of the SOCKET");
-            peer = accept(l, NULL, NULL);
+            peer = accept(k.l, NULL, NULL);
             assert_true(peer >= 0);
             track(peer);
         } else {
             n = 100; /* a number of its own, above what the suite has open */
-            peer = connected_on(n, l, &ss);
+            peer = connected_on(n, k.l, &k.ss);
             assert_int_equal(fcntl(n, F_SETFL, fcntl(n, F_GETFL) | O_NONBLOCK), 0);
         }
-        const char *what = leg == 0 ? "SENDFILE to a socket SOCKET made non-blocking"
-                                    : "SENDFILE to a socket the caller made non-blocking";
-        sf_full_then_drained(n, peer, file, what);
-        sf_full_then_drained(n, peer, file, what); /* the second knows it */
-        expect_result(h_run(vl_op_close(n)), 0, "CLOSE of the non-blocking socket");
-        untrack(n);
-        xclose(peer);
-
-        peer = connected_on(n, l, &ss);
-        assert_int_equal(fcntl(n, F_GETFL) & O_NONBLOCK, 0);
-        sf_full_then_drained(n, peer, file, "SENDFILE to a blocking socket on the same number");
-        assert_int_equal(fcntl(n, F_GETFL) & O_NONBLOCK, 0);
-        xclose(n);
-        xclose(peer);
+        sf_known_then_blocking(&k, n, peer,
+                               leg == 0 ? "SENDFILE to a socket SOCKET made non-blocking"
+                                        : "SENDFILE to a socket the caller made non-blocking");
     }
-    xclose(l);
-    sf_file_done(file, "f");
-    h_quiet();
-    ft_done(NULL, 0);
+    sf_known_end(&k);
+}
+
+/* A connection in l's backlog taken by a multishot ACCEPT with
+ * VL_SOCK_NONBLOCK, which is then cancelled: the new socket. */
+static int accept_multi_one(int l, const char *what)
+{
+    vl_op op = vl_op_accept_multi(l);
+    op.u.accept.flags = VL_SOCK_NONBLOCK;
+    int64_t id = vl_engine_submit(H.e, &op, NULL);
+    assert_true(id > 0);
+    int fd = -1, finals = 0;
+    bool cancelled = false;
+    int64_t start = ct_now_ns();
+    while (finals < 2) {
+        if (ct_now_ns() - start > h_limit_ns())
+            fail_msg("%s: no connection, or no end after the cancel", what);
+        if (fd >= 0 && !cancelled) {
+            vl_op cancel = vl_op_cancel((uint64_t)id);
+            assert_true(vl_engine_submit(H.e, &cancel, NULL) > 0);
+            cancelled = true;
+        }
+        vl_completion c[8];
+        int n = vl_engine_poll(H.e, 50 * CT_MS, c, 8);
+        assert_true(n >= 0);
+        for (int i = 0; i < n; i++) {
+            if (c[i].flags & VL_CQE_MORE) {
+                if (c[i].result < 0 || fd >= 0)
+                    fail_msg("%s: ACCEPT reported %lld", what, (long long)c[i].result);
+                fd = (int)c[i].result;
+                track(fd);
+            } else {
+                assert_int_equal(c[i].result, c[i].id == (uint64_t)id ? -ECANCELED : 0);
+                finals++;
+            }
+        }
+    }
+    return fd;
+}
+
+/*
+ * As sendfile_nonblock_known_per_number, for the sockets an ACCEPT made
+ * non-blocking (VL_SOCK_NONBLOCK), single-shot and multishot.
+ */
+static void sendfile_nonblock_known_after_accept(void **state)
+{
+    (void)state;
+    WATCH(30);
+    skip_on_sync("a SENDFILE to a full socket waits for a peer this thread drains later");
+    struct sf_known k;
+    char data[4096];
+    sf_known_begin(&k, data, sizeof(data), 7);
+    for (int leg = 0; leg < 2; leg++) {
+        const char *what = leg == 0 ? "SENDFILE to a socket ACCEPT made non-blocking"
+                                    : "SENDFILE to a socket a multishot ACCEPT made non-blocking";
+        int peer = queued_client(&k.ss);
+        int n;
+        if (leg == 0) {
+            vl_op acc = vl_op_accept(k.l, NULL, NULL);
+            acc.u.accept.flags = VL_SOCK_NONBLOCK;
+            int64_t r = h_run(acc);
+            assert_true(r >= 0);
+            n = (int)r;
+            track(n);
+        } else {
+            n = accept_multi_one(k.l, what);
+        }
+        assert_true(accepted_nonblocking(n, what));
+        sf_known_then_blocking(&k, n, peer, what);
+    }
+    sf_known_end(&k);
 }
 #endif
 
@@ -9538,6 +9672,7 @@ int main(int argc, char **argv)
         T(sendfile_epipe_at_submit_no_sigpipe),
         T(sendfile_epipe_at_submit_keeps_a_pending_sigpipe),
         T(sendfile_nonblock_known_per_number),
+        T(sendfile_nonblock_known_after_accept),
 #endif
 #ifdef __linux__
         T(sendfile_cached_and_cold_files),

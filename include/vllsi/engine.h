@@ -205,9 +205,9 @@ typedef enum vl_driver_kind {
  *    loses nothing: the op on the new file sees readiness late, up to
  *    about 10 ms on an idle engine and 200 ms on a busy one, when the
  *    driver re-arms entries it could not confirm.
- *  - epoll: a socket a SENDFILE found non-blocking is not asked again (one
- *    fcntl per SENDFILE saved). A broken second promise could block the
- *    polling thread in sendfile(2).
+ *  - epoll and io_uring: a socket a SENDFILE found non-blocking is not
+ *    asked again (one fcntl per SENDFILE saved). A broken second promise
+ *    could block the polling thread in sendfile(2).
  *  - epoll and kqueue: how a READ, WRITE, READV or WRITEV reaches the
  *    number's file (fstat: a regular file, a socket, a pipe or other) and
  *    whether a regular file's status flags ask for synchronous I/O
@@ -225,8 +225,8 @@ typedef enum vl_driver_kind {
  * SENDFILE asks the socket's flags (unless the engine made it with
  * VL_SOCK_NONBLOCK: a SOCKET's or ACCEPT's), and every READ/WRITE of a
  * file asks fstat and F_GETFL. kqueue's arms cost no system call of their
- * own; io_uring, IOCP and the sync driver keep nothing per number: they
- * ignore it. */
+ * own; io_uring keeps nothing else per number, IOCP and the sync driver
+ * nothing at all: they ignore it. */
 #define VL_ENGINE_REMEMBER_FDS     0x4u
 /* The readiness drivers send every file op to the worker pool at once
  * (vl_engine_config.workers): the polling thread makes none of its first
@@ -823,9 +823,9 @@ VL_API vl_op vl_op_waitpid(int pid);
  * as a SEND's may (a chain, VL_OP_F_LINK, reads that as a short transfer),
  * and 0 at the file's end (or for count 0). The socket may be blocking or
  * not: the op never blocks the polling thread on it, provided a socket
- * that a SOCKET or ACCEPT op made non-blocking (VL_SOCK_NONBLOCK) stays so (epoll
- * and kqueue then skip asking its flags; see also
- * VL_ENGINE_REMEMBER_FDS). A peer that is gone is -EPIPE (or
+ * that a SOCKET or ACCEPT op made non-blocking (VL_SOCK_NONBLOCK) stays so (epoll,
+ * kqueue and io_uring then skip asking its flags, until the engine's CLOSE
+ * of the number; see also VL_ENGINE_REMEMBER_FDS). A peer that is gone is -EPIPE (or
  * -ECONNRESET), never SIGPIPE.
  *
  * submit: -EBADF for file_fd < 0; -EINVAL for offset below -1 or count
