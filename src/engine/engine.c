@@ -393,14 +393,17 @@ static void chain_seal(vl_engine *e)
 /*
  * An op with options (VL_OP_F_*) or a reserved word, or any op while a
  * chain is open: validated in full here, out of the common path. A
- * deadline is made absolute now, in the engine's clock, and kept in the
+ * relative deadline is made absolute from base (the loop's time, see
+ * vl__engine_submit_from) or, with base NO_TIME or on a driver with its
+ * own clock, from a clock read now, in the engine's clock, and kept in the
  * slot's copy of the op (whose flags then say DEADLINE_ABS); the slot joins
  * the deadline set, which poll watches (a relative deadline goes to its
  * value's FIFO list there). A chain member (the open chain's
  * next op) runs once: a multishot one is -EINVAL. A submit that fails
  * leaves the chain as it was.
  */
-static VL__NOINLINE int64_t submit_options(vl_engine *e, const vl_op *op, void *user_data)
+static VL__NOINLINE int64_t submit_options(vl_engine *e, const vl_op *op, void *user_data,
+                                           int64_t base)
 {
     int rc = vl__op_validate(op);
     if (rc < 0)
@@ -414,7 +417,7 @@ static VL__NOINLINE int64_t submit_options(vl_engine *e, const vl_op *op, void *
         if (e->drv->runs_to_completion)
             return -EOPNOTSUPP;
         if (!(op->flags & VL_OP_F_DEADLINE_ABS)) {
-            int64_t now = engine_now(e);
+            int64_t now = base != NO_TIME && e->drv->now == NULL ? base : engine_now(e);
             copy.deadline_ns =
                 op->deadline_ns > INT64_MAX - now ? INT64_MAX : now + op->deadline_ns;
             copy.flags |= VL_OP_F_DEADLINE_ABS;
@@ -435,21 +438,33 @@ static VL__NOINLINE int64_t submit_options(vl_engine *e, const vl_op *op, void *
     return id;
 }
 
-int64_t vl_engine_submit(vl_engine *e, const vl_op *op, void *user_data)
+/* vl_engine_submit, a relative deadline counting from base (NO_TIME: from
+ * a clock read at submit). */
+static inline int64_t submit(vl_engine *e, const vl_op *op, void *user_data, int64_t base)
 {
     if (VL_UNLIKELY(e == NULL || op == NULL))
         return -EINVAL;
     /* One test for shutdown and an open chain (vl_engine.gate). */
     if (VL_UNLIKELY(e->gate != 0))
-        return e->io.shut ? -ESHUTDOWN : submit_options(e, op, user_data);
+        return e->io.shut ? -ESHUTDOWN : submit_options(e, op, user_data, base);
     if (VL_UNLIKELY((op->flags | op->reserved) != 0))
-        return submit_options(e, op, user_data);
+        return submit_options(e, op, user_data, base);
     int rc = vl__op_validate(op);
     if (VL_UNLIKELY(rc < 0))
         return rc;
     if (VL_UNLIKELY(op->kind == VL_OP_TIMEOUT))
         return submit_timeout(e, op, user_data, false);
     return submit_slot(e, op, user_data, 0, false);
+}
+
+int64_t vl_engine_submit(vl_engine *e, const vl_op *op, void *user_data)
+{
+    return submit(e, op, user_data, NO_TIME);
+}
+
+int64_t vl__engine_submit_from(vl_engine *e, const vl_op *op, void *user_data, int64_t base)
+{
+    return submit(e, op, user_data, base);
 }
 
 int64_t vl__engine_requeue(vl_engine *e, uint32_t slot, int64_t id)

@@ -193,6 +193,16 @@ void vl__engine_push(vl_engine *e);
 int vl__engine_poll_until(vl_engine *e, int64_t timeout_ns, int64_t until, vl_completion *out,
                           int cap);
 
+/*
+ * vl_engine_submit, except that a relative deadline (VL_OP_F_DEADLINE
+ * without _ABS) counts from base, a CLOCK_MONOTONIC instant, instead of a
+ * clock read at submit: the loop's time, for ops submitted from inside
+ * vl_loop_run, as its timers count from it (loop.h). A driver with its own
+ * clock (the simulator) ignores base. TIMEOUT durations still count from a
+ * read at submit.
+ */
+int64_t vl__engine_submit_from(vl_engine *e, const vl_op *op, void *user_data, int64_t base);
+
 /* CLOCK_MONOTONIC as of the latest poll's return: the read it made last
  * (after its wait returned, or at its entry when it did not wait, a few
  * instructions before returning), or a fresh read if it made none. For

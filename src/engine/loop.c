@@ -367,7 +367,10 @@ int vl_loop_submit(vl_loop *loop, vl_loop_op *rec)
         return -EINVAL;
     if (rec->id_ != 0)
         return -EBUSY;
-    int64_t id = vl_engine_submit(loop->e, &rec->op, rec);
+    /* Inside vl_loop_run a relative deadline counts from the loop's time,
+     * as a timer started there does: no clock read per op. */
+    int64_t id = loop->running ? vl__engine_submit_from(loop->e, &rec->op, rec, loop->now)
+                               : vl_engine_submit(loop->e, &rec->op, rec);
     if (id < 0)
         return (int)id;
     rec->id_ = (uint64_t)id;
