@@ -552,6 +552,7 @@ static inline void vl__engine_complete(vl_engine *e, uint32_t slot, int64_t resu
  * writes to the caller's array.
  */
 struct vl__batch {
+    vl_engine *e;
     struct vl__slot *slots;
     uint32_t *free_top;   /* the free stack's next entry              */
     vl_completion *start; /* the caller's array at the run's start    */
@@ -564,6 +565,7 @@ static inline void vl__batch_begin(vl_engine *e, struct vl__batch *r)
 {
     struct vl__engine_io *io = vl__io(e);
     uint32_t room = vl__engine_direct_room(e);
+    r->e = e;
     r->slots = io->slots;
     r->free_top = io->free + io->nfree;
     r->start = room > 0 ? io->out + io->out_n : NULL;
@@ -606,12 +608,11 @@ static inline struct vl__slot *vl__batch_slot(const struct vl__batch *r, uint64_
 }
 
 /* Whether the op in s may complete through a run: a single-shot op
- * without a deadline or a link (such an op is released by
- * vl__engine_complete, which takes it out of the deadline set or moves its
- * chain on). */
+ * without a link (whose release moves its chain on: vl__engine_complete).
+ * One with a deadline leaves the deadline set in vl__batch_final. */
 static inline bool vl__batch_takes(const struct vl__slot *s)
 {
-    return (s->op.flags & VL__OP_F_RELEASE) == 0;
+    return (s->op.flags & (VL_OP_F_MULTISHOT | VL_OP_F_LINK)) == 0;
 }
 
 /* Room for one more completion in this run? */
@@ -628,6 +629,10 @@ static inline bool vl__batch_room(const struct vl__batch *r)
 static inline void vl__batch_final(struct vl__batch *r, struct vl__slot *s, uint32_t slot,
                                    uint64_t id, int64_t result)
 {
+    /* A deadline's release touches only the deadline set and the slot's
+     * flags, nothing the run keeps in locals. */
+    if (VL_UNLIKELY((s->op.flags & VL_OP_F_DEADLINE) != 0))
+        result = vl__engine_release_options(r->e, slot, result);
     vl_completion *c = r->out++;
     c->id = id;
     c->result = result;
