@@ -525,6 +525,72 @@ static void timer_base_is_the_loop_time(void **state)
     assert_false(vl_loop_alive(L));
 }
 
+/* Relative op deadlines from a callback: the same bases as timers. */
+struct dl_case {
+    vl_timer busy;
+    vl_loop_op plain, updated;
+    int sv[2];
+    char buf[2][4];
+    int64_t iter_now, real_start, fired[2], result[2];
+};
+
+static void dl_cb(vl_loop *loop, vl_loop_op *rec, int64_t result, uint32_t flags)
+{
+    struct dl_case *d = rec->ctx;
+    int k = rec == &d->updated;
+    (void)loop;
+    assert_int_equal(flags, 0);
+    d->fired[k] = vl_time_monotonic_ns();
+    d->result[k] = result;
+}
+
+static vl_loop_op dl_recv(struct dl_case *d, int k)
+{
+    vl_loop_op rec;
+    vl_op op = vl_op_recv(d->sv[0], d->buf[k], sizeof(d->buf[k]), 0);
+    op.flags |= VL_OP_F_DEADLINE;
+    op.deadline_ns = 60 * CT_MS;
+    vl_loop_op_init(&rec, op, dl_cb, d);
+    return rec;
+}
+
+static void dl_busy_cb(vl_loop *loop, vl_timer *t)
+{
+    struct dl_case *d = t->ctx;
+    d->iter_now = vl_loop_now(loop);
+    while (vl_time_monotonic_ns() - d->iter_now < 100 * CT_MS)
+        ; /* a callback that works for 100 ms */
+    assert_int_equal(vl_loop_submit(loop, &d->plain), 0);
+    d->real_start = vl_loop_update_now(loop);
+    assert_int_equal(vl_loop_submit(loop, &d->updated), 0);
+}
+
+/* A relative deadline on an op submitted from a callback counts from the
+ * loop's time, as a timer does: after 100 ms of work a 60 ms one has
+ * passed when it is submitted and ends at the next poll, not 60 ms later;
+ * after vl_loop_update_now it counts from then. Neither ends before its
+ * base + 60 ms. */
+static void op_deadline_base_is_the_loop_time(void **state)
+{
+    (void)state;
+    WATCH(10);
+    need_loop();
+    struct dl_case d = {0};
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, d.sv), 0);
+    d.plain = dl_recv(&d, 0);
+    d.updated = dl_recv(&d, 1);
+    vl_timer_init(&d.busy, dl_busy_cb, &d);
+    assert_int_equal(vl_timer_start(L, &d.busy, 1 * CT_MS, 0), 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 3);
+    assert_int_equal(d.result[0], -ETIMEDOUT);
+    assert_int_equal(d.result[1], -ETIMEDOUT);
+    assert_true(d.fired[0] >= d.iter_now + 60 * CT_MS);
+    assert_true(d.fired[0] < d.real_start + 60 * CT_MS);
+    assert_true(d.fired[1] >= d.real_start + 60 * CT_MS);
+    close(d.sv[0]);
+    close(d.sv[1]);
+}
+
 static vl_timer g_victim;
 
 static void stopper_cb(vl_loop *loop, vl_timer *t)
@@ -2094,6 +2160,7 @@ int main(int argc, char **argv)
         T(timer_repeat),
         T(timer_restart),
         T(timer_base_is_the_loop_time),
+        T(op_deadline_base_is_the_loop_time),
         T(timer_stop_before_firing),
         T(many_live_timers),
         T(no_allocation_per_op_or_timer),

@@ -125,13 +125,13 @@ VL_API bool vl_loop_alive(const vl_loop *loop);
 /* The loop's time: vl_time_monotonic_ns() read after the latest poll (or at
  * init, or by the latest vl_loop_update_now or vl_timer_start outside
  * vl_loop_run). Cheap; for timestamps inside callbacks, and the base of
- * timers started from them. 0 for NULL. */
+ * timers started and relative op deadlines submitted from them. 0 for NULL. */
 VL_API int64_t vl_loop_now(const vl_loop *loop);
 
 /* Read the clock into the loop's time now and return it: for a callback
  * that ran long (blocked, or worked for many milliseconds) before it starts
- * a timer that must count from the real now. 0 for NULL (nothing else can
- * fail). */
+ * a timer or submits an op with a relative deadline that must count from
+ * the real now. 0 for NULL (nothing else can fail). */
 VL_API int64_t vl_loop_update_now(vl_loop *loop);
 
 /* ---- ops with callbacks ----------------------------------------------------------- */
@@ -166,7 +166,12 @@ static inline void vl_loop_op_init(vl_loop_op *rec, vl_op op, vl_loop_op_cb cb, 
  * when it completes (exactly once for single-shot ops; after that rec is
  * inactive). rec (and the buffers its op points to) must stay valid while
  * active. Like vl_engine_submit it makes no system call: the op reaches the
- * kernel at the loop's next poll. 0, or -EINVAL (NULL loop, rec or rec->cb),
+ * kernel at the loop's next poll. A relative deadline (VL_OP_F_DEADLINE
+ * without VL_OP_F_DEADLINE_ABS) counts as a timer's does (vl_timer_start):
+ * from inside vl_loop_run, from the loop's time (vl_loop_now), not from a
+ * clock read per op, so a callback that ran long before submitting calls
+ * vl_loop_update_now first; outside it, from the submit. A TIMEOUT's
+ * duration always counts from the submit. 0, or -EINVAL (NULL loop, rec or rec->cb),
  * -EBUSY (rec already active, or the engine's max_inflight ids are alive),
  * or what vl_engine_submit said about the op (-EINVAL, -EFAULT, -ESHUTDOWN);
  * on error no callback will come.

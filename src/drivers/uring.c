@@ -2569,8 +2569,9 @@ static VL__NOINLINE void on_cqe(vl_engine *e, struct uring *d, const struct io_u
 }
 
 /*
- * The reaper's fast path, from head up to tail: a live op of a plain kind
- * (see plain_kinds) whose result stands as the kernel gave it, while the
+ * The reaper's fast path, from head up to tail: a live single-shot op of
+ * a plain kind (see plain_kinds) without a link, whose result stands as
+ * the kernel gave it (its deadline, if any, is released here), while the
  * caller's array has room. Its completion is final and goes straight to
  * the caller. Returns where it stopped: tail, or a CQE for on_cqe. A loop of
  * its own, so that nothing the slow path needs is live in it.
@@ -2584,9 +2585,15 @@ static unsigned reap_plain(vl_engine *e, const struct io_uring_cqe *cqes, unsign
         const struct io_uring_cqe *cqe = &cqes[head & mask];
         uint32_t i;
         struct vl__slot *s = vl__batch_slot(&run, cqe->user_data, &i);
-        if (s == NULL || !plain[s->op.kind] || !vl__batch_takes(s) || cqe->res == -EINTR)
+        if (s == NULL || !plain[s->op.kind] || cqe->res == -EINTR)
             break;
-        vl__batch_final(&run, s, i, cqe->user_data, cqe->res);
+        int64_t res = cqe->res;
+        if (VL_UNLIKELY(!vl__batch_takes(s))) {
+            if (!vl__batch_takes_released(s))
+                break;
+            res = vl__batch_release(&run, i, res); /* a deadline */
+        }
+        vl__batch_final(&run, s, i, cqe->user_data, res);
     }
     vl__batch_end(e, &run);
     return head;

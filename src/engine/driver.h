@@ -561,6 +561,7 @@ static inline void vl__engine_complete(vl_engine *e, uint32_t slot, int64_t resu
  * writes to the caller's array.
  */
 struct vl__batch {
+    vl_engine *e;
     struct vl__slot *slots;
     uint32_t *free_top;   /* the free stack's next entry              */
     vl_completion *start; /* the caller's array at the run's start    */
@@ -573,6 +574,7 @@ static inline void vl__batch_begin(vl_engine *e, struct vl__batch *r)
 {
     struct vl__engine_io *io = vl__io(e);
     uint32_t room = vl__engine_direct_room(e);
+    r->e = e;
     r->slots = io->slots;
     r->free_top = io->free + io->nfree;
     r->start = room > 0 ? io->out + io->out_n : NULL;
@@ -614,13 +616,28 @@ static inline struct vl__slot *vl__batch_slot(const struct vl__batch *r, uint64_
     return s;
 }
 
-/* Whether the op in s may complete through a run: a single-shot op
- * without a deadline or a link (such an op is released by
- * vl__engine_complete, which takes it out of the deadline set or moves its
- * chain on). */
+/* Whether the op in s may complete through a run as it is: a single-shot
+ * op without a deadline or a link. */
 static inline bool vl__batch_takes(const struct vl__slot *s)
 {
     return (s->op.flags & VL__OP_F_RELEASE) == 0;
+}
+
+/* Whether an op vl__batch_takes refused may complete through a run after
+ * vl__batch_release: a single-shot op with a deadline and no link (whose
+ * release would move its chain on: vl__engine_complete does that). */
+static inline bool vl__batch_takes_released(const struct vl__slot *s)
+{
+    return (s->op.flags & (VL_OP_F_MULTISHOT | VL_OP_F_LINK)) == 0;
+}
+
+/* The release such an op needs before vl__batch_final: out of the deadline
+ * set, -ECANCELED read as -ETIMEDOUT if its deadline cancelled it. It
+ * touches only the deadline set and the slot's flags, nothing the run
+ * keeps in locals. Returns the result the caller sees. */
+static inline int64_t vl__batch_release(const struct vl__batch *r, uint32_t slot, int64_t result)
+{
+    return vl__engine_release_options(r->e, slot, result);
 }
 
 /* Room for one more completion in this run? */
@@ -631,8 +648,8 @@ static inline bool vl__batch_room(const struct vl__batch *r)
 
 /*
  * The final completion of the op in s (slot, id its current id, INFLIGHT,
- * vl__batch_takes) straight into the caller's array, freeing the slot.
- * Only when vl__batch_room said so.
+ * vl__batch_takes, or vl__batch_takes_released and released) straight into the caller's array,
+ * freeing the slot. Only when vl__batch_room said so.
  */
 static inline void vl__batch_final(struct vl__batch *r, struct vl__slot *s, uint32_t slot,
                                    uint64_t id, int64_t result)

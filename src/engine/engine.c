@@ -20,6 +20,9 @@
 #include "engine_internal.h"
 #include "fault.h"
 
+/* No clock read yet (vl_engine.poll_clock, poll's steps). */
+#define NO_TIME INT64_MIN
+
 #ifdef VLLSI_FAULT_INJECTION
 #include <pthread.h>
 
@@ -255,6 +258,7 @@ int vl_engine_create(const vl_engine_config *in, vl_engine **out)
     vl_engine *e = VL__FAULT(VL__FAULT_ENOMEM) ? NULL : calloc(1, sizeof(*e));
     if (e == NULL)
         return -ENOMEM;
+    e->poll_clock = NO_TIME;
     rc = engine_alloc(e, cfg.max_inflight);
     if (rc == 0)
         rc = choose_driver(e, &cfg);
@@ -389,14 +393,17 @@ static void chain_seal(vl_engine *e)
 /*
  * An op with options (VL_OP_F_*) or a reserved word, or any op while a
  * chain is open: validated in full here, out of the common path. A
- * deadline is made absolute now, in the engine's clock, and kept in the
+ * relative deadline is made absolute from base (the loop's time, see
+ * vl__engine_submit_from) or, with base NO_TIME or on a driver with its
+ * own clock, from a clock read now, in the engine's clock, and kept in the
  * slot's copy of the op (whose flags then say DEADLINE_ABS); the slot joins
  * the deadline set, which poll watches (a relative deadline goes to its
  * value's FIFO list there). A chain member (the open chain's
  * next op) runs once: a multishot one is -EINVAL. A submit that fails
  * leaves the chain as it was.
  */
-static VL__NOINLINE int64_t submit_options(vl_engine *e, const vl_op *op, void *user_data)
+static VL__NOINLINE int64_t submit_options(vl_engine *e, const vl_op *op, void *user_data,
+                                           int64_t base)
 {
     int rc = vl__op_validate(op);
     if (rc < 0)
@@ -410,7 +417,7 @@ static VL__NOINLINE int64_t submit_options(vl_engine *e, const vl_op *op, void *
         if (e->drv->runs_to_completion)
             return -EOPNOTSUPP;
         if (!(op->flags & VL_OP_F_DEADLINE_ABS)) {
-            int64_t now = engine_now(e);
+            int64_t now = base != NO_TIME && e->drv->now == NULL ? base : engine_now(e);
             copy.deadline_ns =
                 op->deadline_ns > INT64_MAX - now ? INT64_MAX : now + op->deadline_ns;
             copy.flags |= VL_OP_F_DEADLINE_ABS;
@@ -431,21 +438,33 @@ static VL__NOINLINE int64_t submit_options(vl_engine *e, const vl_op *op, void *
     return id;
 }
 
-int64_t vl_engine_submit(vl_engine *e, const vl_op *op, void *user_data)
+/* vl_engine_submit, a relative deadline counting from base (NO_TIME: from
+ * a clock read at submit). */
+static inline int64_t submit(vl_engine *e, const vl_op *op, void *user_data, int64_t base)
 {
     if (VL_UNLIKELY(e == NULL || op == NULL))
         return -EINVAL;
     /* One test for shutdown and an open chain (vl_engine.gate). */
     if (VL_UNLIKELY(e->gate != 0))
-        return e->io.shut ? -ESHUTDOWN : submit_options(e, op, user_data);
+        return e->io.shut ? -ESHUTDOWN : submit_options(e, op, user_data, base);
     if (VL_UNLIKELY((op->flags | op->reserved) != 0))
-        return submit_options(e, op, user_data);
+        return submit_options(e, op, user_data, base);
     int rc = vl__op_validate(op);
     if (VL_UNLIKELY(rc < 0))
         return rc;
     if (VL_UNLIKELY(op->kind == VL_OP_TIMEOUT))
         return submit_timeout(e, op, user_data, false);
     return submit_slot(e, op, user_data, 0, false);
+}
+
+int64_t vl_engine_submit(vl_engine *e, const vl_op *op, void *user_data)
+{
+    return submit(e, op, user_data, NO_TIME);
+}
+
+int64_t vl__engine_submit_from(vl_engine *e, const vl_op *op, void *user_data, int64_t base)
+{
+    return submit(e, op, user_data, base);
 }
 
 int64_t vl__engine_requeue(vl_engine *e, uint32_t slot, int64_t id)
@@ -615,9 +634,8 @@ static void sq_remove(vl_engine *e, uint32_t i)
  * waiting in the queue is left as it is. A driver too busy to cancel now
  * (-EBUSY) is asked again a millisecond later.
  */
-static VL__NOINLINE void expire_deadlines(vl_engine *e)
+static VL__NOINLINE void expire_deadlines(vl_engine *e, int64_t now)
 {
-    int64_t now = engine_now(e);
     uint32_t i;
     while (vl__deadline_set_peek(&e->deadlines, &i) && e->io.slots[i].op.deadline_ns <= now) {
         struct vl__slot *s = &e->io.slots[i];
@@ -643,13 +661,14 @@ static VL__NOINLINE void expire_deadlines(vl_engine *e)
     }
 }
 
-/* A wait of timeout_ns (< 0: forever) cut to the earliest deadline. */
-static int64_t deadline_bound(const vl_engine *e, int64_t timeout_ns)
+/* A wait of timeout_ns (< 0: forever) cut to the earliest deadline, now
+ * being the engine's clock. */
+static int64_t deadline_bound(const vl_engine *e, int64_t timeout_ns, int64_t now)
 {
     uint32_t i;
     if (!vl__deadline_set_peek(&e->deadlines, &i))
         return timeout_ns;
-    int64_t left = e->io.slots[i].op.deadline_ns - engine_now(e);
+    int64_t left = e->io.slots[i].op.deadline_ns - now;
     left = left > 0 ? left : 0;
     return timeout_ns < 0 || left < timeout_ns ? left : timeout_ns;
 }
@@ -727,22 +746,44 @@ int64_t vl__engine_release_options(vl_engine *e, uint32_t slot, int64_t result)
     return result;
 }
 
-static int64_t remaining(int64_t deadline)
+/*
+ * poll reads the clock at most once per step, where a step is its entry or
+ * a return from the driver's wait: every use in the step (the deadlines
+ * that passed, the wait's bound, what is left of the caller's timeout)
+ * shares the read. A read only ends ops or bounds a wait, so one a few
+ * instructions old makes them late by as much, never early.
+ */
+static int64_t mono_now(int64_t *t)
 {
-    int64_t left = deadline - vl_time_monotonic_ns();
+    if (*t == NO_TIME)
+        *t = vl_time_monotonic_ns();
+    return *t;
+}
+
+/* engine_now from the step's read, unless the driver keeps its own clock. */
+static int64_t step_now(const vl_engine *e, int64_t *t)
+{
+    return e->drv->now != NULL ? e->drv->now((vl_engine *)e) : mono_now(t);
+}
+
+static int64_t remaining(int64_t deadline, int64_t now)
+{
+    int64_t left = deadline - now;
     return left > 0 ? left : 0;
 }
 
-int vl_engine_poll(vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap)
+/* vl_engine_poll with until (see vl__engine_poll_until); the step's last
+ * clock read goes to e->poll_clock. */
+static int poll_until(vl_engine *e, int64_t timeout_ns, int64_t until, vl_completion *out, int cap)
 {
-    if (VL_UNLIKELY(e == NULL || out == NULL || cap <= 0))
-        return -EINVAL;
+    int64_t t = NO_TIME;
+    e->poll_clock = NO_TIME;
     if (VL_UNLIKELY(e->chain_tail != VL__NO_SLOT))
         chain_seal(e);
     if (e->io.shut)
         return drain(e, out, cap);
     if (VL_UNLIKELY(e->deadlines.n > 0))
-        expire_deadlines(e);
+        expire_deadlines(e, step_now(e, &t));
     uint32_t sent = e->sq_head != e->sq_tail ? flush(e) : 0;
     if (e->io.cq_head != e->io.cq_tail) {
         /* Completions are ready: reap without waiting, but push what was
@@ -751,12 +792,16 @@ int vl_engine_poll(vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap
             e->kick = false;
             e->drv->wait(e, 0);
         }
+        e->poll_clock = t;
         return drain(e, out, cap);
     }
     e->kick = false; /* the wait below enters the kernel anyway */
-    int64_t deadline = timeout_ns > 0 && timeout_ns < INT64_MAX - vl_time_monotonic_ns()
-                           ? vl_time_monotonic_ns() + timeout_ns
-                           : -1;
+    /* The instant the wait ends at the latest (INT64_MAX: none). */
+    int64_t deadline = INT64_MAX;
+    if (timeout_ns != 0 && until != INT64_MAX)
+        deadline = until;
+    if (timeout_ns > 0 && timeout_ns < INT64_MAX - mono_now(&t) && t + timeout_ns < deadline)
+        deadline = t + timeout_ns;
     e->io.woken = false;
     /* The core's CQ is empty: lend the driver the caller's array for the
      * wait (vl__engine_complete), taken back before anything else runs. */
@@ -764,33 +809,57 @@ int vl_engine_poll(vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap
     e->io.out_n = 0;
     e->io.out_cap = (uint32_t)cap;
     for (;;) {
-        int64_t t = timeout_ns <= 0 ? timeout_ns : (deadline < 0 ? -1 : remaining(deadline));
+        int64_t left = timeout_ns == 0         ? 0
+                       : deadline == INT64_MAX ? -1
+                                               : remaining(deadline, mono_now(&t));
         /* Ops the driver had no room for must reach it before we block:
          * nothing the kernel holds may ever complete to wake us. */
         bool held_back = e->sq_head != e->sq_tail;
-        int64_t wait_ns = held_back ? 0 : t;
+        int64_t wait_ns = held_back ? 0 : left;
         bool deadlines = e->deadlines.n > 0;
         if (VL_UNLIKELY(deadlines))
-            wait_ns = deadline_bound(e, wait_ns);
+            wait_ns = deadline_bound(e, wait_ns, step_now(e, &t));
         int rc = e->drv->wait(e, wait_ns);
+        t = NO_TIME; /* the wait took time: a new step */
         if (held_back)
             flush(e);
         if (VL_UNLIKELY(deadlines))
-            expire_deadlines(e);
+            expire_deadlines(e, step_now(e, &t));
         /* A signal (-EINTR) or a wake ends the wait with what we have. */
         if (e->io.out_n > 0 || e->io.cq_head != e->io.cq_tail || e->io.woken || rc == -EINTR ||
-            t == 0)
+            left == 0)
             break;
         if (rc < 0 && rc != -ETIME && rc != -ETIMEDOUT)
             break;
-        if (deadline >= 0 && remaining(deadline) == 0)
+        if (deadline != INT64_MAX && remaining(deadline, mono_now(&t)) == 0)
             break;
     }
+    e->poll_clock = t;
     /* What went straight to the caller came before anything the CQ holds. */
     int n = (int)e->io.out_n;
     e->io.out = NULL;
     e->io.out_n = e->io.out_cap = 0;
     return e->io.cq_head != e->io.cq_tail ? n + drain(e, out + n, cap - n) : n;
+}
+
+int vl_engine_poll(vl_engine *e, int64_t timeout_ns, vl_completion *out, int cap)
+{
+    if (VL_UNLIKELY(e == NULL || out == NULL || cap <= 0))
+        return -EINVAL;
+    return poll_until(e, timeout_ns, INT64_MAX, out, cap);
+}
+
+int vl__engine_poll_until(vl_engine *e, int64_t timeout_ns, int64_t until, vl_completion *out,
+                          int cap)
+{
+    if (VL_UNLIKELY(e == NULL || out == NULL || cap <= 0))
+        return -EINVAL;
+    return poll_until(e, timeout_ns, until, out, cap);
+}
+
+int64_t vl__engine_poll_clock(const vl_engine *e)
+{
+    return e->poll_clock != NO_TIME ? e->poll_clock : vl_time_monotonic_ns();
 }
 
 int vl_engine_poll_batch(vl_engine *e, int64_t timeout_ns, int want, int64_t gather_ns,

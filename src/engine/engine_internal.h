@@ -50,6 +50,10 @@ struct vl_engine {
     /* Ops with a deadline (VL_OP_F_DEADLINE) by their absolute deadline,
      * which submit keeps in the slot's op.deadline_ns. */
     struct vl__deadline_set deadlines;
+    /* The CLOCK_MONOTONIC read poll's latest call made last (after its
+     * last wait, or at its entry), INT64_MIN if it made none: see
+     * vl__engine_poll_clock. */
+    int64_t poll_clock;
     struct vl_bufpool *pools[VL__MAX_POOLS];
     vl_driver_kind kind;
     char reason[160];
@@ -179,6 +183,31 @@ int vl__engine_wake_from(vl_engine *from, vl_engine *to);
 /* Submit what wake_from queued now, without waiting (a loop leaving
  * vl_loop_run may not poll again for a long time). */
 void vl__engine_push(vl_engine *e);
+
+/*
+ * vl_engine_poll whose wait also ends by the CLOCK_MONOTONIC instant until
+ * (INT64_MAX: no such bound; a past one: no wait) unless timeout_ns is 0:
+ * the loop's earliest timer, so that the loop need not read the clock to
+ * turn it into a timeout (poll reads it anyway). Same results and errors.
+ */
+int vl__engine_poll_until(vl_engine *e, int64_t timeout_ns, int64_t until, vl_completion *out,
+                          int cap);
+
+/*
+ * vl_engine_submit, except that a relative deadline (VL_OP_F_DEADLINE
+ * without _ABS) counts from base, a CLOCK_MONOTONIC instant, instead of a
+ * clock read at submit: the loop's time, for ops submitted from inside
+ * vl_loop_run, as its timers count from it (loop.h). A driver with its own
+ * clock (the simulator) ignores base. TIMEOUT durations still count from a
+ * read at submit.
+ */
+int64_t vl__engine_submit_from(vl_engine *e, const vl_op *op, void *user_data, int64_t base);
+
+/* CLOCK_MONOTONIC as of the latest poll's return: the read it made last
+ * (after its wait returned, or at its entry when it did not wait, a few
+ * instructions before returning), or a fresh read if it made none. For
+ * the loop's time, which is read once per poll. */
+int64_t vl__engine_poll_clock(const vl_engine *e);
 
 /*
  * The engine's event descriptor for a host loop (the loop's backend fd),

@@ -341,18 +341,20 @@ static void run_timers(vl_loop *loop)
     }
 }
 
-/* The poll timeout: until the earliest timer, 0 if one is due, an async
- * send or a message is waiting or an IDLE hook is active, -1 (forever) if
- * there is no timer. */
-static int64_t next_timeout(vl_loop *loop)
+/* Whether the poll must not wait: an async send or a message is waiting
+ * or an IDLE hook is active. Otherwise it waits until the earliest timer
+ * (the instant goes to the engine, whose poll reads the clock anyway), or
+ * forever if there is none. */
+static bool must_not_wait(vl_loop *loop)
 {
-    if (loop->nidle > 0 || __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE) ||
-        __atomic_load_n(&loop->inbox, __ATOMIC_ACQUIRE) != NULL)
-        return 0;
-    if (loop->tcount == 0)
-        return -1;
-    int64_t d = loop->theap[0].deadline - vl_time_monotonic_ns();
-    return d > 0 ? d : 0;
+    return loop->nidle > 0 || __atomic_load_n(&loop->async_pending, __ATOMIC_ACQUIRE) ||
+           __atomic_load_n(&loop->inbox, __ATOMIC_ACQUIRE) != NULL;
+}
+
+/* The earliest timer's deadline, INT64_MAX without one. */
+static int64_t next_deadline(const vl_loop *loop)
+{
+    return loop->tcount > 0 ? loop->theap[0].deadline : INT64_MAX;
 }
 
 /* ---- ops ------------------------------------------------------------------------- */
@@ -365,7 +367,10 @@ int vl_loop_submit(vl_loop *loop, vl_loop_op *rec)
         return -EINVAL;
     if (rec->id_ != 0)
         return -EBUSY;
-    int64_t id = vl_engine_submit(loop->e, &rec->op, rec);
+    /* Inside vl_loop_run a relative deadline counts from the loop's time,
+     * as a timer started there does: no clock read per op. */
+    int64_t id = loop->running ? vl__engine_submit_from(loop->e, &rec->op, rec, loop->now)
+                               : vl_engine_submit(loop->e, &rec->op, rec);
     if (id < 0)
         return (int)id;
     rec->id_ = (uint64_t)id;
@@ -1221,15 +1226,19 @@ static void run_hooks(vl_loop *loop, vl_hook_kind kind)
     loop->hook_next = NULL;
 }
 
-/* One iteration: poll (flushing queued ops), dispatch, asyncs, timers. */
+/* One iteration: poll (flushing queued ops; waiting at most timeout_ns, <0
+ * forever, and not past the earliest timer), dispatch, asyncs, timers. */
 static int iterate(vl_loop *loop, int64_t timeout_ns)
 {
     vl_completion c[BATCH];
-    int n = vl_engine_poll(loop->e, timeout_ns, c, BATCH);
+    int64_t until = timeout_ns != 0 ? next_deadline(loop) : INT64_MAX;
+    int n = vl__engine_poll_until(loop->e, timeout_ns, until, c, BATCH);
     if (n < 0)
         return n;
     loop->dirty = false;
-    loop->now = vl_time_monotonic_ns();
+    /* The clock as the poll left it: its own read after its wait, else a
+     * fresh one. */
+    loop->now = vl__engine_poll_clock(loop->e);
     dispatch(loop, c, n);
     /* A full batch may mean more are ready: take them now, boundedly. */
     for (int round = 0; n == BATCH && round < EXTRA_ROUNDS; round++) {
@@ -1269,8 +1278,8 @@ int vl_loop_run(vl_loop *loop, vl_run_mode mode)
             break;
         /* The hooks may have ended the last reason to wait. */
         int64_t timeout = 0;
-        if (mode != VL_RUN_NOWAIT && vl_loop_alive(loop))
-            timeout = next_timeout(loop);
+        if (mode != VL_RUN_NOWAIT && vl_loop_alive(loop) && !must_not_wait(loop))
+            timeout = -1;
         rc = iterate(loop, timeout);
         if (rc == 0 && loop->hooks[VL_HOOK_CHECK] != NULL)
             run_hooks(loop, VL_HOOK_CHECK);
