@@ -75,12 +75,13 @@
 #define CACHE_ENTRIES     4096 /* per thread: at most 64 MiB of cached bodies */
 #define CACHE_TTL_NS      VL_NS_PER_SEC
 /* Multishot reads (docs/http.md, "Reading"): a pool of RX_BUFS buffers of
- * RX_BUF bytes per thread, a request head's usual size; a connection holds
- * at most RX_HOLD of them beyond what its in[] takes; deadlines are checked
- * every SWEEP_NS. */
+ * RX_BUF bytes per thread, a request head's usual size; a connection keeps
+ * at most RX_OVF_MAX bytes beyond what its in[] takes (what the RECV had
+ * delivered before its pause took effect); deadlines are checked every
+ * SWEEP_NS. */
 #define RX_BUF            4096
 #define RX_BUFS           2048
-#define RX_HOLD           8
+#define RX_OVF_MAX        (1024 * 1024)
 #define SWEEP_NS          (250 * VL_NS_PER_MS)
 
 /*
@@ -147,10 +148,6 @@ struct tlist {
     struct conn *head, *tail;
 };
 
-struct rx_held {
-    uint32_t id, len;
-};
-
 struct conn {
     vl_loop_op op; /* the one op in flight, if any */
     vl_loop_op rx; /* the multishot RECV, while armed */
@@ -161,13 +158,13 @@ struct conn {
     struct tlist *tl;
     struct conn *tprev, *tnext, *snext;
     int64_t texp;
-    bool starved;  /* on the starved list: the RECV ended -ENOBUFS */
-    bool rx_pause; /* a cancel of rx is on its way */
-    bool rx_eof;   /* rx ended with EOF or an error: nothing more comes */
-    uint8_t nheld;
-    uint32_t ib_id;               /* the pool buffer ib points into (ib != in) */
-    struct rx_held held[RX_HOLD]; /* received, not yet in in[]: input paused */
-    char *ib;                     /* the input being parsed: in[], or a pool buffer */
+    bool starved;   /* on the starved list: the RECV ended -ENOBUFS */
+    bool rx_pause;  /* a cancel of rx is on its way */
+    bool rx_eof;    /* rx ended with EOF or an error: nothing more comes */
+    uint32_t ib_id; /* the pool buffer ib points into (ib != in) */
+    char *ovf;      /* received, not yet in in[]: input paused */
+    size_t ovf_off, ovf_len, ovf_cap;
+    char *ib; /* the input being parsed: in[], or a pool buffer */
     int fd;
     enum conn_state st;
     bool close_after; /* the response being built is the last */
@@ -338,27 +335,26 @@ static void rx_stop(struct conn *c)
     }
 }
 
-static void held_release(struct conn *c)
+static void ovf_free(struct conn *c)
 {
-    for (unsigned i = 0; i < c->nheld; i++)
-        vl_bufpool_release(c->w->pool, c->held[i].id);
-    c->nheld = 0;
+    free(c->ovf);
+    c->ovf = NULL;
+    c->ovf_off = c->ovf_len = c->ovf_cap = 0;
 }
 
-/* The held buffers that fit into in[], in order: whether any did. */
-static bool held_drain(struct conn *c)
+/* Move what fits of the overflow into in[]: whether anything did. */
+static bool ovf_drain(struct conn *c)
 {
-    unsigned k = 0;
     in_compact(c);
-    while (k < c->nheld && IN_CAP - c->in_len >= c->held[k].len) {
-        memcpy(c->in + c->in_len, vl_bufpool_buf(c->w->pool, c->held[k].id), c->held[k].len);
-        c->in_len += c->held[k].len;
-        vl_bufpool_release(c->w->pool, c->held[k].id);
-        k++;
-    }
-    memmove(c->held, c->held + k, (c->nheld - k) * sizeof c->held[0]);
-    c->nheld = (uint8_t)(c->nheld - k);
-    return k > 0;
+    size_t n = c->ovf_len - c->ovf_off;
+    if (n > IN_CAP - c->in_len)
+        n = IN_CAP - c->in_len;
+    memcpy(c->in + c->in_len, c->ovf + c->ovf_off, n);
+    c->in_len += n;
+    c->ovf_off += n;
+    if (c->ovf_off == c->ovf_len)
+        ovf_free(c);
+    return n > 0;
 }
 
 /* Free c: its descriptors, memory, the pool buffers it holds. Only when no
@@ -371,8 +367,8 @@ static void conn_destroy(struct conn *c)
     if (w->loop) { /* else the pool went with the engine */
         if (c->ib != c->in)
             vl_bufpool_release(w->pool, c->ib_id);
-        held_release(c);
     }
+    ovf_free(c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -1436,7 +1432,7 @@ static void conn_linger(struct conn *c)
         c->linger_until = vl_loop_now(c->w->loop) + LINGER_NS;
         tl_remove(c);
         starved_remove(c);
-        held_release(c);
+        ovf_free(c);
     }
     if (vl_loop_op_active(&c->rx)) { /* its final callback comes back here */
         c->st = ST_LINGER;
@@ -1482,7 +1478,7 @@ static bool rx_arm(struct conn *c)
 static void conn_wait(struct conn *c)
 {
     struct worker *w = c->w;
-    if (c->nheld && held_drain(c)) {
+    if (c->ovf && ovf_drain(c)) {
         conn_process(c); /* comes back here */
         return;
     }
@@ -1504,26 +1500,41 @@ static void conn_wait(struct conn *c)
         rx_arm(c);
 }
 
-/* A pool buffer of c's RECV that c cannot parse in place: into in[], or
- * held while in[] has no room (input paused). in[] keeps at least a pool
- * buffer of room for a connection waiting for bytes (a head is at most
- * REQ_MAX of IN_CAP), so only one with a response in flight holds; one that
- * would hold more than RX_HOLD is closed (false). */
+/*
+ * A pool buffer of c's RECV that c cannot parse in place: into in[], or,
+ * while in[] has no room, into the overflow (input paused). in[] keeps at
+ * least a pool buffer of room for a connection waiting for bytes (a head is
+ * at most REQ_MAX of IN_CAP), so only one with a response in flight
+ * overflows: by what the RECV delivered before its pause took effect (the
+ * kernel hands over what the socket holds in one go). One whose overflow
+ * would pass RX_OVF_MAX is closed (false). The buffer goes back at once.
+ */
 static bool rx_take(struct conn *c, uint32_t id, size_t n)
 {
+    const char *data = vl_bufpool_buf(c->w->pool, id);
     in_compact(c);
-    if (c->nheld == 0 && IN_CAP - c->in_len >= n) {
-        memcpy(c->in + c->in_len, vl_bufpool_buf(c->w->pool, id), n);
+    if (c->ovf == NULL && IN_CAP - c->in_len >= n) {
+        memcpy(c->in + c->in_len, data, n);
         c->in_len += n;
-        vl_bufpool_release(c->w->pool, id);
-    } else if (c->nheld < RX_HOLD) {
-        c->held[c->nheld++] = (struct rx_held){id, (uint32_t)n};
     } else {
-        vl_bufpool_release(c->w->pool, id);
-        conn_close(c);
-        return false;
+        if (c->ovf_len + n > c->ovf_cap) {
+            size_t cap = c->ovf_cap ? c->ovf_cap * 2 : 4 * RX_BUF;
+            while (cap < c->ovf_len + n)
+                cap *= 2;
+            char *p = cap <= RX_OVF_MAX ? realloc(c->ovf, cap) : NULL;
+            if (p == NULL) {
+                vl_bufpool_release(c->w->pool, id);
+                conn_close(c);
+                return false;
+            }
+            c->ovf = p;
+            c->ovf_cap = cap;
+        }
+        memcpy(c->ovf + c->ovf_len, data, n);
+        c->ovf_len += n;
     }
-    if (c->st != ST_RECV && (c->nheld || IN_CAP - c->in_len < RX_BUF))
+    vl_bufpool_release(c->w->pool, id);
+    if (c->st != ST_RECV && (c->ovf || IN_CAP - c->in_len < RX_BUF))
         rx_stop(c); /* full while answering: the rest waits in the socket */
     return true;
 }
@@ -1540,7 +1551,7 @@ static void on_rx(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags)
             vl_bufpool_release(w->pool, id);
             return;
         }
-        if (c->st == ST_RECV && c->in_off == c->in_len && c->skip == 0 && c->nheld == 0) {
+        if (c->st == ST_RECV && c->in_off == c->in_len && c->skip == 0 && c->ovf == NULL) {
             /* The usual case: parse the buffer in place (in_own keeps what
              * is left of it once the requests in it are answered). */
             c->ib = vl_bufpool_buf(w->pool, id);
