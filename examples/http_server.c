@@ -14,12 +14,20 @@
  * flight (at most SHUTDOWN_GRACE_NS), exit 0.
  *
  * Structure. One loop per thread, each with its own SO_REUSEPORT listener
- * and a multishot ACCEPT. A connection runs one op at a time (RECV, SEND,
- * or a step of a file), so closing it never races an op of its own. After
- * a RECV it answers every complete request in its buffer in order,
- * appending the responses to one output buffer that goes out in one SEND
- * (pipelining); a file too large for the cache ends the batch: its header
- * joins the buffer, then the body follows from the file.
+ * and a multishot ACCEPT. A connection reads with one multishot RECV, armed
+ * while it is open, into the thread's buffer pool, and runs one other op at
+ * a time (SEND, or a step of a file); a close cancels both and frees the
+ * connection at the last one's callback. Input is parsed in place in the
+ * pool buffer when nothing is pending; what a request leaves (a partial
+ * head, pipelined requests not answered yet, bytes that came while a
+ * response was out) is copied to the connection's in[]. It answers every
+ * complete request in order, appending the responses to one output buffer
+ * that goes out in one SEND (pipelining); a file too large for the cache
+ * ends the batch: its header joins the buffer, then the body follows from
+ * the file. Idle and head deadlines are per-thread lists in expiry order,
+ * swept by one periodic timer (docs/http.md, "Reading"). With --recv
+ * oneshot (or on a driver without multishot RECV) a connection reads with
+ * one RECV at a time instead, carrying its deadline.
  *
  * Files. The target is percent-decoded and checked before any system call
  * (no NUL, no `..` segment; leading slashes are dropped so the path is
@@ -1517,6 +1525,11 @@ static bool rx_take(struct conn *c, uint32_t id, size_t n)
         memcpy(c->in + c->in_len, data, n);
         c->in_len += n;
     } else {
+        if (c->ovf_off > 0) { /* what was drained already */
+            memmove(c->ovf, c->ovf + c->ovf_off, c->ovf_len - c->ovf_off);
+            c->ovf_len -= c->ovf_off;
+            c->ovf_off = 0;
+        }
         if (c->ovf_len + n > c->ovf_cap) {
             size_t cap = c->ovf_cap ? c->ovf_cap * 2 : 4 * RX_BUF;
             while (cap < c->ovf_len + n)
