@@ -7,18 +7,27 @@
  *   http_server [--port P] [--bind ADDR] [--root DIR] [--threads N]
  *               [--driver auto|uring|epoll|kqueue] [--cache-max BYTES]
  *               [--header-timeout SEC] [--idle-timeout SEC]
+ *               [--recv multishot|oneshot]
  *
  * Prints `listening on ADDR:PORT` once every thread is ready (port 0: the
  * kernel's choice). SIGINT/SIGTERM: stop accepting, finish the responses in
  * flight (at most SHUTDOWN_GRACE_NS), exit 0.
  *
  * Structure. One loop per thread, each with its own SO_REUSEPORT listener
- * and a multishot ACCEPT. A connection runs one op at a time (RECV, SEND,
- * or a step of a file), so closing it never races an op of its own. After
- * a RECV it answers every complete request in its buffer in order,
- * appending the responses to one output buffer that goes out in one SEND
- * (pipelining); a file too large for the cache ends the batch: its header
- * joins the buffer, then the body follows from the file.
+ * and a multishot ACCEPT. A connection reads with one multishot RECV, armed
+ * while it is open, into the thread's buffer pool, and runs one other op at
+ * a time (SEND, or a step of a file); a close cancels both and frees the
+ * connection at the last one's callback. Input is parsed in place in the
+ * pool buffer when nothing is pending; what a request leaves (a partial
+ * head, pipelined requests not answered yet, bytes that came while a
+ * response was out) is copied to the connection's in[]. It answers every
+ * complete request in order, appending the responses to one output buffer
+ * that goes out in one SEND (pipelining); a file too large for the cache
+ * ends the batch: its header joins the buffer, then the body follows from
+ * the file. Idle and head deadlines are per-thread lists in expiry order,
+ * swept by one periodic timer (docs/http.md, "Reading"). With --recv
+ * oneshot (or on a driver without multishot RECV) a connection reads with
+ * one RECV at a time instead, carrying its deadline.
  *
  * Files. The target is percent-decoded and checked before any system call
  * (no NUL, no `..` segment; leading slashes are dropped so the path is
@@ -73,6 +82,15 @@
 #define CACHE_BUCKETS     256
 #define CACHE_ENTRIES     4096 /* per thread: at most 64 MiB of cached bodies */
 #define CACHE_TTL_NS      VL_NS_PER_SEC
+/* Multishot reads (docs/http.md, "Reading"): a pool of RX_BUFS buffers of
+ * RX_BUF bytes per thread, a request head's usual size; a connection keeps
+ * at most RX_OVF_MAX bytes beyond what its in[] takes (what the RECV had
+ * delivered before its pause took effect); deadlines are checked every
+ * SWEEP_NS. */
+#define RX_BUF            4096
+#define RX_BUFS           2048
+#define RX_OVF_MAX        (1024 * 1024)
+#define SWEEP_NS          (250 * VL_NS_PER_MS)
 
 /*
  * Files through the engine: OPENAT with RESOLVE_BENEATH (vl_op_openat2) and
@@ -101,6 +119,9 @@ static size_t cache_max = 16384;
  * nothing asked is closed after idle_ns: --header-timeout, --idle-timeout. */
 static int64_t header_ns = 10 * VL_NS_PER_SEC;
 static int64_t idle_ns = 15 * VL_NS_PER_SEC;
+/* --recv: requests read by one multishot RECV per connection, or by a
+ * one-shot RECV per read (the only way on a driver without multishot). */
+static bool recv_multishot = true;
 
 /* ---- the file cache (per thread) ------------------------------------------- */
 
@@ -118,7 +139,7 @@ struct worker;
 /* ---- connections ----------------------------------------------------------- */
 
 enum conn_state {
-    ST_RECV,     /* waiting for request bytes */
+    ST_RECV,     /* waiting for request bytes (no op in flight but the multishot RECV) */
     ST_SEND,     /* sending out[] */
     ST_OPEN,     /* OPENAT of a file */
     ST_STAT,     /* STATX of the opened file */
@@ -130,10 +151,28 @@ enum conn_state {
     ST_CLOSING,  /* op being cancelled; free at its callback */
 };
 
+/* A worker's list of connections waiting for a deadline, soonest first. */
+struct tlist {
+    struct conn *head, *tail;
+};
+
 struct conn {
     vl_loop_op op; /* the one op in flight, if any */
+    vl_loop_op rx; /* the multishot RECV, while armed */
     struct worker *w;
     struct conn *prev, *next;
+    /* Multishot reads: the deadline list the connection is on (tl, NULL for
+     * none), its place and expiry; the link of the worker's starved list. */
+    struct tlist *tl;
+    struct conn *tprev, *tnext, *snext;
+    int64_t texp;
+    bool starved;   /* on the starved list: the RECV ended -ENOBUFS */
+    bool rx_pause;  /* a cancel of rx is on its way */
+    bool rx_eof;    /* rx ended with EOF or an error: nothing more comes */
+    uint32_t ib_id; /* the pool buffer ib points into (ib != in) */
+    char *ovf;      /* received, not yet in in[]: input paused */
+    size_t ovf_off, ovf_len, ovf_cap;
+    char *ib; /* the input being parsed: in[], or a pool buffer */
     int fd;
     enum conn_state st;
     bool close_after; /* the response being built is the last */
@@ -167,7 +206,13 @@ struct worker {
     vl_driver_kind driver;
     vl_loop *loop;
     vl_loop_op acc;
-    vl_timer acc_retry, date_timer, grace;
+    vl_timer acc_retry, date_timer, grace, sweep;
+    vl_hook rearm;     /* PREPARE: re-arms starved RECVs once buffers are back */
+    vl_bufpool *pool;  /* the multishot RECVs' buffers */
+    bool mshot;        /* reading with multishot RECVs (pool made, driver has them) */
+    struct tlist idle; /* nothing asked: expiry idle_ns after the last answer */
+    struct tlist hdr;  /* a head partly in, or a body being discarded */
+    struct conn *starved;
     vl_async stop_async;
     struct conn *conns;
     unsigned nconns;
@@ -189,18 +234,149 @@ static void on_op(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags);
 static void conn_process(struct conn *c);
 static void conn_recv(struct conn *c, bool answered);
 static void conn_linger(struct conn *c);
+static void conn_close(struct conn *c);
 
 static void maybe_finish(struct worker *w)
 {
     if (w->loop && w->stopping && w->nconns == 0 && w->acc_done) {
         vl_timer_stop(&w->grace);
+        vl_timer_stop(&w->sweep);
+        vl_hook_stop(&w->rearm);
         vl_loop_stop(w->loop);
     }
 }
 
-static void conn_free(struct conn *c)
+/* ---- multishot reads: deadline lists, pool buffers ------------------------ */
+
+static void tl_remove(struct conn *c)
+{
+    struct tlist *l = c->tl;
+    if (l == NULL)
+        return;
+    if (c->tprev)
+        c->tprev->tnext = c->tnext;
+    else
+        l->head = c->tnext;
+    if (c->tnext)
+        c->tnext->tprev = c->tprev;
+    else
+        l->tail = c->tprev;
+    c->tl = NULL;
+    c->tprev = c->tnext = NULL;
+}
+
+/* Put c on l, expiring at exp, in expiry order. An idle connection's expiry
+ * is the latest (the clock only grows) and a head's start only grows too,
+ * so the walk from the tail stops at once but for a head that started
+ * before a later one's. */
+static void tl_insert(struct conn *c, struct tlist *l, int64_t exp)
+{
+    if (c->tl == l && c->texp == exp)
+        return;
+    tl_remove(c);
+    struct conn *after = l->tail;
+    while (after && after->texp > exp)
+        after = after->tprev;
+    c->tl = l;
+    c->texp = exp;
+    c->tprev = after;
+    c->tnext = after ? after->tnext : l->head;
+    if (c->tnext)
+        c->tnext->tprev = c;
+    else
+        l->tail = c;
+    if (after)
+        after->tnext = c;
+    else
+        l->head = c;
+    struct worker *w = c->w;
+    if (!vl_timer_active(&w->sweep))
+        vl_timer_start(w->loop, &w->sweep, SWEEP_NS, SWEEP_NS);
+}
+
+static void starved_remove(struct conn *c)
+{
+    if (!c->starved)
+        return;
+    struct conn **p = &c->w->starved;
+    while (*p != c)
+        p = &(*p)->snext;
+    *p = c->snext;
+    c->snext = NULL;
+    c->starved = false;
+}
+
+/* Move what is left of a pool buffer being parsed to in[] and release the
+ * buffer: a partial head, or pipelined requests not answered yet. */
+static void in_own(struct conn *c)
+{
+    if (c->ib == c->in)
+        return;
+    size_t n = c->in_len - c->in_off;
+    memcpy(c->in, c->ib + c->in_off, n);
+    c->scan = c->scan > c->in_off ? c->scan - c->in_off : 0;
+    c->in_len = n;
+    c->in_off = 0;
+    c->ib = c->in;
+    vl_bufpool_release(c->w->pool, c->ib_id);
+}
+
+/* Move in[]'s unparsed bytes to its start. */
+static void in_compact(struct conn *c)
+{
+    if (c->in_off == c->in_len) {
+        c->in_off = c->in_len = c->scan = 0;
+    } else if (c->in_off > 0) {
+        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+        c->in_len -= c->in_off;
+        c->scan = c->scan > c->in_off ? c->scan - c->in_off : 0;
+        c->in_off = 0;
+    }
+}
+
+/* Stop reading c (backpressure, a linger, a close): the RECV's cancel. */
+static void rx_stop(struct conn *c)
+{
+    if (vl_loop_op_active(&c->rx) && !c->rx_pause) {
+        c->rx_pause = true;
+        vl_loop_cancel(c->w->loop, &c->rx);
+    }
+}
+
+static void ovf_free(struct conn *c)
+{
+    free(c->ovf);
+    c->ovf = NULL;
+    c->ovf_off = c->ovf_len = c->ovf_cap = 0;
+}
+
+/* Move what fits of the overflow into in[]: whether anything did. */
+static bool ovf_drain(struct conn *c)
+{
+    in_compact(c);
+    size_t n = c->ovf_len - c->ovf_off;
+    if (n > IN_CAP - c->in_len)
+        n = IN_CAP - c->in_len;
+    memcpy(c->in + c->in_len, c->ovf + c->ovf_off, n);
+    c->in_len += n;
+    c->ovf_off += n;
+    if (c->ovf_off == c->ovf_len)
+        ovf_free(c);
+    return n > 0;
+}
+
+/* Free c: its descriptors, memory, the pool buffers it holds. Only when no
+ * op of its own is in flight. */
+static void conn_destroy(struct conn *c)
 {
     struct worker *w = c->w;
+    tl_remove(c);
+    starved_remove(c);
+    if (w->loop) { /* else the pool went with the engine */
+        if (c->ib != c->in)
+            vl_bufpool_release(w->pool, c->ib_id);
+    }
+    ovf_free(c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -220,20 +396,37 @@ static void conn_free(struct conn *c)
     maybe_finish(w);
 }
 
-/* Close c: at once if no op is in flight, else cancel it and free at its
- * callback (the op owns c's buffers until then). */
+/* Close c: at once if no op is in flight, else cancel them (the one-shot op
+ * and the multishot RECV) and free at the last one's callback (the ops own
+ * c's buffers until then). */
 static void conn_close(struct conn *c)
 {
-    if (!vl_loop_op_active(&c->op)) {
-        conn_free(c);
+    bool op = vl_loop_op_active(&c->op), rx = vl_loop_op_active(&c->rx);
+    if (!op && !rx) {
+        conn_destroy(c);
         return;
     }
+    tl_remove(c);
+    starved_remove(c);
     c->st = ST_CLOSING;
-    vl_loop_cancel(c->w->loop, &c->op);
+    if (op)
+        vl_loop_cancel(c->w->loop, &c->op);
+    rx_stop(c);
+}
+
+/* Close c after its one-shot op ended: at once, unless its multishot RECV
+ * is still armed (then at that one's final callback). */
+static void conn_free(struct conn *c)
+{
+    if (c->w->loop && vl_loop_op_active(&c->rx))
+        conn_close(c);
+    else
+        conn_destroy(c);
 }
 
 static void conn_submit(struct conn *c, vl_op op, enum conn_state st)
 {
+    tl_remove(c);
     c->st = st;
     vl_loop_op_init(&c->op, op, on_op, c);
     if (vl_loop_submit(c->w->loop, &c->op) < 0)
@@ -636,17 +829,18 @@ static int parse_head(struct request *r, const char *p, const char *end, const s
  * passes go to l, for parse_head. */
 static size_t head_end(struct conn *c, struct head_eols *l)
 {
+    const char *in = c->ib;
     size_t i = c->scan > c->in_off ? c->scan : c->in_off;
     const char *nl;
     l->all = i == c->in_off;
     l->n = 0;
-    while (i < c->in_len && (nl = memchr(c->in + i, '\n', c->in_len - i)) != NULL) {
-        i = (size_t)(nl - c->in);
+    while (i < c->in_len && (nl = memchr(in + i, '\n', c->in_len - i)) != NULL) {
+        i = (size_t)(nl - in);
         if (l->n < HEAD_EOLS)
             l->at[l->n++] = (uint16_t)(i - c->in_off);
         /* A line ends here; the head ends if the previous line was empty. */
-        if (i > c->in_off && (c->in[i - 1] == '\n' ||
-                              (c->in[i - 1] == '\r' && i - 1 > c->in_off && c->in[i - 2] == '\n')))
+        if (i > c->in_off &&
+            (in[i - 1] == '\n' || (in[i - 1] == '\r' && i - 1 > c->in_off && in[i - 2] == '\n')))
             return i + 1;
         i++;
     }
@@ -1143,6 +1337,7 @@ static bool answer(struct conn *c, const struct request *r)
         return false;
     }
     c->head = head;
+    in_own(c); /* the request is done with (its path is in c->path) */
     return file_start(c);
 }
 
@@ -1165,7 +1360,7 @@ static int next_request(struct conn *c)
     if (end == 0) {
         if (c->in_len - c->in_off <= REQ_MAX)
             return 0;
-        const char *nl = memchr(c->in + c->in_off, '\n', c->in_len - c->in_off);
+        const char *nl = memchr(c->ib + c->in_off, '\n', c->in_len - c->in_off);
         c->linger = c->close_after = true;
         put_error(c, nl ? 431 : 414, false);
         return 1;
@@ -1176,7 +1371,7 @@ static int next_request(struct conn *c)
         return 1;
     }
     struct request r;
-    int rc = parse_head(&r, c->in + c->in_off, c->in + end, &eols);
+    int rc = parse_head(&r, c->ib + c->in_off, c->ib + end, &eols);
     c->in_off = end;
     c->scan = end;
     c->req_t0 = 0;
@@ -1213,6 +1408,7 @@ static void conn_process(struct conn *c)
         if (r == 0)
             break;
     }
+    in_own(c);
     if (c->out_len > c->out_sent) {
         out_flush(c);
         return;
@@ -1242,6 +1438,14 @@ static void conn_linger(struct conn *c)
     if (c->st != ST_LINGER) {
         shutdown(c->fd, SHUT_WR);
         c->linger_until = vl_loop_now(c->w->loop) + LINGER_NS;
+        tl_remove(c);
+        starved_remove(c);
+        ovf_free(c);
+    }
+    if (vl_loop_op_active(&c->rx)) { /* its final callback comes back here */
+        c->st = ST_LINGER;
+        rx_stop(c);
+        return;
     }
     vl_op op = vl_op_recv(c->fd, c->in, IN_CAP, 0);
     op.flags |= VL_OP_F_DEADLINE | VL_OP_F_DEADLINE_ABS;
@@ -1257,16 +1461,208 @@ static void conn_linger(struct conn *c)
  * which spares io_uring a recv attempt that would find nothing). The first
  * RECV of a connection has no such hint: a client sends its first request
  * as soon as it connects, often before the accept. */
+static void on_rx(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags);
+
+/* Arm c's multishot RECV (false: it could not be, and c is closed). */
+static bool rx_arm(struct conn *c)
+{
+    vl_loop_op_init(&c->rx, vl_op_recv_multi(c->fd, c->w->pool, 0), on_rx, c);
+    c->rx_pause = false;
+    if (vl_loop_submit(c->w->loop, &c->rx) < 0) {
+        conn_close(c);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * With a multishot RECV: c waits for request bytes. Input held while a
+ * response was going out is taken first; then c goes on the idle list
+ * (nothing pending) or the header list (a head partly in, from its first
+ * byte; a body being discarded, from the latest bytes), and its RECV is
+ * armed unless it is (or waits for buffers). EOF with nothing left to
+ * answer closes it.
+ */
+static void conn_wait(struct conn *c)
+{
+    struct worker *w = c->w;
+    if (c->ovf && ovf_drain(c)) {
+        conn_process(c); /* comes back here */
+        return;
+    }
+    in_compact(c);
+    if (c->rx_eof) {
+        conn_close(c);
+        return;
+    }
+    c->st = ST_RECV;
+    int64_t now = vl_loop_now(w->loop);
+    if (c->in_len || c->skip) {
+        if (c->req_t0 == 0)
+            c->req_t0 = now;
+        tl_insert(c, &w->hdr, c->skip ? now + header_ns : c->req_t0 + header_ns);
+    } else {
+        tl_insert(c, &w->idle, now + idle_ns);
+    }
+    if (!vl_loop_op_active(&c->rx) && !c->starved)
+        rx_arm(c);
+}
+
+/*
+ * A pool buffer of c's RECV that c cannot parse in place: into in[], or,
+ * while in[] has no room, into the overflow (input paused). in[] keeps at
+ * least a pool buffer of room for a connection waiting for bytes (a head is
+ * at most REQ_MAX of IN_CAP), so only one with a response in flight
+ * overflows: by what the RECV delivered before its pause took effect (the
+ * kernel hands over what the socket holds in one go). One whose overflow
+ * would pass RX_OVF_MAX is closed (false). The buffer goes back at once.
+ */
+static bool rx_take(struct conn *c, uint32_t id, size_t n)
+{
+    const char *data = vl_bufpool_buf(c->w->pool, id);
+    in_compact(c);
+    if (c->ovf == NULL && IN_CAP - c->in_len >= n) {
+        memcpy(c->in + c->in_len, data, n);
+        c->in_len += n;
+    } else {
+        if (c->ovf_off > 0) { /* what was drained already */
+            memmove(c->ovf, c->ovf + c->ovf_off, c->ovf_len - c->ovf_off);
+            c->ovf_len -= c->ovf_off;
+            c->ovf_off = 0;
+        }
+        if (c->ovf_len + n > c->ovf_cap) {
+            size_t cap = c->ovf_cap ? c->ovf_cap * 2 : 4 * RX_BUF;
+            while (cap < c->ovf_len + n)
+                cap *= 2;
+            char *p = cap <= RX_OVF_MAX ? realloc(c->ovf, cap) : NULL;
+            if (p == NULL) {
+                vl_bufpool_release(c->w->pool, id);
+                conn_close(c);
+                return false;
+            }
+            c->ovf = p;
+            c->ovf_cap = cap;
+        }
+        memcpy(c->ovf + c->ovf_len, data, n);
+        c->ovf_len += n;
+    }
+    vl_bufpool_release(c->w->pool, id);
+    if (c->st != ST_RECV && (c->ovf || IN_CAP - c->in_len < RX_BUF))
+        rx_stop(c); /* full while answering: the rest waits in the socket */
+    return true;
+}
+
+static void on_rx(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags)
+{
+    struct conn *c = op->ctx;
+    struct worker *w = c->w;
+    if (flags & VL_CQE_MORE) {
+        uint32_t id = vl_cqe_buffer(flags);
+        if (!(flags & VL_CQE_BUFFER) || res <= 0)
+            return;
+        if (c->st == ST_CLOSING || c->st == ST_LINGER) {
+            vl_bufpool_release(w->pool, id);
+            return;
+        }
+        if (c->st == ST_RECV && c->in_off == c->in_len && c->skip == 0 && c->ovf == NULL) {
+            /* The usual case: parse the buffer in place (in_own keeps what
+             * is left of it once the requests in it are answered). */
+            c->ib = vl_bufpool_buf(w->pool, id);
+            c->ib_id = id;
+            c->in_off = c->in_len = c->scan = 0;
+            c->in_len = (size_t)res;
+            conn_process(c);
+            return;
+        }
+        if (rx_take(c, id, (size_t)res) && c->st == ST_RECV)
+            conn_process(c);
+        return;
+    }
+    bool paused = c->rx_pause;
+    c->rx_pause = false;
+    switch (c->st) {
+    case ST_CLOSING:
+        if (!vl_loop_op_active(&c->op))
+            conn_destroy(c);
+        return;
+    case ST_LINGER: /* the RECV is stopped: the linger reads by itself */
+        if (res == 0)
+            conn_free(c);
+        else if (!vl_loop_op_active(&c->op))
+            conn_linger(c);
+        return;
+    default:
+        break;
+    }
+    if (res == -ENOBUFS) { /* re-armed by on_rearm once buffers are back */
+        c->starved = true;
+        c->snext = w->starved;
+        w->starved = c;
+        vl_hook_start(loop, &w->rearm);
+        return;
+    }
+    if (res == -ECANCELED && paused) {
+        if (c->st == ST_RECV)
+            conn_wait(c);
+        return;
+    }
+    if (res == -EOPNOTSUPP) { /* no multishot on this driver: one-shot RECVs */
+        w->mshot = false;
+        if (c->st == ST_RECV) {
+            tl_remove(c);
+            conn_recv(c, false);
+        }
+        return;
+    }
+    if (res < 0) { /* a reset, an error: nothing more to answer */
+        conn_close(c);
+        return;
+    }
+    c->rx_eof = true; /* EOF: what came before it is answered first */
+    if (c->st == ST_RECV)
+        conn_wait(c);
+}
+
+/* The PREPARE hook: RECVs that ended -ENOBUFS armed again, one per buffer
+ * back in the pool (what waited stays in their sockets meanwhile). */
+static void on_rearm(vl_loop *loop, vl_hook *h)
+{
+    struct worker *w = h->ctx;
+    uint32_t n = vl_bufpool_available(w->pool);
+    while (w->starved && n > 0) {
+        struct conn *c = w->starved;
+        w->starved = c->snext;
+        c->snext = NULL;
+        c->starved = false;
+        n--;
+        rx_arm(c);
+    }
+    if (w->starved == NULL)
+        vl_hook_stop(h);
+    (void)loop;
+}
+
+/* The periodic sweep: connections whose idle or head deadline has passed
+ * are closed (as a one-shot RECV's deadline would). */
+static void on_sweep(vl_loop *loop, vl_timer *t)
+{
+    struct worker *w = t->ctx;
+    int64_t now = vl_loop_now(loop);
+    while (w->hdr.head && w->hdr.head->texp <= now)
+        conn_close(w->hdr.head);
+    while (w->idle.head && w->idle.head->texp <= now)
+        conn_close(w->idle.head);
+    if (w->hdr.head == NULL && w->idle.head == NULL)
+        vl_timer_stop(t);
+}
+
 static void conn_recv(struct conn *c, bool answered)
 {
-    if (c->in_off == c->in_len) {
-        c->in_off = c->in_len = c->scan = 0;
-    } else if (c->in_off > 0) {
-        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
-        c->in_len -= c->in_off;
-        c->scan = c->scan > c->in_off ? c->scan - c->in_off : 0;
-        c->in_off = 0;
+    if (c->w->mshot) {
+        conn_wait(c);
+        return;
     }
+    in_compact(c);
     vl_op op = vl_op_recv(c->fd, c->in + c->in_len, IN_CAP - c->in_len, 0);
     op.flags |= VL_OP_F_DEADLINE;
     if (c->in_len == 0 && c->skip == 0) {
@@ -1423,6 +1819,7 @@ static void on_accept(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags
         return;
     }
     memset(c, 0, offsetof(struct conn, path));
+    c->ib = c->in;
     c->w = w;
     c->fd = fd;
     c->file_fd = -1;
@@ -1508,6 +1905,13 @@ static int worker_setup(struct worker *w)
     vl_timer_init(&w->date_timer, on_date, w);
     vl_timer_init(&w->acc_retry, on_accept_retry, w);
     vl_timer_init(&w->grace, on_grace, w);
+    vl_timer_init(&w->sweep, on_sweep, w);
+    vl_hook_init(&w->rearm, VL_HOOK_PREPARE, on_rearm, w);
+    /* A pool for multishot RECVs; without one (or on a driver that answers
+     * -EOPNOTSUPP to the first RECV), one-shot RECVs. */
+    if (recv_multishot &&
+        vl_bufpool_create(vl_loop_engine(w->loop), RX_BUFS, RX_BUF, &w->pool) == 0)
+        w->mshot = true;
     if ((rc = vl_timer_start(w->loop, &w->date_timer, VL_NS_PER_SEC, VL_NS_PER_SEC)) < 0)
         return rc;
     vl_op acc = vl_op_accept_multi(w->lfd);
@@ -1593,7 +1997,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: http_server [--port P] [--bind ADDR] [--root DIR] [--threads N]\n"
                     "                   [--driver auto|uring|epoll|kqueue] [--cache-max BYTES]\n"
-                    "                   [--header-timeout SEC] [--idle-timeout SEC]\n");
+                    "                   [--header-timeout SEC] [--idle-timeout SEC]\n"
+                    "                   [--recv multishot|oneshot]\n");
     exit(2);
 }
 
@@ -1688,6 +2093,10 @@ static void parse_args(int argc, char **argv, struct options *o)
             o->driver = VL_DRIVER_EPOLL;
         else if (!strcmp(a, "--driver") && !strcmp(v, "kqueue"))
             o->driver = VL_DRIVER_KQUEUE;
+        else if (!strcmp(a, "--recv") && !strcmp(v, "multishot"))
+            recv_multishot = true;
+        else if (!strcmp(a, "--recv") && !strcmp(v, "oneshot"))
+            recv_multishot = false;
         else
             usage();
     }

@@ -7,7 +7,9 @@
 #     headers only, with the file's Content-Length; /plaintext is 13 bytes;
 #   - traversal (`/../x`, `/%2e%2e/x`, `/%2E%2E%2Fetc/passwd`, `//etc/passwd`,
 #     symlinks in the root to a file and a directory outside) is refused;
-#   - a pipelined burst on one connection is answered in order;
+#   - a pipelined burst on one connection is answered in order, and so is
+#     one of 3,000 requests written whole before the client reads (the
+#     server reads on while it answers, up to its input buffer, then waits);
 #   - 431 for headers over 8 KiB, 414 for a longer request line, 400 for
 #     garbage, 405 with Allow for POST (its body discarded, the connection
 #     kept), 501 for Transfer-Encoding, HTTP/1.0 closes;
@@ -17,10 +19,12 @@
 #     burst with clients vanishing mid-response (Linux: /proc/PID/fd);
 #   - SIGTERM with a download in flight: exit 0.
 # HTTP_WRAP, if set, prefixes the server (e.g. "valgrind -q --error-exitcode=99
-# --leak-check=full --errors-for-leak-kinds=definite").
+# --leak-check=full --errors-for-leak-kinds=definite"); HTTP_ARGS, if set,
+# are more server options (e.g. "--recv oneshot").
 set -uo pipefail
 server=${1:?http_server binary} driver=${2:?uring|epoll|kqueue}
 read -r -a wrap <<<"${HTTP_WRAP:-}"
+read -r -a args <<<"${HTTP_ARGS:-}"
 tmp=$(mktemp -d)
 pid=
 cleanup() {
@@ -53,7 +57,7 @@ ln -s "$tmp/outside" "$root/link-dir"
 ln -s ../outside/secret.txt "$root/link-rel"
 
 "${wrap[@]}" "$server" --port 0 --bind 127.0.0.1 --root "$root" --threads 2 --driver "$driver" \
-    --header-timeout 1 --idle-timeout 2 >"$tmp/server.log" 2>&1 &
+    --header-timeout 1 --idle-timeout 2 "${args[@]}" >"$tmp/server.log" 2>&1 &
 pid=$!
 port=''
 for _ in $(seq 200); do
@@ -147,6 +151,16 @@ raw <"$tmp/burst" >"$tmp/out"
 [ "$(grep -ac '^HTTP/1.1 200' "$tmp/out")" -eq 301 ] && tail -c 13 "$tmp/out" | grep -q 'Hello, World!' ||
     fail "pipelined burst of 301: $(grep -ac '^HTTP/1.1 200' "$tmp/out") status lines"
 [ "$(wc -c <"$tmp/out")" -gt $((301 * 1024)) ] || fail "pipelined burst: short"
+# 3,000 written before any response is read (about 100 KiB asked, 3 MiB of
+# answers): the server reads while its responses wait for the client, then
+# stops at its input buffer's cap; every one comes back, in order.
+for i in $(seq 3000); do req GET "/k1.txt?$i"; done >"$tmp/burst"
+req GET /plaintext 'Connection: close\r\n' >>"$tmp/burst"
+raw <"$tmp/burst" >"$tmp/out"
+n=$(grep -ac '^HTTP/1.1 200' "$tmp/out")
+[ "$n" -eq 3001 ] && tail -c 13 "$tmp/out" | grep -q 'Hello, World!' ||
+    fail "pipelined burst of 3001 written before reading: $n status lines"
+[ "$(wc -c <"$tmp/out")" -gt $((3001 * 1024)) ] || fail "pipelined burst of 3001: short"
 
 # Errors.
 first() { head -1 "$tmp/out" | tr -d '\r'; }
