@@ -7,7 +7,7 @@
  *   http_server [--port P] [--bind ADDR] [--root DIR] [--threads N]
  *               [--driver auto|uring|epoll|kqueue] [--cache-max BYTES]
  *               [--header-timeout SEC] [--idle-timeout SEC]
- *               [--recv multishot|oneshot]
+ *               [--recv multishot|oneshot] [--recv-buffers N]
  *
  * Prints `listening on ADDR:PORT` once every thread is ready (port 0: the
  * kernel's choice). SIGINT/SIGTERM: stop accepting, finish the responses in
@@ -81,8 +81,8 @@
 #define CACHE_BUCKETS     256
 #define CACHE_ENTRIES     4096 /* per thread: at most 64 MiB of cached bodies */
 #define CACHE_TTL_NS      VL_NS_PER_SEC
-/* Multishot reads (docs/http.md, "Reading"): a pool of RX_BUFS buffers of
- * RX_BUF bytes per thread, a request head's usual size; a connection keeps
+/* Multishot reads (docs/http.md, "Reading"): a pool of RX_BUFS buffers
+ * (--recv-buffers) of RX_BUF bytes per thread, a request head's usual size; a connection keeps
  * at most RX_OVF_MAX bytes beyond what its in[] takes (what the RECV had
  * delivered before its pause took effect); deadlines are checked every
  * SWEEP_NS. */
@@ -121,6 +121,9 @@ static int64_t idle_ns = 15 * VL_NS_PER_SEC;
 /* --recv: requests read by one multishot RECV per connection, or by a
  * one-shot RECV per read (the only way on a driver without multishot). */
 static bool recv_multishot = true;
+/* --recv-buffers: the multishot RECVs' pool, buffers per thread (a power of
+ * two up to VL_BUFPOOL_MAX_COUNT). */
+static uint32_t rx_bufs = RX_BUFS;
 
 /* ---- the file cache (per thread) ------------------------------------------- */
 
@@ -1976,7 +1979,7 @@ static int worker_setup(struct worker *w)
     /* A pool for multishot RECVs; without one (or on a driver that answers
      * -EOPNOTSUPP to the first RECV), one-shot RECVs. */
     if (recv_multishot &&
-        vl_bufpool_create(vl_loop_engine(w->loop), RX_BUFS, RX_BUF, &w->pool) == 0)
+        vl_bufpool_create(vl_loop_engine(w->loop), rx_bufs, RX_BUF, &w->pool) == 0)
         w->mshot = true;
     if ((rc = vl_timer_start(w->loop, &w->date_timer, VL_NS_PER_SEC, VL_NS_PER_SEC)) < 0)
         return rc;
@@ -2062,7 +2065,9 @@ static void usage(void)
     fprintf(stderr, "usage: http_server [--port P] [--bind ADDR] [--root DIR] [--threads N]\n"
                     "                   [--driver auto|uring|epoll|kqueue] [--cache-max BYTES]\n"
                     "                   [--header-timeout SEC] [--idle-timeout SEC]\n"
-                    "                   [--recv multishot|oneshot]\n");
+                    "                   [--recv multishot|oneshot] [--recv-buffers N]\n"
+                    "  --recv-buffers N: the multishot RECV buffers per thread (4 KiB each),\n"
+                    "                    a power of two in 1..32768 (default 2048)\n");
     exit(2);
 }
 
@@ -2160,7 +2165,11 @@ static void parse_args(int argc, char **argv, struct options *o)
             recv_multishot = true;
         else if (!strcmp(a, "--recv") && !strcmp(v, "oneshot"))
             recv_multishot = false;
-        else
+        else if (!strcmp(a, "--recv-buffers")) {
+            rx_bufs = (uint32_t)num_arg(v, 1, VL_BUFPOOL_MAX_COUNT);
+            if (rx_bufs & (rx_bufs - 1))
+                usage();
+        } else
             usage();
     }
 }
