@@ -1996,8 +1996,9 @@ static int worker_setup(struct worker *w)
     return vl_loop_submit(w->loop, &w->acc);
 }
 
-/* Run w's loop until it stops, then free what it holds. A worker other
- * than 0 that ends (its stop, or an error) has worker 0 stop the server. */
+/* Run w's loop until it stops (worker_free then frees what it holds). A
+ * worker other than 0 that ends (its stop, or an error) has worker 0 stop
+ * the server. */
 static void worker_run(struct worker *w)
 {
     int rc = vl_loop_run(w->loop, VL_RUN_DEFAULT);
@@ -2249,8 +2250,8 @@ int main(int argc, char **argv)
         ws[t].driver = o.driver;
     }
     /* Worker 0 runs on the main thread: with --threads 1 the process has
-     * one thread, so the kernel takes no reference on the descriptor table
-     * per descriptor call (fdget's atomic pair, which a shared table needs). */
+     * one thread, so a descriptor call takes no reference on its file (the
+     * atomic pair of fdget/fput, which a shared descriptor table needs). */
     bool ok = false;
     long started = 0;
     int rc0 = worker_setup(&ws[0]);
