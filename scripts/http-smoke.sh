@@ -21,7 +21,8 @@
 #   - with --threads 1 the process has one thread (Linux, not kqueue); with
 #     a pool of 2 receive buffers (--recv-buffers 2), 40 connections sending
 #     150 pipelined requests at once (the RECVs end -ENOBUFS and wait for
-#     buffers) get every reply, in order; SIGINT: exit 0.
+#     buffers) get every reply, in order, and the server idles without
+#     spinning afterwards; SIGINT: exit 0.
 # HTTP_WRAP, if set, prefixes the server (e.g. "valgrind -q --error-exitcode=99
 # --leak-check=full --errors-for-leak-kinds=definite"); HTTP_ARGS, if set,
 # are more server options (e.g. "--recv oneshot").
@@ -332,6 +333,14 @@ for i in $(seq 40); do
     [ "$(wc -c <"$tmp/pool.$i")" = "$(wc -c <"$tmp/pool.1")" ] ||
         fail "pool of 2, connection $i: $(wc -c <"$tmp/pool.$i") bytes, connection 1: $(wc -c <"$tmp/pool.1")"
 done
+# No spin once the connections are gone: at most 0.2 s of CPU in 1 s idle.
+if [ -r "/proc/$pid/stat" ] && [ -z "${HTTP_WRAP:-}" ]; then
+    cpu() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
+    c0=$(cpu)
+    sleep 1
+    c1=$(cpu)
+    [ $((c1 - c0)) -le $(($(getconf CLK_TCK) / 5)) ] || fail "pool of 2: $((c1 - c0)) ticks of CPU idle"
+fi
 kill -INT "$pid"
 rc=0
 wait "$pid" || rc=$?
