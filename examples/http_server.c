@@ -7,7 +7,7 @@
  *   http_server [--port P] [--bind ADDR] [--root DIR] [--threads N]
  *               [--driver auto|uring|epoll|kqueue] [--cache-max BYTES]
  *               [--header-timeout SEC] [--idle-timeout SEC]
- *               [--recv multishot|oneshot]
+ *               [--recv multishot|oneshot] [--recv-buffers N]
  *
  * Prints `listening on ADDR:PORT` once every thread is ready (port 0: the
  * kernel's choice). SIGINT/SIGTERM: stop accepting, finish the responses in
@@ -47,7 +47,6 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -82,8 +81,8 @@
 #define CACHE_BUCKETS     256
 #define CACHE_ENTRIES     4096 /* per thread: at most 64 MiB of cached bodies */
 #define CACHE_TTL_NS      VL_NS_PER_SEC
-/* Multishot reads (docs/http.md, "Reading"): a pool of RX_BUFS buffers of
- * RX_BUF bytes per thread, a request head's usual size; a connection keeps
+/* Multishot reads (docs/http.md, "Reading"): a pool of RX_BUFS buffers
+ * (--recv-buffers) of RX_BUF bytes per thread, a request head's usual size; a connection keeps
  * at most RX_OVF_MAX bytes beyond what its in[] takes (what the RECV had
  * delivered before its pause took effect); deadlines are checked every
  * SWEEP_NS. */
@@ -122,6 +121,9 @@ static int64_t idle_ns = 15 * VL_NS_PER_SEC;
 /* --recv: requests read by one multishot RECV per connection, or by a
  * one-shot RECV per read (the only way on a driver without multishot). */
 static bool recv_multishot = true;
+/* --recv-buffers: the multishot RECVs' pool, buffers per thread (a power of
+ * two up to VL_BUFPOOL_MAX_COUNT). */
+static uint32_t rx_bufs = RX_BUFS;
 
 /* ---- the file cache (per thread) ------------------------------------------- */
 
@@ -213,7 +215,10 @@ struct worker {
     struct tlist idle; /* nothing asked: expiry idle_ns after the last answer */
     struct tlist hdr;  /* a head partly in, or a body being discarded */
     struct conn *starved;
-    vl_async stop_async;
+    vl_async stop_async;         /* the stop from worker 0 (worker 0's: from a worker that ended) */
+    bool async_open;             /* stop_async may be sent (under ready_mu) */
+    bool stop_sent;              /* (under ready_mu) */
+    vl_signal sig_int, sig_term; /* worker 0 (the main thread): SIGINT, SIGTERM */
     struct conn *conns;
     unsigned nconns;
     bool stopping, acc_done;
@@ -242,6 +247,8 @@ static void maybe_finish(struct worker *w)
         vl_timer_stop(&w->grace);
         vl_timer_stop(&w->sweep);
         vl_hook_stop(&w->rearm);
+        vl_signal_stop(&w->sig_int);
+        vl_signal_stop(&w->sig_term);
         vl_loop_stop(w->loop);
     }
 }
@@ -1843,13 +1850,50 @@ static void on_grace(vl_loop *loop, vl_timer *t)
     vl_loop_stop(loop);
 }
 
-/* SIGINT/SIGTERM reached the main thread: stop accepting, close idle
- * connections, let the ones answering finish (at most SHUTDOWN_GRACE_NS). */
-static void on_stop(vl_loop *loop, vl_async *a)
+/* The workers (workers[0] runs on the main thread) and the lock under
+ * which they report setup and exit and send each other stops. */
+static struct worker *workers;
+static long nworkers;
+static pthread_mutex_t ready_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ready_cv = PTHREAD_COND_INITIALIZER;
+static int ready_count;
+
+/* Send w its stop, once, unless its handle is closed (its loop stopping or
+ * gone, or never set up). Under ready_mu. */
+static void send_stop_locked(struct worker *w)
 {
-    struct worker *w = a->ctx;
+    if (w->async_open && !w->stop_sent) {
+        w->stop_sent = true;
+        vl_async_send(&w->stop_async);
+    }
+}
+
+static void close_stop_async(struct worker *w)
+{
+    pthread_mutex_lock(&ready_mu);
+    w->async_open = false;
+    vl_async_close(&w->stop_async);
+    pthread_mutex_unlock(&ready_mu);
+}
+
+/* Stop w: stop accepting, close idle connections, let the ones answering
+ * finish (at most SHUTDOWN_GRACE_NS). Worker 0 passes the stop on to the
+ * others first. */
+static void worker_stop(struct worker *w)
+{
+    if (w->stopping)
+        return;
     w->stopping = true;
-    vl_async_close(a);
+    if (w->index == 0) {
+        vl_signal_stop(&w->sig_int);
+        vl_signal_stop(&w->sig_term);
+        pthread_mutex_lock(&ready_mu);
+        for (long t = 1; t < nworkers; t++)
+            send_stop_locked(&workers[t]);
+        pthread_mutex_unlock(&ready_mu);
+    }
+    close_stop_async(w);
+    vl_loop *loop = w->loop;
     vl_timer_stop(&w->date_timer);
     vl_timer_stop(&w->acc_retry);
     vl_timer_start(loop, &w->grace, SHUTDOWN_GRACE_NS, 0);
@@ -1870,12 +1914,30 @@ static void on_stop(vl_loop *loop, vl_async *a)
     maybe_finish(w);
 }
 
-/* ---- threads --------------------------------------------------------------- */
+/* Worker 0's stop from a worker that ended, or another's from worker 0. */
+static void on_stop(vl_loop *loop, vl_async *a)
+{
+    (void)loop;
+    worker_stop(a->ctx);
+}
 
-static pthread_mutex_t ready_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t ready_cv = PTHREAD_COND_INITIALIZER;
-static int ready_count;
-static atomic_int exited;
+/* SIGINT/SIGTERM, watched by worker 0's loop: every worker stops. A
+ * negative signum: the watcher failed (and stopped); the server stops
+ * too, exiting 1. */
+static void on_signal(vl_loop *loop, vl_signal *s, int signum)
+{
+    struct worker *w = s->ctx;
+    (void)loop;
+    if (signum < 0) {
+        fprintf(stderr, "http_server: signal watcher: %s\n", vl_strerror(-signum));
+        pthread_mutex_lock(&ready_mu);
+        w->rc = signum;
+        pthread_mutex_unlock(&ready_mu);
+    }
+    worker_stop(w);
+}
+
+/* ---- threads --------------------------------------------------------------- */
 
 static void report_ready(struct worker *w, int rc)
 {
@@ -1901,6 +1963,13 @@ static int worker_setup(struct worker *w)
     w->stop_async.ctx = w;
     if ((rc = vl_async_init(w->loop, &w->stop_async, on_stop)) < 0)
         return rc;
+    w->async_open = true;
+    if (w->index == 0) { /* the main thread: SIGINT/SIGTERM are blocked already */
+        w->sig_int.ctx = w->sig_term.ctx = w;
+        if ((rc = vl_signal_start(w->loop, &w->sig_int, SIGINT, on_signal)) < 0 ||
+            (rc = vl_signal_start(w->loop, &w->sig_term, SIGTERM, on_signal)) < 0)
+            return rc;
+    }
     date_update(w);
     vl_timer_init(&w->date_timer, on_date, w);
     vl_timer_init(&w->acc_retry, on_accept_retry, w);
@@ -1910,7 +1979,7 @@ static int worker_setup(struct worker *w)
     /* A pool for multishot RECVs; without one (or on a driver that answers
      * -EOPNOTSUPP to the first RECV), one-shot RECVs. */
     if (recv_multishot &&
-        vl_bufpool_create(vl_loop_engine(w->loop), RX_BUFS, RX_BUF, &w->pool) == 0)
+        vl_bufpool_create(vl_loop_engine(w->loop), rx_bufs, RX_BUF, &w->pool) == 0)
         w->mshot = true;
     if ((rc = vl_timer_start(w->loop, &w->date_timer, VL_NS_PER_SEC, VL_NS_PER_SEC)) < 0)
         return rc;
@@ -1927,29 +1996,50 @@ static int worker_setup(struct worker *w)
     return vl_loop_submit(w->loop, &w->acc);
 }
 
-static void *worker_main(void *arg)
+/* Run w's loop until it stops (worker_free then frees what it holds). A
+ * worker other than 0 that ends (its stop, or an error) has worker 0 stop
+ * the server. */
+static void worker_run(struct worker *w)
 {
-    struct worker *w = arg;
-    int rc = worker_setup(w);
-    report_ready(w, rc);
-    if (rc == 0) {
-        rc = vl_loop_run(w->loop, VL_RUN_DEFAULT);
-        if (rc > 0)
-            rc = 0;
-    }
+    int rc = vl_loop_run(w->loop, VL_RUN_DEFAULT);
+    if (rc > 0)
+        rc = 0;
+    close_stop_async(w);
     pthread_mutex_lock(&ready_mu);
-    w->gone = true;
     if (rc < 0 && w->rc == 0)
         w->rc = rc;
+    if (w->index > 0)
+        send_stop_locked(&workers[0]);
     pthread_mutex_unlock(&ready_mu);
-    vl_loop_destroy(w->loop); /* cancels what is left, without callbacks */
+}
+
+static void worker_free(struct worker *w)
+{
+    if (w->loop)
+        vl_loop_destroy(w->loop); /* cancels what is left, without callbacks */
     w->loop = NULL;
     while (w->conns)
         conn_free(w->conns);
     if (w->lfd >= 0)
         close(w->lfd);
     cache_free(w);
-    atomic_fetch_add(&exited, 1);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    int rc = worker_setup(w);
+    report_ready(w, rc);
+    if (rc == 0)
+        worker_run(w);
+    else
+        close_stop_async(w);
+    worker_free(w);
+    if (rc < 0) {
+        pthread_mutex_lock(&ready_mu);
+        send_stop_locked(&workers[0]);
+        pthread_mutex_unlock(&ready_mu);
+    }
     return NULL;
 }
 
@@ -1971,34 +2061,14 @@ static int make_listener(const struct sockaddr_storage *ss, socklen_t len)
     return fd;
 }
 
-/* The next of sigs (blocked in every thread), waiting up to 100 ms; 0 if
- * none came. macOS has no sigtimedwait: sleep, then take one pending. */
-static int next_signal(const sigset_t *sigs)
-{
-    struct timespec ts = {0, 100 * 1000 * 1000};
-#ifdef __linux__
-    int sig = sigtimedwait(sigs, NULL, &ts);
-    return sig > 0 ? sig : 0;
-#else
-    nanosleep(&ts, NULL);
-    sigset_t pending;
-    if (sigpending(&pending) != 0)
-        return 0;
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sigismember(sigs, sig) == 1 && sigismember(&pending, sig) == 1) {
-            int got;
-            return sigwait(sigs, &got) == 0 ? got : 0;
-        }
-    return 0;
-#endif
-}
-
 static void usage(void)
 {
     fprintf(stderr, "usage: http_server [--port P] [--bind ADDR] [--root DIR] [--threads N]\n"
                     "                   [--driver auto|uring|epoll|kqueue] [--cache-max BYTES]\n"
                     "                   [--header-timeout SEC] [--idle-timeout SEC]\n"
-                    "                   [--recv multishot|oneshot]\n");
+                    "                   [--recv multishot|oneshot] [--recv-buffers N]\n"
+                    "  --recv-buffers N: the multishot RECV buffers per thread (4 KiB each),\n"
+                    "                    a power of two in 1..32768 (default 2048)\n");
     exit(2);
 }
 
@@ -2011,12 +2081,13 @@ static long num_arg(const char *v, long lo, long hi)
     return n;
 }
 
-/* Start a thread per worker and wait until each has its loop running (or
- * failed: said on stderr). Returns how many threads were started; *ok says
- * whether all were and all run. */
+/* Start a thread per worker but worker 0 (set up already, on the main
+ * thread) and wait until each has its loop running (or failed: said on
+ * stderr). Returns how many threads were started; *ok says whether all
+ * were and all run. */
 static long start_workers(struct worker *ws, long threads, bool *ok)
 {
-    long started = 0;
+    long started = 1;
     for (; started < threads; started++)
         if (pthread_create(&ws[started].th, NULL, worker_main, &ws[started]) != 0)
             break;
@@ -2025,9 +2096,9 @@ static long start_workers(struct worker *ws, long threads, bool *ok)
         fprintf(stderr, "http_server: could not start thread %ld\n", started);
     /* rc is the worker's, written under ready_mu (at setup and at exit). */
     pthread_mutex_lock(&ready_mu);
-    while (ready_count < started)
+    while (ready_count < started - 1)
         pthread_cond_wait(&ready_cv, &ready_mu);
-    for (long t = 0; t < started; t++)
+    for (long t = 1; t < started; t++)
         if (ws[t].rc < 0) {
             fprintf(stderr, "http_server: thread %ld: %s\n", t, vl_strerror(-ws[t].rc));
             *ok = false;
@@ -2036,18 +2107,16 @@ static long start_workers(struct worker *ws, long threads, bool *ok)
     return started;
 }
 
-/* Stop and join the started workers: every one still running gets the stop
- * (its async handle is open until it sees it); one that ended on an error
- * has returned already. 0, or -1 if any worker failed. */
+/* Stop (those still running) and join the started workers but worker 0.
+ * 0, or -1 if any worker failed. */
 static int stop_workers(struct worker *ws, long started)
 {
     pthread_mutex_lock(&ready_mu);
-    for (long t = 0; t < started; t++)
-        if (ws[t].rc == 0 && !ws[t].gone)
-            vl_async_send(&ws[t].stop_async);
+    for (long t = 1; t < started; t++)
+        send_stop_locked(&ws[t]);
     pthread_mutex_unlock(&ready_mu);
-    int rc = 0;
-    for (long t = 0; t < started; t++) {
+    int rc = ws[0].rc < 0 ? -1 : 0;
+    for (long t = 1; t < started; t++) {
         pthread_join(ws[t].th, NULL); /* after the join, rc is ours to read */
         if (ws[t].rc < 0)
             rc = -1;
@@ -2097,7 +2166,11 @@ static void parse_args(int argc, char **argv, struct options *o)
             recv_multishot = true;
         else if (!strcmp(a, "--recv") && !strcmp(v, "oneshot"))
             recv_multishot = false;
-        else
+        else if (!strcmp(a, "--recv-buffers")) {
+            rx_bufs = (uint32_t)num_arg(v, 1, VL_BUFPOOL_MAX_COUNT);
+            if (rx_bufs & (rx_bufs - 1))
+                usage();
+        } else
             usage();
     }
 }
@@ -2143,9 +2216,10 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    /* SIGINT/SIGTERM go to the main thread's wait only: blocked before any
-     * thread starts (threads inherit the mask). SIGPIPE cannot come from
-     * the engine's SENDs, but ignore it for the plain close() calls too. */
+    /* SIGINT/SIGTERM go to worker 0's signal watchers, on the main thread:
+     * blocked before any thread starts (threads inherit the mask), as the
+     * signalfd behind a watcher needs. SIGPIPE cannot come from the
+     * engine's SENDs, but ignore it for the plain close() calls too. */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
@@ -2156,6 +2230,8 @@ int main(int argc, char **argv)
     struct worker *ws = calloc((size_t)threads, sizeof *ws);
     if (ws == NULL)
         return 1;
+    workers = ws;
+    nworkers = threads;
     /* Listeners first: with --port 0 the first bind picks the port and the
      * others join it through SO_REUSEPORT. */
     for (long t = 0; t < threads; t++) {
@@ -2173,8 +2249,18 @@ int main(int argc, char **argv)
         ws[t].lfd = fd;
         ws[t].driver = o.driver;
     }
-    bool ok;
-    long started = start_workers(ws, threads, &ok);
+    /* Worker 0 runs on the main thread: with --threads 1 the process has
+     * one thread, so a descriptor call takes no reference on its file (the
+     * atomic pair of fdget/fput, which a shared descriptor table needs). */
+    bool ok = false;
+    long started = 0;
+    int rc0 = worker_setup(&ws[0]);
+    if (rc0 < 0) {
+        fprintf(stderr, "http_server: thread 0: %s\n", vl_strerror(-rc0));
+        ws[0].rc = rc0;
+    } else {
+        started = start_workers(ws, threads, &ok);
+    }
     if (ok) {
         char host[64];
         inet_ntop(ss.ss_family,
@@ -2184,10 +2270,12 @@ int main(int argc, char **argv)
                ntohs(ss.ss_family == AF_INET ? sin->sin_port : sin6->sin6_port), ws[0].driver_name,
                threads, threads > 1 ? "s" : "");
         fflush(stdout);
-        while (atomic_load(&exited) == 0 && next_signal(&sigs) == 0) {
-        }
+        worker_run(&ws[0]);
+    } else {
+        close_stop_async(&ws[0]);
     }
     int rc = stop_workers(ws, started) < 0 || !ok ? 1 : 0;
+    worker_free(&ws[0]);
     free(ws);
     close(root_fd);
     return rc;
