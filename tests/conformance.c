@@ -5416,7 +5416,14 @@ static void recvmsg_multishot_datagrams(void **state)
     udp_pair(AF_INET, fd, ss);
     vl_engine *e = NULL;
     vl_engine_config cfg = {g_create_kind, 0, 0, g_flags, 0};
-    assert_int_equal(vl_engine_create(&cfg, &e), 0);
+    int rc = vl_engine_create(&cfg, &e);
+    if (rc == -ENOSYS || rc == -EPERM || rc == -EOPNOTSUPP) {
+        close(fd[0]), close(fd[1]);
+        print_message("skipped: driver %s unavailable here: vl_engine_create = %d (%s)\n", g_drv,
+                      rc, strerror(-rc));
+        skip();
+    }
+    assert_int_equal(rc, 0);
     vl_bufpool *p = NULL;
     /* 16 + 128 + 40 = 184 bytes: a 40-byte payload area. */
     assert_int_equal(vl_bufpool_create(e, 2, 184, &p), 0);
@@ -6469,7 +6476,7 @@ static int64_t child_run(vl_engine *e, vl_op op)
 static vl_engine *child_engine(void)
 {
     vl_engine *e = NULL;
-    vl_engine_config cfg = {g_create_kind, 0, 64, 0, 0};
+    vl_engine_config cfg = {g_create_kind, 0, 64, g_flags, 0};
     int rc = vl_engine_create(&cfg, &e);
     if (rc != 0) {
         fprintf(stderr, "vl_engine_create = %d\n", rc);
@@ -8168,7 +8175,7 @@ static void destroy_leaves_nothing_behind(void **state)
     for (int round = 0; round < 20; round++) {
         int sv[2];
         vl_engine *e = NULL;
-        vl_engine_config cfg = {g_create_kind, 0, 64, 0, 0};
+        vl_engine_config cfg = {g_create_kind, 0, 64, g_flags, 0};
         if (vl_engine_create(&cfg, &e) != 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
             break;
         vl_op ops[] = {vl_op_recv(sv[0], buf[0], 16, 0), vl_op_timeout(1000 * CT_MS), vl_op_nop(),
