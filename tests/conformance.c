@@ -9503,8 +9503,8 @@ static void fd_register_destroy_releases(void **state)
 /* io_uring only, because only it keeps a table (the other drivers' calls
  * are no-ops): what engine.h warns of. close(2) on a registered fd leaves
  * the socket open (no EOF at the peer), a new socket on the number cannot
- * be registered (-EEXIST), and unregistering the number then releases the
- * old socket. */
+ * be registered (-EEXIST), ops on the number still reach the old socket,
+ * and unregistering the number then releases it. */
 static void fd_register_close2_keeps_socket(void **state)
 {
     (void)state;
@@ -9528,9 +9528,16 @@ static void fd_register_close2_keeps_socket(void **state)
         xclose(tv[0]);
         track(num);
     }
+    /* Ops on the number still reach the old socket through its slot. */
+    char buf[8];
+    assert_int_equal(h_run(vl_op_send(num, "old", 3, 0)), 3);
+    assert_int_equal(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), 3);
+    assert_memory_equal(buf, "old", 3);
     assert_int_equal(vl_engine_fd_register(H.e, num), -EEXIST);
     assert_int_equal(vl_engine_fd_unregister(H.e, num), 0);
     assert_int_equal(fx_peer_eof(sv[1], 2000), 0);
+    assert_int_equal(h_run(vl_op_send(num, "new", 3, 0)), 3);
+    assert_int_equal(recv(tv[1], buf, sizeof(buf), MSG_DONTWAIT), 3);
     assert_int_equal(vl_engine_fd_register(H.e, num), 0);
     h_close();
 }
