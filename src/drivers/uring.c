@@ -318,10 +318,12 @@ struct uring {
     uint32_t sf_nb_mask;
     /* Registered files (vl_engine_fd_register; "registered files" below):
      * a sparse table of fx_n slots, made at the first register (0 until
-     * then), whose slot N holds the file of fd N while bit N of fx_on is
-     * set. fx_err: the table cannot be made on this kernel (-EOPNOTSUPP). */
+     * then), whose slot N holds the file of fd N while fx_flag[N] is
+     * IOSQE_FIXED_FILE (else 0): the flag an SQE on fd N takes, so that
+     * fx_use needs no bit arithmetic. fx_err: the table cannot be made on
+     * this kernel (-EOPNOTSUPP). */
     uint32_t fx_n;
-    uint64_t *fx_on;
+    uint8_t *fx_flag;
     int fx_err;
     bool files_update; /* IORING_OP_FILES_UPDATE usable (5.6+) */
 };
@@ -360,23 +362,22 @@ static int fx_none = -1; /* what a cleared slot holds; the kernel only reads it 
 
 static inline bool fx_has(const struct uring *d, int fd)
 {
-    return (uint32_t)fd < d->fx_n && (d->fx_on[(uint32_t)fd >> 6] >> ((uint32_t)fd & 63)) & 1;
+    return (uint32_t)fd < d->fx_n && d->fx_flag[fd] != 0;
 }
 
 static inline void fx_set(struct uring *d, int fd, bool on)
 {
-    uint64_t bit = 1ull << ((uint32_t)fd & 63);
-    if (on)
-        d->fx_on[(uint32_t)fd >> 6] |= bit;
-    else
-        d->fx_on[(uint32_t)fd >> 6] &= ~bit;
+    d->fx_flag[fd] = on ? IOSQE_FIXED_FILE : 0;
 }
 
-/* The op's SQE names fd's slot when fd is registered. */
+/* The op's SQE names fd's slot when fd is registered. Kept to one compare
+ * and a byte load: the preps are inlined into the submit fast path, where
+ * anything bigger costs every op, NOP included, a register save
+ * (scripts/nop-instructions.sh). */
 static inline void fx_use(const struct uring *d, struct io_uring_sqe *sqe, int fd)
 {
-    if (fx_has(d, fd))
-        sqe->flags |= IOSQE_FIXED_FILE;
+    if ((uint32_t)fd < d->fx_n)
+        sqe->flags |= d->fx_flag[fd];
 }
 
 /* Make the table: one slot per descriptor the process may open
@@ -397,7 +398,7 @@ static int fx_table(struct uring *d)
     uint32_t n = FX_MAX;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n)
         n = rl.rlim_cur > 0 ? (uint32_t)rl.rlim_cur : 1;
-    uint64_t *on = VL__FAULT(VL__FAULT_ENOMEM) ? NULL : calloc((n + 63) / 64, sizeof(*on));
+    uint8_t *on = VL__FAULT(VL__FAULT_ENOMEM) ? NULL : calloc(n, 1);
     if (on == NULL)
         return -ENOMEM;
     int rc = io_uring_register_files_sparse(&d->ring, n);
@@ -407,7 +408,7 @@ static int fx_table(struct uring *d)
             d->fx_err = rc = -EOPNOTSUPP;
         return rc;
     }
-    d->fx_on = on;
+    d->fx_flag = on;
     d->fx_n = n;
     return 0;
 }
@@ -907,7 +908,7 @@ static void uring_fini(vl_engine *e)
             close(d->sf_pipe[k][1]);
         }
     free(d->sf_nb);
-    free(d->fx_on); /* the ring's exit dropped the table's file references */
+    free(d->fx_flag); /* the ring's exit dropped the table's file references */
     free(d->msgs);
     free(d);
     *vl__engine_drv(e) = NULL;
@@ -1613,6 +1614,10 @@ static void prep_recv_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
         fx_use(d, sqe, fd);
         return;
     }
+    /* A pool in user space (a kernel before 5.19, which has no sparse file
+     * table either, or VLLSI_URING_FALLBACK) reads by the plain fd, which
+     * is as right: registering only spares the lookup. Without fx_use here
+     * the submit fast path keeps its registers (nop-instructions.sh). */
     uint32_t bid;
     us(s)->flags |= U_SINGLE;
     if (vl__pool_take(p, &bid)) {
@@ -1623,7 +1628,6 @@ static void prep_recv_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
         us(s)->flags |= U_POLLING;
         io_uring_prep_poll_add(sqe, fd, POLLIN);
     }
-    fx_use(d, sqe, fd);
 }
 
 /* SENDMSG: the caller's msghdr, with MSG_NOSIGNAL as SEND. */
@@ -1671,8 +1675,7 @@ static void prep_recvmsg(struct uring *d, struct vl__slot *s, vl_engine *e,
         fx_use(d, sqe, op->fd);
     } else if (!p->native) {
         us(s)->flags |= U_SINGLE | U_POLLING;
-        io_uring_prep_poll_add(sqe, op->fd, POLLIN);
-        fx_use(d, sqe, op->fd);
+        io_uring_prep_poll_add(sqe, op->fd, POLLIN); /* the plain fd, as RECV's */
     } else {
         us(s)->flags |= U_NOMSG;
         io_uring_prep_nop(sqe);
