@@ -9365,6 +9365,7 @@ static void fd_register_ops_then_engine_close(void **state)
     untrack(num);
     assert_int_equal(h_run(vl_op_close(num)), 0);
     assert_int_equal(fx_peer_eof(sv[1], 2000), 0);
+#ifndef _WIN32 /* a SOCKET handle is no small number that dup3 could reuse */
     /* A new socket on the same number: registered anew (no -EEXIST), and
      * what goes through the number reaches the new peer only. */
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tv), 0);
@@ -9383,6 +9384,9 @@ static void fd_register_ops_then_engine_close(void **state)
     assert_int_equal(h_run(vl_op_recv(num, buf, sizeof(buf), 0)), 4);
     assert_memory_equal(buf, "back", 4);
     assert_int_equal(vl_engine_fd_unregister(H.e, num), 0);
+#else
+    (void)tv;
+#endif
     h_quiet();
     h_close();
 }
@@ -9425,15 +9429,22 @@ static void fd_register_rejects_bad_input(void **state)
     int sv[2];
     char buf[8];
     mk_socketpair(sv);
+    h_open(64, 0);
+    assert_int_equal(vl_engine_fd_register(H.e, -1), -EINVAL);
+    assert_int_equal(vl_engine_fd_unregister(H.e, -1), -EINVAL);
+#ifdef _WIN32
+    /* IOCP keeps no table: 0 for any fd >= 0, by the contract (engine.h). */
+    assert_int_equal(vl_engine_fd_register(H.e, sv[0]), 0);
+    assert_int_equal(vl_engine_fd_register(H.e, sv[0]), 0);
+    assert_int_equal(vl_engine_fd_unregister(H.e, sv[1]), 0);
+    int high = sv[1];
+#else
     /* Before the first register: the table gets 64 slots. */
     struct rlimit old, low;
     assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
     low = old;
     low.rlim_cur = 64;
     assert_true(sv[0] < 64 && sv[1] < 64);
-    h_open(64, 0);
-    assert_int_equal(vl_engine_fd_register(H.e, -1), -EINVAL);
-    assert_int_equal(vl_engine_fd_unregister(H.e, -1), -EINVAL);
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
     int rc = vl_engine_fd_register(H.e, sv[0]);
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
@@ -9459,6 +9470,7 @@ static void fd_register_rejects_bad_input(void **state)
         assert_int_equal(vl_engine_fd_register(H.e, high), 0);
         assert_int_equal(vl_engine_fd_unregister(H.e, high), 0);
     }
+#endif
     /* Ops on the fd the table could not take still work. */
     assert_int_equal(h_run(vl_op_send(high, "hi", 2, 0)), 2);
     assert_int_equal(recv(sv[0], buf, sizeof(buf), 0), 2);
