@@ -9283,7 +9283,7 @@ static int fx_peer_eof(int peer, int ms)
     char c;
     ssize_t n = recv(peer, &c, 1, MSG_DONTWAIT);
     if (n > 0)
-        fail_msg("the peer read %zd bytes where EOF was due", n);
+        fail_msg("the peer read %lld bytes where EOF was due", (long long)n);
     return n == 0 ? 0 : -1;
 }
 
