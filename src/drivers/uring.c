@@ -383,7 +383,8 @@ static inline void fx_use(const struct uring *d, struct io_uring_sqe *sqe, int f
 /* Make the table: one slot per descriptor the process may open
  * (RLIMIT_NOFILE's soft limit, which the kernel also caps the table at), at
  * most FX_MAX. Sparse tables came with 5.19 (an older kernel says
- * -EINVAL); a clear CQE_SKIP_SUCCESS (5.17) is then there too. */
+ * -EINVAL); IOSQE_CQE_SKIP_SUCCESS (5.17), which fx_close_first sets, is
+ * then there too, but is checked all the same. */
 static int fx_table(struct uring *d)
 {
     if (d->fx_n > 0)
