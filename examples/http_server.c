@@ -8,6 +8,7 @@
  *               [--driver auto|uring|epoll|kqueue] [--cache-max BYTES]
  *               [--header-timeout SEC] [--idle-timeout SEC]
  *               [--recv multishot|oneshot] [--recv-buffers N]
+ *               [--fixed-files on|off]
  *
  * Prints `listening on ADDR:PORT` once every thread is ready (port 0: the
  * kernel's choice). SIGINT/SIGTERM: stop accepting, finish the responses in
@@ -124,6 +125,11 @@ static bool recv_multishot = true;
 /* --recv-buffers: the multishot RECVs' pool, buffers per thread (a power of
  * two up to VL_BUFPOOL_MAX_COUNT). */
 static uint32_t rx_bufs = RX_BUFS;
+/* --fixed-files: register each connection with its engine
+ * (vl_engine_fd_register), so that on io_uring its SENDs and RECVs skip the
+ * kernel's per-op file lookup; conn_destroy unregisters before close(2).
+ * A no-op on the other drivers. */
+static bool fixed_files = true;
 
 /* ---- the file cache (per thread) ------------------------------------------- */
 
@@ -171,6 +177,7 @@ struct conn {
     bool starved;   /* on the starved list: the RECV ended -ENOBUFS */
     bool rx_pause;  /* a cancel of rx is on its way */
     bool rx_eof;    /* rx ended with EOF or an error: nothing more comes */
+    bool fixed;     /* fd is registered with the loop's engine (--fixed-files) */
     uint32_t ib_id; /* the pool buffer ib points into (ib != in) */
     char *ovf;      /* received, not yet in in[]: input paused */
     size_t ovf_off, ovf_len, ovf_cap;
@@ -390,6 +397,11 @@ static void conn_destroy(struct conn *c)
         w->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    /* A registered fd must leave the engine's table before close(2), or the
+     * table would keep the socket open. Without the loop the engine, and
+     * its table, are gone already. */
+    if (c->fixed && w->loop)
+        vl_engine_fd_unregister(vl_loop_engine(w->loop), c->fd);
     close(c->fd);
     if (c->file_fd >= 0)
         close(c->file_fd);
@@ -1834,6 +1846,8 @@ static void on_accept(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags
      * wait for the ACK of the previous (Nagle plus delayed ACKs: 40 ms). */
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* Failure (a full table, an old kernel) only means the plain fd. */
+    c->fixed = fixed_files && vl_engine_fd_register(vl_loop_engine(loop), fd) == 0;
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;
@@ -2067,6 +2081,7 @@ static void usage(void)
                     "                   [--driver auto|uring|epoll|kqueue] [--cache-max BYTES]\n"
                     "                   [--header-timeout SEC] [--idle-timeout SEC]\n"
                     "                   [--recv multishot|oneshot] [--recv-buffers N]\n"
+                    "                   [--fixed-files on|off]\n"
                     "  --recv-buffers N: the multishot RECV buffers per thread (4 KiB each),\n"
                     "                    a power of two in 1..32768 (default 2048)\n");
     exit(2);
@@ -2166,6 +2181,10 @@ static void parse_args(int argc, char **argv, struct options *o)
             recv_multishot = true;
         else if (!strcmp(a, "--recv") && !strcmp(v, "oneshot"))
             recv_multishot = false;
+        else if (!strcmp(a, "--fixed-files") && !strcmp(v, "on"))
+            fixed_files = true;
+        else if (!strcmp(a, "--fixed-files") && !strcmp(v, "off"))
+            fixed_files = false;
         else if (!strcmp(a, "--recv-buffers")) {
             rx_bufs = (uint32_t)num_arg(v, 1, VL_BUFPOOL_MAX_COUNT);
             if (rx_bufs & (rx_bufs - 1))

@@ -1475,6 +1475,53 @@ VL_API void vl_engine_destroy(vl_engine *e);
  */
 VL_API int vl_engine_wake(vl_engine *e);
 
+/*
+ * Registered files: vl_engine_fd_register lets the driver name fd's open file
+ * by a slot of its own instead of looking fd up on every op. On io_uring the
+ * engine keeps a sparse registered-file table (IORING_REGISTER_FILES2), made
+ * at the first register call, whose slot N holds the file of fd N; SEND,
+ * SENDV, SENDMSG, RECV (multishot too), RECVMSG, READ, WRITE, READV and
+ * WRITEV on a registered fd then go with IOSQE_FIXED_FILE and skip the
+ * kernel's per-op file lookup and reference count (fget/fput). The fd stays
+ * an ordinary descriptor: setsockopt(2), sendfile(2), SENDFILE, SPLICE,
+ * ACCEPT, POLL and SHUTDOWN use it as before. Every other driver keeps no
+ * table: both calls check their arguments and return 0, so portable code
+ * calls them unconditionally.
+ *
+ * THE TABLE HOLDS ITS OWN REFERENCE TO THE FILE. Closing a registered fd
+ * with close(2) frees the number but NOT the socket: it stays open (the peer
+ * sees no EOF, no FIN is sent) until the slot is cleared or the engine is
+ * destroyed, and ops that still name the number may reach the old socket.
+ * So close a registered fd either
+ *   - through the engine (vl_op_close): its CLOSE clears the slot first, in
+ *     order with the ops submitted before it; always right; or
+ *   - with close(2) AFTER vl_engine_fd_unregister.
+ * Do not register an fd whose CLOSE is still in flight.
+ *
+ * vl_engine_fd_register - register fd (an open descriptor) with e. On the
+ * engine's polling thread. 0, or a negative errno; on any error nothing
+ * changes and ops on fd work as they would unregistered:
+ *   -EINVAL      e is NULL or fd < 0;
+ *   -EOPNOTSUPP  the kernel has no sparse file tables (before 5.19);
+ *   -ENOSPC      fd is beyond the table, which has one slot per possible
+ *                descriptor up to RLIMIT_NOFILE's soft limit at the first
+ *                call, at most 65536;
+ *   -EEXIST      fd is registered already (the slot is left as it is:
+ *                unregister first; a number whose file was closed with
+ *                close(2) while registered answers this too);
+ *   -EBADF       fd is not open; -ENOMEM, or what io_uring_register said.
+ */
+VL_API int vl_engine_fd_register(vl_engine *e, int fd);
+
+/*
+ * vl_engine_fd_unregister - clear fd's slot, so that close(2) on fd then
+ * closes the file. Ops already given to the kernel keep the file until they
+ * complete, exactly as they would unregistered. On the polling thread.
+ * 0, or -EINVAL (e NULL, fd < 0), -ENOENT (fd is not registered; io_uring
+ * only), or what io_uring_register said (the slot then stays registered).
+ */
+VL_API int vl_engine_fd_unregister(vl_engine *e, int fd);
+
 /* The driver in use: its name ("io_uring", "epoll"; "" for NULL) and kind
  * (VL_DRIVER_URING, VL_DRIVER_EPOLL; VL_DRIVER_AUTO for NULL). */
 VL_API const char *vl_engine_driver_name(const vl_engine *e);

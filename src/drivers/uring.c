@@ -9,6 +9,8 @@
  *               a wait and the read is armed again
  *   DROP_TAG    cancels issued by shutdown and fini; their CQEs mean nothing
  *   PROBE_TAG   the RWF_NOSIGNAL probe at init
+ *   FX_TAG      a CLOSE's FILES_UPDATE that clears its fd's registered-file
+ *               slot (fx_close_first); its CQE comes only when it failed
  *
  * The CQ is sized to hold every CQE that can be outstanding (one per slot, one
  * per shutdown cancel, the wake read), so it does not overflow in normal
@@ -40,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -80,6 +83,11 @@
 /* A CANCEL waiting to be sent again (see cancel_retry): this base | its slot. */
 #define RETRY_TAG       (VL__INTERNAL_TAG | (1ull << 40))
 #define RETRY_MASK      0xffffffull
+/* A CLOSE's FILES_UPDATE (fx_close_first): this base | the fd, which is
+ * below FX_MAX and so within RETRY_MASK. */
+#define FX_TAG          (VL__INTERNAL_TAG | (1ull << 41))
+/* The most slots a registered-file table has (fx_table). */
+#define FX_MAX          65536u
 /* How often, and how far apart, a cancel that found nothing is sent again
  * while its target is still running (up to about 100 ms). */
 #define CANCEL_RETRIES  100u
@@ -308,6 +316,16 @@ struct uring {
      * their flags no more (sf_nb_known). */
     int32_t *sf_nb;
     uint32_t sf_nb_mask;
+    /* Registered files (vl_engine_fd_register; "registered files" below):
+     * a sparse table of fx_n slots, made at the first register (0 until
+     * then), whose slot N holds the file of fd N while fx_flag[N] is
+     * IOSQE_FIXED_FILE (else 0): the flag an SQE on fd N takes, so that
+     * fx_use needs no bit arithmetic. fx_err: the table cannot be made on
+     * this kernel (-EOPNOTSUPP). */
+    uint32_t fx_n;
+    uint8_t *fx_flag;
+    int fx_err;
+    bool files_update; /* IORING_OP_FILES_UPDATE usable (5.6+) */
 };
 
 struct uring_msg {
@@ -326,6 +344,146 @@ static struct uring *state(vl_engine *e)
 static void say(char *reason, size_t len, const char *what, int err)
 {
     snprintf(reason, len, "%s: %s (%s)", what, vl_strerror(err), vl_errname(err));
+}
+
+/* ---- registered files (vl_engine_fd_register) -------------------------------- */
+
+/*
+ * Slot N of the table holds fd N's file, so an SQE keeps its fd field and
+ * only gains IOSQE_FIXED_FILE, and the fd stays usable by number for what
+ * needs the real descriptor (sendfile(2), SPLICE, setsockopt(2)). The
+ * kernel looks a fixed file up when a request is issued, as it looks a
+ * plain fd up, so an op sees the file its fd number held at that moment
+ * either way: clearing a slot in SQ order right before a CLOSE
+ * (fx_close_first) keeps every op exactly as it would be unregistered.
+ * All on the polling thread.
+ */
+static int fx_none = -1; /* what a cleared slot holds; the kernel only reads it */
+
+static inline bool fx_has(const struct uring *d, int fd)
+{
+    return (uint32_t)fd < d->fx_n && d->fx_flag[fd] != 0;
+}
+
+static inline void fx_set(struct uring *d, int fd, bool on)
+{
+    d->fx_flag[fd] = on ? IOSQE_FIXED_FILE : 0;
+}
+
+/* The op's SQE names fd's slot when fd is registered. Kept to one compare
+ * and a byte load: the preps are inlined into the submit fast path, where
+ * anything bigger costs every op, NOP included, a register save
+ * (scripts/nop-instructions.sh). */
+static inline void fx_use(const struct uring *d, struct io_uring_sqe *sqe, int fd)
+{
+    if ((uint32_t)fd < d->fx_n)
+        sqe->flags |= d->fx_flag[fd];
+}
+
+/* Make the table: one slot per descriptor the process may open
+ * (RLIMIT_NOFILE's soft limit, which the kernel also caps the table at), at
+ * most FX_MAX. Sparse tables came with 5.19 (an older kernel says
+ * -EINVAL); IOSQE_CQE_SKIP_SUCCESS (5.17), which fx_close_first sets, is
+ * then there too, but is checked all the same. */
+static int fx_table(struct uring *d)
+{
+    if (d->fx_n > 0)
+        return 0;
+    if (d->fx_err < 0)
+        return d->fx_err;
+    if (!d->files_update || !(d->ring.features & IORING_FEAT_CQE_SKIP)) {
+        d->fx_err = -EOPNOTSUPP;
+        return d->fx_err;
+    }
+    struct rlimit rl;
+    uint32_t n = FX_MAX;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n)
+        n = rl.rlim_cur > 0 ? (uint32_t)rl.rlim_cur : 1;
+    uint8_t *on = VL__FAULT(VL__FAULT_ENOMEM) ? NULL : calloc(n, 1);
+    if (on == NULL)
+        return -ENOMEM;
+    int rc = io_uring_register_files_sparse(&d->ring, n);
+    if (rc < 0) {
+        free(on);
+        if (rc == -EINVAL)
+            d->fx_err = rc = -EOPNOTSUPP;
+        return rc;
+    }
+    d->fx_flag = on;
+    d->fx_n = n;
+    return 0;
+}
+
+static int fx_register(struct uring *d, int fd)
+{
+    int rc = fx_table(d);
+    if (rc < 0)
+        return rc;
+    if ((uint32_t)fd >= d->fx_n)
+        return -ENOSPC;
+    if (fx_has(d, fd))
+        return -EEXIST;
+    rc = io_uring_register_files_update(&d->ring, (unsigned)fd, &fd, 1);
+    if (rc < 0)
+        return rc;
+    if (rc != 1)
+        return -EIO;
+    fx_set(d, fd, true);
+    return 0;
+}
+
+static int ring_submit(struct uring *d);
+
+/* Clear fd's slot now, for the caller's close(2). SQEs written but not yet
+ * submitted may name the slot: they go to the kernel first, so they find
+ * the file as they would unregistered. */
+static int fx_unregister(struct uring *d, int fd)
+{
+    if (!fx_has(d, fd))
+        return -ENOENT;
+    if (io_uring_sq_ready(&d->ring) > 0)
+        (void)ring_submit(d); /* if it fails they find an empty slot: -EBADF */
+    int rc = io_uring_register_files_update(&d->ring, (unsigned)fd, &fx_none, 1);
+    if (rc < 0)
+        return rc;
+    fx_set(d, fd, false);
+    return 0;
+}
+
+static int uring_fd_table(vl_engine *e, int fd, bool add)
+{
+    struct uring *d = state(e);
+    return add ? fx_register(d, fd) : fx_unregister(d, fd);
+}
+
+static struct io_uring_sqe *get_sqe(struct uring *d);
+
+/*
+ * A CLOSE of a registered fd: an IORING_OP_FILES_UPDATE that clears the
+ * slot goes into the SQ right before the CLOSE's SQE, so the kernel runs
+ * both in order after every op submitted before them (which found the file)
+ * and before any after them (which find neither the slot nor the fd).
+ * False when the SQ has no room: the CLOSE waits in the core's queue.
+ */
+static bool fx_close_first(struct uring *d, int fd)
+{
+    struct io_uring_sqe *sqe = get_sqe(d);
+    if (sqe == NULL)
+        return false;
+    io_uring_prep_files_update(sqe, &fx_none, 1, fd);
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    io_uring_sqe_set_data64(sqe, FX_TAG | (uint32_t)fd);
+    fx_set(d, fd, false);
+    return true;
+}
+
+/* A CLOSE's FILES_UPDATE failed (it cannot for a slot in range, but if it
+ * did the table would keep the socket open): clear the slot now, unless
+ * the number was registered again since. */
+static void fx_close_failed(struct uring *d, int fd, int res)
+{
+    if (res < 0 && !fx_has(d, fd))
+        (void)io_uring_register_files_update(&d->ring, (unsigned)fd, &fx_none, 1);
 }
 
 /* ---- SIGPIPE guard (SIGPIPE_GUARD) ------------------------------------------- */
@@ -555,6 +713,7 @@ static int probe_ops(struct uring *d, char *reason, size_t len)
     d->unlinkat = io_uring_opcode_supported(p, IORING_OP_UNLINKAT) &&
                   io_uring_opcode_supported(p, IORING_OP_RENAMEAT);
     d->mkdirat = io_uring_opcode_supported(p, IORING_OP_MKDIRAT);
+    d->files_update = io_uring_opcode_supported(p, IORING_OP_FILES_UPDATE);
     for (size_t i = 0; i < sizeof(needed_ops) / sizeof(needed_ops[0]) && rc == 0; i++) {
         if (!io_uring_opcode_supported(p, needed_ops[i].op)) {
             snprintf(reason, len, "io_uring: IORING_OP_%s is not supported", needed_ops[i].name);
@@ -750,6 +909,7 @@ static void uring_fini(vl_engine *e)
             close(d->sf_pipe[k][1]);
         }
     free(d->sf_nb);
+    free(d->fx_flag); /* the ring's exit dropped the table's file references */
     free(d->msgs);
     free(d);
     *vl__engine_drv(e) = NULL;
@@ -770,6 +930,7 @@ static void prep_read(struct uring *d, struct vl__slot *s, vl_engine *e, struct 
     (void)d, (void)e;
     io_uring_prep_read(sqe, s->op.fd, s->op.u.rw.buf, (unsigned)VL__FAULT_SHORTEN(s->op.u.rw.len),
                        (uint64_t)s->op.u.rw.offset);
+    fx_use(d, sqe, s->op.fd);
 }
 
 static void prep_write(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
@@ -783,6 +944,7 @@ static void prep_write(struct uring *d, struct vl__slot *s, vl_engine *e, struct
         d->writes++;
     else
         io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
+    fx_use(d, sqe, s->op.fd);
 }
 
 /* READV, WRITEV: IORING_OP_READV/WRITEV over the caller's array (vl_iovec
@@ -793,6 +955,7 @@ static void prep_readv(struct uring *d, struct vl__slot *s, vl_engine *e, struct
     (void)d, (void)e;
     io_uring_prep_readv(sqe, s->op.fd, (const struct iovec *)(const void *)s->op.u.rwv.iov,
                         s->op.u.rwv.iovcnt, (uint64_t)s->op.u.rwv.offset);
+    fx_use(d, sqe, s->op.fd);
 }
 
 static void prep_writev(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
@@ -806,6 +969,7 @@ static void prep_writev(struct uring *d, struct vl__slot *s, vl_engine *e, struc
         d->writes++;
     else
         io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
+    fx_use(d, sqe, s->op.fd);
 }
 
 /* FSYNC: IORING_OP_FSYNC; VL_FSYNC_DATASYNC is IORING_FSYNC_DATASYNC. */
@@ -853,6 +1017,7 @@ static void prep_send(struct uring *d, struct vl__slot *s, vl_engine *e, struct 
     (void)d, (void)e;
     io_uring_prep_send(sqe, s->op.fd, s->op.u.msg.buf, VL__FAULT_SHORTEN(s->op.u.msg.len),
                        s->op.u.msg.flags | MSG_NOSIGNAL);
+    fx_use(d, sqe, s->op.fd);
 }
 
 /* SENDV: a SENDMSG over the caller's array (vl__sendv_msghdr). */
@@ -862,6 +1027,7 @@ static void prep_sendv(struct uring *d, struct vl__slot *s, vl_engine *e, struct
     const vl_op *op = &s->op;
     vl__sendv_msghdr(op, &u->m, &u->head);
     io_uring_prep_sendmsg(sqe, op->fd, &u->m, (unsigned)(op->u.vec.flags | MSG_NOSIGNAL));
+    fx_use(d, sqe, op->fd);
 }
 
 static void prep_recv(struct uring *d, struct vl__slot *s, vl_engine *e, struct io_uring_sqe *sqe)
@@ -872,6 +1038,7 @@ static void prep_recv(struct uring *d, struct vl__slot *s, vl_engine *e, struct 
     }
     io_uring_prep_recv(sqe, s->op.fd, s->op.u.msg.buf, VL__FAULT_SHORTEN(s->op.u.msg.len),
                        s->op.u.msg.flags);
+    fx_use(d, sqe, s->op.fd);
     /* The caller's guess that no data is there yet: arm the poll without
      * the recv attempt that would say EAGAIN. */
     if ((s->op.flags & VL_OP_F_POLL_FIRST) && d->poll_first)
@@ -1445,8 +1612,13 @@ static void prep_recv_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
         }
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = p->group;
+        fx_use(d, sqe, fd);
         return;
     }
+    /* A pool in user space (a kernel before 5.19, which has no sparse file
+     * table either, or VLLSI_URING_FALLBACK) reads by the plain fd, which
+     * is as right: registering only spares the lookup. Without fx_use here
+     * the submit fast path keeps its registers (nop-instructions.sh). */
     uint32_t bid;
     us(s)->flags |= U_SINGLE;
     if (vl__pool_take(p, &bid)) {
@@ -1463,9 +1635,10 @@ static void prep_recv_multi(struct uring *d, struct vl__slot *s, vl_engine *e,
 static void prep_sendmsg(struct uring *d, struct vl__slot *s, vl_engine *e,
                          struct io_uring_sqe *sqe)
 {
-    (void)d, (void)e;
+    (void)e;
     io_uring_prep_sendmsg(sqe, s->op.fd, s->op.u.mh.msg,
                           (unsigned)(s->op.u.mh.flags | MSG_NOSIGNAL));
+    fx_use(d, sqe, s->op.fd);
 }
 
 /*
@@ -1485,6 +1658,7 @@ static void prep_recvmsg(struct uring *d, struct vl__slot *s, vl_engine *e,
     const vl_op *op = &s->op;
     if (VL_LIKELY(!vl__op_is_multishot(op))) {
         io_uring_prep_recvmsg(sqe, op->fd, op->u.mh.msg, (unsigned)op->u.mh.flags);
+        fx_use(d, sqe, op->fd);
         return;
     }
     struct vl_bufpool *p = op->u.mh.pool;
@@ -1499,9 +1673,10 @@ static void prep_recvmsg(struct uring *d, struct vl__slot *s, vl_engine *e,
         io_uring_prep_recvmsg_multishot(sqe, op->fd, op->u.mh.msg, (unsigned)op->u.mh.flags);
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = p->group;
+        fx_use(d, sqe, op->fd);
     } else if (!p->native) {
         us(s)->flags |= U_SINGLE | U_POLLING;
-        io_uring_prep_poll_add(sqe, op->fd, POLLIN);
+        io_uring_prep_poll_add(sqe, op->fd, POLLIN); /* the plain fd, as RECV's */
     } else {
         us(s)->flags |= U_NOMSG;
         io_uring_prep_nop(sqe);
@@ -1542,6 +1717,8 @@ static inline bool prep_op(struct uring *d, struct vl__slot *s, vl_engine *e,
 #define PREP_CASE(NAME, name)                                              \
     case VL_OP_##NAME:                                                     \
         if (fast && vl__op_offset(VL_OP_##NAME) && s->op.u.rw.offset >= 0) \
+            return false;                                                  \
+        if (fast && VL_OP_##NAME == VL_OP_CLOSE && fx_has(d, s->op.fd))    \
             return false;                                                  \
         prep_##name(d, s, e, sqe);                                         \
         return true;
@@ -1614,6 +1791,10 @@ static int uring_submit(vl_engine *e, uint32_t slot)
         vl__engine_complete(e, slot, -ESPIPE, 0);
         return 0;
     }
+    /* A registered fd's CLOSE clears its slot first (fx_close_first). */
+    if (VL_UNLIKELY(s->op.kind == VL_OP_CLOSE) && fx_has(d, s->op.fd) &&
+        (VL__FAULT(VL__FAULT_SQ_FULL) || !fx_close_first(d, s->op.fd)))
+        return -EBUSY;
     /* Test builds may pretend the ring is full: the op stays queued. */
     struct io_uring_sqe *sqe = VL__FAULT(VL__FAULT_SQ_FULL) ? NULL : get_sqe(d);
     if (sqe == NULL)
@@ -1739,6 +1920,10 @@ static void on_internal(vl_engine *e, struct uring *d, const struct io_uring_cqe
     }
     if ((cqe->user_data & ~RETRY_MASK) == RETRY_TAG) {
         cancel_resend(e, d, (uint32_t)(cqe->user_data & RETRY_MASK));
+        return;
+    }
+    if ((cqe->user_data & ~RETRY_MASK) == FX_TAG) {
+        fx_close_failed(d, (int)(cqe->user_data & RETRY_MASK), cqe->res);
         return;
     }
     if (cqe->user_data != WAKE_TAG)
@@ -2887,4 +3072,5 @@ const struct vl_driver vl__driver_uring = {
     .pool_put = uring_pool_put,
     .pool_remove = uring_pool_remove,
     .event_fd = uring_event_fd,
+    .fd_table = uring_fd_table,
 };

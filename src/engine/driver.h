@@ -156,6 +156,13 @@ struct vl_driver {
      * loop then falls back to a tick; see loop.h).
      */
     int (*event_fd)(vl_engine *e, bool *ready);
+    /*
+     * Registered files (vl_engine_fd_register, vl_engine_fd_unregister):
+     * add fd (add) or remove it; the core has checked e and fd >= 0.
+     * 0 or a negative errno. NULL: the driver keeps no table, and both
+     * calls answer 0.
+     */
+    int (*fd_table)(vl_engine *e, int fd, bool add);
 };
 
 /*

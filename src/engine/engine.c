@@ -955,6 +955,20 @@ const struct vl_driver *vl__engine_driver(const vl_engine *e)
     return e->drv;
 }
 
+int vl_engine_fd_register(vl_engine *e, int fd)
+{
+    if (e == NULL || fd < 0)
+        return -EINVAL;
+    return e->drv->fd_table != NULL ? e->drv->fd_table(e, fd, true) : 0;
+}
+
+int vl_engine_fd_unregister(vl_engine *e, int fd)
+{
+    if (e == NULL || fd < 0)
+        return -EINVAL;
+    return e->drv->fd_table != NULL ? e->drv->fd_table(e, fd, false) : 0;
+}
+
 const char *vl_engine_driver_name(const vl_engine *e)
 {
     return e ? e->drv->name : "";
