@@ -235,6 +235,7 @@ struct worker {
     int rc;                  /* setup's or the loop's error (under ready_mu) */
     bool gone;               /* the loop is destroyed: no more sends (under ready_mu) */
     const char *driver_name; /* set before the worker reports ready */
+    int open_flags;          /* a file's OPENAT flags (file_open) */
 };
 
 static void on_op(vl_loop *loop, vl_loop_op *op, int64_t res, uint32_t flags);
@@ -1069,13 +1070,22 @@ static int open_status(int err)
  * above the root, no absolute path, no symlink leading out: -EXDEV) and
  * RESOLVE_NO_MAGICLINKS. The check is the kernel's (openat2); where it is
  * missing the op fails (-EOPNOTSUPP) and the file is refused.
+ *
+ * On the readiness drivers the file is opened O_NONBLOCK, as nginx opens
+ * its files: their OPENAT opens with O_NONBLOCK on the loop thread anyway
+ * and, when the caller did not ask for it, takes it off again with an
+ * fcntl(2), one system call per request more; a regular file's reads and
+ * sendfile(2) ignore the flag. Not on io_uring, which drops the flag inside
+ * the open at no cost, and where a READ of an O_NONBLOCK file on a file
+ * system without non-blocking reads would fail with -EAGAIN instead of
+ * going to io-wq.
  */
 static void file_open(struct conn *c)
 {
-    conn_submit(
-        c,
-        vl_op_openat2(root_fd, c->path, O_RDONLY, 0, VL_RESOLVE_BENEATH | VL_RESOLVE_NO_MAGICLINKS),
-        ST_OPEN);
+    conn_submit(c,
+                vl_op_openat2(root_fd, c->path, c->w->open_flags, 0,
+                              VL_RESOLVE_BENEATH | VL_RESOLVE_NO_MAGICLINKS),
+                ST_OPEN);
 }
 
 static void on_open(struct conn *c, int64_t res)
@@ -1995,6 +2005,11 @@ static int worker_setup(struct worker *w)
     if (rc < 0)
         return rc;
     w->driver_name = vl_engine_driver_name(vl_loop_engine(w->loop));
+    w->open_flags = O_RDONLY;
+#if HTTP_ENGINE_FILES
+    if (vl_engine_driver_kind(vl_loop_engine(w->loop)) != VL_DRIVER_URING)
+        w->open_flags |= O_NONBLOCK; /* file_open says why */
+#endif
     w->stop_async.ctx = w;
     if ((rc = vl_async_init(w->loop, &w->stop_async, on_stop)) < 0)
         return rc;
