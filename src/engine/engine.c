@@ -862,6 +862,12 @@ int64_t vl__engine_poll_clock(const vl_engine *e)
     return e->poll_clock != NO_TIME ? e->poll_clock : vl_time_monotonic_ns();
 }
 
+void vl__engine_set_gather(vl_engine *e, uint32_t want, int64_t ns)
+{
+    e->io.gather_want = want;
+    e->io.gather_ns = ns;
+}
+
 int vl_engine_poll_batch(vl_engine *e, int64_t timeout_ns, int want, int64_t gather_ns,
                          vl_completion *out, int cap)
 {
