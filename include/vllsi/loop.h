@@ -166,7 +166,7 @@ VL_API int64_t vl_loop_update_now(vl_loop *loop);
  *
  * max_want 0 or 1, or window_ns 0, turns it off (the default). May be called
  * at any time on the loop thread, also from a callback (it applies from the
- * next wait). Returns 0, or -EINVAL (NULL loop, window_ns < 0 or above one
+ * next wait; want keeps its value, within the new max_want). Returns 0, or -EINVAL (NULL loop, window_ns < 0 or above one
  * second, max_want above VL_LOOP_GATHER_MAX_WANT); the setting is unchanged
  * on error.
  */

@@ -1143,7 +1143,10 @@ int vl_loop_set_gather(vl_loop *loop, uint32_t max_want, int64_t window_ns)
     bool on = max_want > 1 && window_ns > 0;
     loop->gather_ns = on ? window_ns : 0;
     loop->gather_max = on ? max_want : 1;
-    loop->gather_want = 1;
+    /* A running loop keeps the want it reached, within the new cap. */
+    loop->gather_want = loop->gather_want < loop->gather_max ? loop->gather_want : loop->gather_max;
+    if (loop->gather_want < 1)
+        loop->gather_want = 1;
     return 0;
 }
 
