@@ -153,9 +153,11 @@ VL_API int64_t vl_loop_update_now(vl_loop *loop);
  * window_ns later than without gathering, and only in a wait that began with
  * nothing ready. That includes the completions behind vl_async_send and
  * vl_loop_post from another thread and signal watchers (each a completion
- * the wait counts like any other). Timers and op deadlines are never
- * delayed: a wait whose bound (the loop's next timer, or an op's deadline)
- * is no further away than window_ns does not gather. vl_loop_stop from a
+ * the wait counts like any other). Timers, op deadlines and TIMEOUT ops
+ * are never delayed: a wait whose bound (the loop's next timer, or an op's
+ * deadline) is no further away than window_ns does not gather, nor does the
+ * wait for the cancel that ends an op at its deadline, and a TIMEOUT's
+ * completion ends a gathering wait at once. vl_loop_stop from a
  * callback acts before the next wait, as always. A non-blocking run
  * (VL_RUN_NOWAIT, the embedded backend fd) never gathers.
  *
@@ -166,9 +168,9 @@ VL_API int64_t vl_loop_update_now(vl_loop *loop);
  *
  * max_want 0 or 1, or window_ns 0, turns it off (the default). May be called
  * at any time on the loop thread, also from a callback (it applies from the
- * next wait; want keeps its value, within the new max_want). Returns 0, or -EINVAL (NULL loop, window_ns < 0 or above one
- * second, max_want above VL_LOOP_GATHER_MAX_WANT); the setting is unchanged
- * on error.
+ * next wait; want keeps its value, within the new max_want). Returns 0, or -EINVAL (NULL loop,
+ * window_ns < 0 or above one second, max_want above VL_LOOP_GATHER_MAX_WANT); the setting is
+ * unchanged on error.
  */
 VL_API int vl_loop_set_gather(vl_loop *loop, uint32_t max_want, int64_t window_ns);
 
