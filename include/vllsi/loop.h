@@ -141,10 +141,11 @@ VL_API int64_t vl_loop_update_now(vl_loop *loop);
 /*
  * vl_loop_set_gather - let the loop's blocking wait gather completions under
  * load, to save system calls and wake-ups: the wait returns once `want`
- * completions are ready, or, after window_ns, as soon as one is (vl_engine_
- * poll_batch's wait). The loop picks want itself after each wait, between 1
- * and max_want: it doubles want after a wait that brought at least twice
- * want (and at least 4), halves it after one that brought fewer than want.
+ * completions are ready, or, after window_ns, as soon as one is (the wait
+ * of vl_engine_poll_batch). The loop picks want itself after each wait,
+ * between 1 and max_want: it doubles want after a wait that brought at
+ * least twice want (and at least 4), halves it after one that brought
+ * fewer than want.
  * At want 1 there is no added wait, so traffic that brings one completion
  * at a time (a single request-response connection, a timer tick) stays
  * where it is; bursts move want up.
@@ -166,11 +167,12 @@ VL_API int64_t vl_loop_update_now(vl_loop *loop);
  * window). Other drivers and older kernels accept it without effect: their
  * waits return at the first completion, which is within the bound above.
  *
- * max_want 0 or 1, or window_ns 0, turns it off (the default). May be called
- * at any time on the loop thread, also from a callback (it applies from the
- * next wait; want keeps its value, within the new max_want). Returns 0, or -EINVAL (NULL loop,
- * window_ns < 0 or above one second, max_want above VL_LOOP_GATHER_MAX_WANT); the setting is
- * unchanged on error.
+ * max_want 0 or 1, or window_ns 0, turns it off (the default). May be
+ * called at any time on the loop thread, also from a callback: it applies
+ * from the next wait, and want keeps its value within the new max_want.
+ * Allocates nothing. Returns 0, or -EINVAL for a NULL loop, window_ns < 0
+ * or above one second (VL_NS_PER_SEC), or max_want above
+ * VL_LOOP_GATHER_MAX_WANT; the setting is unchanged on error.
  */
 VL_API int vl_loop_set_gather(vl_loop *loop, uint32_t max_want, int64_t window_ns);
 

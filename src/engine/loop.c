@@ -1137,7 +1137,7 @@ vl_engine *vl_loop_engine(const vl_loop *loop)
 
 int vl_loop_set_gather(vl_loop *loop, uint32_t max_want, int64_t window_ns)
 {
-    if (loop == NULL || window_ns < 0 || window_ns > 1000 * VL_NS_PER_MS ||
+    if (loop == NULL || window_ns < 0 || window_ns > VL_NS_PER_SEC ||
         max_want > VL_LOOP_GATHER_MAX_WANT)
         return -EINVAL;
     bool on = max_want > 1 && window_ns > 0;
