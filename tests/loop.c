@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #ifdef __linux__
 #include <sys/epoll.h>
+#include <sys/utsname.h>
 #endif
 #include <sys/socket.h>
 #include <unistd.h>
@@ -810,6 +811,245 @@ static void async_from_another_thread(void **state)
     st.pingpong = 1;
     run_async(&st);
     assert_int_equal(st.callbacks, st.total);
+}
+
+/* ---- gathering waits (vl_loop_set_gather) ------------------------------------------ */
+
+/*
+ * Whether the loop's driver honours a gathering wait: io_uring on Linux
+ * 6.12+ (IORING_FEAT_MIN_TIMEOUT). Elsewhere the option is accepted without
+ * effect, and only the burst's count per wait differs.
+ */
+static bool gather_honoured(void)
+{
+#ifdef __linux__
+    struct utsname u;
+    unsigned major = 0, minor = 0;
+    if (g_kind != VL_DRIVER_URING || uname(&u) != 0 ||
+        sscanf(u.release, "%u.%u", &major, &minor) != 2)
+        return false;
+    return major > 6 || (major == 6 && minor >= 12);
+#else
+    return false;
+#endif
+}
+
+/* A burst's size: a DEFER_TASKRUN wait of Linux 6.18 runs at most 20 of a
+ * ready burst's completions, so 16 arrive whole and want can reach 16. */
+enum { GATHER_N = 16 };
+
+struct gather_burst {
+    int p[GATHER_N][2];
+    char buf[GATHER_N];
+    vl_loop_op rd[GATHER_N];
+    int calls[GATHER_N];
+    int bad; /* reads that did not return their one byte */
+    int total;
+    int gap_us; /* the writer thread's pause between pipes */
+};
+
+static void gather_read_cb(vl_loop *loop, vl_loop_op *rec, int64_t result, uint32_t flags)
+{
+    struct gather_burst *b = rec->ctx;
+    (void)flags;
+    int i = (int)(rec - b->rd);
+    b->calls[i]++;
+    b->total++;
+    if (result != 1)
+        b->bad++;
+    assert_int_equal(vl_loop_submit(loop, rec), 0); /* the next round's read */
+}
+
+static void gather_write_all(struct gather_burst *b)
+{
+    for (int i = 0; i < GATHER_N; i++) {
+        if (b->gap_us > 0)
+            usleep((useconds_t)b->gap_us);
+        if (write(b->p[i][1], "x", 1) != 1)
+            abort();
+    }
+}
+
+static void *gather_writer(void *arg)
+{
+    gather_write_all(arg);
+    return NULL;
+}
+
+/* Run until the round's GATHER_N callbacks ran; the callbacks' count of the
+ * first wait (VL_RUN_ONCE). */
+static int gather_round(struct gather_burst *b)
+{
+    int before = b->total;
+    int first = vl_loop_run(L, VL_RUN_ONCE);
+    assert_true(first >= 1);
+    while (b->total < before + GATHER_N)
+        assert_true(vl_loop_run(L, VL_RUN_ONCE) >= 1);
+    assert_int_equal(b->total, before + GATHER_N);
+    return first;
+}
+
+struct gather_timer {
+    int64_t start, timeout, fired;
+    int calls;
+};
+
+static void gather_timer_cb(vl_loop *loop, vl_timer *t)
+{
+    struct gather_timer *g = t->ctx;
+    (void)loop;
+    g->fired = vl_time_monotonic_ns();
+    g->calls++;
+}
+
+/* Start a one-shot timer and run until it fired: not early, and (at normal
+ * speed) well before the gathering window it must not wait out. */
+static void gather_timer_fires(int64_t timeout, int64_t window)
+{
+    vl_timer t;
+    struct gather_timer g = {0};
+    vl_timer_init(&t, gather_timer_cb, &g);
+    g.start = vl_time_monotonic_ns();
+    g.timeout = timeout;
+    assert_int_equal(vl_timer_start(L, &t, timeout, 0), 0);
+    while (g.calls == 0)
+        assert_true(vl_loop_run(L, VL_RUN_ONCE) >= 0);
+    assert_int_equal(g.calls, 1);
+    int64_t late = g.fired - (g.start + timeout);
+    print_message("timer of %.0f ms with a %.0f ms window: %.2f ms late\n", (double)timeout / CT_MS,
+                  (double)window / CT_MS, (double)late / CT_MS);
+    assert_true(late >= 0);
+    /* A gathering wait that ignored the timer would sleep out the window. */
+    if (g_slow == 1 && timeout < window)
+        assert_true(late < (window - timeout) / 2);
+}
+
+static void gather_async_cb(vl_loop *loop, vl_async *a)
+{
+    int *calls = a->ctx;
+    (*calls)++;
+    vl_loop_stop(loop);
+}
+
+static void *gather_async_sender(void *arg)
+{
+    usleep(10000);
+    if (vl_async_send(arg) != 0)
+        abort();
+    return NULL;
+}
+
+/*
+ * With gathering on, every completion of a burst is delivered exactly once;
+ * bursts raise want (on io_uring 6.12+ a burst written over ~8 ms then
+ * comes back from one wait); timers still fire on time, whether their
+ * deadline lies inside the window or beyond it; a vl_async from another
+ * thread wakes a gathering wait and its callback's vl_loop_stop ends the run.
+ */
+static void gather_delivers_bursts_timers_async_and_stop(void **state)
+{
+    (void)state;
+    WATCH(60);
+    skip_if_valgrind_blocks_uring();
+    need_loop();
+    static struct gather_burst b;
+    memset(&b, 0, sizeof(b));
+    for (int i = 0; i < GATHER_N; i++) {
+        mk_pipe(b.p[i]);
+        vl_loop_op_init(&b.rd[i], vl_op_read(b.p[i][0], &b.buf[i], 1, -1), gather_read_cb, &b);
+        assert_int_equal(vl_loop_submit(L, &b.rd[i]), 0);
+    }
+    const int64_t window =
+        1000 * CT_MS; /* the longest allowed: a wait held by it is plain to see */
+    assert_int_equal(vl_loop_set_gather(L, GATHER_N, window), 0);
+    int rounds = 0;
+    /* Bursts ready before the wait: each wait brings all GATHER_N, so
+     * want doubles per round up to GATHER_N (1 -> 16 in four). */
+    for (int r = 0; r < 6; r++, rounds++) {
+        gather_write_all(&b);
+        print_message("a ready burst: %d of %d from the first wait\n", gather_round(&b), GATHER_N);
+    }
+    /* A burst that arrives while the loop waits, 0.5 ms between writes. */
+    b.gap_us = 500;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, gather_writer, &b), 0);
+    int first = gather_round(&b);
+    rounds++;
+    assert_int_equal(pthread_join(th, NULL), 0);
+    print_message("a burst written over %d ms: %d of %d completions from the first wait\n",
+                  GATHER_N * b.gap_us / 1000, first, GATHER_N);
+    /* Without gathering each write ends a wait (as on epoll); with it, the
+     * wait holds for want (GATHER_N by now) within the 1 s window. */
+    if (gather_honoured())
+        assert_int_equal(first, GATHER_N);
+    for (int i = 0; i < GATHER_N; i++)
+        assert_int_equal(b.calls[i], rounds);
+    assert_int_equal(b.bad, 0);
+
+    /* Timers: one due inside the window (the wait must not gather), one
+     * beyond a shorter window (the gathering part ends with nothing, the
+     * wait goes on to the timer). The first wait brings nothing: want
+     * halves each time, so raise it again with a burst in between. */
+    gather_timer_fires(50 * CT_MS, window);
+    gather_write_all(&b);
+    gather_round(&b);
+    assert_int_equal(vl_loop_set_gather(L, GATHER_N, 20 * CT_MS), 0);
+    gather_timer_fires(100 * CT_MS, 20 * CT_MS);
+
+    /* vl_async from another thread wakes a gathering wait; its callback
+     * stops the run. */
+    gather_write_all(&b);
+    gather_round(&b);
+    int acalls = 0;
+    vl_async a;
+    memset(&a, 0, sizeof(a));
+    a.ctx = &acalls;
+    assert_int_equal(vl_async_init(L, &a, gather_async_cb), 0);
+    assert_int_equal(pthread_create(&th, NULL, gather_async_sender, &a), 0);
+    assert_true(vl_loop_run(L, VL_RUN_DEFAULT) >= 1); /* the reads keep it alive: stop ends it */
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(acalls, 1);
+    assert_int_equal(vl_async_close(&a), 0);
+
+    /* Off again: the reads still complete. */
+    assert_int_equal(vl_loop_set_gather(L, 0, 0), 0);
+    gather_write_all(&b);
+    gather_round(&b);
+    for (int i = 0; i < GATHER_N; i++)
+        assert_int_equal(b.calls[i], rounds + 3);
+    assert_int_equal(b.bad, 0);
+    vl_loop_destroy(L); /* cancels the reads without callbacks */
+    L = NULL;
+    for (int i = 0; i < GATHER_N; i++) {
+        close(b.p[i][0]);
+        close(b.p[i][1]);
+    }
+}
+
+static void gather_bad_inputs(void **state)
+{
+    (void)state;
+    WATCH(10);
+    assert_int_equal(vl_loop_set_gather(NULL, 8, 100000), -EINVAL);
+    need_loop();
+    assert_int_equal(vl_loop_set_gather(L, 8, -1), -EINVAL);
+    assert_int_equal(vl_loop_set_gather(L, 8, 1000 * CT_MS + 1), -EINVAL);
+    assert_int_equal(vl_loop_set_gather(L, VL_LOOP_GATHER_MAX_WANT + 1, 100000), -EINVAL);
+    assert_int_equal(vl_loop_set_gather(L, UINT32_MAX, 100000), -EINVAL);
+    /* The edges and "off" in every spelling are accepted. */
+    assert_int_equal(vl_loop_set_gather(L, VL_LOOP_GATHER_MAX_WANT, 1000 * CT_MS), 0);
+    assert_int_equal(vl_loop_set_gather(L, 0, 0), 0);
+    assert_int_equal(vl_loop_set_gather(L, 0, 100000), 0);
+    assert_int_equal(vl_loop_set_gather(L, 8, 0), 0);
+    assert_int_equal(vl_loop_set_gather(L, 1, 100000), 0);
+    /* A loop with gathering on still runs ops: a NOP completes once. */
+    assert_int_equal(vl_loop_set_gather(L, 16, 100000), 0);
+    vl_loop_op rec;
+    struct opctx c = {0};
+    vl_loop_op_init(&rec, vl_op_nop(), op_cb, &c);
+    assert_int_equal(vl_loop_submit(L, &rec), 0);
+    assert_int_equal(vl_loop_run(L, VL_RUN_DEFAULT), 1);
+    assert_int_equal(c.calls, 1);
 }
 
 /* ---- signals ----------------------------------------------------------------------- */
@@ -2165,6 +2405,8 @@ int main(int argc, char **argv)
         T(many_live_timers),
         T(no_allocation_per_op_or_timer),
         T(async_from_another_thread),
+        T(gather_delivers_bursts_timers_async_and_stop),
+        T(gather_bad_inputs),
         T(messages_between_threads),
         T(messages_same_thread_and_bad_inputs),
         T(messages_bounce_between_loops),

@@ -1451,7 +1451,9 @@ VL_API int vl_engine_poll(vl_engine *e, int64_t timeout_ns, vl_completion *out, 
  * 6.12+): the task is not even woken before `want` completions are there
  * or gather_ns has passed. Elsewhere (other drivers, older kernels) it is
  * vl_engine_poll: it returns at the first completion, which the contract
- * above allows. Returns what vl_engine_poll returns; -EINVAL as
+ * above allows. A timeout_ns no longer than gather_ns makes it a plain
+ * vl_engine_poll, so the timeout is never overrun (nor a deadline of an op
+ * in flight). Returns what vl_engine_poll returns; -EINVAL as
  * vl_engine_poll, or for want < 1, want > cap or gather_ns < 0 (nothing is
  * consumed).
  */

@@ -134,6 +134,48 @@ VL_API int64_t vl_loop_now(const vl_loop *loop);
  * the real now. 0 for NULL (nothing else can fail). */
 VL_API int64_t vl_loop_update_now(vl_loop *loop);
 
+/* The largest max_want vl_loop_set_gather takes: the completions the loop
+ * takes per poll. */
+#define VL_LOOP_GATHER_MAX_WANT 64
+
+/*
+ * vl_loop_set_gather - let the loop's blocking wait gather completions under
+ * load, to save system calls and wake-ups: the wait returns once `want`
+ * completions are ready, or, after window_ns, as soon as one is (the wait
+ * of vl_engine_poll_batch). The loop picks want itself after each wait,
+ * between 1 and max_want: it doubles want after a wait that brought at
+ * least twice want (and at least 4), halves it after one that brought
+ * fewer than want.
+ * At want 1 there is no added wait, so traffic that brings one completion
+ * at a time (a single request-response connection, a timer tick) stays
+ * where it is; bursts move want up.
+ *
+ * Latency: while want is above 1, a completion may be delivered up to
+ * window_ns later than without gathering, and only in a wait that began with
+ * nothing ready. That includes the completions behind vl_async_send and
+ * vl_loop_post from another thread and signal watchers (each a completion
+ * the wait counts like any other). Timers, op deadlines and TIMEOUT ops
+ * are never delayed: a wait whose bound (the loop's next timer, or an op's
+ * deadline) is no further away than window_ns does not gather, nor does the
+ * wait for the cancel that ends an op at its deadline, and a TIMEOUT's
+ * completion ends a gathering wait at once. vl_loop_stop from a
+ * callback acts before the next wait, as always. A non-blocking run
+ * (VL_RUN_NOWAIT, the embedded backend fd) never gathers.
+ *
+ * Who honours it: the io_uring driver on Linux 6.12+ (IORING_FEAT_MIN_TIMEOUT:
+ * the kernel does not even wake the thread before want completions or the
+ * window). Other drivers and older kernels accept it without effect: their
+ * waits return at the first completion, which is within the bound above.
+ *
+ * max_want 0 or 1, or window_ns 0, turns it off (the default). May be
+ * called at any time on the loop thread, also from a callback: it applies
+ * from the next wait, and want keeps its value within the new max_want.
+ * Allocates nothing. Returns 0, or -EINVAL for a NULL loop, window_ns < 0
+ * or above one second (VL_NS_PER_SEC), or max_want above
+ * VL_LOOP_GATHER_MAX_WANT; the setting is unchanged on error.
+ */
+VL_API int vl_loop_set_gather(vl_loop *loop, uint32_t max_want, int64_t window_ns);
+
 /* ---- ops with callbacks ----------------------------------------------------------- */
 
 /*

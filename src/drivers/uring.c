@@ -2874,7 +2874,11 @@ static int uring_wait(vl_engine *e, int64_t timeout_ns)
         uint32_t want;
         int64_t gather_ns;
         vl__engine_gather(e, &want, &gather_ns);
-        if (want > 1 && gather_ns > 0 && d->min_timeout && io_uring_cq_ready(&d->ring) == 0)
+        /* Gather only when the wait's bound lies beyond the window: the
+         * kernel may sleep out min_wait_usec even past a shorter timeout, and
+         * that bound is a timer's or a deadline's. */
+        if (want > 1 && gather_ns > 0 && d->min_timeout &&
+            (tsp == NULL || timeout_ns > gather_ns) && io_uring_cq_ready(&d->ring) == 0)
             rc = ring_wait_gather(d, want, gather_ns, tsp);
         else
             rc = ring_wait(d, tsp);

@@ -634,8 +634,9 @@ static void sq_remove(vl_engine *e, uint32_t i)
  * waiting in the queue is left as it is. A driver too busy to cancel now
  * (-EBUSY) is asked again a millisecond later.
  */
-static VL__NOINLINE void expire_deadlines(vl_engine *e, int64_t now)
+static VL__NOINLINE bool expire_deadlines(vl_engine *e, int64_t now)
 {
+    bool cancelled = false;
     uint32_t i;
     while (vl__deadline_set_peek(&e->deadlines, &i) && e->io.slots[i].op.deadline_ns <= now) {
         struct vl__slot *s = &e->io.slots[i];
@@ -651,6 +652,7 @@ static VL__NOINLINE void expire_deadlines(vl_engine *e, int64_t now)
         } else if (s->state == VL__SLOT_INFLIGHT && s->op.kind != VL_OP_CANCEL &&
                    !(s->core_flags & VL__SLOT_CANCEL_REQUESTED)) {
             s->core_flags |= VL__SLOT_TIMED_OUT | VL__SLOT_CANCEL_REQUESTED;
+            cancelled = true;
             if (e->drv->cancel(e, i) == -EBUSY && s->state == VL__SLOT_INFLIGHT) {
                 s->core_flags &= ~(VL__SLOT_TIMED_OUT | VL__SLOT_CANCEL_REQUESTED);
                 s->op.deadline_ns = now + VL_NS_PER_MS;
@@ -659,6 +661,7 @@ static VL__NOINLINE void expire_deadlines(vl_engine *e, int64_t now)
             }
         }
     }
+    return cancelled;
 }
 
 /* A wait of timeout_ns (< 0: forever) cut to the earliest deadline, now
@@ -823,8 +826,10 @@ static int poll_until(vl_engine *e, int64_t timeout_ns, int64_t until, vl_comple
         t = NO_TIME; /* the wait took time: a new step */
         if (held_back)
             flush(e);
-        if (VL_UNLIKELY(deadlines))
-            expire_deadlines(e, step_now(e, &t));
+        /* A cancelled op's completion must not wait out a gathering
+         * window: the rest of this poll waits plainly. */
+        if (VL_UNLIKELY(deadlines) && expire_deadlines(e, step_now(e, &t)))
+            e->io.gather_want = 0;
         /* A signal (-EINTR) or a wake ends the wait with what we have. */
         if (e->io.out_n > 0 || e->io.cq_head != e->io.cq_tail || e->io.woken || rc == -EINTR ||
             left == 0)
@@ -860,6 +865,12 @@ int vl__engine_poll_until(vl_engine *e, int64_t timeout_ns, int64_t until, vl_co
 int64_t vl__engine_poll_clock(const vl_engine *e)
 {
     return e->poll_clock != NO_TIME ? e->poll_clock : vl_time_monotonic_ns();
+}
+
+void vl__engine_set_gather(vl_engine *e, uint32_t want, int64_t ns)
+{
+    e->io.gather_want = want;
+    e->io.gather_ns = ns;
 }
 
 int vl_engine_poll_batch(vl_engine *e, int64_t timeout_ns, int want, int64_t gather_ns,

@@ -203,6 +203,14 @@ int vl__engine_poll_until(vl_engine *e, int64_t timeout_ns, int64_t until, vl_co
  */
 int64_t vl__engine_submit_from(vl_engine *e, const vl_op *op, void *user_data, int64_t base);
 
+/*
+ * vl_engine_poll_batch's request for the polls that follow, until set back
+ * to want 0: a blocking poll may wait up to ns for want completions (see
+ * vl_engine_poll_batch). For the loop's gathering wait (vl_loop_set_gather),
+ * which sets it around its blocking poll only. The caller checks the range.
+ */
+void vl__engine_set_gather(vl_engine *e, uint32_t want, int64_t ns);
+
 /* CLOCK_MONOTONIC as of the latest poll's return: the read it made last
  * (after its wait returned, or at its entry when it did not wait, a few
  * instructions before returning), or a fresh read if it made none. For

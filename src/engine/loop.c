@@ -118,6 +118,11 @@ struct vl_loop {
     uint32_t nidle; /* active IDLE hooks */
     /* The user_data of internal cancel requests: its completions are dropped. */
     char cancel_tag;
+    /* vl_loop_set_gather: the window (0: off), want's cap, and the want the
+     * next blocking wait asks for (1: no gathering). */
+    int64_t gather_ns;
+    uint32_t gather_max;
+    uint32_t gather_want;
 };
 
 static void embed_update(vl_loop *loop);
@@ -1130,6 +1135,21 @@ vl_engine *vl_loop_engine(const vl_loop *loop)
     return loop != NULL ? loop->e : NULL;
 }
 
+int vl_loop_set_gather(vl_loop *loop, uint32_t max_want, int64_t window_ns)
+{
+    if (loop == NULL || window_ns < 0 || window_ns > VL_NS_PER_SEC ||
+        max_want > VL_LOOP_GATHER_MAX_WANT)
+        return -EINVAL;
+    bool on = max_want > 1 && window_ns > 0;
+    loop->gather_ns = on ? window_ns : 0;
+    loop->gather_max = on ? max_want : 1;
+    /* A running loop keeps the want it reached, within the new cap. */
+    loop->gather_want = loop->gather_want < loop->gather_max ? loop->gather_want : loop->gather_max;
+    if (loop->gather_want < 1)
+        loop->gather_want = 1;
+    return 0;
+}
+
 void vl_loop_stop(vl_loop *loop)
 {
     if (loop != NULL)
@@ -1232,9 +1252,27 @@ static int iterate(vl_loop *loop, int64_t timeout_ns)
 {
     vl_completion c[BATCH];
     int64_t until = timeout_ns != 0 ? next_deadline(loop) : INT64_MAX;
+    /* vl_loop_set_gather: a blocking wait asks for want completions (the
+     * driver gathers only when the wait's bound lies beyond the window). */
+    uint32_t want = timeout_ns != 0 ? loop->gather_want : 0;
+    if (VL_UNLIKELY(want > 1))
+        vl__engine_set_gather(loop->e, want, loop->gather_ns);
     int n = vl__engine_poll_until(loop->e, timeout_ns, until, c, BATCH);
+    if (VL_UNLIKELY(want > 1))
+        vl__engine_set_gather(loop->e, 0, 0);
     if (n < 0)
         return n;
+    if (VL_UNLIKELY(loop->gather_ns > 0) && want > 0) {
+        /* Double want after a wait that brought twice it (and at least 4:
+         * a send completing in the same wait as its request's receive is
+         * not a burst), halve it after one that brought fewer. */
+        uint32_t got = (uint32_t)n;
+        if (got >= 2 * want && got >= 4)
+            want = 2 * want < loop->gather_max ? 2 * want : loop->gather_max;
+        else if (got < want)
+            want /= 2;
+        loop->gather_want = want > 1 ? want : 1;
+    }
     loop->dirty = false;
     /* The clock as the poll left it: its own read after its wait, else a
      * fresh one. */
