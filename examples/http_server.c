@@ -91,9 +91,9 @@
 #define RX_BUFS           2048
 #define RX_OVF_MAX        (1024 * 1024)
 #define SWEEP_NS          (250 * VL_NS_PER_MS)
-/* --gather's default window (docs/http.md, "Gathering") and the most
+/* --gather's default window (off: docs/http.md, "Gathering", says why) and the most
  * completions a gathering wait holds out for. */
-#define GATHER_US_DEFAULT 100
+#define GATHER_US_DEFAULT 0
 #define GATHER_WANT       32
 
 /*
