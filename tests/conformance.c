@@ -9700,7 +9700,15 @@ static void close_cancels_file_ops_not_yet_run(void **state)
     assert_non_null(mkdtemp(dir));
     snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
     assert_int_equal(mkfifo(fifo, 0600), 0);
+    /* A free number below A's for the FIFO's OPENAT to take (opened after
+     * A and closed right before that OPENAT is submitted; numbers go lowest
+     * first): io_uring runs that OPENAT on an io-wq thread whenever the
+     * thread gets to it, so it may take its number after the CLOSE has
+     * freed A's, and a number being opened cannot be B's (dup2: EBUSY). */
+    int hole = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true(hole >= 0);
     int a = cf_file(dir, "a", 'A', N);
+    assert_true(hole < a);
     int a_keep = dup(a); /* to look at A after its number went to B */
     assert_true(a_keep >= 0);
     track(a_keep);
@@ -9710,6 +9718,7 @@ static void close_cancels_file_ops_not_yet_run(void **state)
     /* O_CREAT (the FIFO exists: it only opens it) keeps the readiness
      * drivers from trying the open on the polling thread, which would not
      * wait for a writer: it goes to the worker and holds it there. */
+    close(hole);
     uint64_t opener = h_sub(vl_op_openat(VL_AT_FDCWD, fifo, O_RDONLY | O_CREAT, 0600));
     static char rbuf[N], vbuf[N], wbuf[N];
     memset(rbuf, 0, N);
@@ -9728,7 +9737,8 @@ static void close_cancels_file_ops_not_yet_run(void **state)
     assert_int_equal(h_run(vl_op_close(a)), 0);
     untrack(a);
     /* B takes A's number. */
-    assert_int_equal(dup2(b, a), a);
+    if (dup2(b, a) != a)
+        fail_msg("dup2 of B onto A's number: %s", strerror(errno));
     track(a);
     int w = cf_fifo_release(fifo);
     track(w);
