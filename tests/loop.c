@@ -979,10 +979,13 @@ static void gather_delivers_bursts_timers_async_and_stop(void **state)
     print_message("a burst written over %d ms: %d of %d completions from the first wait\n",
                   GATHER_N * b.gap_us / 1000, first, GATHER_N);
     /* Without gathering each write ends a wait (as on epoll); with it, the
-     * wait holds for want (GATHER_N by now) within the 1 s window. Not
-     * under the faults leg: an injected EINTR ends a wait early, as a
-     * signal would. */
-    if (gather_honoured() && getenv("VLLSI_FAULT") == NULL)
+     * wait holds for want (GATHER_N by now) within the 1 s window. Checked
+     * on the DEFER_TASKRUN ring only, outside the faults leg: the contract
+     * lets a gathering wait return early, and it does where a completion's
+     * task work wakes the waiting task (seen: 6 of 16 on the COOP_TASKRUN
+     * ring of uring-embedded under TSan) or an injected EINTR ends it. */
+    if (gather_honoured() && !(g_flags & (VL_ENGINE_EMBEDDED | VL_ENGINE_NO_TASKRUN_FLAGS)) &&
+        getenv("VLLSI_FAULT") == NULL)
         assert_int_equal(first, GATHER_N);
     for (int i = 0; i < GATHER_N; i++)
         assert_int_equal(b.calls[i], rounds);
